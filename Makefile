@@ -1,0 +1,48 @@
+# The two commands: `make demo` and `make test`. Both do all the set-up a fresh machine with
+# Node 20, Go and gdb needs: npm packages, Delve (go install), zstd, then the TypeScript build.
+SHELL := /bin/bash
+DLV_VERSION := v1.27.2
+GOBIN := $(shell go env GOBIN)
+GOPATH := $(shell go env GOPATH)
+DLV := $(if $(GOBIN),$(GOBIN),$(GOPATH)/bin)/dlv
+export PATH := $(dir $(DLV)):$(PATH)
+
+.PHONY: setup deps tools build demo test lint typecheck clean
+
+setup: deps tools build
+
+deps: node_modules/.installed
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+tools: $(DLV) .tools/apt.ok
+$(DLV):
+	go install github.com/go-delve/delve/cmd/dlv@$(DLV_VERSION)
+# Debian packages the tests and the store need; installed only where missing (root: as CI runs).
+.tools/apt.ok:
+	@mkdir -p .tools
+	@missing=""; command -v zstd >/dev/null || missing="$$missing zstd"; \
+	 command -v gdb >/dev/null || missing="$$missing gdb"; \
+	 if [ -n "$$missing" ]; then \
+	   if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq $$missing; \
+	   else echo "hotdump: please install:$$missing (apt-get install$$missing)"; exit 1; fi; fi
+	@touch $@
+
+build: deps
+	npx tsc -p tsconfig.json
+
+typecheck: deps
+	npx tsc -p tsconfig.test.json
+
+lint: deps
+	npx biome check src test bench
+
+demo: setup
+	bash examples/demo.sh
+
+test: setup typecheck lint
+	npx vitest run
+
+clean:
+	rm -rf dist .tools

@@ -1,0 +1,136 @@
+/**
+ * The report contract. `hotdump exec --json`, report.json in every bundle and every renderer use
+ * these names; scripts depend on them (docs/report.schema.json is the versioned schema).
+ * Add fields freely; never rename or remove one.
+ */
+export const REPORT_SCHEMA_VERSION = 1;
+
+export type CrashKind = "panic" | "fatal" | "signal" | "unknown";
+
+export interface Variable {
+  name: string;
+  type: string;
+  /** As Delve prints it (`main.Fault {Code: 503, Reason: "overload"}`), or gdb's text. */
+  value: string;
+  /** Why the value could not be read (optimised away, no location list...). */
+  unreadable?: string;
+  /** Set when --redact masked the value. */
+  redacted?: boolean;
+}
+
+export interface SourceContext {
+  /** Line number of lines[0]. */
+  startLine: number;
+  lines: string[];
+}
+
+export interface Frame {
+  function: string;
+  file: string;
+  line: number;
+  pc?: string;
+  /** Raw argument words from the traceback (`0xc000012345, 0x3`), when that is all there is. */
+  rawArgs?: string;
+  args: Variable[];
+  locals: Variable[];
+  /** runtime.* / internal frames: folded in presentation, skipped when naming the culprit. */
+  runtime: boolean;
+  source?: SourceContext;
+}
+
+export interface Location {
+  function: string;
+  file: string;
+  line: number;
+}
+
+export interface GoroutineGroup {
+  count: number;
+  state: string;
+  function: string;
+  file: string;
+  line: number;
+  /** A few member ids. */
+  ids?: number[];
+}
+
+export interface Register {
+  name: string;
+  value: string;
+}
+
+export interface Mapping {
+  start: string;
+  end: string;
+  perms?: string;
+  file?: string;
+  offset?: string;
+}
+
+export interface SourceUse {
+  used: boolean;
+  /** Why it was not used or what failed. */
+  note?: string;
+}
+
+export interface Report {
+  schemaVersion: number;
+  kind: CrashKind;
+  /** The panic message / throw text / fault description, first line. */
+  message: string;
+  /** The decoded panic value as Delve prints it; null when unknown. */
+  value: string | null;
+  /** Earlier panics when panics nested (outermost first), `[recovered]` flag kept. */
+  nested: { message: string; recovered: boolean }[];
+  signal: { name: string; code?: string; addr?: string; pc?: string } | null;
+  culprit: Location | null;
+  goroutine: { id: number; state?: string; frames: Frame[] } | null;
+  goroutines: { total: number; groups: GoroutineGroup[] };
+  registers: Register[];
+  memoryMap: Mapping[];
+  goVersion: string | null;
+  binary: { path?: string; sha256?: string; goBuildId?: string | null; gnuBuildId?: string | null } | null;
+  core: {
+    path?: string;
+    buildIdMatch?: boolean | null;
+    truncated?: boolean;
+  } | null;
+  sources: { delve: SourceUse; gdb: SourceUse; traceback: SourceUse };
+  /** Shell commands to go further (`hotdump debug ID`, `dlv core ...`). */
+  next: string[];
+  warnings: string[];
+}
+
+export function emptyReport(): Report {
+  return {
+    schemaVersion: REPORT_SCHEMA_VERSION,
+    kind: "unknown",
+    message: "",
+    value: null,
+    nested: [],
+    signal: null,
+    culprit: null,
+    goroutine: null,
+    goroutines: { total: 0, groups: [] },
+    registers: [],
+    memoryMap: [],
+    goVersion: null,
+    binary: null,
+    core: null,
+    sources: { delve: { used: false }, gdb: { used: false }, traceback: { used: false } },
+    next: [],
+    warnings: [],
+  };
+}
+
+/** Frames hotdump treats as the Go runtime's own, not the service's. */
+export function isRuntimeFunction(fn: string): boolean {
+  return (
+    fn.startsWith("runtime.") ||
+    fn.startsWith("runtime/internal/") ||
+    fn.startsWith("internal/") ||
+    fn === "panic" ||
+    fn.startsWith("sync.fatal") ||
+    fn.startsWith("sync.throw")
+  );
+}

@@ -1,0 +1,36 @@
+/**
+ * The command tree. Each command lives in its own file in cli/ and only parses flags, calls a
+ * stage and prints. Errors: one line for people (the HotdumpError's shortMessage), the chain with
+ * --verbose, never a stack trace for a user mistake.
+ */
+import { Command, CommanderError } from "commander";
+import { describeChain, isHotdumpError } from "../errors.js";
+
+export async function run(argv: string[]): Promise<number> {
+  const verbose = argv.includes("--verbose") || argv.includes("-v");
+  const program = new Command("hotdump")
+    .description(
+      "Never lose a Go crash: run, reload and supervise Go services, capture every crash with its exact binary, and explain it.",
+    )
+    .option("-v, --verbose", "print the full error chain and debug logs")
+    .exitOverride()
+    .showHelpAfterError("(run hotdump --help for usage)");
+  let code = 0;
+  try {
+    await program.parseAsync(argv, { from: "user" });
+    code = typeof process.exitCode === "number" ? process.exitCode : 0;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+    if (isHotdumpError(err)) {
+      process.stderr.write(`hotdump: ${err.shortMessage} [${err.code}]\n`);
+      if (verbose) process.stderr.write(`${describeChain(err)}\n`);
+      return err.exitCode;
+    }
+    process.stderr.write(`hotdump: internal error: ${(err as Error)?.message ?? String(err)}\n`);
+    process.stderr.write(
+      verbose ? `${describeChain(err)}\n` : "(run again with --verbose for details, and please report it)\n",
+    );
+    return 70;
+  }
+  return code;
+}

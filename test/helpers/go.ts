@@ -1,0 +1,43 @@
+/**
+ * Builds the tiny Go programs under test/fixtures/go/<name>/ for integration tests.
+ * Binaries are cached per (name, flags, source) in the OS temp dir, so every test file can ask for
+ * the same program cheaply; a build is written to a temp name and renamed, so parallel workers
+ * never see half a binary.
+ */
+import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+
+export const FIXTURES = resolve(import.meta.dirname, "../fixtures");
+export const GO_FIXTURES = join(FIXTURES, "go");
+
+export interface GoBuildOptions {
+  /** Debug build: -gcflags=all=-N -l (default true; Delve reads locals reliably only then). */
+  debug?: boolean;
+  /** Extra go build flags, e.g. ["-ldflags=-s -w"]. */
+  flags?: string[];
+}
+
+export function buildGoFixture(name: string, opts: GoBuildOptions = {}): string {
+  const dir = join(GO_FIXTURES, name);
+  if (!existsSync(dir)) throw new Error(`no Go fixture ${dir}`);
+  const flags = [...(opts.debug === false ? [] : ["-gcflags=all=-N -l"]), ...(opts.flags ?? [])];
+  const h = createHash("sha256");
+  h.update(JSON.stringify(flags));
+  for (const f of readdirSync(dir).sort()) h.update(f).update(readFileSync(join(dir, f)));
+  h.update(readFileSync(join(GO_FIXTURES, "go.mod")));
+  const outDir = join(tmpdir(), "hotdump-test-go");
+  mkdirSync(outDir, { recursive: true });
+  const out = join(outDir, `${name}-${h.digest("hex").slice(0, 16)}`);
+  if (existsSync(out)) return out;
+  const tmp = `${out}.${process.pid}.tmp`;
+  execFileSync("go", ["build", ...flags, "-o", tmp, `./${name}`], {
+    cwd: GO_FIXTURES,
+    stdio: ["ignore", "ignore", "pipe"],
+    env: { ...process.env, CGO_ENABLED: "0", GOFLAGS: "-buildvcs=false" },
+  });
+  renameSync(tmp, out);
+  return out;
+}
