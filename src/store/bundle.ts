@@ -1,0 +1,198 @@
+/**
+ * A crash bundle: one directory per crash (or live snapshot) holding everything needed to debug it
+ * later on another day: meta.json, the compressed core, the output tails, report.json. The binary
+ * lives once in binaries/<sha256> and meta.json names it.
+ *
+ * meta.json is written first with state "capturing" and rewritten (temp file + rename, never torn)
+ * as "complete" or "partial" at the end, so a hotdump killed mid-capture leaves a bundle that says
+ * so, and `hotdump crashes` can finish or flag it.
+ */
+import { mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { chmod, rename, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { CrashKind, Location } from "../analyze/report.js";
+import { HotdumpError } from "../errors.js";
+import { crashDir, DIR_MODE, FILE_MODE, isCrashId, newCrashId, type StoreLayout } from "./layout.js";
+
+export const META_SCHEMA_VERSION = 1;
+
+export type Outcome = "crash" | "exit" | "killed";
+export type BundleState = "capturing" | "complete" | "partial";
+
+export interface CoreInfo {
+  found: boolean;
+  /** Why there is no core (found: false) — one line for people. */
+  reason?: string;
+  code?: string;
+  /** Where the kernel (or a handler) put it. */
+  originalPath?: string;
+  /** File name inside the bundle (core.zst / core.gz). */
+  stored?: string;
+  compression?: string;
+  bytes?: number;
+  storedBytes?: number;
+  truncated?: boolean;
+  /** null when the core does not hold the executable's first page. */
+  buildIdMatch?: boolean | null;
+  buildIdReason?: string;
+}
+
+export interface BinaryInfo {
+  /** The path the program was started from. */
+  path: string;
+  sha256?: string;
+  goBuildId?: string | null;
+  gnuBuildId?: string | null;
+  goVersion?: string | null;
+  hasDwarf?: boolean;
+}
+
+export interface CrashMeta {
+  schemaVersion: number;
+  id: string;
+  type: "crash" | "snapshot";
+  state: BundleState;
+  createdAt: string;
+  startedAt?: string;
+  endedAt?: string;
+  outcome: Outcome;
+  pid?: number;
+  exitCode: number | null;
+  signal: string | null;
+  cmdline: string[];
+  cwd: string;
+  /** Names only: values may be secrets and are never written. */
+  envNames: string[];
+  goVersion?: string | null;
+  binary: BinaryInfo | null;
+  core: CoreInfo;
+  generation: number | null;
+  kind?: CrashKind;
+  message?: string;
+  culprit?: Location | null;
+  /** What went wrong while capturing, so nothing is silently lost. */
+  problems: { code: string; message: string }[];
+}
+
+export interface Bundle {
+  id: string;
+  dir: string;
+  meta: CrashMeta;
+}
+
+export async function writeFileAtomic(path: string, data: string | Buffer): Promise<void> {
+  const tmp = `${path}.${process.pid}.tmp`;
+  try {
+    await writeFile(tmp, data, { mode: FILE_MODE });
+    await chmod(tmp, FILE_MODE);
+    await rename(tmp, path);
+  } catch (e) {
+    await rm(tmp, { force: true });
+    throw e;
+  }
+}
+
+export async function createBundle(
+  layout: StoreLayout,
+  init: Omit<CrashMeta, "schemaVersion" | "id" | "state" | "createdAt" | "problems"> & {
+    problems?: CrashMeta["problems"];
+  },
+): Promise<Bundle> {
+  let id = newCrashId();
+  let dir = crashDir(layout, id);
+  for (let i = 0; ; i++) {
+    try {
+      mkdirSync(dir, { mode: DIR_MODE });
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST" || i > 20) throw e;
+      id = newCrashId();
+      dir = crashDir(layout, id);
+    }
+  }
+  const meta: CrashMeta = {
+    schemaVersion: META_SCHEMA_VERSION,
+    id,
+    state: "capturing",
+    createdAt: new Date().toISOString(),
+    problems: [],
+    ...init,
+  };
+  await saveMeta(dir, meta);
+  return { id, dir, meta };
+}
+
+export const saveMeta = (dir: string, meta: CrashMeta) =>
+  writeFileAtomic(join(dir, "meta.json"), `${JSON.stringify(meta, null, 2)}\n`);
+
+export async function writeBundleFile(bundle: Bundle, name: string, data: string | Buffer): Promise<void> {
+  await writeFileAtomic(join(bundle.dir, name), data);
+}
+
+export function readMeta(dir: string): CrashMeta {
+  let text: string;
+  try {
+    text = readFileSync(join(dir, "meta.json"), "utf8");
+  } catch (cause) {
+    throw new HotdumpError("store", "E_BUNDLE_MISSING", `no crash bundle at ${dir}`, { cause });
+  }
+  try {
+    return JSON.parse(text) as CrashMeta;
+  } catch (cause) {
+    throw new HotdumpError("store", "E_BUNDLE_CORRUPT", `meta.json of ${dir} is not valid JSON`, { cause });
+  }
+}
+
+export function openBundle(layout: StoreLayout, id: string): Bundle {
+  const dir = crashDir(layout, id);
+  try {
+    return { id, dir, meta: readMeta(dir) };
+  } catch (e) {
+    if (e instanceof HotdumpError && e.code === "E_BUNDLE_MISSING")
+      throw new HotdumpError(
+        "usage",
+        "E_CRASH_NOT_FOUND",
+        `no crash ${id} in ${layout.root} (see hotdump crashes)`,
+        {
+          cause: e,
+        },
+      );
+    throw e;
+  }
+}
+
+export interface ListedBundle {
+  id: string;
+  dir: string;
+  meta: CrashMeta | null;
+  /** Set when meta.json could not be read: the bundle is listed, never hidden. */
+  error?: string;
+}
+
+/** Every bundle, newest first. Unreadable ones are listed with their error, not dropped. */
+export function listBundles(layout: StoreLayout): ListedBundle[] {
+  let names: string[];
+  try {
+    names = readdirSync(layout.crashes);
+  } catch {
+    return [];
+  }
+  return names
+    .filter(isCrashId)
+    .sort()
+    .reverse()
+    .map((id) => {
+      const dir = join(layout.crashes, id);
+      try {
+        return { id, dir, meta: readMeta(dir) };
+      } catch (e) {
+        return { id, dir, meta: null, error: (e as HotdumpError).shortMessage ?? String(e) };
+      }
+    });
+}
+
+export function bundleFile(bundle: Bundle, name: string): string {
+  if (!/^[A-Za-z0-9._-]+$/.test(name) || name.startsWith(".."))
+    throw new HotdumpError("store", "E_BAD_NAME", `bad bundle file name ${name}`);
+  return join(bundle.dir, name);
+}

@@ -1,0 +1,227 @@
+/**
+ * The journal: every build, generation and crash event, in SQLite (better-sqlite3) with WAL so
+ * `hotdump crashes`, `history` and the UI can read while a supervisor writes. A crash whose bundle
+ * was evicted by the budget stays counted here.
+ */
+import Database from "better-sqlite3";
+import { HotdumpError } from "../errors.js";
+import type { StoreLayout } from "./layout.js";
+
+export type EventName =
+  | "build-start"
+  | "build-ok"
+  | "build-failed"
+  | "started"
+  | "ready"
+  | "stopped"
+  | "exited"
+  | "crash"
+  | "switch"
+  | "rollback"
+  | "recovered-panic"
+  | "evicted";
+
+export interface JournalEvent {
+  event: EventName;
+  ts: string;
+  generation?: number | null;
+  pid?: number | null;
+  crashId?: string | null;
+  [extra: string]: unknown;
+}
+
+export type EventInput = {
+  event: EventName;
+  ts?: string;
+  generation?: number | null;
+  pid?: number | null;
+  crashId?: string | null;
+  [extra: string]: unknown;
+};
+
+export interface GenerationRow {
+  n: number;
+  sha256: string;
+  binary: string;
+  goBuildId: string | null;
+  gnuBuildId: string | null;
+  changed: string[];
+  buildMs: number | null;
+  createdAt: string;
+  source: string;
+}
+
+export interface CrashRow {
+  id: string;
+  ts: string;
+  generation: number | null;
+  outcome: string;
+  signal: string | null;
+  kind: string | null;
+  message: string | null;
+  culprit: string | null;
+  binarySha256: string | null;
+  evicted: boolean;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS events (
+  id INTEGER PRIMARY KEY, ts TEXT NOT NULL, event TEXT NOT NULL,
+  generation INTEGER, pid INTEGER, crash_id TEXT, data TEXT);
+CREATE INDEX IF NOT EXISTS events_generation ON events(generation);
+CREATE TABLE IF NOT EXISTS generations (
+  n INTEGER PRIMARY KEY, sha256 TEXT NOT NULL, binary TEXT NOT NULL,
+  go_build_id TEXT, gnu_build_id TEXT, changed TEXT, build_ms REAL, created_at TEXT NOT NULL, source TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS crashes (
+  id TEXT PRIMARY KEY, ts TEXT NOT NULL, generation INTEGER, outcome TEXT NOT NULL, signal TEXT,
+  kind TEXT, message TEXT, culprit TEXT, binary_sha256 TEXT, evicted INTEGER NOT NULL DEFAULT 0);
+`;
+
+export interface Journal {
+  append(e: EventInput): JournalEvent;
+  newGeneration(g: Omit<GenerationRow, "n" | "createdAt">): GenerationRow;
+  recordCrash(c: Omit<CrashRow, "evicted">): void;
+  markEvicted(ids: string[]): void;
+  events(opts?: { sinceId?: number; limit?: number }): (JournalEvent & { id: number })[];
+  generations(): GenerationRow[];
+  crashes(): CrashRow[];
+  integrityCheck(): string;
+  close(): void;
+}
+
+export function openJournal(layout: StoreLayout, opts: { readonly?: boolean } = {}): Journal {
+  let db: Database.Database;
+  try {
+    db = new Database(layout.journal, {
+      readonly: opts.readonly ?? false,
+      fileMustExist: opts.readonly ?? false,
+    });
+    db.pragma("busy_timeout = 5000");
+    if (!opts.readonly) {
+      db.pragma("journal_mode = WAL");
+      db.pragma("synchronous = NORMAL");
+      db.exec(SCHEMA);
+    }
+  } catch (cause) {
+    throw new HotdumpError(
+      "store",
+      "E_JOURNAL_OPEN",
+      `cannot open the journal ${layout.journal}: ${(cause as Error).message}`,
+      {
+        cause,
+      },
+    );
+  }
+  const insertEvent = db.prepare(
+    "INSERT INTO events (ts, event, generation, pid, crash_id, data) VALUES (?, ?, ?, ?, ?, ?)",
+  );
+  const nextGen = db.prepare("SELECT COALESCE(MAX(n), 0) + 1 AS n FROM generations");
+  const insertGen = db.prepare(
+    "INSERT INTO generations (n, sha256, binary, go_build_id, gnu_build_id, changed, build_ms, created_at, source) VALUES (?,?,?,?,?,?,?,?,?)",
+  );
+  const upsertCrash = db.prepare(
+    `INSERT INTO crashes (id, ts, generation, outcome, signal, kind, message, culprit, binary_sha256)
+     VALUES (@id, @ts, @generation, @outcome, @signal, @kind, @message, @culprit, @binarySha256)
+     ON CONFLICT(id) DO UPDATE SET kind=excluded.kind, message=excluded.message, culprit=excluded.culprit`,
+  );
+  return {
+    append(e) {
+      const {
+        event,
+        generation = null,
+        pid = null,
+        crashId = null,
+        ts = new Date().toISOString(),
+        ...rest
+      } = e;
+      insertEvent.run(
+        ts,
+        event,
+        generation,
+        pid,
+        crashId,
+        Object.keys(rest).length ? JSON.stringify(rest) : null,
+      );
+      return { ...rest, ts, event, generation, pid, crashId };
+    },
+    newGeneration(g) {
+      const tx = db.transaction(() => {
+        const { n } = nextGen.get() as { n: number };
+        const createdAt = new Date().toISOString();
+        insertGen.run(
+          n,
+          g.sha256,
+          g.binary,
+          g.goBuildId,
+          g.gnuBuildId,
+          JSON.stringify(g.changed),
+          g.buildMs,
+          createdAt,
+          g.source,
+        );
+        return { ...g, n, createdAt };
+      });
+      return tx.immediate();
+    },
+    recordCrash(c) {
+      upsertCrash.run(c);
+    },
+    markEvicted(ids) {
+      const st = db.prepare("UPDATE crashes SET evicted = 1 WHERE id = ?");
+      db.transaction(() => {
+        for (const id of ids) st.run(id);
+      })();
+    },
+    events({ sinceId = 0, limit = 10_000 } = {}) {
+      const rows = db
+        .prepare("SELECT * FROM events WHERE id > ? ORDER BY id LIMIT ?")
+        .all(sinceId, limit) as Record<string, unknown>[];
+      return rows.map((r) => ({
+        id: r.id as number,
+        ts: r.ts as string,
+        event: r.event as EventName,
+        generation: r.generation as number | null,
+        pid: r.pid as number | null,
+        crashId: r.crash_id as string | null,
+        ...(r.data ? (JSON.parse(r.data as string) as object) : {}),
+      }));
+    },
+    generations() {
+      return (db.prepare("SELECT * FROM generations ORDER BY n").all() as Record<string, unknown>[]).map(
+        (r) => ({
+          n: r.n as number,
+          sha256: r.sha256 as string,
+          binary: r.binary as string,
+          goBuildId: r.go_build_id as string | null,
+          gnuBuildId: r.gnu_build_id as string | null,
+          changed: JSON.parse((r.changed as string) ?? "[]") as string[],
+          buildMs: r.build_ms as number | null,
+          createdAt: r.created_at as string,
+          source: r.source as string,
+        }),
+      );
+    },
+    crashes() {
+      return (db.prepare("SELECT * FROM crashes ORDER BY ts DESC").all() as Record<string, unknown>[]).map(
+        (r) => ({
+          id: r.id as string,
+          ts: r.ts as string,
+          generation: r.generation as number | null,
+          outcome: r.outcome as string,
+          signal: r.signal as string | null,
+          kind: r.kind as string | null,
+          message: r.message as string | null,
+          culprit: r.culprit as string | null,
+          binarySha256: r.binary_sha256 as string | null,
+          evicted: Boolean(r.evicted),
+        }),
+      );
+    },
+    integrityCheck() {
+      return String(db.pragma("integrity_check", { simple: true }));
+    },
+    close() {
+      if (db.open) db.close();
+    },
+  };
+}

@@ -1,0 +1,85 @@
+/**
+ * The store's size budget, after systemd-coredump's coredump.conf: MaxUse (default 10% of the
+ * file system, capped at 4 GiB) and KeepFree (default 15%, capped at 4 GiB). Oldest bundles go
+ * first; the crash just captured is never deleted, and binaries go only when no remaining bundle
+ * (or generation the caller pins) names them. Eviction is counted by the caller in the journal, so
+ * an evicted crash is still counted.
+ */
+import { readdirSync, rmSync, statfsSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { listBundles } from "./bundle.js";
+import type { StoreLayout } from "./layout.js";
+
+const GiB = 1024 ** 3;
+
+export interface Budget {
+  maxUse: number;
+  keepFree: number;
+}
+
+export function defaultBudget(root: string): Budget {
+  const s = statfsSync(root);
+  const total = s.blocks * s.bsize;
+  return { maxUse: Math.min(total * 0.1, 4 * GiB), keepFree: Math.min(total * 0.15, 4 * GiB) };
+}
+
+/** Bytes really used on disk (sparse files count their blocks, not their length). */
+export function diskUsage(path: string): number {
+  let total = 0;
+  let st: ReturnType<typeof statSync>;
+  try {
+    st = statSync(path);
+  } catch {
+    return 0;
+  }
+  if (!st.isDirectory()) return Number(st.blocks) * 512;
+  total += Number(st.blocks) * 512;
+  for (const name of readdirSync(path)) total += diskUsage(join(path, name));
+  return total;
+}
+
+export function freeBytes(root: string): number {
+  const s = statfsSync(root);
+  return s.bavail * s.bsize;
+}
+
+export interface Eviction {
+  evicted: string[];
+  removedBinaries: string[];
+  usedBefore: number;
+  usedAfter: number;
+}
+
+export function enforceBudget(
+  layout: StoreLayout,
+  budget: Budget,
+  opts: { protect?: string[]; pinnedBinaries?: string[] } = {},
+): Eviction {
+  const protect = new Set(opts.protect ?? []);
+  const bundles = listBundles(layout).reverse(); // oldest first
+  const sizes = new Map(bundles.map((b) => [b.id, diskUsage(b.dir)]));
+  const binSize = (sha: string) => diskUsage(join(layout.binaries, sha));
+  let used = [...sizes.values()].reduce((a, b) => a + b, 0) + diskUsage(layout.binaries);
+  const usedBefore = used;
+  const over = () => used > budget.maxUse || freeBytes(layout.root) < budget.keepFree;
+  const evicted: string[] = [];
+  for (const b of bundles) {
+    if (!over()) break;
+    if (protect.has(b.id)) continue;
+    rmSync(b.dir, { recursive: true, force: true });
+    used -= sizes.get(b.id) ?? 0;
+    evicted.push(b.id);
+  }
+  const removedBinaries: string[] = [];
+  if (evicted.length > 0) {
+    const referenced = new Set(opts.pinnedBinaries ?? []);
+    for (const b of listBundles(layout)) if (b.meta?.binary?.sha256) referenced.add(b.meta.binary.sha256);
+    for (const sha of readdirSync(layout.binaries)) {
+      if (referenced.has(sha) || !/^[0-9a-f]{64}$/.test(sha)) continue;
+      used -= binSize(sha);
+      rmSync(join(layout.binaries, sha), { force: true });
+      removedBinaries.push(sha);
+    }
+  }
+  return { evicted, removedBinaries, usedBefore, usedAfter: used };
+}

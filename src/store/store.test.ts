@@ -1,0 +1,142 @@
+import { createHash } from "node:crypto";
+import { mkdtempSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { archiveBinary } from "./binaries.js";
+import { type CrashMeta, createBundle, listBundles, openBundle, writeBundleFile } from "./bundle.js";
+import { compressFile, decompressFile } from "./compress.js";
+import { openJournal } from "./journal.js";
+import { crashDir, ensureStore, isCrashId, newCrashId } from "./layout.js";
+import { enforceBudget } from "./retention.js";
+
+const fresh = () => ensureStore(join(mkdtempSync(join(tmpdir(), "hotdump-store-")), ".hotdump"));
+const init = (): Omit<CrashMeta, "schemaVersion" | "id" | "state" | "createdAt" | "problems"> => ({
+  type: "crash",
+  outcome: "crash",
+  exitCode: null,
+  signal: "SIGABRT",
+  cmdline: ["x"],
+  cwd: "/",
+  envNames: [],
+  binary: null,
+  core: { found: false, reason: "test" },
+  generation: null,
+});
+
+describe("store", () => {
+  it("creates owner-only directories and files", async () => {
+    const layout = fresh();
+    expect(statSync(layout.root).mode & 0o777).toBe(0o700);
+    const b = await createBundle(layout, init());
+    await writeBundleFile(b, "stderr.txt", "boom");
+    expect(statSync(b.dir).mode & 0o777).toBe(0o700);
+    for (const f of readdirSync(b.dir)) expect(statSync(join(b.dir, f)).mode & 0o777).toBe(0o600);
+  });
+
+  it("rejects crash ids that could leave the store", () => {
+    const layout = fresh();
+    expect(isCrashId(newCrashId())).toBe(true);
+    for (const bad of ["../x", "20261129-123456-3fa2/../../etc", "", "a".repeat(300)])
+      expect(() => crashDir(layout, bad)).toThrow(/not a crash id/);
+  });
+
+  it("lists bundles newest first and keeps a corrupt one visible", async () => {
+    const layout = fresh();
+    const a = await createBundle(layout, init());
+    const b = await createBundle(layout, init());
+    writeFileSync(join(b.dir, "meta.json"), "{not json");
+    const list = listBundles(layout);
+    expect(list.map((x) => x.id).sort()).toEqual([a.id, b.id].sort());
+    expect(list.find((x) => x.id === b.id)?.error).toMatch(/not valid JSON/);
+    expect(openBundle(layout, a.id).meta.state).toBe("capturing");
+    expect(() => openBundle(layout, "20000101-000000-0000")).toThrow(/no crash/);
+  });
+
+  it("stores a binary once by content", async () => {
+    const layout = fresh();
+    const src = join(layout.root, "..", "prog");
+    writeFileSync(src, "hello binary");
+    const one = await archiveBinary(layout, src);
+    const two = await archiveBinary(layout, src);
+    expect(one.added).toBe(true);
+    expect(two.added).toBe(false);
+    expect(one.path).toBe(two.path);
+    expect(one.sha256).toBe(createHash("sha256").update("hello binary").digest("hex"));
+    expect(statSync(one.path).mode & 0o777).toBe(0o700);
+  });
+
+  it("round-trips a sparse core through compression", async () => {
+    const layout = fresh();
+    const src = join(layout.root, "..", "core");
+    const data = Buffer.alloc(8 << 20);
+    data.write("ELF-ish header", 0);
+    data.write("tail marker", data.length - 20);
+    writeFileSync(src, data);
+    const c = await compressFile(src, layout.cache);
+    expect(c.storedBytes).toBeLessThan(c.originalBytes / 100);
+    const out = join(layout.cache, "back");
+    await decompressFile(c.path, out);
+    const { readFileSync } = await import("node:fs");
+    expect(readFileSync(out).equals(data)).toBe(true);
+  });
+
+  it("evicts oldest bundles first and never the protected one", async () => {
+    const layout = fresh();
+    const ids: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const b = await createBundle(layout, init());
+      await writeBundleFile(b, "core.zst", Buffer.alloc(64 * 1024, i + 1));
+      ids.push(b.id);
+    }
+    const sorted = [...ids].sort();
+    const newest = sorted[3]!;
+    const r = enforceBudget(layout, { maxUse: 1, keepFree: 0 }, { protect: [newest] });
+    expect(r.evicted).toEqual(sorted.slice(0, 3));
+    expect(listBundles(layout).map((b) => b.id)).toEqual([newest]);
+  });
+
+  it("journals events, generations and crashes, and counts evicted crashes", () => {
+    const layout = fresh();
+    const j = openJournal(layout);
+    j.append({ event: "build-start", generation: null });
+    const g1 = j.newGeneration({
+      sha256: "a".repeat(64),
+      binary: "/b",
+      goBuildId: null,
+      gnuBuildId: null,
+      changed: ["main.go"],
+      buildMs: 12,
+      source: "dev",
+    });
+    const g2 = j.newGeneration({
+      sha256: "b".repeat(64),
+      binary: "/b",
+      goBuildId: null,
+      gnuBuildId: null,
+      changed: [],
+      buildMs: 10,
+      source: "dev",
+    });
+    expect([g1.n, g2.n]).toEqual([1, 2]);
+    j.recordCrash({
+      id: "20261129-000000-0001",
+      ts: new Date().toISOString(),
+      generation: 2,
+      outcome: "crash",
+      signal: "SIGABRT",
+      kind: "panic",
+      message: "boom",
+      culprit: null,
+      binarySha256: g2.sha256,
+    });
+    j.markEvicted(["20261129-000000-0001"]);
+    const reader = openJournal(layout, { readonly: true });
+    expect(reader.crashes()[0]?.evicted).toBe(true);
+    expect(reader.events()[0]?.event).toBe("build-start");
+    expect(reader.generations()[1]?.changed).toEqual([]);
+    expect(j.integrityCheck()).toBe("ok");
+    reader.close();
+    j.close();
+  });
+});
