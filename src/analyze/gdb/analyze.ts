@@ -1,0 +1,216 @@
+/**
+ * The gdb fallback: one `gdb -nx -batch` run over BINARY + CORE, used when Delve is missing or
+ * fails. Each wanted command is preceded by an `echo` mark so its output can be cut out of one
+ * stdout; errors of single commands (gdb keeps going in batch mode) just leave a section empty.
+ */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { runCapture } from "../../util/child.js";
+import type { Frame, GoroutineGroup, Location, Register } from "../report.js";
+import { gdbFailed, gdbNotFound, gdbTimeout } from "./errors.js";
+import {
+  type GdbFrame,
+  type GdbGoroutine,
+  type GdbThread,
+  type MemoryRow,
+  parseBacktrace,
+  parseExamine,
+  parseFrameHeader,
+  parseGoroutines,
+  parseGoVersion,
+  parseInfoLine,
+  parseRegisters,
+  parseTerminatingSignal,
+  parseThreads,
+  SECTION_MARK,
+  splitSections,
+} from "./parse.js";
+
+export interface GdbOptions {
+  binary: string;
+  core: string;
+  /** Default "gdb" from PATH. */
+  gdbPath?: string;
+  /** Default 30 s. */
+  timeoutMs?: number;
+  /**
+   * Go's runtime-gdb.py (adds `info goroutines`). Default: $(go env GOROOT)/src/runtime/runtime-gdb.py
+   * when it exists; null to skip goroutines.
+   */
+  runtimeScript?: string | null;
+}
+
+export interface GdbAnalysis {
+  /** Signal the process died of (`SIGABRT` under GOTRACEBACK=crash). */
+  signal: string | null;
+  /** Stack of the goroutine on the crashing thread, innermost first (signal-handler frames dropped). */
+  frames: Frame[];
+  culprit: Location | null;
+  registers: Register[];
+  /** `x/20gx $rsp` of the crashing thread. */
+  stack: MemoryRow[];
+  threads: GdbThread[];
+  /** From runtime-gdb.py; null when the script was not loaded. */
+  goroutines: GdbGoroutine[] | null;
+  /** Goroutines grouped by state and function at their saved pc (gdb knows no user location). */
+  goroutineGroups: GoroutineGroup[];
+  currentGoroutine: number | null;
+  goVersion: string | null;
+  warnings: string[];
+  elapsedMs: number;
+}
+
+let cachedGoroot: Promise<string | null> | undefined;
+async function goroot(): Promise<string | null> {
+  cachedGoroot ??= runCapture("go", ["env", "GOROOT"], { timeoutMs: 10_000 })
+    .then((r) => (r.end.exitCode === 0 ? r.stdout.trim() || null : null))
+    .catch(() => null);
+  return cachedGoroot;
+}
+
+async function resolveRuntimeScript(opt: string | null | undefined): Promise<string | null> {
+  if (opt === null) return null;
+  if (opt !== undefined) return existsSync(opt) ? opt : null;
+  const root = await goroot();
+  const p = root ? join(root, "src/runtime/runtime-gdb.py") : null;
+  return p && existsSync(p) ? p : null;
+}
+
+export function gdbArgs(binary: string, core: string, script: string | null): string[] {
+  const ex: string[] = [];
+  const section = (name: string, ...cmds: string[]) => ex.push(`echo ${SECTION_MARK}${name}\\n`, ...cmds);
+  // frame-arguments all: the frame header shows every argument's value, not `...`;
+  // entry-values no: no `sig@entry=` duplicates.
+  ex.push(
+    "set print frame-arguments all",
+    "set print entry-values no",
+    "set print pretty off",
+    "set print elements 200",
+  );
+  // Sourced explicitly rather than auto-loaded: auto-loading needs `set auto-load safe-path /`,
+  // which would also run any other script a foreign binary names in .debug_gdb_scripts.
+  // Checked on Go 1.26.8 + gdb 13.1: `info goroutines` works on a core; `goroutine N bt` does not
+  // ("You can't do that without a process to debug": it writes registers), so it is not used.
+  if (script) ex.push(`source ${script}`);
+  section("bt", "bt full");
+  section("registers", "info registers");
+  section("stack", "x/20gx $rsp");
+  section("threads", "info threads");
+  if (script) section("goroutines", "info goroutines");
+  section("version", "p 'runtime.buildVersion'");
+  // Last, because it moves the selected frame. See fixSigpanicLine for why.
+  section("sigpanic", "frame function runtime.sigpanic", "up", "info line *$pc");
+  return [
+    "-nx",
+    "-batch",
+    "-iex",
+    "set auto-load python-scripts off",
+    "-iex",
+    "set width 0",
+    "-iex",
+    "set height 0",
+    "-iex",
+    "set pagination off",
+    ...ex.flatMap((c) => ["-ex", c]),
+    binary,
+    core,
+  ];
+}
+
+/**
+ * Go's sigpanic frame is injected by the signal handler with the faulting pc as its "return
+ * address", so the caller's pc is the faulting instruction itself. gdb assumes a return address and
+ * looks up pc-1, which lands on the previous line (measured: main.go:17 for a fault on line 19,
+ * Go 1.26.8, gdb 13.1). `info line *$pc` in that frame gives the line Go's own traceback prints.
+ */
+function fixSigpanicLine(frames: GdbFrame[], section: string | undefined): void {
+  if (!section) return;
+  const headers = section.split("\n").filter((l) => l.startsWith("#"));
+  const sig = headers[0] ? parseFrameHeader(headers[0]) : null;
+  const caller = headers[1] ? parseFrameHeader(headers[1]) : null;
+  if (sig?.function !== "runtime.sigpanic" || !caller) return;
+  const at = parseInfoLine(section);
+  const f = frames.find((x) => x.level === caller.level);
+  if (at && f) {
+    f.file = at.file;
+    f.line = at.line;
+  }
+}
+
+function groupGoroutines(gs: GdbGoroutine[]): GoroutineGroup[] {
+  const groups = new Map<string, GoroutineGroup>();
+  for (const g of gs) {
+    const key = `${g.state}\0${g.function}`;
+    let grp = groups.get(key);
+    if (!grp) {
+      grp = { count: 0, state: g.state, function: g.function, file: "", line: 0, ids: [] };
+      groups.set(key, grp);
+    }
+    grp.count++;
+    if (grp.ids!.length < 5) grp.ids!.push(g.id);
+  }
+  return [...groups.values()].sort((a, b) => b.count - a.count || a.function.localeCompare(b.function));
+}
+
+const stripLevel = ({ level: _level, ...f }: GdbFrame): Frame => f;
+
+export async function analyzeCoreWithGdb(opts: GdbOptions): Promise<GdbAnalysis> {
+  const gdbPath = opts.gdbPath ?? "gdb";
+  const timeoutMs = opts.timeoutMs ?? 30_000;
+  const script = await resolveRuntimeScript(opts.runtimeScript);
+  const warnings: string[] = [];
+  if (!script && opts.runtimeScript !== null)
+    warnings.push("gdb: Go's runtime-gdb.py not found; goroutines not listed");
+  const t0 = performance.now();
+  const { stdout, stderr, end } = await runCapture(gdbPath, gdbArgs(opts.binary, opts.core, script), {
+    timeoutMs,
+    env: { ...process.env, LC_ALL: "C" },
+  });
+  const elapsedMs = Math.round(performance.now() - t0);
+  const tail = stderr.slice(-4000);
+  if (end.error) {
+    if (end.error.code === "ENOENT") throw gdbNotFound(gdbPath, end.error);
+    throw gdbFailed(end.error.message, tail);
+  }
+  if (end.killed) throw gdbTimeout(timeoutMs, tail);
+
+  const sections = splitSections(stdout);
+  const bt = parseBacktrace(sections.get("bt") ?? "");
+  if (bt.frames.length === 0)
+    throw gdbFailed(
+      end.signal ? `signal ${end.signal}` : `exit ${end.exitCode}, no backtrace`,
+      tail || stdout,
+    );
+
+  // Under GOTRACEBACK=crash the runtime re-raises SIGABRT on the crashing thread, so the stack is
+  // raise ← sigtramp... ← <signal handler called> ← raise ← dieFromSignal ← crash ← fatalpanic ←
+  // gopanic ← ... ← user code. What precedes the handler mark is the handler's own runtime frames.
+  let frames = bt.frames.filter((f) => f.level > bt.signalFrameLevel);
+  if (frames.length === 0 || bt.frames.some((f) => f.level < bt.signalFrameLevel && !f.runtime))
+    frames = bt.frames;
+  while (frames.length > 0 && frames.at(-1)!.function === "??") frames = frames.slice(0, -1);
+  fixSigpanicLine(frames, sections.get("sigpanic"));
+
+  const culpritFrame = frames.find((f) => !f.runtime && f.line > 0);
+  const goroutines = script ? parseGoroutines(sections.get("goroutines") ?? "") : null;
+  if (script && goroutines?.length === 0)
+    warnings.push(
+      `gdb: info goroutines printed nothing (${stderr.match(/Python Exception.*$/m)?.[0] ?? "no error"})`,
+    );
+  return {
+    signal: parseTerminatingSignal(stdout) ?? parseTerminatingSignal(stderr),
+    frames: frames.map(stripLevel),
+    culprit: culpritFrame
+      ? { function: culpritFrame.function, file: culpritFrame.file, line: culpritFrame.line }
+      : null,
+    registers: parseRegisters(sections.get("registers") ?? ""),
+    stack: parseExamine(sections.get("stack") ?? ""),
+    threads: parseThreads(sections.get("threads") ?? ""),
+    goroutines,
+    goroutineGroups: goroutines ? groupGoroutines(goroutines) : [],
+    currentGoroutine: goroutines?.find((g) => g.current)?.id ?? null,
+    goVersion: parseGoVersion(sections.get("version") ?? ""),
+    warnings,
+    elapsedMs,
+  };
+}

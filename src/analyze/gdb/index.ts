@@ -1,0 +1,4 @@
+export { analyzeCoreWithGdb, type GdbAnalysis, type GdbOptions, gdbArgs } from "./analyze.js";
+export { gdbFailed, gdbNotFound, gdbTimeout } from "./errors.js";
+export type { GdbGoroutine, GdbThread, MemoryRow } from "./parse.js";
+export { gdbAnalysisToReport, readSourceContext } from "./toReport.js";
