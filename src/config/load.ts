@@ -1,0 +1,125 @@
+/**
+ * loadConfig: finds and reads hotdump.toml (or imports .air.toml, or runs on defaults), validates
+ * it, and returns the ResolvedConfig. Every mistake is reported as `file:line:col: message`.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { basename, dirname, resolve } from "node:path";
+import { parse, TomlError } from "smol-toml";
+import type { z } from "zod";
+import { importAirConfig } from "./air.js";
+import { type ConfigIssue, configInvalid, configNotFound, tomlSyntaxError } from "./errors.js";
+import { indexKeys, locateKey } from "./locate.js";
+import { resolveConfig } from "./resolve.js";
+import { configSchema, knownKeys, type RawConfig } from "./schema.js";
+import { suggest } from "./suggest.js";
+import type { ConfigWarning, ResolvedConfig } from "./types.js";
+
+export const CONFIG_FILE = "hotdump.toml";
+export const AIR_CONFIG_FILE = ".air.toml";
+
+export interface LoadConfigOptions {
+  cwd: string;
+  /** --config: an explicit file (must exist). */
+  configPath?: string;
+  /** Values from command-line flags, in the file's shape; they win over the file. */
+  overrides?: RawConfig;
+}
+
+export function loadConfig(opts: LoadConfigOptions): ResolvedConfig {
+  const cwd = resolve(opts.cwd);
+  let file: string | null = null;
+  let source: ResolvedConfig["source"] = "defaults";
+  if (opts.configPath) {
+    file = resolve(cwd, opts.configPath);
+    source = basename(file) === AIR_CONFIG_FILE ? ".air.toml" : "hotdump.toml";
+  } else if (existsSync(resolve(cwd, CONFIG_FILE))) {
+    file = resolve(cwd, CONFIG_FILE);
+    source = "hotdump.toml";
+  } else if (existsSync(resolve(cwd, AIR_CONFIG_FILE))) {
+    file = resolve(cwd, AIR_CONFIG_FILE);
+    source = ".air.toml";
+  }
+
+  let text = "";
+  let label = CONFIG_FILE;
+  let doc: unknown = {};
+  let warnings: ConfigWarning[] = [];
+  if (file) {
+    try {
+      text = readFileSync(file, "utf8");
+    } catch (e) {
+      throw configNotFound(file, e);
+    }
+    label = basename(file);
+    doc = parseToml(text, label);
+    if (source === ".air.toml") {
+      const imported = importAirConfig(text, label);
+      doc = imported.config;
+      warnings = imported.warnings;
+    }
+  }
+  if (opts.overrides) doc = merge(doc, opts.overrides);
+
+  const index = indexKeys(text);
+  const where = (path: readonly PropertyKey[]) => {
+    // An imported .air.toml has other key names: point at the file only.
+    const pos = source === "hotdump.toml" ? locateKey(text, path, index) : null;
+    return pos ? `${label}:${pos.line}:${pos.column}` : label;
+  };
+  const parsed = configSchema.safeParse(doc);
+  if (!parsed.success) throw configInvalid(parsed.error.issues.flatMap((i) => describeIssue(i, where)));
+  return resolveConfig(parsed.data, {
+    baseDir: file ? dirname(file) : cwd,
+    configFile: file,
+    source,
+    warnings,
+    where,
+  });
+}
+
+/** Parse TOML text; a syntax error becomes `file:line:col: message` with the code block in details. */
+export function parseToml(text: string, label: string): Record<string, unknown> {
+  try {
+    return parse(text) as Record<string, unknown>;
+  } catch (e) {
+    if (e instanceof TomlError) {
+      // smol-toml's message is "Invalid TOML document: <what>\n\n<code block>".
+      const what = (e.message.split("\n")[0] ?? "").replace(/^Invalid TOML document:\s*/, "");
+      const issue: ConfigIssue = {
+        where: `${label}:${e.line}:${e.column}`,
+        key: "",
+        message: `TOML syntax: ${what}`,
+      };
+      throw tomlSyntaxError(issue, e);
+    }
+    throw e;
+  }
+}
+
+function describeIssue(i: z.core.$ZodIssue, where: (p: readonly PropertyKey[]) => string): ConfigIssue[] {
+  const key = i.path.map(String).join(".");
+  if (i.code === "unrecognized_keys") {
+    const known = knownKeys(i.path);
+    const table = i.path.length === 0 ? "at the top level" : `in [${key}]`;
+    return i.keys.map((k) => {
+      const hint = suggest(k, known);
+      return {
+        where: where([...i.path, k]),
+        key: key ? `${key}.${k}` : k,
+        message: `unknown key "${k}" ${table}${hint ? ` (did you mean "${hint}"?)` : `; known keys: ${known.join(", ")}`}`,
+      };
+    });
+  }
+  const plain = i.code === "invalid_type" && i.message.startsWith("Invalid input");
+  const message = plain ? `${key}: expected ${i.expected}` : `${key}: ${i.message}`;
+  return [{ where: where(i.path), key, message }];
+}
+
+function merge(base: unknown, over: unknown): unknown {
+  if (typeof base !== "object" || base === null || Array.isArray(base)) return over;
+  if (typeof over !== "object" || over === null || Array.isArray(over)) return over;
+  const out: Record<string, unknown> = { ...(base as Record<string, unknown>) };
+  for (const [k, v] of Object.entries(over as Record<string, unknown>))
+    if (v !== undefined) out[k] = merge(out[k], v);
+  return out;
+}

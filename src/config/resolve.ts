@@ -1,0 +1,164 @@
+/**
+ * resolveConfig: validated hotdump.toml values → ResolvedConfig (absolute paths, milliseconds,
+ * defaults). Checks that need the file system or several keys at once live here and report the
+ * key's line like schema errors do.
+ */
+import { statSync } from "node:fs";
+import { isAbsolute, relative, resolve, sep } from "node:path";
+import { parseDuration, parseSize } from "./duration.js";
+import { type ConfigIssue, configInvalid } from "./errors.js";
+import { normalizeSignal, type RawConfig } from "./schema.js";
+import type { ConfigWarning, ResolvedConfig } from "./types.js";
+
+export const DEFAULTS = {
+  package: ".",
+  /** -N disables optimisation and -l inlining: without them Delve reports locals as unreadable. */
+  gcflags: "all=-N -l",
+  includeExt: ["go", "mod", "sum", "tmpl", "tpl", "gohtml"],
+  excludeDir: [".git", "vendor", "node_modules", ".hotdump", "testdata"],
+  debounce: "30ms",
+  pollInterval: "500ms",
+  stopSignal: "SIGTERM" as NodeJS.Signals,
+  stopTimeout: "5s",
+  probe: "alive:1s",
+  readyTimeout: "60s",
+  drain: "30s",
+  storeDir: ".hotdump",
+} as const;
+
+/** Flags that belong to a dedicated key (or to hotdump itself, like -o). */
+const OWNED_FLAGS: Record<string, string> = {
+  "-o": "hotdump chooses the output path (the artifact store); remove it",
+  "-gcflags": 'use [build] gcflags = "..."',
+  "-ldflags": 'use [build] ldflags = "..."',
+  "-tags": "use [build] tags = [...]",
+};
+
+export interface ResolveContext {
+  /** Directory relative paths in the file are resolved against (the config file's directory). */
+  baseDir: string;
+  configFile: string | null;
+  source: ResolvedConfig["source"];
+  warnings: ConfigWarning[];
+  /** "hotdump.toml:12:5" for a key path. */
+  where(path: readonly PropertyKey[]): string;
+}
+
+const ms = (s: string | number | undefined, dflt: string): number => {
+  const v = parseDuration(String(s ?? dflt));
+  // The schema already rejected bad durations; this only narrows the type.
+  return v instanceof Error ? 0 : v;
+};
+
+export function resolveConfig(raw: RawConfig, ctx: ResolveContext): ResolvedConfig {
+  const issues: ConfigIssue[] = [];
+  const issue = (path: PropertyKey[], message: string) =>
+    issues.push({ where: ctx.where(path), key: path.map(String).join("."), message });
+
+  const root = resolve(ctx.baseDir, raw.root ?? ".");
+  if (!isDir(root)) issue(["root"], `root "${raw.root}" is not a directory (${root})`);
+
+  const b = raw.build ?? {};
+  const pkg = b.package ?? DEFAULTS.package;
+  if (pkg.startsWith("-"))
+    issue(["build", "package"], `package "${pkg}" looks like a flag; name a package path like "./cmd/api"`);
+  const flags = b.flags ?? [];
+  flags.forEach((f, i) => {
+    const name = f.split("=")[0] as string;
+    const owned = OWNED_FLAGS[name] ?? OWNED_FLAGS[name.replace(/^--/, "-")];
+    if (owned) issue(["build", "flags", i], `flag "${f}" is not allowed here: ${owned}`);
+    else if (!f.startsWith("-"))
+      issue(["build", "flags", i], `"${f}" is not a flag; set the package with [build] package`);
+  });
+  const ldflags = b.ldflags ?? "";
+  const stripping = ldflags.split(/\s+/).filter((t) => /^-(s|w)(=(true|1))?$/.test(t));
+  if (stripping.length > 0)
+    issue(
+      ["build", "ldflags"],
+      `ldflags ${stripping.join(" ")} strip the symbol table and DWARF, so crashes could not be analysed; remove them`,
+    );
+
+  const w = raw.watch ?? {};
+  const r = raw.run ?? {};
+  const runCwd = resolve(root, r.cwd ?? ".");
+  if (r.cwd !== undefined && !isDir(runCwd))
+    issue(["run", "cwd"], `run cwd "${r.cwd}" is not a directory (${runCwd})`);
+
+  const s = raw.store ?? {};
+  const storeText = s.dir ?? DEFAULTS.storeDir;
+  const storeDir = resolve(root, storeText);
+  const rel = relative(root, storeDir);
+  if (!isAbsolute(storeText) && (rel === ".." || rel.startsWith(`..${sep}`)))
+    issue(
+      ["store", "dir"],
+      `store dir "${storeText}" leaves the project; write an absolute path if you mean a store outside it`,
+    );
+  else if (isInside(root, storeDir))
+    issue(
+      ["store", "dir"],
+      `store dir "${storeText}" would contain the project itself; choose a directory of its own like ".hotdump"`,
+    );
+  const size = (v: string | number | undefined) => {
+    if (v === undefined) return null;
+    const n = parseSize(v);
+    return n instanceof Error ? null : n;
+  };
+
+  if (issues.length > 0) throw configInvalid(issues);
+
+  return {
+    root,
+    configFile: ctx.configFile,
+    source: ctx.source,
+    warnings: ctx.warnings,
+    build: {
+      package: pkg,
+      flags,
+      gcflags: b.gcflags ?? DEFAULTS.gcflags,
+      ldflags,
+      tags: b.tags ?? [],
+      env: b.env ?? {},
+      go: b.go ?? "go",
+    },
+    watch: {
+      includeExt: (w.include_ext ?? [...DEFAULTS.includeExt]).map((e) => e.replace(/^\./, "")),
+      excludeDir: w.exclude_dir ?? [...DEFAULTS.excludeDir],
+      include: w.include ?? [],
+      exclude: w.exclude ?? [],
+      excludeRegex: w.exclude_regex ?? [],
+      gitignore: w.gitignore ?? true,
+      debounceMs: ms(w.debounce, DEFAULTS.debounce),
+      poll: w.poll ?? false,
+      pollIntervalMs: ms(w.poll_interval, DEFAULTS.pollInterval),
+      followSymlinks: w.follow_symlinks ?? false,
+    },
+    run: {
+      args: r.args ?? [],
+      env: r.env ?? {},
+      cwd: runCwd,
+      stopSignal: normalizeSignal(r.stop_signal ?? DEFAULTS.stopSignal) ?? DEFAULTS.stopSignal,
+      stopTimeoutMs: ms(r.stop_timeout, DEFAULTS.stopTimeout),
+    },
+    supervise: {
+      listen: raw.supervise?.listen ?? [],
+      probe: raw.supervise?.probe ?? DEFAULTS.probe,
+      readyTimeoutMs: ms(raw.supervise?.ready_timeout, DEFAULTS.readyTimeout),
+      drainMs: ms(raw.supervise?.drain, DEFAULTS.drain),
+    },
+    store: { dir: storeDir, maxUseBytes: size(s.max_use), keepFreeBytes: size(s.keep_free) },
+  };
+}
+
+/** True when `outer` is `inner` or one of its ancestors. */
+function isInside(inner: string, outer: string): boolean {
+  const rel = relative(outer, inner);
+  return rel === "" || (!rel.startsWith(`..${sep}`) && rel !== ".." && !isAbsolute(rel));
+}
+
+function isDir(p: string): boolean {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,169 @@
+/**
+ * The shape of hotdump.toml as written (snake_case keys, durations as Go-style strings). Every
+ * table is strict so a typo is an error with a suggestion rather than a silently ignored key.
+ * Value checks that can fail (durations, signals, probe specs) live here so their issues carry the
+ * key path and so the line they came from.
+ */
+import { constants as osConstants } from "node:os";
+import { z } from "zod";
+import { parseDuration, parseSize } from "./duration.js";
+
+export const MAX_DURATION_MS = 24 * 3_600_000;
+
+const duration = (opts: { allowZero?: boolean } = {}) =>
+  z.union([z.string(), z.number()]).superRefine((v, ctx) => {
+    if (typeof v === "number") {
+      ctx.addIssue({
+        code: "custom",
+        message: `durations are strings with a unit, e.g. "${v}ms" or "${v}s"`,
+      });
+      return;
+    }
+    const ms = parseDuration(v);
+    if (ms instanceof Error) ctx.addIssue({ code: "custom", message: ms.message });
+    else if (ms > MAX_DURATION_MS) ctx.addIssue({ code: "custom", message: `duration "${v}" is over 24h` });
+    else if (ms === 0 && !opts.allowZero)
+      ctx.addIssue({ code: "custom", message: "duration must be more than 0" });
+  });
+
+const size = z.union([z.string(), z.number()]).superRefine((v, ctx) => {
+  const b = parseSize(v);
+  if (b instanceof Error) ctx.addIssue({ code: "custom", message: b.message });
+});
+
+const envMap = z.record(
+  z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: "environment variable names are letters, digits and _" }),
+  z.string({ error: 'environment values are strings: quote them (PORT = "8080")' }),
+);
+
+const strings = z.array(z.string());
+
+export function normalizeSignal(name: string): NodeJS.Signals | undefined {
+  const up = name.toUpperCase();
+  const full = up.startsWith("SIG") ? up : `SIG${up}`;
+  return full in osConstants.signals ? (full as NodeJS.Signals) : undefined;
+}
+
+/** Listen address: ":8080", "127.0.0.1:8080", "[::1]:8080", "localhost:0". */
+export function checkListen(addr: string): string | undefined {
+  const m = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]*):(\d{1,5})$/.exec(addr);
+  if (!m) return `listen address "${addr}" is not HOST:PORT (e.g. ":8080" or "127.0.0.1:8080")`;
+  if (Number(m[2]) > 65535) return `port ${m[2]} is over 65535`;
+  return undefined;
+}
+
+/** Probe spec syntax of the supervisor: http://HOST:{port}/PATH, tcp:HOST:PORT, exec:CMD, log:REGEX, alive:DURATION. */
+export function checkProbe(spec: string): string | undefined {
+  if (/^https?:\/\//.test(spec)) return undefined;
+  const m = /^(tcp|exec|log|alive):(.*)$/s.exec(spec);
+  if (!m)
+    return `probe "${spec}" is not one of http://HOST:{port}/PATH, tcp:HOST:PORT, exec:COMMAND, log:REGEX, alive:DURATION`;
+  const [, kind, rest = ""] = m;
+  if (rest === "") return `probe "${spec}" has nothing after "${kind}:"`;
+  if (kind === "log") {
+    try {
+      new RegExp(rest);
+    } catch (e) {
+      return `probe regex is invalid: ${(e as Error).message}`;
+    }
+  }
+  if (kind === "alive") {
+    const d = parseDuration(rest);
+    if (d instanceof Error) return d.message;
+  }
+  return undefined;
+}
+
+const withCheck = (check: (s: string) => string | undefined) =>
+  z.string().superRefine((v, ctx) => {
+    const msg = check(v);
+    if (msg) ctx.addIssue({ code: "custom", message: msg });
+  });
+
+export const buildSchema = z.strictObject({
+  package: z.string().min(1).optional(),
+  flags: strings.optional(),
+  gcflags: z.string().optional(),
+  ldflags: z.string().optional(),
+  tags: strings.optional(),
+  env: envMap.optional(),
+  go: z.string().min(1).optional(),
+});
+
+export const watchSchema = z.strictObject({
+  include_ext: strings.optional(),
+  exclude_dir: strings.optional(),
+  include: strings.optional(),
+  exclude: strings.optional(),
+  exclude_regex: z
+    .array(
+      z.string().superRefine((v, ctx) => {
+        try {
+          new RegExp(v);
+        } catch (e) {
+          ctx.addIssue({ code: "custom", message: `invalid regex: ${(e as Error).message}` });
+        }
+      }),
+    )
+    .optional(),
+  gitignore: z.boolean().optional(),
+  debounce: duration({ allowZero: true }).optional(),
+  poll: z.boolean().optional(),
+  poll_interval: duration().optional(),
+  follow_symlinks: z.boolean().optional(),
+});
+
+export const runSchema = z.strictObject({
+  args: strings.optional(),
+  env: envMap.optional(),
+  cwd: z.string().optional(),
+  stop_signal: z
+    .string()
+    .superRefine((v, ctx) => {
+      if (!normalizeSignal(v))
+        ctx.addIssue({ code: "custom", message: `unknown signal "${v}" (e.g. "SIGTERM", "SIGINT")` });
+    })
+    .optional(),
+  stop_timeout: duration().optional(),
+});
+
+export const superviseSchema = z.strictObject({
+  listen: z.array(withCheck(checkListen)).optional(),
+  probe: withCheck(checkProbe).optional(),
+  ready_timeout: duration().optional(),
+  drain: duration({ allowZero: true }).optional(),
+});
+
+export const storeSchema = z.strictObject({
+  dir: z.string().min(1).optional(),
+  max_use: size.optional(),
+  keep_free: size.optional(),
+});
+
+export const configSchema = z.strictObject({
+  root: z.string().optional(),
+  build: buildSchema.optional(),
+  watch: watchSchema.optional(),
+  run: runSchema.optional(),
+  supervise: superviseSchema.optional(),
+  store: storeSchema.optional(),
+});
+
+/** hotdump.toml as written, after validation. */
+export type RawConfig = z.infer<typeof configSchema>;
+
+/** The known keys of the table at `path` ([] for the top level), for "did you mean". */
+export function knownKeys(path: readonly PropertyKey[]): string[] {
+  let s: z.ZodType = configSchema;
+  for (const seg of path) {
+    while (s instanceof z.ZodOptional) s = s.unwrap() as z.ZodType;
+    if (!(s instanceof z.ZodObject)) return [];
+    const next = (s.shape as Record<string, z.ZodType>)[String(seg)];
+    if (!next) return [];
+    s = next;
+  }
+  while (s instanceof z.ZodOptional) s = s.unwrap() as z.ZodType;
+  return s instanceof z.ZodObject ? Object.keys(s.shape) : [];
+}
