@@ -1,0 +1,50 @@
+/** The Delve client's failures, written once: each with a stable code and the remedy. */
+import { HotdumpError } from "../../errors.js";
+
+export const DLV_INSTALL_REMEDY =
+  "run `make setup` or `go install github.com/go-delve/delve/cmd/dlv@v1.27.2`";
+
+export const dlvNotFound = (dlvPath: string, cause?: unknown) =>
+  new HotdumpError("analyze", "E_DLV_NOT_FOUND", `Delve (${dlvPath}) was not found: ${DLV_INSTALL_REMEDY}`, {
+    cause,
+  });
+
+/** Delve started but could not open the core with this binary; `reason` is Delve's own words. */
+export const dlvOpenFailed = (
+  binary: string,
+  core: string,
+  reason: string,
+  stderrTail: string,
+  cause?: unknown,
+) =>
+  new HotdumpError(
+    "analyze",
+    "E_DLV_OPEN_CORE",
+    `Delve could not open core ${core} with binary ${binary}: ${reason} (is this the binary that produced the core?)`,
+    { cause, details: stderrTail },
+  );
+
+/** Delve answered a call with an error string. */
+export const dlvRpcError = (method: string, message: string, site: Error) =>
+  new HotdumpError("analyze", "E_DLV_RPC", `Delve ${method} failed: ${message}`, { cause: site });
+
+export const dlvTimeout = (what: string, ms: number, site: Error, stderrTail = "") =>
+  new HotdumpError(
+    "analyze",
+    "E_DLV_TIMEOUT",
+    `Delve did not answer ${what} within ${ms} ms (a huge core or a stuck dlv; retry with a longer timeout)`,
+    { cause: site, ...(stderrTail ? { details: stderrTail } : {}) },
+  );
+
+/** The connection or the dlv process ended while calls were pending. */
+export const dlvClosed = (method: string, why: string, site: Error, stderrTail = "") =>
+  new HotdumpError("analyze", "E_DLV_CLOSED", `Delve connection ended during ${method}: ${why}`, {
+    cause: site,
+    ...(stderrTail ? { details: stderrTail } : {}),
+  });
+
+/** A reply that is not JSON-RPC: a Delve bug or something else listening on the port. */
+export const dlvProtocolError = (message: string, line: string) =>
+  new HotdumpError("analyze", "E_DLV_PROTOCOL", `Delve sent a reply hotdump cannot read: ${message}`, {
+    details: line.slice(0, 2000),
+  });
