@@ -1,0 +1,208 @@
+/**
+ * `hotdump doctor` checks about core capture, and the opt-in `--fix`.
+ *
+ * What --fix sets, and why: a working setup is left alone (an absolute file pattern, or
+ * systemd-coredump with coredumpctl installed). Otherwise (the default relative `core`, which
+ * drops cores into the project tree where two crashes overwrite each other; apport, which keeps no
+ * core for binaries outside a package; or any other pipe helper) it sets
+ * `/var/lib/hotdump/cores/core.%e.%p.%t`: absolute (works for suid_dumpable too), %p for hotdump to
+ * match the pid it spawned, %t so pid reuse cannot overwrite an older core, %e for people reading
+ * the directory. The directory is mode 1777 like /tmp: the kernel writes as the crashing user, the
+ * core files themselves are 0600 (they hold secrets). Only /proc is written, so a reboot restores the
+ * distribution's setting; the previous value is returned so the CLI prints the command to undo it.
+ */
+import { accessSync, chmodSync, constants, existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { delimiter, join } from "node:path";
+import { type CoreLimit, coreLimitOf, isZero } from "./coreLimit.js";
+import { expectedCorePath } from "./coreLocation.js";
+import { parseCorePattern } from "./corePattern.js";
+import { type CoreSettings, readCoreSettings } from "./coreSettings.js";
+import { coreFixFailed, coreFixNeedsRoot } from "./errors.js";
+
+export interface DoctorCheck {
+  id: string;
+  status: "ok" | "warn" | "fail";
+  message: string;
+  remedy?: string;
+}
+
+export const HOTDUMP_CORE_DIR = "/var/lib/hotdump/cores";
+export const HOTDUMP_CORE_PATTERN = `${HOTDUMP_CORE_DIR}/core.%e.%p.%t`;
+
+export function onPath(cmd: string, path = process.env.PATH ?? ""): boolean {
+  return path.split(delimiter).some((d) => {
+    try {
+      accessSync(join(d, cmd), constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+export interface DoctorInput {
+  /** The directory programs are started in (relative patterns land there). */
+  cwd: string;
+  settings?: CoreSettings;
+  /** RLIMIT_CORE of hotdump itself (children inherit it). */
+  selfLimit?: CoreLimit;
+  hasCoredumpctl?: boolean;
+}
+
+export function doctorCoreChecks(input: DoctorInput): DoctorCheck[] {
+  const settings = input.settings ?? readCoreSettings();
+  const parsed = parseCorePattern(settings.pattern, settings.usesPid);
+  const checks: DoctorCheck[] = [];
+  const fix = `run \`sudo hotdump doctor --fix\` (sets core_pattern to ${HOTDUMP_CORE_PATTERN})`;
+  if (parsed.kind === "file") {
+    const loc = expectedCorePath(parsed, {
+      pid: 1234,
+      cwd: input.cwd,
+      comm: "PROGRAM",
+      startedAt: 0,
+      endedAt: 0,
+    });
+    const where =
+      loc.kind === "exact" ? loc.path.replace("1234", "<pid>") : loc.display.replace("1234", "<pid>");
+    const hasPid = parsed.template.some((t) => t.kind === "spec" && (t.spec === "p" || t.spec === "t"));
+    checks.push({
+      id: "core-pattern",
+      status: parsed.relative || !hasPid ? "warn" : "ok",
+      message: `core_pattern is ${JSON.stringify(settings.pattern)}: a program started in ${input.cwd} dumps to ${where}${
+        parsed.relative ? " (relative: the program's working directory)" : ""
+      }`,
+      ...(parsed.relative || !hasPid
+        ? {
+            remedy: `without %p two crashes overwrite one file, and relative cores land in the project tree; ${fix}`,
+          }
+        : {}),
+    });
+    checks.push({
+      id: "core-uses-pid",
+      status: "ok",
+      message: `core_uses_pid is ${settings.usesPid ? 1 : 0}${
+        parsed.pidAppended ? ": the kernel appends .<pid> to the file name" : ""
+      }`,
+    });
+    const dir = loc.kind === "exact" ? loc.path.slice(0, loc.path.lastIndexOf("/")) || "/" : loc.root;
+    if (!parsed.relative && !existsSync(dir))
+      checks.push({
+        id: "core-dir",
+        status: "fail",
+        message: `the core directory ${dir} does not exist: the kernel will write no core`,
+        remedy: `mkdir -p ${dir} && chmod 1777 ${dir}`,
+      });
+  } else if (parsed.kind === "pipe") {
+    const retrievable =
+      parsed.handler === "systemd-coredump" ? (input.hasCoredumpctl ?? onPath("coredumpctl")) : false;
+    checks.push({
+      id: "core-pattern",
+      status: retrievable ? "ok" : "fail",
+      message: `core_pattern pipes cores to ${parsed.argv[0] ?? "?"} (${parsed.handler})${
+        retrievable
+          ? ": hotdump retrieves them with coredumpctl"
+          : parsed.handler === "systemd-coredump"
+            ? " but coredumpctl is not installed"
+            : ": hotdump cannot retrieve cores from it"
+      }`,
+      ...(retrievable
+        ? {}
+        : {
+            remedy:
+              parsed.handler === "systemd-coredump"
+                ? `apt-get install systemd-coredump (for coredumpctl), or ${fix}`
+                : fix,
+          }),
+    });
+  } else {
+    checks.push({
+      id: "core-pattern",
+      status: "fail",
+      message: `core_pattern sends cores to the socket ${parsed.socket}: hotdump cannot retrieve them`,
+      remedy: fix,
+    });
+  }
+  const lim = input.selfLimit ?? coreLimitOf("self");
+  if (lim) {
+    const show = (v: CoreLimit["soft"]) => (v === "unlimited" ? "unlimited" : `${v} bytes`);
+    const hardZero = isZero(lim.hard);
+    checks.push({
+      id: "core-rlimit",
+      status: hardZero ? "fail" : "ok",
+      message: `RLIMIT_CORE of hotdump: soft ${show(lim.soft)}, hard ${show(lim.hard)}${
+        hardZero
+          ? ": children inherit a hard limit of 0, so no core is possible"
+          : isZero(lim.soft)
+            ? " (hotdump raises the soft limit of each child to the hard limit)"
+            : ""
+      }`,
+      ...(hardZero
+        ? {
+            remedy:
+              "raise the hard limit before starting hotdump (`ulimit -H -c unlimited` as root, LimitCORE= in a unit, or limits.conf)",
+          }
+        : {}),
+    });
+  }
+  if (parsed.kind === "pipe" && settings.pipeLimit !== undefined)
+    checks.push({
+      id: "core-pipe-limit",
+      status: "ok",
+      message: `core_pipe_limit is ${settings.pipeLimit}${settings.pipeLimit === 0 ? " (the pipe helper runs after the process exits: hotdump waits for it)" : ""}`,
+    });
+  return checks;
+}
+
+export interface CoreFixResult {
+  changed: boolean;
+  previous: string;
+  current: string;
+  /** Shell command that restores the previous setting. */
+  undo?: string;
+  why: string;
+}
+
+/** Whether the current setting needs the fix (see the module comment). */
+export function needsCoreFix(settings: CoreSettings, hasCoredumpctl = onPath("coredumpctl")): boolean {
+  const p = parseCorePattern(settings.pattern, settings.usesPid);
+  if (p.kind === "file") return p.relative;
+  if (p.kind === "pipe") return !(p.handler === "systemd-coredump" && hasCoredumpctl);
+  return true;
+}
+
+export function applyCoreFix(
+  opts: { procSys?: string; dir?: string; hasCoredumpctl?: boolean; isRoot?: boolean } = {},
+): CoreFixResult {
+  const procSys = opts.procSys ?? "/proc/sys/kernel";
+  const dir = opts.dir ?? HOTDUMP_CORE_DIR;
+  const settings = readCoreSettings(procSys);
+  const previous = settings.pattern;
+  if (!needsCoreFix(settings, opts.hasCoredumpctl ?? onPath("coredumpctl")))
+    return {
+      changed: false,
+      previous,
+      current: previous,
+      why: "core_pattern already lets hotdump find cores",
+    };
+  if (!(opts.isRoot ?? process.getuid?.() === 0)) throw coreFixNeedsRoot();
+  const pattern = `${dir}/core.%e.%p.%t`;
+  try {
+    mkdirSync(dir, { recursive: true });
+    chmodSync(dir, 0o1777);
+  } catch (e) {
+    throw coreFixFailed(`create ${dir}`, e);
+  }
+  try {
+    writeFileSync(join(procSys, "core_pattern"), pattern);
+  } catch (e) {
+    throw coreFixFailed(`write ${join(procSys, "core_pattern")}`, e);
+  }
+  const quoted = `'${previous.replaceAll("'", `'\\''`)}'`;
+  return {
+    changed: true,
+    previous,
+    current: pattern,
+    undo: `sysctl -w kernel.core_pattern=${quoted}`,
+    why: "cores now land in one absolute directory, named with the pid hotdump spawned",
+  };
+}

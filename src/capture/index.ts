@@ -1,0 +1,55 @@
+/** The capture stage: where the kernel put a crashed child's core, or why there is none. */
+export { findApportOutputs, mangleExe } from "./apport.js";
+export {
+  type CoredumpctlOutcome,
+  type CoredumpEntry,
+  parseCoredumpctlList,
+  retrieveFromCoredumpctl,
+} from "./coredumpctl.js";
+export {
+  type CoreLimit,
+  coreLimitOf,
+  parseCoreLimit,
+  type RlimitValue,
+  raiseCoreLimitArgv,
+} from "./coreLimit.js";
+export {
+  type CoreLocation,
+  type CrashFacts,
+  commFromExecPath,
+  expectedCorePath,
+  timesFit,
+} from "./coreLocation.js";
+export {
+  CORE_PATTERN_MAX,
+  classifyHandler,
+  escapeComponent,
+  type ParsedCorePattern,
+  type PipeHandler,
+  parseCorePattern,
+  SPECIFIERS,
+  type Specifier,
+  type Token,
+  tokenize,
+} from "./corePattern.js";
+export { type CoreSettings, readCoreSettings } from "./coreSettings.js";
+export {
+  applyCoreFix,
+  type CoreFixResult,
+  type DoctorCheck,
+  doctorCoreChecks,
+  HOTDUMP_CORE_PATTERN,
+  needsCoreFix,
+} from "./doctor.js";
+export {
+  type ChildExit,
+  CORE_SIGNALS,
+  type CoreFound,
+  type FindCoreOptions,
+  type FindCoreResult,
+  findCore,
+  type NoCore,
+  type NoCoreCode,
+} from "./findCore.js";
+export { type CoreSearch, type LocateInput, locateCore } from "./locate.js";
+export { type ProcessSnapshot, snapshotAfterExec, snapshotProcess } from "./processFacts.js";

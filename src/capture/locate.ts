@@ -1,0 +1,70 @@
+/**
+ * The one call the bundle maker (capture.ts) needs: find the core of a child that just died,
+ * from the few facts it keeps, as a small value.
+ */
+import { hostname } from "node:os";
+import { signalNumber } from "../util/child.js";
+import type { CoreLimit } from "./coreLimit.js";
+import { commFromExecPath } from "./coreLocation.js";
+import { type FindCoreResult, findCore } from "./findCore.js";
+import type { ProcessSnapshot } from "./processFacts.js";
+
+export interface CoreSearch {
+  found: boolean;
+  path?: string;
+  /** hotdump may delete `path` once stored: a file the kernel wrote or our own copy from coredumpctl. */
+  removable: boolean;
+  reason?: string;
+  code?: string;
+  /** Bytes, and whether the size reached RLIMIT_CORE (the ELF reader gives the final word). */
+  size?: number;
+  possiblyTruncated?: boolean;
+  result?: FindCoreResult;
+}
+
+export interface LocateInput {
+  pid: number;
+  cwd: string;
+  /** Path the program was started from (its comm is derived from it). */
+  exe: string;
+  signal: NodeJS.Signals;
+  startedAt: Date;
+  endedAt: Date;
+  /** Taken with snapshotAfterExec() while the child ran: exact comm, uid, NSpid, RLIMIT_CORE. */
+  snapshot?: ProcessSnapshot;
+  /** When no snapshot: the RLIMIT_CORE the child was started with, if known. */
+  coreLimit?: CoreLimit;
+  waitMs?: number;
+}
+
+export async function locateCore(i: LocateInput): Promise<CoreSearch> {
+  const s = i.snapshot;
+  const r = await findCore({
+    exit: { exitCode: null, signal: i.signal },
+    facts: {
+      pid: i.pid,
+      ...(s && s.nsPids.length > 1 ? { nsPid: s.nsPids[s.nsPids.length - 1]!, initPid: s.nsPids[0]! } : {}),
+      uid: s?.uid ?? process.getuid?.() ?? 0,
+      gid: s?.gid ?? process.getgid?.() ?? 0,
+      ...(signalNumber(i.signal) === undefined ? {} : { signal: signalNumber(i.signal)! }),
+      exe: s?.exe ?? i.exe,
+      comm: s?.comm ?? commFromExecPath(i.exe),
+      cwd: s?.cwd ?? i.cwd,
+      hostname: s?.hostname ?? hostname(),
+      ...((s?.coreLimit ?? i.coreLimit) ? { coreLimit: (s?.coreLimit ?? i.coreLimit)!.soft } : {}),
+      startedAt: i.startedAt.getTime(),
+      endedAt: i.endedAt.getTime(),
+    },
+    ...(i.waitMs === undefined ? {} : { waitMs: i.waitMs }),
+  });
+  if (r.found)
+    return {
+      found: true,
+      path: r.path,
+      removable: r.via !== "apport",
+      size: r.size,
+      possiblyTruncated: r.possiblyTruncated,
+      result: r,
+    };
+  return { found: false, removable: false, reason: r.reason, code: r.code, result: r };
+}
