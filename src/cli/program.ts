@@ -5,6 +5,10 @@
  */
 import { Command, CommanderError } from "commander";
 import { describeChain, isHotdumpError } from "../errors.js";
+import { registerCrashes } from "./crashes.js";
+import { registerDebug } from "./debug.js";
+import { registerExec } from "./exec.js";
+import { registerReport } from "./report.js";
 
 export async function run(argv: string[]): Promise<number> {
   const verbose = argv.includes("--verbose") || argv.includes("-v");
@@ -14,7 +18,12 @@ export async function run(argv: string[]): Promise<number> {
     )
     .option("-v, --verbose", "print the full error chain and debug logs")
     .exitOverride()
-    .showHelpAfterError("(run hotdump --help for usage)");
+    .showHelpAfterError("(run hotdump --help for usage)")
+    .enablePositionalOptions();
+  registerExec(program);
+  registerCrashes(program);
+  registerReport(program);
+  registerDebug(program);
   let code = 0;
   try {
     await program.parseAsync(argv, { from: "user" });

@@ -1,0 +1,277 @@
+/**
+ * Turning a crash into a bundle. Order matters, because nothing may be lost:
+ *   1. the bundle directory and meta.json ("capturing") and the output tails, first;
+ *   2. the core, found wherever core_pattern put it, compressed into the bundle (a hotdump killed
+ *      after this point leaves a bundle that has everything and says "capturing");
+ *   3. the core ↔ binary build-ID proof;
+ *   4. analysis (Delve, then gdb, then the traceback alone), report.json;
+ *   5. the original core removed (only a plain file the kernel wrote: a pipe handler's copy is its own);
+ *   6. meta.json "complete" (or "partial" with each problem), the journal, the store budget.
+ * A store that cannot be written (read-only, full) loses the bundle, never the crash: the report is
+ * still made from the traceback and the core (left where the kernel put it), and the reason is said.
+ */
+import { rm } from "node:fs/promises";
+import { join } from "node:path";
+import { type AnalyzeOptions, analyzeCrash } from "../analyze/analyze.js";
+import type { Report } from "../analyze/report.js";
+import type { Traceback } from "../analyze/traceback/index.js";
+import { type BinaryIdentity, compareCoreToBinary, openCore } from "../elf/index.js";
+import { HotdumpError } from "../errors.js";
+import {
+  type Bundle,
+  type CoreInfo,
+  type CrashMeta,
+  compressFile,
+  createBundle,
+  defaultBudget,
+  enforceBudget,
+  openJournal,
+  type StoreLayout,
+  saveMeta,
+  writeBundleFile,
+} from "../store/index.js";
+import type { Ended } from "../supervise/outcome.js";
+import type { Logger } from "../util/log.js";
+import { type CoreSearch, locateCore } from "./locate.js";
+
+export interface CrashFacts {
+  pid: number;
+  ended: Ended;
+  startedAt: Date;
+  endedAt: Date;
+  cmdline: string[];
+  cwd: string;
+  envNames: string[];
+  /** The path the program started from, and its archived copy (binaries/<sha256>) when stored. */
+  binary: { path: string; archived?: string; sha256?: string; identity?: BinaryIdentity | null } | null;
+  stdoutTail: string;
+  stderrTail: string;
+  traceback: Traceback | null;
+  generation?: number | null;
+  type?: "crash" | "snapshot";
+  /** The core, when the caller already has it (a snapshot). */
+  corePath?: string;
+}
+
+export interface CaptureOptions {
+  layout: StoreLayout | null;
+  /** Why the store cannot be used (layout null). */
+  storeError?: HotdumpError;
+  analyze?: Omit<AnalyzeOptions, "binary" | "core" | "stderr">;
+  /** Analyse at all (default true). */
+  runAnalysis?: boolean;
+  /** Keep the kernel's original core file (default: removed once safely stored). */
+  keepOriginal?: boolean;
+  budget?: { maxUse: number; keepFree: number };
+  pinnedBinaries?: string[];
+  logger?: Logger;
+}
+
+export interface Captured {
+  bundle: Bundle | null;
+  report: Report;
+  core: CoreInfo;
+  problems: { code: string; message: string }[];
+}
+
+export async function captureCrash(f: CrashFacts, o: CaptureOptions): Promise<Captured> {
+  const problems: { code: string; message: string }[] = [];
+  const problem = (e: unknown, fallbackCode: string) => {
+    const he = e instanceof HotdumpError ? e : undefined;
+    problems.push({
+      code: he?.code ?? fallbackCode,
+      message: he?.shortMessage ?? (e as Error)?.message ?? String(e),
+    });
+  };
+  if (o.storeError) problem(o.storeError, "E_STORE_UNWRITABLE");
+
+  // 1. the bundle and the tails
+  let bundle: Bundle | null = null;
+  if (o.layout) {
+    try {
+      bundle = await createBundle(o.layout, {
+        type: f.type ?? "crash",
+        outcome: f.ended.outcome,
+        pid: f.pid,
+        exitCode: f.ended.exitCode,
+        signal: f.ended.signal,
+        startedAt: f.startedAt.toISOString(),
+        endedAt: f.endedAt.toISOString(),
+        cmdline: f.cmdline,
+        cwd: f.cwd,
+        envNames: f.envNames,
+        goVersion: f.binary?.identity?.goVersion ?? null,
+        binary: f.binary
+          ? {
+              path: f.binary.path,
+              ...(f.binary.sha256 ? { sha256: f.binary.sha256 } : {}),
+              goBuildId: f.binary.identity?.goBuildId ?? null,
+              gnuBuildId: f.binary.identity?.gnuBuildId ?? null,
+              goVersion: f.binary.identity?.goVersion ?? null,
+              hasDwarf: f.binary.identity?.hasDwarf ?? false,
+            }
+          : null,
+        core: { found: false, reason: "still capturing" },
+        generation: f.generation ?? null,
+      });
+      await writeBundleFile(bundle, "stdout.txt", f.stdoutTail);
+      await writeBundleFile(bundle, "stderr.txt", f.stderrTail);
+    } catch (e) {
+      problem(e, "E_STORE_WRITE");
+    }
+  }
+
+  // 2. the core
+  let core: CoreInfo;
+  let search: CoreSearch | null = null;
+  if (f.corePath) {
+    search = { found: true, path: f.corePath, removable: false };
+  } else if (f.ended.outcome === "crash" && f.ended.signal) {
+    try {
+      search = await locateCore({
+        pid: f.pid,
+        cwd: f.cwd,
+        exe: f.binary?.path ?? f.cmdline[0] ?? "",
+        signal: f.ended.signal,
+        startedAt: f.startedAt,
+        endedAt: f.endedAt,
+      });
+    } catch (e) {
+      problem(e, "E_CORE_FIND");
+    }
+  }
+  if (search?.found && search.path) {
+    core = { found: true, originalPath: search.path };
+    if (bundle) {
+      try {
+        const c = await compressFile(search.path, bundle.dir);
+        Object.assign(core, {
+          stored: c.path.slice(bundle.dir.length + 1),
+          compression: c.compression,
+          bytes: c.originalBytes,
+          storedBytes: c.storedBytes,
+        });
+      } catch (e) {
+        problem(e, "E_STORE_COMPRESS");
+      }
+    }
+  } else {
+    core = {
+      found: false,
+      reason:
+        search?.reason ?? f.ended.note ?? (f.ended.outcome === "crash" ? "no core was found" : "no crash"),
+      ...(search?.code ? { code: search.code } : {}),
+    };
+  }
+
+  // 3. proof that the core and the binary belong together
+  const binaryForAnalysis = f.binary?.archived ?? f.binary?.path;
+  if (core.found && core.originalPath) {
+    try {
+      const c = await openCore(core.originalPath);
+      try {
+        core.truncated = c.truncated !== null && c.truncated !== undefined && c.truncated !== false;
+        if (f.binary?.identity) {
+          const cmp = await compareCoreToBinary(c, f.binary.identity);
+          core.buildIdMatch = cmp.match;
+          core.buildIdReason = cmp.reason;
+        }
+      } finally {
+        await c.close();
+      }
+    } catch (e) {
+      problem(e, "E_CORE_READ");
+    }
+  }
+
+  // 4. analysis
+  let report: Report;
+  try {
+    report = await analyzeCrash({
+      ...(o.analyze ?? {}),
+      ...(binaryForAnalysis ? { binary: binaryForAnalysis } : {}),
+      ...(core.found && core.originalPath && o.runAnalysis !== false ? { core: core.originalPath } : {}),
+      stderr: f.stderrTail,
+      traceback: f.traceback,
+      coreInfo: core,
+      identity: f.binary?.identity ?? null,
+      ...(f.binary?.sha256 ? { sha256: f.binary.sha256 } : {}),
+    });
+  } catch (e) {
+    problem(e, "E_ANALYZE");
+    const { reportFromTracebackOnly } = await import("../analyze/analyze.js");
+    report = reportFromTracebackOnly(f.traceback, core);
+  }
+  if (bundle) {
+    report.next.unshift(`hotdump report ${bundle.id}`, `hotdump debug ${bundle.id}`);
+    try {
+      await writeBundleFile(bundle, "report.json", `${JSON.stringify(report, null, 2)}\n`);
+    } catch (e) {
+      problem(e, "E_STORE_WRITE");
+    }
+  }
+
+  // 5. the kernel's own copy goes once ours is safe
+  if (bundle && core.stored && search?.removable && !o.keepOriginal && core.originalPath) {
+    await rm(core.originalPath, { force: true }).catch((e) => problem(e, "E_CORE_REMOVE"));
+    core.originalPath = undefined;
+  }
+  if (search?.temporary && core.originalPath) await rm(core.originalPath, { force: true }).catch(() => {});
+
+  // 6. meta, journal, budget
+  if (bundle && o.layout) {
+    const meta: CrashMeta = {
+      ...bundle.meta,
+      state: problems.length === 0 || (problems.length === 1 && o.storeError) ? "complete" : "partial",
+      core,
+      kind: report.kind,
+      message: report.message,
+      culprit: report.culprit,
+      problems,
+    };
+    bundle.meta = meta;
+    try {
+      await saveMeta(bundle.dir, meta);
+    } catch (e) {
+      problem(e, "E_STORE_WRITE");
+    }
+    try {
+      const journal = openJournal(o.layout);
+      try {
+        journal.recordCrash({
+          id: bundle.id,
+          ts: meta.createdAt,
+          generation: f.generation ?? null,
+          outcome: f.ended.outcome,
+          signal: f.ended.signal,
+          kind: report.kind,
+          message: report.message,
+          culprit: report.culprit
+            ? `${report.culprit.function} ${report.culprit.file}:${report.culprit.line}`
+            : null,
+          binarySha256: f.binary?.sha256 ?? null,
+        });
+        const ev = enforceBudget(o.layout, o.budget ?? defaultBudget(o.layout.root), {
+          protect: [bundle.id],
+          pinnedBinaries: o.pinnedBinaries ?? [],
+        });
+        if (ev.evicted.length) {
+          journal.markEvicted(ev.evicted);
+          journal.append({
+            event: "evicted",
+            crashIds: ev.evicted,
+            bytesFreed: ev.usedBefore - ev.usedAfter,
+          });
+        }
+      } finally {
+        journal.close();
+      }
+    } catch (e) {
+      problem(e, "E_JOURNAL");
+    }
+  }
+  return { bundle, report, core, problems };
+}
+
+export const bundleCorePath = (bundle: Bundle) =>
+  bundle.meta.core.stored ? join(bundle.dir, bundle.meta.core.stored) : null;

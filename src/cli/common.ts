@@ -1,0 +1,39 @@
+/** What every command shares: the store flag, JSON output, the logger. */
+import type { Command } from "commander";
+import { resolveStoreDir } from "../store/index.js";
+import { createLogger, type Logger } from "../util/log.js";
+
+export interface CommonOptions {
+  store?: string;
+  json?: boolean;
+  verbose?: boolean;
+}
+
+export function storeOption(cmd: Command): Command {
+  return cmd.option("--store <dir>", "the crash store (default: .hotdump in the current directory)");
+}
+
+export function storeDirFrom(opts: CommonOptions): string {
+  return resolveStoreDir(process.cwd(), opts.store);
+}
+
+export function loggerFor(cmd: Command): Logger {
+  const all = cmd.optsWithGlobals() as CommonOptions;
+  return createLogger({ level: all.verbose ? "debug" : "info" });
+}
+
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ["KB", "MB", "GB", "TB"];
+  let v = n / 1024;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v >= 100 ? v.toFixed(0) : v.toFixed(1)} ${units[i]}`;
+}

@@ -1,0 +1,83 @@
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Command } from "commander";
+import { resolveDlvPath } from "../analyze/delve/index.js";
+import { HotdumpError } from "../errors.js";
+import { binaryPath, decompressFile, ensureStore, openBundle } from "../store/index.js";
+import { type CommonOptions, storeDirFrom, storeOption } from "./common.js";
+import { resolveCrashId } from "./report.js";
+
+interface DebugOptions extends CommonOptions {
+  gdb?: boolean;
+  vscode?: boolean;
+  force?: boolean;
+}
+
+export function registerDebug(program: Command): void {
+  storeOption(
+    program
+      .command("debug")
+      .description("open an interactive debugger (dlv core, or gdb) on a stored crash's exact binary and core")
+      .argument("<crash-id>", "as listed by hotdump crashes (or 'latest')")
+      .option("--gdb", "use gdb instead of Delve")
+      .option("--vscode", "write a VS Code launch configuration (mode: core) instead of starting a debugger")
+      .option("--force", "debug even though the core's build ID does not match the binary"),
+  ).action(async (idArg: string, opts: DebugOptions) => {
+    const storeDir = storeDirFrom(opts);
+    const layout = ensureStore(storeDir);
+    const bundle = openBundle(layout, resolveCrashId(storeDir, idArg));
+    const { meta } = bundle;
+    if (!meta.core.stored)
+      throw new HotdumpError("usage", "E_NO_CORE", `crash ${bundle.id} has no core: ${meta.core.reason ?? "none was captured"}`);
+    if (!meta.binary?.sha256 || !existsSync(binaryPath(layout, meta.binary.sha256)))
+      throw new HotdumpError("store", "E_NO_BINARY", `crash ${bundle.id} has no stored binary (it was not an ELF program, or was evicted)`);
+    if (meta.core.buildIdMatch === false && !opts.force)
+      throw new HotdumpError(
+        "usage",
+        "E_BUILD_ID_MISMATCH",
+        `the core of ${bundle.id} does not match its binary (${meta.core.buildIdReason ?? "build IDs differ"}); --force to debug anyway`,
+      );
+    const bin = binaryPath(layout, meta.binary.sha256);
+    const core = join(layout.cache, `${bundle.id}.core`);
+    if (!existsSync(core)) {
+      process.stderr.write(`hotdump: decompressing the core to ${core}\n`);
+      await decompressFile(join(bundle.dir, meta.core.stored), core);
+    }
+    if (opts.vscode) return writeVscodeConfig(bundle.id, bin, core, meta.cwd);
+    const [cmd, args] = opts.gdb ? ["gdb", ["-q", bin, core]] : [resolveDlvPath(), ["core", bin, core]];
+    process.stderr.write(`hotdump: ${cmd} ${args.join(" ")}\n`);
+    const code = await new Promise<number>((resolve) => {
+      const p = spawn(cmd, args, { stdio: "inherit", cwd: existsSync(meta.cwd) ? meta.cwd : process.cwd() });
+      p.on("error", (e) => {
+        process.stderr.write(`hotdump: could not start ${cmd}: ${e.message}\n`);
+        resolve(127);
+      });
+      p.on("close", (c) => resolve(c ?? 1));
+    });
+    // The decompressed core is a cache: it holds secrets and can be made again from the bundle.
+    rmSync(core, { force: true });
+    process.exitCode = code;
+  });
+}
+
+function writeVscodeConfig(id: string, program: string, coreFilePath: string, cwd: string): void {
+  const dir = join(process.cwd(), ".vscode");
+  const file = join(dir, "launch.json");
+  mkdirSync(dir, { recursive: true });
+  let launch: { version: string; configurations: Record<string, unknown>[] } = { version: "0.2.0", configurations: [] };
+  if (existsSync(file)) {
+    try {
+      launch = JSON.parse(readFileSync(file, "utf8"));
+    } catch (cause) {
+      throw new HotdumpError("usage", "E_VSCODE_LAUNCH", `${file} is not plain JSON (comments?): add the configuration by hand`, {
+        cause,
+      });
+    }
+  }
+  const name = `hotdump crash ${id}`;
+  launch.configurations = (launch.configurations ?? []).filter((c) => c.name !== name);
+  launch.configurations.push({ name, type: "go", request: "launch", mode: "core", program, coreFilePath, cwd });
+  writeFileSync(file, `${JSON.stringify(launch, null, 2)}\n`);
+  process.stdout.write(`wrote "${name}" to ${file} (the decompressed core stays at ${coreFilePath})\n`);
+}

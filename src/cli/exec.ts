@@ -1,0 +1,62 @@
+import type { Command } from "commander";
+import { usageError } from "../errors.js";
+import { runOnce } from "../supervise/runOnce.js";
+import { type CommonOptions, loggerFor, printJson, storeDirFrom, storeOption } from "./common.js";
+import { crashSummaryLines } from "./summary.js";
+
+interface ExecOptions extends CommonOptions {
+  redact?: boolean;
+  analyze?: boolean;
+}
+
+export function registerExec(program: Command): void {
+  storeOption(
+    program
+      .command("exec")
+      .description("run a program once under crash capture; exits with the program's own status")
+      .usage("[options] -- COMMAND [ARGS...]")
+      .argument("[command...]", "the program and its arguments (after --)")
+      .option("--json", "print one JSON document on stdout when the program ends (its output goes to stderr)")
+      .option("--redact", "mask values of secret-looking locals and args in the report")
+      .option("--no-analyze", "keep the core but do not run Delve/gdb"),
+  )
+    .passThroughOptions()
+    .action(async (argv: string[], opts: ExecOptions, cmd: Command) => {
+      const [command, ...args] = argv;
+      if (!command) throw usageError("missing command: hotdump exec -- ./your-program [args]");
+      const logger = loggerFor(cmd);
+      const r = await runOnce({
+        command,
+        args,
+        cwd: process.cwd(),
+        env: process.env,
+        storeDir: storeDirFrom(opts),
+        stdout: opts.json ? process.stderr : process.stdout,
+        stderr: process.stderr,
+        logger,
+        analyze: { redact: Boolean(opts.redact) },
+        ...(opts.analyze === false ? { runAnalysis: false } : {}),
+      });
+      const crash = r.crash;
+      if (opts.json) {
+        printJson({
+          outcome: r.ended.outcome,
+          exitCode: r.ended.exitCode,
+          signal: r.ended.signal,
+          crash: crash?.bundle ? { id: crash.bundle.id, dir: crash.bundle.dir } : null,
+          stderrTail: r.stderrTail,
+          report: r.report,
+          core: crash?.core ?? null,
+          problems: crash?.problems ?? (r.storeProblem ? [r.storeProblem.toJSON()] : []),
+          ...(r.ended.note ? { note: r.ended.note } : {}),
+        });
+      } else if (crash) {
+        for (const line of crashSummaryLines(crash, { cwd: process.cwd() })) logger.info(line);
+      } else if (r.ended.outcome === "killed") {
+        logger.info(r.ended.note ?? `killed by ${r.ended.signal}`);
+      } else if (r.ended.exitCode !== 0) {
+        logger.info(`exited with status ${r.ended.exitCode} (not a crash: no core is kept)`);
+      }
+      process.exitCode = r.ended.status;
+    });
+}

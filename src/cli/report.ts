@@ -1,0 +1,66 @@
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import type { Command } from "commander";
+import type { Report } from "../analyze/report.js";
+import { HotdumpError, usageError } from "../errors.js";
+import { renderReport } from "../report/index.js";
+import { bundleFile, ensureStore, isCrashId, openBundle, storeLayout } from "../store/index.js";
+import { useColour } from "../util/log.js";
+import { type CommonOptions, storeDirFrom, storeOption } from "./common.js";
+
+export type Format = "text" | "json" | "md" | "html";
+const FORMATS: Format[] = ["text", "json", "md", "html"];
+
+export function parseFormat(f: string | undefined): Format {
+  const v = (f ?? "text") as Format;
+  if (!FORMATS.includes(v)) throw usageError(`unknown format ${JSON.stringify(f)}: use one of ${FORMATS.join(", ")}`);
+  return v;
+}
+
+/** Print or write a report in a format; text gets colour only on a terminal. */
+export function emitReport(report: Report, format: Format, out?: string): void {
+  const colour = !out && format === "text" && useColour(process.stdout);
+  const text = renderReport(report, format, { colour });
+  if (out) {
+    writeFileSync(out, text, { mode: 0o600 });
+    process.stderr.write(`hotdump: wrote ${out}\n`);
+  } else process.stdout.write(text.endsWith("\n") ? text : `${text}\n`);
+}
+
+export function readStoredReport(storeDir: string, id: string): Report {
+  const bundle = openBundle(storeLayout(storeDir), id);
+  try {
+    return JSON.parse(readFileSync(bundleFile(bundle, "report.json"), "utf8")) as Report;
+  } catch (cause) {
+    throw new HotdumpError(
+      "store",
+      "E_REPORT_MISSING",
+      `crash ${id} has no readable report.json (was hotdump stopped while analysing? run: hotdump analyze --crash ${id})`,
+      { cause },
+    );
+  }
+}
+
+export function registerReport(program: Command): void {
+  storeOption(
+    program
+      .command("report")
+      .description("print the report of a stored crash")
+      .argument("<crash-id>", "as listed by hotdump crashes (or 'latest')")
+      .option("-f, --format <format>", "text, json, md or html", "text")
+      .option("-o, --out <file>", "write to a file instead of stdout"),
+  ).action((id: string, opts: CommonOptions & { format?: string; out?: string }) => {
+    const format = parseFormat(opts.format);
+    const storeDir = storeDirFrom(opts);
+    ensureStore(storeDir);
+    emitReport(readStoredReport(storeDir, resolveCrashId(storeDir, id)), format, opts.out);
+  });
+}
+
+/** `latest` means the newest bundle; anything else must be a valid id (validated by openBundle). */
+export function resolveCrashId(storeDir: string, id: string): string {
+  if (id !== "latest") return id;
+  const dir = storeLayout(storeDir).crashes;
+  const last = (existsSync(dir) ? readdirSync(dir) : []).filter(isCrashId).sort().pop();
+  if (!last) throw new HotdumpError("usage", "E_NO_CRASHES", `no crashes in ${storeDir}`);
+  return last;
+}

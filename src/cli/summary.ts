@@ -1,0 +1,34 @@
+/** The short crash summary printed in the log by exec, dev and run. */
+import { relative } from "node:path";
+import type { Captured } from "../capture/capture.js";
+import { formatBytes } from "./common.js";
+
+export function crashSummaryLines(c: Captured, opts: { cwd: string; generation?: number | null }): string[] {
+  const r = c.report;
+  const gen = opts.generation ? ` in generation ${opts.generation}` : "";
+  const lines = [`crash captured${gen}: ${r.kind === "unknown" ? "" : `${r.kind}: `}${r.message || "(no message)"}`];
+  if (r.value) lines.push(`  value    ${r.value}`);
+  if (r.culprit) {
+    const file = r.culprit.file.startsWith(opts.cwd) ? relative(opts.cwd, r.culprit.file) : r.culprit.file;
+    lines.push(`  culprit  ${r.culprit.function}  ${file}:${r.culprit.line}`);
+  }
+  if (c.core.found) {
+    const size = c.core.bytes !== undefined ? `${formatBytes(c.core.bytes)}` : "";
+    const stored = c.core.storedBytes !== undefined ? ` → ${formatBytes(c.core.storedBytes)} stored` : "";
+    const proof =
+      c.core.buildIdMatch === true
+        ? ", build ID matches the binary"
+        : c.core.buildIdMatch === false
+          ? ", BUILD ID DOES NOT MATCH THE BINARY"
+          : "";
+    lines.push(`  core     ${size}${stored}${proof}${c.core.truncated ? " (TRUNCATED)" : ""}`);
+  } else {
+    lines.push(`  core     none: ${c.core.reason ?? "not found"}`);
+  }
+  if (c.bundle) {
+    lines.push(`  bundle   ${relative(opts.cwd, c.bundle.dir) || c.bundle.dir}`);
+    lines.push(`  next     hotdump report ${c.bundle.id}   |   hotdump debug ${c.bundle.id}`);
+  }
+  for (const p of c.problems) lines.push(`  problem  ${p.message} [${p.code}]`);
+  return lines;
+}

@@ -1,0 +1,48 @@
+/**
+ * Starting a Go program under crash capture. Node cannot call setrlimit, so the child starts
+ * through `sh -c`, which raises its soft RLIMIT_CORE to the hard limit (FIELD-NOTES: the default
+ * soft limit here is 0, so a child gets no core otherwise) and then `exec`s the program, keeping
+ * the pid. The same prelude exports LISTEN_PID=$$ for socket activation, since go-systemd's
+ * activation.Listeners() ignores inherited sockets whose LISTEN_PID is not its own pid.
+ */
+import type { StdioOptions } from "node:child_process";
+import { type Child, startChild } from "../util/child.js";
+
+export interface LaunchOptions {
+  command: string;
+  args: readonly string[];
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  /** Own process group, so stopping kills helpers the service started too (dev, run). */
+  detached?: boolean;
+  /** Number of inherited listening sockets at fd 3, 4, ... (socket activation). */
+  listenFds?: number;
+  stdin?: "inherit" | "ignore";
+  extraFds?: number[];
+  tailBytes?: number;
+  onStdout?: (chunk: Buffer) => void;
+  onStderr?: (chunk: Buffer) => void;
+}
+
+export const CORE_PRELUDE = 'ulimit -S -c "$(ulimit -H -c)" 2>/dev/null';
+
+/** The environment a Go program gets for crash capture: GOTRACEBACK=crash unless the user chose. */
+export function captureEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return { ...env, GOTRACEBACK: env.GOTRACEBACK ?? "crash" };
+}
+
+export function launchService(o: LaunchOptions): Child {
+  const prelude = [CORE_PRELUDE];
+  if (o.listenFds) prelude.push("LISTEN_PID=$$; export LISTEN_PID");
+  const script = `${prelude.join("; ")}; exec "$0" "$@"`;
+  const stdio: StdioOptions = [o.stdin ?? "ignore", "pipe", "pipe", ...(o.extraFds ?? [])];
+  return startChild("/bin/sh", ["-c", script, o.command, ...o.args], {
+    cwd: o.cwd,
+    env: captureEnv(o.env),
+    detached: o.detached ?? false,
+    stdio,
+    ...(o.tailBytes !== undefined ? { tailBytes: o.tailBytes } : {}),
+    ...(o.onStdout ? { onStdout: o.onStdout } : {}),
+    ...(o.onStderr ? { onStderr: o.onStderr } : {}),
+  });
+}

@@ -1,0 +1,58 @@
+/**
+ * How a program ended, in the words of the JSON contract: `crash`, `exit` or `killed`.
+ * FIELD-NOTES: with GOTRACEBACK=crash every Go crash kind dies of SIGABRT with a core; os.Exit(3)
+ * and log.Fatal exit 3 and 1 without one. With the user's own GOTRACEBACK (single, all, none) a
+ * panic exits with status 2 after printing its traceback: still a crash, just without a core.
+ */
+import type { Outcome } from "../store/bundle.js";
+import type { ChildEnd } from "../util/child.js";
+import { signalNumber } from "../util/child.js";
+
+export type { Outcome };
+
+/** Signals whose default action dumps core (signal(7), "Core"). */
+const CORE_SIGNALS = new Set([
+  "SIGQUIT",
+  "SIGILL",
+  "SIGTRAP",
+  "SIGABRT",
+  "SIGBUS",
+  "SIGFPE",
+  "SIGSEGV",
+  "SIGXCPU",
+  "SIGXFSZ",
+  "SIGSYS",
+]);
+
+export interface Ended {
+  outcome: Outcome;
+  exitCode: number | null;
+  signal: NodeJS.Signals | null;
+  /** The status a shell would report: the exit code, or 128 + signal number. */
+  status: number;
+  /** One line for people: why no core can exist, when that is known now. */
+  note?: string;
+}
+
+export function classifyEnd(end: ChildEnd, opts: { goTracebackSeen: boolean }): Ended {
+  const signal = end.signal;
+  if (signal) {
+    const status = 128 + (signalNumber(signal) ?? 0);
+    if (CORE_SIGNALS.has(signal)) return { outcome: "crash", exitCode: null, signal, status };
+    const note =
+      signal === "SIGKILL"
+        ? "killed by SIGKILL from outside (the OOM killer or kill -9): no core is possible"
+        : `killed by ${signal} from outside: no core is written for it`;
+    return { outcome: "killed", exitCode: null, signal, status, note };
+  }
+  const code = end.exitCode ?? 0;
+  if (code === 2 && opts.goTracebackSeen)
+    return {
+      outcome: "crash",
+      exitCode: code,
+      signal: null,
+      status: code,
+      note: "the program panicked but exited with status 2 instead of dumping core (GOTRACEBACK is not 'crash')",
+    };
+  return { outcome: "exit", exitCode: code, signal: null, status: code };
+}
