@@ -60,7 +60,9 @@ export interface ThreadStatus {
   ppid: number;
   pgrp: number;
   sid: number;
-  /** pr_cursig: the signal being delivered when the core was written (0 for other threads). */
+  /** pr_cursig: the fatal signal. fs/binfmt_elf.c fill_thread_core_info passes the same signr for
+   * every thread, so it does not single out the crashing one: the first NT_PRSTATUS does (the
+   * kernel writes the dumping thread first). */
   cursig: number;
   /** pr_info.si_signo/si_code/si_errno (Linux fills si_signo only). */
   infoSigno: number;
@@ -198,7 +200,7 @@ export function decodeFileNote(d: Buffer): MappedFile[] | null {
   if (d.length < 16) return null;
   const count = d.readBigUInt64LE(0);
   const pageSize = d.readBigUInt64LE(8);
-  if (count > BigInt((d.length - 16) / 24)) return null;
+  if (count > BigInt(Math.floor((d.length - 16) / 24))) return null;
   const n = Number(count);
   const out: MappedFile[] = [];
   let names = 16 + n * 24;

@@ -127,7 +127,13 @@ async function readStructure(source: ByteSource, opts: OpenElfOptions): Promise<
       name,
     );
     const strtab = sections[header.shstrndx];
-    if (strtab && strtab.type === SHT.STRTAB && strtab.size <= MAX_SHSTRTAB_BYTES) {
+    // Names are a convenience: a name table cut off (a file's first page only) leaves them "".
+    if (
+      strtab &&
+      strtab.type === SHT.STRTAB &&
+      strtab.size <= MAX_SHSTRTAB_BYTES &&
+      strtab.offset + strtab.size <= source.size
+    ) {
       const names = await source.read(strtab.offset, strtab.size, "section name table");
       for (const s of sections) s.name = cString(names, s.nameOffset);
     }

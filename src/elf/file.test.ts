@@ -1,0 +1,127 @@
+/**
+ * The generic reader on a recorded binary head (first 4096 bytes of a real Go binary, see
+ * test/fixtures/elf/record.sh), compared with readelf and go tool buildid; and a fast-check
+ * property that arbitrary or mutated bytes end in a value or a HotdumpError, never anything else.
+ */
+import { readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { isHotdumpError } from "../errors.js";
+import { parseGoBuildInfo } from "./buildinfo.js";
+import { openCore } from "./core.js";
+import { openElf } from "./file.js";
+import { buildIdsFromNotes } from "./identity.js";
+import { createBufferSource } from "./source.js";
+
+const FIX = resolve(import.meta.dirname, "../../test/fixtures/elf");
+const binHead = readFileSync(join(FIX, "bin-head.bin"));
+const coreHead = readFileSync(join(FIX, "core-head.bin"));
+
+describe("openElf on a recorded Go binary head", () => {
+  it("finds both build-ID notes where readelf and go tool buildid do", async () => {
+    const f = await openElf(createBufferSource(binHead, "bin-head"));
+    expect(f.header.type).toBe("exec");
+    expect(f.header.machine).toBe("x86-64");
+    const ids = buildIdsFromNotes(await f.notes());
+    expect(ids.goBuildId).toBe(readFileSync(join(FIX, "bin-buildid.txt"), "utf8").trim());
+    const readelf = readFileSync(join(FIX, "bin-readelf.txt"), "utf8");
+    expect(ids.gnuBuildId).toBe(/Build ID: ([0-9a-f]+)/.exec(readelf)![1]);
+    // The section name table lies beyond the first page: names are left empty, not an error.
+    expect(f.sections.length).toBeGreaterThan(10);
+    expect(f.sections.every((s) => s.name === "")).toBe(true);
+  });
+
+  it("names what is wrong with unsupported or foreign input", async () => {
+    const as = (b: Buffer) => openElf(createBufferSource(b, "x"));
+    await expect(as(Buffer.from("#!/bin/sh\necho hi\n"))).rejects.toMatchObject({ code: "E_ELF_NOT_ELF" });
+    const b32 = Buffer.from(binHead);
+    b32[4] = 1;
+    await expect(as(b32)).rejects.toMatchObject({ code: "E_ELF_UNSUPPORTED" });
+    const be = Buffer.from(binHead);
+    be[5] = 2;
+    await expect(as(be)).rejects.toMatchObject({ code: "E_ELF_UNSUPPORTED" });
+    const arm = Buffer.from(binHead);
+    arm.writeUInt16LE(183, 18);
+    await expect(as(arm)).rejects.toMatchObject({ code: "E_ELF_UNSUPPORTED", shortMessage: /aarch64/ });
+    await expect(as(binHead.subarray(0, 40))).rejects.toMatchObject({ code: "E_ELF_TRUNCATED" });
+    const farPh = Buffer.from(binHead);
+    farPh.writeBigUInt64LE(0x10000n, 32);
+    await expect(as(farPh)).rejects.toMatchObject({ code: "E_ELF_TRUNCATED" });
+  });
+});
+
+describe("parseGoBuildInfo", () => {
+  it("reads the inline Go 1.18+ layout and ignores the pointer layout", () => {
+    const mod = "path\tex.com/cmd/x\nmod\tex.com\t(devel)\t\nbuild\tGOOS=linux\n";
+    const wrapped = `${"S".repeat(16)}${mod}${"E".repeat(16)}`;
+    const body = Buffer.concat([
+      Buffer.from([8]),
+      Buffer.from("go1.26.8"),
+      Buffer.from([wrapped.length]),
+      Buffer.from(wrapped),
+    ]);
+    const header = Buffer.alloc(32);
+    Buffer.from("\xff Go buildinf:", "latin1").copy(header);
+    header[14] = 8;
+    header[15] = 2;
+    const info = parseGoBuildInfo(Buffer.concat([header, body]));
+    expect(info).toEqual({
+      goVersion: "go1.26.8",
+      mainPath: "ex.com/cmd/x",
+      modulePath: "ex.com",
+      settings: { GOOS: "linux" },
+    });
+    header[15] = 0;
+    expect(parseGoBuildInfo(Buffer.concat([header, body]))).toBeNull();
+  });
+});
+
+/** Open as ELF and as core, read notes and some memory: any outcome but a non-Hotdump throw. */
+async function exercise(bytes: Uint8Array): Promise<void> {
+  const b = Buffer.from(bytes);
+  const tryIt = async (fn: () => Promise<unknown>) => {
+    try {
+      await fn();
+    } catch (e) {
+      if (!isHotdumpError(e)) throw e;
+    }
+  };
+  await tryIt(async () => {
+    const f = await openElf(createBufferSource(b, "fuzz"));
+    await f.notes();
+    for (const s of f.sections.slice(0, 8))
+      await f.readSection(s).catch((e) => {
+        if (!isHotdumpError(e)) throw e;
+      });
+  });
+  await tryIt(async () => {
+    const c = await openCore(createBufferSource(b, "fuzz"));
+    for (const s of c.segments.slice(0, 4)) await c.readMemory(s.vaddr, 64, { partial: true });
+    for await (const _ of c.chunks({ chunkSize: 4096 })) break;
+  });
+}
+
+describe("fuzz", () => {
+  it("random bytes give a result or a HotdumpError", async () => {
+    await fc.assert(fc.asyncProperty(fc.uint8Array({ maxLength: 512 }), exercise), { numRuns: 300 });
+  });
+
+  it("mutated real headers give a result or a HotdumpError", async () => {
+    for (const seed of [binHead, coreHead]) {
+      const mutation = fc.array(fc.tuple(fc.nat(seed.length - 1), fc.integer({ min: 0, max: 255 })), {
+        minLength: 1,
+        maxLength: 12,
+      });
+      await fc.assert(
+        fc.asyncProperty(mutation, fc.nat(seed.length), async (muts, cut) => {
+          const b = Buffer.from(seed);
+          for (const [at, v] of muts) b[at] = v;
+          await exercise(b);
+          await exercise(b.subarray(0, cut));
+        }),
+        { numRuns: 300 },
+      );
+    }
+  });
+});
