@@ -1,0 +1,111 @@
+/**
+ * What every renderer shows, decided once: which frames fold, how a variable reads, which
+ * goroutine groups make the cut. Renderers only choose the markup.
+ */
+import type { Frame, GoroutineGroup, Location, Report, SourceUse, Variable } from "../analyze/report.js";
+
+export const TOP_GROUPS = 10;
+export const MAX_VALUE_CHARS = 160;
+
+export type StackItem = { kind: "frame"; frame: Frame } | { kind: "folded"; count: number };
+
+/** Runs of runtime frames become one `... N runtime frames` item. */
+export function foldFrames(frames: readonly Frame[]): StackItem[] {
+  const out: StackItem[] = [];
+  for (const frame of frames) {
+    const last = out.at(-1);
+    if (!frame.runtime) out.push({ kind: "frame", frame });
+    else if (last?.kind === "folded") last.count++;
+    else out.push({ kind: "folded", count: 1 });
+  }
+  return out;
+}
+
+export const foldedLabel = (n: number) => `... ${n} runtime frame${n === 1 ? "" : "s"}`;
+
+export const clip = (s: string, max = MAX_VALUE_CHARS) => (s.length > max ? `${s.slice(0, max - 1)}…` : s);
+
+export function variableText(v: Variable): string {
+  if (v.redacted) return `${v.name}=<redacted>`;
+  if (v.unreadable) return `${v.name}=<unreadable: ${v.unreadable}>`;
+  return `${v.name}=${clip(v.value)}`;
+}
+
+export const where = (l: { file: string; line: number }) =>
+  l.line > 0 ? `${l.file}:${l.line}` : l.file || "?";
+
+export const locationText = (l: Location) => `${l.function} at ${where(l)}`;
+
+export function groupWhere(g: GoroutineGroup): string {
+  return g.line > 0 || g.file ? `${g.function} (${where(g)})` : g.function;
+}
+
+export function topGroups(groups: readonly GoroutineGroup[]): { shown: GoroutineGroup[]; more: number } {
+  return { shown: groups.slice(0, TOP_GROUPS), more: Math.max(0, groups.length - TOP_GROUPS) };
+}
+
+export const moreGroupsLabel = (n: number) => `${n} more group${n === 1 ? "" : "s"}`;
+
+/** The frame the culprit points at, when the stack has it (it carries args, locals, source). */
+export function culpritFrame(r: Report): Frame | undefined {
+  const c = r.culprit;
+  if (!c) return undefined;
+  return r.goroutine?.frames.find((f) => f.function === c.function && f.file === c.file && f.line === c.line);
+}
+
+export interface SourceLine {
+  number: number;
+  text: string;
+  culprit: boolean;
+}
+
+export function sourceLines(frame: Frame | undefined): SourceLine[] {
+  if (!frame?.source) return [];
+  return frame.source.lines.map((text, i) => {
+    const number = frame.source!.startLine + i;
+    return { number, text, culprit: number === frame.line };
+  });
+}
+
+export function headline(r: Report): string {
+  const kind = r.kind === "unknown" ? "crash" : r.kind;
+  return r.message ? `${kind}: ${r.message}` : kind;
+}
+
+function useText(name: string, u: SourceUse): string {
+  return `${name}: ${u.used ? "used" : "not used"}${u.note ? ` (${u.note})` : ""}`;
+}
+
+export function sourcesText(r: Report): string[] {
+  return [
+    useText("delve", r.sources.delve),
+    useText("gdb", r.sources.gdb),
+    useText("traceback", r.sources.traceback),
+  ];
+}
+
+/** Facts about the crash's provenance, as label/value pairs. */
+export function facts(r: Report): [string, string][] {
+  const out: [string, string][] = [];
+  if (r.signal) {
+    const s = r.signal;
+    const extra = [s.code && `code=${s.code}`, s.addr && `addr=${s.addr}`, s.pc && `pc=${s.pc}`].filter(
+      Boolean,
+    );
+    out.push(["Signal", [s.name, ...extra].join(" ")]);
+  }
+  if (r.goVersion) out.push(["Go", r.goVersion]);
+  if (r.binary?.path) out.push(["Binary", r.binary.path]);
+  if (r.binary?.goBuildId) out.push(["Go build ID", r.binary.goBuildId]);
+  if (r.core?.path) out.push(["Core", r.core.path]);
+  if (r.core?.buildIdMatch === false) out.push(["Build ID", "core does NOT match the binary"]);
+  if (r.core?.truncated) out.push(["Core", "truncated"]);
+  return out;
+}
+
+/** Registers in a fixed, familiar order first (rip, rsp, rbp...), then the rest as given. */
+export function orderedRegisters(r: Report): { name: string; value: string }[] {
+  const first = ["rip", "rsp", "rbp", "rax", "rbx", "rcx", "rdx", "rsi", "rdi"];
+  const rank = (n: string) => (first.includes(n) ? first.indexOf(n) : first.length);
+  return [...r.registers].sort((a, b) => rank(a.name) - rank(b.name));
+}

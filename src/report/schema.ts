@@ -1,0 +1,114 @@
+/**
+ * The Report contract (src/analyze/report.ts) as a zod schema. docs/report.schema.json is generated
+ * from this (`UPDATE_GOLDEN=1 npx vitest run test/report.test.ts` rewrites it), and the type checks
+ * below fail the build when the TypeScript types and this schema drift apart.
+ */
+import { z } from "zod";
+import { REPORT_SCHEMA_VERSION, type Report } from "../analyze/report.js";
+
+const variable = z.object({
+  name: z.string(),
+  type: z.string(),
+  value: z.string().describe("As Delve prints it, or gdb's text"),
+  unreadable: z.string().optional().describe("Why the value could not be read"),
+  redacted: z.boolean().optional().describe("Set when --redact masked the value"),
+});
+
+const sourceContext = z.object({
+  startLine: z.number().int().describe("Line number of lines[0]"),
+  lines: z.array(z.string()),
+});
+
+const frame = z.object({
+  function: z.string(),
+  file: z.string(),
+  line: z.number().int(),
+  pc: z.string().optional(),
+  rawArgs: z.string().optional().describe("Raw argument words from the traceback"),
+  args: z.array(variable),
+  locals: z.array(variable),
+  runtime: z.boolean().describe("Go runtime frame: folded in presentation, skipped for the culprit"),
+  source: sourceContext.optional(),
+});
+
+const location = z.object({ function: z.string(), file: z.string(), line: z.number().int() });
+
+const goroutineGroup = z.object({
+  count: z.number().int(),
+  state: z.string(),
+  function: z.string(),
+  file: z.string(),
+  line: z.number().int(),
+  ids: z.array(z.number().int()).optional(),
+});
+
+const sourceUse = z.object({ used: z.boolean(), note: z.string().optional() });
+
+export const reportSchema = z
+  .object({
+    schemaVersion: z.literal(REPORT_SCHEMA_VERSION),
+    kind: z.enum(["panic", "fatal", "signal", "unknown"]),
+    message: z.string().describe("The panic message / throw text / fault description, first line"),
+    value: z.string().nullable().describe("The decoded panic value as Delve prints it"),
+    nested: z.array(z.object({ message: z.string(), recovered: z.boolean() })),
+    signal: z
+      .object({
+        name: z.string(),
+        code: z.string().optional(),
+        addr: z.string().optional(),
+        pc: z.string().optional(),
+      })
+      .nullable(),
+    culprit: location.nullable(),
+    goroutine: z
+      .object({ id: z.number().int(), state: z.string().optional(), frames: z.array(frame) })
+      .nullable(),
+    goroutines: z.object({ total: z.number().int(), groups: z.array(goroutineGroup) }),
+    registers: z.array(z.object({ name: z.string(), value: z.string() })),
+    memoryMap: z.array(
+      z.object({
+        start: z.string(),
+        end: z.string(),
+        perms: z.string().optional(),
+        file: z.string().optional(),
+        offset: z.string().optional(),
+      }),
+    ),
+    goVersion: z.string().nullable(),
+    binary: z
+      .object({
+        path: z.string().optional(),
+        sha256: z.string().optional(),
+        goBuildId: z.string().nullable().optional(),
+        gnuBuildId: z.string().nullable().optional(),
+      })
+      .nullable(),
+    core: z
+      .object({
+        path: z.string().optional(),
+        buildIdMatch: z.boolean().nullable().optional(),
+        truncated: z.boolean().optional(),
+      })
+      .nullable(),
+    sources: z.object({ delve: sourceUse, gdb: sourceUse, traceback: sourceUse }),
+    next: z.array(z.string()).describe("Shell commands to go further"),
+    warnings: z.array(z.string()),
+  })
+  .describe("A hotdump crash report");
+
+// Both directions, so a field added to one and not the other is a compile error.
+type Parsed = z.infer<typeof reportSchema>;
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const reportMatchesSchema: Same<Omit<Parsed, "schemaVersion">, Omit<Report, "schemaVersion">> = true;
+void reportMatchesSchema;
+
+/** The JSON Schema (draft 2020-12) committed as docs/report.schema.json. */
+export function reportJsonSchema(): Record<string, unknown> {
+  const generated = z.toJSONSchema(reportSchema, { target: "draft-2020-12" }) as Record<string, unknown>;
+  return {
+    $schema: "https://json-schema.org/draft/2020-12/schema",
+    $id: `https://github.com/hotdump/hotdump/docs/report.schema.v${REPORT_SCHEMA_VERSION}.json`,
+    title: "hotdump report",
+    ...generated,
+  };
+}

@@ -1,0 +1,119 @@
+/** The terminal rendering: what a person reads right after a crash. */
+import type { Frame, Report } from "../analyze/report.js";
+import {
+  clip,
+  culpritFrame,
+  facts,
+  foldedLabel,
+  foldFrames,
+  groupWhere,
+  headline,
+  locationText,
+  moreGroupsLabel,
+  orderedRegisters,
+  sourceLines,
+  sourcesText,
+  topGroups,
+  variableText,
+  where,
+} from "./present.js";
+
+export interface TextOptions {
+  colour?: boolean;
+}
+
+/**
+ * Panic messages and values come from the crashed program: an escape sequence in one must not
+ * drive the reader's terminal, so C0 controls (but tab) and DEL are shown as \xNN.
+ */
+export function safeText(s: string): string {
+  return s.replace(/[\x00-\x08\x0a-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
+}
+
+export function renderText(report: Report, opts: TextOptions = {}): string {
+  const c = opts.colour ?? false;
+  const paint = (code: string) => (s: string) => (c ? `\x1b[${code}m${s}\x1b[0m` : s);
+  const bold = paint("1");
+  const red = paint("1;31");
+  const dim = paint("2");
+  const cyan = paint("36");
+  const yellow = paint("33");
+  const t = safeText;
+  const out: string[] = [];
+  const section = (title: string) => out.push("", bold(title));
+
+  out.push(red(t(headline(report))));
+  if (report.value !== null && report.value !== report.message)
+    out.push(`  value: ${t(clip(report.value, 400))}`);
+  for (const n of report.nested)
+    out.push(`  ${dim("earlier panic:")} ${t(n.message)}${n.recovered ? dim(" [recovered]") : ""}`);
+  for (const [label, value] of facts(report)) out.push(`  ${dim(`${label}:`)} ${t(value)}`);
+
+  section("Culprit");
+  if (report.culprit) {
+    out.push(`  ${cyan(t(locationText(report.culprit)))}`);
+    const lines = sourceLines(culpritFrame(report));
+    const width = String(lines.at(-1)?.number ?? 0).length;
+    for (const l of lines) {
+      const text = `${l.culprit ? ">" : " "} ${String(l.number).padStart(width)} | ${t(l.text.replace(/\t/g, "    "))}`;
+      out.push(`  ${l.culprit ? yellow(bold(text)) : dim(text)}`);
+    }
+  } else out.push("  not found (no frame outside the Go runtime)");
+
+  if (report.goroutine) {
+    const g = report.goroutine;
+    section(`Goroutine ${g.id}${g.state ? ` [${t(g.state)}]` : ""}`);
+    for (const item of foldFrames(g.frames)) {
+      if (item.kind === "folded") out.push(`  ${dim(foldedLabel(item.count))}`);
+      else out.push(...frameLines(item.frame, t, cyan, dim));
+    }
+  }
+
+  if (report.goroutines.total > 0 || report.goroutines.groups.length > 0) {
+    const { shown, more } = topGroups(report.goroutines.groups);
+    section(`Goroutines (${report.goroutines.total} total, ${report.goroutines.groups.length} groups)`);
+    const cw = Math.max(...shown.map((g) => String(g.count).length), 1);
+    const sw = Math.max(...shown.map((g) => g.state.length), 1);
+    for (const g of shown)
+      out.push(`  ${String(g.count).padStart(cw)}  ${t(g.state).padEnd(sw)}  ${t(groupWhere(g))}`);
+    if (more > 0) out.push(`  ${dim(moreGroupsLabel(more))}`);
+  }
+
+  if (report.registers.length > 0) {
+    section("Registers");
+    const regs = orderedRegisters(report).map((r) => `${r.name}=${t(r.value)}`);
+    for (let i = 0; i < regs.length; i += 4)
+      out.push(
+        `  ${regs
+          .slice(i, i + 4)
+          .map((s) => s.padEnd(22))
+          .join(" ")
+          .trimEnd()}`,
+      );
+  }
+
+  section("Sources");
+  out.push(`  ${sourcesText(report).map(t).join("; ")}`);
+
+  if (report.warnings.length > 0) {
+    section("Warnings");
+    for (const w of report.warnings) out.push(`  ${yellow("!")} ${t(w)}`);
+  }
+  if (report.next.length > 0) {
+    section("Next");
+    for (const n of report.next) out.push(`  $ ${t(n)}`);
+  }
+  return `${out.join("\n")}\n`;
+}
+
+function frameLines(
+  f: Frame,
+  t: (s: string) => string,
+  cyan: (s: string) => string,
+  dim: (s: string) => string,
+): string[] {
+  const args = f.args.length > 0 ? f.args.map(variableText).join(", ") : (f.rawArgs ?? "");
+  const lines = [`  ${cyan(t(f.function))}(${t(args)})`, `      ${t(where(f))}`];
+  if (f.locals.length > 0) lines.push(`      ${dim("locals:")} ${t(f.locals.map(variableText).join(", "))}`);
+  return lines;
+}
