@@ -114,6 +114,23 @@ describe("openCore on a recorded core", () => {
     expect(core.truncated!.missingBytes).toBe(meta.coreSize - cut.length);
   });
 
+  it("follows PN_XNUM extended numbering as the kernel writes it for over 65535 mappings", async () => {
+    // Same core, re-encoded the way fs/binfmt_elf.c does past 65535 segments: e_phnum = 0xffff and
+    // the real count in section header 0's sh_info (e_shnum = 1).
+    const plain = await open();
+    const b = Buffer.concat([headBytes, Buffer.alloc(64)]);
+    const phnum = b.readUInt16LE(56);
+    b.writeUInt16LE(0xffff, 56);
+    b.writeBigUInt64LE(BigInt(headBytes.length), 40);
+    b.writeUInt16LE(64, 58);
+    b.writeUInt16LE(1, 60);
+    b.writeUInt32LE(phnum, headBytes.length + 44);
+    const core = await openCore(createBufferSource(b, "xnum"));
+    expect(core.header.phnum).toBe(phnum);
+    expect(core.segments).toEqual(plain.segments);
+    expect(core.threads).toEqual(plain.threads);
+  });
+
   it("refuses an executable as a core", async () => {
     const bin = readFileSync(join(FIX, "bin-head.bin"));
     await expect(openCore(createBufferSource(bin, "bin"))).rejects.toMatchObject({ code: "E_ELF_NOT_CORE" });
