@@ -127,7 +127,12 @@ export function parseCorePattern(pattern: string, usesPid: boolean): ParsedCoreP
   const template = tokenize(pat);
   const hasPid = template.some((t) => t.kind === "spec" && t.spec === "p");
   const pidAppended = usesPid && !hasPid;
-  if (pidAppended) template.push({ kind: "literal", text: "." }, { kind: "spec", spec: "p" });
+  if (pidAppended) {
+    const last = template[template.length - 1];
+    if (last?.kind === "literal") last.text += ".";
+    else template.push({ kind: "literal", text: "." });
+    template.push({ kind: "spec", spec: "p" });
+  }
   return { kind: "file", template, relative: !pat.startsWith("/"), pidAppended, pattern: pat };
 }
 

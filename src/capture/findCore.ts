@@ -7,10 +7,15 @@
  * do_coredump() before do_exit(), so the parent's wait() returns only after the file is complete.
  * Measured here (Linux 6.18, Go 1.26, pattern /tmp/.../core.%p): a program holding 400 MB crashed
  * with SIGABRT; at Node's 'exit' event its core was 462,123,008 bytes / 823,256 blocks and 1 s
- * later it was exactly the same (test/capture.pattern.test.ts repeats the check on every run).
- * Pipe handlers run asynchronously: the kernel starts the helper, writes the core into its stdin
- * and lets the task exit (waiting for the helper to drain stdin only when core_pipe_limit > 0), so
- * the helper may still be writing after the exit: those outcomes are polled, bounded by `waitMs`.
+ * later it was exactly the same (test/capture.pattern.test.ts repeats both checks on every run).
+ * Pipe handlers finish asynchronously. The kernel starts the helper and writes the core into its
+ * stdin; the dying task blocks on that 64 KiB pipe, so it cannot exit before the helper has read
+ * nearly all of it, but whatever the helper does next (compress, store, index in the journal)
+ * happens after the exit; with core_pipe_limit > 0 the task also waits for the helper to close
+ * stdin, never for its work. Measured here with a fake helper `cat > F.part; sleep 0.5; mv F.part F`:
+ * a helper that sleeps 0.3 s *before* reading delayed the exit and the copy was complete
+ * (41,840,640 bytes) at exit; with the sleep after reading, F did not exist at exit and appeared
+ * ~0.5 s later. So handler outcomes are polled, bounded by `waitMs`.
  */
 import { accessSync, constants, existsSync, readdirSync, type Stats, statSync } from "node:fs";
 import { tmpdir } from "node:os";

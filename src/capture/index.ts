@@ -52,4 +52,9 @@ export {
   type NoCoreCode,
 } from "./findCore.js";
 export { type CoreSearch, type LocateInput, locateCore } from "./locate.js";
-export { type ProcessSnapshot, snapshotAfterExec, snapshotProcess } from "./processFacts.js";
+export {
+  factsFromSnapshot,
+  type ProcessSnapshot,
+  snapshotAfterExec,
+  snapshotProcess,
+} from "./processFacts.js";

@@ -3,11 +3,10 @@
  * from the few facts it keeps, as a small value.
  */
 import { hostname } from "node:os";
-import { signalNumber } from "../util/child.js";
 import type { CoreLimit } from "./coreLimit.js";
-import { commFromExecPath } from "./coreLocation.js";
+import { type CrashFacts, commFromExecPath } from "./coreLocation.js";
 import { type FindCoreResult, findCore } from "./findCore.js";
-import type { ProcessSnapshot } from "./processFacts.js";
+import { factsFromSnapshot, type ProcessSnapshot } from "./processFacts.js";
 
 export interface CoreSearch {
   found: boolean;
@@ -38,23 +37,24 @@ export interface LocateInput {
 }
 
 export async function locateCore(i: LocateInput): Promise<CoreSearch> {
-  const s = i.snapshot;
+  const window = { startedAt: i.startedAt.getTime(), endedAt: i.endedAt.getTime() };
+  const limit = i.coreLimit?.soft;
+  const facts: CrashFacts = i.snapshot
+    ? factsFromSnapshot(i.snapshot, window)
+    : {
+        pid: i.pid,
+        uid: process.getuid?.() ?? 0,
+        gid: process.getgid?.() ?? 0,
+        exe: i.exe,
+        comm: commFromExecPath(i.exe),
+        cwd: i.cwd,
+        hostname: hostname(),
+        ...(limit === undefined ? {} : { coreLimit: limit }),
+        ...window,
+      };
   const r = await findCore({
     exit: { exitCode: null, signal: i.signal },
-    facts: {
-      pid: i.pid,
-      ...(s && s.nsPids.length > 1 ? { nsPid: s.nsPids[s.nsPids.length - 1]!, initPid: s.nsPids[0]! } : {}),
-      uid: s?.uid ?? process.getuid?.() ?? 0,
-      gid: s?.gid ?? process.getgid?.() ?? 0,
-      ...(signalNumber(i.signal) === undefined ? {} : { signal: signalNumber(i.signal)! }),
-      exe: s?.exe ?? i.exe,
-      comm: s?.comm ?? commFromExecPath(i.exe),
-      cwd: s?.cwd ?? i.cwd,
-      hostname: s?.hostname ?? hostname(),
-      ...((s?.coreLimit ?? i.coreLimit) ? { coreLimit: (s?.coreLimit ?? i.coreLimit)!.soft } : {}),
-      startedAt: i.startedAt.getTime(),
-      endedAt: i.endedAt.getTime(),
-    },
+    facts,
     ...(i.waitMs === undefined ? {} : { waitMs: i.waitMs }),
   });
   if (r.found)

@@ -5,11 +5,13 @@
 import { readFileSync, readlinkSync, realpathSync } from "node:fs";
 import { hostname } from "node:os";
 import { type CoreLimit, parseCoreLimit } from "./coreLimit.js";
+import type { CrashFacts } from "./coreLocation.js";
 import { processGone } from "./errors.js";
 
 export interface ProcessSnapshot {
   pid: number;
-  /** NSpid fields: first = initial namespace, last = the process's own namespace. */
+  /** NSpid fields: first = the outermost namespace this /proc shows (the initial one unless hotdump
+   * itself runs in a container, where %P is then unknowable), last = the process's own namespace. */
   nsPids: number[];
   uid: number;
   gid: number;
@@ -69,4 +71,26 @@ export async function snapshotAfterExec(
     if (Date.now() > deadline) return last;
     await new Promise((r) => setTimeout(r, 5));
   }
+}
+
+/** The facts findCore needs, from a snapshot and the run's time window (ms since the epoch). */
+export function factsFromSnapshot(
+  s: ProcessSnapshot,
+  window: { startedAt: number; endedAt: number },
+): CrashFacts {
+  const own = s.nsPids[s.nsPids.length - 1] ?? s.pid;
+  return {
+    pid: s.pid,
+    ...(own === s.pid ? {} : { nsPid: own }),
+    initPid: s.nsPids[0] ?? s.pid,
+    uid: s.uid,
+    gid: s.gid,
+    exe: s.exe,
+    comm: s.comm,
+    cwd: s.cwd,
+    hostname: s.hostname,
+    ...(s.coreLimit ? { coreLimit: s.coreLimit.soft } : {}),
+    startedAt: window.startedAt,
+    endedAt: window.endedAt,
+  };
 }

@@ -1,0 +1,73 @@
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { isHotdumpError } from "../errors.js";
+import { applyCoreFix, doctorCoreChecks, needsCoreFix } from "./doctor.js";
+
+const unlimited = { soft: 0n, hard: "unlimited" as const };
+let dir = "";
+afterEach(() => {
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe("doctorCoreChecks", () => {
+  it("warns about the relative default and says where cores land", () => {
+    const c = doctorCoreChecks({
+      cwd: "/srv/app",
+      settings: { pattern: "core", usesPid: false },
+      selfLimit: unlimited,
+    });
+    expect(c.find((x) => x.id === "core-pattern")).toMatchObject({ status: "warn" });
+    expect(c.find((x) => x.id === "core-pattern")?.message).toContain("/srv/app/core");
+    expect(c.find((x) => x.id === "core-rlimit")).toMatchObject({ status: "ok" });
+  });
+  it("fails for an unknown pipe, for a missing directory, and for a hard limit of 0", () => {
+    const pipe = doctorCoreChecks({
+      cwd: "/",
+      settings: { pattern: "|/usr/bin/foo %p", usesPid: false },
+      selfLimit: { soft: 0n, hard: 0n },
+    });
+    expect(pipe.find((x) => x.id === "core-pattern")).toMatchObject({ status: "fail" });
+    expect(pipe.find((x) => x.id === "core-rlimit")).toMatchObject({ status: "fail" });
+    const missing = doctorCoreChecks({
+      cwd: "/",
+      settings: { pattern: "/nonexistent/dir/core.%p", usesPid: false },
+      selfLimit: unlimited,
+    });
+    expect(missing.find((x) => x.id === "core-dir")).toMatchObject({ status: "fail" });
+    const sd = doctorCoreChecks({
+      cwd: "/",
+      settings: {
+        pattern: "|/lib/systemd/systemd-coredump %P %u %g %s %t 9223372036854775808 %h",
+        usesPid: false,
+      },
+      selfLimit: unlimited,
+      hasCoredumpctl: true,
+    });
+    expect(sd.find((x) => x.id === "core-pattern")).toMatchObject({ status: "ok" });
+  });
+});
+
+describe("applyCoreFix", () => {
+  it("leaves a working pattern alone and replaces a relative one, returning the undo", () => {
+    expect(needsCoreFix({ pattern: "/var/cores/core.%p", usesPid: false })).toBe(false);
+    dir = mkdtempSync(join(tmpdir(), "hotdump-fix-"));
+    writeFileSync(join(dir, "core_pattern"), "core\n");
+    writeFileSync(join(dir, "core_uses_pid"), "0\n");
+    const cores = join(dir, "cores");
+    let err: unknown;
+    try {
+      applyCoreFix({ procSys: dir, dir: cores, isRoot: false });
+    } catch (e) {
+      err = e;
+    }
+    expect(isHotdumpError(err) && err.code).toBe("E_CORE_FIX_NOT_ROOT");
+    const r = applyCoreFix({ procSys: dir, dir: cores, isRoot: true });
+    expect(r).toMatchObject({ changed: true, previous: "core", current: `${cores}/core.%e.%p.%t` });
+    expect(r.undo).toBe("sysctl -w kernel.core_pattern='core'");
+    expect(readFileSync(join(dir, "core_pattern"), "utf8")).toBe(`${cores}/core.%e.%p.%t`);
+    expect(statSync(cores).mode & 0o7777).toBe(0o1777);
+    expect(applyCoreFix({ procSys: dir, dir: cores, isRoot: true }).changed).toBe(false);
+  });
+});
