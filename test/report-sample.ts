@@ -2,7 +2,7 @@
  * The sample report behind the golden files, built from a real crash: the gdbpanic fixture is
  * crashed for real, analysed by the gdb fallback, and its Go traceback supplies the message (the
  * two sources hotdump has when Delve is missing). `RECORD_REPORT=1 npx vitest run
- * test/report.test.ts` re-records test/fixtures/reports/gdbpanic.report.json.
+ * test/report.test.ts` re-records test/fixtures/reports/gdbpanic.report.json.txt.
  */
 import { rmSync } from "node:fs";
 import { resolve } from "node:path";

@@ -24,9 +24,11 @@ import { FIXTURES } from "./helpers/go.js";
 import { liveReport, placeholders, REPO } from "./report-sample.js";
 
 const DIR = join(FIXTURES, "reports");
-const SAMPLE = join(DIR, "gdbpanic.report.json");
+// JSON and Markdown fixtures end in .txt: Biome formats *.json and *.md under test/ (arrays onto one
+// line...), while these must stay byte for byte what the renderers write.
+const SAMPLE = join(DIR, "gdbpanic.report.json.txt");
 const UPDATE = process.env.UPDATE_GOLDEN === "1";
-const EXT: Record<ReportFormat, string> = { text: "txt", json: "json", md: "md", html: "html" };
+const EXT: Record<ReportFormat, string> = { text: "txt", json: "json.txt", md: "md.txt", html: "html" };
 
 function golden(name: string, actual: string): void {
   const file = join(DIR, name);
