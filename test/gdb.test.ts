@@ -112,6 +112,17 @@ describe("gdb fallback on a nil dereference", () => {
   });
 });
 
+describe("gdb fallback on an optimised build", () => {
+  it("still names the culprit line, with locals unreadable or present", async () => {
+    const bin = buildGoFixture("gdbpanic", { debug: false });
+    const run = await produceCore(bin);
+    crashes.push(run);
+    const a = await analyzeCoreWithGdb({ binary: bin, core: run.core });
+    expect(a.culprit).toEqual(tracebackCulprit(run.stderr));
+    expect(a.elapsedMs).toBeLessThan(10_000);
+  });
+});
+
 describe("gdb fallback errors", () => {
   const bin = () => buildGoFixture("gdbpanic");
   const code = async (p: Promise<unknown>) =>
