@@ -41,18 +41,21 @@ interface Run {
 /** Start the crasher in `cwd` (limit raised unless `limit0`), wait for it to die, ask findCore. */
 async function crashAndFind(
   cwd: string,
-  opts: { limit0?: boolean; args?: string[]; sizeAt?: (pid: number) => string } = {},
+  opts: { limit0?: boolean; limitKiB?: number; args?: string[]; sizeAt?: (pid: number) => string } = {},
 ): Promise<Run> {
   const args = opts.args ?? ["crash"];
-  const argv = opts.limit0
-    ? ["sh", "-c", 'ulimit -S -c 0 && exec "$0" "$@"', bin, ...args]
-    : raiseCoreLimitArgv(bin, args);
+  const argv =
+    opts.limit0 || opts.limitKiB
+      ? ["sh", "-c", `ulimit -S -c ${opts.limitKiB ?? 0} && exec "$0" "$@"`, bin, ...args]
+      : raiseCoreLimitArgv(bin, args);
   const startedAt = Date.now();
   const child = startChild(argv[0]!, argv.slice(1), { cwd, env: { ...process.env, GOTRACEBACK: "crash" } });
   children.push(child);
   const snap = await snapshotAfterExec(child.pid!, bin);
   if (!snap) throw new Error("the crasher died before it could be observed");
   expect(snap.exe).toBe(bin);
+  // raiseCoreLimitArgv really raised the soft limit to the hard one, keeping the pid.
+  if (!opts.limit0 && !opts.limitKiB) expect(snap.coreLimit?.soft).toBe(snap.coreLimit?.hard);
   const end = await child.stopped;
   const endedAt = Date.now();
   let sizeAtExit: number | undefined;
@@ -128,6 +131,19 @@ describe.skipIf(skip !== null)("findCore with real crashes", () => {
     const r = await withCorePattern(`${d}/core.%p`, () => crashAndFind(d, { limit0: true }));
     expect(r.result).toMatchObject({ found: false, code: "limit-zero" });
     if (!r.result.found) expect(r.result.reason).toContain("limit 0");
+  });
+
+  it("a core cut short by RLIMIT_CORE is found and flagged", async () => {
+    const d = fresh();
+    const r = await withCorePattern(`${d}/core.%p`, () => crashAndFind(d, { limitKiB: 2048 }));
+    expect(r.result).toMatchObject({ found: true, possiblyTruncated: true });
+    if (!r.result.found) return;
+    const limit = r.result.limit as bigint;
+    expect(limit).toBe(1048576n); // dash's ulimit -c counts 512-byte blocks
+    // Measured: the file's apparent size is the whole core (tens of MB), past the limit; only the
+    // blocks on disk stay within it: what lies past the limit is holes that read as zeros.
+    expect(BigInt(r.result.size)).toBeGreaterThan(limit);
+    expect(BigInt(statSync(r.result.path).blocks * 512)).toBeLessThanOrEqual(limit);
   });
 
   it("a missing core directory", async () => {

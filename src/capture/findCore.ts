@@ -68,14 +68,20 @@ export type NoCoreCode =
 export interface CoreFound {
   found: true;
   path: string;
-  /** Bytes on disk now. Compare with the ELF program headers to detect truncation (src/elf). */
+  /** Apparent size in bytes (holes included: see possiblyTruncated). */
   size: number;
   via: "file" | "systemd-coredump" | "apport";
   pattern: string;
   waitedMs: number;
   /** The child's RLIMIT_CORE soft limit when known: a core of exactly that size was cut short. */
   limit?: RlimitValue;
-  /** size reached the soft limit (the kernel stops writing there), or systemd-coredump said truncated. */
+  /**
+   * The core is larger than the child's finite RLIMIT_CORE, or systemd-coredump said truncated.
+   * Measured (Linux 6.18, soft limit 1 MiB, a 41.5 MB Go core): the kernel stops writing data at
+   * the limit but the file still gets its full apparent size (41,582,592 bytes, 628 KiB of blocks):
+   * everything past the limit is holes reading as zeros. So a file size that matches the ELF
+   * program headers does NOT prove a complete core; size > limit does prove a cut one.
+   */
   possiblyTruncated: boolean;
 }
 
@@ -212,7 +218,7 @@ function findFileCore(
   const hit = locate(loc, f);
   if (hit) {
     const limit = f.coreLimit;
-    const possiblyTruncated = typeof limit === "bigint" && BigInt(hit.stat.size) >= limit;
+    const possiblyTruncated = typeof limit === "bigint" && BigInt(hit.stat.size) > limit;
     return {
       found: true,
       path: hit.path,
