@@ -81,8 +81,9 @@ export async function analyzeCrash(o: AnalyzeOptions): Promise<Report> {
           ...(o.dlvPath ? { dlvPath: o.dlvPath } : {}),
           ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}),
         });
-        fromCore = d.report;
-        report.sources.delve = { used: true };
+        const { delveVersion, timings, ...fields } = d;
+        fromCore = { ...emptyReport(), ...fields };
+        report.sources.delve = { used: true, note: `Delve ${delveVersion}, ${Math.round(timings.totalMs)} ms` };
       } catch (e) {
         report.sources.delve = { used: false, note: msg(e) };
       }

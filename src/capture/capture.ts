@@ -33,6 +33,7 @@ import {
 import type { Ended } from "../supervise/outcome.js";
 import type { Logger } from "../util/log.js";
 import { type CoreSearch, locateCore } from "./locate.js";
+import type { ProcessSnapshot } from "./processFacts.js";
 
 export interface CrashFacts {
   pid: number;
@@ -51,6 +52,8 @@ export interface CrashFacts {
   type?: "crash" | "snapshot";
   /** The core, when the caller already has it (a snapshot). */
   corePath?: string;
+  /** /proc facts taken while it ran (exact comm, namespaced pid, RLIMIT_CORE): find the core surely. */
+  process?: ProcessSnapshot;
 }
 
 export interface CaptureOptions {
@@ -170,7 +173,7 @@ export async function captureCrash(f: CrashFacts, o: CaptureOptions): Promise<Ca
     try {
       const c = await openCore(core.originalPath);
       try {
-        core.truncated = c.truncated !== null && c.truncated !== undefined && c.truncated !== false;
+        core.truncated = c.truncated !== null;
         if (f.binary?.identity) {
           const cmp = await compareCoreToBinary(c, f.binary.identity);
           core.buildIdMatch = cmp.match;
@@ -216,7 +219,6 @@ export async function captureCrash(f: CrashFacts, o: CaptureOptions): Promise<Ca
     await rm(core.originalPath, { force: true }).catch((e) => problem(e, "E_CORE_REMOVE"));
     core.originalPath = undefined;
   }
-  if (search?.temporary && core.originalPath) await rm(core.originalPath, { force: true }).catch(() => {});
 
   // 6. meta, journal, budget
   if (bundle && o.layout) {

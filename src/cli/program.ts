@@ -7,6 +7,7 @@ import { Command, CommanderError } from "commander";
 import { describeChain, isHotdumpError } from "../errors.js";
 import { registerCrashes } from "./crashes.js";
 import { registerDebug } from "./debug.js";
+import { registerDoctor } from "./doctor.js";
 import { registerExec } from "./exec.js";
 import { registerReport } from "./report.js";
 
@@ -24,6 +25,7 @@ export async function run(argv: string[]): Promise<number> {
   registerCrashes(program);
   registerReport(program);
   registerDebug(program);
+  registerDoctor(program);
   let code = 0;
   try {
     await program.parseAsync(argv, { from: "user" });

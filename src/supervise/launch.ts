@@ -6,7 +6,15 @@
  * activation.Listeners() ignores inherited sockets whose LISTEN_PID is not its own pid.
  */
 import type { StdioOptions } from "node:child_process";
+import { existsSync } from "node:fs";
 import { type Child, startChild } from "../util/child.js";
+
+let setpriv: string | null | undefined;
+/** util-linux's setpriv, where it exists (Debian: always, util-linux is essential). */
+export function setprivPath(): string | null {
+  if (setpriv === undefined) setpriv = ["/usr/bin/setpriv", "/bin/setpriv"].find((p) => existsSync(p)) ?? null;
+  return setpriv;
+}
 
 export interface LaunchOptions {
   command: string;
@@ -15,6 +23,12 @@ export interface LaunchOptions {
   env: NodeJS.ProcessEnv;
   /** Own process group, so stopping kills helpers the service started too (dev, run). */
   detached?: boolean;
+  /**
+   * Die with hotdump, even when hotdump is SIGKILLed: util-linux `setpriv --pdeathsig KILL` sets
+   * PR_SET_PDEATHSIG, which survives the execs that follow (it is cleared only for set-user-ID
+   * programs), so the kernel kills the service when the Node thread that started it dies.
+   */
+  dieWithParent?: boolean;
   /** Number of inherited listening sockets at fd 3, 4, ... (socket activation). */
   listenFds?: number;
   stdin?: "inherit" | "ignore";
@@ -36,7 +50,9 @@ export function launchService(o: LaunchOptions): Child {
   if (o.listenFds) prelude.push("LISTEN_PID=$$; export LISTEN_PID");
   const script = `${prelude.join("; ")}; exec "$0" "$@"`;
   const stdio: StdioOptions = [o.stdin ?? "ignore", "pipe", "pipe", ...(o.extraFds ?? [])];
-  return startChild("/bin/sh", ["-c", script, o.command, ...o.args], {
+  const sh = ["/bin/sh", "-c", script, o.command, ...o.args];
+  const argv = o.dieWithParent && setprivPath() ? [setprivPath()!, "--pdeathsig", "KILL", "--", ...sh] : sh;
+  return startChild(argv[0]!, argv.slice(1), {
     cwd: o.cwd,
     env: captureEnv(o.env),
     detached: o.detached ?? false,

@@ -7,6 +7,7 @@ import type { AnalyzeOptions } from "../analyze/analyze.js";
 import type { Report } from "../analyze/report.js";
 import { parseTraceback } from "../analyze/traceback/index.js";
 import { type Captured, captureCrash } from "../capture/capture.js";
+import { snapshotAfterExec } from "../capture/processFacts.js";
 import { type BinaryIdentity, readBinaryIdentity } from "../elf/index.js";
 import { HotdumpError } from "../errors.js";
 import { archiveBinary, ensureStore, type StoreLayout } from "../store/index.js";
@@ -81,6 +82,8 @@ export async function runOnce(o: RunOnceOptions): Promise<RunOnceResult> {
   });
   // The child shares our process group, so a terminal's Ctrl-C reaches it directly; a signal sent
   // to hotdump alone (kill PID) is passed on. Either way hotdump stays to record how it ended.
+  // Facts about the running process (its exact comm, pid namespace, core limit) for finding the core.
+  const snapshot = child.pid !== undefined ? snapshotAfterExec(child.pid, program).catch(() => undefined) : undefined;
   const forward = (sig: NodeJS.Signals) => () => child.signal(sig);
   const handlers: [NodeJS.Signals, () => void][] = (["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"] as const).map((s) => [
     s,
@@ -113,6 +116,7 @@ export async function runOnce(o: RunOnceOptions): Promise<RunOnceResult> {
         stdoutTail: child.stdoutTail.toString(),
         stderrTail,
         traceback,
+        ...(snapshot && (await snapshot) ? { process: (await snapshot)! } : {}),
       },
       { layout, ...(storeProblem ? { storeError: storeProblem } : {}), ...(o.analyze ? { analyze: o.analyze } : {}),
         ...(o.runAnalysis === false ? { runAnalysis: false } : {}),

@@ -1,0 +1,78 @@
+/**
+ * Which service processes a supervisor has running, kept in <store>/running.json so that a
+ * hotdump that died without cleaning up (SIGKILL, power loss of the terminal) has its leftover
+ * process groups found and stopped by the next start. The service also dies with hotdump through
+ * PR_SET_PDEATHSIG (launch.ts); this file is the second line, for what the first cannot catch.
+ */
+import { readFileSync, readlinkSync } from "node:fs";
+import { writeFileSync, renameSync } from "node:fs";
+import { join } from "node:path";
+import type { StoreLayout } from "../store/index.js";
+
+interface Entry {
+  pid: number;
+  generation: number;
+  binary: string;
+  supervisor: number;
+}
+
+const file = (layout: StoreLayout) => join(layout.root, "running.json");
+
+function load(layout: StoreLayout): Entry[] {
+  try {
+    return JSON.parse(readFileSync(file(layout), "utf8")) as Entry[];
+  } catch {
+    return [];
+  }
+}
+
+function save(layout: StoreLayout, entries: Entry[]): void {
+  const tmp = `${file(layout)}.${process.pid}.tmp`;
+  writeFileSync(tmp, JSON.stringify(entries), { mode: 0o600 });
+  renameSync(tmp, file(layout));
+}
+
+export function rememberRunning(layout: StoreLayout, e: Omit<Entry, "supervisor">): void {
+  save(layout, [...load(layout).filter((x) => x.pid !== e.pid), { ...e, supervisor: process.pid }]);
+}
+
+export function forgetRunning(layout: StoreLayout, pid: number): void {
+  save(layout, load(layout).filter((x) => x.pid !== pid));
+}
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/** Stop process groups left by a supervisor that is gone. Returns the pids stopped. */
+export function stopLeftovers(layout: StoreLayout): number[] {
+  const stopped: number[] = [];
+  const keep: Entry[] = [];
+  for (const e of load(layout)) {
+    if (alive(e.supervisor) && e.supervisor !== process.pid) {
+      keep.push(e);
+      continue;
+    }
+    // The pid may have been reused: only a process still running the stored binary is ours.
+    let exe = "";
+    try {
+      exe = readlinkSync(`/proc/${e.pid}/exe`);
+    } catch {
+      continue;
+    }
+    if (exe !== e.binary) continue;
+    try {
+      process.kill(-e.pid, "SIGKILL");
+      stopped.push(e.pid);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  save(layout, keep);
+  return stopped;
+}

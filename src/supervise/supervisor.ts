@@ -1,0 +1,323 @@
+/**
+ * Generations: the supervisor behind `dev` and `run`. It starts each new binary under crash
+ * capture, decides when it is ready, switches to it, and records everything in the journal.
+ *
+ * Without inherited sockets (plain `dev`) the old generation must stop before the new one can bind
+ * its port. With sockets (`--listen`) the new generation starts beside the old one on the same
+ * sockets and the old one is stopped only once the new one is ready; a new generation that
+ * crashes, exits or never gets ready is rolled back and the old one keeps serving untouched.
+ * Deploys are serialised; a deploy asked for while one runs is coalesced into one more.
+ */
+import { join } from "node:path";
+import type { Report } from "../analyze/report.js";
+import { parseTraceback } from "../analyze/traceback/index.js";
+import { type Captured, captureCrash } from "../capture/capture.js";
+import type { BinaryIdentity } from "../elf/index.js";
+import type { EventInput, JournalEvent, StoreLayout } from "../store/index.js";
+import type { Child } from "../util/child.js";
+import { LineSplitter } from "../util/lines.js";
+import type { Logger } from "../util/log.js";
+import { Backoff, type BackoffOptions } from "./backoff.js";
+import { launchService } from "./launch.js";
+import { classifyEnd, type Ended } from "./outcome.js";
+import { expandPort, freePort, type ProbeSpec, type ProbeTiming, waitReady } from "./probe.js";
+import { forgetRunning, rememberRunning } from "./running.js";
+
+export interface Build {
+  generation: number;
+  /** The binary in the store (binaries/<sha256>): never the developer's build output. */
+  binary: string;
+  sha256: string;
+  identity: BinaryIdentity | null;
+}
+
+export interface SupervisorOptions {
+  mode: "dev" | "run";
+  layout: StoreLayout;
+  logger: Logger;
+  /** Records an event (journal, --json-events, UI). */
+  emit: (e: EventInput) => JournalEvent | undefined;
+  cwd: string;
+  args: string[];
+  /** The service's environment; values may hold {port}. */
+  env: NodeJS.ProcessEnv;
+  stopSignal?: NodeJS.Signals;
+  /** How long a stopping generation may take before SIGKILL of its group. */
+  stopTimeoutMs?: number;
+  /** Inherited listening sockets (fds in this process) and their names. */
+  listenFds?: number[];
+  listenNames?: string[];
+  probe: ProbeSpec;
+  timing: ProbeTiming;
+  readyTimeoutMs: number;
+  backoff?: BackoffOptions;
+  redact?: boolean;
+  /** Each line of the service's output. */
+  onOutput?: (generation: number, stream: "stdout" | "stderr", line: string) => void;
+  /** After each crash is captured (dev prints its summary). */
+  onCrash?: (generation: number, c: Captured) => void;
+}
+
+type GenState = "starting" | "ready" | "stopping" | "ended";
+
+interface Running {
+  build: Build;
+  child: Child;
+  port: number;
+  state: GenState;
+  startedAt: Date;
+  lines: Set<(line: string) => void>;
+  /** Settles once the end has been classified (and a crash captured). */
+  done: Promise<GenerationEnd>;
+}
+
+export interface GenerationEnd {
+  ended: Ended;
+  crash: Captured | null;
+  /** Stopped by the supervisor (a switch, a rollback, shutdown). */
+  expected: boolean;
+}
+
+export type DeployResult =
+  | { ok: true; generation: number; pid: number; readyMs: number }
+  | { ok: false; generation: number; reason: string; crashId?: string; report?: Report };
+
+export interface Supervisor {
+  deploy(build: Build): Promise<DeployResult>;
+  /** Restart the current build (crash-loop policy) or nothing. */
+  readonly current: { generation: number; pid: number | undefined; state: GenState } | null;
+  stop(): Promise<void>;
+  /** New build arrived: the crash-loop delay starts over. */
+  resetBackoff(): void;
+}
+
+export function createSupervisor(o: SupervisorOptions): Supervisor {
+  const sockets = o.listenFds ?? [];
+  const handoff = sockets.length > 0;
+  const stopSignal = o.stopSignal ?? "SIGTERM";
+  const stopTimeoutMs = o.stopTimeoutMs ?? (o.mode === "run" ? 30_000 : 5_000);
+  const backoff = new Backoff(o.backoff);
+  let current: Running | null = null;
+  let lastBuild: Build | null = null;
+  let queue: Promise<unknown> = Promise.resolve();
+  let pending: { build: Build; waiters: ((r: DeployResult) => void)[] } | null = null;
+  let shuttingDown = false;
+  let restartTimer: NodeJS.Timeout | undefined;
+
+  async function start(build: Build): Promise<Running> {
+    const port = await freePort();
+    const env: NodeJS.ProcessEnv = { PORT: String(port) };
+    for (const [k, v] of Object.entries(o.env)) if (v !== undefined) env[k] = expandPort(v, port);
+    if (handoff) {
+      env.LISTEN_FDS = String(sockets.length);
+      env.LISTEN_FDNAMES = (o.listenNames ?? []).join(":");
+    }
+    const lines = new Set<(line: string) => void>();
+    const splitter = (stream: "stdout" | "stderr") =>
+      new LineSplitter((line) => {
+        o.onOutput?.(build.generation, stream, line);
+        for (const l of lines) l(line);
+      });
+    const out = splitter("stdout");
+    const err = splitter("stderr");
+    const child = launchService({
+      command: build.binary,
+      args: o.args,
+      cwd: o.cwd,
+      env,
+      detached: true,
+      dieWithParent: true,
+      listenFds: sockets.length,
+      extraFds: sockets,
+      onStdout: (c) => out.push(c),
+      onStderr: (c) => err.push(c),
+    });
+    const startedAt = new Date();
+    const g: Running = { build, child, port, state: "starting", startedAt, lines, done: null as never };
+    if (child.pid !== undefined) rememberRunning(o.layout, { pid: child.pid, generation: build.generation, binary: build.binary });
+    o.emit({ event: "started", generation: build.generation, pid: child.pid ?? null });
+    g.done = child.stopped.then(async (end) => {
+      out.flush();
+      err.flush();
+      if (child.pid !== undefined) forgetRunning(o.layout, child.pid);
+      const expected = g.state === "stopping";
+      g.state = "ended";
+      const stderrTail = child.stderrTail.toString();
+      const traceback = parseTraceback(stderrTail);
+      const ended = classifyEnd(end, { goTracebackSeen: traceback !== null });
+      let crash: Captured | null = null;
+      if (ended.outcome === "crash") {
+        crash = await captureCrash(
+          {
+            pid: child.pid ?? 0,
+            ended,
+            startedAt,
+            endedAt: new Date(),
+            cmdline: [build.binary, ...o.args],
+            cwd: o.cwd,
+            envNames: Object.keys(env).sort(),
+            binary: { path: build.binary, archived: build.binary, sha256: build.sha256, identity: build.identity },
+            stdoutTail: child.stdoutTail.toString(),
+            stderrTail,
+            traceback,
+            generation: build.generation,
+          },
+          { layout: o.layout, analyze: { redact: Boolean(o.redact) }, pinnedBinaries: lastBuild ? [lastBuild.sha256] : [] },
+        );
+        o.emit({
+          event: "crash",
+          generation: build.generation,
+          pid: child.pid ?? null,
+          crashId: crash.bundle?.id ?? null,
+          message: crash.report.message,
+          culprit: crash.report.culprit,
+        });
+        o.onCrash?.(build.generation, crash);
+      } else if (expected) {
+        o.emit({ event: "stopped", generation: build.generation, pid: child.pid ?? null, signal: ended.signal, exitCode: ended.exitCode });
+      } else {
+        o.emit({ event: "exited", generation: build.generation, pid: child.pid ?? null, signal: ended.signal, exitCode: ended.exitCode });
+      }
+      return { ended, crash, expected };
+    });
+    return g;
+  }
+
+  async function becomeReady(g: Running): Promise<{ ready: true; ms: number } | { ready: false; reason: string }> {
+    const r = await waitReady({
+      spec: o.probe,
+      timing: o.timing,
+      port: g.port,
+      onOutputLine: (fn) => {
+        g.lines.add(fn);
+        return () => g.lines.delete(fn);
+      },
+      exited: g.child.stopped,
+      readyTimeoutMs: o.readyTimeoutMs,
+    });
+    if (r.ready) return { ready: true, ms: r.ms };
+    return { ready: false, reason: r.reason === "exited" ? "exited before it was ready" : `${r.reason}: ${r.detail ?? ""}`.trim() };
+  }
+
+  async function stopGeneration(g: Running): Promise<GenerationEnd> {
+    if (g.state !== "ended") {
+      g.state = "stopping";
+      await g.child.stop({ signal: stopSignal, graceMs: stopTimeoutMs });
+    }
+    return g.done;
+  }
+
+  /** After a generation that was serving ends by itself: capture is done in g.done; restart it. */
+  function watch(g: Running): void {
+    void g.done.then((end) => {
+      if (current !== g || end.expected || shuttingDown) return;
+      current = null;
+      const ranMs = Date.now() - g.startedAt.getTime();
+      const restart = o.mode === "run" || end.ended.outcome === "crash";
+      if (!restart) {
+        o.logger.info(`generation ${g.build.generation} exited (status ${end.ended.status}); waiting for a change`);
+        return;
+      }
+      const delay = backoff.next(ranMs);
+      o.logger.warn(
+        `generation ${g.build.generation} ${end.ended.outcome === "crash" ? "crashed" : "exited"} after ${ranMs} ms; restarting in ${delay} ms${backoff.consecutive > 1 ? ` (crash loop: ${backoff.consecutive} in a row)` : ""}`,
+      );
+      restartTimer = setTimeout(() => {
+        restartTimer = undefined;
+        if (!shuttingDown && current === null && lastBuild) void enqueue(lastBuild);
+      }, delay);
+    });
+  }
+
+  async function deployNow(build: Build): Promise<DeployResult> {
+    if (restartTimer) {
+      clearTimeout(restartTimer);
+      restartTimer = undefined;
+    }
+    const old = current;
+    if (old && !handoff) {
+      await stopGeneration(old);
+      current = null;
+    }
+    const g = await start(build);
+    if (!handoff) current = g;
+    const ready = await becomeReady(g);
+    if (!ready.ready) {
+      // Rolled back: the old generation (if any) never stopped serving.
+      if (g.state !== "ended") await stopGeneration(g);
+      const end = await g.done;
+      if (!handoff) current = null;
+      const crashId = end.crash?.bundle?.id;
+      o.emit({
+        event: "rollback",
+        generation: build.generation,
+        pid: g.child.pid ?? null,
+        reason: ready.reason,
+        ...(crashId ? { crashId } : {}),
+        ...(old ? { servingGeneration: old.build.generation } : {}),
+      });
+      if (!handoff || !old) watch(g);
+      return {
+        ok: false,
+        generation: build.generation,
+        reason: ready.reason,
+        ...(crashId ? { crashId } : {}),
+        ...(end.crash ? { report: end.crash.report } : {}),
+      };
+    }
+    g.state = "ready";
+    lastBuild = build;
+    o.emit({ event: "ready", generation: build.generation, pid: g.child.pid ?? null, ms: Math.round(ready.ms) });
+    if (handoff) {
+      current = g;
+      if (old) {
+        o.emit({ event: "switch", generation: build.generation, from: old.build.generation, pid: g.child.pid ?? null });
+        void stopGeneration(old);
+      }
+    }
+    watch(g);
+    return { ok: true, generation: build.generation, pid: g.child.pid ?? 0, readyMs: ready.ms };
+  }
+
+  function enqueue(build: Build): Promise<DeployResult> {
+    if (pending) {
+      // Coalesce: whatever was waiting is replaced by the newest build; all waiters get its result.
+      pending.build = build;
+      return new Promise((resolve) => pending!.waiters.push(resolve));
+    }
+    const job = { build, waiters: [] as ((r: DeployResult) => void)[] };
+    pending = job;
+    const result = queue.then(async () => {
+      pending = null;
+      if (shuttingDown) return { ok: false, generation: job.build.generation, reason: "shutting down" } as DeployResult;
+      const r = await deployNow(job.build).catch(
+        (e: Error): DeployResult => ({ ok: false, generation: job.build.generation, reason: e.message }),
+      );
+      for (const w of job.waiters) w(r);
+      return r;
+    });
+    queue = result;
+    return result;
+  }
+
+  return {
+    deploy(build) {
+      return enqueue(build);
+    },
+    get current() {
+      return current ? { generation: current.build.generation, pid: current.child.pid, state: current.state } : null;
+    },
+    resetBackoff() {
+      backoff.reset();
+    },
+    async stop() {
+      shuttingDown = true;
+      if (restartTimer) clearTimeout(restartTimer);
+      await queue.catch(() => {});
+      if (current) await stopGeneration(current);
+      current = null;
+    },
+  };
+}
+
+export const controlSocketPath = (layout: StoreLayout) => join(layout.root, "control.sock");
