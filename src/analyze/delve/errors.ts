@@ -48,3 +48,23 @@ export const dlvProtocolError = (message: string, line: string) =>
   new HotdumpError("analyze", "E_DLV_PROTOCOL", `Delve sent a reply hotdump cannot read: ${message}`, {
     details: line.slice(0, 2000),
   });
+
+/**
+ * Delve opened the pair but found no goroutines: it does not check that the binary produced the
+ * core (a different build of the same program opens "fine" and yields an empty goroutine list),
+ * so this is the sign of a mismatched binary.
+ */
+export const dlvBinaryMismatch = (binary: string, core: string, delveSays: string) =>
+  new HotdumpError(
+    "analyze",
+    "E_DLV_BINARY_MISMATCH",
+    `Delve found no goroutines in core ${core} with binary ${binary} (${delveSays}): use the exact binary that crashed (hotdump keeps it in the bundle)`,
+  );
+
+/** The binary has no DWARF (built with -ldflags=-s -w, or not a Go binary): Delve can walk nothing. */
+export const dlvNoDebugInfo = (binary: string) =>
+  new HotdumpError(
+    "analyze",
+    "E_DLV_NO_DEBUG_INFO",
+    `binary ${binary} has no debug info, so Delve cannot read goroutines or values: build without -ldflags="-s -w" (the traceback and gdb still apply)`,
+  );

@@ -1,0 +1,539 @@
+/**
+ * What Delve can tell about a core: the goroutine that panicked or threw, its frames with args
+ * and locals, the panic value decoded from memory (the traceback only prints `(main.Fault)
+ * 0xc000084000`), nested panics, the throw text, the fault address, the crashing thread's
+ * registers and every goroutine grouped by user location.
+ *
+ * Cost follows what is shown (frames, groups), not the core's size: Delve reads the core lazily.
+ * The one exception is counting goroutines, which walks runtime.allgs.
+ */
+import { readFile } from "node:fs/promises";
+import { isHotdumpError } from "../../errors.js";
+import {
+  type Frame,
+  type GoroutineGroup,
+  isRuntimeFunction,
+  type Location,
+  type Register,
+  type Report,
+  type SourceContext,
+  type Variable,
+} from "../report.js";
+import { createDelveSession, type DelveSession } from "./client.js";
+import { dlvBinaryMismatch } from "./errors.js";
+import { formatVariable, quoteGo, REDACTED } from "./format.js";
+import { toGroups } from "./goroutines.js";
+import { isSecretName, isSecretType } from "./redact.js";
+import {
+  type Variable as DlvVariable,
+  type EvalScope,
+  GoroutineField,
+  Kind,
+  type ListGoroutinesOut,
+  type LoadConfig,
+  type Stackframe,
+} from "./types.js";
+
+export interface AnalyzeCoreOptions {
+  binary: string;
+  core: string;
+  /** Mask values of args/locals (and struct fields) whose names or types look secret. */
+  redact?: boolean;
+  /** Source lines before and after each user frame's line (default 3; 0 for none). */
+  sourceLines?: number;
+  dlvPath?: string;
+  /** Per-call timeout (ms). */
+  timeoutMs?: number;
+  /** Frames of the crashing goroutine to read (default 64). */
+  maxFrames?: number;
+  /** Goroutine groups to keep, largest first (default 50; the total still counts all). */
+  maxGroups?: number;
+}
+
+/** The part of the Report Delve fills, plus how long it took. */
+export interface DelveAnalysis
+  extends Pick<
+    Report,
+    | "kind"
+    | "message"
+    | "value"
+    | "nested"
+    | "signal"
+    | "culprit"
+    | "goroutine"
+    | "goroutines"
+    | "registers"
+    | "goVersion"
+    | "next"
+    | "warnings"
+  > {
+  delveVersion: string;
+  timings: { startMs: number; totalMs: number };
+}
+
+/** Value loading for frames and the panic value: enough to read a request, not a whole cache. */
+export const FRAME_LOAD_CONFIG: LoadConfig = {
+  FollowPointers: true,
+  MaxVariableRecurse: 2,
+  MaxStringLen: 256,
+  MaxArrayValues: 32,
+  MaxStructFields: 32,
+};
+
+/** Frames that mean "this goroutine is the one that died" (runtime/panic.go, signal_unix.go). */
+const CRASH_FUNCTIONS = new Set([
+  "runtime.gopanic",
+  "runtime.fatalpanic",
+  "runtime.throw",
+  "runtime.fatalthrow",
+  "runtime.fatal",
+  "runtime.sigpanic",
+]);
+const THROW_FUNCTIONS = new Set(["runtime.throw", "runtime.fatal"]);
+
+const fnName = (f: Stackframe) => f.function?.name ?? "?";
+const isCrashStack = (frames: Stackframe[]) => frames.some((f) => CRASH_FUNCTIONS.has(fnName(f)));
+
+interface CrashStack {
+  /** Goroutine id; 0 when the crash ran on a system stack (a deadlock's checkdead). */
+  gid: number;
+  threadId: number | undefined;
+  frames: Stackframe[];
+}
+
+export async function analyzeCoreWithDelve(opts: AnalyzeCoreOptions): Promise<DelveAnalysis> {
+  const t0 = performance.now();
+  const session = await createDelveSession({
+    binary: opts.binary,
+    core: opts.core,
+    ...(opts.dlvPath ? { dlvPath: opts.dlvPath } : {}),
+    ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}),
+  });
+  const startMs = performance.now() - t0;
+  try {
+    const a = await analyzeSession(session, opts);
+    return { ...a, timings: { startMs, totalMs: performance.now() - t0 } };
+  } finally {
+    await session.close();
+  }
+}
+
+/** The analysis on an open session (callers that keep a session for `hotdump debug` use this). */
+export async function analyzeSession(
+  s: DelveSession,
+  opts: AnalyzeCoreOptions,
+): Promise<Omit<DelveAnalysis, "timings">> {
+  const warnings = [...s.warnings];
+  const goVersion = /go\d+\.\d+(\.\d+)?\S*/.exec(s.version.TargetGoVersion)?.[0] ?? null;
+  const maxFrames = opts.maxFrames ?? 64;
+  const ctx: FrameContext = {
+    redact: opts.redact ?? false,
+    sourceLines: opts.sourceLines ?? 3,
+    files: new Map(),
+  };
+
+  const { State: state } = await s.call("State", { NonBlocking: true });
+  const listed = await s
+    .call("ListGoroutines", {
+      Start: 0,
+      Count: 0,
+      GroupBy: GoroutineField.UserLoc,
+      GroupByKey: "",
+      MaxGroupMembers: 5,
+      MaxGroups: 0,
+    })
+    .catch((e: unknown) => {
+      // "could not find goroutine array": no Go runtime symbols where the core has them.
+      if (isHotdumpError(e) && e.code === "E_DLV_RPC")
+        throw dlvBinaryMismatch(opts.binary, opts.core, e.shortMessage);
+      throw e;
+    });
+  const goroutines = toGroups(listed, goVersion, opts.maxGroups ?? 50);
+  if (goroutines.total === 0)
+    throw dlvBinaryMismatch(opts.binary, opts.core, firstLine(s.stderrTail()) || "empty goroutine list");
+
+  // The thread that raised SIGABRT (State's choice) is not always the goroutine that died: with
+  // GOTRACEBACK=crash the runtime signals every M, and a deadlock dies on a system stack.
+  const candidates = [state.currentGoroutine?.id, ...(state.Threads ?? []).map((t) => t.goroutineID)].filter(
+    (id, i, all): id is number => typeof id === "number" && id > 0 && all.indexOf(id) === i,
+  );
+  let crash: CrashStack | null = null;
+  for (const [i, gid] of candidates.entries()) {
+    // The first candidate is usually right: read it in full at once to save a round trip.
+    const frames = await stack(s, gid, maxFrames, i === 0);
+    if (isCrashStack(frames)) {
+      crash = {
+        gid,
+        threadId: (state.Threads ?? []).find((t) => t.goroutineID === gid)?.id,
+        frames: i === 0 ? frames : await stack(s, gid, maxFrames, true),
+      };
+      break;
+    }
+  }
+  if (!crash && !state.currentGoroutine) {
+    // Id -1 with no selected goroutine is the current thread's own stack (proc.FindGoroutine).
+    const frames = await stack(s, -1, maxFrames, true);
+    if (isCrashStack(frames)) crash = { gid: 0, threadId: state.currentThread?.id, frames };
+  }
+
+  let kind: Report["kind"] = "unknown";
+  let message = "";
+  let value: string | null = null;
+  let nested: Report["nested"] = [];
+  let signal: Report["signal"] = null;
+  if (crash) {
+    const names = crash.frames.map(fnName);
+    const scope: EvalScope = { GoroutineID: crash.gid || -1, Frame: 0, DeferredCall: 0 };
+    if (names.includes("runtime.gopanic")) {
+      kind = "panic";
+      const chain = crash.gid ? await panicChain(s, scope, warnings) : [];
+      const latest = chain[0];
+      let arg = latest?.arg;
+      if (!arg) arg = gopanicArg(crash, warnings);
+      if (arg) {
+        value = formatVariable(arg);
+        message = panicMessage(arg);
+      }
+      nested = chain
+        .slice(1)
+        .reverse()
+        .map((p) => ({ message: panicMessage(p.arg), recovered: p.recovered }));
+    } else {
+      const i = names.findIndex((n) => THROW_FUNCTIONS.has(n));
+      if (i >= 0) {
+        kind = "fatal";
+        message = (await throwText(s, crash, i, warnings)) ?? "";
+      }
+    }
+    if (names.includes("runtime.sigpanic") && crash.gid) {
+      signal = await signalInfo(s, scope);
+      if (kind === "fatal" && (message === "fault" || message === "") && signal) {
+        // sigpanic throws "fault" for a bad address that is not a nil dereference
+        // (runtime/signal_unix.go: addr >= 0x1000 or not SEGV_MAPERR).
+        kind = "signal";
+        message = `unexpected fault address ${signal.addr ?? "?"}`;
+      }
+    }
+  } else {
+    warnings.push("Delve found no goroutine in a panic or throw: the report shows where goroutines were");
+  }
+
+  // The culprit: the first frame of the service's own code on the crashing stack; when the crash
+  // ran only runtime code (a deadlock's checkdead), where the user goroutines were blocked.
+  let frames = crash?.frames ?? [];
+  let gid = crash?.gid ?? 0;
+  let culpritFrame = frames.find((f) => !isRuntimeFunction(fnName(f)));
+  if (!culpritFrame) {
+    const blocked = pickBlockedGoroutine(listed, goroutines.groups);
+    if (blocked !== undefined) {
+      const other = await stack(s, blocked, maxFrames, true);
+      const f = other.find((fr) => !isRuntimeFunction(fnName(fr)));
+      if (f) {
+        if (crash)
+          warnings.push(`the crash ran on a system stack; goroutine ${blocked} shows where the program was`);
+        frames = other;
+        gid = blocked;
+        culpritFrame = f;
+      }
+    }
+  }
+  const culprit: Location | null = culpritFrame
+    ? { function: fnName(culpritFrame), file: culpritFrame.file, line: culpritFrame.line }
+    : null;
+
+  const reportFrames = await Promise.all(frames.map((f) => toFrame(f, ctx)));
+  const culpritReport = culpritFrame ? reportFrames[frames.indexOf(culpritFrame)] : undefined;
+  if (culpritReport && [...culpritReport.args, ...culpritReport.locals].some((v) => v.unreadable))
+    warnings.push(
+      "some locals of the culprit frame are unreadable (an optimised build): build with -gcflags=all=-N -l to read them",
+    );
+  const gState =
+    gid === 0
+      ? "system stack"
+      : crash && gid === crash.gid
+        ? "running"
+        : groupStateOf(goroutines.groups, gid);
+  const goroutine: Report["goroutine"] =
+    frames.length > 0 ? { id: gid, state: gState, frames: reportFrames } : null;
+
+  const registers = await threadRegisters(s, crash?.threadId ?? state.currentThread?.id, warnings);
+  const delveVersion = /\d+\.\d+\.\d+/.exec(s.version.DelveVersion)?.[0] ?? s.version.DelveVersion;
+
+  return {
+    kind,
+    message,
+    value,
+    nested,
+    signal,
+    culprit,
+    goroutine,
+    goroutines: { total: goroutines.total, groups: goroutines.groups },
+    registers,
+    goVersion,
+    next: [`dlv core ${shellQuote(opts.binary)} ${shellQuote(opts.core)}`],
+    warnings,
+    delveVersion,
+  };
+}
+
+/** Fold a Delve analysis into a Report (Delve's findings win over what is already there). */
+export function applyDelveAnalysis(report: Report, a: DelveAnalysis): Report {
+  return {
+    ...report,
+    kind: a.kind !== "unknown" ? a.kind : report.kind,
+    message: a.message || report.message,
+    value: a.value ?? report.value,
+    nested: a.nested.length ? a.nested : report.nested,
+    signal: a.signal ?? report.signal,
+    culprit: a.culprit ?? report.culprit,
+    goroutine: a.goroutine ?? report.goroutine,
+    goroutines: a.goroutines.total ? a.goroutines : report.goroutines,
+    registers: a.registers.length ? a.registers : report.registers,
+    goVersion: a.goVersion ?? report.goVersion,
+    next: [...report.next, ...a.next.filter((n) => !report.next.includes(n))],
+    warnings: [...report.warnings, ...a.warnings],
+    sources: { ...report.sources, delve: { used: true, note: `Delve ${a.delveVersion}` } },
+  };
+}
+
+async function stack(s: DelveSession, id: number, depth: number, full: boolean): Promise<Stackframe[]> {
+  const out = await s.call("Stacktrace", {
+    Id: id,
+    Depth: depth,
+    Full: full,
+    Defers: false,
+    ...(full ? { Cfg: FRAME_LOAD_CONFIG } : {}),
+  });
+  return out.Locations ?? [];
+}
+
+interface PanicRecord {
+  arg: DlvVariable;
+  recovered: boolean;
+}
+
+/**
+ * The goroutine's `_panic` list, newest first: g._panic → _panic.link (runtime2.go, Go 1.26:
+ * fields arg, link, recovered, goexit). Delve evaluates `runtime.curg` as the scope's g, and
+ * reading it from the g needs no location list, so it works in optimised builds too.
+ */
+async function panicChain(s: DelveSession, scope: EvalScope, warnings: string[]): Promise<PanicRecord[]> {
+  const out: PanicRecord[] = [];
+  let expr = "runtime.curg._panic";
+  for (let depth = 0; depth < 8; depth++) {
+    let p: DlvVariable;
+    try {
+      p = (
+        await s.call("Eval", {
+          Scope: scope,
+          Expr: expr,
+          Cfg: { ...FRAME_LOAD_CONFIG, MaxVariableRecurse: 3 },
+        })
+      ).Variable;
+    } catch (e) {
+      warnings.push(`could not read the panic chain (${expr}): ${(e as Error).message}`);
+      break;
+    }
+    const body = p.children?.[0];
+    if (p.unreadable || p.value === "0" || !body || body.addr === 0) break;
+    const field = (n: string) => body.children?.find((c) => c.name === n);
+    const arg = field("arg");
+    // goexit entries are runtime.Goexit unwinding, not panics (printpanics skips them).
+    if (arg && field("goexit")?.value !== "true")
+      out.push({ arg, recovered: field("recovered")?.value === "true" });
+    expr += ".link";
+  }
+  return out;
+}
+
+/** Fallback for the panic value: the newest runtime.gopanic frame's argument `e`. */
+function gopanicArg(crash: CrashStack, warnings: string[]): DlvVariable | undefined {
+  const i = crash.frames.findIndex((f) => fnName(f) === "runtime.gopanic");
+  const e = crash.frames[i]?.Arguments?.find((a) => a.name === "e");
+  if (e && !e.unreadable) return e;
+  if (e?.unreadable) warnings.push(`the panic value is unreadable: ${e.unreadable}`);
+  return undefined;
+}
+
+/** runtime.throw(s) / runtime.fatal(s): the text after "fatal error: ". */
+async function throwText(
+  s: DelveSession,
+  crash: CrashStack,
+  i: number,
+  warnings: string[],
+): Promise<string | null> {
+  const frame = crash.frames[i] as Stackframe;
+  const arg = frame.Arguments?.find((a) => a.name === "s");
+  if (arg && !arg.unreadable) return arg.value;
+  try {
+    const v = await s.call("Eval", {
+      Scope: { GoroutineID: crash.gid || -1, Frame: i, DeferredCall: 0 },
+      Expr: "s",
+      Cfg: FRAME_LOAD_CONFIG,
+    });
+    if (!v.Variable.unreadable) return v.Variable.value;
+  } catch {
+    // fall through: the caller still has the frame names
+  }
+  warnings.push(`the ${fnName(frame)} message is unreadable${arg?.unreadable ? `: ${arg.unreadable}` : ""}`);
+  return null;
+}
+
+/** g.sig, g.sigcode0, g.sigcode1 (the fault address) and g.sigpc, set by sighandler before sigpanic. */
+async function signalInfo(s: DelveSession, scope: EvalScope): Promise<Report["signal"]> {
+  const read = async (field: string) => {
+    try {
+      const v = (
+        await s.call("Eval", { Scope: scope, Expr: `runtime.curg.${field}`, Cfg: FRAME_LOAD_CONFIG })
+      ).Variable;
+      return v.unreadable || v.value === "" ? undefined : BigInt(v.value);
+    } catch {
+      return undefined;
+    }
+  };
+  const [sig, code, addr, pc] = [
+    await read("sig"),
+    await read("sigcode0"),
+    await read("sigcode1"),
+    await read("sigpc"),
+  ];
+  if (sig === undefined || sig === 0n) return null;
+  const hex = (n: bigint | undefined) => (n === undefined ? undefined : `0x${n.toString(16)}`);
+  return {
+    name: LINUX_SIGNALS[Number(sig)] ?? `signal ${sig}`,
+    ...(code !== undefined ? { code: hex(code) as string } : {}),
+    ...(addr !== undefined ? { addr: hex(addr) as string } : {}),
+    ...(pc !== undefined ? { pc: hex(pc) as string } : {}),
+  };
+}
+
+/** The signals a Go program turns into sigpanic (Linux numbering, the target's, not the host's). */
+const LINUX_SIGNALS: Record<number, string> = {
+  4: "SIGILL",
+  5: "SIGTRAP",
+  7: "SIGBUS",
+  8: "SIGFPE",
+  11: "SIGSEGV",
+};
+
+/** What Go prints after `panic: ` for this value, as far as a core allows (no method calls). */
+export function panicMessage(arg: DlvVariable): string {
+  const data = arg.kind === Kind.Interface ? arg.children?.[0] : arg;
+  if (!data || data.unreadable) return formatVariable(arg);
+  if (data.kind === Kind.String) {
+    // runtime.Error values built from errorString print with their prefix (runtime/error.go).
+    if (data.type === "runtime.errorString") return `runtime error: ${data.value}`;
+    return data.type === "string" || data.type === "runtime.plainError"
+      ? data.value
+      : `${data.type}(${quoteGo(data.value)})`;
+  }
+  // An error is usually a (pointer to a) struct holding its text: errors.errorString{s},
+  // fmt.wrapError{msg, err}. Without calling Error(), that text is the best guess.
+  const body = data.kind === Kind.Ptr ? data.children?.[0] : data;
+  if (body?.kind === Kind.Struct) {
+    const text = body.children?.find(
+      (c) => c.kind === Kind.String && ["s", "msg", "message"].includes(c.name),
+    );
+    if (text && !text.unreadable) return text.value;
+  }
+  return formatVariable(data);
+}
+
+function pickBlockedGoroutine(listed: ListGoroutinesOut, groups: GoroutineGroup[]): number | undefined {
+  const user = (listed.Goroutines ?? []).filter((g) => {
+    const fn = g.userCurrentLoc.function?.name;
+    return fn !== undefined && !isRuntimeFunction(fn);
+  });
+  // main's goroutine first (a deadlock usually leaves it blocked), then the largest user group.
+  if (user.some((g) => g.id === 1)) return 1;
+  for (const grp of groups)
+    if (!isRuntimeFunction(grp.function) && grp.ids?.[0] !== undefined) return grp.ids[0];
+  return user[0]?.id;
+}
+
+function groupStateOf(groups: GoroutineGroup[], gid: number): string {
+  return groups.find((g) => g.ids?.includes(gid))?.state ?? "unknown";
+}
+
+async function threadRegisters(
+  s: DelveSession,
+  threadId: number | undefined,
+  warnings: string[],
+): Promise<Register[]> {
+  if (threadId === undefined) return [];
+  try {
+    const out = await s.call("ListRegisters", { ThreadID: threadId, IncludeFp: false });
+    return (out.Regs ?? []).map((r) => ({ name: r.Name, value: r.Value }));
+  } catch (e) {
+    warnings.push(`could not read the registers of thread ${threadId}: ${(e as Error).message}`);
+    return [];
+  }
+}
+
+interface FrameContext {
+  redact: boolean;
+  sourceLines: number;
+  files: Map<string, Promise<string[] | null>>;
+}
+
+async function toFrame(f: Stackframe, ctx: FrameContext): Promise<Frame> {
+  const fn = fnName(f);
+  const runtime = isRuntimeFunction(fn);
+  // Runtime frames keep no variables: their loclists are mostly gone and people fold them.
+  const vars = (list: DlvVariable[] | null) =>
+    runtime ? [] : (list ?? []).filter((v) => !v.name.startsWith("~r")).map((v) => toVariable(v, ctx.redact));
+  const frame: Frame = {
+    function: fn,
+    file: f.file,
+    line: f.line,
+    pc: `0x${f.pc.toString(16)}`,
+    args: vars(f.Arguments),
+    locals: vars(f.Locals),
+    runtime,
+  };
+  if (!runtime && ctx.sourceLines > 0 && f.file) {
+    const src = await sourceContext(f.file, f.line, ctx);
+    if (src) frame.source = src;
+  }
+  return frame;
+}
+
+export function toVariable(v: DlvVariable, redact = false): Variable {
+  if (redact && (isSecretName(v.name) || isSecretType(v.type)))
+    return { name: v.name, type: v.type, value: REDACTED, redacted: true };
+  if (v.unreadable) return { name: v.name, type: v.type, value: "", unreadable: v.unreadable };
+  return { name: v.name, type: v.type, value: formatVariable(v, { redact }) };
+}
+
+async function sourceContext(
+  file: string,
+  line: number,
+  ctx: FrameContext,
+): Promise<SourceContext | undefined> {
+  let lines = ctx.files.get(file);
+  if (!lines) {
+    lines = readFile(file, "utf8").then(
+      (t) => t.split("\n"),
+      () => null,
+    );
+    ctx.files.set(file, lines);
+  }
+  const all = await lines;
+  if (!all || line < 1 || line > all.length) return undefined;
+  const start = Math.max(1, line - ctx.sourceLines);
+  const end = Math.min(all.length, line + ctx.sourceLines);
+  return { startLine: start, lines: all.slice(start - 1, end) };
+}
+
+function firstLine(s: string): string {
+  return (
+    s
+      .split("\n")
+      .find((l) => l.trim())
+      ?.trim() ?? ""
+  );
+}
+
+function shellQuote(s: string): string {
+  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}

@@ -1,0 +1,33 @@
+/** Delve over JSON-RPC: a typed client for `dlv core` and the analysis of a core. */
+export {
+  type AnalyzeCoreOptions,
+  analyzeCoreWithDelve,
+  analyzeSession,
+  applyDelveAnalysis,
+  type DelveAnalysis,
+  FRAME_LOAD_CONFIG,
+  panicMessage,
+  toVariable,
+} from "./analyze.js";
+export {
+  createDelveSession,
+  type DelveSession,
+  type DelveSessionOptions,
+  parseGoVersion,
+  resolveDlvPath,
+  versionWarnings,
+} from "./client.js";
+export {
+  DLV_INSTALL_REMEDY,
+  dlvBinaryMismatch,
+  dlvClosed,
+  dlvNotFound,
+  dlvOpenFailed,
+  dlvRpcError,
+  dlvTimeout,
+} from "./errors.js";
+export { type FormatOptions, formatVariable, REDACTED } from "./format.js";
+export { goroutineState } from "./goroutines.js";
+export { isSecretName, isSecretType } from "./redact.js";
+export { type CallOptions, createRpcConnection, type RpcConnection } from "./rpc.js";
+export type * as dlv from "./types.js";
