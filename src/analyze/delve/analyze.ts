@@ -20,7 +20,7 @@ import {
   type Variable,
 } from "../report.js";
 import { createDelveSession, type DelveSession } from "./client.js";
-import { dlvBinaryMismatch } from "./errors.js";
+import { dlvBinaryMismatch, dlvNoDebugInfo } from "./errors.js";
 import { formatVariable, quoteGo, REDACTED } from "./format.js";
 import { toGroups } from "./goroutines.js";
 import { isSecretName, isSecretType } from "./redact.js";
@@ -144,6 +144,8 @@ export async function analyzeSession(
     })
     .catch((e: unknown) => {
       // "could not find goroutine array": no Go runtime symbols where the core has them.
+      // Delve warns "no debug info found" on stderr when the binary has no DWARF.
+      if (/no debug info/i.test(s.stderrTail())) throw dlvNoDebugInfo(opts.binary);
       if (isHotdumpError(e) && e.code === "E_DLV_RPC")
         throw dlvBinaryMismatch(opts.binary, opts.core, e.shortMessage);
       throw e;

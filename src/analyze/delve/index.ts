@@ -21,6 +21,7 @@ export {
   DLV_INSTALL_REMEDY,
   dlvBinaryMismatch,
   dlvClosed,
+  dlvNoDebugInfo,
   dlvNotFound,
   dlvOpenFailed,
   dlvRpcError,
