@@ -41,8 +41,11 @@ lint: deps
 demo: setup
 	bash examples/demo.sh
 
+# Two passes: everything under the machine's own core_pattern, then (alone, one file at a time)
+# the tests that set core_pattern themselves and restore it.
 test: setup typecheck lint
 	npx vitest run
+	npx vitest run -c vitest.pattern.config.ts
 
 clean:
 	rm -rf dist .tools

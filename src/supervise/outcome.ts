@@ -4,25 +4,13 @@
  * and log.Fatal exit 3 and 1 without one. With the user's own GOTRACEBACK (single, all, none) a
  * panic exits with status 2 after printing its traceback: still a crash, just without a core.
  */
+import { CORE_SIGNALS } from "../capture/findCore.js";
 import type { Outcome } from "../store/bundle.js";
 import type { ChildEnd } from "../util/child.js";
 import { signalNumber } from "../util/child.js";
 
 export type { Outcome };
 
-/** Signals whose default action dumps core (signal(7), "Core"). */
-const CORE_SIGNALS = new Set([
-  "SIGQUIT",
-  "SIGILL",
-  "SIGTRAP",
-  "SIGABRT",
-  "SIGBUS",
-  "SIGFPE",
-  "SIGSEGV",
-  "SIGXCPU",
-  "SIGXFSZ",
-  "SIGSYS",
-]);
 
 export interface Ended {
   outcome: Outcome;

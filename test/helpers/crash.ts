@@ -1,14 +1,15 @@
 /**
- * Makes a real core of a real Go program for tests of the readers and analysers (the capture path
- * itself is tested through `hotdump exec`). The program runs with RLIMIT_CORE raised and
- * GOTRACEBACK=crash, under a core_pattern pointing into a fresh temp dir, set and restored under
- * the pattern lock.
+ * Makes a real core of a real Go program for tests of the readers and analysers. The program runs
+ * in a fresh temp dir with RLIMIT_CORE raised and GOTRACEBACK=crash, under whatever core_pattern
+ * the machine has (the main test pass never changes it: see vitest.config.ts), and hotdump's own
+ * core finder fetches the core into that dir.
  */
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, renameSync } from "node:fs";
+import { copyFileSync, mkdtempSync, renameSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { withCorePattern } from "./corePattern.js";
+import { locateCore } from "../../src/capture/locate.js";
+import { snapshotAfterExec } from "../../src/capture/processFacts.js";
 
 export interface ProducedCore {
   core: string;
@@ -26,39 +27,52 @@ export async function produceCore(
   opts: { env?: Record<string, string>; timeoutMs?: number; dir?: string } = {},
 ): Promise<ProducedCore> {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), "hotdump-core-"));
-  const landing = mkdtempSync(join(tmpdir(), "hotdump-landing-"));
-  const run = await withCorePattern(
-    `${landing}/core.%p`,
-    () =>
-      new Promise<Omit<ProducedCore, "core" | "dir">>((resolve, reject) => {
-        const p = spawn("sh", ["-c", 'ulimit -c unlimited; exec "$0" "$@"', binary, ...args], {
-          cwd: dir,
-          env: { ...process.env, GOTRACEBACK: "crash", ...opts.env },
-          stdio: ["ignore", "pipe", "pipe"],
-        });
-        let stdout = "";
-        let stderr = "";
-        p.stdout.on("data", (c) => {
-          stdout += c;
-        });
-        p.stderr.on("data", (c) => {
-          stderr += c;
-        });
-        const t = setTimeout(() => p.kill("SIGKILL"), opts.timeoutMs ?? 60_000);
-        p.on("error", reject);
-        p.on("close", (exitCode, signal) => {
-          clearTimeout(t);
-          resolve({ pid: p.pid!, exitCode, signal, stdout, stderr });
-        });
-      }),
-  );
-  const name = readdirSync(landing).find((f) => f === `core.${run.pid}`);
-  if (!name)
-    throw new Error(
-      `no core for pid ${run.pid} (exit ${run.exitCode}, signal ${run.signal})\n${run.stderr.slice(-2000)}`,
-    );
+  const startedAt = new Date();
+  let snapshot: Awaited<ReturnType<typeof snapshotAfterExec>>;
+  const run = await new Promise<Omit<ProducedCore, "core" | "dir">>((resolve, reject) => {
+    const p = spawn("sh", ["-c", 'ulimit -c unlimited; exec "$0" "$@"', binary, ...args], {
+      cwd: dir,
+      env: { ...process.env, GOTRACEBACK: "crash", ...opts.env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    if (p.pid) void snapshotAfterExec(p.pid, binary).then((s) => (snapshot = s));
+    let stdout = "";
+    let stderr = "";
+    p.stdout.on("data", (c) => {
+      stdout += c;
+    });
+    p.stderr.on("data", (c) => {
+      stderr += c;
+    });
+    const t = setTimeout(() => p.kill("SIGKILL"), opts.timeoutMs ?? 60_000);
+    p.on("error", reject);
+    p.on("close", (exitCode, signal) => {
+      clearTimeout(t);
+      resolve({ pid: p.pid!, exitCode, signal, stdout, stderr });
+    });
+  });
+  if (!run.signal) throw new Error(`no crash: exit ${run.exitCode}\n${run.stderr.slice(-2000)}`);
+  const found = await locateCore({
+    pid: run.pid,
+    cwd: dir,
+    exe: binary,
+    signal: run.signal,
+    startedAt,
+    endedAt: new Date(),
+    ...(snapshot! ? { snapshot: snapshot! } : {}),
+  });
+  if (!found.found || !found.path)
+    throw new Error(`no core for pid ${run.pid} (signal ${run.signal}): ${found.reason}\n${run.stderr.slice(-2000)}`);
   const core = join(dir, `core.${run.pid}`);
-  renameSync(join(landing, name), core);
-  if (!existsSync(core)) throw new Error("core vanished");
+  if (found.path !== core) {
+    if (found.removable) {
+      try {
+        renameSync(found.path, core);
+      } catch {
+        copyFileSync(found.path, core);
+        rmSync(found.path, { force: true });
+      }
+    } else copyFileSync(found.path, core);
+  }
   return { core, dir, ...run };
 }
