@@ -6,7 +6,7 @@ import { existsSync } from "node:fs";
 import { connect } from "node:net";
 import { homedir } from "node:os";
 import { delimiter, join } from "node:path";
-import type { HotdumpError } from "../../errors.js";
+import { type HotdumpError, isHotdumpError } from "../../errors.js";
 import { type Child, startChild } from "../../util/child.js";
 import { dlvNotFound, dlvOpenFailed, dlvTimeout } from "./errors.js";
 import { type CallOptions, createRpcConnection, type RpcConnection } from "./rpc.js";
@@ -97,6 +97,18 @@ export async function createDelveSession(opts: DelveSessionOptions): Promise<Del
     };
   } catch (e) {
     rpc?.destroy("session failed to start");
+    // dlv may exit between printing its port and our connect (ECONNREFUSED): that is a core
+    // it could not open, and its stderr says why.
+    if (!isHotdumpError(e)) {
+      const end = await Promise.race([
+        child.stopped,
+        new Promise<null>((r) => setTimeout(() => r(null), 500)),
+      ]);
+      if (end && !end.killed) {
+        await child.stop({ signal: "SIGKILL" });
+        throw dlvOpenFailed(opts.binary, opts.core, firstErrorLine(stderrTail()), stderrTail(), e);
+      }
+    }
     await child.stop({ signal: "SIGKILL" });
     throw e;
   }
@@ -195,7 +207,9 @@ export function firstErrorLine(stderr: string): string {
     .split("\n")
     .map((l) => l.trim())
     .filter((l) => l && !/^(API server listening|Warning:|WARNING:)/.test(l));
-  return lines.at(-1) ?? "dlv exited without saying why";
+  const last = lines.at(-1) ?? "dlv exited without saying why";
+  // Delve prints a whole ELF header struct before "is not a core file" when given a binary.
+  return last.length > 200 ? `…${last.slice(-160)}` : last;
 }
 
 function delveWarnings(stderr: string): string[] {
