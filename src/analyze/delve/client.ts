@@ -220,9 +220,9 @@ function delveWarnings(stderr: string): string[] {
     .map((l) => `Delve: ${l}`);
 }
 
-/** "go1.26.8" → [1, 26, 8]; null for devel or unparsable versions. */
+/** "go1.26.8", "1.25.0" or Delve's "Go cmd/compile go1.26.8" → [1, 26, 8]; null when unparsable. */
 export function parseGoVersion(v: string): [number, number, number] | null {
-  const m = /^(?:go)?(\d+)\.(\d+)(?:\.(\d+))?/.exec(v.trim());
+  const m = /(?:^|go)(\d+)\.(\d+)(?:\.(\d+))?/.exec(v.trim());
   return m ? [Number(m[1]), Number(m[2]), Number(m[3] ?? 0)] : null;
 }
 
