@@ -1,0 +1,381 @@
+/**
+ * Readiness probes: when a new generation may take traffic (and the old one may stop).
+ *
+ * Kinds: `http://HOST:PORT/PATH` (GET, status 200-399 passes; plain HTTP only: the probe talks to
+ * the process hotdump just started, on loopback, and a TLS handshake would test certificates, not
+ * readiness; use `exec:curl -fsk https://...` for that), `tcp:HOST:PORT` (a connect succeeds),
+ * `exec:COMMAND` (`sh -c`, exit status 0 passes), `log:REGEX` (a line of the program's output
+ * matches), `alive:DURATION` (still running after DURATION; the default, `alive:1s`).
+ * `{port}` in a probe is the generation's PORT (expandPort).
+ *
+ * Semantics (Kubernetes names, Kubernetes meaning where it has one):
+ *  - the first attempt starts after initialDelaySeconds; an attempt starts every periodSeconds and
+ *    fails if it takes longer than timeoutSeconds;
+ *  - successThreshold consecutive passes make the generation ready;
+ *  - before the first pass, failures only count against readyTimeoutMs (a service may take a while
+ *    to bind); after a pass, failureThreshold consecutive failures end the wait as "failed";
+ *  - `log` and `alive` are events, not polls: the first matching line, or the duration elapsing,
+ *    makes the generation ready, and the thresholds do not apply;
+ *  - every wait is raced against the process exiting, readyTimeoutMs and the abort signal.
+ */
+import { spawn } from "node:child_process";
+import { request } from "node:http";
+import { createConnection, createServer, isIP } from "node:net";
+import { parseDuration } from "../config/duration.js";
+import { HotdumpError } from "../errors.js";
+
+export type ProbeSpec =
+  | { kind: "http"; url: string }
+  | { kind: "tcp"; host: string; port: string }
+  | { kind: "exec"; command: string }
+  | { kind: "log"; pattern: RegExp }
+  | { kind: "alive"; ms: number };
+
+export interface ProbeTiming {
+  initialDelaySeconds: number;
+  periodSeconds: number;
+  timeoutSeconds: number;
+  successThreshold: number;
+  failureThreshold: number;
+}
+
+export type ProbeMode = "dev" | "run";
+
+/**
+ * dev polls every 0.1 s and trusts one pass: the reload loop is what the developer waits on.
+ * run polls every 0.5 s and wants 3 passes in a row (about a second of health) before the old
+ * generation stops, since a service that answers once and then falls over would take traffic down.
+ */
+export function probeTimingDefaults(mode: ProbeMode): ProbeTiming {
+  return mode === "dev"
+    ? {
+        initialDelaySeconds: 0,
+        periodSeconds: 0.1,
+        timeoutSeconds: 1,
+        successThreshold: 1,
+        failureThreshold: 3,
+      }
+    : {
+        initialDelaySeconds: 0,
+        periodSeconds: 0.5,
+        timeoutSeconds: 1,
+        successThreshold: 3,
+        failureThreshold: 3,
+      };
+}
+
+/** Defaults for `mode` overridden by `given`, validated. */
+export function resolveProbeTiming(mode: ProbeMode, given: Partial<ProbeTiming> = {}): ProbeTiming {
+  const t = { ...probeTimingDefaults(mode) };
+  for (const [k, v] of Object.entries(given) as [keyof ProbeTiming, number | undefined][])
+    if (v !== undefined) t[k] = v;
+  const bad = (k: keyof ProbeTiming, why: string) =>
+    new HotdumpError("usage", "E_PROBE_TIMING", `probe ${k} ${t[k]} ${why}`);
+  for (const k of ["initialDelaySeconds", "periodSeconds", "timeoutSeconds"] as const)
+    if (!Number.isFinite(t[k]) || t[k] < 0) throw bad(k, "must be a number of seconds >= 0");
+  if (t.periodSeconds < 0.01) throw bad("periodSeconds", "must be at least 0.01");
+  if (t.timeoutSeconds < 0.01) throw bad("timeoutSeconds", "must be at least 0.01");
+  for (const k of ["successThreshold", "failureThreshold"] as const)
+    if (!Number.isInteger(t[k]) || t[k] < 1) throw bad(k, "must be a whole number >= 1");
+  return t;
+}
+
+const PROBE_FORMS = "http://HOST:{port}/PATH, tcp:HOST:PORT, exec:COMMAND, log:REGEX or alive:DURATION";
+
+export const probeSpecError = (spec: string, why: string) =>
+  new HotdumpError("usage", "E_PROBE_SPEC", `--probe "${spec}": ${why}; use ${PROBE_FORMS}`);
+
+export function parseProbeSpec(spec: string): ProbeSpec {
+  const s = spec.trim();
+  if (s === "") throw probeSpecError(spec, "empty probe");
+  const lower = s.toLowerCase();
+  if (lower.startsWith("https://"))
+    throw probeSpecError(
+      spec,
+      "https is not supported (probe the plain-HTTP port, or use exec:curl -fsk URL)",
+    );
+  if (lower.startsWith("http://")) {
+    let u: URL;
+    try {
+      u = new URL(s.replaceAll("{port}", "1"));
+    } catch {
+      throw probeSpecError(spec, "not a valid URL");
+    }
+    if (u.hostname === "") throw probeSpecError(spec, "the URL has no host");
+    return { kind: "http", url: s };
+  }
+  const colon = s.indexOf(":");
+  const kind = colon < 0 ? s : s.slice(0, colon);
+  const arg = colon < 0 ? "" : s.slice(colon + 1);
+  switch (kind) {
+    case "tcp": {
+      const body = arg.replace(/^\/\//, "");
+      const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5}|\{port\})$/.exec(body);
+      if (!m) throw probeSpecError(spec, "expected tcp:HOST:PORT (PORT may be {port})");
+      const host = m[1] ?? (m[2] || "127.0.0.1");
+      if (m[1] !== undefined && isIP(host) !== 6)
+        throw probeSpecError(spec, `"${host}" is not an IPv6 address`);
+      const port = m[3] as string;
+      if (port !== "{port}" && (Number(port) < 1 || Number(port) > 65535))
+        throw probeSpecError(spec, `port ${port} is out of range 1-65535`);
+      return { kind: "tcp", host, port };
+    }
+    case "exec":
+      if (arg.trim() === "") throw probeSpecError(spec, "exec: needs a command");
+      return { kind: "exec", command: arg };
+    case "log": {
+      if (arg === "") throw probeSpecError(spec, "log: needs a regular expression");
+      try {
+        return { kind: "log", pattern: new RegExp(arg) };
+      } catch (e) {
+        throw probeSpecError(spec, `bad regular expression (${(e as Error).message})`);
+      }
+    }
+    case "alive": {
+      const ms = parseDuration(arg === "" ? "1s" : arg);
+      if (ms instanceof Error) throw probeSpecError(spec, ms.message);
+      return { kind: "alive", ms };
+    }
+    default:
+      throw probeSpecError(spec, `unknown probe kind "${kind}"`);
+  }
+}
+
+/** Replace every `{port}` (probe URLs, exec commands, env values). */
+export function expandPort(text: string, port: number): string {
+  return text.replaceAll("{port}", String(port));
+}
+
+/** A port free right now on 127.0.0.1 (bind :0, read, close). Another process may take it before
+ * the service binds it; the window is the service's start time. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen({ host: "127.0.0.1", port: 0, exclusive: true }, () => {
+      const a = srv.address();
+      const port = typeof a === "object" && a ? a.port : 0;
+      srv.close(() => (port > 0 ? resolve(port) : reject(new Error("no port from bind(:0)"))));
+    });
+  });
+}
+
+export interface WaitReadyOptions {
+  spec: ProbeSpec;
+  timing: ProbeTiming;
+  /** The generation's PORT, for `{port}`. */
+  port: number;
+  /** Subscribe to the program's output lines (stdout and stderr); returns the unsubscribe. Lines
+   * printed before waitReady is called are not seen: call it right after starting the process. */
+  onOutputLine: (listener: (line: string) => void) => () => void;
+  /** Settles when the process ends. */
+  exited: Promise<unknown>;
+  readyTimeoutMs: number;
+  abort?: AbortSignal;
+  /** Extra environment for exec probes (PORT is set). */
+  env?: NodeJS.ProcessEnv;
+}
+
+export type ReadyResult =
+  | { ready: true; ms: number }
+  | { ready: false; reason: "exited" | "timeout" | "failed" | "aborted"; detail: string };
+
+type Attempt = { pass: true } | { pass: false; why: string };
+type Stop = { stop: "exited" | "timeout" | "aborted" };
+
+export async function waitReady(o: WaitReadyOptions): Promise<ReadyResult> {
+  const t0 = performance.now();
+  const elapsed = () => Math.round(performance.now() - t0);
+  const cleanups: (() => void)[] = [];
+  let lastWhy = "no probe attempt finished yet";
+
+  // One promise that settles when waiting must end for a reason outside the probe.
+  const stopped = new Promise<Stop>((resolve) => {
+    o.exited.then(
+      () => resolve({ stop: "exited" }),
+      () => resolve({ stop: "exited" }),
+    );
+    const timer = setTimeout(() => resolve({ stop: "timeout" }), o.readyTimeoutMs);
+    cleanups.push(() => clearTimeout(timer));
+    if (o.abort) {
+      if (o.abort.aborted) resolve({ stop: "aborted" });
+      const onAbort = () => resolve({ stop: "aborted" });
+      o.abort.addEventListener("abort", onAbort, { once: true });
+      cleanups.push(() => o.abort?.removeEventListener("abort", onAbort));
+    }
+  });
+  const sleep = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, ms);
+      cleanups.push(() => clearTimeout(t));
+    });
+  const race = <T>(p: Promise<T>) => Promise.race([p, stopped]);
+  const isStop = (v: unknown): v is Stop => typeof v === "object" && v !== null && "stop" in v;
+  const notReady = (s: Stop): ReadyResult => ({
+    ready: false,
+    reason: s.stop,
+    detail:
+      s.stop === "exited"
+        ? `the process exited before it was ready (last probe: ${lastWhy})`
+        : s.stop === "timeout"
+          ? `not ready after ${o.readyTimeoutMs} ms (last probe: ${lastWhy})`
+          : "stopped waiting (aborted)",
+  });
+
+  try {
+    const spec = o.spec;
+    if (spec.kind === "log") {
+      const matched = new Promise<"matched">((resolve) => {
+        const off = o.onOutputLine((line) => {
+          if (spec.pattern.test(line)) resolve("matched");
+        });
+        cleanups.push(off);
+      });
+      lastWhy = `no output line matched /${spec.pattern.source}/`;
+      const r = await race(matched);
+      return isStop(r) ? notReady(r) : { ready: true, ms: elapsed() };
+    }
+    if (spec.kind === "alive") {
+      lastWhy = `alive for less than ${spec.ms} ms`;
+      const r = await race(sleep(spec.ms));
+      return isStop(r) ? notReady(r) : { ready: true, ms: elapsed() };
+    }
+
+    const t = o.timing;
+    if (t.initialDelaySeconds > 0) {
+      const r = await race(sleep(t.initialDelaySeconds * 1000));
+      if (isStop(r)) return notReady(r);
+    }
+    let passes = 0;
+    let failures = 0;
+    let everPassed = false;
+    for (;;) {
+      const started = performance.now();
+      const ctl = new AbortController();
+      cleanups.push(() => ctl.abort());
+      const r = await race(attempt(spec, o, t.timeoutSeconds * 1000, ctl.signal));
+      ctl.abort(); // ends a hung exec/http/tcp attempt when the race was lost
+      if (isStop(r)) return notReady(r);
+      if (r.pass) {
+        passes++;
+        failures = 0;
+        everPassed = true;
+        lastWhy = "passed";
+        if (passes >= t.successThreshold) return { ready: true, ms: elapsed() };
+      } else {
+        passes = 0;
+        lastWhy = r.why;
+        if (everPassed && ++failures >= t.failureThreshold)
+          return {
+            ready: false,
+            reason: "failed",
+            detail: `${failures} probe failures in a row after a pass (last: ${r.why})`,
+          };
+      }
+      const wait = t.periodSeconds * 1000 - (performance.now() - started);
+      if (wait > 0) {
+        const s = await race(sleep(wait));
+        if (isStop(s)) return notReady(s);
+      }
+    }
+  } finally {
+    for (const c of cleanups) c();
+  }
+}
+
+function attempt(
+  spec: ProbeSpec,
+  o: WaitReadyOptions,
+  timeoutMs: number,
+  signal: AbortSignal,
+): Promise<Attempt> {
+  switch (spec.kind) {
+    case "http":
+      return httpAttempt(expandPort(spec.url, o.port), timeoutMs, signal);
+    case "tcp":
+      return tcpAttempt(spec.host, Number(expandPort(spec.port, o.port)), timeoutMs, signal);
+    case "exec":
+      return execAttempt(
+        expandPort(spec.command, o.port),
+        { ...(o.env ?? process.env), PORT: String(o.port) },
+        timeoutMs,
+        signal,
+      );
+    default:
+      return Promise.resolve({ pass: true });
+  }
+}
+
+function httpAttempt(url: string, timeoutMs: number, signal: AbortSignal): Promise<Attempt> {
+  return new Promise((resolve) => {
+    // agent: false: one fresh connection per attempt, so a kept-alive socket to a previous
+    // generation can never answer for this one.
+    const req = request(url, { method: "GET", agent: false, timeout: timeoutMs, signal }, (res) => {
+      res.resume();
+      const code = res.statusCode ?? 0;
+      resolve(
+        code >= 200 && code < 400 ? { pass: true } : { pass: false, why: `GET ${url}: status ${code}` },
+      );
+    });
+    req.once("timeout", () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    req.once("error", (e: NodeJS.ErrnoException) =>
+      resolve({ pass: false, why: `GET ${url}: ${e.code ?? e.message}` }),
+    );
+    req.end();
+  });
+}
+
+function tcpAttempt(host: string, port: number, timeoutMs: number, signal: AbortSignal): Promise<Attempt> {
+  return new Promise((resolve) => {
+    const c = createConnection({ host, port, timeout: timeoutMs, signal });
+    const done = (a: Attempt) => {
+      c.destroy();
+      resolve(a);
+    };
+    c.once("connect", () => done({ pass: true }));
+    c.once("timeout", () =>
+      done({ pass: false, why: `connect ${host}:${port}: no answer within ${timeoutMs} ms` }),
+    );
+    c.once("error", (e: NodeJS.ErrnoException) =>
+      done({ pass: false, why: `connect ${host}:${port}: ${e.code ?? e.message}` }),
+    );
+  });
+}
+
+function execAttempt(
+  command: string,
+  env: NodeJS.ProcessEnv,
+  timeoutMs: number,
+  signal: AbortSignal,
+): Promise<Attempt> {
+  return new Promise((resolve) => {
+    // Own process group, so a timeout kills what the command started too (curl under sh).
+    const p = spawn("/bin/sh", ["-c", command], { stdio: "ignore", env, detached: true });
+    let why: string | undefined;
+    const kill = (reason: string) => {
+      why ??= reason;
+      if (p.pid !== undefined && p.exitCode === null && p.signalCode === null) {
+        try {
+          process.kill(-p.pid, "SIGKILL");
+        } catch {
+          // gone
+        }
+      }
+    };
+    const timer = setTimeout(() => kill(`exec "${command}": no result within ${timeoutMs} ms`), timeoutMs);
+    const onAbort = () => kill("aborted");
+    signal.addEventListener("abort", onAbort, { once: true });
+    p.once("error", (e) => {
+      why ??= `exec "${command}": ${e.message}`;
+    });
+    p.once("close", (code) => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", onAbort);
+      resolve(
+        code === 0 && why === undefined
+          ? { pass: true }
+          : { pass: false, why: why ?? `exec "${command}": status ${code}` },
+      );
+    });
+  });
+}
