@@ -212,6 +212,14 @@ describe("createDelveSession failures", () => {
     expect(isHotdumpError(err) && err.code).toBe("E_DLV_BINARY_MISMATCH");
   });
 
+  it("says a stripped binary has no debug info", async () => {
+    const stripped = buildGoFixture("dlvcrash", { debug: false, flags: ["-ldflags=-s -w"] });
+    const r = await produceCore(stripped, ["fault"]);
+    dirs.push(r.dir);
+    const err = await analyzeCoreWithDelve({ binary: stripped, core: r.core }).catch((e: unknown) => e);
+    expect(isHotdumpError(err) && err.code).toBe("E_DLV_NO_DEBUG_INFO");
+  });
+
   it("closes idempotently and leaves no dlv behind", async () => {
     const s = await createDelveSession({ binary: debugBin, core: await coreOf("fault") });
     expect(s.version.APIVersion).toBe(2);
