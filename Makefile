@@ -29,6 +29,14 @@ $(DLV):
 	   else echo "hotdump: please install:$$missing (apt-get install$$missing)"; exit 1; fi; fi
 	@touch $@
 
+# Debian's chromium, for the dashboard's browser tests only (playwright-core drives it).
+.tools/chromium.ok:
+	@mkdir -p .tools
+	@if [ ! -x /usr/bin/chromium ]; then \
+	   if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
+	   else echo "hotdump: the browser tests need chromium (apt-get install chromium)"; exit 1; fi; fi
+	@touch $@
+
 build: deps
 	npx tsc -p tsconfig.json
 
@@ -43,7 +51,7 @@ demo: setup
 
 # Two passes: everything under the machine's own core_pattern, then (alone, one file at a time)
 # the tests that set core_pattern themselves and restore it.
-test: setup typecheck lint
+test: setup .tools/chromium.ok typecheck lint
 	npx vitest run
 	npx vitest run -c vitest.pattern.config.ts
 

@@ -1,0 +1,155 @@
+/**
+ * `hotdump run`: the production supervisor. With --listen it starts in two stages (sockets.ts):
+ * the first binds and hands the sockets over as plain fds, so no hotdump process ever accepts a
+ * connection on them; this command then runs again as the second stage.
+ */
+import { watch } from "node:fs";
+import { resolve } from "node:path";
+import type { Command } from "commander";
+import { HotdumpError, usageError } from "../errors.js";
+import { archiveBinary, ensureStore, openJournal } from "../store/index.js";
+import { sendControl, serveControl } from "../supervise/control.js";
+import { createEventSink } from "../supervise/events.js";
+import { checksumMismatch, expectedSha256, preflightBinary } from "../supervise/preflight.js";
+import { stopLeftovers } from "../supervise/running.js";
+import { bindListeners, handoff, inheritedListeners } from "../supervise/sockets.js";
+import { type Build, createSupervisor, type DeployResult } from "../supervise/supervisor.js";
+import { type CommonOptions, loggerFor, storeDirFrom, storeOption } from "./common.js";
+import { crashSummaryLines } from "./summary.js";
+import { addSuperviseFlags, resolveSuperviseFlags, type SuperviseFlags } from "./superviseFlags.js";
+
+interface RunOptions extends CommonOptions, SuperviseFlags {
+  sha256?: string;
+  allowStripped?: boolean;
+  watchBinary?: boolean;
+  redact?: boolean;
+}
+
+export function registerRun(program: Command): void {
+  const cmd = addSuperviseFlags(
+    storeOption(
+      program
+        .command("run")
+        .description("supervise a Go service in production: hold its sockets, switch only to a healthy generation, roll back a bad one")
+        .usage("[options] --listen ADDR -- BINARY [ARGS...]")
+        .argument("[binary...]", "the service binary and its arguments (after --)"),
+    ),
+  )
+    .option("--sha256 <hex>", "refuse a binary whose SHA-256 differs (default: BINARY.sha256 beside it, if present)")
+    .option("--allow-stripped", "start a binary without DWARF even though its crashes could not be analysed")
+    .option("--watch-binary", "reload when the binary file changes")
+    .option("--redact", "mask secret-looking values in crash reports")
+    .passThroughOptions();
+  cmd.action(async (argv: string[], opts: RunOptions, c: Command) => {
+    const [binaryArg, ...args] = argv;
+    if (!binaryArg) throw usageError("missing binary: hotdump run --listen :8080 -- ./service [args]");
+    const sup = resolveSuperviseFlags(opts, "run");
+    const inherited = inheritedListeners(process.env);
+    if (sup.listen.length > 0 && inherited.fds.length === 0) {
+      // Stage 1: bind, hand over, wait.
+      const listeners = await bindListeners(sup.listen);
+      process.exitCode = await handoff({ listeners, argv: [process.argv[1]!, ...process.argv.slice(2)], env: process.env });
+      return;
+    }
+    const logger = loggerFor(c);
+    const layout = ensureStore(storeDirFrom(opts));
+    const journal = openJournal(layout);
+    const leftovers = stopLeftovers(layout);
+    if (leftovers.length) logger.warn(`stopped ${leftovers.length} service process(es) left by an earlier hotdump: ${leftovers.join(", ")}`);
+    const sink = createEventSink({ journal, ndjson: opts.jsonEvents ? process.stdout : null });
+    const binaryPath = resolve(binaryArg);
+    const supervisor = createSupervisor({
+      mode: "run",
+      layout,
+      logger,
+      emit: (e) => sink.emit(e),
+      cwd: process.cwd(),
+      args,
+      env: { ...process.env, ...sup.env },
+      stopTimeoutMs: sup.drainMs,
+      listenFds: inherited.fds,
+      listenNames: inherited.names,
+      probe: sup.probe,
+      timing: sup.timing,
+      readyTimeoutMs: sup.readyTimeoutMs,
+      redact: Boolean(opts.redact),
+      onOutput: (_g, stream, line) => (stream === "stderr" ? process.stderr : opts.jsonEvents ? process.stderr : process.stdout).write(`${line}\n`),
+      onCrash: (g, captured) => {
+        for (const l of crashSummaryLines(captured, { cwd: process.cwd(), generation: g })) logger.info(l);
+      },
+    });
+
+    /** Copy, check and start the binary as a new generation. */
+    const reload = async (): Promise<DeployResult | { ok: false; reason: string; code: string }> => {
+      try {
+        const want = expectedSha256(binaryPath, opts.sha256);
+        const identity = await preflightBinary(binaryPath, { allowStripped: Boolean(opts.allowStripped) });
+        const stored = await archiveBinary(layout, binaryPath);
+        if (want && stored.sha256 !== want) throw checksumMismatch(binaryPath, want, stored.sha256);
+        const g = journal.newGeneration({
+          sha256: stored.sha256,
+          binary: stored.path,
+          goBuildId: identity.goBuildId,
+          gnuBuildId: identity.gnuBuildId,
+          changed: [],
+          buildMs: null,
+          source: "run",
+        });
+        const build: Build = { generation: g.n, binary: stored.path, sha256: stored.sha256, identity };
+        const r = await supervisor.deploy(build);
+        if (r.ok) logger.info(`generation ${r.generation} is serving (pid ${r.pid}, ready in ${Math.round(r.readyMs)} ms)`);
+        else logger.warn(`generation ${r.generation} rolled back: ${r.reason}`);
+        return r;
+      } catch (e) {
+        if (!(e instanceof HotdumpError)) throw e;
+        logger.error(e.shortMessage);
+        sink.emit({ event: "rollback", reason: e.shortMessage, code: e.code });
+        return { ok: false, reason: e.shortMessage, code: e.code };
+      }
+    };
+
+    const control = await serveControl(layout, async (req) => {
+      if (req.cmd === "reload") return { ...(await reload()) };
+      return { ok: true, current: supervisor.current };
+    });
+    const first = await reload();
+    if (!first.ok && supervisor.current === null) logger.warn("no generation is serving; waiting for a reload (hotdump reload or SIGHUP)");
+
+    const onReloadSignal = () => void reload();
+    process.on("SIGHUP", onReloadSignal);
+    process.on("SIGUSR2", onReloadSignal);
+    let watcher: ReturnType<typeof watch> | undefined;
+    if (opts.watchBinary) {
+      let t: NodeJS.Timeout | undefined;
+      watcher = watch(binaryPath, () => {
+        clearTimeout(t);
+        t = setTimeout(onReloadSignal, 300);
+      });
+    }
+    await new Promise<void>((resolveStop) => {
+      const stop = (sig: NodeJS.Signals) => {
+        logger.info(`${sig}: draining generation ${supervisor.current?.generation ?? "-"} and exiting`);
+        resolveStop();
+      };
+      process.once("SIGTERM", stop);
+      process.once("SIGINT", stop);
+    });
+    watcher?.close();
+    process.off("SIGHUP", onReloadSignal);
+    process.off("SIGUSR2", onReloadSignal);
+    await supervisor.stop();
+    control.close();
+    journal.close();
+    process.exitCode = 0;
+  });
+
+  storeOption(program.command("reload").description("reload the supervisor running on this store; waits for the switch or the rollback"))
+    .option("--json", "print the result as JSON")
+    .action(async (opts: CommonOptions) => {
+      const r = await sendControl(ensureStore(storeDirFrom(opts)), { cmd: "reload" });
+      if (opts.json) process.stdout.write(`${JSON.stringify(r)}\n`);
+      else if (r.ok) process.stdout.write(`generation ${r.generation} is serving\n`);
+      else process.stdout.write(`reload failed: ${r.reason ?? r.error}${r.crashId ? ` (crash ${r.crashId})` : ""}; the previous generation keeps serving\n`);
+      process.exitCode = r.ok ? 0 : 1;
+    });
+}

@@ -1,0 +1,28 @@
+/**
+ * One place every supervisor event goes through: the journal (SQLite), --json-events (NDJSON on
+ * stdout, one object per line with an `event` field), and live listeners (the UI).
+ */
+import type { EventInput, Journal, JournalEvent } from "../store/index.js";
+
+export type EventListener = (e: JournalEvent) => void;
+
+export interface EventSink {
+  emit(e: EventInput): JournalEvent;
+  on(fn: EventListener): () => void;
+}
+
+export function createEventSink(o: { journal: Journal; ndjson?: NodeJS.WritableStream | null }): EventSink {
+  const listeners = new Set<EventListener>();
+  return {
+    emit(input) {
+      const e = o.journal.append(input);
+      if (o.ndjson) o.ndjson.write(`${JSON.stringify(e)}\n`);
+      for (const l of listeners) l(e);
+      return e;
+    },
+    on(fn) {
+      listeners.add(fn);
+      return () => listeners.delete(fn);
+    },
+  };
+}

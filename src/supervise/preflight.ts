@@ -1,0 +1,50 @@
+/**
+ * Before any new binary starts under `run`: refuse what cannot run here or could not be debugged
+ * later, each with its reason. A binary whose SHA-256 differs from --sha256 (or from the
+ * `BINARY.sha256` file beside it, sha256sum's format) is never started.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { type BinaryIdentity, readBinaryIdentity } from "../elf/index.js";
+import { HotdumpError } from "../errors.js";
+
+export interface PreflightOptions {
+  allowStripped?: boolean;
+  /** Expected SHA-256 (hex). When absent, a checksum file beside the binary is used if present. */
+  sha256?: string;
+}
+
+const refuse = (code: string, msg: string) => new HotdumpError("supervise", code, msg);
+
+export async function preflightBinary(path: string, o: PreflightOptions = {}): Promise<BinaryIdentity> {
+  if (!existsSync(path)) throw refuse("E_PREFLIGHT_MISSING", `${path} does not exist`);
+  const id = await readBinaryIdentity(path);
+  if (!id.isElf) throw refuse("E_PREFLIGHT_NOT_ELF", `${path} is not an ELF executable: refusing to start it`);
+  if (id.machine !== "x86-64")
+    throw refuse("E_PREFLIGHT_ARCH", `${path} is built for ${id.machine}, not this machine (x86-64): refusing to start it`);
+  if (id.type !== "exec" && id.type !== "dyn")
+    throw refuse("E_PREFLIGHT_NOT_EXECUTABLE", `${path} is an ELF ${id.type} file, not a program`);
+  if (!id.goVersion)
+    throw refuse("E_PREFLIGHT_NOT_GO", `${path} is not a Go program (no Go build info): hotdump supervises Go services`);
+  if (!id.hasDwarf && !o.allowStripped)
+    throw refuse(
+      "E_PREFLIGHT_STRIPPED",
+      `${path} has no DWARF (built with -ldflags='-s -w'): its crashes could not be analysed; rebuild without -s -w or pass --allow-stripped`,
+    );
+  return id;
+}
+
+/** The expected checksum: the flag, else `<binary>.sha256` beside it, else none. */
+export function expectedSha256(path: string, flag?: string): string | null {
+  if (flag) {
+    if (!/^[0-9a-fA-F]{64}$/.test(flag)) throw refuse("E_BAD_SHA256", `--sha256 must be 64 hex digits, got ${JSON.stringify(flag)}`);
+    return flag.toLowerCase();
+  }
+  const file = `${path}.sha256`;
+  if (!existsSync(file)) return null;
+  const m = readFileSync(file, "utf8").match(/^([0-9a-fA-F]{64})\b/);
+  if (!m) throw refuse("E_BAD_CHECKSUM_FILE", `${file} does not start with a SHA-256 (sha256sum's format)`);
+  return m[1]!.toLowerCase();
+}
+
+export const checksumMismatch = (path: string, want: string, got: string) =>
+  refuse("E_CHECKSUM_MISMATCH", `${path} has SHA-256 ${got.slice(0, 12)}…, expected ${want.slice(0, 12)}…: refusing to start it`);
