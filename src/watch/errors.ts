@@ -1,0 +1,43 @@
+/** Watcher error factories. */
+import { HotdumpError } from "../errors.js";
+
+/**
+ * inotify(7): each watched directory (and, with chokidar's fs.watch per file, each file) takes
+ * one watch from fs.inotify.max_user_watches; past it inotify_add_watch fails with ENOSPC, which
+ * Node reports as "ENOSPC: System limit for number of file watchers reached".
+ */
+export const inotifyLimit = (path: string | undefined, cause: unknown) =>
+  new HotdumpError(
+    "usage",
+    "E_WATCH_LIMIT",
+    `the inotify watch limit is reached${path ? ` (at ${path})` : ""}: raise it with \`sudo sysctl fs.inotify.max_user_watches=524288\`, exclude big directories in [watch] exclude_dir, or set [watch] poll = true`,
+    { cause, exitCode: 1 },
+  );
+
+/** EMFILE: too many open files; inotify instances are counted by fs.inotify.max_user_instances. */
+export const watchTooManyFiles = (cause: unknown) =>
+  new HotdumpError(
+    "usage",
+    "E_WATCH_FILES",
+    "too many open files while watching: raise `ulimit -n`, exclude big directories in [watch] exclude_dir, or set [watch] poll = true",
+    { cause, exitCode: 1 },
+  );
+
+export const watchFailed = (cause: unknown) =>
+  new HotdumpError(
+    "usage",
+    "E_WATCH_FAILED",
+    `watching files failed: ${(cause as Error)?.message ?? String(cause)}`,
+    {
+      cause,
+      exitCode: 1,
+    },
+  );
+
+/** The typed error for a raw watcher error. */
+export function watchError(err: unknown): HotdumpError {
+  const e = err as NodeJS.ErrnoException;
+  if (e?.code === "ENOSPC") return inotifyLimit(e.path ?? /watch '([^']*)'/.exec(e.message ?? "")?.[1], err);
+  if (e?.code === "EMFILE") return watchTooManyFiles(err);
+  return watchFailed(err);
+}
