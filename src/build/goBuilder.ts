@@ -1,0 +1,126 @@
+/**
+ * createGoBuilder: runs `go build` with debug-friendly flags into the content-addressed store and
+ * returns a BuildResult. Stripping flags are refused at config load; here the argv is assembled
+ * once so every build of a session uses the same, inspectable command.
+ */
+import { unlink } from "node:fs/promises";
+import { join } from "node:path";
+import type { ResolvedBuildConfig } from "../config/types.js";
+import { readBinaryIdentity } from "../elf/index.js";
+import { HotdumpError } from "../errors.js";
+import { startChild } from "../util/child.js";
+import { formatDiagnostic, parseBuildOutput } from "./diagnostics.js";
+import { buildTmpDir, ensureStoreDirs, storeBinary } from "./store.js";
+import type { BuildResult } from "./types.js";
+
+export interface BuildIdentity {
+  goBuildId: string | null;
+  gnuBuildId: string | null;
+}
+
+export interface GoBuilderOptions {
+  /** Project root: go build's working directory. */
+  cwd: string;
+  config: ResolvedBuildConfig;
+  storeDir: string;
+  /** Reads the build IDs of a stored binary (default: src/elf's note reader). */
+  identify?: (path: string) => Promise<BuildIdentity>;
+  /** Live go build output, for the terminal. */
+  onOutput?: (text: string) => void;
+  /** Kill a build that runs longer (default 30 min: a cold cache on a big module is slow). */
+  timeoutMs?: number;
+}
+
+export interface GoBuilder {
+  /** The `go build` argv for an output path (exported for `--dry-run` style display and tests). */
+  args(output: string): string[];
+  build(changedFiles?: readonly string[]): Promise<BuildResult>;
+}
+
+export const goNotFound = (go: string, cause: unknown) =>
+  new HotdumpError(
+    "build",
+    "E_GO_NOT_FOUND",
+    `cannot run "${go}": install Go or set [build] go to its path`,
+    { cause },
+  );
+
+const defaultIdentify = async (path: string): Promise<BuildIdentity> => {
+  const id = await readBinaryIdentity(path);
+  return { goBuildId: id.goBuildId, gnuBuildId: id.gnuBuildId };
+};
+
+export function createGoBuilder(opts: GoBuilderOptions): GoBuilder {
+  const { cwd, config, storeDir } = opts;
+  const identify = opts.identify ?? defaultIdentify;
+  let seq = 0;
+
+  const args = (output: string): string[] => [
+    "build",
+    ...(config.gcflags ? [`-gcflags=${config.gcflags}`] : []),
+    ...(config.ldflags ? [`-ldflags=${config.ldflags}`] : []),
+    ...(config.tags.length > 0 ? [`-tags=${config.tags.join(",")}`] : []),
+    ...config.flags,
+    "-o",
+    output,
+    config.package,
+  ];
+
+  return {
+    args,
+    async build(changedFiles = []) {
+      await ensureStoreDirs(storeDir);
+      const tmp = join(buildTmpDir(storeDir), `build-${process.pid}-${++seq}`);
+      const argv = args(tmp);
+      const started = performance.now();
+      const child = startChild(config.go, argv, {
+        cwd,
+        env: { ...process.env, ...config.env },
+        tailBytes: 256 * 1024,
+        ...(opts.onOutput
+          ? {
+              onStdout: (c: Buffer) => opts.onOutput?.(c.toString("utf8")),
+              onStderr: (c: Buffer) => opts.onOutput?.(c.toString("utf8")),
+            }
+          : {}),
+      });
+      const timer = setTimeout(() => void child.stop({ graceMs: 2000 }), opts.timeoutMs ?? 30 * 60_000);
+      const end = await child.stopped.finally(() => clearTimeout(timer));
+      const durationMs = Math.round(performance.now() - started);
+      if (end.error && child.pid === undefined) throw goNotFound(config.go, end.error);
+      const output = child.stderrTail.toString() + child.stdoutTail.toString();
+      const common = { args: argv, durationMs, output, changedFiles: [...changedFiles] };
+
+      if (end.exitCode !== 0) {
+        // go build writes no output file on failure, but a killed link can leave a partial one.
+        await unlink(tmp).catch(() => {});
+        const { diagnostics, other } = parseBuildOutput(output, { cwd });
+        const kind = end.killed ? "killed" : diagnostics.length > 0 ? "compile" : "go";
+        const first = diagnostics[0];
+        const summary =
+          kind === "killed"
+            ? `go build was stopped after ${Math.round(durationMs / 1000)}s`
+            : first
+              ? formatDiagnostic(first)
+              : (other[0] ?? `go build exited with ${end.exitCode ?? end.signal}`);
+        return { ok: false, kind, diagnostics, summary, exitCode: end.exitCode, ...common };
+      }
+
+      const stored = await storeBinary(tmp, storeDir);
+      let ids: BuildIdentity = { goBuildId: null, gnuBuildId: null };
+      try {
+        ids = await identify(stored.path);
+      } catch {
+        // A binary without readable notes still runs; the supervisor records null IDs.
+      }
+      return {
+        ok: true,
+        binaryPath: stored.path,
+        sha256: stored.sha256,
+        reused: stored.reused,
+        ...ids,
+        ...common,
+      };
+    },
+  };
+}

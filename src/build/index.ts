@@ -1,0 +1,16 @@
+export {
+  type BuildDiagnostic,
+  formatDiagnostic,
+  type ParsedBuildOutput,
+  parseBuildOutput,
+} from "./diagnostics.js";
+export {
+  type BuildIdentity,
+  createGoBuilder,
+  type GoBuilder,
+  type GoBuilderOptions,
+  goNotFound,
+} from "./goBuilder.js";
+export { type BuildQueue, type BuildQueueOptions, createBuildQueue } from "./queue.js";
+export { binariesDir, ensureStoreDirs, sha256File, storeBinary } from "./store.js";
+export type { BuildFailure, BuildResult, BuildSuccess } from "./types.js";

@@ -1,0 +1,35 @@
+/** What a build produces: a value either way; a compile error is a result, never a throw. */
+import type { BuildDiagnostic } from "./diagnostics.js";
+
+interface BuildCommon {
+  /** The exact `go build` argv (after "go"), for logs and bundle metadata. */
+  args: string[];
+  durationMs: number;
+  /** stderr then stdout of go build (bounded). */
+  output: string;
+  /** Root-relative paths whose change caused this build ([] for the first build). */
+  changedFiles: string[];
+}
+
+export interface BuildSuccess extends BuildCommon {
+  ok: true;
+  /** `<store>/binaries/<sha256>`, mode 0500. */
+  binaryPath: string;
+  sha256: string;
+  goBuildId: string | null;
+  gnuBuildId: string | null;
+  /** An identical binary was already in the store (an unchanged rebuild). */
+  reused: boolean;
+}
+
+export interface BuildFailure extends BuildCommon {
+  ok: false;
+  /** compile: positioned diagnostics; go: a go-command error (no main package, bad module...); killed: timed out. */
+  kind: "compile" | "go" | "killed";
+  diagnostics: BuildDiagnostic[];
+  /** One line for people: the first diagnostic or go's first message. */
+  summary: string;
+  exitCode: number | null;
+}
+
+export type BuildResult = BuildSuccess | BuildFailure;
