@@ -184,7 +184,9 @@ describe("socket handoff", () => {
     try {
       // The connection is established by the kernel and queued; nobody has accept()ed it, so its
       // server side belongs to no process.
-      const est = execFileSync("ss", ["-tnpH", "state", "established", `( sport = :${port} )`], { encoding: "utf8" });
+      const est = execFileSync("ss", ["-tnpH", "state", "established", `( sport = :${port} )`], {
+        encoding: "utf8",
+      });
       const rows = est.split("\n").filter(Boolean);
       expect(rows).toHaveLength(1);
       expect(rows[0]).not.toContain("users:");
