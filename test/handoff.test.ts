@@ -248,11 +248,17 @@ describe("socket handoff", () => {
     expect(await waitGone(gen)).toBe(true);
   });
 
-  it("forwards SIGTERM to stage 2, and reports a signal death as 128+N", async () => {
+  it("forwards SIGTERM and SIGINT to stage 2, and reports a signal death as 128+N", async () => {
     const a = await boot();
     a.s.child.signal("SIGTERM");
     await a.s.waitLine(/^stage2 got SIGTERM$/);
     expect((await a.s.child.stopped).exitCode).toBe(0);
+
+    // No controlling terminal here, so SIGINT cannot have reached stage 2 already: it is forwarded
+    // (stage2.mjs has no SIGINT handler and dies of it).
+    const c = await boot();
+    c.s.child.signal("SIGINT");
+    expect((await c.s.child.stopped).exitCode).toBe(130);
 
     const b = await boot();
     process.kill(b.stage2, "SIGKILL");

@@ -204,10 +204,11 @@ export async function waitReady(o: WaitReadyOptions): Promise<ReadyResult> {
       cleanups.push(() => o.abort?.removeEventListener("abort", onAbort));
     }
   });
+  let timer: NodeJS.Timeout | undefined;
+  cleanups.push(() => clearTimeout(timer));
   const sleep = (ms: number) =>
     new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, ms);
-      cleanups.push(() => clearTimeout(t));
+      timer = setTimeout(resolve, ms);
     });
   const race = <T>(p: Promise<T>) => Promise.race([p, stopped]);
   const isStop = (v: unknown): v is Stop => typeof v === "object" && v !== null && "stop" in v;
@@ -252,7 +253,6 @@ export async function waitReady(o: WaitReadyOptions): Promise<ReadyResult> {
     for (;;) {
       const started = performance.now();
       const ctl = new AbortController();
-      cleanups.push(() => ctl.abort());
       const r = await race(attempt(spec, o, t.timeoutSeconds * 1000, ctl.signal));
       ctl.abort(); // ends a hung exec/http/tcp attempt when the race was lost
       if (isStop(r)) return notReady(r);
