@@ -1,0 +1,57 @@
+import type { Command } from "commander";
+import { usageError } from "../errors.js";
+import { createUiServer, DEFAULT_PORT } from "../ui/index.js";
+import { type CommonOptions, loggerFor, storeDirFrom, storeOption } from "./common.js";
+
+interface UiOptions extends CommonOptions {
+  port?: string;
+  host?: string;
+  token?: string;
+}
+
+export function registerUi(program: Command): void {
+  storeOption(
+    program
+      .command("ui")
+      .description("serve the crash dashboard (timeline, crashes, live events) on 127.0.0.1")
+      .option(
+        "--port <n>",
+        `port to listen on (default ${DEFAULT_PORT}, or a free one if busy; 0: any free port)`,
+      )
+      .option("--host <h>", "address to bind (default 127.0.0.1; anything else requires a token)")
+      .option(
+        "--token <t>",
+        "require this token on every request (generated and printed once for a non-loopback --host)",
+      ),
+  ).action(async (opts: UiOptions, cmd: Command) => {
+    const logger = loggerFor(cmd);
+    let port: number | undefined;
+    if (opts.port !== undefined) {
+      port = Number(opts.port);
+      if (!Number.isInteger(port) || port < 0 || port > 65535)
+        throw usageError(`--port must be a number from 0 to 65535, not ${JSON.stringify(opts.port)}`);
+    }
+    const ui = await createUiServer({
+      storeDir: storeDirFrom(opts),
+      ...(opts.host ? { host: opts.host } : {}),
+      ...(port !== undefined ? { port, strictPort: true } : {}),
+      ...(opts.token !== undefined ? { token: opts.token } : {}),
+      logger,
+    });
+    if (ui.tokenGenerated)
+      logger.warn(
+        `listening on ${ui.host}, not loopback: every request needs the token ${ui.token} (shown once)`,
+      );
+    logger.info(`dashboard for ${storeDirFrom(opts)}`);
+    process.stdout.write(`${ui.url}\n`);
+    await new Promise<void>((resolve) => {
+      const stop = () => {
+        process.off("SIGINT", stop);
+        process.off("SIGTERM", stop);
+        void ui.close().then(resolve);
+      };
+      process.on("SIGINT", stop);
+      process.on("SIGTERM", stop);
+    });
+  });
+}

@@ -1,0 +1,140 @@
+/**
+ * What the dashboard's API returns, read from the store on each request (bundles and the journal
+ * are the truth; the UI keeps no state of its own). The journal is opened read-only: with WAL a
+ * reader sees every commit of a supervisor in another process on its next query.
+ */
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync } from "node:fs";
+import type { Report } from "../analyze/report.js";
+import { type CrashListing, listCrashes } from "../cli/crashes.js";
+import {
+  type Bundle,
+  bundleFile,
+  type CrashMeta,
+  type GenerationRow,
+  type Journal,
+  type JournalEvent,
+  openBundle,
+  openJournal,
+  type StoreLayout,
+} from "../store/index.js";
+
+export const OVERVIEW_EVENTS = 2000;
+export const OUTPUT_TAIL_BYTES = 16 * 1024;
+
+export type UiEvent = JournalEvent & { id: number };
+
+export interface Overview {
+  store: string;
+  now: string;
+  lastEventId: number;
+  generations: GenerationRow[];
+  events: UiEvent[];
+  crashes: CrashListing[];
+}
+
+export interface CrashDetail {
+  id: string;
+  meta: CrashMeta;
+  report: Report | null;
+  reportError?: string;
+  stdoutTail: string | null;
+  stderrTail: string | null;
+  debugCommand: string;
+  coreDownload: boolean;
+}
+
+/** A journal reader that survives the journal not existing yet (a fresh store). */
+export interface JournalReader {
+  get(): Journal | null;
+  close(): void;
+}
+
+export function createJournalReader(layout: StoreLayout): JournalReader {
+  let j: Journal | null = null;
+  return {
+    get() {
+      if (j) return j;
+      if (!existsSync(layout.journal)) return null;
+      try {
+        j = openJournal(layout, { readonly: true });
+      } catch {
+        j = null;
+      }
+      return j;
+    },
+    close() {
+      j?.close();
+      j = null;
+    },
+  };
+}
+
+export function overview(layout: StoreLayout, journal: Journal | null, lastEventId: number): Overview {
+  const events = journal ? journal.events({ sinceId: Math.max(0, lastEventId - OVERVIEW_EVENTS) }) : [];
+  return {
+    store: layout.root,
+    now: new Date().toISOString(),
+    lastEventId: events.at(-1)?.id ?? lastEventId,
+    generations: journal ? journal.generations() : [],
+    events,
+    crashes: listCrashes(layout.root),
+  };
+}
+
+/** The last bytes of a bundle file, cut at a line start; null when the file is absent. */
+export function readTail(path: string, max = OUTPUT_TAIL_BYTES): string | null {
+  let fd: number;
+  try {
+    fd = openSync(path, "r");
+  } catch {
+    return null;
+  }
+  try {
+    const size = fstatSync(fd).size;
+    const len = Math.min(size, max);
+    const buf = Buffer.alloc(len);
+    readSync(fd, buf, 0, len, size - len);
+    let text = buf.toString("utf8");
+    if (size > max) text = text.slice(text.indexOf("\n") + 1);
+    return text;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+const shellQuote = (s: string) => (/^[A-Za-z0-9_./:@%+=-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
+
+export function debugCommand(storeDir: string, id: string): string {
+  return `hotdump debug ${id} --store ${shellQuote(storeDir)}`;
+}
+
+export function readReport(bundle: Bundle): { report: Report | null; error?: string } {
+  try {
+    return { report: JSON.parse(readFileSync(bundleFile(bundle, "report.json"), "utf8")) as Report };
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return {
+      report: null,
+      error:
+        code === "ENOENT"
+          ? "this bundle has no report.json (the capture was interrupted, or analysis was skipped)"
+          : `report.json is unreadable: ${(e as Error).message}`,
+    };
+  }
+}
+
+/** Throws the store's typed errors (E_BAD_CRASH_ID, E_CRASH_NOT_FOUND) for the server to map. */
+export function crashDetail(layout: StoreLayout, id: string, coreDownload: boolean): CrashDetail {
+  const bundle = openBundle(layout, id);
+  const { report, error } = readReport(bundle);
+  return {
+    id,
+    meta: bundle.meta,
+    report,
+    ...(error ? { reportError: error } : {}),
+    stdoutTail: readTail(bundleFile(bundle, "stdout.txt")),
+    stderrTail: readTail(bundleFile(bundle, "stderr.txt")),
+    debugCommand: debugCommand(layout.root, id),
+    coreDownload: coreDownload && Boolean(bundle.meta.core.stored),
+  };
+}

@@ -1,0 +1,283 @@
+/**
+ * The dashboard server: plain node:http, a JSON API over the store, server-sent events for live
+ * updates, and static files served as-is from src/ui/static (resolved from this module: both
+ * src/ui/server.ts and the compiled dist/ui/server.js reach ../../src/ui/static, so `make build`
+ * copies nothing).
+ *
+ * Cores: GET /api/crashes/:id/core serves core.zst only when the server has a token; without one
+ * it answers 403 and no endpoint ever serves a core or a binary (use `hotdump debug ID` locally).
+ */
+import { createReadStream, readFileSync, statSync } from "node:fs";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { fileURLToPath } from "node:url";
+import { isHotdumpError } from "../errors.js";
+import { type ReportFormat, renderReport } from "../report/index.js";
+import { bundleFile, isCrashId, openBundle, type StoreLayout, storeLayout } from "../store/index.js";
+import type { Logger } from "../util/log.js";
+import {
+  checkToken,
+  generateToken,
+  hostHeaderName,
+  isLoopbackHost,
+  isValidToken,
+  tokenCookie,
+} from "./auth.js";
+import { crashDetail, createJournalReader, overview, readReport, type UiEvent } from "./data.js";
+import { uiBadToken, uiListenFailed, uiStaticMissing } from "./errors.js";
+import { createLiveFeed } from "./live.js";
+
+export const DEFAULT_PORT = 7070;
+export const STATIC_DIR = fileURLToPath(new URL("../../src/ui/static/", import.meta.url));
+
+export interface UiServerOptions {
+  storeDir: string;
+  /** Default 127.0.0.1. Anything not loopback needs a token (one is generated if absent). */
+  host?: string;
+  /** Default 7070, falling back to a free port when busy; an explicit port (strictPort) never falls back. */
+  port?: number;
+  strictPort?: boolean;
+  token?: string;
+  logger?: Logger;
+  /** Journal poll period (ms). */
+  pollMs?: number;
+}
+
+export interface UiServer {
+  /** The address to open; carries ?token= when a token is set. */
+  url: string;
+  /** The bare origin, without the token. */
+  origin: string;
+  host: string;
+  port: number;
+  token: string | null;
+  /** True when the token was generated here (print it once). */
+  tokenGenerated: boolean;
+  /** Poll the store now (an embedding supervisor just wrote something). */
+  notify(): void;
+  close(): Promise<void>;
+}
+
+const CSP =
+  "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+const STATIC: Record<string, { file: string; type: string }> = {
+  "/": { file: "index.html", type: "text/html; charset=utf-8" },
+  "/static/app.js": { file: "app.js", type: "text/javascript; charset=utf-8" },
+  "/static/style.css": { file: "style.css", type: "text/css; charset=utf-8" },
+};
+
+const DOWNLOADS: Record<string, { format: ReportFormat; type: string }> = {
+  "report.json": { format: "json", type: "application/json; charset=utf-8" },
+  "report.md": { format: "md", type: "text/markdown; charset=utf-8" },
+  "report.html": { format: "html", type: "text/html; charset=utf-8" },
+};
+
+function loadStatic(): Map<string, Buffer> {
+  const out = new Map<string, Buffer>();
+  try {
+    for (const { file } of Object.values(STATIC)) out.set(file, readFileSync(`${STATIC_DIR}${file}`));
+  } catch (cause) {
+    throw uiStaticMissing(STATIC_DIR, cause);
+  }
+  return out;
+}
+
+function baseHeaders(res: ServerResponse, type: string): void {
+  res.setHeader("Content-Type", type);
+  res.setHeader("Content-Security-Policy", CSP);
+  res.setHeader("X-Content-Type-Options", "nosniff");
+  res.setHeader("Referrer-Policy", "no-referrer");
+  res.setHeader("X-Frame-Options", "DENY");
+  res.setHeader("Cache-Control", "no-store");
+}
+
+function send(res: ServerResponse, status: number, type: string, body: string | Buffer): void {
+  baseHeaders(res, type);
+  res.statusCode = status;
+  res.end(body);
+}
+
+const sendJson = (res: ServerResponse, status: number, value: unknown) =>
+  send(res, status, "application/json; charset=utf-8", `${JSON.stringify(value)}\n`);
+
+const sendError = (res: ServerResponse, status: number, code: string, message: string) =>
+  sendJson(res, status, { error: { code, message } });
+
+const formatOrigin = (host: string, port: number) =>
+  `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
+
+function listen(server: Server, host: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const onError = (e: Error) => {
+      server.off("listening", onListening);
+      reject(e);
+    };
+    const onListening = () => {
+      server.off("error", onError);
+      resolve((server.address() as AddressInfo).port);
+    };
+    server.once("error", onError);
+    server.once("listening", onListening);
+    server.listen(port, host);
+  });
+}
+
+export async function createUiServer(opts: UiServerOptions): Promise<UiServer> {
+  const host = opts.host ?? "127.0.0.1";
+  const loopback = isLoopbackHost(host);
+  if (opts.token !== undefined && !isValidToken(opts.token)) throw uiBadToken();
+  const tokenGenerated = opts.token === undefined && !loopback;
+  const token = opts.token ?? (loopback ? null : generateToken());
+  const layout: StoreLayout = storeLayout(opts.storeDir);
+  const files = loadStatic();
+  const reader = createJournalReader(layout);
+  const feed = createLiveFeed({
+    layout,
+    reader,
+    pollMs: opts.pollMs ?? 250,
+    ...(opts.logger ? { logger: opts.logger } : {}),
+  });
+
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
+    let url: URL;
+    try {
+      url = new URL(req.url ?? "/", "http://ui.invalid");
+    } catch {
+      return sendError(res, 400, "E_BAD_URL", "bad request URL");
+    }
+    if (loopback) {
+      const name = hostHeaderName(req.headers.host);
+      if (!name || !isLoopbackHost(name))
+        return sendError(res, 421, "E_UI_HOST", "this dashboard answers only to a loopback Host");
+    }
+    if (req.method !== "GET" && req.method !== "HEAD")
+      return sendError(res, 405, "E_UI_METHOD", "the dashboard is read-only: GET only");
+    if (token !== null) {
+      const auth = checkToken(req, url, token);
+      if (!auth.ok)
+        return url.pathname.startsWith("/api/")
+          ? sendError(res, 401, "E_UI_TOKEN", "a token is required: open the URL hotdump ui printed")
+          : send(
+              res,
+              401,
+              "text/plain; charset=utf-8",
+              "hotdump ui: a token is required. Open the URL `hotdump ui` printed (it ends with ?token=...).\n",
+            );
+      if (auth.viaQuery) {
+        res.setHeader("Set-Cookie", tokenCookie(token));
+        if (!url.pathname.startsWith("/api/")) {
+          // Drop the token from the address bar (and from history) once the cookie holds it.
+          url.searchParams.delete("token");
+          res.setHeader("Location", `${url.pathname}${url.search}`);
+          return send(res, 303, "text/plain; charset=utf-8", "");
+        }
+      }
+    }
+    try {
+      route(req, res, url);
+    } catch (e) {
+      if (isHotdumpError(e) && e.code === "E_BAD_CRASH_ID")
+        return sendError(res, 400, e.code, e.shortMessage);
+      if (isHotdumpError(e) && e.code === "E_CRASH_NOT_FOUND")
+        return sendError(res, 404, e.code, e.shortMessage);
+      opts.logger?.warn(`ui: ${req.method} ${url.pathname}: ${(e as Error).message}`);
+      if (!res.headersSent)
+        sendError(
+          res,
+          500,
+          isHotdumpError(e) ? e.code : "E_UI_INTERNAL",
+          isHotdumpError(e) ? e.shortMessage : "internal error",
+        );
+    }
+  };
+
+  const route = (req: IncomingMessage, res: ServerResponse, url: URL) => {
+    // Route on the raw path: WHATWG URL parsing resolves `%2e%2e` and `..` segments, which would
+    // hide a traversal attempt instead of rejecting it as a bad id.
+    const p = (req.url ?? "/").split("?")[0]!;
+    const st = STATIC[p];
+    if (st) return send(res, 200, st.type, files.get(st.file)!);
+    if (p === "/api/overview") return sendJson(res, 200, overview(layout, reader.get(), feed.lastId()));
+    if (p === "/api/events")
+      return feed.subscribe(req, res, Number(url.searchParams.get("since") ?? 0) || 0, baseHeaders);
+    const m = /^\/api\/crashes\/([^/]+)(?:\/([^/]+))?$/.exec(p);
+    if (!m) return sendError(res, 404, "E_UI_NOT_FOUND", "no such page");
+    let id: string;
+    try {
+      id = decodeURIComponent(m[1]!);
+    } catch {
+      return sendError(res, 400, "E_BAD_CRASH_ID", "not a crash id");
+    }
+    if (!isCrashId(id))
+      return sendError(res, 400, "E_BAD_CRASH_ID", "not a crash id (ids look like 20261129-123456-3fa2)");
+    const what = m[2];
+    if (what === undefined) return sendJson(res, 200, crashDetail(layout, id, token !== null));
+    const dl = DOWNLOADS[what];
+    if (dl) {
+      const { report, error } = readReport(openBundle(layout, id));
+      if (!report) return sendError(res, 404, "E_UI_NO_REPORT", error ?? "no report");
+      res.setHeader("Content-Disposition", `attachment; filename="hotdump-${id}.${what.slice(7)}"`);
+      return send(res, 200, dl.type, renderReport(report, dl.format));
+    }
+    if (what === "core") {
+      if (token === null)
+        return sendError(
+          res,
+          403,
+          "E_UI_NO_CORES",
+          "cores are served only when hotdump ui runs with --token; use hotdump debug ID here",
+        );
+      const bundle = openBundle(layout, id);
+      const stored = bundle.meta.core.stored;
+      if (!stored) return sendError(res, 404, "E_UI_NO_CORE", "this crash has no stored core");
+      const path = bundleFile(bundle, stored);
+      baseHeaders(res, "application/octet-stream");
+      res.setHeader("Content-Length", String(statSync(path).size));
+      res.setHeader("Content-Disposition", `attachment; filename="${id}-${stored}"`);
+      if (req.method === "HEAD") return res.end();
+      return createReadStream(path).pipe(res);
+    }
+    return sendError(res, 404, "E_UI_NOT_FOUND", "no such page");
+  };
+
+  const server = createServer(handle);
+  server.keepAliveTimeout = 5000;
+  let port: number;
+  const wanted = opts.port ?? DEFAULT_PORT;
+  try {
+    port = await listen(server, host, wanted);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "EADDRINUSE" && !opts.strictPort && wanted !== 0) {
+      opts.logger?.debug(`ui: port ${wanted} is busy, taking a free one`);
+      try {
+        port = await listen(server, host, 0);
+      } catch (e2) {
+        throw uiListenFailed(host, 0, e2);
+      }
+    } else throw uiListenFailed(host, wanted, e);
+  }
+  feed.start();
+  const origin = formatOrigin(host, port);
+  let closed: Promise<void> | null = null;
+  return {
+    url: token ? `${origin}/?token=${token}` : `${origin}/`,
+    origin,
+    host,
+    port,
+    token,
+    tokenGenerated,
+    notify: () => feed.poll(),
+    close() {
+      closed ??= new Promise<void>((resolve) => {
+        feed.stop();
+        reader.close();
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      return closed;
+    },
+  };
+}
+
+export type { UiEvent };
