@@ -4,8 +4,9 @@
  * it is missing or fails, gdb; when both fail, the traceback alone. The report says which sources
  * it used and why the others were not.
  */
-import type { CoreInfo } from "../store/bundle.js";
+
 import type { BinaryIdentity } from "../elf/index.js";
+import type { CoreInfo } from "../store/bundle.js";
 import { analyzeCoreWithDelve } from "./delve/index.js";
 import { analyzeCoreWithGdb, gdbAnalysisToReport } from "./gdb/index.js";
 import { redactReport } from "./redact.js";
@@ -37,8 +38,15 @@ const msg = (e: unknown) =>
 
 export function reportFromTracebackOnly(tb: Traceback | null | undefined, core?: CoreInfo): Report {
   const r = tb ? { ...emptyReport(), ...reportFromTraceback(tb) } : emptyReport();
-  r.sources.traceback = tb ? { used: true } : { used: false, note: "no Go traceback in the program's output" };
-  if (core) r.core = { ...(core.originalPath ? { path: core.originalPath } : {}), buildIdMatch: core.buildIdMatch ?? null, truncated: Boolean(core.truncated) };
+  r.sources.traceback = tb
+    ? { used: true }
+    : { used: false, note: "no Go traceback in the program's output" };
+  if (core)
+    r.core = {
+      ...(core.originalPath ? { path: core.originalPath } : {}),
+      buildIdMatch: core.buildIdMatch ?? null,
+      truncated: Boolean(core.truncated),
+    };
   return r;
 }
 
@@ -70,7 +78,9 @@ export async function analyzeCrash(o: AnalyzeOptions): Promise<Report> {
     report.warnings.push(note);
   } else {
     if (o.coreInfo?.truncated)
-      report.warnings.push("the core is truncated (core size limit or full disk): some memory is missing, the report is partial");
+      report.warnings.push(
+        "the core is truncated (core size limit or full disk): some memory is missing, the report is partial",
+      );
     let fromCore: Report | null = null;
     if (o.useDelve !== false) {
       try {
@@ -83,7 +93,10 @@ export async function analyzeCrash(o: AnalyzeOptions): Promise<Report> {
         });
         const { delveVersion, timings, ...fields } = d;
         fromCore = { ...emptyReport(), ...fields };
-        report.sources.delve = { used: true, note: `Delve ${delveVersion}, ${Math.round(timings.totalMs)} ms` };
+        report.sources.delve = {
+          used: true,
+          note: `Delve ${delveVersion}, ${Math.round(timings.totalMs)} ms`,
+        };
       } catch (e) {
         report.sources.delve = { used: false, note: msg(e) };
       }
@@ -105,7 +118,6 @@ export async function analyzeCrash(o: AnalyzeOptions): Promise<Report> {
     else report.sources.gdb = { used: false, note: "not needed: Delve read the core" };
     if (fromCore) report = mergeReports(report, fromCore);
   }
-  if (o.binary && o.core) report.next.push(`dlv core ${o.binary} ${o.core}`);
   return o.redact ? redactReport(report) : report;
 }
 
@@ -125,7 +137,10 @@ export function mergeReports(tb: Report, core: Report): Report {
   out.signal = tb.signal ?? core.signal;
   if (tb.signal && core.signal) out.signal = { ...core.signal, ...tb.signal };
   if (core.culprit) {
-    if (tb.culprit && (tb.culprit.function !== core.culprit.function || tb.culprit.line !== core.culprit.line))
+    if (
+      tb.culprit &&
+      (tb.culprit.function !== core.culprit.function || tb.culprit.line !== core.culprit.line)
+    )
       out.warnings = [
         ...out.warnings,
         `the traceback names ${tb.culprit.function}:${tb.culprit.line}, the core ${core.culprit.function}:${core.culprit.line}; using the core`,

@@ -134,3 +134,12 @@ export function isRuntimeFunction(fn: string): boolean {
     fn.startsWith("sync.throw")
   );
 }
+
+/**
+ * One line for lists and summaries. A struct panic value prints only as `(main.Fault) 0xc000084000`
+ * (FIELD-NOTES): when the core gave the value, the value is the better line.
+ */
+export function headline(r: Pick<Report, "message" | "value">): string {
+  if (r.value && /^\([^)]+\) 0x[0-9a-f]+$/.test(r.message)) return r.value;
+  return r.message;
+}

@@ -8,9 +8,9 @@ import { join } from "node:path";
 import type { ResolvedBuildConfig } from "../config/types.js";
 import { readBinaryIdentity } from "../elf/index.js";
 import { HotdumpError } from "../errors.js";
+import { adoptBinary, ensureStore } from "../store/index.js";
 import { startChild } from "../util/child.js";
 import { formatDiagnostic, parseBuildOutput } from "./diagnostics.js";
-import { buildTmpDir, ensureStoreDirs, storeBinary } from "./store.js";
 import type { BuildResult } from "./types.js";
 
 export interface BuildIdentity {
@@ -69,8 +69,8 @@ export function createGoBuilder(opts: GoBuilderOptions): GoBuilder {
   return {
     args,
     async build(changedFiles = []) {
-      await ensureStoreDirs(storeDir);
-      const tmp = join(buildTmpDir(storeDir), `build-${process.pid}-${++seq}`);
+      const layout = ensureStore(storeDir);
+      const tmp = join(layout.tmp, `build-${process.pid}-${++seq}`);
       const argv = args(tmp);
       const started = performance.now();
       const child = startChild(config.go, argv, {
@@ -106,7 +106,7 @@ export function createGoBuilder(opts: GoBuilderOptions): GoBuilder {
         return { ok: false, kind, diagnostics, summary, exitCode: end.exitCode, ...common };
       }
 
-      const stored = await storeBinary(tmp, storeDir);
+      const stored = await adoptBinary(layout, tmp);
       let ids: BuildIdentity = { goBuildId: null, gnuBuildId: null };
       try {
         ids = await identify(stored.path);

@@ -12,5 +12,4 @@ export {
   goNotFound,
 } from "./goBuilder.js";
 export { type BuildQueue, type BuildQueueOptions, createBuildQueue } from "./queue.js";
-export { binariesDir, ensureStoreDirs, sha256File, storeBinary } from "./store.js";
 export type { BuildFailure, BuildResult, BuildSuccess } from "./types.js";

@@ -13,7 +13,7 @@
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { type AnalyzeOptions, analyzeCrash } from "../analyze/analyze.js";
-import type { Report } from "../analyze/report.js";
+import { headline, type Report } from "../analyze/report.js";
 import type { Traceback } from "../analyze/traceback/index.js";
 import { type BinaryIdentity, compareCoreToBinary, openCore } from "../elf/index.js";
 import { HotdumpError } from "../errors.js";
@@ -206,6 +206,12 @@ export async function captureCrash(f: CrashFacts, o: CaptureOptions): Promise<Ca
     report = reportFromTracebackOnly(f.traceback, core);
   }
   if (bundle) {
+    // The kernel's copy goes away below: point at the bundle's core, and at hotdump debug, which
+    // decompresses it for dlv.
+    if (search?.removable && core.stored && !o.keepOriginal) {
+      report.next = report.next.filter((n) => !(core.originalPath && n.includes(core.originalPath)));
+      report.core = { ...(report.core ?? {}), path: join(bundle.dir, core.stored) };
+    }
     report.next.unshift(`hotdump report ${bundle.id}`, `hotdump debug ${bundle.id}`);
     try {
       await writeBundleFile(bundle, "report.json", `${JSON.stringify(report, null, 2)}\n`);
@@ -227,7 +233,7 @@ export async function captureCrash(f: CrashFacts, o: CaptureOptions): Promise<Ca
       state: problems.length === 0 || (problems.length === 1 && o.storeError) ? "complete" : "partial",
       core,
       kind: report.kind,
-      message: report.message,
+      message: headline(report),
       culprit: report.culprit,
       problems,
     };

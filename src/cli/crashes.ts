@@ -32,7 +32,9 @@ export function listCrashes(storeDir: string): CrashListing[] {
     signal: b.meta?.signal ?? null,
     kind: b.meta?.kind ?? null,
     message: b.meta?.message ?? null,
-    culprit: b.meta?.culprit ? `${b.meta.culprit.function} ${b.meta.culprit.file}:${b.meta.culprit.line}` : null,
+    culprit: b.meta?.culprit
+      ? `${b.meta.culprit.function} ${b.meta.culprit.file}:${b.meta.culprit.line}`
+      : null,
     binarySha256: b.meta?.binary?.sha256 ?? null,
     state: b.meta?.state ?? null,
     coreStored: Boolean(b.meta?.core.stored),
@@ -90,7 +92,8 @@ export function registerCrashes(program: Command): void {
       ]);
       const head = ["ID", "GEN", "KIND", "MESSAGE", "CULPRIT"];
       const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-      const fmt = (r: string[]) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join("  ");
+      const fmt = (r: string[]) =>
+        r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join("  ");
       process.stdout.write(`${[fmt(head), ...rows.map(fmt)].join("\n")}\n`);
     });
 }

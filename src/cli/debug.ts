@@ -18,7 +18,9 @@ export function registerDebug(program: Command): void {
   storeOption(
     program
       .command("debug")
-      .description("open an interactive debugger (dlv core, or gdb) on a stored crash's exact binary and core")
+      .description(
+        "open an interactive debugger (dlv core, or gdb) on a stored crash's exact binary and core",
+      )
       .argument("<crash-id>", "as listed by hotdump crashes (or 'latest')")
       .option("--gdb", "use gdb instead of Delve")
       .option("--vscode", "write a VS Code launch configuration (mode: core) instead of starting a debugger")
@@ -29,9 +31,17 @@ export function registerDebug(program: Command): void {
     const bundle = openBundle(layout, resolveCrashId(storeDir, idArg));
     const { meta } = bundle;
     if (!meta.core.stored)
-      throw new HotdumpError("usage", "E_NO_CORE", `crash ${bundle.id} has no core: ${meta.core.reason ?? "none was captured"}`);
+      throw new HotdumpError(
+        "usage",
+        "E_NO_CORE",
+        `crash ${bundle.id} has no core: ${meta.core.reason ?? "none was captured"}`,
+      );
     if (!meta.binary?.sha256 || !existsSync(binaryPath(layout, meta.binary.sha256)))
-      throw new HotdumpError("store", "E_NO_BINARY", `crash ${bundle.id} has no stored binary (it was not an ELF program, or was evicted)`);
+      throw new HotdumpError(
+        "store",
+        "E_NO_BINARY",
+        `crash ${bundle.id} has no stored binary (it was not an ELF program, or was evicted)`,
+      );
     if (meta.core.buildIdMatch === false && !opts.force)
       throw new HotdumpError(
         "usage",
@@ -65,19 +75,35 @@ function writeVscodeConfig(id: string, program: string, coreFilePath: string, cw
   const dir = join(process.cwd(), ".vscode");
   const file = join(dir, "launch.json");
   mkdirSync(dir, { recursive: true });
-  let launch: { version: string; configurations: Record<string, unknown>[] } = { version: "0.2.0", configurations: [] };
+  let launch: { version: string; configurations: Record<string, unknown>[] } = {
+    version: "0.2.0",
+    configurations: [],
+  };
   if (existsSync(file)) {
     try {
       launch = JSON.parse(readFileSync(file, "utf8"));
     } catch (cause) {
-      throw new HotdumpError("usage", "E_VSCODE_LAUNCH", `${file} is not plain JSON (comments?): add the configuration by hand`, {
-        cause,
-      });
+      throw new HotdumpError(
+        "usage",
+        "E_VSCODE_LAUNCH",
+        `${file} is not plain JSON (comments?): add the configuration by hand`,
+        {
+          cause,
+        },
+      );
     }
   }
   const name = `hotdump crash ${id}`;
   launch.configurations = (launch.configurations ?? []).filter((c) => c.name !== name);
-  launch.configurations.push({ name, type: "go", request: "launch", mode: "core", program, coreFilePath, cwd });
+  launch.configurations.push({
+    name,
+    type: "go",
+    request: "launch",
+    mode: "core",
+    program,
+    coreFilePath,
+    cwd,
+  });
   writeFileSync(file, `${JSON.stringify(launch, null, 2)}\n`);
   process.stdout.write(`wrote "${name}" to ${file} (the decompressed core stays at ${coreFilePath})\n`);
 }

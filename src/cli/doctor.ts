@@ -14,7 +14,13 @@ interface DoctorOptions extends CommonOptions {
   binary?: string;
 }
 
-async function versionCheck(id: string, cmd: string, args: string[], remedy: string, pick: RegExp): Promise<DoctorCheck> {
+async function versionCheck(
+  id: string,
+  cmd: string,
+  args: string[],
+  remedy: string,
+  pick: RegExp,
+): Promise<DoctorCheck> {
   try {
     const r = await runCapture(cmd, args, { timeoutMs: 10_000 });
     if (r.end.error || r.end.exitCode !== 0) throw r.end.error ?? new Error(r.stderr.trim());
@@ -41,8 +47,20 @@ async function toolChecks(): Promise<DoctorCheck[]> {
       "go install github.com/go-delve/delve/cmd/dlv@v1.27.2 (or make setup)",
       /Version: (\S+)/,
     ),
-    versionCheck("gdb", "gdb", ["--version"], "apt-get install gdb (the fallback when Delve fails)", /GNU gdb \(.*?\) (\S+)/),
-    versionCheck("zstd", "zstd", ["--version"], "apt-get install zstd (cores are then stored 3x smaller, 7x faster than gzip)", /v(\d+\.\d+\.\d+)/),
+    versionCheck(
+      "gdb",
+      "gdb",
+      ["--version"],
+      "apt-get install gdb (the fallback when Delve fails)",
+      /GNU gdb \(.*?\) (\S+)/,
+    ),
+    versionCheck(
+      "zstd",
+      "zstd",
+      ["--version"],
+      "apt-get install zstd (cores are then stored 3x smaller, 7x faster than gzip)",
+      /v(\d+\.\d+\.\d+)/,
+    ),
   ]);
 }
 
@@ -56,17 +74,25 @@ function storeCheck(dir: string): DoctorCheck {
       id: "store",
       status,
       message: `store ${dir}: ${formatBytes(free)} free; budget uses at most ${formatBytes(b.maxUse)} and keeps ${formatBytes(b.keepFree)} free`,
-      ...(status === "warn" ? { remedy: "free disk space or use --store on a larger disk: old crashes will be evicted" } : {}),
+      ...(status === "warn"
+        ? { remedy: "free disk space or use --store on a larger disk: old crashes will be evicted" }
+        : {}),
     };
   } catch (e) {
-    return { id: "store", status: "fail", message: `cannot check ${dir}: ${(e as Error).message}`, remedy: "use --store DIR" };
+    return {
+      id: "store",
+      status: "fail",
+      message: `cannot check ${dir}: ${(e as Error).message}`,
+      remedy: "use --store DIR",
+    };
   }
 }
 
 async function binaryCheck(path: string): Promise<DoctorCheck> {
   const id = await readBinaryIdentity(path);
   if (!id.isElf) return { id: "binary", status: "fail", message: `${path} is not an ELF program` };
-  if (!id.goVersion) return { id: "binary", status: "warn", message: `${path} is not a Go program (no Go build info)` };
+  if (!id.goVersion)
+    return { id: "binary", status: "warn", message: `${path} is not a Go program (no Go build info)` };
   if (!id.hasDwarf)
     return {
       id: "binary",
@@ -74,14 +100,20 @@ async function binaryCheck(path: string): Promise<DoctorCheck> {
       message: `${path} (${id.goVersion}) has no DWARF: built with -ldflags='-s -w', its cores cannot be debugged`,
       remedy: "build without -s -w (hotdump dev never strips)",
     };
-  return { id: "binary", status: "ok", message: `${path}: ${id.goVersion}, DWARF present, build ID ${id.goBuildId ?? "?"}` };
+  return {
+    id: "binary",
+    status: "ok",
+    message: `${path}: ${id.goVersion}, DWARF present, build ID ${id.goBuildId ?? "?"}`,
+  };
 }
 
 export function registerDoctor(program: Command): void {
   storeOption(
     program
       .command("doctor")
-      .description("check everything crash capture depends on: core_pattern, core limits, Delve, gdb, Go, disk")
+      .description(
+        "check everything crash capture depends on: core_pattern, core limits, Delve, gdb, Go, disk",
+      )
       .option("--json", "print the checks as JSON")
       .option("--fix", "apply the settings hotdump can fix (root): core_pattern")
       .option("--binary <path>", "also check that this binary can be debugged (DWARF, Go build info)"),
@@ -90,7 +122,11 @@ export function registerDoctor(program: Command): void {
     if (opts.fix) {
       try {
         const r = applyCoreFix();
-        out.push(r.changed ? `fixed: core_pattern ${r.previous} → ${r.current} (${r.why}); undo: ${r.undo}` : `nothing to fix: ${r.why}`);
+        out.push(
+          r.changed
+            ? `fixed: core_pattern ${r.previous} → ${r.current} (${r.why}); undo: ${r.undo}`
+            : `nothing to fix: ${r.why}`,
+        );
       } catch (e) {
         if (!isHotdumpError(e)) throw e;
         out.push(`could not fix: ${e.shortMessage}`);
@@ -106,7 +142,11 @@ export function registerDoctor(program: Command): void {
     if (opts.json) printJson({ ok, checks, ...(out.length ? { fix: out } : {}) });
     else {
       const colour = useColour(process.stdout);
-      const mark = { ok: colour ? "\x1b[32m ok \x1b[0m" : " ok ", warn: colour ? "\x1b[33mwarn\x1b[0m" : "warn", fail: colour ? "\x1b[31mfail\x1b[0m" : "fail" };
+      const mark = {
+        ok: colour ? "\x1b[32m ok \x1b[0m" : " ok ",
+        warn: colour ? "\x1b[33mwarn\x1b[0m" : "warn",
+        fail: colour ? "\x1b[31mfail\x1b[0m" : "fail",
+      };
       for (const line of out) process.stdout.write(`${line}\n`);
       for (const c of checks) {
         process.stdout.write(`[${mark[c.status]}] ${c.message}\n`);

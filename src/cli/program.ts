@@ -10,6 +10,7 @@ import { registerDebug } from "./debug.js";
 import { registerDoctor } from "./doctor.js";
 import { registerExec } from "./exec.js";
 import { registerReport } from "./report.js";
+import { registerUi } from "./ui.js";
 
 export async function run(argv: string[]): Promise<number> {
   const verbose = argv.includes("--verbose") || argv.includes("-v");
@@ -26,6 +27,7 @@ export async function run(argv: string[]): Promise<number> {
   registerReport(program);
   registerDebug(program);
   registerDoctor(program);
+  registerUi(program);
   let code = 0;
   try {
     await program.parseAsync(argv, { from: "user" });

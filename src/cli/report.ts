@@ -12,7 +12,8 @@ const FORMATS: Format[] = ["text", "json", "md", "html"];
 
 export function parseFormat(f: string | undefined): Format {
   const v = (f ?? "text") as Format;
-  if (!FORMATS.includes(v)) throw usageError(`unknown format ${JSON.stringify(f)}: use one of ${FORMATS.join(", ")}`);
+  if (!FORMATS.includes(v))
+    throw usageError(`unknown format ${JSON.stringify(f)}: use one of ${FORMATS.join(", ")}`);
   return v;
 }
 

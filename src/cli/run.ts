@@ -12,7 +12,7 @@ import { sendControl, serveControl } from "../supervise/control.js";
 import { createEventSink } from "../supervise/events.js";
 import { checksumMismatch, expectedSha256, preflightBinary } from "../supervise/preflight.js";
 import { stopLeftovers } from "../supervise/running.js";
-import { bindListeners, handoff, inheritedListeners } from "../supervise/sockets.js";
+import { bindListeners, handoff, inheritedListeners, parseListenAddr } from "../supervise/sockets.js";
 import { type Build, createSupervisor, type DeployResult } from "../supervise/supervisor.js";
 import { type CommonOptions, loggerFor, storeDirFrom, storeOption } from "./common.js";
 import { crashSummaryLines } from "./summary.js";
@@ -30,12 +30,17 @@ export function registerRun(program: Command): void {
     storeOption(
       program
         .command("run")
-        .description("supervise a Go service in production: hold its sockets, switch only to a healthy generation, roll back a bad one")
+        .description(
+          "supervise a Go service in production: hold its sockets, switch only to a healthy generation, roll back a bad one",
+        )
         .usage("[options] --listen ADDR -- BINARY [ARGS...]")
         .argument("[binary...]", "the service binary and its arguments (after --)"),
     ),
   )
-    .option("--sha256 <hex>", "refuse a binary whose SHA-256 differs (default: BINARY.sha256 beside it, if present)")
+    .option(
+      "--sha256 <hex>",
+      "refuse a binary whose SHA-256 differs (default: BINARY.sha256 beside it, if present)",
+    )
     .option("--allow-stripped", "start a binary without DWARF even though its crashes could not be analysed")
     .option("--watch-binary", "reload when the binary file changes")
     .option("--redact", "mask secret-looking values in crash reports")
@@ -47,15 +52,22 @@ export function registerRun(program: Command): void {
     const inherited = inheritedListeners(process.env);
     if (sup.listen.length > 0 && inherited.fds.length === 0) {
       // Stage 1: bind, hand over, wait.
-      const listeners = await bindListeners(sup.listen);
-      process.exitCode = await handoff({ listeners, argv: [process.argv[1]!, ...process.argv.slice(2)], env: process.env });
+      const listeners = await bindListeners(sup.listen.map(parseListenAddr));
+      process.exitCode = await handoff({
+        listeners,
+        argv: [process.argv[1]!, ...process.argv.slice(2)],
+        env: process.env,
+      });
       return;
     }
     const logger = loggerFor(c);
     const layout = ensureStore(storeDirFrom(opts));
     const journal = openJournal(layout);
     const leftovers = stopLeftovers(layout);
-    if (leftovers.length) logger.warn(`stopped ${leftovers.length} service process(es) left by an earlier hotdump: ${leftovers.join(", ")}`);
+    if (leftovers.length)
+      logger.warn(
+        `stopped ${leftovers.length} service process(es) left by an earlier hotdump: ${leftovers.join(", ")}`,
+      );
     const sink = createEventSink({ journal, ndjson: opts.jsonEvents ? process.stdout : null });
     const binaryPath = resolve(binaryArg);
     const supervisor = createSupervisor({
@@ -73,7 +85,10 @@ export function registerRun(program: Command): void {
       timing: sup.timing,
       readyTimeoutMs: sup.readyTimeoutMs,
       redact: Boolean(opts.redact),
-      onOutput: (_g, stream, line) => (stream === "stderr" ? process.stderr : opts.jsonEvents ? process.stderr : process.stdout).write(`${line}\n`),
+      onOutput: (_g, stream, line) =>
+        (stream === "stderr" ? process.stderr : opts.jsonEvents ? process.stderr : process.stdout).write(
+          `${line}\n`,
+        ),
       onCrash: (g, captured) => {
         for (const l of crashSummaryLines(captured, { cwd: process.cwd(), generation: g })) logger.info(l);
       },
@@ -97,7 +112,10 @@ export function registerRun(program: Command): void {
         });
         const build: Build = { generation: g.n, binary: stored.path, sha256: stored.sha256, identity };
         const r = await supervisor.deploy(build);
-        if (r.ok) logger.info(`generation ${r.generation} is serving (pid ${r.pid}, ready in ${Math.round(r.readyMs)} ms)`);
+        if (r.ok)
+          logger.info(
+            `generation ${r.generation} is serving (pid ${r.pid}, ready in ${Math.round(r.readyMs)} ms)`,
+          );
         else logger.warn(`generation ${r.generation} rolled back: ${r.reason}`);
         return r;
       } catch (e) {
@@ -113,7 +131,8 @@ export function registerRun(program: Command): void {
       return { ok: true, current: supervisor.current };
     });
     const first = await reload();
-    if (!first.ok && supervisor.current === null) logger.warn("no generation is serving; waiting for a reload (hotdump reload or SIGHUP)");
+    if (!first.ok && supervisor.current === null)
+      logger.warn("no generation is serving; waiting for a reload (hotdump reload or SIGHUP)");
 
     const onReloadSignal = () => void reload();
     process.on("SIGHUP", onReloadSignal);
@@ -143,13 +162,20 @@ export function registerRun(program: Command): void {
     process.exitCode = 0;
   });
 
-  storeOption(program.command("reload").description("reload the supervisor running on this store; waits for the switch or the rollback"))
+  storeOption(
+    program
+      .command("reload")
+      .description("reload the supervisor running on this store; waits for the switch or the rollback"),
+  )
     .option("--json", "print the result as JSON")
     .action(async (opts: CommonOptions) => {
       const r = await sendControl(ensureStore(storeDirFrom(opts)), { cmd: "reload" });
       if (opts.json) process.stdout.write(`${JSON.stringify(r)}\n`);
       else if (r.ok) process.stdout.write(`generation ${r.generation} is serving\n`);
-      else process.stdout.write(`reload failed: ${r.reason ?? r.error}${r.crashId ? ` (crash ${r.crashId})` : ""}; the previous generation keeps serving\n`);
+      else
+        process.stdout.write(
+          `reload failed: ${r.reason ?? r.error}${r.crashId ? ` (crash ${r.crashId})` : ""}; the previous generation keeps serving\n`,
+        );
       process.exitCode = r.ok ? 0 : 1;
     });
 }

@@ -1,13 +1,16 @@
 /** The short crash summary printed in the log by exec, dev and run. */
 import { relative } from "node:path";
+import { headline } from "../analyze/report.js";
 import type { Captured } from "../capture/capture.js";
 import { formatBytes } from "./common.js";
 
 export function crashSummaryLines(c: Captured, opts: { cwd: string; generation?: number | null }): string[] {
   const r = c.report;
   const gen = opts.generation ? ` in generation ${opts.generation}` : "";
-  const lines = [`crash captured${gen}: ${r.kind === "unknown" ? "" : `${r.kind}: `}${r.message || "(no message)"}`];
-  if (r.value) lines.push(`  value    ${r.value}`);
+  const lines = [
+    `crash captured${gen}: ${r.kind === "unknown" ? "" : `${r.kind}: `}${headline(r) || "(no message)"}`,
+  ];
+  if (r.value && headline(r) !== r.value) lines.push(`  value    ${r.value}`);
   if (r.culprit) {
     const file = r.culprit.file.startsWith(opts.cwd) ? relative(opts.cwd, r.culprit.file) : r.culprit.file;
     lines.push(`  culprit  ${r.culprit.function}  ${file}:${r.culprit.line}`);

@@ -22,11 +22,25 @@ const collect = (v: string, prev: string[] = []) => [...prev, v];
 
 export function addSuperviseFlags(cmd: Command): Command {
   return cmd
-    .option("--listen <addr>", "hold this socket and pass it to every generation (host:port, tcp://, unix:///path); repeatable", collect)
-    .option("--probe <spec>", "readiness: http://HOST:{port}/PATH, tcp:HOST:PORT, exec:COMMAND, log:REGEX or alive:DURATION")
-    .option("--env <name=value>", "environment for the service ({port} = the generation's own port); repeatable", collect)
+    .option(
+      "--listen <addr>",
+      "hold this socket and pass it to every generation (host:port, tcp://, unix:///path); repeatable",
+      collect,
+    )
+    .option(
+      "--probe <spec>",
+      "readiness: http://HOST:{port}/PATH, tcp:HOST:PORT, exec:COMMAND, log:REGEX or alive:DURATION",
+    )
+    .option(
+      "--env <name=value>",
+      "environment for the service ({port} = the generation's own port); repeatable",
+      collect,
+    )
     .option("--ready-timeout <duration>", "a generation not ready by then is rolled back (default 60s)")
-    .option("--drain <duration>", "how long an old generation may drain after SIGTERM before SIGKILL (default 30s)")
+    .option(
+      "--drain <duration>",
+      "how long an old generation may drain after SIGTERM before SIGKILL (default 30s)",
+    )
     .option("--json-events", "print every event as one JSON object per line on stdout");
 }
 
@@ -40,14 +54,17 @@ export interface ResolvedSupervise {
 }
 
 function duration(flag: string, v: string): number {
-  try {
-    return parseDuration(v);
-  } catch {
-    throw usageError(`${flag} ${JSON.stringify(v)} is not a duration (e.g. 500ms, 30s, 2m)`);
-  }
+  const ms = parseDuration(v);
+  if (ms instanceof Error)
+    throw usageError(`${flag} ${JSON.stringify(v)}: ${ms.message} (e.g. 500ms, 30s, 2m)`);
+  return ms;
 }
 
-export function resolveSuperviseFlags(f: SuperviseFlags, mode: "dev" | "run", config?: ResolvedConfig): ResolvedSupervise {
+export function resolveSuperviseFlags(
+  f: SuperviseFlags,
+  mode: "dev" | "run",
+  config?: ResolvedConfig,
+): ResolvedSupervise {
   const env: Record<string, string> = { ...(config?.run.env ?? {}) };
   for (const kv of f.env ?? []) {
     const eq = kv.indexOf("=");
@@ -59,7 +76,9 @@ export function resolveSuperviseFlags(f: SuperviseFlags, mode: "dev" | "run", co
     probe: parseProbeSpec(f.probe ?? config?.supervise.probe ?? "alive:1s"),
     timing: probeTimingDefaults(mode),
     env,
-    readyTimeoutMs: f.readyTimeout ? duration("--ready-timeout", f.readyTimeout) : (config?.supervise.readyTimeoutMs ?? 60_000),
+    readyTimeoutMs: f.readyTimeout
+      ? duration("--ready-timeout", f.readyTimeout)
+      : (config?.supervise.readyTimeoutMs ?? 60_000),
     drainMs: f.drain ? duration("--drain", f.drain) : (config?.supervise.drainMs ?? 30_000),
   };
 }

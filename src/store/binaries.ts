@@ -5,7 +5,7 @@
  */
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { chmod, copyFile, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { chmod, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { HotdumpError } from "../errors.js";
 import type { StoreLayout } from "./layout.js";
@@ -56,8 +56,8 @@ export async function archiveBinary(layout: StoreLayout, src: string): Promise<A
   }
   const tmp = `${dest}.${process.pid}.partial`;
   try {
-    await writeFile(tmp, data, { mode: 0o700 });
-    await chmod(tmp, 0o700);
+    await writeFile(tmp, data, { mode: 0o500 });
+    await chmod(tmp, 0o500);
     await rename(tmp, dest);
   } catch (cause) {
     await rm(tmp, { force: true });
@@ -71,12 +71,26 @@ export async function archiveBinary(layout: StoreLayout, src: string): Promise<A
   return { sha256, path: dest, bytes: data.length, added: true };
 }
 
-/** Copy an already-hashed file (a fresh go build) into the store without reading it twice. */
-export async function adoptBinary(layout: StoreLayout, src: string, sha256: string): Promise<string> {
+/**
+ * Move a finished build (a temp file on the store's file system, so the rename is atomic) into the
+ * store. Go builds are reproducible for identical inputs, so an unchanged rebuild lands on the same
+ * file and is kept once. Read+execute for the owner only: a stored binary is evidence.
+ */
+export async function adoptBinary(
+  layout: StoreLayout,
+  tmpPath: string,
+): Promise<{ path: string; sha256: string; reused: boolean }> {
+  const sha256 = await sha256File(tmpPath);
   const dest = binaryPath(layout, sha256);
-  const tmp = `${dest}.${process.pid}.partial`;
-  await copyFile(src, tmp);
-  await chmod(tmp, 0o700);
-  await rename(tmp, dest);
-  return dest;
+  const exists = await stat(dest).then(
+    () => true,
+    () => false,
+  );
+  if (exists) {
+    await rm(tmpPath, { force: true });
+    return { path: dest, sha256, reused: true };
+  }
+  await chmod(tmpPath, 0o500);
+  await rename(tmpPath, dest);
+  return { path: dest, sha256, reused: false };
 }

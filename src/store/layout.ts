@@ -1,12 +1,13 @@
 /**
  * Where things live in a store. Cores hold secrets (FIELD-NOTES: locals such as tokens come back
- * from a core), so every directory is 0700 and every file 0600; binaries are 0700 because `run`
- * starts them from the store.
+ * from a core), so every directory is 0700 and every file 0600; binaries are 0500: `run` starts
+ * them from the store, and nothing may change them.
  *
  *   <store>/binaries/<sha256>     content-addressed copies of every binary that ran
  *   <store>/crashes/<id>/         one bundle per crash or snapshot (meta.json, core.zst, ...)
  *   <store>/journal.db            SQLite (WAL): every build, generation and crash event
  *   <store>/cache/                decompressed cores for a debugger, removed after use
+ *   <store>/tmp/                  build output before it is adopted into binaries/
  */
 import { chmodSync, mkdirSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -20,6 +21,8 @@ export interface StoreLayout {
   binaries: string;
   crashes: string;
   cache: string;
+  /** Build output before it is adopted (same file system as binaries/, so renames are atomic). */
+  tmp: string;
   journal: string;
   control: string;
 }
@@ -34,6 +37,7 @@ export function storeLayout(root: string): StoreLayout {
     binaries: join(root, "binaries"),
     crashes: join(root, "crashes"),
     cache: join(root, "cache"),
+    tmp: join(root, "tmp"),
     journal: join(root, "journal.db"),
     control: join(root, "control.sock"),
   };
@@ -43,7 +47,7 @@ export function storeLayout(root: string): StoreLayout {
 export function ensureStore(root: string): StoreLayout {
   const layout = storeLayout(root);
   try {
-    for (const d of [layout.root, layout.binaries, layout.crashes, layout.cache]) {
+    for (const d of [layout.root, layout.binaries, layout.crashes, layout.cache, layout.tmp]) {
       mkdirSync(d, { recursive: true, mode: DIR_MODE });
       if ((statSync(d).mode & 0o777) !== DIR_MODE) chmodSync(d, DIR_MODE);
     }

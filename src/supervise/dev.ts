@@ -1,0 +1,122 @@
+/**
+ * `hotdump dev`: watch → build → supervise, generation after generation. Each successful build
+ * is a generation in the journal, with its binary stored by SHA-256 before it starts, so a crash
+ * maps to the exact build that caused it even after later builds. A failed build leaves the
+ * running generation alone.
+ */
+import { relative } from "node:path";
+import type { BuildResult, GoBuilder } from "../build/index.js";
+import { createBuildQueue } from "../build/queue.js";
+import type { ResolvedConfig } from "../config/types.js";
+import { readBinaryIdentity } from "../elf/index.js";
+import type { Journal, StoreLayout } from "../store/index.js";
+import type { Logger } from "../util/log.js";
+import { createWatcher, type Watcher } from "../watch/index.js";
+import type { EventSink } from "./events.js";
+import type { Supervisor } from "./supervisor.js";
+
+export interface DevSessionOptions {
+  config: ResolvedConfig;
+  layout: StoreLayout;
+  journal: Journal;
+  sink: EventSink;
+  builder: GoBuilder;
+  supervisor: Supervisor;
+  logger: Logger;
+  /** Print build errors compactly (file:line first). */
+  onBuildFailed?: (r: BuildResult) => void;
+}
+
+export interface DevSession {
+  /** Resolves when the watcher is ready and the first build has been queued. */
+  start(): Promise<void>;
+  /** Force a rebuild (`r` + Enter). */
+  rebuild(): void;
+  /** Resolves once nothing is building (tests, shutdown). */
+  idle(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export function createDevSession(o: DevSessionOptions): DevSession {
+  const { config, sink, logger } = o;
+  let watcher: Watcher | null = null;
+  let stopped = false;
+
+  const queue = createBuildQueue<void>({
+    run: async (changed) => {
+      if (stopped) return;
+      sink.emit({ event: "build-start", changed });
+      const r = await o.builder.build(changed);
+      if (!r.ok) {
+        sink.emit({
+          event: "build-failed",
+          changed,
+          ms: Math.round(r.durationMs),
+          summary: r.summary,
+          diagnostics: r.diagnostics.slice(0, 20),
+        });
+        o.onBuildFailed?.(r);
+        if (o.supervisor.current) logger.info(`generation ${o.supervisor.current.generation} keeps running`);
+        return;
+      }
+      const g = o.journal.newGeneration({
+        sha256: r.sha256,
+        binary: r.binaryPath,
+        goBuildId: r.goBuildId,
+        gnuBuildId: r.gnuBuildId,
+        changed,
+        buildMs: r.durationMs,
+        source: "dev",
+      });
+      sink.emit({
+        event: "build-ok",
+        generation: g.n,
+        sha256: r.sha256,
+        ms: Math.round(r.durationMs),
+        changed,
+      });
+      o.supervisor.resetBackoff();
+      const what = changed.length
+        ? `${changed.slice(0, 3).join(", ")}${changed.length > 3 ? ` +${changed.length - 3}` : ""}`
+        : "start";
+      logger.info(`generation ${g.n} built in ${Math.round(r.durationMs)} ms (${what})`);
+      const identity = await readBinaryIdentity(r.binaryPath).catch(() => null);
+      const d = await o.supervisor.deploy({
+        generation: g.n,
+        binary: r.binaryPath,
+        sha256: r.sha256,
+        identity,
+      });
+      if (!d.ok) logger.warn(`generation ${g.n} did not become ready: ${d.reason}`);
+    },
+    onError: (e) => logger.error(`build failed to run: ${(e as Error).message}`),
+  });
+
+  return {
+    async start() {
+      watcher = createWatcher({
+        root: config.root,
+        config: config.watch,
+        alwaysIgnore: [o.layout.root],
+        onBatch: (files) => queue.push(files),
+        onError: (e) => logger.error(e.shortMessage),
+      });
+      await watcher.ready;
+      logger.info(
+        `watching ${relative(process.cwd(), config.root) || "."} (${config.watch.includeExt.map((e) => `*.${e}`).join(" ")})`,
+      );
+      queue.push([]);
+    },
+    rebuild() {
+      queue.push([]);
+    },
+    idle: () => queue.idle(),
+    async stop() {
+      stopped = true;
+      queue.clear();
+      await watcher?.close();
+      await queue.idle();
+      await o.supervisor.stop();
+    },
+  };
+}
