@@ -38,7 +38,8 @@ export function findRecoveredHttpPanics(text: string): RecoveredHttpPanic[] {
     // A multi-line panic value runs on until the stack's `goroutine N [running]:` header.
     let j = i + 1;
     const extra: string[] = [];
-    while (j < lines.length && j - i <= 50 && !(lines[j] as string).startsWith("goroutine ")) extra.push(lines[j++] as string);
+    while (j < lines.length && j - i <= 50 && !(lines[j] as string).startsWith("goroutine "))
+      extra.push(lines[j++] as string);
     if (j < lines.length && j - i <= 50) {
       if (extra.length > 0) entry.message += `\n${extra.join("\n")}`;
       const dump = parseDump(lines, j, 1);

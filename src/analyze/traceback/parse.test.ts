@@ -5,7 +5,13 @@
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
-import { findRecoveredHttpPanics, groupGoroutines, parseTraceback, reportFromTraceback, type Traceback } from "./index.js";
+import {
+  findRecoveredHttpPanics,
+  groupGoroutines,
+  parseTraceback,
+  reportFromTraceback,
+  type Traceback,
+} from "./index.js";
 
 const ROOT = resolve(import.meta.dirname, "../../../test/fixtures");
 const fixture = (name: string): string => readFileSync(join(ROOT, "tracebacks", `${name}.txt`), "utf8");
@@ -36,7 +42,12 @@ describe("parseTraceback on recorded crashes", () => {
     const g = tb.goroutines[0];
     expect(g?.state).toBe("running");
     expect(tb.crashingGoroutineId).toBe(g?.id);
-    expect(g?.frames[0]).toMatchObject({ function: "main.worker", rawArgs: "...", inlined: true, runtime: false });
+    expect(g?.frames[0]).toMatchObject({
+      function: "main.worker",
+      rawArgs: "...",
+      inlined: true,
+      runtime: false,
+    });
     expect(g?.frames[0]?.offset).toBeUndefined();
     expect(g?.frames[1]?.offset).toMatch(/^\+0x[0-9a-f]+$/);
     expect(tb.culprit).toEqual({
@@ -95,7 +106,10 @@ describe("parseTraceback on recorded crashes", () => {
     expect(tb.panics[2]?.message).toMatch(/^level1 giving up: /);
     expect(tb.message).toBe("level3 boom");
     // The last panic was raised in level1's deferred func; panic( pseudo-frames sit between.
-    expect(tb.culprit).toMatchObject({ function: "main.level1.func1", line: lineOf("tbcrash", "level1 giving up") });
+    expect(tb.culprit).toMatchObject({
+      function: "main.level1.func1",
+      line: lineOf("tbcrash", "level1 giving up"),
+    });
     const frames = tb.goroutines[0]?.frames ?? [];
     expect(frames.filter((f) => f.function === "panic" && f.runtime)).toHaveLength(2);
     const r = reportFromTraceback(tb);
@@ -107,7 +121,11 @@ describe("parseTraceback on recorded crashes", () => {
   });
 
   it("a panic in a deferred call without recover chains with tabs; repanic is marked", () => {
-    expect(parse("nestedplain").panics.map((p) => p.message)).toEqual(["original", "first deferred", "second"]);
+    expect(parse("nestedplain").panics.map((p) => p.message)).toEqual([
+      "original",
+      "first deferred",
+      "second",
+    ]);
     const re = parse("repanic");
     expect(re.panics).toEqual([{ message: "same value again", recovered: true, repanicked: true }]);
   });
@@ -133,12 +151,19 @@ describe("parseTraceback on recorded crashes", () => {
     expect(tb.kind).toBe("fatal");
     expect(tb.message).toBe("concurrent map writes");
     expect(tb.goroutines[0]?.frames[0]?.function).toBe("internal/runtime/maps.fatal");
-    expect(tb.culprit).toMatchObject({ function: "main.mapWrites.func1", line: lineOf("tbcrash", "m[i%1000] = i") });
+    expect(tb.culprit).toMatchObject({
+      function: "main.mapWrites.func1",
+      line: lineOf("tbcrash", "m[i%1000] = i"),
+    });
   });
 
   it("deadlock: goroutine 1 blocked in chan send is the one shown", () => {
     const tb = parse("deadlock");
-    expect(tb).toMatchObject({ kind: "fatal", deadlock: true, message: "all goroutines are asleep - deadlock!" });
+    expect(tb).toMatchObject({
+      kind: "fatal",
+      deadlock: true,
+      message: "all goroutines are asleep - deadlock!",
+    });
     expect(tb.crashingGoroutineId).toBe(1);
     expect(tb.goroutines[0]?.state).toBe("chan send");
     expect(tb.culprit).toMatchObject({ function: "main.deadlock", line: lineOf("tbcrash", "ch <- 1") });
@@ -166,7 +191,12 @@ describe("parseTraceback on recorded crashes", () => {
   it("bad address: fault address, signal line, fatal", () => {
     const tb = parse("fault");
     expect(tb).toMatchObject({ kind: "fatal", message: "fault", faultAddress: "0xdeadbeef" });
-    expect(tb.signal).toMatchObject({ name: "SIGSEGV", description: "segmentation violation", code: "0x1", addr: "0xdeadbeef" });
+    expect(tb.signal).toMatchObject({
+      name: "SIGSEGV",
+      description: "segmentation violation",
+      code: "0x1",
+      addr: "0xdeadbeef",
+    });
     expect(tb.culprit).toMatchObject({ function: "main.badAddress", line: lineOf("tbcrash", "return *p") });
     expect(tb.goroutines[0]?.frames[0]).toMatchObject({ function: "runtime.throw", runtime: true });
   });
@@ -182,7 +212,11 @@ describe("parseTraceback on recorded crashes", () => {
     }
     const crash = parse("nil-crash");
     const g = crash.goroutines[0];
-    expect(g?.frames.map((f) => f.function).slice(0, 3)).toEqual(["panic", "runtime.panicmem", "runtime.sigpanic"]);
+    expect(g?.frames.map((f) => f.function).slice(0, 3)).toEqual([
+      "panic",
+      "runtime.panicmem",
+      "runtime.sigpanic",
+    ]);
     const proc = g?.frames.find((f) => f.function === "main.process");
     expect(proc?.pc).toBe(crash.signal?.pc);
     expect(proc?.fp).toMatch(/^0x/);
@@ -192,7 +226,12 @@ describe("parseTraceback on recorded crashes", () => {
 
   it("bare SIGABRT on an idle thread: goroutine 0 is a system stack, no crasher, registers", () => {
     const tb = parse("sigabrt");
-    expect(tb).toMatchObject({ kind: "signal", message: "SIGABRT: abort", crashingGoroutineId: null, culprit: null });
+    expect(tb).toMatchObject({
+      kind: "signal",
+      message: "SIGABRT: abort",
+      crashingGoroutineId: null,
+      culprit: null,
+    });
     expect(tb.signal).toMatchObject({ name: "SIGABRT", sigcode: "0", m: "0" });
     expect(tb.systemStacks[0]?.label).toMatch(/^goroutine 0 gp=0x[0-9a-f]+ m=0 mp=0x[0-9a-f]+ \[idle\]$/);
     expect(tb.goroutines.every((g) => g.id > 0)).toBe(true);
@@ -226,7 +265,11 @@ describe("findRecoveredHttpPanics", () => {
       expect(p.goroutine?.state).toBe("running");
       expect(p.goroutine?.frames[0]?.function).toBe("net/http.(*conn).serve.func1");
       expect(p.goroutine?.createdBy?.function).toBe("net/http.(*Server).Serve");
-      expect(p.culprit).toEqual({ function: "main.checkout", file: goSource("tbhttp"), line: lineOf("tbhttp", 'panic("checkout') });
+      expect(p.culprit).toEqual({
+        function: "main.checkout",
+        file: goSource("tbhttp"),
+        line: lineOf("tbhttp", 'panic("checkout'),
+      });
     }
   });
 });
@@ -259,7 +302,11 @@ describe("reportFromTraceback", () => {
     const r = reportFromTraceback(tb);
     expect(r.kind).toBe("panic");
     expect(r.signal).toEqual({ name: "SIGSEGV", code: "0x1", addr: "0x8", pc: tb.signal?.pc });
-    expect(r.culprit).toEqual({ function: "main.process", file: goSource("tbcrash"), line: lineOf("tbcrash", "return o.Total") });
+    expect(r.culprit).toEqual({
+      function: "main.process",
+      file: goSource("tbcrash"),
+      line: lineOf("tbcrash", "return o.Total"),
+    });
     expect(r.goroutine?.id).toBe(1);
     expect(r.goroutine?.frames[0]).toMatchObject({ function: "panic", runtime: true, args: [], locals: [] });
     const proc = r.goroutine?.frames.find((f) => f.function === "main.process");

@@ -30,7 +30,8 @@ import type {
 export function splitLines(text: string): string[] {
   const lines = text.split("\n");
   // Tracebacks captured through a pty or on Windows carry \r; strip it only when present.
-  if (text.includes("\r")) for (let i = 0; i < lines.length; i++) lines[i] = (lines[i] as string).replace(/\r$/, "");
+  if (text.includes("\r"))
+    for (let i = 0; i < lines.length; i++) lines[i] = (lines[i] as string).replace(/\r$/, "");
   return lines;
 }
 
@@ -41,7 +42,7 @@ export function isCrashStart(line: string, next: string | undefined): boolean {
     line.startsWith("fatal error: ") ||
     line.startsWith("unexpected fault address ") ||
     line.startsWith("runtime: ") ||
-    (parseBareSignal(line) !== null && next !== undefined && next.startsWith("PC="))
+    (next?.startsWith("PC=") === true && parseBareSignal(line) !== null)
   );
 }
 
@@ -57,7 +58,13 @@ export function parseTraceback(text: string): Traceback | null {
     const line = lines[i] as string;
     if (isCrashStart(line, lines[i + 1])) {
       const tb = parseCrashAt(lines, i);
-      if (tb && (tb.goroutines.length > 0 || tb.systemStacks.length > 0 || best === null || best.goroutines.length === 0))
+      if (
+        tb &&
+        (tb.goroutines.length > 0 ||
+          tb.systemStacks.length > 0 ||
+          best === null ||
+          best.goroutines.length === 0)
+      )
         best = tb;
       i = tb ? tb.endLine + 1 : i + 1;
     } else i++;
@@ -80,7 +87,11 @@ interface DumpResult {
  * Parses stacks from `lines[start]` on, until a line that is none of the dump's grammar (the logs
  * after it, or the next crash). `maxGoroutines` stops after that many (for net/http's log entries).
  */
-export function parseDump(lines: string[], start: number, maxGoroutines = Number.POSITIVE_INFINITY): DumpResult {
+export function parseDump(
+  lines: string[],
+  start: number,
+  maxGoroutines = Number.POSITIVE_INFINITY,
+): DumpResult {
   const res: DumpResult = {
     goroutines: [],
     systemStacks: [],
@@ -110,7 +121,9 @@ export function parseDump(lines: string[], start: number, maxGoroutines = Number
       const loc = parseLocationLine(line);
       if (!loc) break;
       const target: CreatedBy | TracebackFrame | null = created ?? lastFrame;
-      if (!target || target.file !== "") break;
+      // A location belongs to the line just above it; a second one for the same frame is not ours.
+      if (target === null) break;
+      if (target.file !== "") break;
       target.file = loc.file;
       target.line = loc.line;
       if (loc.offset !== undefined) target.offset = loc.offset;
@@ -195,7 +208,11 @@ export function parseDump(lines: string[], start: number, maxGoroutines = Number
     }
     // Under GOTRACEBACK=crash other threads may print their own `-----` / `SIGQUIT: quit` / `PC=`
     // sections after the dump (seen with Go <= 1.22); they continue the same crash.
-    if (line === "-----" || line.startsWith("PC=") || (parseBareSignal(line) && lines[j + 1]?.startsWith("PC="))) {
+    if (
+      line === "-----" ||
+      line.startsWith("PC=") ||
+      (parseBareSignal(line) && lines[j + 1]?.startsWith("PC="))
+    ) {
       frames = null;
       g = null;
       res.end = j;
@@ -291,7 +308,8 @@ function parseCrashAt(lines: string[], start: number): Traceback | null {
     }
     tb.endLine = j;
   }
-  if (tb.panics.length === 0 && tb.fatalError === null && tb.signal === null && tb.stackOverflow === null) return null;
+  if (tb.panics.length === 0 && tb.fatalError === null && tb.signal === null && tb.stackOverflow === null)
+    return null;
 
   const dump = parseDump(lines, j);
   tb.goroutines = dump.goroutines;
@@ -312,7 +330,11 @@ function parseCrashAt(lines: string[], start: number): Traceback | null {
     tb.message = `${tb.signal.name}: ${tb.signal.description}`;
   } else {
     tb.kind = "fatal";
-    tb.message = tb.stackOverflow ? "stack overflow" : tb.signal ? `${tb.signal.name}: ${tb.signal.description}` : "";
+    tb.message = tb.stackOverflow
+      ? "stack overflow"
+      : tb.signal
+        ? `${tb.signal.name}: ${tb.signal.description}`
+        : "";
   }
   if (tb.faultAddress !== null && tb.kind !== "panic") tb.kind = "fatal";
   // runtime/proc.go checkdead: "all goroutines are asleep - deadlock!" and, when main called
@@ -330,7 +352,9 @@ function parseCrashAt(lines: string[], start: number): Traceback | null {
   }
   tb.goexit =
     (tb.fatalError?.includes("main called runtime.Goexit") ?? false) ||
-    (g !== undefined && tb.crashingGoroutineId === g.id && g.frames.some((f) => f.function === "runtime.Goexit"));
+    (g !== undefined &&
+      tb.crashingGoroutineId === g.id &&
+      g.frames.some((f) => f.function === "runtime.Goexit"));
   return tb;
 }
 
@@ -338,7 +362,8 @@ function panicLink(text: string): PanicLink {
   // runtime/panic.go printpanics appends " [recovered, repanicked]" (Go 1.23+) or " [recovered]".
   if (text.endsWith(" [recovered, repanicked]"))
     return { message: text.slice(0, -24), recovered: true, repanicked: true };
-  if (text.endsWith(" [recovered]")) return { message: text.slice(0, -12), recovered: true, repanicked: false };
+  if (text.endsWith(" [recovered]"))
+    return { message: text.slice(0, -12), recovered: true, repanicked: false };
   return { message: text, recovered: false, repanicked: false };
 }
 

@@ -8,7 +8,16 @@ import type { Traceback, TracebackFrame } from "./types.js";
 
 export type TracebackReportFields = Pick<
   Report,
-  "kind" | "message" | "nested" | "signal" | "culprit" | "goroutine" | "goroutines" | "registers" | "warnings" | "sources"
+  | "kind"
+  | "message"
+  | "nested"
+  | "signal"
+  | "culprit"
+  | "goroutine"
+  | "goroutines"
+  | "registers"
+  | "warnings"
+  | "sources"
 >;
 
 export function toReportFrame(f: TracebackFrame): Frame {
@@ -28,10 +37,11 @@ export function reportFromTraceback(tb: Traceback, opts: { maxGroups?: number } 
   // The process died of the last panic of a chain (printpanics prints the outermost first); the
   // earlier ones, recovered or interrupted by it, are the report's `nested`.
   const last = tb.panics[tb.panics.length - 1];
-  const message = last ? last.message.split("\n")[0] ?? "" : tb.message;
+  const message = last ? (last.message.split("\n")[0] ?? "") : tb.message;
   const crashing = tb.goroutines.find((g) => g.id === tb.crashingGoroutineId) ?? null;
   const warnings: string[] = [];
-  if (tb.stackOverflow) warnings.push(`stack overflow: the goroutine's stack exceeded ${tb.stackOverflow.limitBytes} bytes`);
+  if (tb.stackOverflow)
+    warnings.push(`stack overflow: the goroutine's stack exceeded ${tb.stackOverflow.limitBytes} bytes`);
   if (crashing && crashing.elidedFrames > 0)
     warnings.push(`goroutine ${crashing.id}: ${crashing.elidedFrames} frames elided from the traceback`);
   if (tb.faultAddress) warnings.push(`unexpected fault address ${tb.faultAddress}`);
@@ -41,7 +51,9 @@ export function reportFromTraceback(tb: Traceback, opts: { maxGroups?: number } 
   return {
     kind: tb.kind,
     message,
-    nested: tb.panics.slice(0, -1).map((p) => ({ message: p.message.split("\n")[0] ?? "", recovered: p.recovered })),
+    nested: tb.panics
+      .slice(0, -1)
+      .map((p) => ({ message: p.message.split("\n")[0] ?? "", recovered: p.recovered })),
     signal: tb.signal
       ? {
           name: tb.signal.name,
@@ -50,8 +62,12 @@ export function reportFromTraceback(tb: Traceback, opts: { maxGroups?: number } 
           ...(tb.signal.pc !== undefined ? { pc: tb.signal.pc } : {}),
         }
       : null,
-    culprit: tb.culprit ? { function: tb.culprit.function, file: tb.culprit.file, line: tb.culprit.line } : null,
-    goroutine: crashing ? { id: crashing.id, state: crashing.state, frames: crashing.frames.map(toReportFrame) } : null,
+    culprit: tb.culprit
+      ? { function: tb.culprit.function, file: tb.culprit.file, line: tb.culprit.line }
+      : null,
+    goroutine: crashing
+      ? { id: crashing.id, state: crashing.state, frames: crashing.frames.map(toReportFrame) }
+      : null,
     goroutines: {
       total: tb.goroutines.length,
       groups: opts.maxGroups === undefined ? groups : groups.slice(0, opts.maxGroups),
