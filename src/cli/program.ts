@@ -7,9 +7,16 @@ import { Command, CommanderError } from "commander";
 import { describeChain, isHotdumpError } from "../errors.js";
 import { registerCrashes } from "./crashes.js";
 import { registerDebug } from "./debug.js";
+import { registerDev } from "./dev.js";
+import { registerDiff } from "./diff.js";
 import { registerDoctor } from "./doctor.js";
+import { registerEval } from "./eval.js";
 import { registerExec } from "./exec.js";
+import { registerMem } from "./mem.js";
 import { registerReport } from "./report.js";
+import { registerRun } from "./run.js";
+import { registerScan } from "./scan.js";
+import { registerSnapshot } from "./snapshot.js";
 import { registerUi } from "./ui.js";
 
 export async function run(argv: string[]): Promise<number> {
@@ -23,10 +30,17 @@ export async function run(argv: string[]): Promise<number> {
     .showHelpAfterError("(run hotdump --help for usage)")
     .enablePositionalOptions();
   registerExec(program);
+  registerDev(program);
+  registerRun(program);
   registerCrashes(program);
   registerReport(program);
   registerDebug(program);
   registerDoctor(program);
+  registerSnapshot(program);
+  registerScan(program);
+  registerDiff(program);
+  registerEval(program);
+  registerMem(program);
   registerUi(program);
   let code = 0;
   try {

@@ -4,8 +4,11 @@
  * measured 2.6 to 3.7 GB/s warm). Chunks overlap by the pattern length - 1, so a match across a
  * chunk boundary is seen exactly once. Naming where each hit lies is regions.ts's job.
  */
+import { createDelveSession, type DelveSession } from "../analyze/delve/index.js";
 import { type Core, type CoreSegment, openCore } from "../elf/index.js";
 import { badAddress, badPattern } from "./errors.js";
+import { createRegionIndex, describeRegion, type Region } from "./regions.js";
+import { openStoredCapture } from "./stored.js";
 
 export interface ScanPattern {
   bytes: Buffer;
@@ -144,4 +147,88 @@ export async function scanCoreFile(path: string, pattern: ScanPattern, opts: Sca
 /** `de ad be ef` style, 16 bytes a line is for mem; scan shows one line of context. */
 export function hexBytes(b: Buffer): string {
   return [...b].map((x) => x.toString(16).padStart(2, "0")).join(" ");
+}
+
+export interface NamedHit {
+  address: string;
+  region: Region;
+  where: string;
+  segment: { start: string; end: string; flags: string };
+  before: string;
+  match: string;
+  after: string;
+}
+
+export interface CaptureScan {
+  id: string;
+  pattern: string;
+  hits: NamedHit[];
+  stats: ScanStats & { gbPerSecond: number };
+  notes: string[];
+}
+
+/**
+ * Scan a stored capture. The core is decompressed to the store's cache first (not streamed):
+ * naming a hit needs Delve on the same core (goroutine list, heap spans), and Delve reads a file.
+ */
+export async function scanStoredCapture(
+  storeDir: string,
+  id: string,
+  pattern: ScanPattern,
+  o: ScanOptions & { force?: boolean; dlvPath?: string } = {},
+): Promise<CaptureScan> {
+  const stored = await openStoredCapture(storeDir, id, { force: o.force ?? false });
+  try {
+    const core = await openCore(stored.core);
+    try {
+      const { hits, stats } = await scanCore(core, pattern, o);
+      let session: DelveSession | null = null;
+      const notes: string[] = [];
+      try {
+        if (stored.binary && hits.length > 0)
+          session = await createDelveSession({
+            binary: stored.binary,
+            core: stored.core,
+            ...(o.dlvPath ? { dlvPath: o.dlvPath } : {}),
+          }).catch((e: unknown) => {
+            notes.push(
+              `Delve unavailable: ${(e as { shortMessage?: string }).shortMessage ?? (e as Error).message}`,
+            );
+            return null;
+          });
+        const index = await createRegionIndex({ core, binary: stored.binary, session });
+        notes.push(...index.notes);
+        const named: NamedHit[] = [];
+        for (const h of hits) {
+          const region = await index.classify(h.addr);
+          named.push({
+            address: `0x${h.addr.toString(16)}`,
+            region,
+            where: describeRegion(region),
+            segment: {
+              start: `0x${h.segment.vaddr.toString(16)}`,
+              end: `0x${h.segment.end.toString(16)}`,
+              flags: `${h.segment.flags & 4 ? "r" : "-"}${h.segment.flags & 2 ? "w" : "-"}${h.segment.flags & 1 ? "x" : "-"}`,
+            },
+            before: hexBytes(h.before),
+            match: hexBytes(h.match),
+            after: hexBytes(h.after),
+          });
+        }
+        return {
+          id,
+          pattern: pattern.describe,
+          hits: named,
+          stats: { ...stats, gbPerSecond: stats.bytes / 1e6 / stats.ms },
+          notes,
+        };
+      } finally {
+        await session?.close();
+      }
+    } finally {
+      await core.close();
+    }
+  } finally {
+    await stored.release();
+  }
 }

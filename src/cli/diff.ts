@@ -1,0 +1,25 @@
+import type { Command } from "commander";
+import { diffCaptures, renderDiff } from "../forensics/diff.js";
+import { type CommonOptions, printJson, storeDirFrom, storeOption } from "./common.js";
+import { resolveCrashId } from "./report.js";
+
+export function registerDiff(program: Command): void {
+  storeOption(
+    program
+      .command("diff")
+      .description(
+        "compare two captures: goroutine groups that grew, appeared or vanished, totals, heap in use",
+      )
+      .argument("<id-a>", "the earlier capture")
+      .argument("<id-b>", "the later capture (or 'latest')")
+      .option("--no-delve", "use report.json only (no heap figure)")
+      .option("--json", "print JSON"),
+  ).action(async (a: string, b: string, opts: CommonOptions & { delve?: boolean }) => {
+    const storeDir = storeDirFrom(opts);
+    const d = await diffCaptures(storeDir, resolveCrashId(storeDir, a), resolveCrashId(storeDir, b), {
+      delve: opts.delve !== false,
+    });
+    if (opts.json) return printJson(d);
+    process.stdout.write(`${renderDiff(d)}\n`);
+  });
+}

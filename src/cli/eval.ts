@@ -1,0 +1,42 @@
+import type { Command } from "commander";
+import { usageError } from "../errors.js";
+import { evalInCapture } from "../forensics/inspect.js";
+import { type CommonOptions, printJson, storeDirFrom, storeOption } from "./common.js";
+import { resolveCrashId } from "./report.js";
+
+const int = (v: string | undefined, name: string): number | undefined => {
+  if (v === undefined) return undefined;
+  if (!/^-?\d+$/.test(v)) throw usageError(`${name} must be a number`);
+  return Number(v);
+};
+
+export function registerEval(program: Command): void {
+  storeOption(
+    program
+      .command("eval")
+      .description("evaluate a Go expression in a stored capture (Delve Eval on the exact binary and core)")
+      .argument("<id>", "a crash or snapshot id (or 'latest')")
+      .argument("<expr>", "a Go expression: a variable, a field, runtime.gcController.heapInUse, ...")
+      .option("--goroutine <n>", "the goroutine whose frame to use (default: Delve's current one)")
+      .option("--frame <k>", "the frame in that goroutine's stack (default 0)")
+      .option("--force", "evaluate even though the core's build ID does not match the binary")
+      .option("--json", "print Delve's variable as JSON"),
+  ).action(
+    async (
+      idArg: string,
+      expr: string,
+      opts: CommonOptions & { goroutine?: string; frame?: string; force?: boolean },
+    ) => {
+      const storeDir = storeDirFrom(opts);
+      const goroutine = int(opts.goroutine, "--goroutine");
+      const frame = int(opts.frame, "--frame");
+      const r = await evalInCapture(storeDir, resolveCrashId(storeDir, idArg), expr, {
+        force: opts.force ?? false,
+        ...(goroutine !== undefined ? { goroutine } : {}),
+        ...(frame !== undefined ? { frame } : {}),
+      });
+      if (opts.json) return printJson(r);
+      process.stdout.write(`${r.text}\n`);
+    },
+  );
+}

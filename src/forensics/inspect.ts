@@ -1,0 +1,144 @@
+/**
+ * `eval` and `mem` on a stored capture: Delve's Eval and ExamineMemory against the exact binary
+ * and the core decompressed to the store's cache, with the bundle's build-ID proof checked first
+ * (a core read through the wrong binary gives confident nonsense).
+ */
+import { createDelveSession, type DelveSession, type dlv, formatVariable } from "../analyze/delve/index.js";
+import { openCore } from "../elf/index.js";
+import { callExtra } from "./dlvExtra.js";
+import { evalFailed, memUnreadable } from "./errors.js";
+import { createRegionIndex, describeRegion, type Region } from "./regions.js";
+import { openStoredCapture } from "./stored.js";
+
+export const EVAL_LOAD_CONFIG: dlv.LoadConfig = {
+  FollowPointers: true,
+  MaxVariableRecurse: 2,
+  MaxStringLen: 256,
+  MaxArrayValues: 64,
+  MaxStructFields: -1,
+};
+
+export interface InspectOptions {
+  force?: boolean;
+  dlvPath?: string;
+}
+
+async function withSession<T>(
+  storeDir: string,
+  id: string,
+  o: InspectOptions,
+  fn: (s: DelveSession, core: string, binary: string) => Promise<T>,
+): Promise<T> {
+  const stored = await openStoredCapture(storeDir, id, { requireBinary: true, force: o.force ?? false });
+  try {
+    const s = await createDelveSession({
+      binary: stored.binary!,
+      core: stored.core,
+      ...(o.dlvPath ? { dlvPath: o.dlvPath } : {}),
+    });
+    try {
+      return await fn(s, stored.core, stored.binary!);
+    } finally {
+      await s.close();
+    }
+  } finally {
+    await stored.release();
+  }
+}
+
+export interface EvalResult {
+  expr: string;
+  goroutine: number;
+  frame: number;
+  text: string;
+  variable: dlv.Variable;
+}
+
+/** goroutine -1: the one Delve selects (the crashing goroutine of a crash). */
+export function evalInCapture(
+  storeDir: string,
+  id: string,
+  expr: string,
+  o: InspectOptions & { goroutine?: number; frame?: number } = {},
+): Promise<EvalResult> {
+  return withSession(storeDir, id, o, async (s) => {
+    const scope = { GoroutineID: o.goroutine ?? -1, Frame: o.frame ?? 0, DeferredCall: 0 };
+    let v: dlv.Variable;
+    try {
+      v = (await s.call("Eval", { Scope: scope, Expr: expr, Cfg: EVAL_LOAD_CONFIG })).Variable;
+    } catch (e) {
+      throw evalFailed(expr, (e as { shortMessage?: string }).shortMessage ?? (e as Error).message, e);
+    }
+    if (v.unreadable) throw evalFailed(expr, v.unreadable);
+    return {
+      expr,
+      goroutine: scope.GoroutineID,
+      frame: scope.Frame,
+      text: formatVariable(v, { maxLength: 4000 }),
+      variable: v,
+    };
+  });
+}
+
+export interface MemResult {
+  address: string;
+  length: number;
+  bytes: Buffer;
+  region: Region;
+  regionText: string;
+}
+
+const EXAMINE_MAX = 1000; // service/rpc2 ExamineMemory refuses more
+
+export function memInCapture(
+  storeDir: string,
+  id: string,
+  addr: bigint,
+  length: number,
+  o: InspectOptions = {},
+): Promise<MemResult> {
+  return withSession(storeDir, id, o, async (s, corePath, binary) => {
+    const parts: Buffer[] = [];
+    for (let done = 0; done < length; ) {
+      const n = Math.min(EXAMINE_MAX, length - done);
+      try {
+        const out = await callExtra(s, "ExamineMemory", { Address: Number(addr + BigInt(done)), Length: n });
+        const b = Buffer.from(out.Mem ?? "", "base64");
+        parts.push(b);
+        if (b.length < n) break;
+        done += n;
+      } catch (e) {
+        if (done === 0)
+          throw memUnreadable(addr, (e as { shortMessage?: string }).shortMessage ?? (e as Error).message, e);
+        break;
+      }
+    }
+    const bytes = Buffer.concat(parts);
+    const core = await openCore(corePath);
+    try {
+      const index = await createRegionIndex({ core, binary, session: s });
+      const region = await index.classify(addr);
+      return {
+        address: `0x${addr.toString(16)}`,
+        length: bytes.length,
+        bytes,
+        region,
+        regionText: describeRegion(region),
+      };
+    } finally {
+      await core.close();
+    }
+  });
+}
+
+/** Like Delve's examinemem -fmt hex, 16 bytes a line, with an ASCII column. */
+export function hexDump(addr: bigint, b: Buffer): string {
+  const lines: string[] = [];
+  for (let i = 0; i < b.length; i += 16) {
+    const row = b.subarray(i, i + 16);
+    const hex = [...row].map((x) => x.toString(16).padStart(2, "0")).join(" ");
+    const ascii = [...row].map((x) => (x >= 0x20 && x < 0x7f ? String.fromCharCode(x) : ".")).join("");
+    lines.push(`0x${(addr + BigInt(i)).toString(16)}:  ${hex.padEnd(47)}  |${ascii}|`);
+  }
+  return lines.join("\n");
+}
