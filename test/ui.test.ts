@@ -3,7 +3,7 @@
  * programs for real), journal events for a few generations, the server, and Debian's Chromium
  * driven by playwright-core. UI_SCREENSHOTS=1 also writes docs/screenshots/*.png.
  */
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
@@ -188,6 +188,8 @@ describe.skipIf(!hasChromium)("hotdump ui (Chromium at /usr/bin/chromium)", () =
       expect(lanes).toEqual(["1", "2", "3"]);
       expect(await page.locator("svg.timeline a.crash-link").count()).toBe(2);
       expect(await page.locator("#crashes tbody tr").count()).toBe(2);
+      // exec bundles have no generation; the journal's crash event supplies it.
+      expect(await page.textContent(`#crashes tr[data-id="${panicId}"] td.n`)).toBe("2");
       await page.waitForSelector("#status.live");
       if (SHOTS)
         await page.screenshot({ path: join(ROOT, "docs/screenshots/ui-overview.png"), fullPage: true });
@@ -211,6 +213,7 @@ describe.skipIf(!hasChromium)("hotdump ui (Chromium at /usr/bin/chromium)", () =
       expect(await page.textContent("#stdout")).toContain("pricing orders");
       expect(await page.textContent("#debug-cmd")).toBe(`hotdump debug ${panicId} --store ${store}`);
       expect(await page.textContent("#identity")).toMatch(/build IDs match/);
+      expect(await page.textContent("main dl.facts")).toMatch(/Generation\s*2/);
       if (SHOTS) {
         await folded.locator(":scope > summary").press("Enter");
         await page.screenshot({ path: join(ROOT, "docs/screenshots/ui-crash.png"), fullPage: true });
@@ -253,7 +256,7 @@ describe.skipIf(!hasChromium)("hotdump ui (Chromium at /usr/bin/chromium)", () =
       await page.goto(s.url);
       await page.waitForSelector("#status.live");
       await page.evaluate(() => {
-        (window as unknown as { marker: number }).marker = 42;
+        (globalThis as unknown as { marker: number }).marker = 42;
       });
       const t0 = Date.now();
       const id = execCrash(store, "uipanic");
@@ -262,7 +265,10 @@ describe.skipIf(!hasChromium)("hotdump ui (Chromium at /usr/bin/chromium)", () =
       j.close();
       await page.waitForSelector(`#crashes tr[data-id="${id}"]`, { timeout: 10_000 });
       await page.waitForSelector(`#log li[data-event="crash"] a[href="#/crash/${id}"]`, { timeout: 10_000 });
-      expect(await page.evaluate(() => (window as unknown as { marker?: number }).marker)).toBe(42);
+      expect(await page.evaluate(() => (globalThis as unknown as { marker?: number }).marker)).toBe(42);
+      // The timeline was redrawn with the new crash marker on generation 3's lane.
+      await page.waitForSelector('svg.timeline g[data-generation="3"] a.crash-link >> nth=1');
+      expect(await page.locator("#timeline svg.timeline").count()).toBe(1);
       expect(Date.now() - t0).toBeLessThan(20_000);
     } finally {
       await page.close();
@@ -305,6 +311,41 @@ describe.skipIf(!hasChromium)("hotdump ui (Chromium at /usr/bin/chromium)", () =
     } finally {
       await page.close();
     }
+  });
+
+  it("`hotdump ui` prints its URL, serves, and stops on SIGTERM; a busy default port falls back, an explicit one fails", async () => {
+    const child = spawn("node", [join(ROOT, "bin/hotdump"), "ui", "--store", store, "--port", "0"], {
+      cwd: ROOT,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    try {
+      const url = await new Promise<string>((ok, fail) => {
+        let out = "";
+        child.stdout.on("data", (c: Buffer) => {
+          out += c.toString();
+          const m = /^(http:\/\/127\.0\.0\.1:\d+\/)$/m.exec(out);
+          if (m) ok(m[1]!);
+        });
+        child.once("exit", (code) => fail(new Error(`hotdump ui exited ${code}`)));
+      });
+      const r = await get(`${url}api/overview`);
+      expect(r.status).toBe(200);
+      expect(JSON.parse(r.body).crashes.length).toBeGreaterThan(1);
+      const exited = new Promise<number | null>((ok) => child.once("exit", ok));
+      child.kill("SIGTERM");
+      expect(await exited).toBe(0);
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+    }
+    const first = await serve();
+    const second = await createUiServer({ storeDir: store, port: first.port });
+    servers.push(second);
+    expect(second.port).not.toBe(first.port);
+    await expect(
+      createUiServer({ storeDir: store, port: first.port, strictPort: true }),
+    ).rejects.toMatchObject({
+      code: "E_UI_LISTEN",
+    });
   });
 
   it("refuses a non-loopback bind without a token by generating one", async () => {

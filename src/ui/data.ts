@@ -77,8 +77,19 @@ export function overview(layout: StoreLayout, journal: Journal | null, lastEvent
     lastEventId: events.at(-1)?.id ?? lastEventId,
     generations: journal ? journal.generations() : [],
     events,
-    crashes: listCrashes(layout.root),
+    crashes: withGenerations(listCrashes(layout.root), events),
   };
+}
+
+/** `hotdump exec` bundles carry no generation; a supervisor's `crash` event names it. */
+function withGenerations(crashes: CrashListing[], events: UiEvent[]): CrashListing[] {
+  const gen = new Map<string, number>();
+  for (const e of events)
+    if (e.event === "crash" && e.crashId && typeof e.generation === "number")
+      gen.set(e.crashId, e.generation);
+  return crashes.map((c) =>
+    c.generation === null && gen.has(c.id) ? { ...c, generation: gen.get(c.id)! } : c,
+  );
 }
 
 /** The last bytes of a bundle file, cut at a line start; null when the file is absent. */
@@ -124,8 +135,17 @@ export function readReport(bundle: Bundle): { report: Report | null; error?: str
 }
 
 /** Throws the store's typed errors (E_BAD_CRASH_ID, E_CRASH_NOT_FOUND) for the server to map. */
-export function crashDetail(layout: StoreLayout, id: string, coreDownload: boolean): CrashDetail {
+export function crashDetail(
+  layout: StoreLayout,
+  id: string,
+  coreDownload: boolean,
+  journal: Journal | null,
+): CrashDetail {
   const bundle = openBundle(layout, id);
+  if (bundle.meta.generation === null && journal) {
+    const ev = journal.events().find((e) => e.event === "crash" && e.crashId === id);
+    if (typeof ev?.generation === "number") bundle.meta.generation = ev.generation;
+  }
   const { report, error } = readReport(bundle);
   return {
     id,

@@ -212,7 +212,7 @@ export async function createUiServer(opts: UiServerOptions): Promise<UiServer> {
     if (!isCrashId(id))
       return sendError(res, 400, "E_BAD_CRASH_ID", "not a crash id (ids look like 20261129-123456-3fa2)");
     const what = m[2];
-    if (what === undefined) return sendJson(res, 200, crashDetail(layout, id, token !== null));
+    if (what === undefined) return sendJson(res, 200, crashDetail(layout, id, token !== null, reader.get()));
     const dl = DOWNLOADS[what];
     if (dl) {
       const { report, error } = readReport(openBundle(layout, id));

@@ -46,6 +46,11 @@ async function api(path) {
 
 const state = { overview: null, source: null, lastEventId: 0, route: null, detail: null };
 const main = () => document.getElementById("main");
+/** Replace the page's content (replaceChildren would print a null child as the text "null"). */
+const mount = (...children) => {
+  main().replaceChildren();
+  append(main(), children);
+};
 const setStatus = (text, live = false) => {
   const el = document.getElementById("status");
   el.textContent = text;
@@ -70,7 +75,7 @@ async function render() {
     if (state.route.page === "crash") await renderCrash(state.route.id);
     else await renderOverview();
   } catch (e) {
-    main().replaceChildren(h("h1", null, "Could not load this page"), h("p", { class: "bad" }, e.message));
+    mount(h("h1", null, "Could not load this page"), h("p", { class: "bad" }, e.message));
   }
 }
 
@@ -85,7 +90,7 @@ async function loadOverview() {
 async function renderOverview() {
   const o = await loadOverview();
   document.title = "hotdump — overview";
-  main().replaceChildren(
+  mount(
     h("h1", null, "Overview"),
     h(
       "section",
@@ -117,8 +122,14 @@ function refreshOverviewParts() {
   return loadOverview().then((o) => {
     const tl = document.getElementById("timeline");
     const cl = document.getElementById("crashlist");
-    if (tl) tl.replaceChildren(timeline(o));
-    if (cl) cl.replaceChildren(crashTable(o.crashes, known));
+    for (const [el, content] of [
+      [tl, timeline(o)],
+      [cl, crashTable(o.crashes, known)],
+    ]) {
+      if (!el) continue;
+      el.replaceChildren();
+      append(el, [content]);
+    }
   });
 }
 
@@ -580,7 +591,7 @@ async function renderCrash(id) {
     );
   const bin = { ...(m.binary ?? {}), ...(r?.binary ?? {}) };
   const match = m.core?.buildIdMatch ?? r?.core?.buildIdMatch;
-  main().replaceChildren(
+  mount(
     h("p", null, h("a", { href: "#/" }, "← Overview")),
     h(
       "h1",
