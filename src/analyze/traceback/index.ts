@@ -1,3 +1,8 @@
+/**
+ * The Go traceback parser: `parseTraceback(stderr)` finds and parses the crash, `groupGoroutines`
+ * folds big dumps, `findRecoveredHttpPanics` finds panics net/http survived, and
+ * `reportFromTraceback` fills the report contract's traceback-derived fields.
+ */
 export { detectGorootSrc, type GroupOptions, groupGoroutines, userFrame } from "./group.js";
 export { findRecoveredHttpPanics } from "./http.js";
 export { culpritOf, parseTraceback } from "./parse.js";
