@@ -5,6 +5,7 @@
  */
 import { Command, CommanderError } from "commander";
 import { describeChain, isHotdumpError } from "../errors.js";
+import { registerCheatsheet } from "./cheatsheet.js";
 import { registerCrashes } from "./crashes.js";
 import { registerDebug } from "./debug.js";
 import { registerDev } from "./dev.js";
@@ -41,7 +42,10 @@ export async function run(argv: string[]): Promise<number> {
   registerDiff(program);
   registerEval(program);
   registerMem(program);
+  registerCheatsheet(program);
   registerUi(program);
+  // -v/--verbose is read from argv above; every subcommand accepts it wherever it is typed.
+  for (const c of program.commands) c.option("-v, --verbose", "print the full error chain and debug logs");
   let code = 0;
   try {
     await program.parseAsync(argv, { from: "user" });
