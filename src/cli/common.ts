@@ -17,9 +17,9 @@ export function storeDirFrom(opts: CommonOptions): string {
   return resolveStoreDir(process.cwd(), opts.store);
 }
 
-export function loggerFor(cmd: Command): Logger {
+export function loggerFor(cmd: Command, stream: NodeJS.WriteStream = process.stderr): Logger {
   const all = cmd.optsWithGlobals() as CommonOptions;
-  return createLogger({ level: all.verbose ? "debug" : "info" });
+  return createLogger({ level: all.verbose ? "debug" : "info", stream });
 }
 
 export function printJson(value: unknown): void {

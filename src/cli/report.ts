@@ -3,7 +3,7 @@ import type { Command } from "commander";
 import type { Report } from "../analyze/report.js";
 import { HotdumpError, usageError } from "../errors.js";
 import { renderReport } from "../report/index.js";
-import { bundleFile, ensureStore, isCrashId, openBundle, storeLayout } from "../store/index.js";
+import { bundleFile, isCrashId, openBundle, storeLayout } from "../store/index.js";
 import { useColour } from "../util/log.js";
 import { type CommonOptions, storeDirFrom, storeOption } from "./common.js";
 
@@ -52,7 +52,6 @@ export function registerReport(program: Command): void {
   ).action((id: string, opts: CommonOptions & { format?: string; out?: string }) => {
     const format = parseFormat(opts.format);
     const storeDir = storeDirFrom(opts);
-    ensureStore(storeDir);
     emitReport(readStoredReport(storeDir, resolveCrashId(storeDir, id)), format, opts.out);
   });
 }

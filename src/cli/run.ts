@@ -7,7 +7,7 @@ import { watch } from "node:fs";
 import { resolve } from "node:path";
 import type { Command } from "commander";
 import { HotdumpError, usageError } from "../errors.js";
-import { archiveBinary, ensureStore, openJournal } from "../store/index.js";
+import { archiveBinary, ensureStore, openJournal, storeLayout } from "../store/index.js";
 import { sendControl, serveControl } from "../supervise/control.js";
 import { createEventSink } from "../supervise/events.js";
 import { checksumMismatch, expectedSha256, preflightBinary } from "../supervise/preflight.js";
@@ -169,7 +169,7 @@ export function registerRun(program: Command): void {
   )
     .option("--json", "print the result as JSON")
     .action(async (opts: CommonOptions) => {
-      const r = await sendControl(ensureStore(storeDirFrom(opts)), { cmd: "reload" });
+      const r = await sendControl(storeLayout(storeDirFrom(opts)), { cmd: "reload" });
       if (opts.json) process.stdout.write(`${JSON.stringify(r)}\n`);
       else if (r.ok) process.stdout.write(`generation ${r.generation} is serving\n`);
       else

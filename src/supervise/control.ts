@@ -18,7 +18,11 @@ export async function serveControl(layout: StoreLayout, handler: ControlHandler)
   const path = layout.control;
   // A stale socket from a supervisor that died: connecting to it fails, so it can go.
   if (await isAlive(path)) {
-    throw new HotdumpError("supervise", "E_ALREADY_RUNNING", `another hotdump supervisor already uses the store ${layout.root} (its control socket answers)`);
+    throw new HotdumpError(
+      "supervise",
+      "E_ALREADY_RUNNING",
+      `another hotdump supervisor already uses the store ${layout.root} (its control socket answers)`,
+    );
   }
   rmSync(path, { force: true });
   const server = createServer((sock) => {
@@ -67,13 +71,23 @@ function isAlive(path: string): Promise<boolean> {
   });
 }
 
-export function sendControl(layout: StoreLayout, req: ControlRequest, timeoutMs = 120_000): Promise<Record<string, unknown>> {
+export function sendControl(
+  layout: StoreLayout,
+  req: ControlRequest,
+  timeoutMs = 120_000,
+): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
     const c = createConnection(layout.control);
     let buf = "";
     const t = setTimeout(() => {
       c.destroy();
-      reject(new HotdumpError("supervise", "E_CONTROL_TIMEOUT", `the supervisor did not answer within ${timeoutMs / 1000} s`));
+      reject(
+        new HotdumpError(
+          "supervise",
+          "E_CONTROL_TIMEOUT",
+          `the supervisor did not answer within ${timeoutMs / 1000} s`,
+        ),
+      );
     }, timeoutMs);
     c.once("connect", () => c.write(`${JSON.stringify(req)}\n`));
     c.on("data", (d) => {
@@ -84,7 +98,9 @@ export function sendControl(layout: StoreLayout, req: ControlRequest, timeoutMs 
       try {
         resolve(JSON.parse(buf) as Record<string, unknown>);
       } catch (cause) {
-        reject(new HotdumpError("supervise", "E_CONTROL_REPLY", "the supervisor's reply was not JSON", { cause }));
+        reject(
+          new HotdumpError("supervise", "E_CONTROL_REPLY", "the supervisor's reply was not JSON", { cause }),
+        );
       }
     });
     c.once("error", (cause: NodeJS.ErrnoException) => {

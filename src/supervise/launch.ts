@@ -12,7 +12,8 @@ import { type Child, startChild } from "../util/child.js";
 let setpriv: string | null | undefined;
 /** util-linux's setpriv, where it exists (Debian: always, util-linux is essential). */
 export function setprivPath(): string | null {
-  if (setpriv === undefined) setpriv = ["/usr/bin/setpriv", "/bin/setpriv"].find((p) => existsSync(p)) ?? null;
+  if (setpriv === undefined)
+    setpriv = ["/usr/bin/setpriv", "/bin/setpriv"].find((p) => existsSync(p)) ?? null;
   return setpriv;
 }
 

@@ -11,7 +11,6 @@ import { signalNumber } from "../util/child.js";
 
 export type { Outcome };
 
-
 export interface Ended {
   outcome: Outcome;
   exitCode: number | null;

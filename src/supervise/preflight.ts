@@ -18,13 +18,20 @@ const refuse = (code: string, msg: string) => new HotdumpError("supervise", code
 export async function preflightBinary(path: string, o: PreflightOptions = {}): Promise<BinaryIdentity> {
   if (!existsSync(path)) throw refuse("E_PREFLIGHT_MISSING", `${path} does not exist`);
   const id = await readBinaryIdentity(path);
-  if (!id.isElf) throw refuse("E_PREFLIGHT_NOT_ELF", `${path} is not an ELF executable: refusing to start it`);
+  if (!id.isElf)
+    throw refuse("E_PREFLIGHT_NOT_ELF", `${path} is not an ELF executable: refusing to start it`);
   if (id.machine !== "x86-64")
-    throw refuse("E_PREFLIGHT_ARCH", `${path} is built for ${id.machine}, not this machine (x86-64): refusing to start it`);
+    throw refuse(
+      "E_PREFLIGHT_ARCH",
+      `${path} is built for ${id.machine}, not this machine (x86-64): refusing to start it`,
+    );
   if (id.type !== "exec" && id.type !== "dyn")
     throw refuse("E_PREFLIGHT_NOT_EXECUTABLE", `${path} is an ELF ${id.type} file, not a program`);
   if (!id.goVersion)
-    throw refuse("E_PREFLIGHT_NOT_GO", `${path} is not a Go program (no Go build info): hotdump supervises Go services`);
+    throw refuse(
+      "E_PREFLIGHT_NOT_GO",
+      `${path} is not a Go program (no Go build info): hotdump supervises Go services`,
+    );
   if (!id.hasDwarf && !o.allowStripped)
     throw refuse(
       "E_PREFLIGHT_STRIPPED",
@@ -36,7 +43,8 @@ export async function preflightBinary(path: string, o: PreflightOptions = {}): P
 /** The expected checksum: the flag, else `<binary>.sha256` beside it, else none. */
 export function expectedSha256(path: string, flag?: string): string | null {
   if (flag) {
-    if (!/^[0-9a-fA-F]{64}$/.test(flag)) throw refuse("E_BAD_SHA256", `--sha256 must be 64 hex digits, got ${JSON.stringify(flag)}`);
+    if (!/^[0-9a-fA-F]{64}$/.test(flag))
+      throw refuse("E_BAD_SHA256", `--sha256 must be 64 hex digits, got ${JSON.stringify(flag)}`);
     return flag.toLowerCase();
   }
   const file = `${path}.sha256`;
@@ -47,4 +55,7 @@ export function expectedSha256(path: string, flag?: string): string | null {
 }
 
 export const checksumMismatch = (path: string, want: string, got: string) =>
-  refuse("E_CHECKSUM_MISMATCH", `${path} has SHA-256 ${got.slice(0, 12)}…, expected ${want.slice(0, 12)}…: refusing to start it`);
+  refuse(
+    "E_CHECKSUM_MISMATCH",
+    `${path} has SHA-256 ${got.slice(0, 12)}…, expected ${want.slice(0, 12)}…: refusing to start it`,
+  );

@@ -32,19 +32,34 @@ function checkExecutable(p: string, shown: string): void {
     throw commandNotFound(shown);
   }
   if (!st.isFile())
-    throw new HotdumpError("exec", "E_EXEC_NOT_A_FILE", `${shown} is not a program file (build it with go build -o ${shown})`, {
-      exitCode: 126,
-    });
+    throw new HotdumpError(
+      "exec",
+      "E_EXEC_NOT_A_FILE",
+      `${shown} is not a program file (build it with go build -o ${shown})`,
+      {
+        exitCode: 126,
+      },
+    );
   try {
     accessSync(p, constants.X_OK);
   } catch {
-    throw new HotdumpError("exec", "E_EXEC_NOT_EXECUTABLE", `${shown} is not executable (chmod +x ${shown})`, {
-      exitCode: 126,
-    });
+    throw new HotdumpError(
+      "exec",
+      "E_EXEC_NOT_EXECUTABLE",
+      `${shown} is not executable (chmod +x ${shown})`,
+      {
+        exitCode: 126,
+      },
+    );
   }
 }
 
 export const commandNotFound = (command: string) =>
-  new HotdumpError("exec", "E_EXEC_NOT_FOUND", `command not found: ${command} (give a path, e.g. ./${command}, or build it first)`, {
-    exitCode: 127,
-  });
+  new HotdumpError(
+    "exec",
+    "E_EXEC_NOT_FOUND",
+    `command not found: ${command} (give a path, e.g. ./${command}, or build it first)`,
+    {
+      exitCode: 127,
+    },
+  );

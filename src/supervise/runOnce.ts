@@ -83,12 +83,12 @@ export async function runOnce(o: RunOnceOptions): Promise<RunOnceResult> {
   // The child shares our process group, so a terminal's Ctrl-C reaches it directly; a signal sent
   // to hotdump alone (kill PID) is passed on. Either way hotdump stays to record how it ended.
   // Facts about the running process (its exact comm, pid namespace, core limit) for finding the core.
-  const snapshot = child.pid !== undefined ? snapshotAfterExec(child.pid, program).catch(() => undefined) : undefined;
+  const snapshot =
+    child.pid !== undefined ? snapshotAfterExec(child.pid, program).catch(() => undefined) : undefined;
   const forward = (sig: NodeJS.Signals) => () => child.signal(sig);
-  const handlers: [NodeJS.Signals, () => void][] = (["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"] as const).map((s) => [
-    s,
-    s === "SIGINT" ? () => {} : forward(s),
-  ]);
+  const handlers: [NodeJS.Signals, () => void][] = (["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"] as const).map(
+    (s) => [s, s === "SIGINT" ? () => {} : forward(s)],
+  );
   for (const [s, h] of handlers) process.on(s, h);
   const end = await child.stopped;
   for (const [s, h] of handlers) process.off(s, h);
@@ -112,13 +112,20 @@ export async function runOnce(o: RunOnceOptions): Promise<RunOnceResult> {
         cmdline: [o.command, ...o.args],
         cwd: o.cwd,
         envNames: Object.keys(o.env).sort(),
-        binary: { path: program, ...(archived ? { archived: archived.path, sha256: archived.sha256 } : {}), identity },
+        binary: {
+          path: program,
+          ...(archived ? { archived: archived.path, sha256: archived.sha256 } : {}),
+          identity,
+        },
         stdoutTail: child.stdoutTail.toString(),
         stderrTail,
         traceback,
         ...(snapshot && (await snapshot) ? { process: (await snapshot)! } : {}),
       },
-      { layout, ...(storeProblem ? { storeError: storeProblem } : {}), ...(o.analyze ? { analyze: o.analyze } : {}),
+      {
+        layout,
+        ...(storeProblem ? { storeError: storeProblem } : {}),
+        ...(o.analyze ? { analyze: o.analyze } : {}),
         ...(o.runAnalysis === false ? { runAnalysis: false } : {}),
         logger: o.logger,
       },

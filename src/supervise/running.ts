@@ -4,8 +4,7 @@
  * process groups found and stopped by the next start. The service also dies with hotdump through
  * PR_SET_PDEATHSIG (launch.ts); this file is the second line, for what the first cannot catch.
  */
-import { readFileSync, readlinkSync } from "node:fs";
-import { writeFileSync, renameSync } from "node:fs";
+import { readFileSync, readlinkSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { StoreLayout } from "../store/index.js";
 
@@ -37,7 +36,10 @@ export function rememberRunning(layout: StoreLayout, e: Omit<Entry, "supervisor"
 }
 
 export function forgetRunning(layout: StoreLayout, pid: number): void {
-  save(layout, load(layout).filter((x) => x.pid !== pid));
+  save(
+    layout,
+    load(layout).filter((x) => x.pid !== pid),
+  );
 }
 
 const alive = (pid: number) => {

@@ -134,7 +134,8 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
     });
     const startedAt = new Date();
     const g: Running = { build, child, port, state: "starting", startedAt, lines, done: null as never };
-    if (child.pid !== undefined) rememberRunning(o.layout, { pid: child.pid, generation: build.generation, binary: build.binary });
+    if (child.pid !== undefined)
+      rememberRunning(o.layout, { pid: child.pid, generation: build.generation, binary: build.binary });
     o.emit({ event: "started", generation: build.generation, pid: child.pid ?? null });
     g.done = child.stopped.then(async (end) => {
       out.flush();
@@ -156,13 +157,22 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
             cmdline: [build.binary, ...o.args],
             cwd: o.cwd,
             envNames: Object.keys(env).sort(),
-            binary: { path: build.binary, archived: build.binary, sha256: build.sha256, identity: build.identity },
+            binary: {
+              path: build.binary,
+              archived: build.binary,
+              sha256: build.sha256,
+              identity: build.identity,
+            },
             stdoutTail: child.stdoutTail.toString(),
             stderrTail,
             traceback,
             generation: build.generation,
           },
-          { layout: o.layout, analyze: { redact: Boolean(o.redact) }, pinnedBinaries: lastBuild ? [lastBuild.sha256] : [] },
+          {
+            layout: o.layout,
+            analyze: { redact: Boolean(o.redact) },
+            pinnedBinaries: lastBuild ? [lastBuild.sha256] : [],
+          },
         );
         o.emit({
           event: "crash",
@@ -174,16 +184,30 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
         });
         o.onCrash?.(build.generation, crash);
       } else if (expected) {
-        o.emit({ event: "stopped", generation: build.generation, pid: child.pid ?? null, signal: ended.signal, exitCode: ended.exitCode });
+        o.emit({
+          event: "stopped",
+          generation: build.generation,
+          pid: child.pid ?? null,
+          signal: ended.signal,
+          exitCode: ended.exitCode,
+        });
       } else {
-        o.emit({ event: "exited", generation: build.generation, pid: child.pid ?? null, signal: ended.signal, exitCode: ended.exitCode });
+        o.emit({
+          event: "exited",
+          generation: build.generation,
+          pid: child.pid ?? null,
+          signal: ended.signal,
+          exitCode: ended.exitCode,
+        });
       }
       return { ended, crash, expected };
     });
     return g;
   }
 
-  async function becomeReady(g: Running): Promise<{ ready: true; ms: number } | { ready: false; reason: string }> {
+  async function becomeReady(
+    g: Running,
+  ): Promise<{ ready: true; ms: number } | { ready: false; reason: string }> {
     const r = await waitReady({
       spec: o.probe,
       timing: o.timing,
@@ -196,7 +220,10 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
       readyTimeoutMs: o.readyTimeoutMs,
     });
     if (r.ready) return { ready: true, ms: r.ms };
-    return { ready: false, reason: r.reason === "exited" ? "exited before it was ready" : `${r.reason}: ${r.detail ?? ""}`.trim() };
+    return {
+      ready: false,
+      reason: r.reason === "exited" ? "exited before it was ready" : `${r.reason}: ${r.detail ?? ""}`.trim(),
+    };
   }
 
   async function stopGeneration(g: Running): Promise<GenerationEnd> {
@@ -215,7 +242,9 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
       const ranMs = Date.now() - g.startedAt.getTime();
       const restart = o.mode === "run" || end.ended.outcome === "crash";
       if (!restart) {
-        o.logger.info(`generation ${g.build.generation} exited (status ${end.ended.status}); waiting for a change`);
+        o.logger.info(
+          `generation ${g.build.generation} exited (status ${end.ended.status}); waiting for a change`,
+        );
         return;
       }
       const delay = backoff.next(ranMs);
@@ -267,11 +296,21 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
     }
     g.state = "ready";
     lastBuild = build;
-    o.emit({ event: "ready", generation: build.generation, pid: g.child.pid ?? null, ms: Math.round(ready.ms) });
+    o.emit({
+      event: "ready",
+      generation: build.generation,
+      pid: g.child.pid ?? null,
+      ms: Math.round(ready.ms),
+    });
     if (handoff) {
       current = g;
       if (old) {
-        o.emit({ event: "switch", generation: build.generation, from: old.build.generation, pid: g.child.pid ?? null });
+        o.emit({
+          event: "switch",
+          generation: build.generation,
+          from: old.build.generation,
+          pid: g.child.pid ?? null,
+        });
         void stopGeneration(old);
       }
     }
@@ -289,7 +328,8 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
     pending = job;
     const result = queue.then(async () => {
       pending = null;
-      if (shuttingDown) return { ok: false, generation: job.build.generation, reason: "shutting down" } as DeployResult;
+      if (shuttingDown)
+        return { ok: false, generation: job.build.generation, reason: "shutting down" } as DeployResult;
       const r = await deployNow(job.build).catch(
         (e: Error): DeployResult => ({ ok: false, generation: job.build.generation, reason: e.message }),
       );
@@ -305,7 +345,9 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
       return enqueue(build);
     },
     get current() {
-      return current ? { generation: current.build.generation, pid: current.child.pid, state: current.state } : null;
+      return current
+        ? { generation: current.build.generation, pid: current.child.pid, state: current.state }
+        : null;
     },
     resetBackoff() {
       backoff.reset();

@@ -62,7 +62,9 @@ export async function produceCore(
     ...(snapshot! ? { snapshot: snapshot! } : {}),
   });
   if (!found.found || !found.path)
-    throw new Error(`no core for pid ${run.pid} (signal ${run.signal}): ${found.reason}\n${run.stderr.slice(-2000)}`);
+    throw new Error(
+      `no core for pid ${run.pid} (signal ${run.signal}): ${found.reason}\n${run.stderr.slice(-2000)}`,
+    );
   const core = join(dir, `core.${run.pid}`);
   if (found.path !== core) {
     if (found.removable) {

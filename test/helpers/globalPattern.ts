@@ -1,15 +1,19 @@
 /**
- * The main test pass crashes programs under whatever core_pattern the machine has, as users do.
+ * Builds dist/ for the CLI tests. Then: the main test pass crashes programs under whatever core_pattern the machine has, as users do.
  * Only when that pattern would keep every core from hotdump (a pipe to a handler it cannot read
  * from, such as apport or an unknown program) does this set a plain file pattern for the run and
  * restore the machine's own at the end.
  */
+import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
+import { resolve } from "node:path";
 import { parseCorePattern } from "../../src/capture/corePattern.js";
 
 const PATTERN = "/proc/sys/kernel/core_pattern";
 
 export default function setup(): () => void {
+  // The CLI tests run bin/hotdump, which runs dist/: build it once for the whole run.
+  execFileSync("npx", ["tsc", "-p", "tsconfig.json"], { cwd: resolve(import.meta.dirname, "../.."), stdio: "inherit" });
   let prev: string;
   try {
     prev = readFileSync(PATTERN, "utf8").trimEnd();
@@ -21,7 +25,9 @@ export default function setup(): () => void {
   if (usable) return () => {};
   try {
     writeFileSync(PATTERN, "core");
-    process.stderr.write(`tests: core_pattern ${JSON.stringify(prev)} keeps cores from hotdump; using "core" for this run\n`);
+    process.stderr.write(
+      `tests: core_pattern ${JSON.stringify(prev)} keeps cores from hotdump; using "core" for this run\n`,
+    );
   } catch {
     return () => {};
   }

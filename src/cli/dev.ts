@@ -1,0 +1,120 @@
+/**
+ * `hotdump dev`: the watch → build → run loop. With --listen it starts in two stages like `run`
+ * (sockets.ts), so requests made during a rebuild wait in the kernel's backlog and are served by
+ * the new generation instead of failing.
+ */
+import { createInterface } from "node:readline";
+import type { Command } from "commander";
+import { createGoBuilder, formatDiagnostic } from "../build/index.js";
+import { loadConfig } from "../config/index.js";
+import { ensureStore, openJournal } from "../store/index.js";
+import { createDevSession } from "../supervise/dev.js";
+import { createEventSink } from "../supervise/events.js";
+import { stopLeftovers } from "../supervise/running.js";
+import { bindListeners, handoff, inheritedListeners, listenEnv, parseListenAddr } from "../supervise/sockets.js";
+import { createSupervisor } from "../supervise/supervisor.js";
+import { type CommonOptions, loggerFor } from "./common.js";
+import { crashSummaryLines } from "./summary.js";
+import { addSuperviseFlags, resolveSuperviseFlags, type SuperviseFlags } from "./superviseFlags.js";
+
+interface DevOptions extends CommonOptions, SuperviseFlags {
+  config?: string;
+  redact?: boolean;
+  ui?: boolean;
+}
+
+export function registerDev(program: Command): void {
+  addSuperviseFlags(
+    program
+      .command("dev")
+      .description("watch, build and run a Go service; every generation on record, every crash captured and explained")
+      .usage("[options] [-- ARGS for the service]")
+      .argument("[args...]", "arguments for the service (after --)")
+      .option("-c, --config <file>", "config file (default: hotdump.toml, else .air.toml, else zero-config)")
+      .option("--store <dir>", "the crash store (default: [store] dir, or .hotdump)")
+      .option("--redact", "mask secret-looking values in crash reports")
+      .option("--ui", "also serve the dashboard on 127.0.0.1"),
+  )
+    .passThroughOptions()
+    .action(async (args: string[], opts: DevOptions, c: Command) => {
+      const config = loadConfig({
+        cwd: process.cwd(),
+        ...(opts.config ? { configPath: opts.config } : {}),
+        ...(opts.store ? { overrides: { store: { dir: opts.store } } } : {}),
+      });
+      const sup = resolveSuperviseFlags(opts, "dev", config);
+      const inherited = inheritedListeners(process.env);
+      if (sup.listen.length > 0 && inherited.fds.length === 0) {
+        const listeners = await bindListeners(sup.listen.map(parseListenAddr));
+        process.exitCode = await handoff({ listeners, argv: [process.argv[1]!, ...process.argv.slice(2)], env: process.env });
+        return;
+      }
+      // With --json-events stdout carries only NDJSON; the log goes to stderr.
+      const logger = loggerFor(c, opts.jsonEvents ? process.stderr : process.stdout);
+      for (const w of config.warnings) logger.warn(`${w.where}: ${w.message}`);
+      const layout = ensureStore(config.store.dir);
+      const journal = openJournal(layout);
+      const leftovers = stopLeftovers(layout);
+      if (leftovers.length) logger.warn(`stopped ${leftovers.length} service process(es) left by an earlier hotdump: ${leftovers.join(", ")}`);
+      const sink = createEventSink({ journal, ndjson: opts.jsonEvents ? process.stdout : null });
+      const supervisor = createSupervisor({
+        mode: "dev",
+        layout,
+        logger,
+        emit: (e) => sink.emit(e),
+        cwd: config.run.cwd,
+        args: args.length ? args : config.run.args,
+        env: { ...process.env, ...sup.env, ...(inherited.fds.length ? listenEnv(inherited) : {}) },
+        stopSignal: config.run.stopSignal,
+        stopTimeoutMs: sup.listen.length ? sup.drainMs : config.run.stopTimeoutMs,
+        listenFds: inherited.fds,
+        listenNames: inherited.names,
+        probe: sup.probe,
+        timing: sup.timing,
+        readyTimeoutMs: sup.readyTimeoutMs,
+        redact: Boolean(opts.redact),
+        onOutput: (_g, stream, line) => logger.line("app", line, stream === "stderr" ? "stderr" : "stdout"),
+        onCrash: (g, captured) => {
+          for (const l of crashSummaryLines(captured, { cwd: process.cwd(), generation: g })) logger.info(l);
+        },
+      });
+      const builder = createGoBuilder({ cwd: config.root, config: config.build, storeDir: layout.root });
+      const session = createDevSession({
+        config,
+        layout,
+        journal,
+        sink,
+        builder,
+        supervisor,
+        logger,
+        onBuildFailed: (r) => {
+          if (r.ok) return;
+          logger.error(`build failed: ${r.summary}`);
+          for (const d of r.diagnostics.slice(1, 10)) logger.line("build", formatDiagnostic(d));
+          if (r.diagnostics.length > 10) logger.line("build", `... ${r.diagnostics.length - 10} more`);
+        },
+      });
+      let ui: { url: string; close(): Promise<void> | void } | undefined;
+      if (opts.ui) {
+        const { createUiServer } = await import("../ui/index.js");
+        ui = await createUiServer({ storeDir: layout.root });
+        logger.info(`dashboard: ${ui.url}`);
+      }
+      await session.start();
+      // `r` + Enter forces a rebuild, as in the tools people already know.
+      const rl = process.stdin.isTTY ? createInterface({ input: process.stdin }) : undefined;
+      rl?.on("line", (l) => {
+        if (l.trim() === "r") session.rebuild();
+      });
+      await new Promise<void>((resolve) => {
+        process.once("SIGINT", () => resolve());
+        process.once("SIGTERM", () => resolve());
+      });
+      logger.info("stopping");
+      rl?.close();
+      await session.stop();
+      await ui?.close();
+      journal.close();
+      process.exitCode = 0;
+    });
+}
