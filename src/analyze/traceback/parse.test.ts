@@ -6,6 +6,7 @@ import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import {
+  detectGorootSrc,
   findRecoveredHttpPanics,
   groupGoroutines,
   parseTraceback,
@@ -222,6 +223,19 @@ describe("parseTraceback on recorded crashes", () => {
     expect(proc?.fp).toMatch(/^0x/);
     expect(g?.frames.at(-1)?.function).toBe("runtime.goexit");
     expect(crash.goroutines.map((x) => x.state)).toContain("GC sweep wait");
+  });
+
+  it("-trimpath: module-relative files, standard library not told apart by path", () => {
+    const tb = parse("nil-trimpath");
+    expect(tb.culprit).toMatchObject({
+      function: "main.process",
+      file: "hotdump.test/fixtures/tbcrash/main.go",
+      line: lineOf("tbcrash", "return o.Total * 1.2"),
+    });
+    expect(tb.goroutines[0]?.frames[0]?.file).toBe("runtime/panic.go");
+    expect(detectGorootSrc(tb.goroutines)).toBeNull();
+    const chanGroup = groupGoroutines(tb.goroutines).find((g) => g.state === "chan receive" && g.count === 3);
+    expect(chanGroup?.function).toBe("main.main.func1");
   });
 
   it("bare SIGABRT on an idle thread: goroutine 0 is a system stack, no crasher, registers", () => {
