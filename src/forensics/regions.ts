@@ -232,7 +232,7 @@ async function goroutineStacks(core: Core, s: DelveSession, notes: string[]): Pr
       `uintptr(unsafe.Pointer(&runtime.allgs[0].${field})) - uintptr(unsafe.Pointer(runtime.allgs[0]))`,
     );
   const [stackOff, goidOff, statusOff] = await Promise.all([off("stack"), off("goid"), off("atomicstatus")]);
-  if (!allgs || !allgs.base || stackOff === null || goidOff === null || statusOff === null) {
+  if (!allgs?.base || stackOff === null || goidOff === null || statusOff === null) {
     notes.push("runtime.allgs is not readable: goroutine stacks are not named");
     return [];
   }

@@ -228,7 +228,7 @@ export async function snapshotProcess(o: SnapshotOptions): Promise<Snapshot> {
       { layout, runAnalysis: o.analyze !== false },
     );
     // The dump was a temporary file, removed below: the bundle must not point at it.
-    if (captured.bundle && captured.bundle.meta.core.originalPath) {
+    if (captured.bundle?.meta.core.originalPath) {
       delete captured.bundle.meta.core.originalPath;
       await saveMeta(captured.bundle.dir, captured.bundle.meta);
     }
