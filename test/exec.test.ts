@@ -1,4 +1,12 @@
-import { chmodSync, copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, statSync } from "node:fs";
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -18,7 +26,10 @@ interface ExecJson {
     message: string;
     value: string | null;
     culprit: { function: string; file: string; line: number } | null;
-    goroutine: { id: number; frames: { function: string; locals: { name: string; value: string }[] }[] } | null;
+    goroutine: {
+      id: number;
+      frames: { function: string; locals: { name: string; value: string }[] }[];
+    } | null;
     goroutines: { total: number; groups: { count: number }[] };
     sources: Record<string, { used: boolean; note?: string }>;
   } | null;
@@ -54,7 +65,13 @@ describe("hotdump exec", () => {
     expect(r.stderr).toContain("exectarget panic");
     // What the bundle holds, and who may read it.
     const dir = json.crash!.dir;
-    expect(readdirSync(dir).sort()).toEqual(["core.zst", "meta.json", "report.json", "stderr.txt", "stdout.txt"]);
+    expect(readdirSync(dir).sort()).toEqual([
+      "core.zst",
+      "meta.json",
+      "report.json",
+      "stderr.txt",
+      "stdout.txt",
+    ]);
     expect(statSync(store).mode & 0o777).toBe(0o700);
     for (const f of readdirSync(dir)) expect(statSync(join(dir, f)).mode & 0o777).toBe(0o600);
     const meta = JSON.parse(readFileSync(join(dir, "meta.json"), "utf8"));
@@ -110,7 +127,9 @@ describe("hotdump exec", () => {
   });
 
   it("with the user's own GOTRACEBACK a panic exits 2: still a crash, without a core, with the reason", async () => {
-    const { r, json } = await execJson([buildGoFixture("exectarget"), "panic"], tmp(), { GOTRACEBACK: "single" });
+    const { r, json } = await execJson([buildGoFixture("exectarget"), "panic"], tmp(), {
+      GOTRACEBACK: "single",
+    });
     expect(r.code).toBe(2);
     expect(json.outcome).toBe("crash");
     expect(json.core?.found).toBe(false);
@@ -140,7 +159,10 @@ describe("hotdump exec", () => {
     // root ignores permission bits, so use a path under a regular file: ENOTDIR for everyone.
     const { writeFileSync } = await import("node:fs");
     writeFileSync(join(ro, "file"), "");
-    const r = await runCli(["exec", "--json", "--store", join(ro, "file", "store"), "--", buildGoFixture("exectarget"), "panic"], { cwd });
+    const r = await runCli(
+      ["exec", "--json", "--store", join(ro, "file", "store"), "--", buildGoFixture("exectarget"), "panic"],
+      { cwd },
+    );
     const json = JSON.parse(r.stdout) as ExecJson;
     expect(json.outcome).toBe("crash");
     expect(json.crash).toBeNull();

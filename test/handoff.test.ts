@@ -178,6 +178,8 @@ describe("socket handoff", () => {
     client.on("data", (c: Buffer) => {
       reply += c.toString();
     });
+    // Registered now: on a busy machine the reply and the close can come before `ready` is read.
+    const closed = new Promise((r) => client.once("close", r));
     await new Promise<void>((r, j) => client.once("connect", r).once("error", j));
     client.write("GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
     await sleep(300);
@@ -199,7 +201,7 @@ describe("socket handoff", () => {
 
       s.send("start");
       const gen = Number((await s.waitLine(/^ready 1 (\d+)/))[1]);
-      await new Promise((r) => client.once("close", r));
+      await closed;
       expect(reply).toMatch(/^HTTP\/1\.1 200 OK/);
       expect(reply).toContain(`pid ${gen}\n`);
     } finally {

@@ -5,7 +5,8 @@
  */
 import type { Frame, Report, Variable } from "./report.js";
 
-const SECRET = /(token|passw(or)?d|passwd|secret|api[_-]?key|apikey|private[_-]?key|^key$|authorization|^auth|credential|cookie|session[_-]?id)/i;
+const SECRET =
+  /(token|passw(or)?d|passwd|secret|api[_-]?key|apikey|private[_-]?key|^key$|authorization|^auth|credential|cookie|session[_-]?id)/i;
 
 export const looksSecret = (v: Pick<Variable, "name" | "type">) => SECRET.test(v.name) || SECRET.test(v.type);
 

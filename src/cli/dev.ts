@@ -11,7 +11,13 @@ import { ensureStore, openJournal } from "../store/index.js";
 import { createDevSession } from "../supervise/dev.js";
 import { createEventSink } from "../supervise/events.js";
 import { stopLeftovers } from "../supervise/running.js";
-import { bindListeners, handoff, inheritedListeners, listenEnv, parseListenAddr } from "../supervise/sockets.js";
+import {
+  bindListeners,
+  handoff,
+  inheritedListeners,
+  listenEnv,
+  parseListenAddr,
+} from "../supervise/sockets.js";
 import { createSupervisor } from "../supervise/supervisor.js";
 import { type CommonOptions, loggerFor } from "./common.js";
 import { crashSummaryLines } from "./summary.js";
@@ -27,7 +33,9 @@ export function registerDev(program: Command): void {
   addSuperviseFlags(
     program
       .command("dev")
-      .description("watch, build and run a Go service; every generation on record, every crash captured and explained")
+      .description(
+        "watch, build and run a Go service; every generation on record, every crash captured and explained",
+      )
       .usage("[options] [-- ARGS for the service]")
       .argument("[args...]", "arguments for the service (after --)")
       .option("-c, --config <file>", "config file (default: hotdump.toml, else .air.toml, else zero-config)")
@@ -46,7 +54,11 @@ export function registerDev(program: Command): void {
       const inherited = inheritedListeners(process.env);
       if (sup.listen.length > 0 && inherited.fds.length === 0) {
         const listeners = await bindListeners(sup.listen.map(parseListenAddr));
-        process.exitCode = await handoff({ listeners, argv: [process.argv[1]!, ...process.argv.slice(2)], env: process.env });
+        process.exitCode = await handoff({
+          listeners,
+          argv: [process.argv[1]!, ...process.argv.slice(2)],
+          env: process.env,
+        });
         return;
       }
       // With --json-events stdout carries only NDJSON; the log goes to stderr.
@@ -55,7 +67,10 @@ export function registerDev(program: Command): void {
       const layout = ensureStore(config.store.dir);
       const journal = openJournal(layout);
       const leftovers = stopLeftovers(layout);
-      if (leftovers.length) logger.warn(`stopped ${leftovers.length} service process(es) left by an earlier hotdump: ${leftovers.join(", ")}`);
+      if (leftovers.length)
+        logger.warn(
+          `stopped ${leftovers.length} service process(es) left by an earlier hotdump: ${leftovers.join(", ")}`,
+        );
       const sink = createEventSink({ journal, ndjson: opts.jsonEvents ? process.stdout : null });
       const supervisor = createSupervisor({
         mode: "dev",

@@ -99,6 +99,7 @@ export function registerRun(program: Command): void {
       try {
         const want = expectedSha256(binaryPath, opts.sha256);
         const identity = await preflightBinary(binaryPath, { allowStripped: Boolean(opts.allowStripped) });
+        // Hashed again from the stored copy's bytes: what was checked is exactly what will run.
         const stored = await archiveBinary(layout, binaryPath);
         if (want && stored.sha256 !== want) throw checksumMismatch(binaryPath, want, stored.sha256);
         const g = journal.newGeneration({

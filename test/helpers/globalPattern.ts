@@ -13,7 +13,10 @@ const PATTERN = "/proc/sys/kernel/core_pattern";
 
 export default function setup(): () => void {
   // The CLI tests run bin/hotdump, which runs dist/: build it once for the whole run.
-  execFileSync("npx", ["tsc", "-p", "tsconfig.json"], { cwd: resolve(import.meta.dirname, "../.."), stdio: "inherit" });
+  execFileSync("npx", ["tsc", "-p", "tsconfig.json"], {
+    cwd: resolve(import.meta.dirname, "../.."),
+    stdio: "inherit",
+  });
   let prev: string;
   try {
     prev = readFileSync(PATTERN, "utf8").trimEnd();

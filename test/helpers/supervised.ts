@@ -1,0 +1,98 @@
+/**
+ * A long-running `hotdump dev` or `hotdump run` started as a user would, with --json-events:
+ * its NDJSON events are collected and can be awaited; stop() ends it (and afterEach should call it).
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { HOTDUMP } from "./cli.js";
+
+export interface Event {
+  event: string;
+  generation?: number | null;
+  pid?: number | null;
+  crashId?: string | null;
+  [k: string]: unknown;
+}
+
+export interface Supervised {
+  proc: ChildProcess;
+  events: Event[];
+  output: () => string;
+  waitFor(pred: (e: Event) => boolean, timeoutMs?: number, what?: string): Promise<Event>;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+export function startSupervised(args: string[], opts: { cwd: string; env?: NodeJS.ProcessEnv }): Supervised {
+  const proc = spawn(process.execPath, [HOTDUMP, ...args], {
+    cwd: opts.cwd,
+    env: { ...process.env, NO_COLOR: "1", ...opts.env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const events: Event[] = [];
+  let stderr = "";
+  let rest = "";
+  const waiters = new Set<() => void>();
+  proc.stdout!.on("data", (c: Buffer) => {
+    const lines = (rest + c.toString()).split("\n");
+    rest = lines.pop() ?? "";
+    for (const l of lines) {
+      try {
+        events.push(JSON.parse(l) as Event);
+      } catch {
+        stderr += `[stdout] ${l}\n`;
+      }
+    }
+    for (const w of waiters) w();
+  });
+  proc.stderr!.on("data", (c: Buffer) => {
+    stderr += c.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => proc.on("close", (code) => resolve(code)));
+  return {
+    proc,
+    events,
+    output: () => stderr,
+    waitFor(pred, timeoutMs = 30_000, what = "event") {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          const hit = events.find(pred);
+          if (hit) {
+            waiters.delete(check);
+            clearTimeout(t);
+            resolve(hit);
+          }
+        };
+        const t = setTimeout(() => {
+          waiters.delete(check);
+          reject(
+            new Error(
+              `timed out waiting for ${what}; events: ${JSON.stringify(events.map((e) => e.event))}\n${stderr.slice(-3000)}`,
+            ),
+          );
+        }, timeoutMs);
+        waiters.add(check);
+        check();
+      });
+    },
+    async stop(signal = "SIGTERM") {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
+      const t = setTimeout(() => proc.kill("SIGKILL"), 20_000);
+      const code = await exited;
+      clearTimeout(t);
+      return code;
+    },
+  };
+}
+
+/** Pids of every process whose executable is `exe` (to prove nothing was left running). */
+export async function pidsRunning(exe: string): Promise<number[]> {
+  const { readdirSync, readlinkSync } = await import("node:fs");
+  const out: number[] = [];
+  for (const d of readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const l = readlinkSync(`/proc/${d}/exe`);
+      if (l === exe || l === `${exe} (deleted)`) out.push(Number(d));
+    } catch {}
+  }
+  return out;
+}
