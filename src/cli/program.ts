@@ -13,6 +13,8 @@ import { registerDiff } from "./diff.js";
 import { registerDoctor } from "./doctor.js";
 import { registerEval } from "./eval.js";
 import { registerExec } from "./exec.js";
+import { registerHistory } from "./history.js";
+import { registerInit } from "./init.js";
 import { registerMem } from "./mem.js";
 import { registerReport } from "./report.js";
 import { registerRun } from "./run.js";
@@ -34,6 +36,8 @@ export async function run(argv: string[]): Promise<number> {
   registerDev(program);
   registerRun(program);
   registerCrashes(program);
+  registerHistory(program);
+  registerInit(program);
   registerReport(program);
   registerDebug(program);
   registerDoctor(program);

@@ -98,7 +98,8 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
   const stopTimeoutMs = o.stopTimeoutMs ?? (o.mode === "run" ? 30_000 : 5_000);
   const backoff = new Backoff(o.backoff);
   let current: Running | null = null;
-  let lastBuild: Build | null = null;
+  /** The build to keep running: the newest ready one (or, without sockets, the newest deployed). */
+  let keep: Build | null = null;
   let queue: Promise<unknown> = Promise.resolve();
   let pending: { build: Build; waiters: ((r: DeployResult) => void)[] } | null = null;
   let shuttingDown = false;
@@ -106,7 +107,9 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
 
   async function start(build: Build): Promise<Running> {
     const port = await freePort();
-    const env: NodeJS.ProcessEnv = { PORT: String(port) };
+    // {port} in the service's environment is the generation's own free port (for a health
+    // endpoint a probe can reach without hitting the old generation on the shared socket).
+    const env: NodeJS.ProcessEnv = {};
     for (const [k, v] of Object.entries(o.env)) if (v !== undefined) env[k] = expandPort(v, port);
     if (handoff) {
       env.LISTEN_FDS = String(sockets.length);
@@ -171,7 +174,7 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
           {
             layout: o.layout,
             analyze: { redact: Boolean(o.redact) },
-            pinnedBinaries: lastBuild ? [lastBuild.sha256] : [],
+            pinnedBinaries: keep ? [keep.sha256] : [],
           },
         );
         o.emit({
@@ -234,27 +237,35 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
     return g.done;
   }
 
-  /** After a generation that was serving ends by itself: capture is done in g.done; restart it. */
+  /**
+   * A generation ended by itself (capture is done in g.done). `run` restarts whatever ended; `dev`
+   * restarts a crash (a clean exit waits for the next change). Both back off: 0.5 s, 1 s, 2 s...
+   */
+  function restartLater(g: Running, end: GenerationEnd): void {
+    if (shuttingDown) return;
+    const ranMs = Date.now() - g.startedAt.getTime();
+    const restart = o.mode === "run" || end.ended.outcome === "crash";
+    if (!restart) {
+      o.logger.info(
+        `generation ${g.build.generation} exited (status ${end.ended.status}); waiting for a change`,
+      );
+      return;
+    }
+    const delay = backoff.next(ranMs);
+    o.logger.warn(
+      `generation ${g.build.generation} ${end.ended.outcome === "crash" ? "crashed" : "exited"} after ${ranMs} ms; restarting in ${delay} ms${backoff.consecutive > 1 ? ` (crash loop: ${backoff.consecutive} in a row)` : ""}`,
+    );
+    restartTimer = setTimeout(() => {
+      restartTimer = undefined;
+      if (!shuttingDown && current === null && keep) void enqueue(keep);
+    }, delay);
+  }
+
   function watch(g: Running): void {
     void g.done.then((end) => {
       if (current !== g || end.expected || shuttingDown) return;
       current = null;
-      const ranMs = Date.now() - g.startedAt.getTime();
-      const restart = o.mode === "run" || end.ended.outcome === "crash";
-      if (!restart) {
-        o.logger.info(
-          `generation ${g.build.generation} exited (status ${end.ended.status}); waiting for a change`,
-        );
-        return;
-      }
-      const delay = backoff.next(ranMs);
-      o.logger.warn(
-        `generation ${g.build.generation} ${end.ended.outcome === "crash" ? "crashed" : "exited"} after ${ranMs} ms; restarting in ${delay} ms${backoff.consecutive > 1 ? ` (crash loop: ${backoff.consecutive} in a row)` : ""}`,
-      );
-      restartTimer = setTimeout(() => {
-        restartTimer = undefined;
-        if (!shuttingDown && current === null && lastBuild) void enqueue(lastBuild);
-      }, delay);
+      restartLater(g, end);
     });
   }
 
@@ -268,14 +279,16 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
       await stopGeneration(old);
       current = null;
     }
+    // Without sockets to hand over there is nothing to roll back to: the newest build is the one
+    // to keep running (and to restart after a crash).
+    if (!handoff || !old) keep = build;
     const g = await start(build);
     if (!handoff) current = g;
     const ready = await becomeReady(g);
-    if (!ready.ready) {
-      // Rolled back: the old generation (if any) never stopped serving.
+    if (!ready.ready && handoff && old) {
+      // Rolled back: the old generation never stopped serving.
       if (g.state !== "ended") await stopGeneration(g);
       const end = await g.done;
-      if (!handoff) current = null;
       const crashId = end.crash?.bundle?.id;
       o.emit({
         event: "rollback",
@@ -283,9 +296,8 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
         pid: g.child.pid ?? null,
         reason: ready.reason,
         ...(crashId ? { crashId } : {}),
-        ...(old ? { servingGeneration: old.build.generation } : {}),
+        servingGeneration: old.build.generation,
       });
-      if (!handoff || !old) watch(g);
       return {
         ok: false,
         generation: build.generation,
@@ -294,8 +306,32 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
         ...(end.crash ? { report: end.crash.report } : {}),
       };
     }
+    if (!ready.ready) {
+      if (g.state === "ended" || g.child.exited) {
+        // It died before it was ready, and nothing else serves: the crash is captured (g.done);
+        // restart it with backoff.
+        const end = await g.done;
+        if (current === g) current = null;
+        restartLater(g, end);
+        const crashId = end.crash?.bundle?.id;
+        return {
+          ok: false,
+          generation: build.generation,
+          reason: ready.reason,
+          ...(crashId ? { crashId } : {}),
+          ...(end.crash ? { report: end.crash.report } : {}),
+        };
+      }
+      // Still running but not ready, and nothing to roll back to: keep it, and say so.
+      o.logger.warn(
+        `generation ${build.generation} is not ready (${ready.reason}); keeping it, as nothing else serves`,
+      );
+      current = g;
+      watch(g);
+      return { ok: false, generation: build.generation, reason: ready.reason };
+    }
     g.state = "ready";
-    lastBuild = build;
+    keep = build;
     o.emit({
       event: "ready",
       generation: build.generation,

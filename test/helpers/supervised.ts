@@ -3,6 +3,7 @@
  * its NDJSON events are collected and can be awaited; stop() ends it (and afterEach should call it).
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { HOTDUMP } from "./cli.js";
 
 export interface Event {
@@ -95,4 +96,17 @@ export async function pidsRunning(exe: string): Promise<number[]> {
     } catch {}
   }
   return out;
+}
+
+/**
+ * Running and not a zombie. An orphan whose new parent (PID 1 in these VMs) does not reap it stays
+ * a zombie: dead, holding nothing, but kill(pid, 0) still succeeds on it.
+ */
+export function isLive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    return false;
+  }
 }

@@ -1,0 +1,195 @@
+/**
+ * `hotdump dev` on a real Go module in a temp dir, driven the way a developer drives it: edit,
+ * save, curl. Covers edit → rebuild → new generation serving, a syntax error keeping the old
+ * generation, a panic 200 ms after start captured and attributed to its generation with the right
+ * binary even after later builds, crash-loop backoff, SIGKILL of hotdump leaving nothing behind,
+ * and a config typo.
+ */
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { request } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { freePort } from "../src/supervise/probe.js";
+import { runCli } from "./helpers/cli.js";
+import { isLive, pidsRunning, type Supervised, startSupervised } from "./helpers/supervised.js";
+
+const get = (port: number) =>
+  new Promise<string>((resolve, reject) => {
+    const req = request({ host: "127.0.0.1", port, path: "/", agent: false, timeout: 3000 }, (res) => {
+      let body = "";
+      res.on("data", (c) => {
+        body += c;
+      });
+      res.on("end", () => resolve(body));
+    });
+    req.on("error", reject);
+    req.end();
+  });
+
+async function eventually<T>(fn: () => Promise<T>, ok: (v: T) => boolean, ms = 20_000): Promise<T> {
+  const end = Date.now() + ms;
+  let last: T | undefined;
+  let err: unknown;
+  while (Date.now() < end) {
+    try {
+      last = await fn();
+      if (ok(last)) return last;
+    } catch (e) {
+      err = e;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`never became true; last ${JSON.stringify(last)} ${err ?? ""}`);
+}
+
+const service = (port: number, body: string, extra = "") => `package main
+
+import (
+	"fmt"
+	"net/http"
+	"time"
+)
+
+type job struct{ Name string }
+
+func run(j *job) string { return j.Name }
+
+func main() {
+	_ = time.Second
+	${extra}
+	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "${body}") })
+	http.ListenAndServe("127.0.0.1:${port}", nil)
+}
+`;
+
+let sup: Supervised | undefined;
+afterEach(async () => {
+  await sup?.stop("SIGKILL");
+  sup = undefined;
+});
+
+function project(port: number): string {
+  const dir = mkdtempSync(join(tmpdir(), "hotdump-dev-"));
+  writeFileSync(join(dir, "go.mod"), "module devsvc\n\ngo 1.24\n");
+  writeFileSync(join(dir, "main.go"), service(port, "v1"));
+  return dir;
+}
+
+describe("hotdump dev", () => {
+  it("rebuilds on save, keeps serving through a syntax error, captures a crash of one generation and backs off", async () => {
+    const port = await freePort();
+    const dir = project(port);
+    sup = startSupervised(["dev", "--json-events", "--probe", "alive:300ms"], { cwd: dir });
+    await sup.waitFor((e) => e.event === "ready" && e.generation === 1, 90_000, "generation 1 ready");
+    expect(
+      await eventually(
+        () => get(port),
+        (b) => b === "v1",
+      ),
+    ).toBe("v1");
+
+    writeFileSync(join(dir, "main.go"), service(port, "v2"));
+    await sup.waitFor((e) => e.event === "ready" && e.generation === 2, 60_000, "generation 2 ready");
+    expect(
+      await eventually(
+        () => get(port),
+        (b) => b === "v2",
+      ),
+    ).toBe("v2");
+    const built2 = sup.events.find((e) => e.event === "build-ok" && e.generation === 2)!;
+    expect(built2.changed).toEqual(["main.go"]);
+
+    writeFileSync(
+      join(dir, "main.go"),
+      service(port, "v3").replace("func main() {", "func main() {\n\tthis is not go"),
+    );
+    const failed = await sup.waitFor((e) => e.event === "build-failed", 60_000, "build-failed");
+    expect(String(failed.summary)).toMatch(/^main\.go:\d+:\d+: syntax error/);
+    expect(await get(port)).toBe("v2");
+
+    // Panics 200 ms after start, in a goroutine, on a nil pointer.
+    writeFileSync(
+      join(dir, "main.go"),
+      service(port, "v4", "go func() { time.Sleep(200 * time.Millisecond); fmt.Println(run(nil)) }()"),
+    );
+    const crash = await sup.waitFor(
+      (e) => e.event === "crash" && e.generation === 3,
+      60_000,
+      "crash of generation 3",
+    );
+    expect(crash.crashId).toMatch(/^\d{8}-\d{6}-[0-9a-f]{4}$/);
+    // Crash-loop backoff: it is restarted, crashes again, and the gaps grow.
+    await sup.waitFor(
+      (e) => e.event === "crash" && e.generation === 3 && e.crashId !== crash.crashId,
+      30_000,
+      "second crash",
+    );
+    const starts = sup.events
+      .filter((e) => e.event === "started" && e.generation === 3)
+      .map((e) => Date.parse(e.ts as string));
+    expect(starts.length).toBeGreaterThanOrEqual(2);
+    expect(sup.output()).toMatch(/generation 3 crashed after \d+ ms; restarting in 500 ms/);
+
+    // The fix: a later generation, and the crash still maps to generation 3's exact binary.
+    writeFileSync(join(dir, "main.go"), service(port, "v5"));
+    await sup.waitFor((e) => e.event === "ready" && e.generation === 4, 60_000, "generation 4 ready");
+    expect(
+      await eventually(
+        () => get(port),
+        (b) => b === "v5",
+      ),
+    ).toBe("v5");
+    const store = join(dir, ".hotdump");
+    const crashes = JSON.parse((await runCli(["crashes", "--json", "--store", store])).stdout) as {
+      id: string;
+      generation: number;
+      binarySha256: string;
+      culprit: string;
+    }[];
+    const c = crashes.find((x) => x.id === crash.crashId)!;
+    const built3 = sup.events.find((e) => e.event === "build-ok" && e.generation === 3)!;
+    expect(c.generation).toBe(3);
+    expect(c.binarySha256).toBe(built3.sha256);
+    expect(c.culprit).toMatch(/^main\.run .*main\.go:11$/);
+    const report = JSON.parse(readFileSync(join(store, "crashes", c.id, "report.json"), "utf8"));
+    expect(report.sources.delve.used).toBe(true);
+    const history = JSON.parse((await runCli(["history", "--json", "--store", store])).stdout) as {
+      generation: number;
+      crashIds: string[];
+    }[];
+    expect(history.map((h) => h.generation)).toEqual([1, 2, 3, 4]);
+    expect(history[2]?.crashIds).toContain(crash.crashId);
+
+    // SIGKILL of hotdump: the service dies with it (PR_SET_PDEATHSIG), nothing keeps the port.
+    const servicePid = sup.events.filter((e) => e.event === "started").at(-1)!.pid as number;
+    const binary = `${store}/binaries/${sup.events.find((e) => e.event === "build-ok" && e.generation === 4)!.sha256}`;
+    await sup.stop("SIGKILL");
+    await eventually(
+      async () => pidsRunning(binary),
+      (p) => p.length === 0,
+      5000,
+    );
+    expect(isLive(servicePid)).toBe(false);
+  });
+
+  it("a config typo is an error with its line and a suggestion", async () => {
+    const dir = project(await freePort());
+    writeFileSync(join(dir, "hotdump.toml"), '[build]\npackage = "."\n\n[watch]\ndebunce = "30ms"\n');
+    const r = await runCli(["dev"], { cwd: dir });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(
+      /hotdump\.toml:5:1: unknown key "debunce" in \[watch\] \(did you mean "debounce"\?\)/,
+    );
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it("init writes a config that dev then loads", async () => {
+    const dir = project(await freePort());
+    expect((await runCli(["init"], { cwd: dir })).code).toBe(0);
+    expect(readFileSync(join(dir, "hotdump.toml"), "utf8")).toMatch(/debounce/);
+    const again = await runCli(["init"], { cwd: dir });
+    expect(again.code).toBe(2);
+    expect(again.stderr).toMatch(/already exists/);
+  });
+});
