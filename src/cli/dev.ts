@@ -88,6 +88,7 @@ export function registerDev(program: Command): void {
         timing: sup.timing,
         readyTimeoutMs: sup.readyTimeoutMs,
         redact: Boolean(opts.redact),
+        budget: { maxUse: config.store.maxUseBytes, keepFree: config.store.keepFreeBytes },
         onOutput: (_g, stream, line) => logger.line("app", line, stream === "stderr" ? "stderr" : "stdout"),
         onCrash: (g, captured) => {
           for (const l of crashSummaryLines(captured, { cwd: process.cwd(), generation: g })) logger.info(l);

@@ -6,6 +6,7 @@
 import { watch } from "node:fs";
 import { resolve } from "node:path";
 import type { Command } from "commander";
+import { parseSize } from "../config/index.js";
 import { HotdumpError, usageError } from "../errors.js";
 import { archiveBinary, ensureStore, openJournal, storeLayout } from "../store/index.js";
 import { sendControl, serveControl } from "../supervise/control.js";
@@ -23,6 +24,7 @@ interface RunOptions extends CommonOptions, SuperviseFlags {
   allowStripped?: boolean;
   watchBinary?: boolean;
   redact?: boolean;
+  maxUse?: string;
 }
 
 export function registerRun(program: Command): void {
@@ -44,11 +46,15 @@ export function registerRun(program: Command): void {
     .option("--allow-stripped", "start a binary without DWARF even though its crashes could not be analysed")
     .option("--watch-binary", "reload when the binary file changes")
     .option("--redact", "mask secret-looking values in crash reports")
+    .option("--max-use <size>", "the store's size budget (default: 10% of the file system, at most 4 GiB)")
     .passThroughOptions();
   cmd.action(async (argv: string[], opts: RunOptions, c: Command) => {
     const [binaryArg, ...args] = argv;
     if (!binaryArg) throw usageError("missing binary: hotdump run --listen :8080 -- ./service [args]");
     const sup = resolveSuperviseFlags(opts, "run");
+    const maxUse = opts.maxUse === undefined ? null : parseSize(opts.maxUse);
+    if (maxUse instanceof Error)
+      throw usageError(`--max-use ${JSON.stringify(opts.maxUse)}: ${maxUse.message}`);
     const inherited = inheritedListeners(process.env);
     if (sup.listen.length > 0 && inherited.fds.length === 0) {
       // Stage 1: bind, hand over, wait.
@@ -85,6 +91,7 @@ export function registerRun(program: Command): void {
       timing: sup.timing,
       readyTimeoutMs: sup.readyTimeoutMs,
       redact: Boolean(opts.redact),
+      budget: { maxUse },
       onOutput: (_g, stream, line) =>
         (stream === "stderr" ? process.stderr : opts.jsonEvents ? process.stderr : process.stdout).write(
           `${line}\n`,

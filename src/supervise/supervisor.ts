@@ -13,7 +13,7 @@ import type { Report } from "../analyze/report.js";
 import { parseTraceback } from "../analyze/traceback/index.js";
 import { type Captured, captureCrash } from "../capture/capture.js";
 import type { BinaryIdentity } from "../elf/index.js";
-import type { EventInput, JournalEvent, StoreLayout } from "../store/index.js";
+import { defaultBudget, type EventInput, type JournalEvent, type StoreLayout } from "../store/index.js";
 import type { Child } from "../util/child.js";
 import { LineSplitter } from "../util/lines.js";
 import type { Logger } from "../util/log.js";
@@ -21,6 +21,7 @@ import { Backoff, type BackoffOptions } from "./backoff.js";
 import { launchService } from "./launch.js";
 import { classifyEnd, type Ended } from "./outcome.js";
 import { expandPort, freePort, type ProbeSpec, type ProbeTiming, waitReady } from "./probe.js";
+import { createRecoveredPanicWatcher } from "./recovered.js";
 import { forgetRunning, rememberRunning } from "./running.js";
 
 export interface Build {
@@ -51,6 +52,8 @@ export interface SupervisorOptions {
   timing: ProbeTiming;
   readyTimeoutMs: number;
   backoff?: BackoffOptions;
+  /** The store's size budget for each capture (default: systemd-coredump's, from the file system). */
+  budget?: { maxUse?: number | null; keepFree?: number | null };
   redact?: boolean;
   /** Each line of the service's output. */
   onOutput?: (generation: number, stream: "stdout" | "stderr", line: string) => void;
@@ -91,12 +94,22 @@ export interface Supervisor {
   resetBackoff(): void;
 }
 
+/** A configured limit replaces its default; an unset one keeps systemd-coredump's default. */
+function resolveBudget(o: SupervisorOptions): { maxUse: number; keepFree: number } | undefined {
+  const maxUse = o.budget?.maxUse ?? null;
+  const keepFree = o.budget?.keepFree ?? null;
+  if (maxUse === null && keepFree === null) return undefined;
+  const d = defaultBudget(o.layout.root);
+  return { maxUse: maxUse ?? d.maxUse, keepFree: keepFree ?? d.keepFree };
+}
+
 export function createSupervisor(o: SupervisorOptions): Supervisor {
   const sockets = o.listenFds ?? [];
   const handoff = sockets.length > 0;
   const stopSignal = o.stopSignal ?? "SIGTERM";
   const stopTimeoutMs = o.stopTimeoutMs ?? (o.mode === "run" ? 30_000 : 5_000);
   const backoff = new Backoff(o.backoff);
+  const budget = resolveBudget(o);
   let current: Running | null = null;
   /** The build to keep running: the newest ready one (or, without sockets, the newest deployed). */
   let keep: Build | null = null;
@@ -116,9 +129,24 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
       env.LISTEN_FDNAMES = (o.listenNames ?? []).join(":");
     }
     const lines = new Set<(line: string) => void>();
+    const recovered = createRecoveredPanicWatcher((p) => {
+      o.emit({
+        event: "recovered-panic",
+        generation: build.generation,
+        pid: child.pid ?? null,
+        message: p.message,
+        culprit: p.culprit,
+        remoteAddr: p.remoteAddr,
+      });
+      const where = p.culprit ? ` at ${p.culprit.function} ${p.culprit.file}:${p.culprit.line}` : "";
+      o.logger.warn(
+        `generation ${build.generation} recovered a panic in an HTTP handler: ${p.message}${where} (it keeps serving)`,
+      );
+    });
     const splitter = (stream: "stdout" | "stderr") =>
       new LineSplitter((line) => {
         o.onOutput?.(build.generation, stream, line);
+        if (stream === "stderr") recovered.line(line);
         for (const l of lines) l(line);
       });
     const out = splitter("stdout");
@@ -143,6 +171,7 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
     g.done = child.stopped.then(async (end) => {
       out.flush();
       err.flush();
+      recovered.flush();
       if (child.pid !== undefined) forgetRunning(o.layout, child.pid);
       const expected = g.state === "stopping";
       g.state = "ended";
@@ -175,6 +204,7 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
             layout: o.layout,
             analyze: { redact: Boolean(o.redact) },
             pinnedBinaries: keep ? [keep.sha256] : [],
+            ...(budget ? { budget } : {}),
           },
         );
         o.emit({
