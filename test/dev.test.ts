@@ -14,9 +14,9 @@ import { freePort } from "../src/supervise/probe.js";
 import { runCli } from "./helpers/cli.js";
 import { isLive, pidsRunning, type Supervised, startSupervised } from "./helpers/supervised.js";
 
-const get = (port: number) =>
+const get = (port: number, path = "/") =>
   new Promise<string>((resolve, reject) => {
-    const req = request({ host: "127.0.0.1", port, path: "/", agent: false, timeout: 3000 }, (res) => {
+    const req = request({ host: "127.0.0.1", port, path, agent: false, timeout: 3000 }, (res) => {
       let body = "";
       res.on("data", (c) => {
         body += c;
@@ -59,6 +59,7 @@ func main() {
 	_ = time.Second
 	${extra}
 	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "${body}") })
+	http.HandleFunc("/boom", func(w http.ResponseWriter, r *http.Request) { var m map[string]int; m["x"] = 1 })
 	http.ListenAndServe("127.0.0.1:${port}", nil)
 }
 `;
@@ -99,6 +100,12 @@ describe("hotdump dev", () => {
     ).toBe("v2");
     const built2 = sup.events.find((e) => e.event === "build-ok" && e.generation === 2)!;
     expect(built2.changed).toEqual(["main.go"]);
+    // A panic net/http recovers is not a crash, but it is recorded.
+    await get(port, "/boom").catch(() => "");
+    const rec = await sup.waitFor((e) => e.event === "recovered-panic", 10_000, "recovered-panic");
+    expect(rec.generation).toBe(2);
+    expect(rec.message).toBe("assignment to entry in nil map");
+    expect((rec.culprit as { file: string; line: number }).line).toBe(17);
 
     writeFileSync(
       join(dir, "main.go"),
