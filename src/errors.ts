@@ -14,7 +14,9 @@ export type ErrorDomain =
   | "analyze"
   | "build"
   | "supervise"
-  | "ui";
+  | "ui"
+  | "watch"
+  | "forensics";
 
 export interface HotdumpErrorOptions {
   cause?: unknown;

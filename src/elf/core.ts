@@ -178,7 +178,8 @@ async function buildCore(
   let auxv: AuxvEntry[] = [];
   let files: MappedFile[] = [];
   for (const n of notes) {
-    if (n.name !== "CORE") continue;
+    // The kernel names its notes "CORE"; Delve's `dump` (hotdump snapshot) writes them unnamed.
+    if (n.name !== "CORE" && n.name !== "") continue;
     if (n.type === NT.PRSTATUS) {
       const t = decodePrstatus(n.desc);
       if (t) threads.push(t);

@@ -47,8 +47,19 @@ function findMainMapping(core: Core): { path: string | null; base: bigint | null
   return { path: core.execfn, base: null };
 }
 
+/** Last resort (cores from Delve's dump carry no NT_FILE): the lowest segment that holds an ELF header. */
+async function findElfSegment(core: Core): Promise<bigint | null> {
+  for (const seg of core.segments) {
+    const magic = await core.readMemory(seg.vaddr, 4, { notDumped: "error" }).catch(() => null);
+    if (magic?.equals(Buffer.from([0x7f, 0x45, 0x4c, 0x46]))) return seg.vaddr;
+  }
+  return null;
+}
+
 export async function coreExecutableIdentity(core: Core): Promise<CoreExecutableIdentity> {
-  const { path, base } = findMainMapping(core);
+  const found = findMainMapping(core);
+  const path = found.path;
+  const base = found.base ?? (await findElfSegment(core));
   const none = (problem: string): CoreExecutableIdentity => ({
     path,
     base,
