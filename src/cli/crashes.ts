@@ -86,8 +86,18 @@ export function registerCrashes(program: Command): void {
       const rows = list.map((c) => [
         c.id,
         c.generation === null ? "-" : String(c.generation),
-        c.evicted ? "evicted" : c.error ? "unreadable" : (c.kind ?? c.outcome ?? "?"),
-        (c.message ?? c.error ?? "").slice(0, 60),
+        c.evicted
+          ? "evicted"
+          : c.error
+            ? "unreadable"
+            : c.state === "capturing"
+              ? "incomplete"
+              : (c.kind ?? c.outcome ?? "?"),
+        // meta.json still says "capturing": hotdump ended (SIGKILL, power loss) mid-capture.
+        (c.state === "capturing"
+          ? "capture interrupted: hotdump stopped before the report"
+          : (c.message ?? c.error ?? "")
+        ).slice(0, 60),
         c.culprit ? c.culprit.replace(/^(\S+) .*\/([^/]+)$/, "$1 $2") : "",
       ]);
       const head = ["ID", "GEN", "KIND", "MESSAGE", "CULPRIT"];

@@ -5,8 +5,9 @@
 import { existsSync } from "node:fs";
 import { connect } from "node:net";
 import { homedir } from "node:os";
-import { delimiter, join } from "node:path";
+import { delimiter, isAbsolute, join } from "node:path";
 import { type HotdumpError, isHotdumpError } from "../../errors.js";
+import { setprivPath } from "../../supervise/launch.js";
 import { type Child, startChild } from "../../util/child.js";
 import { dlvNotFound, dlvOpenFailed, dlvTimeout } from "./errors.js";
 import { type CallOptions, createRpcConnection, type RpcConnection } from "./rpc.js";
@@ -56,19 +57,29 @@ export async function createDelveSession(opts: DelveSessionOptions): Promise<Del
   const site = new Error("createDelveSession");
   // --check-go-version=false: Delve would refuse a Go outside its supported range; a partial
   // analysis with a clear warning (added below from GetVersion) is worth more than none.
-  const child = startChild(
+  const dlvArgv = [
     dlv,
-    [
-      "core",
-      opts.binary,
-      opts.core,
-      "--headless",
-      "--api-version=2",
-      "--listen=127.0.0.1:0",
-      "--check-go-version=false",
-    ],
-    { detached: true, tailBytes: 32 * 1024, env: { ...process.env, TERM: "dumb" } },
-  );
+    "core",
+    opts.binary,
+    opts.core,
+    "--headless",
+    "--api-version=2",
+    "--listen=127.0.0.1:0",
+    "--check-go-version=false",
+  ];
+  // A hotdump SIGKILLed mid-analysis left dlv listening on loopback forever (test/faults.test.ts):
+  // PR_SET_PDEATHSIG through setpriv ends it with us. Only for a dlv known to exist, so a missing
+  // one still fails with ENOENT from spawn (dlvNotFound), not with setpriv's exit status.
+  const setpriv = setprivPath();
+  const argv =
+    setpriv && isAbsolute(dlv) && existsSync(dlv)
+      ? [setpriv, "--pdeathsig", "KILL", "--", ...dlvArgv]
+      : dlvArgv;
+  const child = startChild(argv[0]!, argv.slice(1), {
+    detached: true,
+    tailBytes: 32 * 1024,
+    env: { ...process.env, TERM: "dumb" },
+  });
   const stderrTail = () => child.stderrTail.toString().trim();
   let rpc: RpcConnection | undefined;
   try {
