@@ -257,7 +257,7 @@ async function idle() {
   const w0 = performance.now();
   while (performance.now() - w0 < IDLE_SAMPLE_MS) {
     await sleep(1000);
-    trees.forEach((pids, k) => rss[k].push(rssKiB(pids)));
+    for (const [k, pids] of trees.entries()) rss[k].push(rssKiB(pids));
   }
   const wall = (performance.now() - w0) / 1000;
   console.log(
