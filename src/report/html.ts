@@ -14,6 +14,7 @@ import {
   headline,
   moreGroupsLabel,
   orderedRegisters,
+  showValue,
   sourceLines,
   sourcesText,
   topGroups,
@@ -78,8 +79,7 @@ export function renderHtml(report: Report): string {
   h("<header>");
   h(`<h1>hotdump report: ${e(report.kind === "unknown" ? "crash" : report.kind)}</h1>`);
   h(`<p class="message">${e(headline(report))}</p>`);
-  if (report.value !== null && report.value !== report.message)
-    h(`<p>Panic value: <code>${e(clip(report.value, 400))}</code></p>`);
+  if (showValue(report)) h(`<p>Panic value: <code>${e(clip(report.value, 400))}</code></p>`);
   if (report.nested.length > 0) {
     h('<p>Earlier panics:</p><ul class="nested">');
     for (const n of report.nested)

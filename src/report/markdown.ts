@@ -14,6 +14,7 @@ import {
   headline,
   moreGroupsLabel,
   orderedRegisters,
+  showValue,
   sourceLines,
   sourcesText,
   topGroups,
@@ -49,8 +50,7 @@ export function renderMarkdown(report: Report): string {
   const out: string[] = [];
   const kind = report.kind === "unknown" ? "crash" : report.kind;
   out.push(`## hotdump report: ${kind}`, "", fence(headline(report), "text"));
-  if (report.value !== null && report.value !== report.message)
-    out.push("", `**Panic value:** ${code(clip(report.value, 400))}`);
+  if (showValue(report)) out.push("", `**Panic value:** ${code(clip(report.value, 400))}`);
   if (report.nested.length > 0) {
     out.push("", "**Earlier panics:**", "");
     for (const n of report.nested) out.push(`- ${code(n.message)}${n.recovered ? " (recovered)" : ""}`);

@@ -3,6 +3,7 @@
  * goroutine groups make the cut. Renderers only choose the markup.
  */
 import type { Frame, GoroutineGroup, Location, Report, SourceUse, Variable } from "../analyze/report.js";
+import { headline as messageLine } from "../analyze/report.js";
 
 export const TOP_GROUPS = 10;
 export const MAX_VALUE_CHARS = 160;
@@ -67,10 +68,16 @@ export function sourceLines(frame: Frame | undefined): SourceLine[] {
   });
 }
 
+/** `panic: <message>`; a struct value the traceback printed as an address shows decoded instead. */
 export function headline(r: Report): string {
   const kind = r.kind === "unknown" ? "crash" : r.kind;
-  return r.message ? `${kind}: ${r.message}` : kind;
+  const m = messageLine(r);
+  return m ? `${kind}: ${m}` : kind;
 }
+
+/** Whether the decoded value says more than the headline already does. */
+export const showValue = (r: Report): r is Report & { value: string } =>
+  r.value !== null && r.value !== messageLine(r);
 
 function useText(name: string, u: SourceUse): string {
   return `${name}: ${u.used ? "used" : "not used"}${u.note ? ` (${u.note})` : ""}`;

@@ -11,6 +11,7 @@ import {
   locationText,
   moreGroupsLabel,
   orderedRegisters,
+  showValue,
   sourceLines,
   sourcesText,
   topGroups,
@@ -43,8 +44,7 @@ export function renderText(report: Report, opts: TextOptions = {}): string {
   const section = (title: string) => out.push("", bold(title));
 
   out.push(red(t(headline(report))));
-  if (report.value !== null && report.value !== report.message)
-    out.push(`  value: ${t(clip(report.value, 400))}`);
+  if (showValue(report)) out.push(`  value: ${t(clip(report.value, 400))}`);
   for (const n of report.nested)
     out.push(`  ${dim("earlier panic:")} ${t(n.message)}${n.recovered ? dim(" [recovered]") : ""}`);
   for (const [label, value] of facts(report)) out.push(`  ${dim(`${label}:`)} ${t(value)}`);
