@@ -1,0 +1,134 @@
+/**
+ * Faults: hotdump itself SIGKILLed mid-capture and mid-analysis, and a store on a full disk.
+ * Nothing may be lost or left behind: the half-written bundle says "capturing" and `hotdump
+ * crashes` calls it incomplete, the journal passes SQLite's integrity check after a restart, no
+ * helper (zstd, dlv) outlives hotdump, and a crash whose bundle cannot be written is still
+ * reported from its traceback with the reason.
+ */
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { HOTDUMP, runCli } from "./helpers/cli.js";
+import { integrityCheck, processesMentioning, until } from "./helpers/faults.js";
+import { buildGoFixture } from "./helpers/go.js";
+
+const tmp = () => mkdtempSync(join(tmpdir(), "hotdump-faults-"));
+
+let live: ChildProcess[] = [];
+afterEach(() => {
+  for (const p of live) if (p.exitCode === null && p.signalCode === null) p.kill("SIGKILL");
+  live = [];
+});
+
+function startExec(store: string, cwd: string, args: string[]): ChildProcess {
+  const p = spawn(process.execPath, [HOTDUMP, "exec", "--json", "--store", store, "--", ...args], {
+    cwd,
+    env: { ...process.env, NO_COLOR: "1" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  p.stdout!.resume();
+  p.stderr!.resume();
+  live.push(p);
+  return p;
+}
+
+const onlyBundle = (store: string) => {
+  const ids = existsSync(join(store, "crashes")) ? readdirSync(join(store, "crashes")) : [];
+  return ids.length === 1 ? join(store, "crashes", ids[0]!) : undefined;
+};
+
+describe("hotdump SIGKILLed mid-capture", () => {
+  for (const helper of ["zstd", "dlv"] as const) {
+    it(`while ${helper} works on the core: bundle marked incomplete, nothing left running, store usable after restart`, async () => {
+      const bin = buildGoFixture("capcrash");
+      const cwd = tmp();
+      const store = join(cwd, ".hotdump");
+      // 300 MB touched: the core is big enough that zstd and dlv are each seen running.
+      const p = startExec(store, cwd, [bin, "crash", "300"]);
+      const seen = await until(
+        () => processesMentioning(cwd, [p.pid!]).find((l) => l.includes(helper)),
+        30_000,
+        `${helper} running on the capture`,
+      );
+      expect(seen).toContain(cwd);
+      p.kill("SIGKILL");
+      await new Promise((r) => p.once("close", r));
+
+      // No helper outlives hotdump (dlv used to stay listening on loopback forever).
+      const left = await until(
+        () => {
+          const l = processesMentioning(cwd);
+          return l.length === 0 ? l : undefined;
+        },
+        5_000,
+        "helpers to end",
+      ).catch(() => processesMentioning(cwd));
+      expect(left).toEqual([]);
+
+      const dir = onlyBundle(store)!;
+      expect(dir).toBeDefined();
+      const meta = JSON.parse(readFileSync(join(dir, "meta.json"), "utf8"));
+      expect(meta.state).toBe("capturing");
+      expect(readFileSync(join(dir, "stderr.txt"), "utf8")).toContain("panic");
+      // The kernel's core is still where it was: nothing is lost until our copy is safe.
+      expect(readdirSync(cwd).some((f) => f === "core" || f.startsWith("core."))).toBe(true);
+
+      const listed = await runCli(["crashes", "--store", store], { cwd });
+      expect(listed.code).toBe(0);
+      expect(listed.stdout).toMatch(/incomplete\s+capture interrupted/);
+
+      // Restart: the next crash into the same store is captured completely, beside the marked one.
+      const cwd2 = tmp();
+      const r = await runCli(["exec", "--json", "--store", store, "--", bin, "crash"], { cwd: cwd2 });
+      const json = JSON.parse(r.stdout);
+      expect(json.outcome).toBe("crash");
+      expect(json.problems).toEqual([]);
+      const all = JSON.parse((await runCli(["crashes", "--json", "--store", store], { cwd })).stdout);
+      expect(all.map((c: { state: string }) => c.state).sort()).toEqual(["capturing", "complete"]);
+      expect(integrityCheck(store)).toBe("ok");
+      rmSync(cwd, { recursive: true, force: true });
+      rmSync(cwd2, { recursive: true, force: true });
+    }, 60_000);
+  }
+});
+
+describe("disk full while the core is written", () => {
+  it("a store on a full 20 MB tmpfs: the crash is still reported from its traceback, and why the bundle is short", async () => {
+    const bin = buildGoFixture("capcrash");
+    const cwd = tmp();
+    const mnt = join(cwd, "small");
+    mkdirSync(mnt);
+    execFileSync("mount", ["-t", "tmpfs", "-o", "size=20m,mode=0700", "tmpfs", mnt]);
+    try {
+      const store = join(mnt, ".hotdump");
+      // Leave 64 KB: the bundle directory and meta.json fit, the compressed core (MBs) does not.
+      writeFileSync(join(mnt, "filler"), Buffer.alloc(20 * 1024 * 1024 - 64 * 1024, 1));
+      const r = await runCli(["exec", "--json", "--store", store, "--", bin, "crash", "64"], { cwd });
+      expect(r.code).toBe(134);
+      const json = JSON.parse(r.stdout);
+      expect(json.outcome).toBe("crash");
+      expect(json.report.kind).toBe("panic");
+      expect(json.report.message).toContain("nil pointer dereference");
+      expect(json.report.culprit?.function).toMatch(/^main\./);
+      expect(json.problems.length).toBeGreaterThan(0);
+      expect(JSON.stringify(json.problems)).toMatch(/ENOSPC|no space|full/i);
+      // The core was not lost: it stays where the kernel wrote it when our copy failed.
+      expect(json.core.found).toBe(true);
+      expect(json.core.stored).toBeUndefined();
+      expect(readdirSync(cwd).some((f) => f === "core" || f.startsWith("core."))).toBe(true);
+    } finally {
+      execFileSync("umount", ["-l", mnt]);
+      rmSync(cwd, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
