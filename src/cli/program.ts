@@ -5,6 +5,7 @@
  */
 import { Command, CommanderError } from "commander";
 import { describeChain, isHotdumpError } from "../errors.js";
+import { registerAnalyze } from "./analyze.js";
 import { registerCheatsheet } from "./cheatsheet.js";
 import { registerCrashes } from "./crashes.js";
 import { registerDebug } from "./debug.js";
@@ -39,6 +40,7 @@ export async function run(argv: string[]): Promise<number> {
   registerHistory(program);
   registerInit(program);
   registerReport(program);
+  registerAnalyze(program);
   registerDebug(program);
   registerDoctor(program);
   registerSnapshot(program);
