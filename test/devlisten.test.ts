@@ -84,7 +84,10 @@ describe("hotdump dev --listen", () => {
     writeFileSync(join(dir, "go.mod"), "module devlisten\n\ngo 1.24\n");
     writeFileSync(join(dir, "main.go"), service("v1"));
     const port = await freePort();
-    sup = startSupervised(["dev", "--json-events", "--listen", `127.0.0.1:${port}`, "--probe", "alive:200ms"], { cwd: dir });
+    sup = startSupervised(
+      ["dev", "--json-events", "--listen", `127.0.0.1:${port}`, "--probe", "alive:200ms"],
+      { cwd: dir },
+    );
     await sup.waitFor((e) => e.event === "ready" && e.generation === 1, 90_000, "generation 1 ready");
 
     let stop = false;
@@ -106,7 +109,11 @@ describe("hotdump dev --listen", () => {
     for (const [i, v] of ["v2", "v3", "v4"].entries()) {
       writeFileSync(join(dir, "main.go"), service(v));
       await sup.waitFor((e) => e.event === "switch" && e.generation === i + 2, 60_000, `switch to ${v}`);
-      await sup.waitFor((e) => e.event === "stopped" && e.generation === i + 1, 10_000, `generation ${i + 1} stopped`);
+      await sup.waitFor(
+        (e) => e.event === "stopped" && e.generation === i + 1,
+        10_000,
+        `generation ${i + 1} stopped`,
+      );
     }
     await new Promise((r) => setTimeout(r, 200));
     stop = true;
