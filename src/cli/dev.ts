@@ -7,20 +7,13 @@ import { createInterface } from "node:readline";
 import type { Command } from "commander";
 import { createGoBuilder, formatDiagnostic } from "../build/index.js";
 import { loadConfig } from "../config/index.js";
-import { ensureStore, openJournal } from "../store/index.js";
 import { createDevSession } from "../supervise/dev.js";
 import { createEventSink } from "../supervise/events.js";
-import { stopLeftovers } from "../supervise/running.js";
-import {
-  bindListeners,
-  handoff,
-  inheritedListeners,
-  listenEnv,
-  parseListenAddr,
-} from "../supervise/sockets.js";
+import { listenEnv } from "../supervise/sockets.js";
 import { createSupervisor } from "../supervise/supervisor.js";
 import { type CommonOptions, loggerFor } from "./common.js";
 import { crashSummaryLines } from "./summary.js";
+import { handOffIfListening, openSupervisorStore } from "./supervisedStart.js";
 import { addSuperviseFlags, resolveSuperviseFlags, type SuperviseFlags } from "./superviseFlags.js";
 
 interface DevOptions extends CommonOptions, SuperviseFlags {
@@ -51,26 +44,12 @@ export function registerDev(program: Command): void {
         ...(opts.store ? { overrides: { store: { dir: opts.store } } } : {}),
       });
       const sup = resolveSuperviseFlags(opts, "dev", config);
-      const inherited = inheritedListeners(process.env);
-      if (sup.listen.length > 0 && inherited.fds.length === 0) {
-        const listeners = await bindListeners(sup.listen.map(parseListenAddr));
-        process.exitCode = await handoff({
-          listeners,
-          argv: [process.argv[1]!, ...process.argv.slice(2)],
-          env: process.env,
-        });
-        return;
-      }
+      const inherited = await handOffIfListening(sup.listen);
+      if (!inherited) return;
       // With --json-events stdout carries only NDJSON; the log goes to stderr.
       const logger = loggerFor(c, opts.jsonEvents ? process.stderr : process.stdout);
       for (const w of config.warnings) logger.warn(`${w.where}: ${w.message}`);
-      const layout = ensureStore(config.store.dir);
-      const journal = openJournal(layout);
-      const leftovers = stopLeftovers(layout);
-      if (leftovers.length)
-        logger.warn(
-          `stopped ${leftovers.length} service process(es) left by an earlier hotdump: ${leftovers.join(", ")}`,
-        );
+      const { layout, journal } = openSupervisorStore(config.store.dir, logger);
       const sink = createEventSink({ journal, ndjson: opts.jsonEvents ? process.stdout : null });
       const supervisor = createSupervisor({
         mode: "dev",

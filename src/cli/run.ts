@@ -8,15 +8,14 @@ import { resolve } from "node:path";
 import type { Command } from "commander";
 import { parseSize } from "../config/index.js";
 import { HotdumpError, usageError } from "../errors.js";
-import { archiveBinary, ensureStore, openJournal, storeLayout } from "../store/index.js";
+import { archiveBinary, storeLayout } from "../store/index.js";
 import { sendControl, serveControl } from "../supervise/control.js";
 import { createEventSink } from "../supervise/events.js";
 import { checksumMismatch, expectedSha256, preflightBinary } from "../supervise/preflight.js";
-import { stopLeftovers } from "../supervise/running.js";
-import { bindListeners, handoff, inheritedListeners, parseListenAddr } from "../supervise/sockets.js";
 import { type Build, createSupervisor, type DeployResult } from "../supervise/supervisor.js";
 import { type CommonOptions, loggerFor, storeDirFrom, storeOption } from "./common.js";
 import { crashSummaryLines } from "./summary.js";
+import { handOffIfListening, openSupervisorStore } from "./supervisedStart.js";
 import { addSuperviseFlags, resolveSuperviseFlags, type SuperviseFlags } from "./superviseFlags.js";
 
 interface RunOptions extends CommonOptions, SuperviseFlags {
@@ -55,25 +54,10 @@ export function registerRun(program: Command): void {
     const maxUse = opts.maxUse === undefined ? null : parseSize(opts.maxUse);
     if (maxUse instanceof Error)
       throw usageError(`--max-use ${JSON.stringify(opts.maxUse)}: ${maxUse.message}`);
-    const inherited = inheritedListeners(process.env);
-    if (sup.listen.length > 0 && inherited.fds.length === 0) {
-      // Stage 1: bind, hand over, wait.
-      const listeners = await bindListeners(sup.listen.map(parseListenAddr));
-      process.exitCode = await handoff({
-        listeners,
-        argv: [process.argv[1]!, ...process.argv.slice(2)],
-        env: process.env,
-      });
-      return;
-    }
+    const inherited = await handOffIfListening(sup.listen);
+    if (!inherited) return;
     const logger = loggerFor(c);
-    const layout = ensureStore(storeDirFrom(opts));
-    const journal = openJournal(layout);
-    const leftovers = stopLeftovers(layout);
-    if (leftovers.length)
-      logger.warn(
-        `stopped ${leftovers.length} service process(es) left by an earlier hotdump: ${leftovers.join(", ")}`,
-      );
+    const { layout, journal } = openSupervisorStore(storeDirFrom(opts), logger);
     const sink = createEventSink({ journal, ndjson: opts.jsonEvents ? process.stdout : null });
     const binaryPath = resolve(binaryArg);
     const supervisor = createSupervisor({

@@ -1,0 +1,48 @@
+/** What `dev` and `run` both do before supervising: the socket handoff and the store. */
+import { HotdumpError } from "../errors.js";
+import { ensureStore, type Journal, openJournal, type StoreLayout } from "../store/index.js";
+import { stopLeftovers } from "../supervise/running.js";
+import { bindListeners, handoff, inheritedListeners, parseListenAddr } from "../supervise/sockets.js";
+import type { Logger } from "../util/log.js";
+
+export type Inherited = ReturnType<typeof inheritedListeners>;
+
+/**
+ * With --listen, this command runs twice: first as stage 1, which binds the sockets and starts the
+ * second run with them as plain inherited fds (it never accepts on them), then waits for it and
+ * exits with its status. Returns null in stage 1 (the caller returns at once), else the sockets
+ * this process inherited (none without --listen).
+ */
+export async function handOffIfListening(listen: string[]): Promise<Inherited | null> {
+  const inherited = inheritedListeners(process.env);
+  if (listen.length > 0 && inherited.fds.length === 0) {
+    const listeners = await bindListeners(listen.map(parseListenAddr));
+    process.exitCode = await handoff({
+      listeners,
+      argv: [process.argv[1]!, ...process.argv.slice(2)],
+      env: process.env,
+    });
+    return null;
+  }
+  // Stage 1 died between spawning us and our parent-death signal taking effect: nobody would
+  // stop us, so do not start.
+  if (inherited.stage1Pid && process.ppid !== inherited.stage1Pid)
+    throw new HotdumpError(
+      "supervise",
+      "E_STAGE1_GONE",
+      "the first hotdump stage exited before handing over: not starting",
+    );
+  return inherited;
+}
+
+/** The store, its journal, and no service left behind by an earlier hotdump. */
+export function openSupervisorStore(dir: string, logger: Logger): { layout: StoreLayout; journal: Journal } {
+  const layout = ensureStore(dir);
+  const journal = openJournal(layout);
+  const leftovers = stopLeftovers(layout);
+  if (leftovers.length)
+    logger.warn(
+      `stopped ${leftovers.length} service process(es) left by an earlier hotdump: ${leftovers.join(", ")}`,
+    );
+  return { layout, journal };
+}
