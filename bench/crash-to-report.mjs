@@ -1,0 +1,126 @@
+// Crash-to-report time: from the program's death to report.json on disk, under `hotdump exec`.
+//   npx tsc -p tsconfig.json && node bench/crash-to-report.mjs [SMALL_RUNS] [BIG_RUNS]
+//
+// bench/fixtures/crasher prints the wall clock (Unix ns) to stderr right before it panics in a
+// goroutine on a nil pointer; report.json's mtime minus that is the crash-to-report time. It
+// therefore includes the Go runtime printing the traceback and the kernel writing the core, then
+// hotdump finding the core, checking its build ID, compressing and storing it, and analysing it
+// (Delve). The stored core.zst keeps the core file's mtime (zstd copies it), which splits the time
+// into the runtime and kernel's part (death → core on disk) and hotdump's (core → report.json).
+// The Delve share comes from report.json's `sources.delve.note` ("Delve 1.27.2, N ms").
+// Programs: "small" (a net/http server on loopback that has answered one request) and "big" (10,000 parked goroutines and 1 GiB of heap
+// written one byte per 4 KiB page, so a core over 1 GB). Each run in a fresh directory and store,
+// binaries built with -gcflags=all=-N -l as hotdump dev builds them.
+import { readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { fmtMs, goBuild, HOTDUMP, machine, median, runBench, spawnTracked, tempDir } from "./lib/common.mjs";
+
+const SMALL_RUNS = Number(process.argv[2] ?? 7);
+const BIG_RUNS = Number(process.argv[3] ?? 3);
+
+function execOnce(bin, args) {
+  const dir = tempDir("crash");
+  return new Promise((resolve, reject) => {
+    const t0 = Date.now();
+    const child = spawnTracked(
+      process.execPath,
+      [HOTDUMP, "exec", "--json", "--store", join(dir, "store"), "--", bin, ...args],
+      { cwd: dir, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1" } },
+    );
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (c) => {
+      out += c;
+    });
+    child.stderr.on("data", (c) => {
+      err += c;
+    });
+    const timer = setTimeout(() => child.kill("SIGKILL"), 300_000);
+    child.on("error", reject);
+    child.on("close", () => {
+      clearTimeout(timer);
+      const exitedAt = Date.now();
+      try {
+        const died = /died-at (\d+)/.exec(err);
+        if (!died) throw new Error(`no died-at line in:\n${err.slice(-2000)}`);
+        const diedNs = BigInt(died[1]);
+        const r = JSON.parse(out);
+        if (r.outcome !== "crash" || !r.crash)
+          throw new Error(`outcome ${r.outcome}: ${JSON.stringify(r.problems)}`);
+        const ms = (file) =>
+          Number(statSync(join(r.crash.dir, file), { bigint: true }).mtimeNs - diedNs) / 1e6;
+        const report = JSON.parse(readFileSync(join(r.crash.dir, "report.json"), "utf8"));
+        const note = report.sources?.delve?.note ?? "";
+        const delve = /Delve [\d.]+, (\d+) ms/.exec(note);
+        resolve({
+          report: ms("report.json"),
+          stored: ms(r.core.stored ?? "core.zst"),
+          exited: exitedAt - Number(diedNs / 1_000_000n),
+          total: exitedAt - t0,
+          delveMs: delve ? Number(delve[1]) : Number.NaN,
+          delveNote: note,
+          coreBytes: r.core.bytes,
+          storedBytes: r.core.storedBytes,
+          goroutines: report.goroutines?.total,
+          culprit: report.culprit
+            ? `${report.culprit.function} ${report.culprit.file}:${report.culprit.line}`
+            : "?",
+        });
+      } catch (e) {
+        reject(e);
+      }
+    });
+  });
+}
+
+async function series(label, bin, args, runs, target) {
+  const rs = [];
+  for (let i = 0; i < runs; i++) {
+    rs.push(await execOnce(bin, args));
+    process.stderr.write(`\r${label} ${i + 1}/${runs}`);
+  }
+  process.stderr.write("\n");
+  const m = (k) => median(rs.map((r) => r[k]));
+  const share = median(rs.map((r) => r.delveMs / r.report));
+  console.log(
+    `| ${label} | ${(m("coreBytes") / 1e6).toFixed(0)} MB → ${(m("storedBytes") / 1e6).toFixed(1)} MB | ${rs[0].goroutines} | ${fmtMs(m("stored"))} | ${fmtMs(median(rs.map((r) => r.report - r.stored)))} | ${fmtMs(m("report"))} | ${fmtMs(m("delveMs"))} (${(share * 100).toFixed(0)} %) | ${fmtMs(m("exited"))} |`,
+  );
+  return {
+    label,
+    runs: rs,
+    report: m("report"),
+    target,
+    culprit: rs[0].culprit,
+    all: rs.map((r) => r.report.toFixed(0)).join(", "),
+  };
+}
+
+await runBench(async () => {
+  console.log(`machine: ${machine()}`);
+  console.log(`core_pattern: ${readFileSync("/proc/sys/kernel/core_pattern", "utf8").trim()}`);
+  const bins = tempDir("crash-bins");
+  const bin = goBuild("./crasher", join(bins, "crasher"), ["-gcflags=all=-N -l"]);
+  console.log(
+    "\n| program | core → stored | goroutines | death → core on disk (runtime + kernel) | core on disk → report.json (hotdump) | death → report.json | Delve (share of death → report) | death → hotdump exit |",
+  );
+  console.log("| --- | --- | --- | --- | --- | --- | --- | --- |");
+  const small = await series(
+    `small HTTP service (median of ${SMALL_RUNS})`,
+    bin,
+    ["-serve"],
+    SMALL_RUNS,
+    2000,
+  );
+  const big = await series(
+    `10,000 goroutines + 1 GiB (median of ${BIG_RUNS})`,
+    bin,
+    ["-goroutines", "10000", "-alloc", "1024"],
+    BIG_RUNS,
+    null,
+  );
+  for (const s of [small, big])
+    console.log(`\n${s.label}: death → report.json per run ${s.all} ms; culprit ${s.culprit}`);
+  console.log(
+    `\ntarget: report within 2 s of the crash for the small service: ${small.report < 2000 ? "met" : "MISSED"} (${fmtMs(small.report)})`,
+  );
+});
