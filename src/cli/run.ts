@@ -6,7 +6,7 @@
 import { watch } from "node:fs";
 import { resolve } from "node:path";
 import type { Command } from "commander";
-import { parseSize } from "../config/index.js";
+import { loadConfig, parseSize } from "../config/index.js";
 import { HotdumpError, usageError } from "../errors.js";
 import { archiveBinary, storeLayout } from "../store/index.js";
 import { sendControl, serveControl } from "../supervise/control.js";
@@ -19,6 +19,8 @@ import { handOffIfListening, openSupervisorStore } from "./supervisedStart.js";
 import { addSuperviseFlags, resolveSuperviseFlags, type SuperviseFlags } from "./superviseFlags.js";
 
 interface RunOptions extends CommonOptions, SuperviseFlags {
+  config?: string;
+  ui?: boolean;
   sha256?: string;
   allowStripped?: boolean;
   watchBinary?: boolean;
@@ -45,12 +47,15 @@ export function registerRun(program: Command): void {
     .option("--allow-stripped", "start a binary without DWARF even though its crashes could not be analysed")
     .option("--watch-binary", "reload when the binary file changes")
     .option("--redact", "mask secret-looking values in crash reports")
+    .option("-c, --config <file>", "read [supervise] and [run] settings from this file (flags win)")
+    .option("--ui", "also serve the dashboard on 127.0.0.1")
     .option("--max-use <size>", "the store's size budget (default: 10% of the file system, at most 4 GiB)")
     .passThroughOptions();
   cmd.action(async (argv: string[], opts: RunOptions, c: Command) => {
     const [binaryArg, ...args] = argv;
     if (!binaryArg) throw usageError("missing binary: hotdump run --listen :8080 -- ./service [args]");
-    const sup = resolveSuperviseFlags(opts, "run");
+    const config = opts.config ? loadConfig({ cwd: process.cwd(), configPath: opts.config }) : undefined;
+    const sup = resolveSuperviseFlags(opts, "run", config);
     const maxUse = opts.maxUse === undefined ? null : parseSize(opts.maxUse);
     if (maxUse instanceof Error)
       throw usageError(`--max-use ${JSON.stringify(opts.maxUse)}: ${maxUse.message}`);
@@ -122,6 +127,10 @@ export function registerRun(program: Command): void {
       if (req.cmd === "reload") return { ...(await reload()) };
       return { ok: true, current: supervisor.current };
     });
+    const ui = opts.ui
+      ? await (await import("../ui/index.js")).createUiServer({ storeDir: layout.root, logger })
+      : undefined;
+    if (ui) logger.info(`dashboard: ${ui.url}`);
     const first = await reload();
     if (!first.ok && supervisor.current === null)
       logger.warn("no generation is serving; waiting for a reload (hotdump reload or SIGHUP)");
@@ -149,6 +158,7 @@ export function registerRun(program: Command): void {
     process.off("SIGHUP", onReloadSignal);
     process.off("SIGUSR2", onReloadSignal);
     await supervisor.stop();
+    await ui?.close();
     control.close();
     journal.close();
     process.exitCode = 0;
