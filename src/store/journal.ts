@@ -3,9 +3,10 @@
  * `hotdump crashes`, `history` and the UI can read while a supervisor writes. A crash whose bundle
  * was evicted by the budget stays counted here.
  */
+import { chmodSync, existsSync } from "node:fs";
 import Database from "better-sqlite3";
 import { HotdumpError } from "../errors.js";
-import type { StoreLayout } from "./layout.js";
+import { FILE_MODE, type StoreLayout } from "./layout.js";
 
 export type EventName =
   | "build-start"
@@ -101,6 +102,10 @@ export function openJournal(layout: StoreLayout, opts: { readonly?: boolean } = 
       db.pragma("journal_mode = WAL");
       db.pragma("synchronous = NORMAL");
       db.exec(SCHEMA);
+      // SQLite creates the file with the umask (0644) and gives -wal/-shm the main file's mode:
+      // the journal names binaries and crash messages, so it is private like every bundle file.
+      for (const f of [layout.journal, `${layout.journal}-wal`, `${layout.journal}-shm`])
+        if (existsSync(f)) chmodSync(f, FILE_MODE);
     }
   } catch (cause) {
     throw new HotdumpError(
