@@ -101,12 +101,25 @@ async function toolTarget(label, kind, extraFiles) {
   const child =
     kind === "air"
       ? spawnTracked(air, ["-c", ".air.toml"], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] })
-      : spawnTracked(process.execPath, [HOTDUMP, "dev"], {
+      : spawnTracked(process.execPath, [HOTDUMP, "dev", "--json-events"], {
           cwd: dir,
           stdio: ["ignore", "pipe", "pipe"],
           env: { ...process.env, NO_COLOR: "1", GOFLAGS: "-buildvcs=false" },
         });
   const out = tail(child);
+  const events = [];
+  if (kind !== "air") {
+    let rest = "";
+    child.stdout.on("data", (c) => {
+      const lines = (rest + c).split("\n");
+      rest = lines.pop() ?? "";
+      for (const l of lines)
+        try {
+          events.push(JSON.parse(l));
+        } catch {}
+    });
+  }
+  const edits = [];
   try {
     await pollUntil(port, (b) => b === "v0", { timeoutMs: 120_000, everyMs: 50 });
   } catch (e) {
@@ -118,13 +131,43 @@ async function toolTarget(label, kind, extraFiles) {
     port,
     child,
     out,
+    events,
+    edits,
     times: [],
     async edit(i) {
+      const wall = Date.now();
       const t0 = performance.now();
       writeFileSync(join(dir, "main.go"), source(port, i));
-      return pollUntil(port, (b) => b === `v${i}`, { t0, timeoutMs: 60_000 });
+      const ms = await pollUntil(port, (b) => b === `v${i}`, { t0, timeoutMs: 60_000 });
+      edits.push({ wall, ms });
+      return ms;
     },
   };
+}
+
+/**
+ * Where hotdump's time goes, from its own events (ms-resolution timestamps): write → build-start
+ * (inotify + debounce), build-start → build-ok (go build, storing the binary by SHA-256, build
+ * IDs; `ms` is go build alone), build-ok → started (journal, stopping the old generation, spawning
+ * the new one), started → first new response (the service's own start).
+ */
+function breakdown(t) {
+  const parts = { watch: [], goBuild: [], afterGoBuild: [], deploy: [], serve: [] };
+  for (const e of t.edits) {
+    const at = (x) => Date.parse(x.ts);
+    const bs = t.events.find((x) => x.event === "build-start" && at(x) >= e.wall - 2);
+    if (!bs) continue;
+    const ok = t.events.find((x) => x.event === "build-ok" && at(x) >= at(bs));
+    const st = ok && t.events.find((x) => x.event === "started" && x.generation === ok.generation);
+    if (!ok || !st) continue;
+    parts.watch.push(at(bs) - e.wall);
+    parts.goBuild.push(ok.ms);
+    parts.afterGoBuild.push(at(ok) - at(bs) - ok.ms);
+    parts.deploy.push(at(st) - at(ok));
+    parts.serve.push(e.wall + e.ms - at(st));
+  }
+  const m = (k) => fmtMs(median(parts[k]));
+  return `write → build-start ${m("watch")}, go build ${m("goBuild")}, store + build IDs ${m("afterGoBuild")}, build-ok → started ${m("deploy")}, started → first response ${m("serve")} (medians, n=${parts.watch.length})`;
 }
 
 /** The hand-driven baseline: go build, stop the old process, start the new one, first response. */
@@ -206,6 +249,7 @@ async function latency() {
     `air default / hotdump default: ${(m["air (delay 1000)"] / hd).toFixed(2)}x, ${fmtMs(m["air (delay 1000)"] - hd)} faster`,
   );
   console.log(`air delay=1 / hotdump gcflags="": ${(m["air (delay 1)"] / hd0).toFixed(2)}x`);
+  for (const t of targets.filter((t) => t.events?.length)) console.log(`${t.label}: ${breakdown(t)}`);
   for (const t of targets) await (t.close ? t.close() : stop(t.child, "SIGTERM", 10_000));
 }
 
