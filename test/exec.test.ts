@@ -198,6 +198,11 @@ describe("hotdump exec", () => {
     const bad = await runCli(["report", "--store", store, "../../etc/passwd"], { cwd });
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/not a crash id/);
+    // A scripted Delve session on the exact binary and core, starting on the crashing goroutine.
+    const dbg = await runCli(["debug", "--store", store, "latest"], { cwd, input: "bt\nexit\n" });
+    expect(dbg.stdout).toMatch(/main\.main/);
+    expect(dbg.code).toBe(0);
+    expect(readdirSync(join(store, "cache"))).toEqual([]);
     const vs = await runCli(["debug", "--store", store, "--vscode", "latest"], { cwd });
     expect(vs.code).toBe(0);
     const launch = JSON.parse(readFileSync(join(cwd, ".vscode", "launch.json"), "utf8"));

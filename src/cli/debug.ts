@@ -55,7 +55,22 @@ export function registerDebug(program: Command): void {
       await decompressFile(join(bundle.dir, meta.core.stored), core);
     }
     if (opts.vscode) return writeVscodeConfig(bundle.id, bin, core, meta.cwd);
-    const [cmd, args] = opts.gdb ? ["gdb", ["-q", bin, core]] : [resolveDlvPath(), ["core", bin, core]];
+    // Delve refuses a non-terminal stdin unless told: allow it, so `printf 'bt\nexit\n' | hotdump
+    // debug ID` scripts a session.
+    const dlvArgs = [
+      "core",
+      bin,
+      core,
+      ...(process.stdin.isTTY ? [] : ["--allow-non-terminal-interactive=true"]),
+    ];
+    // Start on the goroutine that crashed, not on the thread that raised SIGABRT (runtime.raise).
+    const gid = crashingGoroutine(bundle.dir);
+    const init = join(layout.cache, `${bundle.id}.dlv-init`);
+    if (gid !== null) {
+      writeFileSync(init, `goroutine ${gid}\n`, { mode: 0o600 });
+      dlvArgs.push("--init", init);
+    }
+    const [cmd, args] = opts.gdb ? ["gdb", ["-q", bin, core]] : [resolveDlvPath(), dlvArgs];
     process.stderr.write(`hotdump: ${cmd} ${args.join(" ")}\n`);
     const code = await new Promise<number>((resolve) => {
       const p = spawn(cmd, args, { stdio: "inherit", cwd: existsSync(meta.cwd) ? meta.cwd : process.cwd() });
@@ -67,8 +82,19 @@ export function registerDebug(program: Command): void {
     });
     // The decompressed core is a cache: it holds secrets and can be made again from the bundle.
     rmSync(core, { force: true });
+    rmSync(init, { force: true });
     process.exitCode = code;
   });
+}
+
+function crashingGoroutine(dir: string): number | null {
+  try {
+    const id = (JSON.parse(readFileSync(join(dir, "report.json"), "utf8")) as { goroutine?: { id?: number } })
+      .goroutine?.id;
+    return typeof id === "number" && id > 0 ? id : null;
+  } catch {
+    return null;
+  }
 }
 
 function writeVscodeConfig(id: string, program: string, coreFilePath: string, cwd: string): void {

@@ -1,0 +1,43 @@
+import { describe, expect, it } from "vitest";
+import { runCli } from "./helpers/cli.js";
+import { buildGoFixture } from "./helpers/go.js";
+
+interface Check {
+  id: string;
+  status: "ok" | "warn" | "fail";
+  message: string;
+  remedy?: string;
+}
+
+describe("hotdump doctor", () => {
+  it("checks the tools capture depends on, with versions", async () => {
+    const r = await runCli(["doctor", "--json", "--binary", buildGoFixture("exectarget")]);
+    const { ok, checks } = JSON.parse(r.stdout) as { ok: boolean; checks: Check[] };
+    const byId = new Map(checks.map((c) => [c.id, c]));
+    expect(byId.get("delve")?.message).toMatch(/1\.27\.2$/);
+    expect(byId.get("gdb")?.status).toBe("ok");
+    expect(byId.get("go")?.message).toMatch(/go1\.\d+/);
+    expect(byId.get("core-pattern")).toBeDefined();
+    expect(byId.get("binary")?.message).toMatch(/DWARF present/);
+    expect(ok).toBe(r.code === 0);
+  });
+
+  it("fails a stripped binary with the remedy, and exits 1", async () => {
+    const stripped = buildGoFixture("exectarget", { debug: false, flags: ["-ldflags=-s -w"] });
+    const r = await runCli(["doctor", "--binary", stripped]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(
+      /\[fail\] .* has no DWARF: built with -ldflags='-s -w', its cores cannot be debugged/,
+    );
+    expect(r.stdout).toMatch(/→ build without -s -w/);
+  });
+
+  it("says how to install Delve when it is missing", async () => {
+    const r = await runCli(["doctor", "--json"], { env: { HOTDUMP_DLV: "/nonexistent/dlv" } });
+    const { checks } = JSON.parse(r.stdout) as { checks: Check[] };
+    const dlv = checks.find((c) => c.id === "delve");
+    expect(dlv?.status).toBe("fail");
+    expect(dlv?.remedy).toMatch(/go install github\.com\/go-delve\/delve\/cmd\/dlv@v1\.27\.2/);
+    expect(r.code).toBe(1);
+  });
+});
