@@ -120,7 +120,7 @@ describe("waitReady on real processes", () => {
     const { r } = await probe("exec:sleep 30", [], { timing: { timeoutSeconds: 0.2 }, readyTimeoutMs: 700 });
     expect(r).toMatchObject({ ready: false, reason: "timeout" });
     if (!r.ready) expect(r.detail).toMatch(/no result within 200 ms/);
-    expect(Date.now() - t0).toBeLessThan(3000);
+    expect(Date.now() - t0).toBeLessThan(5000);
   });
 
   it("alive: ready after the duration if still running", async () => {
@@ -142,7 +142,7 @@ describe("waitReady on real processes", () => {
     });
     expect(r).toMatchObject({ ready: false, reason: "exited" });
     if (!r.ready) expect(r.detail).toMatch(/ECONNREFUSED/);
-    expect(Date.now() - t0).toBeLessThan(2000);
+    expect(Date.now() - t0).toBeLessThan(5000);
   });
 
   it("times out on a server that never comes up", async () => {
@@ -151,7 +151,7 @@ describe("waitReady on real processes", () => {
     expect(r).toMatchObject({ ready: false, reason: "timeout" });
     const took = Date.now() - t0;
     expect(took).toBeGreaterThanOrEqual(480);
-    expect(took).toBeLessThan(2000);
+    expect(took).toBeLessThan(5000);
   });
 
   it("stops waiting when aborted", async () => {

@@ -54,13 +54,12 @@ async function record(config: ResolvedWatchConfig = defaults(), alwaysIgnore: st
 
 describe("createWatcher", () => {
   it("coalesces a burst of 50 writes into one batch with every file", async () => {
-    const w = await record();
-    const t0 = performance.now();
+    // A debounce longer than any gap between the writes, even on a loaded machine: the point is
+    // the coalescing, not the speed (bench/dev-latency.mjs measures that).
+    const w = await record({ ...defaults(), debounceMs: 500 });
     for (let i = 0; i < 50; i++)
       writeFileSync(join(dir, `f${String(i).padStart(2, "0")}.go`), `package main // ${i}\n`);
-    const burstMs = performance.now() - t0;
     const batch = await w.next();
-    expect(burstMs).toBeLessThan(20);
     expect(batch).toHaveLength(50);
     expect(batch[0]).toBe("f00.go");
     await sleep(300);
@@ -123,8 +122,12 @@ describe("createWatcher", () => {
   });
 
   it("polls when asked (network file systems)", async () => {
-    const w = await record({ ...defaults(), poll: true, pollIntervalMs: 50 });
+    // An existing file changed after the poller's first look: a file created in the same instant
+    // as the first poll may be taken for part of the initial scan.
     writeFileSync(join(dir, "main.go"), "package main\n");
+    const w = await record({ ...defaults(), poll: true, pollIntervalMs: 50 });
+    await sleep(300);
+    writeFileSync(join(dir, "main.go"), "package main // changed\n");
     expect(await w.next()).toEqual(["main.go"]);
   });
 

@@ -15,7 +15,10 @@ import {
 } from "./index.js";
 
 const ROOT = resolve(import.meta.dirname, "../../../test/fixtures");
-const fixture = (name: string): string => readFileSync(join(ROOT, "tracebacks", `${name}.txt`), "utf8");
+const REPO = resolve(ROOT, "../..");
+/** A recorded stderr, with the checkout's root put back where record.sh wrote @REPO@. */
+const fixture = (name: string): string =>
+  readFileSync(join(ROOT, "tracebacks", `${name}.txt`), "utf8").replaceAll("@REPO@", REPO);
 const goSource = (prog: string): string => join(ROOT, "go", prog, "main.go");
 /** 1-based line of the only line in the program's source containing `needle`. */
 function lineOf(prog: string, needle: string): number {
