@@ -53,3 +53,10 @@ export const memUnreadable = (addr: bigint, why: string, cause?: unknown) =>
       ...(cause ? { cause } : {}),
     },
   );
+
+export const snapshotNotGo = (pid: number, exe: string) =>
+  new HotdumpError(
+    "usage",
+    "E_SNAPSHOT_NOT_GO",
+    `pid ${pid} runs ${exe}, not a Go program (no Go build info): give the Go service's own pid (hotdump snapshot --generation N finds it)`,
+  );

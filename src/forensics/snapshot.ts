@@ -21,7 +21,7 @@ import { readBinaryIdentity } from "../elf/index.js";
 import { archiveBinary, ensureStore, saveMeta } from "../store/index.js";
 import { startChild } from "../util/child.js";
 import { callExtra } from "./dlvExtra.js";
-import { snapshotFailed, snapshotTargetUnknown } from "./errors.js";
+import { snapshotFailed, snapshotNotGo, snapshotTargetUnknown } from "./errors.js";
 
 export interface DumpLiveOptions {
   pid: number;
@@ -176,6 +176,10 @@ export async function snapshotProcess(o: SnapshotOptions): Promise<Snapshot> {
     throw snapshotFailed(o.pid, "no such process (or not ours to read)", undefined, cause);
   }
   const startedAt = new Date();
+  // Checked before anything is stored: a shell's pid given by mistake (`./svc &` in a subshell)
+  // would otherwise become a bundle nobody can use.
+  const running = await readBinaryIdentity(`${proc}/exe`).catch(() => null);
+  if (!running?.goVersion) throw snapshotNotGo(o.pid, exe);
   // /proc/PID/exe opens the running file even after a rebuild replaced or deleted it.
   const archived = await archiveBinary(layout, `${proc}/exe`);
   const identity = await readBinaryIdentity(archived.path).catch(() => null);
