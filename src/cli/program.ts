@@ -17,6 +17,7 @@ import { registerExec } from "./exec.js";
 import { registerHistory } from "./history.js";
 import { registerInit } from "./init.js";
 import { registerMem } from "./mem.js";
+import { registerProfile } from "./profile.js";
 import { registerReport } from "./report.js";
 import { registerRun } from "./run.js";
 import { registerScan } from "./scan.js";
@@ -44,6 +45,7 @@ export async function run(argv: string[]): Promise<number> {
   registerDebug(program);
   registerDoctor(program);
   registerSnapshot(program);
+  registerProfile(program);
   registerScan(program);
   registerDiff(program);
   registerEval(program);
