@@ -19,7 +19,7 @@ import { createRpcConnection, type RpcConnection, resolveDlvPath } from "../anal
 import { type Captured, captureCrash } from "../capture/capture.js";
 import { readBinaryIdentity } from "../elf/index.js";
 import { archiveBinary, ensureStore, saveMeta } from "../store/index.js";
-import { startChild } from "../util/child.js";
+import { startChild, withParentDeathSignal } from "../util/child.js";
 import { callExtra } from "./dlvExtra.js";
 import { snapshotFailed, snapshotNotGo, snapshotTargetUnknown } from "./errors.js";
 
@@ -46,18 +46,21 @@ export async function dumpLiveProcess(o: DumpLiveOptions): Promise<DumpedLive> {
   const timeoutMs = o.timeoutMs ?? 120_000;
   const dlv = resolveDlvPath(o.dlvPath);
   const t0 = performance.now();
-  const child = startChild(
+  // If hotdump dies mid-dump, dlv must not stay attached with the service stopped.
+  const [cmd, ...args] = withParentDeathSignal([
     dlv,
-    [
-      "attach",
-      String(o.pid),
-      "--headless",
-      "--api-version=2",
-      "--listen=127.0.0.1:0",
-      "--check-go-version=false",
-    ],
-    { detached: true, tailBytes: 32 * 1024, env: { ...process.env, TERM: "dumb" } },
-  );
+    "attach",
+    String(o.pid),
+    "--headless",
+    "--api-version=2",
+    "--listen=127.0.0.1:0",
+    "--check-go-version=false",
+  ]);
+  const child = startChild(cmd!, args, {
+    detached: true,
+    tailBytes: 32 * 1024,
+    env: { ...process.env, TERM: "dumb" },
+  });
   const tail = () => child.stderrTail.toString().trim();
   let conn: RpcConnection | undefined;
   let detached = false;

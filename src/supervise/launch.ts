@@ -6,16 +6,7 @@
  * activation.Listeners() ignores inherited sockets whose LISTEN_PID is not its own pid.
  */
 import type { StdioOptions } from "node:child_process";
-import { existsSync } from "node:fs";
-import { type Child, startChild } from "../util/child.js";
-
-let setpriv: string | null | undefined;
-/** util-linux's setpriv, where it exists (Debian: always, util-linux is essential). */
-export function setprivPath(): string | null {
-  if (setpriv === undefined)
-    setpriv = ["/usr/bin/setpriv", "/bin/setpriv"].find((p) => existsSync(p)) ?? null;
-  return setpriv;
-}
+import { type Child, startChild, withParentDeathSignal } from "../util/child.js";
 
 export interface LaunchOptions {
   command: string;
@@ -52,7 +43,7 @@ export function launchService(o: LaunchOptions): Child {
   const script = `${prelude.join("; ")}; exec "$0" "$@"`;
   const stdio: StdioOptions = [o.stdin ?? "ignore", "pipe", "pipe", ...(o.extraFds ?? [])];
   const sh = ["/bin/sh", "-c", script, o.command, ...o.args];
-  const argv = o.dieWithParent && setprivPath() ? [setprivPath()!, "--pdeathsig", "KILL", "--", ...sh] : sh;
+  const argv = o.dieWithParent ? withParentDeathSignal(sh) : sh;
   return startChild(argv[0]!, argv.slice(1), {
     cwd: o.cwd,
     env: captureEnv(o.env),

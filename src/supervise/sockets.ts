@@ -27,6 +27,7 @@ import { createConnection, createServer, isIP, type Server } from "node:net";
 import { constants as osConstants } from "node:os";
 import { basename, delimiter, join } from "node:path";
 import { HotdumpError } from "../errors.js";
+import { withParentDeathSignal } from "../util/child.js";
 
 // ---------------------------------------------------------------------------------------------
 // Addresses
@@ -384,10 +385,11 @@ export function handoff(o: HandoffOptions): Promise<number> {
   // If stage 1 is SIGKILLed, stage 2 gets SIGTERM: PR_SET_PDEATHSIG survives execve unless the exec
   // changes credentials (prctl(2)); verified here: `setpriv --pdeathsig TERM -- node x.mjs` got
   // SIGTERM when its parent was SIGKILLed.
-  const setpriv = o.pdeathsig === false ? null : findOnPath("setpriv", env.PATH);
-  const [cmd, args] = setpriv
-    ? [setpriv, ["--pdeathsig", "TERM", "--", process.execPath, ...o.argv]]
-    : [process.execPath, [...o.argv]];
+  const argv =
+    o.pdeathsig === false
+      ? [process.execPath, ...o.argv]
+      : withParentDeathSignal([process.execPath, ...o.argv], "TERM");
+  const [cmd, args] = [argv[0]!, argv.slice(1)];
   const unixPaths = o.listeners.flatMap((l) => (l.addr.kind === "unix" ? [l.addr.path] : []));
   const unixInodes = unixPaths.map((p) => safeIno(p));
 
@@ -456,20 +458,6 @@ function safeIno(path: string): number | undefined {
   } catch {
     return undefined;
   }
-}
-
-function findOnPath(cmd: string, pathVar: string | undefined): string | null {
-  for (const dir of (pathVar ?? "/usr/bin:/bin").split(delimiter)) {
-    if (!dir) continue;
-    const p = join(dir, cmd);
-    try {
-      accessSync(p, fsConstants.X_OK);
-      return p;
-    } catch {
-      // next
-    }
-  }
-  return null;
 }
 
 /** True when this process's group is its terminal's foreground group (/proc/self/stat: pgrp is

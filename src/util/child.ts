@@ -3,6 +3,7 @@
  * (`stopped`), stopping is graceful then escalates, and stop() is idempotent.
  */
 import { type ChildProcess, type SpawnOptions, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
 import { constants as osConstants } from "node:os";
 import { Tail } from "./tail.js";
 
@@ -133,4 +134,30 @@ export async function runCapture(
   const timer = setTimeout(() => void c.stop({ graceMs: 1000 }), timeoutMs);
   const end = await c.stopped.finally(() => clearTimeout(timer));
   return { stdout: c.stdoutTail.toString(), stderr: c.stderrTail.toString(), end };
+}
+
+let setpriv: string | null | undefined;
+/** util-linux's setpriv, where it exists (Debian: always, util-linux is essential). */
+export function setprivPath(): string | null {
+  if (setpriv === undefined)
+    setpriv = ["/usr/bin/setpriv", "/bin/setpriv"].find((p) => existsSync(p)) ?? null;
+  return setpriv;
+}
+
+/**
+ * argv that makes the child die when hotdump dies, even by SIGKILL: `setpriv --pdeathsig SIG`
+ * sets PR_SET_PDEATHSIG, which survives the execs that follow (prctl(2): cleared only for
+ * set-user-ID programs), so the kernel signals the child when the Node thread that started it
+ * exits. Without setpriv the argv is unchanged. Only for a command known to exist, so a missing
+ * program still fails with spawn's ENOENT rather than setpriv's exit status.
+ */
+export function withParentDeathSignal(argv: readonly string[], signal: "KILL" | "TERM" = "KILL"): string[] {
+  const sp = setprivPath();
+  const exe = argv[0] && (argv[0].includes("/") ? argv[0] : findOnPath(argv[0]));
+  return sp && exe && existsSync(exe) ? [sp, "--pdeathsig", signal, "--", exe, ...argv.slice(1)] : [...argv];
+}
+
+export function findOnPath(cmd: string, path = process.env.PATH ?? ""): string | null {
+  for (const dir of path.split(":")) if (dir && existsSync(`${dir}/${cmd}`)) return `${dir}/${cmd}`;
+  return null;
 }

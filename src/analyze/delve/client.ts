@@ -7,8 +7,7 @@ import { connect } from "node:net";
 import { homedir } from "node:os";
 import { delimiter, isAbsolute, join } from "node:path";
 import { type HotdumpError, isHotdumpError } from "../../errors.js";
-import { setprivPath } from "../../supervise/launch.js";
-import { type Child, startChild } from "../../util/child.js";
+import { type Child, startChild, withParentDeathSignal } from "../../util/child.js";
 import { dlvNotFound, dlvOpenFailed, dlvTimeout } from "./errors.js";
 import { type CallOptions, createRpcConnection, type RpcConnection } from "./rpc.js";
 import type { GetVersionOut, RpcMethod, RpcMethods } from "./types.js";
@@ -70,11 +69,7 @@ export async function createDelveSession(opts: DelveSessionOptions): Promise<Del
   // A hotdump SIGKILLed mid-analysis left dlv listening on loopback forever (test/faults.test.ts):
   // PR_SET_PDEATHSIG through setpriv ends it with us. Only for a dlv known to exist, so a missing
   // one still fails with ENOENT from spawn (dlvNotFound), not with setpriv's exit status.
-  const setpriv = setprivPath();
-  const argv =
-    setpriv && isAbsolute(dlv) && existsSync(dlv)
-      ? [setpriv, "--pdeathsig", "KILL", "--", ...dlvArgv]
-      : dlvArgv;
+  const argv = withParentDeathSignal(dlvArgv);
   const child = startChild(argv[0]!, argv.slice(1), {
     detached: true,
     tailBytes: 32 * 1024,

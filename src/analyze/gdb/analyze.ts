@@ -5,7 +5,7 @@
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { runCapture } from "../../util/child.js";
+import { runCapture, withParentDeathSignal } from "../../util/child.js";
 import type { Frame, GoroutineGroup, Location, Register } from "../report.js";
 import { gdbFailed, gdbNotFound, gdbTimeout } from "./errors.js";
 import {
@@ -162,7 +162,9 @@ export async function analyzeCoreWithGdb(opts: GdbOptions): Promise<GdbAnalysis>
   if (!script && opts.runtimeScript !== null)
     warnings.push("gdb: Go's runtime-gdb.py not found; goroutines not listed");
   const t0 = performance.now();
-  const { stdout, stderr, end } = await runCapture(gdbPath, gdbArgs(opts.binary, opts.core, script), {
+  // Dies with hotdump (a SIGKILLed hotdump must not leave gdb behind).
+  const [cmd, ...args] = withParentDeathSignal([gdbPath, ...gdbArgs(opts.binary, opts.core, script)]);
+  const { stdout, stderr, end } = await runCapture(cmd!, args, {
     timeoutMs,
     env: { ...process.env, LC_ALL: "C" },
   });
