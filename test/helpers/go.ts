@@ -26,7 +26,11 @@ export function buildGoFixture(name: string, opts: GoBuildOptions = {}): string 
   const flags = [...(opts.debug === false ? [] : ["-gcflags=all=-N -l"]), ...(opts.flags ?? [])];
   const h = createHash("sha256");
   h.update(JSON.stringify(flags));
-  for (const f of readdirSync(dir).sort()) h.update(f).update(readFileSync(join(dir, f)));
+  for (const f of readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => join(e.parentPath, e.name))
+    .sort())
+    h.update(f).update(readFileSync(f));
   h.update(readFileSync(join(GO_FIXTURES, "go.mod")));
   const outDir = join(tmpdir(), "hotdump-test-go");
   mkdirSync(outDir, { recursive: true });
