@@ -155,6 +155,8 @@ export async function runBench(main) {
     process.exitCode = 1;
   } finally {
     await cleanup();
+    // A load worker or a stray timer must not keep a finished (or failed) bench alive.
+    process.exit();
   }
 }
 
