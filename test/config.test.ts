@@ -31,7 +31,7 @@ describe("loadConfig", () => {
     expect(c.build.package).toBe(".");
     expect(c.build.gcflags).toBe("all=-N -l");
     expect(c.watch.includeExt).toContain("go");
-    expect(c.watch.debounceMs).toBe(30);
+    expect(c.watch.debounceMs).toBe(10);
     expect(c.run.stopSignal).toBe("SIGTERM");
     expect(c.run.stopTimeoutMs).toBe(5000);
     expect(c.supervise.readyTimeoutMs).toBe(60_000);

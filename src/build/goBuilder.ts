@@ -6,25 +6,20 @@
 import { unlink } from "node:fs/promises";
 import { join } from "node:path";
 import type { ResolvedBuildConfig } from "../config/types.js";
-import { readBinaryIdentity } from "../elf/index.js";
+import { type BinaryIdentity, readBinaryIdentity } from "../elf/index.js";
 import { HotdumpError } from "../errors.js";
 import { adoptBinary, ensureStore } from "../store/index.js";
 import { startChild } from "../util/child.js";
 import { formatDiagnostic, parseBuildOutput } from "./diagnostics.js";
 import type { BuildResult } from "./types.js";
 
-export interface BuildIdentity {
-  goBuildId: string | null;
-  gnuBuildId: string | null;
-}
-
 export interface GoBuilderOptions {
   /** Project root: go build's working directory. */
   cwd: string;
   config: ResolvedBuildConfig;
   storeDir: string;
-  /** Reads the build IDs of a stored binary (default: src/elf's note reader). */
-  identify?: (path: string) => Promise<BuildIdentity>;
+  /** Reads the identity (build IDs, Go version, DWARF) of a stored binary (default: src/elf). */
+  identify?: (path: string) => Promise<BinaryIdentity>;
   /** Live go build output, for the terminal. */
   onOutput?: (text: string) => void;
   /** Kill a build that runs longer (default 30 min: a cold cache on a big module is slow). */
@@ -45,14 +40,9 @@ export const goNotFound = (go: string, cause: unknown) =>
     { cause },
   );
 
-const defaultIdentify = async (path: string): Promise<BuildIdentity> => {
-  const id = await readBinaryIdentity(path);
-  return { goBuildId: id.goBuildId, gnuBuildId: id.gnuBuildId };
-};
-
 export function createGoBuilder(opts: GoBuilderOptions): GoBuilder {
   const { cwd, config, storeDir } = opts;
-  const identify = opts.identify ?? defaultIdentify;
+  const identify = opts.identify ?? readBinaryIdentity;
   let seq = 0;
 
   const args = (output: string): string[] => [
@@ -107,18 +97,16 @@ export function createGoBuilder(opts: GoBuilderOptions): GoBuilder {
       }
 
       const stored = await adoptBinary(layout, tmp);
-      let ids: BuildIdentity = { goBuildId: null, gnuBuildId: null };
-      try {
-        ids = await identify(stored.path);
-      } catch {
-        // A binary without readable notes still runs; the supervisor records null IDs.
-      }
+      // Read once here; the supervisor and the crash bundle reuse it (a build costs no second read).
+      const identity = await identify(stored.path).catch(() => null);
       return {
         ok: true,
         binaryPath: stored.path,
         sha256: stored.sha256,
         reused: stored.reused,
-        ...ids,
+        goBuildId: identity?.goBuildId ?? null,
+        gnuBuildId: identity?.gnuBuildId ?? null,
+        identity,
         ...common,
       };
     },

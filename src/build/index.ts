@@ -5,7 +5,6 @@ export {
   parseBuildOutput,
 } from "./diagnostics.js";
 export {
-  type BuildIdentity,
   createGoBuilder,
   type GoBuilder,
   type GoBuilderOptions,

@@ -1,3 +1,4 @@
+import type { BinaryIdentity } from "../elf/index.js";
 /** What a build produces: a value either way; a compile error is a result, never a throw. */
 import type { BuildDiagnostic } from "./diagnostics.js";
 
@@ -20,6 +21,8 @@ export interface BuildSuccess extends BuildCommon {
   gnuBuildId: string | null;
   /** An identical binary was already in the store (an unchanged rebuild). */
   reused: boolean;
+  /** The stored binary's identity, null when its notes could not be read (it still runs). */
+  identity: BinaryIdentity | null;
 }
 
 export interface BuildFailure extends BuildCommon {

@@ -16,7 +16,7 @@ export const DEFAULTS = {
   gcflags: "all=-N -l",
   includeExt: ["go", "mod", "sum", "tmpl", "tpl", "gohtml"],
   excludeDir: [".git", "vendor", "node_modules", ".hotdump", "testdata"],
-  debounce: "30ms",
+  debounce: "10ms",
   pollInterval: "500ms",
   stopSignal: "SIGTERM" as NodeJS.Signals,
   stopTimeout: "5s",

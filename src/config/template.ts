@@ -38,7 +38,7 @@ exclude_regex = []
 # Honour .gitignore files.
 gitignore = true
 # Quiet period after the last change before a build starts.
-debounce = "30ms"
+debounce = "10ms"
 # Poll instead of inotify: for network file systems and some containers.
 poll = false
 poll_interval = "500ms"

@@ -8,7 +8,6 @@ import { relative } from "node:path";
 import type { BuildResult, GoBuilder } from "../build/index.js";
 import { createBuildQueue } from "../build/queue.js";
 import type { ResolvedConfig } from "../config/types.js";
-import { readBinaryIdentity } from "../elf/index.js";
 import type { Journal, StoreLayout } from "../store/index.js";
 import type { Logger } from "../util/log.js";
 import { createWatcher, type Watcher } from "../watch/index.js";
@@ -80,12 +79,11 @@ export function createDevSession(o: DevSessionOptions): DevSession {
         ? `${changed.slice(0, 3).join(", ")}${changed.length > 3 ? ` +${changed.length - 3}` : ""}`
         : "start";
       logger.info(`generation ${g.n} built in ${Math.round(r.durationMs)} ms (${what})`);
-      const identity = await readBinaryIdentity(r.binaryPath).catch(() => null);
       const d = await o.supervisor.deploy({
         generation: g.n,
         binary: r.binaryPath,
         sha256: r.sha256,
-        identity,
+        identity: r.identity,
       });
       if (!d.ok) logger.warn(`generation ${g.n} did not become ready: ${d.reason}`);
     },

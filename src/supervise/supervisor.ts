@@ -109,6 +109,11 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
   const stopSignal = o.stopSignal ?? "SIGTERM";
   const stopTimeoutMs = o.stopTimeoutMs ?? (o.mode === "run" ? 30_000 : 5_000);
   const backoff = new Backoff(o.backoff);
+  // A generation's own port costs a bind and a close: only when something asks for {port}.
+  const needsPort =
+    o.probe.kind === "exec" ||
+    JSON.stringify(o.probe).includes("{port}") ||
+    Object.values(o.env).some((v) => v?.includes("{port}"));
   const budget = resolveBudget(o);
   let current: Running | null = null;
   /** The build to keep running: the newest ready one (or, without sockets, the newest deployed). */
@@ -119,7 +124,7 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
   let restartTimer: NodeJS.Timeout | undefined;
 
   async function start(build: Build): Promise<Running> {
-    const port = await freePort();
+    const port = needsPort ? await freePort() : 0;
     // {port} in the service's environment is the generation's own free port (for a health
     // endpoint a probe can reach without hitting the old generation on the shared socket).
     const env: NodeJS.ProcessEnv = {};
