@@ -1,7 +1,7 @@
 // Failed requests and latency under reloads: `hotdump run` against air, same load, same handler.
 //   npx tsc -p tsconfig.json && node bench/reload-load.mjs [RELOADS]
 //
-// hotdump: bench/fixtures/runsvc (serves on the inherited socket, health on HEALTH_ADDR, drains on
+// hotdump: test/fixtures/go/runsvc (serves on the inherited socket, health on HEALTH_ADDR, drains on
 // SIGTERM) under `hotdump run --listen 127.0.0.1:PORT --probe http://127.0.0.1:{port}/healthz
 // --ready-timeout 3s`. RELOADS (default 50) deploys, each a copy + rename over the binary's path
 // and `hotdump reload --json`, one after the other: good builds with alternating versions, plus
@@ -31,6 +31,7 @@ import {
   sleep,
   spawnTracked,
   stop,
+  TEST_FIXTURES,
   tempDir,
 } from "./lib/common.mjs";
 import { startLoad } from "./lib/load.mjs";
@@ -74,10 +75,12 @@ async function hotdumpSide() {
   const svc = join(dir, "svc");
   const store = join(dir, "store");
   const variant = (mode, version) =>
-    goBuild("./runsvc", join(dir, `runsvc-${mode || "ok"}-${version}`), [
-      "-gcflags=all=-N -l",
-      `-ldflags=-X main.mode=${mode} -X main.version=${version}`,
-    ]);
+    goBuild(
+      "./runsvc",
+      join(dir, `runsvc-${mode || "ok"}-${version}`),
+      ["-gcflags=all=-N -l", `-ldflags=-X main.mode=${mode} -X main.version=${version}`],
+      TEST_FIXTURES,
+    );
   const good = [1, 2, 3, 4, 5].map((v) => variant("", String(v)));
   const crash = variant("crash", "crash");
   const hang = variant("hang", "hang");

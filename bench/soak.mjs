@@ -1,7 +1,7 @@
 // Soak: reloads and crashes under load against `hotdump run`, for a long time (not in CI).
 //   npx tsc -p tsconfig.json && node bench/soak.mjs [--minutes 60] [--sample 10]
 //
-// bench/fixtures/runsvc under `hotdump run --listen 127.0.0.1:PORT --probe http://…/healthz`, a
+// test/fixtures/go/runsvc under `hotdump run --listen 127.0.0.1:PORT --probe http://…/healthz`, a
 // store budget of 200 MB (--max-use). Load: 2 loops of GET / without keep-alive, 5 ms apart.
 // Every 5 s one deploy, cycling: good, good, crash-on-start (rolled back after a capture), good.
 // Every --sample seconds: hotdump's own RSS and open fds (both stages, /proc/PID/status and
@@ -23,6 +23,7 @@ import {
   runBench,
   sleep,
   spawnTracked,
+  TEST_FIXTURES,
   tempDir,
 } from "./lib/common.mjs";
 import { startLoad } from "./lib/load.mjs";
@@ -50,10 +51,12 @@ await runBench(async () => {
   const svc = join(dir, "svc");
   const store = join(dir, "store");
   const variant = (mode, version) =>
-    goBuild("./runsvc", join(dir, `runsvc-${mode || "ok"}-${version}`), [
-      "-gcflags=all=-N -l",
-      `-ldflags=-X main.mode=${mode} -X main.version=${version}`,
-    ]);
+    goBuild(
+      "./runsvc",
+      join(dir, `runsvc-${mode || "ok"}-${version}`),
+      ["-gcflags=all=-N -l", `-ldflags=-X main.mode=${mode} -X main.version=${version}`],
+      TEST_FIXTURES,
+    );
   const good = [variant("", "1"), variant("", "2")];
   const crash = variant("crash", "c");
   const deploy = (bin) => {

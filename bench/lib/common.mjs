@@ -11,6 +11,8 @@ import { join, resolve } from "node:path";
 export const ROOT = resolve(import.meta.dirname, "../..");
 export const HOTDUMP = join(ROOT, "bin/hotdump");
 export const FIXTURES = join(ROOT, "bench/fixtures");
+/** The Go programs the tests use; the reload benches drive the same service the run tests do. */
+export const TEST_FIXTURES = join(ROOT, "test/fixtures/go");
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
