@@ -177,7 +177,7 @@ async function handTarget(label, flags) {
   const bin = join(dir, "svc");
   let proc = null;
   const start = () => {
-    goBuild(".", bin, flags, dir);
+    goBuild(".", bin, flags, dir, { asTools: true });
     proc = spawnTracked(bin, [], { cwd: dir, stdio: "ignore" });
   };
   start();
@@ -190,7 +190,7 @@ async function handTarget(label, flags) {
     async edit(i) {
       const t0 = performance.now();
       writeFileSync(join(dir, "main.go"), source(port, i));
-      goBuild(".", bin, flags, dir);
+      goBuild(".", bin, flags, dir, { asTools: true });
       const old = proc;
       await stop(old, "SIGKILL", 2000);
       proc = spawnTracked(bin, [], { cwd: dir, stdio: "ignore" });

@@ -206,12 +206,16 @@ export function goEnv(name) {
   return execFileSync("go", ["env", name], { encoding: "utf8" }).trim();
 }
 
-/** go build in bench/fixtures (or `cwd`); returns `out`. */
-export function goBuild(pkg, out, flags = [], cwd = FIXTURES) {
+/**
+ * go build in bench/fixtures (or `cwd`); returns `out`. Fixtures build with cgo off; `asTools`
+ * keeps the environment exactly as hotdump and air get it (cgo as `go env` says), so a hand
+ * baseline builds the same way the tools it is compared with do.
+ */
+export function goBuild(pkg, out, flags = [], cwd = FIXTURES, { asTools = false } = {}) {
   execFileSync("go", ["build", ...flags, "-o", out, pkg], {
     cwd,
     stdio: ["ignore", "ignore", "inherit"],
-    env: { ...process.env, CGO_ENABLED: "0", GOFLAGS: "-buildvcs=false" },
+    env: asTools ? process.env : { ...process.env, CGO_ENABLED: "0", GOFLAGS: "-buildvcs=false" },
   });
   return out;
 }

@@ -96,9 +96,11 @@ export function createGoBuilder(opts: GoBuilderOptions): GoBuilder {
         return { ok: false, kind, diagnostics, summary, exitCode: end.exitCode, ...common };
       }
 
-      const stored = await adoptBinary(layout, tmp);
-      // Read once here; the supervisor and the crash bundle reuse it (a build costs no second read).
-      const identity = await identify(stored.path).catch(() => null);
+      // Hashing (to adopt it by SHA-256) and reading the identity run side by side: both are on
+      // the path from a save to the new generation. The identity is read once here; the
+      // supervisor and the crash bundle reuse it.
+      const [stored, early] = await Promise.all([adoptBinary(layout, tmp), identify(tmp).catch(() => null)]);
+      const identity = early ?? (await identify(stored.path).catch(() => null));
       return {
         ok: true,
         binaryPath: stored.path,
