@@ -91,6 +91,19 @@ describe("hotdump exec", () => {
     expect(json.report?.value).toBe('main.Fault {Code: 503, Reason: "overload"}');
   });
 
+  it("a stack overflow (a 1 GB stack in the core) is a fatal error with its culprit, stored small", async () => {
+    const { json } = await execJson([buildGoFixture("exectarget"), "overflow"]);
+    expect(json.outcome).toBe("crash");
+    expect(json.report?.kind).toBe("fatal");
+    expect(json.report?.message).toBe("stack overflow");
+    expect(json.report?.culprit?.function).toBe("main.recurse");
+    expect(json.report?.sources.delve?.used).toBe(true);
+    expect(json.core?.buildIdMatch).toBe(true);
+    const core = json.core as { bytes: number; storedBytes: number };
+    expect(core.bytes).toBeGreaterThan(1_000_000_000);
+    expect(core.storedBytes).toBeLessThan(core.bytes / 50);
+  });
+
   it("os.Exit(3) and log.Fatal are exits, not crashes", async () => {
     const bin = buildGoFixture("exectarget");
     const a = await execJson([bin, "exit3"]);
