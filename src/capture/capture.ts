@@ -30,7 +30,7 @@ import {
   saveMeta,
   writeBundleFile,
 } from "../store/index.js";
-import type { Ended } from "../supervise/outcome.js";
+import { describeSignal, type Ended } from "../supervise/outcome.js";
 import type { Logger } from "../util/log.js";
 import { type CoreSearch, locateCore } from "./locate.js";
 import type { ProcessSnapshot } from "./processFacts.js";
@@ -204,6 +204,13 @@ export async function captureCrash(f: CrashFacts, o: CaptureOptions): Promise<Ca
     problem(e, "E_ANALYZE");
     const { reportFromTracebackOnly } = await import("../analyze/analyze.js");
     report = reportFromTracebackOnly(f.traceback, core);
+  }
+  // A program that printed nothing (not Go, or killed before the runtime could speak) still died
+  // of something: say of what.
+  if (!report.message && f.ended.signal) {
+    report.message = describeSignal(f.ended.signal);
+    if (report.kind === "unknown") report.kind = "signal";
+    report.signal ??= { name: f.ended.signal };
   }
   if (bundle) {
     // The kernel's copy goes away below: point at the bundle's core, and at hotdump debug, which

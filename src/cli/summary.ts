@@ -8,7 +8,7 @@ export function crashSummaryLines(c: Captured, opts: { cwd: string; generation?:
   const r = c.report;
   const gen = opts.generation ? ` in generation ${opts.generation}` : "";
   const lines = [
-    `crash captured${gen}: ${r.kind === "unknown" ? "" : `${r.kind}: `}${headline(r) || "(no message)"}`,
+    `crash captured${gen}: ${r.kind === "unknown" || r.kind === "signal" ? "" : `${r.kind}: `}${headline(r) || "(no message)"}`,
   ];
   if (r.value && headline(r) !== r.value) lines.push(`  value    ${r.value}`);
   if (r.culprit) {

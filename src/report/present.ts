@@ -72,6 +72,8 @@ export function sourceLines(frame: Frame | undefined): SourceLine[] {
 export function headline(r: Report): string {
   const kind = r.kind === "unknown" ? "crash" : r.kind;
   const m = messageLine(r);
+  // A signal's message already names it (`SIGSEGV: segmentation violation`).
+  if (m && r.kind === "signal" && /^SIG[A-Z]+/.test(m)) return m;
   return m ? `${kind}: ${m}` : kind;
 }
 

@@ -43,3 +43,19 @@ export function classifyEnd(end: ChildEnd, opts: { goTracebackSeen: boolean }): 
     };
   return { outcome: "exit", exitCode: code, signal: null, status: code };
 }
+
+const DESCRIPTIONS: Record<string, string> = {
+  SIGQUIT: "quit",
+  SIGILL: "illegal instruction",
+  SIGTRAP: "trace/breakpoint trap",
+  SIGABRT: "abort",
+  SIGBUS: "bus error",
+  SIGFPE: "floating-point exception",
+  SIGSEGV: "segmentation violation",
+  SIGXCPU: "CPU time limit exceeded",
+  SIGXFSZ: "file size limit exceeded",
+  SIGSYS: "bad system call",
+};
+
+/** `SIGSEGV: segmentation violation`, Go's own wording for a signal it did not handle. */
+export const describeSignal = (sig: string) => (DESCRIPTIONS[sig] ? `${sig}: ${DESCRIPTIONS[sig]}` : sig);
