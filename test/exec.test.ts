@@ -99,7 +99,7 @@ describe("hotdump exec", () => {
     expect(json.report?.culprit?.function).toBe("main.recurse");
     expect(json.report?.sources.delve?.used).toBe(true);
     expect(json.core?.buildIdMatch).toBe(true);
-    const core = json.core as { bytes: number; storedBytes: number };
+    const core = json.core as unknown as { bytes: number; storedBytes: number };
     expect(core.bytes).toBeGreaterThan(1_000_000_000);
     expect(core.storedBytes).toBeLessThan(core.bytes / 50);
   });
