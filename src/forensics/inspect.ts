@@ -5,7 +5,6 @@
  */
 import { createDelveSession, type DelveSession, type dlv, formatVariable } from "../analyze/delve/index.js";
 import { openCore } from "../elf/index.js";
-import { callExtra } from "./dlvExtra.js";
 import { evalFailed, memUnreadable } from "./errors.js";
 import { createRegionIndex, describeRegion, type Region } from "./regions.js";
 import { openStoredCapture } from "./stored.js";
@@ -102,7 +101,7 @@ export function memInCapture(
     for (let done = 0; done < length; ) {
       const n = Math.min(EXAMINE_MAX, length - done);
       try {
-        const out = await callExtra(s, "ExamineMemory", { Address: Number(addr + BigInt(done)), Length: n });
+        const out = await s.call("ExamineMemory", { Address: Number(addr + BigInt(done)), Length: n });
         const b = Buffer.from(out.Mem ?? "", "base64");
         parts.push(b);
         if (b.length < n) break;

@@ -20,7 +20,6 @@ import { type Captured, captureCrash } from "../capture/capture.js";
 import { readBinaryIdentity } from "../elf/index.js";
 import { archiveBinary, ensureStore, saveMeta } from "../store/index.js";
 import { startChild, withParentDeathSignal } from "../util/child.js";
-import { callExtra } from "./dlvExtra.js";
 import { snapshotFailed, snapshotNotGo, snapshotTargetUnknown } from "./errors.js";
 
 export interface DumpLiveOptions {
@@ -93,10 +92,10 @@ export async function dumpLiveProcess(o: DumpLiveOptions): Promise<DumpedLive> {
       s.once("connect", () => resolve(createRpcConnection(s, { timeoutMs, context: tail })));
     });
     const d0 = performance.now();
-    let state = (await callExtra(conn, "DumpStart", { Destination: o.dest })).State;
+    let state = (await conn.call("DumpStart", { Destination: o.dest })).State;
     while (!state.AllDone) {
       if (state.Err) break;
-      state = (await callExtra(conn, "DumpWait", { Wait: 1000 }, { timeoutMs })).State;
+      state = (await conn.call("DumpWait", { Wait: 1000 }, { timeoutMs })).State;
     }
     const dumpMs = performance.now() - d0;
     await conn.call("Detach", { Kill: false }, { timeoutMs: 10_000 });

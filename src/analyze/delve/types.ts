@@ -307,6 +307,40 @@ export interface ListGoroutinesOut {
   TooManyGroups: boolean;
 }
 
+// Live dumps (hotdump snapshot) and raw memory (hotdump mem).
+export interface DumpState {
+  Dumping: boolean;
+  AllDone: boolean;
+  ThreadsDone: number;
+  ThreadsTotal: number;
+  MemDone: number;
+  MemTotal: number;
+  Err: string;
+}
+export interface DumpStartIn {
+  Destination: string;
+}
+export interface DumpStartOut {
+  State: DumpState;
+}
+export interface DumpWaitIn {
+  /** Milliseconds; 0 returns at once. */
+  Wait: number;
+}
+export interface DumpWaitOut {
+  State: DumpState;
+}
+export interface ExamineMemoryIn {
+  Address: number;
+  /** Delve refuses more than 1000. */
+  Length: number;
+}
+export interface ExaminedMemoryOut {
+  /** Go []byte: base64 in JSON. */
+  Mem: string | null;
+  IsLittleEndian: boolean;
+}
+
 /** The RPC methods hotdump calls, with their request and reply types. */
 export interface RpcMethods {
   GetVersion: [GetVersionIn, GetVersionOut];
@@ -319,5 +353,8 @@ export interface RpcMethods {
   ListLocalVars: [ListLocalVarsIn, ListLocalVarsOut];
   ListFunctionArgs: [ListFunctionArgsIn, ListFunctionArgsOut];
   ListGoroutines: [ListGoroutinesIn, ListGoroutinesOut];
+  DumpStart: [DumpStartIn, DumpStartOut];
+  DumpWait: [DumpWaitIn, DumpWaitOut];
+  ExamineMemory: [ExamineMemoryIn, ExaminedMemoryOut];
 }
 export type RpcMethod = keyof RpcMethods;
