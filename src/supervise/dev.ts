@@ -85,7 +85,9 @@ export function createDevSession(o: DevSessionOptions): DevSession {
         sha256: r.sha256,
         identity: r.identity,
       });
-      if (!d.ok) logger.warn(`generation ${g.n} did not become ready: ${d.reason}`);
+      // A crash or exit before ready was already told (summary + restart line); say the rest.
+      if (!d.ok && !d.crashId && !d.reason.startsWith("exited"))
+        logger.warn(`generation ${g.n} did not become ready: ${d.reason}`);
     },
     onError: (e) => logger.error(`build failed to run: ${(e as Error).message}`),
   });
