@@ -304,6 +304,14 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
     });
   }
 
+  const notReady = (build: Build, reason: string, end: GenerationEnd): DeployResult => ({
+    ok: false,
+    generation: build.generation,
+    reason,
+    ...(end.crash?.bundle ? { crashId: end.crash.bundle.id } : {}),
+    ...(end.crash ? { report: end.crash.report } : {}),
+  });
+
   async function deployNow(build: Build): Promise<DeployResult> {
     if (restartTimer) {
       clearTimeout(restartTimer);
@@ -333,13 +341,7 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
         ...(crashId ? { crashId } : {}),
         servingGeneration: old.build.generation,
       });
-      return {
-        ok: false,
-        generation: build.generation,
-        reason: ready.reason,
-        ...(crashId ? { crashId } : {}),
-        ...(end.crash ? { report: end.crash.report } : {}),
-      };
+      return notReady(build, ready.reason, end);
     }
     if (!ready.ready) {
       if (g.state === "ended" || g.child.exited) {
@@ -348,14 +350,7 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
         const end = await g.done;
         if (current === g) current = null;
         restartLater(g, end);
-        const crashId = end.crash?.bundle?.id;
-        return {
-          ok: false,
-          generation: build.generation,
-          reason: ready.reason,
-          ...(crashId ? { crashId } : {}),
-          ...(end.crash ? { report: end.crash.report } : {}),
-        };
+        return notReady(build, ready.reason, end);
       }
       // Still running but not ready, and nothing to roll back to: keep it, and say so.
       o.logger.warn(
