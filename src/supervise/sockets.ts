@@ -13,19 +13,10 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { lookup } from "node:dns/promises";
-import {
-  accessSync,
-  chmodSync,
-  constants as fsConstants,
-  lstatSync,
-  readFileSync,
-  readlinkSync,
-  renameSync,
-  unlinkSync,
-} from "node:fs";
+import { chmodSync, lstatSync, readFileSync, readlinkSync, renameSync, unlinkSync } from "node:fs";
 import { createConnection, createServer, isIP, type Server } from "node:net";
 import { constants as osConstants } from "node:os";
-import { basename, delimiter, join } from "node:path";
+import { basename } from "node:path";
 import { HotdumpError } from "../errors.js";
 import { withParentDeathSignal } from "../util/child.js";
 

@@ -5,7 +5,7 @@
 import { existsSync } from "node:fs";
 import { connect } from "node:net";
 import { homedir } from "node:os";
-import { delimiter, isAbsolute, join } from "node:path";
+import { delimiter, join } from "node:path";
 import { type HotdumpError, isHotdumpError } from "../../errors.js";
 import { type Child, startChild, withParentDeathSignal } from "../../util/child.js";
 import { dlvNotFound, dlvOpenFailed, dlvTimeout } from "./errors.js";
