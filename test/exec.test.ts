@@ -1,3 +1,4 @@
+import { spawn } from "node:child_process";
 import {
   chmodSync,
   copyFileSync,
@@ -10,7 +11,7 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { runCli } from "./helpers/cli.js";
+import { HOTDUMP, runCli } from "./helpers/cli.js";
 import { buildGoFixture } from "./helpers/go.js";
 
 const tmp = () => mkdtempSync(join(tmpdir(), "hotdump-exec-"));
@@ -102,6 +103,40 @@ describe("hotdump exec", () => {
     const core = json.core as unknown as { bytes: number; storedBytes: number };
     expect(core.bytes).toBeGreaterThan(1_000_000_000);
     expect(core.storedBytes).toBeLessThan(core.bytes / 50);
+  });
+
+  it("flags a core cut short by a hard core limit, and still names the culprit", async () => {
+    const cwd = tmp();
+    const store = join(cwd, ".hotdump");
+    // The hard limit is what hotdump can raise the child's soft limit to: 1 MiB cuts the core.
+    const r = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
+      const p = spawn(
+        "prlimit",
+        [
+          "--core=1048576:1048576",
+          process.execPath,
+          HOTDUMP,
+          "exec",
+          "--json",
+          "--store",
+          store,
+          "--",
+          buildGoFixture("exectarget"),
+          "panic",
+        ],
+        { cwd },
+      );
+      let stdout = "";
+      p.stdout.on("data", (c) => {
+        stdout += c;
+      });
+      p.on("close", (code) => resolve({ code, stdout }));
+    });
+    const json = JSON.parse(r.stdout) as ExecJson & { report: { warnings: string[] } };
+    expect(json.core?.found).toBe(true);
+    expect((json.core as { truncated?: boolean }).truncated).toBe(true);
+    expect(json.report.warnings.join("\n")).toMatch(/truncated/);
+    expect(json.report.culprit?.function).toBe("main.process");
   });
 
   it("os.Exit(3) and log.Fatal are exits, not crashes", async () => {

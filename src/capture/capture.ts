@@ -32,6 +32,7 @@ import {
 } from "../store/index.js";
 import { describeSignal, type Ended } from "../supervise/outcome.js";
 import type { Logger } from "../util/log.js";
+import { coreLimitOf } from "./coreLimit.js";
 import { type CoreSearch, locateCore } from "./locate.js";
 import type { ProcessSnapshot } from "./processFacts.js";
 
@@ -130,6 +131,7 @@ export async function captureCrash(f: CrashFacts, o: CaptureOptions): Promise<Ca
   if (f.corePath) {
     search = { found: true, path: f.corePath, removable: false };
   } else if (f.ended.outcome === "crash" && f.ended.signal) {
+    const selfHard = coreLimitOf("self")?.hard;
     try {
       search = await locateCore({
         pid: f.pid,
@@ -138,6 +140,11 @@ export async function captureCrash(f: CrashFacts, o: CaptureOptions): Promise<Ca
         signal: f.ended.signal,
         startedAt: f.startedAt,
         endedAt: f.endedAt,
+        // /proc facts taken while it ran: exact comm, namespaced pid, RLIMIT_CORE.
+        ...(f.process ? { snapshot: f.process } : {}),
+        // Without them (it died before they were taken): the child's soft limit is hotdump's hard
+        // limit, since the launch prelude raised it there.
+        ...(!f.process && selfHard !== undefined ? { coreLimit: { soft: selfHard, hard: selfHard } } : {}),
       });
     } catch (e) {
       problem(e, "E_CORE_FIND");
@@ -173,7 +180,9 @@ export async function captureCrash(f: CrashFacts, o: CaptureOptions): Promise<Ca
     try {
       const c = await openCore(core.originalPath);
       try {
-        core.truncated = c.truncated !== null;
+        // A core cut by RLIMIT_CORE keeps its full apparent size (the rest reads as holes), so the
+        // ELF reader alone cannot tell: the finder compares the size with the limit too.
+        core.truncated = c.truncated !== null || Boolean(search?.possiblyTruncated);
         if (f.binary?.identity) {
           const cmp = await compareCoreToBinary(c, f.binary.identity);
           core.buildIdMatch = cmp.match;
