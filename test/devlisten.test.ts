@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { freePort } from "../src/supervise/probe.js";
-import { type Supervised, startSupervised } from "./helpers/supervised.js";
+import { pidsRunning, type Supervised, startSupervised } from "./helpers/supervised.js";
 
 // The service uses the inherited socket when hotdump passes one (the snippet in the README), and
 // drains on SIGTERM: stop accepting, let in-flight requests land, then Shutdown.
@@ -122,5 +122,12 @@ describe("hotdump dev --listen", () => {
     expect(ok).toBeGreaterThan(20);
     expect(seen).toContain("v4");
     expect(await get(port)).toBe("v4");
+
+    // Ctrl-C: everything stops cleanly, nothing keeps running.
+    const binaries = sup.events
+      .filter((e) => e.event === "build-ok")
+      .map((e) => join(dir, ".hotdump", "binaries", String(e.sha256)));
+    expect(await sup.stop("SIGINT")).toBe(0);
+    for (const b of binaries) expect(await pidsRunning(b)).toEqual([]);
   });
 });
