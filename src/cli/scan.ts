@@ -10,6 +10,7 @@ interface ScanFlags extends CommonOptions {
   pointer?: string;
   max?: string;
   force?: boolean;
+  regions?: boolean;
 }
 
 export function registerScan(program: Command): void {
@@ -25,6 +26,10 @@ export function registerScan(program: Command): void {
       .option("--pointer <addr>", "an address, searched as 8 little-endian bytes")
       .option("--max <n>", "stop after N hits", "100")
       .option("--force", "name hits even though the core's build ID does not match the binary")
+      .option(
+        "--no-regions",
+        "only stream the core (no decompression to disk): hits without their region names",
+      )
       .option("--json", "print JSON"),
   ).action(async (idArg: string, opts: ScanFlags) => {
     const storeDir = storeDirFrom(opts);
@@ -37,6 +42,7 @@ export function registerScan(program: Command): void {
     const r = await scanStoredCapture(storeDir, resolveCrashId(storeDir, idArg), pattern, {
       max: Number(opts.max ?? 100),
       force: opts.force ?? false,
+      regions: opts.regions !== false,
     });
     if (opts.json) return printJson(r);
     const s = r.stats;

@@ -4,11 +4,15 @@
  * measured 2.6 to 3.7 GB/s warm). Chunks overlap by the pattern length - 1, so a match across a
  * chunk boundary is seen exactly once. Naming where each hit lies is regions.ts's job.
  */
+
+import { join } from "node:path";
 import { createDelveSession, type DelveSession } from "../analyze/delve/index.js";
 import { type Core, type CoreSegment, openCore } from "../elf/index.js";
-import { badAddress, badPattern } from "./errors.js";
+import { ensureStore, openBundle } from "../store/index.js";
+import { badAddress, badPattern, noStoredCore } from "./errors.js";
 import { createRegionIndex, describeRegion, type Region } from "./regions.js";
 import { openStoredCapture } from "./stored.js";
+import { openCoreStream, scanCoreStream } from "./streamScan.js";
 
 export interface ScanPattern {
   bytes: Buffer;
@@ -168,67 +172,85 @@ export interface CaptureScan {
 }
 
 /**
- * Scan a stored capture. The core is decompressed to the store's cache first (not streamed):
- * naming a hit needs Delve on the same core (goroutine list, heap spans), and Delve reads a file.
+ * Scan a stored capture. The search itself streams the compressed core through the scanner
+ * (streamScan.ts): nothing is decompressed to disk. Naming where each hit lies is another matter:
+ * the goroutine list and heap spans come from Delve on the same core, with random reads, and Delve
+ * reads a file. So only when there are hits to name (and `regions` is not false) is the core
+ * decompressed to the store's cache (sparse), used, and removed.
  */
 export async function scanStoredCapture(
   storeDir: string,
   id: string,
   pattern: ScanPattern,
-  o: ScanOptions & { force?: boolean; dlvPath?: string } = {},
+  o: ScanOptions & { force?: boolean; dlvPath?: string; regions?: boolean } = {},
 ): Promise<CaptureScan> {
+  const layout = ensureStore(storeDir);
+  const bundle = openBundle(layout, id);
+  if (!bundle.meta.core.stored) throw noStoredCore(bundle.id, bundle.meta.core.reason);
+  const corePath = join(bundle.dir, bundle.meta.core.stored);
+  const streamed = openCoreStream(corePath);
+  let found: Awaited<ReturnType<typeof scanCoreStream>>;
+  try {
+    found = await scanCoreStream(streamed.stream, pattern, { ...o, name: corePath });
+  } finally {
+    streamed.stop();
+  }
+  if (!found.stats.capped) await streamed.done;
+  const { hits, stats } = found;
+  const notes: string[] = [];
+  const result = (named: NamedHit[]): CaptureScan => ({
+    id,
+    pattern: pattern.describe,
+    hits: named,
+    stats: { ...stats, gbPerSecond: stats.bytes / 1e6 / stats.ms },
+    notes,
+  });
+  if (hits.length === 0 || o.regions === false) {
+    if (hits.length > 0) notes.push("regions not named (--no-regions): the core was only streamed");
+    return result(hits.map((h) => nameHit(h, { kind: "anonymous", writable: (h.segment.flags & 2) !== 0 })));
+  }
   const stored = await openStoredCapture(storeDir, id, { force: o.force ?? false });
   try {
     const core = await openCore(stored.core);
+    let session: DelveSession | null = null;
     try {
-      const { hits, stats } = await scanCore(core, pattern, o);
-      let session: DelveSession | null = null;
-      const notes: string[] = [];
-      try {
-        if (stored.binary && hits.length > 0)
-          session = await createDelveSession({
-            binary: stored.binary,
-            core: stored.core,
-            ...(o.dlvPath ? { dlvPath: o.dlvPath } : {}),
-          }).catch((e: unknown) => {
-            notes.push(
-              `Delve unavailable: ${(e as { shortMessage?: string }).shortMessage ?? (e as Error).message}`,
-            );
-            return null;
-          });
-        const index = await createRegionIndex({ core, binary: stored.binary, session });
-        notes.push(...index.notes);
-        const named: NamedHit[] = [];
-        for (const h of hits) {
-          const region = await index.classify(h.addr);
-          named.push({
-            address: `0x${h.addr.toString(16)}`,
-            region,
-            where: describeRegion(region),
-            segment: {
-              start: `0x${h.segment.vaddr.toString(16)}`,
-              end: `0x${h.segment.end.toString(16)}`,
-              flags: `${h.segment.flags & 4 ? "r" : "-"}${h.segment.flags & 2 ? "w" : "-"}${h.segment.flags & 1 ? "x" : "-"}`,
-            },
-            before: hexBytes(h.before),
-            match: hexBytes(h.match),
-            after: hexBytes(h.after),
-          });
-        }
-        return {
-          id,
-          pattern: pattern.describe,
-          hits: named,
-          stats: { ...stats, gbPerSecond: stats.bytes / 1e6 / stats.ms },
-          notes,
-        };
-      } finally {
-        await session?.close();
-      }
+      if (stored.binary)
+        session = await createDelveSession({
+          binary: stored.binary,
+          core: stored.core,
+          ...(o.dlvPath ? { dlvPath: o.dlvPath } : {}),
+        }).catch((e: unknown) => {
+          notes.push(
+            `Delve unavailable: ${(e as { shortMessage?: string }).shortMessage ?? (e as Error).message}`,
+          );
+          return null;
+        });
+      const index = await createRegionIndex({ core, binary: stored.binary, session });
+      notes.push(...index.notes);
+      const named: NamedHit[] = [];
+      for (const h of hits) named.push(nameHit(h, await index.classify(h.addr)));
+      return result(named);
     } finally {
+      await session?.close();
       await core.close();
     }
   } finally {
     await stored.release();
   }
+}
+
+function nameHit(h: RawHit, region: Region): NamedHit {
+  return {
+    address: `0x${h.addr.toString(16)}`,
+    region,
+    where: describeRegion(region),
+    segment: {
+      start: `0x${h.segment.vaddr.toString(16)}`,
+      end: `0x${h.segment.end.toString(16)}`,
+      flags: `${h.segment.flags & 4 ? "r" : "-"}${h.segment.flags & 2 ? "w" : "-"}${h.segment.flags & 1 ? "x" : "-"}`,
+    },
+    before: hexBytes(h.before),
+    match: hexBytes(h.match),
+    after: hexBytes(h.after),
+  };
 }
