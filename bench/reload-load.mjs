@@ -13,7 +13,7 @@
 // (5 s steady before the first reload and after the last). A request is "during a reload" when it
 // started between the deploy and 500 ms after the switch (or rollback, or air's first new answer).
 import { execFile } from "node:child_process";
-import { copyFileSync, cpSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { cpSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import {
@@ -21,7 +21,6 @@ import {
   FIXTURES,
   fmtMs,
   freePort,
-  goBuild,
   HOTDUMP,
   machine,
   median,
@@ -31,10 +30,10 @@ import {
   sleep,
   spawnTracked,
   stop,
-  TEST_FIXTURES,
   tempDir,
 } from "./lib/common.mjs";
 import { startLoad } from "./lib/load.mjs";
+import { startRunsvc } from "./lib/runsvc.mjs";
 
 const RELOADS = Number(process.argv[2] ?? 50);
 const STEADY_MS = 5000;
@@ -72,62 +71,15 @@ function summarize(label, rec, windows) {
 
 async function hotdumpSide() {
   const dir = tempDir("reload-hotdump");
-  const svc = join(dir, "svc");
-  const store = join(dir, "store");
-  const variant = (mode, version) =>
-    goBuild(
-      "./runsvc",
-      join(dir, `runsvc-${mode || "ok"}-${version}`),
-      ["-gcflags=all=-N -l", `-ldflags=-X main.mode=${mode} -X main.version=${version}`],
-      TEST_FIXTURES,
-    );
+  const events = [];
+  const { store, port, sup, variant, deploy } = await startRunsvc({
+    dir,
+    args: ["--ready-timeout", "3s"],
+    onEvent: (e) => events.push(e),
+  });
   const good = [1, 2, 3, 4, 5].map((v) => variant("", String(v)));
   const crash = variant("crash", "crash");
   const hang = variant("hang", "hang");
-  const deploy = (bin) => {
-    copyFileSync(bin, `${svc}.new`);
-    renameSync(`${svc}.new`, svc);
-  };
-  deploy(good[0]);
-  const port = await freePort();
-  const sup = spawnTracked(
-    process.execPath,
-    [
-      HOTDUMP,
-      "run",
-      "--json-events",
-      "--store",
-      store,
-      "--listen",
-      `127.0.0.1:${port}`,
-      "--probe",
-      "http://127.0.0.1:{port}/healthz",
-      "--env",
-      "HEALTH_ADDR=127.0.0.1:{port}",
-      "--ready-timeout",
-      "3s",
-      "--",
-      svc,
-    ],
-    { cwd: dir, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1" } },
-  );
-  const events = [];
-  let rest = "";
-  let errTail = "";
-  sup.stdout.on("data", (c) => {
-    const lines = (rest + c).split("\n");
-    rest = lines.pop() ?? "";
-    for (const l of lines)
-      try {
-        events.push(JSON.parse(l));
-      } catch {}
-  });
-  sup.stderr.on("data", (c) => {
-    errTail = (errTail + c).slice(-4000);
-  });
-  await pollUntil(port, (b) => b.startsWith("v1 "), { timeoutMs: 60_000, everyMs: 50 }).catch((e) => {
-    throw new Error(`${e.message}\n${errTail}`);
-  });
   const load = startLoad(port);
   await sleep(STEADY_MS);
   const windows = [];

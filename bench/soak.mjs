@@ -8,25 +8,12 @@
 // /proc/PID/fd; the services and helpers are not counted), the store's size on disk, and the
 // counts so far. Growth of RSS or fds across the table is what a leak looks like.
 import { execFile } from "node:child_process";
-import { copyFileSync, readdirSync, renameSync } from "node:fs";
-import { join } from "node:path";
+import { readdirSync } from "node:fs";
 import { promisify } from "node:util";
 import { diskUsage } from "../dist/store/retention.js";
-import {
-  comm,
-  freePort,
-  goBuild,
-  HOTDUMP,
-  pollUntil,
-  processTree,
-  rssKiB,
-  runBench,
-  sleep,
-  spawnTracked,
-  TEST_FIXTURES,
-  tempDir,
-} from "./lib/common.mjs";
+import { comm, HOTDUMP, processTree, rssKiB, runBench, sleep, tempDir } from "./lib/common.mjs";
 import { startLoad } from "./lib/load.mjs";
+import { startRunsvc } from "./lib/runsvc.mjs";
 
 const arg = (name, dflt) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -48,66 +35,16 @@ const fdCount = (pids) =>
 
 await runBench(async () => {
   const dir = tempDir("soak");
-  const svc = join(dir, "svc");
-  const store = join(dir, "store");
-  const variant = (mode, version) =>
-    goBuild(
-      "./runsvc",
-      join(dir, `runsvc-${mode || "ok"}-${version}`),
-      ["-gcflags=all=-N -l", `-ldflags=-X main.mode=${mode} -X main.version=${version}`],
-      TEST_FIXTURES,
-    );
+  const counts = { switch: 0, rollback: 0, crash: 0, started: 0 };
+  const { store, port, sup, variant, deploy } = await startRunsvc({
+    dir,
+    args: ["--max-use", "200MB", "--ready-timeout", "5s", "--drain", "3s"],
+    onEvent: (e) => {
+      if (e.event in counts) counts[e.event]++;
+    },
+  });
   const good = [variant("", "1"), variant("", "2")];
   const crash = variant("crash", "c");
-  const deploy = (bin) => {
-    copyFileSync(bin, `${svc}.new`);
-    renameSync(`${svc}.new`, svc);
-  };
-  deploy(good[0]);
-  const port = await freePort();
-  const sup = spawnTracked(
-    process.execPath,
-    [
-      HOTDUMP,
-      "run",
-      "--json-events",
-      "--store",
-      store,
-      "--max-use",
-      "200MB",
-      "--listen",
-      `127.0.0.1:${port}`,
-      "--probe",
-      "http://127.0.0.1:{port}/healthz",
-      "--env",
-      "HEALTH_ADDR=127.0.0.1:{port}",
-      "--ready-timeout",
-      "5s",
-      "--drain",
-      "3s",
-      "--",
-      svc,
-    ],
-    { cwd: dir, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1" } },
-  );
-  const counts = { switch: 0, rollback: 0, crash: 0, started: 0 };
-  let rest = "";
-  sup.stdout.on("data", (c) => {
-    const lines = (rest + c).split("\n");
-    rest = lines.pop() ?? "";
-    for (const l of lines)
-      try {
-        const e = JSON.parse(l);
-        if (e.event in counts) counts[e.event]++;
-      } catch {}
-  });
-  let errTail = "";
-  sup.stderr.on("data", (c) => {
-    errTail = (errTail + c).slice(-4000);
-  });
-  await pollUntil(port, (b) => b.startsWith("v1 "), { timeoutMs: 60_000, everyMs: 50 }).catch((e) => {
-    throw new Error(`${e.message}\n${errTail}`);
-  });
   // hotdump's own processes: both stages (node), not the services, sh wrappers, zstd or dlv.
   const hotdumpPids = () =>
     processTree(sup.pid).filter((p) => comm(p) === "node" || comm(p).startsWith("MainThread"));

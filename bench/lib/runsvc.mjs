@@ -1,0 +1,66 @@
+// `hotdump run` over test/fixtures/go/runsvc, as the reload and soak benches drive it: builds of
+// the service by mode and version, a deploy that overwrites the path (copy + rename, as cp, rsync
+// and ansible do), and the supervisor started with --json-events, its events handed to `onEvent`.
+import { copyFileSync, renameSync } from "node:fs";
+import { join } from "node:path";
+import { freePort, goBuild, HOTDUMP, pollUntil, spawnTracked, TEST_FIXTURES } from "./common.mjs";
+
+export async function startRunsvc({ dir, args = [], onEvent = () => {} }) {
+  const svc = join(dir, "svc");
+  const store = join(dir, "store");
+  const variant = (mode, version) =>
+    goBuild(
+      "./runsvc",
+      join(dir, `runsvc-${mode || "ok"}-${version}`),
+      ["-gcflags=all=-N -l", `-ldflags=-X main.mode=${mode} -X main.version=${version}`],
+      TEST_FIXTURES,
+    );
+  const deploy = (bin) => {
+    copyFileSync(bin, `${svc}.new`);
+    renameSync(`${svc}.new`, svc);
+  };
+  deploy(variant("", "1"));
+  const port = await freePort();
+  const sup = spawnTracked(
+    process.execPath,
+    [
+      HOTDUMP,
+      "run",
+      "--json-events",
+      "--store",
+      store,
+      "--listen",
+      `127.0.0.1:${port}`,
+      "--probe",
+      "http://127.0.0.1:{port}/healthz",
+      "--env",
+      "HEALTH_ADDR=127.0.0.1:{port}",
+      ...args,
+      "--",
+      svc,
+    ],
+    { cwd: dir, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1" } },
+  );
+  let rest = "";
+  let errTail = "";
+  sup.stdout.on("data", (c) => {
+    const lines = (rest + c).split("\n");
+    rest = lines.pop() ?? "";
+    for (const l of lines) {
+      let e;
+      try {
+        e = JSON.parse(l);
+      } catch {
+        continue;
+      }
+      onEvent(e);
+    }
+  });
+  sup.stderr.on("data", (c) => {
+    errTail = (errTail + c).slice(-4000);
+  });
+  await pollUntil(port, (b) => b.startsWith("v1 "), { timeoutMs: 60_000, everyMs: 50 }).catch((e) => {
+    throw new Error(`${e.message}\n${errTail}`);
+  });
+  return { svc, store, port, sup, variant, deploy, errTail: () => errTail };
+}
