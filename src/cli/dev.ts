@@ -12,6 +12,7 @@ import { createEventSink } from "../supervise/events.js";
 import { listenEnv } from "../supervise/sockets.js";
 import { createSupervisor } from "../supervise/supervisor.js";
 import { type CommonOptions, loggerFor } from "./common.js";
+import { createTracebackFolder, type Folder } from "./fold.js";
 import { crashSummaryLines } from "./summary.js";
 import { handOffIfListening, openSupervisorStore } from "./supervisedStart.js";
 import { addSuperviseFlags, resolveSuperviseFlags, type SuperviseFlags } from "./superviseFlags.js";
@@ -50,6 +51,10 @@ export function registerDev(program: Command): void {
       const logger = loggerFor(c, opts.jsonEvents ? process.stderr : process.stdout);
       for (const w of config.warnings) logger.warn(`${w.where}: ${w.message}`);
       const { layout, journal } = openSupervisorStore(config.store.dir, logger);
+      // The other goroutines of a crash dump are folded in the terminal (all kept in the bundle).
+      const verbose = Boolean((c.optsWithGlobals() as CommonOptions).verbose);
+      const folders = new Map<number, Folder>();
+      const folderOf = (g: number) => folders.get(g) ?? folders.set(g, createTracebackFolder()).get(g)!;
       const sink = createEventSink({ journal, ndjson: opts.jsonEvents ? process.stdout : null });
       const supervisor = createSupervisor({
         mode: "dev",
@@ -68,8 +73,15 @@ export function registerDev(program: Command): void {
         readyTimeoutMs: sup.readyTimeoutMs,
         redact: Boolean(opts.redact),
         budget: { maxUse: config.store.maxUseBytes, keepFree: config.store.keepFreeBytes },
-        onOutput: (_g, stream, line) => logger.line("app", line, stream === "stderr" ? "stderr" : "stdout"),
+        onOutput: (g, stream, line) => {
+          const shown = stream === "stderr" && !verbose ? folderOf(g).line(line) : line;
+          if (shown !== null)
+            for (const l of shown.split("\n"))
+              logger.line("app", l, stream === "stderr" ? "stderr" : "stdout");
+        },
         onCrash: (g, captured) => {
+          const folded = folders.get(g)?.flush();
+          if (folded) logger.line("app", folded, "stderr");
           for (const l of crashSummaryLines(captured, { cwd: process.cwd(), generation: g })) logger.info(l);
         },
       });
