@@ -109,4 +109,24 @@ describe("createGoBuilder", () => {
       code: "E_GO_NOT_FOUND",
     });
   });
+
+  it("a module whose root is not the main package says where the main packages are", async () => {
+    rmSync(join(dir, "main.go"));
+    mkdirSync(join(dir, "cmd", "api"), { recursive: true });
+    writeFileSync(join(dir, "cmd", "api", "main.go"), "package main\n\nfunc main() {}\n");
+    const none = await builder().build();
+    if (none.ok) throw new Error("expected failure");
+    expect(none.summary).toMatch(
+      /^no Go files in .*: main packages here: \.\/cmd\/api \(hotdump dev --package \.\/cmd\/api/,
+    );
+    // A library package at the root: go build -o writes an archive, which is not a program.
+    writeFileSync(join(dir, "lib.go"), "package lib\n");
+    const lib = await builder().build();
+    if (lib.ok) throw new Error("expected failure");
+    expect(lib.summary).toMatch(
+      /^\. is not a main package \(no func main\): main packages here: \.\/cmd\/api/,
+    );
+    const api = await builder({ build: { package: "./cmd/api" } }).build();
+    expect(api.ok).toBe(true);
+  });
 });

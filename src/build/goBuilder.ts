@@ -4,12 +4,12 @@
  * once so every build of a session uses the same, inspectable command.
  */
 import { unlink } from "node:fs/promises";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import type { ResolvedBuildConfig } from "../config/types.js";
 import { type BinaryIdentity, readBinaryIdentity } from "../elf/index.js";
 import { HotdumpError } from "../errors.js";
 import { adoptBinary, ensureStore } from "../store/index.js";
-import { startChild } from "../util/child.js";
+import { runCapture, startChild } from "../util/child.js";
 import { formatDiagnostic, parseBuildOutput } from "./diagnostics.js";
 import type { BuildResult } from "./types.js";
 
@@ -87,12 +87,14 @@ export function createGoBuilder(opts: GoBuilderOptions): GoBuilder {
         const { diagnostics, other } = parseBuildOutput(output, { cwd });
         const kind = end.killed ? "killed" : diagnostics.length > 0 ? "compile" : "go";
         const first = diagnostics[0];
-        const summary =
+        let summary =
           kind === "killed"
             ? `go build was stopped after ${Math.round(durationMs / 1000)}s`
             : first
               ? formatDiagnostic(first)
               : (other[0] ?? `go build exited with ${end.exitCode ?? end.signal}`);
+        if (/^no Go files in /.test(summary))
+          summary += await mainPackageHint(config.go, cwd, config.package);
         return { ok: false, kind, diagnostics, summary, exitCode: end.exitCode, ...common };
       }
 
@@ -101,6 +103,18 @@ export function createGoBuilder(opts: GoBuilderOptions): GoBuilder {
       // supervisor and the crash bundle reuse it.
       const [stored, early] = await Promise.all([adoptBinary(layout, tmp), identify(tmp).catch(() => null)]);
       const identity = early ?? (await identify(stored.path).catch(() => null));
+      // `go build -o` of a package that is not `main` writes an archive, not a program.
+      if (identity && identity.type !== "exec" && identity.type !== "dyn") {
+        if (!stored.reused) await unlink(stored.path).catch(() => {});
+        return {
+          ok: false,
+          kind: "go",
+          diagnostics: [],
+          summary: `${config.package} is not a main package (no func main)${await mainPackageHint(config.go, cwd, config.package)}`,
+          exitCode: 0,
+          ...common,
+        };
+      }
       return {
         ok: true,
         binaryPath: stored.path,
@@ -113,4 +127,20 @@ export function createGoBuilder(opts: GoBuilderOptions): GoBuilder {
       };
     },
   };
+}
+
+/** `: main packages here: ./cmd/api, ./cmd/worker (set [build] package in hotdump.toml)`. */
+async function mainPackageHint(go: string, cwd: string, current: string): Promise<string> {
+  const r = await runCapture(go, ["list", "-f", '{{if eq .Name "main"}}{{.Dir}}{{end}}', "./..."], {
+    cwd,
+    timeoutMs: 15_000,
+  }).catch(() => null);
+  const dirs = (r?.stdout ?? "")
+    .split("\n")
+    .filter(Boolean)
+    .map((d) => `./${relative(cwd, d)}`.replace(/^\.\/$/, "."))
+    .filter((d) => d !== current);
+  if (dirs.length === 0) return "";
+  const shown = dirs.slice(0, 4).join(", ") + (dirs.length > 4 ? ", …" : "");
+  return `: main packages here: ${shown} (hotdump dev --package ${dirs[0]}, or package = "${dirs[0]}" under [build] in hotdump.toml)`;
 }

@@ -19,6 +19,7 @@ import { addSuperviseFlags, resolveSuperviseFlags, type SuperviseFlags } from ".
 
 interface DevOptions extends CommonOptions, SuperviseFlags {
   config?: string;
+  package?: string;
   redact?: boolean;
   ui?: boolean;
 }
@@ -33,6 +34,10 @@ export function registerDev(program: Command): void {
       .usage("[options] [-- ARGS for the service]")
       .argument("[args...]", "arguments for the service (after --)")
       .option("-c, --config <file>", "config file (default: hotdump.toml, else .air.toml, else zero-config)")
+      .option(
+        "-p, --package <pkg>",
+        "the main package to build (default: [build] package, or the module root)",
+      )
       .option("--store <dir>", "the crash store (default: [store] dir, or .hotdump)")
       .option("--redact", "mask secret-looking values in crash reports")
       .option("--ui", "also serve the dashboard on 127.0.0.1"),
@@ -42,7 +47,10 @@ export function registerDev(program: Command): void {
       const config = loadConfig({
         cwd: process.cwd(),
         ...(opts.config ? { configPath: opts.config } : {}),
-        ...(opts.store ? { overrides: { store: { dir: opts.store } } } : {}),
+        overrides: {
+          ...(opts.store ? { store: { dir: opts.store } } : {}),
+          ...(opts.package ? { build: { package: opts.package } } : {}),
+        },
       });
       const sup = resolveSuperviseFlags(opts, "dev", config);
       const inherited = await handOffIfListening(sup.listen);
