@@ -180,6 +180,20 @@ describe("hotdump dev", () => {
     expect(isLive(servicePid)).toBe(false);
   });
 
+  it("Ctrl-C does not wait out a generation's ready timeout, and stops it", async () => {
+    const dir = project(await freePort());
+    sup = startSupervised(["dev", "--json-events", "--probe", "tcp:127.0.0.1:1", "--ready-timeout", "60s"], {
+      cwd: dir,
+    });
+    const started = await sup.waitFor((e) => e.event === "started", 90_000, "started");
+    const t0 = Date.now();
+    expect(await sup.stop("SIGINT")).toBe(0);
+    // Well inside the 60 s ready timeout (a hang guard, not a speed test).
+    expect(Date.now() - t0).toBeLessThan(20_000);
+    expect(isLive(started.pid as number)).toBe(false);
+    expect(sup.output()).not.toMatch(/not ready/);
+  });
+
   it("a config typo is an error with its line and a suggestion", async () => {
     const dir = project(await freePort());
     writeFileSync(join(dir, "hotdump.toml"), '[build]\npackage = "."\n\n[watch]\ndebunce = "30ms"\n');

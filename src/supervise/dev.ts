@@ -86,7 +86,7 @@ export function createDevSession(o: DevSessionOptions): DevSession {
         identity: r.identity,
       });
       // A crash or exit before ready was already told (summary + restart line); say the rest.
-      if (!d.ok && !d.crashId && !d.reason.startsWith("exited"))
+      if (!d.ok && !stopped && !d.crashId && !d.reason.startsWith("exited"))
         logger.warn(`generation ${g.n} did not become ready: ${d.reason}`);
     },
     onError: (e) => logger.error(`build failed to run: ${(e as Error).message}`),
@@ -117,8 +117,10 @@ export function createDevSession(o: DevSessionOptions): DevSession {
       stopped = true;
       queue.clear();
       await watcher?.close();
-      await queue.idle();
+      // The supervisor first: it cuts short a generation's wait for readiness, which the build
+      // job in the queue is waiting on.
       await o.supervisor.stop();
+      await queue.idle();
     },
   };
 }

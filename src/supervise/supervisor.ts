@@ -1,14 +1,3 @@
-/**
- * Generations: the supervisor behind `dev` and `run`. It starts each new binary under crash
- * capture, decides when it is ready, switches to it, and records everything in the journal.
- *
- * Without inherited sockets (plain `dev`) the old generation must stop before the new one can bind
- * its port. With sockets (`--listen`) the new generation starts beside the old one on the same
- * sockets and the old one is stopped only once the new one is ready; a new generation that
- * crashes, exits or never gets ready is rolled back and the old one keeps serving untouched.
- * Deploys are serialised; a deploy asked for while one runs is coalesced into one more.
- */
-import { join } from "node:path";
 import type { Report } from "../analyze/report.js";
 import { parseTraceback } from "../analyze/traceback/index.js";
 import { type Captured, captureCrash } from "../capture/capture.js";
@@ -122,6 +111,8 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
   let pending: { build: Build; waiters: ((r: DeployResult) => void)[] } | null = null;
   let shuttingDown = false;
   let restartTimer: NodeJS.Timeout | undefined;
+  // Ctrl-C must not wait out a new generation's ready timeout (60 s by default).
+  const shutdown = new AbortController();
 
   async function start(build: Build): Promise<Running> {
     const port = needsPort ? await freePort() : 0;
@@ -256,6 +247,7 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
       },
       exited: g.child.stopped,
       readyTimeoutMs: o.readyTimeoutMs,
+      abort: shutdown.signal,
     });
     if (r.ready) return { ready: true, ms: r.ms };
     return {
@@ -353,9 +345,10 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
         return notReady(build, ready.reason, end);
       }
       // Still running but not ready, and nothing to roll back to: keep it, and say so.
-      o.logger.warn(
-        `generation ${build.generation} is not ready (${ready.reason}); keeping it, as nothing else serves`,
-      );
+      if (!shuttingDown)
+        o.logger.warn(
+          `generation ${build.generation} is not ready (${ready.reason}); keeping it, as nothing else serves`,
+        );
       current = g;
       watch(g);
       return { ok: false, generation: build.generation, reason: ready.reason };
@@ -420,6 +413,7 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
     },
     async stop() {
       shuttingDown = true;
+      shutdown.abort();
       if (restartTimer) clearTimeout(restartTimer);
       await queue.catch(() => {});
       if (current) await stopGeneration(current);
@@ -427,5 +421,3 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
     },
   };
 }
-
-export const controlSocketPath = (layout: StoreLayout) => join(layout.root, "control.sock");
