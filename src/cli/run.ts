@@ -4,7 +4,7 @@
  * connection on them; this command then runs again as the second stage.
  */
 import { watch } from "node:fs";
-import { resolve } from "node:path";
+import { basename, dirname, resolve } from "node:path";
 import type { Command } from "commander";
 import { loadConfig, parseSize } from "../config/index.js";
 import { HotdumpError, usageError } from "../errors.js";
@@ -140,8 +140,11 @@ export function registerRun(program: Command): void {
     process.on("SIGUSR2", onReloadSignal);
     let watcher: ReturnType<typeof watch> | undefined;
     if (opts.watchBinary) {
+      // The directory, not the file: a deploy renames a new file over the path, and a watch on the
+      // file would stay on the old inode after the first one. 300 ms lets a copy finish.
       let t: NodeJS.Timeout | undefined;
-      watcher = watch(binaryPath, () => {
+      watcher = watch(dirname(binaryPath), (_event, name) => {
+        if (name !== basename(binaryPath)) return;
         clearTimeout(t);
         t = setTimeout(onReloadSignal, 300);
       });

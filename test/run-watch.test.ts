@@ -1,0 +1,64 @@
+/** `hotdump run --watch-binary`: each deploy that replaces the binary file reloads by itself. */
+import { copyFileSync, mkdtempSync, renameSync } from "node:fs";
+import { request } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { freePort } from "../src/supervise/probe.js";
+import { buildGoFixture } from "./helpers/go.js";
+import { type Supervised, startSupervised } from "./helpers/supervised.js";
+
+const get = (port: number) =>
+  new Promise<string>((resolve, reject) => {
+    const req = request({ host: "127.0.0.1", port, path: "/", agent: false, timeout: 5000 }, (res) => {
+      let body = "";
+      res.on("data", (c) => {
+        body += c;
+      });
+      res.on("end", () => resolve(body));
+    });
+    req.on("error", reject);
+    req.end();
+  });
+
+let sup: Supervised | undefined;
+afterEach(async () => {
+  await sup?.stop("SIGKILL");
+});
+
+describe("hotdump run --watch-binary", () => {
+  it("reloads when the binary file is replaced", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "hotdump-runwatch-"));
+    const svc = join(dir, "svc");
+    const variant = (v: string) => buildGoFixture("runsvc", { flags: [`-ldflags=-X main.version=${v}`] });
+    const deploy = (bin: string) => {
+      copyFileSync(bin, `${svc}.new`);
+      renameSync(`${svc}.new`, svc);
+    };
+    deploy(variant("1"));
+    const port = await freePort();
+    sup = startSupervised(
+      [
+        "run",
+        "--json-events",
+        "--watch-binary",
+        "--listen",
+        `127.0.0.1:${port}`,
+        "--probe",
+        "alive:300ms",
+        "--",
+        svc,
+      ],
+      { cwd: dir },
+    );
+    await sup.waitFor((e) => e.event === "ready" && e.generation === 1, 30_000, "generation 1 ready");
+    expect(await get(port)).toMatch(/^v1 /);
+    deploy(variant("2"));
+    await sup.waitFor((e) => e.event === "switch" && e.generation === 2, 30_000, "switch to generation 2");
+    expect(await get(port)).toMatch(/^v2 /);
+    // Again: a rename replaces the inode the first watch was on.
+    deploy(variant("3"));
+    await sup.waitFor((e) => e.event === "switch" && e.generation === 3, 30_000, "switch to generation 3");
+    expect(await get(port)).toMatch(/^v3 /);
+  });
+});
