@@ -86,6 +86,26 @@ describe("hotdump exec", () => {
     expect(JSON.stringify(meta)).not.toContain(process.env.PATH);
   });
 
+  it("--redact masks secret-looking locals in the stored report too", async () => {
+    const cwd = tmp();
+    const store = join(cwd, ".hotdump");
+    const r = await runCli(
+      ["exec", "--json", "--redact", "--store", store, "--", buildGoFixture("exectarget"), "panic"],
+      { cwd },
+    );
+    const json = JSON.parse(r.stdout) as ExecJson;
+    const frame = json.report?.goroutine?.frames.find((f) => f.function === "main.process");
+    expect(frame?.locals.find((l) => l.name === "secret")?.value).toBe("[redacted]");
+    // No value read from the core carries it (the source lines shown around a frame are the
+    // program's own text, not memory).
+    const stored = JSON.parse(readFileSync(join(json.crash!.dir, "report.json"), "utf8")) as {
+      goroutine: { frames: { args: { value: string }[]; locals: { value: string }[] }[] };
+    };
+    const values = stored.goroutine.frames.flatMap((f) => [...f.args, ...f.locals].map((v) => v.value));
+    expect(values.length).toBeGreaterThan(0);
+    expect(values.join("\n")).not.toContain("tok-12345");
+  });
+
   it("decodes a struct panic value the traceback prints only as an address", async () => {
     const { json } = await execJson([buildGoFixture("exectarget"), "fault"]);
     expect(json.report?.message).toMatch(/^\(main\.Fault\) 0x[0-9a-f]+$/);
