@@ -1,5 +1,5 @@
-/** `hotdump run --watch-binary`: each deploy that replaces the binary file reloads by itself. */
-import { copyFileSync, mkdtempSync, renameSync } from "node:fs";
+/** `hotdump run`: reloads by file replacement (--watch-binary) and SIGUSR2, settings from --config. */
+import { copyFileSync, mkdtempSync, renameSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -26,7 +26,7 @@ afterEach(async () => {
   await sup?.stop("SIGKILL");
 });
 
-describe("hotdump run --watch-binary", () => {
+describe("hotdump run: reload triggers and config", () => {
   it("reloads when the binary file is replaced", async () => {
     const dir = mkdtempSync(join(tmpdir(), "hotdump-runwatch-"));
     const svc = join(dir, "svc");
@@ -60,5 +60,24 @@ describe("hotdump run --watch-binary", () => {
     deploy(variant("3"));
     await sup.waitFor((e) => e.event === "switch" && e.generation === 3, 30_000, "switch to generation 3");
     expect(await get(port)).toMatch(/^v3 /);
+  });
+
+  it("SIGUSR2 reloads, and --config supplies the sockets and the probe", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "hotdump-runcfg-"));
+    const svc = join(dir, "svc");
+    const port = await freePort();
+    writeFileSync(
+      join(dir, "prod.toml"),
+      `[supervise]\nlisten = ["127.0.0.1:${port}"]\nprobe = "alive:300ms"\n\n[run]\nenv = { GREETING = "hi" }\n`,
+    );
+    copyFileSync(buildGoFixture("runsvc", { flags: ["-ldflags=-X main.version=1"] }), svc);
+    sup = startSupervised(["run", "--json-events", "--config", "prod.toml", "--", svc], { cwd: dir });
+    await sup.waitFor((e) => e.event === "ready" && e.generation === 1, 30_000, "generation 1 ready");
+    expect(await get(port)).toMatch(/^v1 /);
+    copyFileSync(buildGoFixture("runsvc", { flags: ["-ldflags=-X main.version=2"] }), `${svc}.new`);
+    renameSync(`${svc}.new`, svc);
+    sup.proc.kill("SIGUSR2");
+    await sup.waitFor((e) => e.event === "switch" && e.generation === 2, 30_000, "switch to generation 2");
+    expect(await get(port)).toMatch(/^v2 /);
   });
 });
