@@ -27,9 +27,10 @@ id=$("$HOTDUMP" crashes --store "$STORE" --json | node -e 'let s="";process.stdi
 bold "hotdump report $id"
 "$HOTDUMP" report --store "$STORE" "$id"
 
-bold "What else"
+bold "What else (bin/hotdump is the CLI; npm link puts it on your PATH)"
 cat <<MSG
-  hotdump report --store $STORE $id --format html --out report.html   # one self-contained page
-  hotdump debug  --store $STORE $id                                   # dlv core on the exact binary
-  hotdump dev                                                         # watch, build, run, capture
+  bin/hotdump report --store examples/.demo-store latest --format html --out report.html   # one self-contained page
+  bin/hotdump debug  --store examples/.demo-store latest          # dlv core on the exact binary, on the crashing goroutine
+  bin/hotdump exec --redact -- ./your-service                      # the same, with secret-looking values masked
+  cd your-go-module && $PWD/bin/hotdump dev                        # watch, build, run; every crash kept and explained
 MSG
