@@ -82,6 +82,14 @@ export function goroutineState(
       const known = v && v[0] === 1 && (v[1] === 26 || v[1] === 27);
       return (known && WAIT_REASONS_1_26[g.waitReason]) || "waiting";
     }
+    // Go 1.26's runtime/runtime2.go: 9 _Gpreempted, 10 _Gleaked (the leak detector found it
+    // blocked forever), 11 _Gdeadextra (a dead goroutine kept for an extra M, cgo callbacks).
+    case 9:
+      return "preempted";
+    case 10:
+      return "leaked";
+    case 11:
+      return "dead (extra M)";
     default:
       return `status ${g.status}`;
   }
