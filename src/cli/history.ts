@@ -67,6 +67,9 @@ export function registerHistory(program: Command): void {
         process.stdout.write(`no generations in ${dir}\n`);
         return;
       }
+      process.stdout.write(
+        `${"GEN".padStart(4)}  ${"BUILT (UTC)".padEnd(19)}  SRC  ${"SHA-256".padEnd(12)}  ${"STATUS".padEnd(8)}  CHANGED / CRASHES\n`,
+      );
       for (const g of list) {
         const changed = g.changed.length
           ? ` ${g.changed.slice(0, 3).join(", ")}${g.changed.length > 3 ? " …" : ""}`
