@@ -62,6 +62,10 @@ describe("hotdump exec", () => {
     const frame = json.report?.goroutine?.frames.find((f) => f.function === "main.process");
     expect(frame?.locals.find((l) => l.name === "secret")?.value).toBe('"tok-12345"');
     expect(json.report?.goroutines.total).toBeGreaterThan(1);
+    // The memory map, rebuilt from the core: the binary's text mapped r-x from the file.
+    const map = (json.report as unknown as { memoryMap: { perms: string; file?: string; offset?: string }[] })
+      .memoryMap;
+    expect(map.find((m) => m.perms === "r-x" && m.file === bin)?.offset).toBe("0x0");
     // The program's own output went to stderr, so stdout holds exactly one JSON document.
     expect(r.stderr).toContain("exectarget panic");
     // What the bundle holds, and who may read it.

@@ -13,7 +13,8 @@
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { type AnalyzeOptions, analyzeCrash } from "../analyze/analyze.js";
-import { headline, type Report } from "../analyze/report.js";
+import { memoryMapOf } from "../analyze/memoryMap.js";
+import { headline, type Mapping, type Report } from "../analyze/report.js";
 import type { Traceback } from "../analyze/traceback/index.js";
 import { type BinaryIdentity, compareCoreToBinary, openCore } from "../elf/index.js";
 import { HotdumpError } from "../errors.js";
@@ -176,10 +177,12 @@ export async function captureCrash(f: CrashFacts, o: CaptureOptions): Promise<Ca
 
   // 3. proof that the core and the binary belong together
   const binaryForAnalysis = f.binary?.archived ?? f.binary?.path;
+  let memoryMap: Mapping[] = [];
   if (core.found && core.originalPath) {
     try {
       const c = await openCore(core.originalPath);
       try {
+        memoryMap = memoryMapOf(c);
         // A core cut by RLIMIT_CORE keeps its full apparent size (the rest reads as holes), so the
         // ELF reader alone cannot tell: the finder compares the size with the limit too.
         core.truncated = c.truncated !== null || Boolean(search?.possiblyTruncated);
@@ -214,6 +217,7 @@ export async function captureCrash(f: CrashFacts, o: CaptureOptions): Promise<Ca
     const { reportFromTracebackOnly } = await import("../analyze/analyze.js");
     report = reportFromTracebackOnly(f.traceback, core);
   }
+  if (report.memoryMap.length === 0) report.memoryMap = memoryMap;
   // A program that printed nothing (not Go, or killed before the runtime could speak) still died
   // of something: say of what.
   if (!report.message && f.ended.signal) {

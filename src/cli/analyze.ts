@@ -8,6 +8,8 @@ import { rm } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import type { Command } from "commander";
 import { analyzeCrash } from "../analyze/analyze.js";
+import { memoryMapOf } from "../analyze/memoryMap.js";
+import type { Mapping } from "../analyze/report.js";
 import { compareCoreToBinary, openCore, readBinaryIdentity } from "../elf/index.js";
 import { HotdumpError, usageError } from "../errors.js";
 import type { CoreInfo } from "../store/index.js";
@@ -100,7 +102,9 @@ export function registerAnalyze(program: Command): void {
     const identity = await readBinaryIdentity(binary);
     const coreInfo: CoreInfo = { found: true, originalPath: corePath };
     const c = await openCore(corePath);
+    let memoryMap: Mapping[] = [];
     try {
+      memoryMap = memoryMapOf(c);
       coreInfo.truncated = c.truncated !== null;
       const cmp = await compareCoreToBinary(c, identity);
       coreInfo.buildIdMatch = cmp.match;
@@ -122,6 +126,7 @@ export function registerAnalyze(program: Command): void {
       identity,
       ...(opts.stderr ? { stderr: readFileSync(opts.stderr, "utf8") } : {}),
     });
+    if (report.memoryMap.length === 0) report.memoryMap = memoryMap;
     report.next.push(`dlv core ${binary} ${corePath}`);
     emitReport(report, format, opts.out);
   });

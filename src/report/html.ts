@@ -162,6 +162,20 @@ export function renderHtml(report: Report): string {
     h("</tbody></table></details></section>");
   }
 
+  if (report.memoryMap.length > 0) {
+    h(
+      `<section aria-labelledby="memory-map"><h2 id="memory-map">Memory map</h2><details><summary>Show ${report.memoryMap.length} mappings</summary>`,
+    );
+    h(
+      '<table><thead><tr><th scope="col">Range</th><th scope="col">Perms</th><th scope="col">File</th></tr></thead><tbody>',
+    );
+    for (const m of report.memoryMap)
+      h(
+        `<tr><td><code>${e(m.start)}-${e(m.end)}</code></td><td><code>${e(m.perms ?? "")}</code></td><td>${e(m.file ?? "")}${m.offset ? ` <code>+${e(m.offset)}</code>` : ""}</td></tr>`,
+      );
+    h("</tbody></table></details></section>");
+  }
+
   h('<section aria-labelledby="sources"><h2 id="sources">Sources</h2><ul>');
   for (const s of sourcesText(report)) h(`<li>${e(s)}</li>`);
   h("</ul></section>");

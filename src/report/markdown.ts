@@ -12,6 +12,7 @@ import {
   foldFrames,
   groupWhere,
   headline,
+  mappingLine,
   moreGroupsLabel,
   orderedRegisters,
   showValue,
@@ -109,6 +110,17 @@ export function renderMarkdown(report: Report): string {
       "</details>",
     );
   }
+
+  if (report.memoryMap.length > 0)
+    out.push(
+      "",
+      "<details>",
+      `<summary>Memory map (${report.memoryMap.length} mappings)</summary>`,
+      "",
+      fence(report.memoryMap.map((m) => mappingLine(m)).join("\n"), "text"),
+      "",
+      "</details>",
+    );
 
   out.push("", "### Sources", "");
   for (const s of sourcesText(report)) out.push(`- ${escapeMd(s)}`);

@@ -2,7 +2,15 @@
  * What every renderer shows, decided once: which frames fold, how a variable reads, which
  * goroutine groups make the cut. Renderers only choose the markup.
  */
-import type { Frame, GoroutineGroup, Location, Report, SourceUse, Variable } from "../analyze/report.js";
+import type {
+  Frame,
+  GoroutineGroup,
+  Location,
+  Mapping,
+  Report,
+  SourceUse,
+  Variable,
+} from "../analyze/report.js";
 import { headline as messageLine } from "../analyze/report.js";
 
 export const TOP_GROUPS = 10;
@@ -117,4 +125,12 @@ export function orderedRegisters(r: Report): { name: string; value: string }[] {
   const first = ["rip", "rsp", "rbp", "rax", "rbx", "rcx", "rdx", "rsi", "rdi"];
   const rank = (n: string) => (first.includes(n) ? first.indexOf(n) : first.length);
   return [...r.registers].sort((a, b) => rank(a.name) - rank(b.name));
+}
+
+/** Memory-map lines shown in the terminal before the rest is summarised. */
+export const MAP_LINES = 12;
+
+/** `0x400000-0x47b000 r-x /srv/orders +0x0`, like /proc/PID/maps. */
+export function mappingLine(m: Mapping, text: (s: string) => string = (s) => s): string {
+  return `${m.start}-${m.end} ${m.perms ?? "---"} ${m.file ? `${text(m.file)}${m.offset ? ` +${m.offset}` : ""}` : "(anonymous)"}`;
 }

@@ -9,6 +9,8 @@ import {
   groupWhere,
   headline,
   locationText,
+  MAP_LINES,
+  mappingLine,
   moreGroupsLabel,
   orderedRegisters,
   showValue,
@@ -90,6 +92,14 @@ export function renderText(report: Report, opts: TextOptions = {}): string {
           .join(" ")
           .trimEnd()}`,
       );
+  }
+
+  if (report.memoryMap.length > 0) {
+    section(`Memory map (${report.memoryMap.length} mappings)`);
+    const shown = report.memoryMap.slice(0, MAP_LINES);
+    for (const m of shown) out.push(`  ${mappingLine(m, t)}`);
+    if (report.memoryMap.length > shown.length)
+      out.push(`  ${dim(`... ${report.memoryMap.length - shown.length} more (--format json or html)`)}`);
   }
 
   section("Sources");
