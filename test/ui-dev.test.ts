@@ -1,6 +1,6 @@
 /**
- * The dashboard during a real `hotdump dev --ui` session: a save that makes the service crash shows
- * up on the open page without a reload, attributed to its generation.
+ * The dashboard during a real `hotdump dev --ui` session: the service's output live, and a save
+ * that makes the service crash shows up on the open page without a reload, with its generation.
  */
 import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -23,7 +23,7 @@ type cart struct{ Items []string }
 func total(c *cart) int { return len(c.Items) }
 
 func main() {
-	fmt.Println("started")
+	fmt.Println("started <b>not bold</b>")
 	${crash ? "time.Sleep(300 * time.Millisecond)\n\tfmt.Println(total(nil))" : ""}
 	time.Sleep(time.Hour)
 }
@@ -71,6 +71,7 @@ describe("hotdump dev --ui", () => {
       const row = page.locator(`#crashes tr[data-id="${crash.crashId}"]`);
       await row.filter({ hasText: "main.total" }).waitFor({ timeout: 15_000 });
       expect(await row.innerText()).toMatch(/^\S.*\t2\tpanic\t.*nil pointer dereference/);
+      await page.locator("#applog", { hasText: "[gen 2] panic: runtime error" }).waitFor({ timeout: 10_000 });
     },
   );
 });

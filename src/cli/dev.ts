@@ -11,6 +11,7 @@ import { createDevSession } from "../supervise/dev.js";
 import { createEventSink } from "../supervise/events.js";
 import { listenEnv } from "../supervise/sockets.js";
 import { createSupervisor } from "../supervise/supervisor.js";
+import type { UiServer } from "../ui/index.js";
 import { type CommonOptions, loggerFor } from "./common.js";
 import { createTracebackFolder, type Folder } from "./fold.js";
 import { crashSummaryLines } from "./summary.js";
@@ -59,6 +60,7 @@ export function registerDev(program: Command): void {
       const logger = loggerFor(c, opts.jsonEvents ? process.stderr : process.stdout);
       for (const w of config.warnings) logger.warn(`${w.where}: ${w.message}`);
       const { layout, journal } = openSupervisorStore(config.store.dir, logger);
+      let ui: UiServer | undefined;
       // The other goroutines of a crash dump are folded in the terminal (all kept in the bundle).
       const verbose = Boolean((c.optsWithGlobals() as CommonOptions).verbose);
       const folders = new Map<number, Folder>();
@@ -82,6 +84,7 @@ export function registerDev(program: Command): void {
         redact: Boolean(opts.redact),
         budget: { maxUse: config.store.maxUseBytes, keepFree: config.store.keepFreeBytes },
         onOutput: (g, stream, line) => {
+          ui?.appLine(g, stream, line);
           const shown = stream === "stderr" && !verbose ? folderOf(g).line(line) : line;
           if (shown !== null)
             for (const l of shown.split("\n"))
@@ -109,7 +112,6 @@ export function registerDev(program: Command): void {
           if (r.diagnostics.length > 10) logger.line("build", `... ${r.diagnostics.length - 10} more`);
         },
       });
-      let ui: { url: string; close(): Promise<void> | void } | undefined;
       if (opts.ui) {
         const { createUiServer } = await import("../ui/index.js");
         ui = await createUiServer({ storeDir: layout.root });

@@ -13,6 +13,7 @@ import { sendControl, serveControl } from "../supervise/control.js";
 import { createEventSink } from "../supervise/events.js";
 import { checksumMismatch, expectedSha256, preflightBinary } from "../supervise/preflight.js";
 import { type Build, createSupervisor, type DeployResult } from "../supervise/supervisor.js";
+import type { UiServer } from "../ui/index.js";
 import { type CommonOptions, loggerFor, storeDirFrom, storeOption } from "./common.js";
 import { crashSummaryLines } from "./summary.js";
 import { handOffIfListening, openSupervisorStore } from "./supervisedStart.js";
@@ -63,6 +64,7 @@ export function registerRun(program: Command): void {
     if (!inherited) return;
     const logger = loggerFor(c);
     const { layout, journal } = openSupervisorStore(storeDirFrom(opts), logger);
+    let ui: UiServer | undefined;
     const sink = createEventSink({ journal, ndjson: opts.jsonEvents ? process.stdout : null });
     const binaryPath = resolve(binaryArg);
     const supervisor = createSupervisor({
@@ -81,10 +83,12 @@ export function registerRun(program: Command): void {
       readyTimeoutMs: sup.readyTimeoutMs,
       redact: Boolean(opts.redact),
       budget: { maxUse },
-      onOutput: (_g, stream, line) =>
+      onOutput: (g, stream, line) => {
+        ui?.appLine(g, stream, line);
         (stream === "stderr" ? process.stderr : opts.jsonEvents ? process.stderr : process.stdout).write(
           `${line}\n`,
-        ),
+        );
+      },
       onCrash: (g, captured) => {
         for (const l of crashSummaryLines(captured, { cwd: process.cwd(), generation: g })) logger.info(l);
       },
@@ -127,7 +131,7 @@ export function registerRun(program: Command): void {
       if (req.cmd === "reload") return { ...(await reload()) };
       return { ok: true, current: supervisor.current };
     });
-    const ui = opts.ui
+    ui = opts.ui
       ? await (await import("../ui/index.js")).createUiServer({ storeDir: layout.root, logger })
       : undefined;
     if (ui) logger.info(`dashboard: ${ui.url}`);

@@ -14,7 +14,20 @@ import type { JournalReader, UiEvent } from "./data.js";
 const HEARTBEAT_MS = 15_000;
 const REPLAY_LIMIT = 2000;
 
+/** A line of the service's output, pushed by the supervisor the dashboard runs in (dev/run --ui). */
+export interface AppLine {
+  generation: number;
+  stream: "stdout" | "stderr";
+  text: string;
+  ts: string;
+}
+
+/** Lines a page that opens later still gets: the tail of the current generation's output. */
+const APP_TAIL = 200;
+
 export interface LiveFeed {
+  /** Send a service output line to every page (and keep it for pages that open later). */
+  appLine(line: AppLine): void;
   start(): void;
   stop(): void;
   poll(): void;
@@ -53,6 +66,7 @@ export function createLiveFeed(o: {
   logger?: Logger;
 }): LiveFeed {
   const clients = new Set<ServerResponse>();
+  const appTail: AppLine[] = [];
   let last = 0;
   let signature = bundlesSignature(o.layout);
   let timer: NodeJS.Timeout | null = null;
@@ -95,6 +109,11 @@ export function createLiveFeed(o: {
   };
 
   return {
+    appLine(line) {
+      appTail.push(line);
+      if (appTail.length > APP_TAIL) appTail.shift();
+      broadcast("app", line);
+    },
     start() {
       timer ??= setInterval(poll, o.pollMs);
       heartbeat ??= setInterval(() => {
@@ -121,6 +140,7 @@ export function createLiveFeed(o: {
       const from = Number(req.headers["last-event-id"] ?? since) || 0;
       res.write("retry: 1000\n\n");
       if (from < last) for (const e of readSince(from)) if (e.id <= last) write(res, "journal", e, e.id);
+      for (const l of appTail) write(res, "app", l);
       clients.add(res);
       req.on("close", () => clients.delete(res));
     },

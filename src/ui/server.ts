@@ -55,6 +55,8 @@ export interface UiServer {
   tokenGenerated: boolean;
   /** Poll the store now (an embedding supervisor just wrote something). */
   notify(): void;
+  /** The live log: a line of the running service's output (dev/run --ui call this). */
+  appLine(generation: number, stream: "stdout" | "stderr", text: string): void;
   close(): Promise<void>;
 }
 
@@ -268,6 +270,8 @@ export async function createUiServer(opts: UiServerOptions): Promise<UiServer> {
     token,
     tokenGenerated,
     notify: () => feed.poll(),
+    appLine: (generation, stream, text) =>
+      feed.appLine({ generation, stream, text, ts: new Date().toISOString() }),
     close() {
       closed ??= new Promise<void>((resolve) => {
         feed.stop();

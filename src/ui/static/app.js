@@ -44,7 +44,7 @@ async function api(path) {
   return body;
 }
 
-const state = { overview: null, source: null, lastEventId: 0, route: null, detail: null };
+const state = { overview: null, source: null, lastEventId: 0, route: null, detail: null, appLines: [] };
 const main = () => document.getElementById("main");
 /** Replace the page's content (replaceChildren would print a null child as the text "null"). */
 const mount = (...children) => {
@@ -111,7 +111,20 @@ async function renderOverview() {
       h("p", { class: "muted" }, "The journal as it is written; a crash's own output is on its page."),
       logList(o.events),
     ),
+    h(
+      "section",
+      { "aria-labelledby": "app-h" },
+      h("h2", { id: "app-h" }, "Service output"),
+      h(
+        "p",
+        { class: "muted" },
+        "Live from the supervisor this dashboard runs in (hotdump dev --ui, hotdump run --ui); a standalone hotdump ui shows none.",
+      ),
+      h("pre", { id: "applog", class: "applog", tabindex: 0, "aria-label": "Service output" }, appLogText()),
+    ),
   );
+  const app = document.getElementById("applog");
+  app.scrollTop = app.scrollHeight;
   const log = document.getElementById("log");
   log.scrollTop = log.scrollHeight;
   connect(o.lastEventId);
@@ -410,6 +423,23 @@ function connect(since) {
     scheduleRefresh();
   });
   es.addEventListener("bundles", scheduleRefresh);
+  es.addEventListener("app", (m) => {
+    const l = JSON.parse(m.data);
+    state.appLines.push(l);
+    if (state.appLines.length > APP_LINES) state.appLines.shift();
+    const pre = document.getElementById("applog");
+    if (pre) {
+      const stick = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 8;
+      pre.textContent = appLogText();
+      if (stick) pre.scrollTop = pre.scrollHeight;
+    }
+  });
+}
+
+const APP_LINES = 200;
+/** The service's output as plain text (textContent: a log line is never markup). */
+function appLogText() {
+  return state.appLines.map((l) => `[gen ${l.generation}] ${l.text}`).join("\n");
 }
 
 // ---------------------------------------------------------------- crash page
