@@ -6,26 +6,13 @@
  * and a config typo.
  */
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { freePort } from "../src/supervise/probe.js";
 import { runCli } from "./helpers/cli.js";
+import { httpGet } from "./helpers/http.js";
 import { isLive, pidsRunning, type Supervised, startSupervised } from "./helpers/supervised.js";
-
-const get = (port: number, path = "/") =>
-  new Promise<string>((resolve, reject) => {
-    const req = request({ host: "127.0.0.1", port, path, agent: false, timeout: 3000 }, (res) => {
-      let body = "";
-      res.on("data", (c) => {
-        body += c;
-      });
-      res.on("end", () => resolve(body));
-    });
-    req.on("error", reject);
-    req.end();
-  });
 
 async function eventually<T>(fn: () => Promise<T>, ok: (v: T) => boolean, ms = 20_000): Promise<T> {
   const end = Date.now() + ms;
@@ -85,7 +72,7 @@ describe("hotdump dev", () => {
     await sup.waitFor((e) => e.event === "ready" && e.generation === 1, 90_000, "generation 1 ready");
     expect(
       await eventually(
-        () => get(port),
+        () => httpGet(port),
         (b) => b === "v1",
       ),
     ).toBe("v1");
@@ -94,14 +81,14 @@ describe("hotdump dev", () => {
     await sup.waitFor((e) => e.event === "ready" && e.generation === 2, 60_000, "generation 2 ready");
     expect(
       await eventually(
-        () => get(port),
+        () => httpGet(port),
         (b) => b === "v2",
       ),
     ).toBe("v2");
     const built2 = sup.events.find((e) => e.event === "build-ok" && e.generation === 2)!;
     expect(built2.changed).toEqual(["main.go"]);
     // A panic net/http recovers is not a crash, but it is recorded.
-    await get(port, "/boom").catch(() => "");
+    await httpGet(port, "/boom").catch(() => "");
     const rec = await sup.waitFor((e) => e.event === "recovered-panic", 10_000, "recovered-panic");
     expect(rec.generation).toBe(2);
     expect(rec.message).toBe("assignment to entry in nil map");
@@ -113,7 +100,7 @@ describe("hotdump dev", () => {
     );
     const failed = await sup.waitFor((e) => e.event === "build-failed", 60_000, "build-failed");
     expect(String(failed.summary)).toMatch(/^main\.go:\d+:\d+: syntax error/);
-    expect(await get(port)).toBe("v2");
+    expect(await httpGet(port)).toBe("v2");
 
     // Panics 200 ms after start, in a goroutine, on a nil pointer.
     writeFileSync(
@@ -143,7 +130,7 @@ describe("hotdump dev", () => {
     await sup.waitFor((e) => e.event === "ready" && e.generation === 4, 60_000, "generation 4 ready");
     expect(
       await eventually(
-        () => get(port),
+        () => httpGet(port),
         (b) => b === "v5",
       ),
     ).toBe("v5");

@@ -4,11 +4,11 @@
  * is ready, then by the new one. A bounded client loop runs through three edits: no request fails.
  */
 import { mkdtempSync, writeFileSync } from "node:fs";
-import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { freePort } from "../src/supervise/probe.js";
+import { httpGet } from "./helpers/http.js";
 import { pidsRunning, type Supervised, startSupervised } from "./helpers/supervised.js";
 
 // The service uses the inherited socket when hotdump passes one (the snippet in the README), and
@@ -59,20 +59,6 @@ func main() {
 }
 `;
 
-const get = (port: number) =>
-  new Promise<string>((resolve, reject) => {
-    const req = request({ host: "127.0.0.1", port, path: "/", agent: false, timeout: 10_000 }, (res) => {
-      let body = "";
-      res.on("data", (c) => {
-        body += c;
-      });
-      res.on("end", () => resolve(body));
-    });
-    req.on("error", reject);
-    req.on("timeout", () => req.destroy(new Error("timeout")));
-    req.end();
-  });
-
 let sup: Supervised | undefined;
 afterEach(async () => {
   await sup?.stop("SIGKILL");
@@ -98,7 +84,7 @@ describe("hotdump dev --listen", () => {
       const deadline = Date.now() + 90_000;
       while (!stop && ok + errors.length < 20_000 && Date.now() < deadline) {
         try {
-          seen.add(await get(port));
+          seen.add(await httpGet(port, "/", 10_000));
           ok++;
         } catch (e) {
           errors.push((e as Error).message);
@@ -121,7 +107,7 @@ describe("hotdump dev --listen", () => {
     expect(errors, errors.slice(0, 3).join("; ")).toEqual([]);
     expect(ok).toBeGreaterThan(20);
     expect(seen).toContain("v4");
-    expect(await get(port)).toBe("v4");
+    expect(await httpGet(port, "/", 10_000)).toBe("v4");
 
     // Ctrl-C: everything stops cleanly, nothing keeps running.
     const binaries = sup.events

@@ -1,25 +1,12 @@
 /** `hotdump run`: reloads by file replacement (--watch-binary) and SIGUSR2, settings from --config. */
 import { copyFileSync, mkdtempSync, renameSync, writeFileSync } from "node:fs";
-import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { freePort } from "../src/supervise/probe.js";
 import { buildGoFixture } from "./helpers/go.js";
+import { httpGet } from "./helpers/http.js";
 import { type Supervised, startSupervised } from "./helpers/supervised.js";
-
-const get = (port: number) =>
-  new Promise<string>((resolve, reject) => {
-    const req = request({ host: "127.0.0.1", port, path: "/", agent: false, timeout: 5000 }, (res) => {
-      let body = "";
-      res.on("data", (c) => {
-        body += c;
-      });
-      res.on("end", () => resolve(body));
-    });
-    req.on("error", reject);
-    req.end();
-  });
 
 let sup: Supervised | undefined;
 afterEach(async () => {
@@ -52,14 +39,18 @@ describe("hotdump run: reload triggers and config", () => {
       { cwd: dir },
     );
     await sup.waitFor((e) => e.event === "ready" && e.generation === 1, 30_000, "generation 1 ready");
-    expect(await get(port)).toMatch(/^v1 /);
+    expect(await httpGet(port)).toMatch(/^v1 /);
     deploy(variant("2"));
     await sup.waitFor((e) => e.event === "switch" && e.generation === 2, 30_000, "switch to generation 2");
-    expect(await get(port)).toMatch(/^v2 /);
+    // The old generation serves until its drain ends: ask once it has stopped.
+    await sup.waitFor((e) => e.event === "stopped" && e.generation === 1, 30_000, "generation 1 stopped");
+    expect(await httpGet(port)).toMatch(/^v2 /);
     // Again: a rename replaces the inode the first watch was on.
     deploy(variant("3"));
     await sup.waitFor((e) => e.event === "switch" && e.generation === 3, 30_000, "switch to generation 3");
-    expect(await get(port)).toMatch(/^v3 /);
+    // The old generation serves until its drain ends: ask once it has stopped.
+    await sup.waitFor((e) => e.event === "stopped" && e.generation === 2, 30_000, "generation 2 stopped");
+    expect(await httpGet(port)).toMatch(/^v3 /);
   });
 
   it("SIGUSR2 reloads, and --config supplies the sockets and the probe", async () => {
@@ -73,11 +64,13 @@ describe("hotdump run: reload triggers and config", () => {
     copyFileSync(buildGoFixture("runsvc", { flags: ["-ldflags=-X main.version=1"] }), svc);
     sup = startSupervised(["run", "--json-events", "--config", "prod.toml", "--", svc], { cwd: dir });
     await sup.waitFor((e) => e.event === "ready" && e.generation === 1, 30_000, "generation 1 ready");
-    expect(await get(port)).toMatch(/^v1 /);
+    expect(await httpGet(port)).toMatch(/^v1 /);
     copyFileSync(buildGoFixture("runsvc", { flags: ["-ldflags=-X main.version=2"] }), `${svc}.new`);
     renameSync(`${svc}.new`, svc);
     sup.proc.kill("SIGUSR2");
     await sup.waitFor((e) => e.event === "switch" && e.generation === 2, 30_000, "switch to generation 2");
-    expect(await get(port)).toMatch(/^v2 /);
+    // The old generation serves until its drain ends: ask once it has stopped.
+    await sup.waitFor((e) => e.event === "stopped" && e.generation === 1, 30_000, "generation 1 stopped");
+    expect(await httpGet(port)).toMatch(/^v2 /);
   });
 });

@@ -6,30 +6,14 @@
  */
 import { execFileSync } from "node:child_process";
 import { copyFileSync, mkdtempSync, renameSync, writeFileSync } from "node:fs";
-import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../src/supervise/probe.js";
 import { runCli } from "./helpers/cli.js";
 import { buildGoFixture } from "./helpers/go.js";
+import { httpGet } from "./helpers/http.js";
 import { pidsRunning, type Supervised, startSupervised } from "./helpers/supervised.js";
-
-const get = (port: number) =>
-  new Promise<string>((resolve, reject) => {
-    const req = request({ host: "127.0.0.1", port, path: "/", agent: false, timeout: 5000 }, (res) => {
-      let body = "";
-      res.on("data", (c) => {
-        body += c;
-      });
-      res.on("end", () =>
-        res.statusCode === 200 ? resolve(body) : reject(new Error(`status ${res.statusCode}`)),
-      );
-    });
-    req.on("error", reject);
-    req.on("timeout", () => req.destroy(new Error("timeout")));
-    req.end();
-  });
 
 /** A bounded client loop: at most `max` requests, stopping when told or after 120 s. */
 function load(port: number, max = 5000) {
@@ -39,7 +23,7 @@ function load(port: number, max = 5000) {
     const deadline = Date.now() + 120_000;
     while (!stopped && stats.ok + stats.failed < max && Date.now() < deadline) {
       try {
-        stats.bodies.add((await get(port)).split(" pid")[0]!);
+        stats.bodies.add((await httpGet(port)).split(" pid")[0]!);
         stats.ok++;
       } catch (e) {
         stats.failed++;
@@ -112,7 +96,7 @@ describe("hotdump run", () => {
   });
 
   it("serves through the socket it holds, and never accepts a connection itself", async () => {
-    expect(await get(port)).toMatch(/^v1 pid \d+/);
+    expect(await httpGet(port)).toMatch(/^v1 pid \d+/);
     // Every established server-side connection on the port belongs to a generation, never to node.
     const ss = execFileSync("ss", ["-tnpH", "state", "established", `( sport = :${port} )`], {
       encoding: "utf8",
@@ -129,7 +113,7 @@ describe("hotdump run", () => {
     expect(r.code).toBe(0);
     await sup.waitFor((e) => e.event === "switch" && e.generation === 2);
     await sup.waitFor((e) => e.event === "stopped" && e.generation === 1);
-    expect(await get(port)).toMatch(/^v2 /);
+    expect(await httpGet(port)).toMatch(/^v2 /);
   });
 
   it("rolls back a generation that crashes on start; the crash is captured and the old one keeps serving", async () => {
@@ -141,7 +125,7 @@ describe("hotdump run", () => {
       "rollback of 3",
     );
     expect(rb.crashId).toMatch(/^\d{8}-\d{6}-[0-9a-f]{4}$/);
-    expect(await get(port)).toMatch(/^v2 /);
+    expect(await httpGet(port)).toMatch(/^v2 /);
     const list = JSON.parse((await runCli(["crashes", "--json", "--store", store])).stdout) as {
       id: string;
       generation: number;
@@ -157,7 +141,7 @@ describe("hotdump run", () => {
     const r = await runCli(["reload", "--store", store]);
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/reload failed: timeout/);
-    expect(await get(port)).toMatch(/^v2 /);
+    expect(await httpGet(port)).toMatch(/^v2 /);
   });
 
   it("refuses a binary whose checksum does not match, and a stripped one", async () => {
@@ -171,7 +155,7 @@ describe("hotdump run", () => {
     const stripped = await runCli(["reload", "--store", store]);
     expect(stripped.code).toBe(1);
     expect(stripped.stdout).toMatch(/no DWARF/);
-    expect(await get(port)).toMatch(/^v2 /);
+    expect(await httpGet(port)).toMatch(/^v2 /);
   });
 
   it("lost no request across all of it, and only healthy generations served", async () => {
@@ -195,7 +179,7 @@ describe("hotdump run", () => {
       "stubborn stopped",
     );
     expect(stopped.signal).toBe("SIGKILL");
-    expect(await get(port)).toMatch(/^v8 /);
+    expect(await httpGet(port)).toMatch(/^v8 /);
   });
 
   it("SIGTERM drains and leaves nothing running", async () => {

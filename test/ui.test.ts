@@ -8,16 +8,15 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs"
 import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { type Browser, chromium } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ensureStore, openJournal, type StoreLayout } from "../src/store/index.js";
 import { createUiServer, type UiServer } from "../src/ui/index.js";
+import { CHROMIUM, hasChromium, launchChromium } from "./helpers/browser.js";
 import { buildGoFixture } from "./helpers/go.js";
 
-const CHROMIUM = "/usr/bin/chromium";
 const ROOT = resolve(import.meta.dirname, "..");
 const SHOTS = process.env.UI_SCREENSHOTS === "1";
-const hasChromium = existsSync(CHROMIUM);
 
 /** Compile the CLI when dist is missing or older than any source file (bin/hotdump runs dist). */
 function ensureDist(): void {
@@ -68,15 +67,6 @@ function get(
     req.end();
   });
 }
-
-const LAUNCH_ARGS = [
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--no-first-run",
-];
 
 describe.skipIf(!hasChromium)("hotdump ui (Chromium at /usr/bin/chromium)", () => {
   let store: string;
@@ -132,7 +122,7 @@ describe.skipIf(!hasChromium)("hotdump ui (Chromium at /usr/bin/chromium)", () =
     j.append({ event: "ready", generation: g3, pid: 300, ts: t(94) });
     j.append({ event: "crash", generation: g3, pid: 300, crashId: xssId, ts: t(110) });
     j.close();
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: LAUNCH_ARGS });
+    browser = await launchChromium();
   });
 
   afterEach(async () => {

@@ -9,7 +9,6 @@ import { createGoBuilder, formatDiagnostic } from "../build/index.js";
 import { loadConfig } from "../config/index.js";
 import { createDevSession } from "../supervise/dev.js";
 import { createEventSink } from "../supervise/events.js";
-import { listenEnv } from "../supervise/sockets.js";
 import { createSupervisor } from "../supervise/supervisor.js";
 import type { UiServer } from "../ui/index.js";
 import { type CommonOptions, loggerFor } from "./common.js";
@@ -73,7 +72,7 @@ export function registerDev(program: Command): void {
         emit: (e) => sink.emit(e),
         cwd: config.run.cwd,
         args: args.length ? args : config.run.args,
-        env: { ...process.env, ...sup.env, ...(inherited.fds.length ? listenEnv(inherited) : {}) },
+        env: { ...process.env, ...sup.env },
         stopSignal: config.run.stopSignal,
         stopTimeoutMs: sup.listen.length ? sup.drainMs : config.run.stopTimeoutMs,
         listenFds: inherited.fds,

@@ -4,6 +4,7 @@
  * and log.Fatal exit 3 and 1 without one. With the user's own GOTRACEBACK (single, all, none) a
  * panic exits with status 2 after printing its traceback: still a crash, just without a core.
  */
+import { parseTraceback, type Traceback } from "../analyze/traceback/index.js";
 import { CORE_SIGNALS } from "../capture/findCore.js";
 import type { Outcome } from "../store/bundle.js";
 import type { ChildEnd } from "../util/child.js";
@@ -59,3 +60,13 @@ const DESCRIPTIONS: Record<string, string> = {
 
 /** `SIGSEGV: segmentation violation`, Go's own wording for a signal it did not handle. */
 export const describeSignal = (sig: string) => (DESCRIPTIONS[sig] ? `${sig}: ${DESCRIPTIONS[sig]}` : sig);
+
+/** How a finished child is judged, by exec and by the supervisor alike: its stderr's traceback and its end. */
+export function judgeEnd(
+  child: { stderrTail: { toString(): string } },
+  end: ChildEnd,
+): { stderrTail: string; traceback: Traceback | null; ended: Ended } {
+  const stderrTail = child.stderrTail.toString();
+  const traceback = parseTraceback(stderrTail);
+  return { stderrTail, traceback, ended: classifyEnd(end, { goTracebackSeen: traceback !== null }) };
+}

@@ -5,7 +5,6 @@
 import type { Writable } from "node:stream";
 import type { AnalyzeOptions } from "../analyze/analyze.js";
 import type { Report } from "../analyze/report.js";
-import { parseTraceback } from "../analyze/traceback/index.js";
 import { type Captured, captureCrash } from "../capture/capture.js";
 import { snapshotAfterExec } from "../capture/processFacts.js";
 import { type BinaryIdentity, readBinaryIdentity } from "../elf/index.js";
@@ -13,7 +12,7 @@ import { HotdumpError } from "../errors.js";
 import { archiveBinary, ensureStore, type StoreLayout } from "../store/index.js";
 import type { Logger } from "../util/log.js";
 import { launchService } from "./launch.js";
-import { classifyEnd, type Ended } from "./outcome.js";
+import { type Ended, judgeEnd } from "./outcome.js";
 import { resolveCommand } from "./resolveCommand.js";
 
 export interface RunOnceOptions {
@@ -98,9 +97,7 @@ export async function runOnce(o: RunOnceOptions): Promise<RunOnceResult> {
       cause: end.error,
     });
 
-  const stderrTail = child.stderrTail.toString();
-  const traceback = parseTraceback(stderrTail);
-  const ended = classifyEnd(end, { goTracebackSeen: traceback !== null });
+  const { stderrTail, traceback, ended } = judgeEnd(child, end);
   let crash: Captured | null = null;
   if (ended.outcome === "crash") {
     crash = await captureCrash(

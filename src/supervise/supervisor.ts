@@ -1,5 +1,4 @@
 import type { Report } from "../analyze/report.js";
-import { parseTraceback } from "../analyze/traceback/index.js";
 import { type Captured, captureCrash } from "../capture/capture.js";
 import type { BinaryIdentity } from "../elf/index.js";
 import { defaultBudget, type EventInput, type JournalEvent, type StoreLayout } from "../store/index.js";
@@ -8,7 +7,7 @@ import { LineSplitter } from "../util/lines.js";
 import type { Logger } from "../util/log.js";
 import { Backoff, type BackoffOptions } from "./backoff.js";
 import { launchService } from "./launch.js";
-import { classifyEnd, type Ended } from "./outcome.js";
+import { type Ended, judgeEnd } from "./outcome.js";
 import { expandPort, freePort, type ProbeSpec, type ProbeTiming, waitReady } from "./probe.js";
 import { createRecoveredPanicWatcher } from "./recovered.js";
 import { forgetRunning, rememberRunning } from "./running.js";
@@ -171,9 +170,7 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
       if (child.pid !== undefined) forgetRunning(o.layout, child.pid);
       const expected = g.state === "stopping";
       g.state = "ended";
-      const stderrTail = child.stderrTail.toString();
-      const traceback = parseTraceback(stderrTail);
-      const ended = classifyEnd(end, { goTracebackSeen: traceback !== null });
+      const { stderrTail, traceback, ended } = judgeEnd(child, end);
       let crash: Captured | null = null;
       if (ended.outcome === "crash") {
         crash = await captureCrash(
