@@ -11,6 +11,7 @@ import { analyzeCoreWithDelve } from "./delve/index.js";
 import { analyzeCoreWithGdb, gdbAnalysisToReport } from "./gdb/index.js";
 import { redactReport } from "./redact.js";
 import { emptyReport, type Report } from "./report.js";
+import { attachSources, resolveSourceMap } from "./source.js";
 import { parseTraceback, reportFromTraceback, type Traceback } from "./traceback/index.js";
 
 export interface AnalyzeOptions {
@@ -31,13 +32,19 @@ export interface AnalyzeOptions {
   dlvPath?: string;
   gdbPath?: string;
   timeoutMs?: number;
+  /** The crashed process's working directory: where the local go.mod of a -trimpath build is found. */
+  cwd?: string;
 }
 
 const msg = (e: unknown) =>
   (e as { shortMessage?: string })?.shortMessage ?? (e as Error)?.message ?? String(e);
 
-export function reportFromTracebackOnly(tb: Traceback | null | undefined, core?: CoreInfo): Report {
-  const r = tb ? { ...emptyReport(), ...reportFromTraceback(tb) } : emptyReport();
+export function reportFromTracebackOnly(
+  tb: Traceback | null | undefined,
+  core?: CoreInfo,
+  modulePath: string | null = null,
+): Report {
+  const r = tb ? { ...emptyReport(), ...reportFromTraceback(tb, { modulePath }) } : emptyReport();
   r.sources.traceback = tb
     ? { used: true }
     : { used: false, note: "no Go traceback in the program's output" };
@@ -52,7 +59,8 @@ export function reportFromTracebackOnly(tb: Traceback | null | undefined, core?:
 
 export async function analyzeCrash(o: AnalyzeOptions): Promise<Report> {
   const tb = o.traceback !== undefined ? o.traceback : o.stderr ? parseTraceback(o.stderr) : null;
-  let report = reportFromTracebackOnly(tb, o.coreInfo);
+  const modulePath = o.identity?.modulePath ?? null;
+  let report = reportFromTracebackOnly(tb, o.coreInfo, modulePath);
   report.binary = {
     ...(o.binary ? { path: o.binary } : {}),
     ...(o.sha256 ? { sha256: o.sha256 } : {}),
@@ -88,6 +96,7 @@ export async function analyzeCrash(o: AnalyzeOptions): Promise<Report> {
           binary: o.binary!,
           core: o.core!,
           redact: Boolean(o.redact),
+          modulePath,
           ...(o.dlvPath ? { dlvPath: o.dlvPath } : {}),
           ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}),
         });
@@ -106,6 +115,7 @@ export async function analyzeCrash(o: AnalyzeOptions): Promise<Report> {
         const g = await analyzeCoreWithGdb({
           binary: o.binary!,
           core: o.core!,
+          modulePath,
           ...(o.gdbPath ? { gdbPath: o.gdbPath } : {}),
           ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}),
         });
@@ -118,6 +128,14 @@ export async function analyzeCrash(o: AnalyzeOptions): Promise<Report> {
     else report.sources.gdb = { used: false, note: "not needed: Delve read the core" };
     if (fromCore) report = mergeReports(report, fromCore);
   }
+  attachSources(
+    report,
+    await resolveSourceMap({
+      modulePath,
+      ...(o.cwd ? { cwd: o.cwd } : {}),
+      ...((o.identity?.path ?? o.binary) ? { binary: o.identity?.path ?? o.binary } : {}),
+    }),
+  );
   return o.redact ? redactReport(report) : report;
 }
 
@@ -146,6 +164,7 @@ export function mergeReports(tb: Report, core: Report): Report {
         `the traceback names ${tb.culprit.function}:${tb.culprit.line}, the core ${core.culprit.function}:${core.culprit.line}; using the core`,
       ];
     out.culprit = core.culprit;
+    out.site = core.site ?? null;
   }
   if (core.goroutine && core.goroutine.frames.length > 0) out.goroutine = core.goroutine;
   if (core.goroutines.total > 0) out.goroutines = core.goroutines;

@@ -210,12 +210,13 @@ export async function captureCrash(f: CrashFacts, o: CaptureOptions): Promise<Ca
       traceback: f.traceback,
       coreInfo: core,
       identity: f.binary?.identity ?? null,
+      cwd: f.cwd,
       ...(f.binary?.sha256 ? { sha256: f.binary.sha256 } : {}),
     });
   } catch (e) {
     problem(e, "E_ANALYZE");
     const { reportFromTracebackOnly } = await import("../analyze/analyze.js");
-    report = reportFromTracebackOnly(f.traceback, core);
+    report = reportFromTracebackOnly(f.traceback, core, f.binary?.identity?.modulePath ?? null);
   }
   if (report.memoryMap.length === 0) report.memoryMap = memoryMap;
   // A program that printed nothing (not Go, or killed before the runtime could speak) still died

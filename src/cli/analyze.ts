@@ -82,6 +82,7 @@ export function registerAnalyze(program: Command): void {
           stderr: readFileSync(bundleFile(bundle, "stderr.txt"), "utf8"),
           coreInfo: meta.core,
           identity: bin && existsSync(bin) ? await readBinaryIdentity(bin) : null,
+          ...(meta.cwd ? { cwd: meta.cwd } : {}),
           ...(meta.binary?.sha256 ? { sha256: meta.binary.sha256 } : {}),
         });
         report.next.unshift(`hotdump report ${bundle.id}`, `hotdump debug ${bundle.id}`);
@@ -124,6 +125,7 @@ export function registerAnalyze(program: Command): void {
       core: corePath,
       coreInfo,
       identity,
+      cwd: process.cwd(),
       ...(opts.stderr ? { stderr: readFileSync(opts.stderr, "utf8") } : {}),
     });
     if (report.memoryMap.length === 0) report.memoryMap = memoryMap;

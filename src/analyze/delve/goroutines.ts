@@ -1,9 +1,11 @@
 /**
  * Goroutine states and groups as people read them in a traceback (`chan receive`, `running`).
  */
+import { classifyFrame, type FrameLike } from "../frames.js";
+import { type GoroutineSketch, type GroupOptions, groupGoroutines } from "../group.js";
 import type { GoroutineGroup } from "../report.js";
 import { parseGoVersion } from "./client.js";
-import { type Goroutine, GoroutineStatus, type ListGoroutinesOut } from "./types.js";
+import { type Goroutine, GoroutineStatus, type ListGoroutinesOut, type Location } from "./types.js";
 
 /**
  * The runtime's waitReason numbering for Go 1.26 (the iota block before waitReasonStrings in
@@ -95,38 +97,52 @@ export function goroutineState(
   }
 }
 
-/** Delve's group name is `FILE:LINE in FUNCTION` (service/debugger formatLoc). */
-const GROUP_NAME = /^(.*):(\d+) in (.*)$/;
+/** Stacks read per analysis to find the user frame of goroutines Delve parks in library code. */
+const MAX_STACK_READS = 64;
 
-/** Delve's groups → the report's, largest first, with a total over every group. */
-export function toGroups(
-  out: ListGoroutinesOut,
+const loc = (l: Location | undefined): FrameLike | undefined =>
+  l?.function?.name ? { function: l.function.name, file: l.file, line: l.line } : undefined;
+
+/**
+ * Every goroutine Delve listed → the report's groups (../group.ts, the one way groups are formed).
+ *
+ * Delve's userCurrentLoc skips only the runtime: a goroutine blocked in `sync.(*Mutex).Lock` or
+ * `time.Sleep` has that as its "user" location, and the runtime's own goroutines have
+ * `runtime.gopark`. For those, one stack is read per distinct (state, location, start function)
+ * and lent to every goroutine sharing it: the cost follows the number of distinct places, not of
+ * goroutines (10,000 goroutines parked at one user line cost no stack read at all).
+ */
+export async function delveGoroutineGroups(
+  listed: ListGoroutinesOut,
   goVersion: string | null,
-  maxGroups: number,
-): { total: number; groups: GoroutineGroup[]; members: Goroutine[] } {
-  const gs = out.Goroutines ?? [];
-  const groups: GoroutineGroup[] = [];
-  let total = 0;
-  for (const grp of out.Groups ?? []) {
-    total += grp.Total;
-    const members = gs.slice(grp.Offset, grp.Offset + grp.Count);
-    const loc = members[0]?.userCurrentLoc;
-    const m = GROUP_NAME.exec(grp.Name);
-    const states = new Map<string, number>();
-    for (const g of members) {
-      const s = goroutineState(g, goVersion);
-      states.set(s, (states.get(s) ?? 0) + 1);
+  opts: GroupOptions & { maxGroups: number; stackOf: (id: number) => Promise<FrameLike[]> },
+): Promise<{ total: number; groups: GoroutineGroup[]; members: Goroutine[] }> {
+  const gs = listed.Goroutines ?? [];
+  const pending: { id: number; state: string; frames: FrameLike[] | Promise<FrameLike[]> }[] = [];
+  const shared = new Map<string, Promise<FrameLike[]>>();
+  for (const g of gs) {
+    const state = goroutineState(g, goVersion);
+    const user = loc(g.userCurrentLoc) ?? loc(g.currentLoc);
+    const start = loc(g.startLoc);
+    const known = [user, start].filter((f): f is FrameLike => f !== undefined);
+    let frames: FrameLike[] | Promise<FrameLike[]> = known;
+    if (!user || classifyFrame(user, opts) !== "user") {
+      const key = `${state}\u0000${user?.function}\u0000${user?.file}:${user?.line}\u0000${start?.function}`;
+      let got = shared.get(key);
+      if (!got && shared.size < MAX_STACK_READS) {
+        got = opts.stackOf(g.id).then(
+          (st) => (st.length > 0 ? st : known),
+          () => known,
+        );
+        shared.set(key, got);
+      }
+      if (got) frames = got;
     }
-    const state = [...states].sort((a, b) => b[1] - a[1])[0]?.[0] ?? "unknown";
-    groups.push({
-      count: grp.Total,
-      state,
-      function: loc?.function?.name ?? m?.[3] ?? grp.Name,
-      file: loc?.file ?? m?.[1] ?? "",
-      line: loc?.line ?? Number(m?.[2] ?? 0),
-      ids: members.map((g) => g.id),
-    });
+    pending.push({ id: g.id, state, frames });
   }
-  groups.sort((a, b) => b.count - a.count || a.function.localeCompare(b.function));
-  return { total, groups: groups.slice(0, maxGroups), members: gs };
+  const sketches: GoroutineSketch[] = await Promise.all(
+    pending.map(async (p) => ({ id: p.id, state: p.state, frames: await p.frames })),
+  );
+  const groups = groupGoroutines(sketches, opts);
+  return { total: gs.length, groups: groups.slice(0, opts.maxGroups), members: gs };
 }

@@ -6,7 +6,9 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { runCapture, withParentDeathSignal } from "../../util/child.js";
-import type { Frame, GoroutineGroup, Location, Register } from "../report.js";
+import { type ClassifyContext, culpritIndex, detectGorootSrc, siteIndex } from "../frames.js";
+import { groupGoroutines } from "../group.js";
+import type { Frame, FrameClass, GoroutineGroup, Location, Register } from "../report.js";
 import { gdbFailed, gdbNotFound, gdbTimeout } from "./errors.js";
 import {
   type GdbFrame,
@@ -38,6 +40,8 @@ export interface GdbOptions {
    * when it exists; null to skip goroutines.
    */
   runtimeScript?: string | null;
+  /** The main module's path from the binary's build info (src/elf/buildinfo.ts). */
+  modulePath?: string | null;
 }
 
 export interface GdbAnalysis {
@@ -46,6 +50,8 @@ export interface GdbAnalysis {
   /** Stack of the goroutine on the crashing thread, innermost first (signal-handler frames dropped). */
   frames: Frame[];
   culprit: Location | null;
+  /** The C function or library method where it happened, when that is not the culprit. */
+  site: (Location & { class: FrameClass }) | null;
   registers: Register[];
   /** `x/20gx $rsp` of the crashing thread. */
   stack: MemoryRow[];
@@ -137,19 +143,16 @@ function fixSigpanicLine(frames: GdbFrame[], section: string | undefined): void 
   }
 }
 
-function groupGoroutines(gs: GdbGoroutine[]): GoroutineGroup[] {
-  const groups = new Map<string, GoroutineGroup>();
-  for (const g of gs) {
-    const key = `${g.state}\0${g.function}`;
-    let grp = groups.get(key);
-    if (!grp) {
-      grp = { count: 0, state: g.state, function: g.function, file: "", line: 0, ids: [] };
-      groups.set(key, grp);
-    }
-    grp.count++;
-    if (grp.ids!.length < 5) grp.ids!.push(g.id);
-  }
-  return [...groups.values()].sort((a, b) => b.count - a.count || a.function.localeCompare(b.function));
+/**
+ * runtime-gdb.py knows each goroutine's state and the function at its saved pc, not its stack
+ * (`goroutine N bt` cannot run on a core): the one grouping (../group.ts) gets that one frame,
+ * so groups keep wait reasons apart but are named by where the goroutine parked.
+ */
+function groupGdbGoroutines(gs: GdbGoroutine[], ctx: ClassifyContext): GoroutineGroup[] {
+  return groupGoroutines(
+    gs.map((g) => ({ id: g.id, state: g.state, frames: [{ function: g.function, file: "", line: 0 }] })),
+    ctx,
+  );
 }
 
 const stripLevel = ({ level: _level, ...f }: GdbFrame): Frame => f;
@@ -193,7 +196,14 @@ export async function analyzeCoreWithGdb(opts: GdbOptions): Promise<GdbAnalysis>
   while (frames.length > 0 && frames.at(-1)!.function === "??") frames = frames.slice(0, -1);
   fixSigpanicLine(frames, sections.get("sigpanic"));
 
-  const culpritFrame = frames.find((f) => !f.runtime && f.line > 0);
+  const ctx: ClassifyContext = {
+    modulePath: opts.modulePath ?? null,
+    gorootSrc: detectGorootSrc(frames.map((f) => f.file)),
+  };
+  const ci = culpritIndex(frames, ctx);
+  const culpritFrame = frames[ci];
+  const si = ci >= 0 ? siteIndex(frames, ctx) : -1;
+  const siteFrame = frames[si];
   const goroutines = script ? parseGoroutines(sections.get("goroutines") ?? "") : null;
   if (script && goroutines?.length === 0)
     warnings.push(
@@ -205,11 +215,14 @@ export async function analyzeCoreWithGdb(opts: GdbOptions): Promise<GdbAnalysis>
     culprit: culpritFrame
       ? { function: culpritFrame.function, file: culpritFrame.file, line: culpritFrame.line }
       : null,
+    site: siteFrame
+      ? { function: siteFrame.function, file: siteFrame.file, line: siteFrame.line, class: siteFrame.class }
+      : null,
     registers: parseRegisters(sections.get("registers") ?? ""),
     stack: parseExamine(sections.get("stack") ?? ""),
     threads: parseThreads(sections.get("threads") ?? ""),
     goroutines,
-    goroutineGroups: goroutines ? groupGoroutines(goroutines) : [],
+    goroutineGroups: goroutines ? groupGdbGoroutines(goroutines, ctx) : [],
     currentGoroutine: goroutines?.find((g) => g.current)?.id ?? null,
     goVersion: parseGoVersion(sections.get("version") ?? ""),
     warnings,

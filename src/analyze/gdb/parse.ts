@@ -3,6 +3,7 @@
  * `info threads`, and runtime-gdb.py's `info goroutines`). Pure functions: the runner feeds them
  * the sections it cut out of one gdb run.
  */
+import { classifyFunction } from "../frames.js";
 import { type Frame, isRuntimeFunction, type Register, type Variable } from "../report.js";
 
 /** Marks gdb's `echo` commands put between sections of stdout. */
@@ -99,6 +100,7 @@ export function parseFrameHeader(line: string): GdbFrame | null {
     args: parseArgs(m[4] ?? ""),
     locals: [],
     runtime: fn === "??" || isRuntimeFunction(fn),
+    class: classifyFunction(fn, m[5] ?? m[7] ?? ""),
   };
 }
 
