@@ -164,12 +164,33 @@ export function mergeReports(tb: Report, core: Report): Report {
         `the traceback names ${tb.culprit.function}:${tb.culprit.line}, the core ${core.culprit.function}:${core.culprit.line}; using the core`,
       ];
     out.culprit = core.culprit;
-    out.site = core.site ?? null;
   }
-  if (core.goroutine && core.goroutine.frames.length > 0) out.goroutine = core.goroutine;
-  if (core.goroutines.total > 0) out.goroutines = core.goroutines;
+  // gdb finds the C frame of a cgo fault but cannot unwind from it back to the goroutine's Go
+  // frames (it stops at runtime.asmcgocall, measured with gdb 13.1): the site can come from the
+  // core while the culprit and the stack come from the traceback.
+  out.site = core.site ?? tb.site ?? null;
+  const hasUser = (g: Report["goroutine"]) => Boolean(g?.frames.some((f) => f.class === "user"));
+  if (
+    core.goroutine &&
+    core.goroutine.frames.length > 0 &&
+    (hasUser(core.goroutine) || !hasUser(tb.goroutine))
+  )
+    out.goroutine = core.goroutine;
+  // gdb lists goroutines without stacks or wait reasons; a traceback that printed as many is the
+  // better source for the same grouping.
+  const gdbOnly = core.sources.gdb.used && !core.sources.delve.used;
+  if (core.goroutines.total > 0 && !(gdbOnly && tb.goroutines.total >= core.goroutines.total))
+    out.goroutines = core.goroutines;
   if (core.registers.length) out.registers = core.registers;
   if (core.memoryMap.length) out.memoryMap = core.memoryMap;
+  // The culprit's frame index points into the stack it came with.
+  if (out.culprit && out.goroutine) {
+    const c = out.culprit;
+    const k = out.goroutine.frames.findIndex((f) => f.function === c.function && f.line === c.line);
+    out.culprit = { ...c };
+    if (k >= 0) out.culprit.frame = k;
+    else delete out.culprit.frame;
+  }
   out.goVersion = core.goVersion ?? tb.goVersion;
   out.warnings = [...out.warnings, ...core.warnings];
   out.next = [...tb.next, ...core.next.filter((n) => !tb.next.includes(n))];

@@ -202,7 +202,7 @@ export async function analyzeCoreWithGdb(opts: GdbOptions): Promise<GdbAnalysis>
   };
   const ci = culpritIndex(frames, ctx);
   const culpritFrame = frames[ci];
-  const si = ci >= 0 ? siteIndex(frames, ctx) : -1;
+  const si = siteIndex(frames, ctx);
   const siteFrame = frames[si];
   const goroutines = script ? parseGoroutines(sections.get("goroutines") ?? "") : null;
   if (script && goroutines?.length === 0)

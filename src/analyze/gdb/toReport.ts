@@ -19,10 +19,8 @@ export function gdbAnalysisToReport(a: GdbAnalysis, base: Report = emptyReport()
   const r: Report = structuredClone(base);
   if (r.kind === "unknown") r.kind = kindOf(a);
   if (!r.signal && a.signal) r.signal = { name: a.signal };
-  if (!r.culprit) {
-    r.culprit = a.culprit;
-    r.site = a.site;
-  }
+  r.culprit ??= a.culprit;
+  r.site ??= a.site;
   if (!r.goroutine && a.frames.length > 0) {
     const cur = a.goroutines?.find((g) => g.current);
     r.goroutine = {
