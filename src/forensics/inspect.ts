@@ -68,7 +68,7 @@ export function evalInCapture(
   o: InspectOptions & { goroutine?: number; frame?: number } = {},
 ): Promise<EvalResult> {
   return withSession(storeDir, id, o, async (s, _core, _binary, dir) => {
-    const at = o.goroutine === undefined && o.frame === undefined ? reportScope(dir) : null;
+    const at = o.goroutine === undefined && o.frame === undefined ? await culpritFrameOf(s, dir) : null;
     const scope = {
       GoroutineID: o.goroutine ?? at?.goroutine ?? -1,
       Frame: o.frame ?? at?.frame ?? 0,
@@ -91,11 +91,30 @@ export function evalInCapture(
   });
 }
 
-function reportScope(dir: string): ReturnType<typeof culpritScope> {
+/**
+ * The culprit's goroutine and its index in Delve's own stack. The report's index is Delve's only
+ * when Delve made the report (the traceback and gdb number frames differently), so the frame is
+ * looked up by function and line.
+ */
+async function culpritFrameOf(
+  s: DelveSession,
+  dir: string,
+): Promise<{ goroutine: number; frame?: number } | null> {
+  let report: Report;
   try {
-    return culpritScope(JSON.parse(readFileSync(join(dir, "report.json"), "utf8")) as Report);
+    report = JSON.parse(readFileSync(join(dir, "report.json"), "utf8")) as Report;
   } catch {
     return null;
+  }
+  const at = culpritScope(report);
+  const c = report.culprit;
+  if (!at || !c) return at;
+  try {
+    const st = await s.call("Stacktrace", { Id: at.goroutine, Depth: 100, Full: false, Defers: false });
+    const k = (st.Locations ?? []).findIndex((f) => f.function?.name === c.function && f.line === c.line);
+    return k >= 0 ? { goroutine: at.goroutine, frame: k } : at;
+  } catch {
+    return at;
   }
 }
 

@@ -7,6 +7,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { runCapture, withParentDeathSignal } from "../../util/child.js";
 import { type ClassifyContext, culpritIndex, detectGorootSrc, siteIndex } from "../frames.js";
+import { goroutineState } from "../goroutineState.js";
 import { groupGoroutines } from "../group.js";
 import type { Frame, FrameClass, GoroutineGroup, Location, Register } from "../report.js";
 import { gdbFailed, gdbNotFound, gdbTimeout } from "./errors.js";
@@ -24,6 +25,7 @@ import {
   parseRegisters,
   parseTerminatingSignal,
   parseThreads,
+  parseWaitReasons,
   SECTION_MARK,
   splitSections,
 } from "./parse.js";
@@ -82,6 +84,23 @@ async function resolveRuntimeScript(opt: string | null | undefined): Promise<str
   return p && existsSync(p) ? p : null;
 }
 
+// One line per goroutine: goid, atomicstatus, waitreason and the function it was started on
+// (g.startpc), which names the runtime's own goroutines (runtime.forcegchelper) as the traceback
+// and Delve groups do. exec() because `python` on the command line takes one line.
+const WAIT_REASONS_PY = `exec(${JSON.stringify(
+  [
+    "def _hd_fn(pc):",
+    "  try:",
+    "    return gdb.block_for_pc(pc).function.print_name",
+    "  except Exception:",
+    "    return '?'",
+    "a = gdb.parse_and_eval(\"'runtime.allgs'\")",
+    "for i in range(int(a['len'])):",
+    "  g = a['array'][i]",
+    "  gdb.write('%d %d %d %s\\n' % (int(g['goid']), int(g['atomicstatus']['value']), int(g['waitreason']), _hd_fn(int(g['startpc']))))",
+  ].join("\n"),
+)})`;
+
 export function gdbArgs(binary: string, core: string, script: string | null): string[] {
   const ex: string[] = [];
   const section = (name: string, ...cmds: string[]) => ex.push(`echo ${SECTION_MARK}${name}\\n`, ...cmds);
@@ -102,7 +121,13 @@ export function gdbArgs(binary: string, core: string, script: string | null): st
   section("registers", "info registers");
   section("stack", "x/20gx $rsp");
   section("threads", "info threads");
-  if (script) section("goroutines", "info goroutines");
+  if (script) {
+    section("goroutines", "info goroutines");
+    // runtime-gdb.py prints only "waiting": the wait reason is g.waitreason, read here from
+    // runtime.allgs (the same slice the script walks) so gdb names states as Delve and the
+    // traceback do. Checked on Go 1.26.8 + gdb 13.1.
+    section("waitreasons", `python ${WAIT_REASONS_PY}`);
+  }
   section("version", "p 'runtime.buildVersion'");
   // Last, because it moves the selected frame. See fixSigpanicLine for why.
   section("sigpanic", "frame function runtime.sigpanic", "up", "info line *$pc");
@@ -150,7 +175,14 @@ function fixSigpanicLine(frames: GdbFrame[], section: string | undefined): void 
  */
 function groupGdbGoroutines(gs: GdbGoroutine[], ctx: ClassifyContext): GoroutineGroup[] {
   return groupGoroutines(
-    gs.map((g) => ({ id: g.id, state: g.state, frames: [{ function: g.function, file: "", line: 0 }] })),
+    gs.map((g) => ({
+      id: g.id,
+      state: g.state,
+      frames: [
+        { function: g.function, file: "", line: 0 },
+        ...(g.startFunction ? [{ function: g.startFunction, file: "", line: 0 }] : []),
+      ],
+    })),
     ctx,
   );
 }
@@ -205,6 +237,13 @@ export async function analyzeCoreWithGdb(opts: GdbOptions): Promise<GdbAnalysis>
   const si = siteIndex(frames, ctx);
   const siteFrame = frames[si];
   const goroutines = script ? parseGoroutines(sections.get("goroutines") ?? "") : null;
+  const goVersion = parseGoVersion(sections.get("version") ?? "");
+  const reasons = parseWaitReasons(sections.get("waitreasons") ?? "");
+  for (const g of goroutines ?? []) {
+    const r = reasons.get(g.id);
+    if (r && g.state === "waiting") g.state = goroutineState(r, goVersion);
+    if (r?.startFunction) g.startFunction = r.startFunction;
+  }
   if (script && goroutines?.length === 0)
     warnings.push(
       `gdb: info goroutines printed nothing (${stderr.match(/Python Exception.*$/m)?.[0] ?? "no error"})`,
@@ -224,7 +263,7 @@ export async function analyzeCoreWithGdb(opts: GdbOptions): Promise<GdbAnalysis>
     goroutines,
     goroutineGroups: goroutines ? groupGdbGoroutines(goroutines, ctx) : [],
     currentGoroutine: goroutines?.find((g) => g.current)?.id ?? null,
-    goVersion: parseGoVersion(sections.get("version") ?? ""),
+    goVersion,
     warnings,
     elapsedMs,
   };
