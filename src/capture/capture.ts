@@ -14,7 +14,7 @@ import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { type AnalyzeOptions, analyzeCrash } from "../analyze/analyze.js";
 import { memoryMapOf } from "../analyze/memoryMap.js";
-import { headline, type Mapping, type Report } from "../analyze/report.js";
+import { headline, type Mapping, type Race, type Report } from "../analyze/report.js";
 import type { Traceback } from "../analyze/traceback/index.js";
 import { type BinaryIdentity, compareCoreToBinary, openCore } from "../elf/index.js";
 import { HotdumpError } from "../errors.js";
@@ -50,6 +50,8 @@ export interface CrashFacts {
   stdoutTail: string;
   stderrTail: string;
   traceback: Traceback | null;
+  /** Race reports seen while it ran (all of them; stderrTail may hold only the last few). */
+  races?: Race[];
   generation?: number | null;
   type?: "crash" | "snapshot";
   /** The core, when the caller already has it (a snapshot). */
@@ -208,6 +210,7 @@ export async function captureCrash(f: CrashFacts, o: CaptureOptions): Promise<Ca
       ...(core.found && core.originalPath && o.runAnalysis !== false ? { core: core.originalPath } : {}),
       stderr: f.stderrTail,
       traceback: f.traceback,
+      ...(f.races ? { races: f.races } : {}),
       coreInfo: core,
       identity: f.binary?.identity ?? null,
       ...(f.binary?.sha256 ? { sha256: f.binary.sha256 } : {}),
@@ -218,6 +221,13 @@ export async function captureCrash(f: CrashFacts, o: CaptureOptions): Promise<Ca
     report = reportFromTracebackOnly(f.traceback, core);
   }
   if (report.memoryMap.length === 0) report.memoryMap = memoryMap;
+  report.process = {
+    pid: f.pid,
+    generation: f.generation ?? null,
+    command: f.cmdline,
+    startedAt: f.startedAt.toISOString(),
+    time: f.endedAt.toISOString(),
+  };
   // A program that printed nothing (not Go, or killed before the runtime could speak) still died
   // of something: say of what.
   if (!report.message && f.ended.signal) {
@@ -232,7 +242,12 @@ export async function captureCrash(f: CrashFacts, o: CaptureOptions): Promise<Ca
       report.next = report.next.filter((n) => !(core.originalPath && n.includes(core.originalPath)));
       report.core = { ...(report.core ?? {}), path: join(bundle.dir, core.stored) };
     }
-    report.next.unshift(`hotdump report ${bundle.id}`, `hotdump debug ${bundle.id}`);
+    // Without a core (a race detector's exit, a panic with GOTRACEBACK other than crash) there is
+    // nothing for a debugger to open.
+    report.next.unshift(
+      `hotdump report ${bundle.id}`,
+      ...(core.stored ? [`hotdump debug ${bundle.id}`] : []),
+    );
     try {
       await writeBundleFile(bundle, "report.json", `${JSON.stringify(report, null, 2)}\n`);
     } catch (e) {

@@ -14,6 +14,8 @@ import {
   headline,
   moreGroupsLabel,
   orderedRegisters,
+  raceStacks,
+  raceTitle,
   showValue,
   sourceLines,
   sourcesText,
@@ -112,6 +114,24 @@ export function renderHtml(report: Report): string {
     }
   } else h("<p>Not found (no frame outside the Go runtime).</p>");
   h("</section>");
+
+  const races = report.races ?? [];
+  races.forEach((r, i) => {
+    h(`<section aria-labelledby="race-${i}"><h2 id="race-${i}">${e(raceTitle(i, races.length))}</h2>`);
+    if (r.culprit)
+      h(
+        `<p>Racing write: <code class="fn">${e(r.culprit.function)}</code> at <code>${e(where(r.culprit))}</code></p>`,
+      );
+    for (const s of raceStacks(r)) {
+      h(`<h3>${e(s.title)}</h3><ol class="stack">`);
+      for (const f of s.frames)
+        h(
+          `<li><code><span class="fn">${e(f.function)}</span>()</code><div class="at"><code>${e(where(f))}</code></div></li>`,
+        );
+      h("</ol>");
+    }
+    h("</section>");
+  });
 
   if (report.goroutine) {
     const g = report.goroutine;

@@ -15,6 +15,8 @@ import {
   mappingLine,
   moreGroupsLabel,
   orderedRegisters,
+  raceStacks,
+  raceTitle,
   showValue,
   sourceLines,
   sourcesText,
@@ -72,6 +74,19 @@ export function renderMarkdown(report: Report): string {
       out.push("", fence(body.join("\n"), "go"));
     }
   } else out.push("Not found (no frame outside the Go runtime).");
+
+  const races = report.races ?? [];
+  races.forEach((r, i) => {
+    out.push("", `### ${raceTitle(i, races.length)}`, "");
+    if (r.culprit) out.push(`Racing write: ${code(r.culprit.function)} at ${code(where(r.culprit))}`, "");
+    const body: string[] = [];
+    for (const s of raceStacks(r)) {
+      if (body.length > 0) body.push("");
+      body.push(`${s.title}:`);
+      for (const f of s.frames) body.push(`  ${f.function}()`, `      ${where(f)}`);
+    }
+    out.push(fence(body.join("\n"), "text"));
+  });
 
   if (report.goroutine) {
     const g = report.goroutine;

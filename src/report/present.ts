@@ -7,6 +7,8 @@ import type {
   GoroutineGroup,
   Location,
   Mapping,
+  Race,
+  RaceAccess,
   Report,
   SourceUse,
   Variable,
@@ -111,6 +113,11 @@ export function facts(r: Report): [string, string][] {
     );
     out.push(["Signal", [s.name, ...extra].join(" ")]);
   }
+  const p = r.process;
+  if (p?.time) out.push([r.kind === "snapshot" ? "Taken" : "Crashed", p.time]);
+  if (p?.generation !== null && p?.generation !== undefined) out.push(["Generation", String(p.generation)]);
+  if (p?.pid !== null && p?.pid !== undefined) out.push(["PID", String(p.pid)]);
+  if (p && p.command.length > 0) out.push(["Command", p.command.map(shellWord).join(" ")]);
   if (r.goVersion) out.push(["Go", r.goVersion]);
   if (r.binary?.path) out.push(["Binary", r.binary.path]);
   if (r.binary?.goBuildId) out.push(["Go build ID", r.binary.goBuildId]);
@@ -133,4 +140,31 @@ export const MAP_LINES = 12;
 /** `0x400000-0x47b000 r-x /srv/orders +0x0`, like /proc/PID/maps. */
 export function mappingLine(m: Mapping, text: (s: string) => string = (s) => s): string {
   return `${m.start}-${m.end} ${m.perms ?? "---"} ${m.file ? `${text(m.file)}${m.offset ? ` +${m.offset}` : ""}` : "(anonymous)"}`;
+}
+
+/** A word as a shell would need it: plain when safe, else single-quoted. */
+export function shellWord(w: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(w) ? w : `'${w.replace(/'/g, "'\\''")}'`;
+}
+
+/** `Previous write at 0xc0000b0008 by goroutine 7 (mutexes: write M1)` */
+export function accessTitle(a: RaceAccess): string {
+  const op = `${a.atomic ? "atomic " : ""}${a.op}`;
+  const what = a.previous ? `Previous ${op}` : `${op[0]!.toUpperCase()}${op.slice(1)}`;
+  const who = a.goroutine === null ? "main goroutine" : `goroutine ${a.goroutine}`;
+  return `${what} at ${a.addr} by ${who}${a.mutexes ? ` (mutexes: ${a.mutexes})` : ""}`;
+}
+
+/** `Data race 2 of 3` */
+export const raceTitle = (i: number, n: number) => (n === 1 ? "Data race" : `Data race ${i + 1} of ${n}`);
+
+/** The stacks of one race, in the order the race detector printed them, each with its title. */
+export function raceStacks(r: Race): { title: string; frames: Frame[] }[] {
+  return [
+    ...r.accesses.map((a) => ({ title: accessTitle(a), frames: a.frames })),
+    ...r.created.map((c) => ({
+      title: `Goroutine ${c.goroutine} (${c.state}) created at`,
+      frames: c.frames,
+    })),
+  ];
 }

@@ -13,6 +13,8 @@ import {
   mappingLine,
   moreGroupsLabel,
   orderedRegisters,
+  raceStacks,
+  raceTitle,
   showValue,
   sourceLines,
   sourcesText,
@@ -61,6 +63,15 @@ export function renderText(report: Report, opts: TextOptions = {}): string {
       out.push(`  ${l.culprit ? yellow(bold(text)) : dim(text)}`);
     }
   } else out.push("  not found (no frame outside the Go runtime)");
+
+  const races = report.races ?? [];
+  races.forEach((r, i) => {
+    section(`${raceTitle(i, races.length)}${r.culprit ? `: ${t(locationText(r.culprit))}` : ""}`);
+    for (const s of raceStacks(r)) {
+      out.push(`  ${yellow(t(s.title))}:`);
+      for (const f of s.frames) out.push(`    ${cyan(t(f.function))}()`, `        ${t(where(f))}`);
+    }
+  });
 
   if (report.goroutine) {
     const g = report.goroutine;
