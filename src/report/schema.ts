@@ -121,8 +121,12 @@ export const reportSchema = z
       })
       .nullable(),
     sources: z.object({ delve: sourceUse, gdb: sourceUse, traceback: sourceUse }),
-    races: z.array(race).describe("Data races the race detector reported, in order; every one kept"),
-    process: processInfo.nullable(),
+    // Defaults: report.json files written before these fields existed still parse.
+    races: z
+      .array(race)
+      .default([])
+      .describe("Data races the race detector reported, in order; every one kept"),
+    process: processInfo.nullable().default(null).describe("Which process crashed, and when"),
     next: z.array(z.string()).describe("Shell commands to go further"),
     warnings: z.array(z.string()),
   })
