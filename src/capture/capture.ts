@@ -56,6 +56,8 @@ export interface CrashFacts {
   type?: "crash" | "snapshot";
   /** The core, when the caller already has it (a snapshot). */
   corePath?: string;
+  /** corePath is the caller's temporary file, removed after capture: the report points at the bundle's copy. */
+  coreTemporary?: boolean;
   /** /proc facts taken while it ran (exact comm, namespaced pid, RLIMIT_CORE): find the core surely. */
   process?: ProcessSnapshot;
 }
@@ -235,10 +237,11 @@ export async function captureCrash(f: CrashFacts, o: CaptureOptions): Promise<Ca
     if (report.kind === "unknown") report.kind = "signal";
     report.signal ??= { name: f.ended.signal };
   }
+  if (f.type === "snapshot") describeSnapshot(report, f.pid);
   if (bundle) {
-    // The kernel's copy goes away below: point at the bundle's core, and at hotdump debug, which
-    // decompresses it for dlv.
-    if (search?.removable && core.stored && !o.keepOriginal) {
+    // The kernel's copy goes away below (or the snapshot's temporary dump): point at the bundle's
+    // core, and at hotdump debug, which decompresses it for dlv.
+    if (core.stored && ((search?.removable && !o.keepOriginal) || f.coreTemporary)) {
       report.next = report.next.filter((n) => !(core.originalPath && n.includes(core.originalPath)));
       report.core = { ...(report.core ?? {}), path: join(bundle.dir, core.stored) };
     }
@@ -314,6 +317,20 @@ export async function captureCrash(f: CrashFacts, o: CaptureOptions): Promise<Ca
     }
   }
   return { bundle, report, core, problems };
+}
+
+/**
+ * A snapshot is a live process, not a crash: no culprit to claim. Delve still selects a thread
+ * (whatever goroutine 1 or the current thread was doing: `net.(*netFD).accept` for an idle HTTP
+ * service), which the report keeps as "where goroutine N was", not as the cause of anything.
+ */
+function describeSnapshot(report: Report, pid: number): void {
+  report.kind = "snapshot";
+  const n = report.goroutines.total;
+  report.message = `snapshot of pid ${pid}${n > 0 ? ` with ${n} goroutine${n === 1 ? "" : "s"}` : ""}: the process kept running`;
+  report.value = null;
+  report.culprit = null;
+  report.warnings = report.warnings.filter((w) => !/^the traceback names /.test(w));
 }
 
 export const bundleCorePath = (bundle: Bundle) =>

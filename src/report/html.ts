@@ -10,9 +10,11 @@ import {
   facts,
   foldedLabel,
   foldFrames,
+  goroutineTitle,
   groupWhere,
   headline,
   moreGroupsLabel,
+  noCulpritText,
   orderedRegisters,
   raceStacks,
   raceTitle,
@@ -112,7 +114,7 @@ export function renderHtml(report: Report): string {
       });
       h(`<pre class="src"><code>${body.join("")}</code></pre>`);
     }
-  } else h("<p>Not found (no frame outside the Go runtime).</p>");
+  } else h(`<p>${e(noCulpritText(report))}</p>`);
   h("</section>");
 
   const races = report.races ?? [];
@@ -136,7 +138,7 @@ export function renderHtml(report: Report): string {
   if (report.goroutine) {
     const g = report.goroutine;
     h(
-      `<section aria-labelledby="stack"><h2 id="stack">Goroutine ${g.id}${g.state ? ` (${e(g.state)})` : ""}</h2>`,
+      `<section aria-labelledby="stack"><h2 id="stack">${e(goroutineTitle(report, g.id))}${g.state ? ` (${e(g.state)})` : ""}</h2>`,
     );
     h('<ol class="stack">');
     for (const item of foldFrames(g.frames)) {

@@ -10,10 +10,12 @@ import {
   facts,
   foldedLabel,
   foldFrames,
+  goroutineTitle,
   groupWhere,
   headline,
   mappingLine,
   moreGroupsLabel,
+  noCulpritText,
   orderedRegisters,
   raceStacks,
   raceTitle,
@@ -73,7 +75,7 @@ export function renderMarkdown(report: Report): string {
       const body = lines.map((l) => `${l.culprit ? ">" : " "} ${String(l.number).padStart(w)} | ${l.text}`);
       out.push("", fence(body.join("\n"), "go"));
     }
-  } else out.push("Not found (no frame outside the Go runtime).");
+  } else out.push(noCulpritText(report));
 
   const races = report.races ?? [];
   races.forEach((r, i) => {
@@ -90,7 +92,7 @@ export function renderMarkdown(report: Report): string {
 
   if (report.goroutine) {
     const g = report.goroutine;
-    out.push("", `### Goroutine ${g.id}${g.state ? ` (${escapeMd(g.state)})` : ""}`, "");
+    out.push("", `### ${goroutineTitle(report, g.id)}${g.state ? ` (${escapeMd(g.state)})` : ""}`, "");
     const body: string[] = [];
     for (const item of foldFrames(g.frames)) {
       if (item.kind === "folded") {

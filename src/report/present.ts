@@ -168,3 +168,13 @@ export function raceStacks(r: Race): { title: string; frames: Frame[] }[] {
     })),
   ];
 }
+
+/** What the Culprit section says when there is none. */
+export const noCulpritText = (r: Report) =>
+  r.kind === "snapshot"
+    ? "None: a snapshot of a running process, not a crash."
+    : "Not found (no frame outside the Go runtime).";
+
+/** `Goroutine 1`, or for a snapshot (nothing crashed) `Where goroutine 1 was`. */
+export const goroutineTitle = (r: Report, id: number) =>
+  r.kind === "snapshot" ? `Where goroutine ${id} was` : `Goroutine ${id}`;

@@ -715,7 +715,13 @@ async function renderCrash(id) {
             sourceBlock(culpritF),
             culpritF ? [vars("Arguments", culpritF.args), vars("Locals", culpritF.locals)] : null,
           ]
-        : h("p", { class: "muted" }, "No culprit was named (no frame of the service's own code was found)."),
+        : h(
+            "p",
+            { class: "muted" },
+            kind === "snapshot"
+              ? "None: a snapshot of a running process, not a crash."
+              : "No culprit was named (no frame of the service's own code was found).",
+          ),
     ),
     ...(r?.races ?? []).map((race, i, all) =>
       section(
@@ -741,7 +747,7 @@ async function renderCrash(id) {
     r?.goroutine
       ? section(
           "stack-s",
-          `Crashing goroutine ${r.goroutine.id}${r.goroutine.state ? ` (${r.goroutine.state})` : ""}`,
+          `${kind === "snapshot" ? "Where goroutine" : "Crashing goroutine"} ${r.goroutine.id}${kind === "snapshot" ? " was" : ""}${r.goroutine.state ? ` (${r.goroutine.state})` : ""}`,
           h(
             "p",
             { class: "muted" },
