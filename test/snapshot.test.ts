@@ -10,7 +10,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Report } from "../src/analyze/report.js";
-import { parsePattern, scanStoredCapture } from "../src/forensics/scan.js";
+import { hexBytes, parsePattern, scanCoreFile, scanStoredCapture } from "../src/forensics/scan.js";
+import { openStoredCapture } from "../src/forensics/stored.js";
 import { runCli } from "./helpers/cli.js";
 import { buildGoFixture } from "./helpers/go.js";
 
@@ -100,6 +101,27 @@ describe("hotdump snapshot", () => {
     const c0 = await scanStoredCapture(store, crashId, marker);
     for (const r of [s0, c0]) expect(r.hits.some((h) => h.region.kind === "heap")).toBe(true);
     expect(s0.hits.some((h) => h.region.kind === "goroutine-stack")).toBe(true);
+    // Streaming a Delve core (headers at its end) finds what a scan of the decompressed file finds,
+    // with the same addresses and context; and --max still stops it.
+    const streamed = await scanStoredCapture(store, snapId, marker, { regions: false });
+    const opened = await openStoredCapture(store, snapId);
+    try {
+      const direct = await scanCoreFile(opened.core, marker);
+      const key = (h: { address: string; before: string; after: string }) =>
+        `${h.address} ${h.before}|${h.after}`;
+      expect(streamed.hits.map(key)).toEqual(
+        direct.hits.map((h) =>
+          key({ address: `0x${h.addr.toString(16)}`, before: hexBytes(h.before), after: hexBytes(h.after) }),
+        ),
+      );
+      expect(streamed.stats.bytes).toBe(direct.stats.bytes);
+    } finally {
+      await opened.release();
+    }
+    const one = await scanStoredCapture(store, snapId, marker, { regions: false, max: 1 });
+    expect(one.hits).toHaveLength(1);
+    expect(one.stats.capped).toBe(true);
+
     const snapMs = await bestMs(3, () => scanStoredCapture(store, snapId, marker));
     const crashMs = await bestMs(3, () => scanStoredCapture(store, crashId, marker));
     // The acceptance bound is 2x; 300 ms absorbs a loaded machine's jitter on these sub-second scans.
