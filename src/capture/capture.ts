@@ -324,7 +324,7 @@ export async function captureCrash(f: CrashFacts, o: CaptureOptions): Promise<Ca
  * (whatever goroutine 1 or the current thread was doing: `net.(*netFD).accept` for an idle HTTP
  * service), which the report keeps as "where goroutine N was", not as the cause of anything.
  */
-function describeSnapshot(report: Report, pid: number): void {
+export function describeSnapshot(report: Report, pid: number): void {
   report.kind = "snapshot";
   const n = report.goroutines.total;
   report.message = `snapshot of pid ${pid}${n > 0 ? ` with ${n} goroutine${n === 1 ? "" : "s"}` : ""}: the process kept running`;

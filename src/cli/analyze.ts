@@ -10,6 +10,7 @@ import type { Command } from "commander";
 import { analyzeCrash } from "../analyze/analyze.js";
 import { memoryMapOf } from "../analyze/memoryMap.js";
 import type { Mapping } from "../analyze/report.js";
+import { describeSnapshot } from "../capture/capture.js";
 import { compareCoreToBinary, openCore, readBinaryIdentity } from "../elf/index.js";
 import { HotdumpError, usageError } from "../errors.js";
 import type { CoreInfo } from "../store/index.js";
@@ -84,7 +85,18 @@ export function registerAnalyze(program: Command): void {
           identity: bin && existsSync(bin) ? await readBinaryIdentity(bin) : null,
           ...(meta.binary?.sha256 ? { sha256: meta.binary.sha256 } : {}),
         });
-        report.next.unshift(`hotdump report ${bundle.id}`, `hotdump debug ${bundle.id}`);
+        if (meta.type === "snapshot") describeSnapshot(report, meta.pid ?? 0);
+        report.process = {
+          pid: meta.pid ?? null,
+          generation: meta.generation,
+          command: meta.cmdline,
+          startedAt: meta.startedAt ?? null,
+          time: meta.endedAt ?? meta.createdAt,
+        };
+        report.next.unshift(
+          `hotdump report ${bundle.id}`,
+          ...(meta.core.stored ? [`hotdump debug ${bundle.id}`] : []),
+        );
         await writeBundleFile(bundle, "report.json", `${JSON.stringify(report, null, 2)}\n`);
         if (meta.state === "capturing") await saveMeta(bundle.dir, { ...meta, state: "partial" });
         emitReport(report, format, opts.out);
