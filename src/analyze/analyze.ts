@@ -5,12 +5,12 @@
  * it used and why the others were not.
  */
 
+import { emptyReport, type Report } from "../contracts/report.js";
 import type { BinaryIdentity } from "../elf/index.js";
 import type { CoreInfo } from "../store/bundle.js";
 import { analyzeCoreWithDelve } from "./delve/index.js";
 import { analyzeCoreWithGdb, gdbAnalysisToReport } from "./gdb/index.js";
 import { redactReport } from "./redact.js";
-import { emptyReport, type Report } from "./report.js";
 import { parseTraceback, reportFromTraceback, type Traceback } from "./traceback/index.js";
 
 export interface AnalyzeOptions {

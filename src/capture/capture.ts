@@ -14,8 +14,8 @@ import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { type AnalyzeOptions, analyzeCrash } from "../analyze/analyze.js";
 import { memoryMapOf } from "../analyze/memoryMap.js";
-import { headline, type Mapping, type Report } from "../analyze/report.js";
 import type { Traceback } from "../analyze/traceback/index.js";
+import { headline, type Mapping, type Report } from "../contracts/report.js";
 import { type BinaryIdentity, compareCoreToBinary, openCore } from "../elf/index.js";
 import { HotdumpError } from "../errors.js";
 import {

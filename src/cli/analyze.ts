@@ -9,7 +9,7 @@ import { join, resolve } from "node:path";
 import type { Command } from "commander";
 import { analyzeCrash } from "../analyze/analyze.js";
 import { memoryMapOf } from "../analyze/memoryMap.js";
-import type { Mapping } from "../analyze/report.js";
+import type { Mapping } from "../contracts/report.js";
 import { compareCoreToBinary, openCore, readBinaryIdentity } from "../elf/index.js";
 import { HotdumpError, usageError } from "../errors.js";
 import type { CoreInfo } from "../store/index.js";

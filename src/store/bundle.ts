@@ -10,7 +10,7 @@
 import { mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { chmod, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { CrashKind, Location } from "../analyze/report.js";
+import type { CrashKind, Location } from "../contracts/report.js";
 import { HotdumpError } from "../errors.js";
 import { crashDir, DIR_MODE, FILE_MODE, isCrashId, newCrashId, type StoreLayout } from "./layout.js";
 

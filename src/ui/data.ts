@@ -4,8 +4,8 @@
  * reader sees every commit of a supervisor in another process on its next query.
  */
 import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync } from "node:fs";
-import type { Report } from "../analyze/report.js";
 import { type CrashListing, listCrashes } from "../cli/crashes.js";
+import type { Report } from "../contracts/report.js";
 import {
   type Bundle,
   bundleFile,
