@@ -5,9 +5,9 @@
  * it used and why the others were not.
  */
 
+import type { CoreInfo } from "../contracts/bundle.js";
 import { emptyReport, type Report } from "../contracts/report.js";
 import type { BinaryIdentity } from "../elf/index.js";
-import type { CoreInfo } from "../store/bundle.js";
 import { analyzeCoreWithDelve } from "./delve/index.js";
 import { analyzeCoreWithGdb, gdbAnalysisToReport } from "./gdb/index.js";
 import { redactReport } from "./redact.js";

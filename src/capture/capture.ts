@@ -15,6 +15,7 @@ import { join } from "node:path";
 import { type AnalyzeOptions, analyzeCrash } from "../analyze/analyze.js";
 import { memoryMapOf } from "../analyze/memoryMap.js";
 import type { Traceback } from "../analyze/traceback/index.js";
+import { describeSignal, type Ended } from "../contracts/outcome.js";
 import { headline, type Mapping, type Report } from "../contracts/report.js";
 import { type BinaryIdentity, compareCoreToBinary, openCore } from "../elf/index.js";
 import { HotdumpError } from "../errors.js";
@@ -31,7 +32,6 @@ import {
   saveMeta,
   writeBundleFile,
 } from "../store/index.js";
-import { describeSignal, type Ended } from "../supervise/outcome.js";
 import type { Logger } from "../util/log.js";
 import { coreLimitOf } from "./coreLimit.js";
 import { type CoreSearch, locateCore } from "./locate.js";
