@@ -4,3 +4,4 @@ export * from "./compress.js";
 export * from "./journal.js";
 export * from "./layout.js";
 export * from "./retention.js";
+export * from "./queries.js";

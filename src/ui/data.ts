@@ -4,7 +4,6 @@
  * reader sees every commit of a supervisor in another process on its next query.
  */
 import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync } from "node:fs";
-import { type CrashListing, listCrashes } from "../cli/crashes.js";
 import type { Report } from "../contracts/report.js";
 import {
   type Bundle,
@@ -17,6 +16,7 @@ import {
   openJournal,
   type StoreLayout,
 } from "../store/index.js";
+import { type CrashListing, listCrashes } from "../store/queries.js";
 
 export const OVERVIEW_EVENTS = 2000;
 export const OUTPUT_TAIL_BYTES = 16 * 1024;
