@@ -3,5 +3,5 @@ export * from "./bundle.js";
 export * from "./compress.js";
 export * from "./journal.js";
 export * from "./layout.js";
-export * from "./retention.js";
 export * from "./queries.js";
+export * from "./retention.js";
