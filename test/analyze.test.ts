@@ -103,5 +103,11 @@ describe("hotdump analyze", () => {
     expect(r.code).toBe(0);
     expect(report?.sources.gdb.used).toBe(true);
     expect(report?.next).toContain(`hotdump debug ${id}`);
+    // The same core steps as the capture: the build-ID proof and the memory map, read again from
+    // the stored core (gdb gives no map, so this one is the core's own).
+    expect(report?.core?.buildIdMatch).toBe(true);
+    expect(report?.memoryMap.some((m) => m.perms === "r-x" && m.file?.endsWith(bin.split("/").pop()!))).toBe(
+      true,
+    );
   });
 });
