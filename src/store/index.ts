@@ -5,3 +5,4 @@ export * from "./journal.js";
 export * from "./layout.js";
 export * from "./queries.js";
 export * from "./retention.js";
+export * from "./running.js";
