@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Report } from "../src/analyze/report.js";
+import type { Report } from "../src/contracts/report.js";
 import { hexBytes, parsePattern, scanCoreFile, scanStoredCapture } from "../src/forensics/scan.js";
 import { openStoredCapture } from "../src/forensics/stored.js";
 import { runCli } from "./helpers/cli.js";

@@ -5,13 +5,13 @@
  * it used and why the others were not.
  */
 
+import type { CoreInfo } from "../contracts/bundle.js";
+import { emptyReport, type Race, type Report } from "../contracts/report.js";
 import type { BinaryIdentity } from "../elf/index.js";
-import type { CoreInfo } from "../store/bundle.js";
 import { analyzeCoreWithDelve } from "./delve/index.js";
 import { analyzeCoreWithGdb, gdbAnalysisToReport } from "./gdb/index.js";
 import { applyRaces, parseRaceReports } from "./race/index.js";
 import { redactReport } from "./redact.js";
-import { emptyReport, type Race, type Report } from "./report.js";
 import { parseTraceback, reportFromTraceback, type Traceback } from "./traceback/index.js";
 
 export interface AnalyzeOptions {

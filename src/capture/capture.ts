@@ -12,11 +12,13 @@
  */
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
-import { type AnalyzeOptions, analyzeCrash } from "../analyze/analyze.js";
-import { memoryMapOf } from "../analyze/memoryMap.js";
-import { headline, type Mapping, type Race, type Report } from "../analyze/report.js";
+import { type AnalyzeOptions, reportFromTracebackOnly } from "../analyze/analyze.js";
+import { analyzeWithMap, readCoreFacts } from "../analyze/reanalyze.js";
+import { describeSnapshot } from "../analyze/snapshot.js";
 import type { Traceback } from "../analyze/traceback/index.js";
-import { type BinaryIdentity, compareCoreToBinary, openCore } from "../elf/index.js";
+import { describeSignal, type Ended } from "../contracts/outcome.js";
+import { headline, type Mapping, type Race, type Report } from "../contracts/report.js";
+import type { BinaryIdentity } from "../elf/index.js";
 import { HotdumpError } from "../errors.js";
 import {
   type Bundle,
@@ -31,7 +33,6 @@ import {
   saveMeta,
   writeBundleFile,
 } from "../store/index.js";
-import { describeSignal, type Ended } from "../supervise/outcome.js";
 import type { Logger } from "../util/log.js";
 import { coreLimitOf } from "./coreLimit.js";
 import { type CoreSearch, locateCore } from "./locate.js";
@@ -184,19 +185,14 @@ export async function captureCrash(f: CrashFacts, o: CaptureOptions): Promise<Ca
   let memoryMap: Mapping[] = [];
   if (core.found && core.originalPath) {
     try {
-      const c = await openCore(core.originalPath);
-      try {
-        memoryMap = memoryMapOf(c);
-        // A core cut by RLIMIT_CORE keeps its full apparent size (the rest reads as holes), so the
-        // ELF reader alone cannot tell: the finder compares the size with the limit too.
-        core.truncated = c.truncated !== null || Boolean(search?.possiblyTruncated);
-        if (f.binary?.identity) {
-          const cmp = await compareCoreToBinary(c, f.binary.identity);
-          core.buildIdMatch = cmp.match;
-          core.buildIdReason = cmp.reason;
-        }
-      } finally {
-        await c.close();
+      const facts = await readCoreFacts(core.originalPath, f.binary?.identity);
+      memoryMap = facts.memoryMap;
+      // A core cut by RLIMIT_CORE keeps its full apparent size (the rest reads as holes), so the
+      // ELF reader alone cannot tell: the finder compares the size with the limit too.
+      core.truncated = facts.truncated || Boolean(search?.possiblyTruncated);
+      if (facts.buildIdMatch !== undefined) {
+        core.buildIdMatch = facts.buildIdMatch;
+        core.buildIdReason = facts.buildIdReason;
       }
     } catch (e) {
       problem(e, "E_CORE_READ");
@@ -206,23 +202,25 @@ export async function captureCrash(f: CrashFacts, o: CaptureOptions): Promise<Ca
   // 4. analysis
   let report: Report;
   try {
-    report = await analyzeCrash({
-      ...(o.analyze ?? {}),
-      ...(binaryForAnalysis ? { binary: binaryForAnalysis } : {}),
-      ...(core.found && core.originalPath && o.runAnalysis !== false ? { core: core.originalPath } : {}),
-      stderr: f.stderrTail,
-      traceback: f.traceback,
-      ...(f.races ? { races: f.races } : {}),
-      coreInfo: core,
-      identity: f.binary?.identity ?? null,
-      ...(f.binary?.sha256 ? { sha256: f.binary.sha256 } : {}),
-    });
+    report = await analyzeWithMap(
+      {
+        ...(o.analyze ?? {}),
+        ...(binaryForAnalysis ? { binary: binaryForAnalysis } : {}),
+        ...(core.found && core.originalPath && o.runAnalysis !== false ? { core: core.originalPath } : {}),
+        stderr: f.stderrTail,
+        traceback: f.traceback,
+        ...(f.races ? { races: f.races } : {}),
+        coreInfo: core,
+        identity: f.binary?.identity ?? null,
+        ...(f.binary?.sha256 ? { sha256: f.binary.sha256 } : {}),
+      },
+      memoryMap,
+    );
   } catch (e) {
     problem(e, "E_ANALYZE");
-    const { reportFromTracebackOnly } = await import("../analyze/analyze.js");
     report = reportFromTracebackOnly(f.traceback, core);
+    report.memoryMap = memoryMap;
   }
-  if (report.memoryMap.length === 0) report.memoryMap = memoryMap;
   report.process = {
     pid: f.pid,
     generation: f.generation ?? null,
@@ -318,20 +316,3 @@ export async function captureCrash(f: CrashFacts, o: CaptureOptions): Promise<Ca
   }
   return { bundle, report, core, problems };
 }
-
-/**
- * A snapshot is a live process, not a crash: no culprit to claim. Delve still selects a thread
- * (whatever goroutine 1 or the current thread was doing: `net.(*netFD).accept` for an idle HTTP
- * service), which the report keeps as "where goroutine N was", not as the cause of anything.
- */
-export function describeSnapshot(report: Report, pid: number): void {
-  report.kind = "snapshot";
-  const n = report.goroutines.total;
-  report.message = `snapshot of pid ${pid}${n > 0 ? ` with ${n} goroutine${n === 1 ? "" : "s"}` : ""}: the process kept running`;
-  report.value = null;
-  report.culprit = null;
-  report.warnings = report.warnings.filter((w) => !/^the traceback names /.test(w));
-}
-
-export const bundleCorePath = (bundle: Bundle) =>
-  bundle.meta.core.stored ? join(bundle.dir, bundle.meta.core.stored) : null;

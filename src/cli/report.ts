@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Command } from "commander";
-import type { Report } from "../analyze/report.js";
+import type { Report } from "../contracts/report.js";
 import { HotdumpError, usageError } from "../errors.js";
 import { renderReport } from "../report/index.js";
 import { bundleFile, isCrashId, openBundle, storeLayout } from "../store/index.js";

@@ -1,7 +1,7 @@
 /** The short crash summary printed in the log by exec, dev and run. */
 import { relative } from "node:path";
-import { headline } from "../analyze/report.js";
 import type { Captured } from "../capture/capture.js";
+import { headline } from "../contracts/report.js";
 import { formatBytes } from "./common.js";
 
 export function crashSummaryLines(c: Captured, opts: { cwd: string; generation?: number | null }): string[] {

@@ -22,7 +22,7 @@ import { PT, parseElfHeader, parseProgramHeaders } from "../elf/format.js";
 import type { CoreSegment } from "../elf/index.js";
 import { HotdumpError } from "../errors.js";
 import { findZstd } from "../store/compress.js";
-import type { RawHit, ScanOptions, ScanPattern, ScanStats } from "./scan.js";
+import type { RawHit, ScanOptions, ScanPattern, ScanStats } from "./scanTypes.js";
 
 const streamFailed = (path: string, why: string) =>
   new HotdumpError("forensics", "E_SCAN_STREAM", `could not stream the core ${path}: ${why}`);

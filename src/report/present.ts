@@ -12,8 +12,8 @@ import type {
   Report,
   SourceUse,
   Variable,
-} from "../analyze/report.js";
-import { headline as messageLine } from "../analyze/report.js";
+} from "../contracts/report.js";
+import { headline as messageLine } from "../contracts/report.js";
 
 export const TOP_GROUPS = 10;
 export const MAX_VALUE_CHARS = 160;

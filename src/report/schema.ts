@@ -1,10 +1,10 @@
 /**
- * The Report contract (src/analyze/report.ts) as a zod schema. docs/report.schema.json is generated
+ * The Report contract (src/contracts/report.ts) as a zod schema. docs/report.schema.json is generated
  * from this (`UPDATE_GOLDEN=1 npx vitest run test/report.test.ts` rewrites it), and the type checks
  * below fail the build when the TypeScript types and this schema drift apart.
  */
 import { z } from "zod";
-import { REPORT_SCHEMA_VERSION, type Report } from "../analyze/report.js";
+import { REPORT_SCHEMA_VERSION, type Report } from "../contracts/report.js";
 
 const variable = z.object({
   name: z.string(),

@@ -5,24 +5,14 @@
  * panic exits with status 2 after printing its traceback: still a crash, just without a core.
  */
 import { parseRaceReports } from "../analyze/race/index.js";
-import type { Race } from "../analyze/report.js";
 import { parseTraceback, type Traceback } from "../analyze/traceback/index.js";
 import { CORE_SIGNALS } from "../capture/findCore.js";
-import type { Outcome } from "../store/bundle.js";
+import type { Ended, Outcome } from "../contracts/outcome.js";
+import type { Race } from "../contracts/report.js";
 import type { ChildEnd } from "../util/child.js";
 import { signalNumber } from "../util/child.js";
 
-export type { Outcome };
-
-export interface Ended {
-  outcome: Outcome;
-  exitCode: number | null;
-  signal: NodeJS.Signals | null;
-  /** The status a shell would report: the exit code, or 128 + signal number. */
-  status: number;
-  /** One line for people: why no core can exist, when that is known now. */
-  note?: string;
-}
+export type { Ended, Outcome };
 
 /** The race detector's exit status after a data race (GORACE exitcode, default 66). */
 export const RACE_EXIT_CODE = 66;
@@ -59,22 +49,6 @@ export function classifyEnd(end: ChildEnd, opts: { goTracebackSeen: boolean; rac
     };
   return { outcome: "exit", exitCode: code, signal: null, status: code };
 }
-
-const DESCRIPTIONS: Record<string, string> = {
-  SIGQUIT: "quit",
-  SIGILL: "illegal instruction",
-  SIGTRAP: "trace/breakpoint trap",
-  SIGABRT: "abort",
-  SIGBUS: "bus error",
-  SIGFPE: "floating-point exception",
-  SIGSEGV: "segmentation violation",
-  SIGXCPU: "CPU time limit exceeded",
-  SIGXFSZ: "file size limit exceeded",
-  SIGSYS: "bad system call",
-};
-
-/** `SIGSEGV: segmentation violation`, Go's own wording for a signal it did not handle. */
-export const describeSignal = (sig: string) => (DESCRIPTIONS[sig] ? `${sig}: ${DESCRIPTIONS[sig]}` : sig);
 
 /** How a finished child is judged, by exec and by the supervisor alike: its stderr's traceback and its end. */
 export function judgeEnd(

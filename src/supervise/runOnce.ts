@@ -4,9 +4,9 @@
  */
 import type { Writable } from "node:stream";
 import type { AnalyzeOptions } from "../analyze/analyze.js";
-import type { Report } from "../analyze/report.js";
 import { type Captured, captureCrash } from "../capture/capture.js";
 import { snapshotAfterExec } from "../capture/processFacts.js";
+import type { Report } from "../contracts/report.js";
 import { type BinaryIdentity, readBinaryIdentity } from "../elf/index.js";
 import { HotdumpError } from "../errors.js";
 import { archiveBinary, ensureStore, type StoreLayout } from "../store/index.js";

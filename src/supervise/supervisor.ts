@@ -1,6 +1,6 @@
 import { raceMessage } from "../analyze/race/index.js";
-import type { Report } from "../analyze/report.js";
 import { type Captured, captureCrash } from "../capture/capture.js";
+import type { Report } from "../contracts/report.js";
 import type { BinaryIdentity } from "../elf/index.js";
 import { defaultBudget, type EventInput, type JournalEvent, type StoreLayout } from "../store/index.js";
 import type { Child } from "../util/child.js";

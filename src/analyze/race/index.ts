@@ -2,7 +2,7 @@
  * Data races from a `-race` binary's output: `parseRaceReports(stderr)` reads ThreadSanitizer's
  * reports, `applyRaces` makes them the report's subject when nothing else killed the program.
  */
-import type { Report } from "../report.js";
+import type { Report } from "../../contracts/report.js";
 import { raceMessage } from "./parse.js";
 
 export {

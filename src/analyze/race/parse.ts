@@ -21,8 +21,8 @@
  * optionally prefixed by "Previous " (then lower case), and a " (mutexes: ...)" suffix when locks
  * were held.
  */
-import type { Frame, Location, Race, RaceAccess, RaceGoroutine } from "../report.js";
-import { isRuntimeFunction } from "../report.js";
+import type { Frame, Location, Race, RaceAccess, RaceGoroutine } from "../../contracts/report.js";
+import { isRuntimeFunction } from "../../contracts/report.js";
 
 export const RACE_RULE = "==================";
 export const RACE_WARNING = "WARNING: DATA RACE";
