@@ -230,6 +230,7 @@ describe.skipIf(!hasChromium)("hotdump ui (Chromium at /usr/bin/chromium)", () =
         await page.waitForSelector("#race-1");
         expect(await page.textContent("h1 .badge")).toBe("race");
         expect(await page.textContent("#culprit-fn")).toBe("main.(*ledger).deposit");
+        expect(await page.textContent("#culprit")).toContain("l.balance += n");
         expect(await page.textContent("#race-0-h")).toBe("Data race 1 of 2");
         const heads = await page.$$eval("#race-0 h3", (hs) => hs.map((x) => x.textContent));
         expect(heads).toHaveLength(4);

@@ -61,7 +61,12 @@ export const moreGroupsLabel = (n: number) => `${n} more group${n === 1 ? "" : "
 export function culpritFrame(r: Report): Frame | undefined {
   const c = r.culprit;
   if (!c) return undefined;
-  return r.goroutine?.frames.find((f) => f.function === c.function && f.file === c.file && f.line === c.line);
+  const at = (f: Frame) => f.function === c.function && f.file === c.file && f.line === c.line;
+  // A race has no crashing goroutine: the culprit is the racing write's frame.
+  return (
+    r.goroutine?.frames.find(at) ??
+    (r.races ?? []).flatMap((x) => x.accesses.flatMap((a) => a.frames)).find((f) => at(f) && f.source)
+  );
 }
 
 export interface SourceLine {

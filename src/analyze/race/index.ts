@@ -3,7 +3,8 @@
  * reports, `applyRaces` makes them the report's subject when nothing else killed the program.
  */
 import type { Report } from "../../contracts/report.js";
-import { raceMessage } from "./parse.js";
+import { readSourceContext } from "../gdb/index.js";
+import { blamedAccess, raceMessage } from "./parse.js";
 
 export {
   accessText,
@@ -24,6 +25,17 @@ export {
  */
 export function applyRaces(report: Report, races: Report["races"]): Report {
   if (races.length === 0) return report;
+  // There is no core to read: the source of each racing write comes from this machine's disk,
+  // when it is there.
+  for (const r of races) {
+    const c = r.culprit;
+    const f =
+      c && blamedAccess(r.accesses)?.frames.find((x) => x.function === c.function && x.line === c.line);
+    if (f && !f.source) {
+      const source = readSourceContext(f.file, f.line);
+      if (source) f.source = source;
+    }
+  }
   const out: Report = { ...report, races };
   const first = races[0]!;
   if (report.kind === "unknown" || (!report.sources.traceback.used && !report.message)) {

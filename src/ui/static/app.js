@@ -612,11 +612,15 @@ async function renderCrash(id) {
   const message = r?.message ?? m.message ?? "";
   document.title = `hotdump — ${kind}: ${message.slice(0, 60)}`;
   const culprit = r?.culprit ?? m.culprit ?? null;
+  const isCulprit = (f) =>
+    f.function === culprit.function && f.file === culprit.file && f.line === culprit.line;
+  // A race has no crashing goroutine: the culprit is the racing write's frame.
   const culpritF =
     culprit &&
-    r?.goroutine?.frames.find(
-      (f) => f.function === culprit.function && f.file === culprit.file && f.line === culprit.line,
-    );
+    (r?.goroutine?.frames.find(isCulprit) ??
+      (r?.races ?? [])
+        .flatMap((x) => x.accesses.flatMap((a) => a.frames))
+        .find((f) => isCulprit(f) && f.source));
   const dl = (ext, label) =>
     h(
       "a",
