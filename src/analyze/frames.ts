@@ -3,7 +3,8 @@
  * goroutine grouping, the renderers and the dashboard through the report's `class`) asks here
  * whose code a frame is, so one crash is read the same way whichever analyser ran.
  *
- * A leaf module: it imports nothing, so the parsers can use it without pulling in a debugger.
+ * A leaf module (it imports only the contract's FrameClass type), so the parsers can use it without
+ * pulling in a debugger.
  *
  * Classes:
  *  - runtime: the Go runtime and Go-private packages (runtime, runtime/*, internal/*), the
@@ -18,7 +19,9 @@
  *  - user: everything else: the main module and its dependencies.
  */
 
-export type FrameClass = "runtime" | "stdlib" | "cgo" | "c" | "user";
+import type { FrameClass } from "../contracts/report.js";
+
+export type { FrameClass };
 
 export interface FrameLike {
   function: string;

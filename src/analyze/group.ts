@@ -4,8 +4,9 @@
  * user frame), like panicparse's signature grouping. Two goroutines with different wait reasons
  * never share a group, so a label never claims one member's state for all of them.
  */
+
+import type { GoroutineGroup } from "../contracts/report.js";
 import { type ClassifyContext, classifyFrame, type FrameLike, locationIndex } from "./frames.js";
-import type { GoroutineGroup } from "./report.js";
 
 export interface GoroutineSketch {
   id: number;

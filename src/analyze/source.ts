@@ -13,8 +13,8 @@
  */
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { dirname, isAbsolute, join } from "node:path";
+import type { Frame, Location, Report } from "../contracts/report.js";
 import { runCapture } from "../util/child.js";
-import type { Frame, Location, Report } from "./report.js";
 
 export interface SourceMap {
   modulePath: string | null;

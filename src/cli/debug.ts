@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node
 import { join } from "node:path";
 import type { Command } from "commander";
 import { resolveDlvPath } from "../analyze/delve/index.js";
-import { culpritScope, type Report } from "../analyze/report.js";
+import { culpritScope, type Report } from "../contracts/report.js";
 import { HotdumpError } from "../errors.js";
 import { binaryPath, decompressFile, ensureStore, openBundle } from "../store/index.js";
 import { type CommonOptions, storeDirFrom, storeOption } from "./common.js";

@@ -7,7 +7,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createDelveSession, type DelveSession, type dlv, formatVariable } from "../analyze/delve/index.js";
-import { culpritScope, type Report } from "../analyze/report.js";
+import { culpritScope, type Report } from "../contracts/report.js";
 import { openCore } from "../elf/index.js";
 import { evalFailed, memUnreadable } from "./errors.js";
 import { createRegionIndex, describeRegion, type Region } from "./regions.js";

@@ -8,6 +8,15 @@
  * The one exception is counting goroutines, which walks runtime.allgs.
  */
 import { readFile } from "node:fs/promises";
+import type {
+  Frame,
+  GoroutineGroup,
+  Location,
+  Register,
+  Report,
+  SourceContext,
+  Variable,
+} from "../../contracts/report.js";
 import { isHotdumpError } from "../../errors.js";
 import {
   type ClassifyContext,
@@ -17,15 +26,6 @@ import {
   type FrameLike,
   siteIndex,
 } from "../frames.js";
-import type {
-  Frame,
-  GoroutineGroup,
-  Location,
-  Register,
-  Report,
-  SourceContext,
-  Variable,
-} from "../report.js";
 import { createDelveSession, type DelveSession } from "./client.js";
 import { dlvBinaryMismatch, dlvNoDebugInfo } from "./errors.js";
 import { formatVariable, quoteGo, REDACTED } from "./format.js";

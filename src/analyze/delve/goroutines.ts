@@ -1,10 +1,11 @@
 /**
  * Goroutine states and groups as people read them in a traceback (`chan receive`, `running`).
  */
+
+import type { GoroutineGroup } from "../../contracts/report.js";
 import { classifyFrame, type FrameLike } from "../frames.js";
 import { goroutineState } from "../goroutineState.js";
 import { type GoroutineSketch, type GroupOptions, groupGoroutines } from "../group.js";
-import type { GoroutineGroup } from "../report.js";
 import type { Goroutine, ListGoroutinesOut, Location } from "./types.js";
 
 export { goroutineState } from "../goroutineState.js";

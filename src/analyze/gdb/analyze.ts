@@ -5,11 +5,11 @@
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import type { Frame, FrameClass, GoroutineGroup, Location, Register } from "../../contracts/report.js";
 import { runCapture, withParentDeathSignal } from "../../util/child.js";
 import { type ClassifyContext, culpritIndex, detectGorootSrc, siteIndex } from "../frames.js";
 import { goroutineState } from "../goroutineState.js";
 import { groupGoroutines } from "../group.js";
-import type { Frame, FrameClass, GoroutineGroup, Location, Register } from "../report.js";
 import { gdbFailed, gdbNotFound, gdbTimeout } from "./errors.js";
 import {
   type GdbFrame,

@@ -3,8 +3,8 @@
  * `info threads`, and runtime-gdb.py's `info goroutines`). Pure functions: the runner feeds them
  * the sections it cut out of one gdb run.
  */
-import { classifyFunction } from "../frames.js";
-import { type Frame, isRuntimeFunction, type Register, type Variable } from "../report.js";
+import type { Frame, Register, Variable } from "../../contracts/report.js";
+import { classifyFunction, isRuntimeFunction } from "../frames.js";
 
 /** Marks gdb's `echo` commands put between sections of stdout. */
 export const SECTION_MARK = "@@hotdump-gdb:";

@@ -3,9 +3,10 @@
  * state and by the innermost user frame, so 20,000 goroutines parked in `chan receive` at
  * main.waitOrder become one line and the runtime's own goroutines stay apart by wait reason.
  */
+
+import type { GoroutineGroup } from "../../contracts/report.js";
 import { culpritIndex, detectGorootSrc as detectFromFiles } from "../frames.js";
 import { groupGoroutines as groupSketches } from "../group.js";
-import type { GoroutineGroup } from "../report.js";
 import type { Goroutine, TracebackFrame } from "./types.js";
 
 export interface GroupOptions {
@@ -33,7 +34,7 @@ export function userFrame(
   modulePath: string | null = null,
 ): TracebackFrame | undefined {
   const i = culpritIndex(frames, { gorootSrc, modulePath });
-  return frames[i >= 0 ? i : 0];
+  return frames[Math.max(i, 0)];
 }
 
 export function groupGoroutines(goroutines: Goroutine[], opts: GroupOptions = {}): GoroutineGroup[] {

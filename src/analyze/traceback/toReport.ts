@@ -2,8 +2,9 @@
  * Fills the report contract's traceback-derived fields. Delve and gdb add values, locals and
  * registers from the core later; what a traceback knows is kept as is (rawArgs, no decoded values).
  */
+
+import type { Frame, Report } from "../../contracts/report.js";
 import { type ClassifyContext, classifyFrame, culpritIndex, siteIndex } from "../frames.js";
-import type { Frame, Report } from "../report.js";
 import { detectGorootSrc, groupGoroutines } from "./group.js";
 import type { Traceback, TracebackFrame } from "./types.js";
 
