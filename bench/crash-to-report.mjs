@@ -174,10 +174,11 @@ await runBench(async () => {
   // ThreadSanitizer sleeps atexit_sleep_ms (default 1000) before a race build exits: the bare
   // program, without hotdump, is the baseline for each GORACE setting.
   const raceBin = goBuild("./crasher", join(bins, "crasher-race"), ["-race", "-gcflags=all=-N -l"]);
-  console.log(
-    "\n| -race build, one data race, exit 66 | death → program exit, bare (no hotdump) | death → report.json (hotdump exec) | hotdump's part | death → hotdump exit |",
-  );
-  console.log("| --- | --- | --- | --- | --- |");
+  if (RACE_RUNS > 0)
+    console.log(
+      "\n| -race build, one data race, exit 66 | death → program exit, bare (no hotdump) | death → report.json (hotdump exec) | hotdump's part | death → hotdump exit |",
+    );
+  if (RACE_RUNS > 0) console.log("| --- | --- | --- | --- | --- |");
   const raceRows = [];
   for (const [label, gorace] of RACE_RUNS === 0
     ? []
