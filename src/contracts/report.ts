@@ -219,8 +219,8 @@ export function headline(r: Pick<Report, "message" | "value">): string {
 export function culpritScope(
   r: Pick<Report, "kind" | "culprit" | "goroutine" | "sources">,
 ): { goroutine: number; frame?: number } | null {
-  // A snapshot is no crash: its goroutine is whichever Delve picked, not one to open on.
-  if (r.kind === "unknown") return null;
+  // A snapshot is no crash (its goroutine is whichever Delve picked) and a race has no core.
+  if (r.kind !== "panic" && r.kind !== "fatal" && r.kind !== "signal") return null;
   const id = r.goroutine?.id;
   if (typeof id !== "number" || id <= 0) return null;
   const k = r.culprit?.frame;
