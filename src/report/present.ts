@@ -49,7 +49,9 @@ const CLASS_TEXT: Record<string, string> = {
   stdlib: "the standard library",
   cgo: "cgo-generated code",
   runtime: "the Go runtime",
-  user: "user code",
+  // A site of class user is never the main module's own frame (that would be the culprit): it is a
+  // dependency's (src/analyze/frames.ts culpritIndex).
+  user: "a dependency",
 };
 
 /**

@@ -1,0 +1,78 @@
+/**
+ * What a newcomer met using hotdump on third-party Go code (a service importing go-httpbin), each
+ * case reproduced on a real program: the crash is made for real and hotdump's own output is read.
+ */
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { describe, expect, it } from "vitest";
+import type { Report } from "../src/contracts/report.js";
+import { runCli } from "./helpers/cli.js";
+import { FIXTURES } from "./helpers/go.js";
+
+const tmp = () => mkdtempSync(join(tmpdir(), "hotdump-newcomer-"));
+
+/** test/fixtures/depcrash is its own module (with a local dependency), so it is built in place. */
+function buildDepcrash(): string {
+  const dir = resolve(FIXTURES, "depcrash");
+  const outDir = join(tmpdir(), "hotdump-test-go");
+  mkdirSync(outDir, { recursive: true });
+  const out = join(outDir, `depcrash-${process.pid}`);
+  execFileSync("go", ["build", "-gcflags=all=-N -l", "-o", out, "."], {
+    cwd: dir,
+    stdio: ["ignore", "ignore", "pipe"],
+    env: { ...process.env, CGO_ENABLED: "0", GOFLAGS: "-buildvcs=false -mod=mod", GOPROXY: "off" },
+  });
+  return out;
+}
+
+async function crash(bin: string, args: string[], env: NodeJS.ProcessEnv = {}) {
+  const cwd = tmp();
+  const store = join(cwd, "store");
+  const r = await runCli(["exec", "--json", "--store", store, "--", bin, ...args], {
+    cwd,
+    env,
+    timeoutMs: 120_000,
+  });
+  const out = JSON.parse(r.stdout) as { outcome: string; crash: { id: string; dir: string } | null };
+  expect(out.outcome, r.stderr).toBe("crash");
+  const report = JSON.parse(readFileSync(join(out.crash!.dir, "report.json"), "utf8")) as Report;
+  return { id: out.crash!.id, store, cwd, report, stderr: r.stderr };
+}
+
+describe("a crash inside a dependency", () => {
+  let bin: string;
+  const depcrash = () => {
+    bin ??= buildDepcrash();
+    return bin;
+  };
+
+  it("names the service's own line as the culprit and the dependency's as where it happened (Delve)", async () => {
+    const c = await crash(depcrash(), ["call"]);
+    expect(c.report.sources.delve?.used).toBe(true);
+    expect(c.report.culprit?.function).toBe("main.handle");
+    expect(c.report.culprit?.line).toBe(16);
+    expect(c.report.site?.function).toBe("example.com/widget.Render");
+    expect(c.report.site?.line).toBe(8);
+    const text = await runCli(["report", c.id, "--store", c.store], { cwd: c.cwd });
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout).toMatch(/Culprit\n {2}main\.handle at \S+main\.go:16\n/);
+    expect(text.stdout).toContain("happened in a dependency: example.com/widget.Render at ");
+    expect(text.stdout).not.toContain("user code");
+  }, 180_000);
+
+  it("does the same from the traceback alone (no core: GOTRACEBACK=single exits 2)", async () => {
+    const c = await crash(depcrash(), ["call"], { GOTRACEBACK: "single" });
+    expect(c.report.sources.delve?.used).toBe(false);
+    expect(c.report.culprit?.function).toBe("main.handle");
+    expect(c.report.culprit?.line).toBe(16);
+    expect(c.report.site?.function).toBe("example.com/widget.Render");
+  }, 180_000);
+
+  it("falls back to the dependency's frame when none of the service's frames is on the stack", async () => {
+    const c = await crash(depcrash(), ["worker"]);
+    expect(c.report.culprit?.function).toBe("example.com/widget.Render");
+    expect(c.report.culprit?.line).toBe(8);
+  }, 180_000);
+});
