@@ -18,6 +18,8 @@ export interface GoBuildOptions {
   debug?: boolean;
   /** Extra go build flags, e.g. ["-ldflags=-s -w"]. */
   flags?: string[];
+  /** Build with cgo (CGO_ENABLED=1, needs a C compiler): externally linked, like real cgo services. */
+  cgo?: boolean;
 }
 
 export function buildGoFixture(name: string, opts: GoBuildOptions = {}): string {
@@ -26,6 +28,7 @@ export function buildGoFixture(name: string, opts: GoBuildOptions = {}): string 
   const flags = [...(opts.debug === false ? [] : ["-gcflags=all=-N -l"]), ...(opts.flags ?? [])];
   const h = createHash("sha256");
   h.update(JSON.stringify(flags));
+  if (opts.cgo) h.update("cgo");
   for (const f of readdirSync(dir, { recursive: true, withFileTypes: true })
     .filter((e) => e.isFile())
     .map((e) => join(e.parentPath, e.name))
@@ -40,7 +43,7 @@ export function buildGoFixture(name: string, opts: GoBuildOptions = {}): string 
   execFileSync("go", ["build", ...flags, "-o", tmp, `./${name}`], {
     cwd: GO_FIXTURES,
     stdio: ["ignore", "ignore", "pipe"],
-    env: { ...process.env, CGO_ENABLED: "0", GOFLAGS: "-buildvcs=false" },
+    env: { ...process.env, CGO_ENABLED: opts.cgo ? "1" : "0", GOFLAGS: "-buildvcs=false" },
   });
   renameSync(tmp, out);
   return out;
