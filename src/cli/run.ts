@@ -95,7 +95,9 @@ export function registerRun(program: Command): void {
     });
 
     /** Copy, check and start the binary as a new generation. */
-    const reload = async (): Promise<DeployResult | { ok: false; reason: string; code: string }> => {
+    const reload = async (
+      first = false,
+    ): Promise<DeployResult | { ok: false; reason: string; code: string }> => {
       try {
         const want = expectedSha256(binaryPath, opts.sha256);
         const identity = await preflightBinary(binaryPath, { allowStripped: Boolean(opts.allowStripped) });
@@ -121,6 +123,9 @@ export function registerRun(program: Command): void {
         return r;
       } catch (e) {
         if (!(e instanceof HotdumpError)) throw e;
+        // The first binary refused (missing, stripped, not Go, wrong checksum): nothing serves and
+        // nothing would until someone reloads, so say it and exit non-zero rather than wait forever.
+        if (first) throw e;
         logger.error(e.shortMessage);
         sink.emit({ event: "rollback", reason: e.shortMessage, code: e.code });
         return { ok: false, reason: e.shortMessage, code: e.code };
@@ -135,9 +140,21 @@ export function registerRun(program: Command): void {
       ? await (await import("../ui/index.js")).createUiServer({ storeDir: layout.root, logger })
       : undefined;
     if (ui) logger.info(`dashboard: ${ui.url}`);
-    const first = await reload();
-    if (!first.ok && supervisor.current === null)
-      logger.warn("no generation is serving; waiting for a reload (hotdump reload or SIGHUP)");
+    try {
+      const first = await reload(true);
+      if (!first.ok && supervisor.current === null)
+        logger.warn("no generation is serving; waiting for a reload (hotdump reload or SIGHUP)");
+    } catch (e) {
+      await supervisor.stop();
+      await ui?.close();
+      control.close();
+      journal.close();
+      if (e instanceof HotdumpError)
+        throw new HotdumpError("supervise", e.code, `${e.shortMessage}; nothing to serve, not starting`, {
+          cause: e,
+        });
+      throw e;
+    }
 
     const onReloadSignal = () => void reload();
     process.on("SIGHUP", onReloadSignal);

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { mkdtempSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -7,7 +7,7 @@ import { archiveBinary } from "./binaries.js";
 import { type CrashMeta, createBundle, listBundles, openBundle, writeBundleFile } from "./bundle.js";
 import { compressFile, decompressFile } from "./compress.js";
 import { openJournal } from "./journal.js";
-import { crashDir, ensureStore, isCrashId, newCrashId } from "./layout.js";
+import { crashDir, ensureStore, isCrashId, newCrashId, resolveStoreDir } from "./layout.js";
 import { enforceBudget } from "./retention.js";
 
 const fresh = () => ensureStore(join(mkdtempSync(join(tmpdir(), "hotdump-store-")), ".hotdump"));
@@ -77,7 +77,6 @@ describe("store", () => {
     expect(c.storedBytes).toBeLessThan(c.originalBytes / 100);
     const out = join(layout.cache, "back");
     await decompressFile(c.path, out);
-    const { readFileSync } = await import("node:fs");
     expect(readFileSync(out).equals(data)).toBe(true);
   });
 
@@ -94,6 +93,53 @@ describe("store", () => {
     const r = enforceBudget(layout, { maxUse: 1, keepFree: 0 }, { protect: [newest] });
     expect(r.evicted).toEqual(sorted.slice(0, 3));
     expect(listBundles(layout).map((b) => b.id)).toEqual([newest]);
+  });
+
+  it("never evicts the binary a running process executes, and removes an idle one", async () => {
+    const layout = fresh();
+    const running = await archiveBinary(layout, "/bin/sleep");
+    const idle = await archiveBinary(layout, "/bin/true");
+    for (const sha of [running.sha256, idle.sha256]) {
+      const b = await createBundle(layout, { ...init(), binary: { path: "x", sha256: sha } });
+      await writeBundleFile(b, "core.zst", Buffer.alloc(64 * 1024, 1));
+    }
+    // Started from the store, as a generation is: /proc/PID/exe points into binaries/.
+    const { spawn } = await import("node:child_process");
+    const child = spawn(running.path, ["30"], { stdio: "ignore" });
+    try {
+      await new Promise((r) => child.once("spawn", r));
+      const r = enforceBudget(layout, { maxUse: 1, keepFree: 0 });
+      expect(r.evicted.length).toBe(2);
+      expect(r.removedBinaries).toEqual([idle.sha256]);
+      expect(readdirSync(layout.binaries)).toEqual([running.sha256]);
+    } finally {
+      child.kill("SIGKILL");
+    }
+  });
+
+  it("writes a .gitignore that keeps the whole store out of git", () => {
+    const layout = fresh();
+    expect(readFileSync(join(layout.root, ".gitignore"), "utf8")).toMatch(/^\*$/m);
+  });
+
+  it("finds the nearest store upwards like git, and stops at a repository root", () => {
+    const top = mkdtempSync(join(tmpdir(), "hotdump-find-"));
+    const project = join(top, "project");
+    const sub = join(project, "cmd", "svc");
+    mkdirSync(sub, { recursive: true });
+    // No store anywhere: the default is .hotdump in the cwd.
+    expect(resolveStoreDir(sub)).toBe(join(sub, ".hotdump"));
+    ensureStore(join(project, ".hotdump"));
+    expect(resolveStoreDir(sub)).toBe(join(project, ".hotdump"));
+    expect(resolveStoreDir(sub, "elsewhere")).toBe(join(sub, "elsewhere"));
+    // An empty directory named .hotdump is not a store.
+    mkdirSync(join(project, "cmd", ".hotdump"));
+    expect(resolveStoreDir(sub)).toBe(join(project, ".hotdump"));
+    // A store above a repository's root is not the repository's store.
+    const repo = join(top, "other", "repo");
+    mkdirSync(join(repo, ".git"), { recursive: true });
+    ensureStore(join(top, "other", ".hotdump"));
+    expect(resolveStoreDir(join(repo))).toBe(join(repo, ".hotdump"));
   });
 
   it("journals events, generations and crashes, and counts evicted crashes", () => {
