@@ -132,3 +132,59 @@ describe("disk full while the core is written", () => {
     }
   }, 60_000);
 });
+
+describe("the kernel's core is deleted only once our copy is durable", () => {
+  it("fsyncs core.zst, the bundle directory and crashes/ before unlinking the original (strace)", async () => {
+    const bin = buildGoFixture("capcrash");
+    const cwd = tmp();
+    const store = join(cwd, ".hotdump");
+    const trace = join(cwd, "trace.txt");
+    // -y prints each fd's path, -f follows zstd and the service: the order of these syscalls as the
+    // kernel saw them, not as hotdump believes it made them.
+    const r = await new Promise<number | null>((resolve) => {
+      const p = spawn(
+        "strace",
+        [
+          "-f",
+          "-qq",
+          "-y",
+          "-e",
+          "trace=fsync,fdatasync,rename,renameat,renameat2,unlink,unlinkat",
+          "-o",
+          trace,
+          process.execPath,
+          HOTDUMP,
+          "exec",
+          "--json",
+          "--store",
+          store,
+          "--",
+          bin,
+          "crash",
+        ],
+        { cwd, stdio: "ignore" },
+      );
+      live.push(p);
+      p.on("close", (code) => resolve(code));
+    });
+    expect(r).toBe(134);
+    const lines = readFileSync(trace, "utf8")
+      .split("\n")
+      .filter((l) => !/ENOENT|\+\+\+/.test(l));
+    const at = (re: RegExp) => lines.findIndex((l) => re.test(l));
+    const original = at(new RegExp(`unlink(at)?\\(.*"${cwd}/core"\\) = 0`));
+    const dataSync = at(/fsync\(\d+<.*\/crashes\/[^/>]+\/core\.zst\.partial>\) = 0/);
+    const renamed = at(/rename(at2?)?\(.*core\.zst\.partial", .*core\.zst"/);
+    const dirSync = at(/fsync\(\d+<.*\/crashes\/\d{8}-\d{6}-[0-9a-f]{4}>\) = 0/);
+    const parentSync = at(/fsync\(\d+<.*\/\.hotdump\/crashes>\) = 0/);
+    expect(original, lines.join("\n")).toBeGreaterThan(0);
+    for (const i of [dataSync, renamed, dirSync, parentSync]) {
+      expect(i, lines.join("\n")).toBeGreaterThanOrEqual(0);
+      expect(i).toBeLessThan(original);
+    }
+    expect(dataSync).toBeLessThan(renamed);
+    expect(renamed).toBeLessThan(dirSync);
+    expect(existsSync(join(cwd, "core"))).toBe(false);
+    rmSync(cwd, { recursive: true, force: true });
+  }, 60_000);
+});
