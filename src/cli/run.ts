@@ -8,7 +8,7 @@ import { basename, dirname, resolve } from "node:path";
 import type { Command } from "commander";
 import { loadConfig, parseSize } from "../config/index.js";
 import { HotdumpError, usageError } from "../errors.js";
-import { archiveBinary, storeLayout } from "../store/index.js";
+import { archiveBinary, sha256File, storeLayout } from "../store/index.js";
 import { sendControl, serveControl } from "../supervise/control.js";
 import { createEventSink } from "../supervise/events.js";
 import { checksumMismatch, expectedSha256, preflightBinary } from "../supervise/preflight.js";
@@ -70,6 +70,7 @@ export function registerRun(program: Command): void {
     const supervisor = createSupervisor({
       mode: "run",
       layout,
+      journal,
       logger,
       emit: (e) => sink.emit(e),
       cwd: process.cwd(),
@@ -102,7 +103,13 @@ export function registerRun(program: Command): void {
         const want = expectedSha256(binaryPath, opts.sha256);
         const identity = await preflightBinary(binaryPath, { allowStripped: Boolean(opts.allowStripped) });
         // Hashed again from the stored copy's bytes: what was checked is exactly what will run.
-        const stored = await archiveBinary(layout, binaryPath);
+        const stored = await archiveBinary(layout, binaryPath).catch(async (e) => {
+          // A full store must not keep the service down: start it from its own path (its crashes
+          // are analysed against that file, right while nobody replaces it).
+          if (!(e instanceof HotdumpError) || e.code !== "E_STORE_WRITE") throw e;
+          logger.warn(`${e.shortMessage}; starting ${binaryPath} from its own path`);
+          return { sha256: await sha256File(binaryPath), path: binaryPath };
+        });
         if (want && stored.sha256 !== want) throw checksumMismatch(binaryPath, want, stored.sha256);
         const g = journal.newGeneration({
           sha256: stored.sha256,

@@ -4,7 +4,7 @@
  * process groups found and stopped by the next start. The service also dies with hotdump through
  * PR_SET_PDEATHSIG (launch.ts); this file is the second line, for what the first cannot catch.
  */
-import { readFileSync, readlinkSync, renameSync, writeFileSync } from "node:fs";
+import { readFileSync, readlinkSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { StoreLayout } from "../store/index.js";
 
@@ -25,18 +25,34 @@ function load(layout: StoreLayout): Entry[] {
   }
 }
 
-function save(layout: StoreLayout, entries: Entry[]): void {
+/**
+ * Write the list; on failure (a full disk) keep going: the file is a second line of defence
+ * (PR_SET_PDEATHSIG is the first), and a supervisor must never stop supervising over it. The
+ * next successful save writes the whole current list, so nothing is lost once space returns.
+ */
+function save(layout: StoreLayout, entries: Entry[]): Error | null {
   const tmp = `${file(layout)}.${process.pid}.tmp`;
-  writeFileSync(tmp, JSON.stringify(entries), { mode: 0o600 });
-  renameSync(tmp, file(layout));
+  try {
+    writeFileSync(tmp, JSON.stringify(entries), { mode: 0o600 });
+    renameSync(tmp, file(layout));
+    return null;
+  } catch (e) {
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // never written
+    }
+    return e as Error;
+  }
 }
 
-export function rememberRunning(layout: StoreLayout, e: Omit<Entry, "supervisor">): void {
-  save(layout, [...load(layout).filter((x) => x.pid !== e.pid), { ...e, supervisor: process.pid }]);
+/** Returns the write error, if any (the caller may say so; it never throws). */
+export function rememberRunning(layout: StoreLayout, e: Omit<Entry, "supervisor">): Error | null {
+  return save(layout, [...load(layout).filter((x) => x.pid !== e.pid), { ...e, supervisor: process.pid }]);
 }
 
-export function forgetRunning(layout: StoreLayout, pid: number): void {
-  save(
+export function forgetRunning(layout: StoreLayout, pid: number): Error | null {
+  return save(
     layout,
     load(layout).filter((x) => x.pid !== pid),
   );
