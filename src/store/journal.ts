@@ -187,7 +187,10 @@ export function openJournal(layout: StoreLayout, opts: JournalOptions = {}): Jou
       fn();
       return;
     }
-    if (!flush()) return hold(fn);
+    if (!flush()) {
+      hold(fn);
+      return;
+    }
     try {
       fn();
     } catch (e) {
