@@ -1,5 +1,6 @@
+import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -140,6 +141,67 @@ describe("store", () => {
     mkdirSync(join(repo, ".git"), { recursive: true });
     ensureStore(join(top, "other", ".hotdump"));
     expect(resolveStoreDir(join(repo))).toBe(join(repo, ".hotdump"));
+  });
+
+  it("a supervisor's journal on a full disk holds its writes, in order, and writes them when space returns", () => {
+    const mnt = mkdtempSync(join(tmpdir(), "hotdump-journal-full-"));
+    execFileSync("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", mnt]);
+    try {
+      const layout = ensureStore(join(mnt, ".hotdump"));
+      const states: (string | null)[] = [];
+      const j = openJournal(layout, {
+        holdOnFailure: true,
+        onWriteState: (e) => states.push(e ? ((e as { code?: string }).code ?? e.message) : null),
+      });
+      const g1 = j.newGeneration({
+        sha256: "a",
+        binary: "b",
+        goBuildId: null,
+        gnuBuildId: null,
+        changed: [],
+        buildMs: null,
+        source: "run",
+      });
+      j.append({ event: "started", generation: g1.n });
+      try {
+        execFileSync("dd", ["if=/dev/zero", `of=${join(mnt, "filler")}`, "bs=4k"], { stdio: "ignore" });
+      } catch {
+        // ENOSPC
+      }
+      // A WAL grows by pages: write until SQLite meets the full disk.
+      for (let i = 0; i < 200 && j.held() === 0; i++)
+        j.append({ event: "ready", generation: g1.n, pad: "x".repeat(2000) });
+      expect(j.held()).toBeGreaterThan(0);
+      expect(states).toEqual(["SQLITE_FULL"]);
+      const g2 = j.newGeneration({
+        sha256: "c",
+        binary: "d",
+        goBuildId: null,
+        gnuBuildId: null,
+        changed: [],
+        buildMs: null,
+        source: "run",
+      });
+      expect(g2.n).toBe(g1.n + 1);
+      j.append({ event: "crash", generation: g2.n, pid: 42 });
+      const heldNow = j.held();
+      expect(heldNow).toBeGreaterThanOrEqual(3);
+      rmSync(join(mnt, "filler"));
+      j.append({ event: "stopped", generation: g2.n });
+      expect(j.held()).toBe(0);
+      expect(states).toEqual(["SQLITE_FULL", null]);
+      const tail = j
+        .events()
+        .slice(-2)
+        .map((e) => `${e.event}:${e.generation}`);
+      expect(tail).toEqual([`crash:${g2.n}`, `stopped:${g2.n}`]);
+      expect(j.generations().map((g) => g.n)).toEqual([g1.n, g2.n]);
+      expect(j.integrityCheck()).toBe("ok");
+      j.close();
+    } finally {
+      execFileSync("umount", ["-l", mnt]);
+      rmSync(mnt, { recursive: true, force: true });
+    }
   });
 
   it("journals events, generations and crashes, and counts evicted crashes", () => {
