@@ -4,26 +4,13 @@
  * process groups found and stopped by the next start. The service also dies with hotdump through
  * PR_SET_PDEATHSIG (launch.ts); this file is the second line, for what the first cannot catch.
  */
-import { readFileSync, readlinkSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { readlinkSync } from "node:fs";
 import type { StoreLayout } from "../store/index.js";
+import { type RunningRecord, readRunning, writeRunning } from "../store/running.js";
 
-interface Entry {
-  pid: number;
-  generation: number;
-  binary: string;
-  supervisor: number;
-}
+type Entry = RunningRecord;
 
-const file = (layout: StoreLayout) => join(layout.root, "running.json");
-
-function load(layout: StoreLayout): Entry[] {
-  try {
-    return JSON.parse(readFileSync(file(layout), "utf8")) as Entry[];
-  } catch {
-    return [];
-  }
-}
+const load = (layout: StoreLayout) => readRunning(layout.root);
 
 /**
  * Write the list; on failure (a full disk) keep going: the file is a second line of defence
@@ -31,17 +18,10 @@ function load(layout: StoreLayout): Entry[] {
  * next successful save writes the whole current list, so nothing is lost once space returns.
  */
 function save(layout: StoreLayout, entries: Entry[]): Error | null {
-  const tmp = `${file(layout)}.${process.pid}.tmp`;
   try {
-    writeFileSync(tmp, JSON.stringify(entries), { mode: 0o600 });
-    renameSync(tmp, file(layout));
+    writeRunning(layout.root, entries);
     return null;
   } catch (e) {
-    try {
-      unlinkSync(tmp);
-    } catch {
-      // never written
-    }
     return e as Error;
   }
 }

@@ -2,7 +2,7 @@
  * Finds a Go crash in arbitrary stderr (service logs first) and parses it in one pass over the
  * lines: a header (panic chain, fatal error, signal, runtime notes) and then the stack dump.
  */
-import { isRuntimeFunction } from "../report.js";
+import { isRuntimeFunction } from "../../contracts/report.js";
 import {
   makeFrame,
   parseBareSignal,
