@@ -80,6 +80,43 @@ describe("run restarts before it analyses", () => {
   }, 90_000);
 });
 
+describe("the capture queue's deadline", () => {
+  it("past it, the core is still stored and the report comes from the traceback, saying why", async () => {
+    const cwd = tmp();
+    dirs.push(cwd);
+    const port = await freePort();
+    const store = join(cwd, ".hotdump");
+    sup = startSupervised(
+      [
+        "run",
+        "--json-events",
+        "--store",
+        store,
+        "--listen",
+        `127.0.0.1:${port}`,
+        // Shorter than storing the core takes: analysis is never started.
+        "--capture-deadline",
+        "1ms",
+        "--",
+        buildGoFixture("crashsvc"),
+      ],
+      { cwd },
+    );
+    await sup.waitFor((e) => e.event === "ready", 30_000, "generation ready");
+    expect(await httpGet(port, "/crash")).toMatch(/crashing/);
+    const crash = await sup.waitFor((e) => e.event === "crash", 60_000, "crash captured");
+    expect(crash.culprit).toMatchObject({ function: "main.settle" });
+    expect(crash.problems).toEqual([expect.objectContaining({ code: "E_CAPTURE_DEADLINE" })]);
+    const bundle = join(store, "crashes", crash.crashId as string);
+    const report = JSON.parse(readFileSync(join(bundle, "report.json"), "utf8"));
+    expect(report.sources.delve.used).toBe(false);
+    expect(report.sources.traceback.used).toBe(true);
+    expect(JSON.parse(readFileSync(join(bundle, "meta.json"), "utf8")).core.stored).toBe("core.zst");
+    expect(await sup.stop("SIGTERM")).toBe(0);
+    sup = undefined;
+  }, 60_000);
+});
+
 describe("a cgo service (externally linked, .note.gnu.property)", () => {
   it("is supervised by run and serves", async () => {
     const cwd = tmp();

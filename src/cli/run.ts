@@ -6,7 +6,7 @@
 import { watch } from "node:fs";
 import { basename, dirname, resolve } from "node:path";
 import type { Command } from "commander";
-import { loadConfig, parseSize } from "../config/index.js";
+import { loadConfig, parseDuration, parseSize } from "../config/index.js";
 import { HotdumpError, usageError } from "../errors.js";
 import { archiveBinary, sha256File, storeLayout } from "../store/index.js";
 import { sendControl, serveControl } from "../supervise/control.js";
@@ -27,6 +27,7 @@ interface RunOptions extends CommonOptions, SuperviseFlags {
   watchBinary?: boolean;
   redact?: boolean;
   maxUse?: string;
+  captureDeadline?: string;
 }
 
 export function registerRun(program: Command): void {
@@ -51,6 +52,10 @@ export function registerRun(program: Command): void {
     .option("-c, --config <file>", "read [supervise] and [run] settings from this file (flags win)")
     .option("--ui", "also serve the dashboard on 127.0.0.1")
     .option("--max-use <size>", "the store's size budget (default: 10% of the file system, at most 4 GiB)")
+    .option(
+      "--capture-deadline <duration>",
+      "how long after a crash its capture may take, queue included; past it the report comes from the traceback (default 120s)",
+    )
     .passThroughOptions();
   cmd.action(async (argv: string[], opts: RunOptions, c: Command) => {
     const [binaryArg, ...args] = argv;
@@ -60,6 +65,12 @@ export function registerRun(program: Command): void {
     const maxUse = opts.maxUse === undefined ? null : parseSize(opts.maxUse);
     if (maxUse instanceof Error)
       throw usageError(`--max-use ${JSON.stringify(opts.maxUse)}: ${maxUse.message}`);
+    const captureDeadlineMs =
+      opts.captureDeadline === undefined ? undefined : parseDuration(opts.captureDeadline);
+    if (captureDeadlineMs instanceof Error)
+      throw usageError(
+        `--capture-deadline ${JSON.stringify(opts.captureDeadline)}: ${captureDeadlineMs.message}`,
+      );
     const inherited = await handOffIfListening(sup.listen);
     if (!inherited) return;
     const logger = loggerFor(c);
@@ -84,6 +95,7 @@ export function registerRun(program: Command): void {
       readyTimeoutMs: sup.readyTimeoutMs,
       redact: Boolean(opts.redact),
       budget: { maxUse },
+      ...(captureDeadlineMs === undefined ? {} : { captureDeadlineMs }),
       onOutput: (g, stream, line) => {
         ui?.appLine(g, stream, line);
         (stream === "stderr" ? process.stderr : opts.jsonEvents ? process.stderr : process.stdout).write(
