@@ -16,9 +16,20 @@ import { httpGet } from "./helpers/http.js";
 import { type Supervised, startSupervised } from "./helpers/supervised.js";
 
 let sup: Supervised | undefined;
+/** tmpfs mounts and their directories, undone even when a test times out. */
+let mounts: { mnt: string; dir: string }[] = [];
 afterEach(async () => {
   await sup?.stop("SIGKILL");
   sup = undefined;
+  for (const m of mounts) {
+    try {
+      execFileSync("umount", ["-l", m.mnt]);
+    } catch {
+      // already unmounted
+    }
+    rmSync(m.dir, { recursive: true, force: true });
+  }
+  mounts = [];
 });
 
 const crasher = `package main
@@ -212,7 +223,8 @@ describe("hotdump dev while its store's disk is full", () => {
     const mnt = mkdtempSync(join(tmpdir(), "hotdump-faultdev-disk-"));
     mkdirSync(join(mnt, "small"));
     execFileSync("mount", ["-t", "tmpfs", "-o", "size=32m,mode=0700", "tmpfs", join(mnt, "small")]);
-    try {
+    mounts.push({ mnt: join(mnt, "small"), dir: mnt });
+    {
       const store = join(mnt, "small", ".hotdump");
       const dir = project(crashOnDemand(port), `[store]\ndir = "${store}"\n`);
       sup = startSupervised(["dev", "--json-events", "--probe", "alive:300ms"], { cwd: dir });
@@ -238,11 +250,6 @@ describe("hotdump dev while its store's disk is full", () => {
       expect(await sup.stop("SIGTERM")).toBe(0);
       sup = undefined;
       rmSync(dir, { recursive: true, force: true });
-    } finally {
-      await sup?.stop("SIGKILL");
-      sup = undefined;
-      execFileSync("umount", ["-l", join(mnt, "small")]);
-      rmSync(mnt, { recursive: true, force: true });
     }
   }, 120_000);
 });

@@ -30,11 +30,22 @@ const tmp = () => mkdtempSync(join(tmpdir(), "hotdump-faults-"));
 
 let live: ChildProcess[] = [];
 let sup: Supervised | undefined;
+/** tmpfs mounts and their directories, undone even when a test times out. */
+let mounts: { mnt: string; dir: string }[] = [];
 afterEach(async () => {
   for (const p of live) if (p.exitCode === null && p.signalCode === null) p.kill("SIGKILL");
   live = [];
   await sup?.stop("SIGKILL");
   sup = undefined;
+  for (const m of mounts) {
+    try {
+      execFileSync("umount", ["-l", m.mnt]);
+    } catch {
+      // already unmounted
+    }
+    rmSync(m.dir, { recursive: true, force: true });
+  }
+  mounts = [];
 });
 
 /** Fill a file system to its last byte (dd ends with ENOSPC, as a runaway log would). */
@@ -213,7 +224,8 @@ describe("hotdump run while its store's disk is full", () => {
     mkdirSync(mnt);
     // Room for the stored binary (~9 MB) and a journal; then the disk fills up.
     execFileSync("mount", ["-t", "tmpfs", "-o", "size=32m,mode=0700", "tmpfs", mnt]);
-    try {
+    mounts.push({ mnt, dir: cwd });
+    {
       const store = join(mnt, ".hotdump");
       const port = await freePort();
       sup = startSupervised(
@@ -266,11 +278,6 @@ describe("hotdump run while its store's disk is full", () => {
         db.close();
       }
       expect(integrityCheck(store)).toBe("ok");
-    } finally {
-      await sup?.stop("SIGKILL");
-      sup = undefined;
-      execFileSync("umount", ["-l", mnt]);
-      rmSync(cwd, { recursive: true, force: true });
     }
   }, 120_000);
 });
