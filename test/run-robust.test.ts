@@ -37,9 +37,9 @@ describe("run restarts before it analyses", () => {
   it("the next generation serves while the crashed one's Delve analysis is still running", async () => {
     const cwd = tmp();
     dirs.push(cwd);
-    // The real dlv, started 12 s late: analysis takes far longer than the 0.5 s restart backoff (and
-    // a loaded machine's restart). The
-    // order of events, not a wall-clock threshold, says whether the restart waited for it.
+    // The real dlv, started 12 s late: analysis takes far longer than the 0.5 s restart backoff
+    // (and a loaded machine's restart). The order of events, not a wall-clock threshold, says
+    // whether the restart waited for it.
     const slowDlv = join(cwd, "slow-dlv");
     writeFileSync(slowDlv, `#!/bin/sh\nsleep 12\nexec ${resolveDlvPath()} "$@"\n`);
     chmodSync(slowDlv, 0o755);
