@@ -1,0 +1,120 @@
+/**
+ * Which process of the tree crashed, once the child hotdump started has ended. The child may be the
+ * Go program itself (possibly after `exec` from a shell: same pid, new binary), or a shell, `make`
+ * or `go run` that outlived it and ended with its own status: `go run` prints "exit status 2" or
+ * "signal: aborted (core dumped)" and exits 1, dash exits 134, make exits 2. Evidence, best first:
+ * the child's own fatal signal; a descendant's exit status (reaped by hotdump as subreaper, or read
+ * from its zombie); a core whose NT_PRPSINFO pid is a Go descendant's; a Go traceback in the output.
+ */
+import type { Traceback } from "../analyze/traceback/index.js";
+import { CORE_SIGNALS } from "../capture/findCore.js";
+import { type CoreSearch, locateCore } from "../capture/locate.js";
+import { openCore } from "../elf/index.js";
+import type { ChildEnd } from "../util/child.js";
+import { signalName } from "../util/child.js";
+import { type Descendant, type DescendantTracker, isToolchain } from "./descendants.js";
+import { classifyEnd, type Ended } from "./outcome.js";
+
+export interface CrashedProcess {
+  process: Descendant;
+  /** True when it is the child hotdump started (after any exec). */
+  root: boolean;
+  /** Its own end, as capture needs it (signal → a core to find). */
+  ended: Ended;
+  /** A core already found and proven to be this pid's. */
+  core?: CoreSearch;
+  evidence: "exit-status" | "core" | "traceback";
+}
+
+export async function findCrashedProcess(
+  tracker: DescendantTracker,
+  rootEnd: ChildEnd,
+  traceback: Traceback | null,
+  window: { startedAt: Date; endedAt: Date },
+): Promise<CrashedProcess | null> {
+  // One last pass: what ended since the previous one is marked gone (and orphans reaped).
+  await tracker.poll();
+  const all = tracker.list();
+  const root = all.find((d) => d.pid === tracker.rootPid);
+  const rootEnded = classifyEnd(rootEnd, { goTracebackSeen: traceback !== null });
+  if (root && rootEnd.signal && CORE_SIGNALS.has(rootEnd.signal))
+    return { process: root, root: true, ended: rootEnded, evidence: "exit-status" };
+
+  const newestFirst = (a: Descendant, b: Descendant) => b.lastSeen - a.lastSeen || b.firstSeen - a.firstSeen;
+  const goKids = all.filter((d) => d.pid !== tracker.rootPid && d.isGo && !isToolchain(d)).sort(newestFirst);
+
+  const bySignal = goKids.find((d) => d.end?.signal && CORE_SIGNALS.has(d.end.signal));
+  if (bySignal?.end)
+    return {
+      process: bySignal,
+      root: false,
+      ended: classifyEnd(
+        { exitCode: null, signal: bySignal.end.signal, killed: false },
+        { goTracebackSeen: false },
+      ),
+      evidence: "exit-status",
+    };
+
+  // Its parent reaped it: look for its core. The pattern may hold %s, which is not known yet:
+  // Go's crash with GOTRACEBACK=crash raises SIGABRT; a fault outside Go code is SIGSEGV.
+  for (const d of goKids) {
+    if (!d.gone || (d.end && !d.end.signal)) continue;
+    for (const signal of ["SIGABRT", "SIGSEGV"] as const) {
+      const search = await locateCore({
+        pid: d.pid,
+        cwd: d.snapshot?.cwd ?? "/",
+        exe: d.exe.replace(/ \(deleted\)$/, ""),
+        signal,
+        startedAt: new Date(d.firstSeen - 1000),
+        endedAt: window.endedAt,
+        ...(d.snapshot ? { snapshot: d.snapshot } : {}),
+        waitMs: 1000,
+      }).catch(() => null);
+      if (!search?.found || !search.path) continue;
+      const proven = await coreSignalIfPid(search.path, d.pid);
+      if (!proven) continue;
+      return {
+        process: d,
+        root: false,
+        ended: classifyEnd({ exitCode: null, signal: proven, killed: false }, { goTracebackSeen: false }),
+        core: search,
+        evidence: "core",
+      };
+    }
+  }
+
+  if (traceback !== null) {
+    // A panic under the user's own GOTRACEBACK exits 2 without a core: the Go program that ended
+    // last with status 2 (or an unknown status) printed it.
+    const d = goKids.find((k) => k.gone && (!k.end || k.end.exitCode === 2));
+    if (d) {
+      const code = d.end?.exitCode ?? 2;
+      return {
+        process: d,
+        root: false,
+        ended: classifyEnd({ exitCode: code, signal: null, killed: false }, { goTracebackSeen: true }),
+        evidence: "traceback",
+      };
+    }
+  }
+  if (root && rootEnded.outcome === "crash")
+    return { process: root, root: true, ended: rootEnded, evidence: "traceback" };
+  return null;
+}
+
+/** The fatal signal recorded in the core, if the core is the process `pid`'s (NT_PRPSINFO pr_pid). */
+async function coreSignalIfPid(path: string, pid: number): Promise<NodeJS.Signals | null> {
+  try {
+    const c = await openCore(path);
+    try {
+      // Without NT_PRPSINFO, the main thread's tid is the pid.
+      const owner = c.process?.pid ?? c.threads.find((t) => t.tid === pid)?.tid;
+      if (owner !== pid) return null;
+      return signalName(c.signal?.signo ?? c.threads[0]?.cursig ?? null) ?? "SIGABRT";
+    } finally {
+      await c.close();
+    }
+  } catch {
+    return null;
+  }
+}
