@@ -14,9 +14,10 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { runCli } from "./helpers/cli.js";
 import { buildGoFixture, GO_FIXTURES } from "./helpers/go.js";
+import { type Supervised, startSupervised } from "./helpers/supervised.js";
 
 interface ExecJson {
   outcome: string;
@@ -163,5 +164,37 @@ describe("hotdump exec: crashes of descendants", () => {
     );
     // The last line the program printed is the last line kept.
     expect(stderr.trimEnd().split("\n").at(-1)).toBe(fromPanic.trimEnd().split("\n").at(-1));
+  });
+});
+
+describe("hotdump run: a crash in a Go process the service started", () => {
+  let sup: Supervised | undefined;
+  afterEach(async () => {
+    await sup?.stop();
+    sup = undefined;
+  });
+
+  it("is the generation's crash, with the child's pid, binary and core (the parent exited 1)", async () => {
+    const cwd = project();
+    const store = join(cwd, ".hotdump");
+    sup = startSupervised(
+      ["run", "--json-events", "--store", store, "--probe", "alive:5s", "--", "./server", "parent", "400"],
+      { cwd },
+    );
+    const crash = await sup.waitFor((e) => e.event === "crash", 60_000, "crash event");
+    const started = sup.events.find((e) => e.event === "started" && e.generation === crash.generation);
+    expect(crash.pid).not.toBe(started?.pid); // the child that crashed, not the generation's parent
+    const printed = [...sup.output().matchAll(/descsvc panic pid (\d+)/g)].map((m) => Number(m[1]));
+    expect(printed).toContain(crash.pid);
+    const dir = join(store, "crashes", crash.crashId as string);
+    const meta = JSON.parse(readFileSync(join(dir, "meta.json"), "utf8")) as Meta & {
+      core: { found: boolean; buildIdMatch?: boolean | null };
+      kind: string;
+    };
+    expect(meta.pid).toBe(crash.pid);
+    expect(meta.core.found).toBe(true);
+    expect(meta.core.buildIdMatch).toBe(true);
+    expect(meta.kind).toBe("panic");
+    expect((crash.culprit as { function: string } | null)?.function).toBe("main.handle");
   });
 });

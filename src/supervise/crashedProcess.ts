@@ -7,11 +7,15 @@
  * from its zombie); a core whose NT_PRPSINFO pid is a Go descendant's; a Go traceback in the output.
  */
 import type { Traceback } from "../analyze/traceback/index.js";
+import type { CrashFacts } from "../capture/capture.js";
 import { CORE_SIGNALS } from "../capture/findCore.js";
 import { type CoreSearch, locateCore } from "../capture/locate.js";
 import { openCore } from "../elf/index.js";
+import type { HotdumpError } from "../errors.js";
+import { archiveBinary, type StoreLayout } from "../store/index.js";
 import type { ChildEnd } from "../util/child.js";
 import { signalName } from "../util/child.js";
+import type { Logger } from "../util/log.js";
 import { type Descendant, type DescendantTracker, isToolchain } from "./descendants.js";
 import { classifyEnd, type Ended } from "./outcome.js";
 
@@ -117,4 +121,24 @@ async function coreSignalIfPid(path: string, pid: number): Promise<NodeJS.Signal
   } catch {
     return null;
   }
+}
+
+/** The binary facts capture needs for a crashed descendant: its own executable, through the kept fd. */
+export async function descendantBinary(
+  p: Descendant,
+  layout: StoreLayout | null,
+  logger?: Logger,
+): Promise<NonNullable<CrashFacts["binary"]> | null> {
+  if (!p.isGo || p.exeFd === null) return null;
+  const path = p.exe.replace(/ \(deleted\)$/, "");
+  let binary: NonNullable<CrashFacts["binary"]> = { path, identity: p.identity };
+  if (layout)
+    try {
+      // /proc/self/fd/N opens the inode itself, even once `go run` has unlinked the file.
+      const a = await archiveBinary(layout, `/proc/self/fd/${p.exeFd}`);
+      binary = { ...binary, archived: a.path, sha256: a.sha256 };
+    } catch (e) {
+      logger?.warn((e as HotdumpError).shortMessage ?? String(e));
+    }
+  return binary;
 }

@@ -11,7 +11,7 @@ import { type BinaryIdentity, readBinaryIdentity } from "../elf/index.js";
 import { HotdumpError } from "../errors.js";
 import { archiveBinary, ensureStore, type StoreLayout } from "../store/index.js";
 import type { Logger } from "../util/log.js";
-import { type CrashedProcess, findCrashedProcess } from "./crashedProcess.js";
+import { type CrashedProcess, descendantBinary, findCrashedProcess } from "./crashedProcess.js";
 import { type DescendantTracker, trackDescendants } from "./descendants.js";
 import { launchService } from "./launch.js";
 import { type Ended, judgeEnd } from "./outcome.js";
@@ -147,16 +147,7 @@ export async function runOnce(o: RunOnceOptions): Promise<RunOnceResult> {
     };
     const sameAsStarted =
       crashed.root && identity?.goBuildId != null && p.identity?.goBuildId === identity.goBuildId;
-    if (p.isGo && p.exeFd !== null && !sameAsStarted) {
-      binary = { path: summary!.exe, identity: p.identity };
-      if (layout)
-        try {
-          const a = await archiveBinary(layout, `/proc/self/fd/${p.exeFd}`);
-          binary = { ...binary, archived: a.path, sha256: a.sha256 };
-        } catch (e) {
-          o.logger.warn((e as HotdumpError).shortMessage ?? String(e));
-        }
-    }
+    if (!sameAsStarted) binary = (await descendantBinary(p, layout, o.logger)) ?? binary;
     // A Go process's snapshot is re-taken once its binary is known to be Go (after any exec); a root
     // not yet identified (it crashed within a poll) has the snapshot taken once it exec'd the program.
     const processFacts =

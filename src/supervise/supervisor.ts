@@ -6,6 +6,8 @@ import type { Child } from "../util/child.js";
 import { LineSplitter } from "../util/lines.js";
 import type { Logger } from "../util/log.js";
 import { Backoff, type BackoffOptions } from "./backoff.js";
+import { descendantBinary, findCrashedProcess } from "./crashedProcess.js";
+import { trackDescendants } from "./descendants.js";
 import { launchService } from "./launch.js";
 import { type Ended, judgeEnd } from "./outcome.js";
 import { expandPort, freePort, type ProbeSpec, type ProbeTiming, waitReady } from "./probe.js";
@@ -159,6 +161,9 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
       onStderr: (c) => err.push(c),
     });
     const startedAt = new Date();
+    // The same descendant tracking as exec: a service that starts Go programs of its own (workers,
+    // a wrapper) has their crashes captured with their own pid, binary and core.
+    const tracker = child.pid !== undefined ? trackDescendants(child.pid, { intervalMs: 50 }) : null;
     const g: Running = { build, child, port, state: "starting", startedAt, lines, done: null as never };
     if (child.pid !== undefined)
       rememberRunning(o.layout, { pid: child.pid, generation: build.generation, binary: build.binary });
@@ -170,24 +175,37 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
       if (child.pid !== undefined) forgetRunning(o.layout, child.pid);
       const expected = g.state === "stopping";
       g.state = "ended";
-      const { stderrTail, traceback, ended } = judgeEnd(child, end);
+      const judged = judgeEnd(child, end);
+      const { stderrTail, traceback } = judged;
+      let ended = judged.ended;
+      const endedAt = new Date();
+      const crashed = tracker
+        ? await findCrashedProcess(tracker, end, traceback, { startedAt, endedAt })
+        : null;
+      await tracker?.stop(crashed ? [crashed.process] : []);
+      // A descendant crashed while what was started ended otherwise: the generation crashed.
+      const inDescendant = crashed && !crashed.root && !expected ? crashed : null;
+      if (inDescendant && ended.outcome !== "crash") ended = { ...ended, outcome: "crash" };
       let crash: Captured | null = null;
       if (ended.outcome === "crash") {
+        const p = inDescendant?.process;
+        const own = {
+          path: build.binary,
+          archived: build.binary,
+          sha256: build.sha256,
+          identity: build.identity,
+        };
         crash = await captureCrash(
           {
-            pid: child.pid ?? 0,
-            ended,
+            pid: p?.pid ?? child.pid ?? 0,
+            ended: inDescendant?.ended ?? ended,
             startedAt,
-            endedAt: new Date(),
-            cmdline: [build.binary, ...o.args],
-            cwd: o.cwd,
+            endedAt,
+            cmdline: p ? p.argv : [build.binary, ...o.args],
+            cwd: p?.snapshot?.cwd ?? o.cwd,
             envNames: Object.keys(env).sort(),
-            binary: {
-              path: build.binary,
-              archived: build.binary,
-              sha256: build.sha256,
-              identity: build.identity,
-            },
+            binary: (p && (await descendantBinary(p, o.layout, o.logger))) ?? own,
+            ...(p?.snapshot ? { process: p.snapshot } : {}),
             stdoutTail: child.stdoutTail.toString(),
             stderrTail,
             traceback,
@@ -199,17 +217,18 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
             pinnedBinaries: keep ? [keep.sha256] : [],
             ...(budget ? { budget } : {}),
           },
-        );
+        ).finally(() => tracker?.release());
         o.emit({
           event: "crash",
           generation: build.generation,
-          pid: child.pid ?? null,
+          pid: inDescendant?.process.pid ?? child.pid ?? null,
           crashId: crash.bundle?.id ?? null,
           message: crash.report.message,
           culprit: crash.report.culprit,
         });
         o.onCrash?.(build.generation, crash);
       } else if (expected) {
+        tracker?.release();
         o.emit({
           event: "stopped",
           generation: build.generation,
@@ -218,6 +237,7 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
           exitCode: ended.exitCode,
         });
       } else {
+        tracker?.release();
         o.emit({
           event: "exited",
           generation: build.generation,
