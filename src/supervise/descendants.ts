@@ -7,8 +7,9 @@
  * CONFIG_PROC_CHILDREN, on in Debian's and Ubuntu's kernels), plus this process's own children,
  * where orphans land once hotdump is their subreaper. For each Go program seen (an ELF with Go
  * build info), an fd is opened on /proc/PID/exe: it keeps the inode readable after `go run`
- * deletes its /tmp/go-build… copy, which it does as soon as the program ends (measured with
- * Go 1.26: the file was gone 2 ms after the child's exit, while the fd still read all of it).
+ * deletes its /tmp/go-build… copy, which it does as soon as the program ends (Go 1.26: the path
+ * no longer existed when exec finished, while the copy read through the fd had the build ID of
+ * the core; test/exec-descendants.test.ts checks both on every run).
  */
 import { closeSync, fstatSync, openSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { type ProcessSnapshot, snapshotProcess } from "../capture/processFacts.js";
@@ -267,8 +268,8 @@ export function trackDescendants(
     }
   };
 
-  // 20 ms: a program must live that long to be seen. Measured on the shared 2-core machine: a pass
-  // over a 4-process tree costs ~0.2 ms, so this is ~1% of one core.
+  // 20 ms: a program must live that long to be seen. Measured (bench/descendants.mjs, shared 2-core
+  // machine at load 13): a pass over a 5-process tree costs 0.75 ms, ~2.9% of one core at 20 ms.
   const timer = setInterval(poll, opts.intervalMs ?? 20);
   timer.unref();
   poll();
