@@ -27,6 +27,8 @@ export interface ProcessEndSeen {
 export interface Descendant {
   pid: number;
   ppid: number;
+  /** Process group (/proc/PID/stat field 5). */
+  pgrp: number;
   /** Clock ticks since boot (/proc/PID/stat field 22): tells a reused pid from the process seen before. */
   startTime: number;
   argv: string[];
@@ -41,6 +43,8 @@ export interface Descendant {
   lastSeen: number;
   gone: boolean;
   end?: ProcessEndSeen;
+  /** Known only from its core: it ended before a poll could see it. */
+  unseen?: boolean;
 }
 
 export interface DescendantTracker {
@@ -57,6 +61,7 @@ export interface DescendantTracker {
 
 interface StatFields {
   ppid: number;
+  pgrp: number;
   state: string;
   startTime: number;
   exitCode: number | null;
@@ -72,6 +77,7 @@ function readStat(pid: number): StatFields | null {
     return {
       state: rest[0] ?? "?",
       ppid: Number(rest[1]),
+      pgrp: Number(rest[2]),
       startTime: Number(rest[19]),
       exitCode: exit === undefined ? null : Number(exit),
     };
@@ -199,6 +205,7 @@ export function trackDescendants(
       d = {
         pid,
         ppid,
+        pgrp: st.pgrp,
         startTime: st.startTime,
         argv,
         exe,

@@ -11,7 +11,7 @@ import { type BinaryIdentity, readBinaryIdentity } from "../elf/index.js";
 import { HotdumpError } from "../errors.js";
 import { archiveBinary, ensureStore, type StoreLayout } from "../store/index.js";
 import type { Logger } from "../util/log.js";
-import { type CrashedProcess, descendantBinary, findCrashedProcess } from "./crashedProcess.js";
+import { type CrashedProcess, crashedCwd, descendantBinary, findCrashedProcess } from "./crashedProcess.js";
 import { type DescendantTracker, trackDescendants } from "./descendants.js";
 import { launchService } from "./launch.js";
 import { type Ended, judgeEnd } from "./outcome.js";
@@ -160,7 +160,7 @@ export async function runOnce(o: RunOnceOptions): Promise<RunOnceResult> {
           startedAt,
           endedAt,
           cmdline: summary!.argv,
-          cwd: processFacts?.cwd ?? o.cwd,
+          cwd: processFacts?.cwd ?? crashedCwd(crashed, o.cwd),
           envNames: Object.keys(o.env).sort(),
           binary,
           stdoutTail: child.stdoutTail.toString(),

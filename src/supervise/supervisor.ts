@@ -6,7 +6,7 @@ import type { Child } from "../util/child.js";
 import { LineSplitter } from "../util/lines.js";
 import type { Logger } from "../util/log.js";
 import { Backoff, type BackoffOptions } from "./backoff.js";
-import { descendantBinary, findCrashedProcess } from "./crashedProcess.js";
+import { crashedCwd, descendantBinary, findCrashedProcess } from "./crashedProcess.js";
 import { trackDescendants } from "./descendants.js";
 import { launchService } from "./launch.js";
 import { type Ended, judgeEnd } from "./outcome.js";
@@ -203,7 +203,7 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
             startedAt,
             endedAt,
             cmdline: p ? p.argv : [build.binary, ...o.args],
-            cwd: p?.snapshot?.cwd ?? o.cwd,
+            cwd: inDescendant ? crashedCwd(inDescendant, o.cwd) : o.cwd,
             envNames: Object.keys(env).sort(),
             binary: (p && (await descendantBinary(p, o.layout, o.logger))) ?? own,
             ...(p?.snapshot ? { process: p.snapshot } : {}),
