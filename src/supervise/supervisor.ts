@@ -163,7 +163,7 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
     const startedAt = new Date();
     // The same descendant tracking as exec: a service that starts Go programs of its own (workers,
     // a wrapper) has their crashes captured with their own pid, binary and core. Every 50 ms for a
-    // long-running service: ~1.5% of one core on this machine (bench/descendants.mjs: 0.76 ms a pass).
+    // long-running service: ~1.5% of one core, estimated from bench/descendants.mjs (0.76 ms a pass).
     const tracker = child.pid !== undefined ? trackDescendants(child.pid, { intervalMs: 50 }) : null;
     const g: Running = { build, child, port, state: "starting", startedAt, lines, done: null as never };
     if (child.pid !== undefined)
