@@ -4,17 +4,19 @@
  */
 import type { Writable } from "node:stream";
 import type { AnalyzeOptions } from "../analyze/analyze.js";
-import type { Report } from "../analyze/report.js";
 import { type Captured, captureCrash } from "../capture/capture.js";
 import { snapshotAfterExec } from "../capture/processFacts.js";
+import type { Report } from "../contracts/report.js";
 import { type BinaryIdentity, readBinaryIdentity } from "../elf/index.js";
 import { HotdumpError } from "../errors.js";
 import { archiveBinary, ensureStore, type StoreLayout } from "../store/index.js";
+import { LineSplitter } from "../util/lines.js";
 import type { Logger } from "../util/log.js";
 import { type CrashedProcess, crashedCwd, descendantBinary, findCrashedProcess } from "./crashedProcess.js";
 import { type DescendantTracker, trackDescendants } from "./descendants.js";
 import { launchService } from "./launch.js";
 import { type Ended, judgeEnd } from "./outcome.js";
+import { createRaceWatcher } from "./race.js";
 import { resolveCommand } from "./resolveCommand.js";
 
 export interface RunOnceOptions {
@@ -82,6 +84,8 @@ export async function runOnce(o: RunOnceOptions): Promise<RunOnceResult> {
   }
 
   const startedAt = new Date();
+  const races = createRaceWatcher();
+  const stderrLines = new LineSplitter((l) => races.line(l));
   const child = launchService({
     command: program,
     args: o.args,
@@ -90,7 +94,10 @@ export async function runOnce(o: RunOnceOptions): Promise<RunOnceResult> {
     stdin: "inherit",
     tailBytes: o.tailBytes ?? 256 * 1024,
     onStdout: (c) => o.stdout.write(c),
-    onStderr: (c) => o.stderr.write(c),
+    onStderr: (c) => {
+      o.stderr.write(c);
+      stderrLines.push(c);
+    },
   });
   // The child shares our process group, so a terminal's Ctrl-C reaches it directly; a signal sent
   // to hotdump alone (kill PID) is passed on. Either way hotdump stays to record how it ended.
@@ -105,6 +112,7 @@ export async function runOnce(o: RunOnceOptions): Promise<RunOnceResult> {
   );
   for (const [s, h] of handlers) process.on(s, h);
   const end = await child.stopped;
+  stderrLines.flush();
   for (const [s, h] of handlers) process.off(s, h);
   const endedAt = new Date();
   if (end.error && child.pid === undefined)
@@ -112,11 +120,15 @@ export async function runOnce(o: RunOnceOptions): Promise<RunOnceResult> {
       cause: end.error,
     });
 
-  const judged = judgeEnd(child, end);
-  const { stderrTail, traceback } = judged;
+  const judged = judgeEnd(child, end, races.races);
+  const { stderrTail, traceback, races: raceReports } = judged;
   let ended = judged.ended;
-  const crashed = tracker ? await findCrashedProcess(tracker, end, traceback, { startedAt, endedAt }) : null;
+  let crashed = tracker ? await findCrashedProcess(tracker, end, traceback, { startedAt, endedAt }) : null;
   await tracker?.stop(crashed ? [crashed.process] : []);
+  // Judged a crash from its own output alone (a race report's exit status): the child is the one.
+  const root = tracker?.list().find((d) => d.pid === child.pid);
+  if (!crashed && ended.outcome === "crash" && root)
+    crashed = { process: root, root: true, ended, evidence: "exit-status" };
   let crash: Captured | null = null;
   let summary: CrashedSummary | undefined;
   if (crashed) {
@@ -166,6 +178,7 @@ export async function runOnce(o: RunOnceOptions): Promise<RunOnceResult> {
           stdoutTail: child.stdoutTail.toString(),
           stderrTail,
           traceback,
+          races: raceReports,
           ...(processFacts ? { process: processFacts } : {}),
         },
         {

@@ -8,7 +8,6 @@
  * The one exception is counting goroutines, which walks runtime.allgs.
  */
 import { readFile } from "node:fs/promises";
-import { isHotdumpError } from "../../errors.js";
 import {
   type Frame,
   type GoroutineGroup,
@@ -18,7 +17,8 @@ import {
   type Report,
   type SourceContext,
   type Variable,
-} from "../report.js";
+} from "../../contracts/report.js";
+import { isHotdumpError } from "../../errors.js";
 import { createDelveSession, type DelveSession } from "./client.js";
 import { dlvBinaryMismatch, dlvNoDebugInfo } from "./errors.js";
 import { formatVariable, quoteGo, REDACTED } from "./format.js";

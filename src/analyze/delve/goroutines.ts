@@ -1,7 +1,7 @@
 /**
  * Goroutine states and groups as people read them in a traceback (`chan receive`, `running`).
  */
-import type { GoroutineGroup } from "../report.js";
+import type { GoroutineGroup } from "../../contracts/report.js";
 import { parseGoVersion } from "./client.js";
 import { type Goroutine, GoroutineStatus, type ListGoroutinesOut } from "./types.js";
 

@@ -5,8 +5,8 @@
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import type { Frame, GoroutineGroup, Location, Register } from "../../contracts/report.js";
 import { runCapture, withParentDeathSignal } from "../../util/child.js";
-import type { Frame, GoroutineGroup, Location, Register } from "../report.js";
 import { gdbFailed, gdbNotFound, gdbTimeout } from "./errors.js";
 import {
   type GdbFrame,

@@ -3,7 +3,7 @@
  * `info threads`, and runtime-gdb.py's `info goroutines`). Pure functions: the runner feeds them
  * the sections it cut out of one gdb run.
  */
-import { type Frame, isRuntimeFunction, type Register, type Variable } from "../report.js";
+import { type Frame, isRuntimeFunction, type Register, type Variable } from "../../contracts/report.js";
 
 /** Marks gdb's `echo` commands put between sections of stdout. */
 export const SECTION_MARK = "@@hotdump-gdb:";

@@ -1,6 +1,6 @@
 /** Folding a GdbAnalysis into the report contract (the fallback's share of a Report). */
 import { readFileSync } from "node:fs";
-import { type CrashKind, emptyReport, type Report, type SourceContext } from "../report.js";
+import { type CrashKind, emptyReport, type Report, type SourceContext } from "../../contracts/report.js";
 import type { GdbAnalysis } from "./analyze.js";
 
 function kindOf(a: GdbAnalysis): CrashKind {

@@ -3,7 +3,7 @@
  * runtime nor the standard library, as Delve's `goroutines -group userloc` does with its user
  * frame) and by state: 20,000 goroutines parked in `chan receive` at main.waitOrder become one line.
  */
-import type { GoroutineGroup } from "../report.js";
+import type { GoroutineGroup } from "../../contracts/report.js";
 import type { Goroutine, TracebackFrame } from "./types.js";
 
 export interface GroupOptions {

@@ -2,8 +2,8 @@
  * Finds a Go crash in arbitrary stderr (service logs first) and parses it in one pass over the
  * lines: a header (panic chain, fatal error, signal, runtime notes) and then the stack dump.
  */
+import { isRuntimeFunction } from "../../contracts/report.js";
 import { ELISION_RE } from "../../util/tail.js";
-import { isRuntimeFunction } from "../report.js";
 import {
   makeFrame,
   parseBareSignal,

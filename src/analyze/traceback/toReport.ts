@@ -2,7 +2,7 @@
  * Fills the report contract's traceback-derived fields. Delve and gdb add values, locals and
  * registers from the core later; what a traceback knows is kept as is (rawArgs, no decoded values).
  */
-import type { Frame, Report } from "../report.js";
+import type { Frame, Report } from "../../contracts/report.js";
 import { groupGoroutines } from "./group.js";
 import type { Traceback, TracebackFrame } from "./types.js";
 
