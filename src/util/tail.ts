@@ -109,15 +109,7 @@ export class Tail {
     return all.subarray(Math.max(0, from - tailStart), Math.max(0, to - tailStart));
   }
 
-  /** Bytes of the stream that toString() leaves out. */
-  get truncatedBytes(): number {
-    return this.total - this.toBuffer().length + (this.elidedMarker ? this.elidedMarker.length : 0);
-  }
-
-  private elidedMarker: Buffer | null = null;
-
   toBuffer(): Buffer {
-    this.elidedMarker = null;
     const tail = Buffer.concat(this.chunks);
     const tailStart = this.total - tail.length;
     if (this.headStart < 0 || this.headStart >= tailStart) {
@@ -135,8 +127,7 @@ export class Tail {
     const tnl = tail.indexOf(10);
     const tailKept = tnl >= 0 && tnl < 4096 ? tail.subarray(tnl + 1) : tail;
     const elided = tail.length - tailKept.length + (tailStart - this.headStart - headKept.length);
-    this.elidedMarker = Buffer.from(elisionLine(elided));
-    return Buffer.concat([headKept, this.elidedMarker, tailKept]);
+    return Buffer.concat([headKept, Buffer.from(elisionLine(elided)), tailKept]);
   }
 
   toString(): string {
