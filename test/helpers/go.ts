@@ -18,7 +18,7 @@ export interface GoBuildOptions {
   debug?: boolean;
   /** Extra go build flags, e.g. ["-ldflags=-s -w"]. */
   flags?: string[];
-  /** Build with cgo (CGO_ENABLED=1, needs a C compiler): externally linked, like real cgo services. */
+  /** Build with cgo (CGO_ENABLED=1; needs a C compiler). Default false: static, no C toolchain. */
   cgo?: boolean;
 }
 
@@ -27,8 +27,7 @@ export function buildGoFixture(name: string, opts: GoBuildOptions = {}): string 
   if (!existsSync(dir)) throw new Error(`no Go fixture ${dir}`);
   const flags = [...(opts.debug === false ? [] : ["-gcflags=all=-N -l"]), ...(opts.flags ?? [])];
   const h = createHash("sha256");
-  h.update(JSON.stringify(flags));
-  if (opts.cgo) h.update("cgo");
+  h.update(JSON.stringify(flags)).update(opts.cgo ? "cgo" : "nocgo");
   for (const f of readdirSync(dir, { recursive: true, withFileTypes: true })
     .filter((e) => e.isFile())
     .map((e) => join(e.parentPath, e.name))

@@ -444,12 +444,22 @@ function appLogText() {
 
 // ---------------------------------------------------------------- crash page
 
-/** The service's own code: not the runtime, not the standard library (no dot in its first path element). */
+/**
+ * Frames shown open: the service's own code and C code, as the report classified them
+ * (src/analyze/frames.ts). Reports written before frames carried a class fall back to `runtime`.
+ */
 function inApp(f) {
-  if (f.runtime) return false;
-  const pkg = f.function.includes("/") ? f.function.split("/")[0] : f.function.split(".")[0];
-  return pkg === "main" || pkg.includes(".");
+  const cls = f.class ?? (f.runtime ? "runtime" : "user");
+  return cls === "user" || cls === "c";
 }
+
+const CLASS_TEXT = {
+  c: "C code",
+  stdlib: "the standard library",
+  cgo: "cgo-generated code",
+  runtime: "the Go runtime",
+  user: "user code",
+};
 
 function vars(title, list) {
   if (!list?.length) return null;
@@ -464,6 +474,8 @@ function vars(title, list) {
           "dd",
           { class: v.unreadable ? "muted" : undefined },
           v.redacted ? "<redacted>" : v.unreadable ? `<unreadable: ${v.unreadable}>` : v.value,
+          // The nil fields inside the value, named whole: the one that is the bug stays visible.
+          v.nilFields?.length ? h("div", { class: "bad nils" }, `nil: ${v.nilFields.join(", ")}`) : null,
         ),
       ]),
     ),
@@ -716,6 +728,20 @@ async function renderCrash(id) {
               " at ",
               h("code", null, where(culprit)),
             ),
+            r?.site
+              ? h(
+                  "p",
+                  { class: "muted", id: "culprit-site" },
+                  `happened in ${CLASS_TEXT[r.site.class] ?? r.site.class}: `,
+                  h("span", { class: "fn" }, r.site.function),
+                  " at ",
+                  h("code", null, where(r.site)),
+                )
+              : null,
+            culprit.localFile
+              ? h("p", { class: "muted" }, "source on this machine: ", h("code", null, culprit.localFile))
+              : null,
+            culpritF?.source?.stale ? h("p", { class: "bad" }, `source ${culpritF.source.stale}`) : null,
             sourceBlock(culpritF),
             culpritF ? [vars("Arguments", culpritF.args), vars("Locals", culpritF.locals)] : null,
           ]
