@@ -9,7 +9,7 @@ import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { Report } from "../src/contracts/report.js";
 import { runCli } from "./helpers/cli.js";
-import { FIXTURES } from "./helpers/go.js";
+import { buildGoFixture, FIXTURES } from "./helpers/go.js";
 
 const tmp = () => mkdtempSync(join(tmpdir(), "hotdump-newcomer-"));
 
@@ -75,4 +75,25 @@ describe("a crash inside a dependency", () => {
     expect(c.report.culprit?.function).toBe("example.com/widget.Render");
     expect(c.report.culprit?.line).toBe(8);
   }, 180_000);
+});
+
+describe("a store where no directory can be made", () => {
+  // /proc answers mkdir with ENOENT although the parent exists: Node 20's recursive mkdirSync
+  // retried that forever (a CPU spinning, no output); the store must fail with its code instead.
+  it("--store /proc/...: the crash is reported, the store's error named, and hotdump ends", async () => {
+    const bin = buildGoFixture("exectarget");
+    const cwd = tmp();
+    const started = Date.now();
+    const r = await runCli(["exec", "--store", "/proc/hotdump-newcomer/store", "--", bin, "panic"], {
+      cwd,
+      timeoutMs: 90_000,
+    });
+    expect(r.signal, "hotdump was killed by the test's timeout: it hung").toBeNull();
+    expect(Date.now() - started).toBeLessThan(90_000);
+    expect(r.code).toBe(134);
+    expect(r.stderr).toContain("cannot write the store at /proc/hotdump-newcomer/store");
+    expect(r.stderr).toContain("[E_STORE_UNWRITABLE]");
+    expect(r.stderr).toMatch(/culprit\s+main\.process/);
+    expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
+  }, 120_000);
 });
