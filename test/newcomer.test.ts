@@ -97,3 +97,31 @@ describe("a store where no directory can be made", () => {
     expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
   }, 120_000);
 });
+
+describe("a Go package directory given where its program belongs", () => {
+  // `hotdump exec -- ./cmd/api` is what a newcomer types in a module with cmd/api/main.go. The old
+  // hint, `go build -o ./cmd/api`, writes the binary *into* that directory; and a path that does
+  // not exist was answered "give a path, e.g. ././nope".
+  it("exec and run say it is a directory and how to build a program from it", async () => {
+    const cwd = tmp();
+    mkdirSync(join(cwd, "cmd", "api"), { recursive: true });
+    mkdirSync(join(cwd, "svc"));
+    const api = await runCli(["exec", "--store", join(cwd, "store"), "--", "./cmd/api"], { cwd });
+    expect(api.code).toBe(126);
+    expect(api.stderr.trim()).toBe(
+      "hotdump: ./cmd/api is a directory, not a program: build it (go build -o ./api ./cmd/api) and give ./api, or let hotdump dev -p ./cmd/api build and run it [E_EXEC_NOT_A_FILE]",
+    );
+    // A directory in the current one: the suggested output may not be that directory.
+    const svc = await runCli(["exec", "--store", join(cwd, "store"), "--", "./svc"], { cwd });
+    expect(svc.stderr).toContain("(go build -o ./svc.bin ./svc) and give ./svc.bin");
+    const run = await runCli(["run", "--store", join(cwd, "store"), "--", "./cmd/api"], {
+      cwd,
+      timeoutMs: 30_000,
+    });
+    expect(run.signal).toBeNull();
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain("is a directory, not a program: build it (go build -o ./api ");
+    expect(run.stderr).toContain("[E_PREFLIGHT_NOT_A_FILE]");
+    for (const r of [api, svc, run]) expect(r.stderr).not.toMatch(/\n\s+at /);
+  }, 60_000);
+});
