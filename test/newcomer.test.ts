@@ -125,3 +125,31 @@ describe("a Go package directory given where its program belongs", () => {
     for (const r of [api, svc, run]) expect(r.stderr).not.toMatch(/\n\s+at /);
   }, 60_000);
 });
+
+describe("the commands hotdump suggests run as printed", () => {
+  // `make demo` runs `exec --store examples/.demo-store`; the `next hotdump report ID` it printed
+  // had no --store, and typed as shown it answered E_CRASH_NOT_FOUND.
+  it("exec --store DIR: the summary's and the report's next commands name the store", async () => {
+    const bin = buildGoFixture("exectarget");
+    const cwd = tmp();
+    const r = await runCli(["exec", "--store", "crashes-here", "--", bin, "panic"], {
+      cwd,
+      timeoutMs: 120_000,
+    });
+    expect(r.code, r.stderr).toBe(134);
+    const next =
+      /next\s+(hotdump report \S+ --store crashes-here)\s+\|\s+(hotdump debug \S+ --store crashes-here)/.exec(
+        r.stderr,
+      );
+    expect(next, r.stderr).not.toBeNull();
+    // Typed as printed, from the same directory.
+    const report = await runCli(next![1]!.split(" ").slice(1), { cwd });
+    expect(report.code, report.stderr).toBe(0);
+    expect(report.stdout).toMatch(/culprit|Culprit/);
+    expect(report.stdout).toContain(`$ ${next![1]}`);
+    expect(report.stdout).toContain(`$ ${next![2]}`);
+    // From the store's own parent with the default store name nothing needs adding.
+    const plain = await runCli(["exec", "--", bin, "panic"], { cwd, timeoutMs: 120_000 });
+    expect(plain.stderr).toMatch(/next\s+hotdump report \S+\s+\|\s+hotdump debug \S+\n/);
+  }, 240_000);
+});

@@ -6,7 +6,7 @@ import { HotdumpError, usageError } from "../errors.js";
 import { renderReport } from "../report/index.js";
 import { bundleFile, isCrashId, openBundle, storeLayout } from "../store/index.js";
 import { useColour } from "../util/log.js";
-import { type CommonOptions, storeDirFrom, storeOption } from "./common.js";
+import { type CommonOptions, storeDirFrom, storeOption, withStoreFlag } from "./common.js";
 
 export type Format = "text" | "json" | "md" | "html";
 const FORMATS: Format[] = ["text", "json", "md", "html"];
@@ -74,7 +74,8 @@ export function registerReport(program: Command): void {
   ).action((id: string, opts: CommonOptions & { format?: string; out?: string }) => {
     const format = parseFormat(opts.format);
     const storeDir = storeDirFrom(opts);
-    emitReport(readStoredReport(storeDir, resolveCrashId(storeDir, id)), format, opts.out);
+    const report = readStoredReport(storeDir, resolveCrashId(storeDir, id));
+    emitReport({ ...report, next: withStoreFlag(report.next, storeDir) }, format, opts.out);
   });
 }
 
