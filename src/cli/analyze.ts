@@ -11,8 +11,8 @@ import type { CoreInfo } from "../contracts/bundle.js";
 import { readBinaryIdentity } from "../elf/index.js";
 import { HotdumpError, usageError } from "../errors.js";
 import { ensureStore, openBundle } from "../store/index.js";
-import { type CommonOptions, storeDirFrom, storeOption, withStoreFlag } from "./common.js";
-import { emitReport, parseFormat, resolveCrashId } from "./report.js";
+import { type CommonOptions, storeDirFrom, storeOption } from "./common.js";
+import { emitReport, humanNext, parseFormat, resolveCrashId } from "./report.js";
 
 interface AnalyzeCliOptions extends CommonOptions {
   binary?: string;
@@ -60,7 +60,7 @@ export function registerAnalyze(program: Command): void {
       const layout = ensureStore(storeDir);
       const bundle = openBundle(layout, resolveCrashId(storeDir, opts.crash));
       const report = await reanalyzeBundle(layout, bundle, common);
-      emitReport({ ...report, next: withStoreFlag(report.next, storeDir) }, format, opts.out);
+      emitReport(humanNext(report, format, storeDir), format, opts.out);
       return;
     }
     if (!opts.binary || !opts.core)

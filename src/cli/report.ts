@@ -18,6 +18,14 @@ export function parseFormat(f: string | undefined): Format {
   return v;
 }
 
+/**
+ * For a person reading it here, the report's `next` commands with the --store they need (JSON
+ * keeps the stored commands: a program reading it knows which store it asked).
+ */
+export function humanNext(report: Report, format: Format, storeDir: string): Report {
+  return format === "json" ? report : { ...report, next: withStoreFlag(report.next, storeDir) };
+}
+
 /** Print or write a report in a format; text gets colour only on a terminal. */
 export function emitReport(report: Report, format: Format, out?: string): void {
   const colour = !out && format === "text" && useColour(process.stdout);
@@ -75,7 +83,7 @@ export function registerReport(program: Command): void {
     const format = parseFormat(opts.format);
     const storeDir = storeDirFrom(opts);
     const report = readStoredReport(storeDir, resolveCrashId(storeDir, id));
-    emitReport({ ...report, next: withStoreFlag(report.next, storeDir) }, format, opts.out);
+    emitReport(humanNext(report, format, storeDir), format, opts.out);
   });
 }
 
