@@ -153,3 +153,37 @@ describe("the commands hotdump suggests run as printed", () => {
     expect(plain.stderr).toMatch(/next\s+hotdump report \S+\s+\|\s+hotdump debug \S+\n/);
   }, 240_000);
 });
+
+describe("eval on a plain `go build` binary", () => {
+  // `hotdump eval latest o` on a service built without -N -l answered "empty OP stack": Delve's
+  // words, which tell a newcomer nothing about the remedy.
+  it("says the binary is optimised and how to rebuild, where Delve only says empty OP stack", async () => {
+    const c = await crash(buildGoFixture("exectarget", { debug: false }), ["panic"]);
+    const key = await runCli(["eval", "--store", c.store, c.id, "key"], { cwd: c.cwd, timeoutMs: 60_000 });
+    expect(key.code).not.toBe(0);
+    expect(key.stderr).toMatch(
+      /could not evaluate "key": .*in the culprit's frame \(goroutine \d+, frame \d+\)/,
+    );
+    expect(key.stderr).toContain("the binary is optimised");
+    expect(key.stderr).toContain("rebuild with -gcflags=all=-N -l");
+    expect(key.stderr).toContain("[E_EVAL]");
+    const gone = await runCli(["eval", "--store", c.store, c.id, "secret"], {
+      cwd: c.cwd,
+      timeoutMs: 60_000,
+    });
+    expect(gone.stderr).toContain("that function is optimised and may have dropped it");
+  }, 180_000);
+
+  it("a debug build reads it; a name not in scope points at --goroutine/--frame", async () => {
+    const c = await crash(buildGoFixture("exectarget"), ["panic"]);
+    const key = await runCli(["eval", "--store", c.store, c.id, "secret"], { cwd: c.cwd, timeoutMs: 60_000 });
+    expect(key.code, key.stderr).toBe(0);
+    expect(key.stdout.trim()).toBe('"tok-12345"');
+    const none = await runCli(["eval", "--store", c.store, c.id, "nosuch"], {
+      cwd: c.cwd,
+      timeoutMs: 60_000,
+    });
+    expect(none.stderr).toContain("(--goroutine N --frame K evaluate elsewhere) [E_EVAL]");
+    expect(none.stderr).not.toContain("optimised");
+  }, 180_000);
+});
