@@ -187,3 +187,25 @@ describe("eval on a plain `go build` binary", () => {
     expect(none.stderr).not.toContain("optimised");
   }, 180_000);
 });
+
+describe("a crash of a program that is not Go", () => {
+  // `hotdump exec -- /bin/sh -c 'kill -SEGV $$'`: the report said "Not found (no frame outside the
+  // Go runtime)" above a "Goroutine 0", and `hotdump debug` opened Delve, which has no stack for it.
+  it("the report says it is not Go, and debug opens gdb", async () => {
+    const c = await crash("/bin/sh", ["-c", "kill -SEGV $$"]);
+    expect(c.report.goVersion).toBeNull();
+    const text = await runCli(["report", c.id, "--store", c.store], { cwd: c.cwd });
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout).toContain("None: not a Go program");
+    expect(text.stdout).not.toContain("Go runtime");
+    expect(text.stdout).toMatch(/^Crashing thread/m);
+    const dbg = await runCli(["debug", c.id, "--store", c.store], {
+      cwd: c.cwd,
+      input: "bt\nquit\n",
+      timeoutMs: 60_000,
+    });
+    expect(dbg.stderr).toContain("is not a Go program: opening gdb");
+    expect(dbg.stderr).toMatch(/hotdump: gdb -q /);
+    expect(dbg.stdout).toMatch(/#0 /);
+  }, 120_000);
+});
