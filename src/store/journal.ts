@@ -18,6 +18,7 @@ export type EventName =
   | "exited"
   | "crash"
   | "switch"
+  | "drained"
   | "rollback"
   | "recovered-panic"
   | "evicted";
