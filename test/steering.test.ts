@@ -6,8 +6,16 @@
  * queued connections wait for its restart, UNIX sockets switch by rename(2), the shared-socket
  * fallback is said once, and a service that never accepts on fd 3 is named with the remedy.
  */
-import { readFileSync, readlinkSync, readdirSync } from "node:fs";
-import { copyFileSync, mkdtempSync, renameSync, rmSync, statSync } from "node:fs";
+import {
+  copyFileSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  renameSync,
+  rmSync,
+  statSync,
+} from "node:fs";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -27,7 +35,9 @@ function get(t: Target, path = "/", timeoutMs = 10_000): Promise<string> {
       res.on("data", (c) => {
         body += c;
       });
-      res.on("end", () => (res.statusCode === 200 ? resolve(body) : reject(new Error(`status ${res.statusCode}`))));
+      res.on("end", () =>
+        res.statusCode === 200 ? resolve(body) : reject(new Error(`status ${res.statusCode}`)),
+      );
     });
     req.on("error", reject);
     req.on("timeout", () => req.destroy(new Error("timeout")));
@@ -63,7 +73,10 @@ function load(t: Target, clients = 4) {
 }
 
 const variant = (mode: string, version: string) =>
-  buildGoFixture("plainsvc", { debug: false, flags: [`-ldflags=-X main.mode=${mode} -X main.version=${version}`] });
+  buildGoFixture("plainsvc", {
+    debug: false,
+    flags: [`-ldflags=-X main.mode=${mode} -X main.version=${version}`],
+  });
 
 const running: Supervised[] = [];
 const dirs: string[] = [];
@@ -81,7 +94,12 @@ interface Setup {
   reload(): Promise<{ ok: boolean; generation: number }>;
 }
 
-async function setup(listen: string, extra: string[] = [], env: NodeJS.ProcessEnv = {}, first = variant("", "1")) {
+async function setup(
+  listen: string,
+  extra: string[] = [],
+  env: NodeJS.ProcessEnv = {},
+  first = variant("", "1"),
+) {
   const dir = mkdtempSync(join(tmpdir(), "hotdump-steer-"));
   dirs.push(dir);
   const svc = join(dir, "svc");
@@ -92,7 +110,19 @@ async function setup(listen: string, extra: string[] = [], env: NodeJS.ProcessEn
   };
   deploy(first);
   const sup = startSupervised(
-    ["run", "--json-events", "--store", store, "--listen", listen, "--ready-timeout", "3s", ...extra, "--", svc],
+    [
+      "run",
+      "--json-events",
+      "--store",
+      store,
+      "--listen",
+      listen,
+      "--ready-timeout",
+      "3s",
+      ...extra,
+      "--",
+      svc,
+    ],
     { cwd: dir, env },
   );
   running.push(sup);
@@ -206,8 +236,13 @@ describe("kernel-steered sockets (hotdump run --listen, plain srv.Shutdown servi
     // Nobody accepts now (the restart waits out the back-off): these queue on the held socket.
     const during = await Promise.allSettled(Array.from({ length: 8 }, () => get({ port }, "/", 30_000)));
     expect(during.map((r) => r.status)).toEqual(Array(8).fill("fulfilled"));
-    const restarted = await s.sup.waitFor((e) => e.event === "ready" && e.generation === 1 && e.pid !== s.sup.events[0]?.pid, 30_000, "restart");
-    for (const r of during) expect((r as PromiseFulfilledResult<string>).value).toContain(`pid ${restarted.pid}`);
+    const restarted = await s.sup.waitFor(
+      (e) => e.event === "ready" && e.generation === 1 && e.pid !== s.sup.events[0]?.pid,
+      30_000,
+      "restart",
+    );
+    for (const r of during)
+      expect((r as PromiseFulfilledResult<string>).value).toContain(`pid ${restarted.pid}`);
     expect(listenerInodes(port)).toEqual(before);
   }, 120_000);
 
@@ -247,9 +282,14 @@ describe("kernel-steered sockets (hotdump run --listen, plain srv.Shutdown servi
     s.deploy(variant("", "1"));
     expect((await s.reload()).ok).toBe(true);
     expect(await get({ port })).toMatch(/^v1 /);
-    expect(s.sup.events.filter((e) => e.event === "switch").map((e) => e.sockets)).toEqual(["shared", "shared"]);
+    expect(s.sup.events.filter((e) => e.event === "switch").map((e) => e.sockets)).toEqual([
+      "shared",
+      "shared",
+    ]);
     expect(s.sup.events.some((e) => e.event === "drained")).toBe(false);
-    const said = s.sup.output().match(/each generation shares one listening socket \(HOTDUMP_LISTEN_MODE=shared\)/g);
+    const said = s.sup
+      .output()
+      .match(/each generation shares one listening socket \(HOTDUMP_LISTEN_MODE=shared\)/g);
     expect(said).toHaveLength(1);
   }, 120_000);
 
@@ -268,7 +308,12 @@ describe("kernel-steered sockets (hotdump run --listen, plain srv.Shutdown servi
 
   it("names a service that crash-loops on address already in use (it binds the held port)", async () => {
     const port = await freePort();
-    const s = await setup(`127.0.0.1:${port}`, [], { OWN_ADDR: `127.0.0.1:${port}` }, variant("ownport", "o"));
+    const s = await setup(
+      `127.0.0.1:${port}`,
+      [],
+      { OWN_ADDR: `127.0.0.1:${port}` },
+      variant("ownport", "o"),
+    );
     const deadline = Date.now() + 20_000;
     while (!/failed with "address already in use"/.test(s.sup.output()) && Date.now() < deadline)
       await new Promise((r) => setTimeout(r, 100));

@@ -197,7 +197,9 @@ export async function pollUntil(port, ok, { t0 = performance.now(), everyMs = 5,
     }
     await sleep(everyMs);
   }
-  throw new Error(`${JSON.stringify(port)}: not served within ${timeoutMs} ms (last: ${String(last).slice(0, 80)})`);
+  throw new Error(
+    `${JSON.stringify(port)}: not served within ${timeoutMs} ms (last: ${String(last).slice(0, 80)})`,
+  );
 }
 
 export { freePort } from "../../dist/supervise/probe.js";

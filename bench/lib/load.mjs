@@ -11,7 +11,8 @@ const now = () => performance.timeOrigin + performance.now();
 
 /** `target`: a port on 127.0.0.1, or { socketPath } for a UNIX socket. */
 function once(target, timeoutMs) {
-  const where = typeof target === "number" ? { host: "127.0.0.1", port: target } : { socketPath: target.socketPath };
+  const where =
+    typeof target === "number" ? { host: "127.0.0.1", port: target } : { socketPath: target.socketPath };
   return new Promise((resolve) => {
     const req = request({ ...where, path: "/", agent: false, timeout: timeoutMs }, (res) => {
       let body = "";

@@ -146,7 +146,7 @@ function encodeAddr(a: SockAddr): Buffer {
     const b = Buffer.alloc(16);
     b.writeUInt16LE(AF_INET, 0);
     b.writeUInt16BE(a.port, 2);
-    a.ip.split(".").forEach((o, i) => b.writeUInt8(Number(o), 4 + i));
+    for (const [i, o] of a.ip.split(".").entries()) b.writeUInt8(Number(o), 4 + i);
     return b;
   }
   const b = Buffer.alloc(28);
@@ -163,13 +163,14 @@ function ipv6Bytes(ip: string): Buffer {
   const t = parts(tail);
   const groups = tail === undefined ? h : [...h, ...Array(8 - h.length - t.length).fill("0"), ...t];
   const b = Buffer.alloc(16);
-  groups.forEach((g, i) => b.writeUInt16BE(Number.parseInt(g, 16), i * 2));
+  for (const [i, g] of groups.entries()) b.writeUInt16BE(Number.parseInt(g, 16), i * 2);
   return b;
 }
 
 function decodeAddr(b: Buffer): SockAddr {
   const fam = b.readUInt16LE(0);
-  if (fam === AF_INET) return { family: "tcp4", ip: [...b.subarray(4, 8)].join("."), port: b.readUInt16BE(2) };
+  if (fam === AF_INET)
+    return { family: "tcp4", ip: [...b.subarray(4, 8)].join("."), port: b.readUInt16BE(2) };
   if (fam === AF_INET6) {
     const g: string[] = [];
     for (let i = 0; i < 8; i++) g.push(b.readUInt16BE(8 + i * 2).toString(16));
@@ -303,7 +304,12 @@ export function bpfAll(index: number): BpfInsn[] {
 
 /** Connections from source port `port` to `probeIndex`, the rest to `index`. IPv4 headers here
  * carry no options (Linux never sets any on its own SYNs), IPv6 has a fixed 40-byte header. */
-export function bpfProbe(family: "tcp4" | "tcp6", port: number, probeIndex: number, index: number): BpfInsn[] {
+export function bpfProbe(
+  family: "tcp4" | "tcp6",
+  port: number,
+  probeIndex: number,
+  index: number,
+): BpfInsn[] {
   return [
     { code: BPF_LD_H_ABS, jt: 0, jf: 0, k: (SKF_NET_OFF + (family === "tcp4" ? 20 : 40)) >>> 0 },
     { code: BPF_JEQ_K, jt: 0, jf: 1, k: port },
@@ -332,7 +338,11 @@ export function attachSteering(fd: number, prog: readonly BpfInsn[]): void {
   const fprog = Buffer.alloc(16);
   fprog.writeUInt16LE(prog.length, 0);
   fprog.writeBigUInt64LE(BigInt(koffi.address(insns) as unknown as bigint), 8);
-  check(c, "setsockopt(SO_ATTACH_REUSEPORT_CBPF)", c.setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, fprog, 16));
+  check(
+    c,
+    "setsockopt(SO_ATTACH_REUSEPORT_CBPF)",
+    c.setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, fprog, 16),
+  );
 }
 
 /**
@@ -342,7 +352,11 @@ export function attachSteering(fd: number, prog: readonly BpfInsn[]): void {
  */
 export function unixAcceptQueue(ino: number): number {
   const c = need();
-  const nl = check(c, "socket(NETLINK_SOCK_DIAG)", c.socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG));
+  const nl = check(
+    c,
+    "socket(NETLINK_SOCK_DIAG)",
+    c.socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG),
+  );
   try {
     // struct nlmsghdr (16) + struct unix_diag_req (24).
     const req = Buffer.alloc(40);

@@ -336,7 +336,13 @@ function httpAttempt(
   return new Promise((resolve) => {
     // agent: false: one fresh connection per attempt, so a kept-alive socket to a previous
     // generation can never answer for this one.
-    const opts = { method: "GET", agent: false, timeout: timeoutMs, signal, ...(localPort ? { localPort } : {}) };
+    const opts = {
+      method: "GET",
+      agent: false,
+      timeout: timeoutMs,
+      signal,
+      ...(localPort ? { localPort } : {}),
+    };
     const req = request(url, opts, (res) => {
       res.resume();
       const code = res.statusCode ?? 0;
@@ -360,7 +366,13 @@ function tcpAttempt(
   localPort?: number,
 ): Promise<Attempt> {
   return new Promise((resolve) => {
-    const c = createConnection({ host, port, timeout: timeoutMs, signal, ...(localPort ? { localPort } : {}) });
+    const c = createConnection({
+      host,
+      port,
+      timeout: timeoutMs,
+      signal,
+      ...(localPort ? { localPort } : {}),
+    });
     const done = (a: Attempt) => {
       c.destroy();
       resolve(a);

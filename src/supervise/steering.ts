@@ -217,7 +217,10 @@ function steered(fds: readonly number[]): Steering {
         if (g.addr.family === "unix") {
           const privatePath = `${g.addr.path}.g${gen}`;
           safeUnlink(privatePath);
-          const fd = listenSocket({ family: "unix", path: privatePath }, { backlog: BACKLOG, reuseport: false });
+          const fd = listenSocket(
+            { family: "unix", path: privatePath },
+            { backlog: BACKLOG, reuseport: false },
+          );
           // The public file's mode (stage 1 set it, 0660 by default), not the umask's.
           const mode = modeOf(g.addr.path);
           if (mode !== undefined) chmodSync(privatePath, mode);
