@@ -184,6 +184,16 @@ function decodeAddr(b: Buffer): SockAddr {
   throw new Error(`unsupported address family ${fam}`);
 }
 
+/** `host` (a probe's, as written) names the address a socket bound to `ip`: the same address in
+ * any spelling, `localhost` for loopback, or any host for a wildcard bind. */
+export function hostReaches(host: string, ip: string): boolean {
+  const norm = (x: string) => (isIP(x) === 6 ? ipv6Bytes(x).toString("hex") : x);
+  const wildcard = ip === "0.0.0.0" || (isIP(ip) === 6 && /^0+$/.test(norm(ip)));
+  if (wildcard) return true;
+  if (host === "localhost") return ip === "127.0.0.1" || norm(ip) === norm("::1");
+  return norm(host) === norm(ip);
+}
+
 export function tcpAddr(ip: string, port: number): SockAddr {
   return { family: isIP(ip) === 6 ? "tcp6" : "tcp4", ip, port };
 }

@@ -25,6 +25,7 @@ import {
   bpfAll,
   bpfProbe,
   closeFd,
+  hostReaches,
   isReuseportListener,
   listenSocket,
   netsys,
@@ -234,10 +235,7 @@ function steered(fds: readonly number[]): Steering {
     },
     async probePort(gen, host, port) {
       const g = groups.find(
-        (x) =>
-          x.addr.family !== "unix" &&
-          x.addr.port === port &&
-          (x.addr.ip === host || x.addr.ip === "0.0.0.0" || x.addr.ip === "0:0:0:0:0:0:0:0"),
+        (x) => x.addr.family !== "unix" && x.addr.port === port && hostReaches(host, x.addr.ip),
       );
       if (!g || g.addr.family === "unix") return undefined;
       const i = index(g, gen);
