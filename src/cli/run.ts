@@ -37,7 +37,11 @@ export function registerRun(program: Command): void {
         .description(
           "supervise a Go service in production: hold its sockets, switch only to a healthy generation, roll back a bad one",
         )
-        .usage("[options] --listen ADDR -- BINARY [ARGS...]")
+        .usage("[options] [--listen ADDR] -- BINARY [ARGS...]")
+        .addHelpText(
+          "after",
+          "\nWithout --listen (for a service that cannot take its socket as fd 3): supervision and crash\ncapture only; a reload stops the old generation before the new one starts, so it is not\nzero-downtime.",
+        )
         .argument("[binary...]", "the service binary and its arguments (after --)"),
     ),
   )
