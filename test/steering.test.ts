@@ -179,6 +179,7 @@ describe("kernel-steered sockets (hotdump run --listen, plain srv.Shutdown servi
       ["", "2"],
       ["hang", "h"],
       ["ownport", "o"],
+      ["slowaccept", "s"],
     ] as const)
       variant(m, v);
   }, 120_000);
@@ -225,6 +226,33 @@ describe("kernel-steered sockets (hotdump run --listen, plain srv.Shutdown servi
     const flags = /flags:\s+(\d+)/.exec(readFileSync(`/proc/${held!.pid}/fdinfo/${held!.fd}`, "utf8"))?.[1];
     expect(Number.parseInt(flags ?? "0", 8) & 0o2000000).toBe(0o2000000);
   }, 180_000);
+
+  it("waits for the old socket's accept queue to empty before SIGTERM", async () => {
+    // The old generation accepts one connection every 300 ms, so requests made just before the
+    // reload are still queued on its socket at the switch. Stopped at once, it would close its
+    // listener in Shutdown and the kernel would reset every one of them.
+    const port = await freePort();
+    const s = await setup(
+      `127.0.0.1:${port}`,
+      ["--probe", `http://127.0.0.1:${port}/`],
+      {},
+      variant("slowaccept", "s"),
+    );
+    await s.sup.waitFor((e) => e.event === "ready" && e.generation === 1, 30_000, "generation 1 ready");
+    const queued = Array.from({ length: 8 }, () => get({ port }, "/", 30_000));
+    s.deploy(variant("", "2"));
+    expect((await s.reload()).ok).toBe(true);
+    const results = await Promise.allSettled(queued);
+    expect(results.map((r) => r.status)).toEqual(Array(8).fill("fulfilled"));
+    const drained = await s.sup.waitFor((e) => e.event === "drained" && e.generation === 1);
+    const stopped = await s.sup.waitFor((e) => e.event === "stopped" && e.generation === 1);
+    expect(drained.left).toBe(0);
+    expect(drained.ms as number).toBeGreaterThanOrEqual(300);
+    expect(Date.parse(String(drained.ts))).toBeLessThanOrEqual(Date.parse(String(stopped.ts)));
+    // Every queued request was answered by the old generation, the next ones by the new one.
+    for (const r of results) expect((r as PromiseFulfilledResult<string>).value).toMatch(/^vs /);
+    expect(await get({ port })).toMatch(/^v2 /);
+  }, 120_000);
 
   it("a crashed generation's queued connections wait for its restart on the same socket", async () => {
     const port = await freePort();

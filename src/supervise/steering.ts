@@ -17,7 +17,7 @@
  * Where the kernel or koffi refuse, every generation shares the inherited sockets as before
  * (`mode: "shared"`), said once.
  */
-import { chmodSync, lstatSync, readlinkSync, renameSync, unlinkSync } from "node:fs";
+import { chmodSync, lstatSync, readFileSync, readlinkSync, renameSync, unlinkSync } from "node:fs";
 import { createConnection } from "node:net";
 import type { Logger } from "../util/log.js";
 import {
@@ -100,7 +100,7 @@ export function createSteering(
       );
     return sharedSteering(fds, why);
   }
-  return steered(fds);
+  return steered(fds, logger);
 }
 
 function steeringRefused(fds: readonly number[], forceShared?: boolean): string | undefined {
@@ -150,6 +150,25 @@ function socketIno(fd: number): number {
   return Number(/\d+/.exec(readlinkSync(`/proc/self/fd/${fd}`))?.[0] ?? 0);
 }
 
+/** A socket inode still LISTENing somewhere on this host (/proc/net/tcp{,6}: state 0A, inode in
+ * column 10). */
+function stillListening(ino: number): boolean {
+  const want = String(ino);
+  for (const f of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+    let text: string;
+    try {
+      text = readFileSync(f, "utf8");
+    } catch {
+      continue;
+    }
+    for (const line of text.split("\n")) {
+      const c = line.trim().split(/\s+/);
+      if (c[3] === "0A" && c[9] === want) return true;
+    }
+  }
+  return false;
+}
+
 function safeQueue(m: Member): number {
   try {
     return m.ino !== undefined ? unixAcceptQueue(m.ino) : tcpAcceptQueue(m.fd);
@@ -158,7 +177,7 @@ function safeQueue(m: Member): number {
   }
 }
 
-function steered(fds: readonly number[]): Steering {
+function steered(fds: readonly number[], logger: Logger): Steering {
   const groups: Group[] = fds.map((fd) => {
     // Close-on-exec from here on: go build, dlv and gdb never inherit the listener; spawn's dup2
     // into a generation's fd 3 clears the flag on that copy only.
@@ -179,22 +198,46 @@ function steered(fds: readonly number[]): Steering {
   const published = new Set<number>();
 
   const index = (g: Group, gen: number) => g.members.findIndex((m) => m.gen === gen);
+  /** Any open member: the program belongs to the group, set through any of its sockets. */
+  const anyFd = (g: Group) => g.members.find((m) => m.fd >= 0)!.fd;
   const program = (g: Group) => {
     if (g.addr.family === "unix") return;
     const i = index(g, target);
-    attachSteering(g.members[0]!.fd, bpfAll(Math.max(i, 0)));
+    attachSteering(anyFd(g), bpfAll(Math.max(i, 0)));
+  };
+  // The kernel moves the last member into the freed slot (reuseport_detach_sock).
+  const drop = (g: Group, m: Member) => {
+    const i = g.members.indexOf(m);
+    if (i < 0) return;
+    const last = g.members.pop()!;
+    if (last !== m) g.members[i] = last;
+    if (g.members.some((x) => x.fd >= 0)) program(g);
   };
   const remove = (g: Group, gen: number): number => {
     const i = index(g, gen);
     if (i < 0) return 0;
     const m = g.members[i]!;
     const left = safeQueue(m);
+    const sock = g.addr.family === "unix" ? 0 : socketIno(m.fd);
     closeFd(m.fd);
+    m.fd = -1;
     if (m.privatePath) safeUnlink(m.privatePath);
-    // The kernel moves the last member into the freed slot (reuseport_detach_sock).
-    const last = g.members.pop()!;
-    if (last !== m) g.members[i] = last;
-    if (g.members.length > 0) program(g);
+    if (sock && stillListening(sock)) {
+      // Another process still holds it (a child the service started inherited fd 3): it stays in
+      // the group, so its index must stay taken until it really closes.
+      m.gen = -1;
+      logger.warn(
+        `generation ${gen}'s listening socket is still open in another process (a child it started inherited fd 3?); hotdump keeps steering around it until it closes`,
+      );
+      const timer = setInterval(() => {
+        if (stillListening(sock)) return;
+        clearInterval(timer);
+        drop(g, m);
+      }, 200);
+      timer.unref();
+      return left;
+    }
+    drop(g, m);
     return left;
   };
 
@@ -242,7 +285,7 @@ function steered(fds: readonly number[]): Steering {
       const t = index(g, target);
       if (i < 0) return undefined;
       const local = await freePort();
-      attachSteering(g.members[0]!.fd, bpfProbe(g.addr.family, local, i, Math.max(t, 0)));
+      attachSteering(anyFd(g), bpfProbe(g.addr.family, local, i, Math.max(t, 0)));
       return local;
     },
     switchTo(gen) {
