@@ -288,20 +288,21 @@ await runBench(async () => {
   for (const side of SIDES) {
     const shared = side.endsWith("-shared");
     const pkg = side.includes("plain") ? "plainsvc" : "runsvc";
-    if (side === "air") results.push(await airSide());
-    else if (side.startsWith("dev-"))
-      results.push(await devSide(`hotdump dev ${side.slice(4)}`, { pkg, shared }));
-    else
-      results.push(
-        await runSide(
-          `hotdump ${side.startsWith("unix") ? "run unix" : "run"} ${side.replace(/^(run|unix)-/, "")}`,
-          {
-            pkg: `./${pkg}`,
-            shared,
-            unix: side.startsWith("unix"),
-          },
-        ),
-      );
+    const label = side.startsWith("dev-")
+      ? `hotdump dev ${side.slice(4)}`
+      : `hotdump ${side.startsWith("unix") ? "run unix" : "run"} ${side.replace(/^(run|unix)-/, "")}`;
+    let r;
+    try {
+      if (side === "air") r = await airSide();
+      else if (side.startsWith("dev-")) r = await devSide(label, { pkg, shared });
+      else r = await runSide(label, { pkg: `./${pkg}`, shared, unix: side.startsWith("unix") });
+    } catch (e) {
+      // One side failing (air once stalled on a rebuild here) must not lose the others' figures.
+      console.log(`${side}: did not finish: ${String(e.message).split("\n")[0]}`);
+      continue;
+    }
+    results.push(r);
+    console.log(`${r.line} (${side} done)`);
   }
   console.log(
     "\n| | requests | failed | steady p50 / p99 | during reloads p50 / p99 | reload → switch median |",
