@@ -43,8 +43,10 @@ build: deps
 typecheck: deps
 	npx tsc -p tsconfig.test.json
 
+# Biome, then the structure: no import cycle between modules or folders, no import of cli/ from below.
 lint: deps
-	npx biome check src test bench
+	npx biome check src test bench scripts
+	node scripts/check-imports.mjs
 
 demo: setup
 	bash examples/demo.sh

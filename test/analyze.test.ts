@@ -6,7 +6,7 @@
 import { closeSync, copyFileSync, ftruncateSync, openSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import type { Report } from "../src/analyze/report.js";
+import type { Report } from "../src/contracts/report.js";
 import { runCli } from "./helpers/cli.js";
 import { type ProducedCore, produceCore } from "./helpers/crash.js";
 import { buildGoFixture } from "./helpers/go.js";
@@ -103,5 +103,11 @@ describe("hotdump analyze", () => {
     expect(r.code).toBe(0);
     expect(report?.sources.gdb.used).toBe(true);
     expect(report?.next).toContain(`hotdump debug ${id}`);
+    // The same core steps as the capture: the build-ID proof and the memory map, read again from
+    // the stored core (gdb gives no map, so this one is the core's own).
+    expect(report?.core?.buildIdMatch).toBe(true);
+    expect(report?.memoryMap.some((m) => m.perms === "r-x" && m.file?.endsWith(bin.split("/").pop()!))).toBe(
+      true,
+    );
   });
 });

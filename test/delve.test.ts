@@ -13,7 +13,7 @@ import {
   type DelveAnalysis,
   REDACTED,
 } from "../src/analyze/delve/index.js";
-import { emptyReport, type Frame } from "../src/analyze/report.js";
+import { emptyReport, type Frame } from "../src/contracts/report.js";
 import { isHotdumpError } from "../src/errors.js";
 import { produceCore } from "./helpers/crash.js";
 import { buildGoFixture } from "./helpers/go.js";

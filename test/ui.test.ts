@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Browser } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import type { Report } from "../src/contracts/report.js";
 import { ensureStore, openJournal, type StoreLayout } from "../src/store/index.js";
 import { createUiServer, type UiServer } from "../src/ui/index.js";
 import { CHROMIUM, hasChromium, launchChromium } from "./helpers/browser.js";
@@ -195,6 +196,17 @@ describe.skipIf(!hasChromium)("hotdump ui (Chromium at /usr/bin/chromium)", () =
       const price = page.locator('#stack details[data-function="main.price"]');
       expect(await price.getAttribute("open")).not.toBeNull();
       expect(await price.textContent()).toMatch(/discount/);
+      // Which frames stand alone is the report's frame class (src/analyze/frames.ts), not a rule
+      // of the page's own.
+      const report = JSON.parse((await get(`${s.origin}/api/crashes/${panicId}`)).body).report as Report;
+      const shown = await page.$$eval("#stack > li:not(.folded-run) > details", (ds) =>
+        ds.map((d) => d.getAttribute("data-function")),
+      );
+      expect(shown).toEqual(
+        (report.goroutine?.frames ?? [])
+          .filter((f) => f.class === "user" || f.class === "c")
+          .map((f) => f.function),
+      );
       const folded = page.locator("#stack details.folded").first();
       expect(await folded.getAttribute("open")).toBeNull();
       await folded.locator(":scope > summary").focus();
@@ -210,6 +222,45 @@ describe.skipIf(!hasChromium)("hotdump ui (Chromium at /usr/bin/chromium)", () =
       }
     } finally {
       await page.close();
+    }
+  });
+
+  it("opens a -race crash: both races, each access's stack and the goroutines' creation sites, no debug command", async () => {
+    const bin = buildGoFixture("racewrite", { flags: ["-race"] });
+    const raceStore = mkdtempSync(join(tmpdir(), "hotdump-ui-race-"));
+    try {
+      spawnSync("node", [join(ROOT, "bin/hotdump"), "exec", "--store", raceStore, "--", bin, "two"], {
+        cwd: raceStore,
+        timeout: 60_000,
+      });
+      const [id] = readdirSync(join(raceStore, "crashes"));
+      const s = await createUiServer({ storeDir: raceStore, port: 0 });
+      servers.push(s);
+      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+      try {
+        await page.goto(`${s.url}#/crash/${id}`);
+        await page.waitForSelector("#race-1");
+        expect(await page.textContent("h1 .badge")).toBe("race");
+        expect(await page.textContent("#culprit-fn")).toBe("main.(*ledger).deposit");
+        expect(await page.textContent("#culprit")).toContain("l.balance += n");
+        expect(await page.textContent("#race-0-h")).toBe("Data race 1 of 2");
+        const heads = await page.$$eval("#race-0 h3", (hs) => hs.map((x) => x.textContent));
+        expect(heads).toHaveLength(4);
+        expect(
+          heads.filter((t) => /^Previous (read|write) at 0x[0-9a-f]+ by goroutine \d+$/.test(t ?? "")),
+        ).toHaveLength(1);
+        expect(
+          heads.filter((t) => /^Goroutine \d+ \((running|finished)\) created at$/.test(t ?? "")),
+        ).toHaveLength(2);
+        expect(await page.textContent("#race-1")).toContain("main.(*ledger).charge");
+        expect(await page.textContent("#race-1")).toContain("main goroutine");
+        expect(await page.textContent("main dl.facts")).toMatch(/PID\s*\d+/);
+        expect(await page.locator("#debug-cmd").count()).toBe(0);
+      } finally {
+        await page.close();
+      }
+    } finally {
+      rmSync(raceStore, { recursive: true, force: true });
     }
   });
 

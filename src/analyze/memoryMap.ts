@@ -3,8 +3,9 @@
  * core: every PT_LOAD segment (address range, permissions) with the file NT_FILE says was mapped
  * there. Anonymous segments (heap, goroutine stacks) have no file.
  */
+
+import type { Mapping } from "../contracts/report.js";
 import type { Core } from "../elf/index.js";
-import type { Mapping } from "./report.js";
 
 const hex = (n: bigint) => `0x${n.toString(16)}`;
 

@@ -3,7 +3,7 @@
  * and reports get pasted into issues. Values of locals and args whose names or types look secret
  * are masked in every output format, because every format renders the same Report.
  */
-import type { Frame, Report, Variable } from "./report.js";
+import type { Frame, Report, Variable } from "../contracts/report.js";
 
 const SECRET =
   /(token|passw(or)?d|passwd|secret|api[_-]?key|apikey|private[_-]?key|^key$|authorization|^auth|credential|cookie|session[_-]?id)/i;

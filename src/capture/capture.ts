@@ -12,11 +12,13 @@
  */
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
-import { type AnalyzeOptions, analyzeCrash } from "../analyze/analyze.js";
-import { memoryMapOf } from "../analyze/memoryMap.js";
-import { headline, type Mapping, type Report } from "../analyze/report.js";
+import { type AnalyzeOptions, reportFromTracebackOnly } from "../analyze/analyze.js";
+import { analyzeWithMap, readCoreFacts } from "../analyze/reanalyze.js";
+import { describeSnapshot } from "../analyze/snapshot.js";
 import type { Traceback } from "../analyze/traceback/index.js";
-import { type BinaryIdentity, compareCoreToBinary, openCore } from "../elf/index.js";
+import { describeSignal, type Ended } from "../contracts/outcome.js";
+import { headline, type Mapping, type Race, type Report } from "../contracts/report.js";
+import type { BinaryIdentity } from "../elf/index.js";
 import { HotdumpError } from "../errors.js";
 import {
   type Bundle,
@@ -31,7 +33,6 @@ import {
   saveMeta,
   writeBundleFile,
 } from "../store/index.js";
-import { describeSignal, type Ended } from "../supervise/outcome.js";
 import type { Logger } from "../util/log.js";
 import { coreLimitOf } from "./coreLimit.js";
 import { type CoreSearch, locateCore } from "./locate.js";
@@ -50,10 +51,14 @@ export interface CrashFacts {
   stdoutTail: string;
   stderrTail: string;
   traceback: Traceback | null;
+  /** Race reports seen while it ran (all of them; stderrTail may hold only the last few). */
+  races?: Race[];
   generation?: number | null;
   type?: "crash" | "snapshot";
   /** The core, when the caller already has it (a snapshot). */
   corePath?: string;
+  /** corePath is the caller's temporary file, removed after capture: the report points at the bundle's copy. */
+  coreTemporary?: boolean;
   /** /proc facts taken while it ran (exact comm, namespaced pid, RLIMIT_CORE): find the core surely. */
   process?: ProcessSnapshot;
 }
@@ -180,19 +185,14 @@ export async function captureCrash(f: CrashFacts, o: CaptureOptions): Promise<Ca
   let memoryMap: Mapping[] = [];
   if (core.found && core.originalPath) {
     try {
-      const c = await openCore(core.originalPath);
-      try {
-        memoryMap = memoryMapOf(c);
-        // A core cut by RLIMIT_CORE keeps its full apparent size (the rest reads as holes), so the
-        // ELF reader alone cannot tell: the finder compares the size with the limit too.
-        core.truncated = c.truncated !== null || Boolean(search?.possiblyTruncated);
-        if (f.binary?.identity) {
-          const cmp = await compareCoreToBinary(c, f.binary.identity);
-          core.buildIdMatch = cmp.match;
-          core.buildIdReason = cmp.reason;
-        }
-      } finally {
-        await c.close();
+      const facts = await readCoreFacts(core.originalPath, f.binary?.identity);
+      memoryMap = facts.memoryMap;
+      // A core cut by RLIMIT_CORE keeps its full apparent size (the rest reads as holes), so the
+      // ELF reader alone cannot tell: the finder compares the size with the limit too.
+      core.truncated = facts.truncated || Boolean(search?.possiblyTruncated);
+      if (facts.buildIdMatch !== undefined) {
+        core.buildIdMatch = facts.buildIdMatch;
+        core.buildIdReason = facts.buildIdReason;
       }
     } catch (e) {
       problem(e, "E_CORE_READ");
@@ -202,22 +202,33 @@ export async function captureCrash(f: CrashFacts, o: CaptureOptions): Promise<Ca
   // 4. analysis
   let report: Report;
   try {
-    report = await analyzeCrash({
-      ...(o.analyze ?? {}),
-      ...(binaryForAnalysis ? { binary: binaryForAnalysis } : {}),
-      ...(core.found && core.originalPath && o.runAnalysis !== false ? { core: core.originalPath } : {}),
-      stderr: f.stderrTail,
-      traceback: f.traceback,
-      coreInfo: core,
-      identity: f.binary?.identity ?? null,
-      ...(f.binary?.sha256 ? { sha256: f.binary.sha256 } : {}),
-    });
+    report = await analyzeWithMap(
+      {
+        ...(o.analyze ?? {}),
+        ...(binaryForAnalysis ? { binary: binaryForAnalysis } : {}),
+        ...(core.found && core.originalPath && o.runAnalysis !== false ? { core: core.originalPath } : {}),
+        stderr: f.stderrTail,
+        traceback: f.traceback,
+        ...(f.races ? { races: f.races } : {}),
+        coreInfo: core,
+        identity: f.binary?.identity ?? null,
+        cwd: f.cwd,
+        ...(f.binary?.sha256 ? { sha256: f.binary.sha256 } : {}),
+      },
+      memoryMap,
+    );
   } catch (e) {
     problem(e, "E_ANALYZE");
-    const { reportFromTracebackOnly } = await import("../analyze/analyze.js");
-    report = reportFromTracebackOnly(f.traceback, core);
+    report = reportFromTracebackOnly(f.traceback, core, f.binary?.identity?.modulePath ?? null);
+    report.memoryMap = memoryMap;
   }
-  if (report.memoryMap.length === 0) report.memoryMap = memoryMap;
+  report.process = {
+    pid: f.pid,
+    generation: f.generation ?? null,
+    command: f.cmdline,
+    startedAt: f.startedAt.toISOString(),
+    time: f.endedAt.toISOString(),
+  };
   // A program that printed nothing (not Go, or killed before the runtime could speak) still died
   // of something: say of what.
   if (!report.message && f.ended.signal) {
@@ -225,14 +236,20 @@ export async function captureCrash(f: CrashFacts, o: CaptureOptions): Promise<Ca
     if (report.kind === "unknown") report.kind = "signal";
     report.signal ??= { name: f.ended.signal };
   }
+  if (f.type === "snapshot") describeSnapshot(report, f.pid);
   if (bundle) {
-    // The kernel's copy goes away below: point at the bundle's core, and at hotdump debug, which
-    // decompresses it for dlv.
-    if (search?.removable && core.stored && !o.keepOriginal) {
+    // The kernel's copy goes away below (or the snapshot's temporary dump): point at the bundle's
+    // core, and at hotdump debug, which decompresses it for dlv.
+    if (core.stored && ((search?.removable && !o.keepOriginal) || f.coreTemporary)) {
       report.next = report.next.filter((n) => !(core.originalPath && n.includes(core.originalPath)));
       report.core = { ...(report.core ?? {}), path: join(bundle.dir, core.stored) };
     }
-    report.next.unshift(`hotdump report ${bundle.id}`, `hotdump debug ${bundle.id}`);
+    // Without a core (a race detector's exit, a panic with GOTRACEBACK other than crash) there is
+    // nothing for a debugger to open.
+    report.next.unshift(
+      `hotdump report ${bundle.id}`,
+      ...(core.stored ? [`hotdump debug ${bundle.id}`] : []),
+    );
     try {
       await writeBundleFile(bundle, "report.json", `${JSON.stringify(report, null, 2)}\n`);
     } catch (e) {
@@ -300,6 +317,3 @@ export async function captureCrash(f: CrashFacts, o: CaptureOptions): Promise<Ca
   }
   return { bundle, report, core, problems };
 }
-
-export const bundleCorePath = (bundle: Bundle) =>
-  bundle.meta.core.stored ? join(bundle.dir, bundle.meta.core.stored) : null;

@@ -4,24 +4,13 @@
  * with a newer Delve).
  */
 import { existsSync, readFileSync } from "node:fs";
-import { rm } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
 import type { Command } from "commander";
-import { analyzeCrash } from "../analyze/analyze.js";
-import { memoryMapOf } from "../analyze/memoryMap.js";
-import type { Mapping } from "../analyze/report.js";
-import { compareCoreToBinary, openCore, readBinaryIdentity } from "../elf/index.js";
+import { analyzeWithMap, readCoreFacts, reanalyzeBundle } from "../analyze/reanalyze.js";
+import type { CoreInfo } from "../contracts/bundle.js";
+import { readBinaryIdentity } from "../elf/index.js";
 import { HotdumpError, usageError } from "../errors.js";
-import type { CoreInfo } from "../store/index.js";
-import {
-  binaryPath,
-  bundleFile,
-  decompressFile,
-  ensureStore,
-  openBundle,
-  saveMeta,
-  writeBundleFile,
-} from "../store/index.js";
+import { ensureStore, openBundle } from "../store/index.js";
 import { type CommonOptions, storeDirFrom, storeOption } from "./common.js";
 import { emitReport, parseFormat, resolveCrashId } from "./report.js";
 
@@ -70,27 +59,7 @@ export function registerAnalyze(program: Command): void {
       const storeDir = storeDirFrom(opts);
       const layout = ensureStore(storeDir);
       const bundle = openBundle(layout, resolveCrashId(storeDir, opts.crash));
-      const { meta } = bundle;
-      const bin = meta.binary?.sha256 ? binaryPath(layout, meta.binary.sha256) : null;
-      const core = join(layout.cache, `${bundle.id}.core`);
-      if (meta.core.stored) await decompressFile(join(bundle.dir, meta.core.stored), core);
-      try {
-        const report = await analyzeCrash({
-          ...common,
-          ...(bin && existsSync(bin) ? { binary: bin } : {}),
-          ...(meta.core.stored ? { core } : {}),
-          stderr: readFileSync(bundleFile(bundle, "stderr.txt"), "utf8"),
-          coreInfo: meta.core,
-          identity: bin && existsSync(bin) ? await readBinaryIdentity(bin) : null,
-          ...(meta.binary?.sha256 ? { sha256: meta.binary.sha256 } : {}),
-        });
-        report.next.unshift(`hotdump report ${bundle.id}`, `hotdump debug ${bundle.id}`);
-        await writeBundleFile(bundle, "report.json", `${JSON.stringify(report, null, 2)}\n`);
-        if (meta.state === "capturing") await saveMeta(bundle.dir, { ...meta, state: "partial" });
-        emitReport(report, format, opts.out);
-      } finally {
-        await rm(core, { force: true });
-      }
+      emitReport(await reanalyzeBundle(layout, bundle, common), format, opts.out);
       return;
     }
     if (!opts.binary || !opts.core)
@@ -100,33 +69,32 @@ export function registerAnalyze(program: Command): void {
     if (!existsSync(binary)) throw notFound("binary", binary);
     if (!existsSync(corePath)) throw notFound("core", corePath);
     const identity = await readBinaryIdentity(binary);
-    const coreInfo: CoreInfo = { found: true, originalPath: corePath };
-    const c = await openCore(corePath);
-    let memoryMap: Mapping[] = [];
-    try {
-      memoryMap = memoryMapOf(c);
-      coreInfo.truncated = c.truncated !== null;
-      const cmp = await compareCoreToBinary(c, identity);
-      coreInfo.buildIdMatch = cmp.match;
-      coreInfo.buildIdReason = cmp.reason;
-    } finally {
-      await c.close();
-    }
+    const facts = await readCoreFacts(corePath, identity);
+    const coreInfo: CoreInfo = {
+      found: true,
+      originalPath: corePath,
+      truncated: facts.truncated,
+      buildIdMatch: facts.buildIdMatch ?? null,
+      ...(facts.buildIdReason ? { buildIdReason: facts.buildIdReason } : {}),
+    };
     if (coreInfo.buildIdMatch === false && !opts.force)
       throw new HotdumpError(
         "usage",
         "E_BUILD_ID_MISMATCH",
         `${opts.core} was not produced by ${opts.binary} (${coreInfo.buildIdReason}): analysis refused; --force to try anyway`,
       );
-    const report = await analyzeCrash({
-      ...common,
-      binary,
-      core: corePath,
-      coreInfo,
-      identity,
-      ...(opts.stderr ? { stderr: readFileSync(opts.stderr, "utf8") } : {}),
-    });
-    if (report.memoryMap.length === 0) report.memoryMap = memoryMap;
+    const report = await analyzeWithMap(
+      {
+        ...common,
+        binary,
+        core: corePath,
+        coreInfo,
+        identity,
+        cwd: process.cwd(),
+        ...(opts.stderr ? { stderr: readFileSync(opts.stderr, "utf8") } : {}),
+      },
+      facts.memoryMap,
+    );
     report.next.push(`dlv core ${binary} ${corePath}`);
     emitReport(report, format, opts.out);
   });

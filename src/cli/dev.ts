@@ -9,12 +9,12 @@ import { createGoBuilder, formatDiagnostic } from "../build/index.js";
 import { loadConfig } from "../config/index.js";
 import { createDevSession } from "../supervise/dev.js";
 import { createEventSink } from "../supervise/events.js";
+import { handOffIfListening, openSupervisorStore } from "../supervise/start.js";
 import { createSupervisor } from "../supervise/supervisor.js";
 import type { UiServer } from "../ui/index.js";
 import { type CommonOptions, loggerFor } from "./common.js";
 import { createTracebackFolder, type Folder } from "./fold.js";
 import { crashSummaryLines } from "./summary.js";
-import { handOffIfListening, openSupervisorStore } from "./supervisedStart.js";
 import { addSuperviseFlags, resolveSuperviseFlags, type SuperviseFlags } from "./superviseFlags.js";
 
 interface DevOptions extends CommonOptions, SuperviseFlags {

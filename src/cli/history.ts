@@ -1,56 +1,6 @@
-import { existsSync } from "node:fs";
 import type { Command } from "commander";
-import { openJournal, storeLayout } from "../store/index.js";
+import { listGenerations } from "../store/queries.js";
 import { type CommonOptions, printJson, storeDirFrom, storeOption } from "./common.js";
-
-export interface GenerationListing {
-  generation: number;
-  createdAt: string;
-  source: string;
-  sha256: string;
-  binary: string;
-  goBuildId: string | null;
-  gnuBuildId: string | null;
-  changed: string[];
-  buildMs: number | null;
-  /** What became of it: ready, crashed, rolled back, stopped... (the last lifecycle event). */
-  status: string;
-  pids: number[];
-  crashIds: string[];
-}
-
-export function listGenerations(storeDir: string): GenerationListing[] {
-  const layout = storeLayout(storeDir);
-  if (!existsSync(layout.journal)) return [];
-  const j = openJournal(layout, { readonly: true });
-  try {
-    const events = j.events({ limit: 1_000_000 });
-    return j.generations().map((g) => {
-      const mine = events.filter((e) => e.generation === g.n);
-      const last = [...mine]
-        .reverse()
-        .find((e) =>
-          ["ready", "switch", "stopped", "exited", "crash", "rollback", "started"].includes(e.event),
-        );
-      return {
-        generation: g.n,
-        createdAt: g.createdAt,
-        source: g.source,
-        sha256: g.sha256,
-        binary: g.binary,
-        goBuildId: g.goBuildId,
-        gnuBuildId: g.gnuBuildId,
-        changed: g.changed,
-        buildMs: g.buildMs,
-        status: last?.event ?? "built",
-        pids: [...new Set(mine.filter((e) => e.event === "started" && e.pid).map((e) => e.pid as number))],
-        crashIds: mine.filter((e) => e.event === "crash" && e.crashId).map((e) => e.crashId as string),
-      };
-    });
-  } finally {
-    j.close();
-  }
-}
 
 export function registerHistory(program: Command): void {
   storeOption(

@@ -12,11 +12,11 @@ import { archiveBinary, storeLayout } from "../store/index.js";
 import { sendControl, serveControl } from "../supervise/control.js";
 import { createEventSink } from "../supervise/events.js";
 import { checksumMismatch, expectedSha256, preflightBinary } from "../supervise/preflight.js";
+import { handOffIfListening, openSupervisorStore } from "../supervise/start.js";
 import { type Build, createSupervisor, type DeployResult } from "../supervise/supervisor.js";
 import type { UiServer } from "../ui/index.js";
 import { type CommonOptions, loggerFor, storeDirFrom, storeOption } from "./common.js";
 import { crashSummaryLines } from "./summary.js";
-import { handOffIfListening, openSupervisorStore } from "./supervisedStart.js";
 import { addSuperviseFlags, resolveSuperviseFlags, type SuperviseFlags } from "./superviseFlags.js";
 
 interface RunOptions extends CommonOptions, SuperviseFlags {

@@ -1,7 +1,7 @@
 /** The short crash summary printed in the log by exec, dev and run. */
 import { relative } from "node:path";
-import { headline } from "../analyze/report.js";
 import type { Captured } from "../capture/capture.js";
+import { headline } from "../contracts/report.js";
 import { formatBytes } from "./common.js";
 
 export function crashSummaryLines(c: Captured, opts: { cwd: string; generation?: number | null }): string[] {
@@ -30,7 +30,10 @@ export function crashSummaryLines(c: Captured, opts: { cwd: string; generation?:
   }
   if (c.bundle) {
     lines.push(`  bundle   ${relative(opts.cwd, c.bundle.dir) || c.bundle.dir}`);
-    lines.push(`  next     hotdump report ${c.bundle.id}   |   hotdump debug ${c.bundle.id}`);
+    // No core (a race detector's exit): nothing for a debugger to open.
+    lines.push(
+      `  next     hotdump report ${c.bundle.id}${c.core.stored ? `   |   hotdump debug ${c.bundle.id}` : ""}`,
+    );
   }
   for (const p of c.problems) lines.push(`  problem  ${p.message} [${p.code}]`);
   return lines;

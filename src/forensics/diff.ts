@@ -6,7 +6,7 @@
  */
 import { readFileSync } from "node:fs";
 import { createDelveSession, type DelveSession, type dlv } from "../analyze/delve/index.js";
-import type { GoroutineGroup, Report } from "../analyze/report.js";
+import type { GoroutineGroup, Report } from "../contracts/report.js";
 import { bundleFile, ensureStore, openBundle } from "../store/index.js";
 import { openStoredCapture } from "./stored.js";
 

@@ -8,13 +8,14 @@
  * frame pointers on amd64 and arm64 (since Go 1.7), so perf's default frame-pointer unwinding
  * gives whole Go stacks without DWARF unwinding.
  */
-import { chmodSync, existsSync, mkdirSync, readFileSync, readlinkSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readlinkSync } from "node:fs";
 import { rm, writeFile } from "node:fs/promises";
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { delimiter, join } from "node:path";
 import { HotdumpError } from "../errors.js";
 import { archiveBinary, DIR_MODE, ensureStore, FILE_MODE } from "../store/index.js";
+import { resolveRunningTarget } from "../store/running.js";
 import { runCapture } from "../util/child.js";
 import { foldStacks, parsePerfScript, renderFlameGraph, type Stack, topSelf } from "./flame.js";
 import { decodeProfile, sampleCountIndex } from "./pprof.js";
@@ -38,45 +39,16 @@ export const profileFailed = (pid: number, why: string, details?: string, cause?
     ...(cause ? { cause } : {}),
   });
 
-interface RunningEntry {
-  pid: number;
-  generation: number;
-  binary: string;
-}
-
 export interface ProfileTarget {
   pid: number;
   generation: number | null;
 }
 
-/**
- * --pid, or a generation from <store>/running.json (the newest by default). Like
- * resolveSnapshotTarget, with errors that name this command.
- */
-export function resolveProfileTarget(
+/** --pid, or a generation from <store>/running.json (the newest by default). */
+export const resolveProfileTarget = (
   storeDir: string,
   sel: { pid?: number; generation?: number },
-): ProfileTarget {
-  let running: RunningEntry[] = [];
-  try {
-    running = JSON.parse(readFileSync(join(storeDir, "running.json"), "utf8")) as RunningEntry[];
-  } catch {
-    // no supervisor has run with this store
-  }
-  if (sel.pid !== undefined)
-    return { pid: sel.pid, generation: running.find((e) => e.pid === sel.pid)?.generation ?? null };
-  const hit =
-    sel.generation !== undefined
-      ? running.find((e) => e.generation === sel.generation)
-      : [...running].sort((a, b) => b.generation - a.generation)[0];
-  if (!hit)
-    throw profileTargetUnknown(
-      sel.generation !== undefined
-        ? `generation ${sel.generation} is not in ${storeDir}/running.json (is hotdump run supervising it?)`
-        : `${storeDir}/running.json lists none; pass --pid PID`,
-    );
-  return { pid: hit.pid, generation: hit.generation };
-}
+): ProfileTarget => resolveRunningTarget(storeDir, sel, profileTargetUnknown);
 
 /** An executable on PATH, found without spawning `which`. */
 export function findOnPath(name: string, path = process.env.PATH ?? ""): string | null {

@@ -7,18 +7,15 @@
 
 import { join } from "node:path";
 import { createDelveSession, type DelveSession } from "../analyze/delve/index.js";
-import { type Core, type CoreSegment, openCore } from "../elf/index.js";
+import { type Core, openCore } from "../elf/index.js";
 import { ensureStore, openBundle } from "../store/index.js";
 import { badAddress, badPattern, noStoredCore } from "./errors.js";
 import { createRegionIndex, describeRegion, type Region } from "./regions.js";
+import type { RawHit, ScanOptions, ScanPattern, ScanStats } from "./scanTypes.js";
 import { openStoredCapture } from "./stored.js";
 import { openCoreStream, scanCoreStream } from "./streamScan.js";
 
-export interface ScanPattern {
-  bytes: Buffer;
-  /** For people: `hex efbeadde`, `string "token"`, `pointer 0xc000012000`. */
-  describe: string;
-}
+export type { RawHit, ScanOptions, ScanPattern, ScanStats };
 
 export interface PatternInput {
   hex?: string;
@@ -59,32 +56,6 @@ export function parsePattern(input: PatternInput): ScanPattern {
   if (bytes.length === 0) throw badPattern("empty");
   if (bytes.length > MAX_PATTERN) throw badPattern(`longer than ${MAX_PATTERN} bytes`);
   return { bytes, describe };
-}
-
-export interface RawHit {
-  addr: bigint;
-  segment: CoreSegment;
-  /** Up to `context` bytes before the match (fewer at a segment's start). */
-  before: Buffer;
-  match: Buffer;
-  after: Buffer;
-}
-
-export interface ScanStats {
-  /** Dumped bytes searched. */
-  bytes: number;
-  segments: number;
-  ms: number;
-  /** True when --max stopped the scan before the end. */
-  capped: boolean;
-}
-
-export interface ScanOptions {
-  /** Stop after this many hits (default 1000). */
-  max?: number;
-  /** Context bytes on each side (default 16). */
-  context?: number;
-  chunkSize?: number;
 }
 
 export async function scanCore(

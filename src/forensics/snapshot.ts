@@ -13,13 +13,13 @@
  */
 import { readFileSync, readlinkSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
-import { connect } from "node:net";
 import { join } from "node:path";
-import { createRpcConnection, type RpcConnection, resolveDlvPath } from "../analyze/delve/index.js";
+import { createDelveSession, type DelveSession } from "../analyze/delve/index.js";
 import { type Captured, captureCrash } from "../capture/capture.js";
 import { readBinaryIdentity } from "../elf/index.js";
+import { isHotdumpError } from "../errors.js";
 import { archiveBinary, ensureStore, saveMeta } from "../store/index.js";
-import { startChild, withParentDeathSignal } from "../util/child.js";
+import { resolveRunningTarget } from "../store/running.js";
 import { snapshotFailed, snapshotNotGo, snapshotTargetUnknown } from "./errors.js";
 
 export interface DumpLiveOptions {
@@ -39,119 +39,47 @@ export interface DumpedLive {
   bytes: number;
 }
 
-const LISTENING = /API server listening at: \S+:(\d+)/;
-
 export async function dumpLiveProcess(o: DumpLiveOptions): Promise<DumpedLive> {
   const timeoutMs = o.timeoutMs ?? 120_000;
-  const dlv = resolveDlvPath(o.dlvPath);
   const t0 = performance.now();
-  // If hotdump dies mid-dump, dlv must not stay attached with the service stopped.
-  const [cmd, ...args] = withParentDeathSignal([
-    dlv,
-    "attach",
-    String(o.pid),
-    "--headless",
-    "--api-version=2",
-    "--listen=127.0.0.1:0",
-    "--check-go-version=false",
-  ]);
-  const child = startChild(cmd!, args, {
-    detached: true,
-    tailBytes: 32 * 1024,
-    env: { ...process.env, TERM: "dumb" },
-  });
-  const tail = () => child.stderrTail.toString().trim();
-  let conn: RpcConnection | undefined;
-  let detached = false;
+  let session: DelveSession;
   try {
-    const port = await new Promise<number>((resolve, reject) => {
-      let seen = "";
-      const timer = setTimeout(() => reject(snapshotFailed(o.pid, "Delve did not start", tail())), timeoutMs);
-      child.proc.stdout?.on("data", (c: Buffer) => {
-        seen += c.toString("utf8");
-        const m = LISTENING.exec(seen);
-        if (m) {
-          clearTimeout(timer);
-          resolve(Number(m[1]));
-        }
-      });
-      void child.stopped.then((end) => {
-        clearTimeout(timer);
-        reject(
-          snapshotFailed(
-            o.pid,
-            end.error ? `cannot run ${dlv}: ${end.error.message}` : "Delve could not attach",
-            tail(),
-          ),
-        );
-      });
+    session = await createDelveSession({
+      pid: o.pid,
+      timeoutMs,
+      ...(o.dlvPath ? { dlvPath: o.dlvPath } : {}),
     });
-    conn = await new Promise<RpcConnection>((resolve, reject) => {
-      const s = connect({ host: "127.0.0.1", port });
-      s.once("error", reject);
-      s.once("connect", () => resolve(createRpcConnection(s, { timeoutMs, context: tail })));
-    });
+  } catch (e) {
+    if (isHotdumpError(e) && e.code === "E_DLV_NOT_FOUND") throw e;
+    throw snapshotFailed(o.pid, isHotdumpError(e) ? e.shortMessage : String(e), detailsOf(e), e);
+  }
+  try {
     const d0 = performance.now();
-    let state = (await conn.call("DumpStart", { Destination: o.dest })).State;
+    let state = (await session.call("DumpStart", { Destination: o.dest })).State;
     while (!state.AllDone) {
       if (state.Err) break;
-      state = (await conn.call("DumpWait", { Wait: 1000 }, { timeoutMs })).State;
+      state = (await session.call("DumpWait", { Wait: 1000 }, { timeoutMs })).State;
     }
     const dumpMs = performance.now() - d0;
-    await conn.call("Detach", { Kill: false }, { timeoutMs: 10_000 });
-    detached = true;
+    // close() detaches with Kill:false: from here the service runs again.
+    await session.close();
     const pauseMs = performance.now() - t0;
-    if (state.Err) throw snapshotFailed(o.pid, `Delve's dump failed: ${state.Err}`, tail());
+    if (state.Err) throw snapshotFailed(o.pid, `Delve's dump failed: ${state.Err}`, session.stderrTail());
     return { core: o.dest, pauseMs, dumpMs, bytes: state.MemTotal };
   } catch (e) {
-    if (e instanceof Error && "code" in e) throw e;
-    throw snapshotFailed(o.pid, (e as Error).message, tail(), e);
+    if (isHotdumpError(e) && e.code === "E_SNAPSHOT_FAILED") throw e;
+    throw snapshotFailed(o.pid, (e as Error).message, session.stderrTail(), e);
   } finally {
-    // Never leave the service stopped under a tracer: detach if we did not, then end dlv.
-    if (conn && !detached)
-      await conn.call("Detach", { Kill: false }, { timeoutMs: 5000 }).catch(() => undefined);
-    conn?.destroy("snapshot done");
-    const timer = setTimeout(() => void child.stop({ signal: "SIGKILL" }), 3000);
-    await child.stopped.finally(() => clearTimeout(timer));
+    // Never leave the service stopped under a tracer; idempotent after the close above.
+    await session.close();
   }
 }
 
-interface RunningEntry {
-  pid: number;
-  generation: number;
-  binary: string;
-}
+const detailsOf = (e: unknown) => (isHotdumpError(e) ? e.details : undefined);
 
 /** The service to snapshot: --pid, or a generation from <store>/running.json (newest by default). */
-export function resolveSnapshotTarget(
-  storeDir: string,
-  sel: { pid?: number; generation?: number },
-): { pid: number; generation: number | null } {
-  if (sel.pid !== undefined) {
-    const gen = readRunning(storeDir).find((e) => e.pid === sel.pid)?.generation ?? null;
-    return { pid: sel.pid, generation: gen };
-  }
-  const running = readRunning(storeDir);
-  const hit =
-    sel.generation !== undefined
-      ? running.find((e) => e.generation === sel.generation)
-      : running.sort((a, b) => b.generation - a.generation)[0];
-  if (!hit)
-    throw snapshotTargetUnknown(
-      sel.generation !== undefined
-        ? `generation ${sel.generation} is not in ${storeDir}/running.json (is hotdump run supervising it?)`
-        : `${storeDir}/running.json lists none; pass --pid PID`,
-    );
-  return { pid: hit.pid, generation: hit.generation };
-}
-
-function readRunning(storeDir: string): RunningEntry[] {
-  try {
-    return JSON.parse(readFileSync(join(storeDir, "running.json"), "utf8")) as RunningEntry[];
-  } catch {
-    return [];
-  }
-}
+export const resolveSnapshotTarget = (storeDir: string, sel: { pid?: number; generation?: number }) =>
+  resolveRunningTarget(storeDir, sel, snapshotTargetUnknown);
 
 export interface SnapshotOptions {
   storeDir: string;
@@ -230,6 +158,7 @@ export async function snapshotProcess(o: SnapshotOptions): Promise<Snapshot> {
         generation: o.generation ?? null,
         type: "snapshot",
         corePath: dumped.core,
+        coreTemporary: true,
       },
       { layout, runAnalysis: o.analyze !== false },
     );

@@ -3,17 +3,22 @@
  * them, so the file behaves the same offline and when attached to a ticket). Every string from the
  * report is escaped: panic messages are attacker-controlled text.
  */
-import type { Report } from "../analyze/report.js";
+import type { Report } from "../contracts/report.js";
 import {
   clip,
   culpritFrame,
+  culpritNotes,
   facts,
   foldedLabel,
   foldFrames,
+  goroutineTitle,
   groupWhere,
   headline,
   moreGroupsLabel,
+  noCulpritText,
   orderedRegisters,
+  raceStacks,
+  raceTitle,
   showValue,
   sourceLines,
   sourcesText,
@@ -101,6 +106,7 @@ export function renderHtml(report: Report): string {
     h(
       `<p><code class="fn">${e(report.culprit.function)}</code> at <code>${e(where(report.culprit))}</code></p>`,
     );
+    for (const n of culpritNotes(report)) h(`<p class="muted">${e(n)}</p>`);
     const lines = sourceLines(culpritFrame(report));
     if (lines.length > 0) {
       const w = String(lines.at(-1)!.number).length;
@@ -110,13 +116,31 @@ export function renderHtml(report: Report): string {
       });
       h(`<pre class="src"><code>${body.join("")}</code></pre>`);
     }
-  } else h("<p>Not found (no frame outside the Go runtime).</p>");
+  } else h(`<p>${e(noCulpritText(report))}</p>`);
   h("</section>");
+
+  const races = report.races ?? [];
+  races.forEach((r, i) => {
+    h(`<section aria-labelledby="race-${i}"><h2 id="race-${i}">${e(raceTitle(i, races.length))}</h2>`);
+    if (r.culprit)
+      h(
+        `<p>Racing write: <code class="fn">${e(r.culprit.function)}</code> at <code>${e(where(r.culprit))}</code></p>`,
+      );
+    for (const s of raceStacks(r)) {
+      h(`<h3>${e(s.title)}</h3><ol class="stack">`);
+      for (const f of s.frames)
+        h(
+          `<li><code><span class="fn">${e(f.function)}</span>()</code><div class="at"><code>${e(where(f))}</code></div></li>`,
+        );
+      h("</ol>");
+    }
+    h("</section>");
+  });
 
   if (report.goroutine) {
     const g = report.goroutine;
     h(
-      `<section aria-labelledby="stack"><h2 id="stack">Goroutine ${g.id}${g.state ? ` (${e(g.state)})` : ""}</h2>`,
+      `<section aria-labelledby="stack"><h2 id="stack">${e(goroutineTitle(report, g.id))}${g.state ? ` (${e(g.state)})` : ""}</h2>`,
     );
     h('<ol class="stack">');
     for (const item of foldFrames(g.frames)) {

@@ -1,5 +1,5 @@
 /** report.json: the contract's key order (the schema's), 2-space indent, trailing newline. */
-import type { Report } from "../analyze/report.js";
+import type { Report } from "../contracts/report.js";
 import { reportSchema } from "./schema.js";
 
 /** Keys sorted, recursively: the order used when a report does not match the schema. */

@@ -3,18 +3,23 @@
  * spans or fenced blocks whose fence is longer than any backtick run inside, so no message can
  * break out into markup (GitHub renders raw HTML in Markdown outside code).
  */
-import type { Report } from "../analyze/report.js";
+import type { Report } from "../contracts/report.js";
 import {
   clip,
   culpritFrame,
+  culpritNotes,
   facts,
   foldedLabel,
   foldFrames,
+  goroutineTitle,
   groupWhere,
   headline,
   mappingLine,
   moreGroupsLabel,
+  noCulpritText,
   orderedRegisters,
+  raceStacks,
+  raceTitle,
   showValue,
   sourceLines,
   sourcesText,
@@ -65,17 +70,31 @@ export function renderMarkdown(report: Report): string {
   out.push("", "### Culprit", "");
   if (report.culprit) {
     out.push(`${code(report.culprit.function)} at ${code(where(report.culprit))}`);
+    for (const n of culpritNotes(report)) out.push("", escapeMd(n));
     const lines = sourceLines(culpritFrame(report));
     if (lines.length > 0) {
       const w = String(lines.at(-1)!.number).length;
       const body = lines.map((l) => `${l.culprit ? ">" : " "} ${String(l.number).padStart(w)} | ${l.text}`);
       out.push("", fence(body.join("\n"), "go"));
     }
-  } else out.push("Not found (no frame outside the Go runtime).");
+  } else out.push(noCulpritText(report));
+
+  const races = report.races ?? [];
+  races.forEach((r, i) => {
+    out.push("", `### ${raceTitle(i, races.length)}`, "");
+    if (r.culprit) out.push(`Racing write: ${code(r.culprit.function)} at ${code(where(r.culprit))}`, "");
+    const body: string[] = [];
+    for (const s of raceStacks(r)) {
+      if (body.length > 0) body.push("");
+      body.push(`${s.title}:`);
+      for (const f of s.frames) body.push(`  ${f.function}()`, `      ${where(f)}`);
+    }
+    out.push(fence(body.join("\n"), "text"));
+  });
 
   if (report.goroutine) {
     const g = report.goroutine;
-    out.push("", `### Goroutine ${g.id}${g.state ? ` (${escapeMd(g.state)})` : ""}`, "");
+    out.push("", `### ${goroutineTitle(report, g.id)}${g.state ? ` (${escapeMd(g.state)})` : ""}`, "");
     const body: string[] = [];
     for (const item of foldFrames(g.frames)) {
       if (item.kind === "folded") {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { emptyReport, type Frame, type Report } from "../analyze/report.js";
+import { emptyReport, type Frame, type Report } from "../contracts/report.js";
 import { renderHtml } from "./html.js";
 import { code, fence, renderMarkdown } from "./markdown.js";
 import { foldFrames, variableText } from "./present.js";
@@ -12,6 +12,7 @@ const frame = (fn: string, runtime: boolean, line = 1): Frame => ({
   args: [],
   locals: [],
   runtime,
+  class: runtime ? "runtime" : "user",
 });
 
 function report(): Report {

@@ -1,18 +1,23 @@
 /** The terminal rendering: what a person reads right after a crash. */
-import type { Frame, Report } from "../analyze/report.js";
+import type { Frame, Report } from "../contracts/report.js";
 import {
   clip,
   culpritFrame,
+  culpritNotes,
   facts,
   foldedLabel,
   foldFrames,
+  goroutineTitle,
   groupWhere,
   headline,
   locationText,
   MAP_LINES,
   mappingLine,
   moreGroupsLabel,
+  noCulpritText,
   orderedRegisters,
+  raceStacks,
+  raceTitle,
   showValue,
   sourceLines,
   sourcesText,
@@ -54,17 +59,27 @@ export function renderText(report: Report, opts: TextOptions = {}): string {
   section("Culprit");
   if (report.culprit) {
     out.push(`  ${cyan(t(locationText(report.culprit)))}`);
+    for (const n of culpritNotes(report)) out.push(`  ${dim(t(n))}`);
     const lines = sourceLines(culpritFrame(report));
     const width = String(lines.at(-1)?.number ?? 0).length;
     for (const l of lines) {
       const text = `${l.culprit ? ">" : " "} ${String(l.number).padStart(width)} | ${t(l.text.replace(/\t/g, "    "))}`;
       out.push(`  ${l.culprit ? yellow(bold(text)) : dim(text)}`);
     }
-  } else out.push("  not found (no frame outside the Go runtime)");
+  } else out.push(`  ${noCulpritText(report)}`);
+
+  const races = report.races ?? [];
+  races.forEach((r, i) => {
+    section(`${raceTitle(i, races.length)}${r.culprit ? `: ${t(locationText(r.culprit))}` : ""}`);
+    for (const s of raceStacks(r)) {
+      out.push(`  ${yellow(t(s.title))}:`);
+      for (const f of s.frames) out.push(`    ${cyan(t(f.function))}()`, `        ${t(where(f))}`);
+    }
+  });
 
   if (report.goroutine) {
     const g = report.goroutine;
-    section(`Goroutine ${g.id}${g.state ? ` [${t(g.state)}]` : ""}`);
+    section(`${goroutineTitle(report, g.id)}${g.state ? ` [${t(g.state)}]` : ""}`);
     for (const item of foldFrames(g.frames)) {
       if (item.kind === "folded") out.push(`  ${dim(foldedLabel(item.count))}`);
       else out.push(...frameLines(item.frame, t, cyan, dim));

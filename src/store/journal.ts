@@ -21,6 +21,7 @@ export type EventName =
   | "drained"
   | "rollback"
   | "recovered-panic"
+  | "race"
   | "evicted";
 
 export interface JournalEvent {

@@ -20,126 +20,18 @@
  */
 import { spawn } from "node:child_process";
 import { request } from "node:http";
-import { createConnection, createServer, isIP } from "node:net";
-import { parseDuration } from "../config/duration.js";
-import { HotdumpError } from "../errors.js";
+import { createConnection, createServer } from "node:net";
+import {
+  type ProbeMode,
+  type ProbeSpec,
+  type ProbeTiming,
+  parseProbeSpec,
+  probeSpecError,
+  probeTimingDefaults,
+} from "../config/probeSpec.js";
 
-export type ProbeSpec =
-  | { kind: "http"; url: string }
-  | { kind: "tcp"; host: string; port: string }
-  | { kind: "exec"; command: string }
-  | { kind: "log"; pattern: RegExp }
-  | { kind: "alive"; ms: number };
-
-export interface ProbeTiming {
-  initialDelaySeconds: number;
-  periodSeconds: number;
-  timeoutSeconds: number;
-  successThreshold: number;
-  failureThreshold: number;
-}
-
-export type ProbeMode = "dev" | "run";
-
-/**
- * dev polls every 0.1 s and trusts one pass: the reload loop is what the developer waits on.
- * run polls every 0.5 s and wants 3 passes in a row (about a second of health) before the old
- * generation stops, since a service that answers once and then falls over would take traffic down.
- */
-export function probeTimingDefaults(mode: ProbeMode): ProbeTiming {
-  return mode === "dev"
-    ? {
-        initialDelaySeconds: 0,
-        periodSeconds: 0.1,
-        timeoutSeconds: 1,
-        successThreshold: 1,
-        failureThreshold: 3,
-      }
-    : {
-        initialDelaySeconds: 0,
-        periodSeconds: 0.5,
-        timeoutSeconds: 1,
-        successThreshold: 3,
-        failureThreshold: 3,
-      };
-}
-
-/** Defaults for `mode` overridden by `given`, validated. */
-export function resolveProbeTiming(mode: ProbeMode, given: Partial<ProbeTiming> = {}): ProbeTiming {
-  const t = { ...probeTimingDefaults(mode) };
-  for (const [k, v] of Object.entries(given) as [keyof ProbeTiming, number | undefined][])
-    if (v !== undefined) t[k] = v;
-  const bad = (k: keyof ProbeTiming, why: string) =>
-    new HotdumpError("usage", "E_PROBE_TIMING", `probe ${k} ${t[k]} ${why}`);
-  for (const k of ["initialDelaySeconds", "periodSeconds", "timeoutSeconds"] as const)
-    if (!Number.isFinite(t[k]) || t[k] < 0) throw bad(k, "must be a number of seconds >= 0");
-  if (t.periodSeconds < 0.01) throw bad("periodSeconds", "must be at least 0.01");
-  if (t.timeoutSeconds < 0.01) throw bad("timeoutSeconds", "must be at least 0.01");
-  for (const k of ["successThreshold", "failureThreshold"] as const)
-    if (!Number.isInteger(t[k]) || t[k] < 1) throw bad(k, "must be a whole number >= 1");
-  return t;
-}
-
-const PROBE_FORMS = "http://HOST:{port}/PATH, tcp:HOST:PORT, exec:COMMAND, log:REGEX or alive:DURATION";
-
-export const probeSpecError = (spec: string, why: string) =>
-  new HotdumpError("usage", "E_PROBE_SPEC", `--probe "${spec}": ${why}; use ${PROBE_FORMS}`);
-
-export function parseProbeSpec(spec: string): ProbeSpec {
-  const s = spec.trim();
-  if (s === "") throw probeSpecError(spec, "empty probe");
-  const lower = s.toLowerCase();
-  if (lower.startsWith("https://"))
-    throw probeSpecError(
-      spec,
-      "https is not supported (probe the plain-HTTP port, or use exec:curl -fsk URL)",
-    );
-  if (lower.startsWith("http://")) {
-    let u: URL;
-    try {
-      u = new URL(s.replaceAll("{port}", "1"));
-    } catch {
-      throw probeSpecError(spec, "not a valid URL");
-    }
-    if (u.hostname === "") throw probeSpecError(spec, "the URL has no host");
-    return { kind: "http", url: s };
-  }
-  const colon = s.indexOf(":");
-  const kind = colon < 0 ? s : s.slice(0, colon);
-  const arg = colon < 0 ? "" : s.slice(colon + 1);
-  switch (kind) {
-    case "tcp": {
-      const body = arg.replace(/^\/\//, "");
-      const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5}|\{port\})$/.exec(body);
-      if (!m) throw probeSpecError(spec, "expected tcp:HOST:PORT (PORT may be {port})");
-      const host = m[1] ?? (m[2] || "127.0.0.1");
-      if (m[1] !== undefined && isIP(host) !== 6)
-        throw probeSpecError(spec, `"${host}" is not an IPv6 address`);
-      const port = m[3] as string;
-      if (port !== "{port}" && (Number(port) < 1 || Number(port) > 65535))
-        throw probeSpecError(spec, `port ${port} is out of range 1-65535`);
-      return { kind: "tcp", host, port };
-    }
-    case "exec":
-      if (arg.trim() === "") throw probeSpecError(spec, "exec: needs a command");
-      return { kind: "exec", command: arg };
-    case "log": {
-      if (arg === "") throw probeSpecError(spec, "log: needs a regular expression");
-      try {
-        return { kind: "log", pattern: new RegExp(arg) };
-      } catch (e) {
-        throw probeSpecError(spec, `bad regular expression (${(e as Error).message})`);
-      }
-    }
-    case "alive": {
-      const ms = parseDuration(arg === "" ? "1s" : arg);
-      if (ms instanceof Error) throw probeSpecError(spec, ms.message);
-      return { kind: "alive", ms };
-    }
-    default:
-      throw probeSpecError(spec, `unknown probe kind "${kind}"`);
-  }
-}
+export type { ProbeMode, ProbeSpec, ProbeTiming };
+export { parseProbeSpec, probeSpecError, probeTimingDefaults };
 
 /** Replace every `{port}` (probe URLs, exec commands, env values). */
 export function expandPort(text: string, port: number): string {

@@ -4,32 +4,14 @@
  * process groups found and stopped by the next start. The service also dies with hotdump through
  * PR_SET_PDEATHSIG (launch.ts); this file is the second line, for what the first cannot catch.
  */
-import { readFileSync, readlinkSync, renameSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { readlinkSync } from "node:fs";
 import type { StoreLayout } from "../store/index.js";
+import { type RunningRecord, readRunning, writeRunning } from "../store/running.js";
 
-interface Entry {
-  pid: number;
-  generation: number;
-  binary: string;
-  supervisor: number;
-}
+type Entry = RunningRecord;
 
-const file = (layout: StoreLayout) => join(layout.root, "running.json");
-
-function load(layout: StoreLayout): Entry[] {
-  try {
-    return JSON.parse(readFileSync(file(layout), "utf8")) as Entry[];
-  } catch {
-    return [];
-  }
-}
-
-function save(layout: StoreLayout, entries: Entry[]): void {
-  const tmp = `${file(layout)}.${process.pid}.tmp`;
-  writeFileSync(tmp, JSON.stringify(entries), { mode: 0o600 });
-  renameSync(tmp, file(layout));
-}
+const load = (layout: StoreLayout) => readRunning(layout.root);
+const save = (layout: StoreLayout, entries: Entry[]) => writeRunning(layout.root, entries);
 
 export function rememberRunning(layout: StoreLayout, e: Omit<Entry, "supervisor">): void {
   save(layout, [...load(layout).filter((x) => x.pid !== e.pid), { ...e, supervisor: process.pid }]);

@@ -4,8 +4,7 @@
  * reader sees every commit of a supervisor in another process on its next query.
  */
 import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync } from "node:fs";
-import type { Report } from "../analyze/report.js";
-import { type CrashListing, listCrashes } from "../cli/crashes.js";
+import type { Report } from "../contracts/report.js";
 import {
   type Bundle,
   bundleFile,
@@ -17,6 +16,7 @@ import {
   openJournal,
   type StoreLayout,
 } from "../store/index.js";
+import { type CrashListing, listCrashes } from "../store/queries.js";
 
 export const OVERVIEW_EVENTS = 2000;
 export const OUTPUT_TAIL_BYTES = 16 * 1024;

@@ -1,6 +1,7 @@
 /**
- * A Delve session on a core: `dlv core BIN CORE --headless` in its own process group, one
- * JSON-RPC connection to it, typed calls, and a close() that detaches then kills.
+ * A Delve session: `dlv core BIN CORE` (a post-mortem) or `dlv attach PID` (a live process, for a
+ * snapshot), headless in its own process group, one JSON-RPC connection to it, typed calls, and a
+ * close() that detaches without killing, then ends dlv.
  */
 import { existsSync } from "node:fs";
 import { connect } from "node:net";
@@ -8,18 +9,19 @@ import { homedir } from "node:os";
 import { delimiter, join } from "node:path";
 import { type HotdumpError, isHotdumpError } from "../../errors.js";
 import { type Child, startChild, withParentDeathSignal } from "../../util/child.js";
-import { dlvNotFound, dlvOpenFailed, dlvTimeout } from "./errors.js";
+import { dlvAttachFailed, dlvNotFound, dlvOpenFailed, dlvTimeout } from "./errors.js";
 import { type CallOptions, createRpcConnection, type RpcConnection } from "./rpc.js";
 import type { GetVersionOut, RpcMethod, RpcMethods } from "./types.js";
 
-export interface DelveSessionOptions {
-  binary: string;
-  core: string;
+/** What Delve opens: a core with the binary that produced it, or a running process. */
+export type DelveTarget = { binary: string; core: string } | { pid: number };
+
+export type DelveSessionOptions = DelveTarget & {
   /** Default: $HOTDUMP_DLV, then `dlv` on PATH, then $GOPATH/bin or ~/go/bin. */
   dlvPath?: string;
   /** Per-call timeout and the start timeout (ms, default 30 s). */
   timeoutMs?: number;
-}
+};
 
 export interface DelveSession {
   readonly version: GetVersionOut;
@@ -58,16 +60,15 @@ export async function createDelveSession(opts: DelveSessionOptions): Promise<Del
   // analysis with a clear warning (added below from GetVersion) is worth more than none.
   const dlvArgv = [
     dlv,
-    "core",
-    opts.binary,
-    opts.core,
+    ...("pid" in opts ? ["attach", String(opts.pid)] : ["core", opts.binary, opts.core]),
     "--headless",
     "--api-version=2",
     "--listen=127.0.0.1:0",
     "--check-go-version=false",
   ];
-  // A hotdump SIGKILLed mid-analysis left dlv listening on loopback forever (test/faults.test.ts):
-  // PR_SET_PDEATHSIG through setpriv ends it with us. Only for a dlv known to exist, so a missing
+  // A hotdump SIGKILLed mid-analysis left dlv listening on loopback forever (test/faults.test.ts),
+  // and an attached one would keep the service stopped under ptrace: PR_SET_PDEATHSIG through
+  // setpriv ends it with us (the kernel then detaches its tracee, which runs on). Only for a dlv known to exist, so a missing
   // one still fails with ENOENT from spawn (dlvNotFound), not with setpriv's exit status.
   const argv = withParentDeathSignal(dlvArgv);
   const child = startChild(argv[0]!, argv.slice(1), {
@@ -97,7 +98,7 @@ export async function createDelveSession(opts: DelveSessionOptions): Promise<Del
       call: (method, params, callOpts) =>
         raceExit(child, conn.call(method, params, callOpts), opts, stderrTail, false),
       close() {
-        closing ??= shutdown(child, conn);
+        closing ??= shutdown(child, conn, "pid" in opts ? 10_000 : 2000);
         return closing;
       },
     };
@@ -112,7 +113,7 @@ export async function createDelveSession(opts: DelveSessionOptions): Promise<Del
       ]);
       if (end && !end.killed) {
         await child.stop({ signal: "SIGKILL" });
-        throw dlvOpenFailed(opts.binary, opts.core, firstErrorLine(stderrTail()), stderrTail(), e);
+        throw openFailed(opts, firstErrorLine(stderrTail()), stderrTail(), e);
       }
     }
     await child.stop({ signal: "SIGKILL" });
@@ -120,10 +121,17 @@ export async function createDelveSession(opts: DelveSessionOptions): Promise<Del
   }
 }
 
-async function shutdown(child: Child, conn: RpcConnection): Promise<void> {
+/** Delve could not open what it was given; `reason` is its own last words. */
+const openFailed = (opts: DelveTarget, reason: string, stderrTail: string, cause?: unknown) =>
+  "pid" in opts
+    ? dlvAttachFailed(opts.pid, reason, stderrTail, cause)
+    : dlvOpenFailed(opts.binary, opts.core, reason, stderrTail, cause);
+
+async function shutdown(child: Child, conn: RpcConnection, detachMs: number): Promise<void> {
   if (!child.exited) {
-    // Kill:false: there is no live process behind a core; Detach just makes dlv exit.
-    await conn.call("Detach", { Kill: false }, { timeoutMs: 2000 }).catch(() => undefined);
+    // Kill:false: behind a core there is no process and Detach just makes dlv exit; an attached
+    // process is let go and runs on.
+    await conn.call("Detach", { Kill: false }, { timeoutMs: detachMs }).catch(() => undefined);
   }
   conn.destroy("session closed");
   const timer = setTimeout(() => void child.stop({ signal: "SIGKILL" }), 2000);
@@ -161,7 +169,7 @@ function waitForListening(
       if (end.error?.code === "ENOENT" || end.error?.code === "EACCES") done(() => resolve("not-found"));
       else {
         const tail = child.stderrTail.toString();
-        done(() => reject(dlvOpenFailed(opts.binary, opts.core, firstErrorLine(tail), tail, site)));
+        done(() => reject(openFailed(opts, firstErrorLine(tail), tail, site)));
       }
     });
   });
@@ -201,7 +209,7 @@ async function raceExit<T>(
         new Promise<null>((r) => setTimeout(() => r(null), 500)),
       ]);
       if (end && !end.killed && opening)
-        throw dlvOpenFailed(opts.binary, opts.core, firstErrorLine(stderrTail()), stderrTail(), err);
+        throw openFailed(opts, firstErrorLine(stderrTail()), stderrTail(), err);
     }
     throw err;
   }

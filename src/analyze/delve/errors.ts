@@ -24,6 +24,13 @@ export const dlvOpenFailed = (
     { cause, details: stderrTail },
   );
 
+/** Delve started but could not attach to a live process (ptrace refused, not Go, gone). */
+export const dlvAttachFailed = (pid: number, reason: string, stderrTail: string, cause?: unknown) =>
+  new HotdumpError("analyze", "E_DLV_ATTACH", `Delve could not attach to pid ${pid}: ${reason}`, {
+    cause,
+    details: stderrTail,
+  });
+
 /** Delve answered a call with an error string. */
 export const dlvRpcError = (method: string, message: string, site: Error) =>
   new HotdumpError("analyze", "E_DLV_RPC", `Delve ${method} failed: ${message}`, { cause: site });

@@ -13,12 +13,14 @@ export {
   createDelveSession,
   type DelveSession,
   type DelveSessionOptions,
+  type DelveTarget,
   parseGoVersion,
   resolveDlvPath,
   versionWarnings,
 } from "./client.js";
 export {
   DLV_INSTALL_REMEDY,
+  dlvAttachFailed,
   dlvBinaryMismatch,
   dlvClosed,
   dlvNoDebugInfo,

@@ -1,6 +1,6 @@
 /** Folding a GdbAnalysis into the report contract (the fallback's share of a Report). */
 import { readFileSync } from "node:fs";
-import { type CrashKind, emptyReport, type Report, type SourceContext } from "../report.js";
+import { type CrashKind, emptyReport, type Report, type SourceContext } from "../../contracts/report.js";
 import type { GdbAnalysis } from "./analyze.js";
 
 function kindOf(a: GdbAnalysis): CrashKind {
@@ -20,6 +20,7 @@ export function gdbAnalysisToReport(a: GdbAnalysis, base: Report = emptyReport()
   if (r.kind === "unknown") r.kind = kindOf(a);
   if (!r.signal && a.signal) r.signal = { name: a.signal };
   r.culprit ??= a.culprit;
+  r.site ??= a.site;
   if (!r.goroutine && a.frames.length > 0) {
     const cur = a.goroutines?.find((g) => g.current);
     r.goroutine = {

@@ -2,7 +2,7 @@
  * Finds a Go crash in arbitrary stderr (service logs first) and parses it in one pass over the
  * lines: a header (panic chain, fatal error, signal, runtime notes) and then the stack dump.
  */
-import { isRuntimeFunction } from "../report.js";
+import { culpritIndex } from "../frames.js";
 import {
   makeFrame,
   parseBareSignal,
@@ -383,9 +383,6 @@ export function culpritOf(frames: TracebackFrame[], opts: { afterPanic?: boolean
     const p = frames.findIndex((f) => f.function === "panic");
     if (p >= 0) from = p + 1;
   }
-  for (let k = from; k < frames.length; k++) {
-    const f = frames[k] as TracebackFrame;
-    if (!isRuntimeFunction(f.function)) return { function: f.function, file: f.file, line: f.line };
-  }
-  return null;
+  const f = frames[culpritIndex(frames, {}, from)];
+  return f ? { function: f.function, file: f.file, line: f.line } : null;
 }

@@ -1,9 +1,9 @@
 /** What `dev` and `run` both do before supervising: the socket handoff and the store. */
 import { HotdumpError } from "../errors.js";
 import { ensureStore, type Journal, openJournal, type StoreLayout } from "../store/index.js";
-import { stopLeftovers } from "../supervise/running.js";
-import { bindListeners, handoff, inheritedListeners, parseListenAddr } from "../supervise/sockets.js";
 import type { Logger } from "../util/log.js";
+import { stopLeftovers } from "./running.js";
+import { bindListeners, handoff, inheritedListeners, parseListenAddr } from "./sockets.js";
 
 export type Inherited = ReturnType<typeof inheritedListeners>;
 

@@ -1,0 +1,122 @@
+#!/usr/bin/env node
+// The structure check `make test` runs (`node scripts/check-imports.mjs`): src/ has no import cycle
+// between modules nor between its folders (a stage may import the stages and the store below it,
+// never one that imports it back: contracts/ and util/ sit at the bottom, cli/ on top), and nothing
+// outside src/cli/ imports from src/cli/.
+// Imports are read with TypeScript's own pre-processor, so `import type`, `export … from` and
+// dynamic `import()` all count: a type-only cycle still ties two modules' contracts together.
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { dirname, join, relative, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import ts from "typescript";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const src = resolve(root, process.argv[2] ?? "src");
+
+function walk(dir) {
+  const out = [];
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) out.push(...walk(p));
+    else if (p.endsWith(".ts") && !p.endsWith(".d.ts")) out.push(p);
+  }
+  return out;
+}
+
+const files = walk(src);
+const known = new Set(files);
+/** @type {Map<string, string[]>} */
+const graph = new Map();
+for (const file of files) {
+  const info = ts.preProcessFile(readFileSync(file, "utf8"), true, true);
+  const deps = [];
+  for (const ref of info.importedFiles) {
+    if (!ref.fileName.startsWith(".")) continue;
+    const target = resolve(dirname(file), ref.fileName).replace(/\.js$/, ".ts");
+    if (known.has(target)) deps.push(target);
+  }
+  graph.set(file, deps);
+}
+
+const rel = (p) => relative(dirname(src), p);
+const problems = [];
+
+const cliDir = `${join(src, "cli")}/`;
+for (const [file, deps] of graph) {
+  if (file.startsWith(cliDir)) continue;
+  for (const d of deps)
+    if (d.startsWith(cliDir))
+      problems.push(`${rel(file)} imports ${rel(d)} (src/cli/ is imported only by src/cli/)`);
+}
+
+// Tarjan's strongly connected components: every component with more than one module, or a module
+// importing itself, is a cycle.
+let index = 0;
+const idx = new Map();
+const low = new Map();
+const onStack = new Set();
+const stack = [];
+function strong(v) {
+  idx.set(v, index);
+  low.set(v, index);
+  index++;
+  stack.push(v);
+  onStack.add(v);
+  for (const w of graph.get(v) ?? []) {
+    if (!idx.has(w)) {
+      strong(w);
+      low.set(v, Math.min(low.get(v), low.get(w)));
+    } else if (onStack.has(w)) low.set(v, Math.min(low.get(v), idx.get(w)));
+  }
+  if (low.get(v) === idx.get(v)) {
+    const comp = [];
+    let w;
+    do {
+      w = stack.pop();
+      onStack.delete(w);
+      comp.push(w);
+    } while (w !== v);
+    if (comp.length > 1 || (graph.get(v) ?? []).includes(v)) {
+      problems.push(`import cycle among ${comp.length} modules: ${comp.map(rel).sort().join(", ")}`);
+    }
+  }
+}
+for (const f of files) if (!idx.has(f)) strong(f);
+
+// The same between folders: src/a/x.ts importing src/b/y.ts is an arrow a -> b. A cycle here is
+// two stages that each need the other's internals, the smell the contracts/ folder removes.
+const folderOf = (p) => relative(src, p).split("/")[0].replace(/\.ts$/, "");
+/** @type {Map<string, Map<string, string>>} folder -> folder -> one import that proves the arrow */
+const folders = new Map();
+for (const [file, deps] of graph)
+  for (const d of deps) {
+    const a = folderOf(file);
+    const b = folderOf(d);
+    if (a === b) continue;
+    if (!folders.has(a)) folders.set(a, new Map());
+    if (!folders.get(a).has(b)) folders.get(a).set(b, `${rel(file)} -> ${rel(d)}`);
+  }
+const state = new Map();
+const path = [];
+function visit(f) {
+  state.set(f, "open");
+  path.push(f);
+  for (const [g] of folders.get(f) ?? []) {
+    if (state.get(g) === "open") {
+      const loop = [...path.slice(path.indexOf(g)), g];
+      const proof = loop.slice(0, -1).map((x, i) => folders.get(x).get(loop[i + 1]));
+      problems.push(`folder cycle ${loop.join(" -> ")} (${proof.join("; ")})`);
+    } else if (!state.has(g)) visit(g);
+  }
+  path.pop();
+  state.set(f, "done");
+}
+for (const f of [...folders.keys()].sort()) if (!state.has(f)) visit(f);
+
+if (problems.length > 0) {
+  for (const p of problems) console.error(`check-imports: ${p}`);
+  process.exit(1);
+}
+console.log(
+  `check-imports: ${files.length} modules, ${folders.size} folders, no import cycles, src/cli/ imported only from src/cli/`,
+);

@@ -1,0 +1,127 @@
+/**
+ * The steps between "there is a core" and "there is a report", shared by a capture (the core the
+ * kernel just wrote) and `hotdump analyze` (a core from elsewhere, or a stored crash again): open
+ * the core once for its memory map, its truncation and the build-ID proof, then analyse, keeping
+ * the memory map read from the core when the debuggers gave none.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { rm } from "node:fs/promises";
+import { join } from "node:path";
+import type { Bundle, CoreInfo, CrashMeta } from "../contracts/bundle.js";
+import type { Mapping, ProcessInfo, Report } from "../contracts/report.js";
+import { type BinaryIdentity, compareCoreToBinary, openCore, readBinaryIdentity } from "../elf/index.js";
+import {
+  binaryPath,
+  bundleFile,
+  decompressFile,
+  type StoreLayout,
+  saveMeta,
+  writeBundleFile,
+} from "../store/index.js";
+import { type AnalyzeOptions, analyzeCrash } from "./analyze.js";
+import { memoryMapOf } from "./memoryMap.js";
+import { describeSnapshot } from "./snapshot.js";
+
+/** The report's process facts from a bundle's meta.json (reports older than them lack them). */
+export function processInfoOf(meta: CrashMeta): ProcessInfo {
+  return {
+    pid: meta.pid ?? null,
+    generation: meta.generation,
+    command: meta.cmdline,
+    startedAt: meta.startedAt ?? null,
+    time: meta.endedAt ?? meta.createdAt,
+  };
+}
+
+export interface CoreFacts {
+  memoryMap: Mapping[];
+  /** The ELF says it is cut short (a core cut by RLIMIT_CORE may not say so: see capture/). */
+  truncated: boolean;
+  /** Set only when the binary's identity was given. */
+  buildIdMatch?: boolean | null;
+  buildIdReason?: string;
+}
+
+/** What the core itself says, read once: memory map, truncation, and whether `identity` made it. */
+export async function readCoreFacts(corePath: string, identity?: BinaryIdentity | null): Promise<CoreFacts> {
+  const c = await openCore(corePath);
+  try {
+    const facts: CoreFacts = { memoryMap: memoryMapOf(c), truncated: c.truncated !== null };
+    if (identity) {
+      const cmp = await compareCoreToBinary(c, identity);
+      facts.buildIdMatch = cmp.match;
+      facts.buildIdReason = cmp.reason;
+    }
+    return facts;
+  } finally {
+    await c.close();
+  }
+}
+
+/** analyzeCrash, with the core's own memory map when neither Delve nor gdb gave one. */
+export async function analyzeWithMap(o: AnalyzeOptions, memoryMap: Mapping[]): Promise<Report> {
+  const report = await analyzeCrash(o);
+  if (report.memoryMap.length === 0) report.memoryMap = memoryMap;
+  return report;
+}
+
+export type ReanalyzeOptions = Omit<AnalyzeOptions, "binary" | "core" | "stderr" | "coreInfo" | "identity">;
+
+/**
+ * A stored crash analysed again (hotdump stopped mid-analysis, a newer Delve, --redact): its core
+ * decompressed to the store's cache, its archived binary, its stderr; report.json rewritten, and a
+ * bundle left "capturing" by a killed hotdump marked "partial".
+ */
+export async function reanalyzeBundle(
+  layout: StoreLayout,
+  bundle: Bundle,
+  o: ReanalyzeOptions,
+): Promise<Report> {
+  const { meta } = bundle;
+  const bin = meta.binary?.sha256 ? binaryPath(layout, meta.binary.sha256) : null;
+  const hasBinary = bin !== null && existsSync(bin);
+  const identity = hasBinary ? await readBinaryIdentity(bin) : null;
+  const core = join(layout.cache, `${bundle.id}.core`);
+  try {
+    let coreInfo: CoreInfo = meta.core;
+    let memoryMap: Mapping[] = [];
+    if (meta.core.stored) {
+      await decompressFile(join(bundle.dir, meta.core.stored), core);
+      const facts = await readCoreFacts(core, identity);
+      memoryMap = facts.memoryMap;
+      coreInfo = {
+        ...meta.core,
+        truncated: Boolean(meta.core.truncated) || facts.truncated,
+        ...(facts.buildIdMatch !== undefined
+          ? { buildIdMatch: facts.buildIdMatch, buildIdReason: facts.buildIdReason }
+          : {}),
+      };
+    }
+    const report = await analyzeWithMap(
+      {
+        ...o,
+        ...(hasBinary ? { binary: bin } : {}),
+        ...(meta.core.stored ? { core } : {}),
+        stderr: readFileSync(bundleFile(bundle, "stderr.txt"), "utf8"),
+        coreInfo,
+        identity,
+        // Where the crashed process ran: the local go.mod of a -trimpath build is found from here.
+        ...(meta.cwd ? { cwd: meta.cwd } : {}),
+        ...(meta.binary?.sha256 ? { sha256: meta.binary.sha256 } : {}),
+      },
+      memoryMap,
+    );
+    if (meta.type === "snapshot") describeSnapshot(report, meta.pid ?? 0);
+    report.process = processInfoOf(meta);
+    // Without a core (a race detector's exit) there is nothing for a debugger to open.
+    report.next.unshift(
+      `hotdump report ${bundle.id}`,
+      ...(meta.core.stored ? [`hotdump debug ${bundle.id}`] : []),
+    );
+    await writeBundleFile(bundle, "report.json", `${JSON.stringify(report, null, 2)}\n`);
+    if (meta.state === "capturing") await saveMeta(bundle.dir, { ...meta, state: "partial" });
+    return report;
+  } finally {
+    await rm(core, { force: true });
+  }
+}

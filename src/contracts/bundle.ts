@@ -1,0 +1,79 @@
+/**
+ * The crash bundle contract: meta.json's fields and the handle every stage passes around. Scripts
+ * read meta.json, so fields are added, never renamed or removed (schemaVersion says which shape).
+ */
+import type { CrashKind, Location } from "./report.js";
+
+export const META_SCHEMA_VERSION = 1;
+
+export type Outcome = "crash" | "exit" | "killed";
+export type BundleState = "capturing" | "complete" | "partial";
+
+export interface CoreInfo {
+  found: boolean;
+  /** Why there is no core (found: false) — one line for people. */
+  reason?: string;
+  code?: string;
+  /** Where the kernel (or a handler) put it. */
+  originalPath?: string;
+  /** File name inside the bundle (core.zst / core.gz). */
+  stored?: string;
+  compression?: string;
+  bytes?: number;
+  storedBytes?: number;
+  truncated?: boolean;
+  /** null when the core does not hold the executable's first page. */
+  buildIdMatch?: boolean | null;
+  buildIdReason?: string;
+}
+
+export interface BinaryInfo {
+  /** The path the program was started from. */
+  path: string;
+  sha256?: string;
+  goBuildId?: string | null;
+  gnuBuildId?: string | null;
+  goVersion?: string | null;
+  hasDwarf?: boolean;
+}
+
+export interface CrashMeta {
+  schemaVersion: number;
+  id: string;
+  type: "crash" | "snapshot";
+  state: BundleState;
+  createdAt: string;
+  startedAt?: string;
+  endedAt?: string;
+  outcome: Outcome;
+  pid?: number;
+  exitCode: number | null;
+  signal: string | null;
+  cmdline: string[];
+  cwd: string;
+  /** Names only: values may be secrets and are never written. */
+  envNames: string[];
+  goVersion?: string | null;
+  binary: BinaryInfo | null;
+  core: CoreInfo;
+  generation: number | null;
+  kind?: CrashKind;
+  message?: string;
+  culprit?: Location | null;
+  /** What went wrong while capturing, so nothing is silently lost. */
+  problems: { code: string; message: string }[];
+}
+
+export interface Bundle {
+  id: string;
+  dir: string;
+  meta: CrashMeta;
+}
+
+export interface ListedBundle {
+  id: string;
+  dir: string;
+  meta: CrashMeta | null;
+  /** Set when meta.json could not be read: the bundle is listed, never hidden. */
+  error?: string;
+}

@@ -1,0 +1,131 @@
+/**
+ * Questions asked of a store by `crashes`, `history` and the dashboard: what crashed (bundles on
+ * disk plus crashes the journal remembers after eviction) and what each generation became.
+ */
+import { existsSync } from "node:fs";
+import { listBundles } from "./bundle.js";
+import { openJournal } from "./journal.js";
+import { storeLayout } from "./layout.js";
+
+export interface CrashListing {
+  id: string;
+  time: string | null;
+  generation: number | null;
+  outcome: string | null;
+  signal: string | null;
+  kind: string | null;
+  message: string | null;
+  culprit: string | null;
+  binarySha256: string | null;
+  state: string | null;
+  coreStored: boolean;
+  buildIdMatch: boolean | null;
+  evicted: boolean;
+  dir: string | null;
+  error?: string;
+}
+
+/** Bundles on disk, plus crashes the journal still counts after their bundle was evicted. */
+export function listCrashes(storeDir: string): CrashListing[] {
+  const layout = storeLayout(storeDir);
+  const out: CrashListing[] = listBundles(layout).map((b) => {
+    // Snapshots stored before they had their own kind said `unknown` with a made-up culprit.
+    const snapshot = b.meta?.type === "snapshot";
+    return {
+      id: b.id,
+      time: b.meta?.createdAt ?? null,
+      generation: b.meta?.generation ?? null,
+      outcome: b.meta?.outcome ?? null,
+      signal: b.meta?.signal ?? null,
+      kind: snapshot ? "snapshot" : (b.meta?.kind ?? null),
+      message: b.meta?.message || (snapshot ? `snapshot of pid ${b.meta?.pid ?? "?"}` : null),
+      culprit:
+        b.meta?.culprit && !snapshot
+          ? `${b.meta.culprit.function} ${b.meta.culprit.file}:${b.meta.culprit.line}`
+          : null,
+      binarySha256: b.meta?.binary?.sha256 ?? null,
+      state: b.meta?.state ?? null,
+      coreStored: Boolean(b.meta?.core.stored),
+      buildIdMatch: b.meta?.core.buildIdMatch ?? null,
+      evicted: false,
+      dir: b.dir,
+      ...(b.error ? { error: b.error } : {}),
+    };
+  });
+  if (existsSync(layout.journal)) {
+    const seen = new Set(out.map((c) => c.id));
+    const j = openJournal(layout, { readonly: true });
+    try {
+      for (const c of j.crashes())
+        if (!seen.has(c.id))
+          out.push({
+            id: c.id,
+            time: c.ts,
+            generation: c.generation,
+            outcome: c.outcome,
+            signal: c.signal,
+            kind: c.kind,
+            message: c.message,
+            culprit: c.culprit,
+            binarySha256: c.binarySha256,
+            state: null,
+            coreStored: false,
+            buildIdMatch: null,
+            evicted: true,
+            dir: null,
+          });
+    } finally {
+      j.close();
+    }
+  }
+  return out.sort((a, b) => (b.time ?? "").localeCompare(a.time ?? ""));
+}
+
+export interface GenerationListing {
+  generation: number;
+  createdAt: string;
+  source: string;
+  sha256: string;
+  binary: string;
+  goBuildId: string | null;
+  gnuBuildId: string | null;
+  changed: string[];
+  buildMs: number | null;
+  /** What became of it: ready, crashed, rolled back, stopped... (the last lifecycle event). */
+  status: string;
+  pids: number[];
+  crashIds: string[];
+}
+
+export function listGenerations(storeDir: string): GenerationListing[] {
+  const layout = storeLayout(storeDir);
+  if (!existsSync(layout.journal)) return [];
+  const j = openJournal(layout, { readonly: true });
+  try {
+    const events = j.events({ limit: 1_000_000 });
+    return j.generations().map((g) => {
+      const mine = events.filter((e) => e.generation === g.n);
+      const last = [...mine]
+        .reverse()
+        .find((e) =>
+          ["ready", "switch", "stopped", "exited", "crash", "rollback", "started"].includes(e.event),
+        );
+      return {
+        generation: g.n,
+        createdAt: g.createdAt,
+        source: g.source,
+        sha256: g.sha256,
+        binary: g.binary,
+        goBuildId: g.goBuildId,
+        gnuBuildId: g.gnuBuildId,
+        changed: g.changed,
+        buildMs: g.buildMs,
+        status: last?.event ?? "built",
+        pids: [...new Set(mine.filter((e) => e.event === "started" && e.pid).map((e) => e.pid as number))],
+        crashIds: mine.filter((e) => e.event === "crash" && e.crashId).map((e) => e.crashId as string),
+      };
+    });
+  } finally {
+    j.close();
+  }
+}
