@@ -520,16 +520,6 @@ export function inheritedListeners(
   return { fds, names, stage1Pid: Number.isInteger(pid) && pid > 0 ? pid : undefined };
 }
 
-/** The activation variables for a generation; LISTEN_PID comes from launch.ts's prelude, since
- * only the shell that execs the service knows its pid. Empty when nothing is inherited. */
-export function listenEnv(l: Pick<InheritedListeners, "fds" | "names">): {
-  LISTEN_FDS?: string;
-  LISTEN_FDNAMES?: string;
-} {
-  if (l.fds.length === 0) return {};
-  return { LISTEN_FDS: String(l.fds.length), LISTEN_FDNAMES: l.names.join(":") };
-}
-
 /** `env` without hotdump's own handoff variables, which a generation has no use for. */
 export function withoutHandoffEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const out = { ...env };

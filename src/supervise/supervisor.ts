@@ -11,6 +11,7 @@ import { type Ended, judgeEnd } from "./outcome.js";
 import { expandPort, freePort, type ProbeSpec, type ProbeTiming, waitReady } from "./probe.js";
 import { createRecoveredPanicWatcher } from "./recovered.js";
 import { forgetRunning, rememberRunning } from "./running.js";
+import { withoutHandoffEnv } from "./sockets.js";
 
 export interface Build {
   generation: number;
@@ -117,8 +118,12 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
     const port = needsPort ? await freePort() : 0;
     // {port} in the service's environment is the generation's own free port (for a health
     // endpoint a probe can reach without hitting the old generation on the shared socket).
+    // hotdump's own stage-1 -> stage-2 variables (HOTDUMP_LISTEN_*, HOTDUMP_STAGE1_PID) stop here:
+    // the service gets the systemd names set below, and a Go program that itself runs hotdump
+    // would otherwise take them as its own handoff.
     const env: NodeJS.ProcessEnv = {};
-    for (const [k, v] of Object.entries(o.env)) if (v !== undefined) env[k] = expandPort(v, port);
+    for (const [k, v] of Object.entries(withoutHandoffEnv(o.env)))
+      if (v !== undefined) env[k] = expandPort(v, port);
     if (handoff) {
       env.LISTEN_FDS = String(sockets.length);
       env.LISTEN_FDNAMES = (o.listenNames ?? []).join(":");
