@@ -278,26 +278,6 @@ export async function analyzeSession(
   };
 }
 
-/** Fold a Delve analysis into a Report (Delve's findings win over what is already there). */
-export function applyDelveAnalysis(report: Report, a: DelveAnalysis): Report {
-  return {
-    ...report,
-    kind: a.kind !== "unknown" ? a.kind : report.kind,
-    message: a.message || report.message,
-    value: a.value ?? report.value,
-    nested: a.nested.length ? a.nested : report.nested,
-    signal: a.signal ?? report.signal,
-    culprit: a.culprit ?? report.culprit,
-    goroutine: a.goroutine ?? report.goroutine,
-    goroutines: a.goroutines.total ? a.goroutines : report.goroutines,
-    registers: a.registers.length ? a.registers : report.registers,
-    goVersion: a.goVersion ?? report.goVersion,
-    next: [...report.next, ...a.next.filter((n) => !report.next.includes(n))],
-    warnings: [...report.warnings, ...a.warnings],
-    sources: { ...report.sources, delve: { used: true, note: `Delve ${a.delveVersion}` } },
-  };
-}
-
 async function stack(s: DelveSession, id: number, depth: number, full: boolean): Promise<Stackframe[]> {
   const out = await s.call("Stacktrace", {
     Id: id,
