@@ -136,8 +136,9 @@ export function isRuntimeFunction(fn: string): boolean {
 }
 
 /**
- * One line for lists and summaries. A struct panic value prints only as `(main.Fault) 0xc000084000`
- * (FIELD-NOTES): when the core gave the value, the value is the better line.
+ * One line for lists and summaries. Go prints a struct panic value only as its type and address,
+ * `panic: (main.Fault) 0xc000084000` (runtime/error.go printpanicval: non-basic types print as
+ * `(T) addr`): when the core gave the value, the value is the better line.
  */
 export function headline(r: Pick<Report, "message" | "value">): string {
   if (r.value && /^\([^)]+\) 0x[0-9a-f]+$/.test(r.message)) return r.value;
