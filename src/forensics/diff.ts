@@ -138,7 +138,8 @@ async function loadSide(storeDir: string, id: string, o: DiffOptions, notes: str
         Start: 0,
         Count: 0,
         // user location: grouping by current location (1) put all 10,000 parked goroutines of a
-        // test core into one runtime.gopark group (test/delve.test.ts groups by user location).
+        // test core into one runtime.gopark group; by user location (2) they split by the code
+        // that parked them (test/delve.test.ts, "groups 10,000 parked goroutines").
         GroupBy: 2,
         GroupByKey: "",
         MaxGroupMembers: 1,

@@ -4,8 +4,8 @@
  * to the service's own pid (set by launch.ts's `sh -c` prelude).
  *
  * hotdump itself must never accept a connection on these sockets. A listening net.Server keeps
- * accepting and libuv cannot pause a listener (uv_listen has no stop; a server held open in
- * the supervisor took a share of the connections meant for the service when tried), so the start is
+ * accepting: libuv has no call to pause a listening handle (uv_listen has no counterpart short
+ * of closing it), so the start is
  * two-stage:
  *  - stage 1 (`bindListeners` + `handoff`) binds, spawns the supervising Node process with the
  *    sockets at fd 3, 4, ... and closes its own servers before its event loop polls again;
