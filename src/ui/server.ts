@@ -57,6 +57,8 @@ export interface UiServer {
   notify(): void;
   /** The live log: a line of the running service's output (dev/run --ui call this). */
   appLine(generation: number, stream: "stdout" | "stderr", text: string): void;
+  /** Pages connected to the live feed now. */
+  liveClients(): number;
   close(): Promise<void>;
 }
 
@@ -270,6 +272,7 @@ export async function createUiServer(opts: UiServerOptions): Promise<UiServer> {
     token,
     tokenGenerated,
     notify: () => feed.poll(),
+    liveClients: () => feed.clientCount(),
     appLine: (generation, stream, text) =>
       feed.appLine({ generation, stream, text, ts: new Date().toISOString() }),
     close() {
