@@ -1,5 +1,5 @@
 // Crash-to-report time: from the program's death to report.json on disk, under `hotdump exec`.
-//   npx tsc -p tsconfig.json && node bench/crash-to-report.mjs [SMALL_RUNS] [BIG_RUNS]
+//   npx tsc -p tsconfig.json && node bench/crash-to-report.mjs [SMALL_RUNS] [BIG_RUNS] [RACE_RUNS]
 //
 // bench/fixtures/crasher prints the wall clock (Unix ns) to stderr right before it panics in a
 // goroutine on a nil pointer; report.json's mtime minus that is the crash-to-report time. It
@@ -11,21 +11,26 @@
 // Programs: "small" (a net/http server on loopback that has answered one request) and "big" (10,000 parked goroutines and 1 GiB of heap
 // written one byte per 4 KiB page, so a core over 1 GB). Each run in a fresh directory and store,
 // binaries built with -gcflags=all=-N -l as hotdump dev builds them.
+// "race": the same program built with -race, two goroutines racing on a counter; it prints the
+// clock and returns, and the race detector exits 66 (no core: hotdump keeps binary, output and the
+// parsed race report). Its time runs from that line to report.json, which is written once the
+// process has exited: it covers the race detector's exit, hotdump storing the bundle and parsing.
 import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { fmtMs, goBuild, HOTDUMP, machine, median, runBench, spawnTracked, tempDir } from "./lib/common.mjs";
 
 const SMALL_RUNS = Number(process.argv[2] ?? 7);
 const BIG_RUNS = Number(process.argv[3] ?? 3);
+const RACE_RUNS = Number(process.argv[4] ?? 7);
 
-function execOnce(bin, args) {
+function execOnce(bin, args, env = {}) {
   const dir = tempDir("crash");
   return new Promise((resolve, reject) => {
     const t0 = Date.now();
     const child = spawnTracked(
       process.execPath,
       [HOTDUMP, "exec", "--json", "--store", join(dir, "store"), "--", bin, ...args],
-      { cwd: dir, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1" } },
+      { cwd: dir, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1", ...env } },
     );
     let out = "";
     let err = "";
@@ -47,6 +52,20 @@ function execOnce(bin, args) {
         const r = JSON.parse(out);
         if (r.outcome !== "crash" || !r.crash)
           throw new Error(`outcome ${r.outcome}: ${JSON.stringify(r.problems)}`);
+        if (!r.core.found) {
+          const report = JSON.parse(readFileSync(join(r.crash.dir, "report.json"), "utf8"));
+          resolve({
+            report: ms0(r.crash.dir, "report.json", diedNs),
+            exited: exitedAt - Number(diedNs / 1_000_000n),
+            total: exitedAt - t0,
+            kind: report.kind,
+            races: report.races?.length ?? 0,
+            culprit: report.culprit
+              ? `${report.culprit.function} ${report.culprit.file}:${report.culprit.line}`
+              : "?",
+          });
+          return;
+        }
         const ms = (file) =>
           Number(statSync(join(r.crash.dir, file), { bigint: true }).mtimeNs - diedNs) / 1e6;
         const report = JSON.parse(readFileSync(join(r.crash.dir, "report.json"), "utf8"));
@@ -72,6 +91,29 @@ function execOnce(bin, args) {
     });
   });
 }
+
+/** The race build alone: from its died-at line to its exit (ms). */
+function bareRace(bin, gorace) {
+  return new Promise((resolve, reject) => {
+    const child = spawnTracked(bin, ["-race"], {
+      cwd: tempDir("race-bare"),
+      stdio: ["ignore", "ignore", "pipe"],
+      env: { ...process.env, GORACE: gorace },
+    });
+    let err = "";
+    child.stderr.on("data", (c) => {
+      err += c;
+    });
+    child.on("error", reject);
+    child.on("close", (code) => {
+      const died = /died-at (\d+)/.exec(err);
+      if (code !== 66 || !died) return reject(new Error(`bare race run: exit ${code}\n${err.slice(-1000)}`));
+      resolve(Date.now() - Number(BigInt(died[1]) / 1_000_000n));
+    });
+  });
+}
+
+const ms0 = (dir, file, diedNs) => Number(statSync(join(dir, file), { bigint: true }).mtimeNs - diedNs) / 1e6;
 
 async function series(label, bin, args, runs, target) {
   const rs = [];
@@ -118,6 +160,38 @@ await runBench(async () => {
     BIG_RUNS,
     null,
   );
+
+  // ThreadSanitizer sleeps atexit_sleep_ms (default 1000) before a race build exits: the bare
+  // program, without hotdump, is the baseline for each GORACE setting.
+  const raceBin = goBuild("./crasher", join(bins, "crasher-race"), ["-race", "-gcflags=all=-N -l"]);
+  console.log(
+    "\n| -race build, one data race, exit 66 | death → program exit, bare (no hotdump) | death → report.json (hotdump exec) | hotdump's part | death → hotdump exit |",
+  );
+  console.log("| --- | --- | --- | --- | --- |");
+  const raceRows = [];
+  for (const [label, gorace] of [
+    ["default GORACE", ""],
+    ["GORACE=atexit_sleep_ms=0", "atexit_sleep_ms=0"],
+  ]) {
+    const races = [];
+    const bare = [];
+    for (let i = 0; i < RACE_RUNS; i++) {
+      bare.push(await bareRace(raceBin, gorace));
+      races.push(await execOnce(raceBin, ["-race"], gorace ? { GORACE: gorace } : {}));
+      process.stderr.write(`\rrace ${label} ${i + 1}/${RACE_RUNS}`);
+    }
+    process.stderr.write("\n");
+    const r0 = races[0];
+    if (r0.kind !== "race" || r0.races !== 1) throw new Error(`race run: kind ${r0.kind}, ${r0.races} races`);
+    const rm = (k) => median(races.map((r) => r[k]));
+    console.log(
+      `| ${label} (median of ${RACE_RUNS}) | ${fmtMs(median(bare))} | ${fmtMs(rm("report"))} | ${fmtMs(rm("report") - median(bare))} | ${fmtMs(rm("exited"))} |`,
+    );
+    raceRows.push(
+      `race (${label}): death → report.json per run ${races.map((r) => r.report.toFixed(0)).join(", ")} ms; culprit ${r0.culprit}`,
+    );
+  }
+  for (const l of raceRows) console.log(`\n${l}`);
   for (const s of [small, big])
     console.log(`\n${s.label}: death → report.json per run ${s.all} ms; culprit ${s.culprit}`);
   console.log(

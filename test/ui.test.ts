@@ -213,6 +213,45 @@ describe("hotdump ui (Chromium at /usr/bin/chromium)", () => {
     }
   });
 
+  it("opens a -race crash: both races, each access's stack and the goroutines' creation sites, no debug command", async () => {
+    const bin = buildGoFixture("racewrite", { flags: ["-race"] });
+    const raceStore = mkdtempSync(join(tmpdir(), "hotdump-ui-race-"));
+    try {
+      spawnSync("node", [join(ROOT, "bin/hotdump"), "exec", "--store", raceStore, "--", bin, "two"], {
+        cwd: raceStore,
+        timeout: 60_000,
+      });
+      const [id] = readdirSync(join(raceStore, "crashes"));
+      const s = await createUiServer({ storeDir: raceStore, port: 0 });
+      servers.push(s);
+      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+      try {
+        await page.goto(`${s.url}#/crash/${id}`);
+        await page.waitForSelector("#race-1");
+        expect(await page.textContent("h1 .badge")).toBe("race");
+        expect(await page.textContent("#culprit-fn")).toBe("main.(*ledger).deposit");
+        expect(await page.textContent("#culprit")).toContain("l.balance += n");
+        expect(await page.textContent("#race-0-h")).toBe("Data race 1 of 2");
+        const heads = await page.$$eval("#race-0 h3", (hs) => hs.map((x) => x.textContent));
+        expect(heads).toHaveLength(4);
+        expect(
+          heads.filter((t) => /^Previous (read|write) at 0x[0-9a-f]+ by goroutine \d+$/.test(t ?? "")),
+        ).toHaveLength(1);
+        expect(
+          heads.filter((t) => /^Goroutine \d+ \((running|finished)\) created at$/.test(t ?? "")),
+        ).toHaveLength(2);
+        expect(await page.textContent("#race-1")).toContain("main.(*ledger).charge");
+        expect(await page.textContent("#race-1")).toContain("main goroutine");
+        expect(await page.textContent("main dl.facts")).toMatch(/PID\s*\d+/);
+        expect(await page.locator("#debug-cmd").count()).toBe(0);
+      } finally {
+        await page.close();
+      }
+    } finally {
+      rmSync(raceStore, { recursive: true, force: true });
+    }
+  });
+
   it("shows a panic message holding <script> as text, and no dialog fires", async () => {
     const s = await serve();
     const page = await browser.newPage();

@@ -215,7 +215,10 @@ export function goBuild(pkg, out, flags = [], cwd = FIXTURES, { asTools = false 
   execFileSync("go", ["build", ...flags, "-o", out, pkg], {
     cwd,
     stdio: ["ignore", "ignore", "inherit"],
-    env: asTools ? process.env : { ...process.env, CGO_ENABLED: "0", GOFLAGS: "-buildvcs=false" },
+    // -race links ThreadSanitizer's C runtime: it needs cgo.
+    env: asTools
+      ? process.env
+      : { ...process.env, CGO_ENABLED: flags.includes("-race") ? "1" : "0", GOFLAGS: "-buildvcs=false" },
   });
   return out;
 }

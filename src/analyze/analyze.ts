@@ -6,10 +6,11 @@
  */
 
 import type { CoreInfo } from "../contracts/bundle.js";
-import { emptyReport, type Report } from "../contracts/report.js";
+import { emptyReport, type Race, type Report } from "../contracts/report.js";
 import type { BinaryIdentity } from "../elf/index.js";
 import { analyzeCoreWithDelve } from "./delve/index.js";
 import { analyzeCoreWithGdb, gdbAnalysisToReport } from "./gdb/index.js";
+import { applyRaces, parseRaceReports } from "./race/index.js";
 import { redactReport } from "./redact.js";
 import { parseTraceback, reportFromTraceback, type Traceback } from "./traceback/index.js";
 
@@ -19,6 +20,8 @@ export interface AnalyzeOptions {
   stderr?: string;
   /** Already parsed (saves parsing the same text twice). */
   traceback?: Traceback | null;
+  /** Race reports collected while it ran (all of them, where stderr is only a tail); else parsed from stderr. */
+  races?: Race[];
   coreInfo?: CoreInfo;
   identity?: BinaryIdentity | null;
   sha256?: string;
@@ -118,6 +121,7 @@ export async function analyzeCrash(o: AnalyzeOptions): Promise<Report> {
     else report.sources.gdb = { used: false, note: "not needed: Delve read the core" };
     if (fromCore) report = mergeReports(report, fromCore);
   }
+  report = applyRaces(report, o.races ?? parseRaceReports(o.stderr ?? ""));
   return o.redact ? redactReport(report) : report;
 }
 

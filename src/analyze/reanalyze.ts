@@ -7,8 +7,8 @@
 import { existsSync, readFileSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
-import type { Bundle, CoreInfo } from "../contracts/bundle.js";
-import type { Mapping, Report } from "../contracts/report.js";
+import type { Bundle, CoreInfo, CrashMeta } from "../contracts/bundle.js";
+import type { Mapping, ProcessInfo, Report } from "../contracts/report.js";
 import { type BinaryIdentity, compareCoreToBinary, openCore, readBinaryIdentity } from "../elf/index.js";
 import {
   binaryPath,
@@ -20,6 +20,18 @@ import {
 } from "../store/index.js";
 import { type AnalyzeOptions, analyzeCrash } from "./analyze.js";
 import { memoryMapOf } from "./memoryMap.js";
+import { describeSnapshot } from "./snapshot.js";
+
+/** The report's process facts from a bundle's meta.json (reports older than them lack them). */
+export function processInfoOf(meta: CrashMeta): ProcessInfo {
+  return {
+    pid: meta.pid ?? null,
+    generation: meta.generation,
+    command: meta.cmdline,
+    startedAt: meta.startedAt ?? null,
+    time: meta.endedAt ?? meta.createdAt,
+  };
+}
 
 export interface CoreFacts {
   memoryMap: Mapping[];
@@ -97,7 +109,13 @@ export async function reanalyzeBundle(
       },
       memoryMap,
     );
-    report.next.unshift(`hotdump report ${bundle.id}`, `hotdump debug ${bundle.id}`);
+    if (meta.type === "snapshot") describeSnapshot(report, meta.pid ?? 0);
+    report.process = processInfoOf(meta);
+    // Without a core (a race detector's exit) there is nothing for a debugger to open.
+    report.next.unshift(
+      `hotdump report ${bundle.id}`,
+      ...(meta.core.stored ? [`hotdump debug ${bundle.id}`] : []),
+    );
     await writeBundleFile(bundle, "report.json", `${JSON.stringify(report, null, 2)}\n`);
     if (meta.state === "capturing") await saveMeta(bundle.dir, { ...meta, state: "partial" });
     return report;

@@ -14,9 +14,10 @@ import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { type AnalyzeOptions, reportFromTracebackOnly } from "../analyze/analyze.js";
 import { analyzeWithMap, readCoreFacts } from "../analyze/reanalyze.js";
+import { describeSnapshot } from "../analyze/snapshot.js";
 import type { Traceback } from "../analyze/traceback/index.js";
 import { describeSignal, type Ended } from "../contracts/outcome.js";
-import { headline, type Mapping, type Report } from "../contracts/report.js";
+import { headline, type Mapping, type Race, type Report } from "../contracts/report.js";
 import type { BinaryIdentity } from "../elf/index.js";
 import { HotdumpError } from "../errors.js";
 import {
@@ -50,10 +51,14 @@ export interface CrashFacts {
   stdoutTail: string;
   stderrTail: string;
   traceback: Traceback | null;
+  /** Race reports seen while it ran (all of them; stderrTail may hold only the last few). */
+  races?: Race[];
   generation?: number | null;
   type?: "crash" | "snapshot";
   /** The core, when the caller already has it (a snapshot). */
   corePath?: string;
+  /** corePath is the caller's temporary file, removed after capture: the report points at the bundle's copy. */
+  coreTemporary?: boolean;
   /** /proc facts taken while it ran (exact comm, namespaced pid, RLIMIT_CORE): find the core surely. */
   process?: ProcessSnapshot;
 }
@@ -204,6 +209,7 @@ export async function captureCrash(f: CrashFacts, o: CaptureOptions): Promise<Ca
         ...(core.found && core.originalPath && o.runAnalysis !== false ? { core: core.originalPath } : {}),
         stderr: f.stderrTail,
         traceback: f.traceback,
+        ...(f.races ? { races: f.races } : {}),
         coreInfo: core,
         identity: f.binary?.identity ?? null,
         ...(f.binary?.sha256 ? { sha256: f.binary.sha256 } : {}),
@@ -215,6 +221,13 @@ export async function captureCrash(f: CrashFacts, o: CaptureOptions): Promise<Ca
     report = reportFromTracebackOnly(f.traceback, core);
     report.memoryMap = memoryMap;
   }
+  report.process = {
+    pid: f.pid,
+    generation: f.generation ?? null,
+    command: f.cmdline,
+    startedAt: f.startedAt.toISOString(),
+    time: f.endedAt.toISOString(),
+  };
   // A program that printed nothing (not Go, or killed before the runtime could speak) still died
   // of something: say of what.
   if (!report.message && f.ended.signal) {
@@ -222,14 +235,20 @@ export async function captureCrash(f: CrashFacts, o: CaptureOptions): Promise<Ca
     if (report.kind === "unknown") report.kind = "signal";
     report.signal ??= { name: f.ended.signal };
   }
+  if (f.type === "snapshot") describeSnapshot(report, f.pid);
   if (bundle) {
-    // The kernel's copy goes away below: point at the bundle's core, and at hotdump debug, which
-    // decompresses it for dlv.
-    if (search?.removable && core.stored && !o.keepOriginal) {
+    // The kernel's copy goes away below (or the snapshot's temporary dump): point at the bundle's
+    // core, and at hotdump debug, which decompresses it for dlv.
+    if (core.stored && ((search?.removable && !o.keepOriginal) || f.coreTemporary)) {
       report.next = report.next.filter((n) => !(core.originalPath && n.includes(core.originalPath)));
       report.core = { ...(report.core ?? {}), path: join(bundle.dir, core.stored) };
     }
-    report.next.unshift(`hotdump report ${bundle.id}`, `hotdump debug ${bundle.id}`);
+    // Without a core (a race detector's exit, a panic with GOTRACEBACK other than crash) there is
+    // nothing for a debugger to open.
+    report.next.unshift(
+      `hotdump report ${bundle.id}`,
+      ...(core.stored ? [`hotdump debug ${bundle.id}`] : []),
+    );
     try {
       await writeBundleFile(bundle, "report.json", `${JSON.stringify(report, null, 2)}\n`);
     } catch (e) {

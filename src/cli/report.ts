@@ -1,4 +1,5 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import type { Command } from "commander";
 import type { Report } from "../contracts/report.js";
 import { HotdumpError, usageError } from "../errors.js";
@@ -29,8 +30,9 @@ export function emitReport(report: Report, format: Format, out?: string): void {
 
 export function readStoredReport(storeDir: string, id: string): Report {
   const bundle = openBundle(storeLayout(storeDir), id);
+  let report: Report;
   try {
-    return JSON.parse(readFileSync(bundleFile(bundle, "report.json"), "utf8")) as Report;
+    report = JSON.parse(readFileSync(bundleFile(bundle, "report.json"), "utf8")) as Report;
   } catch (cause) {
     throw new HotdumpError(
       "store",
@@ -39,6 +41,26 @@ export function readStoredReport(storeDir: string, id: string): Report {
       { cause },
     );
   }
+  // Reports written before these existed: a snapshot claimed a culprit and named its temporary
+  // dump (removed right after) as the core; every report lacked the process facts.
+  const { meta } = bundle;
+  const stored = meta.core.stored ? join(bundle.dir, meta.core.stored) : null;
+  if (meta.type === "snapshot" && report.kind !== "snapshot") {
+    report.kind = "snapshot";
+    report.culprit = null;
+    report.message ||= `snapshot of pid ${meta.pid ?? "?"}: the process kept running`;
+  }
+  if (report.core?.path && !existsSync(report.core.path) && stored)
+    report.core = { ...report.core, path: stored };
+  report.races ??= [];
+  report.process ??= {
+    pid: meta.pid ?? null,
+    generation: meta.generation,
+    command: meta.cmdline,
+    startedAt: meta.startedAt ?? null,
+    time: meta.endedAt ?? meta.createdAt,
+  };
+  return report;
 }
 
 export function registerReport(program: Command): void {

@@ -30,7 +30,10 @@ export function crashSummaryLines(c: Captured, opts: { cwd: string; generation?:
   }
   if (c.bundle) {
     lines.push(`  bundle   ${relative(opts.cwd, c.bundle.dir) || c.bundle.dir}`);
-    lines.push(`  next     hotdump report ${c.bundle.id}   |   hotdump debug ${c.bundle.id}`);
+    // No core (a race detector's exit): nothing for a debugger to open.
+    lines.push(
+      `  next     hotdump report ${c.bundle.id}${c.core.stored ? `   |   hotdump debug ${c.bundle.id}` : ""}`,
+    );
   }
   for (const p of c.problems) lines.push(`  problem  ${p.message} [${p.code}]`);
   return lines;

@@ -5,7 +5,11 @@
  */
 export const REPORT_SCHEMA_VERSION = 1;
 
-export type CrashKind = "panic" | "fatal" | "signal" | "unknown";
+/**
+ * `race`: the race detector reported a data race (and ended the program: no core). `snapshot`: a
+ * live process dumped by `hotdump snapshot`, which did not crash at all.
+ */
+export type CrashKind = "panic" | "fatal" | "signal" | "race" | "snapshot" | "unknown";
 
 export interface Variable {
   name: string;
@@ -54,6 +58,47 @@ export interface GoroutineGroup {
   ids?: number[];
 }
 
+/** One side of a data race, as the race detector printed it. */
+export interface RaceAccess {
+  op: "read" | "write";
+  atomic: boolean;
+  /** The earlier access ("Previous write at ..."). */
+  previous: boolean;
+  addr: string;
+  /** The race detector's goroutine number; null for "main goroutine". */
+  goroutine: number | null;
+  /** Locks held, as printed (`write M1`). */
+  mutexes?: string;
+  frames: Frame[];
+}
+
+/** Where a goroutine of the race was started (`Goroutine 8 (running) created at:`). */
+export interface RaceGoroutine {
+  goroutine: number;
+  /** running / finished */
+  state: string;
+  frames: Frame[];
+}
+
+export interface Race {
+  /** The current access first, then the previous one. */
+  accesses: RaceAccess[];
+  created: RaceGoroutine[];
+  /** The user's frame of the racing write (of the first access when neither writes). */
+  culprit: Location | null;
+}
+
+/** Which process this was: for reports read long after, and next to other generations' reports. */
+export interface ProcessInfo {
+  pid: number | null;
+  /** The hotdump dev/run generation; null under exec or for a process hotdump did not start. */
+  generation: number | null;
+  command: string[];
+  startedAt: string | null;
+  /** When it crashed (or, for a snapshot, when the core was taken). */
+  time: string | null;
+}
+
 export interface Register {
   name: string;
   value: string;
@@ -96,6 +141,9 @@ export interface Report {
     truncated?: boolean;
   } | null;
   sources: { delve: SourceUse; gdb: SourceUse; traceback: SourceUse };
+  /** Data races the race detector reported in the program's output, in order; every one kept. */
+  races: Race[];
+  process: ProcessInfo | null;
   /** Shell commands to go further (`hotdump debug ID`, `dlv core ...`). */
   next: string[];
   warnings: string[];
@@ -118,6 +166,8 @@ export function emptyReport(): Report {
     binary: null,
     core: null,
     sources: { delve: { used: false }, gdb: { used: false }, traceback: { used: false } },
+    races: [],
+    process: null,
     next: [],
     warnings: [],
   };

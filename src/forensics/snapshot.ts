@@ -158,6 +158,7 @@ export async function snapshotProcess(o: SnapshotOptions): Promise<Snapshot> {
         generation: o.generation ?? null,
         type: "snapshot",
         corePath: dumped.core,
+        coreTemporary: true,
       },
       { layout, runAnalysis: o.analyze !== false },
     );

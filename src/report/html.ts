@@ -10,10 +10,14 @@ import {
   facts,
   foldedLabel,
   foldFrames,
+  goroutineTitle,
   groupWhere,
   headline,
   moreGroupsLabel,
+  noCulpritText,
   orderedRegisters,
+  raceStacks,
+  raceTitle,
   showValue,
   sourceLines,
   sourcesText,
@@ -110,13 +114,31 @@ export function renderHtml(report: Report): string {
       });
       h(`<pre class="src"><code>${body.join("")}</code></pre>`);
     }
-  } else h("<p>Not found (no frame outside the Go runtime).</p>");
+  } else h(`<p>${e(noCulpritText(report))}</p>`);
   h("</section>");
+
+  const races = report.races ?? [];
+  races.forEach((r, i) => {
+    h(`<section aria-labelledby="race-${i}"><h2 id="race-${i}">${e(raceTitle(i, races.length))}</h2>`);
+    if (r.culprit)
+      h(
+        `<p>Racing write: <code class="fn">${e(r.culprit.function)}</code> at <code>${e(where(r.culprit))}</code></p>`,
+      );
+    for (const s of raceStacks(r)) {
+      h(`<h3>${e(s.title)}</h3><ol class="stack">`);
+      for (const f of s.frames)
+        h(
+          `<li><code><span class="fn">${e(f.function)}</span>()</code><div class="at"><code>${e(where(f))}</code></div></li>`,
+        );
+      h("</ol>");
+    }
+    h("</section>");
+  });
 
   if (report.goroutine) {
     const g = report.goroutine;
     h(
-      `<section aria-labelledby="stack"><h2 id="stack">Goroutine ${g.id}${g.state ? ` (${e(g.state)})` : ""}</h2>`,
+      `<section aria-labelledby="stack"><h2 id="stack">${e(goroutineTitle(report, g.id))}${g.state ? ` (${e(g.state)})` : ""}</h2>`,
     );
     h('<ol class="stack">');
     for (const item of foldFrames(g.frames)) {

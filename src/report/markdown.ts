@@ -10,11 +10,15 @@ import {
   facts,
   foldedLabel,
   foldFrames,
+  goroutineTitle,
   groupWhere,
   headline,
   mappingLine,
   moreGroupsLabel,
+  noCulpritText,
   orderedRegisters,
+  raceStacks,
+  raceTitle,
   showValue,
   sourceLines,
   sourcesText,
@@ -71,11 +75,24 @@ export function renderMarkdown(report: Report): string {
       const body = lines.map((l) => `${l.culprit ? ">" : " "} ${String(l.number).padStart(w)} | ${l.text}`);
       out.push("", fence(body.join("\n"), "go"));
     }
-  } else out.push("Not found (no frame outside the Go runtime).");
+  } else out.push(noCulpritText(report));
+
+  const races = report.races ?? [];
+  races.forEach((r, i) => {
+    out.push("", `### ${raceTitle(i, races.length)}`, "");
+    if (r.culprit) out.push(`Racing write: ${code(r.culprit.function)} at ${code(where(r.culprit))}`, "");
+    const body: string[] = [];
+    for (const s of raceStacks(r)) {
+      if (body.length > 0) body.push("");
+      body.push(`${s.title}:`);
+      for (const f of s.frames) body.push(`  ${f.function}()`, `      ${where(f)}`);
+    }
+    out.push(fence(body.join("\n"), "text"));
+  });
 
   if (report.goroutine) {
     const g = report.goroutine;
-    out.push("", `### Goroutine ${g.id}${g.state ? ` (${escapeMd(g.state)})` : ""}`, "");
+    out.push("", `### ${goroutineTitle(report, g.id)}${g.state ? ` (${escapeMd(g.state)})` : ""}`, "");
     const body: string[] = [];
     for (const item of foldFrames(g.frames)) {
       if (item.kind === "folded") {

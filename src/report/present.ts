@@ -7,6 +7,8 @@ import type {
   GoroutineGroup,
   Location,
   Mapping,
+  Race,
+  RaceAccess,
   Report,
   SourceUse,
   Variable,
@@ -59,7 +61,12 @@ export const moreGroupsLabel = (n: number) => `${n} more group${n === 1 ? "" : "
 export function culpritFrame(r: Report): Frame | undefined {
   const c = r.culprit;
   if (!c) return undefined;
-  return r.goroutine?.frames.find((f) => f.function === c.function && f.file === c.file && f.line === c.line);
+  const at = (f: Frame) => f.function === c.function && f.file === c.file && f.line === c.line;
+  // A race has no crashing goroutine: the culprit is the racing write's frame.
+  return (
+    r.goroutine?.frames.find(at) ??
+    (r.races ?? []).flatMap((x) => x.accesses.flatMap((a) => a.frames)).find((f) => at(f) && f.source)
+  );
 }
 
 export interface SourceLine {
@@ -111,6 +118,11 @@ export function facts(r: Report): [string, string][] {
     );
     out.push(["Signal", [s.name, ...extra].join(" ")]);
   }
+  const p = r.process;
+  if (p?.time) out.push([r.kind === "snapshot" ? "Taken" : "Crashed", p.time]);
+  if (p?.generation !== null && p?.generation !== undefined) out.push(["Generation", String(p.generation)]);
+  if (p?.pid !== null && p?.pid !== undefined) out.push(["PID", String(p.pid)]);
+  if (p && p.command.length > 0) out.push(["Command", p.command.map(shellWord).join(" ")]);
   if (r.goVersion) out.push(["Go", r.goVersion]);
   if (r.binary?.path) out.push(["Binary", r.binary.path]);
   if (r.binary?.goBuildId) out.push(["Go build ID", r.binary.goBuildId]);
@@ -134,3 +146,40 @@ export const MAP_LINES = 12;
 export function mappingLine(m: Mapping, text: (s: string) => string = (s) => s): string {
   return `${m.start}-${m.end} ${m.perms ?? "---"} ${m.file ? `${text(m.file)}${m.offset ? ` +${m.offset}` : ""}` : "(anonymous)"}`;
 }
+
+/** A word as a shell would need it: plain when safe, else single-quoted. */
+export function shellWord(w: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(w) ? w : `'${w.replace(/'/g, "'\\''")}'`;
+}
+
+/** `Previous write at 0xc0000b0008 by goroutine 7 (mutexes: write M1)` */
+export function accessTitle(a: RaceAccess): string {
+  const op = `${a.atomic ? "atomic " : ""}${a.op}`;
+  const what = a.previous ? `Previous ${op}` : `${op[0]!.toUpperCase()}${op.slice(1)}`;
+  const who = a.goroutine === null ? "main goroutine" : `goroutine ${a.goroutine}`;
+  return `${what} at ${a.addr} by ${who}${a.mutexes ? ` (mutexes: ${a.mutexes})` : ""}`;
+}
+
+/** `Data race 2 of 3` */
+export const raceTitle = (i: number, n: number) => (n === 1 ? "Data race" : `Data race ${i + 1} of ${n}`);
+
+/** The stacks of one race, in the order the race detector printed them, each with its title. */
+export function raceStacks(r: Race): { title: string; frames: Frame[] }[] {
+  return [
+    ...r.accesses.map((a) => ({ title: accessTitle(a), frames: a.frames })),
+    ...r.created.map((c) => ({
+      title: `Goroutine ${c.goroutine} (${c.state}) created at`,
+      frames: c.frames,
+    })),
+  ];
+}
+
+/** What the Culprit section says when there is none. */
+export const noCulpritText = (r: Report) =>
+  r.kind === "snapshot"
+    ? "None: a snapshot of a running process, not a crash."
+    : "Not found (no frame outside the Go runtime).";
+
+/** `Goroutine 1`, or for a snapshot (nothing crashed) `Where goroutine 1 was`. */
+export const goroutineTitle = (r: Report, id: number) =>
+  r.kind === "snapshot" ? `Where goroutine ${id} was` : `Goroutine ${id}`;

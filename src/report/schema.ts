@@ -42,12 +42,42 @@ const goroutineGroup = z.object({
   ids: z.array(z.number().int()).optional(),
 });
 
+const raceAccess = z.object({
+  op: z.enum(["read", "write"]),
+  atomic: z.boolean(),
+  previous: z.boolean().describe('The earlier access ("Previous write at ...")'),
+  addr: z.string(),
+  goroutine: z
+    .number()
+    .int()
+    .nullable()
+    .describe('The race detector\'s goroutine number; null for "main goroutine"'),
+  mutexes: z.string().optional().describe("Locks held, as printed"),
+  frames: z.array(frame),
+});
+
+const race = z.object({
+  accesses: z.array(raceAccess).describe("The current access first, then the previous one"),
+  created: z
+    .array(z.object({ goroutine: z.number().int(), state: z.string(), frames: z.array(frame) }))
+    .describe("Where each racing goroutine was started"),
+  culprit: location.nullable().describe("The user's frame of the racing write"),
+});
+
+const processInfo = z.object({
+  pid: z.number().int().nullable(),
+  generation: z.number().int().nullable().describe("The hotdump dev/run generation; null under exec"),
+  command: z.array(z.string()),
+  startedAt: z.string().nullable(),
+  time: z.string().nullable().describe("When it crashed (for a snapshot: when the core was taken)"),
+});
+
 const sourceUse = z.object({ used: z.boolean(), note: z.string().optional() });
 
 export const reportSchema = z
   .object({
     schemaVersion: z.literal(REPORT_SCHEMA_VERSION),
-    kind: z.enum(["panic", "fatal", "signal", "unknown"]),
+    kind: z.enum(["panic", "fatal", "signal", "race", "snapshot", "unknown"]),
     message: z.string().describe("The panic message / throw text / fault description, first line"),
     value: z.string().nullable().describe("The decoded panic value as Delve prints it"),
     nested: z.array(z.object({ message: z.string(), recovered: z.boolean() })),
@@ -91,6 +121,12 @@ export const reportSchema = z
       })
       .nullable(),
     sources: z.object({ delve: sourceUse, gdb: sourceUse, traceback: sourceUse }),
+    // Defaults: report.json files written before these fields existed still parse.
+    races: z
+      .array(race)
+      .default([])
+      .describe("Data races the race detector reported, in order; every one kept"),
+    process: processInfo.nullable().default(null).describe("Which process crashed, and when"),
     next: z.array(z.string()).describe("Shell commands to go further"),
     warnings: z.array(z.string()),
   })

@@ -6,13 +6,17 @@ import {
   facts,
   foldedLabel,
   foldFrames,
+  goroutineTitle,
   groupWhere,
   headline,
   locationText,
   MAP_LINES,
   mappingLine,
   moreGroupsLabel,
+  noCulpritText,
   orderedRegisters,
+  raceStacks,
+  raceTitle,
   showValue,
   sourceLines,
   sourcesText,
@@ -60,11 +64,20 @@ export function renderText(report: Report, opts: TextOptions = {}): string {
       const text = `${l.culprit ? ">" : " "} ${String(l.number).padStart(width)} | ${t(l.text.replace(/\t/g, "    "))}`;
       out.push(`  ${l.culprit ? yellow(bold(text)) : dim(text)}`);
     }
-  } else out.push("  not found (no frame outside the Go runtime)");
+  } else out.push(`  ${noCulpritText(report)}`);
+
+  const races = report.races ?? [];
+  races.forEach((r, i) => {
+    section(`${raceTitle(i, races.length)}${r.culprit ? `: ${t(locationText(r.culprit))}` : ""}`);
+    for (const s of raceStacks(r)) {
+      out.push(`  ${yellow(t(s.title))}:`);
+      for (const f of s.frames) out.push(`    ${cyan(t(f.function))}()`, `        ${t(where(f))}`);
+    }
+  });
 
   if (report.goroutine) {
     const g = report.goroutine;
-    section(`Goroutine ${g.id}${g.state ? ` [${t(g.state)}]` : ""}`);
+    section(`${goroutineTitle(report, g.id)}${g.state ? ` [${t(g.state)}]` : ""}`);
     for (const item of foldFrames(g.frames)) {
       if (item.kind === "folded") out.push(`  ${dim(foldedLabel(item.count))}`);
       else out.push(...frameLines(item.frame, t, cyan, dim));

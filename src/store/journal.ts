@@ -20,6 +20,7 @@ export type EventName =
   | "switch"
   | "rollback"
   | "recovered-panic"
+  | "race"
   | "evicted";
 
 export interface JournalEvent {

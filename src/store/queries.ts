@@ -28,25 +28,30 @@ export interface CrashListing {
 /** Bundles on disk, plus crashes the journal still counts after their bundle was evicted. */
 export function listCrashes(storeDir: string): CrashListing[] {
   const layout = storeLayout(storeDir);
-  const out: CrashListing[] = listBundles(layout).map((b) => ({
-    id: b.id,
-    time: b.meta?.createdAt ?? null,
-    generation: b.meta?.generation ?? null,
-    outcome: b.meta?.outcome ?? null,
-    signal: b.meta?.signal ?? null,
-    kind: b.meta?.kind ?? null,
-    message: b.meta?.message ?? null,
-    culprit: b.meta?.culprit
-      ? `${b.meta.culprit.function} ${b.meta.culprit.file}:${b.meta.culprit.line}`
-      : null,
-    binarySha256: b.meta?.binary?.sha256 ?? null,
-    state: b.meta?.state ?? null,
-    coreStored: Boolean(b.meta?.core.stored),
-    buildIdMatch: b.meta?.core.buildIdMatch ?? null,
-    evicted: false,
-    dir: b.dir,
-    ...(b.error ? { error: b.error } : {}),
-  }));
+  const out: CrashListing[] = listBundles(layout).map((b) => {
+    // Snapshots stored before they had their own kind said `unknown` with a made-up culprit.
+    const snapshot = b.meta?.type === "snapshot";
+    return {
+      id: b.id,
+      time: b.meta?.createdAt ?? null,
+      generation: b.meta?.generation ?? null,
+      outcome: b.meta?.outcome ?? null,
+      signal: b.meta?.signal ?? null,
+      kind: snapshot ? "snapshot" : (b.meta?.kind ?? null),
+      message: b.meta?.message || (snapshot ? `snapshot of pid ${b.meta?.pid ?? "?"}` : null),
+      culprit:
+        b.meta?.culprit && !snapshot
+          ? `${b.meta.culprit.function} ${b.meta.culprit.file}:${b.meta.culprit.line}`
+          : null,
+      binarySha256: b.meta?.binary?.sha256 ?? null,
+      state: b.meta?.state ?? null,
+      coreStored: Boolean(b.meta?.core.stored),
+      buildIdMatch: b.meta?.core.buildIdMatch ?? null,
+      evicted: false,
+      dir: b.dir,
+      ...(b.error ? { error: b.error } : {}),
+    };
+  });
   if (existsSync(layout.journal)) {
     const seen = new Set(out.map((c) => c.id));
     const j = openJournal(layout, { readonly: true });

@@ -6,15 +6,20 @@
  * without one (test/fixtures/go/tbcrash runs each kind, test/traceback.test.ts checks them). With the user's own GOTRACEBACK (single, all, none) a
  * panic exits with status 2 after printing its traceback: still a crash, just without a core.
  */
+import { parseRaceReports } from "../analyze/race/index.js";
 import { parseTraceback, type Traceback } from "../analyze/traceback/index.js";
 import { CORE_SIGNALS } from "../capture/findCore.js";
 import type { Ended, Outcome } from "../contracts/outcome.js";
+import type { Race } from "../contracts/report.js";
 import type { ChildEnd } from "../util/child.js";
 import { signalNumber } from "../util/child.js";
 
 export type { Ended, Outcome };
 
-export function classifyEnd(end: ChildEnd, opts: { goTracebackSeen: boolean }): Ended {
+/** The race detector's exit status after a data race (GORACE exitcode, default 66). */
+export const RACE_EXIT_CODE = 66;
+
+export function classifyEnd(end: ChildEnd, opts: { goTracebackSeen: boolean; races?: number }): Ended {
   const signal = end.signal;
   if (signal) {
     const status = 128 + (signalNumber(signal) ?? 0);
@@ -34,6 +39,16 @@ export function classifyEnd(end: ChildEnd, opts: { goTracebackSeen: boolean }): 
       status: code,
       note: "the program panicked but exited with status 2 instead of dumping core (GOTRACEBACK is not 'crash')",
     };
+  // The race detector ends the program itself (exit 66 by default; GORACE=exitcode=N changes it)
+  // and writes no core: a failing exit after a race report is the race's doing.
+  if (code !== 0 && (opts.races ?? 0) > 0)
+    return {
+      outcome: "crash",
+      exitCode: code,
+      signal: null,
+      status: code,
+      note: `the race detector reported ${opts.races} data race${opts.races === 1 ? "" : "s"} and exited with status ${code}: it writes no core (the binary and the output are kept)`,
+    };
   return { outcome: "exit", exitCode: code, signal: null, status: code };
 }
 
@@ -41,8 +56,16 @@ export function classifyEnd(end: ChildEnd, opts: { goTracebackSeen: boolean }): 
 export function judgeEnd(
   child: { stderrTail: { toString(): string } },
   end: ChildEnd,
-): { stderrTail: string; traceback: Traceback | null; ended: Ended } {
+  /** Race reports seen while it ran (a watcher on the whole output); else parsed from the tail. */
+  seenRaces?: Race[],
+): { stderrTail: string; traceback: Traceback | null; races: Race[]; ended: Ended } {
   const stderrTail = child.stderrTail.toString();
   const traceback = parseTraceback(stderrTail);
-  return { stderrTail, traceback, ended: classifyEnd(end, { goTracebackSeen: traceback !== null }) };
+  const races = seenRaces && seenRaces.length > 0 ? seenRaces : parseRaceReports(stderrTail);
+  return {
+    stderrTail,
+    traceback,
+    races,
+    ended: classifyEnd(end, { goTracebackSeen: traceback !== null, races: races.length }),
+  };
 }

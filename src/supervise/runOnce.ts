@@ -10,9 +10,11 @@ import type { Report } from "../contracts/report.js";
 import { type BinaryIdentity, readBinaryIdentity } from "../elf/index.js";
 import { HotdumpError } from "../errors.js";
 import { archiveBinary, ensureStore, type StoreLayout } from "../store/index.js";
+import { LineSplitter } from "../util/lines.js";
 import type { Logger } from "../util/log.js";
 import { launchService } from "./launch.js";
 import { type Ended, judgeEnd } from "./outcome.js";
+import { createRaceWatcher } from "./race.js";
 import { resolveCommand } from "./resolveCommand.js";
 
 export interface RunOnceOptions {
@@ -69,6 +71,8 @@ export async function runOnce(o: RunOnceOptions): Promise<RunOnceResult> {
   }
 
   const startedAt = new Date();
+  const races = createRaceWatcher();
+  const stderrLines = new LineSplitter((l) => races.line(l));
   const child = launchService({
     command: program,
     args: o.args,
@@ -77,7 +81,10 @@ export async function runOnce(o: RunOnceOptions): Promise<RunOnceResult> {
     stdin: "inherit",
     tailBytes: o.tailBytes ?? 256 * 1024,
     onStdout: (c) => o.stdout.write(c),
-    onStderr: (c) => o.stderr.write(c),
+    onStderr: (c) => {
+      o.stderr.write(c);
+      stderrLines.push(c);
+    },
   });
   // The child shares our process group, so a terminal's Ctrl-C reaches it directly; a signal sent
   // to hotdump alone (kill PID) is passed on. Either way hotdump stays to record how it ended.
@@ -90,6 +97,7 @@ export async function runOnce(o: RunOnceOptions): Promise<RunOnceResult> {
   );
   for (const [s, h] of handlers) process.on(s, h);
   const end = await child.stopped;
+  stderrLines.flush();
   for (const [s, h] of handlers) process.off(s, h);
   const endedAt = new Date();
   if (end.error && child.pid === undefined)
@@ -97,7 +105,7 @@ export async function runOnce(o: RunOnceOptions): Promise<RunOnceResult> {
       cause: end.error,
     });
 
-  const { stderrTail, traceback, ended } = judgeEnd(child, end);
+  const { stderrTail, traceback, ended, races: raceReports } = judgeEnd(child, end, races.races);
   let crash: Captured | null = null;
   if (ended.outcome === "crash") {
     crash = await captureCrash(
@@ -117,6 +125,7 @@ export async function runOnce(o: RunOnceOptions): Promise<RunOnceResult> {
         stdoutTail: child.stdoutTail.toString(),
         stderrTail,
         traceback,
+        races: raceReports,
         ...(snapshot && (await snapshot) ? { process: (await snapshot)! } : {}),
       },
       {

@@ -1,3 +1,4 @@
+import { raceMessage } from "../analyze/race/index.js";
 import { type Captured, captureCrash } from "../capture/capture.js";
 import type { Report } from "../contracts/report.js";
 import type { BinaryIdentity } from "../elf/index.js";
@@ -9,6 +10,7 @@ import { Backoff, type BackoffOptions } from "./backoff.js";
 import { launchService } from "./launch.js";
 import { type Ended, judgeEnd } from "./outcome.js";
 import { expandPort, freePort, type ProbeSpec, type ProbeTiming, waitReady } from "./probe.js";
+import { createRaceWatcher } from "./race.js";
 import { createRecoveredPanicWatcher } from "./recovered.js";
 import { forgetRunning, rememberRunning } from "./running.js";
 import { withoutHandoffEnv } from "./sockets.js";
@@ -143,10 +145,28 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
         `generation ${build.generation} recovered a panic in an HTTP handler: ${p.message}${where} (it keeps serving)`,
       );
     });
+    // A race the detector survived (GORACE halt_on_error=0, the default) is recorded as it is
+    // printed; the generation may run on for hours, or exit 66 later and become a crash.
+    const races = createRaceWatcher((r, n) => {
+      const message = raceMessage(r);
+      o.emit({
+        event: "race",
+        generation: build.generation,
+        pid: child.pid ?? null,
+        message,
+        culprit: r.culprit,
+        count: n,
+      });
+      const where = r.culprit ? ` (${r.culprit.function} ${r.culprit.file}:${r.culprit.line})` : "";
+      o.logger.warn(`generation ${build.generation}: ${message}${where}`);
+    });
     const splitter = (stream: "stdout" | "stderr") =>
       new LineSplitter((line) => {
         o.onOutput?.(build.generation, stream, line);
-        if (stream === "stderr") recovered.line(line);
+        if (stream === "stderr") {
+          recovered.line(line);
+          races.line(line);
+        }
         for (const l of lines) l(line);
       });
     const out = splitter("stdout");
@@ -175,7 +195,7 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
       if (child.pid !== undefined) forgetRunning(o.layout, child.pid);
       const expected = g.state === "stopping";
       g.state = "ended";
-      const { stderrTail, traceback, ended } = judgeEnd(child, end);
+      const { stderrTail, traceback, ended, races: raceReports } = judgeEnd(child, end, races.races);
       let crash: Captured | null = null;
       if (ended.outcome === "crash") {
         crash = await captureCrash(
@@ -196,6 +216,7 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
             stdoutTail: child.stdoutTail.toString(),
             stderrTail,
             traceback,
+            races: raceReports,
             generation: build.generation,
           },
           {

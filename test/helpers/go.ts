@@ -40,7 +40,8 @@ export function buildGoFixture(name: string, opts: GoBuildOptions = {}): string 
   execFileSync("go", ["build", ...flags, "-o", tmp, `./${name}`], {
     cwd: GO_FIXTURES,
     stdio: ["ignore", "ignore", "pipe"],
-    env: { ...process.env, CGO_ENABLED: "0", GOFLAGS: "-buildvcs=false" },
+    // -race links ThreadSanitizer's C runtime: it needs cgo.
+    env: { ...process.env, CGO_ENABLED: flags.includes("-race") ? "1" : "0", GOFLAGS: "-buildvcs=false" },
   });
   renameSync(tmp, out);
   return out;

@@ -521,7 +521,7 @@ function frameItem(f, culprit) {
 }
 
 /** In-app frames open; runs of runtime and standard-library frames folded into one disclosure. */
-function stack(frames, culprit) {
+function stack(frames, culprit, id = "stack") {
   const out = [];
   let run = [];
   const flush = () => {
@@ -552,7 +552,7 @@ function stack(frames, culprit) {
     } else run.push(f);
   }
   flush();
-  return h("ol", { class: "stack", id: "stack" }, out);
+  return h("ol", id ? { class: "stack", id } : { class: "stack" }, out);
 }
 
 function factList(pairs) {
@@ -594,6 +594,14 @@ function copyButton(text) {
   return [btn, code];
 }
 
+/** `Previous write at 0xc0000b0008 by goroutine 7`, as in the text report. */
+function raceAccessTitle(a) {
+  const op = `${a.atomic ? "atomic " : ""}${a.op}`;
+  const what = a.previous ? `Previous ${op}` : op[0].toUpperCase() + op.slice(1);
+  const who = a.goroutine === null ? "main goroutine" : `goroutine ${a.goroutine}`;
+  return `${what} at ${a.addr} by ${who}${a.mutexes ? ` (mutexes: ${a.mutexes})` : ""}`;
+}
+
 async function renderCrash(id) {
   const d = await api(`/api/crashes/${encodeURIComponent(id)}`);
   state.detail = d;
@@ -604,11 +612,15 @@ async function renderCrash(id) {
   const message = r?.message ?? m.message ?? "";
   document.title = `hotdump — ${kind}: ${message.slice(0, 60)}`;
   const culprit = r?.culprit ?? m.culprit ?? null;
+  const isCulprit = (f) =>
+    f.function === culprit.function && f.file === culprit.file && f.line === culprit.line;
+  // A race has no crashing goroutine: the culprit is the racing write's frame.
   const culpritF =
     culprit &&
-    r?.goroutine?.frames.find(
-      (f) => f.function === culprit.function && f.file === culprit.file && f.line === culprit.line,
-    );
+    (r?.goroutine?.frames.find(isCulprit) ??
+      (r?.races ?? [])
+        .flatMap((x) => x.accesses.flatMap((a) => a.frames))
+        .find((f) => isCulprit(f) && f.source));
   const dl = (ext, label) =>
     h(
       "a",
@@ -632,8 +644,9 @@ async function renderCrash(id) {
     ),
     factList([
       ["Crash", id],
-      ["When", dateTime(m.createdAt)],
+      ["When", dateTime(r?.process?.time ?? m.createdAt)],
       ["Generation", m.generation ?? "–"],
+      ["PID", r?.process?.pid ?? m.pid ?? "–"],
       [
         "Outcome",
         `${m.outcome}${m.signal ? ` (${m.signal})` : ""}${m.exitCode !== null && m.exitCode !== undefined ? `, exit ${m.exitCode}` : ""}`,
@@ -652,13 +665,16 @@ async function renderCrash(id) {
             "Core (compressed)",
           )
         : null,
-      copyButton(d.debugCommand),
+      // No core (a race detector's exit): nothing for a debugger to open.
+      m.core?.stored ? copyButton(d.debugCommand) : null,
     ),
     d.reportError ? h("p", { class: "bad" }, d.reportError) : null,
     r
       ? section(
           "panic",
-          "Panic",
+          { panic: "Panic", race: "Data race", snapshot: "Snapshot", fatal: "Fatal error", signal: "Signal" }[
+            kind
+          ] ?? "Crash",
           h("pre", { class: "message" }, message),
           r.value ? [h("p", { class: "muted" }, "Decoded value"), h("pre", null, r.value)] : null,
           r.nested?.length
@@ -703,12 +719,39 @@ async function renderCrash(id) {
             sourceBlock(culpritF),
             culpritF ? [vars("Arguments", culpritF.args), vars("Locals", culpritF.locals)] : null,
           ]
-        : h("p", { class: "muted" }, "No culprit was named (no frame of the service's own code was found)."),
+        : h(
+            "p",
+            { class: "muted" },
+            kind === "snapshot"
+              ? "None: a snapshot of a running process, not a crash."
+              : "No culprit was named (no frame of the service's own code was found).",
+          ),
+    ),
+    ...(r?.races ?? []).map((race, i, all) =>
+      section(
+        `race-${i}`,
+        all.length === 1 ? "Data race" : `Data race ${i + 1} of ${all.length}`,
+        race.culprit
+          ? h(
+              "p",
+              null,
+              "Racing write: ",
+              h("span", { class: "fn" }, race.culprit.function),
+              " at ",
+              h("code", null, where(race.culprit)),
+            )
+          : null,
+        race.accesses.map((a) => [h("h3", null, raceAccessTitle(a)), stack(a.frames, race.culprit, null)]),
+        race.created.map((c) => [
+          h("h3", null, `Goroutine ${c.goroutine} (${c.state}) created at`),
+          stack(c.frames, null, null),
+        ]),
+      ),
     ),
     r?.goroutine
       ? section(
           "stack-s",
-          `Crashing goroutine ${r.goroutine.id}${r.goroutine.state ? ` (${r.goroutine.state})` : ""}`,
+          `${kind === "snapshot" ? "Where goroutine" : "Crashing goroutine"} ${r.goroutine.id}${kind === "snapshot" ? " was" : ""}${r.goroutine.state ? ` (${r.goroutine.state})` : ""}`,
           h(
             "p",
             { class: "muted" },
