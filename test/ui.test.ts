@@ -116,8 +116,16 @@ describe("hotdump ui (Chromium at /usr/bin/chromium)", () => {
     j.append({ event: "crash", generation: g2, pid: 200, crashId: panicId, ts: t(70) });
     j.append({ event: "rollback", generation: g1, ts: t(71) });
     const g3 = gen();
-    j.append({ event: "build-start", generation: g3, ts: t(90) });
-    j.append({ event: "build-ok", generation: g3, ts: t(92) });
+    // As `hotdump dev` journals a build: the start has no generation yet, the end names it.
+    j.append({ event: "build-start", generation: null, changed: ["main.go", "db/conn.go"], ts: t(90) });
+    j.append({
+      event: "build-ok",
+      generation: g3,
+      sha256: "b".repeat(64),
+      ms: 1812,
+      changed: ["main.go", "db/conn.go"],
+      ts: t(92),
+    });
     j.append({ event: "started", generation: g3, pid: 300, ts: t(93) });
     j.append({ event: "ready", generation: g3, pid: 300, ts: t(94) });
     j.append({ event: "crash", generation: g3, pid: 300, crashId: xssId, ts: t(110) });
@@ -180,6 +188,28 @@ describe("hotdump ui (Chromium at /usr/bin/chromium)", () => {
       expect(await page.locator("#crashes tbody tr").count()).toBe(2);
       // exec bundles have no generation; the journal's crash event supplies it.
       expect(await page.textContent(`#crashes tr[data-id="${panicId}"] td.n`)).toBe("2");
+      // Generation 3's build, started before it had a number, is drawn in its lane from start to
+      // build-ok: it ends before the generation started, not at "now" across the whole timeline.
+      const bar = await page.$eval('svg.timeline g[data-generation="3"] rect.build', (r) => ({
+        x: Number(r.getAttribute("x")),
+        w: Number(r.getAttribute("width")),
+      }));
+      const started = await page.$eval('svg.timeline g[data-generation="3"] circle.started', (c) =>
+        Number(c.getAttribute("cx")),
+      );
+      expect(bar.x + bar.w).toBeLessThanOrEqual(started);
+      expect(bar.w).toBeGreaterThan(0);
+      // Event lines are text for people, not JSON.
+      const buildLine = await page.locator('#log li[data-event="build-ok"]').last().textContent();
+      expect(buildLine).toMatch(
+        /gen 3 {2}build-ok {2}sha256 bbbbbbbbbbbb {2}took 1812 ms {2}changed main\.go, db\/conn\.go/,
+      );
+      expect(await page.locator("#log li", { hasText: /[[{"]/ }).count()).toBe(0);
+      // The favicon is served and linked.
+      expect(await page.getAttribute('link[rel="icon"]', "href")).toBe("/static/favicon.svg");
+      const icon = await page.request.get(`${s.origin}/static/favicon.svg`);
+      expect(icon.status()).toBe(200);
+      expect(icon.headers()["content-type"]).toBe("image/svg+xml");
       await page.waitForSelector("#status.live");
       if (SHOTS)
         await page.screenshot({ path: join(ROOT, "docs/screenshots/ui-overview.png"), fullPage: true });
