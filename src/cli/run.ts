@@ -12,7 +12,7 @@ import { archiveBinary, storeLayout } from "../store/index.js";
 import { sendControl, serveControl } from "../supervise/control.js";
 import { createEventSink } from "../supervise/events.js";
 import { checksumMismatch, expectedSha256, preflightBinary } from "../supervise/preflight.js";
-import { handOffIfListening, openSupervisorStore } from "../supervise/start.js";
+import { handOffIfListening, openSupervisorStore, supervisorFlagOptions } from "../supervise/start.js";
 import { type Build, createSupervisor, type DeployResult } from "../supervise/supervisor.js";
 import type { UiServer } from "../ui/index.js";
 import { type CommonOptions, loggerFor, storeDirFrom, storeOption } from "./common.js";
@@ -74,13 +74,8 @@ export function registerRun(program: Command): void {
       emit: (e) => sink.emit(e),
       cwd: process.cwd(),
       args,
-      env: { ...process.env, ...sup.env },
+      ...supervisorFlagOptions(sup, inherited),
       stopTimeoutMs: sup.drainMs,
-      listenFds: inherited.fds,
-      listenNames: inherited.names,
-      probe: sup.probe,
-      timing: sup.timing,
-      readyTimeoutMs: sup.readyTimeoutMs,
       redact: Boolean(opts.redact),
       budget: { maxUse },
       onOutput: (g, stream, line) => {
