@@ -408,33 +408,37 @@ function identitySection(c) {
 }
 
 /**
+ * A long table folded under its title (the count in it), shown only when it has rows.
+ * @param {string} title
+ * @param {HTMLElement | null} head
+ * @param {HTMLElement[]} rows
+ */
+function foldedTable(title, head, rows) {
+  if (rows.length === 0) return null;
+  return h(
+    "section",
+    { "aria-label": title },
+    h(
+      "details",
+      null,
+      h("summary", null, h("strong", null, `${title} (${rows.length})`)),
+      h("table", { class: "mono" }, head, h("tbody", null, rows)),
+    ),
+  );
+}
+
+/**
  * The crashing thread's registers, folded.
  * @param {Ctx} c
  */
 function registersSection(c) {
-  const { r } = c;
-  return r?.registers?.length
-    ? h(
-        "section",
-        { "aria-label": "Registers" },
-        h(
-          "details",
-          null,
-          h("summary", null, h("strong", null, `Registers (${r.registers.length})`)),
-          h(
-            "table",
-            { class: "mono" },
-            h(
-              "tbody",
-              null,
-              r.registers.map((x) =>
-                h("tr", null, h("th", { scope: "row" }, x.name), h("td", null, x.value)),
-              ),
-            ),
-          ),
-        ),
-      )
-    : null;
+  return foldedTable(
+    "Registers",
+    null,
+    (c.r?.registers ?? []).map((x) =>
+      h("tr", null, h("th", { scope: "row" }, x.name), h("td", null, x.value)),
+    ),
+  );
 }
 
 /**
@@ -442,44 +446,24 @@ function registersSection(c) {
  * @param {Ctx} c
  */
 function memoryMapSection(c) {
-  const { r } = c;
-  return r?.memoryMap?.length
-    ? h(
-        "section",
-        { "aria-label": "Memory map" },
-        h(
-          "details",
-          null,
-          h("summary", null, h("strong", null, `Memory map (${r.memoryMap.length})`)),
-          h(
-            "table",
-            { class: "mono" },
-            h(
-              "thead",
-              null,
-              h(
-                "tr",
-                null,
-                ["Start", "End", "Perms", "Offset", "File"].map((c) => h("th", { scope: "col" }, c)),
-              ),
-            ),
-            h(
-              "tbody",
-              null,
-              r.memoryMap.map((x) =>
-                h(
-                  "tr",
-                  null,
-                  h("td", null, x.start),
-                  h("td", null, x.end),
-                  h("td", null, x.perms ?? ""),
-                  h("td", null, x.offset ?? ""),
-                  h("td", null, x.file ?? ""),
-                ),
-              ),
-            ),
-          ),
-        ),
-      )
-    : null;
+  const cols = ["Start", "End", "Perms", "Offset", "File"];
+  return foldedTable(
+    "Memory map",
+    h(
+      "thead",
+      null,
+      h(
+        "tr",
+        null,
+        cols.map((name) => h("th", { scope: "col" }, name)),
+      ),
+    ),
+    (c.r?.memoryMap ?? []).map((x) =>
+      h(
+        "tr",
+        null,
+        [x.start, x.end, x.perms ?? "", x.offset ?? "", x.file ?? ""].map((v) => h("td", null, v)),
+      ),
+    ),
+  );
 }
