@@ -1,5 +1,5 @@
 // Crash-to-report time: from the program's death to report.json on disk, under `hotdump exec`.
-//   npx tsc -p tsconfig.json && node bench/crash-to-report.mjs [SMALL_RUNS] [BIG_RUNS] [RACE_RUNS]
+//   npx tsc -p tsconfig.json && node bench/crash-to-report.mjs [SMALL_RUNS] [BIG_RUNS] [RACE_RUNS] [CGO_RUNS]
 //
 // bench/fixtures/crasher prints the wall clock (Unix ns) to stderr right before it panics in a
 // goroutine on a nil pointer; report.json's mtime minus that is the crash-to-report time. It
@@ -9,12 +9,14 @@
 // into the runtime and kernel's part (death → core on disk) and hotdump's (core → report.json).
 // The Delve share comes from report.json's `sources.delve.note` ("Delve 1.27.2, N ms").
 // Programs: "small" (a net/http server on loopback that has answered one request) and "big" (10,000 parked goroutines and 1 GiB of heap
-// written one byte per 4 KiB page, so a core over 1 GB). Each run in a fresh directory and store,
+// written one byte per 4 KiB page, so a core over 1 GB), and "cgo" (bench/fixtures/cgocrash: C code
+// dereferences NULL; the report must show the C frame and name the Go caller; needs a C compiler). Each run in a fresh directory and store,
 // binaries built with -gcflags=all=-N -l as hotdump dev builds them.
 // "race": the same program built with -race, two goroutines racing on a counter; it prints the
 // clock and returns, and the race detector exits 66 (no core: hotdump keeps binary, output and the
 // parsed race report). Its time runs from that line to report.json, which is written once the
 // process has exited: it covers the race detector's exit, hotdump storing the bundle and parsing.
+import { execFileSync } from "node:child_process";
 import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { fmtMs, goBuild, HOTDUMP, machine, median, runBench, spawnTracked, tempDir } from "./lib/common.mjs";
@@ -22,6 +24,7 @@ import { fmtMs, goBuild, HOTDUMP, machine, median, runBench, spawnTracked, tempD
 const SMALL_RUNS = Number(process.argv[2] ?? 7);
 const BIG_RUNS = Number(process.argv[3] ?? 3);
 const RACE_RUNS = Number(process.argv[4] ?? 7);
+const CGO_RUNS = Number(process.argv[5] ?? 7);
 
 function execOnce(bin, args, env = {}) {
   const dir = tempDir("crash");
@@ -82,8 +85,11 @@ function execOnce(bin, args, env = {}) {
           storedBytes: r.core.storedBytes,
           goroutines: report.goroutines?.total,
           culprit: report.culprit
-            ? `${report.culprit.function} ${report.culprit.file}:${report.culprit.line}`
+            ? `${report.culprit.function} ${report.culprit.file.split("/").pop()}:${report.culprit.line}`
             : "?",
+          site: report.site
+            ? `${report.site.function} ${report.site.file.split("/").pop()}:${report.site.line} (${report.site.class})`
+            : null,
         });
       } catch (e) {
         reject(e);
@@ -132,7 +138,7 @@ async function series(label, bin, args, runs, target) {
     runs: rs,
     report: m("report"),
     target,
-    culprit: rs[0].culprit,
+    culprit: rs[0].culprit + (rs[0].site ? `, happened in ${rs[0].site}` : ""),
     all: rs.map((r) => r.report.toFixed(0)).join(", "),
   };
 }
@@ -153,26 +159,33 @@ await runBench(async () => {
     SMALL_RUNS,
     2000,
   );
-  const big = await series(
-    `10,000 goroutines + 1 GiB (median of ${BIG_RUNS})`,
-    bin,
-    ["-goroutines", "10000", "-alloc", "1024"],
-    BIG_RUNS,
-    null,
-  );
+  // BIG_RUNS 0 skips the 1 GB case (a shared machine).
+  const big =
+    BIG_RUNS > 0
+      ? await series(
+          `10,000 goroutines + 1 GiB (median of ${BIG_RUNS})`,
+          bin,
+          ["-goroutines", "10000", "-alloc", "1024"],
+          BIG_RUNS,
+          null,
+        )
+      : null;
 
   // ThreadSanitizer sleeps atexit_sleep_ms (default 1000) before a race build exits: the bare
   // program, without hotdump, is the baseline for each GORACE setting.
   const raceBin = goBuild("./crasher", join(bins, "crasher-race"), ["-race", "-gcflags=all=-N -l"]);
-  console.log(
-    "\n| -race build, one data race, exit 66 | death → program exit, bare (no hotdump) | death → report.json (hotdump exec) | hotdump's part | death → hotdump exit |",
-  );
-  console.log("| --- | --- | --- | --- | --- |");
+  if (RACE_RUNS > 0)
+    console.log(
+      "\n| -race build, one data race, exit 66 | death → program exit, bare (no hotdump) | death → report.json (hotdump exec) | hotdump's part | death → hotdump exit |",
+    );
+  if (RACE_RUNS > 0) console.log("| --- | --- | --- | --- | --- |");
   const raceRows = [];
-  for (const [label, gorace] of [
-    ["default GORACE", ""],
-    ["GORACE=atexit_sleep_ms=0", "atexit_sleep_ms=0"],
-  ]) {
+  for (const [label, gorace] of RACE_RUNS === 0
+    ? []
+    : [
+        ["default GORACE", ""],
+        ["GORACE=atexit_sleep_ms=0", "atexit_sleep_ms=0"],
+      ]) {
     const races = [];
     const bare = [];
     for (let i = 0; i < RACE_RUNS; i++) {
@@ -192,7 +205,17 @@ await runBench(async () => {
     );
   }
   for (const l of raceRows) console.log(`\n${l}`);
-  for (const s of [small, big])
+  let cgo = null;
+  try {
+    execFileSync("cc", ["--version"], { stdio: "ignore" });
+    const cgoBin = goBuild("./cgocrash", join(bins, "cgocrash"), ["-gcflags=all=-N -l"], undefined, {
+      cgo: true,
+    });
+    cgo = await series(`cgo NULL dereference in C (median of ${CGO_RUNS})`, cgoBin, [], CGO_RUNS, null);
+  } catch (e) {
+    console.log(`\ncgo case skipped: ${e.message.split("\n")[0]}`);
+  }
+  for (const s of [small, big, cgo].filter(Boolean))
     console.log(`\n${s.label}: death → report.json per run ${s.all} ms; culprit ${s.culprit}`);
   console.log(
     `\ntarget: report within 2 s of the crash for the small service: ${small.report < 2000 ? "met" : "MISSED"} (${fmtMs(small.report)})`,

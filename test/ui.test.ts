@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Browser } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import type { Report } from "../src/contracts/report.js";
 import { ensureStore, openJournal, type StoreLayout } from "../src/store/index.js";
 import { createUiServer, type UiServer } from "../src/ui/index.js";
 import { launchChromium } from "./helpers/browser.js";
@@ -225,6 +226,17 @@ describe("hotdump ui (Chromium at /usr/bin/chromium)", () => {
       const price = page.locator('#stack details[data-function="main.price"]');
       expect(await price.getAttribute("open")).not.toBeNull();
       expect(await price.textContent()).toMatch(/discount/);
+      // Which frames stand alone is the report's frame class (src/analyze/frames.ts), not a rule
+      // of the page's own.
+      const report = JSON.parse((await get(`${s.origin}/api/crashes/${panicId}`)).body).report as Report;
+      const shown = await page.$$eval("#stack > li:not(.folded-run) > details", (ds) =>
+        ds.map((d) => d.getAttribute("data-function")),
+      );
+      expect(shown).toEqual(
+        (report.goroutine?.frames ?? [])
+          .filter((f) => f.class === "user" || f.class === "c")
+          .map((f) => f.function),
+      );
       const folded = page.locator("#stack details.folded").first();
       expect(await folded.getAttribute("open")).toBeNull();
       await folded.locator(":scope > summary").focus();

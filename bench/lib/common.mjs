@@ -211,14 +211,18 @@ export function goEnv(name) {
  * keeps the environment exactly as hotdump and air get it (cgo as `go env` says), so a hand
  * baseline builds the same way the tools it is compared with do.
  */
-export function goBuild(pkg, out, flags = [], cwd = FIXTURES, { asTools = false } = {}) {
+export function goBuild(pkg, out, flags = [], cwd = FIXTURES, { asTools = false, cgo = false } = {}) {
   execFileSync("go", ["build", ...flags, "-o", out, pkg], {
     cwd,
     stdio: ["ignore", "ignore", "inherit"],
     // -race links ThreadSanitizer's C runtime: it needs cgo.
     env: asTools
       ? process.env
-      : { ...process.env, CGO_ENABLED: flags.includes("-race") ? "1" : "0", GOFLAGS: "-buildvcs=false" },
+      : {
+          ...process.env,
+          CGO_ENABLED: cgo || flags.includes("-race") ? "1" : "0",
+          GOFLAGS: "-buildvcs=false",
+        },
   });
   return out;
 }

@@ -12,6 +12,7 @@ import { analyzeCoreWithDelve } from "./delve/index.js";
 import { analyzeCoreWithGdb, gdbAnalysisToReport } from "./gdb/index.js";
 import { applyRaces, parseRaceReports } from "./race/index.js";
 import { redactReport } from "./redact.js";
+import { attachSources, resolveSourceMap } from "./source.js";
 import { parseTraceback, reportFromTraceback, type Traceback } from "./traceback/index.js";
 
 export interface AnalyzeOptions {
@@ -34,13 +35,19 @@ export interface AnalyzeOptions {
   dlvPath?: string;
   gdbPath?: string;
   timeoutMs?: number;
+  /** The crashed process's working directory: where the local go.mod of a -trimpath build is found. */
+  cwd?: string;
 }
 
 const msg = (e: unknown) =>
   (e as { shortMessage?: string })?.shortMessage ?? (e as Error)?.message ?? String(e);
 
-export function reportFromTracebackOnly(tb: Traceback | null | undefined, core?: CoreInfo): Report {
-  const r = tb ? { ...emptyReport(), ...reportFromTraceback(tb) } : emptyReport();
+export function reportFromTracebackOnly(
+  tb: Traceback | null | undefined,
+  core?: CoreInfo,
+  modulePath: string | null = null,
+): Report {
+  const r = tb ? { ...emptyReport(), ...reportFromTraceback(tb, { modulePath }) } : emptyReport();
   r.sources.traceback = tb
     ? { used: true }
     : { used: false, note: "no Go traceback in the program's output" };
@@ -55,7 +62,8 @@ export function reportFromTracebackOnly(tb: Traceback | null | undefined, core?:
 
 export async function analyzeCrash(o: AnalyzeOptions): Promise<Report> {
   const tb = o.traceback !== undefined ? o.traceback : o.stderr ? parseTraceback(o.stderr) : null;
-  let report = reportFromTracebackOnly(tb, o.coreInfo);
+  const modulePath = o.identity?.modulePath ?? null;
+  let report = reportFromTracebackOnly(tb, o.coreInfo, modulePath);
   report.binary = {
     ...(o.binary ? { path: o.binary } : {}),
     ...(o.sha256 ? { sha256: o.sha256 } : {}),
@@ -91,6 +99,7 @@ export async function analyzeCrash(o: AnalyzeOptions): Promise<Report> {
           binary: o.binary!,
           core: o.core!,
           redact: Boolean(o.redact),
+          modulePath,
           ...(o.dlvPath ? { dlvPath: o.dlvPath } : {}),
           ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}),
         });
@@ -109,6 +118,7 @@ export async function analyzeCrash(o: AnalyzeOptions): Promise<Report> {
         const g = await analyzeCoreWithGdb({
           binary: o.binary!,
           core: o.core!,
+          modulePath,
           ...(o.gdbPath ? { gdbPath: o.gdbPath } : {}),
           ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}),
         });
@@ -122,6 +132,14 @@ export async function analyzeCrash(o: AnalyzeOptions): Promise<Report> {
     if (fromCore) report = mergeReports(report, fromCore);
   }
   report = applyRaces(report, o.races ?? parseRaceReports(o.stderr ?? ""));
+  attachSources(
+    report,
+    await resolveSourceMap({
+      modulePath,
+      ...(o.cwd ? { cwd: o.cwd } : {}),
+      ...((o.identity?.path ?? o.binary) ? { binary: o.identity?.path ?? o.binary } : {}),
+    }),
+  );
   return o.redact ? redactReport(report) : report;
 }
 
@@ -151,10 +169,32 @@ export function mergeReports(tb: Report, core: Report): Report {
       ];
     out.culprit = core.culprit;
   }
-  if (core.goroutine && core.goroutine.frames.length > 0) out.goroutine = core.goroutine;
-  if (core.goroutines.total > 0) out.goroutines = core.goroutines;
+  // gdb finds the C frame of a cgo fault but cannot unwind from it back to the goroutine's Go
+  // frames (it stops at runtime.asmcgocall, measured with gdb 13.1): the site can come from the
+  // core while the culprit and the stack come from the traceback.
+  out.site = core.site ?? tb.site ?? null;
+  const hasUser = (g: Report["goroutine"]) => Boolean(g?.frames.some((f) => f.class === "user"));
+  if (
+    core.goroutine &&
+    core.goroutine.frames.length > 0 &&
+    (hasUser(core.goroutine) || !hasUser(tb.goroutine))
+  )
+    out.goroutine = core.goroutine;
+  // gdb lists goroutines without stacks or wait reasons; a traceback that printed as many is the
+  // better source for the same grouping.
+  const gdbOnly = core.sources.gdb.used && !core.sources.delve.used;
+  if (core.goroutines.total > 0 && !(gdbOnly && tb.goroutines.total >= core.goroutines.total))
+    out.goroutines = core.goroutines;
   if (core.registers.length) out.registers = core.registers;
   if (core.memoryMap.length) out.memoryMap = core.memoryMap;
+  // The culprit's frame index points into the stack it came with.
+  if (out.culprit && out.goroutine) {
+    const c = out.culprit;
+    const k = out.goroutine.frames.findIndex((f) => f.function === c.function && f.line === c.line);
+    out.culprit = { ...c };
+    if (k >= 0) out.culprit.frame = k;
+    else delete out.culprit.frame;
+  }
   out.goVersion = core.goVersion ?? tb.goVersion;
   out.warnings = [...out.warnings, ...core.warnings];
   out.next = [...tb.next, ...core.next.filter((n) => !tb.next.includes(n))];

@@ -105,6 +105,8 @@ export async function reanalyzeBundle(
         stderr: readFileSync(bundleFile(bundle, "stderr.txt"), "utf8"),
         coreInfo,
         identity,
+        // Where the crashed process ran: the local go.mod of a -trimpath build is found from here.
+        ...(meta.cwd ? { cwd: meta.cwd } : {}),
         ...(meta.binary?.sha256 ? { sha256: meta.binary.sha256 } : {}),
       },
       memoryMap,

@@ -212,13 +212,14 @@ export async function captureCrash(f: CrashFacts, o: CaptureOptions): Promise<Ca
         ...(f.races ? { races: f.races } : {}),
         coreInfo: core,
         identity: f.binary?.identity ?? null,
+        cwd: f.cwd,
         ...(f.binary?.sha256 ? { sha256: f.binary.sha256 } : {}),
       },
       memoryMap,
     );
   } catch (e) {
     problem(e, "E_ANALYZE");
-    report = reportFromTracebackOnly(f.traceback, core);
+    report = reportFromTracebackOnly(f.traceback, core, f.binary?.identity?.modulePath ?? null);
     report.memoryMap = memoryMap;
   }
   report.process = {

@@ -90,6 +90,7 @@ export function registerAnalyze(program: Command): void {
         core: corePath,
         coreInfo,
         identity,
+        cwd: process.cwd(),
         ...(opts.stderr ? { stderr: readFileSync(opts.stderr, "utf8") } : {}),
       },
       facts.memoryMap,

@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node
 import { join } from "node:path";
 import type { Command } from "commander";
 import { resolveDlvPath } from "../analyze/delve/index.js";
+import { culpritScope, type Report } from "../contracts/report.js";
 import { HotdumpError } from "../errors.js";
 import { binaryPath, decompressFile, ensureStore, openBundle } from "../store/index.js";
 import { type CommonOptions, storeDirFrom, storeOption } from "./common.js";
@@ -63,11 +64,13 @@ export function registerDebug(program: Command): void {
       core,
       ...(process.stdin.isTTY ? [] : ["--allow-non-terminal-interactive=true"]),
     ];
-    // Start on the goroutine that crashed, not on the thread that raised SIGABRT (runtime.raise).
-    const gid = crashingGoroutine(bundle.dir);
+    // Start on the goroutine that crashed and its culprit frame, not on the thread that raised
+    // SIGABRT (frame 0 is runtime.raise, whose locals are empty).
+    const at = crashScope(bundle.dir);
     const init = join(layout.cache, `${bundle.id}.dlv-init`);
-    if (gid !== null) {
-      writeFileSync(init, `goroutine ${gid}\n`, { mode: 0o600 });
+    if (at !== null) {
+      const lines = [`goroutine ${at.goroutine}`, ...(at.frame !== undefined ? [`frame ${at.frame}`] : [])];
+      writeFileSync(init, `${lines.join("\n")}\n`, { mode: 0o600 });
       dlvArgs.push("--init", init);
     }
     const [cmd, args] = opts.gdb ? ["gdb", ["-q", bin, core]] : [resolveDlvPath(), dlvArgs];
@@ -87,11 +90,9 @@ export function registerDebug(program: Command): void {
   });
 }
 
-function crashingGoroutine(dir: string): number | null {
+function crashScope(dir: string): ReturnType<typeof culpritScope> {
   try {
-    const id = (JSON.parse(readFileSync(join(dir, "report.json"), "utf8")) as { goroutine?: { id?: number } })
-      .goroutine?.id;
-    return typeof id === "number" && id > 0 ? id : null;
+    return culpritScope(JSON.parse(readFileSync(join(dir, "report.json"), "utf8")) as Report);
   } catch {
     return null;
   }

@@ -3,6 +3,12 @@
  * these names; scripts depend on them (docs/report.schema.json is the versioned schema).
  * Add fields freely; never rename or remove one.
  */
+/**
+ * Whose code a frame is (src/analyze/frames.ts classifies): the Go runtime, the standard library,
+ * cgo-generated glue, C code, or user code (the main module and its dependencies).
+ */
+export type FrameClass = "runtime" | "stdlib" | "cgo" | "c" | "user";
+
 export const REPORT_SCHEMA_VERSION = 1;
 
 /**
@@ -20,12 +26,22 @@ export interface Variable {
   unreadable?: string;
   /** Set when --redact masked the value. */
   redacted?: boolean;
+  /**
+   * Paths of the nil pointers, maps, slices, channels, funcs and interfaces inside the value
+   * (`l.audit`), read to the depth the culprit frame is loaded with: the nil field that is the bug
+   * is named even when the one-line value is cut.
+   */
+  nilFields?: string[];
 }
 
 export interface SourceContext {
   /** Line number of lines[0]. */
   startLine: number;
   lines: string[];
+  /** The file read, when it is not the frame's own `file` (a -trimpath path mapped to this machine). */
+  path?: string;
+  /** Why the file on disk may not be what was built (modified after the build). */
+  stale?: string;
 }
 
 export interface Frame {
@@ -39,6 +55,8 @@ export interface Frame {
   locals: Variable[];
   /** runtime.* / internal frames: folded in presentation, skipped when naming the culprit. */
   runtime: boolean;
+  /** Whose code this is (src/analyze/frames.ts): only `user` frames are ever the culprit. */
+  class: FrameClass;
   source?: SourceContext;
 }
 
@@ -46,6 +64,10 @@ export interface Location {
   function: string;
   file: string;
   line: number;
+  /** `file` on this machine, when the build's path (-trimpath: `example.com/tp/main.go`) is not. */
+  localFile?: string;
+  /** Index of this frame in `goroutine.frames` (what `hotdump debug` and `eval` open on). */
+  frame?: number;
 }
 
 export interface GoroutineGroup {
@@ -54,6 +76,8 @@ export interface GoroutineGroup {
   function: string;
   file: string;
   line: number;
+  /** Whose code names the group (a runtime goroutine's start function, or user code). */
+  class?: FrameClass;
   /** A few member ids. */
   ids?: number[];
 }
@@ -129,6 +153,11 @@ export interface Report {
   nested: { message: string; recovered: boolean }[];
   signal: { name: string; code?: string; addr?: string; pc?: string } | null;
   culprit: Location | null;
+  /**
+   * Where the crash happened when that is not the culprit's own line: the C function that faulted
+   * under a cgo call, the standard-library method that threw. Absent when the culprit is the site.
+   */
+  site?: (Location & { class: FrameClass }) | null;
   goroutine: { id: number; state?: string; frames: Frame[] } | null;
   goroutines: { total: number; groups: GoroutineGroup[] };
   registers: Register[];
@@ -173,18 +202,6 @@ export function emptyReport(): Report {
   };
 }
 
-/** Frames hotdump treats as the Go runtime's own, not the service's. */
-export function isRuntimeFunction(fn: string): boolean {
-  return (
-    fn.startsWith("runtime.") ||
-    fn.startsWith("runtime/internal/") ||
-    fn.startsWith("internal/") ||
-    fn === "panic" ||
-    fn.startsWith("sync.fatal") ||
-    fn.startsWith("sync.throw")
-  );
-}
-
 /**
  * One line for lists and summaries. Go prints a struct panic value only as its type and address,
  * `panic: (main.Fault) 0xc000084000` (runtime/error.go printpanicval: non-basic types print as
@@ -193,4 +210,21 @@ export function isRuntimeFunction(fn: string): boolean {
 export function headline(r: Pick<Report, "message" | "value">): string {
   if (r.value && /^\([^)]+\) 0x[0-9a-f]+$/.test(r.message)) return r.value;
   return r.message;
+}
+
+/**
+ * Where a debugger should open: the crashing goroutine and the culprit's index in its stack. The
+ * index is Delve's own only when Delve read the stack (the traceback hides the signal frames, gdb
+ * numbers its own); otherwise only the goroutine.
+ */
+export function culpritScope(
+  r: Pick<Report, "kind" | "culprit" | "goroutine" | "sources">,
+): { goroutine: number; frame?: number } | null {
+  // A snapshot is no crash (its goroutine is whichever Delve picked) and a race has no core.
+  if (r.kind !== "panic" && r.kind !== "fatal" && r.kind !== "signal") return null;
+  const id = r.goroutine?.id;
+  if (typeof id !== "number" || id <= 0) return null;
+  const k = r.culprit?.frame;
+  if (r.sources?.delve?.used && typeof k === "number" && k >= 0) return { goroutine: id, frame: k };
+  return { goroutine: id };
 }

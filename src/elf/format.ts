@@ -219,8 +219,11 @@ export function* iterateNotes(area: Buffer, alignment: number, name: string): Ge
     const descsz = area.readUInt32LE(o + 4);
     const type = area.readUInt32LE(o + 8);
     const nameStart = o + 12;
-    const descStart = nameStart + align(namesz, a);
-    const next = descStart + align(descsz, a);
+    // Padding aligns offsets, not lengths: with 8-byte alignment the 12-byte header plus "GNU\0"
+    // ends at 16, already aligned (a gcc-linked cgo binary's .note.gnu.property, 32 bytes: padding
+    // the name length to 8 instead put the desc 4 bytes too far and called the file damaged).
+    const descStart = align(nameStart + namesz, a);
+    const next = align(descStart + descsz, a);
     if (descStart + descsz > area.length)
       throw elfCorrupt(name, `note at offset ${o} (sizes ${namesz}/${descsz})`);
     const rawName = area.subarray(nameStart, nameStart + namesz);

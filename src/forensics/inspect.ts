@@ -3,7 +3,11 @@
  * and the core decompressed to the store's cache, with the bundle's build-ID proof checked first
  * (a core read through the wrong binary gives confident nonsense).
  */
+
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { createDelveSession, type DelveSession, type dlv, formatVariable } from "../analyze/delve/index.js";
+import { culpritScope, type Report } from "../contracts/report.js";
 import { openCore } from "../elf/index.js";
 import { evalFailed, memUnreadable } from "./errors.js";
 import { createRegionIndex, describeRegion, type Region } from "./regions.js";
@@ -26,7 +30,7 @@ async function withSession<T>(
   storeDir: string,
   id: string,
   o: InspectOptions,
-  fn: (s: DelveSession, core: string, binary: string) => Promise<T>,
+  fn: (s: DelveSession, core: string, binary: string, bundleDir: string) => Promise<T>,
 ): Promise<T> {
   const stored = await openStoredCapture(storeDir, id, { requireBinary: true, force: o.force ?? false });
   try {
@@ -36,7 +40,7 @@ async function withSession<T>(
       ...(o.dlvPath ? { dlvPath: o.dlvPath } : {}),
     });
     try {
-      return await fn(s, stored.core, stored.binary!);
+      return await fn(s, stored.core, stored.binary!, stored.bundle.dir);
     } finally {
       await s.close();
     }
@@ -53,15 +57,23 @@ export interface EvalResult {
   variable: dlv.Variable;
 }
 
-/** goroutine -1: the one Delve selects (the crashing goroutine of a crash). */
+/**
+ * Without --goroutine/--frame: the crash's culprit frame (report.json), where the user's locals
+ * are; frame 0 of the thread Delve selects is runtime.raise and has none. Else Delve's choice.
+ */
 export function evalInCapture(
   storeDir: string,
   id: string,
   expr: string,
   o: InspectOptions & { goroutine?: number; frame?: number } = {},
 ): Promise<EvalResult> {
-  return withSession(storeDir, id, o, async (s) => {
-    const scope = { GoroutineID: o.goroutine ?? -1, Frame: o.frame ?? 0, DeferredCall: 0 };
+  return withSession(storeDir, id, o, async (s, _core, _binary, dir) => {
+    const at = o.goroutine === undefined && o.frame === undefined ? await culpritFrameOf(s, dir) : null;
+    const scope = {
+      GoroutineID: o.goroutine ?? at?.goroutine ?? -1,
+      Frame: o.frame ?? at?.frame ?? 0,
+      DeferredCall: 0,
+    };
     let v: dlv.Variable;
     try {
       v = (await s.call("Eval", { Scope: scope, Expr: expr, Cfg: EVAL_LOAD_CONFIG })).Variable;
@@ -77,6 +89,33 @@ export function evalInCapture(
       variable: v,
     };
   });
+}
+
+/**
+ * The culprit's goroutine and its index in Delve's own stack. The report's index is Delve's only
+ * when Delve made the report (the traceback and gdb number frames differently), so the frame is
+ * looked up by function and line.
+ */
+async function culpritFrameOf(
+  s: DelveSession,
+  dir: string,
+): Promise<{ goroutine: number; frame?: number } | null> {
+  let report: Report;
+  try {
+    report = JSON.parse(readFileSync(join(dir, "report.json"), "utf8")) as Report;
+  } catch {
+    return null;
+  }
+  const at = culpritScope(report);
+  const c = report.culprit;
+  if (!at || !c) return at;
+  try {
+    const st = await s.call("Stacktrace", { Id: at.goroutine, Depth: 100, Full: false, Defers: false });
+    const k = (st.Locations ?? []).findIndex((f) => f.function?.name === c.function && f.line === c.line);
+    return k >= 0 ? { goroutine: at.goroutine, frame: k } : at;
+  } catch {
+    return at;
+  }
 }
 
 export interface MemResult {

@@ -7,6 +7,7 @@ import type { Report } from "../contracts/report.js";
 import {
   clip,
   culpritFrame,
+  culpritNotes,
   facts,
   foldedLabel,
   foldFrames,
@@ -105,6 +106,7 @@ export function renderHtml(report: Report): string {
     h(
       `<p><code class="fn">${e(report.culprit.function)}</code> at <code>${e(where(report.culprit))}</code></p>`,
     );
+    for (const n of culpritNotes(report)) h(`<p class="muted">${e(n)}</p>`);
     const lines = sourceLines(culpritFrame(report));
     if (lines.length > 0) {
       const w = String(lines.at(-1)!.number).length;

@@ -7,6 +7,7 @@ import type { Report } from "../contracts/report.js";
 import {
   clip,
   culpritFrame,
+  culpritNotes,
   facts,
   foldedLabel,
   foldFrames,
@@ -69,6 +70,7 @@ export function renderMarkdown(report: Report): string {
   out.push("", "### Culprit", "");
   if (report.culprit) {
     out.push(`${code(report.culprit.function)} at ${code(where(report.culprit))}`);
+    for (const n of culpritNotes(report)) out.push("", escapeMd(n));
     const lines = sourceLines(culpritFrame(report));
     if (lines.length > 0) {
       const w = String(lines.at(-1)!.number).length;

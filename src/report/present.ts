@@ -39,7 +39,30 @@ export const clip = (s: string, max = MAX_VALUE_CHARS) => (s.length > max ? `${s
 export function variableText(v: Variable): string {
   if (v.redacted) return `${v.name}=<redacted>`;
   if (v.unreadable) return `${v.name}=<unreadable: ${v.unreadable}>`;
-  return `${v.name}=${clip(v.value)}`;
+  // The value line is cut; the nil fields are named whole so the one that is the bug stays seen.
+  const nils = v.nilFields?.filter((p) => p !== v.name);
+  return `${v.name}=${clip(v.value)}${nils?.length ? ` (nil: ${nils.join(", ")})` : ""}`;
+}
+
+const CLASS_TEXT: Record<string, string> = {
+  c: "C code",
+  stdlib: "the standard library",
+  cgo: "cgo-generated code",
+  runtime: "the Go runtime",
+  user: "user code",
+};
+
+/**
+ * What follows the culprit line: where it happened when that is elsewhere (the C function that
+ * faulted, the sync method that threw), the local file of a -trimpath path, and a stale source.
+ */
+export function culpritNotes(r: Report): string[] {
+  const out: string[] = [];
+  if (r.site) out.push(`happened in ${CLASS_TEXT[r.site.class] ?? r.site.class}: ${locationText(r.site)}`);
+  if (r.culprit?.localFile) out.push(`source on this machine: ${r.culprit.localFile}`);
+  const stale = culpritFrame(r)?.source?.stale;
+  if (stale) out.push(`source ${stale}`);
+  return out;
 }
 
 export const where = (l: { file: string; line: number }) =>
@@ -62,6 +85,8 @@ export function culpritFrame(r: Report): Frame | undefined {
   const c = r.culprit;
   if (!c) return undefined;
   const at = (f: Frame) => f.function === c.function && f.file === c.file && f.line === c.line;
+  const indexed = c.frame !== undefined ? r.goroutine?.frames[c.frame] : undefined;
+  if (indexed && indexed.function === c.function && indexed.line === c.line) return indexed;
   // A race has no crashing goroutine: the culprit is the racing write's frame.
   return (
     r.goroutine?.frames.find(at) ??

@@ -12,6 +12,7 @@ const frame = (fn: string, runtime: boolean, line = 1): Frame => ({
   args: [],
   locals: [],
   runtime,
+  class: runtime ? "runtime" : "user",
 });
 
 function report(): Report {

@@ -12,11 +12,21 @@ const variable = z.object({
   value: z.string().describe("As Delve prints it, or gdb's text"),
   unreadable: z.string().optional().describe("Why the value could not be read"),
   redacted: z.boolean().optional().describe("Set when --redact masked the value"),
+  nilFields: z
+    .array(z.string())
+    .optional()
+    .describe("Paths of nil pointers, maps, slices, channels, funcs and interfaces inside the value"),
 });
+
+const frameClass = z
+  .enum(["runtime", "stdlib", "cgo", "c", "user"])
+  .describe("Whose code: the Go runtime, the standard library, cgo-generated glue, C code, or user code");
 
 const sourceContext = z.object({
   startLine: z.number().int().describe("Line number of lines[0]"),
   lines: z.array(z.string()),
+  path: z.string().optional().describe("The file read, when not the frame's own file (-trimpath)"),
+  stale: z.string().optional().describe("Why the file on disk may differ from the build"),
 });
 
 const frame = z.object({
@@ -28,10 +38,17 @@ const frame = z.object({
   args: z.array(variable),
   locals: z.array(variable),
   runtime: z.boolean().describe("Go runtime frame: folded in presentation, skipped for the culprit"),
+  class: frameClass,
   source: sourceContext.optional(),
 });
 
-const location = z.object({ function: z.string(), file: z.string(), line: z.number().int() });
+const location = z.object({
+  function: z.string(),
+  file: z.string(),
+  line: z.number().int(),
+  localFile: z.string().optional().describe("The file on this machine, when the build's path is not"),
+  frame: z.number().int().optional().describe("Index of this frame in goroutine.frames"),
+});
 
 const goroutineGroup = z.object({
   count: z.number().int(),
@@ -39,6 +56,7 @@ const goroutineGroup = z.object({
   function: z.string(),
   file: z.string(),
   line: z.number().int(),
+  class: frameClass.optional(),
   ids: z.array(z.number().int()).optional(),
 });
 
@@ -90,6 +108,11 @@ export const reportSchema = z
       })
       .nullable(),
     culprit: location.nullable(),
+    site: location
+      .extend({ class: frameClass })
+      .nullable()
+      .optional()
+      .describe("Where it happened when that is not the culprit (C code, the standard library)"),
     goroutine: z
       .object({ id: z.number().int(), state: z.string().optional(), frames: z.array(frame) })
       .nullable(),

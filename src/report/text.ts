@@ -3,6 +3,7 @@ import type { Frame, Report } from "../contracts/report.js";
 import {
   clip,
   culpritFrame,
+  culpritNotes,
   facts,
   foldedLabel,
   foldFrames,
@@ -58,6 +59,7 @@ export function renderText(report: Report, opts: TextOptions = {}): string {
   section("Culprit");
   if (report.culprit) {
     out.push(`  ${cyan(t(locationText(report.culprit)))}`);
+    for (const n of culpritNotes(report)) out.push(`  ${dim(t(n))}`);
     const lines = sourceLines(culpritFrame(report));
     const width = String(lines.at(-1)?.number ?? 0).length;
     for (const l of lines) {

@@ -106,6 +106,14 @@ export function startChild(command: string, args: readonly string[], options: Ch
   return child;
 }
 
+/** Signal number → name ("SIGABRT"), or null. */
+export function signalName(sig: number | null | undefined): NodeJS.Signals | null {
+  if (sig === null || sig === undefined) return null;
+  for (const [name, num] of Object.entries(osConstants.signals))
+    if (num === sig) return name as NodeJS.Signals;
+  return null;
+}
+
 export function signalNumber(name: NodeJS.Signals | string): number | undefined {
   return (osConstants.signals as Record<string, number>)[name];
 }

@@ -18,6 +18,8 @@ export interface GoBuildOptions {
   debug?: boolean;
   /** Extra go build flags, e.g. ["-ldflags=-s -w"]. */
   flags?: string[];
+  /** Build with cgo (CGO_ENABLED=1; needs a C compiler). Default false: static, no C toolchain. */
+  cgo?: boolean;
 }
 
 export function buildGoFixture(name: string, opts: GoBuildOptions = {}): string {
@@ -25,7 +27,7 @@ export function buildGoFixture(name: string, opts: GoBuildOptions = {}): string 
   if (!existsSync(dir)) throw new Error(`no Go fixture ${dir}`);
   const flags = [...(opts.debug === false ? [] : ["-gcflags=all=-N -l"]), ...(opts.flags ?? [])];
   const h = createHash("sha256");
-  h.update(JSON.stringify(flags));
+  h.update(JSON.stringify(flags)).update(opts.cgo ? "cgo" : "nocgo");
   for (const f of readdirSync(dir, { recursive: true, withFileTypes: true })
     .filter((e) => e.isFile())
     .map((e) => join(e.parentPath, e.name))
@@ -41,7 +43,11 @@ export function buildGoFixture(name: string, opts: GoBuildOptions = {}): string 
     cwd: GO_FIXTURES,
     stdio: ["ignore", "ignore", "pipe"],
     // -race links ThreadSanitizer's C runtime: it needs cgo.
-    env: { ...process.env, CGO_ENABLED: flags.includes("-race") ? "1" : "0", GOFLAGS: "-buildvcs=false" },
+    env: {
+      ...process.env,
+      CGO_ENABLED: opts.cgo || flags.includes("-race") ? "1" : "0",
+      GOFLAGS: "-buildvcs=false",
+    },
   });
   renameSync(tmp, out);
   return out;

@@ -8,21 +8,28 @@
  * The one exception is counting goroutines, which walks runtime.allgs.
  */
 import { readFile } from "node:fs/promises";
-import {
-  type Frame,
-  type GoroutineGroup,
-  isRuntimeFunction,
-  type Location,
-  type Register,
-  type Report,
-  type SourceContext,
-  type Variable,
+import type {
+  Frame,
+  GoroutineGroup,
+  Location,
+  Register,
+  Report,
+  SourceContext,
+  Variable,
 } from "../../contracts/report.js";
 import { isHotdumpError } from "../../errors.js";
+import {
+  type ClassifyContext,
+  classifyFrame,
+  culpritIndex,
+  detectGorootSrc,
+  type FrameLike,
+  siteIndex,
+} from "../frames.js";
 import { createDelveSession, type DelveSession } from "./client.js";
 import { dlvBinaryMismatch, dlvNoDebugInfo } from "./errors.js";
 import { formatVariable, quoteGo, REDACTED } from "./format.js";
-import { toGroups } from "./goroutines.js";
+import { delveGoroutineGroups } from "./goroutines.js";
 import { isSecretName, isSecretType } from "./redact.js";
 import {
   type Variable as DlvVariable,
@@ -48,6 +55,8 @@ export interface AnalyzeCoreOptions {
   maxFrames?: number;
   /** Goroutine groups to keep, largest first (default 50; the total still counts all). */
   maxGroups?: number;
+  /** The main module's path from the binary's build info (src/elf/buildinfo.ts). */
+  modulePath?: string | null;
 }
 
 /** The part of the Report Delve fills, plus how long it took. */
@@ -60,6 +69,7 @@ export interface DelveAnalysis
     | "nested"
     | "signal"
     | "culprit"
+    | "site"
     | "goroutine"
     | "goroutines"
     | "registers"
@@ -78,6 +88,19 @@ export const FRAME_LOAD_CONFIG: LoadConfig = {
   MaxStringLen: 256,
   MaxArrayValues: 32,
   MaxStructFields: 32,
+};
+
+/**
+ * The culprit frame's own args and locals, read again deeper than the rest: the nil field that is
+ * the bug is often three levels down (receiver → config → client), and MaxStructFields -1 keeps
+ * every field of the receiver instead of the first 32.
+ */
+export const CULPRIT_LOAD_CONFIG: LoadConfig = {
+  FollowPointers: true,
+  MaxVariableRecurse: 4,
+  MaxStringLen: 256,
+  MaxArrayValues: 16,
+  MaxStructFields: -1,
 };
 
 /** Frames that mean "this goroutine is the one that died" (runtime/panic.go, signal_unix.go). */
@@ -130,6 +153,7 @@ export async function analyzeSession(
     redact: opts.redact ?? false,
     sourceLines: opts.sourceLines ?? 3,
     files: new Map(),
+    classify: { modulePath: opts.modulePath ?? null },
   };
 
   const { State: state } = await s.call("State", { NonBlocking: true });
@@ -137,9 +161,11 @@ export async function analyzeSession(
     .call("ListGoroutines", {
       Start: 0,
       Count: 0,
-      GroupBy: GoroutineField.UserLoc,
+      // Ungrouped: Delve groups by one location and has no state key, and a group labelled with
+      // one member's wait reason mixed them all (7 wait reasons under `force gc (idle)`).
+      GroupBy: GoroutineField.None,
       GroupByKey: "",
-      MaxGroupMembers: 5,
+      MaxGroupMembers: 0,
       MaxGroups: 0,
     })
     .catch((e: unknown) => {
@@ -150,7 +176,14 @@ export async function analyzeSession(
         throw dlvBinaryMismatch(opts.binary, opts.core, e.shortMessage);
       throw e;
     });
-  const goroutines = toGroups(listed, goVersion, opts.maxGroups ?? 50);
+  ctx.classify.gorootSrc = detectGorootSrc(
+    (listed.Goroutines ?? []).flatMap((g) => [g.currentLoc?.file ?? "", g.startLoc?.file ?? ""]),
+  );
+  const goroutines = await delveGoroutineGroups(listed, goVersion, {
+    ...ctx.classify,
+    maxGroups: opts.maxGroups ?? 50,
+    stackOf: async (id) => (await stack(s, id, 50, false)).map(frameLike),
+  });
   if (goroutines.total === 0)
     throw dlvBinaryMismatch(opts.binary, opts.core, firstLine(s.stderrTail()) || "empty goroutine list");
 
@@ -224,12 +257,12 @@ export async function analyzeSession(
   // ran only runtime code (a deadlock's checkdead), where the user goroutines were blocked.
   let frames = crash?.frames ?? [];
   let gid = crash?.gid ?? 0;
-  let culpritFrame = frames.find((f) => !isRuntimeFunction(fnName(f)));
+  let culpritFrame = frames[culpritIndex(frames.map(frameLike), ctx.classify)];
   if (!culpritFrame) {
-    const blocked = pickBlockedGoroutine(listed, goroutines.groups);
+    const blocked = pickBlockedGoroutine(listed, goroutines.groups, ctx.classify);
     if (blocked !== undefined) {
       const other = await stack(s, blocked, maxFrames, true);
-      const f = other.find((fr) => !isRuntimeFunction(fnName(fr)));
+      const f = other[culpritIndex(other.map(frameLike), ctx.classify)];
       if (f) {
         if (crash)
           warnings.push(`the crash ran on a system stack; goroutine ${blocked} shows where the program was`);
@@ -239,12 +272,31 @@ export async function analyzeSession(
       }
     }
   }
+  const culpritAt = culpritFrame ? frames.indexOf(culpritFrame) : -1;
   const culprit: Location | null = culpritFrame
-    ? { function: fnName(culpritFrame), file: culpritFrame.file, line: culpritFrame.line }
+    ? { function: fnName(culpritFrame), file: culpritFrame.file, line: culpritFrame.line, frame: culpritAt }
+    : null;
+  const siteAt = culpritFrame ? siteIndex(frames.map(frameLike), ctx.classify) : -1;
+  const siteFrame = frames[siteAt];
+  const site: Report["site"] = siteFrame
+    ? {
+        function: fnName(siteFrame),
+        file: siteFrame.file,
+        line: siteFrame.line,
+        frame: siteAt,
+        class: classifyFrame(frameLike(siteFrame), ctx.classify),
+      }
     : null;
 
   const reportFrames = await Promise.all(frames.map((f) => toFrame(f, ctx)));
-  const culpritReport = culpritFrame ? reportFrames[frames.indexOf(culpritFrame)] : undefined;
+  const culpritReport = culpritFrame ? reportFrames[culpritAt] : undefined;
+  if (culpritReport && gid !== 0)
+    await loadCulpritVariables(
+      s,
+      { GoroutineID: gid, Frame: culpritAt, DeferredCall: 0 },
+      culpritReport,
+      ctx,
+    );
   if (culpritReport && [...culpritReport.args, ...culpritReport.locals].some((v) => v.unreadable))
     warnings.push(
       "some locals of the culprit frame are unreadable (an optimised build): build with -gcflags=all=-N -l to read them",
@@ -268,6 +320,7 @@ export async function analyzeSession(
     nested,
     signal,
     culprit,
+    site,
     goroutine,
     goroutines: { total: goroutines.total, groups: goroutines.groups },
     registers,
@@ -421,15 +474,18 @@ export function panicMessage(arg: DlvVariable): string {
   return formatVariable(data);
 }
 
-function pickBlockedGoroutine(listed: ListGoroutinesOut, groups: GoroutineGroup[]): number | undefined {
+function pickBlockedGoroutine(
+  listed: ListGoroutinesOut,
+  groups: GoroutineGroup[],
+  cc: ClassifyContext,
+): number | undefined {
   const user = (listed.Goroutines ?? []).filter((g) => {
     const fn = g.userCurrentLoc.function?.name;
-    return fn !== undefined && !isRuntimeFunction(fn);
+    return fn !== undefined && classifyFrame({ function: fn, file: g.userCurrentLoc.file }, cc) !== "runtime";
   });
   // main's goroutine first (a deadlock usually leaves it blocked), then the largest user group.
   if (user.some((g) => g.id === 1)) return 1;
-  for (const grp of groups)
-    if (!isRuntimeFunction(grp.function) && grp.ids?.[0] !== undefined) return grp.ids[0];
+  for (const grp of groups) if (grp.class !== "runtime" && grp.ids?.[0] !== undefined) return grp.ids[0];
   return user[0]?.id;
 }
 
@@ -456,11 +512,17 @@ interface FrameContext {
   redact: boolean;
   sourceLines: number;
   files: Map<string, Promise<string[] | null>>;
+  classify: ClassifyContext;
+}
+
+function frameLike(f: Stackframe): FrameLike {
+  return { function: fnName(f), file: f.file, line: f.line };
 }
 
 async function toFrame(f: Stackframe, ctx: FrameContext): Promise<Frame> {
   const fn = fnName(f);
-  const runtime = isRuntimeFunction(fn);
+  const cls = classifyFrame(frameLike(f), ctx.classify);
+  const runtime = cls === "runtime";
   // Runtime frames keep no variables: their loclists are mostly gone and people fold them.
   const vars = (list: DlvVariable[] | null) =>
     runtime ? [] : (list ?? []).filter((v) => !v.name.startsWith("~r")).map((v) => toVariable(v, ctx.redact));
@@ -472,8 +534,9 @@ async function toFrame(f: Stackframe, ctx: FrameContext): Promise<Frame> {
     args: vars(f.Arguments),
     locals: vars(f.Locals),
     runtime,
+    class: cls,
   };
-  if (!runtime && ctx.sourceLines > 0 && f.file) {
+  if ((cls === "user" || cls === "c") && ctx.sourceLines > 0 && f.file) {
     const src = await sourceContext(f.file, f.line, ctx);
     if (src) frame.source = src;
   }
@@ -518,4 +581,82 @@ function firstLine(s: string): string {
 
 function shellQuote(s: string): string {
   return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * The culprit's args and locals with CULPRIT_LOAD_CONFIG, each with the paths of the nil values
+ * inside it. Kept as they were when Delve cannot read them deeper (an optimised frame).
+ */
+async function loadCulpritVariables(
+  s: DelveSession,
+  scope: EvalScope,
+  frame: Frame,
+  ctx: FrameContext,
+): Promise<void> {
+  const keep = (list: DlvVariable[] | null) =>
+    (list ?? [])
+      .filter((v) => !v.name.startsWith("~r"))
+      .map((v) => {
+        const out = toVariable(v, ctx.redact);
+        if (!out.redacted && !v.unreadable) {
+          const nils = nilPaths(v, v.name);
+          if (nils.length) out.nilFields = nils;
+        }
+        return out;
+      });
+  try {
+    const [args, locals] = await Promise.all([
+      s.call("ListFunctionArgs", { Scope: scope, Cfg: CULPRIT_LOAD_CONFIG }),
+      s.call("ListLocalVars", { Scope: scope, Cfg: CULPRIT_LOAD_CONFIG }),
+    ]);
+    frame.args = keep(args.Args);
+    frame.locals = keep(locals.Variables);
+  } catch {
+    // The shallow values from the stack read stay.
+  }
+}
+
+const NILLABLE = new Set<number>([Kind.Ptr, Kind.Map, Kind.Slice, Kind.Chan, Kind.Func, Kind.Interface]);
+const MAX_NIL_PATHS = 16;
+
+/**
+ * `l.audit`, `cfg.Store.db`: where a nil sits inside a value, walking through pointers and struct
+ * fields as loaded. A nil top-level value is itself a path (`s` for a nil *C.struct_slot).
+ */
+export function nilPaths(v: DlvVariable, path: string, out: string[] = [], depth = 0): string[] {
+  if (out.length >= MAX_NIL_PATHS || depth > 6 || v.unreadable) return out;
+  if (NILLABLE.has(v.kind) && isNil(v)) {
+    out.push(path);
+    return out;
+  }
+  if (v.kind === Kind.Ptr) {
+    const target = v.children?.[0];
+    if (target && target.kind === Kind.Struct) nilPaths(target, path, out, depth + 1);
+  } else if (v.kind === Kind.Struct) {
+    for (const c of v.children ?? []) {
+      if (c.name === "_" || c.name === "") continue;
+      nilPaths(c, `${path}.${c.name}`, out, depth + 1);
+    }
+  }
+  return out;
+}
+
+/** The same tests format.ts uses to print `nil`, so the list and the value agree. */
+function isNil(v: DlvVariable): boolean {
+  const kids = v.children ?? [];
+  switch (v.kind) {
+    case Kind.Ptr:
+      return !kids[0] || kids[0].addr === 0 || v.value === "0";
+    case Kind.Func:
+      return v.value === "";
+    case Kind.Map:
+    case Kind.Slice:
+      return v.base === 0 && kids.length === 0;
+    case Kind.Chan:
+      return v.base === 0 && v.value === "" && !kids[0];
+    case Kind.Interface:
+      return !kids[0] || (kids[0].kind === Kind.Invalid && kids[0].addr === 0) || v.addr === 0;
+    default:
+      return false;
+  }
 }

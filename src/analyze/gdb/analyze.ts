@@ -5,8 +5,11 @@
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import type { Frame, GoroutineGroup, Location, Register } from "../../contracts/report.js";
+import type { Frame, FrameClass, GoroutineGroup, Location, Register } from "../../contracts/report.js";
 import { runCapture, withParentDeathSignal } from "../../util/child.js";
+import { type ClassifyContext, culpritIndex, detectGorootSrc, siteIndex } from "../frames.js";
+import { goroutineState } from "../goroutineState.js";
+import { groupGoroutines } from "../group.js";
 import { gdbFailed, gdbNotFound, gdbTimeout } from "./errors.js";
 import {
   type GdbFrame,
@@ -22,6 +25,7 @@ import {
   parseRegisters,
   parseTerminatingSignal,
   parseThreads,
+  parseWaitReasons,
   SECTION_MARK,
   splitSections,
 } from "./parse.js";
@@ -38,6 +42,8 @@ export interface GdbOptions {
    * when it exists; null to skip goroutines.
    */
   runtimeScript?: string | null;
+  /** The main module's path from the binary's build info (src/elf/buildinfo.ts). */
+  modulePath?: string | null;
 }
 
 export interface GdbAnalysis {
@@ -46,6 +52,8 @@ export interface GdbAnalysis {
   /** Stack of the goroutine on the crashing thread, innermost first (signal-handler frames dropped). */
   frames: Frame[];
   culprit: Location | null;
+  /** The C function or library method where it happened, when that is not the culprit. */
+  site: (Location & { class: FrameClass }) | null;
   registers: Register[];
   /** `x/20gx $rsp` of the crashing thread. */
   stack: MemoryRow[];
@@ -76,6 +84,23 @@ async function resolveRuntimeScript(opt: string | null | undefined): Promise<str
   return p && existsSync(p) ? p : null;
 }
 
+// One line per goroutine: goid, atomicstatus, waitreason and the function it was started on
+// (g.startpc), which names the runtime's own goroutines (runtime.forcegchelper) as the traceback
+// and Delve groups do. exec() because `python` on the command line takes one line.
+const WAIT_REASONS_PY = `exec(${JSON.stringify(
+  [
+    "def _hd_fn(pc):",
+    "  try:",
+    "    return gdb.block_for_pc(pc).function.print_name",
+    "  except Exception:",
+    "    return '?'",
+    "a = gdb.parse_and_eval(\"'runtime.allgs'\")",
+    "for i in range(int(a['len'])):",
+    "  g = a['array'][i]",
+    "  gdb.write('%d %d %d %s\\n' % (int(g['goid']), int(g['atomicstatus']['value']), int(g['waitreason']), _hd_fn(int(g['startpc']))))",
+  ].join("\n"),
+)})`;
+
 export function gdbArgs(binary: string, core: string, script: string | null): string[] {
   const ex: string[] = [];
   const section = (name: string, ...cmds: string[]) => ex.push(`echo ${SECTION_MARK}${name}\\n`, ...cmds);
@@ -96,7 +121,13 @@ export function gdbArgs(binary: string, core: string, script: string | null): st
   section("registers", "info registers");
   section("stack", "x/20gx $rsp");
   section("threads", "info threads");
-  if (script) section("goroutines", "info goroutines");
+  if (script) {
+    section("goroutines", "info goroutines");
+    // runtime-gdb.py prints only "waiting": the wait reason is g.waitreason, read here from
+    // runtime.allgs (the same slice the script walks) so gdb names states as Delve and the
+    // traceback do. Checked on Go 1.26.8 + gdb 13.1.
+    section("waitreasons", `python ${WAIT_REASONS_PY}`);
+  }
   section("version", "p 'runtime.buildVersion'");
   // Last, because it moves the selected frame. See fixSigpanicLine for why.
   section("sigpanic", "frame function runtime.sigpanic", "up", "info line *$pc");
@@ -137,19 +168,23 @@ function fixSigpanicLine(frames: GdbFrame[], section: string | undefined): void 
   }
 }
 
-function groupGoroutines(gs: GdbGoroutine[]): GoroutineGroup[] {
-  const groups = new Map<string, GoroutineGroup>();
-  for (const g of gs) {
-    const key = `${g.state}\0${g.function}`;
-    let grp = groups.get(key);
-    if (!grp) {
-      grp = { count: 0, state: g.state, function: g.function, file: "", line: 0, ids: [] };
-      groups.set(key, grp);
-    }
-    grp.count++;
-    if (grp.ids!.length < 5) grp.ids!.push(g.id);
-  }
-  return [...groups.values()].sort((a, b) => b.count - a.count || a.function.localeCompare(b.function));
+/**
+ * runtime-gdb.py knows each goroutine's state and the function at its saved pc, not its stack
+ * (`goroutine N bt` cannot run on a core): the one grouping (../group.ts) gets that one frame,
+ * so groups keep wait reasons apart but are named by where the goroutine parked.
+ */
+function groupGdbGoroutines(gs: GdbGoroutine[], ctx: ClassifyContext): GoroutineGroup[] {
+  return groupGoroutines(
+    gs.map((g) => ({
+      id: g.id,
+      state: g.state,
+      frames: [
+        { function: g.function, file: "", line: 0 },
+        ...(g.startFunction ? [{ function: g.startFunction, file: "", line: 0 }] : []),
+      ],
+    })),
+    ctx,
+  );
 }
 
 const stripLevel = ({ level: _level, ...f }: GdbFrame): Frame => f;
@@ -193,8 +228,22 @@ export async function analyzeCoreWithGdb(opts: GdbOptions): Promise<GdbAnalysis>
   while (frames.length > 0 && frames.at(-1)!.function === "??") frames = frames.slice(0, -1);
   fixSigpanicLine(frames, sections.get("sigpanic"));
 
-  const culpritFrame = frames.find((f) => !f.runtime && f.line > 0);
+  const ctx: ClassifyContext = {
+    modulePath: opts.modulePath ?? null,
+    gorootSrc: detectGorootSrc(frames.map((f) => f.file)),
+  };
+  const ci = culpritIndex(frames, ctx);
+  const culpritFrame = frames[ci];
+  const si = siteIndex(frames, ctx);
+  const siteFrame = frames[si];
   const goroutines = script ? parseGoroutines(sections.get("goroutines") ?? "") : null;
+  const goVersion = parseGoVersion(sections.get("version") ?? "");
+  const reasons = parseWaitReasons(sections.get("waitreasons") ?? "");
+  for (const g of goroutines ?? []) {
+    const r = reasons.get(g.id);
+    if (r && g.state === "waiting") g.state = goroutineState(r, goVersion);
+    if (r?.startFunction) g.startFunction = r.startFunction;
+  }
   if (script && goroutines?.length === 0)
     warnings.push(
       `gdb: info goroutines printed nothing (${stderr.match(/Python Exception.*$/m)?.[0] ?? "no error"})`,
@@ -205,13 +254,16 @@ export async function analyzeCoreWithGdb(opts: GdbOptions): Promise<GdbAnalysis>
     culprit: culpritFrame
       ? { function: culpritFrame.function, file: culpritFrame.file, line: culpritFrame.line }
       : null,
+    site: siteFrame
+      ? { function: siteFrame.function, file: siteFrame.file, line: siteFrame.line, class: siteFrame.class }
+      : null,
     registers: parseRegisters(sections.get("registers") ?? ""),
     stack: parseExamine(sections.get("stack") ?? ""),
     threads: parseThreads(sections.get("threads") ?? ""),
     goroutines,
-    goroutineGroups: goroutines ? groupGoroutines(goroutines) : [],
+    goroutineGroups: goroutines ? groupGdbGoroutines(goroutines, ctx) : [],
     currentGoroutine: goroutines?.find((g) => g.current)?.id ?? null,
-    goVersion: parseGoVersion(sections.get("version") ?? ""),
+    goVersion,
     warnings,
     elapsedMs,
   };

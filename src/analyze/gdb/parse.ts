@@ -3,7 +3,8 @@
  * `info threads`, and runtime-gdb.py's `info goroutines`). Pure functions: the runner feeds them
  * the sections it cut out of one gdb run.
  */
-import { type Frame, isRuntimeFunction, type Register, type Variable } from "../../contracts/report.js";
+import type { Frame, Register, Variable } from "../../contracts/report.js";
+import { classifyFunction, isRuntimeFunction } from "../frames.js";
 
 /** Marks gdb's `echo` commands put between sections of stdout. */
 export const SECTION_MARK = "@@hotdump-gdb:";
@@ -99,6 +100,7 @@ export function parseFrameHeader(line: string): GdbFrame | null {
     args: parseArgs(m[4] ?? ""),
     locals: [],
     runtime: fn === "??" || isRuntimeFunction(fn),
+    class: classifyFunction(fn, m[5] ?? m[7] ?? ""),
   };
 }
 
@@ -184,6 +186,8 @@ export interface GdbGoroutine {
   function: string;
   /** The goroutine running on the selected thread. */
   current: boolean;
+  /** The function it was started on (g.startpc), when gdb could name it. */
+  startFunction?: string;
 }
 
 /** runtime-gdb.py's `info goroutines`: `* 6 running  runtime.systemstack_switch`. */
@@ -194,6 +198,23 @@ export function parseGoroutines(text: string): GdbGoroutine[] {
     if (m) gs.push({ id: Number(m[2]), state: m[3]!, function: m[4]!, current: m[1] === "*" });
   }
   return gs;
+}
+
+/** The `waitreasons` section: `GOID STATUS WAITREASON` per goroutine (numbers, from runtime.allgs). */
+export function parseWaitReasons(
+  text: string,
+): Map<number, { status: number; waitReason: number; startFunction?: string }> {
+  const out = new Map<number, { status: number; waitReason: number; startFunction?: string }>();
+  for (const line of text.split("\n")) {
+    const m = /^(\d+) (\d+) (\d+)(?: (\S+))?$/.exec(line.trim());
+    if (m)
+      out.set(Number(m[1]), {
+        status: Number(m[2]),
+        waitReason: Number(m[3]),
+        ...(m[4] && m[4] !== "?" ? { startFunction: m[4] } : {}),
+      });
+  }
+  return out;
 }
 
 /** `info line *$pc`: `Line 19 of "/x/main.go" starts at address ...`. */

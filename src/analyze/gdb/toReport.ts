@@ -20,6 +20,7 @@ export function gdbAnalysisToReport(a: GdbAnalysis, base: Report = emptyReport()
   if (r.kind === "unknown") r.kind = kindOf(a);
   if (!r.signal && a.signal) r.signal = { name: a.signal };
   r.culprit ??= a.culprit;
+  r.site ??= a.site;
   if (!r.goroutine && a.frames.length > 0) {
     const cur = a.goroutines?.find((g) => g.current);
     r.goroutine = {

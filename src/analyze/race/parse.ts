@@ -22,7 +22,7 @@
  * were held.
  */
 import type { Frame, Location, Race, RaceAccess, RaceGoroutine } from "../../contracts/report.js";
-import { isRuntimeFunction } from "../../contracts/report.js";
+import { classifyFunction, culpritIndex } from "../frames.js";
 
 export const RACE_RULE = "==================";
 export const RACE_WARNING = "WARNING: DATA RACE";
@@ -96,7 +96,8 @@ export function parseRaceBlock(lines: readonly string[]): Race | null {
         line: Number(m[2]),
         args: [],
         locals: [],
-        runtime: isRuntimeFunction(pending),
+        runtime: classifyFunction(pending, m[1]!) === "runtime",
+        class: classifyFunction(pending, m[1]!),
       });
       pending = null;
       continue;
@@ -119,22 +120,15 @@ export function blamedAccess(accesses: readonly RaceAccess[]): RaceAccess | unde
   return accesses.find((a) => a.op === "write") ?? accesses[0];
 }
 
-/**
- * The service's own frame. A local check, not a shared classifier: `main.` functions and packages
- * whose path starts with a domain (`example.com/x`) are the user's; the standard library's import
- * paths have no dot in their first element (`sync`, `net/http`). Falls back to the first frame
- * outside the runtime.
- */
+/** The service's own code, by the one frame classifier (../frames.ts). */
 export function isUserFunction(fn: string): boolean {
-  if (isRuntimeFunction(fn)) return false;
-  if (fn.startsWith("main.")) return true;
-  const slash = fn.indexOf("/");
-  const first = slash < 0 ? fn.slice(0, fn.indexOf(".")) : fn.slice(0, slash);
-  return first.includes(".");
+  return classifyFunction(fn) === "user";
 }
 
+/** The racing access's culprit: its first user frame (else standard library, else the top). */
 function userLocation(frames: readonly Frame[]): Location | null {
-  const f = frames.find((x) => isUserFunction(x.function)) ?? frames.find((x) => !x.runtime) ?? frames[0];
+  const i = culpritIndex(frames);
+  const f = frames[Math.max(i, 0)];
   return f ? { function: f.function, file: f.file, line: f.line } : null;
 }
 

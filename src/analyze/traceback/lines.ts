@@ -2,7 +2,7 @@
  * Recognisers for single lines of a Go traceback. Plain string scanning, no regular expressions on
  * the per-frame paths: a 100,000-goroutine dump is ~600,000 lines and each is looked at once.
  */
-import { isRuntimeFunction } from "../../contracts/report.js";
+import { isRuntimeFunction } from "../frames.js";
 import type { CreatedBy, Goroutine, SignalInfo, TracebackFrame } from "./types.js";
 
 const isDigits = (s: string): boolean => s.length > 0 && s.length < 16 && /^[0-9]+$/.test(s);

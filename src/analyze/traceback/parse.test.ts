@@ -323,7 +323,10 @@ describe("reportFromTraceback", () => {
       function: "main.process",
       file: goSource("tbcrash"),
       line: lineOf("tbcrash", "return o.Total"),
+      frame: r.goroutine?.frames.findIndex((f) => f.function === "main.process"),
     });
+    expect(r.goroutine?.frames[r.culprit?.frame ?? -1]?.class).toBe("user");
+    expect(r.site ?? null).toBeNull();
     expect(r.goroutine?.id).toBe(1);
     expect(r.goroutine?.frames[0]).toMatchObject({ function: "panic", runtime: true, args: [], locals: [] });
     const proc = r.goroutine?.frames.find((f) => f.function === "main.process");

@@ -2,8 +2,10 @@
  * Fills the report contract's traceback-derived fields. Delve and gdb add values, locals and
  * registers from the core later; what a traceback knows is kept as is (rawArgs, no decoded values).
  */
+
 import type { Frame, Report } from "../../contracts/report.js";
-import { groupGoroutines } from "./group.js";
+import { type ClassifyContext, classifyFrame, culpritIndex, siteIndex } from "../frames.js";
+import { detectGorootSrc, groupGoroutines } from "./group.js";
 import type { Traceback, TracebackFrame } from "./types.js";
 
 export type TracebackReportFields = Pick<
@@ -13,6 +15,7 @@ export type TracebackReportFields = Pick<
   | "nested"
   | "signal"
   | "culprit"
+  | "site"
   | "goroutine"
   | "goroutines"
   | "registers"
@@ -20,7 +23,7 @@ export type TracebackReportFields = Pick<
   | "sources"
 >;
 
-export function toReportFrame(f: TracebackFrame): Frame {
+export function toReportFrame(f: TracebackFrame, ctx: ClassifyContext = {}): Frame {
   return {
     function: f.function,
     file: f.file,
@@ -30,10 +33,18 @@ export function toReportFrame(f: TracebackFrame): Frame {
     args: [],
     locals: [],
     runtime: f.runtime,
+    class: classifyFrame(f, ctx),
   };
 }
 
-export function reportFromTraceback(tb: Traceback, opts: { maxGroups?: number } = {}): TracebackReportFields {
+export function reportFromTraceback(
+  tb: Traceback,
+  opts: { maxGroups?: number; modulePath?: string | null } = {},
+): TracebackReportFields {
+  const ctx: ClassifyContext = {
+    gorootSrc: detectGorootSrc(tb.goroutines),
+    modulePath: opts.modulePath ?? null,
+  };
   // The process died of the last panic of a chain (printpanics prints the outermost first); the
   // earlier ones, recovered or interrupted by it, are the report's `nested`.
   const last = tb.panics[tb.panics.length - 1];
@@ -47,7 +58,13 @@ export function reportFromTraceback(tb: Traceback, opts: { maxGroups?: number } 
   if (tb.faultAddress) warnings.push(`unexpected fault address ${tb.faultAddress}`);
   if (tb.deadlock) warnings.push("deadlock: every goroutine was blocked; the first one listed is shown");
   if (tb.goexit) warnings.push("the program ended through runtime.Goexit");
-  const groups = groupGoroutines(tb.goroutines);
+  const groups = groupGoroutines(tb.goroutines, ctx);
+  // The parser named a culprit without the build info; with it (a module path without a dot),
+  // the crashing goroutine's frames are read again.
+  const ci = crashing ? culpritIndex(crashing.frames, ctx) : -1;
+  const cf = crashing && ci >= 0 ? crashing.frames[ci] : undefined;
+  const si = crashing ? siteIndex(crashing.frames, ctx) : -1;
+  const sf = crashing && si >= 0 ? crashing.frames[si] : undefined;
   return {
     kind: tb.kind,
     message,
@@ -62,11 +79,14 @@ export function reportFromTraceback(tb: Traceback, opts: { maxGroups?: number } 
           ...(tb.signal.pc !== undefined ? { pc: tb.signal.pc } : {}),
         }
       : null,
-    culprit: tb.culprit
-      ? { function: tb.culprit.function, file: tb.culprit.file, line: tb.culprit.line }
-      : null,
+    culprit: cf
+      ? { function: cf.function, file: cf.file, line: cf.line, frame: ci }
+      : tb.culprit
+        ? { function: tb.culprit.function, file: tb.culprit.file, line: tb.culprit.line }
+        : null,
+    site: sf ? { function: sf.function, file: sf.file, line: sf.line, class: classifyFrame(sf, ctx) } : null,
     goroutine: crashing
-      ? { id: crashing.id, state: crashing.state, frames: crashing.frames.map(toReportFrame) }
+      ? { id: crashing.id, state: crashing.state, frames: crashing.frames.map((f) => toReportFrame(f, ctx)) }
       : null,
     goroutines: {
       total: tb.goroutines.length,

@@ -1,6 +1,6 @@
 // The crash page: everything one bundle holds, for a person.
 import { api, dateTime, factList, h, main, mount, section, short, where } from "./dom.js";
-import { sourceBlock, stack, vars } from "./frames.js";
+import { CLASS_TEXT, sourceBlock, stack, vars } from "./frames.js";
 import { state } from "./state.js";
 
 /** @typedef {import("./types.js").CrashDetail} CrashDetail */
@@ -205,7 +205,8 @@ function panicSection(c) {
  * @param {Ctx} c
  */
 function culpritSection(c) {
-  const { kind, culprit, culpritF } = c;
+  const { r, kind, culprit, culpritF } = c;
+  const stale = culpritF ? culpritF.source?.stale : undefined;
   return section(
     "culprit",
     "Culprit",
@@ -218,6 +219,20 @@ function culpritSection(c) {
             " at ",
             h("code", null, where(culprit)),
           ),
+          r?.site
+            ? h(
+                "p",
+                { class: "muted", id: "culprit-site" },
+                `happened in ${CLASS_TEXT[r.site.class] ?? r.site.class}: `,
+                h("span", { class: "fn" }, r.site.function),
+                " at ",
+                h("code", null, where(r.site)),
+              )
+            : null,
+          culprit.localFile
+            ? h("p", { class: "muted" }, "source on this machine: ", h("code", null, culprit.localFile))
+            : null,
+          stale ? h("p", { class: "bad" }, `source ${stale}`) : null,
           sourceBlock(culpritF),
           culpritF ? [vars("Arguments", culpritF.args), vars("Locals", culpritF.locals)] : null,
         ]

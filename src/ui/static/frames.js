@@ -7,16 +7,24 @@ import { h, where } from "./dom.js";
 /** @typedef {import("./types.js").Location} Location */
 
 /**
- * Whether a frame is the service's own code: the one place the dashboard decides it. Until the
- * report carries a per-frame class, the rule is: not the runtime, and a package that is `main` or
- * has a dot in its first path element (a module path, not the standard library).
+ * Whether a frame is shown open: the service's own code and C code, as the report classified them
+ * (src/analyze/frames.ts); the one place the dashboard decides it. Reports written before frames
+ * carried a class fall back to `runtime`.
  * @param {Frame} f
  */
 export function isAppFrame(f) {
-  if (f.runtime) return false;
-  const pkg = f.function.includes("/") ? f.function.split("/")[0] : f.function.split(".")[0];
-  return pkg === "main" || (pkg ?? "").includes(".");
+  const cls = f.class ?? (f.runtime ? "runtime" : "user");
+  return cls === "user" || cls === "c";
 }
+
+/** How the culprit line names where a crash happened when that was not the service's code. */
+export const CLASS_TEXT = /** @type {Record<string, string>} */ ({
+  c: "C code",
+  stdlib: "the standard library",
+  cgo: "cgo-generated code",
+  runtime: "the Go runtime",
+  user: "user code",
+});
 
 /**
  * @param {string} title
@@ -35,6 +43,8 @@ export function vars(title, list) {
           "dd",
           { class: v.unreadable ? "muted" : undefined },
           v.redacted ? "<redacted>" : v.unreadable ? `<unreadable: ${v.unreadable}>` : v.value,
+          // The nil fields inside the value, named whole: the one that is the bug stays visible.
+          v.nilFields?.length ? h("div", { class: "bad nils" }, `nil: ${v.nilFields.join(", ")}`) : null,
         ),
       ]),
     ),
