@@ -178,6 +178,12 @@ export interface Report {
   warnings: string[];
 }
 
+/** What every analyser (the traceback, Delve, gdb) says about a crash, in the report's names. */
+export type CrashFindings = Pick<
+  Report,
+  "kind" | "message" | "nested" | "signal" | "culprit" | "site" | "goroutine" | "goroutines" | "registers"
+>;
+
 export function emptyReport(): Report {
   return {
     schemaVersion: REPORT_SCHEMA_VERSION,

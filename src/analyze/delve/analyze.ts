@@ -9,6 +9,7 @@
  */
 import { readFile } from "node:fs/promises";
 import type {
+  CrashFindings,
   Frame,
   GoroutineGroup,
   Location,
@@ -61,22 +62,8 @@ export interface AnalyzeCoreOptions {
 
 /** The part of the Report Delve fills, plus how long it took. */
 export interface DelveAnalysis
-  extends Pick<
-    Report,
-    | "kind"
-    | "message"
-    | "value"
-    | "nested"
-    | "signal"
-    | "culprit"
-    | "site"
-    | "goroutine"
-    | "goroutines"
-    | "registers"
-    | "goVersion"
-    | "next"
-    | "warnings"
-  > {
+  extends CrashFindings,
+    Pick<Report, "value" | "goVersion" | "next" | "warnings"> {
   delveVersion: string;
   timings: { startMs: number; totalMs: number };
 }
