@@ -68,6 +68,7 @@ export function registerDev(program: Command): void {
       const supervisor = createSupervisor({
         mode: "dev",
         layout,
+        journal,
         logger,
         emit: (e) => sink.emit(e),
         cwd: config.run.cwd,

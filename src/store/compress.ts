@@ -6,7 +6,8 @@
  * output), so a 1 GB core costs its real data on disk, not 1 GB.
  */
 import { createReadStream, createWriteStream, existsSync } from "node:fs";
-import { chmod, rename, rm, stat } from "node:fs/promises";
+import { chmod, open, rename, rm, stat } from "node:fs/promises";
+import { dirname } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { createGunzip, createGzip } from "node:zlib";
 import { HotdumpError } from "../errors.js";
@@ -59,7 +60,15 @@ export async function compressFile(src: string, destDir: string): Promise<Compre
       );
     }
     await chmod(tmp, FILE_MODE);
+    // The caller deletes the kernel's core once this returns: our copy must be on disk first, not
+    // in the page cache. fsync the data before the rename makes the name point at it, then the
+    // directory (the new name) and its parent (the bundle directory's own entry), as a rename is
+    // durable only once its directory is synced (fsync(2), "Calling fsync() does not necessarily
+    // ensure that the entry in the directory containing the file has also reached disk").
+    await syncPath(tmp);
     await rename(tmp, dest);
+    await syncPath(destDir);
+    await syncPath(dirname(destDir));
   } catch (cause) {
     await rm(tmp, { force: true });
     throw new HotdumpError(
@@ -73,6 +82,16 @@ export async function compressFile(src: string, destDir: string): Promise<Compre
   }
   const stored = (await stat(dest)).size;
   return { path: dest, compression, originalBytes: size, storedBytes: stored, ms: performance.now() - t0 };
+}
+
+/** fsync a file or a directory (opened read-only: Linux allows fsync on a directory fd). */
+export async function syncPath(path: string): Promise<void> {
+  const fh = await open(path, "r");
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
 }
 
 /** Stream a stored core back out to a (sparse) file a debugger can open. */

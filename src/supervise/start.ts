@@ -54,11 +54,36 @@ export function supervisorFlagOptions(sup: ResolvedSupervise, inherited: Inherit
 /** The store, its journal, and no service left behind by an earlier hotdump. */
 export function openSupervisorStore(dir: string, logger: Logger): { layout: StoreLayout; journal: Journal } {
   const layout = ensureStore(dir);
-  const journal = openJournal(layout);
+  // A supervisor never dies of a full disk: journal writes that fail are held and written when
+  // space returns; say so once each way.
+  const journal = openJournal(layout, {
+    holdOnFailure: true,
+    onWriteState: (error, n) => {
+      if (error)
+        logger.warn(
+          `cannot write the journal (${describeWriteError(error)}); the service keeps running, events are held in memory until ${layout.root} has space`,
+        );
+      else logger.info(`journal writes resumed${n ? ` (${n} oldest held events were dropped)` : ""}`);
+    },
+  });
+  // The last line of defence: a supervisor that dies takes its service with it (PDEATHSIG), so a
+  // promise nobody awaited must not end the process (Node's default since v15).
+  process.on("unhandledRejection", (reason) => {
+    logger.error(
+      `unexpected error (the supervisor keeps running): ${(reason as Error)?.message ?? String(reason)}`,
+    );
+  });
   const leftovers = stopLeftovers(layout);
   if (leftovers.length)
     logger.warn(
       `stopped ${leftovers.length} service process(es) left by an earlier hotdump: ${leftovers.join(", ")}`,
     );
   return { layout, journal };
+}
+
+/** "disk full (SQLITE_FULL)" rather than SQLite's "database or disk is full". */
+export function describeWriteError(e: Error): string {
+  const code = (e as { code?: string }).code;
+  if (code === "ENOSPC" || code === "SQLITE_FULL") return `disk full: ${code}`;
+  return code ? `${code}: ${e.message}` : e.message;
 }
