@@ -20,10 +20,13 @@ tools: $(DLV) .tools/apt.ok
 $(DLV):
 	go install github.com/go-delve/delve/cmd/dlv@$(DLV_VERSION)
 # Debian packages the tests and the store need; installed only where missing (root: as CI runs).
+# strace: the durability test watches fsync/unlink order; gcc: the cgo fixture (import "C").
 .tools/apt.ok:
 	@mkdir -p .tools
 	@missing=""; command -v zstd >/dev/null || missing="$$missing zstd"; \
 	 command -v gdb >/dev/null || missing="$$missing gdb"; \
+	 command -v strace >/dev/null || missing="$$missing strace"; \
+	 command -v cc >/dev/null || missing="$$missing gcc"; \
 	 if [ -n "$$missing" ]; then \
 	   if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq $$missing; \
 	   else echo "hotdump: please install:$$missing (apt-get install$$missing)"; exit 1; fi; fi
@@ -40,8 +43,10 @@ $(DLV):
 build: deps
 	npx tsc -p tsconfig.json
 
+# The dashboard's front-end is JavaScript typed with JSDoc: tsconfig.ui.json checks it (checkJs).
 typecheck: deps
 	npx tsc -p tsconfig.test.json
+	npx tsc -p tsconfig.ui.json
 
 # Biome, then the structure: no import cycle between modules or folders, no import of cli/ from below.
 lint: deps

@@ -32,6 +32,30 @@ describe("hotdump doctor", () => {
     expect(r.stdout).toMatch(/→ build without -s -w/);
   });
 
+  it("passes a real cgo binary (8-byte aligned .note.gnu.property), with its build IDs", async () => {
+    const cgo = buildGoFixture("cgosvc", { cgo: true });
+    const r = await runCli(["doctor", "--json", "--binary", cgo]);
+    const { ok, checks } = JSON.parse(r.stdout) as { ok: boolean; checks: Check[] };
+    const bin = checks.find((c) => c.id === "binary");
+    expect(bin?.status).toBe("ok");
+    expect(bin?.message).toMatch(/go1\.\d+.*DWARF present, build ID \S+\/\S+/);
+    expect(r.stderr).not.toMatch(/malformed|damaged|E_ELF_CORRUPT/);
+    expect(ok).toBe(r.code === 0);
+  });
+
+  it("fails, and exits 1, for a non-Go ELF (not 'damaged') and for a missing file", async () => {
+    const ls = await runCli(["doctor", "--binary", "/bin/ls"]);
+    expect(ls.code).toBe(1);
+    expect(ls.stdout).toMatch(/\[fail\] \/bin\/ls is not a Go program/);
+    expect(ls.stdout + ls.stderr).not.toMatch(/malformed|damaged/);
+    const missing = await runCli(["doctor", "--binary", "/nonexistent/svc"]);
+    expect(missing.code).toBe(1);
+    expect(missing.stdout).toMatch(/\[fail\] cannot read \/nonexistent\/svc.*\[E_ELF_IO\]/);
+    // The other checks are still printed, and no stack trace.
+    expect(missing.stdout).toMatch(/\[ ok \] go go1/);
+    expect(missing.stderr).not.toMatch(/at .*\.js:\d+/);
+  });
+
   it("says how to install Delve when it is missing", async () => {
     const r = await runCli(["doctor", "--json"], { env: { HOTDUMP_DLV: "/nonexistent/dlv" } });
     const { checks } = JSON.parse(r.stdout) as { checks: Check[] };

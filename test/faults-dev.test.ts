@@ -3,7 +3,8 @@
  * store budget of 100 KB from hotdump.toml, read by `crashes` and `report` in loops while the
  * supervisor writes; and hotdump SIGKILLed in the middle of a rebuild, then started again.
  */
-import { mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -11,12 +12,24 @@ import { Backoff } from "../src/supervise/backoff.js";
 import { freePort } from "../src/supervise/probe.js";
 import { runCli } from "./helpers/cli.js";
 import { integrityCheck, processesMentioning, until } from "./helpers/faults.js";
+import { httpGet } from "./helpers/http.js";
 import { type Supervised, startSupervised } from "./helpers/supervised.js";
 
 let sup: Supervised | undefined;
+/** tmpfs mounts and their directories, undone even when a test times out. */
+let mounts: { mnt: string; dir: string }[] = [];
 afterEach(async () => {
   await sup?.stop("SIGKILL");
   sup = undefined;
+  for (const m of mounts) {
+    try {
+      execFileSync("umount", ["-l", m.mnt]);
+    } catch {
+      // already unmounted
+    }
+    rmSync(m.dir, { recursive: true, force: true });
+  }
+  mounts = [];
 });
 
 const crasher = `package main
@@ -179,4 +192,64 @@ describe("hotdump dev SIGKILLed mid-build", () => {
     const history = JSON.parse((await runCli(["history", "--json", "--store", store], { cwd: dir })).stdout);
     expect(history.length).toBeGreaterThanOrEqual(2);
   }, 60_000);
+});
+
+const crashOnDemand = (port: number) => `package main
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+)
+
+type account struct{ Balance int }
+
+func settle(a *account) int { return a.Balance * 2 }
+
+func main() {
+	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintf(w, "up pid %d", os.Getpid()) })
+	http.HandleFunc("/crash", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, "crashing")
+		w.(http.Flusher).Flush()
+		go func() { fmt.Println(settle(nil)) }()
+	})
+	http.ListenAndServe("127.0.0.1:${port}", nil)
+}
+`;
+
+describe("hotdump dev while its store's disk is full", () => {
+  it("restarts the crashed service, reports the crash with the reason, and keeps running", async () => {
+    const port = await freePort();
+    const mnt = mkdtempSync(join(tmpdir(), "hotdump-faultdev-disk-"));
+    mkdirSync(join(mnt, "small"));
+    execFileSync("mount", ["-t", "tmpfs", "-o", "size=32m,mode=0700", "tmpfs", join(mnt, "small")]);
+    mounts.push({ mnt: join(mnt, "small"), dir: mnt });
+    {
+      const store = join(mnt, "small", ".hotdump");
+      const dir = project(crashOnDemand(port), `[store]\ndir = "${store}"\n`);
+      sup = startSupervised(["dev", "--json-events", "--probe", "alive:300ms"], { cwd: dir });
+      const first = await sup.waitFor((e) => e.event === "ready", 90_000, "generation 1 ready");
+      expect(await httpGet(port)).toMatch(/^up pid /);
+      try {
+        execFileSync("dd", ["if=/dev/zero", `of=${join(mnt, "small", "filler")}`, "bs=64k"], {
+          stdio: "ignore",
+        });
+      } catch {
+        // ENOSPC: the disk is full
+      }
+      expect(await httpGet(port, "/crash")).toBe("crashing");
+      const crash = await sup.waitFor((e) => e.event === "crash", 60_000, "crash on a full disk");
+      expect(crash.pid).toBe(first.pid);
+      expect(crash.message).toContain("nil pointer dereference");
+      expect(crash.crashId).toBeNull();
+      expect(JSON.stringify(crash.problems)).toMatch(/ENOSPC|no space|disk full/i);
+      await sup.waitFor((e) => e.event === "ready" && e.pid !== first.pid, 30_000, "restarted");
+      expect(await httpGet(port)).toMatch(/^up pid \d+$/);
+      expect(sup.proc.exitCode).toBeNull();
+      expect(sup.output()).not.toMatch(/internal error/);
+      expect(await sup.stop("SIGTERM")).toBe(0);
+      sup = undefined;
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });

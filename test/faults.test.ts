@@ -17,18 +17,45 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
+import { freePort } from "../src/supervise/probe.js";
 import { HOTDUMP, runCli } from "./helpers/cli.js";
 import { integrityCheck, processesMentioning, until } from "./helpers/faults.js";
 import { buildGoFixture } from "./helpers/go.js";
+import { httpGet } from "./helpers/http.js";
+import { type Supervised, startSupervised } from "./helpers/supervised.js";
 
 const tmp = () => mkdtempSync(join(tmpdir(), "hotdump-faults-"));
 
 let live: ChildProcess[] = [];
-afterEach(() => {
+let sup: Supervised | undefined;
+/** tmpfs mounts and their directories, undone even when a test times out. */
+let mounts: { mnt: string; dir: string }[] = [];
+afterEach(async () => {
   for (const p of live) if (p.exitCode === null && p.signalCode === null) p.kill("SIGKILL");
   live = [];
+  await sup?.stop("SIGKILL");
+  sup = undefined;
+  for (const m of mounts) {
+    try {
+      execFileSync("umount", ["-l", m.mnt]);
+    } catch {
+      // already unmounted
+    }
+    rmSync(m.dir, { recursive: true, force: true });
+  }
+  mounts = [];
 });
+
+/** Fill a file system to its last byte (dd ends with ENOSPC, as a runaway log would). */
+function fill(dir: string): void {
+  try {
+    execFileSync("dd", ["if=/dev/zero", `of=${join(dir, "filler")}`, "bs=64k"], { stdio: "ignore" });
+  } catch {
+    // "No space left on device": the point
+  }
+}
 
 function startExec(store: string, cwd: string, args: string[]): ChildProcess {
   const p = spawn(process.execPath, [HOTDUMP, "exec", "--json", "--store", store, "--", ...args], {
@@ -131,4 +158,126 @@ describe("disk full while the core is written", () => {
       rmSync(cwd, { recursive: true, force: true });
     }
   }, 60_000);
+});
+
+describe("the kernel's core is deleted only once our copy is durable", () => {
+  it("fsyncs core.zst, the bundle directory and crashes/ before unlinking the original (strace)", async () => {
+    const bin = buildGoFixture("capcrash");
+    const cwd = tmp();
+    const store = join(cwd, ".hotdump");
+    const trace = join(cwd, "trace.txt");
+    // -y prints each fd's path, -f follows zstd and the service: the order of these syscalls as the
+    // kernel saw them, not as hotdump believes it made them.
+    const r = await new Promise<number | null>((resolve) => {
+      const p = spawn(
+        "strace",
+        [
+          "-f",
+          "-qq",
+          "-y",
+          "-e",
+          "trace=fsync,fdatasync,rename,renameat,renameat2,unlink,unlinkat",
+          "-o",
+          trace,
+          process.execPath,
+          HOTDUMP,
+          "exec",
+          "--json",
+          "--store",
+          store,
+          "--",
+          bin,
+          "crash",
+        ],
+        { cwd, stdio: "ignore" },
+      );
+      live.push(p);
+      p.on("close", (code) => resolve(code));
+    });
+    expect(r).toBe(134);
+    const lines = readFileSync(trace, "utf8")
+      .split("\n")
+      .filter((l) => !/ENOENT|\+\+\+/.test(l));
+    const at = (re: RegExp) => lines.findIndex((l) => re.test(l));
+    const original = at(new RegExp(`unlink(at)?\\(.*"${cwd}/core"\\) = 0`));
+    const dataSync = at(/fsync\(\d+<.*\/crashes\/[^/>]+\/core\.zst\.partial>\) = 0/);
+    const renamed = at(/rename(at2?)?\(.*core\.zst\.partial", .*core\.zst"/);
+    const dirSync = at(/fsync\(\d+<.*\/crashes\/\d{8}-\d{6}-[0-9a-f]{4}>\) = 0/);
+    const parentSync = at(/fsync\(\d+<.*\/\.hotdump\/crashes>\) = 0/);
+    expect(original, lines.join("\n")).toBeGreaterThan(0);
+    for (const i of [dataSync, renamed, dirSync, parentSync]) {
+      expect(i, lines.join("\n")).toBeGreaterThanOrEqual(0);
+      expect(i).toBeLessThan(original);
+    }
+    expect(dataSync).toBeLessThan(renamed);
+    expect(renamed).toBeLessThan(dirSync);
+    expect(existsSync(join(cwd, "core"))).toBe(false);
+    rmSync(cwd, { recursive: true, force: true });
+  }, 60_000);
+});
+
+describe("hotdump run while its store's disk is full", () => {
+  it("keeps the service answering, reports a crash with the reason, and writes again when space returns", async () => {
+    const bin = buildGoFixture("crashsvc");
+    const cwd = tmp();
+    const mnt = join(cwd, "small");
+    mkdirSync(mnt);
+    // Room for the stored binary (~9 MB) and a journal; then the disk fills up.
+    execFileSync("mount", ["-t", "tmpfs", "-o", "size=32m,mode=0700", "tmpfs", mnt]);
+    mounts.push({ mnt, dir: cwd });
+    {
+      const store = join(mnt, ".hotdump");
+      const port = await freePort();
+      sup = startSupervised(
+        ["run", "--json-events", "--store", store, "--listen", `127.0.0.1:${port}`, "--", bin],
+        { cwd },
+      );
+      const first = await sup.waitFor((e) => e.event === "ready", 30_000, "generation ready");
+      expect(await httpGet(port)).toMatch(/^up pid /);
+      fill(mnt);
+      expect(execFileSync("df", ["--output=avail", mnt], { encoding: "utf8" })).toMatch(/\n\s*0\s*$/);
+
+      // A crash on the full disk: the service comes back and answers, the crash is reported
+      // with why its bundle is missing, and the supervisor is still there.
+      expect(await httpGet(port, "/crash")).toMatch(/crashing/);
+      const crash = await sup.waitFor((e) => e.event === "crash", 60_000, "crash on a full disk");
+      expect(crash.pid).toBe(first.pid);
+      expect(crash.crashId).toBeNull();
+      expect(crash.message).toContain("nil pointer dereference");
+      expect(JSON.stringify(crash.problems)).toMatch(/ENOSPC|no space|disk full/i);
+      await sup.waitFor((e) => e.event === "ready" && e.pid !== first.pid, 30_000, "restarted");
+      const body = await httpGet(port);
+      expect(body).toMatch(/^up pid \d+/);
+      expect(body).not.toContain(`pid ${first.pid}\n`);
+      expect(sup.proc.exitCode).toBeNull();
+      expect(sup.output()).toMatch(/cannot write the journal \(disk full: SQLITE_FULL\)/);
+      expect(sup.output()).not.toMatch(/internal error|ENOSPC[^\n]*\n\s+at /);
+      // The kernel's core was not lost: set aside by pid where the kernel wrote it.
+      expect(readdirSync(cwd)).toContain(`core.${first.pid}`);
+
+      // Space returns: the next crash is stored in full, and what was held reaches the journal.
+      rmSync(join(mnt, "filler"));
+      const secondPid = (await sup.waitFor((e) => e.event === "ready" && e.pid !== first.pid)).pid;
+      expect(await httpGet(port, "/crash")).toMatch(/crashing/);
+      const again = await sup.waitFor(
+        (e) => e.event === "crash" && e.pid === secondPid,
+        60_000,
+        "crash after space returned",
+      );
+      expect(again.crashId).toMatch(/^\d{8}-\d{6}-[0-9a-f]{4}$/);
+      expect(again.problems).toEqual([]);
+      await sup.waitFor((e) => e.event === "ready" && e.pid !== secondPid && e.pid !== first.pid);
+      expect(await httpGet(port)).toMatch(/^up pid /);
+      expect(await sup.stop("SIGTERM")).toBe(0);
+      sup = undefined;
+      const db = new Database(join(store, "journal.db"), { readonly: true });
+      try {
+        const crashes = db.prepare("SELECT pid FROM events WHERE event = 'crash' ORDER BY id").all();
+        expect(crashes).toEqual([{ pid: first.pid }, { pid: secondPid }]);
+      } finally {
+        db.close();
+      }
+      expect(integrityCheck(store)).toBe("ok");
+    }
+  }, 120_000);
 });

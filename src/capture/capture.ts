@@ -10,8 +10,8 @@
  * A store that cannot be written (read-only, full) loses the bundle, never the crash: the report is
  * still made from the traceback and the core (left where the kernel put it), and the reason is said.
  */
-import { rm } from "node:fs/promises";
-import { join } from "node:path";
+import { rename, rm } from "node:fs/promises";
+import { basename, join } from "node:path";
 import { type AnalyzeOptions, reportFromTracebackOnly } from "../analyze/analyze.js";
 import { analyzeWithMap, readCoreFacts } from "../analyze/reanalyze.js";
 import { describeSnapshot } from "../analyze/snapshot.js";
@@ -28,6 +28,7 @@ import {
   createBundle,
   defaultBudget,
   enforceBudget,
+  type Journal,
   openJournal,
   type StoreLayout,
   saveMeta,
@@ -61,6 +62,8 @@ export interface CrashFacts {
   coreTemporary?: boolean;
   /** /proc facts taken while it ran (exact comm, namespaced pid, RLIMIT_CORE): find the core surely. */
   process?: ProcessSnapshot;
+  /** The core as claimCore() found (and set aside) it when the process ended. */
+  claimed?: CoreSearch | null;
 }
 
 export interface CaptureOptions {
@@ -75,6 +78,13 @@ export interface CaptureOptions {
   budget?: { maxUse: number; keepFree: number };
   pinnedBinaries?: string[];
   logger?: Logger;
+  /**
+   * Epoch ms by which this capture should be done (a supervisor's queue): analysis gets what is
+   * left, and is skipped (the core still stored, the report from the traceback) once it is past.
+   */
+  deadline?: number;
+  /** The supervisor's own journal (holds writes a full disk refuses); else one is opened here. */
+  journal?: Journal;
 }
 
 export interface Captured {
@@ -82,6 +92,52 @@ export interface Captured {
   report: Report;
   core: CoreInfo;
   problems: { code: string; message: string }[];
+}
+
+function findCrashCore(f: CrashFacts, waitMs?: number): Promise<CoreSearch | null> {
+  if (f.ended.outcome !== "crash" || !f.ended.signal) return Promise.resolve(null);
+  const selfHard = coreLimitOf("self")?.hard;
+  return locateCore({
+    pid: f.pid,
+    cwd: f.cwd,
+    exe: f.binary?.path ?? f.cmdline[0] ?? "",
+    signal: f.ended.signal,
+    startedAt: f.startedAt,
+    endedAt: f.endedAt,
+    // /proc facts taken while it ran: exact comm, namespaced pid, RLIMIT_CORE.
+    ...(f.process ? { snapshot: f.process } : {}),
+    // Without them (it died before they were taken): the child's soft limit is hotdump's hard
+    // limit, since the launch prelude raised it there.
+    ...(!f.process && selfHard !== undefined ? { coreLimit: { soft: selfHard, hard: selfHard } } : {}),
+    ...(waitMs === undefined ? {} : { waitMs }),
+  });
+}
+
+/**
+ * Make a crash's core safe from the next crash before the service is restarted, without waiting
+ * for compression or analysis (captureCrash does those later, from a queue). With a pattern that
+ * has no %p (the default `core`) the restarted generation's core would replace this one: the
+ * kernel unlinks an existing core file before writing a new one (fs/coredump.c, for a non-setuid
+ * dumper), so it is renamed to `core.PID` in the same directory (a rename needs no space and
+ * cannot cross file systems). Only a file core is claimed, never waited for: a core handed to a
+ * pipe handler (systemd-coredump, apport) is looked up by the later capture. Never throws.
+ */
+export async function claimCore(f: CrashFacts): Promise<CoreSearch | null> {
+  let s: CoreSearch | null;
+  try {
+    s = await findCrashCore(f, 0);
+  } catch {
+    return null;
+  }
+  if (!s?.found || !s.path || s.result?.found !== true || s.result.via !== "file") return null;
+  if (!s.removable || basename(s.path).includes(String(f.pid))) return s;
+  const aside = `${s.path}.${f.pid}`;
+  try {
+    await rename(s.path, aside);
+    return { ...s, path: aside, result: { ...s.result, path: aside } };
+  } catch {
+    return s;
+  }
 }
 
 export async function captureCrash(f: CrashFacts, o: CaptureOptions): Promise<Captured> {
@@ -136,22 +192,11 @@ export async function captureCrash(f: CrashFacts, o: CaptureOptions): Promise<Ca
   let search: CoreSearch | null = null;
   if (f.corePath) {
     search = { found: true, path: f.corePath, removable: false };
+  } else if (f.claimed?.found) {
+    search = f.claimed;
   } else if (f.ended.outcome === "crash" && f.ended.signal) {
-    const selfHard = coreLimitOf("self")?.hard;
     try {
-      search = await locateCore({
-        pid: f.pid,
-        cwd: f.cwd,
-        exe: f.binary?.path ?? f.cmdline[0] ?? "",
-        signal: f.ended.signal,
-        startedAt: f.startedAt,
-        endedAt: f.endedAt,
-        // /proc facts taken while it ran: exact comm, namespaced pid, RLIMIT_CORE.
-        ...(f.process ? { snapshot: f.process } : {}),
-        // Without them (it died before they were taken): the child's soft limit is hotdump's hard
-        // limit, since the launch prelude raised it there.
-        ...(!f.process && selfHard !== undefined ? { coreLimit: { soft: selfHard, hard: selfHard } } : {}),
-      });
+      search = await findCrashCore(f);
     } catch (e) {
       problem(e, "E_CORE_FIND");
     }
@@ -201,12 +246,24 @@ export async function captureCrash(f: CrashFacts, o: CaptureOptions): Promise<Ca
 
   // 4. analysis
   let report: Report;
+  let runAnalysis = o.runAnalysis !== false;
+  let analyzeOpts = o.analyze ?? {};
+  if (o.deadline !== undefined && runAnalysis && core.found) {
+    const left = o.deadline - Date.now();
+    if (left < 1000) {
+      runAnalysis = false;
+      problems.push({
+        code: "E_CAPTURE_DEADLINE",
+        message: `core analysis skipped: the capture deadline passed (crashes queued behind each other); the report is from the traceback${core.stored ? ", and `hotdump analyze` can still read the stored core" : ""}`,
+      });
+    } else analyzeOpts = { ...analyzeOpts, timeoutMs: Math.min(analyzeOpts.timeoutMs ?? left, left) };
+  }
   try {
     report = await analyzeWithMap(
       {
-        ...(o.analyze ?? {}),
+        ...analyzeOpts,
         ...(binaryForAnalysis ? { binary: binaryForAnalysis } : {}),
-        ...(core.found && core.originalPath && o.runAnalysis !== false ? { core: core.originalPath } : {}),
+        ...(core.found && core.originalPath && runAnalysis ? { core: core.originalPath } : {}),
         stderr: f.stderrTail,
         traceback: f.traceback,
         ...(f.races ? { races: f.races } : {}),
@@ -281,7 +338,7 @@ export async function captureCrash(f: CrashFacts, o: CaptureOptions): Promise<Ca
       problem(e, "E_STORE_WRITE");
     }
     try {
-      const journal = openJournal(o.layout);
+      const journal = o.journal ?? openJournal(o.layout);
       try {
         journal.recordCrash({
           id: bundle.id,
@@ -308,8 +365,16 @@ export async function captureCrash(f: CrashFacts, o: CaptureOptions): Promise<Ca
             bytesFreed: ev.usedBefore - ev.usedAfter,
           });
         }
+        const held = journal.held();
+        if (held > 0) {
+          const why = journal.writeError();
+          problems.push({
+            code: "E_JOURNAL_HELD",
+            message: `the journal cannot be written (${why ? describeWrite(why) : "unknown error"}): this crash is held in memory and journalled when space returns`,
+          });
+        }
       } finally {
-        journal.close();
+        if (!o.journal) journal.close();
       }
     } catch (e) {
       problem(e, "E_JOURNAL");
@@ -317,3 +382,12 @@ export async function captureCrash(f: CrashFacts, o: CaptureOptions): Promise<Ca
   }
   return { bundle, report, core, problems };
 }
+
+const describeWrite = (e: Error) => {
+  const code = (e as { code?: string }).code;
+  return code === "SQLITE_FULL" || code === "ENOSPC"
+    ? `disk full: ${code}`
+    : code
+      ? `${code}: ${e.message}`
+      : e.message;
+};

@@ -89,10 +89,24 @@ function storeCheck(dir: string): DoctorCheck {
 }
 
 async function binaryCheck(path: string): Promise<DoctorCheck> {
-  const id = await readBinaryIdentity(path);
+  let id: Awaited<ReturnType<typeof readBinaryIdentity>>;
+  try {
+    id = await readBinaryIdentity(path);
+  } catch (e) {
+    // A missing, unreadable or damaged file is a failed check (and a non-zero exit), not a crash of
+    // doctor itself: the other checks are still printed.
+    if (!isHotdumpError(e)) throw e;
+    return { id: "binary", status: "fail", message: `${e.shortMessage} [${e.code}]` };
+  }
   if (!id.isElf) return { id: "binary", status: "fail", message: `${path} is not an ELF program` };
+  // --binary asks whether this program's crashes can be debugged: a non-Go program's cannot.
   if (!id.goVersion)
-    return { id: "binary", status: "warn", message: `${path} is not a Go program (no Go build info)` };
+    return {
+      id: "binary",
+      status: "fail",
+      message: `${path} is not a Go program (no Go build info)`,
+      remedy: "pass the Go service's binary (hotdump analyses Go programs)",
+    };
   if (!id.hasDwarf)
     return {
       id: "binary",

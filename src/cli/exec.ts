@@ -44,6 +44,8 @@ export function registerExec(program: Command): void {
           exitCode: r.ended.exitCode,
           signal: r.ended.signal,
           crash: crash?.bundle ? { id: crash.bundle.id, dir: crash.bundle.dir } : null,
+          // Which process crashed: the program itself, or a descendant (go run, sh -c, a script, make).
+          process: r.crashed ?? null,
           stderrTail: r.stderrTail,
           report: r.report,
           core: crash?.core ?? null,
@@ -51,7 +53,16 @@ export function registerExec(program: Command): void {
           ...(r.ended.note ? { note: r.ended.note } : {}),
         });
       } else if (crash) {
-        for (const line of crashSummaryLines(crash, { cwd: process.cwd() })) logger.info(line);
+        const lines = crashSummaryLines(crash, { cwd: process.cwd() });
+        if (r.crashed && !r.crashed.root)
+          lines.splice(
+            1,
+            0,
+            `  process  pid ${r.crashed.pid} (${r.crashed.argv.join(" ")}), started by ${[command, ...args].join(" ")}${r.ended.exitCode !== null ? `, which exited with status ${r.ended.exitCode}` : ""}`,
+          );
+        else if (r.crashed)
+          lines.splice(1, 0, `  process  pid ${r.crashed.pid} (${r.crashed.argv.join(" ")})`);
+        for (const line of lines) logger.info(line);
       } else if (r.ended.outcome === "killed") {
         logger.info(r.ended.note ?? `killed by ${r.ended.signal}`);
       } else if (r.ended.exitCode !== 0) {

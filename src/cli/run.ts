@@ -6,13 +6,13 @@
 import { watch } from "node:fs";
 import { basename, dirname, resolve } from "node:path";
 import type { Command } from "commander";
-import { loadConfig, parseSize } from "../config/index.js";
+import { loadConfig, parseDuration, parseSize } from "../config/index.js";
 import { HotdumpError, usageError } from "../errors.js";
-import { archiveBinary, storeLayout } from "../store/index.js";
+import { archiveBinary, sha256File, storeLayout } from "../store/index.js";
 import { sendControl, serveControl } from "../supervise/control.js";
 import { createEventSink } from "../supervise/events.js";
 import { checksumMismatch, expectedSha256, preflightBinary } from "../supervise/preflight.js";
-import { handOffIfListening, openSupervisorStore } from "../supervise/start.js";
+import { handOffIfListening, openSupervisorStore, supervisorFlagOptions } from "../supervise/start.js";
 import { type Build, createSupervisor, type DeployResult } from "../supervise/supervisor.js";
 import type { UiServer } from "../ui/index.js";
 import { type CommonOptions, loggerFor, storeDirFrom, storeOption } from "./common.js";
@@ -27,6 +27,7 @@ interface RunOptions extends CommonOptions, SuperviseFlags {
   watchBinary?: boolean;
   redact?: boolean;
   maxUse?: string;
+  captureDeadline?: string;
 }
 
 export function registerRun(program: Command): void {
@@ -55,6 +56,10 @@ export function registerRun(program: Command): void {
     .option("-c, --config <file>", "read [supervise] and [run] settings from this file (flags win)")
     .option("--ui", "also serve the dashboard on 127.0.0.1")
     .option("--max-use <size>", "the store's size budget (default: 10% of the file system, at most 4 GiB)")
+    .option(
+      "--capture-deadline <duration>",
+      "how long after a crash its capture may take, queue included; past it the report comes from the traceback (default 120s)",
+    )
     .passThroughOptions();
   cmd.action(async (argv: string[], opts: RunOptions, c: Command) => {
     const [binaryArg, ...args] = argv;
@@ -64,6 +69,12 @@ export function registerRun(program: Command): void {
     const maxUse = opts.maxUse === undefined ? null : parseSize(opts.maxUse);
     if (maxUse instanceof Error)
       throw usageError(`--max-use ${JSON.stringify(opts.maxUse)}: ${maxUse.message}`);
+    const captureDeadlineMs =
+      opts.captureDeadline === undefined ? undefined : parseDuration(opts.captureDeadline);
+    if (captureDeadlineMs instanceof Error)
+      throw usageError(
+        `--capture-deadline ${JSON.stringify(opts.captureDeadline)}: ${captureDeadlineMs.message}`,
+      );
     const inherited = await handOffIfListening(sup.listen);
     if (!inherited) return;
     const logger = loggerFor(c);
@@ -74,19 +85,16 @@ export function registerRun(program: Command): void {
     const supervisor = createSupervisor({
       mode: "run",
       layout,
+      journal,
       logger,
       emit: (e) => sink.emit(e),
       cwd: process.cwd(),
       args,
-      env: { ...process.env, ...sup.env },
+      ...supervisorFlagOptions(sup, inherited),
       stopTimeoutMs: sup.drainMs,
-      listenFds: inherited.fds,
-      listenNames: inherited.names,
-      probe: sup.probe,
-      timing: sup.timing,
-      readyTimeoutMs: sup.readyTimeoutMs,
       redact: Boolean(opts.redact),
       budget: { maxUse },
+      ...(captureDeadlineMs === undefined ? {} : { captureDeadlineMs }),
       onOutput: (g, stream, line) => {
         ui?.appLine(g, stream, line);
         (stream === "stderr" ? process.stderr : opts.jsonEvents ? process.stderr : process.stdout).write(
@@ -99,12 +107,20 @@ export function registerRun(program: Command): void {
     });
 
     /** Copy, check and start the binary as a new generation. */
-    const reload = async (): Promise<DeployResult | { ok: false; reason: string; code: string }> => {
+    const reload = async (
+      first = false,
+    ): Promise<DeployResult | { ok: false; reason: string; code: string }> => {
       try {
         const want = expectedSha256(binaryPath, opts.sha256);
         const identity = await preflightBinary(binaryPath, { allowStripped: Boolean(opts.allowStripped) });
         // Hashed again from the stored copy's bytes: what was checked is exactly what will run.
-        const stored = await archiveBinary(layout, binaryPath);
+        const stored = await archiveBinary(layout, binaryPath).catch(async (e) => {
+          // A full store must not keep the service down: start it from its own path (its crashes
+          // are analysed against that file, right while nobody replaces it).
+          if (!(e instanceof HotdumpError) || e.code !== "E_STORE_WRITE") throw e;
+          logger.warn(`${e.shortMessage}; starting ${binaryPath} from its own path`);
+          return { sha256: await sha256File(binaryPath), path: binaryPath };
+        });
         if (want && stored.sha256 !== want) throw checksumMismatch(binaryPath, want, stored.sha256);
         const g = journal.newGeneration({
           sha256: stored.sha256,
@@ -125,6 +141,9 @@ export function registerRun(program: Command): void {
         return r;
       } catch (e) {
         if (!(e instanceof HotdumpError)) throw e;
+        // The first binary refused (missing, stripped, not Go, wrong checksum): nothing serves and
+        // nothing would until someone reloads, so say it and exit non-zero rather than wait forever.
+        if (first) throw e;
         logger.error(e.shortMessage);
         sink.emit({ event: "rollback", reason: e.shortMessage, code: e.code });
         return { ok: false, reason: e.shortMessage, code: e.code };
@@ -139,9 +158,21 @@ export function registerRun(program: Command): void {
       ? await (await import("../ui/index.js")).createUiServer({ storeDir: layout.root, logger })
       : undefined;
     if (ui) logger.info(`dashboard: ${ui.url}`);
-    const first = await reload();
-    if (!first.ok && supervisor.current === null)
-      logger.warn("no generation is serving; waiting for a reload (hotdump reload or SIGHUP)");
+    try {
+      const first = await reload(true);
+      if (!first.ok && supervisor.current === null)
+        logger.warn("no generation is serving; waiting for a reload (hotdump reload or SIGHUP)");
+    } catch (e) {
+      await supervisor.stop();
+      await ui?.close();
+      control.close();
+      journal.close();
+      if (e instanceof HotdumpError)
+        throw new HotdumpError("supervise", e.code, `${e.shortMessage}; nothing to serve, not starting`, {
+          cause: e,
+        });
+      throw e;
+    }
 
     const onReloadSignal = () => void reload();
     process.on("SIGHUP", onReloadSignal);

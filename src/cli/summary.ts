@@ -16,7 +16,13 @@ export function crashSummaryLines(c: Captured, opts: { cwd: string; generation?:
     lines.push(`  culprit  ${r.culprit.function}  ${file}:${r.culprit.line}`);
   }
   if (c.core.found) {
-    const size = c.core.bytes !== undefined ? `${formatBytes(c.core.bytes)}` : "";
+    // Not stored (a full store): say where the kernel's file still is, so it is not lost.
+    const size =
+      c.core.bytes !== undefined
+        ? `${formatBytes(c.core.bytes)}`
+        : c.core.originalPath
+          ? `not stored; left at ${relative(opts.cwd, c.core.originalPath) || c.core.originalPath}`
+          : "";
     const stored = c.core.storedBytes !== undefined ? ` → ${formatBytes(c.core.storedBytes)} stored` : "";
     const proof =
       c.core.buildIdMatch === true

@@ -51,6 +51,44 @@ describe("openElf on a recorded Go binary head", () => {
   });
 });
 
+describe("openElf on a recorded cgo binary head (8-byte aligned .note.gnu.property)", () => {
+  // Recorded by test/fixtures/elf/record-cgo.sh from a real CGO_ENABLED=1 build (gcc links it).
+  const cgoHead = readFileSync(join(FIX, "cgo-head.bin"));
+  const readelf = readFileSync(join(FIX, "cgo-readelf.txt"), "utf8");
+
+  it("reads every note readelf shows, with the property note's descriptor at offset 16", async () => {
+    // gcc puts the section headers at the end of the file: the notes come from the two PT_NOTE
+    // segments (0x8 and 0x4 aligned), which cover every note section.
+    const f = await openElf(createBufferSource(cgoHead, "cgo-head"), { sections: false });
+    const notes = await f.notes();
+    // NT_GNU_PROPERTY_TYPE_0 (5), NT_GNU_BUILD_ID (3), NT_GNU_ABI_TAG (1), Go's build ID (4).
+    expect(notes.map((n) => `${n.name}/${n.type}`).sort()).toEqual(["GNU/1", "GNU/3", "GNU/5", "Go/4"]);
+    const prop = notes.find((n) => n.name === "GNU" && n.type === 5)!;
+    expect(prop.desc.length).toBe(
+      Number.parseInt(/GNU\s+0x([0-9a-f]+)\s+NT_GNU_PROPERTY_TYPE_0/.exec(readelf)![1]!, 16),
+    );
+    // x86 ISA needed (GNU_PROPERTY_X86_ISA_1_NEEDED = 0xc0008002), datasz 4, x86-64-baseline (bit 0).
+    expect(prop.desc.readUInt32LE(0)).toBe(0xc0008002);
+    expect(prop.desc.readUInt32LE(4)).toBe(4);
+    expect(prop.desc.readUInt32LE(8) & 1).toBe(1);
+    const ids = buildIdsFromNotes(notes);
+    expect(ids.gnuBuildId).toBe(/Build ID: ([0-9a-f]+)/.exec(readelf)![1]);
+    expect(ids.goBuildId).toBe(readFileSync(join(FIX, "cgo-buildid.txt"), "utf8").trim());
+  });
+
+  it("still refuses an 8-byte aligned note whose descriptor runs past its area", async () => {
+    const { iterateNotes } = await import("./format.js");
+    const note = Buffer.alloc(32);
+    note.writeUInt32LE(4, 0);
+    note.writeUInt32LE(17, 4); // 16 + 17 > 32
+    note.writeUInt32LE(5, 8);
+    note.write("GNU\0", 12, "latin1");
+    expect(() => [...iterateNotes(note, 8, "x")]).toThrow(/malformed note at offset 0 \(sizes 4\/17\)/);
+    note.writeUInt32LE(16, 4);
+    expect([...iterateNotes(note, 8, "x")].map((n) => n.desc.length)).toEqual([16]);
+  });
+});
+
 describe("parseGoBuildInfo", () => {
   it("reads the inline Go 1.18+ layout and ignores the pointer layout", () => {
     const mod = "path\tex.com/cmd/x\nmod\tex.com\t(devel)\t\nbuild\tGOOS=linux\n";

@@ -208,8 +208,11 @@ const align = (n: number, a: number) => Math.ceil(n / a) * a;
 
 /**
  * Walk an Elf64_Nhdr sequence. Linux writes core and build-id notes with 4-byte padding even in
- * ELF64 (binutils readelf does the same); an area whose p_align is 8 (.note.gnu.property) pads
- * to 8. A malformed note throws E_ELF_CORRUPT naming the note area.
+ * ELF64 (binutils readelf does the same); an area whose p_align/sh_addralign is 8
+ * (.note.gnu.property, in every cgo or externally linked build and in gcc's own binaries) pads
+ * to 8. The padding is of the *offset* within the area, as binutils' readelf and glibc's
+ * dl-prop do: the descriptor of a GNU property note (namesz 4) starts at 12 + 4 = 16, not at
+ * 12 + align(4, 8) = 20. A malformed note throws E_ELF_CORRUPT naming the note area.
  */
 export function* iterateNotes(area: Buffer, alignment: number, name: string): Generator<ElfNote> {
   const a = alignment === 8 ? 8 : 4;
@@ -219,9 +222,6 @@ export function* iterateNotes(area: Buffer, alignment: number, name: string): Ge
     const descsz = area.readUInt32LE(o + 4);
     const type = area.readUInt32LE(o + 8);
     const nameStart = o + 12;
-    // Padding aligns offsets, not lengths: with 8-byte alignment the 12-byte header plus "GNU\0"
-    // ends at 16, already aligned (a gcc-linked cgo binary's .note.gnu.property, 32 bytes: padding
-    // the name length to 8 instead put the desc 4 bytes too far and called the file damaged).
     const descStart = align(nameStart + namesz, a);
     const next = align(descStart + descsz, a);
     if (descStart + descsz > area.length)

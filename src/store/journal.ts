@@ -86,13 +86,34 @@ export interface Journal {
   recordCrash(c: Omit<CrashRow, "evicted">): void;
   markEvicted(ids: string[]): void;
   events(opts?: { sinceId?: number; limit?: number }): (JournalEvent & { id: number })[];
+  /** The newest event's id (0 when there is none): one index lookup, not a read of the table. */
+  lastEventId(): number;
   generations(): GenerationRow[];
   crashes(): CrashRow[];
   integrityCheck(): string;
+  /** Writes that failed and are held in memory until the disk takes them (holdOnFailure only). */
+  held(): number;
+  /** Why the last write failed, while writes are held; null when the journal is writing. */
+  writeError(): Error | null;
   close(): void;
 }
 
-export function openJournal(layout: StoreLayout, opts: { readonly?: boolean } = {}): Journal {
+export interface JournalOptions {
+  readonly?: boolean;
+  /**
+   * A supervisor's journal: a write that fails (SQLITE_FULL on a full disk, SQLITE_IOERR) is held
+   * in memory, in order, and retried before the next write, instead of throwing into the code that
+   * keeps the service running. Without it a failed write throws (a one-shot command reports it).
+   */
+  holdOnFailure?: boolean;
+  /** Called when writes start failing (error) and when held writes reached the disk (null). */
+  onWriteState?: (error: Error | null, held: number) => void;
+}
+
+/** At most this many writes are held; beyond, the oldest are dropped and counted. */
+const MAX_HELD = 10_000;
+
+export function openJournal(layout: StoreLayout, opts: JournalOptions = {}): Journal {
   let db: Database.Database;
   try {
     db = new Database(layout.journal, {
@@ -131,7 +152,59 @@ export function openJournal(layout: StoreLayout, opts: { readonly?: boolean } = 
      VALUES (@id, @ts, @generation, @outcome, @signal, @kind, @message, @culprit, @binarySha256)
      ON CONFLICT(id) DO UPDATE SET kind=excluded.kind, message=excluded.message, culprit=excluded.culprit`,
   );
+  // Held writes, oldest first. Each is a closure over the values it writes, so a retry writes
+  // exactly what would have been written (same ts, same generation number).
+  const held: (() => void)[] = [];
+  let failing: Error | null = null;
+  let dropped = 0;
+  const flush = (): boolean => {
+    while (held.length > 0) {
+      try {
+        held[0]!();
+      } catch (e) {
+        failing = e as Error;
+        return false;
+      }
+      held.shift();
+    }
+    if (failing) {
+      failing = null;
+      opts.onWriteState?.(null, dropped);
+      dropped = 0;
+    }
+    return true;
+  };
+  const hold = (fn: () => void, error?: unknown): void => {
+    if (error !== undefined) {
+      const first = failing === null;
+      failing = error as Error;
+      if (first) opts.onWriteState?.(failing, held.length + 1);
+    }
+    held.push(fn);
+    if (held.length > MAX_HELD) {
+      held.shift();
+      dropped++;
+    }
+  };
+  const write = (fn: () => void): void => {
+    if (!opts.holdOnFailure) {
+      fn();
+      return;
+    }
+    if (!flush()) {
+      hold(fn);
+      return;
+    }
+    try {
+      fn();
+    } catch (e) {
+      hold(fn, e);
+    }
+  };
+  let lastGeneration = 0;
   return {
+    held: () => held.length,
+    writeError: () => failing,
     append(e) {
       const {
         event,
@@ -141,20 +214,13 @@ export function openJournal(layout: StoreLayout, opts: { readonly?: boolean } = 
         ts = new Date().toISOString(),
         ...rest
       } = e;
-      insertEvent.run(
-        ts,
-        event,
-        generation,
-        pid,
-        crashId,
-        Object.keys(rest).length ? JSON.stringify(rest) : null,
-      );
+      const data = Object.keys(rest).length ? JSON.stringify(rest) : null;
+      write(() => insertEvent.run(ts, event, generation, pid, crashId, data));
       return { ...rest, ts, event, generation, pid, crashId };
     },
     newGeneration(g) {
-      const tx = db.transaction(() => {
-        const { n } = nextGen.get() as { n: number };
-        const createdAt = new Date().toISOString();
+      const createdAt = new Date().toISOString();
+      const insert = (n: number) =>
         insertGen.run(
           n,
           g.sha256,
@@ -166,18 +232,45 @@ export function openJournal(layout: StoreLayout, opts: { readonly?: boolean } = 
           createdAt,
           g.source,
         );
-        return { ...g, n, createdAt };
+      const tx = db.transaction(() => {
+        const { n } = nextGen.get() as { n: number };
+        insert(n);
+        return n;
       });
-      return tx.immediate();
+      let error: unknown;
+      if (!opts.holdOnFailure || flush()) {
+        try {
+          const n = tx.immediate();
+          lastGeneration = n;
+          return { ...g, n, createdAt };
+        } catch (e) {
+          if (!opts.holdOnFailure) throw e;
+          error = e;
+        }
+      }
+      // The disk refuses the row: number it from what the database (still readable) and this
+      // process know, and write it when the disk takes it.
+      let inDb = 0;
+      try {
+        inDb = (nextGen.get() as { n: number }).n - 1;
+      } catch {
+        // unreadable too: this process's own count
+      }
+      const n = Math.max(inDb, lastGeneration) + 1;
+      lastGeneration = n;
+      hold(() => insert(n), error);
+      return { ...g, n, createdAt };
     },
     recordCrash(c) {
-      upsertCrash.run(c);
+      write(() => upsertCrash.run(c));
     },
     markEvicted(ids) {
       const st = db.prepare("UPDATE crashes SET evicted = 1 WHERE id = ?");
-      db.transaction(() => {
-        for (const id of ids) st.run(id);
-      })();
+      write(() =>
+        db.transaction(() => {
+          for (const id of ids) st.run(id);
+        })(),
+      );
     },
     events({ sinceId = 0, limit = 10_000 } = {}) {
       const rows = db
@@ -192,6 +285,10 @@ export function openJournal(layout: StoreLayout, opts: { readonly?: boolean } = 
         crashId: r.crash_id as string | null,
         ...(r.data ? (JSON.parse(r.data as string) as object) : {}),
       }));
+    },
+    lastEventId() {
+      const row = db.prepare("SELECT MAX(id) AS id FROM events").get() as { id: number | null };
+      return row.id ?? 0;
     },
     generations() {
       return (db.prepare("SELECT * FROM generations ORDER BY n").all() as Record<string, unknown>[]).map(

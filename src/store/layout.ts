@@ -1,6 +1,6 @@
 /**
- * Where things live in a store. Cores hold secrets (FIELD-NOTES: locals such as tokens come back
- * from a core), so every directory is 0700 and every file 0600; binaries are 0500: `run` starts
+ * Where things live in a store. Cores hold secrets (Delve reads locals back from a core:
+ * test/delve.test.ts gets the dlvcrash fixture's `secret="tok-12345"`), so every directory is 0700 and every file 0600; binaries are 0500: `run` starts
  * them from the store, and nothing may change them.
  *
  *   <store>/binaries/<sha256>     content-addressed copies of every binary that ran
@@ -8,9 +8,10 @@
  *   <store>/journal.db            SQLite (WAL): every build, generation and crash event
  *   <store>/cache/                decompressed cores for a debugger, removed after use
  *   <store>/tmp/                  build output before it is adopted into binaries/
+ *   <store>/.gitignore            `*`: nothing in a store is ever committed
  */
-import { chmodSync, mkdirSync, statSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { chmodSync, existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import { HotdumpError } from "../errors.js";
 
 export const DIR_MODE = 0o700;
@@ -27,8 +28,49 @@ export interface StoreLayout {
   control: string;
 }
 
+export const STORE_NAME = ".hotdump";
+
+/**
+ * The store a command uses: --store when given; else, like git finds .git, the nearest `.hotdump`
+ * store in `cwd` or a parent (so `hotdump crashes` from a package subdirectory sees the project's
+ * crashes); else `.hotdump` in `cwd`, created on first write. The walk stops at a repository root
+ * (a directory holding .git) and at a file-system boundary, as git does by default, so a stray
+ * store above a project is never picked up.
+ */
 export function resolveStoreDir(cwd: string, dir?: string): string {
-  return resolve(cwd, dir ?? ".hotdump");
+  if (dir !== undefined) return resolve(cwd, dir);
+  return findStoreUpwards(resolve(cwd)) ?? join(resolve(cwd), STORE_NAME);
+}
+
+export function findStoreUpwards(start: string): string | null {
+  let d = start;
+  let dev: number | undefined;
+  for (;;) {
+    let st: ReturnType<typeof statSync>;
+    try {
+      st = statSync(d);
+    } catch {
+      return null;
+    }
+    if (dev !== undefined && st.dev !== dev) return null;
+    dev = st.dev;
+    const candidate = join(d, STORE_NAME);
+    if (isStore(candidate)) return candidate;
+    if (existsSync(join(d, ".git"))) return null;
+    const up = dirname(d);
+    if (up === d) return null;
+    d = up;
+  }
+}
+
+/** A directory hotdump made: it has the journal or the crashes directory, not just the name. */
+function isStore(path: string): boolean {
+  try {
+    if (!statSync(path).isDirectory()) return false;
+  } catch {
+    return false;
+  }
+  return existsSync(join(path, "journal.db")) || existsSync(join(path, "crashes"));
 }
 
 export function storeLayout(root: string): StoreLayout {
@@ -51,6 +93,13 @@ export function ensureStore(root: string): StoreLayout {
       mkdirSync(d, { recursive: true, mode: DIR_MODE });
       if ((statSync(d).mode & 0o777) !== DIR_MODE) chmodSync(d, DIR_MODE);
     }
+    // Cores hold secrets and weigh MBs: a store inside a repository must never be committed, even
+    // by `git add -A` in a project whose .gitignore does not know hotdump.
+    const ignore = join(layout.root, ".gitignore");
+    if (!existsSync(ignore))
+      writeFileSync(ignore, "# written by hotdump: crash cores and binaries stay out of git\n*\n", {
+        mode: FILE_MODE,
+      });
   } catch (cause) {
     throw storeUnwritable(root, cause);
   }

@@ -2,10 +2,10 @@
  * The store's size budget, after systemd-coredump's coredump.conf: MaxUse (default 10% of the
  * file system, capped at 4 GiB) and KeepFree (default 15%, capped at 4 GiB). Oldest bundles go
  * first; the crash just captured is never deleted, and binaries go only when no remaining bundle
- * (or generation the caller pins) names them. Eviction is counted by the caller in the journal, so
+ * (or generation the caller pins) names them and no process runs them. Eviction is counted by the caller in the journal, so
  * an evicted crash is still counted.
  */
-import { readdirSync, rmSync, statfsSync, statSync } from "node:fs";
+import { readdirSync, readlinkSync, rmSync, statfsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { listBundles } from "./bundle.js";
 import type { StoreLayout } from "./layout.js";
@@ -72,7 +72,7 @@ export function enforceBudget(
   }
   const removedBinaries: string[] = [];
   if (evicted.length > 0) {
-    const referenced = new Set(opts.pinnedBinaries ?? []);
+    const referenced = new Set([...(opts.pinnedBinaries ?? []), ...runningFromStore(layout)]);
     for (const b of listBundles(layout)) if (b.meta?.binary?.sha256) referenced.add(b.meta.binary.sha256);
     for (const sha of readdirSync(layout.binaries)) {
       if (referenced.has(sha) || !/^[0-9a-f]{64}$/.test(sha)) continue;
@@ -82,4 +82,34 @@ export function enforceBudget(
     }
   }
   return { evicted, removedBinaries, usedBefore, usedAfter: used };
+}
+
+/**
+ * SHA-256 names of stored binaries some process is executing now, read from /proc/PID/exe: a
+ * generation started from binaries/<sha256> by any supervisor on this store (a handoff keeps the
+ * old one running beside the new; `run` in another terminal), whatever its bookkeeping says. Its
+ * next crash needs that exact file. The link reads "<path> (deleted)" once the file is gone.
+ */
+export function runningFromStore(layout: StoreLayout): string[] {
+  const prefix = `${layout.binaries}/`;
+  const out = new Set<string>();
+  let pids: string[];
+  try {
+    pids = readdirSync("/proc");
+  } catch {
+    return [];
+  }
+  for (const pid of pids) {
+    if (!/^\d+$/.test(pid)) continue;
+    let exe: string;
+    try {
+      exe = readlinkSync(`/proc/${pid}/exe`);
+    } catch {
+      continue; // gone, a kernel thread, or not ours to see
+    }
+    if (!exe.startsWith(prefix)) continue;
+    const sha = exe.slice(prefix.length).replace(/ \(deleted\)$/, "");
+    if (/^[0-9a-f]{64}$/.test(sha)) out.add(sha);
+  }
+  return [...out];
 }

@@ -3,7 +3,7 @@
  * supervisor writes it (supervise/running.ts) so that the next start finds what a killed hotdump
  * left behind; `snapshot` and `profile` read it to find a generation's pid.
  */
-import { readFileSync, renameSync, writeFileSync } from "node:fs";
+import { readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { HotdumpError } from "../errors.js";
 
@@ -30,8 +30,14 @@ export function readRunning(root: string): RunningRecord[] {
 /** Replaced whole (temp file + rename), so a reader never sees half a list. */
 export function writeRunning(root: string, records: RunningRecord[]): void {
   const tmp = `${file(root)}.${process.pid}.tmp`;
-  writeFileSync(tmp, JSON.stringify(records), { mode: 0o600 });
-  renameSync(tmp, file(root));
+  try {
+    writeFileSync(tmp, JSON.stringify(records), { mode: 0o600 });
+    renameSync(tmp, file(root));
+  } catch (e) {
+    // A full disk leaves no half-written temp file behind.
+    rmSync(tmp, { force: true });
+    throw e;
+  }
 }
 
 /**

@@ -1,5 +1,6 @@
+import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdtempSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -7,7 +8,7 @@ import { archiveBinary } from "./binaries.js";
 import { type CrashMeta, createBundle, listBundles, openBundle, writeBundleFile } from "./bundle.js";
 import { compressFile, decompressFile } from "./compress.js";
 import { openJournal } from "./journal.js";
-import { crashDir, ensureStore, isCrashId, newCrashId } from "./layout.js";
+import { crashDir, ensureStore, isCrashId, newCrashId, resolveStoreDir } from "./layout.js";
 import { enforceBudget } from "./retention.js";
 
 const fresh = () => ensureStore(join(mkdtempSync(join(tmpdir(), "hotdump-store-")), ".hotdump"));
@@ -77,7 +78,6 @@ describe("store", () => {
     expect(c.storedBytes).toBeLessThan(c.originalBytes / 100);
     const out = join(layout.cache, "back");
     await decompressFile(c.path, out);
-    const { readFileSync } = await import("node:fs");
     expect(readFileSync(out).equals(data)).toBe(true);
   });
 
@@ -94,6 +94,114 @@ describe("store", () => {
     const r = enforceBudget(layout, { maxUse: 1, keepFree: 0 }, { protect: [newest] });
     expect(r.evicted).toEqual(sorted.slice(0, 3));
     expect(listBundles(layout).map((b) => b.id)).toEqual([newest]);
+  });
+
+  it("never evicts the binary a running process executes, and removes an idle one", async () => {
+    const layout = fresh();
+    const running = await archiveBinary(layout, "/bin/sleep");
+    const idle = await archiveBinary(layout, "/bin/true");
+    for (const sha of [running.sha256, idle.sha256]) {
+      const b = await createBundle(layout, { ...init(), binary: { path: "x", sha256: sha } });
+      await writeBundleFile(b, "core.zst", Buffer.alloc(64 * 1024, 1));
+    }
+    // Started from the store, as a generation is: /proc/PID/exe points into binaries/.
+    const { spawn } = await import("node:child_process");
+    const child = spawn(running.path, ["30"], { stdio: "ignore" });
+    try {
+      await new Promise((r) => child.once("spawn", r));
+      const r = enforceBudget(layout, { maxUse: 1, keepFree: 0 });
+      expect(r.evicted.length).toBe(2);
+      expect(r.removedBinaries).toEqual([idle.sha256]);
+      expect(readdirSync(layout.binaries)).toEqual([running.sha256]);
+    } finally {
+      child.kill("SIGKILL");
+    }
+  });
+
+  it("writes a .gitignore that keeps the whole store out of git", () => {
+    const layout = fresh();
+    expect(readFileSync(join(layout.root, ".gitignore"), "utf8")).toMatch(/^\*$/m);
+  });
+
+  it("finds the nearest store upwards like git, and stops at a repository root", () => {
+    const top = mkdtempSync(join(tmpdir(), "hotdump-find-"));
+    const project = join(top, "project");
+    const sub = join(project, "cmd", "svc");
+    mkdirSync(sub, { recursive: true });
+    // No store anywhere: the default is .hotdump in the cwd.
+    expect(resolveStoreDir(sub)).toBe(join(sub, ".hotdump"));
+    ensureStore(join(project, ".hotdump"));
+    expect(resolveStoreDir(sub)).toBe(join(project, ".hotdump"));
+    expect(resolveStoreDir(sub, "elsewhere")).toBe(join(sub, "elsewhere"));
+    // An empty directory named .hotdump is not a store.
+    mkdirSync(join(project, "cmd", ".hotdump"));
+    expect(resolveStoreDir(sub)).toBe(join(project, ".hotdump"));
+    // A store above a repository's root is not the repository's store.
+    const repo = join(top, "other", "repo");
+    mkdirSync(join(repo, ".git"), { recursive: true });
+    ensureStore(join(top, "other", ".hotdump"));
+    expect(resolveStoreDir(join(repo))).toBe(join(repo, ".hotdump"));
+  });
+
+  it("a supervisor's journal on a full disk holds its writes, in order, and writes them when space returns", () => {
+    const mnt = mkdtempSync(join(tmpdir(), "hotdump-journal-full-"));
+    execFileSync("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", mnt]);
+    try {
+      const layout = ensureStore(join(mnt, ".hotdump"));
+      const states: (string | null)[] = [];
+      const j = openJournal(layout, {
+        holdOnFailure: true,
+        onWriteState: (e) => states.push(e ? ((e as { code?: string }).code ?? e.message) : null),
+      });
+      const g1 = j.newGeneration({
+        sha256: "a",
+        binary: "b",
+        goBuildId: null,
+        gnuBuildId: null,
+        changed: [],
+        buildMs: null,
+        source: "run",
+      });
+      j.append({ event: "started", generation: g1.n });
+      try {
+        execFileSync("dd", ["if=/dev/zero", `of=${join(mnt, "filler")}`, "bs=4k"], { stdio: "ignore" });
+      } catch {
+        // ENOSPC
+      }
+      // A WAL grows by pages: write until SQLite meets the full disk.
+      for (let i = 0; i < 200 && j.held() === 0; i++)
+        j.append({ event: "ready", generation: g1.n, pad: "x".repeat(2000) });
+      expect(j.held()).toBeGreaterThan(0);
+      expect(states).toEqual(["SQLITE_FULL"]);
+      const g2 = j.newGeneration({
+        sha256: "c",
+        binary: "d",
+        goBuildId: null,
+        gnuBuildId: null,
+        changed: [],
+        buildMs: null,
+        source: "run",
+      });
+      expect(g2.n).toBe(g1.n + 1);
+      j.append({ event: "crash", generation: g2.n, pid: 42 });
+      const heldNow = j.held();
+      expect(heldNow).toBeGreaterThanOrEqual(3);
+      rmSync(join(mnt, "filler"));
+      j.append({ event: "stopped", generation: g2.n });
+      expect(j.held()).toBe(0);
+      expect(states).toEqual(["SQLITE_FULL", null]);
+      const tail = j
+        .events()
+        .slice(-2)
+        .map((e) => `${e.event}:${e.generation}`);
+      expect(tail).toEqual([`crash:${g2.n}`, `stopped:${g2.n}`]);
+      expect(j.generations().map((g) => g.n)).toEqual([g1.n, g2.n]);
+      expect(j.integrityCheck()).toBe("ok");
+      j.close();
+    } finally {
+      execFileSync("umount", ["-l", mnt]);
+      rmSync(mnt, { recursive: true, force: true });
+    }
   });
 
   it("journals events, generations and crashes, and counts evicted crashes", () => {

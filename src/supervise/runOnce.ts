@@ -12,6 +12,8 @@ import { HotdumpError } from "../errors.js";
 import { archiveBinary, ensureStore, type StoreLayout } from "../store/index.js";
 import { LineSplitter } from "../util/lines.js";
 import type { Logger } from "../util/log.js";
+import { type CrashedProcess, crashedCwd, descendantBinary, findCrashedProcess } from "./crashedProcess.js";
+import { type DescendantTracker, trackDescendants } from "./descendants.js";
 import { launchService } from "./launch.js";
 import { type Ended, judgeEnd } from "./outcome.js";
 import { createRaceWatcher } from "./race.js";
@@ -40,6 +42,17 @@ export interface RunOnceResult {
   /** For exits and kills: the traceback-only report (empty when nothing was printed). */
   report: Report | null;
   storeProblem?: HotdumpError;
+  /** The process that crashed: the child itself, or a descendant (go run, sh -c, a script, make). */
+  crashed?: CrashedSummary;
+}
+
+export interface CrashedSummary {
+  pid: number;
+  argv: string[];
+  exe: string;
+  /** The child hotdump started (possibly after an exec), rather than one of its descendants. */
+  root: boolean;
+  evidence: CrashedProcess["evidence"];
 }
 
 export async function runOnce(o: RunOnceOptions): Promise<RunOnceResult> {
@@ -91,6 +104,8 @@ export async function runOnce(o: RunOnceOptions): Promise<RunOnceResult> {
   // Facts about the running process (its exact comm, pid namespace, core limit) for finding the core.
   const snapshot =
     child.pid !== undefined ? snapshotAfterExec(child.pid, program).catch(() => undefined) : undefined;
+  // The Go program may be a descendant (go run, sh -c, a wrapper script, make): follow the tree.
+  const tracker: DescendantTracker | null = child.pid !== undefined ? trackDescendants(child.pid) : null;
   const forward = (sig: NodeJS.Signals) => () => child.signal(sig);
   const handlers: [NodeJS.Signals, () => void][] = (["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"] as const).map(
     (s) => [s, s === "SIGINT" ? () => {} : forward(s)],
@@ -105,40 +120,82 @@ export async function runOnce(o: RunOnceOptions): Promise<RunOnceResult> {
       cause: end.error,
     });
 
-  const { stderrTail, traceback, ended, races: raceReports } = judgeEnd(child, end, races.races);
+  const judged = judgeEnd(child, end, races.races);
+  const { stderrTail, traceback, races: raceReports } = judged;
+  let ended = judged.ended;
+  let crashed = tracker ? await findCrashedProcess(tracker, end, traceback, { startedAt, endedAt }) : null;
+  await tracker?.stop(crashed ? [crashed.process] : []);
+  // Judged a crash from its own output alone (a race report's exit status): the child is the one.
+  const root = tracker?.list().find((d) => d.pid === child.pid);
+  if (!crashed && ended.outcome === "crash" && root)
+    crashed = { process: root, root: true, ended, evidence: "exit-status" };
   let crash: Captured | null = null;
-  if (ended.outcome === "crash") {
-    crash = await captureCrash(
-      {
-        pid: child.pid!,
-        ended,
-        startedAt,
-        endedAt,
-        cmdline: [o.command, ...o.args],
-        cwd: o.cwd,
-        envNames: Object.keys(o.env).sort(),
-        binary: {
-          path: program,
-          ...(archived ? { archived: archived.path, sha256: archived.sha256 } : {}),
-          identity,
+  let summary: CrashedSummary | undefined;
+  if (crashed) {
+    const p = crashed.process;
+    summary = {
+      pid: p.pid,
+      // The root is seen first as the launch shell: its argv then is hotdump's prelude.
+      argv: p.argv.length && (p.isGo || !crashed.root) ? p.argv : [o.command, ...o.args],
+      exe: p.exe.replace(/ \(deleted\)$/, ""),
+      root: crashed.root,
+      evidence: crashed.evidence,
+    };
+    if (ended.outcome !== "crash")
+      ended = {
+        ...ended,
+        outcome: "crash",
+        note: `pid ${p.pid} (${summary.argv.join(" ")}) crashed; ${o.command} then ${ended.signal ? `died of ${ended.signal}` : `exited with status ${ended.exitCode}`}`,
+      };
+  }
+  if (crashed) {
+    const p = crashed.process;
+    // The binary that really ran: the copy taken before start when the child is that program, else
+    // the descendant's executable through the fd kept while it ran (go run deletes its file).
+    let binary: NonNullable<Parameters<typeof captureCrash>[0]["binary"]> = {
+      path: program,
+      ...(archived ? { archived: archived.path, sha256: archived.sha256 } : {}),
+      identity,
+    };
+    const sameAsStarted =
+      crashed.root && identity?.goBuildId != null && p.identity?.goBuildId === identity.goBuildId;
+    if (!sameAsStarted) binary = (await descendantBinary(p, layout, o.logger)) ?? binary;
+    // A Go process's snapshot is re-taken once its binary is known to be Go (after any exec); a root
+    // not yet identified (it crashed within a poll) has the snapshot taken once it exec'd the program.
+    const processFacts =
+      p.isGo || !crashed.root ? (p.snapshot ?? undefined) : snapshot ? await snapshot : undefined;
+    try {
+      crash = await captureCrash(
+        {
+          pid: p.pid,
+          ended: crashed.ended,
+          startedAt,
+          endedAt,
+          cmdline: summary!.argv,
+          cwd: processFacts?.cwd ?? crashedCwd(crashed, o.cwd),
+          envNames: Object.keys(o.env).sort(),
+          binary,
+          stdoutTail: child.stdoutTail.toString(),
+          stderrTail,
+          traceback,
+          races: raceReports,
+          ...(processFacts ? { process: processFacts } : {}),
         },
-        stdoutTail: child.stdoutTail.toString(),
-        stderrTail,
-        traceback,
-        races: raceReports,
-        ...(snapshot && (await snapshot) ? { process: (await snapshot)! } : {}),
-      },
-      {
-        layout,
-        ...(storeProblem ? { storeError: storeProblem } : {}),
-        ...(o.analyze ? { analyze: o.analyze } : {}),
-        ...(o.runAnalysis === false ? { runAnalysis: false } : {}),
-        logger: o.logger,
-      },
-    );
+        {
+          layout,
+          ...(storeProblem ? { storeError: storeProblem } : {}),
+          ...(o.analyze ? { analyze: o.analyze } : {}),
+          ...(o.runAnalysis === false ? { runAnalysis: false } : {}),
+          logger: o.logger,
+        },
+      );
+    } finally {
+      tracker?.release();
+    }
   }
   return {
     ended,
+    ...(summary ? { crashed: summary } : {}),
     pid: child.pid,
     crash,
     stderrTail,

@@ -11,14 +11,28 @@ import { type RunningRecord, readRunning, writeRunning } from "../store/running.
 type Entry = RunningRecord;
 
 const load = (layout: StoreLayout) => readRunning(layout.root);
-const save = (layout: StoreLayout, entries: Entry[]) => writeRunning(layout.root, entries);
 
-export function rememberRunning(layout: StoreLayout, e: Omit<Entry, "supervisor">): void {
-  save(layout, [...load(layout).filter((x) => x.pid !== e.pid), { ...e, supervisor: process.pid }]);
+/**
+ * Write the list; on failure (a full disk) keep going: the file is a second line of defence
+ * (PR_SET_PDEATHSIG is the first), and a supervisor must never stop supervising over it. The
+ * next successful save writes the whole current list, so nothing is lost once space returns.
+ */
+function save(layout: StoreLayout, entries: Entry[]): Error | null {
+  try {
+    writeRunning(layout.root, entries);
+    return null;
+  } catch (e) {
+    return e as Error;
+  }
 }
 
-export function forgetRunning(layout: StoreLayout, pid: number): void {
-  save(
+/** Returns the write error, if any (the caller may say so; it never throws). */
+export function rememberRunning(layout: StoreLayout, e: Omit<Entry, "supervisor">): Error | null {
+  return save(layout, [...load(layout).filter((x) => x.pid !== e.pid), { ...e, supervisor: process.pid }]);
+}
+
+export function forgetRunning(layout: StoreLayout, pid: number): Error | null {
+  return save(
     layout,
     load(layout).filter((x) => x.pid !== pid),
   );

@@ -4,7 +4,8 @@
  * to the service's own pid (set by launch.ts's `sh -c` prelude).
  *
  * hotdump itself must never accept a connection on these sockets. A listening net.Server keeps
- * accepting and libuv cannot pause a listener (FIELD-NOTES, "Sockets from Node"), so the start is
+ * accepting: libuv has no call to pause a listening handle (uv_listen has no counterpart short
+ * of closing it), so the start is
  * two-stage:
  *  - stage 1 (`bindListeners` + `handoff`) binds, spawns the supervising Node process with the
  *    sockets at fd 3, 4, ... and closes its own servers before its event loop polls again;
@@ -571,16 +572,6 @@ export function inheritedListeners(
   }
   const pid = Number(env[HANDOFF_ENV.stage1Pid]);
   return { fds, names, stage1Pid: Number.isInteger(pid) && pid > 0 ? pid : undefined };
-}
-
-/** The activation variables for a generation; LISTEN_PID comes from launch.ts's prelude, since
- * only the shell that execs the service knows its pid. Empty when nothing is inherited. */
-export function listenEnv(l: Pick<InheritedListeners, "fds" | "names">): {
-  LISTEN_FDS?: string;
-  LISTEN_FDNAMES?: string;
-} {
-  if (l.fds.length === 0) return {};
-  return { LISTEN_FDS: String(l.fds.length), LISTEN_FDNAMES: l.names.join(":") };
 }
 
 /** `env` without hotdump's own handoff variables, which a generation has no use for. */

@@ -1,4 +1,5 @@
 /** What `dev` and `run` both do before supervising: the socket handoff and the store. */
+import type { ResolvedSupervise } from "../config/supervise.js";
 import { HotdumpError } from "../errors.js";
 import { ensureStore, type Journal, openJournal, type StoreLayout } from "../store/index.js";
 import type { Logger } from "../util/log.js";
@@ -35,14 +36,54 @@ export async function handOffIfListening(listen: string[]): Promise<Inherited | 
   return inherited;
 }
 
+/**
+ * What `dev` and `run` alike pass the supervisor from their shared flags and the sockets this
+ * process inherited.
+ */
+export function supervisorFlagOptions(sup: ResolvedSupervise, inherited: Inherited) {
+  return {
+    env: { ...process.env, ...sup.env },
+    listenFds: inherited.fds,
+    listenNames: inherited.names,
+    probe: sup.probe,
+    timing: sup.timing,
+    readyTimeoutMs: sup.readyTimeoutMs,
+  };
+}
+
 /** The store, its journal, and no service left behind by an earlier hotdump. */
 export function openSupervisorStore(dir: string, logger: Logger): { layout: StoreLayout; journal: Journal } {
   const layout = ensureStore(dir);
-  const journal = openJournal(layout);
+  // A supervisor never dies of a full disk: journal writes that fail are held and written when
+  // space returns; say so once each way.
+  const journal = openJournal(layout, {
+    holdOnFailure: true,
+    onWriteState: (error, n) => {
+      if (error)
+        logger.warn(
+          `cannot write the journal (${describeWriteError(error)}); the service keeps running, events are held in memory until ${layout.root} has space`,
+        );
+      else logger.info(`journal writes resumed${n ? ` (${n} oldest held events were dropped)` : ""}`);
+    },
+  });
+  // The last line of defence: a supervisor that dies takes its service with it (PDEATHSIG), so a
+  // promise nobody awaited must not end the process (Node's default since v15).
+  process.on("unhandledRejection", (reason) => {
+    logger.error(
+      `unexpected error (the supervisor keeps running): ${(reason as Error)?.message ?? String(reason)}`,
+    );
+  });
   const leftovers = stopLeftovers(layout);
   if (leftovers.length)
     logger.warn(
       `stopped ${leftovers.length} service process(es) left by an earlier hotdump: ${leftovers.join(", ")}`,
     );
   return { layout, journal };
+}
+
+/** "disk full (SQLITE_FULL)" rather than SQLite's "database or disk is full". */
+export function describeWriteError(e: Error): string {
+  const code = (e as { code?: string }).code;
+  if (code === "ENOSPC" || code === "SQLITE_FULL") return `disk full: ${code}`;
+  return code ? `${code}: ${e.message}` : e.message;
 }

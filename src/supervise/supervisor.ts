@@ -1,18 +1,28 @@
+import { reportFromTracebackOnly } from "../analyze/analyze.js";
 import { raceMessage } from "../analyze/race/index.js";
-import { type Captured, captureCrash } from "../capture/capture.js";
+import { type Captured, type CrashFacts, captureCrash, claimCore } from "../capture/capture.js";
 import type { Report } from "../contracts/report.js";
 import type { BinaryIdentity } from "../elf/index.js";
-import { defaultBudget, type EventInput, type JournalEvent, type StoreLayout } from "../store/index.js";
+import {
+  defaultBudget,
+  type EventInput,
+  type Journal,
+  type JournalEvent,
+  type StoreLayout,
+} from "../store/index.js";
 import type { Child } from "../util/child.js";
 import { LineSplitter } from "../util/lines.js";
 import type { Logger } from "../util/log.js";
 import { Backoff, type BackoffOptions } from "./backoff.js";
+import { crashedCwd, descendantBinary, findCrashedProcess } from "./crashedProcess.js";
+import { trackDescendants } from "./descendants.js";
 import { launchService } from "./launch.js";
 import { type Ended, judgeEnd } from "./outcome.js";
 import { expandPort, freePort, type ProbeSpec, type ProbeTiming, waitReady } from "./probe.js";
 import { createRaceWatcher } from "./race.js";
 import { createRecoveredPanicWatcher } from "./recovered.js";
 import { forgetRunning, rememberRunning } from "./running.js";
+import { withoutHandoffEnv } from "./sockets.js";
 import {
   addressInUseMessage,
   checkAccepts,
@@ -60,6 +70,13 @@ export interface SupervisorOptions {
   onOutput?: (generation: number, stream: "stdout" | "stderr", line: string) => void;
   /** After each crash is captured (dev prints its summary). */
   onCrash?: (generation: number, c: Captured) => void;
+  /** The supervisor's journal (holds what a full disk refuses); captures write through it. */
+  journal?: Journal;
+  /**
+   * How long after a crash its capture (compression + Delve) may still run, queue wait included
+   * (default 120 s). Past it the core is still stored and the report comes from the traceback.
+   */
+  captureDeadlineMs?: number;
 }
 
 type GenState = "starting" | "ready" | "stopping" | "ended";
@@ -73,6 +90,8 @@ interface Running {
   lines: Set<(line: string) => void>;
   /** Connections still queued on its own sockets when they were closed (reset by the kernel). */
   socketsLeft?: number;
+  /** Settles as soon as the process ended and its core (if any) is set aside: restart may go. */
+  ended: Promise<{ ended: Ended; expected: boolean }>;
   /** Settles once the end has been classified (and a crash captured). */
   done: Promise<GenerationEnd>;
 }
@@ -128,6 +147,48 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
   let pending: { build: Build; waiters: ((r: DeployResult) => void)[] } | null = null;
   let shuttingDown = false;
   let restartTimer: NodeJS.Timeout | undefined;
+  // Captures run one at a time, apart from the deploy queue: in `run` a crashed service is
+  // restarted (after its backoff) while its core is still being compressed and analysed.
+  let captures: Promise<unknown> = Promise.resolve();
+  const captureDeadlineMs = o.captureDeadlineMs ?? 120_000;
+  // A write the store refuses (a full disk) is said once per kind until it works again.
+  const storeFailing = new Set<string>();
+  const storeWrite = (what: string, err: Error | null) => {
+    if (!err) {
+      if (storeFailing.delete(what)) o.logger.info(`${what}: writing again`);
+      return;
+    }
+    if (storeFailing.has(what)) return;
+    storeFailing.add(what);
+    o.logger.warn(
+      `cannot write ${what} (${(err as NodeJS.ErrnoException).code ?? err.message}); the service keeps running`,
+    );
+  };
+
+  function queueCapture(facts: CrashFacts, generation: number): Promise<Captured> {
+    const run = captures.then(() =>
+      captureCrash(facts, {
+        layout: o.layout,
+        analyze: { redact: Boolean(o.redact) },
+        pinnedBinaries: keep ? [keep.sha256] : [],
+        ...(budget ? { budget } : {}),
+        deadline: facts.endedAt.getTime() + captureDeadlineMs,
+        ...(o.journal ? { journal: o.journal } : {}),
+      }).catch((e: Error): Captured => {
+        // Never a lost crash: whatever broke in the capture, the traceback still makes a report.
+        o.logger.error(`capturing the crash of generation ${generation} failed: ${e.message}`);
+        const core = { found: false, reason: `capture failed: ${e.message}` };
+        return {
+          bundle: null,
+          report: reportFromTracebackOnly(facts.traceback, core),
+          core,
+          problems: [{ code: "E_CAPTURE", message: e.message }],
+        };
+      }),
+    );
+    captures = run;
+    return run;
+  }
   // Ctrl-C must not wait out a new generation's ready timeout (60 s by default).
   const shutdown = new AbortController();
 
@@ -135,8 +196,12 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
     const port = needsPort ? await freePort() : 0;
     // {port} in the service's environment is the generation's own free port (for a health
     // endpoint a probe can reach without hitting the old generation on the shared socket).
+    // hotdump's own stage-1 -> stage-2 variables (HOTDUMP_LISTEN_*, HOTDUMP_STAGE1_PID) stop here:
+    // the service gets the systemd names set below, and a Go program that itself runs hotdump
+    // would otherwise take them as its own handoff.
     const env: NodeJS.ProcessEnv = {};
-    for (const [k, v] of Object.entries(o.env)) if (v !== undefined) env[k] = expandPort(v, port);
+    for (const [k, v] of Object.entries(withoutHandoffEnv(o.env)))
+      if (v !== undefined) env[k] = expandPort(v, port);
     if (handoff) {
       env.LISTEN_FDS = String(sockets.length);
       env.LISTEN_FDNAMES = (o.listenNames ?? []).join(":");
@@ -196,15 +261,31 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
       onStderr: (c) => err.push(c),
     });
     const startedAt = new Date();
-    const g: Running = { build, child, port, state: "starting", startedAt, lines, done: null as never };
+    // The same descendant tracking as exec: a service that starts Go programs of its own (workers,
+    // a wrapper) has their crashes captured with their own pid, binary and core. Every 50 ms for a
+    // long-running service: ~1.5% of one core, estimated from bench/descendants.mjs (0.76 ms a pass).
+    const tracker = child.pid !== undefined ? trackDescendants(child.pid, { intervalMs: 50 }) : null;
+    const g: Running = {
+      build,
+      child,
+      port,
+      state: "starting",
+      startedAt,
+      lines,
+      ended: null as never,
+      done: null as never,
+    };
     if (child.pid !== undefined)
-      rememberRunning(o.layout, { pid: child.pid, generation: build.generation, binary: build.binary });
+      storeWrite(
+        "running.json",
+        rememberRunning(o.layout, { pid: child.pid, generation: build.generation, binary: build.binary }),
+      );
     o.emit({ event: "started", generation: build.generation, pid: child.pid ?? null });
-    g.done = child.stopped.then(async (end) => {
+    const ending = child.stopped.then(async (end) => {
       out.flush();
       err.flush();
       recovered.flush();
-      if (child.pid !== undefined) forgetRunning(o.layout, child.pid);
+      if (child.pid !== undefined) storeWrite("running.json", forgetRunning(o.layout, child.pid));
       const expected = g.state === "stopping";
       g.state = "ended";
       // The sockets of a generation that took the traffic and ended by itself stay open: the
@@ -212,47 +293,65 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
       if (!expected && !shuttingDown && steering.isTarget(build.generation))
         steering.keepForRestart(build.generation);
       else g.socketsLeft = steering.release(build.generation);
-      const { stderrTail, traceback, ended, races: raceReports } = judgeEnd(child, end, races.races);
-      let crash: Captured | null = null;
+      const judged = judgeEnd(child, end, races.races);
+      const { stderrTail, traceback, races: raceReports } = judged;
+      let ended = judged.ended;
+      const endedAt = new Date();
+      const crashed = tracker
+        ? await findCrashedProcess(tracker, end, traceback, { startedAt, endedAt })
+        : null;
+      await tracker?.stop(crashed ? [crashed.process] : []);
+      // A descendant crashed while what was started ended otherwise: the generation crashed.
+      const inDescendant = crashed && !crashed.root && !expected ? crashed : null;
+      if (inDescendant && ended.outcome !== "crash") ended = { ...ended, outcome: "crash" };
+      let facts: CrashFacts | null = null;
       if (ended.outcome === "crash") {
-        crash = await captureCrash(
-          {
-            pid: child.pid ?? 0,
-            ended,
-            startedAt,
-            endedAt: new Date(),
-            cmdline: [build.binary, ...o.args],
-            cwd: o.cwd,
-            envNames: Object.keys(env).sort(),
-            binary: {
-              path: build.binary,
-              archived: build.binary,
-              sha256: build.sha256,
-              identity: build.identity,
-            },
-            stdoutTail: child.stdoutTail.toString(),
-            stderrTail,
-            traceback,
-            races: raceReports,
-            generation: build.generation,
-          },
-          {
-            layout: o.layout,
-            analyze: { redact: Boolean(o.redact) },
-            pinnedBinaries: keep ? [keep.sha256] : [],
-            ...(budget ? { budget } : {}),
-          },
-        );
+        const p = inDescendant?.process;
+        const own = {
+          path: build.binary,
+          archived: build.binary,
+          sha256: build.sha256,
+          identity: build.identity,
+        };
+        facts = {
+          pid: p?.pid ?? child.pid ?? 0,
+          ended: inDescendant?.ended ?? ended,
+          startedAt,
+          endedAt,
+          cmdline: p ? p.argv : [build.binary, ...o.args],
+          cwd: inDescendant ? crashedCwd(inDescendant, o.cwd) : o.cwd,
+          envNames: Object.keys(env).sort(),
+          binary: (p && (await descendantBinary(p, o.layout, o.logger))) ?? own,
+          ...(p?.snapshot ? { process: p.snapshot } : {}),
+          stdoutTail: child.stdoutTail.toString(),
+          stderrTail,
+          traceback,
+          races: raceReports,
+          generation: build.generation,
+        };
+        // Before anything restarts: the next generation's core must not replace this one.
+        if (o.mode === "run") facts.claimed = await claimCore(facts);
+      }
+      return { ended, expected, facts, crashPid: inDescendant?.process.pid ?? child.pid ?? null };
+    });
+    g.ended = ending.then(({ ended, expected }) => ({ ended, expected }));
+    g.done = ending.then(async ({ ended, expected, facts, crashPid }) => {
+      let crash: Captured | null = null;
+      if (facts) {
+        crash = await queueCapture(facts, build.generation).finally(() => tracker?.release());
         o.emit({
           event: "crash",
           generation: build.generation,
-          pid: child.pid ?? null,
+          pid: crashPid,
           crashId: crash.bundle?.id ?? null,
           message: crash.report.message,
           culprit: crash.report.culprit,
+          // Why a bundle is short or missing (a full disk, a deadline): said, never silent.
+          problems: crash.problems,
         });
         o.onCrash?.(build.generation, crash);
       } else if (expected) {
+        tracker?.release();
         o.emit({
           event: "stopped",
           generation: build.generation,
@@ -261,6 +360,7 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
           exitCode: ended.exitCode,
         });
       } else {
+        tracker?.release();
         o.emit({
           event: "exited",
           generation: build.generation,
@@ -324,21 +424,19 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
    * A generation ended by itself (capture is done in g.done). `run` restarts whatever ended; `dev`
    * restarts a crash (a clean exit waits for the next change). Both back off: 0.5 s, 1 s, 2 s...
    */
-  function restartLater(g: Running, end: GenerationEnd): void {
+  function restartLater(g: Running, ended: Ended): void {
     if (shuttingDown) return;
     const ranMs = Date.now() - g.startedAt.getTime();
-    const restart = o.mode === "run" || end.ended.outcome === "crash";
+    const restart = o.mode === "run" || ended.outcome === "crash";
     if (!restart) {
-      o.logger.info(
-        `generation ${g.build.generation} exited (status ${end.ended.status}); waiting for a change`,
-      );
+      o.logger.info(`generation ${g.build.generation} exited (status ${ended.status}); waiting for a change`);
       return;
     }
     const delay = backoff.next(ranMs);
     if (handoff && /address already in use/.test(g.child.stderrTail.toString()))
       o.logger.warn(addressInUseMessage(g.build.generation, steering));
     o.logger.warn(
-      `generation ${g.build.generation} ${end.ended.outcome === "crash" ? "crashed" : "exited"} after ${ranMs} ms; restarting in ${delay} ms${backoff.consecutive > 1 ? ` (crash loop: ${backoff.consecutive} in a row)` : ""}`,
+      `generation ${g.build.generation} ${ended.outcome === "crash" ? "crashed" : "exited"} after ${ranMs} ms; restarting in ${delay} ms${backoff.consecutive > 1 ? ` (crash loop: ${backoff.consecutive} in a row)` : ""}${ended.outcome === "crash" && o.mode === "run" ? " (its capture goes on meanwhile)" : ""}`,
     );
     restartTimer = setTimeout(() => {
       restartTimer = undefined;
@@ -346,11 +444,18 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
     }, delay);
   }
 
+  /**
+   * `run` restarts as soon as the process ended and its core is set aside (capture continues in
+   * its queue); `dev` restarts once the crash is captured, so its summary precedes the rebuild.
+   */
+  const endOf = (g: Running): Promise<{ ended: Ended; expected: boolean }> =>
+    o.mode === "run" ? g.ended : g.done;
+
   function watch(g: Running): void {
-    void g.done.then((end) => {
+    void endOf(g).then((end) => {
       if (current !== g || end.expected || shuttingDown) return;
       current = null;
-      restartLater(g, end);
+      restartLater(g, end.ended);
     });
   }
 
@@ -398,11 +503,11 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
     }
     if (!ready.ready) {
       if (g.state === "ended" || g.child.exited) {
-        // It died before it was ready, and nothing else serves: the crash is captured (g.done);
-        // restart it with backoff.
-        const end = await g.done;
+        // It died before it was ready, and nothing else serves: restart it with backoff. `run`
+        // does not wait for the capture (the restart would queue behind this deploy).
+        const end = o.mode === "run" ? { ...(await g.ended), crash: null } : await g.done;
         if (current === g) current = null;
-        restartLater(g, end);
+        restartLater(g, end.ended);
         return notReady(build, ready.reason, end);
       }
       // Still running but not ready, and nothing to roll back to: keep it, and say so.
@@ -490,6 +595,8 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
       if (current) await stopGeneration(current);
       current = null;
       steering.stop();
+      // Every crash captured (each within its deadline) before the supervisor exits.
+      await captures.catch(() => {});
     },
   };
 }

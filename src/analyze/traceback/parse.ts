@@ -2,6 +2,7 @@
  * Finds a Go crash in arbitrary stderr (service logs first) and parses it in one pass over the
  * lines: a header (panic chain, fatal error, signal, runtime notes) and then the stack dump.
  */
+import { ELISION_RE } from "../../util/tail.js";
 import { culpritIndex } from "../frames.js";
 import {
   makeFrame,
@@ -106,8 +107,26 @@ export function parseDump(
   let created: CreatedBy | null = null;
   const n = lines.length;
   let j = start;
+  /** After hotdump's elision line: the rest of a goroutine cut in the middle, up to the next one. */
+  let skipping = false;
   for (; j < n; j++) {
     const line = lines[j] as string;
+    if (ELISION_RE.test(line)) {
+      skipping = true;
+      frames = null;
+      g = null;
+      lastFrame = null;
+      created = null;
+      res.end = j;
+      continue;
+    }
+    if (skipping) {
+      if (line !== "" && !line.startsWith("goroutine ")) {
+        res.end = j;
+        continue;
+      }
+      skipping = false;
+    }
     if (line === "") {
       if (g && res.goroutines.length >= maxGoroutines) break;
       frames = null;

@@ -1,0 +1,314 @@
+/**
+ * Every process hotdump started, and every process those started: `go run .`, `sh -c ./server`, a
+ * wrapper script or `make run` put the Go program one or more forks below the child hotdump
+ * spawned, so its pid, its binary and its end are not the child's.
+ *
+ * Discovery polls /proc/PID/task/TID/children from the root down (Linux ≥ 3.5 with
+ * CONFIG_PROC_CHILDREN, on in Debian's and Ubuntu's kernels), plus this process's own children,
+ * where orphans land once hotdump is their subreaper. For each Go program seen (an ELF with Go
+ * build info), an fd is opened on /proc/PID/exe: it keeps the inode readable after `go run`
+ * deletes its /tmp/go-build… copy, which it does as soon as the program ends (Go 1.26: the path
+ * no longer existed when exec finished, while the copy read through the fd had the build ID of
+ * the core; test/exec-descendants.test.ts checks both on every run).
+ */
+import { closeSync, fstatSync, openSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { type ProcessSnapshot, snapshotProcess } from "../capture/processFacts.js";
+import { type BinaryIdentity, readBinaryIdentity } from "../elf/index.js";
+import { signalName } from "../util/child.js";
+import { becomeSubreaper, decodeWaitStatus, reapChild } from "../util/native.js";
+
+export interface ProcessEndSeen {
+  exitCode: number | null;
+  signal: NodeJS.Signals | null;
+  /** "reaped": hotdump collected it as subreaper; "zombie": read from /proc/PID/stat before its parent did. */
+  via: "reaped" | "zombie";
+}
+
+export interface Descendant {
+  pid: number;
+  ppid: number;
+  /** Process group (/proc/PID/stat field 5). */
+  pgrp: number;
+  /** Clock ticks since boot (/proc/PID/stat field 22): tells a reused pid from the process seen before. */
+  startTime: number;
+  argv: string[];
+  /** readlink /proc/PID/exe as last seen (" (deleted)" once `go run` removed it). */
+  exe: string;
+  /** An fd on the executable, for Go programs: readable after the file is deleted or replaced. */
+  exeFd: number | null;
+  identity: BinaryIdentity | null;
+  isGo: boolean;
+  snapshot: ProcessSnapshot | null;
+  firstSeen: number;
+  lastSeen: number;
+  gone: boolean;
+  end?: ProcessEndSeen;
+  /** Known only from its core: it ended before a poll could see it. */
+  unseen?: boolean;
+}
+
+export interface DescendantTracker {
+  readonly rootPid: number;
+  /** Every process seen, the root included, in order of discovery. */
+  list(): Descendant[];
+  /** One discovery pass now (also run every `intervalMs`); waits for pending identity reads. */
+  poll(): Promise<void>;
+  /** Stop polling; close every fd except those of `keep`. */
+  stop(keep?: readonly Descendant[]): Promise<void>;
+  /** Close the fds kept by stop(). */
+  release(): void;
+}
+
+interface StatFields {
+  ppid: number;
+  pgrp: number;
+  state: string;
+  startTime: number;
+  exitCode: number | null;
+}
+
+/** /proc/PID/stat: the comm field may hold spaces and parentheses, so fields are counted after the last ')'. */
+function readStat(pid: number): StatFields | null {
+  try {
+    const s = readFileSync(`/proc/${pid}/stat`, "latin1");
+    const rest = s.slice(s.lastIndexOf(")") + 2).split(" ");
+    // rest[0] is field 3 (state); field N is rest[N - 3]; exit_code is field 52 (since Linux 3.5).
+    const exit = rest[49];
+    return {
+      state: rest[0] ?? "?",
+      ppid: Number(rest[1]),
+      pgrp: Number(rest[2]),
+      startTime: Number(rest[19]),
+      exitCode: exit === undefined ? null : Number(exit),
+    };
+  } catch {
+    return null;
+  }
+}
+
+function childrenOf(pid: number | "self"): number[] {
+  const out: number[] = [];
+  let tasks: string[];
+  try {
+    tasks = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const t of tasks) {
+    try {
+      for (const c of readFileSync(`/proc/${pid}/task/${t}/children`, "latin1").split(" "))
+        if (c.trim()) out.push(Number(c));
+    } catch {
+      // the task ended meanwhile
+    }
+  }
+  return out;
+}
+
+function decodeStatus(status: number): { exitCode: number | null; signal: NodeJS.Signals | null } {
+  const w = decodeWaitStatus(status);
+  return { exitCode: w.exitCode, signal: signalName(w.signal) };
+}
+
+/** Ended Go programs whose fd is kept for a crash found late (a long-running script may start many). */
+const MAX_GONE_GO = 16;
+
+export function trackDescendants(
+  rootPid: number,
+  opts: { intervalMs?: number; subreaper?: boolean } = {},
+): DescendantTracker {
+  if (opts.subreaper !== false) becomeSubreaper();
+  const seen = new Map<number, Descendant>();
+  const order: Descendant[] = [];
+  /** Go-ness by executable inode: `go build` runs the same compile binary hundreds of times. */
+  const byInode = new Map<string, Promise<BinaryIdentity | null>>();
+  const pending = new Set<Promise<void>>();
+  const identifying = new Set<Descendant>();
+  let stopped = false;
+  let kept: Descendant[] = [];
+
+  const identify = (d: Descendant) => {
+    let fd: number;
+    try {
+      fd = openSync(`/proc/${d.pid}/exe`, "r");
+    } catch {
+      return; // gone, or a kernel thread
+    }
+    let key: string;
+    try {
+      const st = fstatSync(fd);
+      key = `${st.dev}:${st.ino}:${st.mtimeMs}`;
+    } catch {
+      closeSync(fd);
+      return;
+    }
+    let id = byInode.get(key);
+    if (!id) {
+      id = readBinaryIdentity(`/proc/self/fd/${fd}`).then(
+        (i) => (i.isElf && (i.goBuildId !== null || i.goVersion !== null) ? i : null),
+        () => null,
+      );
+      byInode.set(key, id);
+    }
+    const exeAtOpen = d.exe;
+    const p = id.then((identity) => {
+      // The process exec'd something else meanwhile: that exe has its own pass.
+      if (identity && d.exe === exeAtOpen && !stopped) {
+        if (d.exeFd !== null) closeSync(d.exeFd);
+        d.exeFd = fd;
+        d.isGo = true;
+        d.identity = { ...identity, path: exeAtOpen.replace(/ \(deleted\)$/, "") };
+        try {
+          d.snapshot = snapshotProcess(d.pid);
+        } catch {
+          // it ended between the two reads; the first snapshot stays
+        }
+      } else closeSync(fd);
+    });
+    pending.add(p);
+    identifying.add(d);
+    void p.finally(() => {
+      pending.delete(p);
+      identifying.delete(d);
+    });
+  };
+
+  /** Records `pid`; false when it no longer exists. */
+  const visit = (pid: number, ppid: number, now: number): boolean => {
+    let d = seen.get(pid);
+    const st = readStat(pid);
+    if (d && st && st.startTime !== d.startTime) {
+      d.gone = true; // the pid was reused
+      seen.delete(pid);
+      d = undefined;
+    }
+    if (!st) return false;
+    let exe: string;
+    try {
+      exe = readlinkSync(`/proc/${pid}/exe`);
+    } catch {
+      exe = "";
+    }
+    if (!d) {
+      let argv: string[] = [];
+      try {
+        argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").slice(0, -1);
+      } catch {
+        // gone
+      }
+      let snapshot: ProcessSnapshot | null = null;
+      try {
+        snapshot = snapshotProcess(pid);
+      } catch {
+        // gone
+      }
+      d = {
+        pid,
+        ppid,
+        pgrp: st.pgrp,
+        startTime: st.startTime,
+        argv,
+        exe,
+        exeFd: null,
+        identity: null,
+        isGo: false,
+        snapshot,
+        firstSeen: now,
+        lastSeen: now,
+        gone: false,
+      };
+      seen.set(pid, d);
+      order.push(d);
+      if (exe) identify(d);
+    } else if (exe && exe !== d.exe && exe !== `${d.exe} (deleted)`) {
+      // An exec (`exec ./server` in a script): a new program under the same pid.
+      d.exe = exe;
+      d.isGo = false;
+      d.identity = null;
+      try {
+        d.argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").slice(0, -1);
+      } catch {
+        // gone
+      }
+      identify(d);
+    } else if (exe) d.exe = exe;
+    d.lastSeen = now;
+    if (st.state === "Z" && !d.end) {
+      // A zombie's stat still holds its wait status (field 52); take it before its parent reaps it.
+      if (st.exitCode !== null && !Number.isNaN(st.exitCode))
+        d.end = { ...decodeStatus(st.exitCode), via: "zombie" };
+      if (st.ppid === process.pid && pid !== rootPid) {
+        const w = reapChild(pid);
+        if (w) d.end = { exitCode: w.exitCode, signal: signalName(w.signal), via: "reaped" };
+      }
+    }
+    return true;
+  };
+
+  const poll = () => {
+    if (stopped) return;
+    const now = Date.now();
+    const queue: [number, number][] = [[rootPid, process.pid]];
+    // Orphans adopted by this process as subreaper, once known as descendants.
+    for (const c of childrenOf("self")) if (seen.has(c) && c !== rootPid) queue.push([c, process.pid]);
+    const visited = new Set<number>();
+    while (queue.length) {
+      const [pid, ppid] = queue.shift()!;
+      if (visited.has(pid) || !visit(pid, ppid, now)) continue;
+      visited.add(pid);
+      for (const c of childrenOf(pid)) queue.push([c, pid]);
+    }
+    for (const d of seen.values())
+      if (!visited.has(d.pid) && !d.gone) {
+        d.gone = true;
+        seen.delete(d.pid);
+      }
+    // Forget ended processes that are not Go, and all but the newest ended Go ones.
+    let goneGo = 0;
+    for (let i = order.length - 1; i >= 0; i--) {
+      const d = order[i]!;
+      if (!d.gone || d.pid === rootPid || identifying.has(d)) continue;
+      if (d.isGo && ++goneGo <= MAX_GONE_GO) continue;
+      if (d.exeFd !== null) closeSync(d.exeFd);
+      d.exeFd = null;
+      order.splice(i, 1);
+    }
+  };
+
+  // 20 ms: a program must live that long to be seen. Measured (bench/descendants.mjs, shared 2-core
+  // machine at load 13): a pass over a 5-process tree costs 0.75 ms, ~2.9% of one core at 20 ms.
+  const timer = setInterval(poll, opts.intervalMs ?? 20);
+  timer.unref();
+  poll();
+
+  return {
+    rootPid,
+    list: () => [...order],
+    async poll() {
+      poll();
+      while (pending.size) await Promise.all([...pending]);
+    },
+    async stop(keep = []) {
+      clearInterval(timer);
+      while (pending.size) await Promise.all([...pending]);
+      stopped = true;
+      kept = [...keep];
+      for (const d of order)
+        if (d.exeFd !== null && !keep.includes(d)) {
+          closeSync(d.exeFd);
+          d.exeFd = null;
+        }
+    },
+    release() {
+      for (const d of kept)
+        if (d.exeFd !== null) {
+          closeSync(d.exeFd);
+          d.exeFd = null;
+        }
+      kept = [];
+    },
+  };
+}
+
+/** The Go toolchain's own programs (go, compile, link, ...), which `go run` starts before the user's. */
+export const isToolchain = (d: Descendant) => d.identity?.mainPath?.startsWith("cmd/") === true;

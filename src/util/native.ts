@@ -1,0 +1,75 @@
+/**
+ * The two system calls Node does not offer, through koffi (a prebuilt FFI, no compiler needed):
+ * prctl(PR_SET_CHILD_SUBREAPER) and waitpid() on one pid. Both are optional: without koffi's
+ * prebuilt binary (another libc, another architecture) hotdump still tracks descendants by polling
+ * /proc, it just cannot collect the exit status of orphans.
+ */
+import { createRequire } from "node:module";
+
+/** prctl(2): PR_SET_CHILD_SUBREAPER = 36 (include/uapi/linux/prctl.h). */
+const PR_SET_CHILD_SUBREAPER = 36;
+const WNOHANG = 1;
+
+interface Libc {
+  prctl: (option: number, a: number, b: number, c: number, d: number) => number;
+  waitpid: (pid: number, status: number[], options: number) => number;
+}
+
+let libc: Libc | null | undefined;
+
+function load(): Libc | null {
+  if (libc !== undefined) return libc;
+  try {
+    const koffi = createRequire(import.meta.url)("koffi") as typeof import("koffi");
+    const lib = koffi.load("libc.so.6");
+    libc = {
+      prctl: lib.func("int prctl(int, unsigned long, unsigned long, unsigned long, unsigned long)"),
+      waitpid: lib.func("int waitpid(int, _Out_ int *, int)"),
+    };
+  } catch {
+    libc = null;
+  }
+  return libc;
+}
+
+let subreaper = false;
+
+/**
+ * Make this process the subreaper of everything it starts: a descendant whose parent exits (a
+ * wrapper script that started a server in the background, then ended) is reparented to hotdump
+ * instead of init, so it stays visible under /proc/self/task/{@literal *}/children and its exit
+ * status can be collected here. Process-wide and permanent (prctl(2)); idempotent.
+ */
+export function becomeSubreaper(): boolean {
+  if (subreaper) return true;
+  const c = load();
+  if (!c) return false;
+  subreaper = c.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) === 0;
+  return subreaper;
+}
+
+export interface WaitStatus {
+  exitCode: number | null;
+  /** Signal number that ended it. */
+  signal: number | null;
+  coreDumped: boolean;
+}
+
+/** Decode a wait(2) status word (WIFEXITED / WIFSIGNALED / WCOREDUMP of glibc's bits/waitstatus.h). */
+export function decodeWaitStatus(status: number): WaitStatus {
+  const sig = status & 0x7f;
+  if (sig === 0) return { exitCode: (status >> 8) & 0xff, signal: null, coreDumped: false };
+  return { exitCode: null, signal: sig, coreDumped: (status & 0x80) !== 0 };
+}
+
+/**
+ * Reap `pid` if it is a zombie child of this process. Only ever call it for an adopted orphan:
+ * reaping a child that libuv started steals its exit from Node (libuv ignores the ECHILD it then gets).
+ */
+export function reapChild(pid: number): WaitStatus | null {
+  const c = load();
+  if (!c) return null;
+  const out = [0];
+  const r = c.waitpid(pid, out, WNOHANG);
+  return r === pid ? decodeWaitStatus(out[0] ?? 0) : null;
+}
