@@ -215,3 +215,20 @@ describe("the store", () => {
     expect(staged.split("\n").filter(Boolean)).toEqual(["svc"]);
   }, 60_000);
 });
+
+describe("run stopped while its first generation starts", () => {
+  it("drains and exits 0 on a SIGTERM that arrives before the switch is over", async () => {
+    const cwd = tmp();
+    dirs.push(cwd);
+    const bin = buildGoFixture("cgosvc", { cgo: true });
+    const port = await freePort();
+    sup = startSupervised(
+      ["run", "--json-events", "--store", join(cwd, ".hotdump"), "--listen", `127.0.0.1:${port}`, "--", bin],
+      { cwd },
+    );
+    // "started" comes before the probe, the switch and the drain wait: the first reload is still running.
+    await sup.waitFor((e) => e.event === "started", 30_000, "first generation started");
+    expect(await sup.stop("SIGTERM")).toBe(0);
+    sup = undefined;
+  }, 60_000);
+});

@@ -112,16 +112,18 @@ export function registerDev(program: Command): void {
         ui = await createUiServer({ storeDir: layout.root });
         logger.info(`dashboard: ${ui.url}`);
       }
+      // Listen before anything starts: a signal during the watcher's first scan stops us gracefully.
+      const stopRequested = new Promise<void>((resolve) => {
+        process.once("SIGINT", () => resolve());
+        process.once("SIGTERM", () => resolve());
+      });
       await session.start();
       // `r` + Enter forces a rebuild, as in the tools people already know.
       const rl = process.stdin.isTTY ? createInterface({ input: process.stdin }) : undefined;
       rl?.on("line", (l) => {
         if (l.trim() === "r") session.rebuild();
       });
-      await new Promise<void>((resolve) => {
-        process.once("SIGINT", () => resolve());
-        process.once("SIGTERM", () => resolve());
-      });
+      await stopRequested;
       logger.info("stopping");
       rl?.close();
       await session.stop();

@@ -158,6 +158,18 @@ export function registerRun(program: Command): void {
       ? await (await import("../ui/index.js")).createUiServer({ storeDir: layout.root, logger })
       : undefined;
     if (ui) logger.info(`dashboard: ${ui.url}`);
+    // Listen for SIGTERM/SIGINT before the first generation starts: a signal that arrives while it is
+    // still switching (the ready event is out, the drain wait is not over) must stop us gracefully,
+    // not kill this process with the signal's default action.
+    let stopSignal: NodeJS.Signals = "SIGTERM";
+    const stopRequested = new Promise<void>((resolveStop) => {
+      const stop = (sig: NodeJS.Signals) => {
+        stopSignal = sig;
+        resolveStop();
+      };
+      process.once("SIGTERM", stop);
+      process.once("SIGINT", stop);
+    });
     try {
       const first = await reload(true);
       if (!first.ok && supervisor.current === null)
@@ -188,14 +200,8 @@ export function registerRun(program: Command): void {
         t = setTimeout(onReloadSignal, 300);
       });
     }
-    await new Promise<void>((resolveStop) => {
-      const stop = (sig: NodeJS.Signals) => {
-        logger.info(`${sig}: draining generation ${supervisor.current?.generation ?? "-"} and exiting`);
-        resolveStop();
-      };
-      process.once("SIGTERM", stop);
-      process.once("SIGINT", stop);
-    });
+    await stopRequested;
+    logger.info(`${stopSignal}: draining generation ${supervisor.current?.generation ?? "-"} and exiting`);
     watcher?.close();
     process.off("SIGHUP", onReloadSignal);
     process.off("SIGUSR2", onReloadSignal);
