@@ -17,8 +17,13 @@ export function registerHistory(program: Command): void {
         process.stdout.write(`no generations in ${dir}\n`);
         return;
       }
+      // A generation that ended by itself and was started again says so: "ready" alone would hide
+      // that it crashed (its crashes are listed at the end of the line).
+      const statusOf = (g: (typeof list)[number]) =>
+        g.restarts > 0 ? `${g.status} (restarted ${g.restarts}×)` : g.status;
+      const w = Math.max(8, ...list.map((g) => statusOf(g).length));
       process.stdout.write(
-        `${"GEN".padStart(4)}  ${"BUILT (UTC)".padEnd(19)}  SRC  ${"SHA-256".padEnd(12)}  ${"STATUS".padEnd(8)}  CHANGED / CRASHES\n`,
+        `${"GEN".padStart(4)}  ${"BUILT (UTC)".padEnd(19)}  SRC  ${"SHA-256".padEnd(12)}  ${"STATUS".padEnd(w)}  CHANGED / CRASHES\n`,
       );
       for (const g of list) {
         const changed = g.changed.length
@@ -26,7 +31,7 @@ export function registerHistory(program: Command): void {
           : "";
         const crashes = g.crashIds.length ? `  crashes: ${g.crashIds.join(", ")}` : "";
         process.stdout.write(
-          `${String(g.generation).padStart(4)}  ${g.createdAt.replace("T", " ").slice(0, 19)}  ${g.source.padEnd(3)}  ${g.sha256.slice(0, 12)}  ${g.status.padEnd(8)}${changed}${crashes}\n`,
+          `${String(g.generation).padStart(4)}  ${g.createdAt.replace("T", " ").slice(0, 19)}  ${g.source.padEnd(3)}  ${g.sha256.slice(0, 12)}  ${statusOf(g).padEnd(w)}${changed}${crashes}\n`,
         );
       }
     });

@@ -16,6 +16,7 @@ import { handOffIfListening, openSupervisorStore, supervisorFlagOptions } from "
 import { type Build, createSupervisor, type DeployResult } from "../supervise/supervisor.js";
 import type { UiServer } from "../ui/index.js";
 import { type CommonOptions, loggerFor, storeDirFrom, storeOption } from "./common.js";
+import { createTracebackFolder, type Folder } from "./fold.js";
 import { crashSummaryLines } from "./summary.js";
 import { addSuperviseFlags, resolveSuperviseFlags, type SuperviseFlags } from "./superviseFlags.js";
 
@@ -82,12 +83,25 @@ export function registerRun(program: Command): void {
     let ui: UiServer | undefined;
     const sink = createEventSink({ journal, ndjson: opts.jsonEvents ? process.stdout : null });
     const binaryPath = resolve(binaryArg);
+    // As in `dev`: the other goroutines of a crash dump are folded in the terminal (the bundle's
+    // stderr.txt keeps them all, and --verbose shows them).
+    const verbose = Boolean((c.optsWithGlobals() as CommonOptions).verbose);
+    const folders = new Map<number, Folder>();
+    const folderOf = (g: number) => folders.get(g) ?? folders.set(g, createTracebackFolder()).get(g)!;
     const supervisor = createSupervisor({
       mode: "run",
       layout,
       journal,
       logger,
-      emit: (e) => sink.emit(e),
+      emit: (e) => {
+        // A restart runs the same generation again before the crash's capture is done: end the
+        // fold of the process that died before the new one's output starts.
+        if (e.event === "started" && typeof e.generation === "number") {
+          const folded = folders.get(e.generation)?.flush();
+          if (folded) process.stderr.write(`${folded}\n`);
+        }
+        return sink.emit(e);
+      },
       cwd: process.cwd(),
       args,
       ...supervisorFlagOptions(sup, inherited),
@@ -97,11 +111,15 @@ export function registerRun(program: Command): void {
       ...(captureDeadlineMs === undefined ? {} : { captureDeadlineMs }),
       onOutput: (g, stream, line) => {
         ui?.appLine(g, stream, line);
+        const shown = stream === "stderr" && !verbose ? folderOf(g).line(line) : line;
+        if (shown === null) return;
         (stream === "stderr" ? process.stderr : opts.jsonEvents ? process.stderr : process.stdout).write(
-          `${line}\n`,
+          `${shown}\n`,
         );
       },
       onCrash: (g, captured) => {
+        const folded = folders.get(g)?.flush();
+        if (folded) process.stderr.write(`${folded}\n`);
         for (const l of crashSummaryLines(captured, { cwd: process.cwd(), generation: g })) logger.info(l);
       },
     });

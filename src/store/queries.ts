@@ -86,6 +86,8 @@ export interface GenerationListing extends Omit<GenerationRow, "n"> {
   generation: number;
   /** What became of it: ready, crashed, rolled back, stopped... (the last lifecycle event). */
   status: string;
+  /** How many times it was started again after it ended by itself (crashed or exited). */
+  restarts: number;
   pids: number[];
   crashIds: string[];
 }
@@ -98,17 +100,30 @@ export function listGenerations(storeDir: string): GenerationListing[] {
     const events = j.events({ limit: 1_000_000 });
     return j.generations().map((g) => {
       const mine = events.filter((e) => e.generation === g.n);
+      const starts = mine.filter((e) => e.event === "started");
+      const pids = starts.map((e) => e.pid).filter((p): p is number => typeof p === "number");
+      const lastPid = pids.at(-1);
+      // `run` restarts a crashed generation before its capture ends, so the crash event may be
+      // written after the new process's `ready`: an event of an earlier process (runPid, else pid)
+      // says what became of that process, not of the generation.
+      const earlier = (e: (typeof mine)[number]) => {
+        const p = typeof e.runPid === "number" ? e.runPid : e.pid;
+        return typeof p === "number" && p !== lastPid && pids.includes(p);
+      };
       const last = [...mine]
         .reverse()
-        .find((e) =>
-          ["ready", "switch", "stopped", "exited", "crash", "rollback", "started"].includes(e.event),
+        .find(
+          (e) =>
+            ["ready", "switch", "stopped", "exited", "crash", "rollback", "started"].includes(e.event) &&
+            !earlier(e),
         );
       const { n, ...row } = g;
       return {
         generation: n,
         ...row,
         status: last?.event ?? "built",
-        pids: [...new Set(mine.filter((e) => e.event === "started" && e.pid).map((e) => e.pid as number))],
+        restarts: Math.max(0, starts.length - 1),
+        pids: [...new Set(pids)],
         crashIds: mine.filter((e) => e.event === "crash" && e.crashId).map((e) => e.crashId as string),
       };
     });

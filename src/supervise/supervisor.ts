@@ -147,6 +147,8 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
   let pending: { build: Build; waiters: ((r: DeployResult) => void)[] } | null = null;
   let shuttingDown = false;
   let restartTimer: NodeJS.Timeout | undefined;
+  /** How many times each generation was started again after it ended by itself. */
+  const restarts = new Map<number, number>();
   // Captures run one at a time, apart from the deploy queue: in `run` a crashed service is
   // restarted (after its backoff) while its core is still being compressed and analysed.
   let captures: Promise<unknown> = Promise.resolve();
@@ -280,7 +282,13 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
         "running.json",
         rememberRunning(o.layout, { pid: child.pid, generation: build.generation, binary: build.binary }),
       );
-    o.emit({ event: "started", generation: build.generation, pid: child.pid ?? null });
+    const restart = restarts.get(build.generation) ?? 0;
+    o.emit({
+      event: "started",
+      generation: build.generation,
+      pid: child.pid ?? null,
+      ...(restart ? { restart } : {}),
+    });
     const ending = child.stopped.then(async (end) => {
       out.flush();
       err.flush();
@@ -344,6 +352,9 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
           generation: build.generation,
           pid: crashPid,
           crashId: crash.bundle?.id ?? null,
+          // The generation's own process: with a restart the crash event can come after the next
+          // process's events (run captures in the background), and history must tell them apart.
+          runPid: child.pid ?? null,
           message: crash.report.message,
           culprit: crash.report.culprit,
           // Why a bundle is short or missing (a full disk, a deadline): said, never silent.
@@ -440,7 +451,16 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
     );
     restartTimer = setTimeout(() => {
       restartTimer = undefined;
-      if (!shuttingDown && current === null && keep) void enqueue(keep);
+      if (shuttingDown || current !== null || !keep) return;
+      const again = keep.generation;
+      const n = (restarts.get(again) ?? 0) + 1;
+      restarts.set(again, n);
+      void enqueue(keep).then((r) => {
+        if (r.ok && r.generation === again)
+          o.logger.info(
+            `generation ${again} is serving again (restart ${n}, pid ${r.pid}, ready in ${Math.round(r.readyMs)} ms)`,
+          );
+      });
     }, delay);
   }
 
@@ -526,6 +546,7 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
       generation: build.generation,
       pid: g.child.pid ?? null,
       ms: Math.round(ready.ms),
+      ...(restarts.get(build.generation) ? { restart: restarts.get(build.generation) } : {}),
     });
     if (handoff) {
       steering.switchTo(build.generation);

@@ -1,0 +1,75 @@
+/**
+ * What a newcomer met on a first real service: `run` without --listen after a crash (folded
+ * traceback, "serving again" after the restart, a truthful history), the bound address said once
+ * with --listen 127.0.0.1:0, and `crashes` on a path that is no store.
+ */
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { freePort } from "../src/supervise/probe.js";
+import { runCli } from "./helpers/cli.js";
+import { buildGoFixture } from "./helpers/go.js";
+import { httpGet } from "./helpers/http.js";
+import { type Supervised, startSupervised } from "./helpers/supervised.js";
+
+/** Polls `cond` (log lines arrive on stderr, which waitFor does not watch) for up to 20 s. */
+async function until(cond: () => boolean, ms = 20_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error("timed out");
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe("hotdump run after a crash, without --listen", () => {
+  let sup: Supervised | undefined;
+  afterEach(async () => {
+    await sup?.stop("SIGKILL");
+    sup = undefined;
+  });
+
+  it("folds the other goroutines, says when the restart serves again, and history tells the crash", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "hotdump-polish-"));
+    const store = join(dir, "store");
+    const port = await freePort();
+    const svc = buildGoFixture("crashsvc");
+    sup = startSupervised(["run", "--json-events", "--store", store, "--", svc], {
+      cwd: dir,
+      env: { ADDR: `127.0.0.1:${port}` },
+    });
+    const first = await sup.waitFor((e) => e.event === "ready", 30_000, "generation 1 ready");
+    expect(await httpGet(port, "/crash")).toMatch(/crashing/);
+    const crash = await sup.waitFor((e) => e.event === "crash", 60_000, "the crash");
+    const again = await sup.waitFor(
+      (e) => e.event === "ready" && e.pid !== first.pid,
+      60_000,
+      "the restarted process ready",
+    );
+    expect(again).toMatchObject({ generation: 1, restart: 1 });
+    expect(crash).toMatchObject({ generation: 1, runPid: first.pid });
+    expect(await httpGet(port)).toMatch(/^up pid/);
+
+    const out = sup.output();
+    // The panic and the crashing goroutine are shown...
+    expect(out).toMatch(/^panic: runtime error: invalid memory address/m);
+    expect(out).toMatch(/main\.settle/);
+    // ...the other goroutines (main's, parked in Accept; the runtime's) are folded into one line.
+    expect(out).toMatch(/… \d+ more traceback lines \(other goroutines\) folded/);
+    expect(out).not.toMatch(/^goroutine 1 /m);
+    expect(out).not.toMatch(/net\/http\.\(\*Server\)\.Serve/);
+    await until(() => /generation 1 is serving again \(restart 1, pid \d+/.test(sup!.output()));
+
+    const h = await runCli(["history", "--store", store]);
+    expect(h.code).toBe(0);
+    expect(h.stdout).toMatch(/ready \(restarted 1×\)\s+crashes: \S+/);
+    const json = JSON.parse((await runCli(["history", "--store", store, "--json"])).stdout) as {
+      status: string;
+      restarts: number;
+      crashIds: string[];
+      pids: number[];
+    }[];
+    expect(json[0]).toMatchObject({ status: "ready", restarts: 1, crashIds: [crash.crashId] });
+    expect(json[0]!.pids).toEqual([first.pid, again.pid]);
+  }, 120_000);
+});
