@@ -73,3 +73,33 @@ describe("hotdump run after a crash, without --listen", () => {
     expect(json[0]!.pids).toEqual([first.pid, again.pid]);
   }, 120_000);
 });
+
+describe("hotdump run --listen 127.0.0.1:0", () => {
+  let sup: Supervised | undefined;
+  afterEach(async () => {
+    await sup?.stop("SIGKILL");
+    sup = undefined;
+  });
+
+  it("says once which address the kernel bound, in the log and as a listening event", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "hotdump-polish-"));
+    const svc = buildGoFixture("crashsvc");
+    sup = startSupervised(
+      ["run", "--json-events", "--store", join(dir, "store"), "--listen", "127.0.0.1:0", "--", svc],
+      { cwd: dir },
+    );
+    const listening = await sup.waitFor((e) => e.event === "listening", 30_000, "listening");
+    await sup.waitFor((e) => e.event === "ready", 30_000, "generation 1 ready");
+    const addrs = listening.addrs as string[];
+    expect(addrs).toHaveLength(1);
+    const m = /^127\.0\.0\.1:(\d+)$/.exec(addrs[0]!);
+    expect(m).not.toBeNull();
+    const port = Number(m![1]);
+    expect(port).toBeGreaterThan(0);
+    // The address said is the one that serves.
+    expect(await httpGet(port)).toMatch(/^up pid \d+/);
+    const said = sup.output().match(/listening on 127\.0\.0\.1:\d+/g) ?? [];
+    expect(said).toEqual([`listening on 127.0.0.1:${port}`]);
+    expect(sup.events.filter((e) => e.event === "listening")).toHaveLength(1);
+  }, 60_000);
+});

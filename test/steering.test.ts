@@ -265,7 +265,10 @@ describe("kernel-steered sockets (hotdump run --listen, plain srv.Shutdown servi
     const during = await Promise.allSettled(Array.from({ length: 8 }, () => get({ port }, "/", 30_000)));
     expect(during.map((r) => r.status)).toEqual(Array(8).fill("fulfilled"));
     const restarted = await s.sup.waitFor(
-      (e) => e.event === "ready" && e.generation === 1 && e.pid !== s.sup.events[0]?.pid,
+      (e) =>
+        e.event === "ready" &&
+        e.generation === 1 &&
+        e.pid !== s.sup.events.find((f) => f.event === "started")?.pid,
       30_000,
       "restart",
     );

@@ -9,7 +9,12 @@ import { createGoBuilder, formatDiagnostic } from "../build/index.js";
 import { loadConfig } from "../config/index.js";
 import { createDevSession } from "../supervise/dev.js";
 import { createEventSink } from "../supervise/events.js";
-import { handOffIfListening, openSupervisorStore, supervisorFlagOptions } from "../supervise/start.js";
+import {
+  announceListening,
+  handOffIfListening,
+  openSupervisorStore,
+  supervisorFlagOptions,
+} from "../supervise/start.js";
 import { createSupervisor } from "../supervise/supervisor.js";
 import type { UiServer } from "../ui/index.js";
 import { type CommonOptions, loggerFor } from "./common.js";
@@ -65,6 +70,7 @@ export function registerDev(program: Command): void {
       const folders = new Map<number, Folder>();
       const folderOf = (g: number) => folders.get(g) ?? folders.set(g, createTracebackFolder()).get(g)!;
       const sink = createEventSink({ journal, ndjson: opts.jsonEvents ? process.stdout : null });
+      announceListening(inherited, logger, (e) => sink.emit(e));
       const supervisor = createSupervisor({
         mode: "dev",
         layout,

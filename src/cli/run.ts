@@ -12,7 +12,12 @@ import { archiveBinary, sha256File, storeLayout } from "../store/index.js";
 import { sendControl, serveControl } from "../supervise/control.js";
 import { createEventSink } from "../supervise/events.js";
 import { checksumMismatch, expectedSha256, preflightBinary } from "../supervise/preflight.js";
-import { handOffIfListening, openSupervisorStore, supervisorFlagOptions } from "../supervise/start.js";
+import {
+  announceListening,
+  handOffIfListening,
+  openSupervisorStore,
+  supervisorFlagOptions,
+} from "../supervise/start.js";
 import { type Build, createSupervisor, type DeployResult } from "../supervise/supervisor.js";
 import type { UiServer } from "../ui/index.js";
 import { type CommonOptions, loggerFor, storeDirFrom, storeOption } from "./common.js";
@@ -82,6 +87,7 @@ export function registerRun(program: Command): void {
     const { layout, journal } = openSupervisorStore(storeDirFrom(opts), logger);
     let ui: UiServer | undefined;
     const sink = createEventSink({ journal, ndjson: opts.jsonEvents ? process.stdout : null });
+    announceListening(inherited, logger, (e) => sink.emit(e));
     const binaryPath = resolve(binaryArg);
     // As in `dev`: the other goroutines of a crash dump are folded in the terminal (the bundle's
     // stderr.txt keeps them all, and --verbose shows them).

@@ -22,7 +22,8 @@ export type EventName =
   | "rollback"
   | "recovered-panic"
   | "race"
-  | "evicted";
+  | "evicted"
+  | "listening";
 
 export interface JournalEvent {
   event: EventName;

@@ -121,7 +121,7 @@ describe("inheritedListeners", () => {
   });
 
   it("is empty without HOTDUMP_LISTEN_FDS", () => {
-    expect(inheritedListeners({})).toEqual({ fds: [], names: [], stage1Pid: undefined });
+    expect(inheritedListeners({})).toEqual({ fds: [], names: [], addrs: [], stage1Pid: undefined });
   });
 
   it("accepts a socket fd and rejects a file or closed fd", async () => {
@@ -129,10 +129,15 @@ describe("inheritedListeners", () => {
     cleanup.push(() => l[0]?.close());
     const fd = l[0]?.fd as number;
     const got = inheritedListeners(
-      { HOTDUMP_LISTEN_FDS: "1", HOTDUMP_LISTEN_NAMES: "api", HOTDUMP_STAGE1_PID: "77" },
+      {
+        HOTDUMP_LISTEN_FDS: "1",
+        HOTDUMP_LISTEN_NAMES: "api",
+        HOTDUMP_STAGE1_PID: "77",
+        HOTDUMP_LISTEN_ADDRS: JSON.stringify([l[0]?.display]),
+      },
       { firstFd: fd },
     );
-    expect(got).toEqual({ fds: [fd], names: ["api"], stage1Pid: 77 });
+    expect(got).toEqual({ fds: [fd], names: ["api"], addrs: [l[0]?.display], stage1Pid: 77 });
 
     const file = openSync(join(tmpdir(), `hotdump-sockets-${process.pid}`), "w");
     cleanup.push(() => closeSync(file));

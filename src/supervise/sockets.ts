@@ -413,6 +413,8 @@ export const HANDOFF_ENV = {
   fds: "HOTDUMP_LISTEN_FDS",
   names: "HOTDUMP_LISTEN_NAMES",
   stage1Pid: "HOTDUMP_STAGE1_PID",
+  /** What the kernel bound, as JSON: stage 2 says it (with `:0` only stage 1 knows the port). */
+  addrs: "HOTDUMP_LISTEN_ADDRS",
 } as const;
 
 /**
@@ -426,6 +428,7 @@ export function handoff(o: HandoffOptions): Promise<number> {
     [HANDOFF_ENV.fds]: String(o.listeners.length),
     [HANDOFF_ENV.names]: o.listeners.map((l) => l.addr.name).join(":"),
     [HANDOFF_ENV.stage1Pid]: String(process.pid),
+    [HANDOFF_ENV.addrs]: JSON.stringify(o.listeners.map((l) => l.display)),
   };
   // If stage 1 is SIGKILLed, stage 2 gets SIGTERM: PR_SET_PDEATHSIG survives execve unless the exec
   // changes credentials (prctl(2)); verified here: `setpriv --pdeathsig TERM -- node x.mjs` got
@@ -535,6 +538,8 @@ export interface InheritedListeners {
   /** fd numbers in this process (3, 4, ...); pass them as spawn stdio entries 3, 4, ... */
   fds: number[];
   names: string[];
+  /** The addresses stage 1 bound, as people write them (`127.0.0.1:41873`, a socket path). */
+  addrs: string[];
   /** Stage 1's pid: if process.ppid differs, stage 1 died before pdeathsig was armed. */
   stage1Pid: number | undefined;
 }
@@ -549,7 +554,8 @@ export function inheritedListeners(
   opts: { firstFd?: number } = {},
 ): InheritedListeners {
   const raw = env[HANDOFF_ENV.fds];
-  if (raw === undefined || raw === "" || raw === "0") return { fds: [], names: [], stage1Pid: undefined };
+  if (raw === undefined || raw === "" || raw === "0")
+    return { fds: [], names: [], addrs: [], stage1Pid: undefined };
   if (!/^\d+$/.test(raw))
     throw inheritedFdInvalid(3, `announced by ${HANDOFF_ENV.fds}="${raw}", not a count`);
   const first = opts.firstFd ?? 3;
@@ -571,7 +577,12 @@ export function inheritedListeners(
     names.push(n && NAME_RE.test(n) ? n : "unknown");
   }
   const pid = Number(env[HANDOFF_ENV.stage1Pid]);
-  return { fds, names, stage1Pid: Number.isInteger(pid) && pid > 0 ? pid : undefined };
+  let addrs: string[] = [];
+  try {
+    const a: unknown = JSON.parse(env[HANDOFF_ENV.addrs] ?? "[]");
+    if (Array.isArray(a)) addrs = a.filter((x): x is string => typeof x === "string");
+  } catch {}
+  return { fds, names, addrs, stage1Pid: Number.isInteger(pid) && pid > 0 ? pid : undefined };
 }
 
 /** `env` without hotdump's own handoff variables, which a generation has no use for. */

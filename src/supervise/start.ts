@@ -51,6 +51,20 @@ export function supervisorFlagOptions(sup: ResolvedSupervise, inherited: Inherit
   };
 }
 
+/**
+ * Say once, at start, where the service is reachable: with `--listen 127.0.0.1:0` the port is
+ * the kernel's choice and only the service's own log would show it otherwise.
+ */
+export function announceListening(
+  inherited: Inherited,
+  logger: Logger,
+  emit: (e: { event: "listening"; addrs: string[] }) => void,
+): void {
+  if (inherited.addrs.length === 0) return;
+  logger.info(`listening on ${inherited.addrs.join(", ")}`);
+  emit({ event: "listening", addrs: inherited.addrs });
+}
+
 /** The store, its journal, and no service left behind by an earlier hotdump. */
 export function openSupervisorStore(dir: string, logger: Logger): { layout: StoreLayout; journal: Journal } {
   const layout = ensureStore(dir);
