@@ -103,3 +103,23 @@ describe("hotdump run --listen 127.0.0.1:0", () => {
     expect(sup.events.filter((e) => e.event === "listening")).toHaveLength(1);
   }, 60_000);
 });
+
+describe("hotdump crashes / history on a path that is no store", () => {
+  it("says there is no store there (one line, E_NO_STORE, non-zero); an existing empty store has no crashes", async () => {
+    for (const cmd of ["crashes", "history"]) {
+      const r = await runCli([cmd, "--store", "/proc/nope"]);
+      expect(r.code).toBe(1);
+      expect(r.stdout).toBe("");
+      expect(r.stderr.trim()).toBe(
+        "hotdump: no hotdump store at /proc/nope (it does not exist): check --store, or run hotdump there first [E_NO_STORE]",
+      );
+    }
+    const file = await runCli(["crashes", "--json", "--store", "/etc/hostname"]);
+    expect(file.code).toBe(1);
+    expect(file.stderr).toMatch(/no hotdump store at \/etc\/hostname \(not a directory\).*E_NO_STORE/);
+    const empty = mkdtempSync(join(tmpdir(), "hotdump-polish-empty-"));
+    const r = await runCli(["crashes", "--store", empty]);
+    expect(r).toMatchObject({ code: 0, stdout: `no crashes in ${empty}\n` });
+    expect(JSON.parse((await runCli(["crashes", "--json", "--store", empty])).stdout)).toEqual([]);
+  });
+});

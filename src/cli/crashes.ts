@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { assertStoreDir } from "../store/layout.js";
 import { listCrashes } from "../store/queries.js";
 import { type CommonOptions, printJson, storeDirFrom, storeOption } from "./common.js";
 
@@ -7,6 +8,7 @@ export function registerCrashes(program: Command): void {
     .option("--json", "print a JSON array")
     .action((opts: CommonOptions) => {
       const dir = storeDirFrom(opts);
+      assertStoreDir(dir);
       const list = listCrashes(dir);
       if (opts.json) return printJson(list);
       if (list.length === 0) {

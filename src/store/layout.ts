@@ -133,6 +133,29 @@ export function makeDirs(dir: string, mode = DIR_MODE): void {
   }
 }
 
+export const noStore = (root: string, why: string) =>
+  new HotdumpError(
+    "store",
+    "E_NO_STORE",
+    `no hotdump store at ${root} (${why}): check --store, or run hotdump there first`,
+  );
+
+/**
+ * For the commands that only read a store (`crashes`, `history`): a path that is not a directory
+ * is a mistake to say, not an empty list. An existing directory with nothing in it yet is an empty
+ * store (it is where the next crash will go).
+ */
+export function assertStoreDir(root: string): void {
+  let st: ReturnType<typeof statSync>;
+  try {
+    st = statSync(root);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw noStore(root, code === "ENOENT" || code === "ENOTDIR" ? "it does not exist" : `${code}`);
+  }
+  if (!st.isDirectory()) throw noStore(root, "not a directory");
+}
+
 export const storeUnwritable = (root: string, cause: unknown) =>
   new HotdumpError(
     "store",
