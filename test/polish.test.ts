@@ -8,8 +8,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { freePort } from "../src/supervise/probe.js";
+import { createUiServer } from "../src/ui/index.js";
+import { launchChromium } from "./helpers/browser.js";
 import { runCli } from "./helpers/cli.js";
-import { buildGoFixture } from "./helpers/go.js";
+import { buildDepcrash, buildGoFixture } from "./helpers/go.js";
 import { httpGet } from "./helpers/http.js";
 import { type Supervised, startSupervised } from "./helpers/supervised.js";
 
@@ -122,4 +124,33 @@ describe("hotdump crashes / history on a path that is no store", () => {
     expect(r).toMatchObject({ code: 0, stdout: `no crashes in ${empty}\n` });
     expect(JSON.parse((await runCli(["crashes", "--json", "--store", empty])).stdout)).toEqual([]);
   });
+});
+
+describe("the dashboard names a crash site in a dependency as the text report does", () => {
+  it("says 'happened in a dependency', never 'user code'", async () => {
+    const cwd = mkdtempSync(join(tmpdir(), "hotdump-polish-"));
+    const store = join(cwd, "store");
+    const r = await runCli(["exec", "--json", "--store", store, "--", buildDepcrash(), "call"], {
+      cwd,
+      timeoutMs: 120_000,
+    });
+    const id = (JSON.parse(r.stdout) as { crash: { id: string } }).crash.id;
+    const text = await runCli(["report", id, "--store", store], { cwd });
+    const said = /happened in (.+): example\.com\/widget\.Render at /.exec(text.stdout)?.[1];
+    expect(said).toBe("a dependency");
+
+    const ui = await createUiServer({ storeDir: store, port: 0 });
+    const browser = await launchChromium();
+    try {
+      const page = await browser.newPage();
+      await page.goto(`${ui.url}#/crash/${id}`);
+      await page.waitForSelector("#culprit-site");
+      const site = (await page.textContent("#culprit-site")) ?? "";
+      expect(site).toMatch(new RegExp(`^happened in ${said}: example\\.com/widget\\.Render at `));
+      expect(site).not.toContain("user code");
+    } finally {
+      await browser.close();
+      await ui.close();
+    }
+  }, 180_000);
 });

@@ -54,13 +54,16 @@ const CLASS_TEXT: Record<string, string> = {
   user: "a dependency",
 };
 
+/** How a crash site of this frame class is named, in every renderer and on the dashboard. */
+export const siteClassText = (cls: string): string => CLASS_TEXT[cls] ?? cls;
+
 /**
  * What follows the culprit line: where it happened when that is elsewhere (the C function that
  * faulted, the sync method that threw), the local file of a -trimpath path, and a stale source.
  */
 export function culpritNotes(r: Report): string[] {
   const out: string[] = [];
-  if (r.site) out.push(`happened in ${CLASS_TEXT[r.site.class] ?? r.site.class}: ${locationText(r.site)}`);
+  if (r.site) out.push(`happened in ${siteClassText(r.site.class)}: ${locationText(r.site)}`);
   if (r.culprit?.localFile) out.push(`source on this machine: ${r.culprit.localFile}`);
   const stale = culpritFrame(r)?.source?.stale;
   if (stale) out.push(`source ${stale}`);

@@ -5,6 +5,7 @@
  */
 import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync } from "node:fs";
 import type { Report } from "../contracts/report.js";
+import { siteClassText } from "../report/present.js";
 import {
   type Bundle,
   bundleFile,
@@ -41,6 +42,9 @@ export interface CrashDetail {
   stderrTail: string | null;
   debugCommand: string;
   coreDownload: boolean;
+  /** Where the crash happened when not at the culprit ("a dependency", "C code"), named as the
+   * text report names it (src/report/present.ts): the dashboard keeps no wording of its own. */
+  siteIn: string | null;
 }
 
 /** A journal reader that survives the journal not existing yet (a fresh store). */
@@ -156,5 +160,6 @@ export function crashDetail(
     stderrTail: readTail(bundleFile(bundle, "stderr.txt")),
     debugCommand: debugCommand(layout.root, id),
     coreDownload: coreDownload && Boolean(bundle.meta.core.stored),
+    siteIn: report?.site ? siteClassText(report.site.class) : null,
   };
 }

@@ -52,3 +52,20 @@ export function buildGoFixture(name: string, opts: GoBuildOptions = {}): string 
   renameSync(tmp, out);
   return out;
 }
+
+/**
+ * test/fixtures/depcrash is its own module with a local third-party dependency
+ * (example.com/widget, a replace directive), so it is built in place rather than from go/.
+ */
+export function buildDepcrash(): string {
+  const dir = resolve(FIXTURES, "depcrash");
+  const outDir = join(tmpdir(), "hotdump-test-go");
+  mkdirSync(outDir, { recursive: true });
+  const out = join(outDir, `depcrash-${process.pid}`);
+  execFileSync("go", ["build", "-gcflags=all=-N -l", "-o", out, "."], {
+    cwd: dir,
+    stdio: ["ignore", "ignore", "pipe"],
+    env: { ...process.env, CGO_ENABLED: "0", GOFLAGS: "-buildvcs=false -mod=mod", GOPROXY: "off" },
+  });
+  return out;
+}

@@ -1,6 +1,6 @@
 // The crash page: everything one bundle holds, for a person.
 import { api, dateTime, factList, h, main, mount, section, short, where } from "./dom.js";
-import { CLASS_TEXT, sourceBlock, stack, vars } from "./frames.js";
+import { sourceBlock, stack, vars } from "./frames.js";
 import { state } from "./state.js";
 
 /** @typedef {import("./types.js").CrashDetail} CrashDetail */
@@ -205,7 +205,7 @@ function panicSection(c) {
  * @param {Ctx} c
  */
 function culpritSection(c) {
-  const { r, kind, culprit, culpritF } = c;
+  const { d, r, kind, culprit, culpritF } = c;
   const stale = culpritF ? culpritF.source?.stale : undefined;
   return section(
     "culprit",
@@ -223,7 +223,7 @@ function culpritSection(c) {
             ? h(
                 "p",
                 { class: "muted", id: "culprit-site" },
-                `happened in ${CLASS_TEXT[r.site.class] ?? r.site.class}: `,
+                `happened in ${d.siteIn ?? r.site.class}: `,
                 h("span", { class: "fn" }, r.site.function),
                 " at ",
                 h("code", null, where(r.site)),

@@ -17,15 +17,6 @@ export function isAppFrame(f) {
   return cls === "user" || cls === "c";
 }
 
-/** How the culprit line names where a crash happened when that was not the service's code. */
-export const CLASS_TEXT = /** @type {Record<string, string>} */ ({
-  c: "C code",
-  stdlib: "the standard library",
-  cgo: "cgo-generated code",
-  runtime: "the Go runtime",
-  user: "user code",
-});
-
 /**
  * @param {string} title
  * @param {Variable[] | undefined} list
