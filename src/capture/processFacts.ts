@@ -5,7 +5,7 @@
 import { readFileSync, readlinkSync, realpathSync } from "node:fs";
 import { hostname } from "node:os";
 import { type CoreLimit, parseCoreLimit } from "./coreLimit.js";
-import type { CrashFacts } from "./coreLocation.js";
+import { type CrashFacts, commFromExecPath } from "./coreLocation.js";
 import { processGone } from "./errors.js";
 
 export interface ProcessSnapshot {
@@ -20,6 +20,20 @@ export interface ProcessSnapshot {
   cwd: string;
   hostname: string;
   coreLimit: CoreLimit | undefined;
+  /** False when the process died before its exec was seen: the facts above are the wrapper's. */
+  execSeen?: boolean;
+}
+
+export interface AfterExecOptions {
+  /** The exec'd program's argv ($0 = the program): tells the program from a wrapper that is the
+   * same executable (`sh -c 'ulimit...; exec "$0" "$@"' /bin/sh -c ...` is /bin/sh before and after). */
+  argv?: readonly string[];
+  /** The wrapper raises the soft RLIMIT_CORE to the hard limit before it execs (launch.ts). */
+  raisesCoreLimit?: boolean;
+}
+
+function cmdlineOf(pid: number): string[] {
+  return readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0$/, "").split("\0");
 }
 
 export function snapshotProcess(pid: number): ProcessSnapshot {
@@ -47,11 +61,18 @@ export function snapshotProcess(pid: number): ProcessSnapshot {
 /**
  * Snapshot once the child has exec'd `exePath` (a wrapper `sh -c ... exec` shows as sh at first).
  * Polls every 5 ms up to `timeoutMs`; returns the last snapshot seen (or undefined if it died).
+ *
+ * A program that dies within a poll (`sh -c 'kill -SEGV $$'` lives about a millisecond) leaves
+ * only the wrapper's snapshot, whose RLIMIT_CORE is from before the wrapper raised it: 0 on these
+ * machines, which made every core of such a program look cut short by the limit. With
+ * `raisesCoreLimit` that snapshot gets the limit the program really had (soft = hard) and the
+ * program's own exe and comm.
  */
 export async function snapshotAfterExec(
   pid: number,
   exePath: string,
   timeoutMs = 2000,
+  o: AfterExecOptions = {},
 ): Promise<ProcessSnapshot | undefined> {
   const deadline = Date.now() + timeoutMs;
   let want = exePath;
@@ -61,14 +82,31 @@ export async function snapshotAfterExec(
     // compare with the name as given
   }
   let last: ProcessSnapshot | undefined;
+  const unseen = (s: ProcessSnapshot | undefined): ProcessSnapshot | undefined => {
+    if (!s) return s;
+    if (!o.raisesCoreLimit) return { ...s, execSeen: false };
+    const hard = s.coreLimit?.hard;
+    return {
+      ...s,
+      exe: want,
+      comm: commFromExecPath(exePath),
+      ...(hard === undefined ? {} : { coreLimit: { soft: hard, hard } }),
+      execSeen: false,
+    };
+  };
   for (;;) {
     try {
-      last = snapshotProcess(pid);
-      if (last.exe === want || last.exe === `${want} (deleted)`) return last;
+      const s = snapshotProcess(pid);
+      if (s.exe === want || s.exe === `${want} (deleted)`) {
+        const argv = o.argv ? cmdlineOf(pid) : undefined;
+        if (!argv || (argv.length === o.argv!.length && argv.every((a, i) => a === o.argv![i])))
+          return { ...s, execSeen: true };
+      }
+      last = s;
     } catch {
-      return last;
+      return unseen(last);
     }
-    if (Date.now() > deadline) return last;
+    if (Date.now() > deadline) return unseen(last);
     await new Promise((r) => setTimeout(r, 5));
   }
 }

@@ -103,7 +103,12 @@ export async function runOnce(o: RunOnceOptions): Promise<RunOnceResult> {
   // to hotdump alone (kill PID) is passed on. Either way hotdump stays to record how it ended.
   // Facts about the running process (its exact comm, pid namespace, core limit) for finding the core.
   const snapshot =
-    child.pid !== undefined ? snapshotAfterExec(child.pid, program).catch(() => undefined) : undefined;
+    child.pid !== undefined
+      ? snapshotAfterExec(child.pid, program, undefined, {
+          argv: [program, ...o.args],
+          raisesCoreLimit: true,
+        }).catch(() => undefined)
+      : undefined;
   // The Go program may be a descendant (go run, sh -c, a wrapper script, make): follow the tree.
   const tracker: DescendantTracker | null = child.pid !== undefined ? trackDescendants(child.pid) : null;
   const forward = (sig: NodeJS.Signals) => () => child.signal(sig);
