@@ -9,6 +9,7 @@ import {
   chmodSync,
   copyFileSync,
   existsSync,
+  mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
@@ -20,7 +21,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { freePort } from "../src/supervise/probe.js";
 import { runCli } from "./helpers/cli.js";
-import { buildGoFixture } from "./helpers/go.js";
+import { buildGoFixture, GO_FIXTURES } from "./helpers/go.js";
 import { httpGet } from "./helpers/http.js";
 import { type Event, type Supervised, startSupervised } from "./helpers/supervised.js";
 
@@ -171,4 +172,51 @@ describe("run -- a script or sh -c that starts the Go service", () => {
       /start\.sh has SHA-256 [0-9a-f]{12}…, expected aaaaaaaaaaaa…: refusing to start it/,
     );
   }, 60_000);
+});
+
+describe("dev with [run] command: the built binary started through a wrapper", () => {
+  it("a crash of the Go program under the wrapper is that generation's, with its pid, binary and core", async () => {
+    const cwd = mkdtempSync(join(tmpdir(), "hotdump-devwrap-"));
+    dirs.push(cwd);
+    copyFileSync(join(GO_FIXTURES, "descsvc", "main.go"), join(cwd, "main.go"));
+    writeFileSync(join(cwd, "go.mod"), "module example.com/svc\n\ngo 1.24\n");
+    mkdirSync(join(cwd, "scripts"));
+    // Not `exec`: the wrapper's shell outlives the program and exits with its own status.
+    writeFileSync(
+      join(cwd, "scripts", "dev.sh"),
+      '#!/bin/sh\necho "wrapper starts $1"\nAPP_ENV=dev "$@"\necho "wrapper: status $?"\n',
+    );
+    chmodSync(join(cwd, "scripts", "dev.sh"), 0o755);
+    writeFileSync(
+      join(cwd, "hotdump.toml"),
+      '[run]\ncommand = ["./scripts/dev.sh", "{bin}"]\nargs = ["panic", "1500"]\n\n[supervise]\nprobe = "alive:300ms"\n',
+    );
+    const store = join(cwd, ".hotdump");
+    sup = startSupervised(["dev", "--json-events"], { cwd, env: { GOFLAGS: "-buildvcs=false" } });
+    const built = await sup.waitFor((e) => e.event === "build-ok", 120_000, "first build");
+    const crash = await sup.waitFor(
+      (e) => e.event === "crash" && e.generation === built.generation,
+      90_000,
+      "crash captured",
+    );
+    const out = sup.output();
+    expect(out).toMatch(new RegExp(`wrapper starts ${store}/binaries/${built.sha256}`));
+    expect(out).toMatch(/wrapper: status 134/);
+    const goPid = Number(/descsvc panic pid (\d+)/.exec(out)?.[1]);
+    const started = sup.events.find((e) => e.event === "started" && e.generation === built.generation);
+    // The crash is the Go program's (a child of the wrapper), not the wrapper's.
+    expect(goPid).toBeGreaterThan(0);
+    expect(started?.pid).not.toBe(goPid);
+    expect(crash.pid).toBe(goPid);
+    expect(crash.culprit).toMatchObject({ function: "main.handle" });
+    const meta = JSON.parse(
+      readFileSync(join(store, "crashes", crash.crashId as string, "meta.json"), "utf8"),
+    ) as Meta;
+    expect(meta.pid).toBe(goPid);
+    expect(meta.generation).toBe(built.generation);
+    expect(meta.binary?.sha256).toBe(built.sha256);
+    expect(meta.core?.stored).toBe("core.zst");
+    expect(meta.core?.buildIdMatch).toBe(true);
+    expect(existsSync(join(cwd, "core"))).toBe(false);
+  }, 240_000);
 });
