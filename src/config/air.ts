@@ -91,7 +91,8 @@ export function importAirConfig(text: string, fileLabel: string): AirImport {
   let binArgs: string[] | undefined;
   // The built binary's path as air knows it (cmd's -o, else bin): a full_bin word naming it
   // after another command (`./scripts/dev.sh ./tmp/main`) is a wrapper around it.
-  const builtBin = outputOf(typeof b.cmd === "string" ? b.cmd : "") ?? (typeof b.bin === "string" ? b.bin : null);
+  const builtBin =
+    outputOf(typeof b.cmd === "string" ? b.cmd : "") ?? (typeof b.bin === "string" ? b.bin : null);
   for (const [key, value] of Object.entries(b)) {
     const path = ["build", key];
     switch (key) {
@@ -114,7 +115,10 @@ export function importAirConfig(text: string, fileLabel: string): AirImport {
         if (at > 0 && clean(rest[0] ?? "") !== clean(builtBin ?? "")) {
           // air runs full_bin as one command line, args_bin after it: [run] command does the same.
           run.command = rest.map((w, i) => (i === at ? "{bin}" : w));
-          const dir = clean(builtBin ?? "").split("/").slice(0, -1).join("/");
+          const dir = clean(builtBin ?? "")
+            .split("/")
+            .slice(0, -1)
+            .join("/");
           if (dir && dir !== ".") excludeDir.add(dir);
           binArgs = [];
           break;

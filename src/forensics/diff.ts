@@ -137,7 +137,10 @@ async function loadSide(storeDir: string, id: string, o: DiffOptions, notes: str
       const listed = await session.call("ListGoroutines", {
         Start: 0,
         Count: 0,
-        GroupBy: 2, // user location: FIELD-NOTES, current location lumps parked ones into gopark
+        // user location: grouping by current location (1) put all 10,000 parked goroutines of a
+        // test core into one runtime.gopark group; by user location (2) they split by the code
+        // that parked them (test/delve.test.ts, "groups 10,000 parked goroutines").
+        GroupBy: 2,
         GroupByKey: "",
         MaxGroupMembers: 1,
         MaxGroups: 0,

@@ -1,6 +1,6 @@
 /**
- * Where things live in a store. Cores hold secrets (FIELD-NOTES: locals such as tokens come back
- * from a core), so every directory is 0700 and every file 0600; binaries are 0500: `run` starts
+ * Where things live in a store. Cores hold secrets (Delve reads locals back from a core:
+ * test/delve.test.ts gets the dlvcrash fixture's `secret="tok-12345"`), so every directory is 0700 and every file 0600; binaries are 0500: `run` starts
  * them from the store, and nothing may change them.
  *
  *   <store>/binaries/<sha256>     content-addressed copies of every binary that ran
