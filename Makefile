@@ -43,8 +43,10 @@ $(DLV):
 build: deps
 	npx tsc -p tsconfig.json
 
+# The dashboard's front-end is JavaScript typed with JSDoc: tsconfig.ui.json checks it (checkJs).
 typecheck: deps
 	npx tsc -p tsconfig.test.json
+	npx tsc -p tsconfig.ui.json
 
 # Biome, then the structure: no import cycle between modules or folders, no import of cli/ from below.
 lint: deps

@@ -1,19 +1,33 @@
-// Failed requests and latency under reloads: `hotdump run` against air, same load, same handler.
-//   npx tsc -p tsconfig.json && node bench/reload-load.mjs [RELOADS]
+// Failed requests and latency under reloads: `hotdump run` and `hotdump dev --listen` against air,
+// same load, same handler.
+//   npx tsc -p tsconfig.json && node bench/reload-load.mjs [RELOADS] [SIDES]
 //
-// hotdump: test/fixtures/go/runsvc (serves on the inherited socket, health on HEALTH_ADDR, drains on
-// SIGTERM) under `hotdump run --listen 127.0.0.1:PORT --probe http://127.0.0.1:{port}/healthz
-// --ready-timeout 3s`. RELOADS (default 50) deploys, each a copy + rename over the binary's path
-// and `hotdump reload --json`, one after the other: good builds with alternating versions, plus
-// builds that crash on start (reloads 12 and 38) and one that never becomes ready (reload 25);
-// those must be rolled back with the old generation serving.
+// SIDES (comma-separated, default all): run-coop, run-plain, run-coop-shared, run-plain-shared,
+// unix-plain, unix-plain-shared, dev-plain, dev-coop, dev-plain-shared, air.
+//  - coop: test/fixtures/go/runsvc, which on SIGTERM closes its listener, sleeps 100 ms and then
+//    calls Shutdown (what the README asked services to do before kernel steering);
+//  - plain: test/fixtures/go/plainsvc, which on SIGTERM only calls srv.Shutdown(ctx), as most Go
+//    services do;
+//  - shared: HOTDUMP_LISTEN_MODE=shared, one socket shared by every generation (the fallback);
+//    otherwise each generation gets its own socket in a SO_REUSEPORT group steered by BPF;
+//  - unix: the same over a UNIX socket (load connects to the socket path);
+//  - run: `hotdump run --listen ... --ready-timeout 3s`; a steered plain service is probed on the
+//    listen address itself (the probe is steered to the new socket by its source port), the others
+//    on the health port (HEALTH_ADDR={port}). RELOADS deploys, each a copy + rename over the
+//    binary's path and `hotdump reload --json`, one after the other: good builds with alternating
+//    versions, plus builds that crash on start (reloads 12 and 38) and one that never becomes ready
+//    (reload 25); those must be rolled back with the old generation serving.
+//  - dev: `hotdump dev --listen` on a copy of the service's source; each reload rewrites main.go
+//    (version, or the crash / never-ready mode at the same reloads) and waits for the switch or
+//    rollback event.
 // air: bench/fixtures/airsvc (the same handler, listening itself) in a temp copy, air's defaults;
 // RELOADS rewrites of the version in main.go, each waited for until the new version answers.
-// Load: 4 loops of GET / without keep-alive, 2 ms apart, in a worker thread, for the whole run
-// (5 s steady before the first reload and after the last). A request is "during a reload" when it
-// started between the deploy and 500 ms after the switch (or rollback, or air's first new answer).
+// Load: 4 loops of GET / without keep-alive (a fresh connection per request), 2 ms apart, in a
+// worker thread, for the whole run (5 s steady before the first reload and after the last). A
+// request is "during a reload" when it started between the deploy and 500 ms after the switch (or
+// rollback, or air's first new answer).
 import { execFile } from "node:child_process";
-import { cpSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import {
@@ -30,6 +44,7 @@ import {
   sleep,
   spawnTracked,
   stop,
+  TEST_FIXTURES,
   tempDir,
 } from "./lib/common.mjs";
 import { startLoad } from "./lib/load.mjs";
@@ -38,8 +53,9 @@ import { startRunsvc } from "./lib/runsvc.mjs";
 const RELOADS = Number(process.argv[2] ?? 50);
 const STEADY_MS = 5000;
 const AFTER_MS = 500;
-const crashAt = new Set([12, 38].filter((n) => n <= RELOADS));
-const hangAt = new Set([25].filter((n) => n <= RELOADS));
+// Short runs (while developing) still include one of each bad build.
+const crashAt = new Set(RELOADS >= 38 ? [12, 38] : RELOADS >= 3 ? [2] : []);
+const hangAt = new Set(RELOADS >= 25 ? [25] : RELOADS >= 3 ? [3] : []);
 const run = promisify(execFile);
 
 function summarize(label, rec, windows) {
@@ -69,27 +85,36 @@ function summarize(label, rec, windows) {
   };
 }
 
-async function hotdumpSide() {
-  const dir = tempDir("reload-hotdump");
+const SIDES = (
+  process.argv[3] ??
+  "run-coop,run-plain,run-coop-shared,run-plain-shared,unix-plain,unix-plain-shared,dev-plain,dev-coop,dev-plain-shared,air"
+).split(",");
+const kindAt = (i) => (crashAt.has(i) ? "crash" : hangAt.has(i) ? "hang" : "good");
+
+async function runSide(label, { pkg, shared, unix }) {
+  const dir = tempDir(`reload-${label}`);
   const events = [];
-  const { store, port, sup, variant, deploy } = await startRunsvc({
+  const steeredProbe = pkg === "./plainsvc" && !shared && !unix;
+  const { store, target, sup, variant, deploy } = await startRunsvc({
     dir,
+    pkg,
+    unix,
     args: ["--ready-timeout", "3s"],
+    ...(steeredProbe ? { probe: "http://{listen}/" } : {}),
+    env: shared ? { HOTDUMP_LISTEN_MODE: "shared" } : {},
     onEvent: (e) => events.push(e),
   });
   const good = [1, 2, 3, 4, 5].map((v) => variant("", String(v)));
   const crash = variant("crash", "crash");
   const hang = variant("hang", "hang");
-  const load = startLoad(port);
+  const load = startLoad(target);
   await sleep(STEADY_MS);
   const windows = [];
-  const cliMs = [];
-  const switchMs = []; // deploy → switch event
-  const startedToSwitch = []; // started event → switch event (inside the supervisor)
+  const switchMs = [];
   const rollbacks = [];
   let version = 1;
   for (let i = 1; i <= RELOADS; i++) {
-    const kind = crashAt.has(i) ? "crash" : hangAt.has(i) ? "hang" : "good";
+    const kind = kindAt(i);
     if (kind === "good") version = (version % good.length) + 1;
     deploy(kind === "crash" ? crash : kind === "hang" ? hang : good[version - 1]);
     const t0 = Date.now();
@@ -97,30 +122,128 @@ async function hotdumpSide() {
       (e) => e,
     );
     const t1 = Date.now();
-    cliMs.push(t1 - t0);
     windows.push([t0, t1]);
     const r = JSON.parse(stdout);
     if (kind === "good") {
-      if (!r.ok) throw new Error(`reload ${i} (good) failed: ${stdout}`);
+      if (!r.ok) throw new Error(`${label} reload ${i} (good) failed: ${stdout}`);
       const sw = events.find((e) => e.event === "switch" && e.generation === r.generation);
-      const st = events.find((e) => e.event === "started" && e.generation === r.generation);
       if (sw) switchMs.push(Date.parse(sw.ts) - t0);
-      if (sw && st) startedToSwitch.push(Date.parse(sw.ts) - Date.parse(st.ts));
     } else {
-      if (r.ok) throw new Error(`reload ${i} (${kind}) was not rolled back: ${stdout}`);
-      rollbacks.push(
-        `${kind}: ${r.reason ?? r.error}${r.crashId ? ` (crash ${r.crashId})` : ""}, ${t1 - t0} ms`,
-      );
+      if (r.ok) throw new Error(`${label} reload ${i} (${kind}) was not rolled back: ${stdout}`);
+      rollbacks.push(`${kind}: ${t1 - t0} ms`);
     }
-    process.stderr.write(`\rhotdump reload ${i}/${RELOADS}`);
+    process.stderr.write(`\r${label} reload ${i}/${RELOADS}`);
     await sleep(300);
   }
   process.stderr.write("\n");
   await sleep(STEADY_MS);
   const rec = await load.stop();
   await stop(sup, "SIGTERM", 15_000);
-  const s = summarize("hotdump run", rec, windows);
-  return { ...s, cliMs, switchMs, startedToSwitch, rollbacks };
+  const drained = events.filter((e) => e.event === "drained").map((e) => e.ms);
+  return { ...summarize(label, rec, windows), switchMs, rollbacks, drained };
+}
+
+/** `hotdump dev --listen` over a copy of the service's source; each reload is an edit of main.go. */
+async function devSide(label, { pkg, shared }) {
+  const dir = tempDir(`reload-${label}`);
+  const src = readFileSync(join(TEST_FIXTURES, pkg, "main.go"), "utf8");
+  writeFileSync(join(dir, "go.mod"), "module svc\n\ngo 1.24\n");
+  // Written to a temp name and renamed (as many editors save), so one edit is one change event:
+  // a truncate-then-write can be seen twice and build twice, and the second build's switch would
+  // be taken for the next edit's.
+  const write = (mode, v) => {
+    writeFileSync(
+      join(dir, "main.go.tmp"),
+      src.replace(/mode\s+= ""/, `mode = "${mode}"`).replace(/version = "1"/, `version = "${v}"`),
+    );
+    renameSync(join(dir, "main.go.tmp"), join(dir, "main.go"));
+  };
+  write("", "1");
+  const port = await freePort();
+  const steeredProbe = pkg === "plainsvc" && !shared;
+  const events = [];
+  const child = spawnTracked(
+    process.execPath,
+    [
+      HOTDUMP,
+      "dev",
+      "--json-events",
+      "--listen",
+      `127.0.0.1:${port}`,
+      "--probe",
+      steeredProbe ? `http://127.0.0.1:${port}/` : "http://127.0.0.1:{port}/healthz",
+      "--env",
+      "HEALTH_ADDR=127.0.0.1:{port}",
+      "--ready-timeout",
+      "3s",
+    ],
+    {
+      cwd: dir,
+      stdio: ["ignore", "pipe", "pipe"],
+      env: {
+        ...process.env,
+        NO_COLOR: "1",
+        GOFLAGS: "-buildvcs=false",
+        ...(shared ? { HOTDUMP_LISTEN_MODE: "shared" } : {}),
+      },
+    },
+  );
+  let rest = "";
+  child.stdout.on("data", (c) => {
+    const lines = (rest + c).split("\n");
+    rest = lines.pop() ?? "";
+    for (const l of lines)
+      try {
+        events.push(JSON.parse(l));
+      } catch {}
+  });
+  let errTail = "";
+  child.stderr.on("data", (c) => {
+    errTail = (errTail + c).slice(-4000);
+  });
+  await pollUntil(port, (b) => b.startsWith("v1 "), { timeoutMs: 120_000, everyMs: 50 }).catch((e) => {
+    throw new Error(`${label}: ${e.message}\n${errTail}`);
+  });
+  const load = startLoad(port);
+  await sleep(STEADY_MS);
+  const windows = [];
+  const switchMs = [];
+  const rollbacks = [];
+  let version = 1;
+  for (let i = 1; i <= RELOADS; i++) {
+    const kind = kindAt(i);
+    if (kind === "good") version = (version % 5) + 1;
+    const seen = events.length;
+    const t0 = Date.now();
+    // Every edit changes the source, so each is a new build (the version keeps the text unique).
+    write(kind === "good" ? "" : kind, kind === "good" ? String(version) : `${kind}${i}`);
+    const deadline = t0 + 120_000;
+    let done;
+    while (!done && Date.now() < deadline) {
+      await sleep(10);
+      done = events
+        .slice(seen)
+        .find((e) => e.event === "switch" || e.event === "rollback" || e.event === "build-failed");
+    }
+    const t1 = Date.now();
+    if (!done) throw new Error(`${label} reload ${i}: no switch or rollback\n${errTail}`);
+    windows.push([t0, t1]);
+    if (kind === "good") {
+      if (done.event !== "switch") throw new Error(`${label} reload ${i} (good): ${JSON.stringify(done)}`);
+      switchMs.push(t1 - t0);
+    } else {
+      if (done.event !== "rollback") throw new Error(`${label} reload ${i} (${kind}) was not rolled back`);
+      rollbacks.push(`${kind}: ${t1 - t0} ms`);
+    }
+    process.stderr.write(`\r${label} edit ${i}/${RELOADS}`);
+    await sleep(300);
+  }
+  process.stderr.write("\n");
+  await sleep(STEADY_MS);
+  const rec = await load.stop();
+  await stop(child, "SIGTERM", 15_000);
+  const drained = events.filter((e) => e.event === "drained").map((e) => e.ms);
+  return { ...summarize(label, rec, windows), switchMs, rollbacks, drained };
 }
 
 async function airSide() {
@@ -143,11 +266,23 @@ async function airSide() {
   await sleep(STEADY_MS);
   const windows = [];
   const switchMs = [];
+  let stalls = 0;
   for (let i = 1; i <= RELOADS; i++) {
     const v = i + 1;
     const t0 = Date.now();
     setVersion(v);
-    await pollUntil(port, (b) => b.startsWith(`v${v} `), { everyMs: 5, timeoutMs: 60_000 });
+    // air has stalled here on a loaded machine (the new process not serving, nothing rebuilt):
+    // after 20 s the file is written again, at most 3 times; the stall stays in the window.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await pollUntil(port, (b) => b.startsWith(`v${v} `), { everyMs: 5, timeoutMs: 20_000 });
+        break;
+      } catch (e) {
+        if (attempt >= 3) throw e;
+        stalls++;
+        setVersion(v);
+      }
+    }
     const t1 = Date.now();
     windows.push([t0, t1]);
     switchMs.push(t1 - t0);
@@ -158,34 +293,57 @@ async function airSide() {
   await sleep(STEADY_MS);
   const rec = await load.stop();
   await stop(child, "SIGTERM", 10_000);
-  return { ...summarize("air", rec, windows), switchMs };
+  return {
+    ...summarize("air", rec, windows),
+    switchMs,
+    rollbacks: stalls ? [`${stalls} stall(s): main.go written again after 20 s without the new version`] : [],
+  };
 }
 
 await runBench(async () => {
   console.log(`machine: ${machine()}`);
-  console.log(`${RELOADS} reloads each; load: 4 loops, no keep-alive, 2 ms pause, loopback`);
-  const h = await hotdumpSide();
-  const a = await airSide();
-  console.log("\n| | requests | failed | steady p50 / p99 | during reloads p50 / p99 |");
-  console.log("| --- | --- | --- | --- | --- |");
-  console.log(h.line);
-  console.log(a.line);
   console.log(
-    `\nhotdump failures by kind: ${JSON.stringify(h.errors)}; versions served: ${JSON.stringify(h.bodies)}`,
+    `${RELOADS} reloads each (crash-on-start at ${[...crashAt]}, never-ready at ${[...hangAt]}); load: 4 loops, a fresh connection per request, 2 ms pause, loopback`,
   );
-  console.log(`air failures by kind: ${JSON.stringify(a.errors)}`);
-  console.log(`hotdump rollbacks: ${h.rollbacks.join("; ") || "none"}`);
+  const results = [];
+  for (const side of SIDES) {
+    const shared = side.endsWith("-shared");
+    const pkg = side.includes("plain") ? "plainsvc" : "runsvc";
+    const label = side.startsWith("dev-")
+      ? `hotdump dev ${side.slice(4)}`
+      : `hotdump ${side.startsWith("unix") ? "run unix" : "run"} ${side.replace(/^(run|unix)-/, "")}`;
+    let r;
+    try {
+      if (side === "air") r = await airSide();
+      else if (side.startsWith("dev-")) r = await devSide(label, { pkg, shared });
+      else r = await runSide(label, { pkg: `./${pkg}`, shared, unix: side.startsWith("unix") });
+    } catch (e) {
+      // One side failing (air once stalled on a rebuild here) must not lose the others' figures.
+      console.log(`${side}: did not finish: ${String(e.message).split("\n")[0]}`);
+      continue;
+    }
+    results.push(r);
+    console.log(`${r.line} (${side} done)`);
+  }
   console.log(
-    `hotdump reload-to-switch (deploy → switch event), good reloads: median ${fmtMs(median(h.switchMs))}, p90 ${fmtMs(percentile(h.switchMs, 90))} (n=${h.switchMs.length})`,
+    "\n| | requests | failed | steady p50 / p99 | during reloads p50 / p99 | reload → switch median |",
   );
+  console.log("| --- | --- | --- | --- | --- | --- |");
+  for (const r of results) console.log(`${r.line} ${fmtMs(median(r.switchMs))} |`);
+  console.log("");
+  for (const r of results) {
+    console.log(
+      `${r.label}: failures by kind ${JSON.stringify(r.errors)}; versions served ${JSON.stringify(r.bodies)}`,
+    );
+    if (r.drained?.length)
+      console.log(
+        `  drain wait on the old socket (queue empty + ${50} ms grace): median ${fmtMs(median(r.drained))}, max ${fmtMs(Math.max(...r.drained))}`,
+      );
+    if (r.rollbacks?.length) console.log(`  rollbacks: ${r.rollbacks.join("; ")}`);
+  }
+  const ours = results.filter((r) => r.label.startsWith("hotdump") && !r.label.endsWith("shared"));
+  const missed = ours.filter((r) => r.failed > 0);
   console.log(
-    `  of which started → switch inside the supervisor: median ${fmtMs(median(h.startedToSwitch))}`,
-  );
-  console.log(`  hotdump reload --json round trip, all reloads: median ${fmtMs(median(h.cliMs))}`);
-  console.log(
-    `air write → first new answer: median ${fmtMs(median(a.switchMs))}, p90 ${fmtMs(percentile(a.switchMs, 90))}`,
-  );
-  console.log(
-    `target: zero failed requests for hotdump across ${RELOADS} reloads incl. crash-on-start and never-ready: ${h.failed === 0 ? "met" : `MISSED (${h.failed} failed)`}`,
+    `\ntarget: zero failed requests across ${RELOADS} reloads incl. crash-on-start and never-ready, for every steered hotdump side: ${missed.length === 0 ? "met" : `MISSED (${missed.map((r) => `${r.label}: ${r.failed}`).join(", ")})`}`,
   );
 });

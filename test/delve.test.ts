@@ -8,12 +8,11 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   analyzeCoreWithDelve,
-  applyDelveAnalysis,
   createDelveSession,
   type DelveAnalysis,
   REDACTED,
 } from "../src/analyze/delve/index.js";
-import { emptyReport, type Frame } from "../src/contracts/report.js";
+import type { Frame } from "../src/contracts/report.js";
 import { isHotdumpError } from "../src/errors.js";
 import { produceCore } from "./helpers/crash.js";
 import { buildGoFixture } from "./helpers/go.js";
@@ -88,10 +87,6 @@ describe("analyzeCoreWithDelve on real cores", () => {
     expect(a.registers.find((r) => r.name === "Rip")?.value).toMatch(/^0x[0-9a-f]+$/);
     expect(a.goVersion).toMatch(/^go1\.\d+/);
     expect(a.warnings).toEqual([]);
-    // Folding it into a report marks Delve as used and keeps the contract's shape.
-    const r = applyDelveAnalysis(emptyReport(), a);
-    expect(r.sources.delve.used).toBe(true);
-    expect(r.culprit).toEqual(a.culprit);
   });
 
   it("masks secret-looking names with redact", async () => {
@@ -110,7 +105,9 @@ describe("analyzeCoreWithDelve on real cores", () => {
     const f = culpritFrame(a);
     // Without -N -l the value is optimised away or unreadable; never a wrong value.
     const secret = local(f, "secret");
-    if (secret) expect(secret.unreadable ?? secret.value).toMatch(/tok-12345|.+/);
+    // Either Delve says why it cannot read it, or what it reads is exactly the value.
+    if (secret?.unreadable !== undefined) expect(secret.unreadable).toMatch(/\S/);
+    else if (secret) expect(secret.value).toBe('"tok-12345"');
     expect([...(f?.args ?? []), ...(f?.locals ?? [])].some((v) => v.unreadable)).toBe(true);
     expect(a.warnings.join("\n")).toContain("-gcflags=all=-N -l");
   });

@@ -23,6 +23,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -42,7 +43,17 @@ func listener() net.Listener {
 
 func main() {
 	l := listener()
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "${version}") })}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/env" {
+			for _, kv := range os.Environ() {
+				if strings.HasPrefix(kv, "HOTDUMP_") || strings.HasPrefix(kv, "LISTEN_") {
+					fmt.Fprintln(w, kv)
+				}
+			}
+			return
+		}
+		fmt.Fprint(w, "${version}")
+	})}
 	go func() {
 		stop := make(chan os.Signal, 1)
 		signal.Notify(stop, syscall.SIGTERM)
@@ -108,6 +119,10 @@ describe("hotdump dev --listen", () => {
     expect(ok).toBeGreaterThan(20);
     expect(seen).toContain("v4");
     expect(await httpGet(port, "/", 10_000)).toBe("v4");
+    // The service sees the systemd activation names, never hotdump's own stage-1 handoff ones.
+    const env = (await httpGet(port, "/env", 10_000)).trim().split("\n").sort();
+    expect(env).toContain("LISTEN_FDS=1");
+    expect(env.filter((kv) => kv.startsWith("HOTDUMP_"))).toEqual([]);
 
     // Ctrl-C: everything stops cleanly, nothing keeps running.
     const binaries = sup.events

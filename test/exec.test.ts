@@ -247,7 +247,7 @@ describe("hotdump exec", () => {
     const missing = await runCli(["exec", "--", "./no-such-program"], { cwd: tmp() });
     expect(missing.code).toBe(127);
     expect(missing.stderr.trim()).toBe(
-      "hotdump: command not found: ./no-such-program (give a path, e.g. ././no-such-program, or build it first) [E_EXEC_NOT_FOUND]",
+      "hotdump: no such file: ./no-such-program (build it first: go build -o ./no-such-program .) [E_EXEC_NOT_FOUND]",
     );
     const none = await runCli(["exec"], { cwd: tmp() });
     expect(none.code).toBe(2);

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser } from "playwright-core";
 import { afterEach, describe, expect, it } from "vitest";
-import { hasChromium, launchChromium } from "./helpers/browser.js";
+import { launchChromium } from "./helpers/browser.js";
 import { type Supervised, startSupervised } from "./helpers/supervised.js";
 
 const service = (crash: boolean) => `package main
@@ -36,7 +36,7 @@ afterEach(async () => {
 });
 
 describe("hotdump dev --ui", () => {
-  it.skipIf(!hasChromium)("shows a crash of the running dev session live, with its generation", async () => {
+  it("shows a crash of the running dev session live, with its generation", async () => {
     const dir = mkdtempSync(join(tmpdir(), "hotdump-uidev-"));
     writeFileSync(join(dir, "go.mod"), "module uidev\n\ngo 1.24\n");
     writeFileSync(join(dir, "main.go"), service(false));

@@ -166,8 +166,10 @@ export async function runBench(main) {
 
 /** GET http://127.0.0.1:port/path without keep-alive; resolves { status, body }. */
 export function get(port, path = "/", timeoutMs = 2000) {
+  // `port` may also be { socketPath } (a UNIX socket).
+  const where = typeof port === "number" ? { host: "127.0.0.1", port } : { socketPath: port.socketPath };
   return new Promise((resolve, reject) => {
-    const req = request({ host: "127.0.0.1", port, path, agent: false, timeout: timeoutMs }, (res) => {
+    const req = request({ ...where, path, agent: false, timeout: timeoutMs }, (res) => {
       let body = "";
       res.on("data", (c) => {
         body += c;
@@ -195,7 +197,9 @@ export async function pollUntil(port, ok, { t0 = performance.now(), everyMs = 5,
     }
     await sleep(everyMs);
   }
-  throw new Error(`port ${port}: not served within ${timeoutMs} ms (last: ${String(last).slice(0, 80)})`);
+  throw new Error(
+    `${JSON.stringify(port)}: not served within ${timeoutMs} ms (last: ${String(last).slice(0, 80)})`,
+  );
 }
 
 export { freePort } from "../../dist/supervise/probe.js";

@@ -9,9 +9,12 @@ import { isMainThread, parentPort, Worker, workerData } from "node:worker_thread
 
 const now = () => performance.timeOrigin + performance.now();
 
-function once(port, timeoutMs) {
+/** `target`: a port on 127.0.0.1, or { socketPath } for a UNIX socket. */
+function once(target, timeoutMs) {
+  const where =
+    typeof target === "number" ? { host: "127.0.0.1", port: target } : { socketPath: target.socketPath };
   return new Promise((resolve) => {
-    const req = request({ host: "127.0.0.1", port, path: "/", agent: false, timeout: timeoutMs }, (res) => {
+    const req = request({ ...where, path: "/", agent: false, timeout: timeoutMs }, (res) => {
       let body = "";
       res.on("data", (c) => {
         body += c;

@@ -97,6 +97,39 @@ describe("culprit and site", () => {
     ];
     expect(siteIndex(panicInUser)).toBe(-1);
   });
+
+  // The crashing goroutine of a go-httpbin v2.26.0 handler run on its own goroutine with a nil
+  // request, as Go 1.26.8 printed it (runtime frames cut): the dependency faulted, lib.go:13 is the
+  // service's line that started it.
+  const depFault = [
+    {
+      function: "github.com/mccutchen/go-httpbin/v2/httpbin.(*HTTPBin).Handler.autohead.func3",
+      file: "/root/go/pkg/mod/github.com/mccutchen/go-httpbin/v2@v2.26.0/httpbin/middleware.go",
+    },
+    { function: "net/http.HandlerFunc.ServeHTTP", file: "/usr/local/go/src/net/http/server.go" },
+    {
+      function: "github.com/mccutchen/go-httpbin/v2/httpbin.(*HTTPBin).ServeHTTP",
+      file: "/root/go/pkg/mod/github.com/mccutchen/go-httpbin/v2@v2.26.0/httpbin/httpbin.go",
+    },
+    { function: "main.init.0.func1.gowrap1", file: "/tmp/ut/svc/lib.go" },
+    { function: "runtime.goexit", file: "/usr/local/go/src/runtime/asm_amd64.s" },
+  ];
+
+  it("names the main module's frame, not a dependency's, with or without the module path", () => {
+    for (const ctx of [{ gorootSrc: GOROOT }, { gorootSrc: GOROOT, modulePath: "example.com/svc" }]) {
+      expect(depFault[culpritIndex(depFault, ctx)]?.function).toBe("main.init.0.func1.gowrap1");
+      expect(siteIndex(depFault, ctx)).toBe(0);
+    }
+    // -trimpath prints the dependency's files as module@version/path.
+    const trimmed = depFault.map((f) => ({ ...f, file: f.file.replace("/root/go/pkg/mod/", "") }));
+    expect(culpritIndex(trimmed, { gorootSrc: null })).toBe(3);
+  });
+
+  it("falls back to a dependency's frame when the main module has none on the stack", () => {
+    const onlyDep = depFault.slice(0, 3);
+    expect(culpritIndex(onlyDep, { gorootSrc: GOROOT })).toBe(0);
+    expect(culpritIndex(onlyDep, { gorootSrc: GOROOT, modulePath: "example.com/svc" })).toBe(0);
+  });
 });
 
 describe("locationIndex (how a goroutine is named in a group)", () => {

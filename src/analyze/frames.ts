@@ -16,7 +16,8 @@
  *    `cgo-gcc-prolog` wrappers); nobody wrote it, so it is never the culprit;
  *  - c: C (or other non-Go) code: Delve names it `C.fn`, gdb by its bare symbol; `?` frames
  *    without a symbol are foreign code too;
- *  - user: everything else: the main module and its dependencies.
+ *  - user: everything else: the main module and its dependencies (the culprit prefers the main
+ *    module's frames: isMainModuleFrame).
  */
 
 import type { FrameClass } from "../contracts/report.js";
@@ -90,19 +91,44 @@ export function isRuntimeFunction(fn: string): boolean {
   return classifyFunction(fn) === "runtime";
 }
 
+// A dependency's files are printed from the module cache (`/root/go/pkg/mod/github.com/x/y@v1.2.3/
+// z.go`) or, under -trimpath, as `github.com/x/y@v1.2.3/z.go`; the main module's never carry a
+// version (measured with Go 1.26.8 on a go-httpbin v2.26.0 crash).
+const VERSIONED_DIR = /@v\d[^/]*\//;
+
 /**
- * The culprit of a crashing stack (innermost first): the first user frame, so a throw inside the
- * standard library (`sync: unlock of unlocked mutex`) and a fault in C code name the Go line that
- * called them. With no user frame at all, the first standard-library frame; else -1.
+ * A user frame of the main module itself, not of one of its dependencies: package main, a package
+ * under the build info's module path, or (module path unknown) a file outside the module cache.
+ */
+export function isMainModuleFrame(f: FrameLike, ctx: ClassifyContext = {}): boolean {
+  const pkg = packageOf(f.function);
+  if (pkg === null) return false;
+  if (pkg === "main" || underModule(pkg, ctx.modulePath)) return true;
+  if (ctx.modulePath) return false;
+  return !VERSIONED_DIR.test(f.file);
+}
+
+/**
+ * The culprit of a crashing stack (innermost first): the first frame of the main module, so a
+ * throw inside the standard library (`sync: unlock of unlocked mutex`), a fault in C code and a nil
+ * dereference inside a dependency (go-httpbin handed a nil request) name the line of the service's
+ * own code that led there; the frame that faulted is the `site`. With no frame of the main module
+ * (a goroutine a dependency started), the first dependency frame; else the first standard-library
+ * frame; else -1.
  */
 export function culpritIndex(frames: readonly FrameLike[], ctx: ClassifyContext = {}, from = 0): number {
   let std = -1;
+  let dep = -1;
   for (let i = from; i < frames.length; i++) {
-    const c = classifyFrame(frames[i] as FrameLike, ctx);
-    if (c === "user") return i;
+    const f = frames[i] as FrameLike;
+    const c = classifyFrame(f, ctx);
+    if (c === "user") {
+      if (isMainModuleFrame(f, ctx)) return i;
+      if (dep < 0) dep = i;
+    }
     if (c === "stdlib" && std < 0) std = i;
   }
-  return std;
+  return dep >= 0 ? dep : std;
 }
 
 /**

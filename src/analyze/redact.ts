@@ -1,5 +1,6 @@
 /**
- * --redact: cores hold secrets (FIELD-NOTES: a local `secret="tok-12345"` came back from a core),
+ * --redact: cores hold secrets (a local `secret="tok-12345"` comes back from the dlvcrash
+ * fixture's core: test/delve.test.ts),
  * and reports get pasted into issues. Values of locals and args whose names or types look secret
  * are masked in every output format, because every format renders the same Report.
  */

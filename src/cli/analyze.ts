@@ -12,7 +12,7 @@ import { readBinaryIdentity } from "../elf/index.js";
 import { HotdumpError, usageError } from "../errors.js";
 import { ensureStore, openBundle } from "../store/index.js";
 import { type CommonOptions, storeDirFrom, storeOption } from "./common.js";
-import { emitReport, parseFormat, resolveCrashId } from "./report.js";
+import { emitReport, humanNext, parseFormat, resolveCrashId } from "./report.js";
 
 interface AnalyzeCliOptions extends CommonOptions {
   binary?: string;
@@ -59,7 +59,8 @@ export function registerAnalyze(program: Command): void {
       const storeDir = storeDirFrom(opts);
       const layout = ensureStore(storeDir);
       const bundle = openBundle(layout, resolveCrashId(storeDir, opts.crash));
-      emitReport(await reanalyzeBundle(layout, bundle, common), format, opts.out);
+      const report = await reanalyzeBundle(layout, bundle, common);
+      emitReport(humanNext(report, format, storeDir), format, opts.out);
       return;
     }
     if (!opts.binary || !opts.core)

@@ -1,4 +1,5 @@
 /** What every command shares: the store flag, JSON output, the logger. */
+import { isAbsolute, relative } from "node:path";
 import type { Command } from "commander";
 import { resolveStoreDir } from "../store/index.js";
 import { createLogger, type Logger } from "../util/log.js";
@@ -36,4 +37,25 @@ export function formatBytes(n: number): string {
     i++;
   }
   return `${v >= 100 ? v.toFixed(0) : v.toFixed(1)} ${units[i]}`;
+}
+
+const shellWord = (s: string) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
+
+/**
+ * ` --store DIR` for a command suggested to the user, when run from `cwd` it would not find
+ * `storeRoot` by itself (the default store, found upwards); "" when it would. Without it, the
+ * `next hotdump report ID` printed after `exec --store examples/.demo-store` failed with
+ * E_CRASH_NOT_FOUND when typed as shown.
+ */
+export function storeFlagFor(storeRoot: string, cwd = process.cwd()): string {
+  if (resolveStoreDir(cwd) === storeRoot) return "";
+  const rel = relative(cwd, storeRoot);
+  const shown = rel && !rel.startsWith("..") && !isAbsolute(rel) ? rel : storeRoot;
+  return ` --store ${shellWord(shown)}`;
+}
+
+/** The report's `next` commands, runnable from here: hotdump's own get the store they need. */
+export function withStoreFlag(next: readonly string[], storeRoot: string, cwd = process.cwd()): string[] {
+  const flag = storeFlagFor(storeRoot, cwd);
+  return next.map((n) => (flag && n.startsWith("hotdump ") && !n.includes(" --store ") ? `${n}${flag}` : n));
 }

@@ -73,7 +73,12 @@ export function registerDebug(program: Command): void {
       writeFileSync(init, `${lines.join("\n")}\n`, { mode: 0o600 });
       dlvArgs.push("--init", init);
     }
-    const [cmd, args] = opts.gdb ? ["gdb", ["-q", bin, core]] : [resolveDlvPath(), dlvArgs];
+    // Delve reads only Go programs: on another one's core (a C program under exec) it prints "no
+    // debug info found" and has no stack; gdb is the debugger for it.
+    const notGo = meta.binary.goVersion === null && !meta.goVersion;
+    if (notGo && !opts.gdb)
+      process.stderr.write(`hotdump: ${meta.cmdline[0] ?? "the program"} is not a Go program: opening gdb\n`);
+    const [cmd, args] = opts.gdb || notGo ? ["gdb", ["-q", bin, core]] : [resolveDlvPath(), dlvArgs];
     process.stderr.write(`hotdump: ${cmd} ${args.join(" ")}\n`);
     const code = await new Promise<number>((resolve) => {
       const p = spawn(cmd, args, { stdio: "inherit", cwd: existsSync(meta.cwd) ? meta.cwd : process.cwd() });

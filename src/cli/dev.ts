@@ -9,7 +9,7 @@ import { createGoBuilder, formatDiagnostic } from "../build/index.js";
 import { loadConfig } from "../config/index.js";
 import { createDevSession } from "../supervise/dev.js";
 import { createEventSink } from "../supervise/events.js";
-import { handOffIfListening, openSupervisorStore } from "../supervise/start.js";
+import { handOffIfListening, openSupervisorStore, supervisorFlagOptions } from "../supervise/start.js";
 import { createSupervisor } from "../supervise/supervisor.js";
 import type { UiServer } from "../ui/index.js";
 import { type CommonOptions, loggerFor } from "./common.js";
@@ -73,14 +73,9 @@ export function registerDev(program: Command): void {
         emit: (e) => sink.emit(e),
         cwd: config.run.cwd,
         args: args.length ? args : config.run.args,
-        env: { ...process.env, ...sup.env },
+        ...supervisorFlagOptions(sup, inherited),
         stopSignal: config.run.stopSignal,
         stopTimeoutMs: sup.listen.length ? sup.drainMs : config.run.stopTimeoutMs,
-        listenFds: inherited.fds,
-        listenNames: inherited.names,
-        probe: sup.probe,
-        timing: sup.timing,
-        readyTimeoutMs: sup.readyTimeoutMs,
         redact: Boolean(opts.redact),
         budget: { maxUse: config.store.maxUseBytes, keepFree: config.store.keepFreeBytes },
         onOutput: (g, stream, line) => {

@@ -3,6 +3,7 @@
  * stage and prints. Errors: one line for people (the HotdumpError's shortMessage), the chain with
  * --verbose, never a stack trace for a user mistake.
  */
+import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
 import { describeChain, isHotdumpError } from "../errors.js";
 import { registerAnalyze } from "./analyze.js";
@@ -24,13 +25,25 @@ import { registerScan } from "./scan.js";
 import { registerSnapshot } from "./snapshot.js";
 import { registerUi } from "./ui.js";
 
-export async function run(argv: string[]): Promise<number> {
-  const verbose = argv.includes("--verbose") || argv.includes("-v");
+/** hotdump's own version, from the package.json beside src/ and dist/. */
+export function hotdumpVersion(): string {
+  try {
+    return (
+      JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }
+    ).version;
+  } catch {
+    return "unknown";
+  }
+}
+
+/** Every command and flag; the README's command table is checked against it (test/readme.test.ts). */
+export function createProgram(): Command {
   const program = new Command("hotdump")
     .description(
       "Never lose a Go crash: run, reload and supervise Go services, capture every crash with its exact binary, and explain it.",
     )
     .option("-v, --verbose", "print the full error chain and debug logs")
+    .version(hotdumpVersion(), "-V, --version", "print hotdump's version")
     .exitOverride()
     .showHelpAfterError("(run hotdump --help for usage)")
     .enablePositionalOptions();
@@ -54,6 +67,12 @@ export async function run(argv: string[]): Promise<number> {
   registerUi(program);
   // -v/--verbose is read from argv above; every subcommand accepts it wherever it is typed.
   for (const c of program.commands) c.option("-v, --verbose", "print the full error chain and debug logs");
+  return program;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const verbose = argv.includes("--verbose") || argv.includes("-v");
+  const program = createProgram();
   let code = 0;
   try {
     await program.parseAsync(argv, { from: "user" });

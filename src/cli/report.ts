@@ -6,7 +6,7 @@ import { HotdumpError, usageError } from "../errors.js";
 import { renderReport } from "../report/index.js";
 import { bundleFile, isCrashId, openBundle, storeLayout } from "../store/index.js";
 import { useColour } from "../util/log.js";
-import { type CommonOptions, storeDirFrom, storeOption } from "./common.js";
+import { type CommonOptions, storeDirFrom, storeOption, withStoreFlag } from "./common.js";
 
 export type Format = "text" | "json" | "md" | "html";
 const FORMATS: Format[] = ["text", "json", "md", "html"];
@@ -16,6 +16,14 @@ export function parseFormat(f: string | undefined): Format {
   if (!FORMATS.includes(v))
     throw usageError(`unknown format ${JSON.stringify(f)}: use one of ${FORMATS.join(", ")}`);
   return v;
+}
+
+/**
+ * For a person reading it here, the report's `next` commands with the --store they need (JSON
+ * keeps the stored commands: a program reading it knows which store it asked).
+ */
+export function humanNext(report: Report, format: Format, storeDir: string): Report {
+  return format === "json" ? report : { ...report, next: withStoreFlag(report.next, storeDir) };
 }
 
 /** Print or write a report in a format; text gets colour only on a terminal. */
@@ -74,7 +82,8 @@ export function registerReport(program: Command): void {
   ).action((id: string, opts: CommonOptions & { format?: string; out?: string }) => {
     const format = parseFormat(opts.format);
     const storeDir = storeDirFrom(opts);
-    emitReport(readStoredReport(storeDir, resolveCrashId(storeDir, id)), format, opts.out);
+    const report = readStoredReport(storeDir, resolveCrashId(storeDir, id));
+    emitReport(humanNext(report, format, storeDir), format, opts.out);
   });
 }
 

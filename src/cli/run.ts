@@ -12,7 +12,7 @@ import { archiveBinary, sha256File, storeLayout } from "../store/index.js";
 import { sendControl, serveControl } from "../supervise/control.js";
 import { createEventSink } from "../supervise/events.js";
 import { checksumMismatch, expectedSha256, preflightBinary } from "../supervise/preflight.js";
-import { handOffIfListening, openSupervisorStore } from "../supervise/start.js";
+import { handOffIfListening, openSupervisorStore, supervisorFlagOptions } from "../supervise/start.js";
 import { type Build, createSupervisor, type DeployResult } from "../supervise/supervisor.js";
 import type { UiServer } from "../ui/index.js";
 import { type CommonOptions, loggerFor, storeDirFrom, storeOption } from "./common.js";
@@ -38,7 +38,11 @@ export function registerRun(program: Command): void {
         .description(
           "supervise a Go service in production: hold its sockets, switch only to a healthy generation, roll back a bad one",
         )
-        .usage("[options] --listen ADDR -- BINARY [ARGS...]")
+        .usage("[options] [--listen ADDR] -- BINARY [ARGS...]")
+        .addHelpText(
+          "after",
+          "\nWithout --listen (for a service that cannot take its socket as fd 3): supervision and crash\ncapture only; a reload stops the old generation before the new one starts, so it is not\nzero-downtime.",
+        )
         .argument("[binary...]", "the service binary and its arguments (after --)"),
     ),
   )
@@ -86,13 +90,8 @@ export function registerRun(program: Command): void {
       emit: (e) => sink.emit(e),
       cwd: process.cwd(),
       args,
-      env: { ...process.env, ...sup.env },
+      ...supervisorFlagOptions(sup, inherited),
       stopTimeoutMs: sup.drainMs,
-      listenFds: inherited.fds,
-      listenNames: inherited.names,
-      probe: sup.probe,
-      timing: sup.timing,
-      readyTimeoutMs: sup.readyTimeoutMs,
       redact: Boolean(opts.redact),
       budget: { maxUse },
       ...(captureDeadlineMs === undefined ? {} : { captureDeadlineMs }),

@@ -1,8 +1,8 @@
 /** The short crash summary printed in the log by exec, dev and run. */
-import { relative } from "node:path";
+import { dirname, relative } from "node:path";
 import type { Captured } from "../capture/capture.js";
 import { headline } from "../contracts/report.js";
-import { formatBytes } from "./common.js";
+import { formatBytes, storeFlagFor } from "./common.js";
 
 export function crashSummaryLines(c: Captured, opts: { cwd: string; generation?: number | null }): string[] {
   const r = c.report;
@@ -37,8 +37,10 @@ export function crashSummaryLines(c: Captured, opts: { cwd: string; generation?:
   if (c.bundle) {
     lines.push(`  bundle   ${relative(opts.cwd, c.bundle.dir) || c.bundle.dir}`);
     // No core (a race detector's exit): nothing for a debugger to open.
+    // <store>/crashes/<id>: the store the commands below must be pointed at, unless they find it.
+    const flag = storeFlagFor(dirname(dirname(c.bundle.dir)), opts.cwd);
     lines.push(
-      `  next     hotdump report ${c.bundle.id}${c.core.stored ? `   |   hotdump debug ${c.bundle.id}` : ""}`,
+      `  next     hotdump report ${c.bundle.id}${flag}${c.core.stored ? `   |   hotdump debug ${c.bundle.id}${flag}` : ""}`,
     );
   }
   for (const p of c.problems) lines.push(`  problem  ${p.message} [${p.code}]`);

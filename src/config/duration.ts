@@ -40,16 +40,6 @@ export function parseDuration(text: string): number | Error {
   return total;
 }
 
-/** "1.5s" style rendering of milliseconds, for messages. */
-export function formatDuration(ms: number): string {
-  if (ms === 0) return "0s";
-  if (ms < 1) return `${Math.round(ms * 1000)}us`;
-  if (ms < 1000) return `${ms}ms`;
-  if (ms < 60_000) return `${ms / 1000}s`;
-  if (ms < 3_600_000) return `${ms / 60_000}m`;
-  return `${ms / 3_600_000}h`;
-}
-
 const sizeUnits: Record<string, number> = {
   "": 1,
   b: 1,

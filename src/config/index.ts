@@ -1,5 +1,5 @@
 export { type AirImport, importAirConfig } from "./air.js";
-export { formatDuration, parseDuration, parseSize } from "./duration.js";
+export { parseDuration, parseSize } from "./duration.js";
 export { ConfigError, type ConfigIssue } from "./errors.js";
 export { AIR_CONFIG_FILE, CONFIG_FILE, type LoadConfigOptions, loadConfig, parseToml } from "./load.js";
 export { DEFAULTS } from "./resolve.js";

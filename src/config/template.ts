@@ -71,7 +71,8 @@ drain = "30s"
 # Crash bundles and built binaries. A relative path must stay inside the project;
 # write an absolute path for a store elsewhere.
 dir = ".hotdump"
-# Size limits, e.g. "2GiB"; unset means no limit.
+# Size limits, e.g. "2GiB". Unset, the store keeps to systemd-coredump's budget: at most 10% of
+# the file system and at least 15% of it free, each capped at 4GiB; the oldest bundles go first.
 # max_use = "2GiB"
 # keep_free = "1GiB"
 `;

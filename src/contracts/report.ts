@@ -178,6 +178,12 @@ export interface Report {
   warnings: string[];
 }
 
+/** What every analyser (the traceback, Delve, gdb) says about a crash, in the report's names. */
+export type CrashFindings = Pick<
+  Report,
+  "kind" | "message" | "nested" | "signal" | "culprit" | "site" | "goroutine" | "goroutines" | "registers"
+>;
+
 export function emptyReport(): Report {
   return {
     schemaVersion: REPORT_SCHEMA_VERSION,
@@ -203,8 +209,9 @@ export function emptyReport(): Report {
 }
 
 /**
- * One line for lists and summaries. A struct panic value prints only as `(main.Fault) 0xc000084000`
- * (FIELD-NOTES): when the core gave the value, the value is the better line.
+ * One line for lists and summaries. Go prints a struct panic value only as its type and address,
+ * `panic: (main.Fault) 0xc000084000` (runtime/error.go printpanicval: non-basic types print as
+ * `(T) addr`): when the core gave the value, the value is the better line.
  */
 export function headline(r: Pick<Report, "message" | "value">): string {
   if (r.value && /^\([^)]+\) 0x[0-9a-f]+$/.test(r.message)) return r.value;

@@ -49,6 +49,11 @@ async function withSession<T>(
   }
 }
 
+// What Delve 1.27.2 says of a variable an optimised build keeps no location for at that PC: a
+// go-httpbin service built with plain `go build` gave "empty OP stack" for a local and "could not
+// find loclist entry at 0x81b40 for address 0x6c7ea9" for args; with -N -l both read.
+const OPTIMISED = /empty OP stack|could not find loclist entry|optimized away/;
+
 export interface EvalResult {
   expr: string;
   goroutine: number;
@@ -74,13 +79,32 @@ export function evalInCapture(
       Frame: o.frame ?? at?.frame ?? 0,
       DeferredCall: 0,
     };
+    const gf = `goroutine ${scope.GoroutineID}, frame ${scope.Frame}`;
+    const where = at ? `the culprit's frame (${gf})` : gf;
     let v: dlv.Variable;
     try {
       v = (await s.call("Eval", { Scope: scope, Expr: expr, Cfg: EVAL_LOAD_CONFIG })).Variable;
     } catch (e) {
-      throw evalFailed(expr, (e as { shortMessage?: string }).shortMessage ?? (e as Error).message, e);
+      const why = (e as { shortMessage?: string }).shortMessage ?? (e as Error).message;
+      if (!/could not find symbol/.test(why)) throw evalFailed(expr, why, e);
+      // An optimised function drops variables it no longer needs (`secret` in exectarget's
+      // process, built without -N -l, is not in its DWARF at all): say so rather than "no such".
+      const optimised = await frameOptimised(s, scope.GoroutineID, scope.Frame);
+      throw evalFailed(
+        expr,
+        optimised
+          ? `${why} in ${where}: that function is optimised and may have dropped it; rebuild with -gcflags=all=-N -l (hotdump dev does)`
+          : `${why} in ${where} (--goroutine N --frame K evaluate elsewhere)`,
+        e,
+      );
     }
-    if (v.unreadable) throw evalFailed(expr, v.unreadable);
+    if (v.unreadable)
+      throw evalFailed(
+        expr,
+        OPTIMISED.test(v.unreadable)
+          ? `${v.unreadable} in ${where}: the binary is optimised and keeps no location for it there; rebuild with -gcflags=all=-N -l (hotdump dev does)`
+          : v.unreadable,
+      );
     return {
       expr,
       goroutine: scope.GoroutineID,
@@ -89,6 +113,15 @@ export function evalInCapture(
       variable: v,
     };
   });
+}
+
+async function frameOptimised(s: DelveSession, goroutine: number, frame: number): Promise<boolean> {
+  try {
+    const st = await s.call("Stacktrace", { Id: goroutine, Depth: frame + 1, Full: false, Defers: false });
+    return st.Locations?.[frame]?.function?.optimized === true;
+  } catch {
+    return false;
+  }
 }
 
 /**

@@ -1,7 +1,7 @@
 /**
  * Finding bytes anywhere in a core: every dumped byte of every PT_LOAD segment, in 64 MiB chunks
- * read by positioned reads and searched with Buffer.indexOf (memchr-based in V8; FIELD-NOTES
- * measured 2.6 to 3.7 GB/s warm). Chunks overlap by the pattern length - 1, so a match across a
+ * read by positioned reads and searched with Buffer.indexOf (memchr-based in V8: bench/scan.mjs
+ * measures several GB/s over a warm core, bench/README.md has the figures). Chunks overlap by the pattern length - 1, so a match across a
  * chunk boundary is seen exactly once. Naming where each hit lies is regions.ts's job.
  */
 

@@ -49,7 +49,9 @@ const CLASS_TEXT: Record<string, string> = {
   stdlib: "the standard library",
   cgo: "cgo-generated code",
   runtime: "the Go runtime",
-  user: "user code",
+  // A site of class user is never the main module's own frame (that would be the culprit): it is a
+  // dependency's (src/analyze/frames.ts culpritIndex).
+  user: "a dependency",
 };
 
 /**
@@ -203,8 +205,24 @@ export function raceStacks(r: Race): { title: string; frames: Frame[] }[] {
 export const noCulpritText = (r: Report) =>
   r.kind === "snapshot"
     ? "None: a snapshot of a running process, not a crash."
-    : "Not found (no frame outside the Go runtime).";
+    : isNotGo(r)
+      ? "None: not a Go program (its binary has no Go build info); the stack below is the crashing thread's."
+      : "Not found (no frame outside the Go runtime).";
 
-/** `Goroutine 1`, or for a snapshot (nothing crashed) `Where goroutine 1 was`. */
+/**
+ * A crash of a program that is not Go (`exec -- /bin/sleep` killed by SIGSEGV): no Go version, and
+ * nothing a Go runtime prints (kind `signal`/`unknown`, no goroutine numbered by Go).
+ */
+const isNotGo = (r: Report) =>
+  !r.goVersion && (r.kind === "signal" || r.kind === "unknown") && !(r.goroutine && r.goroutine.id > 0);
+
+/**
+ * `Goroutine 1`; for a snapshot (nothing crashed) `Where goroutine 1 was`; for a program that is
+ * not Go (gdb's thread, which the report files as goroutine 0) `Crashing thread`.
+ */
 export const goroutineTitle = (r: Report, id: number) =>
-  r.kind === "snapshot" ? `Where goroutine ${id} was` : `Goroutine ${id}`;
+  r.kind === "snapshot"
+    ? `Where goroutine ${id} was`
+    : isNotGo(r) && id === 0
+      ? "Crashing thread"
+      : `Goroutine ${id}`;

@@ -18,6 +18,7 @@ export type EventName =
   | "exited"
   | "crash"
   | "switch"
+  | "drained"
   | "rollback"
   | "recovered-panic"
   | "race"
@@ -85,6 +86,8 @@ export interface Journal {
   recordCrash(c: Omit<CrashRow, "evicted">): void;
   markEvicted(ids: string[]): void;
   events(opts?: { sinceId?: number; limit?: number }): (JournalEvent & { id: number })[];
+  /** The newest event's id (0 when there is none): one index lookup, not a read of the table. */
+  lastEventId(): number;
   generations(): GenerationRow[];
   crashes(): CrashRow[];
   integrityCheck(): string;
@@ -282,6 +285,10 @@ export function openJournal(layout: StoreLayout, opts: JournalOptions = {}): Jou
         crashId: r.crash_id as string | null,
         ...(r.data ? (JSON.parse(r.data as string) as object) : {}),
       }));
+    },
+    lastEventId() {
+      const row = db.prepare("SELECT MAX(id) AS id FROM events").get() as { id: number | null };
+      return row.id ?? 0;
     },
     generations() {
       return (db.prepare("SELECT * FROM generations ORDER BY n").all() as Record<string, unknown>[]).map(

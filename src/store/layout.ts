@@ -1,6 +1,6 @@
 /**
- * Where things live in a store. Cores hold secrets (FIELD-NOTES: locals such as tokens come back
- * from a core), so every directory is 0700 and every file 0600; binaries are 0500: `run` starts
+ * Where things live in a store. Cores hold secrets (Delve reads locals back from a core:
+ * test/delve.test.ts gets the dlvcrash fixture's `secret="tok-12345"`), so every directory is 0700 and every file 0600; binaries are 0500: `run` starts
  * them from the store, and nothing may change them.
  *
  *   <store>/binaries/<sha256>     content-addressed copies of every binary that ran
@@ -90,7 +90,7 @@ export function ensureStore(root: string): StoreLayout {
   const layout = storeLayout(root);
   try {
     for (const d of [layout.root, layout.binaries, layout.crashes, layout.cache, layout.tmp]) {
-      mkdirSync(d, { recursive: true, mode: DIR_MODE });
+      makeDirs(d);
       if ((statSync(d).mode & 0o777) !== DIR_MODE) chmodSync(d, DIR_MODE);
     }
     // Cores hold secrets and weigh MBs: a store inside a repository must never be committed, even
@@ -104,6 +104,33 @@ export function ensureStore(root: string): StoreLayout {
     throw storeUnwritable(root, cause);
   }
   return layout;
+}
+
+/**
+ * `mkdir -p` that always ends. Node 20's recursive mkdirSync spins forever where mkdir(2) says
+ * ENOENT for a child of a directory that exists: under /proc (`--store /proc/x` burned a CPU for
+ * ten minutes with Node 20.20.2, strace showing mkdir /proc/x ENOENT, mkdir /proc EEXIST, again),
+ * since it reads ENOENT as "create the parent first". Here each missing component is made once, and
+ * any error but EEXIST is thrown.
+ */
+export function makeDirs(dir: string, mode = DIR_MODE): void {
+  const missing: string[] = [];
+  for (let d = resolve(dir); ; d = dirname(d)) {
+    try {
+      statSync(d);
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "ENOENT" || dirname(d) === d) throw e;
+      missing.push(d);
+    }
+  }
+  for (const d of missing.reverse()) {
+    try {
+      mkdirSync(d, { mode });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+    }
+  }
 }
 
 export const storeUnwritable = (root: string, cause: unknown) =>

@@ -4,7 +4,7 @@
  */
 import { existsSync } from "node:fs";
 import { listBundles } from "./bundle.js";
-import { openJournal } from "./journal.js";
+import { type GenerationRow, openJournal } from "./journal.js";
 import { storeLayout } from "./layout.js";
 
 export interface CrashListing {
@@ -81,16 +81,9 @@ export function listCrashes(storeDir: string): CrashListing[] {
   return out.sort((a, b) => (b.time ?? "").localeCompare(a.time ?? ""));
 }
 
-export interface GenerationListing {
+/** A journal generation row (its number as `generation`) and what became of it. */
+export interface GenerationListing extends Omit<GenerationRow, "n"> {
   generation: number;
-  createdAt: string;
-  source: string;
-  sha256: string;
-  binary: string;
-  goBuildId: string | null;
-  gnuBuildId: string | null;
-  changed: string[];
-  buildMs: number | null;
   /** What became of it: ready, crashed, rolled back, stopped... (the last lifecycle event). */
   status: string;
   pids: number[];
@@ -110,16 +103,10 @@ export function listGenerations(storeDir: string): GenerationListing[] {
         .find((e) =>
           ["ready", "switch", "stopped", "exited", "crash", "rollback", "started"].includes(e.event),
         );
+      const { n, ...row } = g;
       return {
-        generation: g.n,
-        createdAt: g.createdAt,
-        source: g.source,
-        sha256: g.sha256,
-        binary: g.binary,
-        goBuildId: g.goBuildId,
-        gnuBuildId: g.gnuBuildId,
-        changed: g.changed,
-        buildMs: g.buildMs,
+        generation: n,
+        ...row,
         status: last?.event ?? "built",
         pids: [...new Set(mine.filter((e) => e.event === "started" && e.pid).map((e) => e.pid as number))],
         crashIds: mine.filter((e) => e.event === "crash" && e.crashId).map((e) => e.crashId as string),

@@ -1,7 +1,7 @@
 /**
  * Starting a Go program under crash capture. Node cannot call setrlimit, so the child starts
- * through `sh -c`, which raises its soft RLIMIT_CORE to the hard limit (FIELD-NOTES: the default
- * soft limit here is 0, so a child gets no core otherwise) and then `exec`s the program, keeping
+ * through `sh -c`, which raises its soft RLIMIT_CORE to the hard limit (Debian's default soft
+ * limit is 0, `ulimit -c` in a login shell: a child gets no core otherwise) and then `exec`s the program, keeping
  * the pid. The same prelude exports LISTEN_PID=$$ for socket activation, since go-systemd's
  * activation.Listeners() ignores inherited sockets whose LISTEN_PID is not its own pid.
  */

@@ -1,7 +1,9 @@
 /**
  * How a program ended, in the words of the JSON contract: `crash`, `exit` or `killed`.
- * FIELD-NOTES: with GOTRACEBACK=crash every Go crash kind dies of SIGABRT with a core; os.Exit(3)
- * and log.Fatal exit 3 and 1 without one. With the user's own GOTRACEBACK (single, all, none) a
+ * With GOTRACEBACK=crash every Go crash kind tried (panics in a goroutine, in init, nested; a map
+ * written concurrently; deadlock; stack overflow; a bad-address fault) prints its traceback and
+ * dies of SIGABRT with a core (status 134 from a shell); os.Exit(3) and log.Fatal exit 3 and 1
+ * without one (test/fixtures/go/tbcrash runs each kind, test/traceback.test.ts checks them). With the user's own GOTRACEBACK (single, all, none) a
  * panic exits with status 2 after printing its traceback: still a crash, just without a core.
  */
 import { parseRaceReports } from "../analyze/race/index.js";

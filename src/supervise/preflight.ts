@@ -3,9 +3,10 @@
  * later, each with its reason. A binary whose SHA-256 differs from --sha256 (or from the
  * `BINARY.sha256` file beside it, sha256sum's format) is never started.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { type BinaryIdentity, readBinaryIdentity } from "../elf/index.js";
 import { HotdumpError } from "../errors.js";
+import { isPackageDirectory } from "./resolveCommand.js";
 
 export interface PreflightOptions {
   allowStripped?: boolean;
@@ -17,6 +18,7 @@ const refuse = (code: string, msg: string) => new HotdumpError("supervise", code
 
 export async function preflightBinary(path: string, o: PreflightOptions = {}): Promise<BinaryIdentity> {
   if (!existsSync(path)) throw refuse("E_PREFLIGHT_MISSING", `${path} does not exist`);
+  if (statSync(path).isDirectory()) throw isPackageDirectory(path, "E_PREFLIGHT_NOT_A_FILE", "supervise");
   const id = await readBinaryIdentity(path);
   if (!id.isElf)
     throw refuse("E_PREFLIGHT_NOT_ELF", `${path} is not an ELF executable: refusing to start it`);

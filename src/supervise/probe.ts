@@ -66,6 +66,9 @@ export interface WaitReadyOptions {
   abort?: AbortSignal;
   /** Extra environment for exec probes (PORT is set). */
   env?: NodeJS.ProcessEnv;
+  /** The local port an http/tcp attempt to HOST:PORT connects from, when the caller steers
+   * connections by source port (steering.ts), or undefined for any. */
+  localPortFor?: (host: string, port: number) => Promise<number | undefined>;
 }
 
 export type ReadyResult =
@@ -182,10 +185,16 @@ function attempt(
   signal: AbortSignal,
 ): Promise<Attempt> {
   switch (spec.kind) {
-    case "http":
-      return httpAttempt(expandPort(spec.url, o.port), timeoutMs, signal);
-    case "tcp":
-      return tcpAttempt(spec.host, Number(expandPort(spec.port, o.port)), timeoutMs, signal);
+    case "http": {
+      const url = expandPort(spec.url, o.port);
+      return localPort(o, url).then((lp) => httpAttempt(url, timeoutMs, signal, lp));
+    }
+    case "tcp": {
+      const port = Number(expandPort(spec.port, o.port));
+      return (o.localPortFor?.(spec.host, port) ?? Promise.resolve(undefined))
+        .catch(() => undefined)
+        .then((lp) => tcpAttempt(spec.host, port, timeoutMs, signal, lp));
+    }
     case "exec":
       return execAttempt(
         expandPort(spec.command, o.port),
@@ -198,11 +207,35 @@ function attempt(
   }
 }
 
-function httpAttempt(url: string, timeoutMs: number, signal: AbortSignal): Promise<Attempt> {
+function localPort(o: WaitReadyOptions, url: string): Promise<number | undefined> {
+  if (!o.localPortFor) return Promise.resolve(undefined);
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return Promise.resolve(undefined);
+  }
+  const host = u.hostname.replace(/^\[|\]$/g, "");
+  return o.localPortFor(host, Number(u.port || 80)).catch(() => undefined);
+}
+
+function httpAttempt(
+  url: string,
+  timeoutMs: number,
+  signal: AbortSignal,
+  localPort?: number,
+): Promise<Attempt> {
   return new Promise((resolve) => {
     // agent: false: one fresh connection per attempt, so a kept-alive socket to a previous
     // generation can never answer for this one.
-    const req = request(url, { method: "GET", agent: false, timeout: timeoutMs, signal }, (res) => {
+    const opts = {
+      method: "GET",
+      agent: false,
+      timeout: timeoutMs,
+      signal,
+      ...(localPort ? { localPort } : {}),
+    };
+    const req = request(url, opts, (res) => {
       res.resume();
       const code = res.statusCode ?? 0;
       resolve(
@@ -217,9 +250,21 @@ function httpAttempt(url: string, timeoutMs: number, signal: AbortSignal): Promi
   });
 }
 
-function tcpAttempt(host: string, port: number, timeoutMs: number, signal: AbortSignal): Promise<Attempt> {
+function tcpAttempt(
+  host: string,
+  port: number,
+  timeoutMs: number,
+  signal: AbortSignal,
+  localPort?: number,
+): Promise<Attempt> {
   return new Promise((resolve) => {
-    const c = createConnection({ host, port, timeout: timeoutMs, signal });
+    const c = createConnection({
+      host,
+      port,
+      timeout: timeoutMs,
+      signal,
+      ...(localPort ? { localPort } : {}),
+    });
     const done = (a: Attempt) => {
       c.destroy();
       resolve(a);

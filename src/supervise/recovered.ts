@@ -1,6 +1,7 @@
 /**
  * net/http recovers a panic inside a handler, logs `http: panic serving ADDR: ...` with the
- * goroutine's stack, and keeps serving (FIELD-NOTES): not a crash, but an event worth recording,
+ * goroutine's stack, and keeps serving (net/http's conn.serve defers a recover; the tbhttp
+ * fixture exits 0 after its handler panicked, test/traceback.test.ts): not a crash, but an event worth recording,
  * since it is often the same bug one reload away from a real crash. This collects such a block
  * from the service's output lines and hands the parsed panic on.
  */

@@ -10,7 +10,6 @@ import {
   bindListeners,
   formatListenAddr,
   inheritedListeners,
-  listenEnv,
   parseListenAddr,
   withoutHandoffEnv,
 } from "./sockets.js";
@@ -115,7 +114,7 @@ describe("bindListeners (in-process checks of errors; the handoff itself is in t
   });
 });
 
-describe("inheritedListeners / listenEnv", () => {
+describe("inheritedListeners", () => {
   const cleanup: (() => void)[] = [];
   afterEach(() => {
     for (const c of cleanup.splice(0)) c();
@@ -123,7 +122,6 @@ describe("inheritedListeners / listenEnv", () => {
 
   it("is empty without HOTDUMP_LISTEN_FDS", () => {
     expect(inheritedListeners({})).toEqual({ fds: [], names: [], stage1Pid: undefined });
-    expect(listenEnv({ fds: [], names: [] })).toEqual({});
   });
 
   it("accepts a socket fd and rejects a file or closed fd", async () => {
@@ -135,7 +133,6 @@ describe("inheritedListeners / listenEnv", () => {
       { firstFd: fd },
     );
     expect(got).toEqual({ fds: [fd], names: ["api"], stage1Pid: 77 });
-    expect(listenEnv(got)).toEqual({ LISTEN_FDS: "1", LISTEN_FDNAMES: "api" });
 
     const file = openSync(join(tmpdir(), `hotdump-sockets-${process.pid}`), "w");
     cleanup.push(() => closeSync(file));

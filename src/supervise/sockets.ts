@@ -4,7 +4,8 @@
  * to the service's own pid (set by launch.ts's `sh -c` prelude).
  *
  * hotdump itself must never accept a connection on these sockets. A listening net.Server keeps
- * accepting and libuv cannot pause a listener (FIELD-NOTES, "Sockets from Node"), so the start is
+ * accepting: libuv has no call to pause a listening handle (uv_listen has no counterpart short
+ * of closing it), so the start is
  * two-stage:
  *  - stage 1 (`bindListeners` + `handoff`) binds, spawns the supervising Node process with the
  *    sockets at fd 3, 4, ... and closes its own servers before its event loop polls again;
@@ -19,6 +20,7 @@ import { constants as osConstants } from "node:os";
 import { basename } from "node:path";
 import { HotdumpError } from "../errors.js";
 import { withParentDeathSignal } from "../util/child.js";
+import { checkAddressFree, closeFd, listenSocket, netsys, sockName, tcpAddr } from "./netsys.js";
 
 // ---------------------------------------------------------------------------------------------
 // Addresses
@@ -190,6 +192,10 @@ export interface BindOptions {
   backlog?: number;
   /** Mode of unix socket files (default 0o660: owner and group may connect, others may not). */
   unixMode?: number;
+  /** Bind TCP addresses with SO_REUSEPORT through koffi, so stage 2 can give each generation its
+   * own socket in the same group (steering.ts). Default: when koffi loads and the environment has
+   * no HOTDUMP_LISTEN_MODE=shared. */
+  reuseport?: boolean;
 }
 
 interface Prepared {
@@ -232,7 +238,7 @@ export async function bindListeners(
       // path away from the socket stage 2 still holds. So bind a private name and rename it over
       // the real path: the name libuv later unlinks no longer exists, the socket inode keeps the
       // real path, and rename(2) replaces a stale socket file atomically.
-      const tmpPath = `${addr.path}.hotdump-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+      const tmpPath = `${addr.path}${stage1Suffix()}`;
       if (Buffer.byteLength(tmpPath) > UNIX_PATH_MAX)
         throw listenAddrError(
           addr.path,
@@ -242,9 +248,24 @@ export async function bindListeners(
     }
   }
 
+  const reuseport = opts.reuseport ?? (process.env.HOTDUMP_LISTEN_MODE !== "shared" && netsys() !== null);
   const servers: Server[] = [];
   const counts: number[] = [];
+  /** fds bound through koffi: libuv never sees them, so nothing here can accept on them. */
+  const raw: (number | undefined)[] = [];
   const listening = prepared.map((p, i) => {
+    if (reuseport && p.addr.kind === "tcp") {
+      servers.push(createServer());
+      counts.push(0);
+      try {
+        const a = tcpAddr(p.ip as string, p.addr.port);
+        if (p.addr.port !== 0) checkAddressFree(a);
+        raw[i] = listenSocket(a, { backlog, reuseport: true });
+        return Promise.resolve();
+      } catch (e) {
+        return Promise.reject(e);
+      }
+    }
     const server = createServer({ pauseOnConnect: true });
     servers.push(server);
     counts.push(0);
@@ -267,6 +288,7 @@ export async function bindListeners(
   const failed = results.findIndex((r) => r.status === "rejected");
   if (failed >= 0) {
     for (const s of servers) if (s.listening) s.close();
+    for (const fd of raw) if (fd !== undefined) closeFd(fd);
     const cause = (results[failed] as PromiseRejectedResult).reason as NodeJS.ErrnoException;
     const addr = (prepared[failed] as Prepared).addr;
     if (cause?.code === "EADDRINUSE")
@@ -288,9 +310,31 @@ export async function bindListeners(
         throw listenFailed(display, e);
       }
     } else {
-      const a = server.address();
-      port = typeof a === "object" && a ? a.port : p.addr.port;
+      const rawFd = raw[i];
+      if (rawFd !== undefined) {
+        const a = sockName(rawFd);
+        port = a.family === "unix" ? p.addr.port : a.port;
+      } else {
+        const a = server.address();
+        port = typeof a === "object" && a ? a.port : p.addr.port;
+      }
       display = formatListenAddr({ ...p.addr, host: p.ip ?? p.addr.host, port });
+    }
+    const rawFd = raw[i];
+    if (rawFd !== undefined) {
+      let open = true;
+      bound.push({
+        addr: p.addr,
+        display,
+        port,
+        fd: rawFd,
+        acceptedHere: 0,
+        close() {
+          if (open) closeFd(rawFd);
+          open = false;
+        },
+      });
+      continue;
     }
     bound.push({
       addr: p.addr,
@@ -313,6 +357,16 @@ export async function bindListeners(
  * on Unix since Node 0.x (Node's own cluster and child_process handle passing read it); there is no
  * public accessor, and spawn() needs the integer to place the socket at fd 3 in the child.
  */
+function stage1Suffix(): string {
+  return `.hotdump-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+}
+
+/** The public path of a unix socket bound by stage 1: getsockname() still reports the private name
+ * it was bound to (rename(2) does not change a socket's address), `PATH.hotdump-PID-RANDOM`. */
+export function publicUnixPath(bound: string): string {
+  return bound.replace(/\.hotdump-\d+-[a-z0-9]+$/, "");
+}
+
 function serverFd(server: Server): number {
   const fd = (server as unknown as { _handle?: { fd?: unknown } })._handle?.fd;
   if (typeof fd !== "number" || fd < 0) throw new Error("listening server has no OS fd (not on Linux?)");
@@ -518,16 +572,6 @@ export function inheritedListeners(
   }
   const pid = Number(env[HANDOFF_ENV.stage1Pid]);
   return { fds, names, stage1Pid: Number.isInteger(pid) && pid > 0 ? pid : undefined };
-}
-
-/** The activation variables for a generation; LISTEN_PID comes from launch.ts's prelude, since
- * only the shell that execs the service knows its pid. Empty when nothing is inherited. */
-export function listenEnv(l: Pick<InheritedListeners, "fds" | "names">): {
-  LISTEN_FDS?: string;
-  LISTEN_FDNAMES?: string;
-} {
-  if (l.fds.length === 0) return {};
-  return { LISTEN_FDS: String(l.fds.length), LISTEN_FDNAMES: l.names.join(":") };
 }
 
 /** `env` without hotdump's own handoff variables, which a generation has no use for. */

@@ -1,4 +1,5 @@
 /** What `dev` and `run` both do before supervising: the socket handoff and the store. */
+import type { ResolvedSupervise } from "../config/supervise.js";
 import { HotdumpError } from "../errors.js";
 import { ensureStore, type Journal, openJournal, type StoreLayout } from "../store/index.js";
 import type { Logger } from "../util/log.js";
@@ -33,6 +34,21 @@ export async function handOffIfListening(listen: string[]): Promise<Inherited | 
       "the first hotdump stage exited before handing over: not starting",
     );
   return inherited;
+}
+
+/**
+ * What `dev` and `run` alike pass the supervisor from their shared flags and the sockets this
+ * process inherited.
+ */
+export function supervisorFlagOptions(sup: ResolvedSupervise, inherited: Inherited) {
+  return {
+    env: { ...process.env, ...sup.env },
+    listenFds: inherited.fds,
+    listenNames: inherited.names,
+    probe: sup.probe,
+    timing: sup.timing,
+    readyTimeoutMs: sup.readyTimeoutMs,
+  };
 }
 
 /** The store, its journal, and no service left behind by an earlier hotdump. */

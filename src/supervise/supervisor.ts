@@ -22,6 +22,15 @@ import { expandPort, freePort, type ProbeSpec, type ProbeTiming, waitReady } fro
 import { createRaceWatcher } from "./race.js";
 import { createRecoveredPanicWatcher } from "./recovered.js";
 import { forgetRunning, rememberRunning } from "./running.js";
+import { withoutHandoffEnv } from "./sockets.js";
+import {
+  addressInUseMessage,
+  checkAccepts,
+  createSteering,
+  neverAcceptedMessage,
+  notAcceptingMessage,
+  type Steering,
+} from "./steering.js";
 
 export interface Build {
   generation: number;
@@ -47,6 +56,9 @@ export interface SupervisorOptions {
   /** Inherited listening sockets (fds in this process) and their names. */
   listenFds?: number[];
   listenNames?: string[];
+  /** One socket shared by every generation even where steering works (default: the environment's
+   * HOTDUMP_LISTEN_MODE=shared). */
+  sharedSocket?: boolean;
   probe: ProbeSpec;
   timing: ProbeTiming;
   readyTimeoutMs: number;
@@ -76,6 +88,8 @@ interface Running {
   state: GenState;
   startedAt: Date;
   lines: Set<(line: string) => void>;
+  /** Connections still queued on its own sockets when they were closed (reset by the kernel). */
+  socketsLeft?: number;
   /** Settles as soon as the process ended and its core (if any) is set aside: restart may go. */
   ended: Promise<{ ended: Ended; expected: boolean }>;
   /** Settles once the end has been classified (and a crash captured). */
@@ -114,6 +128,9 @@ function resolveBudget(o: SupervisorOptions): { maxUse: number; keepFree: number
 export function createSupervisor(o: SupervisorOptions): Supervisor {
   const sockets = o.listenFds ?? [];
   const handoff = sockets.length > 0;
+  const steering: Steering = createSteering(sockets, o.logger, {
+    forceShared: o.sharedSocket ?? process.env.HOTDUMP_LISTEN_MODE === "shared",
+  });
   const stopSignal = o.stopSignal ?? "SIGTERM";
   const stopTimeoutMs = o.stopTimeoutMs ?? (o.mode === "run" ? 30_000 : 5_000);
   const backoff = new Backoff(o.backoff);
@@ -179,8 +196,12 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
     const port = needsPort ? await freePort() : 0;
     // {port} in the service's environment is the generation's own free port (for a health
     // endpoint a probe can reach without hitting the old generation on the shared socket).
+    // hotdump's own stage-1 -> stage-2 variables (HOTDUMP_LISTEN_*, HOTDUMP_STAGE1_PID) stop here:
+    // the service gets the systemd names set below, and a Go program that itself runs hotdump
+    // would otherwise take them as its own handoff.
     const env: NodeJS.ProcessEnv = {};
-    for (const [k, v] of Object.entries(o.env)) if (v !== undefined) env[k] = expandPort(v, port);
+    for (const [k, v] of Object.entries(withoutHandoffEnv(o.env)))
+      if (v !== undefined) env[k] = expandPort(v, port);
     if (handoff) {
       env.LISTEN_FDS = String(sockets.length);
       env.LISTEN_FDNAMES = (o.listenNames ?? []).join(":");
@@ -226,6 +247,7 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
       });
     const out = splitter("stdout");
     const err = splitter("stderr");
+    const fds = steering.open(build.generation);
     const child = launchService({
       command: build.binary,
       args: o.args,
@@ -234,7 +256,7 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
       detached: true,
       dieWithParent: true,
       listenFds: sockets.length,
-      extraFds: sockets,
+      extraFds: fds,
       onStdout: (c) => out.push(c),
       onStderr: (c) => err.push(c),
     });
@@ -266,6 +288,11 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
       if (child.pid !== undefined) storeWrite("running.json", forgetRunning(o.layout, child.pid));
       const expected = g.state === "stopping";
       g.state = "ended";
+      // The sockets of a generation that took the traffic and ended by itself stay open: the
+      // connections queued on them wait for the restart instead of being reset.
+      if (!expected && !shuttingDown && steering.isTarget(build.generation))
+        steering.keepForRestart(build.generation);
+      else g.socketsLeft = steering.release(build.generation);
       const judged = judgeEnd(child, end, races.races);
       const { stderrTail, traceback, races: raceReports } = judged;
       let ended = judged.ended;
@@ -361,12 +388,28 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
       exited: g.child.stopped,
       readyTimeoutMs: o.readyTimeoutMs,
       abort: shutdown.signal,
+      localPortFor: (host, port) => steering.probePort(g.build.generation, host, port),
     });
     if (r.ready) return { ready: true, ms: r.ms };
     return {
       ready: false,
       reason: r.reason === "exited" ? "exited before it was ready" : `${r.reason}: ${r.detail ?? ""}`.trim(),
     };
+  }
+
+  /** The old generation after a switch: wait until its own socket has nothing queued, then stop it
+   * (with one shared socket there is nothing to wait for). */
+  async function retire(old: Running): Promise<void> {
+    if (steering.mode === "steered") {
+      const d = await steering.drain(old.build.generation, stopTimeoutMs);
+      o.emit({ event: "drained", generation: old.build.generation, ms: d.ms, left: d.left });
+    }
+    await stopGeneration(old);
+  }
+
+  async function warnIfNotAccepting(g: Running): Promise<void> {
+    const ok = await checkAccepts(steering, g.build.generation, 3000, () => g.state === "ready");
+    if (ok === false && g.state === "ready") o.logger.warn(notAcceptingMessage(g.build.generation, steering));
   }
 
   async function stopGeneration(g: Running): Promise<GenerationEnd> {
@@ -390,6 +433,8 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
       return;
     }
     const delay = backoff.next(ranMs);
+    if (handoff && /address already in use/.test(g.child.stderrTail.toString()))
+      o.logger.warn(addressInUseMessage(g.build.generation, steering));
     o.logger.warn(
       `generation ${g.build.generation} ${ended.outcome === "crash" ? "crashed" : "exited"} after ${ranMs} ms; restarting in ${delay} ms${backoff.consecutive > 1 ? ` (crash loop: ${backoff.consecutive} in a row)` : ""}${ended.outcome === "crash" && o.mode === "run" ? " (its capture goes on meanwhile)" : ""}`,
     );
@@ -440,6 +485,9 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
     const ready = await becomeReady(g);
     if (!ready.ready && handoff && old) {
       // Rolled back: the old generation never stopped serving.
+      const waiting = g.state === "ended" ? 0 : steering.queued(build.generation);
+      if (waiting > 0 && steering.mode === "steered")
+        o.logger.warn(neverAcceptedMessage(build.generation, waiting, steering));
       if (g.state !== "ended") await stopGeneration(g);
       const end = await g.done;
       const crashId = end.crash?.bundle?.id;
@@ -480,6 +528,7 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
       ms: Math.round(ready.ms),
     });
     if (handoff) {
+      steering.switchTo(build.generation);
       current = g;
       if (old) {
         o.emit({
@@ -487,9 +536,18 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
           generation: build.generation,
           from: old.build.generation,
           pid: g.child.pid ?? null,
+          sockets: steering.mode,
         });
-        void stopGeneration(old);
+        if (old.state === "ended") {
+          // It crashed while this one started: nobody will accept what queued on its socket.
+          const left = steering.release(old.build.generation);
+          if (left > 0)
+            o.logger.warn(
+              `${left} connection(s) queued on crashed generation ${old.build.generation}'s socket were reset`,
+            );
+        } else void retire(old);
       }
+      void warnIfNotAccepting(g);
     }
     watch(g);
     return { ok: true, generation: build.generation, pid: g.child.pid ?? 0, readyMs: ready.ms };
@@ -536,6 +594,7 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
       await queue.catch(() => {});
       if (current) await stopGeneration(current);
       current = null;
+      steering.stop();
       // Every crash captured (each within its deadline) before the supervisor exits.
       await captures.catch(() => {});
     },

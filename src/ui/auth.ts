@@ -1,6 +1,7 @@
 /**
- * Who may talk to the dashboard. Cores and reports hold secrets (FIELD-NOTES: locals such as
- * tokens come back from a core), so:
+ * Who may talk to the dashboard. Cores and reports hold secrets (Delve reads a crashed frame's
+ * locals from the core: test/delve.test.ts gets `secret="tok-12345"` back from the dlvcrash
+ * fixture's core), so:
  * - bound to loopback, requests must also name a loopback Host (a DNS-rebinding page on another
  *   origin cannot pass it, because its Host header is its own domain name);
  * - with a token, every request needs it: `Authorization: Bearer T`, or `?token=T` once, which

@@ -13,6 +13,14 @@ import type { JournalReader, UiEvent } from "./data.js";
 
 const HEARTBEAT_MS = 15_000;
 const REPLAY_LIMIT = 2000;
+/**
+ * Bytes queued for one page before it is cut off. A stalled tab (a suspended laptop, a debugger
+ * paused in the page) stops reading; Node then keeps every write in the response's buffer, so a
+ * busy `run --ui` would grow without bound. Cut off, the page's EventSource reconnects when it
+ * runs again and sends Last-Event-ID: journal events are replayed from the journal, and the
+ * output's tail from appTail, so a cut costs nothing that is kept.
+ */
+const MAX_BUFFERED = 1024 * 1024;
 
 /** A line of the service's output, pushed by the supervisor the dashboard runs in (dev/run --ui). */
 export interface AppLine {
@@ -32,6 +40,8 @@ export interface LiveFeed {
   stop(): void;
   poll(): void;
   lastId(): number;
+  /** Pages connected now (a stalled one is cut off and no longer counts). */
+  clientCount(): number;
   subscribe(
     req: IncomingMessage,
     res: ServerResponse,
@@ -72,7 +82,12 @@ export function createLiveFeed(o: {
   let timer: NodeJS.Timeout | null = null;
   let heartbeat: NodeJS.Timeout | null = null;
 
+  const drop = (res: ServerResponse) => {
+    clients.delete(res);
+    res.destroy();
+  };
   const write = (res: ServerResponse, event: string, data: unknown, id?: number) => {
+    if (res.writableLength > MAX_BUFFERED) return drop(res);
     res.write(`${id === undefined ? "" : `id: ${id}\n`}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
   };
   const broadcast = (event: string, data: unknown, id?: number) => {
@@ -92,8 +107,7 @@ export function createLiveFeed(o: {
   };
 
   // Start after what is already there: pages load history from /api/overview.
-  const initial = o.reader.get()?.events({ sinceId: 0, limit: 1_000_000 }).at(-1)?.id;
-  last = initial ?? 0;
+  last = o.reader.get()?.lastEventId() ?? 0;
 
   const poll = () => {
     const events = readSince(last);
@@ -117,7 +131,9 @@ export function createLiveFeed(o: {
     start() {
       timer ??= setInterval(poll, o.pollMs);
       heartbeat ??= setInterval(() => {
-        for (const c of clients) c.write(": keep-alive\n\n");
+        for (const c of clients)
+          if (c.writableLength > MAX_BUFFERED) drop(c);
+          else c.write(": keep-alive\n\n");
       }, HEARTBEAT_MS);
       timer.unref();
       heartbeat.unref();
@@ -131,6 +147,7 @@ export function createLiveFeed(o: {
     },
     poll,
     lastId: () => last,
+    clientCount: () => clients.size,
     subscribe(req, res, since, headers) {
       headers(res, "text/event-stream; charset=utf-8");
       res.setHeader("Connection", "keep-alive");

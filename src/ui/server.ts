@@ -7,9 +7,10 @@
  * Cores: GET /api/crashes/:id/core serves core.zst only when the server has a token; without one
  * it answers 403 and no endpoint ever serves a core or a binary (use `hotdump debug ID` locally).
  */
-import { createReadStream, readFileSync, statSync } from "node:fs";
+import { createReadStream, readdirSync, readFileSync, statSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { extname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { isHotdumpError } from "../errors.js";
 import { type ReportFormat, renderReport } from "../report/index.js";
@@ -57,17 +58,37 @@ export interface UiServer {
   notify(): void;
   /** The live log: a line of the running service's output (dev/run --ui call this). */
   appLine(generation: number, stream: "stdout" | "stderr", text: string): void;
+  /** Pages connected to the live feed now. */
+  liveClients(): number;
   close(): Promise<void>;
 }
 
 const CSP =
   "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
-const STATIC: Record<string, { file: string; type: string }> = {
-  "/": { file: "index.html", type: "text/html; charset=utf-8" },
-  "/static/app.js": { file: "app.js", type: "text/javascript; charset=utf-8" },
-  "/static/style.css": { file: "style.css", type: "text/css; charset=utf-8" },
+const TYPES: Record<string, string> = {
+  ".js": "text/javascript; charset=utf-8",
+  ".css": "text/css; charset=utf-8",
+  ".svg": "image/svg+xml",
 };
+
+/** `/` and every front-end file as `/static/NAME`: the modules app.js imports, style, favicon. */
+function staticRoutes(): Record<string, { file: string; type: string }> {
+  const routes: Record<string, { file: string; type: string }> = {
+    "/": { file: "index.html", type: "text/html; charset=utf-8" },
+  };
+  let names: string[];
+  try {
+    names = readdirSync(STATIC_DIR);
+  } catch (cause) {
+    throw uiStaticMissing(STATIC_DIR, cause);
+  }
+  for (const file of names) {
+    const type = TYPES[extname(file)];
+    if (type) routes[`/static/${file}`] = { file, type };
+  }
+  return routes;
+}
 
 const DOWNLOADS: Record<string, { format: ReportFormat; type: string }> = {
   "report.json": { format: "json", type: "application/json; charset=utf-8" },
@@ -75,10 +96,10 @@ const DOWNLOADS: Record<string, { format: ReportFormat; type: string }> = {
   "report.html": { format: "html", type: "text/html; charset=utf-8" },
 };
 
-function loadStatic(): Map<string, Buffer> {
+function loadStatic(routes: Record<string, { file: string; type: string }>): Map<string, Buffer> {
   const out = new Map<string, Buffer>();
   try {
-    for (const { file } of Object.values(STATIC)) out.set(file, readFileSync(`${STATIC_DIR}${file}`));
+    for (const { file } of Object.values(routes)) out.set(file, readFileSync(`${STATIC_DIR}${file}`));
   } catch (cause) {
     throw uiStaticMissing(STATIC_DIR, cause);
   }
@@ -132,7 +153,8 @@ export async function createUiServer(opts: UiServerOptions): Promise<UiServer> {
   const tokenGenerated = opts.token === undefined && !loopback;
   const token = opts.token ?? (loopback ? null : generateToken());
   const layout: StoreLayout = storeLayout(opts.storeDir);
-  const files = loadStatic();
+  const statics = staticRoutes();
+  const files = loadStatic(statics);
   const reader = createJournalReader(layout);
   const feed = createLiveFeed({
     layout,
@@ -198,7 +220,7 @@ export async function createUiServer(opts: UiServerOptions): Promise<UiServer> {
     // Route on the raw path: WHATWG URL parsing resolves `%2e%2e` and `..` segments, which would
     // hide a traversal attempt instead of rejecting it as a bad id.
     const p = (req.url ?? "/").split("?")[0]!;
-    const st = STATIC[p];
+    const st = Object.hasOwn(statics, p) ? statics[p] : undefined;
     if (st) return send(res, 200, st.type, files.get(st.file)!);
     if (p === "/api/overview") return sendJson(res, 200, overview(layout, reader.get(), feed.lastId()));
     if (p === "/api/events")
@@ -270,6 +292,7 @@ export async function createUiServer(opts: UiServerOptions): Promise<UiServer> {
     token,
     tokenGenerated,
     notify: () => feed.poll(),
+    liveClients: () => feed.clientCount(),
     appLine: (generation, stream, text) =>
       feed.appLine({ generation, stream, text, ts: new Date().toISOString() }),
     close() {

@@ -7,14 +7,14 @@ import type { Stats } from "node:fs";
 import { extname, isAbsolute, relative, sep } from "node:path";
 import type { ResolvedWatchConfig } from "../config/types.js";
 import { createGitignore, type IgnoreSource, isDirectory } from "./gitignore.js";
-import { globToRegExp } from "./glob.js";
+import { compileGlob } from "./glob.js";
 
 export interface WatchFilterOptions {
   root: string;
   config: ResolvedWatchConfig;
   /** Absolute directories never watched whatever the config says: the store, build output. */
   alwaysIgnore?: string[];
-  /** Replaces the built-in .gitignore matcher (e.g. with the `ignore` package). */
+  /** Replaces the .gitignore matcher (tests). */
   gitignore?: IgnoreSource;
 }
 
@@ -37,9 +37,9 @@ export function createWatchFilter(opts: WatchFilterOptions): WatchFilter {
     ...always.map(toPosix),
     ...config.excludeDir.filter((d) => d.includes("/")).map(trimSlashes),
   ];
-  const exclude = config.exclude.map((g) => globToRegExp(g));
+  const exclude = config.exclude.map(compileGlob);
   const excludeRe = config.excludeRegex.map((r) => new RegExp(r));
-  const include = config.include.map((g) => globToRegExp(g));
+  const include = config.include.map(compileGlob);
   const exts = new Set(config.includeExt.map((e) => e.toLowerCase()));
   const gitignore = config.gitignore ? (opts.gitignore ?? createGitignore(root)) : undefined;
 
@@ -56,12 +56,12 @@ export function createWatchFilter(opts: WatchFilterOptions): WatchFilter {
   };
 
   const pathExcluded = (r: string, isDir: boolean): boolean =>
-    exclude.some((re) => re.test(r)) ||
+    exclude.some((m) => m(r)) ||
     excludeRe.some((re) => re.test(r)) ||
     (gitignore?.ignores(r, isDir) ?? false);
 
   const fileWanted = (r: string): boolean =>
-    exts.has(extname(r).slice(1).toLowerCase()) || include.some((re) => re.test(r));
+    exts.has(extname(r).slice(1).toLowerCase()) || include.some((m) => m(r));
 
   return {
     relative: rel,

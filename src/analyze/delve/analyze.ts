@@ -9,6 +9,7 @@
  */
 import { readFile } from "node:fs/promises";
 import type {
+  CrashFindings,
   Frame,
   GoroutineGroup,
   Location,
@@ -53,22 +54,8 @@ export interface AnalyzeCoreOptions {
 
 /** The part of the Report Delve fills, plus how long it took. */
 export interface DelveAnalysis
-  extends Pick<
-    Report,
-    | "kind"
-    | "message"
-    | "value"
-    | "nested"
-    | "signal"
-    | "culprit"
-    | "site"
-    | "goroutine"
-    | "goroutines"
-    | "registers"
-    | "goVersion"
-    | "next"
-    | "warnings"
-  > {
+  extends CrashFindings,
+    Pick<Report, "value" | "goVersion" | "next" | "warnings"> {
   delveVersion: string;
   timings: { startMs: number; totalMs: number };
 }
@@ -307,27 +294,6 @@ export async function analyzeSession(
     next: [`dlv core ${shellQuote(opts.binary)} ${shellQuote(opts.core)}`],
     warnings,
     delveVersion,
-  };
-}
-
-/** Fold a Delve analysis into a Report (Delve's findings win over what is already there). */
-export function applyDelveAnalysis(report: Report, a: DelveAnalysis): Report {
-  return {
-    ...report,
-    kind: a.kind !== "unknown" ? a.kind : report.kind,
-    message: a.message || report.message,
-    value: a.value ?? report.value,
-    nested: a.nested.length ? a.nested : report.nested,
-    signal: a.signal ?? report.signal,
-    culprit: a.culprit ?? report.culprit,
-    site: a.culprit ? (a.site ?? null) : (report.site ?? null),
-    goroutine: a.goroutine ?? report.goroutine,
-    goroutines: a.goroutines.total ? a.goroutines : report.goroutines,
-    registers: a.registers.length ? a.registers : report.registers,
-    goVersion: a.goVersion ?? report.goVersion,
-    next: [...report.next, ...a.next.filter((n) => !report.next.includes(n))],
-    warnings: [...report.warnings, ...a.warnings],
-    sources: { ...report.sources, delve: { used: true, note: `Delve ${a.delveVersion}` } },
   };
 }
 

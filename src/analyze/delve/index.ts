@@ -3,7 +3,6 @@ export {
   type AnalyzeCoreOptions,
   analyzeCoreWithDelve,
   analyzeSession,
-  applyDelveAnalysis,
   type DelveAnalysis,
   FRAME_LOAD_CONFIG,
   panicMessage,

@@ -3,25 +3,12 @@
  * registers from the core later; what a traceback knows is kept as is (rawArgs, no decoded values).
  */
 
-import type { Frame, Report } from "../../contracts/report.js";
+import type { CrashFindings, Frame, Report } from "../../contracts/report.js";
 import { type ClassifyContext, classifyFrame, culpritIndex, siteIndex } from "../frames.js";
 import { detectGorootSrc, groupGoroutines } from "./group.js";
 import type { Traceback, TracebackFrame } from "./types.js";
 
-export type TracebackReportFields = Pick<
-  Report,
-  | "kind"
-  | "message"
-  | "nested"
-  | "signal"
-  | "culprit"
-  | "site"
-  | "goroutine"
-  | "goroutines"
-  | "registers"
-  | "warnings"
-  | "sources"
->;
+export type TracebackReportFields = CrashFindings & Pick<Report, "warnings" | "sources">;
 
 export function toReportFrame(f: TracebackFrame, ctx: ClassifyContext = {}): Frame {
   return {

@@ -1,0 +1,149 @@
+// Stack frames on the crash page: the service's own frames open, runtime and standard-library
+// runs folded.
+import { h, where } from "./dom.js";
+
+/** @typedef {import("./types.js").Frame} Frame */
+/** @typedef {import("./types.js").Variable} Variable */
+/** @typedef {import("./types.js").Location} Location */
+
+/**
+ * Whether a frame is shown open: the service's own code and C code, as the report classified them
+ * (src/analyze/frames.ts); the one place the dashboard decides it. Reports written before frames
+ * carried a class fall back to `runtime`.
+ * @param {Frame} f
+ */
+export function isAppFrame(f) {
+  const cls = f.class ?? (f.runtime ? "runtime" : "user");
+  return cls === "user" || cls === "c";
+}
+
+/** How the culprit line names where a crash happened when that was not the service's code. */
+export const CLASS_TEXT = /** @type {Record<string, string>} */ ({
+  c: "C code",
+  stdlib: "the standard library",
+  cgo: "cgo-generated code",
+  runtime: "the Go runtime",
+  user: "user code",
+});
+
+/**
+ * @param {string} title
+ * @param {Variable[] | undefined} list
+ */
+export function vars(title, list) {
+  if (!list?.length) return null;
+  return [
+    h("p", { class: "muted" }, title),
+    h(
+      "dl",
+      { class: "vars" },
+      list.map((v) => [
+        h("dt", null, v.name, v.type ? h("span", { class: "muted" }, ` ${v.type}`) : null),
+        h(
+          "dd",
+          { class: v.unreadable ? "muted" : undefined },
+          v.redacted ? "<redacted>" : v.unreadable ? `<unreadable: ${v.unreadable}>` : v.value,
+          // The nil fields inside the value, named whole: the one that is the bug stays visible.
+          v.nilFields?.length ? h("div", { class: "bad nils" }, `nil: ${v.nilFields.join(", ")}`) : null,
+        ),
+      ]),
+    ),
+  ];
+}
+
+/** @param {Frame | null | undefined | false} frame */
+export function sourceBlock(frame) {
+  const source = frame ? frame.source : undefined;
+  if (!frame || !source) return null;
+  return h(
+    "pre",
+    { class: "src", "aria-label": `source of ${frame.file}` },
+    source.lines.map((text, i) => {
+      const n = source.startLine + i;
+      return h(
+        "span",
+        { class: n === frame.line ? "hit" : undefined },
+        h("span", { class: "ln" }, String(n)),
+        text,
+      );
+    }),
+  );
+}
+
+/**
+ * @param {Frame} f
+ * @param {Location | null} culprit
+ */
+export function frameItem(f, culprit) {
+  const isCulprit =
+    culprit && f.function === culprit.function && f.file === culprit.file && f.line === culprit.line;
+  const app = isAppFrame(f);
+  return h(
+    "li",
+    { class: app ? "app" : "lib" },
+    h(
+      "details",
+      { open: app, "data-function": f.function },
+      h(
+        "summary",
+        null,
+        h("span", { class: "fn" }, f.function),
+        h("span", { class: "muted" }, ` ${where(f)}`),
+        isCulprit ? h("span", { class: "culpritmark" }, "← culprit") : null,
+      ),
+      h(
+        "div",
+        { class: "frame-body" },
+        vars("Arguments", f.args),
+        vars("Locals", f.locals),
+        f.rawArgs ? h("p", { class: "mono muted" }, `raw args: ${f.rawArgs}`) : null,
+        f.pc ? h("p", { class: "mono muted" }, `pc ${f.pc}`) : null,
+        sourceBlock(f),
+        !f.args?.length && !f.locals?.length && !f.source && !f.pc
+          ? h("p", { class: "muted" }, "No variables recorded for this frame.")
+          : null,
+      ),
+    ),
+  );
+}
+
+/**
+ * In-app frames open; runs of runtime and standard-library frames folded into one disclosure.
+ * @param {Frame[]} frames
+ * @param {Location | null} culprit
+ * @param {string | null} [id]
+ */
+export function stack(frames, culprit, id = "stack") {
+  const out = [];
+  /** @type {Frame[]} */
+  let run = [];
+  const flush = () => {
+    if (!run.length) return;
+    const n = run.length;
+    out.push(
+      h(
+        "li",
+        { class: "folded-run" },
+        h(
+          "details",
+          { class: "folded" },
+          h("summary", null, `${n} runtime / standard-library frame${n === 1 ? "" : "s"}`),
+          h(
+            "ol",
+            { class: "stack" },
+            run.map((f) => frameItem(f, culprit)),
+          ),
+        ),
+      ),
+    );
+    run = [];
+  };
+  for (const f of frames) {
+    if (isAppFrame(f)) {
+      flush();
+      out.push(frameItem(f, culprit));
+    } else run.push(f);
+  }
+  flush();
+  return h("ol", id ? { class: "stack", id } : { class: "stack" }, out);
+}

@@ -1,0 +1,129 @@
+// The overview page.
+import { api, append, dateTime, h, mount } from "./dom.js";
+import { logList } from "./events.js";
+import { appLogText } from "./live.js";
+import { state } from "./state.js";
+import { timeline } from "./timeline.js";
+
+/** @typedef {import("./types.js").Overview} Overview */
+
+/** @returns {Promise<Overview>} */
+export async function loadOverview() {
+  state.overview = await api("/api/overview");
+  const store = document.getElementById("store");
+  if (store) store.textContent = state.overview?.store ?? "";
+  return /** @type {Overview} */ (state.overview);
+}
+
+/** The overview page: timeline, crashes, live events, the service's output. */
+export async function renderOverview() {
+  const o = await loadOverview();
+  document.title = "hotdump — overview";
+  mount(
+    h("h1", null, "Overview"),
+    h(
+      "section",
+      { "aria-labelledby": "tl-h" },
+      h("h2", { id: "tl-h" }, "Timeline of generations"),
+      h("div", { id: "timeline" }, timeline(o)),
+    ),
+    h(
+      "section",
+      { "aria-labelledby": "cl-h" },
+      h("h2", { id: "cl-h" }, "Crashes"),
+      h("div", { id: "crashlist" }, crashTable(o.crashes)),
+    ),
+    h(
+      "section",
+      { "aria-labelledby": "log-h" },
+      h("h2", { id: "log-h" }, "Live events"),
+      h("p", { class: "muted" }, "The journal as it is written; a crash's own output is on its page."),
+      logList(o.events),
+    ),
+    h(
+      "section",
+      { "aria-labelledby": "app-h" },
+      h("h2", { id: "app-h" }, "Service output"),
+      h(
+        "p",
+        { class: "muted" },
+        "Live from the supervisor this dashboard runs in (hotdump dev --ui, hotdump run --ui); a standalone hotdump ui shows none.",
+      ),
+      h("pre", { id: "applog", class: "applog", tabindex: 0, "aria-label": "Service output" }, appLogText()),
+    ),
+  );
+  for (const id of ["applog", "log"]) {
+    const el = document.getElementById(id);
+    if (el) el.scrollTop = el.scrollHeight;
+  }
+  return o;
+}
+
+/** Redraw the timeline and the crash list in place (new crashes marked). */
+export function refreshOverviewParts() {
+  const known = new Set((state.overview?.crashes ?? []).map((c) => c.id));
+  return loadOverview().then((o) => {
+    const tl = document.getElementById("timeline");
+    const cl = document.getElementById("crashlist");
+    for (const [el, content] of /** @type {[HTMLElement | null, import("./dom.js").Child][]} */ ([
+      [tl, timeline(o)],
+      [cl, crashTable(o.crashes, known)],
+    ])) {
+      if (!el) continue;
+      el.replaceChildren();
+      append(el, [content]);
+    }
+  });
+}
+
+/**
+ * @param {Overview["crashes"]} crashes
+ * @param {Set<string>} [known] ids shown before: the others are marked new
+ */
+function crashTable(crashes, known) {
+  if (crashes.length === 0) return h("p", { class: "muted" }, "No crashes in this store. Good.");
+  return h(
+    "table",
+    { id: "crashes" },
+    h(
+      "caption",
+      { class: "muted" },
+      `${crashes.length} crash${crashes.length === 1 ? "" : "es"}, newest first`,
+    ),
+    h(
+      "thead",
+      null,
+      h(
+        "tr",
+        null,
+        ["Time", "Gen", "Kind", "Message", "Culprit"].map((c) => h("th", { scope: "col" }, c)),
+      ),
+    ),
+    h(
+      "tbody",
+      null,
+      crashes.map((c) =>
+        h(
+          "tr",
+          { "data-id": c.id, class: known && !known.has(c.id) ? "new" : undefined },
+          h(
+            "td",
+            null,
+            c.evicted
+              ? h(
+                  "span",
+                  { title: "the bundle was evicted by the store budget" },
+                  dateTime(c.time),
+                  " (evicted)",
+                )
+              : h("a", { href: `#/crash/${encodeURIComponent(c.id)}` }, dateTime(c.time)),
+          ),
+          h("td", { class: "n" }, c.generation ?? "–"),
+          h("td", null, c.error ? "unreadable" : (c.kind ?? c.outcome ?? "?")),
+          h("td", { class: "msg" }, c.message ?? c.error ?? ""),
+          h("td", { class: "mono" }, c.culprit ? c.culprit.replace(/^(\S+) .*\/([^/]+)$/, "$1 $2") : ""),
+        ),
+      ),
+    ),
+  );
+}
