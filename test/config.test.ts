@@ -170,6 +170,18 @@ describe("loadConfig", () => {
   });
 });
 
+describe("[run] command", () => {
+  it("takes a wrapper argv with {bin}, and refuses one that never names the binary, with its line", () => {
+    write("hotdump.toml", `[run]\ncommand = ["./scripts/dev.sh", "{bin}"]\n`);
+    expect(loadConfig({ cwd: dir }).run.command).toEqual(["./scripts/dev.sh", "{bin}"]);
+    write("hotdump.toml", `[run]\ncommand = ["./scripts/dev.sh"]\n`);
+    const e = loadError();
+    expect(e.message).toMatch(/hotdump\.toml:2:\d+.*put "\{bin\}" where it goes/s);
+    write("hotdump.toml", "");
+    expect(loadConfig({ cwd: dir }).run.command).toBeNull();
+  });
+});
+
 describe(".air.toml import", () => {
   it("maps a realistic file and warns about what does not map, with lines", () => {
     copyFileSync(join(FIXTURES, "config", "air-realistic.toml"), join(dir, ".air.toml"));
@@ -200,6 +212,26 @@ describe(".air.toml import", () => {
     expect(w["build.rerun"]).toBeUndefined();
     expect(w["build.post_cmd"]).toBeUndefined();
     expect(w.proxy).toBeUndefined();
+  });
+
+  it("maps a full_bin that wraps the built binary onto [run] command, and keeps env + bin as before", () => {
+    write(
+      ".air.toml",
+      `[build]\ncmd = "go build -o ./tmp/main ."\nfull_bin = "APP_ENV=dev ./scripts/dev.sh --verbose ./tmp/main"\nargs_bin = ["serve"]\n`,
+    );
+    const c = loadConfig({ cwd: dir });
+    expect(c.run.command).toEqual(["./scripts/dev.sh", "--verbose", "{bin}"]);
+    expect(c.run.env).toEqual({ APP_ENV: "dev" });
+    expect(c.run.args).toEqual(["serve"]);
+    expect(c.warnings).toEqual([]);
+    write(
+      ".air.toml",
+      `[build]\ncmd = "go build -o ./tmp/main ."\nfull_bin = "APP_ENV=dev ./tmp/main serve"\n`,
+    );
+    const plain = loadConfig({ cwd: dir });
+    expect(plain.run.command).toBeNull();
+    expect(plain.run.env).toEqual({ APP_ENV: "dev" });
+    expect(plain.run.args).toEqual(["serve"]);
   });
 
   it("warns when cmd needs a shell, and prefers hotdump.toml when both exist", () => {

@@ -195,9 +195,9 @@ describe("the kernel's core is deleted only once our copy is durable", () => {
       p.on("close", (code) => resolve(code));
     });
     expect(r).toBe(134);
-    const lines = readFileSync(trace, "utf8")
-      .split("\n")
-      .filter((l) => !/ENOENT|\+\+\+/.test(l));
+    const lines = joinResumed(readFileSync(trace, "utf8").split("\n")).filter(
+      (l) => !/ENOENT|\+\+\+/.test(l),
+    );
     const at = (re: RegExp) => lines.findIndex((l) => re.test(l));
     const original = at(new RegExp(`unlink(at)?\\(.*"${cwd}/core"\\) = 0`));
     const dataSync = at(/fsync\(\d+<.*\/crashes\/[^/>]+\/core\.zst\.partial>\) = 0/);
@@ -281,3 +281,28 @@ describe("hotdump run while its store's disk is full", () => {
     }
   }, 120_000);
 });
+
+/**
+ * strace -f prints a syscall that another thread interrupts as `PID name(args <unfinished ...>` and,
+ * later, `PID <... name resumed>rest`: join the two at the place it completed, so a busy machine's
+ * trace reads like a quiet one's.
+ */
+function joinResumed(raw: string[]): string[] {
+  const open = new Map<string, string>();
+  const out: string[] = [];
+  for (const l of raw) {
+    const unfinished = /^(\d+)\s+(.*) <unfinished \.\.\.>$/.exec(l);
+    if (unfinished) {
+      open.set(unfinished[1]!, unfinished[2]!);
+      continue;
+    }
+    const resumed = /^(\d+)\s+<\.\.\. \w+ resumed>(.*)$/.exec(l);
+    if (resumed && open.has(resumed[1]!)) {
+      out.push(`${resumed[1]} ${open.get(resumed[1]!)}${resumed[2]}`);
+      open.delete(resumed[1]!);
+      continue;
+    }
+    out.push(l);
+  }
+  return out;
+}

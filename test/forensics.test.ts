@@ -67,7 +67,12 @@ describe("live service", () => {
     expect(await fetchText(`${url}/ping`)).toBe("pong\n");
 
     const d = await diffCaptures(store, a.bundle!.id, b.bundle!.id);
-    expect(d.changes[0]).toMatchObject({ function: "main.leakyWorker", delta: 1000, change: "appeared" });
+    expect(d.changes[0]).toMatchObject({
+      function: "main.leakyWorker",
+      state: "chan receive",
+      delta: 1000,
+      change: "appeared",
+    });
     expect(d.goroutinesDelta).toBeGreaterThanOrEqual(1000); // plus the keep-alive connection's goroutine
     expect(d.a.heapInUse).toBeGreaterThan(0);
     expect(d.heapInUseDelta).not.toBeNull();

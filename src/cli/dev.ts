@@ -78,6 +78,7 @@ export function registerDev(program: Command): void {
         logger,
         emit: (e) => sink.emit(e),
         cwd: config.run.cwd,
+        ...(config.run.command ? { command: config.run.command } : {}),
         args: args.length ? args : config.run.args,
         ...supervisorFlagOptions(sup, inherited),
         stopSignal: config.run.stopSignal,

@@ -13,11 +13,13 @@ export function registerDiff(program: Command): void {
       .argument("<id-a>", "the earlier capture")
       .argument("<id-b>", "the later capture (or 'latest')")
       .option("--no-delve", "use report.json only (no heap figure)")
+      .option("--regroup", "group every goroutine again from the cores, even when report.json has them all")
       .option("--json", "print JSON"),
-  ).action(async (a: string, b: string, opts: CommonOptions & { delve?: boolean }) => {
+  ).action(async (a: string, b: string, opts: CommonOptions & { delve?: boolean; regroup?: boolean }) => {
     const storeDir = storeDirFrom(opts);
     const d = await diffCaptures(storeDir, resolveCrashId(storeDir, a), resolveCrashId(storeDir, b), {
       delve: opts.delve !== false,
+      regroup: opts.regroup === true,
     });
     if (opts.json) return printJson(d);
     process.stdout.write(`${renderDiff(d)}\n`);

@@ -3,7 +3,7 @@
  * the first binds and hands the sockets over as plain fds, so no hotdump process ever accepts a
  * connection on them; this command then runs again as the second stage.
  */
-import { watch } from "node:fs";
+import { existsSync, watch } from "node:fs";
 import { basename, dirname, resolve } from "node:path";
 import type { Command } from "commander";
 import { loadConfig, parseDuration, parseSize } from "../config/index.js";
@@ -11,7 +11,8 @@ import { HotdumpError, usageError } from "../errors.js";
 import { archiveBinary, sha256File, storeLayout } from "../store/index.js";
 import { sendControl, serveControl } from "../supervise/control.js";
 import { createEventSink } from "../supervise/events.js";
-import { checksumMismatch, expectedSha256, preflightBinary } from "../supervise/preflight.js";
+import { checksumMismatch, expectedSha256, preflightStart, type StartKind } from "../supervise/preflight.js";
+import { resolveCommand } from "../supervise/resolveCommand.js";
 import {
   announceListening,
   handOffIfListening,
@@ -44,20 +45,23 @@ export function registerRun(program: Command): void {
         .description(
           "supervise a Go service in production: hold its sockets, switch only to a healthy generation, roll back a bad one",
         )
-        .usage("[options] [--listen ADDR] -- BINARY [ARGS...]")
+        .usage("[options] [--listen ADDR] -- BINARY|SCRIPT [ARGS...]")
         .addHelpText(
           "after",
           "\nWithout --listen (for a service that cannot take its socket as fd 3): supervision and crash\ncapture only; a reload stops the old generation before the new one starts, so it is not\nzero-downtime.",
         )
-        .argument("[binary...]", "the service binary and its arguments (after --)"),
+        .argument(
+          "[binary...]",
+          "the service binary and its arguments (after --); or a script or sh -c that starts it",
+        ),
     ),
   )
     .option(
       "--sha256 <hex>",
-      "refuse a binary whose SHA-256 differs (default: BINARY.sha256 beside it, if present)",
+      "refuse a binary (or script) whose SHA-256 differs (default: BINARY.sha256 beside it, if present)",
     )
     .option("--allow-stripped", "start a binary without DWARF even though its crashes could not be analysed")
-    .option("--watch-binary", "reload when the binary file changes")
+    .option("--watch-binary", "reload when the binary (or script) file changes")
     .option("--redact", "mask secret-looking values in crash reports")
     .option("-c, --config <file>", "read [supervise] and [run] settings from this file (flags win)")
     .option("--ui", "also serve the dashboard on 127.0.0.1")
@@ -88,7 +92,14 @@ export function registerRun(program: Command): void {
     let ui: UiServer | undefined;
     const sink = createEventSink({ journal, ndjson: opts.jsonEvents ? process.stdout : null });
     announceListening(inherited, logger, (e) => sink.emit(e));
-    const binaryPath = resolve(binaryArg);
+    // A name without a slash is a file here first (`run -- svc`), else a command on PATH (`sh`).
+    let binaryPath = resolve(binaryArg);
+    if (!binaryArg.includes("/") && !existsSync(binaryPath))
+      try {
+        binaryPath = resolveCommand(binaryArg, process.cwd(), process.env.PATH);
+      } catch {
+        // said by the preflight: "does not exist"
+      }
     // As in `dev`: the other goroutines of a crash dump are folded in the terminal (the bundle's
     // stderr.txt keeps them all, and --verbose shows them).
     const verbose = Boolean((c.optsWithGlobals() as CommonOptions).verbose);
@@ -128,15 +139,78 @@ export function registerRun(program: Command): void {
         if (folded) process.stderr.write(`${folded}\n`);
         for (const l of crashSummaryLines(captured, { cwd: process.cwd(), generation: g })) logger.info(l);
       },
+      onProgram: (g, p) => {
+        // The generation is this Go program from now on (history, crashes, the UI).
+        journal.setGenerationBinary(g, {
+          sha256: p.sha256,
+          binary: p.archived ?? p.path,
+          goBuildId: p.identity?.goBuildId ?? null,
+          gnuBuildId: p.identity?.gnuBuildId ?? null,
+        });
+        sink.emit({
+          event: "program",
+          generation: g,
+          pid: p.pid,
+          binary: p.path,
+          sha256: p.sha256,
+          goBuildId: p.identity?.goBuildId ?? null,
+        });
+        logger.info(`generation ${g} runs ${p.path} (pid ${p.pid}, sha256 ${p.sha256.slice(0, 12)}…)`);
+      },
     });
+    let told: StartKind["kind"] | null = null;
 
-    /** Copy, check and start the binary as a new generation. */
+    const report = (r: DeployResult): DeployResult => {
+      if (r.ok)
+        logger.info(
+          `generation ${r.generation} is serving (pid ${r.pid}, ready in ${Math.round(r.readyMs)} ms)`,
+        );
+      else logger.warn(`generation ${r.generation} rolled back: ${r.reason}`);
+      return r;
+    };
+
+    /** Copy, check and start the binary (or the script) as a new generation. */
     const reload = async (
       first = false,
     ): Promise<DeployResult | { ok: false; reason: string; code: string }> => {
       try {
+        const start = await preflightStart(binaryPath, { allowStripped: Boolean(opts.allowStripped) });
+        if (start.kind !== "go") {
+          if (start.kind === "shell" && (opts.sha256 || opts.watchBinary))
+            throw new HotdumpError(
+              "supervise",
+              "E_RUN_SHELL_FLAG",
+              `${opts.sha256 ? "--sha256" : "--watch-binary"} is about the file run starts, here the shell ${binaryPath}: name a script instead (its file is checked and watched), or run the Go binary directly`,
+            );
+          if (told !== start.kind)
+            logger.info(
+              `${binaryArg} is ${start.kind === "script" ? "a script" : "a shell"}, not a Go binary: hotdump follows the Go programs it starts (their crashes, binaries and cores)`,
+            );
+          told = start.kind;
+          // The script's own bytes are what --sha256 checks; its Go program is stored once found.
+          const sha256 = await sha256File(binaryPath);
+          const want = start.kind === "script" ? expectedSha256(binaryPath, opts.sha256) : null;
+          if (want && sha256 !== want) throw checksumMismatch(binaryPath, want, sha256);
+          const g = journal.newGeneration({
+            sha256,
+            binary: binaryPath,
+            goBuildId: null,
+            gnuBuildId: null,
+            changed: [],
+            buildMs: null,
+            source: "run",
+          });
+          const build: Build = {
+            generation: g.n,
+            binary: binaryPath,
+            sha256,
+            identity: null,
+            launcher: start.kind,
+          };
+          return report(await supervisor.deploy(build));
+        }
+        const identity = start.identity;
         const want = expectedSha256(binaryPath, opts.sha256);
-        const identity = await preflightBinary(binaryPath, { allowStripped: Boolean(opts.allowStripped) });
         // Hashed again from the stored copy's bytes: what was checked is exactly what will run.
         const stored = await archiveBinary(layout, binaryPath).catch(async (e) => {
           // A full store must not keep the service down: start it from its own path (its crashes
@@ -156,13 +230,7 @@ export function registerRun(program: Command): void {
           source: "run",
         });
         const build: Build = { generation: g.n, binary: stored.path, sha256: stored.sha256, identity };
-        const r = await supervisor.deploy(build);
-        if (r.ok)
-          logger.info(
-            `generation ${r.generation} is serving (pid ${r.pid}, ready in ${Math.round(r.readyMs)} ms)`,
-          );
-        else logger.warn(`generation ${r.generation} rolled back: ${r.reason}`);
-        return r;
+        return report(await supervisor.deploy(build));
       } catch (e) {
         if (!(e instanceof HotdumpError)) throw e;
         // The first binary refused (missing, stripped, not Go, wrong checksum): nothing serves and

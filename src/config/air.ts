@@ -89,6 +89,10 @@ export function importAirConfig(text: string, fileLabel: string): AirImport {
 
   const b = isTable(doc.build) ? doc.build : {};
   let binArgs: string[] | undefined;
+  // The built binary's path as air knows it (cmd's -o, else bin): a full_bin word naming it
+  // after another command (`./scripts/dev.sh ./tmp/main`) is a wrapper around it.
+  const builtBin =
+    outputOf(typeof b.cmd === "string" ? b.cmd : "") ?? (typeof b.bin === "string" ? b.bin : null);
   for (const [key, value] of Object.entries(b)) {
     const path = ["build", key];
     switch (key) {
@@ -107,6 +111,18 @@ export function importAirConfig(text: string, fileLabel: string): AirImport {
         }
         const { env, rest } = splitEnvPrefix(words);
         if (Object.keys(env).length > 0) run.env = { ...run.env, ...env };
+        const at = builtBin ? rest.findIndex((w, i) => i > 0 && clean(w) === clean(builtBin)) : -1;
+        if (at > 0 && clean(rest[0] ?? "") !== clean(builtBin ?? "")) {
+          // air runs full_bin as one command line, args_bin after it: [run] command does the same.
+          run.command = rest.map((w, i) => (i === at ? "{bin}" : w));
+          const dir = clean(builtBin ?? "")
+            .split("/")
+            .slice(0, -1)
+            .join("/");
+          if (dir && dir !== ".") excludeDir.add(dir);
+          binArgs = [];
+          break;
+        }
         const [bin, ...extra] = rest;
         if (bin) {
           const dir = clean(bin).split("/").slice(0, -1).join("/");
@@ -212,6 +228,17 @@ function isInert(v: unknown): boolean {
 
 function clean(p: string): string {
   return p.replace(/^\.\//, "").replace(/\/+$/, "") || ".";
+}
+
+/** The value of -o in a `go build` command line, if any. */
+function outputOf(cmd: string): string | null {
+  const words = shellWords(cmd) ?? [];
+  for (let i = 0; i < words.length; i++) {
+    const w = words[i] as string;
+    if (w === "-o" || w === "--o") return words[i + 1] ?? null;
+    if (/^--?o=/.test(w)) return w.slice(w.indexOf("=") + 1);
+  }
+  return null;
 }
 
 /** `go build -ldflags "-X main.v=1" -o ./tmp/main ./cmd/api` → package, flags, ldflags, env. */

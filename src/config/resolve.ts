@@ -81,6 +81,15 @@ export function resolveConfig(raw: RawConfig, ctx: ResolveContext): ResolvedConf
   const w = raw.watch ?? {};
   const r = raw.run ?? {};
   const runCwd = resolve(root, r.cwd ?? ".");
+  if (r.command !== undefined) {
+    if (r.command.length === 0 || !r.command[0])
+      issue(["run", "command"], 'command is empty; remove it, or write e.g. ["./scripts/dev.sh", "{bin}"]');
+    else if (!r.command.some((w) => w.includes("{bin}")))
+      issue(
+        ["run", "command"],
+        'command never names the built binary: put "{bin}" where it goes, e.g. ["./scripts/dev.sh", "{bin}"]',
+      );
+  }
   if (r.cwd !== undefined && !isDir(runCwd))
     issue(["run", "cwd"], `run cwd "${r.cwd}" is not a directory (${runCwd})`);
 
@@ -133,6 +142,7 @@ export function resolveConfig(raw: RawConfig, ctx: ResolveContext): ResolvedConf
       followSymlinks: w.follow_symlinks ?? false,
     },
     run: {
+      command: r.command?.length ? r.command : null,
       args: r.args ?? [],
       env: r.env ?? {},
       cwd: runCwd,

@@ -116,6 +116,7 @@ export const watchSchema = z.strictObject({
 });
 
 export const runSchema = z.strictObject({
+  command: strings.optional(),
   args: strings.optional(),
   env: envMap.optional(),
   cwd: z.string().optional(),

@@ -45,6 +45,10 @@ poll_interval = "500ms"
 follow_symlinks = false
 
 [run]
+# Start the built binary through a wrapper (like air's full_bin): argv, never through a shell,
+# with "{bin}" replaced by the generation's binary; args follow. Crashes of the Go program under
+# the wrapper are captured as the generation's. Unset: the binary is run itself.
+# command = ["./scripts/dev.sh", "{bin}"]
 # Arguments for the service, passed as argv (never through a shell).
 args = []
 # Working directory of the service, relative to root.

@@ -44,6 +44,11 @@ export interface ResolvedWatchConfig {
 }
 
 export interface ResolvedRunConfig {
+  /**
+   * A wrapper that starts the built binary (air's full_bin): argv, "{bin}" replaced by the
+   * generation's binary; null runs the binary itself.
+   */
+  command: string[] | null;
   /** argv after the binary: never passed through a shell. */
   args: string[];
   env: Record<string, string>;

@@ -1,12 +1,16 @@
 /**
- * What changed between two captures of the same service: goroutine groups (by user location, so
- * a leak per reload is one line: `+1000 main.leakyWorker main.go:46`), goroutine totals, and the
- * heap in use. Groups come from each bundle's report.json; when the report kept only the largest
- * groups (its counts add up to less than its total), Delve is asked again for every group.
+ * What changed between two captures of the same service: goroutine groups (by state and user
+ * location, so a leak per reload is one line: `+1000 main.leakyWorker [chan receive] main.go:46`),
+ * goroutine totals, and the heap in use. Groups are formed the one way every analyser forms them
+ * (src/analyze/group.ts): from each bundle's report.json when it holds every goroutine in groups
+ * of that kind, else recomputed from Delve's goroutine list with the same function. Two groups
+ * at one line with different wait reasons stay two lines on both sides.
  */
 import { readFileSync } from "node:fs";
+import { listGoroutineGroups, targetGoVersion } from "../analyze/delve/goroutines.js";
 import { createDelveSession, type DelveSession, type dlv } from "../analyze/delve/index.js";
-import type { GoroutineGroup, Report } from "../contracts/report.js";
+import type { FrameClass, GoroutineGroup, Report } from "../contracts/report.js";
+import { readBinaryIdentity } from "../elf/index.js";
 import { bundleFile, ensureStore, openBundle } from "../store/index.js";
 import { openStoredCapture } from "./stored.js";
 
@@ -15,7 +19,9 @@ export interface GroupCount {
   file: string;
   line: number;
   count: number;
+  /** The wait reason or status (`chan receive`, `running`): part of the group's identity. */
   state: string;
+  class?: FrameClass;
 }
 
 export interface CaptureSide {
@@ -33,6 +39,7 @@ export interface CaptureSide {
 
 export interface GroupChange {
   function: string;
+  state: string;
   file: string;
   line: number;
   before: number;
@@ -55,9 +62,11 @@ export interface DiffOptions {
   /** Ask Delve for heap-in-use and full groups (default true). */
   delve?: boolean;
   dlvPath?: string;
+  /** Group again from Delve's goroutine list even when report.json's groups are complete. */
+  regroup?: boolean;
 }
 
-const key = (g: { function: string; file: string; line: number }) => `${g.function}\u0000${g.file}:${g.line}`;
+const key = (g: GroupCount) => `${g.state}\u0000${g.function}\u0000${g.file}:${g.line}`;
 
 export async function diffCaptures(
   storeDir: string,
@@ -79,6 +88,7 @@ export async function diffCaptures(
     const g = (y ?? x)!;
     changes.push({
       function: g.function,
+      state: g.state,
       file: g.file,
       line: g.line,
       before: n0,
@@ -120,7 +130,13 @@ async function loadSide(storeDir: string, id: string, o: DiffOptions, notes: str
     source: "report",
   };
   if (o.delve === false) return side;
-  const capped = reportGroups.reduce((n, g) => n + g.count, 0) < total || reportGroups.length === 0;
+  // The report's groups are used as they are only when they hold every goroutine and were formed
+  // the one way (every group has a `class`; reports written before that carry Delve's own groups,
+  // labelled with one member's state).
+  const complete =
+    reportGroups.length > 0 &&
+    reportGroups.reduce((n, g) => n + g.count, 0) === total &&
+    reportGroups.every((g) => g.class !== undefined);
   let stored: Awaited<ReturnType<typeof openStoredCapture>> | null = null;
   let session: DelveSession | null = null;
   try {
@@ -133,20 +149,15 @@ async function loadSide(storeDir: string, id: string, o: DiffOptions, notes: str
     side.heapInUse = await heapInUse(session);
     if (side.heapInUse === null)
       notes.push(`${id}: runtime.gcController.heapInUse is not readable with this Go version`);
-    if (capped) {
-      const listed = await session.call("ListGoroutines", {
-        Start: 0,
-        Count: 0,
-        // user location: grouping by current location (1) put all 10,000 parked goroutines of a
-        // test core into one runtime.gopark group; by user location (2) they split by the code
-        // that parked them (test/delve.test.ts, "groups 10,000 parked goroutines").
-        GroupBy: 2,
-        GroupByKey: "",
-        MaxGroupMembers: 1,
-        MaxGroups: 0,
+    if (!complete || o.regroup) {
+      const identity = await readBinaryIdentity(stored.binary!).catch(() => null);
+      const got = await listGoroutineGroups(session, {
+        goVersion: targetGoVersion(session.version),
+        classify: { modulePath: identity?.modulePath ?? null },
+        maxGroups: Number.POSITIVE_INFINITY,
       });
-      side.groups = fromDelve(listed);
-      side.goroutines = side.groups.reduce((n, g) => n + g.count, 0);
+      side.groups = got.groups.map(fromReport);
+      side.goroutines = got.total;
       side.source = "delve";
     }
   } catch (e) {
@@ -166,23 +177,8 @@ const fromReport = (g: GoroutineGroup): GroupCount => ({
   line: g.line,
   count: g.count,
   state: g.state,
+  ...(g.class !== undefined ? { class: g.class } : {}),
 });
-
-/** Delve names a group `FILE:LINE in FUNCTION` (service/debugger formatLoc, v1.27.2). */
-const GROUP_NAME = /^(.*):(\d+) in (.*)$/;
-
-function fromDelve(out: dlv.ListGoroutinesOut): GroupCount[] {
-  return (out.Groups ?? []).map((g) => {
-    const m = GROUP_NAME.exec(g.Name);
-    return {
-      function: m?.[3] ?? g.Name,
-      file: m?.[1] ?? "",
-      line: Number(m?.[2] ?? 0),
-      count: g.Total,
-      state: "",
-    };
-  });
-}
 
 /**
  * runtime.gcController.heapInUse (mgcpacer.go): bytes in in-use heap spans, what MemStats.HeapInuse
@@ -245,7 +241,7 @@ export function renderDiff(d: CaptureDiff): string {
   if (d.changes.length === 0) lines.push("no goroutine group changed");
   for (const c of d.changes)
     lines.push(
-      `${signed(c.delta).padStart(7)}  ${c.change.padEnd(8)} ${c.function}  ${c.file}:${c.line}  (${c.before} → ${c.after})`,
+      `${signed(c.delta).padStart(7)}  ${c.change.padEnd(8)} ${c.function} [${c.state}]  ${c.file}:${c.line}  (${c.before} → ${c.after})`,
     );
   for (const n of d.notes) lines.push(`note: ${n}`);
   return lines.join("\n");

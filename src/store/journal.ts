@@ -23,6 +23,7 @@ export type EventName =
   | "recovered-panic"
   | "race"
   | "evicted"
+  | "program"
   | "listening";
 
 export interface JournalEvent {
@@ -84,6 +85,14 @@ CREATE TABLE IF NOT EXISTS crashes (
 export interface Journal {
   append(e: EventInput): JournalEvent;
   newGeneration(g: Omit<GenerationRow, "n" | "createdAt">): GenerationRow;
+  /**
+   * The generation's Go program, once known: a wrapper script's generation is started before
+   * anyone knows which binary the script runs.
+   */
+  setGenerationBinary(
+    n: number,
+    b: Pick<GenerationRow, "sha256" | "binary" | "goBuildId" | "gnuBuildId">,
+  ): void;
   recordCrash(c: Omit<CrashRow, "evicted">): void;
   markEvicted(ids: string[]): void;
   events(opts?: { sinceId?: number; limit?: number }): (JournalEvent & { id: number })[];
@@ -147,6 +156,9 @@ export function openJournal(layout: StoreLayout, opts: JournalOptions = {}): Jou
   const nextGen = db.prepare("SELECT COALESCE(MAX(n), 0) + 1 AS n FROM generations");
   const insertGen = db.prepare(
     "INSERT INTO generations (n, sha256, binary, go_build_id, gnu_build_id, changed, build_ms, created_at, source) VALUES (?,?,?,?,?,?,?,?,?)",
+  );
+  const updateGen = db.prepare(
+    "UPDATE generations SET sha256 = ?, binary = ?, go_build_id = ?, gnu_build_id = ? WHERE n = ?",
   );
   const upsertCrash = db.prepare(
     `INSERT INTO crashes (id, ts, generation, outcome, signal, kind, message, culprit, binary_sha256)
@@ -261,6 +273,9 @@ export function openJournal(layout: StoreLayout, opts: JournalOptions = {}): Jou
       lastGeneration = n;
       hold(() => insert(n), error);
       return { ...g, n, createdAt };
+    },
+    setGenerationBinary(n, b) {
+      write(() => updateGen.run(b.sha256, b.binary, b.goBuildId, b.gnuBuildId, n));
     },
     recordCrash(c) {
       write(() => upsertCrash.run(c));

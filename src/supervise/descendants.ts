@@ -115,7 +115,12 @@ const MAX_GONE_GO = 16;
 
 export function trackDescendants(
   rootPid: number,
-  opts: { intervalMs?: number; subreaper?: boolean } = {},
+  opts: {
+    intervalMs?: number;
+    subreaper?: boolean;
+    /** Each process found to be a Go program, called as soon as its fd is held (d.exeFd is open). */
+    onGo?: (d: Descendant) => void;
+  } = {},
 ): DescendantTracker {
   if (opts.subreaper !== false) becomeSubreaper();
   const seen = new Map<number, Descendant>();
@@ -162,6 +167,11 @@ export function trackDescendants(
           d.snapshot = snapshotProcess(d.pid);
         } catch {
           // it ended between the two reads; the first snapshot stays
+        }
+        try {
+          opts.onGo?.(d);
+        } catch {
+          // a caller's bookkeeping never stops tracking
         }
       } else closeSync(fd);
     });

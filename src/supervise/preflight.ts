@@ -3,7 +3,18 @@
  * later, each with its reason. A binary whose SHA-256 differs from --sha256 (or from the
  * `BINARY.sha256` file beside it, sha256sum's format) is never started.
  */
-import { existsSync, readFileSync, statSync } from "node:fs";
+import {
+  accessSync,
+  closeSync,
+  constants,
+  existsSync,
+  openSync,
+  readFileSync,
+  readSync,
+  realpathSync,
+  statSync,
+} from "node:fs";
+import { basename } from "node:path";
 import { type BinaryIdentity, readBinaryIdentity } from "../elf/index.js";
 import { HotdumpError } from "../errors.js";
 import { isPackageDirectory } from "./resolveCommand.js";
@@ -15,6 +26,52 @@ export interface PreflightOptions {
 }
 
 const refuse = (code: string, msg: string) => new HotdumpError("supervise", code, msg);
+
+/**
+ * What `run` starts: a Go program (checked in full before it starts), or a launcher, a `#!` script
+ * or a shell (`sh -c '...'`), whose Go program is known only once it runs.
+ */
+export type StartKind =
+  | { kind: "go"; identity: BinaryIdentity }
+  | { kind: "script"; interpreter: string }
+  | { kind: "shell" };
+
+/**
+ * Programs that only start others: a shell given `-c`, or `env NAME=VALUE ./svc`. Any other
+ * ELF that is not Go is refused, as before (it would run, but nothing it does could be analysed).
+ */
+const SHELLS = new Set(["sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "busybox", "env"]);
+
+function shebang(path: string): string | null {
+  const buf = Buffer.alloc(256);
+  let n = 0;
+  const fd = openSync(path, "r");
+  try {
+    n = readSync(fd, buf, 0, buf.length, 0);
+  } finally {
+    closeSync(fd);
+  }
+  const head = buf.subarray(0, n).toString("latin1");
+  return head.startsWith("#!") ? head.slice(2).split("\n")[0]!.trim() : null;
+}
+
+export async function preflightStart(path: string, o: PreflightOptions = {}): Promise<StartKind> {
+  if (!existsSync(path)) throw refuse("E_PREFLIGHT_MISSING", `${path} does not exist`);
+  if (statSync(path).isDirectory()) throw isPackageDirectory(path, "E_PREFLIGHT_NOT_A_FILE", "supervise");
+  const interpreter = shebang(path);
+  if (interpreter !== null) {
+    try {
+      accessSync(path, constants.X_OK);
+    } catch {
+      throw refuse("E_PREFLIGHT_NOT_EXECUTABLE", `${path} is a script but not executable (chmod +x ${path})`);
+    }
+    return { kind: "script", interpreter };
+  }
+  const id = await readBinaryIdentity(path);
+  if (id.isElf && !id.goVersion && (SHELLS.has(basename(path)) || SHELLS.has(basename(realpathSync(path)))))
+    return { kind: "shell" };
+  return { kind: "go", identity: await preflightBinary(path, o) };
+}
 
 export async function preflightBinary(path: string, o: PreflightOptions = {}): Promise<BinaryIdentity> {
   if (!existsSync(path)) throw refuse("E_PREFLIGHT_MISSING", `${path} does not exist`);
@@ -32,7 +89,7 @@ export async function preflightBinary(path: string, o: PreflightOptions = {}): P
   if (!id.goVersion)
     throw refuse(
       "E_PREFLIGHT_NOT_GO",
-      `${path} is not a Go program (no Go build info): hotdump supervises Go services`,
+      `${path} is not a Go program (no Go build info): hotdump supervises Go services, or a script or sh -c that starts one`,
     );
   if (!id.hasDwarf && !o.allowStripped)
     throw refuse(

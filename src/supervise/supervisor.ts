@@ -1,21 +1,24 @@
+import { closeSync, openSync } from "node:fs";
 import { reportFromTracebackOnly } from "../analyze/analyze.js";
 import { raceMessage } from "../analyze/race/index.js";
 import { type Captured, type CrashFacts, captureCrash, claimCore } from "../capture/capture.js";
 import type { Report } from "../contracts/report.js";
 import type { BinaryIdentity } from "../elf/index.js";
 import {
+  archiveBinary,
   defaultBudget,
   type EventInput,
   type Journal,
   type JournalEvent,
   type StoreLayout,
+  sha256File,
 } from "../store/index.js";
 import type { Child } from "../util/child.js";
 import { LineSplitter } from "../util/lines.js";
 import type { Logger } from "../util/log.js";
 import { Backoff, type BackoffOptions } from "./backoff.js";
 import { crashedCwd, descendantBinary, findCrashedProcess } from "./crashedProcess.js";
-import { trackDescendants } from "./descendants.js";
+import { type Descendant, isToolchain, trackDescendants } from "./descendants.js";
 import { launchService } from "./launch.js";
 import { type Ended, judgeEnd } from "./outcome.js";
 import { expandPort, freePort, type ProbeSpec, type ProbeTiming, waitReady } from "./probe.js";
@@ -38,6 +41,23 @@ export interface Build {
   binary: string;
   sha256: string;
   identity: BinaryIdentity | null;
+  /**
+   * `binary` only starts the Go program (a `#!` script, `sh -c`): the generation's program is
+   * found at run time among its descendants and reported through onProgram.
+   */
+  launcher?: "script" | "shell";
+}
+
+/** The Go program a launcher started, kept while it ran (its file may be replaced or deleted). */
+export interface StartedProgram {
+  pid: number;
+  argv: string[];
+  /** Its path as the kernel names it (/proc/PID/exe). */
+  path: string;
+  sha256: string;
+  /** The copy in the store (binaries/<sha256>), or null when the store refused it. */
+  archived: string | null;
+  identity: BinaryIdentity | null;
 }
 
 export interface SupervisorOptions {
@@ -48,6 +68,11 @@ export interface SupervisorOptions {
   emit: (e: EventInput) => JournalEvent | undefined;
   cwd: string;
   args: string[];
+  /**
+   * Start each generation through this command instead (air's full_bin): "{bin}" in any word is
+   * replaced by the generation's binary; `args` follow its words.
+   */
+  command?: readonly string[];
   /** The service's environment; values may hold {port}. */
   env: NodeJS.ProcessEnv;
   stopSignal?: NodeJS.Signals;
@@ -70,6 +95,8 @@ export interface SupervisorOptions {
   onOutput?: (generation: number, stream: "stdout" | "stderr", line: string) => void;
   /** After each crash is captured (dev prints its summary). */
   onCrash?: (generation: number, c: Captured) => void;
+  /** The first Go program a launcher generation started (its binary already stored). */
+  onProgram?: (generation: number, p: StartedProgram) => void;
   /** The supervisor's journal (holds what a full disk refuses); captures write through it. */
   journal?: Journal;
   /**
@@ -191,6 +218,34 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
     captures = run;
     return run;
   }
+  /** A launcher's first Go program (once per start: a restart runs it anew), stored while it runs. */
+  function discovered(build: Build, d: Descendant, once: { found: boolean }): void {
+    if (isToolchain(d) || d.exeFd === null || once.found) return;
+    once.found = true;
+    // A second fd on the same inode (opening /proc/self/fd/N reopens the file itself): the
+    // tracker may close its own once the process ends, before the copy is read.
+    let fd: number;
+    try {
+      fd = openSync(`/proc/self/fd/${d.exeFd}`, "r");
+    } catch {
+      return;
+    }
+    const via = `/proc/self/fd/${fd}`;
+    const path = d.exe.replace(/ \(deleted\)$/, "");
+    void archiveBinary(o.layout, via)
+      .then(
+        (a) => ({ sha256: a.sha256, archived: a.path as string | null }),
+        async (e: Error) => {
+          storeWrite("the program's binary", e);
+          return { sha256: await sha256File(via), archived: null };
+        },
+      )
+      .then((a) => {
+        o.onProgram?.(build.generation, { pid: d.pid, argv: d.argv, path, identity: d.identity, ...a });
+      })
+      .catch((e: Error) => o.logger.warn(`generation ${build.generation}: cannot read ${path}: ${e.message}`))
+      .finally(() => closeSync(fd));
+  }
   // Ctrl-C must not wait out a new generation's ready timeout (60 s by default).
   const shutdown = new AbortController();
 
@@ -249,10 +304,14 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
       });
     const out = splitter("stdout");
     const err = splitter("stderr");
+    // A wrapper (dev's [run] command) gets the binary where it says {bin}.
+    const argv = o.command?.length
+      ? [...o.command.map((w) => w.replaceAll("{bin}", build.binary)), ...o.args]
+      : [build.binary, ...o.args];
     const fds = steering.open(build.generation);
     const child = launchService({
-      command: build.binary,
-      args: o.args,
+      command: argv[0]!,
+      args: argv.slice(1),
       cwd: o.cwd,
       env,
       detached: true,
@@ -266,7 +325,14 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
     // The same descendant tracking as exec: a service that starts Go programs of its own (workers,
     // a wrapper) has their crashes captured with their own pid, binary and core. Every 50 ms for a
     // long-running service: ~1.5% of one core, estimated from bench/descendants.mjs (0.76 ms a pass).
-    const tracker = child.pid !== undefined ? trackDescendants(child.pid, { intervalMs: 50 }) : null;
+    const once = { found: false };
+    const tracker =
+      child.pid !== undefined
+        ? trackDescendants(child.pid, {
+            intervalMs: 50,
+            ...(build.launcher ? { onGo: (d: Descendant) => discovered(build, d, once) } : {}),
+          })
+        : null;
     const g: Running = {
       build,
       child,
@@ -314,7 +380,16 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
       if (inDescendant && ended.outcome !== "crash") ended = { ...ended, outcome: "crash" };
       let facts: CrashFacts | null = null;
       if (ended.outcome === "crash") {
-        const p = inDescendant?.process;
+        // A launcher that exec'd its Go program (`exec ./server` in the script): the root crashed,
+        // but its binary is the program's, read through the fd kept while it ran, not the script.
+        const rootProgram =
+          crashed?.root &&
+          crashed.process.isGo &&
+          (build.identity?.goBuildId == null ||
+            crashed.process.identity?.goBuildId !== build.identity.goBuildId)
+            ? crashed.process
+            : undefined;
+        const p = inDescendant?.process ?? rootProgram;
         const own = {
           path: build.binary,
           archived: build.binary,
@@ -326,7 +401,7 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
           ended: inDescendant?.ended ?? ended,
           startedAt,
           endedAt,
-          cmdline: p ? p.argv : [build.binary, ...o.args],
+          cmdline: p ? p.argv : argv,
           cwd: inDescendant ? crashedCwd(inDescendant, o.cwd) : o.cwd,
           envNames: Object.keys(env).sort(),
           binary: (p && (await descendantBinary(p, o.layout, o.logger))) ?? own,

@@ -19,23 +19,15 @@ import type {
   Variable,
 } from "../../contracts/report.js";
 import { isHotdumpError } from "../../errors.js";
-import {
-  type ClassifyContext,
-  classifyFrame,
-  culpritIndex,
-  detectGorootSrc,
-  type FrameLike,
-  siteIndex,
-} from "../frames.js";
+import { type ClassifyContext, classifyFrame, culpritIndex, type FrameLike, siteIndex } from "../frames.js";
 import { createDelveSession, type DelveSession } from "./client.js";
 import { dlvBinaryMismatch, dlvNoDebugInfo } from "./errors.js";
 import { formatVariable, quoteGo, REDACTED } from "./format.js";
-import { delveGoroutineGroups } from "./goroutines.js";
+import { listGoroutineGroups, targetGoVersion } from "./goroutines.js";
 import { isSecretName, isSecretType } from "./redact.js";
 import {
   type Variable as DlvVariable,
   type EvalScope,
-  GoroutineField,
   Kind,
   type ListGoroutinesOut,
   type LoadConfig,
@@ -134,7 +126,7 @@ export async function analyzeSession(
   opts: AnalyzeCoreOptions,
 ): Promise<Omit<DelveAnalysis, "timings">> {
   const warnings = [...s.warnings];
-  const goVersion = /go\d+\.\d+(\.\d+)?\S*/.exec(s.version.TargetGoVersion)?.[0] ?? null;
+  const goVersion = targetGoVersion(s.version);
   const maxFrames = opts.maxFrames ?? 64;
   const ctx: FrameContext = {
     redact: opts.redact ?? false,
@@ -144,33 +136,20 @@ export async function analyzeSession(
   };
 
   const { State: state } = await s.call("State", { NonBlocking: true });
-  const listed = await s
-    .call("ListGoroutines", {
-      Start: 0,
-      Count: 0,
-      // Ungrouped: Delve groups by one location and has no state key, and a group labelled with
-      // one member's wait reason mixed them all (7 wait reasons under `force gc (idle)`).
-      GroupBy: GoroutineField.None,
-      GroupByKey: "",
-      MaxGroupMembers: 0,
-      MaxGroups: 0,
-    })
-    .catch((e: unknown) => {
-      // "could not find goroutine array": no Go runtime symbols where the core has them.
-      // Delve warns "no debug info found" on stderr when the binary has no DWARF.
-      if (/no debug info/i.test(s.stderrTail())) throw dlvNoDebugInfo(opts.binary);
-      if (isHotdumpError(e) && e.code === "E_DLV_RPC")
-        throw dlvBinaryMismatch(opts.binary, opts.core, e.shortMessage);
-      throw e;
-    });
-  ctx.classify.gorootSrc = detectGorootSrc(
-    (listed.Goroutines ?? []).flatMap((g) => [g.currentLoc?.file ?? "", g.startLoc?.file ?? ""]),
-  );
-  const goroutines = await delveGoroutineGroups(listed, goVersion, {
-    ...ctx.classify,
+  const goroutines = await listGoroutineGroups(s, {
+    goVersion,
+    classify: ctx.classify,
     maxGroups: opts.maxGroups ?? 50,
-    stackOf: async (id) => (await stack(s, id, 50, false)).map(frameLike),
+  }).catch((e: unknown) => {
+    // "could not find goroutine array": no Go runtime symbols where the core has them.
+    // Delve warns "no debug info found" on stderr when the binary has no DWARF.
+    if (/no debug info/i.test(s.stderrTail())) throw dlvNoDebugInfo(opts.binary);
+    if (isHotdumpError(e) && e.code === "E_DLV_RPC")
+      throw dlvBinaryMismatch(opts.binary, opts.core, e.shortMessage);
+    throw e;
   });
+  const { listed } = goroutines;
+  ctx.classify.gorootSrc = goroutines.gorootSrc;
   if (goroutines.total === 0)
     throw dlvBinaryMismatch(opts.binary, opts.core, firstLine(s.stderrTail()) || "empty goroutine list");
 

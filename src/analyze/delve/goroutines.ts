@@ -3,10 +3,11 @@
  */
 
 import type { GoroutineGroup } from "../../contracts/report.js";
-import { classifyFrame, type FrameLike } from "../frames.js";
+import { type ClassifyContext, classifyFrame, detectGorootSrc, type FrameLike } from "../frames.js";
 import { goroutineState } from "../goroutineState.js";
 import { type GoroutineSketch, type GroupOptions, groupGoroutines } from "../group.js";
-import type { Goroutine, ListGoroutinesOut, Location } from "./types.js";
+import type { DelveSession } from "./client.js";
+import { type Goroutine, GoroutineField, type ListGoroutinesOut, type Location } from "./types.js";
 
 export { goroutineState } from "../goroutineState.js";
 
@@ -59,3 +60,56 @@ export async function delveGoroutineGroups(
   const groups = groupGoroutines(sketches, opts);
   return { total: gs.length, groups: groups.slice(0, opts.maxGroups), members: gs };
 }
+
+export interface ListedGroups {
+  total: number;
+  groups: GoroutineGroup[];
+  members: Goroutine[];
+  listed: ListGoroutinesOut;
+  /** GOROOT/src as the runtime's frames print it (null under -trimpath). */
+  gorootSrc: string | null;
+}
+
+/**
+ * Every goroutine of the session's target, grouped the one way (../group.ts): what the crash
+ * analysis puts in report.json and what `hotdump diff` recomputes when a report kept only the
+ * largest groups, so both sides of a diff are grouped alike.
+ */
+export async function listGoroutineGroups(
+  s: DelveSession,
+  o: { goVersion: string | null; classify: ClassifyContext; maxGroups: number; maxIds?: number },
+): Promise<ListedGroups> {
+  const listed = await s.call("ListGoroutines", {
+    Start: 0,
+    Count: 0,
+    // Ungrouped: Delve groups by one location and has no state key, and a group labelled with
+    // one member's wait reason mixed them all (7 wait reasons under `force gc (idle)`).
+    GroupBy: GoroutineField.None,
+    GroupByKey: "",
+    MaxGroupMembers: 0,
+    MaxGroups: 0,
+  });
+  const gorootSrc =
+    o.classify.gorootSrc !== undefined
+      ? o.classify.gorootSrc
+      : detectGorootSrc(
+          (listed.Goroutines ?? []).flatMap((g) => [g.currentLoc?.file ?? "", g.startLoc?.file ?? ""]),
+        );
+  const got = await delveGoroutineGroups(listed, o.goVersion, {
+    ...o.classify,
+    gorootSrc,
+    maxGroups: o.maxGroups,
+    ...(o.maxIds !== undefined ? { maxIds: o.maxIds } : {}),
+    stackOf: async (id) =>
+      (await s.call("Stacktrace", { Id: id, Depth: 50, Full: false, Defers: false })).Locations?.map((f) => ({
+        function: f.function?.name ?? "?",
+        file: f.file,
+        line: f.line,
+      })) ?? [],
+  });
+  return { ...got, listed, gorootSrc };
+}
+
+/** `go1.26.8` from Delve's TargetGoVersion (`go1.26.8 X:nocoverageredesign`). */
+export const targetGoVersion = (v: { TargetGoVersion: string }): string | null =>
+  /go\d+\.\d+(\.\d+)?\S*/.exec(v.TargetGoVersion)?.[0] ?? null;
