@@ -4,7 +4,7 @@
  * with --listen 127.0.0.1:0, and `crashes` on a path that is no store.
  */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -124,6 +124,23 @@ describe("hotdump crashes / history on a path that is no store", () => {
     const r = await runCli(["crashes", "--store", empty]);
     expect(r).toMatchObject({ code: 0, stdout: `no crashes in ${empty}\n` });
     expect(JSON.parse((await runCli(["crashes", "--json", "--store", empty])).stdout)).toEqual([]);
+  });
+
+  it("without --store, in a project where hotdump never ran: nothing yet, not an error", async () => {
+    const fresh = mkdtempSync(join(tmpdir(), "hotdump-polish-fresh-"));
+    mkdirSync(join(fresh, ".git")); // a project root: the store search stops here, as git's does
+    for (const [cmd, noun] of [
+      ["crashes", "crashes"],
+      ["history", "generations"],
+    ] as const) {
+      const r = await runCli([cmd], { cwd: fresh });
+      expect(r).toMatchObject({ code: 0, stderr: "" });
+      expect(r.stdout).toBe(
+        `no ${noun} yet: no .hotdump store here or in a parent directory (hotdump exec, dev and run create one)\n`,
+      );
+      expect(JSON.parse((await runCli([cmd, "--json"], { cwd: fresh })).stdout)).toEqual([]);
+    }
+    expect(existsSync(join(fresh, ".hotdump"))).toBe(false);
   });
 });
 

@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import type { Command } from "commander";
 import { assertStoreDir } from "../store/layout.js";
 import { listGenerations } from "../store/queries.js";
@@ -12,7 +13,16 @@ export function registerHistory(program: Command): void {
     .option("--json", "print a JSON array")
     .action((opts: CommonOptions) => {
       const dir = storeDirFrom(opts);
-      assertStoreDir(dir);
+      // A --store that names no store is a mistake to say; no store found by default is just
+      // "nothing yet" (exec, dev and run create it).
+      if (opts.store !== undefined) assertStoreDir(dir);
+      else if (!existsSync(dir)) {
+        if (opts.json) return printJson([]);
+        process.stdout.write(
+          `no generations yet: no .hotdump store here or in a parent directory (hotdump exec, dev and run create one)\n`,
+        );
+        return;
+      }
       const list = listGenerations(dir);
       if (opts.json) return printJson(list);
       if (list.length === 0) {
