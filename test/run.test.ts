@@ -13,6 +13,7 @@ import { freePort } from "../src/supervise/probe.js";
 import { runCli } from "./helpers/cli.js";
 import { buildGoFixture } from "./helpers/go.js";
 import { httpGet } from "./helpers/http.js";
+import { runArgs } from "./helpers/scratch.js";
 import { pidsRunning, type Supervised, startSupervised } from "./helpers/supervised.js";
 
 /** A bounded client loop: at most `max` requests, stopping when told or after 120 s. */
@@ -65,25 +66,9 @@ describe("hotdump run", () => {
     store = join(dir, "store");
     port = await freePort();
     deploy(variant("", "1"));
+    const probe = ["--probe", "http://127.0.0.1:{port}/healthz", "--env", "HEALTH_ADDR=127.0.0.1:{port}"];
     sup = startSupervised(
-      [
-        "run",
-        "--json-events",
-        "--store",
-        store,
-        "--listen",
-        `127.0.0.1:${port}`,
-        "--probe",
-        "http://127.0.0.1:{port}/healthz",
-        "--env",
-        "HEALTH_ADDR=127.0.0.1:{port}",
-        "--ready-timeout",
-        "3s",
-        "--drain",
-        "1s",
-        "--",
-        svc,
-      ],
+      runArgs(store, `127.0.0.1:${port}`, [...probe, "--ready-timeout", "3s", "--drain", "1s"], [svc]),
       { cwd: dir },
     );
     await sup.waitFor((e) => e.event === "ready" && e.generation === 1, 30_000, "generation 1 ready");
