@@ -14,6 +14,8 @@ import { type Supervised, startSupervised } from "./supervised.js";
 export interface Scratch {
   /** A fresh temp dir, removed after the test. */
   dir(): string;
+  /** A fresh temp dir as a project, and its default store (<cwd>/.hotdump). */
+  project(): { cwd: string; store: string };
   /** startSupervised, stopped with SIGKILL after the test unless it has ended. */
   start(args: string[], opts: { cwd: string; env?: NodeJS.ProcessEnv }): Supervised;
   /** A child process to SIGKILL after the test unless it has ended. */
@@ -45,6 +47,10 @@ export function useScratch(prefix: string): Scratch {
       const d = mkdtempSync(join(tmpdir(), prefix));
       dirs.push(d);
       return d;
+    },
+    project() {
+      const cwd = this.dir();
+      return { cwd, store: join(cwd, ".hotdump") };
     },
     start(args, opts) {
       const s = startSupervised(args, opts);
