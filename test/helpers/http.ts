@@ -1,5 +1,5 @@
 /** Plain GETs on loopback for tests, one at a time or as a bounded load. */
-import { request } from "node:http";
+import { get, request } from "node:http";
 
 /** A TCP port on 127.0.0.1, or a UNIX socket. */
 export type Target = number | { port: number } | { socketPath: string };
@@ -67,4 +67,17 @@ export function startLoad(
       return stats;
     },
   };
+}
+
+/** The body of a GET on a full URL, whatever its status. */
+export function fetchText(url: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    get(url, (res) => {
+      let body = "";
+      res.on("data", (c) => {
+        body += c;
+      });
+      res.on("end", () => resolve(body));
+    }).on("error", reject);
+  });
 }
