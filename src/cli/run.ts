@@ -10,7 +10,6 @@ import { loadConfig, parseDuration, parseSize } from "../config/index.js";
 import { HotdumpError, usageError } from "../errors.js";
 import { archiveBinary, sha256File, storeLayout } from "../store/index.js";
 import { sendControl, serveControl } from "../supervise/control.js";
-import { createEventSink } from "../supervise/events.js";
 import { checksumMismatch, expectedSha256, preflightStart, type StartKind } from "../supervise/preflight.js";
 import { resolveCommand } from "../supervise/resolveCommand.js";
 import { handOffIfListening, openSupervisorStore, supervisorFlagOptions } from "../supervise/start.js";
@@ -82,9 +81,9 @@ export function registerRun(program: Command): void {
     const inherited = await handOffIfListening(sup.listen);
     if (!inherited) return;
     const logger = loggerFor(c);
-    const { layout, journal } = openSupervisorStore(storeDirFrom(opts), logger);
+    const store = openSupervisorStore(storeDirFrom(opts), logger, Boolean(opts.jsonEvents));
+    const { layout, journal, sink } = store;
     let ui: UiServer | undefined;
-    const sink = createEventSink({ journal, ndjson: opts.jsonEvents ? process.stdout : null });
     // A name without a slash is a file here first (`run -- svc`), else a command on PATH (`sh`).
     let binaryPath = resolve(binaryArg);
     if (!binaryArg.includes("/") && !existsSync(binaryPath))
@@ -94,16 +93,10 @@ export function registerRun(program: Command): void {
         // said by the preflight: "does not exist"
       }
     const supervisor = createSupervisor({
-      mode: "run",
-      layout,
-      journal,
-      logger,
-      emit: (e) => sink.emit(e),
+      ...supervisorFlagOptions("run", store, sup, inherited, Boolean(opts.redact)),
       cwd: process.cwd(),
       args,
-      ...supervisorFlagOptions(sup, inherited),
       stopTimeoutMs: sup.drainMs,
-      redact: Boolean(opts.redact),
       budget: { maxUse },
       ...(captureDeadlineMs === undefined ? {} : { captureDeadlineMs }),
       onOutput: (g, stream, line) => {
