@@ -202,30 +202,28 @@ describe("hotdump dev while its store's disk is full", () => {
   it("restarts the crashed service, reports the crash with the reason, and keeps running", async () => {
     const port = await freePort();
     const mnt = scratch.tmpfs(scratch.dir(), "32m");
-    {
-      const store = join(mnt, ".hotdump");
-      const dir = project(crashOnDemand(port), `[store]\ndir = "${store}"\n`);
-      const sup = scratch.start(["dev", "--json-events", "--probe", "alive:300ms"], { cwd: dir });
-      const first = await sup.waitFor((e) => e.event === "ready", 90_000, "generation 1 ready");
-      expect(await httpGet(port)).toMatch(/^up pid /);
-      try {
-        execFileSync("dd", ["if=/dev/zero", `of=${join(mnt, "filler")}`, "bs=64k"], {
-          stdio: "ignore",
-        });
-      } catch {
-        // ENOSPC: the disk is full
-      }
-      expect(await httpGet(port, "/crash")).toBe("crashing");
-      const crash = await sup.waitFor((e) => e.event === "crash", 60_000, "crash on a full disk");
-      expect(crash.pid).toBe(first.pid);
-      expect(crash.message).toContain("nil pointer dereference");
-      expect(crash.crashId).toBeNull();
-      expect(JSON.stringify(crash.problems)).toMatch(/ENOSPC|no space|disk full/i);
-      await sup.waitFor((e) => e.event === "ready" && e.pid !== first.pid, 30_000, "restarted");
-      expect(await httpGet(port)).toMatch(/^up pid \d+$/);
-      expect(sup.proc.exitCode).toBeNull();
-      expect(sup.output()).not.toMatch(/internal error/);
-      expect(await sup.stop("SIGTERM")).toBe(0);
+    const store = join(mnt, ".hotdump");
+    const dir = project(crashOnDemand(port), `[store]\ndir = "${store}"\n`);
+    const sup = scratch.start(["dev", "--json-events", "--probe", "alive:300ms"], { cwd: dir });
+    const first = await sup.waitFor((e) => e.event === "ready", 90_000, "generation 1 ready");
+    expect(await httpGet(port)).toMatch(/^up pid /);
+    try {
+      execFileSync("dd", ["if=/dev/zero", `of=${join(mnt, "filler")}`, "bs=64k"], {
+        stdio: "ignore",
+      });
+    } catch {
+      // ENOSPC: the disk is full
     }
+    expect(await httpGet(port, "/crash")).toBe("crashing");
+    const crash = await sup.waitFor((e) => e.event === "crash", 60_000, "crash on a full disk");
+    expect(crash.pid).toBe(first.pid);
+    expect(crash.message).toContain("nil pointer dereference");
+    expect(crash.crashId).toBeNull();
+    expect(JSON.stringify(crash.problems)).toMatch(/ENOSPC|no space|disk full/i);
+    await sup.waitFor((e) => e.event === "ready" && e.pid !== first.pid, 30_000, "restarted");
+    expect(await httpGet(port)).toMatch(/^up pid \d+$/);
+    expect(sup.proc.exitCode).toBeNull();
+    expect(sup.output()).not.toMatch(/internal error/);
+    expect(await sup.stop("SIGTERM")).toBe(0);
   }, 120_000);
 });

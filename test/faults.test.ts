@@ -103,24 +103,22 @@ describe("disk full while the core is written", () => {
     const bin = buildGoFixture("capcrash");
     const cwd = tmp();
     const mnt = scratch.tmpfs(cwd, "20m");
-    {
-      const store = join(mnt, ".hotdump");
-      // Leave 64 KB: the bundle directory and meta.json fit, the compressed core (MBs) does not.
-      writeFileSync(join(mnt, "filler"), Buffer.alloc(20 * 1024 * 1024 - 64 * 1024, 1));
-      const r = await runCli(["exec", "--json", "--store", store, "--", bin, "crash", "64"], { cwd });
-      expect(r.code).toBe(134);
-      const json = JSON.parse(r.stdout);
-      expect(json.outcome).toBe("crash");
-      expect(json.report.kind).toBe("panic");
-      expect(json.report.message).toContain("nil pointer dereference");
-      expect(json.report.culprit?.function).toMatch(/^main\./);
-      expect(json.problems.length).toBeGreaterThan(0);
-      expect(JSON.stringify(json.problems)).toMatch(/ENOSPC|no space|full/i);
-      // The core was not lost: it stays where the kernel wrote it when our copy failed.
-      expect(json.core.found).toBe(true);
-      expect(json.core.stored).toBeUndefined();
-      expect(readdirSync(cwd).some((f) => f === "core" || f.startsWith("core."))).toBe(true);
-    }
+    const store = join(mnt, ".hotdump");
+    // Leave 64 KB: the bundle directory and meta.json fit, the compressed core (MBs) does not.
+    writeFileSync(join(mnt, "filler"), Buffer.alloc(20 * 1024 * 1024 - 64 * 1024, 1));
+    const r = await runCli(["exec", "--json", "--store", store, "--", bin, "crash", "64"], { cwd });
+    expect(r.code).toBe(134);
+    const json = JSON.parse(r.stdout);
+    expect(json.outcome).toBe("crash");
+    expect(json.report.kind).toBe("panic");
+    expect(json.report.message).toContain("nil pointer dereference");
+    expect(json.report.culprit?.function).toMatch(/^main\./);
+    expect(json.problems.length).toBeGreaterThan(0);
+    expect(JSON.stringify(json.problems)).toMatch(/ENOSPC|no space|full/i);
+    // The core was not lost: it stays where the kernel wrote it when our copy failed.
+    expect(json.core.found).toBe(true);
+    expect(json.core.stored).toBeUndefined();
+    expect(readdirSync(cwd).some((f) => f === "core" || f.startsWith("core."))).toBe(true);
   }, 60_000);
 });
 
@@ -172,56 +170,54 @@ describe("hotdump run while its store's disk is full", () => {
     const cwd = tmp();
     // Room for the stored binary (~9 MB) and a journal; then the disk fills up.
     const mnt = scratch.tmpfs(cwd, "32m");
-    {
-      const store = join(mnt, ".hotdump");
-      const port = await freePort();
-      const sup = scratch.start(runArgs(store, `127.0.0.1:${port}`, [], [bin]), { cwd });
-      const first = await sup.waitFor((e) => e.event === "ready", 30_000, "generation ready");
-      expect(await httpGet(port)).toMatch(/^up pid /);
-      fill(mnt);
-      expect(execFileSync("df", ["--output=avail", mnt], { encoding: "utf8" })).toMatch(/\n\s*0\s*$/);
+    const store = join(mnt, ".hotdump");
+    const port = await freePort();
+    const sup = scratch.start(runArgs(store, `127.0.0.1:${port}`, [], [bin]), { cwd });
+    const first = await sup.waitFor((e) => e.event === "ready", 30_000, "generation ready");
+    expect(await httpGet(port)).toMatch(/^up pid /);
+    fill(mnt);
+    expect(execFileSync("df", ["--output=avail", mnt], { encoding: "utf8" })).toMatch(/\n\s*0\s*$/);
 
-      // A crash on the full disk: the service comes back and answers, the crash is reported
-      // with why its bundle is missing, and the supervisor is still there.
-      expect(await httpGet(port, "/crash")).toMatch(/crashing/);
-      const crash = await sup.waitFor((e) => e.event === "crash", 60_000, "crash on a full disk");
-      expect(crash.pid).toBe(first.pid);
-      expect(crash.crashId).toBeNull();
-      expect(crash.message).toContain("nil pointer dereference");
-      expect(JSON.stringify(crash.problems)).toMatch(/ENOSPC|no space|disk full/i);
-      await sup.waitFor((e) => e.event === "ready" && e.pid !== first.pid, 30_000, "restarted");
-      const body = await httpGet(port);
-      expect(body).toMatch(/^up pid \d+/);
-      expect(body).not.toContain(`pid ${first.pid}\n`);
-      expect(sup.proc.exitCode).toBeNull();
-      expect(sup.output()).toMatch(/cannot write the journal \(disk full: SQLITE_FULL\)/);
-      expect(sup.output()).not.toMatch(/internal error|ENOSPC[^\n]*\n\s+at /);
-      // The kernel's core was not lost: set aside by pid where the kernel wrote it.
-      expect(readdirSync(cwd)).toContain(`core.${first.pid}`);
+    // A crash on the full disk: the service comes back and answers, the crash is reported
+    // with why its bundle is missing, and the supervisor is still there.
+    expect(await httpGet(port, "/crash")).toMatch(/crashing/);
+    const crash = await sup.waitFor((e) => e.event === "crash", 60_000, "crash on a full disk");
+    expect(crash.pid).toBe(first.pid);
+    expect(crash.crashId).toBeNull();
+    expect(crash.message).toContain("nil pointer dereference");
+    expect(JSON.stringify(crash.problems)).toMatch(/ENOSPC|no space|disk full/i);
+    await sup.waitFor((e) => e.event === "ready" && e.pid !== first.pid, 30_000, "restarted");
+    const body = await httpGet(port);
+    expect(body).toMatch(/^up pid \d+/);
+    expect(body).not.toContain(`pid ${first.pid}\n`);
+    expect(sup.proc.exitCode).toBeNull();
+    expect(sup.output()).toMatch(/cannot write the journal \(disk full: SQLITE_FULL\)/);
+    expect(sup.output()).not.toMatch(/internal error|ENOSPC[^\n]*\n\s+at /);
+    // The kernel's core was not lost: set aside by pid where the kernel wrote it.
+    expect(readdirSync(cwd)).toContain(`core.${first.pid}`);
 
-      // Space returns: the next crash is stored in full, and what was held reaches the journal.
-      rmSync(join(mnt, "filler"));
-      const secondPid = (await sup.waitFor((e) => e.event === "ready" && e.pid !== first.pid)).pid;
-      expect(await httpGet(port, "/crash")).toMatch(/crashing/);
-      const again = await sup.waitFor(
-        (e) => e.event === "crash" && e.pid === secondPid,
-        60_000,
-        "crash after space returned",
-      );
-      expect(again.crashId).toMatch(/^\d{8}-\d{6}-[0-9a-f]{4}$/);
-      expect(again.problems).toEqual([]);
-      await sup.waitFor((e) => e.event === "ready" && e.pid !== secondPid && e.pid !== first.pid);
-      expect(await httpGet(port)).toMatch(/^up pid /);
-      expect(await sup.stop("SIGTERM")).toBe(0);
-      const db = new Database(join(store, "journal.db"), { readonly: true });
-      try {
-        const crashes = db.prepare("SELECT pid FROM events WHERE event = 'crash' ORDER BY id").all();
-        expect(crashes).toEqual([{ pid: first.pid }, { pid: secondPid }]);
-      } finally {
-        db.close();
-      }
-      expect(integrityCheck(store)).toBe("ok");
+    // Space returns: the next crash is stored in full, and what was held reaches the journal.
+    rmSync(join(mnt, "filler"));
+    const secondPid = (await sup.waitFor((e) => e.event === "ready" && e.pid !== first.pid)).pid;
+    expect(await httpGet(port, "/crash")).toMatch(/crashing/);
+    const again = await sup.waitFor(
+      (e) => e.event === "crash" && e.pid === secondPid,
+      60_000,
+      "crash after space returned",
+    );
+    expect(again.crashId).toMatch(/^\d{8}-\d{6}-[0-9a-f]{4}$/);
+    expect(again.problems).toEqual([]);
+    await sup.waitFor((e) => e.event === "ready" && e.pid !== secondPid && e.pid !== first.pid);
+    expect(await httpGet(port)).toMatch(/^up pid /);
+    expect(await sup.stop("SIGTERM")).toBe(0);
+    const db = new Database(join(store, "journal.db"), { readonly: true });
+    try {
+      const crashes = db.prepare("SELECT pid FROM events WHERE event = 'crash' ORDER BY id").all();
+      expect(crashes).toEqual([{ pid: first.pid }, { pid: secondPid }]);
+    } finally {
+      db.close();
     }
+    expect(integrityCheck(store)).toBe("ok");
   }, 120_000);
 });
 
