@@ -32,6 +32,7 @@ import { decodeProfile, sampleCountIndex } from "../src/forensics/pprof.js";
 import { findOnPath, pprofUrl } from "../src/forensics/profile.js";
 import { runCli } from "./helpers/cli.js";
 import { buildGoFixture, GO_FIXTURES } from "./helpers/go.js";
+import { thrown } from "./helpers/thrown.js";
 
 const DATA = join(GO_FIXTURES, "..", "profile");
 const tmp = () => mkdtempSync(join(tmpdir(), "hotdump-prof-"));
@@ -109,12 +110,7 @@ describe("profile decoding and flame graphs (recorded runs)", () => {
       raw.subarray(0, Math.floor(raw.length / 2)),
       Buffer.from([0x1f, 0x8b, 1, 2, 3]),
     ]) {
-      let err: unknown;
-      try {
-        decodeProfile(bad);
-      } catch (e) {
-        err = e;
-      }
+      const err = thrown(() => decodeProfile(bad));
       expect(isHotdumpError(err) && err.code).toBe("E_PROFILE_BAD");
     }
   });
