@@ -30,7 +30,7 @@ export const CHEATSHEET: readonly CheatEntry[] = [
     command: "goroutines -group userloc",
     what: "goroutines grouped by their topmost user frame: a leak shows as one big group",
     example: "goroutines -group userloc",
-    expect: "main\\.go:41 in main\\.stackHolder[\\s\\S]*Total: 1",
+    expect: "main\\.go:\\d+ in main\\.stackHolder[\\s\\S]*Total: 1",
   },
   {
     tool: "dlv",

@@ -74,7 +74,15 @@ describe("presentation", () => {
 
   it("renders a report without culprit or stack", () => {
     const r = emptyReport();
+    r.goVersion = "go1.26.8";
     for (const out of [renderText(r), renderMarkdown(r), renderHtml(r)]) expect(out).toMatch(/not found/i);
+  });
+
+  it("says a crash without Go build info is not a Go program", () => {
+    const r = emptyReport();
+    r.kind = "signal";
+    for (const out of [renderText(r), renderMarkdown(r), renderHtml(r)])
+      expect(out).toMatch(/not a Go program/);
   });
 
   it("renders nested panics and the decoded value", () => {
