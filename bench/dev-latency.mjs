@@ -32,6 +32,7 @@ import {
   HOTDUMP,
   machine,
   median,
+  onJsonEvents,
   percentile,
   pidsWithExeUnder,
   pollUntil,
@@ -108,17 +109,7 @@ async function toolTarget(label, kind, extraFiles) {
         });
   const out = tail(child);
   const events = [];
-  if (kind !== "air") {
-    let rest = "";
-    child.stdout.on("data", (c) => {
-      const lines = (rest + c).split("\n");
-      rest = lines.pop() ?? "";
-      for (const l of lines)
-        try {
-          events.push(JSON.parse(l));
-        } catch {}
-    });
-  }
+  if (kind !== "air") onJsonEvents(child, (e) => events.push(e));
   const edits = [];
   try {
     await pollUntil(port, (b) => b === "v0", { timeoutMs: 120_000, everyMs: 50 });

@@ -38,6 +38,7 @@ import {
   HOTDUMP,
   machine,
   median,
+  onJsonEvents,
   percentile,
   pollUntil,
   runBench,
@@ -91,6 +92,33 @@ const SIDES = (
 ).split(",");
 const kindAt = (i) => (crashAt.has(i) ? "crash" : hangAt.has(i) ? "hang" : "good");
 
+/**
+ * RELOADS reloads one after the other under the running load, 300 ms apart: `reloadOnce(i, kind)`
+ * makes one and returns when it started and ended, and for a good one how long the switch took
+ * (undefined when not known); it throws when a good one failed or a bad one was not rolled back.
+ * Then the steady tail, the load and the supervisor stopped, and the figures.
+ */
+async function reloadLoop(label, verb, { load, proc, events }, reloadOnce) {
+  const windows = [];
+  const switchMs = [];
+  const rollbacks = [];
+  for (let i = 1; i <= RELOADS; i++) {
+    const kind = kindAt(i);
+    const { t0, t1, switchMs: ms } = await reloadOnce(i, kind);
+    windows.push([t0, t1]);
+    if (kind !== "good") rollbacks.push(`${kind}: ${t1 - t0} ms`);
+    else if (ms !== undefined) switchMs.push(ms);
+    process.stderr.write(`\r${label} ${verb} ${i}/${RELOADS}`);
+    await sleep(300);
+  }
+  process.stderr.write("\n");
+  await sleep(STEADY_MS);
+  const rec = await load.stop();
+  await stop(proc, "SIGTERM", 15_000);
+  const drained = events.filter((e) => e.event === "drained").map((e) => e.ms);
+  return { ...summarize(label, rec, windows), switchMs, rollbacks, drained };
+}
+
 async function runSide(label, { pkg, shared, unix }) {
   const dir = tempDir(`reload-${label}`);
   const events = [];
@@ -109,12 +137,8 @@ async function runSide(label, { pkg, shared, unix }) {
   const hang = variant("hang", "hang");
   const load = startLoad(target);
   await sleep(STEADY_MS);
-  const windows = [];
-  const switchMs = [];
-  const rollbacks = [];
   let version = 1;
-  for (let i = 1; i <= RELOADS; i++) {
-    const kind = kindAt(i);
+  return reloadLoop(label, "reload", { load, proc: sup, events }, async (i, kind) => {
     if (kind === "good") version = (version % good.length) + 1;
     deploy(kind === "crash" ? crash : kind === "hang" ? hang : good[version - 1]);
     const t0 = Date.now();
@@ -122,25 +146,15 @@ async function runSide(label, { pkg, shared, unix }) {
       (e) => e,
     );
     const t1 = Date.now();
-    windows.push([t0, t1]);
     const r = JSON.parse(stdout);
-    if (kind === "good") {
-      if (!r.ok) throw new Error(`${label} reload ${i} (good) failed: ${stdout}`);
-      const sw = events.find((e) => e.event === "switch" && e.generation === r.generation);
-      if (sw) switchMs.push(Date.parse(sw.ts) - t0);
-    } else {
+    if (kind !== "good") {
       if (r.ok) throw new Error(`${label} reload ${i} (${kind}) was not rolled back: ${stdout}`);
-      rollbacks.push(`${kind}: ${t1 - t0} ms`);
+      return { t0, t1 };
     }
-    process.stderr.write(`\r${label} reload ${i}/${RELOADS}`);
-    await sleep(300);
-  }
-  process.stderr.write("\n");
-  await sleep(STEADY_MS);
-  const rec = await load.stop();
-  await stop(sup, "SIGTERM", 15_000);
-  const drained = events.filter((e) => e.event === "drained").map((e) => e.ms);
-  return { ...summarize(label, rec, windows), switchMs, rollbacks, drained };
+    if (!r.ok) throw new Error(`${label} reload ${i} (good) failed: ${stdout}`);
+    const sw = events.find((e) => e.event === "switch" && e.generation === r.generation);
+    return { t0, t1, switchMs: sw ? Date.parse(sw.ts) - t0 : undefined };
+  });
 }
 
 /** `hotdump dev --listen` over a copy of the service's source; each reload is an edit of main.go. */
@@ -188,15 +202,7 @@ async function devSide(label, { pkg, shared }) {
       },
     },
   );
-  let rest = "";
-  child.stdout.on("data", (c) => {
-    const lines = (rest + c).split("\n");
-    rest = lines.pop() ?? "";
-    for (const l of lines)
-      try {
-        events.push(JSON.parse(l));
-      } catch {}
-  });
+  onJsonEvents(child, (e) => events.push(e));
   let errTail = "";
   child.stderr.on("data", (c) => {
     errTail = (errTail + c).slice(-4000);
@@ -206,12 +212,8 @@ async function devSide(label, { pkg, shared }) {
   });
   const load = startLoad(port);
   await sleep(STEADY_MS);
-  const windows = [];
-  const switchMs = [];
-  const rollbacks = [];
   let version = 1;
-  for (let i = 1; i <= RELOADS; i++) {
-    const kind = kindAt(i);
+  return reloadLoop(label, "edit", { load, proc: child, events }, async (i, kind) => {
     if (kind === "good") version = (version % 5) + 1;
     const seen = events.length;
     const t0 = Date.now();
@@ -227,23 +229,13 @@ async function devSide(label, { pkg, shared }) {
     }
     const t1 = Date.now();
     if (!done) throw new Error(`${label} reload ${i}: no switch or rollback\n${errTail}`);
-    windows.push([t0, t1]);
-    if (kind === "good") {
-      if (done.event !== "switch") throw new Error(`${label} reload ${i} (good): ${JSON.stringify(done)}`);
-      switchMs.push(t1 - t0);
-    } else {
+    if (kind !== "good") {
       if (done.event !== "rollback") throw new Error(`${label} reload ${i} (${kind}) was not rolled back`);
-      rollbacks.push(`${kind}: ${t1 - t0} ms`);
+      return { t0, t1 };
     }
-    process.stderr.write(`\r${label} edit ${i}/${RELOADS}`);
-    await sleep(300);
-  }
-  process.stderr.write("\n");
-  await sleep(STEADY_MS);
-  const rec = await load.stop();
-  await stop(child, "SIGTERM", 15_000);
-  const drained = events.filter((e) => e.event === "drained").map((e) => e.ms);
-  return { ...summarize(label, rec, windows), switchMs, rollbacks, drained };
+    if (done.event !== "switch") throw new Error(`${label} reload ${i} (good): ${JSON.stringify(done)}`);
+    return { t0, t1, switchMs: t1 - t0 };
+  });
 }
 
 async function airSide() {

@@ -30,6 +30,16 @@ async function eventually<T>(fn: () => Promise<T>, ok: (v: T) => boolean, ms = 2
   throw new Error(`never became true; last ${JSON.stringify(last)} ${err ?? ""}`);
 }
 
+/** The service on `port` answers `body`, once the new generation is the one serving. */
+async function expectServes(port: number, body: string): Promise<void> {
+  expect(
+    await eventually(
+      () => httpGet(port),
+      (b) => b === body,
+    ),
+  ).toBe(body);
+}
+
 const service = (port: number, body: string, extra = "") => `package main
 
 import (
@@ -70,21 +80,11 @@ describe("hotdump dev", () => {
     const dir = project(port);
     sup = startSupervised(["dev", "--json-events", "--probe", "alive:300ms"], { cwd: dir });
     await sup.waitFor((e) => e.event === "ready" && e.generation === 1, 90_000, "generation 1 ready");
-    expect(
-      await eventually(
-        () => httpGet(port),
-        (b) => b === "v1",
-      ),
-    ).toBe("v1");
+    await expectServes(port, "v1");
 
     writeFileSync(join(dir, "main.go"), service(port, "v2"));
     await sup.waitFor((e) => e.event === "ready" && e.generation === 2, 60_000, "generation 2 ready");
-    expect(
-      await eventually(
-        () => httpGet(port),
-        (b) => b === "v2",
-      ),
-    ).toBe("v2");
+    await expectServes(port, "v2");
     const built2 = sup.events.find((e) => e.event === "build-ok" && e.generation === 2)!;
     expect(built2.changed).toEqual(["main.go"]);
     // A panic net/http recovers is not a crash, but it is recorded.
@@ -128,12 +128,7 @@ describe("hotdump dev", () => {
     // The fix: a later generation, and the crash still maps to generation 3's exact binary.
     writeFileSync(join(dir, "main.go"), service(port, "v5"));
     await sup.waitFor((e) => e.event === "ready" && e.generation === 4, 60_000, "generation 4 ready");
-    expect(
-      await eventually(
-        () => httpGet(port),
-        (b) => b === "v5",
-      ),
-    ).toBe("v5");
+    await expectServes(port, "v5");
     const store = join(dir, ".hotdump");
     const crashes = JSON.parse((await runCli(["crashes", "--json", "--store", store])).stdout) as {
       id: string;

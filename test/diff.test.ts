@@ -6,24 +6,13 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { get } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { CaptureDiff, GroupCount } from "../src/forensics/diff.js";
 import { runCli } from "./helpers/cli.js";
 import { buildGoFixture } from "./helpers/go.js";
-
-const fetchText = (url: string) =>
-  new Promise<string>((resolve, reject) => {
-    get(url, (res) => {
-      let body = "";
-      res.on("data", (c) => {
-        body += c;
-      });
-      res.on("end", () => resolve(body));
-    }).on("error", reject);
-  });
+import { fetchText } from "./helpers/http.js";
 
 let bin: string;
 let service: ChildProcess | undefined;

@@ -1,4 +1,3 @@
-import { spawn } from "node:child_process";
 import {
   chmodSync,
   copyFileSync,
@@ -11,7 +10,7 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { HOTDUMP, runCli } from "./helpers/cli.js";
+import { runCli } from "./helpers/cli.js";
 import { buildGoFixture } from "./helpers/go.js";
 
 const tmp = () => mkdtempSync(join(tmpdir(), "hotdump-exec-"));
@@ -133,29 +132,13 @@ describe("hotdump exec", () => {
     const cwd = tmp();
     const store = join(cwd, ".hotdump");
     // The hard limit is what hotdump can raise the child's soft limit to: 1 MiB cuts the core.
-    const r = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
-      const p = spawn(
-        "prlimit",
-        [
-          "--core=1048576:1048576",
-          process.execPath,
-          HOTDUMP,
-          "exec",
-          "--json",
-          "--store",
-          store,
-          "--",
-          buildGoFixture("exectarget"),
-          "panic",
-        ],
-        { cwd },
-      );
-      let stdout = "";
-      p.stdout.on("data", (c) => {
-        stdout += c;
-      });
-      p.on("close", (code) => resolve({ code, stdout }));
-    });
+    const r = await runCli(
+      ["exec", "--json", "--store", store, "--", buildGoFixture("exectarget"), "panic"],
+      {
+        cwd,
+        under: ["prlimit", "--core=1048576:1048576"],
+      },
+    );
     const json = JSON.parse(r.stdout) as ExecJson & { report: { warnings: string[] } };
     expect(json.core?.found).toBe(true);
     expect((json.core as { truncated?: boolean }).truncated).toBe(true);

@@ -4,33 +4,17 @@
  * supervisor writes; and hotdump SIGKILLed in the middle of a rebuild, then started again.
  */
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { Backoff } from "../src/supervise/backoff.js";
 import { freePort } from "../src/supervise/probe.js";
 import { runCli } from "./helpers/cli.js";
 import { integrityCheck, processesMentioning, until } from "./helpers/faults.js";
 import { httpGet } from "./helpers/http.js";
-import { type Supervised, startSupervised } from "./helpers/supervised.js";
+import { useScratch } from "./helpers/scratch.js";
 
-let sup: Supervised | undefined;
-/** tmpfs mounts and their directories, undone even when a test times out. */
-let mounts: { mnt: string; dir: string }[] = [];
-afterEach(async () => {
-  await sup?.stop("SIGKILL");
-  sup = undefined;
-  for (const m of mounts) {
-    try {
-      execFileSync("umount", ["-l", m.mnt]);
-    } catch {
-      // already unmounted
-    }
-    rmSync(m.dir, { recursive: true, force: true });
-  }
-  mounts = [];
-});
+const scratch = useScratch("hotdump-faultdev-");
 
 const crasher = `package main
 
@@ -63,7 +47,7 @@ func main() {
 `;
 
 function project(main: string, toml = ""): string {
-  const dir = mkdtempSync(join(tmpdir(), "hotdump-faultdev-"));
+  const dir = scratch.dir();
   writeFileSync(join(dir, "go.mod"), "module faultsvc\n\ngo 1.24\n");
   writeFileSync(join(dir, "main.go"), main);
   if (toml) writeFileSync(join(dir, "hotdump.toml"), toml);
@@ -74,7 +58,7 @@ describe("crash storm under hotdump dev", () => {
   it("backs off (growing, capped delays), keeps the store within max_use, counts every crash, and readers never see a lock error or a torn file", async () => {
     const dir = project(crasher, '[store]\nmax_use = "100KB"\n');
     const store = join(dir, ".hotdump");
-    sup = startSupervised(["dev", "--json-events"], { cwd: dir });
+    const sup = scratch.start(["dev", "--json-events"], { cwd: dir });
     await sup.waitFor((e) => e.event === "started", 90_000, "first start");
 
     // Two readers in loops while the supervisor captures, evicts and journals.
@@ -128,7 +112,6 @@ describe("crash storm under hotdump dev", () => {
     for (let i = 0; i < 4; i++)
       expect(startAt[i + 1]! - crashAt[i]!).toBeGreaterThanOrEqual(delays[i]! * 0.9);
     await sup.stop("SIGTERM");
-    sup = undefined;
 
     expect(failures).toEqual([]);
     expect(reads).toBeGreaterThan(4);
@@ -161,13 +144,12 @@ describe("hotdump dev SIGKILLed mid-build", () => {
     const port = await freePort();
     const dir = project(server(port, "v1"));
     const store = join(dir, ".hotdump");
-    sup = startSupervised(["dev", "--json-events", "--probe", "alive:300ms"], { cwd: dir });
+    let sup = scratch.start(["dev", "--json-events", "--probe", "alive:300ms"], { cwd: dir });
     const first = await sup.waitFor((e) => e.event === "ready" && e.generation === 1, 90_000, "generation 1");
     expect(first).toBeDefined();
     writeFileSync(join(dir, "main.go"), server(port, "v2"));
     await sup.waitFor((e) => e.event === "build-start" && e.generation !== 1, 20_000, "rebuild starts");
     await sup.stop("SIGKILL");
-    sup = undefined;
     // The generation-1 service dies with hotdump; `go build` may finish on its own, briefly.
     const left = await until(
       () => {
@@ -181,13 +163,12 @@ describe("hotdump dev SIGKILLed mid-build", () => {
     ).catch(() => processesMentioning(store));
     expect(left).toEqual([]);
 
-    sup = startSupervised(["dev", "--json-events", "--probe", "alive:300ms"], { cwd: dir });
+    sup = scratch.start(["dev", "--json-events", "--probe", "alive:300ms"], { cwd: dir });
     const ready = await sup.waitFor((e) => e.event === "ready", 90_000, "ready after restart");
     expect(ready.generation).toBeGreaterThan(1);
     const res = await fetch(`http://127.0.0.1:${port}/`);
     expect(await res.text()).toBe("v2");
     await sup.stop("SIGTERM");
-    sup = undefined;
     expect(integrityCheck(store)).toBe("ok");
     const history = JSON.parse((await runCli(["history", "--json", "--store", store], { cwd: dir })).stdout);
     expect(history.length).toBeGreaterThanOrEqual(2);
@@ -220,36 +201,29 @@ func main() {
 describe("hotdump dev while its store's disk is full", () => {
   it("restarts the crashed service, reports the crash with the reason, and keeps running", async () => {
     const port = await freePort();
-    const mnt = mkdtempSync(join(tmpdir(), "hotdump-faultdev-disk-"));
-    mkdirSync(join(mnt, "small"));
-    execFileSync("mount", ["-t", "tmpfs", "-o", "size=32m,mode=0700", "tmpfs", join(mnt, "small")]);
-    mounts.push({ mnt: join(mnt, "small"), dir: mnt });
-    {
-      const store = join(mnt, "small", ".hotdump");
-      const dir = project(crashOnDemand(port), `[store]\ndir = "${store}"\n`);
-      sup = startSupervised(["dev", "--json-events", "--probe", "alive:300ms"], { cwd: dir });
-      const first = await sup.waitFor((e) => e.event === "ready", 90_000, "generation 1 ready");
-      expect(await httpGet(port)).toMatch(/^up pid /);
-      try {
-        execFileSync("dd", ["if=/dev/zero", `of=${join(mnt, "small", "filler")}`, "bs=64k"], {
-          stdio: "ignore",
-        });
-      } catch {
-        // ENOSPC: the disk is full
-      }
-      expect(await httpGet(port, "/crash")).toBe("crashing");
-      const crash = await sup.waitFor((e) => e.event === "crash", 60_000, "crash on a full disk");
-      expect(crash.pid).toBe(first.pid);
-      expect(crash.message).toContain("nil pointer dereference");
-      expect(crash.crashId).toBeNull();
-      expect(JSON.stringify(crash.problems)).toMatch(/ENOSPC|no space|disk full/i);
-      await sup.waitFor((e) => e.event === "ready" && e.pid !== first.pid, 30_000, "restarted");
-      expect(await httpGet(port)).toMatch(/^up pid \d+$/);
-      expect(sup.proc.exitCode).toBeNull();
-      expect(sup.output()).not.toMatch(/internal error/);
-      expect(await sup.stop("SIGTERM")).toBe(0);
-      sup = undefined;
-      rmSync(dir, { recursive: true, force: true });
+    const mnt = scratch.tmpfs(scratch.dir(), "32m");
+    const store = join(mnt, ".hotdump");
+    const dir = project(crashOnDemand(port), `[store]\ndir = "${store}"\n`);
+    const sup = scratch.start(["dev", "--json-events", "--probe", "alive:300ms"], { cwd: dir });
+    const first = await sup.waitFor((e) => e.event === "ready", 90_000, "generation 1 ready");
+    expect(await httpGet(port)).toMatch(/^up pid /);
+    try {
+      execFileSync("dd", ["if=/dev/zero", `of=${join(mnt, "filler")}`, "bs=64k"], {
+        stdio: "ignore",
+      });
+    } catch {
+      // ENOSPC: the disk is full
     }
+    expect(await httpGet(port, "/crash")).toBe("crashing");
+    const crash = await sup.waitFor((e) => e.event === "crash", 60_000, "crash on a full disk");
+    expect(crash.pid).toBe(first.pid);
+    expect(crash.message).toContain("nil pointer dereference");
+    expect(crash.crashId).toBeNull();
+    expect(JSON.stringify(crash.problems)).toMatch(/ENOSPC|no space|disk full/i);
+    await sup.waitFor((e) => e.event === "ready" && e.pid !== first.pid, 30_000, "restarted");
+    expect(await httpGet(port)).toMatch(/^up pid \d+$/);
+    expect(sup.proc.exitCode).toBeNull();
+    expect(sup.output()).not.toMatch(/internal error/);
+    expect(await sup.stop("SIGTERM")).toBe(0);
   }, 120_000);
 });

@@ -6,47 +6,19 @@
  * reported from its traceback with the reason.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { freePort } from "../src/supervise/probe.js";
 import { HOTDUMP, runCli } from "./helpers/cli.js";
 import { integrityCheck, processesMentioning, until } from "./helpers/faults.js";
 import { buildGoFixture } from "./helpers/go.js";
 import { httpGet } from "./helpers/http.js";
-import { type Supervised, startSupervised } from "./helpers/supervised.js";
+import { runArgs, useScratch } from "./helpers/scratch.js";
 
-const tmp = () => mkdtempSync(join(tmpdir(), "hotdump-faults-"));
-
-let live: ChildProcess[] = [];
-let sup: Supervised | undefined;
-/** tmpfs mounts and their directories, undone even when a test times out. */
-let mounts: { mnt: string; dir: string }[] = [];
-afterEach(async () => {
-  for (const p of live) if (p.exitCode === null && p.signalCode === null) p.kill("SIGKILL");
-  live = [];
-  await sup?.stop("SIGKILL");
-  sup = undefined;
-  for (const m of mounts) {
-    try {
-      execFileSync("umount", ["-l", m.mnt]);
-    } catch {
-      // already unmounted
-    }
-    rmSync(m.dir, { recursive: true, force: true });
-  }
-  mounts = [];
-});
+const scratch = useScratch("hotdump-faults-");
+const tmp = () => scratch.dir();
 
 /** Fill a file system to its last byte (dd ends with ENOSPC, as a runaway log would). */
 function fill(dir: string): void {
@@ -65,8 +37,7 @@ function startExec(store: string, cwd: string, args: string[]): ChildProcess {
   });
   p.stdout!.resume();
   p.stderr!.resume();
-  live.push(p);
-  return p;
+  return scratch.track(p);
 }
 
 const onlyBundle = (store: string) => {
@@ -123,8 +94,6 @@ describe("hotdump SIGKILLed mid-capture", () => {
       const all = JSON.parse((await runCli(["crashes", "--json", "--store", store], { cwd })).stdout);
       expect(all.map((c: { state: string }) => c.state).sort()).toEqual(["capturing", "complete"]);
       expect(integrityCheck(store)).toBe("ok");
-      rmSync(cwd, { recursive: true, force: true });
-      rmSync(cwd2, { recursive: true, force: true });
     }, 60_000);
   }
 });
@@ -133,30 +102,23 @@ describe("disk full while the core is written", () => {
   it("a store on a full 20 MB tmpfs: the crash is still reported from its traceback, and why the bundle is short", async () => {
     const bin = buildGoFixture("capcrash");
     const cwd = tmp();
-    const mnt = join(cwd, "small");
-    mkdirSync(mnt);
-    execFileSync("mount", ["-t", "tmpfs", "-o", "size=20m,mode=0700", "tmpfs", mnt]);
-    try {
-      const store = join(mnt, ".hotdump");
-      // Leave 64 KB: the bundle directory and meta.json fit, the compressed core (MBs) does not.
-      writeFileSync(join(mnt, "filler"), Buffer.alloc(20 * 1024 * 1024 - 64 * 1024, 1));
-      const r = await runCli(["exec", "--json", "--store", store, "--", bin, "crash", "64"], { cwd });
-      expect(r.code).toBe(134);
-      const json = JSON.parse(r.stdout);
-      expect(json.outcome).toBe("crash");
-      expect(json.report.kind).toBe("panic");
-      expect(json.report.message).toContain("nil pointer dereference");
-      expect(json.report.culprit?.function).toMatch(/^main\./);
-      expect(json.problems.length).toBeGreaterThan(0);
-      expect(JSON.stringify(json.problems)).toMatch(/ENOSPC|no space|full/i);
-      // The core was not lost: it stays where the kernel wrote it when our copy failed.
-      expect(json.core.found).toBe(true);
-      expect(json.core.stored).toBeUndefined();
-      expect(readdirSync(cwd).some((f) => f === "core" || f.startsWith("core."))).toBe(true);
-    } finally {
-      execFileSync("umount", ["-l", mnt]);
-      rmSync(cwd, { recursive: true, force: true });
-    }
+    const mnt = scratch.tmpfs(cwd, "20m");
+    const store = join(mnt, ".hotdump");
+    // Leave 64 KB: the bundle directory and meta.json fit, the compressed core (MBs) does not.
+    writeFileSync(join(mnt, "filler"), Buffer.alloc(20 * 1024 * 1024 - 64 * 1024, 1));
+    const r = await runCli(["exec", "--json", "--store", store, "--", bin, "crash", "64"], { cwd });
+    expect(r.code).toBe(134);
+    const json = JSON.parse(r.stdout);
+    expect(json.outcome).toBe("crash");
+    expect(json.report.kind).toBe("panic");
+    expect(json.report.message).toContain("nil pointer dereference");
+    expect(json.report.culprit?.function).toMatch(/^main\./);
+    expect(json.problems.length).toBeGreaterThan(0);
+    expect(JSON.stringify(json.problems)).toMatch(/ENOSPC|no space|full/i);
+    // The core was not lost: it stays where the kernel wrote it when our copy failed.
+    expect(json.core.found).toBe(true);
+    expect(json.core.stored).toBeUndefined();
+    expect(readdirSync(cwd).some((f) => f === "core" || f.startsWith("core."))).toBe(true);
   }, 60_000);
 });
 
@@ -168,33 +130,20 @@ describe("the kernel's core is deleted only once our copy is durable", () => {
     const trace = join(cwd, "trace.txt");
     // -y prints each fd's path, -f follows zstd and the service: the order of these syscalls as the
     // kernel saw them, not as hotdump believes it made them.
-    const r = await new Promise<number | null>((resolve) => {
-      const p = spawn(
+    const r = await runCli(["exec", "--json", "--store", store, "--", bin, "crash"], {
+      cwd,
+      under: [
         "strace",
-        [
-          "-f",
-          "-qq",
-          "-y",
-          "-e",
-          "trace=fsync,fdatasync,rename,renameat,renameat2,unlink,unlinkat",
-          "-o",
-          trace,
-          process.execPath,
-          HOTDUMP,
-          "exec",
-          "--json",
-          "--store",
-          store,
-          "--",
-          bin,
-          "crash",
-        ],
-        { cwd, stdio: "ignore" },
-      );
-      live.push(p);
-      p.on("close", (code) => resolve(code));
+        "-f",
+        "-qq",
+        "-y",
+        "-e",
+        "trace=fsync,fdatasync,rename,renameat,renameat2,unlink,unlinkat",
+        "-o",
+        trace,
+      ],
     });
-    expect(r).toBe(134);
+    expect(r.code).toBe(134);
     const lines = joinResumed(readFileSync(trace, "utf8").split("\n")).filter(
       (l) => !/ENOENT|\+\+\+/.test(l),
     );
@@ -212,7 +161,6 @@ describe("the kernel's core is deleted only once our copy is durable", () => {
     expect(dataSync).toBeLessThan(renamed);
     expect(renamed).toBeLessThan(dirSync);
     expect(existsSync(join(cwd, "core"))).toBe(false);
-    rmSync(cwd, { recursive: true, force: true });
   }, 60_000);
 });
 
@@ -220,65 +168,56 @@ describe("hotdump run while its store's disk is full", () => {
   it("keeps the service answering, reports a crash with the reason, and writes again when space returns", async () => {
     const bin = buildGoFixture("crashsvc");
     const cwd = tmp();
-    const mnt = join(cwd, "small");
-    mkdirSync(mnt);
     // Room for the stored binary (~9 MB) and a journal; then the disk fills up.
-    execFileSync("mount", ["-t", "tmpfs", "-o", "size=32m,mode=0700", "tmpfs", mnt]);
-    mounts.push({ mnt, dir: cwd });
-    {
-      const store = join(mnt, ".hotdump");
-      const port = await freePort();
-      sup = startSupervised(
-        ["run", "--json-events", "--store", store, "--listen", `127.0.0.1:${port}`, "--", bin],
-        { cwd },
-      );
-      const first = await sup.waitFor((e) => e.event === "ready", 30_000, "generation ready");
-      expect(await httpGet(port)).toMatch(/^up pid /);
-      fill(mnt);
-      expect(execFileSync("df", ["--output=avail", mnt], { encoding: "utf8" })).toMatch(/\n\s*0\s*$/);
+    const mnt = scratch.tmpfs(cwd, "32m");
+    const store = join(mnt, ".hotdump");
+    const port = await freePort();
+    const sup = scratch.start(runArgs(store, `127.0.0.1:${port}`, [], [bin]), { cwd });
+    const first = await sup.waitFor((e) => e.event === "ready", 30_000, "generation ready");
+    expect(await httpGet(port)).toMatch(/^up pid /);
+    fill(mnt);
+    expect(execFileSync("df", ["--output=avail", mnt], { encoding: "utf8" })).toMatch(/\n\s*0\s*$/);
 
-      // A crash on the full disk: the service comes back and answers, the crash is reported
-      // with why its bundle is missing, and the supervisor is still there.
-      expect(await httpGet(port, "/crash")).toMatch(/crashing/);
-      const crash = await sup.waitFor((e) => e.event === "crash", 60_000, "crash on a full disk");
-      expect(crash.pid).toBe(first.pid);
-      expect(crash.crashId).toBeNull();
-      expect(crash.message).toContain("nil pointer dereference");
-      expect(JSON.stringify(crash.problems)).toMatch(/ENOSPC|no space|disk full/i);
-      await sup.waitFor((e) => e.event === "ready" && e.pid !== first.pid, 30_000, "restarted");
-      const body = await httpGet(port);
-      expect(body).toMatch(/^up pid \d+/);
-      expect(body).not.toContain(`pid ${first.pid}\n`);
-      expect(sup.proc.exitCode).toBeNull();
-      expect(sup.output()).toMatch(/cannot write the journal \(disk full: SQLITE_FULL\)/);
-      expect(sup.output()).not.toMatch(/internal error|ENOSPC[^\n]*\n\s+at /);
-      // The kernel's core was not lost: set aside by pid where the kernel wrote it.
-      expect(readdirSync(cwd)).toContain(`core.${first.pid}`);
+    // A crash on the full disk: the service comes back and answers, the crash is reported
+    // with why its bundle is missing, and the supervisor is still there.
+    expect(await httpGet(port, "/crash")).toMatch(/crashing/);
+    const crash = await sup.waitFor((e) => e.event === "crash", 60_000, "crash on a full disk");
+    expect(crash.pid).toBe(first.pid);
+    expect(crash.crashId).toBeNull();
+    expect(crash.message).toContain("nil pointer dereference");
+    expect(JSON.stringify(crash.problems)).toMatch(/ENOSPC|no space|disk full/i);
+    await sup.waitFor((e) => e.event === "ready" && e.pid !== first.pid, 30_000, "restarted");
+    const body = await httpGet(port);
+    expect(body).toMatch(/^up pid \d+/);
+    expect(body).not.toContain(`pid ${first.pid}\n`);
+    expect(sup.proc.exitCode).toBeNull();
+    expect(sup.output()).toMatch(/cannot write the journal \(disk full: SQLITE_FULL\)/);
+    expect(sup.output()).not.toMatch(/internal error|ENOSPC[^\n]*\n\s+at /);
+    // The kernel's core was not lost: set aside by pid where the kernel wrote it.
+    expect(readdirSync(cwd)).toContain(`core.${first.pid}`);
 
-      // Space returns: the next crash is stored in full, and what was held reaches the journal.
-      rmSync(join(mnt, "filler"));
-      const secondPid = (await sup.waitFor((e) => e.event === "ready" && e.pid !== first.pid)).pid;
-      expect(await httpGet(port, "/crash")).toMatch(/crashing/);
-      const again = await sup.waitFor(
-        (e) => e.event === "crash" && e.pid === secondPid,
-        60_000,
-        "crash after space returned",
-      );
-      expect(again.crashId).toMatch(/^\d{8}-\d{6}-[0-9a-f]{4}$/);
-      expect(again.problems).toEqual([]);
-      await sup.waitFor((e) => e.event === "ready" && e.pid !== secondPid && e.pid !== first.pid);
-      expect(await httpGet(port)).toMatch(/^up pid /);
-      expect(await sup.stop("SIGTERM")).toBe(0);
-      sup = undefined;
-      const db = new Database(join(store, "journal.db"), { readonly: true });
-      try {
-        const crashes = db.prepare("SELECT pid FROM events WHERE event = 'crash' ORDER BY id").all();
-        expect(crashes).toEqual([{ pid: first.pid }, { pid: secondPid }]);
-      } finally {
-        db.close();
-      }
-      expect(integrityCheck(store)).toBe("ok");
+    // Space returns: the next crash is stored in full, and what was held reaches the journal.
+    rmSync(join(mnt, "filler"));
+    const secondPid = (await sup.waitFor((e) => e.event === "ready" && e.pid !== first.pid)).pid;
+    expect(await httpGet(port, "/crash")).toMatch(/crashing/);
+    const again = await sup.waitFor(
+      (e) => e.event === "crash" && e.pid === secondPid,
+      60_000,
+      "crash after space returned",
+    );
+    expect(again.crashId).toMatch(/^\d{8}-\d{6}-[0-9a-f]{4}$/);
+    expect(again.problems).toEqual([]);
+    await sup.waitFor((e) => e.event === "ready" && e.pid !== secondPid && e.pid !== first.pid);
+    expect(await httpGet(port)).toMatch(/^up pid /);
+    expect(await sup.stop("SIGTERM")).toBe(0);
+    const db = new Database(join(store, "journal.db"), { readonly: true });
+    try {
+      const crashes = db.prepare("SELECT pid FROM events WHERE event = 'crash' ORDER BY id").all();
+      expect(crashes).toEqual([{ pid: first.pid }, { pid: secondPid }]);
+    } finally {
+      db.close();
     }
+    expect(integrityCheck(store)).toBe("ok");
   }, 120_000);
 });
 

@@ -5,7 +5,6 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { get } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -18,17 +17,7 @@ import { snapshotProcess } from "../src/forensics/snapshot.js";
 import { archiveBinary, ensureStore } from "../src/store/index.js";
 import { produceCore } from "./helpers/crash.js";
 import { buildGoFixture } from "./helpers/go.js";
-
-const fetchText = (url: string) =>
-  new Promise<string>((resolve, reject) => {
-    get(url, (res) => {
-      let body = "";
-      res.on("data", (c) => {
-        body += c;
-      });
-      res.on("end", () => resolve(body));
-    }).on("error", reject);
-  });
+import { fetchText } from "./helpers/http.js";
 
 let store: string;
 let service: ChildProcess | undefined;

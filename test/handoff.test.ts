@@ -6,13 +6,14 @@
  */
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { get } from "node:http";
 import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { alive } from "../src/supervise/running.js";
 import { type Child, startChild } from "../src/util/child.js";
 import { buildGoFixture } from "./helpers/go.js";
+import { httpGet } from "./helpers/http.js";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const ESBUILD = join(ROOT, "node_modules/.bin/esbuild");
@@ -113,28 +114,6 @@ function startStages(listen: string): Stages {
   return s;
 }
 
-function httpGet(opts: { port?: number; socketPath?: string }, timeoutMs = 5000): Promise<string> {
-  return new Promise((res, rej) => {
-    const req = get({ host: "127.0.0.1", path: "/", agent: false, timeout: timeoutMs, ...opts }, (r) => {
-      let body = "";
-      r.on("data", (c: Buffer) => {
-        body += c.toString();
-      });
-      r.on("end", () => (r.statusCode === 200 ? res(body) : rej(new Error(`status ${r.statusCode}`))));
-    });
-    req.on("timeout", () => req.destroy(new Error("timeout")));
-    req.on("error", rej);
-  });
-}
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 const waitGone = async (pid: number, ms = 5000) => {
   const end = Date.now() + ms;
   while (alive(pid) && Date.now() < end) await new Promise((r) => setTimeout(r, 20));

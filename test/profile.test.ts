@@ -32,6 +32,7 @@ import { decodeProfile, sampleCountIndex } from "../src/forensics/pprof.js";
 import { findOnPath, pprofUrl } from "../src/forensics/profile.js";
 import { runCli } from "./helpers/cli.js";
 import { buildGoFixture, GO_FIXTURES } from "./helpers/go.js";
+import { thrown } from "./helpers/thrown.js";
 
 const DATA = join(GO_FIXTURES, "..", "profile");
 const tmp = () => mkdtempSync(join(tmpdir(), "hotdump-prof-"));
@@ -109,12 +110,7 @@ describe("profile decoding and flame graphs (recorded runs)", () => {
       raw.subarray(0, Math.floor(raw.length / 2)),
       Buffer.from([0x1f, 0x8b, 1, 2, 3]),
     ]) {
-      let err: unknown;
-      try {
-        decodeProfile(bad);
-      } catch (e) {
-        err = e;
-      }
+      const err = thrown(() => decodeProfile(bad));
       expect(isHotdumpError(err) && err.code).toBe("E_PROFILE_BAD");
     }
   });
@@ -210,23 +206,21 @@ describe("hotdump profile (a real service)", () => {
   }
 
   const mode = (p: string) => statSync(p).mode & 0o777;
+  /** `hotdump profile --<name> <value>… --store <store> [--json]`. */
+  const profile = (store: string, flags: Record<string, string | number>, json = false) =>
+    runCli([
+      "profile",
+      ...Object.entries(flags).flatMap(([k, v]) => [`--${k}`, String(v)]),
+      "--store",
+      store,
+      ...(json ? ["--json"] : []),
+    ]);
 
   it("profiles through the service's pprof endpoint: flame graph, profile and meta stored 0600", async () => {
     const { pid, addr, bin } = await startService();
     const store = join(tmp(), "store");
     const t0 = performance.now();
-    const r = await runCli([
-      "profile",
-      "--pid",
-      String(pid),
-      "--seconds",
-      "2",
-      "--pprof",
-      `http://${addr}/debug/pprof/profile`,
-      "--store",
-      store,
-      "--json",
-    ]);
+    const r = await profile(store, { pid, seconds: 2, pprof: `http://${addr}/debug/pprof/profile` }, true);
     const ms = performance.now() - t0;
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
@@ -256,17 +250,7 @@ describe("hotdump profile (a real service)", () => {
     expect(meta.source).toBe(`http://${addr}/debug/pprof/profile?seconds=2`);
 
     // The human output names the paths and the next step.
-    const h = await runCli([
-      "profile",
-      "--pid",
-      String(pid),
-      "--seconds",
-      "1",
-      "--pprof",
-      `http://${addr}`,
-      "--store",
-      store,
-    ]);
+    const h = await profile(store, { pid, seconds: 1, pprof: `http://${addr}` });
     expect(h.code).toBe(0);
     expect(h.stdout).toMatch(/CPU profile of pid \d+: \d+ samples in 1 s via pprof/);
     expect(h.stdout).toMatch(/flame graph: .*flame\.svg\n/);
@@ -288,16 +272,7 @@ describe("hotdump profile (a real service)", () => {
         { pid, generation: 7, binary: bin, supervisor: process.pid },
       ]),
     );
-    const r = await runCli([
-      "profile",
-      "--seconds",
-      "1",
-      "--pprof",
-      `http://${addr}`,
-      "--store",
-      store,
-      "--json",
-    ]);
+    const r = await profile(store, { seconds: 1, pprof: `http://${addr}` }, true);
     expect(r.code).toBe(0);
     const j = JSON.parse(r.stdout);
     expect(j).toMatchObject({ pid, generation: 7, method: "pprof" });
@@ -336,17 +311,7 @@ describe("hotdump profile (a real service)", () => {
     expect(r.stderr).toContain("apt-get install linux-perf");
     expect(r.stderr).not.toMatch(/\n\s+at /);
 
-    const nf = await runCli([
-      "profile",
-      "--pid",
-      String(pid),
-      "--seconds",
-      "1",
-      "--pprof",
-      `http://${addr}/nope`,
-      "--store",
-      store,
-    ]);
+    const nf = await profile(store, { pid, seconds: 1, pprof: `http://${addr}/nope` });
     expect(nf.code).toBe(1);
     expect(nf.stderr).toContain("[E_PROFILE_FAILED]");
     expect(nf.stderr).toContain("answered 404");
@@ -355,30 +320,12 @@ describe("hotdump profile (a real service)", () => {
     // A port nothing listens on: the service's own port after it is gone.
     svc?.kill("SIGKILL");
     await new Promise((res) => svc?.once("exit", res));
-    const gone = await runCli([
-      "profile",
-      "--pid",
-      String(process.pid),
-      "--seconds",
-      "1",
-      "--pprof",
-      `http://${addr}`,
-      "--store",
-      store,
-    ]);
+    const gone = await profile(store, { pid: process.pid, seconds: 1, pprof: `http://${addr}` });
     expect(gone.code).toBe(1);
     expect(gone.stderr).toContain("connection refused");
     expect(readdirSync(join(store, "profiles"))).toEqual([]);
 
-    const dead = await runCli([
-      "profile",
-      "--pid",
-      String(pid),
-      "--pprof",
-      `http://${addr}`,
-      "--store",
-      store,
-    ]);
+    const dead = await profile(store, { pid, pprof: `http://${addr}` });
     expect(dead.code).toBe(1);
     expect(dead.stderr).toContain("no such process");
     const both = await runCli(["profile", "--pid", "1", "--generation", "2", "--store", store]);

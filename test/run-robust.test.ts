@@ -5,59 +5,36 @@
  * found from a subdirectory and kept out of git.
  */
 import { execFileSync } from "node:child_process";
-import {
-  chmodSync,
-  copyFileSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
-import { tmpdir } from "node:os";
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { resolveDlvPath } from "../src/analyze/delve/index.js";
 import { freePort } from "../src/supervise/probe.js";
 import { runCli } from "./helpers/cli.js";
 import { buildGoFixture } from "./helpers/go.js";
 import { httpGet } from "./helpers/http.js";
-import { type Supervised, startSupervised } from "./helpers/supervised.js";
+import { runArgs, useScratch } from "./helpers/scratch.js";
 
-const tmp = () => mkdtempSync(join(tmpdir(), "hotdump-robust-"));
-let sup: Supervised | undefined;
-const dirs: string[] = [];
-afterEach(async () => {
-  await sup?.stop("SIGKILL");
-  sup = undefined;
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+const scratch = useScratch("hotdump-robust-");
+
+/** `run` on loopback in a fresh project dir: the dir, its store and the port. */
+async function runIn(command: string[], extra: string[] = [], env?: NodeJS.ProcessEnv) {
+  const cwd = scratch.dir();
+  const port = await freePort();
+  const store = join(cwd, ".hotdump");
+  const sup = scratch.start(runArgs(store, `127.0.0.1:${port}`, extra, command), { cwd, env });
+  return { cwd, port, store, sup };
+}
 
 describe("run restarts before it analyses", () => {
   it("the next generation serves while the crashed one's Delve analysis is still running", async () => {
-    const cwd = tmp();
-    dirs.push(cwd);
     // The real dlv, started 12 s late: analysis takes far longer than the 0.5 s restart backoff
     // (and a loaded machine's restart). The order of events, not a wall-clock threshold, says
     // whether the restart waited for it.
-    const slowDlv = join(cwd, "slow-dlv");
+    const slowDlv = join(scratch.dir(), "slow-dlv");
     writeFileSync(slowDlv, `#!/bin/sh\nsleep 12\nexec ${resolveDlvPath()} "$@"\n`);
     chmodSync(slowDlv, 0o755);
-    const port = await freePort();
-    const store = join(cwd, ".hotdump");
-    sup = startSupervised(
-      [
-        "run",
-        "--json-events",
-        "--store",
-        store,
-        "--listen",
-        `127.0.0.1:${port}`,
-        "--",
-        buildGoFixture("crashsvc"),
-      ],
-      { cwd, env: { HOTDUMP_DLV: slowDlv } },
-    );
+    const { cwd, port, store, sup } = await runIn([buildGoFixture("crashsvc")], [], { HOTDUMP_DLV: slowDlv });
     const first = await sup.waitFor((e) => e.event === "ready", 30_000, "generation ready");
     expect(await httpGet(port, "/crash")).toMatch(/crashing/);
     const next = await sup.waitFor((e) => e.event === "ready" && e.pid !== first.pid, 30_000, "restart");
@@ -77,32 +54,13 @@ describe("run restarts before it analyses", () => {
     // The core was claimed by pid before the restart, and removed once stored.
     expect(execFileSync("ls", [cwd], { encoding: "utf8" })).not.toMatch(/^core/m);
     expect(await sup.stop("SIGTERM")).toBe(0);
-    sup = undefined;
   }, 90_000);
 });
 
 describe("the capture queue's deadline", () => {
   it("past it, the core is still stored and the report comes from the traceback, saying why", async () => {
-    const cwd = tmp();
-    dirs.push(cwd);
-    const port = await freePort();
-    const store = join(cwd, ".hotdump");
-    sup = startSupervised(
-      [
-        "run",
-        "--json-events",
-        "--store",
-        store,
-        "--listen",
-        `127.0.0.1:${port}`,
-        // Shorter than storing the core takes: analysis is never started.
-        "--capture-deadline",
-        "1ms",
-        "--",
-        buildGoFixture("crashsvc"),
-      ],
-      { cwd },
-    );
+    // A deadline shorter than storing the core takes: analysis is never started.
+    const { port, store, sup } = await runIn([buildGoFixture("crashsvc")], ["--capture-deadline", "1ms"]);
     await sup.waitFor((e) => e.event === "ready", 30_000, "generation ready");
     expect(await httpGet(port, "/crash")).toMatch(/crashing/);
     const crash = await sup.waitFor((e) => e.event === "crash", 60_000, "crash captured");
@@ -114,30 +72,20 @@ describe("the capture queue's deadline", () => {
     expect(report.sources.traceback.used).toBe(true);
     expect(JSON.parse(readFileSync(join(bundle, "meta.json"), "utf8")).core.stored).toBe("core.zst");
     expect(await sup.stop("SIGTERM")).toBe(0);
-    sup = undefined;
   }, 60_000);
 });
 
 describe("a cgo service (externally linked, .note.gnu.property)", () => {
   it("is supervised by run and serves", async () => {
-    const cwd = tmp();
-    dirs.push(cwd);
-    const bin = buildGoFixture("cgosvc", { cgo: true });
-    const port = await freePort();
-    sup = startSupervised(
-      ["run", "--json-events", "--store", join(cwd, ".hotdump"), "--listen", `127.0.0.1:${port}`, "--", bin],
-      { cwd },
-    );
+    const { port, sup } = await runIn([buildGoFixture("cgosvc", { cgo: true })]);
     const ready = await sup.waitFor((e) => e.event === "ready", 30_000, "cgo service ready");
     expect(await httpGet(port)).toBe(`cgo 42 pid ${ready.pid}\n`);
     expect(sup.output()).not.toMatch(/malformed|damaged/);
     expect(await sup.stop("SIGTERM")).toBe(0);
-    sup = undefined;
   }, 60_000);
 
   it("crashes under exec into a bundle with its build IDs and the stored binary", async () => {
-    const cwd = tmp();
-    dirs.push(cwd);
+    const cwd = scratch.dir();
     const bin = buildGoFixture("cgosvc", { cgo: true });
     const r = await runCli(["exec", "--json", "--", bin, "crash"], {
       cwd,
@@ -172,8 +120,7 @@ describe("run with a first binary that cannot start", () => {
   ];
   for (const [name, bin, why] of cases) {
     it(`exits non-zero with one line saying why (${name})`, async () => {
-      const cwd = tmp();
-      dirs.push(cwd);
+      const cwd = scratch.dir();
       const port = await freePort();
       const r = await runCli(
         ["run", "--store", join(cwd, ".hotdump"), "--listen", `127.0.0.1:${port}`, "--", bin()],
@@ -190,8 +137,7 @@ describe("run with a first binary that cannot start", () => {
 
 describe("the store", () => {
   it("is found from a subdirectory like git finds .git, and git never sees it", async () => {
-    const project = tmp();
-    dirs.push(project);
+    const project = scratch.dir();
     execFileSync("git", ["init", "-q", project]);
     const bin = join(project, "svc");
     copyFileSync(buildGoFixture("capcrash"), bin);
@@ -218,17 +164,9 @@ describe("the store", () => {
 
 describe("run stopped while its first generation starts", () => {
   it("drains and exits 0 on a SIGTERM that arrives before the switch is over", async () => {
-    const cwd = tmp();
-    dirs.push(cwd);
-    const bin = buildGoFixture("cgosvc", { cgo: true });
-    const port = await freePort();
-    sup = startSupervised(
-      ["run", "--json-events", "--store", join(cwd, ".hotdump"), "--listen", `127.0.0.1:${port}`, "--", bin],
-      { cwd },
-    );
+    const { sup } = await runIn([buildGoFixture("cgosvc", { cgo: true })]);
     // "started" comes before the probe, the switch and the drain wait: the first reload is still running.
     await sup.waitFor((e) => e.event === "started", 30_000, "first generation started");
     expect(await sup.stop("SIGTERM")).toBe(0);
-    sup = undefined;
   }, 60_000);
 });

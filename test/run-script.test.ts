@@ -10,33 +10,24 @@ import {
   copyFileSync,
   existsSync,
   mkdirSync,
-  mkdtempSync,
   readdirSync,
   readFileSync,
-  rmSync,
   writeFileSync,
 } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { freePort } from "../src/supervise/probe.js";
 import { runCli } from "./helpers/cli.js";
 import { buildGoFixture, GO_FIXTURES } from "./helpers/go.js";
 import { httpGet } from "./helpers/http.js";
-import { type Event, type Supervised, startSupervised } from "./helpers/supervised.js";
+import { runArgs, useScratch } from "./helpers/scratch.js";
+import type { Event } from "./helpers/supervised.js";
 
-let sup: Supervised | undefined;
-const dirs: string[] = [];
-afterEach(async () => {
-  await sup?.stop("SIGKILL");
-  sup = undefined;
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+const scratch = useScratch("hotdump-script-");
 
 /** A project with crashsvc as ./server and wrappers around it. */
 function project(): string {
-  const dir = mkdtempSync(join(tmpdir(), "hotdump-script-"));
-  dirs.push(dir);
+  const dir = scratch.dir();
   copyFileSync(buildGoFixture("crashsvc"), join(dir, "server"));
   chmodSync(join(dir, "server"), 0o755);
   // A wrapper that sets the environment and waits for the server (its shell outlives the crash).
@@ -65,10 +56,7 @@ const goBuildId = (file: string) =>
 async function serveAndCrash(cwd: string, command: string[]) {
   const port = await freePort();
   const store = join(cwd, ".hotdump");
-  sup = startSupervised(
-    ["run", "--json-events", "--store", store, "--listen", `127.0.0.1:${port}`, "--", ...command],
-    { cwd },
-  );
+  const sup = scratch.start(runArgs(store, `127.0.0.1:${port}`, [], command), { cwd });
   const ready = await sup.waitFor((e) => e.event === "ready", 30_000, "generation ready");
   const program = await sup.waitFor((e) => e.event === "program", 10_000, "the Go program found");
   // The server answers with its own pid: the Go program, found under the wrapper.
@@ -111,7 +99,6 @@ async function serveAndCrash(cwd: string, command: string[]) {
   );
   expect(gen?.sha256).toBe(sha256(join(cwd, "server")));
   expect(await sup.stop("SIGTERM")).toBe(0);
-  sup = undefined;
   return { program, crash, meta };
 }
 
@@ -176,8 +163,7 @@ describe("run -- a script or sh -c that starts the Go service", () => {
 
 describe("dev with [run] command: the built binary started through a wrapper", () => {
   it("a crash of the Go program under the wrapper is that generation's, with its pid, binary and core", async () => {
-    const cwd = mkdtempSync(join(tmpdir(), "hotdump-devwrap-"));
-    dirs.push(cwd);
+    const cwd = scratch.dir();
     copyFileSync(join(GO_FIXTURES, "descsvc", "main.go"), join(cwd, "main.go"));
     writeFileSync(join(cwd, "go.mod"), "module example.com/svc\n\ngo 1.24\n");
     mkdirSync(join(cwd, "scripts"));
@@ -192,7 +178,7 @@ describe("dev with [run] command: the built binary started through a wrapper", (
       '[run]\ncommand = ["./scripts/dev.sh", "{bin}"]\nargs = ["panic", "1500"]\n\n[supervise]\nprobe = "alive:300ms"\n',
     );
     const store = join(cwd, ".hotdump");
-    sup = startSupervised(["dev", "--json-events"], { cwd, env: { GOFLAGS: "-buildvcs=false" } });
+    const sup = scratch.start(["dev", "--json-events"], { cwd, env: { GOFLAGS: "-buildvcs=false" } });
     const built = await sup.waitFor((e) => e.event === "build-ok", 120_000, "first build");
     const crash = await sup.waitFor(
       (e) => e.event === "crash" && e.generation === built.generation,

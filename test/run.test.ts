@@ -12,35 +12,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../src/supervise/probe.js";
 import { runCli } from "./helpers/cli.js";
 import { buildGoFixture } from "./helpers/go.js";
-import { httpGet } from "./helpers/http.js";
+import { httpGet, startLoad } from "./helpers/http.js";
+import { runArgs } from "./helpers/scratch.js";
 import { pidsRunning, type Supervised, startSupervised } from "./helpers/supervised.js";
 
-/** A bounded client loop: at most `max` requests, stopping when told or after 120 s. */
-function load(port: number, max = 5000) {
-  let stopped = false;
-  const stats = { ok: 0, failed: 0, errors: [] as string[], bodies: new Set<string>() };
-  const done = (async () => {
-    const deadline = Date.now() + 120_000;
-    while (!stopped && stats.ok + stats.failed < max && Date.now() < deadline) {
-      try {
-        stats.bodies.add((await httpGet(port)).split(" pid")[0]!);
-        stats.ok++;
-      } catch (e) {
-        stats.failed++;
-        stats.errors.push((e as Error).message);
-      }
-      await new Promise((r) => setTimeout(r, 5));
-    }
-  })();
-  return {
-    stats,
-    stop: async () => {
-      stopped = true;
-      await done;
-      return stats;
-    },
-  };
-}
+/** A bounded client loop: at most 5000 requests, stopping when told or after 120 s. */
+const load = (port: number) => startLoad(port, { max: 5000, pauseMs: 5 });
 
 describe("hotdump run", () => {
   let dir: string;
@@ -65,25 +42,9 @@ describe("hotdump run", () => {
     store = join(dir, "store");
     port = await freePort();
     deploy(variant("", "1"));
+    const probe = ["--probe", "http://127.0.0.1:{port}/healthz", "--env", "HEALTH_ADDR=127.0.0.1:{port}"];
     sup = startSupervised(
-      [
-        "run",
-        "--json-events",
-        "--store",
-        store,
-        "--listen",
-        `127.0.0.1:${port}`,
-        "--probe",
-        "http://127.0.0.1:{port}/healthz",
-        "--env",
-        "HEALTH_ADDR=127.0.0.1:{port}",
-        "--ready-timeout",
-        "3s",
-        "--drain",
-        "1s",
-        "--",
-        svc,
-      ],
+      runArgs(store, `127.0.0.1:${port}`, [...probe, "--ready-timeout", "3s", "--drain", "1s"], [svc]),
       { cwd: dir },
     );
     await sup.waitFor((e) => e.event === "ready" && e.generation === 1, 30_000, "generation 1 ready");

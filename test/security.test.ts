@@ -5,32 +5,17 @@
  * clear errors. The UI's loopback binding and token are covered in test/ui.test.ts.
  */
 import { execFile, spawnSync } from "node:child_process";
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { loadConfig } from "../src/config/index.js";
 import { isHotdumpError } from "../src/errors.js";
 import { runCli } from "./helpers/cli.js";
 import { until } from "./helpers/faults.js";
 import { buildGoFixture } from "./helpers/go.js";
-import { type Supervised, startSupervised } from "./helpers/supervised.js";
+import { runArgs, useScratch } from "./helpers/scratch.js";
 
-const tmp = () => mkdtempSync(join(tmpdir(), "hotdump-sec-"));
-let sup: Supervised | undefined;
-afterEach(async () => {
-  await sup?.stop("SIGKILL");
-  sup = undefined;
-});
+const scratch = useScratch("hotdump-sec-");
 
 function walk(dir: string, out: string[] = []): string[] {
   for (const n of readdirSync(dir)) {
@@ -44,8 +29,7 @@ function walk(dir: string, out: string[] = []): string[] {
 describe("the crash store", () => {
   it("is 0700 all the way down, every file 0600; env values stay out of the bundle; argv is never shell text", async () => {
     const bin = buildGoFixture("capcrash");
-    const cwd = tmp();
-    const store = join(cwd, ".hotdump");
+    const { cwd, store } = scratch.project();
     const pwned = join(cwd, "pwned");
     const r = await runCli(["exec", "--json", "--store", store, "--", bin, "crash", `$(touch ${pwned})`], {
       cwd,
@@ -69,12 +53,10 @@ describe("the crash store", () => {
       if (st.isFile() && !/core\.(zst|gz)$/.test(p))
         expect([p, readFileSync(p).includes("hunter2")]).toEqual([p, false]);
     }
-    rmSync(cwd, { recursive: true, force: true });
   }, 60_000);
 
   it("no crash id, however written, reaches outside the store", async () => {
-    const cwd = tmp();
-    const store = join(cwd, ".hotdump");
+    const { cwd, store } = scratch.project();
     const bin = buildGoFixture("capcrash");
     await runCli(["exec", "--store", store, "--", bin, "crash"], { cwd });
     // A bundle-shaped directory outside the store, with a marker a leak would print.
@@ -111,30 +93,19 @@ describe("the crash store", () => {
         expect(r.stderr, what).not.toMatch(/\n\s+at .*\.js:\d+/);
       }
     }
-    rmSync(cwd, { recursive: true, force: true });
   }, 60_000);
 });
 
 describe("the control socket", () => {
   it("is 0600 and refuses another user (nobody), while its owner is answered", async () => {
     const bin = buildGoFixture("capcrash");
-    const cwd = tmp();
-    const store = join(cwd, ".hotdump");
+    const { cwd, store } = scratch.project();
     const pwned = join(cwd, "pwned-run");
-    sup = startSupervised(
-      [
-        "run",
-        "--json-events",
-        "--store",
-        store,
-        "--probe",
-        "alive:200ms",
-        "--",
-        bin,
-        "sleep",
-        `$(touch ${pwned})`,
-      ],
-      { cwd },
+    const sup = scratch.start(
+      runArgs(store, undefined, ["--probe", "alive:200ms"], [bin, "sleep", `$(touch ${pwned})`]),
+      {
+        cwd,
+      },
     );
     await sup.waitFor((e) => e.event === "ready", 30_000, "ready");
     expect(existsSync(pwned)).toBe(false);
@@ -163,14 +134,12 @@ describe("the control socket", () => {
     );
     expect(owner).toBe("CONNECTED");
     await sup.stop("SIGTERM");
-    sup = undefined;
-    rmSync(cwd, { recursive: true, force: true });
   }, 60_000);
 });
 
 describe("hostile configuration", () => {
   const load = (toml: string) => {
-    const dir = tmp();
+    const dir = scratch.dir();
     writeFileSync(join(dir, "hotdump.toml"), toml);
     try {
       loadConfig({ cwd: dir });
@@ -178,8 +147,6 @@ describe("hostile configuration", () => {
     } catch (e) {
       if (!isHotdumpError(e)) throw e;
       return e;
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
     }
   };
   it.each([
@@ -201,7 +168,7 @@ describe("hostile configuration", () => {
       ["--drain", "-1s"],
       ["--max-use", "lots"],
     ]) {
-      const r = await runCli(["run", ...args, "--", "/bin/true"], { cwd: tmp(), timeoutMs: 15_000 });
+      const r = await runCli(["run", ...args, "--", "/bin/true"], { cwd: scratch.dir(), timeoutMs: 15_000 });
       expect([args.join(" "), r.code]).toEqual([args.join(" "), 2]);
       expect(r.stderr).toMatch(/E_[A-Z_]+/);
       expect(r.stderr).not.toMatch(/\n\s+at .*\.js:\d+/);

@@ -16,61 +16,20 @@ import {
   rmSync,
   statSync,
 } from "node:fs";
-import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../src/supervise/probe.js";
 import { runCli } from "./helpers/cli.js";
 import { buildGoFixture } from "./helpers/go.js";
+import { httpGet, startLoad, type Target } from "./helpers/http.js";
+import { runArgs } from "./helpers/scratch.js";
 import { type Supervised, startSupervised } from "./helpers/supervised.js";
 
-type Target = { port: number } | { socketPath: string };
-
-function get(t: Target, path = "/", timeoutMs = 10_000): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const where = "port" in t ? { host: "127.0.0.1", port: t.port } : { socketPath: t.socketPath };
-    const req = request({ ...where, path, agent: false, timeout: timeoutMs }, (res) => {
-      let body = "";
-      res.on("data", (c) => {
-        body += c;
-      });
-      res.on("end", () =>
-        res.statusCode === 200 ? resolve(body) : reject(new Error(`status ${res.statusCode}`)),
-      );
-    });
-    req.on("error", reject);
-    req.on("timeout", () => req.destroy(new Error("timeout")));
-    req.end();
-  });
-}
+const get = (t: Target, path = "/", timeoutMs = 10_000) => httpGet(t, path, timeoutMs);
 
 /** `clients` loops of GET / with a fresh connection each, until stopped (at most 120 s). */
-function load(t: Target, clients = 4) {
-  let stopped = false;
-  const stats = { ok: 0, failed: 0, errors: [] as string[], bodies: new Set<string>() };
-  const deadline = Date.now() + 120_000;
-  const loops = Array.from({ length: clients }, async () => {
-    while (!stopped && Date.now() < deadline) {
-      try {
-        stats.bodies.add((await get(t)).split(" pid")[0]!);
-        stats.ok++;
-      } catch (e) {
-        stats.failed++;
-        stats.errors.push((e as Error).message);
-      }
-      await new Promise((r) => setTimeout(r, 2));
-    }
-  });
-  return {
-    stats,
-    stop: async () => {
-      stopped = true;
-      await Promise.all(loops);
-      return stats;
-    },
-  };
-}
+const load = (t: Target, clients = 4) => startLoad(t, { clients, pauseMs: 2, timeoutMs: 10_000 });
 
 const variant = (mode: string, version: string) =>
   buildGoFixture("plainsvc", {
@@ -109,22 +68,10 @@ async function setup(
     renameSync(`${svc}.new`, svc);
   };
   deploy(first);
-  const sup = startSupervised(
-    [
-      "run",
-      "--json-events",
-      "--store",
-      store,
-      "--listen",
-      listen,
-      "--ready-timeout",
-      "3s",
-      ...extra,
-      "--",
-      svc,
-    ],
-    { cwd: dir, env },
-  );
+  const sup = startSupervised(runArgs(store, listen, ["--ready-timeout", "3s", ...extra], [svc]), {
+    cwd: dir,
+    env,
+  });
   running.push(sup);
   const reload = async () => {
     const r = await runCli(["reload", "--json", "--store", store], { env });

@@ -304,3 +304,21 @@ export const comm = (pid) => {
     return "?";
   }
 };
+
+/** Hands each JSON line hotdump writes with --json-events to `onEvent`; other lines are skipped. */
+export function onJsonEvents(child, onEvent) {
+  let rest = "";
+  child.stdout.on("data", (c) => {
+    const lines = (rest + c).split("\n");
+    rest = lines.pop() ?? "";
+    for (const l of lines) {
+      let e;
+      try {
+        e = JSON.parse(l);
+      } catch {
+        continue;
+      }
+      onEvent(e);
+    }
+  });
+}

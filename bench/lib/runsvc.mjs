@@ -8,7 +8,15 @@
 // (HOTDUMP_LISTEN_MODE=shared for the shared-socket mode).
 import { copyFileSync, renameSync } from "node:fs";
 import { join } from "node:path";
-import { freePort, goBuild, HOTDUMP, pollUntil, spawnTracked, TEST_FIXTURES } from "./common.mjs";
+import {
+  freePort,
+  goBuild,
+  HOTDUMP,
+  onJsonEvents,
+  pollUntil,
+  spawnTracked,
+  TEST_FIXTURES,
+} from "./common.mjs";
 
 export async function startRunsvc({
   dir,
@@ -57,21 +65,8 @@ export async function startRunsvc({
     ],
     { cwd: dir, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1", ...env } },
   );
-  let rest = "";
   let errTail = "";
-  sup.stdout.on("data", (c) => {
-    const lines = (rest + c).split("\n");
-    rest = lines.pop() ?? "";
-    for (const l of lines) {
-      let e;
-      try {
-        e = JSON.parse(l);
-      } catch {
-        continue;
-      }
-      onEvent(e);
-    }
-  });
+  onJsonEvents(sup, onEvent);
   sup.stderr.on("data", (c) => {
     errTail = (errTail + c).slice(-4000);
   });

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { thrown } from "../../test/helpers/thrown.js";
 import { isHotdumpError } from "../errors.js";
 import { parseCoreLimit, raiseCoreLimitArgv } from "./coreLimit.js";
 import { readCoreSettings } from "./coreSettings.js";
@@ -25,12 +26,7 @@ describe("readCoreSettings", () => {
     expect(readCoreSettings(dir)).toEqual({ pattern: "|/bin/h %p ", usesPid: true });
     writeFileSync(join(dir, "core_pipe_limit"), "4\n");
     expect(readCoreSettings(dir).pipeLimit).toBe(4);
-    let err: unknown;
-    try {
-      readCoreSettings(join(dir, "nope"));
-    } catch (e) {
-      err = e;
-    }
+    const err = thrown(() => readCoreSettings(join(dir, "nope")));
     expect(isHotdumpError(err) && err.code).toBe("E_CORE_SETTINGS_UNREADABLE");
   });
 });

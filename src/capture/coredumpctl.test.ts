@@ -10,17 +10,18 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { parseCoredumpctlList, retrieveFromCoredumpctl } from "./coredumpctl.js";
 
+/** The first entry but its time, which coredumpctl gives in µs and the parser turns into ms. */
+const FIRST = {
+  pid: 588797,
+  uid: 1000,
+  gid: 1000,
+  sig: 7,
+  corefile: "present",
+  exe: "/usr/bin/fs-cli",
+  size: 61952,
+};
 const SAMPLE = JSON.stringify([
-  {
-    time: 1717652311000000,
-    pid: 588797,
-    uid: 1000,
-    gid: 1000,
-    sig: 7,
-    corefile: "present",
-    exe: "/usr/bin/fs-cli",
-    size: 61952,
-  },
+  { time: 1717652311000000, ...FIRST },
   {
     time: 1717652400123456,
     pid: 588900,
@@ -36,16 +37,7 @@ const SAMPLE = JSON.stringify([
 describe("parseCoredumpctlList", () => {
   it("reads the documented JSON shape", () => {
     const [a, b] = parseCoredumpctlList(SAMPLE);
-    expect(a).toEqual({
-      time: 1717652311000,
-      pid: 588797,
-      uid: 1000,
-      gid: 1000,
-      sig: 7,
-      corefile: "present",
-      exe: "/usr/bin/fs-cli",
-      size: 61952,
-    });
+    expect(a).toEqual({ time: 1717652311000, ...FIRST });
     expect(b).toMatchObject({ corefile: "none", size: null });
     expect(parseCoredumpctlList("")).toEqual([]);
   });

@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { thrown } from "../../test/helpers/thrown.js";
 import { isHotdumpError } from "../errors.js";
 import { applyCoreFix, doctorCoreChecks, needsCoreFix } from "./doctor.js";
 
@@ -56,12 +57,7 @@ describe("applyCoreFix", () => {
     writeFileSync(join(dir, "core_pattern"), "core\n");
     writeFileSync(join(dir, "core_uses_pid"), "0\n");
     const cores = join(dir, "cores");
-    let err: unknown;
-    try {
-      applyCoreFix({ procSys: dir, dir: cores, isRoot: false });
-    } catch (e) {
-      err = e;
-    }
+    const err = thrown(() => applyCoreFix({ procSys: dir, dir: cores, isRoot: false }));
     expect(isHotdumpError(err) && err.code).toBe("E_CORE_FIX_NOT_ROOT");
     const r = applyCoreFix({ procSys: dir, dir: cores, isRoot: true });
     expect(r).toMatchObject({ changed: true, previous: "core", current: `${cores}/core.%e.%p.%t` });

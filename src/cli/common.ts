@@ -1,6 +1,7 @@
 /** What every command shares: the store flag, JSON output, the logger. */
 import { isAbsolute, relative } from "node:path";
 import type { Command } from "commander";
+import { usageError } from "../errors.js";
 import { resolveStoreDir } from "../store/index.js";
 import { createLogger, type Logger } from "../util/log.js";
 
@@ -58,4 +59,12 @@ export function storeFlagFor(storeRoot: string, cwd = process.cwd()): string {
 export function withStoreFlag(next: readonly string[], storeRoot: string, cwd = process.cwd()): string[] {
   const flag = storeFlagFor(storeRoot, cwd);
   return next.map((n) => (flag && n.startsWith("hotdump ") && !n.includes(" --store ") ? `${n}${flag}` : n));
+}
+
+/** A whole-number flag (`--pid 42`), undefined when not given; `signed` also takes negatives. */
+export function intFlag(v: string | undefined, name: string, signed = false): number | undefined {
+  if (v === undefined) return undefined;
+  if (!(signed ? /^-?\d+$/ : /^\d+$/).test(v))
+    throw usageError(`${name} must be a number, not ${JSON.stringify(v)}`);
+  return Number(v);
 }

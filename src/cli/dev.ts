@@ -8,7 +8,6 @@ import type { Command } from "commander";
 import { createGoBuilder, formatDiagnostic } from "../build/index.js";
 import { loadConfig } from "../config/index.js";
 import { createDevSession } from "../supervise/dev.js";
-import { createEventSink } from "../supervise/events.js";
 import {
   announceListening,
   handOffIfListening,
@@ -63,27 +62,21 @@ export function registerDev(program: Command): void {
       // With --json-events stdout carries only NDJSON; the log goes to stderr.
       const logger = loggerFor(c, opts.jsonEvents ? process.stderr : process.stdout);
       for (const w of config.warnings) logger.warn(`${w.where}: ${w.message}`);
-      const { layout, journal } = openSupervisorStore(config.store.dir, logger);
+      const store = openSupervisorStore(config.store.dir, logger, Boolean(opts.jsonEvents));
+      const { layout, journal, sink } = store;
       let ui: UiServer | undefined;
       // The other goroutines of a crash dump are folded in the terminal (all kept in the bundle).
       const verbose = Boolean((c.optsWithGlobals() as CommonOptions).verbose);
       const folders = new Map<number, Folder>();
       const folderOf = (g: number) => folders.get(g) ?? folders.set(g, createTracebackFolder()).get(g)!;
-      const sink = createEventSink({ journal, ndjson: opts.jsonEvents ? process.stdout : null });
       announceListening(inherited, logger, (e) => sink.emit(e));
       const supervisor = createSupervisor({
-        mode: "dev",
-        layout,
-        journal,
-        logger,
-        emit: (e) => sink.emit(e),
+        ...supervisorFlagOptions("dev", store, sup, inherited, Boolean(opts.redact)),
         cwd: config.run.cwd,
         ...(config.run.command ? { command: config.run.command } : {}),
         args: args.length ? args : config.run.args,
-        ...supervisorFlagOptions(sup, inherited),
         stopSignal: config.run.stopSignal,
         stopTimeoutMs: sup.listen.length ? sup.drainMs : config.run.stopTimeoutMs,
-        redact: Boolean(opts.redact),
         budget: { maxUse: config.store.maxUseBytes, keepFree: config.store.keepFreeBytes },
         onOutput: (g, stream, line) => {
           ui?.appLine(g, stream, line);

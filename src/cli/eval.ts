@@ -1,14 +1,7 @@
 import type { Command } from "commander";
-import { usageError } from "../errors.js";
 import { evalInCapture } from "../forensics/inspect.js";
-import { type CommonOptions, printJson, storeDirFrom, storeOption } from "./common.js";
+import { type CommonOptions, intFlag, printJson, storeDirFrom, storeOption } from "./common.js";
 import { resolveCrashId } from "./report.js";
-
-const int = (v: string | undefined, name: string): number | undefined => {
-  if (v === undefined) return undefined;
-  if (!/^-?\d+$/.test(v)) throw usageError(`${name} must be a number`);
-  return Number(v);
-};
 
 export function registerEval(program: Command): void {
   storeOption(
@@ -28,8 +21,8 @@ export function registerEval(program: Command): void {
       opts: CommonOptions & { goroutine?: string; frame?: string; force?: boolean },
     ) => {
       const storeDir = storeDirFrom(opts);
-      const goroutine = int(opts.goroutine, "--goroutine");
-      const frame = int(opts.frame, "--frame");
+      const goroutine = intFlag(opts.goroutine, "--goroutine", true);
+      const frame = intFlag(opts.frame, "--frame", true);
       const r = await evalInCapture(storeDir, resolveCrashId(storeDir, idArg), expr, {
         force: opts.force ?? false,
         ...(goroutine !== undefined ? { goroutine } : {}),

@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { usageError } from "../errors.js";
 import { profileProcess, resolveProfileTarget } from "../forensics/profile.js";
-import { type CommonOptions, printJson, storeDirFrom, storeOption } from "./common.js";
+import { type CommonOptions, intFlag, printJson, storeDirFrom, storeOption } from "./common.js";
 
 interface ProfileFlags extends CommonOptions {
   pid?: string;
@@ -9,12 +9,6 @@ interface ProfileFlags extends CommonOptions {
   seconds?: string;
   pprof?: string;
 }
-
-const int = (v: string | undefined, name: string): number | undefined => {
-  if (v === undefined) return undefined;
-  if (!/^\d+$/.test(v)) throw usageError(`${name} must be a number, not ${JSON.stringify(v)}`);
-  return Number(v);
-};
 
 export function registerProfile(program: Command): void {
   storeOption(
@@ -33,9 +27,9 @@ export function registerProfile(program: Command): void {
       .option("--json", "print the result as JSON"),
   ).action(async (opts: ProfileFlags) => {
     const storeDir = storeDirFrom(opts);
-    const pid = int(opts.pid, "--pid");
-    const generation = int(opts.generation, "--generation");
-    const seconds = int(opts.seconds, "--seconds") ?? 10;
+    const pid = intFlag(opts.pid, "--pid");
+    const generation = intFlag(opts.generation, "--generation");
+    const seconds = intFlag(opts.seconds, "--seconds") ?? 10;
     if (pid !== undefined && generation !== undefined)
       throw usageError("give --pid or --generation, not both");
     if (seconds < 1 || seconds > 3600) throw usageError("--seconds must be between 1 and 3600");

@@ -10,7 +10,6 @@ import { loadConfig, parseDuration, parseSize } from "../config/index.js";
 import { HotdumpError, usageError } from "../errors.js";
 import { archiveBinary, sha256File, storeLayout } from "../store/index.js";
 import { sendControl, serveControl } from "../supervise/control.js";
-import { createEventSink } from "../supervise/events.js";
 import { checksumMismatch, expectedSha256, preflightStart, type StartKind } from "../supervise/preflight.js";
 import { resolveCommand } from "../supervise/resolveCommand.js";
 import {
@@ -88,9 +87,9 @@ export function registerRun(program: Command): void {
     const inherited = await handOffIfListening(sup.listen);
     if (!inherited) return;
     const logger = loggerFor(c);
-    const { layout, journal } = openSupervisorStore(storeDirFrom(opts), logger);
+    const store = openSupervisorStore(storeDirFrom(opts), logger, Boolean(opts.jsonEvents));
+    const { layout, journal, sink } = store;
     let ui: UiServer | undefined;
-    const sink = createEventSink({ journal, ndjson: opts.jsonEvents ? process.stdout : null });
     announceListening(inherited, logger, (e) => sink.emit(e));
     // A name without a slash is a file here first (`run -- svc`), else a command on PATH (`sh`).
     let binaryPath = resolve(binaryArg);
@@ -106,10 +105,7 @@ export function registerRun(program: Command): void {
     const folders = new Map<number, Folder>();
     const folderOf = (g: number) => folders.get(g) ?? folders.set(g, createTracebackFolder()).get(g)!;
     const supervisor = createSupervisor({
-      mode: "run",
-      layout,
-      journal,
-      logger,
+      ...supervisorFlagOptions("run", store, sup, inherited, Boolean(opts.redact)),
       emit: (e) => {
         // A restart runs the same generation again before the crash's capture is done: end the
         // fold of the process that died before the new one's output starts.
@@ -121,9 +117,7 @@ export function registerRun(program: Command): void {
       },
       cwd: process.cwd(),
       args,
-      ...supervisorFlagOptions(sup, inherited),
       stopTimeoutMs: sup.drainMs,
-      redact: Boolean(opts.redact),
       budget: { maxUse },
       ...(captureDeadlineMs === undefined ? {} : { captureDeadlineMs }),
       onOutput: (g, stream, line) => {

@@ -1,18 +1,11 @@
 import type { Command } from "commander";
-import { usageError } from "../errors.js";
 import { resolveSnapshotTarget, snapshotProcess } from "../forensics/snapshot.js";
-import { type CommonOptions, formatBytes, printJson, storeDirFrom, storeOption } from "./common.js";
+import { type CommonOptions, formatBytes, intFlag, printJson, storeDirFrom, storeOption } from "./common.js";
 
 interface SnapshotFlags extends CommonOptions {
   pid?: string;
   generation?: string;
 }
-
-const int = (v: string | undefined, name: string): number | undefined => {
-  if (v === undefined) return undefined;
-  if (!/^\d+$/.test(v)) throw usageError(`${name} must be a number, not ${JSON.stringify(v)}`);
-  return Number(v);
-};
 
 export function registerSnapshot(program: Command): void {
   storeOption(
@@ -26,8 +19,8 @@ export function registerSnapshot(program: Command): void {
       .option("--json", "print the result as JSON"),
   ).action(async (opts: SnapshotFlags) => {
     const storeDir = storeDirFrom(opts);
-    const pid = int(opts.pid, "--pid");
-    const generation = int(opts.generation, "--generation");
+    const pid = intFlag(opts.pid, "--pid");
+    const generation = intFlag(opts.generation, "--generation");
     const target = resolveSnapshotTarget(storeDir, {
       ...(pid !== undefined ? { pid } : {}),
       ...(generation !== undefined ? { generation } : {}),

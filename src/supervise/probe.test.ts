@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { thrown } from "../../test/helpers/thrown.js";
 import { HotdumpError } from "../errors.js";
 import { expandPort, freePort, parseProbeSpec, probeTimingDefaults } from "./probe.js";
 
@@ -35,12 +36,7 @@ describe("parseProbeSpec", () => {
     ["alive:-1s", /negative/],
     ["grpc:x", /unknown probe kind "grpc"/],
   ])("rejects %j", (spec, why) => {
-    let err: unknown;
-    try {
-      parseProbeSpec(spec);
-    } catch (e) {
-      err = e;
-    }
+    const err = thrown(() => parseProbeSpec(spec));
     expect(err).toBeInstanceOf(HotdumpError);
     expect((err as HotdumpError).code).toBe("E_PROBE_SPEC");
     expect((err as HotdumpError).shortMessage).toMatch(why);

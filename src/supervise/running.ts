@@ -38,7 +38,8 @@ export function forgetRunning(layout: StoreLayout, pid: number): Error | null {
   );
 }
 
-const alive = (pid: number) => {
+/** kill(pid, 0): a process (or a zombie) with this pid exists and we may signal it. */
+export const alive = (pid: number) => {
   try {
     process.kill(pid, 0);
     return true;

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import { afterEach, describe, expect, it } from "vitest";
+import { thrown } from "../../test/helpers/thrown.js";
 import { HotdumpError } from "../errors.js";
 import {
   type BoundListener,
@@ -54,12 +55,7 @@ describe("parseListenAddr", () => {
     ["bad host:80", /not a host name/],
     ["9name=:80", /missing port|not a host/],
   ])("rejects %j", (input, why) => {
-    let err: unknown;
-    try {
-      parseListenAddr(input);
-    } catch (e) {
-      err = e;
-    }
+    const err = thrown(() => parseListenAddr(input));
     expect(err).toBeInstanceOf(HotdumpError);
     expect((err as HotdumpError).code).toBe("E_LISTEN_ADDR");
     expect((err as HotdumpError).domain).toBe("usage");

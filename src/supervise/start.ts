@@ -1,8 +1,9 @@
 /** What `dev` and `run` both do before supervising: the socket handoff and the store. */
 import type { ResolvedSupervise } from "../config/supervise.js";
 import { HotdumpError } from "../errors.js";
-import { ensureStore, type Journal, openJournal, type StoreLayout } from "../store/index.js";
+import { type EventInput, ensureStore, type Journal, openJournal, type StoreLayout } from "../store/index.js";
 import type { Logger } from "../util/log.js";
+import { createEventSink, type EventSink } from "./events.js";
 import { stopLeftovers } from "./running.js";
 import { bindListeners, handoff, inheritedListeners, parseListenAddr } from "./sockets.js";
 
@@ -37,11 +38,23 @@ export async function handOffIfListening(listen: string[]): Promise<Inherited | 
 }
 
 /**
- * What `dev` and `run` alike pass the supervisor from their shared flags and the sockets this
- * process inherited.
+ * What `dev` and `run` alike pass the supervisor: their mode, store, logger and event sink, their
+ * shared flags and the sockets this process inherited.
  */
-export function supervisorFlagOptions(sup: ResolvedSupervise, inherited: Inherited) {
+export function supervisorFlagOptions(
+  mode: "dev" | "run",
+  store: SupervisorStore,
+  sup: ResolvedSupervise,
+  inherited: Inherited,
+  redact: boolean,
+) {
   return {
+    mode,
+    layout: store.layout,
+    journal: store.journal,
+    logger: store.logger,
+    emit: (e: EventInput) => store.sink.emit(e),
+    redact,
     env: { ...process.env, ...sup.env },
     listenFds: inherited.fds,
     listenNames: inherited.names,
@@ -65,8 +78,16 @@ export function announceListening(
   emit({ event: "listening", addrs: inherited.addrs });
 }
 
-/** The store, its journal, and no service left behind by an earlier hotdump. */
-export function openSupervisorStore(dir: string, logger: Logger): { layout: StoreLayout; journal: Journal } {
+export interface SupervisorStore {
+  layout: StoreLayout;
+  journal: Journal;
+  /** Every event: to the journal, and as NDJSON on stdout with --json-events. */
+  sink: EventSink;
+  logger: Logger;
+}
+
+/** The store, its journal and event sink, and no service left behind by an earlier hotdump. */
+export function openSupervisorStore(dir: string, logger: Logger, jsonEvents: boolean): SupervisorStore {
   const layout = ensureStore(dir);
   // A supervisor never dies of a full disk: journal writes that fail are held and written when
   // space returns; say so once each way.
@@ -92,7 +113,8 @@ export function openSupervisorStore(dir: string, logger: Logger): { layout: Stor
     logger.warn(
       `stopped ${leftovers.length} service process(es) left by an earlier hotdump: ${leftovers.join(", ")}`,
     );
-  return { layout, journal };
+  const sink = createEventSink({ journal, ndjson: jsonEvents ? process.stdout : null });
+  return { layout, journal, sink, logger };
 }
 
 /** "disk full (SQLITE_FULL)" rather than SQLite's "database or disk is full". */

@@ -2,7 +2,7 @@
  * Runs the real CLI (bin/hotdump → dist/), the way a user does. dist/ is built once per test run
  * by the global setup (test/helpers/globalPattern.ts).
  */
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { resolve } from "node:path";
 
 export const HOTDUMP = resolve(import.meta.dirname, "../../bin/hotdump");
@@ -14,30 +14,40 @@ export interface CliResult {
   stderr: string;
 }
 
+/** A child's stdout and stderr as text, growing as it writes. */
+export function gather(p: ChildProcess): { stdout: string; stderr: string } {
+  const out = { stdout: "", stderr: "" };
+  p.stdout?.on("data", (c) => {
+    out.stdout += c;
+  });
+  p.stderr?.on("data", (c) => {
+    out.stderr += c;
+  });
+  return out;
+}
+
+/**
+ * `under` runs hotdump through another command (["strace", "-f", …], ["prlimit", "--core=…"]),
+ * which gets node and hotdump's argv after its own.
+ */
 export function runCli(
   args: string[],
-  opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number; input?: string } = {},
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number; input?: string; under?: string[] } = {},
 ): Promise<CliResult> {
   return new Promise((resolvePromise, reject) => {
-    const p = spawn(process.execPath, [HOTDUMP, ...args], {
+    const [cmd, ...argv] = [...(opts.under ?? []), process.execPath, HOTDUMP, ...args];
+    const p = spawn(cmd!, argv, {
       cwd: opts.cwd ?? process.cwd(),
       env: { ...process.env, NO_COLOR: "1", ...opts.env },
       stdio: ["pipe", "pipe", "pipe"],
     });
-    let stdout = "";
-    let stderr = "";
-    p.stdout.on("data", (c) => {
-      stdout += c;
-    });
-    p.stderr.on("data", (c) => {
-      stderr += c;
-    });
+    const out = gather(p);
     p.stdin.end(opts.input ?? "");
     const t = setTimeout(() => p.kill("SIGKILL"), opts.timeoutMs ?? 60_000);
     p.on("error", reject);
     p.on("close", (code, signal) => {
       clearTimeout(t);
-      resolvePromise({ code, signal, stdout, stderr });
+      resolvePromise({ code, signal, ...out });
     });
   });
 }

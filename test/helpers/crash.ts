@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { locateCore } from "../../src/capture/locate.js";
 import { snapshotAfterExec } from "../../src/capture/processFacts.js";
+import { gather } from "./cli.js";
 
 export interface ProducedCore {
   core: string;
@@ -36,19 +37,12 @@ export async function produceCore(
       stdio: ["ignore", "pipe", "pipe"],
     });
     if (p.pid) void snapshotAfterExec(p.pid, binary).then((s) => (snapshot = s));
-    let stdout = "";
-    let stderr = "";
-    p.stdout.on("data", (c) => {
-      stdout += c;
-    });
-    p.stderr.on("data", (c) => {
-      stderr += c;
-    });
+    const out = gather(p);
     const t = setTimeout(() => p.kill("SIGKILL"), opts.timeoutMs ?? 60_000);
     p.on("error", reject);
     p.on("close", (exitCode, signal) => {
       clearTimeout(t);
-      resolve({ pid: p.pid!, exitCode, signal, stdout, stderr });
+      resolve({ pid: p.pid!, exitCode, signal, ...out });
     });
   });
   if (!run.signal) throw new Error(`no crash: exit ${run.exitCode}\n${run.stderr.slice(-2000)}`);
