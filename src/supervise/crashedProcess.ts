@@ -108,6 +108,8 @@ export async function findCrashedProcess(
     }).catch(() => null);
     if (!search?.found || !search.path) continue;
     const unseen = await unseenFromCore(search.path, all, window);
+    // `go run`'s program: held since its linker wrote it, as the file is deleted when it ends.
+    if (unseen) unseen.process.exeFd = tracker.linkedOutput(unseen.process.exe);
     if (unseen)
       return {
         process: unseen.process,
@@ -167,10 +169,12 @@ export async function descendantBinary(
   if (p.unseen) {
     // Known from its core only: its file, if it still exists (the build ID comparison says
     // whether it is still the same program); `go run`'s is already deleted.
+    // With an fd held on it (the linker's output), its file need not exist any more.
+    const source = p.exeFd !== null ? `/proc/self/fd/${p.exeFd}` : path;
     try {
-      const identity = await readBinaryIdentity(path);
+      const identity = { ...(await readBinaryIdentity(source)), path };
       if (!identity.isElf) return { path, identity: null };
-      const a = layout ? await archiveBinary(layout, path) : null;
+      const a = layout ? await archiveBinary(layout, source) : null;
       return { path, identity, ...(a ? { archived: a.path, sha256: a.sha256 } : {}) };
     } catch {
       return { path, identity: null };

@@ -57,6 +57,12 @@ export interface DescendantTracker {
   stop(keep?: readonly Descendant[]): Promise<void>;
   /** Close the fds kept by stop(). */
   release(): void;
+  /**
+   * An fd on a program the Go linker wrote for this tree (`go run`'s `$WORK/b001/exe/NAME`), held
+   * from while the linker ran: the program may crash before any pass sees it, and `go run` deletes
+   * the file as soon as it ends. Open until release().
+   */
+  linkedOutput(path: string): number | null;
 }
 
 interface StatFields {
@@ -131,6 +137,36 @@ export function trackDescendants(
   const identifying = new Set<Descendant>();
   let stopped = false;
   let kept: Descendant[] = [];
+  /** The linker's `-o` outputs, by path: fd once the file exists (null until then). */
+  const linked = new Map<string, number | null>();
+  const MAX_LINKED = 8;
+  const holdLinkerOutput = (d: Descendant) => {
+    if (d.argv[0] === undefined || !/(^|\/)link$/.test(d.argv[0])) return;
+    const i = d.argv.indexOf("-o");
+    const out = i >= 0 ? d.argv[i + 1] : undefined;
+    if (!out?.startsWith("/") || linked.has(out)) return;
+    if (linked.size >= MAX_LINKED) {
+      const [oldest, fd] = linked.entries().next().value as [string, number | null];
+      if (fd !== null) closeSync(fd);
+      linked.delete(oldest);
+    }
+    linked.set(out, null);
+  };
+  const openLinked = () => {
+    // The linker writes its output in place, so an fd opened while it still runs ends up on the
+    // finished program (the same inode); retried each pass until the file exists.
+    for (const [path, fd] of linked)
+      if (fd === null)
+        try {
+          linked.set(path, openSync(path, "r"));
+        } catch {
+          // not created yet
+        }
+  };
+  const closeLinked = () => {
+    for (const fd of linked.values()) if (fd !== null) closeSync(fd);
+    linked.clear();
+  };
 
   const identify = (d: Descendant) => {
     let fd: number;
@@ -229,6 +265,7 @@ export function trackDescendants(
       };
       seen.set(pid, d);
       order.push(d);
+      holdLinkerOutput(d);
       if (exe) identify(d);
     } else if (exe && exe !== d.exe && exe !== `${d.exe} (deleted)`) {
       // An exec (`exec ./server` in a script): a new program under the same pid.
@@ -268,6 +305,7 @@ export function trackDescendants(
       visited.add(pid);
       for (const c of childrenOf(pid)) queue.push([c, pid]);
     }
+    openLinked();
     for (const d of seen.values())
       if (!visited.has(d.pid) && !d.gone) {
         d.gone = true;
@@ -309,7 +347,11 @@ export function trackDescendants(
           d.exeFd = null;
         }
     },
+    linkedOutput(path) {
+      return linked.get(path) ?? null;
+    },
     release() {
+      closeLinked();
       for (const d of kept)
         if (d.exeFd !== null) {
           closeSync(d.exeFd);
