@@ -109,7 +109,7 @@ export async function findCrashedProcess(
     if (!search?.found || !search.path) continue;
     const unseen = await unseenFromCore(search.path, all, window);
     // `go run`'s program: held since its linker wrote it, as the file is deleted when it ends.
-    if (unseen) unseen.process.exeFd = tracker.linkedOutput(unseen.process.exe);
+    if (unseen) unseen.process.linkedFd = tracker.linkedOutput(unseen.process.exe);
     if (unseen)
       return {
         process: unseen.process,
@@ -170,7 +170,7 @@ export async function descendantBinary(
     // Known from its core only: its file, if it still exists (the build ID comparison says
     // whether it is still the same program); `go run`'s is already deleted.
     // With an fd held on it (the linker's output), its file need not exist any more.
-    const source = p.exeFd !== null ? `/proc/self/fd/${p.exeFd}` : path;
+    const source = p.linkedFd != null ? `/proc/self/fd/${p.linkedFd}` : path;
     try {
       const identity = { ...(await readBinaryIdentity(source)), path };
       if (!identity.isElf) return { path, identity: null };

@@ -36,6 +36,8 @@ export interface Descendant {
   exe: string;
   /** An fd on the executable, for Go programs: readable after the file is deleted or replaced. */
   exeFd: number | null;
+  /** For a program known only from its core: the tracker's fd on the linker output it ran (tracker-owned). */
+  linkedFd?: number | null;
   identity: BinaryIdentity | null;
   isGo: boolean;
   snapshot: ProcessSnapshot | null;
