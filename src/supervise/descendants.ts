@@ -118,6 +118,18 @@ function decodeStatus(status: number): { exitCode: number | null; signal: NodeJS
   return { exitCode: w.exitCode, signal: signalName(w.signal) };
 }
 
+/**
+ * Closing an fd hotdump holds on a program never ends hotdump: a crash being captured matters more
+ * than a bookkeeping slip (a double close was once an EBADF that ended `exec` with status 70).
+ */
+function closeQuietly(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // already closed
+  }
+}
+
 /** Ended Go programs whose fd is kept for a crash found late (a long-running script may start many). */
 const MAX_GONE_GO = 16;
 
@@ -149,7 +161,7 @@ export function trackDescendants(
     if (!out?.startsWith("/") || linked.has(out)) return;
     if (linked.size >= MAX_LINKED) {
       const [oldest, fd] = linked.entries().next().value as [string, number | null];
-      if (fd !== null) closeSync(fd);
+      if (fd !== null) closeQuietly(fd);
       linked.delete(oldest);
     }
     linked.set(out, null);
@@ -166,7 +178,7 @@ export function trackDescendants(
         }
   };
   const closeLinked = () => {
-    for (const fd of linked.values()) if (fd !== null) closeSync(fd);
+    for (const fd of linked.values()) if (fd !== null) closeQuietly(fd);
     linked.clear();
   };
 
@@ -182,7 +194,7 @@ export function trackDescendants(
       const st = fstatSync(fd);
       key = `${st.dev}:${st.ino}:${st.mtimeMs}`;
     } catch {
-      closeSync(fd);
+      closeQuietly(fd);
       return;
     }
     let id = byInode.get(key);
@@ -197,7 +209,7 @@ export function trackDescendants(
     const p = id.then((identity) => {
       // The process exec'd something else meanwhile: that exe has its own pass.
       if (identity && d.exe === exeAtOpen && !stopped) {
-        if (d.exeFd !== null) closeSync(d.exeFd);
+        if (d.exeFd !== null) closeQuietly(d.exeFd);
         d.exeFd = fd;
         d.isGo = true;
         d.identity = { ...identity, path: exeAtOpen.replace(/ \(deleted\)$/, "") };
@@ -211,7 +223,7 @@ export function trackDescendants(
         } catch {
           // a caller's bookkeeping never stops tracking
         }
-      } else closeSync(fd);
+      } else closeQuietly(fd);
     });
     pending.add(p);
     identifying.add(d);
@@ -319,7 +331,7 @@ export function trackDescendants(
       const d = order[i]!;
       if (!d.gone || d.pid === rootPid || identifying.has(d)) continue;
       if (d.isGo && ++goneGo <= MAX_GONE_GO) continue;
-      if (d.exeFd !== null) closeSync(d.exeFd);
+      if (d.exeFd !== null) closeQuietly(d.exeFd);
       d.exeFd = null;
       order.splice(i, 1);
     }
@@ -345,7 +357,7 @@ export function trackDescendants(
       kept = [...keep];
       for (const d of order)
         if (d.exeFd !== null && !keep.includes(d)) {
-          closeSync(d.exeFd);
+          closeQuietly(d.exeFd);
           d.exeFd = null;
         }
     },
@@ -356,7 +368,7 @@ export function trackDescendants(
       closeLinked();
       for (const d of kept)
         if (d.exeFd !== null) {
-          closeSync(d.exeFd);
+          closeQuietly(d.exeFd);
           d.exeFd = null;
         }
       kept = [];
