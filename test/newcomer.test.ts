@@ -2,30 +2,15 @@
  * What a newcomer met using hotdump on third-party Go code (a service importing go-httpbin), each
  * case reproduced on a real program: the crash is made for real and hotdump's own output is read.
  */
-import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { Report } from "../src/contracts/report.js";
 import { runCli } from "./helpers/cli.js";
-import { buildGoFixture, FIXTURES } from "./helpers/go.js";
+import { buildDepcrash, buildGoFixture } from "./helpers/go.js";
 
 const tmp = () => mkdtempSync(join(tmpdir(), "hotdump-newcomer-"));
-
-/** test/fixtures/depcrash is its own module (with a local dependency), so it is built in place. */
-function buildDepcrash(): string {
-  const dir = resolve(FIXTURES, "depcrash");
-  const outDir = join(tmpdir(), "hotdump-test-go");
-  mkdirSync(outDir, { recursive: true });
-  const out = join(outDir, `depcrash-${process.pid}`);
-  execFileSync("go", ["build", "-gcflags=all=-N -l", "-o", out, "."], {
-    cwd: dir,
-    stdio: ["ignore", "ignore", "pipe"],
-    env: { ...process.env, CGO_ENABLED: "0", GOFLAGS: "-buildvcs=false -mod=mod", GOPROXY: "off" },
-  });
-  return out;
-}
 
 async function crash(bin: string, args: string[], env: NodeJS.ProcessEnv = {}) {
   const cwd = tmp();

@@ -1,8 +1,10 @@
 /** What every command shares: the store flag, JSON output, the logger. */
+import { existsSync } from "node:fs";
 import { isAbsolute, relative } from "node:path";
 import type { Command } from "commander";
 import { usageError } from "../errors.js";
 import { resolveStoreDir } from "../store/index.js";
+import { assertStoreDir } from "../store/layout.js";
 import { createLogger, type Logger } from "../util/log.js";
 
 export interface CommonOptions {
@@ -67,4 +69,23 @@ export function intFlag(v: string | undefined, name: string, signed = false): nu
   if (!(signed ? /^-?\d+$/ : /^\d+$/).test(v))
     throw usageError(`${name} must be a number, not ${JSON.stringify(v)}`);
   return Number(v);
+}
+
+/**
+ * The store `crashes` and `history` read. A --store that names no store is a mistake to say; no
+ * store found by default is just "nothing yet" (exec, dev and run create it): that is printed
+ * here, and null returned.
+ */
+export function readableStoreDir(opts: CommonOptions, noun: string): string | null {
+  const dir = storeDirFrom(opts);
+  if (opts.store !== undefined) assertStoreDir(dir);
+  else if (!existsSync(dir)) {
+    if (opts.json) printJson([]);
+    else
+      process.stdout.write(
+        `no ${noun} yet: no .hotdump store here or in a parent directory (hotdump exec, dev and run create one)\n`,
+      );
+    return null;
+  }
+  return dir;
 }

@@ -1,24 +1,13 @@
-import { existsSync } from "node:fs";
 import type { Command } from "commander";
-import { assertStoreDir } from "../store/layout.js";
 import { listCrashes } from "../store/queries.js";
-import { type CommonOptions, printJson, storeDirFrom, storeOption } from "./common.js";
+import { type CommonOptions, printJson, readableStoreDir, storeOption } from "./common.js";
 
 export function registerCrashes(program: Command): void {
   storeOption(program.command("crashes").description("list the crashes in the store, newest first"))
     .option("--json", "print a JSON array")
     .action((opts: CommonOptions) => {
-      const dir = storeDirFrom(opts);
-      // A --store that names no store is a mistake to say; no store found by default is just
-      // "nothing yet" (exec, dev and run create it).
-      if (opts.store !== undefined) assertStoreDir(dir);
-      else if (!existsSync(dir)) {
-        if (opts.json) return printJson([]);
-        process.stdout.write(
-          `no crashes yet: no .hotdump store here or in a parent directory (hotdump exec, dev and run create one)\n`,
-        );
-        return;
-      }
+      const dir = readableStoreDir(opts, "crashes");
+      if (dir === null) return;
       const list = listCrashes(dir);
       if (opts.json) return printJson(list);
       if (list.length === 0) {

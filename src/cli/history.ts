@@ -1,8 +1,6 @@
-import { existsSync } from "node:fs";
 import type { Command } from "commander";
-import { assertStoreDir } from "../store/layout.js";
 import { listGenerations } from "../store/queries.js";
-import { type CommonOptions, printJson, storeDirFrom, storeOption } from "./common.js";
+import { type CommonOptions, printJson, readableStoreDir, storeOption } from "./common.js";
 
 export function registerHistory(program: Command): void {
   storeOption(
@@ -12,17 +10,8 @@ export function registerHistory(program: Command): void {
   )
     .option("--json", "print a JSON array")
     .action((opts: CommonOptions) => {
-      const dir = storeDirFrom(opts);
-      // A --store that names no store is a mistake to say; no store found by default is just
-      // "nothing yet" (exec, dev and run create it).
-      if (opts.store !== undefined) assertStoreDir(dir);
-      else if (!existsSync(dir)) {
-        if (opts.json) return printJson([]);
-        process.stdout.write(
-          `no generations yet: no .hotdump store here or in a parent directory (hotdump exec, dev and run create one)\n`,
-        );
-        return;
-      }
+      const dir = readableStoreDir(opts, "generations");
+      if (dir === null) return;
       const list = listGenerations(dir);
       if (opts.json) return printJson(list);
       if (list.length === 0) {
