@@ -74,6 +74,12 @@ describe("hotdump run after a crash, without --listen", () => {
     }[];
     expect(json[0]).toMatchObject({ status: "ready", restarts: 1, crashIds: [crash.crashId] });
     expect(json[0]!.pids).toEqual([first.pid, again.pid]);
+
+    // `report` with no id is the latest crash, as `report latest` is.
+    const bare = await runCli(["report", "--store", store]);
+    expect(bare.code).toBe(0);
+    expect(bare.stdout).toMatch(/main\.settle/);
+    expect(bare.stdout).toBe((await runCli(["report", "--store", store, String(crash.crashId)])).stdout);
   }, 120_000);
 });
 

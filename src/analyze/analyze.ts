@@ -123,7 +123,7 @@ export async function analyzeCrash(o: AnalyzeOptions): Promise<Report> {
           ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}),
         });
         fromCore = gdbAnalysisToReport(g);
-        report.sources.gdb = { used: true, note: `Delve was not used: ${report.sources.delve.note ?? "?"}` };
+        report.sources.gdb = { used: true, note: "in Delve's place" };
       } catch (e) {
         report.sources.gdb = { used: false, note: msg(e) };
       }

@@ -22,7 +22,7 @@ export function registerDebug(program: Command): void {
       .description(
         "open an interactive debugger (dlv core, or gdb) on a stored crash's exact binary and core",
       )
-      .argument("<crash-id>", "as listed by hotdump crashes (or 'latest')")
+      .argument("[crash-id]", "as listed by hotdump crashes (default: the latest)", "latest")
       .option("--gdb", "use gdb instead of Delve")
       .option("--vscode", "write a VS Code launch configuration (mode: core) instead of starting a debugger")
       .option("--force", "debug even though the core's build ID does not match the binary"),

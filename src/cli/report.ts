@@ -76,7 +76,7 @@ export function registerReport(program: Command): void {
     program
       .command("report")
       .description("print the report of a stored crash")
-      .argument("<crash-id>", "as listed by hotdump crashes (or 'latest')")
+      .argument("[crash-id]", "as listed by hotdump crashes (default: the latest)", "latest")
       .option("-f, --format <format>", "text, json, md or html", "text")
       .option("-o, --out <file>", "write to a file instead of stdout"),
   ).action((id: string, opts: CommonOptions & { format?: string; out?: string }) => {

@@ -73,5 +73,5 @@ export const dlvNoDebugInfo = (binary: string) =>
   new HotdumpError(
     "analyze",
     "E_DLV_NO_DEBUG_INFO",
-    `binary ${binary} has no debug info, so Delve cannot read goroutines or values: build without -ldflags="-s -w" (the traceback and gdb still apply)`,
+    `binary ${binary} has no debug info, so Delve cannot read goroutines or values: build without -ldflags="-s -w" (go run always links that way: use go build or hotdump dev; the traceback and gdb still apply)`,
   );
