@@ -217,4 +217,39 @@ describe("hotdump run: a crash in a Go process the service started", () => {
     expect(meta.kind).toBe("panic");
     expect((crash.culprit as { function: string } | null)?.function).toBe("main.handle");
   });
+
+  it("still finds a child started after the tree settled (slow passes) that dies within 50 ms", async () => {
+    const cwd = project();
+    const store = join(cwd, ".hotdump");
+    // The parent waits 4 s (past the tracker's 3 s settle, so passes are 500 ms apart), then its
+    // child panics 50 ms after it starts: most runs no pass sees the child alive.
+    sup = startSupervised(
+      [
+        "run",
+        "--json-events",
+        "--store",
+        store,
+        "--probe",
+        "alive:1s",
+        "--",
+        "./server",
+        "parent",
+        "50",
+        "4000",
+      ],
+      { cwd },
+    );
+    const crash = await sup.waitFor((e) => e.event === "crash", 60_000, "crash event");
+    const started = sup.events.find((e) => e.event === "started" && e.generation === crash.generation);
+    expect(crash.pid).not.toBe(started?.pid);
+    const printed = [...sup.output().matchAll(/descsvc panic pid (\d+)/g)].map((m) => Number(m[1]));
+    expect(printed).toContain(crash.pid);
+    const meta = JSON.parse(
+      readFileSync(join(store, "crashes", crash.crashId as string, "meta.json"), "utf8"),
+    ) as Meta & { core: { found: boolean; buildIdMatch?: boolean | null } };
+    expect(meta.pid).toBe(crash.pid);
+    expect(meta.core.found).toBe(true);
+    expect(meta.core.buildIdMatch).toBe(true);
+    expect((crash.culprit as { function: string } | null)?.function).toBe("main.handle");
+  });
 });

@@ -132,11 +132,16 @@ function closeQuietly(fd: number): void {
 
 /** Ended Go programs whose fd is kept for a crash found late (a long-running script may start many). */
 const MAX_GONE_GO = 16;
+/** How long the tree must stay unchanged before passes slow to idleIntervalMs. */
+const SETTLE_MS = 3000;
 
 export function trackDescendants(
   rootPid: number,
   opts: {
+    /** While the tree changes (and for SETTLE_MS after any change or the start). */
     intervalMs?: number;
+    /** Once the tree has not changed for SETTLE_MS: a running service's tree mostly stays put. */
+    idleIntervalMs?: number;
     subreaper?: boolean;
     /** Each process found to be a Go program, called as soon as its fd is held (d.exeFd is open). */
     onGo?: (d: Descendant) => void;
@@ -151,6 +156,7 @@ export function trackDescendants(
   const identifying = new Set<Descendant>();
   let stopped = false;
   let kept: Descendant[] = [];
+  let changedAt = Date.now();
   /** The linker's `-o` outputs, by path: fd once the file exists (null until then). */
   const linked = new Map<string, number | null>();
   const MAX_LINKED = 8;
@@ -279,10 +285,12 @@ export function trackDescendants(
       };
       seen.set(pid, d);
       order.push(d);
+      changedAt = now;
       holdLinkerOutput(d);
       if (exe) identify(d);
     } else if (exe && exe !== d.exe && exe !== `${d.exe} (deleted)`) {
       // An exec (`exec ./server` in a script): a new program under the same pid.
+      changedAt = now;
       d.exe = exe;
       d.isGo = false;
       d.identity = null;
@@ -322,6 +330,7 @@ export function trackDescendants(
     openLinked();
     for (const d of seen.values())
       if (!visited.has(d.pid) && !d.gone) {
+        changedAt = now;
         d.gone = true;
         seen.delete(d.pid);
       }
@@ -337,11 +346,21 @@ export function trackDescendants(
     }
   };
 
-  // 20 ms: a program must live that long to be seen. Measured (bench/descendants.mjs, shared 2-core
-  // machine at load 13): a pass over a 5-process tree costs 0.75 ms, ~2.9% of one core at 20 ms.
-  const timer = setInterval(poll, opts.intervalMs ?? 20);
-  timer.unref();
-  poll();
+  // 20 ms: a program must live that long to be seen while the tree is changing (`go run` building,
+  // a script starting its server). Once nothing has changed for SETTLE_MS the passes slow down:
+  // a pass costs 0.2-1 ms (bench/descendants.mjs), and every 50 ms that was 2% of a core for an
+  // idle `hotdump dev` (22-26 clock ticks in 10 s against 5-7 without the tracker). A process that
+  // appears later and dies before the next slow pass is still found by its core or its traceback.
+  const fastMs = opts.intervalMs ?? 20;
+  const idleMs = Math.max(fastMs, opts.idleIntervalMs ?? fastMs);
+  let timer: NodeJS.Timeout | undefined;
+  const tick = () => {
+    poll();
+    if (stopped) return;
+    timer = setTimeout(tick, Date.now() - changedAt < SETTLE_MS ? fastMs : idleMs);
+    timer.unref();
+  };
+  tick();
 
   return {
     rootPid,
@@ -351,7 +370,7 @@ export function trackDescendants(
       while (pending.size) await Promise.all([...pending]);
     },
     async stop(keep = []) {
-      clearInterval(timer);
+      clearTimeout(timer);
       while (pending.size) await Promise.all([...pending]);
       stopped = true;
       kept = [...keep];

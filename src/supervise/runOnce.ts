@@ -110,7 +110,8 @@ export async function runOnce(o: RunOnceOptions): Promise<RunOnceResult> {
         }).catch(() => undefined)
       : undefined;
   // The Go program may be a descendant (go run, sh -c, a wrapper script, make): follow the tree.
-  const tracker: DescendantTracker | null = child.pid !== undefined ? trackDescendants(child.pid) : null;
+  const tracker: DescendantTracker | null =
+    child.pid !== undefined ? trackDescendants(child.pid, { idleIntervalMs: 250 }) : null;
   const forward = (sig: NodeJS.Signals) => () => child.signal(sig);
   const handlers: [NodeJS.Signals, () => void][] = (["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"] as const).map(
     (s) => [s, s === "SIGINT" ? () => {} : forward(s)],
