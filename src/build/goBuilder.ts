@@ -3,7 +3,7 @@
  * returns a BuildResult. Stripping flags are refused at config load; here the argv is assembled
  * once so every build of a session uses the same, inspectable command.
  */
-import { unlink } from "node:fs/promises";
+import { open, unlink } from "node:fs/promises";
 import { join, relative } from "node:path";
 import type { ResolvedBuildConfig } from "../config/types.js";
 import { type BinaryIdentity, readBinaryIdentity } from "../elf/index.js";
@@ -29,7 +29,8 @@ export interface GoBuilderOptions {
 export interface GoBuilder {
   /** The `go build` argv for an output path (exported for `--dry-run` style display and tests). */
   args(output: string): string[];
-  build(changedFiles?: readonly string[]): Promise<BuildResult>;
+  /** `onLinked`: go build succeeded and wrote a program; called before it is hashed and stored. */
+  build(changedFiles?: readonly string[], hooks?: { onLinked?: () => void }): Promise<BuildResult>;
 }
 
 export const goNotFound = (go: string, cause: unknown) =>
@@ -58,7 +59,7 @@ export function createGoBuilder(opts: GoBuilderOptions): GoBuilder {
 
   return {
     args,
-    async build(changedFiles = []) {
+    async build(changedFiles = [], hooks = {}) {
       const layout = ensureStore(storeDir);
       const tmp = join(layout.tmp, `build-${process.pid}-${++seq}`);
       const argv = args(tmp);
@@ -98,6 +99,7 @@ export function createGoBuilder(opts: GoBuilderOptions): GoBuilder {
         return { ok: false, kind, diagnostics, summary, exitCode: end.exitCode, ...common };
       }
 
+      if (hooks.onLinked && (await isElf(tmp))) hooks.onLinked();
       // Hashing (to adopt it by SHA-256) and reading the identity run side by side: both are on
       // the path from a save to the new generation. The identity is read once here; the
       // supervisor and the crash bundle reuse it.
@@ -127,6 +129,18 @@ export function createGoBuilder(opts: GoBuilderOptions): GoBuilder {
       };
     },
   };
+}
+
+/** An ELF file, not the archive `go build -o` writes for a package that is not main. */
+async function isElf(path: string): Promise<boolean> {
+  const fh = await open(path, "r").catch(() => null);
+  if (!fh) return false;
+  try {
+    const { buffer, bytesRead } = await fh.read(Buffer.alloc(4), 0, 4, 0);
+    return bytesRead === 4 && buffer.toString("latin1") === "\x7fELF";
+  } finally {
+    await fh.close();
+  }
 }
 
 /** `: main packages here: ./cmd/api, ./cmd/worker (set [build] package in hotdump.toml)`. */

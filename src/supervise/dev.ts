@@ -45,7 +45,7 @@ export function createDevSession(o: DevSessionOptions): DevSession {
     run: async (changed) => {
       if (stopped) return;
       sink.emit({ event: "build-start", changed });
-      const r = await o.builder.build(changed);
+      const r = await o.builder.build(changed, { onLinked: () => o.supervisor.stopBeforeDeploy() });
       if (!r.ok) {
         sink.emit({
           event: "build-failed",

@@ -141,6 +141,13 @@ export interface Supervisor {
   stop(): Promise<void>;
   /** New build arrived: the crash-loop delay starts over. */
   resetBackoff(): void;
+  /**
+   * A build is linked and its deploy is coming: without sockets to hand over, the serving
+   * generation has to stop before the next starts anyway, so it starts stopping now (while the
+   * binary is hashed and stored) instead of after. With sockets, or while a deploy or restart is
+   * in flight, nothing happens.
+   */
+  stopBeforeDeploy(): void;
 }
 
 /** A configured limit replaces its default; an unset one keeps systemd-coredump's default. */
@@ -168,6 +175,8 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
     Object.values(o.env).some((v) => v?.includes("{port}"));
   const budget = resolveBudget(o);
   let current: Running | null = null;
+  /** Deploys queued or running (a restart included). */
+  let inFlight = 0;
   /** The build to keep running: the newest ready one (or, without sockets, the newest deployed). */
   let keep: Build | null = null;
   let queue: Promise<unknown> = Promise.resolve();
@@ -658,6 +667,7 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
     }
     const job = { build, waiters: [] as ((r: DeployResult) => void)[] };
     pending = job;
+    inFlight++;
     const result = queue.then(async () => {
       pending = null;
       if (shuttingDown)
@@ -668,6 +678,7 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
       for (const w of job.waiters) w(r);
       return r;
     });
+    void result.finally(() => inFlight--);
     queue = result;
     return result;
   }
@@ -683,6 +694,10 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
     },
     resetBackoff() {
       backoff.reset();
+    },
+    stopBeforeDeploy() {
+      if (handoff || inFlight > 0 || shuttingDown || current?.state !== "ready") return;
+      void stopGeneration(current).catch(() => {});
     },
     async stop() {
       shuttingDown = true;
