@@ -27,7 +27,13 @@ async function until(cond: () => boolean, ms = 20_000): Promise<void> {
 
 describe("hotdump run after a crash, without --listen", () => {
   let sup: Supervised | undefined;
-  afterEach(async () => {
+  afterEach(async (ctx) => {
+    // A CI run on a clean clone once timed out here (120 s) with no step over its own limit: say
+    // where the time went next time.
+    if (ctx.task.result?.state === "fail" && sup)
+      console.error(
+        `supervisor events:\n${sup.events.map((e) => JSON.stringify(e)).join("\n")}\noutput tail:\n${sup.output().slice(-4000)}`,
+      );
     await sup?.stop("SIGKILL");
     sup = undefined;
   });
