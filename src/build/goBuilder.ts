@@ -6,7 +6,7 @@
 import { open, unlink } from "node:fs/promises";
 import { join, relative } from "node:path";
 import type { ResolvedBuildConfig } from "../config/types.js";
-import { type BinaryIdentity, readBinaryIdentity } from "../elf/index.js";
+import { type BinaryIdentity, ELF_MAGIC, readBinaryIdentity } from "../elf/index.js";
 import { HotdumpError } from "../errors.js";
 import { adoptBinary, ensureStore } from "../store/index.js";
 import { runCapture, startChild } from "../util/child.js";
@@ -137,7 +137,7 @@ async function isElf(path: string): Promise<boolean> {
   if (!fh) return false;
   try {
     const { buffer, bytesRead } = await fh.read(Buffer.alloc(4), 0, 4, 0);
-    return bytesRead === 4 && buffer.toString("latin1") === "\x7fELF";
+    return bytesRead === 4 && buffer.equals(ELF_MAGIC);
   } finally {
     await fh.close();
   }
