@@ -67,6 +67,17 @@ describe("Tail", () => {
     );
   });
 
+  it("keeps the first line whole when the tail starts exactly at a line start", () => {
+    // Found by the property above in CI: the dump's `panic:` line began exactly where the last
+    // `limit` bytes began, and the tail was cut to its first newline, dropping that line.
+    const t = new Tail(64);
+    t.push(Buffer.from(`xxxx\npanic: boom\n${"a".repeat(51)}\n`));
+    expect(t.toString()).toBe(`panic: boom\n${"a".repeat(51)}\n`);
+    const plain = new Tail(10, { dumpHead: false });
+    plain.push(Buffer.from("0123456789\nabcdefghi\n"));
+    expect(plain.toString()).toBe("abcdefghi\n");
+  });
+
   it("marks what it left out between the head and the tail", () => {
     const t = new Tail(1000);
     t.push(Buffer.from("starting\n"));

@@ -31,6 +31,8 @@ export class Tail {
   /** Start of the current line (absolute offset) while its first bytes are still being read. */
   private probeAt = 0;
   private probe = "";
+  /** The byte just before the tail (-1 while the tail holds the stream's start). */
+  private beforeTail = -1;
 
   constructor(
     readonly limit: number,
@@ -66,9 +68,11 @@ export class Tail {
       const first = this.chunks[0]!;
       const over = this.size - this.limit;
       if (first.length <= over) {
+        this.beforeTail = first[first.length - 1]!;
         this.chunks.shift();
         this.size -= first.length;
       } else {
+        this.beforeTail = first[over - 1]!;
         this.chunks[0] = Buffer.from(first.subarray(over));
         this.size -= over;
       }
@@ -112,22 +116,23 @@ export class Tail {
   toBuffer(): Buffer {
     const tail = Buffer.concat(this.chunks);
     const tailStart = this.total - tail.length;
-    if (this.headStart < 0 || this.headStart >= tailStart) {
-      if (tailStart === 0) return tail;
-      // Cut at a line start when one is near, so the first line is whole.
-      const nl = tail.indexOf(10);
-      return nl >= 0 && nl < 4096 ? tail.subarray(nl + 1) : tail;
-    }
+    if (this.headStart < 0 || this.headStart >= tailStart) return this.fromLineStart(tail);
     const head = Buffer.concat(this.head);
     const headEnd = this.headStart + head.length;
     if (headEnd >= tailStart) return Buffer.concat([head, tail.subarray(headEnd - tailStart)]);
     // A gap: the head up to its last whole line, a marker, the tail from its first line start.
     const hnl = head.lastIndexOf(10);
     const headKept = hnl >= 0 ? head.subarray(0, hnl + 1) : head;
-    const tnl = tail.indexOf(10);
-    const tailKept = tnl >= 0 && tnl < 4096 ? tail.subarray(tnl + 1) : tail;
+    const tailKept = this.fromLineStart(tail);
     const elided = tail.length - tailKept.length + (tailStart - this.headStart - headKept.length);
     return Buffer.concat([headKept, Buffer.from(elisionLine(elided)), tailKept]);
+  }
+
+  /** The tail from its first whole line: cut to the first newline when one is near, unless the tail already starts a line. */
+  private fromLineStart(tail: Buffer): Buffer {
+    if (this.beforeTail === -1 || this.beforeTail === 10) return tail;
+    const nl = tail.indexOf(10);
+    return nl >= 0 && nl < 4096 ? tail.subarray(nl + 1) : tail;
   }
 
   toString(): string {
