@@ -68,7 +68,7 @@ describe("analyzeCoreWithDelve on real cores", () => {
     expect(a.message).toBe("runtime error: invalid memory address or nil pointer dereference");
     expect(a.culprit).toMatchObject({
       function: "main.process",
-      line: 50,
+      line: 52,
       file: expect.stringMatching(SOURCE),
     });
     expect(a.signal).toMatchObject({ name: "SIGSEGV", addr: "0x0" });
@@ -79,7 +79,7 @@ describe("analyzeCoreWithDelve on real cores", () => {
     expect(local(f, "o")?.value).toBe("(*main.order)(nil)");
     expect(local(f, "orders")?.value).toBe('map[string]*main.order ["a": *{ID: 1, Total: 10}]');
     expect(f?.source?.lines.some((l) => l.includes("return o.Total * 1.2"))).toBe(true);
-    expect(f?.source?.startLine).toBe(47);
+    expect(f?.source?.startLine).toBe(49);
     // The crashing goroutine is the one running main.process, not just State's thread.
     const g = a.goroutines.groups.find((x) => x.function === "main.process");
     expect(g?.ids).toContain(a.goroutine?.id);
@@ -100,7 +100,7 @@ describe("analyzeCoreWithDelve on real cores", () => {
 
   it("still names the culprit in an optimised build", async () => {
     const a = await analyse("goroutine", "opt");
-    expect(a.culprit).toMatchObject({ function: "main.process", line: 50 });
+    expect(a.culprit).toMatchObject({ function: "main.process", line: 52 });
     expect(a.message).toBe("runtime error: invalid memory address or nil pointer dereference");
     const f = culpritFrame(a);
     // Without -N -l the value is optimised away or unreadable; never a wrong value.
@@ -116,14 +116,14 @@ describe("analyzeCoreWithDelve on real cores", () => {
     for (const build of ["debug", "opt"] as const) {
       const a = await analyse("fault", build);
       expect(a.value).toBe('main.Fault {Code: 503, Reason: "overload"}');
-      expect(a.culprit).toMatchObject({ function: "main.serve", line: 67 });
+      expect(a.culprit).toMatchObject({ function: "main.serve", line: 69 });
     }
   });
 
   it("reads a panic in init", async () => {
     const a = await analyse("init");
     expect(a.message).toBe("config missing.toml: not found after 3 attempts");
-    expect(a.culprit).toMatchObject({ function: "main.loadConfig", line: 41 });
+    expect(a.culprit).toMatchObject({ function: "main.loadConfig", line: 43 });
     expect(local(culpritFrame(a), "attempts")?.value).toBe("3");
     expect(a.goroutine?.frames.map((f) => f.function)).toContain("main.init.0");
   });
@@ -132,7 +132,7 @@ describe("analyzeCoreWithDelve on real cores", () => {
     const a = await analyse("nested");
     expect(a.message).toBe("cleanup failed: closing db");
     expect(a.nested).toEqual([{ message: "first failure", recovered: false }]);
-    expect(a.culprit).toMatchObject({ function: "main.nested.func1", line: 74 });
+    expect(a.culprit).toMatchObject({ function: "main.nested.func1", line: 76 });
   });
 
   it("reads the throw text of a fatal error (concurrent map writes)", async () => {
@@ -140,14 +140,14 @@ describe("analyzeCoreWithDelve on real cores", () => {
     expect(a.kind).toBe("fatal");
     expect(a.message).toBe("concurrent map writes");
     expect(a.value).toBeNull();
-    expect(a.culprit).toMatchObject({ function: "main.mapWrites.func1", line: 87 });
+    expect(a.culprit).toMatchObject({ function: "main.mapWrites.func1", line: 89 });
   });
 
   it("shows where a deadlocked program was blocked", async () => {
     const a = await analyse("deadlock");
     expect(a.kind).toBe("fatal");
     expect(a.message).toBe("all goroutines are asleep - deadlock!");
-    expect(a.culprit).toMatchObject({ function: "main.deadlock", line: 96 });
+    expect(a.culprit).toMatchObject({ function: "main.deadlock", line: 98 });
     expect(a.goroutine?.id).toBe(1);
     expect(a.goroutine?.state).toBe("chan send");
   });
@@ -157,7 +157,7 @@ describe("analyzeCoreWithDelve on real cores", () => {
     expect(a.kind).toBe("signal");
     expect(a.signal).toMatchObject({ name: "SIGSEGV", addr: "0xdead0000" });
     expect(a.message).toBe("unexpected fault address 0xdead0000");
-    expect(a.culprit).toMatchObject({ function: "main.badAddress", line: 102 });
+    expect(a.culprit).toMatchObject({ function: "main.badAddress", line: 104 });
     expect(local(culpritFrame(a), "addr")?.value).toBe("0xdead0000");
   });
 
@@ -165,7 +165,7 @@ describe("analyzeCoreWithDelve on real cores", () => {
     for (const build of ["debug", "opt"] as const) {
       const a = await analyse("many", build);
       expect(a.message).toBe("gave up after 10000 workers parked");
-      expect(a.culprit).toMatchObject({ function: "main.many", line: 118 });
+      expect(a.culprit).toMatchObject({ function: "main.many", line: 120 });
       const top = a.goroutines.groups[0];
       expect(top?.count).toBe(10000);
       expect(top?.state).toBe("chan receive");

@@ -28,8 +28,9 @@ async function until(cond: () => boolean, ms = 20_000): Promise<void> {
 describe("hotdump run after a crash, without --listen", () => {
   let sup: Supervised | undefined;
   afterEach(async (ctx) => {
-    // A CI run on a clean clone once timed out here (120 s) with no step over its own limit: say
-    // where the time went next time.
+    // A CI run on a clean clone once timed out here at 120 s, less than its steps' own limits
+    // added up: the test's limit is now above their sum (see below), and a failure says where the
+    // time went.
     if (ctx.task.result?.state === "fail" && sup)
       console.error(
         `supervisor events:\n${sup.events.map((e) => JSON.stringify(e)).join("\n")}\noutput tail:\n${sup.output().slice(-4000)}`,
@@ -86,7 +87,8 @@ describe("hotdump run after a crash, without --listen", () => {
     expect(bare.code).toBe(0);
     expect(bare.stdout).toMatch(/main\.settle/);
     expect(bare.stdout).toBe((await runCli(["report", "--store", store, String(crash.crashId)])).stdout);
-  }, 120_000);
+    // Steps' limits: 30 + 60 + 60 s of events, 20 s of output, four CLI runs of up to 60 s each.
+  }, 420_000);
 });
 
 describe("hotdump run --listen 127.0.0.1:0", () => {
