@@ -4,17 +4,16 @@
  * with --listen 127.0.0.1:0, and `crashes` on a path that is no store.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { freePort } from "../src/supervise/probe.js";
 import { createUiServer } from "../src/ui/index.js";
 import { launchChromium } from "./helpers/browser.js";
 import { HOTDUMP, runCli } from "./helpers/cli.js";
 import { buildDepcrash, buildGoFixture } from "./helpers/go.js";
 import { httpGet } from "./helpers/http.js";
-import { type Supervised, startSupervised } from "./helpers/supervised.js";
+import { useScratch } from "./helpers/scratch.js";
 
 /** Polls `cond` (log lines arrive on stderr, which waitFor does not watch) for up to 20 s. */
 async function until(cond: () => boolean, ms = 20_000): Promise<void> {
@@ -25,26 +24,15 @@ async function until(cond: () => boolean, ms = 20_000): Promise<void> {
   }
 }
 
-describe("hotdump run after a crash, without --listen", () => {
-  let sup: Supervised | undefined;
-  afterEach(async (ctx) => {
-    // A CI run on a clean clone once timed out here at 120 s, less than its steps' own limits
-    // added up: the test's limit is now above their sum (see below), and a failure says where the
-    // time went.
-    if (ctx.task.result?.state === "fail" && sup)
-      console.error(
-        `supervisor events:\n${sup.events.map((e) => JSON.stringify(e)).join("\n")}\noutput tail:\n${sup.output().slice(-4000)}`,
-      );
-    await sup?.stop("SIGKILL");
-    sup = undefined;
-  });
+const scratch = useScratch("hotdump-polish-");
 
+describe("hotdump run after a crash, without --listen", () => {
   it("folds the other goroutines, says when the restart serves again, and history tells the crash", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "hotdump-polish-"));
+    const dir = scratch.dir();
     const store = join(dir, "store");
     const port = await freePort();
     const svc = buildGoFixture("crashsvc");
-    sup = startSupervised(["run", "--json-events", "--store", store, "--", svc], {
+    const sup = scratch.start(["run", "--json-events", "--store", store, "--", svc], {
       cwd: dir,
       env: { ADDR: `127.0.0.1:${port}` },
     });
@@ -68,7 +56,7 @@ describe("hotdump run after a crash, without --listen", () => {
     expect(out).toMatch(/… \d+ more traceback lines \(other goroutines\) folded/);
     expect(out).not.toMatch(/^goroutine 1 /m);
     expect(out).not.toMatch(/net\/http\.\(\*Server\)\.Serve/);
-    await until(() => /generation 1 is serving again \(restart 1, pid \d+/.test(sup!.output()));
+    await until(() => /generation 1 is serving again \(restart 1, pid \d+/.test(sup.output()));
 
     const h = await runCli(["history", "--store", store]);
     expect(h.code).toBe(0);
@@ -92,16 +80,10 @@ describe("hotdump run after a crash, without --listen", () => {
 });
 
 describe("hotdump run --listen 127.0.0.1:0", () => {
-  let sup: Supervised | undefined;
-  afterEach(async () => {
-    await sup?.stop("SIGKILL");
-    sup = undefined;
-  });
-
   it("says once which address the kernel bound, in the log and as a listening event", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "hotdump-polish-"));
+    const dir = scratch.dir();
     const svc = buildGoFixture("crashsvc");
-    sup = startSupervised(
+    const sup = scratch.start(
       ["run", "--json-events", "--store", join(dir, "store"), "--listen", "127.0.0.1:0", "--", svc],
       { cwd: dir },
     );
@@ -134,14 +116,14 @@ describe("hotdump crashes / history on a path that is no store", () => {
     const file = await runCli(["crashes", "--json", "--store", "/etc/hostname"]);
     expect(file.code).toBe(1);
     expect(file.stderr).toMatch(/no hotdump store at \/etc\/hostname \(not a directory\).*E_NO_STORE/);
-    const empty = mkdtempSync(join(tmpdir(), "hotdump-polish-empty-"));
+    const empty = scratch.dir();
     const r = await runCli(["crashes", "--store", empty]);
     expect(r).toMatchObject({ code: 0, stdout: `no crashes in ${empty}\n` });
     expect(JSON.parse((await runCli(["crashes", "--json", "--store", empty])).stdout)).toEqual([]);
   });
 
   it("without --store, in a project where hotdump never ran: nothing yet, not an error", async () => {
-    const fresh = mkdtempSync(join(tmpdir(), "hotdump-polish-fresh-"));
+    const fresh = scratch.dir();
     mkdirSync(join(fresh, ".git")); // a project root: the store search stops here, as git's does
     for (const [cmd, noun] of [
       ["crashes", "crashes"],
@@ -160,7 +142,7 @@ describe("hotdump crashes / history on a path that is no store", () => {
 
 describe("the dashboard names a crash site in a dependency as the text report does", () => {
   it("says 'happened in a dependency', never 'user code'", async () => {
-    const cwd = mkdtempSync(join(tmpdir(), "hotdump-polish-"));
+    const cwd = scratch.dir();
     const store = join(cwd, "store");
     const r = await runCli(["exec", "--json", "--store", store, "--", buildDepcrash(), "call"], {
       cwd,
@@ -189,7 +171,7 @@ describe("the dashboard names a crash site in a dependency as the text report do
 
 describe("hotdump exec of a program that dies within a millisecond", () => {
   const crashSh = (prefix: string) => {
-    const cwd = mkdtempSync(join(tmpdir(), "hotdump-polish-"));
+    const cwd = scratch.dir();
     // `sh -c 'ulimit -c N; exec node hotdump ...'` gives hotdump (and so the program) hard limit N KiB.
     const r = spawnSync(
       "/bin/sh",

@@ -17,7 +17,7 @@ import {
 import { createSupervisor } from "../supervise/supervisor.js";
 import type { UiServer } from "../ui/index.js";
 import { type CommonOptions, loggerFor } from "./common.js";
-import { createTracebackFolder, type Folder } from "./fold.js";
+import { createGenerationFolds } from "./fold.js";
 import { crashSummaryLines } from "./summary.js";
 import { addSuperviseFlags, resolveSuperviseFlags, type SuperviseFlags } from "./superviseFlags.js";
 
@@ -66,9 +66,7 @@ export function registerDev(program: Command): void {
       const { layout, journal, sink } = store;
       let ui: UiServer | undefined;
       // The other goroutines of a crash dump are folded in the terminal (all kept in the bundle).
-      const verbose = Boolean((c.optsWithGlobals() as CommonOptions).verbose);
-      const folders = new Map<number, Folder>();
-      const folderOf = (g: number) => folders.get(g) ?? folders.set(g, createTracebackFolder()).get(g)!;
+      const folds = createGenerationFolds(Boolean((c.optsWithGlobals() as CommonOptions).verbose));
       announceListening(inherited, logger, (e) => sink.emit(e));
       const supervisor = createSupervisor({
         ...supervisorFlagOptions("dev", store, sup, inherited, Boolean(opts.redact)),
@@ -80,13 +78,13 @@ export function registerDev(program: Command): void {
         budget: { maxUse: config.store.maxUseBytes, keepFree: config.store.keepFreeBytes },
         onOutput: (g, stream, line) => {
           ui?.appLine(g, stream, line);
-          const shown = stream === "stderr" && !verbose ? folderOf(g).line(line) : line;
+          const shown = stream === "stderr" ? folds.line(g, line) : line;
           if (shown !== null)
             for (const l of shown.split("\n"))
               logger.line("app", l, stream === "stderr" ? "stderr" : "stdout");
         },
         onCrash: (g, captured) => {
-          const folded = folders.get(g)?.flush();
+          const folded = folds.flush(g);
           if (folded) logger.line("app", folded, "stderr");
           for (const l of crashSummaryLines(captured, { cwd: process.cwd(), generation: g })) logger.info(l);
         },

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { describe, expect, it } from "vitest";
-import { createTracebackFolder } from "./fold.js";
+import { createGenerationFolds, createTracebackFolder } from "./fold.js";
 
 // Recorded from real crashes (test/fixtures/tracebacks/record.sh).
 const fixture = (name: string) =>
@@ -31,5 +31,24 @@ describe("folding a crash dump in the terminal", () => {
     const next = f.line("2026/11/29 listening again");
     expect(next).toMatch(/^… \d+ more traceback lines .*\n2026\/11\/29 listening again$/);
     expect(f.flush()).toBeNull();
+  });
+
+  it("folds each generation on its own, and nothing with --verbose", () => {
+    const lines = fixture("nil-crash");
+    const folds = createGenerationFolds(false);
+    // Generation 2's output arrives in the middle of generation 1's dump (a switch under way).
+    const half = Math.floor(lines.length / 2);
+    const one = lines.slice(0, half).map((l) => folds.line(1, l));
+    expect(folds.line(2, "2026/11/29 listening")).toBe("2026/11/29 listening");
+    one.push(...lines.slice(half).map((l) => folds.line(1, l)));
+    const shown = one.filter((l) => l !== null).length;
+    const tail = folds.flush(1);
+    expect(shown + Number(tail?.match(/\d+/)?.[0])).toBe(lines.length);
+    expect(folds.flush(2)).toBeNull();
+    expect(folds.flush(3)).toBeNull();
+
+    const verbose = createGenerationFolds(true);
+    expect(lines.every((l) => verbose.line(1, l) === l)).toBe(true);
+    expect(verbose.flush(1)).toBeNull();
   });
 });

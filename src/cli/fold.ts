@@ -56,3 +56,27 @@ export function createTracebackFolder(): Folder {
     },
   };
 }
+
+/** One fold per generation, as `dev` and `run` print their services' stderr. */
+export interface GenerationFolds {
+  /** The stderr line of generation `g` to print, or null when it is folded; --verbose folds nothing. */
+  line(g: number, text: string): string | null;
+  /** Ends generation `g`'s fold: its summary line, if anything was folded. */
+  flush(g: number): string | null;
+}
+
+export function createGenerationFolds(verbose: boolean): GenerationFolds {
+  const folders = new Map<number, Folder>();
+  return {
+    line(g, text) {
+      if (verbose) return text;
+      let f = folders.get(g);
+      if (!f) {
+        f = createTracebackFolder();
+        folders.set(g, f);
+      }
+      return f.line(text);
+    },
+    flush: (g) => folders.get(g)?.flush() ?? null,
+  };
+}

@@ -21,7 +21,7 @@ import {
 import { type Build, createSupervisor, type DeployResult } from "../supervise/supervisor.js";
 import type { UiServer } from "../ui/index.js";
 import { type CommonOptions, loggerFor, storeDirFrom, storeOption } from "./common.js";
-import { createTracebackFolder, type Folder } from "./fold.js";
+import { createGenerationFolds } from "./fold.js";
 import { crashSummaryLines } from "./summary.js";
 import { addSuperviseFlags, resolveSuperviseFlags, type SuperviseFlags } from "./superviseFlags.js";
 
@@ -101,16 +101,14 @@ export function registerRun(program: Command): void {
       }
     // As in `dev`: the other goroutines of a crash dump are folded in the terminal (the bundle's
     // stderr.txt keeps them all, and --verbose shows them).
-    const verbose = Boolean((c.optsWithGlobals() as CommonOptions).verbose);
-    const folders = new Map<number, Folder>();
-    const folderOf = (g: number) => folders.get(g) ?? folders.set(g, createTracebackFolder()).get(g)!;
+    const folds = createGenerationFolds(Boolean((c.optsWithGlobals() as CommonOptions).verbose));
     const supervisor = createSupervisor({
       ...supervisorFlagOptions("run", store, sup, inherited, Boolean(opts.redact)),
       emit: (e) => {
         // A restart runs the same generation again before the crash's capture is done: end the
         // fold of the process that died before the new one's output starts.
         if (e.event === "started" && typeof e.generation === "number") {
-          const folded = folders.get(e.generation)?.flush();
+          const folded = folds.flush(e.generation);
           if (folded) process.stderr.write(`${folded}\n`);
         }
         return sink.emit(e);
@@ -122,14 +120,14 @@ export function registerRun(program: Command): void {
       ...(captureDeadlineMs === undefined ? {} : { captureDeadlineMs }),
       onOutput: (g, stream, line) => {
         ui?.appLine(g, stream, line);
-        const shown = stream === "stderr" && !verbose ? folderOf(g).line(line) : line;
+        const shown = stream === "stderr" ? folds.line(g, line) : line;
         if (shown === null) return;
         (stream === "stderr" ? process.stderr : opts.jsonEvents ? process.stderr : process.stdout).write(
           `${shown}\n`,
         );
       },
       onCrash: (g, captured) => {
-        const folded = folders.get(g)?.flush();
+        const folded = folds.flush(g);
         if (folded) process.stderr.write(`${folded}\n`);
         for (const l of crashSummaryLines(captured, { cwd: process.cwd(), generation: g })) logger.info(l);
       },

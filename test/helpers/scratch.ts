@@ -1,7 +1,8 @@
 /**
  * What an integration test leaves behind, undone in afterEach even when the test fails or times
- * out: temp dirs, hotdump supervisors (SIGKILLed if still running), other child processes and
- * tmpfs mounts. Call useScratch() once at the top of a test file.
+ * out: temp dirs, hotdump supervisors (SIGKILLed if still running, their events and output printed
+ * when the test failed), other child processes and tmpfs mounts. Call useScratch() once at the top
+ * of a test file.
  */
 import type { ChildProcess } from "node:child_process";
 import { execFileSync } from "node:child_process";
@@ -29,7 +30,13 @@ export function useScratch(prefix: string): Scratch {
   const started: Supervised[] = [];
   const live: ChildProcess[] = [];
   const mounts: string[] = [];
-  afterEach(async () => {
+  afterEach(async (ctx) => {
+    // A failed or timed-out test says what its supervisors did: where the time went, what they said.
+    if (ctx.task.result?.state === "fail")
+      for (const s of started)
+        console.error(
+          `supervisor events:\n${s.events.map((e) => JSON.stringify(e)).join("\n")}\noutput tail:\n${s.output().slice(-4000)}`,
+        );
     for (const p of live.splice(0)) if (p.exitCode === null && p.signalCode === null) p.kill("SIGKILL");
     // stop() on an ended supervisor only reads its status, so a test's own stop is not repeated.
     for (const s of started.splice(0)) await s.stop("SIGKILL");
