@@ -1,10 +1,10 @@
-import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Command } from "commander";
 import type { Report } from "../contracts/report.js";
 import { HotdumpError, usageError } from "../errors.js";
 import { renderReport } from "../report/index.js";
-import { bundleFile, isCrashId, openBundle, storeLayout } from "../store/index.js";
+import { bundleFile, isCrashId, openBundle, readStoreFile, storeLayout } from "../store/index.js";
 import { useColour } from "../util/log.js";
 import { type CommonOptions, storeDirFrom, storeOption, withStoreFlag } from "./common.js";
 
@@ -40,7 +40,7 @@ export function readStoredReport(storeDir: string, id: string): Report {
   const bundle = openBundle(storeLayout(storeDir), id);
   let report: Report;
   try {
-    report = JSON.parse(readFileSync(bundleFile(bundle, "report.json"), "utf8")) as Report;
+    report = JSON.parse(readStoreFile(bundleFile(bundle, "report.json"), "utf8")) as Report;
   } catch (cause) {
     throw new HotdumpError(
       "store",

@@ -4,8 +4,8 @@
  * or rebuild that overwrites the original path can never break the analysis of a later core.
  */
 import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
-import { chmod, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { constants, createReadStream } from "node:fs";
+import { chmod, open, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { HotdumpError } from "../errors.js";
 import type { StoreLayout } from "./layout.js";
@@ -48,12 +48,10 @@ export async function archiveBinary(layout: StoreLayout, src: string): Promise<A
   }
   const sha256 = createHash("sha256").update(data).digest("hex");
   const dest = binaryPath(layout, sha256);
-  try {
-    const s = await stat(dest);
-    if (s.size === data.length) return { sha256, path: dest, bytes: data.length, added: false };
-  } catch {
-    // not stored yet
-  }
+  // A stored copy is reused only when its own bytes hash to its name: a file of the same size
+  // planted under the name was once started as root.
+  if (await storedBinaryMatches(dest, sha256))
+    return { sha256, path: dest, bytes: data.length, added: false };
   const tmp = `${dest}.${process.pid}.partial`;
   try {
     await writeFile(tmp, data, { mode: 0o500 });
@@ -82,15 +80,36 @@ export async function adoptBinary(
 ): Promise<{ path: string; sha256: string; reused: boolean }> {
   const sha256 = await sha256File(tmpPath);
   const dest = binaryPath(layout, sha256);
-  const exists = await stat(dest).then(
-    () => true,
-    () => false,
-  );
-  if (exists) {
+  if (await storedBinaryMatches(dest, sha256)) {
     await rm(tmpPath, { force: true });
     return { path: dest, sha256, reused: true };
   }
   await chmod(tmpPath, 0o500);
   await rename(tmpPath, dest);
   return { path: dest, sha256, reused: false };
+}
+
+/**
+ * Whether binaries/<sha256> is a regular file (not a symlink: opened O_NOFOLLOW) whose bytes hash
+ * to its name. Anything else under the name is not trusted, and the caller writes the real copy
+ * over it (a rename replaces the entry whatever it was).
+ */
+export async function storedBinaryMatches(path: string, sha256: string): Promise<boolean> {
+  let fh: Awaited<ReturnType<typeof open>>;
+  try {
+    fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch {
+    return false;
+  }
+  try {
+    if (!(await fh.stat()).isFile()) return false;
+    const h = createHash("sha256");
+    for await (const chunk of fh.createReadStream({ highWaterMark: 1 << 20, autoClose: false }))
+      h.update(chunk as Buffer);
+    return h.digest("hex") === sha256;
+  } catch {
+    return false;
+  } finally {
+    await fh.close();
+  }
 }

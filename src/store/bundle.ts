@@ -7,12 +7,13 @@
  * as "complete" or "partial" at the end, so a hotdump killed mid-capture leaves a bundle that says
  * so, and `hotdump crashes` can finish or flag it.
  */
-import { mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { mkdirSync, readdirSync } from "node:fs";
 import { chmod, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { type Bundle, type CrashMeta, type ListedBundle, META_SCHEMA_VERSION } from "../contracts/bundle.js";
 import { HotdumpError } from "../errors.js";
 import { crashDir, DIR_MODE, FILE_MODE, isCrashId, newCrashId, type StoreLayout } from "./layout.js";
+import { readStoreFile } from "./storeFile.js";
 
 export {
   type BinaryInfo,
@@ -77,8 +78,9 @@ export async function writeBundleFile(bundle: Bundle, name: string, data: string
 export function readMeta(dir: string): CrashMeta {
   let text: string;
   try {
-    text = readFileSync(join(dir, "meta.json"), "utf8");
+    text = readStoreFile(join(dir, "meta.json"), "utf8");
   } catch (cause) {
+    if (cause instanceof HotdumpError) throw cause;
     throw new HotdumpError("store", "E_BUNDLE_MISSING", `no crash bundle at ${dir}`, { cause });
   }
   try {

@@ -3,8 +3,9 @@
  * are the truth; the UI keeps no state of its own). The journal is opened read-only: with WAL a
  * reader sees every commit of a supervisor in another process on its next query.
  */
-import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync } from "node:fs";
+import { closeSync, existsSync, fstatSync, readSync } from "node:fs";
 import type { Report } from "../contracts/report.js";
+import { isHotdumpError } from "../errors.js";
 import { siteClassText } from "../report/present.js";
 import {
   type Bundle,
@@ -15,6 +16,8 @@ import {
   type JournalEvent,
   openBundle,
   openJournal,
+  openStoreFile,
+  readStoreFile,
   type StoreLayout,
 } from "../store/index.js";
 import { type CrashListing, listCrashes } from "../store/queries.js";
@@ -100,8 +103,9 @@ function withGenerations(crashes: CrashListing[], events: UiEvent[]): CrashListi
 export function readTail(path: string, max = OUTPUT_TAIL_BYTES): string | null {
   let fd: number;
   try {
-    fd = openSync(path, "r");
-  } catch {
+    fd = openStoreFile(path);
+  } catch (e) {
+    if (isHotdumpError(e)) return `[${e.shortMessage}]\n`;
     return null;
   }
   try {
@@ -125,7 +129,7 @@ export function debugCommand(storeDir: string, id: string): string {
 
 export function readReport(bundle: Bundle): { report: Report | null; error?: string } {
   try {
-    return { report: JSON.parse(readFileSync(bundleFile(bundle, "report.json"), "utf8")) as Report };
+    return { report: JSON.parse(readStoreFile(bundleFile(bundle, "report.json"), "utf8")) as Report };
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     return {

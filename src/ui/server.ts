@@ -7,14 +7,21 @@
  * Cores: GET /api/crashes/:id/core serves core.zst only when the server has a token; without one
  * it answers 403 and no endpoint ever serves a core or a binary (use `hotdump debug ID` locally).
  */
-import { createReadStream, readdirSync, readFileSync, statSync } from "node:fs";
+import { closeSync, createReadStream, fstatSync, readdirSync, readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { extname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { isHotdumpError } from "../errors.js";
 import { type ReportFormat, renderReport } from "../report/index.js";
-import { bundleFile, isCrashId, openBundle, type StoreLayout, storeLayout } from "../store/index.js";
+import {
+  bundleFile,
+  isCrashId,
+  openBundle,
+  openStoreFile,
+  type StoreLayout,
+  storeLayout,
+} from "../store/index.js";
 import type { Logger } from "../util/log.js";
 import {
   checkToken,
@@ -255,12 +262,16 @@ export async function createUiServer(opts: UiServerOptions): Promise<UiServer> {
       const bundle = openBundle(layout, id);
       const stored = bundle.meta.core.stored;
       if (!stored) return sendError(res, 404, "E_UI_NO_CORE", "this crash has no stored core");
-      const path = bundleFile(bundle, stored);
+      // O_NOFOLLOW: a symlink planted as core.zst is refused (E_STORE_LINK), never served.
+      const fd = openStoreFile(bundleFile(bundle, stored));
       baseHeaders(res, "application/octet-stream");
-      res.setHeader("Content-Length", String(statSync(path).size));
+      res.setHeader("Content-Length", String(fstatSync(fd).size));
       res.setHeader("Content-Disposition", `attachment; filename="${id}-${stored}"`);
-      if (req.method === "HEAD") return res.end();
-      return createReadStream(path).pipe(res);
+      if (req.method === "HEAD") {
+        closeSync(fd);
+        return res.end();
+      }
+      return createReadStream("", { fd }).pipe(res);
     }
     return sendError(res, 404, "E_UI_NOT_FOUND", "no such page");
   };
