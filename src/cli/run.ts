@@ -24,10 +24,13 @@ import { type CommonOptions, loggerFor, storeDirFrom, storeOption } from "./comm
 import { createGenerationFolds } from "./fold.js";
 import { crashSummaryLines } from "./summary.js";
 import { addSuperviseFlags, resolveSuperviseFlags, type SuperviseFlags } from "./superviseFlags.js";
+import { uiTokenFrom, uiTokenOptions } from "./ui.js";
 
 interface RunOptions extends CommonOptions, SuperviseFlags {
   config?: string;
   ui?: boolean;
+  token?: string;
+  tokenFile?: string;
   sha256?: string;
   allowStripped?: boolean;
   watchBinary?: boolean;
@@ -63,14 +66,16 @@ export function registerRun(program: Command): void {
     .option("--watch-binary", "reload when the binary (or script) file changes")
     .option("--redact", "mask secret-looking values in crash reports")
     .option("-c, --config <file>", "read [supervise] and [run] settings from this file (flags win)")
-    .option("--ui", "also serve the dashboard on 127.0.0.1")
+    .option("--ui", "also serve the dashboard on 127.0.0.1 (its URL carries the token)")
     .option("--max-use <size>", "the store's size budget (default: 10% of the file system, at most 4 GiB)")
     .option(
       "--capture-deadline <duration>",
       "how long after a crash its capture may take, queue included; past it the report comes from the traceback (default 120s)",
     )
     .passThroughOptions();
+  uiTokenOptions(cmd);
   cmd.action(async (argv: string[], opts: RunOptions, c: Command) => {
+    const uiToken = opts.ui ? uiTokenFrom(opts) : undefined;
     const [binaryArg, ...args] = argv;
     if (!binaryArg) throw usageError("missing binary: hotdump run --listen :8080 -- ./service [args]");
     const config = opts.config ? loadConfig({ cwd: process.cwd(), configPath: opts.config }) : undefined;
@@ -239,7 +244,12 @@ export function registerRun(program: Command): void {
       return { ok: true, current: supervisor.current };
     });
     ui = opts.ui
-      ? await (await import("../ui/index.js")).createUiServer({ storeDir: layout.root, logger })
+      ? await (await import("../ui/index.js")).createUiServer({
+          storeDir: layout.root,
+          logger,
+          ...(uiToken !== undefined ? { token: uiToken } : {}),
+          redact: Boolean(opts.redact),
+        })
       : undefined;
     if (ui) logger.info(`dashboard: ${ui.url}`);
     // Listen for SIGTERM/SIGINT before the first generation starts: a signal that arrives while it is
