@@ -14,6 +14,7 @@ import { rename, rm } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { type AnalyzeOptions, reportFromTracebackOnly } from "../analyze/analyze.js";
 import { analyzeWithMap, readCoreFacts } from "../analyze/reanalyze.js";
+import { redactReport } from "../analyze/redact.js";
 import { describeSnapshot } from "../analyze/snapshot.js";
 import type { Traceback } from "../analyze/traceback/index.js";
 import { describeSignal, type Ended } from "../contracts/outcome.js";
@@ -35,6 +36,7 @@ import {
   writeBundleFile,
 } from "../store/index.js";
 import type { Logger } from "../util/log.js";
+import { redactorFor } from "../util/redact.js";
 import { coreLimitOf } from "./coreLimit.js";
 import { type CoreSearch, locateCore } from "./locate.js";
 import type { ProcessSnapshot } from "./processFacts.js";
@@ -150,6 +152,8 @@ export async function captureCrash(f: CrashFacts, o: CaptureOptions): Promise<Ca
     });
   };
   if (o.storeError) problem(o.storeError, "E_STORE_UNWRITABLE");
+  // --redact: one policy for every file of the bundle but the core, and for the journal.
+  const redactor = redactorFor(o.analyze);
 
   // 1. the bundle and the tails
   let bundle: Bundle | null = null;
@@ -163,7 +167,7 @@ export async function captureCrash(f: CrashFacts, o: CaptureOptions): Promise<Ca
         signal: f.ended.signal,
         startedAt: f.startedAt.toISOString(),
         endedAt: f.endedAt.toISOString(),
-        cmdline: f.cmdline,
+        cmdline: redactor.deep(f.cmdline),
         cwd: f.cwd,
         envNames: f.envNames,
         goVersion: f.binary?.identity?.goVersion ?? null,
@@ -180,8 +184,8 @@ export async function captureCrash(f: CrashFacts, o: CaptureOptions): Promise<Ca
         core: { found: false, reason: "still capturing" },
         generation: f.generation ?? null,
       });
-      await writeBundleFile(bundle, "stdout.txt", f.stdoutTail);
-      await writeBundleFile(bundle, "stderr.txt", f.stderrTail);
+      await writeBundleFile(bundle, "stdout.txt", redactor.text(f.stdoutTail));
+      await writeBundleFile(bundle, "stderr.txt", redactor.text(f.stderrTail));
     } catch (e) {
       problem(e, "E_STORE_WRITE");
     }
@@ -294,6 +298,8 @@ export async function captureCrash(f: CrashFacts, o: CaptureOptions): Promise<Ca
     report.signal ??= { name: f.ended.signal };
   }
   if (f.type === "snapshot") describeSnapshot(report, f.pid);
+  // Whatever path made it (the traceback fallback too), with what was added here (argv).
+  if (redactor.active) report = redactReport(report, redactor);
   if (bundle) {
     // The kernel's copy goes away below (or the snapshot's temporary dump): point at the bundle's
     // core, and at hotdump debug, which decompresses it for dlv.

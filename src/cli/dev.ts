@@ -16,6 +16,7 @@ import {
 } from "../supervise/start.js";
 import { createSupervisor } from "../supervise/supervisor.js";
 import type { UiServer } from "../ui/index.js";
+import { redactingLogger, redactOptions, redactorFor } from "../util/redact.js";
 import { type CommonOptions, loggerFor } from "./common.js";
 import { createGenerationFolds } from "./fold.js";
 import { crashSummaryLines } from "./summary.js";
@@ -46,7 +47,10 @@ export function registerDev(program: Command): void {
         "the main package to build (default: [build] package, or the module root)",
       )
       .option("--store <dir>", "the crash store (default: [store] dir, or .hotdump)")
-      .option("--redact", "mask secret-looking values in crash reports")
+      .option(
+        "--redact",
+        "mask passwords, keys, tokens and secret env values in everything hotdump writes (not in cores)",
+      )
       .option("--ui", "also serve the dashboard on 127.0.0.1 (its URL carries the token)"),
   ).passThroughOptions();
   uiTokenOptions(cmd).action(async (args: string[], opts: DevOptions, c: Command) => {
@@ -63,9 +67,12 @@ export function registerDev(program: Command): void {
     const inherited = await handOffIfListening(sup.listen);
     if (!inherited) return;
     // With --json-events stdout carries only NDJSON; the log goes to stderr.
-    const logger = loggerFor(c, opts.jsonEvents ? process.stderr : process.stdout);
+    // --redact: hotdump's own lines, events and the dashboard's live log; the service's output on
+    // the terminal is its own.
+    const redactor = redactorFor(redactOptions(opts.redact, { ...process.env, ...sup.env }));
+    const logger = redactingLogger(loggerFor(c, opts.jsonEvents ? process.stderr : process.stdout), redactor);
     for (const w of config.warnings) logger.warn(`${w.where}: ${w.message}`);
-    const store = openSupervisorStore(config.store.dir, logger, Boolean(opts.jsonEvents));
+    const store = openSupervisorStore(config.store.dir, logger, Boolean(opts.jsonEvents), redactor);
     const { layout, journal, sink } = store;
     let ui: UiServer | undefined;
     // The other goroutines of a crash dump are folded in the terminal (all kept in the bundle).
@@ -80,7 +87,7 @@ export function registerDev(program: Command): void {
       stopTimeoutMs: sup.listen.length ? sup.drainMs : config.run.stopTimeoutMs,
       budget: { maxUse: config.store.maxUseBytes, keepFree: config.store.keepFreeBytes },
       onOutput: (g, stream, line) => {
-        ui?.appLine(g, stream, line);
+        ui?.appLine(g, stream, redactor.text(line));
         const shown = stream === "stderr" ? folds.line(g, line) : line;
         if (shown !== null)
           for (const l of shown.split("\n")) logger.line("app", l, stream === "stderr" ? "stderr" : "stdout");

@@ -20,6 +20,7 @@ import {
 } from "../supervise/start.js";
 import { type Build, createSupervisor, type DeployResult } from "../supervise/supervisor.js";
 import type { UiServer } from "../ui/index.js";
+import { redactingLogger, redactOptions, redactorFor } from "../util/redact.js";
 import { type CommonOptions, loggerFor, storeDirFrom, storeOption } from "./common.js";
 import { createGenerationFolds } from "./fold.js";
 import { crashSummaryLines } from "./summary.js";
@@ -64,7 +65,10 @@ export function registerRun(program: Command): void {
     )
     .option("--allow-stripped", "start a binary without DWARF even though its crashes could not be analysed")
     .option("--watch-binary", "reload when the binary (or script) file changes")
-    .option("--redact", "mask secret-looking values in crash reports")
+    .option(
+      "--redact",
+      "mask passwords, keys, tokens and secret env values in everything hotdump writes (not in cores)",
+    )
     .option("-c, --config <file>", "read [supervise] and [run] settings from this file (flags win)")
     .option("--ui", "also serve the dashboard on 127.0.0.1 (its URL carries the token)")
     .option("--max-use <size>", "the store's size budget (default: 10% of the file system, at most 4 GiB)")
@@ -91,8 +95,11 @@ export function registerRun(program: Command): void {
       );
     const inherited = await handOffIfListening(sup.listen);
     if (!inherited) return;
-    const logger = loggerFor(c);
-    const store = openSupervisorStore(storeDirFrom(opts), logger, Boolean(opts.jsonEvents));
+    // --redact: hotdump's own lines, events and the dashboard's live log; the service's output on
+    // the terminal is its own.
+    const redactor = redactorFor(redactOptions(opts.redact, { ...process.env, ...sup.env }));
+    const logger = redactingLogger(loggerFor(c), redactor);
+    const store = openSupervisorStore(storeDirFrom(opts), logger, Boolean(opts.jsonEvents), redactor);
     const { layout, journal, sink } = store;
     let ui: UiServer | undefined;
     announceListening(inherited, logger, (e) => sink.emit(e));
@@ -124,7 +131,7 @@ export function registerRun(program: Command): void {
       budget: { maxUse },
       ...(captureDeadlineMs === undefined ? {} : { captureDeadlineMs }),
       onOutput: (g, stream, line) => {
-        ui?.appLine(g, stream, line);
+        ui?.appLine(g, stream, redactor.text(line));
         const shown = stream === "stderr" ? folds.line(g, line) : line;
         if (shown === null) return;
         (stream === "stderr" ? process.stderr : opts.jsonEvents ? process.stderr : process.stdout).write(

@@ -16,6 +16,7 @@ import {
 import type { Child } from "../util/child.js";
 import { LineSplitter } from "../util/lines.js";
 import type { Logger } from "../util/log.js";
+import { redactOptions } from "../util/redact.js";
 import { Backoff, type BackoffOptions } from "./backoff.js";
 import { crashedCwd, descendantBinary, findCrashedProcess } from "./crashedProcess.js";
 import { type Descendant, isToolchain, trackDescendants } from "./descendants.js";
@@ -207,7 +208,7 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
     const run = captures.then(() =>
       captureCrash(facts, {
         layout: o.layout,
-        analyze: { redact: Boolean(o.redact) },
+        analyze: redactOptions(o.redact, o.env),
         pinnedBinaries: keep ? [keep.sha256] : [],
         ...(budget ? { budget } : {}),
         deadline: facts.endedAt.getTime() + captureDeadlineMs,

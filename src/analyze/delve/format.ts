@@ -3,7 +3,7 @@
  * Reason: "overload"}`. Types are shown where Go source would spell them (the top value, structs,
  * maps, slices) and left out of collection elements, whose type the container already names.
  */
-import { isSecretName } from "./redact.js";
+import { isSecretName } from "../../util/secretNames.js";
 import { Kind, type Variable } from "./types.js";
 
 export interface FormatOptions {

@@ -1,4 +1,6 @@
 /** Delve over JSON-RPC: a typed client for `dlv core` and the analysis of a core. */
+
+export { isSecretName, isSecretType } from "../../util/secretNames.js";
 export {
   type AnalyzeCoreOptions,
   analyzeCoreWithDelve,
@@ -30,6 +32,5 @@ export {
 } from "./errors.js";
 export { type FormatOptions, formatVariable, REDACTED } from "./format.js";
 export { goroutineState } from "./goroutines.js";
-export { isSecretName, isSecretType } from "./redact.js";
 export { type CallOptions, createRpcConnection, type RpcConnection } from "./rpc.js";
 export type * as dlv from "./types.js";
