@@ -33,7 +33,9 @@ function subscribe(port: number, token: string): Promise<{ socket: Socket; text:
       if (first || got.includes("\r\n\r\n")) resolve({ socket, text: () => got });
     });
     socket.once("error", reject);
-    socket.write(`GET /api/events HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAuthorization: Bearer ${token}\r\nAccept: text/event-stream\r\n\r\n`);
+    socket.write(
+      `GET /api/events HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAuthorization: Bearer ${token}\r\nAccept: text/event-stream\r\n\r\n`,
+    );
   });
 }
 

@@ -441,7 +441,13 @@ describe("hotdump ui (Chromium at /usr/bin/chromium)", () => {
       expect((await get(`${local}/api/overview`, {}, true)).status).toBe(401);
       expect((await get(`${local}/api/overview`, { Authorization: `Bearer ${s.token}` })).status).toBe(200);
     }
-    for (const token of ["short", "a".repeat(16), "a".repeat(64), "0123456789abcdef0123456789abcdef", "abcdefghij0123"])
+    for (const token of [
+      "short",
+      "a".repeat(16),
+      "a".repeat(64),
+      "0123456789abcdef0123456789abcdef",
+      "abcdefghij0123",
+    ])
       await expect(createUiServer({ storeDir: store, port: 0, token })).rejects.toMatchObject({
         code: "E_UI_BAD_TOKEN",
       });
