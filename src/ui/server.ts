@@ -215,6 +215,7 @@ export async function createUiServer(opts: UiServerOptions): Promise<UiServer> {
         return sendError(res, 400, e.code, e.shortMessage);
       if (isHotdumpError(e) && e.code === "E_CRASH_NOT_FOUND")
         return sendError(res, 404, e.code, e.shortMessage);
+      if (isHotdumpError(e) && e.code === "E_STORE_LINK") return sendError(res, 403, e.code, e.shortMessage);
       opts.logger?.warn(`ui: ${req.method} ${url.pathname}: ${(e as Error).message}`);
       if (!res.headersSent)
         sendError(
