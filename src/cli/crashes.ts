@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { listCrashes } from "../store/queries.js";
+import { printable } from "../util/log.js";
 import { type CommonOptions, printJson, readableStoreDir, storeOption } from "./common.js";
 
 export function registerCrashes(program: Command): void {
@@ -19,15 +20,19 @@ export function registerCrashes(program: Command): void {
         c.generation === null ? "-" : String(c.generation),
         c.evicted
           ? "evicted"
-          : c.error
-            ? "unreadable"
+          : c.empty
+            ? "empty"
+            : c.error
+              ? "unreadable"
             : c.state === "capturing"
               ? "incomplete"
               : (c.kind ?? c.outcome ?? "?"),
         // meta.json still says "capturing": hotdump ended (SIGKILL, power loss) mid-capture.
-        (c.state === "capturing"
-          ? "capture interrupted: hotdump stopped before the report"
-          : (c.message ?? c.error ?? "")
+        // A panic message is the program's text: ESC or NUL in it must not reach the terminal raw.
+        printable(
+          c.state === "capturing"
+            ? "capture interrupted: hotdump stopped before the report"
+            : (c.message ?? c.error ?? ""),
         ).slice(0, 60),
         c.culprit ? c.culprit.replace(/^(\S+) .*\/([^/]+)$/, "$1 $2") : "",
       ]);

@@ -9,7 +9,7 @@ import type { Command } from "commander";
 import { loadConfig, parseDuration, parseSize } from "../config/index.js";
 import { HotdumpError, usageError } from "../errors.js";
 import { archiveBinary, sha256File, storeLayout } from "../store/index.js";
-import { sendControl, serveControl } from "../supervise/control.js";
+import { refuseIfRunning, sendControl, serveControl } from "../supervise/control.js";
 import { checksumMismatch, expectedSha256, preflightStart, type StartKind } from "../supervise/preflight.js";
 import { resolveCommand } from "../supervise/resolveCommand.js";
 import {
@@ -93,6 +93,7 @@ export function registerRun(program: Command): void {
       throw usageError(
         `--capture-deadline ${JSON.stringify(opts.captureDeadline)}: ${captureDeadlineMs.message}`,
       );
+    await refuseIfRunning(storeLayout(storeDirFrom(opts)));
     const inherited = await handOffIfListening(sup.listen);
     if (!inherited) return;
     // --redact: hotdump's own lines, events and the dashboard's live log; the service's output on

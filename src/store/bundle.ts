@@ -75,6 +75,28 @@ export async function writeBundleFile(bundle: Bundle, name: string, data: string
   await writeFileAtomic(join(bundle.dir, name), data);
 }
 
+function isEmptyDir(dir: string): boolean {
+  try {
+    return readdirSync(dir).length === 0;
+  } catch {
+    return false;
+  }
+}
+
+/** The fields every reader of meta.json relies on; `{}` was an internal error in each of them. */
+function isMetaShaped(m: unknown): m is CrashMeta {
+  const o = m as Partial<CrashMeta> | null;
+  return (
+    typeof o === "object" &&
+    o !== null &&
+    typeof o.id === "string" &&
+    typeof o.state === "string" &&
+    typeof o.createdAt === "string" &&
+    typeof o.core === "object" &&
+    o.core !== null
+  );
+}
+
 export function readMeta(dir: string): CrashMeta {
   let text: string;
   try {
@@ -83,11 +105,19 @@ export function readMeta(dir: string): CrashMeta {
     if (cause instanceof HotdumpError) throw cause;
     throw new HotdumpError("store", "E_BUNDLE_MISSING", `no crash bundle at ${dir}`, { cause });
   }
+  let meta: unknown;
   try {
-    return JSON.parse(text) as CrashMeta;
+    meta = JSON.parse(text);
   } catch (cause) {
     throw new HotdumpError("store", "E_BUNDLE_CORRUPT", `meta.json of ${dir} is not valid JSON`, { cause });
   }
+  if (!isMetaShaped(meta))
+    throw new HotdumpError(
+      "store",
+      "E_BUNDLE_CORRUPT",
+      `meta.json of ${dir} is not a crash bundle's (it lacks id, state, createdAt or core)`,
+    );
+  return meta;
 }
 
 export function openBundle(layout: StoreLayout, id: string): Bundle {
@@ -125,6 +155,14 @@ export function listBundles(layout: StoreLayout): ListedBundle[] {
       try {
         return { id, dir, meta: readMeta(dir) };
       } catch (e) {
+        if (isEmptyDir(dir))
+          return {
+            id,
+            dir,
+            meta: null,
+            error: "nothing was written: the capture could not even write meta.json (a full disk?)",
+            empty: true as const,
+          };
         return { id, dir, meta: null, error: (e as HotdumpError).shortMessage ?? String(e) };
       }
     });

@@ -123,6 +123,17 @@ export interface JournalOptions {
 /** At most this many writes are held; beyond, the oldest are dropped and counted. */
 const MAX_HELD = 10_000;
 
+const isDamage = (e: unknown) => /^SQLITE_(NOTADB|CORRUPT)/.test((e as { code?: string })?.code ?? "");
+
+/** A journal.db that is not SQLite any more: say so and how to go on; the bundles do not depend on it. */
+export const journalDamaged = (path: string, cause: unknown) =>
+  new HotdumpError(
+    "store",
+    "E_JOURNAL_DAMAGED",
+    `the journal ${path} is damaged (${(cause as { code?: string })?.code}); the crash bundles are intact: move it aside (mv ${path} ${path}.damaged) and hotdump starts a new one`,
+    { cause },
+  );
+
 export function openJournal(layout: StoreLayout, opts: JournalOptions = {}): Journal {
   let db: Database.Database;
   try {
@@ -131,6 +142,8 @@ export function openJournal(layout: StoreLayout, opts: JournalOptions = {}): Jou
       fileMustExist: opts.readonly ?? false,
     });
     db.pragma("busy_timeout = 5000");
+    // Opening reads nothing: a damaged file shows on the first query, so make that here.
+    db.prepare("SELECT count(*) FROM sqlite_master").get();
     if (!opts.readonly) {
       db.pragma("journal_mode = WAL");
       db.pragma("synchronous = NORMAL");
@@ -141,6 +154,7 @@ export function openJournal(layout: StoreLayout, opts: JournalOptions = {}): Jou
         if (existsSync(f)) chmodSync(f, FILE_MODE);
     }
   } catch (cause) {
+    if (isDamage(cause)) throw journalDamaged(layout.journal, cause);
     throw new HotdumpError(
       "store",
       "E_JOURNAL_OPEN",

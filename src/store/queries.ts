@@ -23,6 +23,7 @@ export interface CrashListing {
   evicted: boolean;
   dir: string | null;
   error?: string;
+  empty?: true;
 }
 
 /** Bundles on disk, plus crashes the journal still counts after their bundle was evicted. */
@@ -50,6 +51,7 @@ export function listCrashes(storeDir: string): CrashListing[] {
       evicted: false,
       dir: b.dir,
       ...(b.error ? { error: b.error } : {}),
+      ...(b.empty ? { empty: true as const } : {}),
     };
   });
   if (existsSync(layout.journal)) {
