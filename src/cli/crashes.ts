@@ -24,9 +24,9 @@ export function registerCrashes(program: Command): void {
             ? "empty"
             : c.error
               ? "unreadable"
-            : c.state === "capturing"
-              ? "incomplete"
-              : (c.kind ?? c.outcome ?? "?"),
+              : c.state === "capturing"
+                ? "incomplete"
+                : (c.kind ?? c.outcome ?? "?"),
         // meta.json still says "capturing": hotdump ended (SIGKILL, power loss) mid-capture.
         // A panic message is the program's text: ESC or NUL in it must not reach the terminal raw.
         printable(

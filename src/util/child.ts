@@ -5,6 +5,7 @@
 import { type ChildProcess, type SpawnOptions, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { constants as osConstants } from "node:os";
+import { closeInheritedOnExec } from "./native.js";
 import { Tail } from "./tail.js";
 
 export interface ChildEnd {
@@ -37,6 +38,7 @@ export interface Child {
 
 export function startChild(command: string, args: readonly string[], options: ChildOptions = {}): Child {
   const { tailBytes = 64 * 1024, onStdout, onStderr, ...spawnOpts } = options;
+  closeInheritedOnExec();
   const proc = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"], ...spawnOpts });
   const stdoutTail = new Tail(tailBytes);
   const stderrTail = new Tail(tailBytes);
