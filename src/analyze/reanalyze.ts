@@ -4,16 +4,18 @@
  * the core once for its memory map, its truncation and the build-ID proof, then analyse, keeping
  * the memory map read from the core when the debuggers gave none.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, lstatSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { Bundle, CoreInfo, CrashMeta } from "../contracts/bundle.js";
-import type { Mapping, ProcessInfo, Report } from "../contracts/report.js";
+import { headline, type Mapping, type ProcessInfo, type Report } from "../contracts/report.js";
 import { type BinaryIdentity, compareCoreToBinary, openCore, readBinaryIdentity } from "../elf/index.js";
 import {
   binaryPath,
   bundleFile,
   decompressFile,
+  openJournal,
+  readStoreFile,
   type StoreLayout,
   saveMeta,
   writeBundleFile,
@@ -69,15 +71,18 @@ export type ReanalyzeOptions = Omit<AnalyzeOptions, "binary" | "core" | "stderr"
 
 /**
  * A stored crash analysed again (hotdump stopped mid-analysis, a newer Delve, --redact): its core
- * decompressed to the store's cache, its archived binary, its stderr; report.json rewritten, and a
- * bundle left "capturing" by a killed hotdump marked "partial".
+ * decompressed to the store's cache, its archived binary, its stderr; report.json rewritten. A
+ * bundle left "capturing" by a killed hotdump is completed from what it holds: a core.zst there is
+ * whole (compressFile writes core.zst.partial and renames it only after fsync), so it is adopted
+ * and analysed; meta.json gets the kind, message, culprit and state ("complete" when a debugger
+ * read the core, else "partial"), and the journal the crash row it never got.
  */
 export async function reanalyzeBundle(
   layout: StoreLayout,
   bundle: Bundle,
   o: ReanalyzeOptions,
 ): Promise<Report> {
-  const { meta } = bundle;
+  const meta = { ...bundle.meta, core: adoptStoredCore(bundle) };
   const bin = meta.binary?.sha256 ? binaryPath(layout, meta.binary.sha256) : null;
   const hasBinary = bin !== null && existsSync(bin);
   const identity = hasBinary ? await readBinaryIdentity(bin) : null;
@@ -102,7 +107,10 @@ export async function reanalyzeBundle(
         ...o,
         ...(hasBinary ? { binary: bin } : {}),
         ...(meta.core.stored ? { core } : {}),
-        stderr: readFileSync(bundleFile(bundle, "stderr.txt"), "utf8"),
+        // An interrupted capture may have stopped before writing the tails.
+        stderr: existsSync(bundleFile(bundle, "stderr.txt"))
+          ? readStoreFile(bundleFile(bundle, "stderr.txt"), "utf8")
+          : "",
         coreInfo,
         identity,
         // Where the crashed process ran: the local go.mod of a -trimpath build is found from here.
@@ -119,9 +127,67 @@ export async function reanalyzeBundle(
       ...(meta.core.stored ? [`hotdump debug ${bundle.id}`] : []),
     );
     await writeBundleFile(bundle, "report.json", `${JSON.stringify(report, null, 2)}\n`);
-    if (meta.state === "capturing") await saveMeta(bundle.dir, { ...meta, state: "partial" });
+    if (meta.state === "capturing") {
+      const readCore = report.sources.delve.used || report.sources.gdb.used;
+      const done: CrashMeta = {
+        ...meta,
+        core: coreInfo,
+        state: readCore || !meta.core.stored ? "complete" : "partial",
+        kind: report.kind,
+        message: headline(report),
+        culprit: report.culprit,
+      };
+      await saveMeta(bundle.dir, done);
+      bundle.meta = done;
+      journalIfMissing(layout, done, report);
+    }
     return report;
   } finally {
     await rm(core, { force: true });
+  }
+}
+
+/**
+ * The core a bundle holds, also when meta.json still says "still capturing": a core.zst (or
+ * core.gz) beside it is whole, since it is renamed into place only once written and synced.
+ */
+function adoptStoredCore(bundle: Bundle): CoreInfo {
+  const { core } = bundle.meta;
+  if (core.stored || bundle.meta.state !== "capturing") return core;
+  for (const [name, compression] of [
+    ["core.zst", "zstd"],
+    ["core.gz", "gzip"],
+  ] as const) {
+    let st: ReturnType<typeof lstatSync>;
+    try {
+      st = lstatSync(join(bundle.dir, name));
+    } catch {
+      continue;
+    }
+    if (st.isFile()) return { found: true, stored: name, compression, storedBytes: st.size };
+  }
+  return core;
+}
+
+/** The crash row a killed capture never wrote (an upsert: a row already there is updated). */
+function journalIfMissing(layout: StoreLayout, meta: CrashMeta, report: Report): void {
+  const journal = openJournal(layout);
+  try {
+    if (journal.crashes().some((c) => c.id === meta.id)) return;
+    journal.recordCrash({
+      id: meta.id,
+      ts: meta.createdAt,
+      generation: meta.generation ?? null,
+      outcome: meta.outcome ?? "crash",
+      signal: meta.signal ?? null,
+      kind: report.kind,
+      message: report.message,
+      culprit: report.culprit
+        ? `${report.culprit.function} ${report.culprit.file}:${report.culprit.line}`
+        : null,
+      binarySha256: meta.binary?.sha256 ?? null,
+    });
+  } finally {
+    journal.close();
   }
 }
