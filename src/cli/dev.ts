@@ -7,6 +7,7 @@ import { createInterface } from "node:readline";
 import type { Command } from "commander";
 import { createGoBuilder, formatDiagnostic } from "../build/index.js";
 import { loadConfig } from "../config/index.js";
+import { HotdumpError } from "../errors.js";
 import { createDevSession } from "../supervise/dev.js";
 import {
   announceListening,
@@ -16,6 +17,7 @@ import {
 } from "../supervise/start.js";
 import { createSupervisor } from "../supervise/supervisor.js";
 import type { UiServer } from "../ui/index.js";
+import { signalNumber } from "../util/child.js";
 import { redactingLogger, redactOptions, redactorFor } from "../util/redact.js";
 import { type CommonOptions, loggerFor } from "./common.js";
 import { createGenerationFolds } from "./fold.js";
@@ -31,6 +33,9 @@ interface DevOptions extends CommonOptions, SuperviseFlags {
   token?: string;
   tokenFile?: string;
 }
+
+/** How long a graceful stop may take after SIGTERM/SIGINT before dev exits anyway. */
+const STOP_DEADLINE_MS = 15_000;
 
 export function registerDev(program: Command): void {
   const cmd = addSuperviseFlags(
@@ -99,7 +104,9 @@ export function registerDev(program: Command): void {
       },
     });
     const builder = createGoBuilder({ cwd: config.root, config: config.build, storeDir: layout.root });
+    let onFatal: (e: HotdumpError) => void = () => {};
     const session = createDevSession({
+      onFatal: (e) => onFatal(e),
       config,
       layout,
       journal,
@@ -123,23 +130,39 @@ export function registerDev(program: Command): void {
       });
       logger.info(`dashboard: ${ui.url}`);
     }
-    // Listen before anything starts: a signal during the watcher's first scan stops us gracefully.
-    const stopRequested = new Promise<void>((resolve) => {
-      process.once("SIGINT", () => resolve());
-      process.once("SIGTERM", () => resolve());
+    // Listen before anything starts: a signal during the watcher's first scan stops us gracefully,
+    // and so does a watch error that leaves dev blind (EACCES, the inotify limit): then exit 1.
+    // SIGTERM always ends dev (it once ignored it while scanning root = "/", growing to 989 MB):
+    // the graceful stop has a deadline, and a second signal ends it at once.
+    const stopRequested = new Promise<HotdumpError | null>((resolve) => {
+      const onSignal = (sig: NodeJS.Signals) => {
+        resolve(null);
+        process.once(sig, () => process.exit(128 + (signalNumber(sig) ?? 15)));
+        setTimeout(() => process.exit(128 + (signalNumber(sig) ?? 15)), STOP_DEADLINE_MS).unref();
+      };
+      process.once("SIGINT", onSignal);
+      process.once("SIGTERM", onSignal);
+      onFatal = (e) => resolve(e);
     });
-    await session.start();
+    const fatal = await Promise.race([
+      session.start().then(
+        () => stopRequested,
+        (e: unknown) => (e instanceof HotdumpError ? e : Promise.reject(e)),
+      ),
+      stopRequested,
+    ]);
     // `r` + Enter forces a rebuild, as in the tools people already know.
-    const rl = process.stdin.isTTY ? createInterface({ input: process.stdin }) : undefined;
+    const rl = process.stdin.isTTY && !fatal ? createInterface({ input: process.stdin }) : undefined;
     rl?.on("line", (l) => {
       if (l.trim() === "r") session.rebuild();
     });
-    await stopRequested;
-    logger.info("stopping");
+    if (!fatal) await stopRequested;
+    logger.info(fatal ? "stopping: the watcher failed" : "stopping");
     rl?.close();
     await session.stop();
     await ui?.close();
     journal.close();
+    if (fatal) throw fatal;
     process.exitCode = 0;
   });
 }
