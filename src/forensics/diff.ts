@@ -6,12 +6,12 @@
  * of that kind, else recomputed from Delve's goroutine list with the same function. Two groups
  * at one line with different wait reasons stay two lines on both sides.
  */
-import { readFileSync } from "node:fs";
 import { listGoroutineGroups, targetGoVersion } from "../analyze/delve/goroutines.js";
 import { createDelveSession, type DelveSession, type dlv } from "../analyze/delve/index.js";
 import type { FrameClass, GoroutineGroup, Report } from "../contracts/report.js";
 import { readBinaryIdentity } from "../elf/index.js";
-import { bundleFile, ensureStore, openBundle } from "../store/index.js";
+import { HotdumpError } from "../errors.js";
+import { openBundle, readBundleReport, readStore } from "../store/index.js";
 import { openStoredCapture } from "./stored.js";
 
 export interface GroupCount {
@@ -109,13 +109,13 @@ export async function diffCaptures(
 }
 
 async function loadSide(storeDir: string, id: string, o: DiffOptions, notes: string[]): Promise<CaptureSide> {
-  const layout = ensureStore(storeDir);
-  const bundle = openBundle(layout, id);
+  const bundle = openBundle(readStore(storeDir), id);
   let report: Report | null = null;
   try {
-    report = JSON.parse(readFileSync(bundleFile(bundle, "report.json"), "utf8")) as Report;
-  } catch {
-    notes.push(`${id}: no readable report.json`);
+    report = readBundleReport(bundle);
+  } catch (e) {
+    const damaged = e instanceof HotdumpError && e.code === "E_REPORT_CORRUPT";
+    notes.push(damaged ? e.shortMessage : `${id}: no readable report.json`);
   }
   const reportGroups = report?.goroutines.groups ?? [];
   const total = report?.goroutines.total ?? 0;

@@ -8,7 +8,7 @@
 import { join } from "node:path";
 import { createDelveSession, type DelveSession } from "../analyze/delve/index.js";
 import { type Core, openCore } from "../elf/index.js";
-import { ensureStore, openBundle } from "../store/index.js";
+import { openBundle, readStore } from "../store/index.js";
 import { badAddress, badPattern, noStoredCore } from "./errors.js";
 import { createRegionIndex, describeRegion, type Region } from "./regions.js";
 import type { RawHit, ScanOptions, ScanPattern, ScanStats } from "./scanTypes.js";
@@ -155,7 +155,7 @@ export async function scanStoredCapture(
   pattern: ScanPattern,
   o: ScanOptions & { force?: boolean; dlvPath?: string; regions?: boolean } = {},
 ): Promise<CaptureScan> {
-  const layout = ensureStore(storeDir);
+  const layout = readStore(storeDir);
   const bundle = openBundle(layout, id);
   if (!bundle.meta.core.stored) throw noStoredCore(bundle.id, bundle.meta.core.reason);
   const corePath = join(bundle.dir, bundle.meta.core.stored);

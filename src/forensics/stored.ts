@@ -10,7 +10,8 @@ import {
   type Bundle,
   binaryPath,
   decompressFile,
-  ensureStore,
+  readStore,
+  storeCache,
   openBundle,
   type StoreLayout,
 } from "../store/index.js";
@@ -38,7 +39,7 @@ export async function openStoredCapture(
   id: string,
   opts: OpenStoredOptions = {},
 ): Promise<StoredCapture> {
-  const layout = ensureStore(storeDir);
+  const layout = readStore(storeDir);
   const bundle = openBundle(layout, id);
   const { meta } = bundle;
   if (!meta.core.stored) throw noStoredCore(bundle.id, meta.core.reason);
@@ -48,7 +49,7 @@ export async function openStoredCapture(
   if (binary && meta.core.buildIdMatch === false && !opts.force)
     throw buildIdMismatch(bundle.id, meta.core.buildIdReason);
   // One file per command run: two commands on the same capture must not share (or delete) one.
-  const core = join(layout.cache, `${bundle.id}.${process.pid}.${Date.now().toString(36)}.core`);
+  const core = join(storeCache(layout), `${bundle.id}.${process.pid}.${Date.now().toString(36)}.core`);
   await decompressFile(join(bundle.dir, meta.core.stored), core);
   let released = false;
   return {

@@ -5,6 +5,7 @@
  */
 import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync } from "node:fs";
 import type { Report } from "../contracts/report.js";
+import { HotdumpError } from "../errors.js";
 import { siteClassText } from "../report/present.js";
 import {
   type Bundle,
@@ -15,6 +16,7 @@ import {
   type JournalEvent,
   openBundle,
   openJournal,
+  readBundleReport,
   type StoreLayout,
 } from "../store/index.js";
 import { type CrashListing, listCrashes } from "../store/queries.js";
@@ -123,17 +125,17 @@ export function debugCommand(storeDir: string, id: string): string {
   return `hotdump debug ${id} --store ${shellQuote(storeDir)}`;
 }
 
+/** The bundle's report (upgraded, checked: readBundleReport), or why the dashboard shows none. */
 export function readReport(bundle: Bundle): { report: Report | null; error?: string } {
   try {
-    return { report: JSON.parse(readFileSync(bundleFile(bundle, "report.json"), "utf8")) as Report };
+    return { report: readBundleReport(bundle) };
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
     return {
       report: null,
       error:
-        code === "ENOENT"
+        e instanceof HotdumpError && e.code === "E_REPORT_MISSING"
           ? "this bundle has no report.json (the capture was interrupted, or analysis was skipped)"
-          : `report.json is unreadable: ${(e as Error).message}`,
+          : (e as HotdumpError).shortMessage,
     };
   }
 }
