@@ -391,7 +391,7 @@ async function finishCapture(
         journal.append({ event: "evicted", crashIds: ev.evicted, bytesFreed: ev.usedBefore - ev.usedAfter });
       }
     } catch (e) {
-        problems.push(problemOf(e, "E_JOURNAL"));
+      problems.push(problemOf(e, "E_JOURNAL"));
     }
     const held = journal.held();
     if (held > 0) {

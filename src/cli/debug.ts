@@ -6,7 +6,14 @@ import { resolveDlvPath } from "../analyze/delve/index.js";
 import type { Bundle } from "../contracts/bundle.js";
 import { culpritScope } from "../contracts/report.js";
 import { HotdumpError } from "../errors.js";
-import { binaryPath, decompressFile, openBundle, readBundleReport, readStore, storeCache } from "../store/index.js";
+import {
+  binaryPath,
+  decompressFile,
+  openBundle,
+  readBundleReport,
+  readStore,
+  storeCache,
+} from "../store/index.js";
 import { type CommonOptions, storeDirFrom, storeOption } from "./common.js";
 import { resolveCrashId } from "./report.js";
 

@@ -10,10 +10,10 @@ import {
   type Bundle,
   binaryPath,
   decompressFile,
-  readStore,
-  storeCache,
   openBundle,
+  readStore,
   type StoreLayout,
+  storeCache,
 } from "../store/index.js";
 import { buildIdMismatch, noStoredBinary, noStoredCore } from "./errors.js";
 

@@ -130,9 +130,14 @@ function journalUnusable(file: string, cause: unknown): HotdumpError {
       `${file} is damaged: ${(cause as Error).message} (move it aside: the bundles in crashes/ are kept, and a new journal is started)`,
       { cause },
     );
-  return new HotdumpError("store", "E_JOURNAL_OPEN", `cannot open the journal ${file}: ${(cause as Error).message}`, {
-    cause,
-  });
+  return new HotdumpError(
+    "store",
+    "E_JOURNAL_OPEN",
+    `cannot open the journal ${file}: ${(cause as Error).message}`,
+    {
+      cause,
+    },
+  );
 }
 
 /** At most this many writes are held; beyond, the oldest are dropped and counted. */
