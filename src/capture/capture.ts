@@ -24,7 +24,6 @@ import { HotdumpError } from "../errors.js";
 import {
   type Bundle,
   type CoreInfo,
-  type CrashMeta,
   compressFile,
   createBundle,
   defaultBudget,

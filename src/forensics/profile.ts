@@ -12,11 +12,12 @@ import { chmodSync, existsSync, mkdirSync, readlinkSync } from "node:fs";
 import { rm, writeFile } from "node:fs/promises";
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
-import { delimiter, join } from "node:path";
+import { join } from "node:path";
 import { HotdumpError } from "../errors.js";
 import { archiveBinary, DIR_MODE, ensureStore, FILE_MODE } from "../store/index.js";
 import { resolveRunningTarget } from "../store/running.js";
 import { runCapture } from "../util/child.js";
+import { findOnPath } from "../util/which.js";
 import { foldStacks, parsePerfScript, renderFlameGraph, type Stack, topSelf } from "./flame.js";
 import { decodeProfile, sampleCountIndex } from "./pprof.js";
 
@@ -49,16 +50,6 @@ export const resolveProfileTarget = (
   storeDir: string,
   sel: { pid?: number; generation?: number },
 ): ProfileTarget => resolveRunningTarget(storeDir, sel, profileTargetUnknown);
-
-/** An executable on PATH, found without spawning `which`. */
-export function findOnPath(name: string, path = process.env.PATH ?? ""): string | null {
-  for (const dir of path.split(delimiter)) {
-    if (!dir) continue;
-    const p = join(dir, name);
-    if (existsSync(p)) return p;
-  }
-  return null;
-}
 
 /**
  * The profile endpoint with `seconds` set. A bare origin (http://127.0.0.1:6060) means Go's

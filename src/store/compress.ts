@@ -5,13 +5,14 @@
  * fallback when zstd is missing. Decompression writes a sparse file (zstd's default for file
  * output), so a 1 GB core costs its real data on disk, not 1 GB.
  */
-import { createReadStream, createWriteStream, existsSync } from "node:fs";
+import { createReadStream, createWriteStream } from "node:fs";
 import { chmod, open, rename, rm, stat } from "node:fs/promises";
 import { dirname } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { createGunzip, createGzip } from "node:zlib";
 import { HotdumpError } from "../errors.js";
 import { runCapture } from "../util/child.js";
+import { findOnPath } from "../util/which.js";
 import { FILE_MODE } from "./layout.js";
 
 export type Compression = "zstd" | "gzip";
@@ -19,13 +20,7 @@ export type Compression = "zstd" | "gzip";
 let zstdPath: string | null | undefined;
 export function findZstd(): string | null {
   if (zstdPath !== undefined) return zstdPath;
-  zstdPath = null;
-  for (const dir of (process.env.PATH ?? "").split(":")) {
-    if (dir && existsSync(`${dir}/zstd`)) {
-      zstdPath = `${dir}/zstd`;
-      break;
-    }
-  }
+  zstdPath = findOnPath("zstd");
   return zstdPath;
 }
 

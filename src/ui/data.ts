@@ -3,7 +3,7 @@
  * are the truth; the UI keeps no state of its own). The journal is opened read-only: with WAL a
  * reader sees every commit of a supervisor in another process on its next query.
  */
-import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync } from "node:fs";
+import { closeSync, existsSync, fstatSync, openSync, readSync } from "node:fs";
 import type { Report } from "../contracts/report.js";
 import { HotdumpError } from "../errors.js";
 import { siteClassText } from "../report/present.js";
@@ -20,6 +20,7 @@ import {
   type StoreLayout,
 } from "../store/index.js";
 import { type CrashListing, listCrashes } from "../store/queries.js";
+import { readFileTail } from "../util/tail.js";
 
 export const OVERVIEW_EVENTS = 2000;
 export const OUTPUT_TAIL_BYTES = 16 * 1024;
@@ -98,27 +99,6 @@ function withGenerations(crashes: CrashListing[], events: UiEvent[]): CrashListi
   );
 }
 
-/** The last bytes of a bundle file, cut at a line start; null when the file is absent. */
-export function readTail(path: string, max = OUTPUT_TAIL_BYTES): string | null {
-  let fd: number;
-  try {
-    fd = openSync(path, "r");
-  } catch {
-    return null;
-  }
-  try {
-    const size = fstatSync(fd).size;
-    const len = Math.min(size, max);
-    const buf = Buffer.alloc(len);
-    readSync(fd, buf, 0, len, size - len);
-    let text = buf.toString("utf8");
-    if (size > max) text = text.slice(text.indexOf("\n") + 1);
-    return text;
-  } finally {
-    closeSync(fd);
-  }
-}
-
 const shellQuote = (s: string) => (/^[A-Za-z0-9_./:@%+=-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
 
 export function debugCommand(storeDir: string, id: string): string {
@@ -158,8 +138,8 @@ export function crashDetail(
     meta: bundle.meta,
     report,
     ...(error ? { reportError: error } : {}),
-    stdoutTail: readTail(bundleFile(bundle, "stdout.txt")),
-    stderrTail: readTail(bundleFile(bundle, "stderr.txt")),
+    stdoutTail: readFileTail(bundleFile(bundle, "stdout.txt"), OUTPUT_TAIL_BYTES),
+    stderrTail: readFileTail(bundleFile(bundle, "stderr.txt"), OUTPUT_TAIL_BYTES),
     debugCommand: debugCommand(layout.root, id),
     coreDownload: coreDownload && Boolean(bundle.meta.core.stored),
     siteIn: report?.site ? siteClassText(report.site.class) : null,

@@ -9,6 +9,7 @@ import { homedir } from "node:os";
 import { delimiter, join } from "node:path";
 import { type HotdumpError, isHotdumpError } from "../../errors.js";
 import { type Child, startChild, withParentDeathSignal } from "../../util/child.js";
+import { findOnPath } from "../../util/which.js";
 import { dlvAttachFailed, dlvNotFound, dlvOpenFailed, dlvTimeout } from "./errors.js";
 import { type CallOptions, createRpcConnection, type RpcConnection } from "./rpc.js";
 import type { GetVersionOut, RpcMethod, RpcMethods } from "./types.js";
@@ -45,8 +46,8 @@ const LISTENING = /API server listening at: (\S+):(\d+)/;
 export function resolveDlvPath(explicit?: string): string {
   if (explicit) return explicit;
   if (process.env.HOTDUMP_DLV) return process.env.HOTDUMP_DLV;
-  for (const dir of (process.env.PATH ?? "").split(delimiter))
-    if (dir && existsSync(join(dir, "dlv"))) return join(dir, "dlv");
+  const onPath = findOnPath("dlv");
+  if (onPath) return onPath;
   const gopath = process.env.GOPATH?.split(delimiter)[0] ?? join(homedir(), "go");
   const fromGopath = join(gopath, "bin", "dlv");
   return existsSync(fromGopath) ? fromGopath : "dlv";
