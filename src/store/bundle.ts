@@ -25,16 +25,7 @@ import { HotdumpError } from "../errors.js";
 import { type Journal, openJournal } from "./journal.js";
 import { crashDir, DIR_MODE, FILE_MODE, isCrashId, newCrashId, type StoreLayout } from "./layout.js";
 
-export {
-  type BinaryInfo,
-  type Bundle,
-  type BundleState,
-  type CoreInfo,
-  type CrashMeta,
-  type ListedBundle,
-  META_SCHEMA_VERSION,
-  type Outcome,
-} from "../contracts/bundle.js";
+export * from "../contracts/bundle.js";
 
 export async function writeFileAtomic(path: string, data: string | Buffer): Promise<void> {
   const tmp = `${path}.${process.pid}.tmp`;
