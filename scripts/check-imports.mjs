@@ -44,14 +44,16 @@ const problems = [];
 // folders on a lower layer. The pipeline runs watch → build → supervise → capture → analyze →
 // present, and each stage that drives the next sits above it: supervise starts captures, a
 // capture runs the analysis of the core it stored (capture/capture.ts calls analyze/), so capture
-// is above analyze; report/ only renders a Report and needs the contracts alone. watch/ and build/
-// only need config/, elf/, store/ and util/, and are driven by supervise/: they sit with analyze/.
+// is above analyze. report/ is the Report contract's schema and renderers, a function of the
+// contract alone: the store writes report.json with the renderer `report -f json` prints, so
+// report/ sits right above the contracts, under the store. watch/ and build/ need only config/,
+// elf/, store/ and util/, and are driven by supervise/: they sit with analyze/.
 const LAYERS = [
   ["contracts", "util", "errors"],
+  ["report"],
   ["elf", "store", "config"],
   ["watch", "build", "analyze"],
   ["capture"],
-  ["report"],
   ["supervise", "forensics"],
   ["ui"],
   ["cli"],

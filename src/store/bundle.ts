@@ -20,10 +20,12 @@ import {
   META_SCHEMA_VERSION,
 } from "../contracts/bundle.js";
 import { headline, type ProcessInfo, type Report } from "../contracts/report.js";
-import { crashMetaSchema, reportJson, reportSchema } from "../contracts/schemas.js";
 import { HotdumpError } from "../errors.js";
+import { renderJson } from "../report/json.js";
+import { reportSchema } from "../report/schema.js";
 import { type Journal, openJournal } from "./journal.js";
 import { crashDir, DIR_MODE, FILE_MODE, isCrashId, newCrashId, type StoreLayout } from "./layout.js";
+import { crashMetaSchema } from "./metaSchema.js";
 
 export * from "../contracts/bundle.js";
 
@@ -231,7 +233,7 @@ export async function finishBundle(
 ): Promise<Problem[]> {
   const failed: Problem[] = [];
   try {
-    await writeBundleFile(bundle, "report.json", reportJson(report));
+    await writeBundleFile(bundle, "report.json", renderJson(report));
   } catch (e) {
     failed.push(problemOf(e, "E_STORE_WRITE"));
   }
