@@ -24,7 +24,7 @@ import { type AnalyzeOptions, analyzeCrash } from "./analyze.js";
 import { memoryMapOf } from "./memoryMap.js";
 import { describeSnapshot } from "./snapshot.js";
 
-export interface CoreFacts {
+interface CoreFacts {
   memoryMap: Mapping[];
   /** The ELF says it is cut short (a core cut by RLIMIT_CORE may not say so: see capture/). */
   truncated: boolean;
@@ -56,7 +56,7 @@ export async function analyzeWithMap(o: AnalyzeOptions, memoryMap: Mapping[]): P
   return report;
 }
 
-export type ReanalyzeOptions = Omit<AnalyzeOptions, "binary" | "core" | "stderr" | "coreInfo" | "identity">;
+type ReanalyzeOptions = Omit<AnalyzeOptions, "binary" | "core" | "stderr" | "coreInfo" | "identity">;
 
 /**
  * A stored crash analysed again (hotdump stopped mid-analysis, a newer Delve, --redact): its core

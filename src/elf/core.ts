@@ -32,7 +32,7 @@ import { openElf } from "./file.js";
 import { type ElfHeader, type ElfNote, iterateNotes, PT } from "./format.js";
 import type { ByteSource } from "./source.js";
 
-export const DEFAULT_CHUNK_SIZE = 64 * 1024 * 1024;
+const DEFAULT_CHUNK_SIZE = 64 * 1024 * 1024;
 const MAX_READ = 1024 * 1024 * 1024;
 const MAX_NOTE_BYTES = 512 * 1024 * 1024;
 
@@ -50,7 +50,7 @@ export interface CoreSegment {
   available: number;
 }
 
-export interface CoreTruncation {
+interface CoreTruncation {
   /** The size the segments and notes require. */
   expectedSize: number;
   actualSize: number;
@@ -59,14 +59,14 @@ export interface CoreTruncation {
   incompleteSegments: number;
 }
 
-export interface ReadMemoryOptions {
+interface ReadMemoryOptions {
   /** Return the readable prefix instead of throwing when the range runs into a hole. */
   partial?: boolean;
   /** memsz > filesz parts were mapped but not dumped: give zeros (default) or fail. */
   notDumped?: "zeros" | "error";
 }
 
-export interface CoreChunk {
+interface CoreChunk {
   segment: CoreSegment;
   /** Address of data[0]. */
   addr: bigint;
@@ -75,7 +75,7 @@ export interface CoreChunk {
   data: Buffer;
 }
 
-export interface ChunkOptions {
+interface ChunkOptions {
   /** Bytes per chunk (default 64 MiB). */
   chunkSize?: number;
   /** Each chunk after a segment's first repeats this many bytes of its predecessor, so a pattern

@@ -47,7 +47,7 @@ export interface ElfFile {
   close(): Promise<void>;
 }
 
-export interface OpenElfOptions {
+interface OpenElfOptions {
   /** Skip section headers (cores have none; a core's reader never needs them). */
   sections?: boolean;
 }
@@ -63,7 +63,7 @@ export async function openElf(input: string | ByteSource, opts: OpenElfOptions =
 }
 
 /** Open, read the structure and all notes, close: for callers that want a value, not a handle. */
-export async function readElfFile(path: string): Promise<{
+async function readElfFile(path: string): Promise<{
   header: ElfHeader;
   programHeaders: ProgramHeader[];
   sections: SectionHeader[];

@@ -24,7 +24,7 @@ export interface GroupCount {
   class?: FrameClass;
 }
 
-export interface CaptureSide {
+interface CaptureSide {
   id: string;
   type: "crash" | "snapshot";
   createdAt: string;
@@ -37,7 +37,7 @@ export interface CaptureSide {
   source: "report" | "delve";
 }
 
-export interface GroupChange {
+interface GroupChange {
   function: string;
   state: string;
   file: string;
@@ -58,7 +58,7 @@ export interface CaptureDiff {
   notes: string[];
 }
 
-export interface DiffOptions {
+interface DiffOptions {
   /** Ask Delve for heap-in-use and full groups (default true). */
   delve?: boolean;
   dlvPath?: string;
@@ -185,7 +185,7 @@ const fromReport = (g: GoroutineGroup): GroupCount => ({
  * reports. Verified on Go 1.26 with Delve 1.27.2; runtime.memstats has no heapInUse there. Delve
  * may show the atomic wrapper struct or its value, so the first number inside is taken.
  */
-export async function heapInUse(s: DelveSession): Promise<number | null> {
+async function heapInUse(s: DelveSession): Promise<number | null> {
   try {
     const v = (
       await s.call("Eval", {
@@ -218,7 +218,7 @@ function firstNumber(v: dlv.Variable): string | null {
 
 const signed = (n: number) => (n > 0 ? `+${n}` : String(n));
 
-export function formatBytesDelta(n: number): string {
+function formatBytesDelta(n: number): string {
   const abs = Math.abs(n);
   const s =
     abs >= 1 << 20

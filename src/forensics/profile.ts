@@ -21,10 +21,10 @@ import { findOnPath } from "../util/which.js";
 import { foldStacks, parsePerfScript, renderFlameGraph, type Stack, topSelf } from "./flame.js";
 import { decodeProfile, sampleCountIndex } from "./pprof.js";
 
-export const profileTargetUnknown = (what: string) =>
+const profileTargetUnknown = (what: string) =>
   new HotdumpError("usage", "E_PROFILE_TARGET", `no running service to profile: ${what}`);
 
-export const noProfiler = (pid: number) =>
+const noProfiler = (pid: number) =>
   new HotdumpError(
     "forensics",
     "E_NO_PROFILER",
@@ -34,13 +34,13 @@ export const noProfiler = (pid: number) =>
     { exitCode: 1 },
   );
 
-export const profileFailed = (pid: number, why: string, details?: string, cause?: unknown) =>
+const profileFailed = (pid: number, why: string, details?: string, cause?: unknown) =>
   new HotdumpError("forensics", "E_PROFILE_FAILED", `could not profile pid ${pid}: ${why}`, {
     ...(details ? { details } : {}),
     ...(cause ? { cause } : {}),
   });
 
-export interface ProfileTarget {
+interface ProfileTarget {
   pid: number;
   generation: number | null;
 }
@@ -88,7 +88,7 @@ const redact = (u: URL) => {
 const MAX_PROFILE_BYTES = 64 * 1024 * 1024;
 
 /** GET the profile. The server holds the request open for `seconds` while it samples. */
-export function fetchPprof(url: URL, pid: number, timeoutMs: number): Promise<Buffer> {
+function fetchPprof(url: URL, pid: number, timeoutMs: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const req = (url.protocol === "https:" ? httpsRequest : httpRequest)(url, { method: "GET" }, (res) => {
       const chunks: Buffer[] = [];
@@ -137,7 +137,7 @@ export function fetchPprof(url: URL, pid: number, timeoutMs: number): Promise<Bu
   });
 }
 
-export interface ProfileOptions {
+interface ProfileOptions {
   storeDir: string;
   pid: number;
   generation?: number | null;
@@ -149,7 +149,7 @@ export interface ProfileOptions {
   now?: Date;
 }
 
-export interface ProfileResult {
+interface ProfileResult {
   dir: string;
   pid: number;
   generation: number | null;

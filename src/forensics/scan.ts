@@ -17,7 +17,7 @@ import { openCoreStream, scanCoreStream } from "./streamScan.js";
 
 export type { RawHit, ScanOptions, ScanPattern, ScanStats };
 
-export interface PatternInput {
+interface PatternInput {
   hex?: string;
   text?: string;
   pointer?: string;
@@ -58,7 +58,7 @@ export function parsePattern(input: PatternInput): ScanPattern {
   return { bytes, describe };
 }
 
-export async function scanCore(
+async function scanCore(
   core: Core,
   pattern: ScanPattern,
   opts: ScanOptions = {},
@@ -124,7 +124,7 @@ export function hexBytes(b: Buffer): string {
   return [...b].map((x) => x.toString(16).padStart(2, "0")).join(" ");
 }
 
-export interface NamedHit {
+interface NamedHit {
   address: string;
   region: Region;
   where: string;
@@ -134,7 +134,7 @@ export interface NamedHit {
   after: string;
 }
 
-export interface CaptureScan {
+interface CaptureScan {
   id: string;
   pattern: string;
   hits: NamedHit[];

@@ -17,7 +17,7 @@ import {
 } from "../store/index.js";
 import { buildIdMismatch, noStoredBinary, noStoredCore } from "./errors.js";
 
-export interface StoredCapture {
+interface StoredCapture {
   bundle: Bundle;
   layout: StoreLayout;
   /** The archived binary; null when the bundle has none (scan still works, without names). */
@@ -27,7 +27,7 @@ export interface StoredCapture {
   release(): Promise<void>;
 }
 
-export interface OpenStoredOptions {
+interface OpenStoredOptions {
   /** Fail without a stored binary (eval, mem). */
   requireBinary?: boolean;
   /** Use a core whose build ID does not match its binary. */

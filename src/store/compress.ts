@@ -15,7 +15,7 @@ import { runCapture } from "../util/child.js";
 import { findOnPath } from "../util/which.js";
 import { FILE_MODE } from "./layout.js";
 
-export type Compression = "zstd" | "gzip";
+type Compression = "zstd" | "gzip";
 
 let zstdPath: string | null | undefined;
 export function findZstd(): string | null {
@@ -24,9 +24,9 @@ export function findZstd(): string | null {
   return zstdPath;
 }
 
-export const compressedName = (c: Compression) => (c === "zstd" ? "core.zst" : "core.gz");
+const compressedName = (c: Compression) => (c === "zstd" ? "core.zst" : "core.gz");
 
-export interface Compressed {
+interface Compressed {
   path: string;
   compression: Compression;
   originalBytes: number;
@@ -80,7 +80,7 @@ export async function compressFile(src: string, destDir: string): Promise<Compre
 }
 
 /** fsync a file or a directory (opened read-only: Linux allows fsync on a directory fd). */
-export async function syncPath(path: string): Promise<void> {
+async function syncPath(path: string): Promise<void> {
   const fh = await open(path, "r");
   try {
     await fh.sync();

@@ -65,7 +65,7 @@ export const isPackageDirectory = (
   );
 };
 
-export const commandNotFound = (command: string) =>
+const commandNotFound = (command: string) =>
   new HotdumpError(
     "exec",
     "E_EXEC_NOT_FOUND",

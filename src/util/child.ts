@@ -17,7 +17,7 @@ export interface ChildEnd {
   error?: NodeJS.ErrnoException;
 }
 
-export interface ChildOptions extends SpawnOptions {
+interface ChildOptions extends SpawnOptions {
   /** Bytes of stdout/stderr to keep (default 64 KiB each). */
   tailBytes?: number;
   onStdout?: (chunk: Buffer) => void;
@@ -139,7 +139,7 @@ export async function runCapture(
 
 let setpriv: string | null | undefined;
 /** util-linux's setpriv, where it exists (Debian: always, util-linux is essential). */
-export function setprivPath(): string | null {
+function setprivPath(): string | null {
   if (setpriv === undefined)
     setpriv = ["/usr/bin/setpriv", "/bin/setpriv"].find((p) => existsSync(p)) ?? null;
   return setpriv;

@@ -9,7 +9,7 @@ import { createRequire } from "node:module";
 
 type Koffi = typeof import("koffi");
 
-export interface LibcHandle {
+interface LibcHandle {
   koffi: Koffi;
   lib: ReturnType<Koffi["load"]>;
 }
@@ -78,7 +78,7 @@ export function becomeSubreaper(): boolean {
   return subreaper;
 }
 
-export interface WaitStatus {
+interface WaitStatus {
   exitCode: number | null;
   /** Signal number that ended it. */
   signal: number | null;

@@ -15,7 +15,7 @@ const DUMP_START =
 /** Bytes of a line needed to decide DUMP_START. */
 const PROBE = 40;
 
-export interface TailOptions {
+interface TailOptions {
   /** Keep the head of a crash dump as well (default true). */
   dumpHead?: boolean;
 }
@@ -168,7 +168,7 @@ export function readFileTail(path: string, max: number): string | null {
 }
 
 /** The line put where a dump's middle was not kept; the traceback parser knows it (ELISION_RE). */
-export const elisionLine = (bytes: number) =>
+const elisionLine = (bytes: number) =>
   `...hotdump: ${bytes} bytes of output elided here (kept: the start of the crash dump and the last part)...\n`;
 
 export const ELISION_RE = /^\.\.\.hotdump: (\d+) bytes of output elided here/;

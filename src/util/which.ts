@@ -15,7 +15,7 @@ export function findOnPath(name: string, path = process.env.PATH ?? ""): string 
   return null;
 }
 
-export function isExecutableFile(p: string): boolean {
+function isExecutableFile(p: string): boolean {
   try {
     if (!statSync(p).isFile()) return false;
     accessSync(p, constants.X_OK);

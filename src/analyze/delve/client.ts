@@ -217,7 +217,7 @@ async function raceExit<T>(
 }
 
 /** Delve's last non-warning stderr line: its reason for giving up. */
-export function firstErrorLine(stderr: string): string {
+function firstErrorLine(stderr: string): string {
   const lines = stderr
     .split("\n")
     .map((l) => l.trim())

@@ -9,7 +9,7 @@ import { culpritIndex, detectGorootSrc as detectFromFiles } from "../frames.js";
 import { groupGoroutines as groupSketches } from "../group.js";
 import type { Goroutine, TracebackFrame } from "./types.js";
 
-export interface GroupOptions {
+interface GroupOptions {
   /** Member ids kept per group (default 5). */
   maxIds?: number;
   /** GOROOT's `src/` as it appears in frame files; derived from the runtime's own frames when omitted. */
@@ -28,7 +28,7 @@ export function detectGorootSrc(goroutines: Goroutine[]): string | null {
 }
 
 /** The frame a person would look at: first user frame, else first standard-library one, else the top. */
-export function userFrame(
+function userFrame(
   frames: TracebackFrame[],
   gorootSrc: string | null,
   modulePath: string | null = null,

@@ -37,7 +37,7 @@ export function splitLines(text: string): string[] {
 }
 
 /** A line that can open a crash: what the runtime prints first for each way of dying. */
-export function isCrashStart(line: string, next: string | undefined): boolean {
+function isCrashStart(line: string, next: string | undefined): boolean {
   return (
     line.startsWith("panic: ") ||
     line.startsWith("fatal error: ") ||
