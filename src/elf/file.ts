@@ -62,26 +62,6 @@ export async function openElf(input: string | ByteSource, opts: OpenElfOptions =
   }
 }
 
-/** Open, read the structure and all notes, close: for callers that want a value, not a handle. */
-async function readElfFile(path: string): Promise<{
-  header: ElfHeader;
-  programHeaders: ProgramHeader[];
-  sections: SectionHeader[];
-  notes: ElfNote[];
-}> {
-  const f = await openElf(path);
-  try {
-    return {
-      header: f.header,
-      programHeaders: [...f.programHeaders],
-      sections: [...f.sections],
-      notes: await f.notes(),
-    };
-  } finally {
-    await f.close();
-  }
-}
-
 async function readStructure(source: ByteSource, opts: OpenElfOptions): Promise<ElfFile> {
   const name = source.name;
   const head = Buffer.alloc(Math.min(EHDR_SIZE, source.size));

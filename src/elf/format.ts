@@ -12,7 +12,6 @@ export const EHDR_SIZE = 64;
 const PHDR_SIZE = 56;
 export const SHDR_SIZE = 64;
 
-const ET = { NONE: 0, REL: 1, EXEC: 2, DYN: 3, CORE: 4 } as const;
 export const EM_X86_64 = 62;
 export const PT = { NULL: 0, LOAD: 1, DYNAMIC: 2, INTERP: 3, NOTE: 4, PHDR: 6, TLS: 7 } as const;
 export const SHT = { NULL: 0, PROGBITS: 1, SYMTAB: 2, STRTAB: 3, NOTE: 7, NOBITS: 8 } as const;

@@ -3,7 +3,7 @@
  * are the truth; the UI keeps no state of its own). The journal is opened read-only: with WAL a
  * reader sees every commit of a supervisor in another process on its next query.
  */
-import { closeSync, existsSync, fstatSync, openSync, readSync } from "node:fs";
+import { existsSync } from "node:fs";
 import type { Report } from "../contracts/report.js";
 import { HotdumpError } from "../errors.js";
 import { siteClassText } from "../report/present.js";

@@ -54,13 +54,3 @@ export function createLogger(opts: { level?: Level; stream?: NodeJS.WriteStream 
   }
   return logger;
 }
-
-/** A logger that drops everything: for tests and `--json` library calls. */
-const silentLogger: Logger = {
-  level: "error",
-  debug() {},
-  info() {},
-  warn() {},
-  error() {},
-  line() {},
-};
