@@ -75,7 +75,6 @@ export type ReadyResult =
   | { ready: true; ms: number }
   | { ready: false; reason: "exited" | "timeout" | "failed" | "aborted"; detail: string };
 
-type Attempt = { pass: true } | { pass: false; why: string };
 type Stop = { stop: "exited" | "timeout" | "aborted" };
 
 export async function waitReady(o: WaitReadyOptions): Promise<ReadyResult> {
@@ -178,9 +177,21 @@ export async function waitReady(o: WaitReadyOptions): Promise<ReadyResult> {
   }
 }
 
+export type Attempt = { pass: true } | { pass: false; why: string };
+
+/** One probe attempt, as readiness makes them (liveness.ts repeats it while a generation serves). */
+export function probeOnce(
+  spec: ProbeSpec,
+  o: Pick<WaitReadyOptions, "port" | "env" | "localPortFor">,
+  timeoutMs: number,
+  signal: AbortSignal,
+): Promise<Attempt> {
+  return attempt(spec, o, timeoutMs, signal);
+}
+
 function attempt(
   spec: ProbeSpec,
-  o: WaitReadyOptions,
+  o: Pick<WaitReadyOptions, "port" | "env" | "localPortFor">,
   timeoutMs: number,
   signal: AbortSignal,
 ): Promise<Attempt> {
@@ -207,7 +218,7 @@ function attempt(
   }
 }
 
-function localPort(o: WaitReadyOptions, url: string): Promise<number | undefined> {
+function localPort(o: Pick<WaitReadyOptions, "localPortFor">, url: string): Promise<number | undefined> {
   if (!o.localPortFor) return Promise.resolve(undefined);
   let u: URL;
   try {

@@ -1,0 +1,440 @@
+/**
+ * The supervisor's decisions, apart from any process: a state (which generation serves, which is
+ * on trial, which is held back) and a pure `step(state, event) → { state, effects }`. The
+ * supervisor (supervisor.ts) carries out the effects and feeds back what happened as events; the
+ * unit tests (machine.test.ts, supervisor.test.ts) check every transition in milliseconds.
+ *
+ *   phase        what is true                                  left by
+ *   idle         nothing runs (before the first deploy; dev    deploy
+ *                after a clean exit)
+ *   starting     a generation's process is being started       started, ended
+ *   probing      it runs; readiness is awaited, the old one    ready, notReady, ended (old)
+ *                (if any) still serves
+ *   serving      one generation takes the traffic              deploy, ended, hung, linked
+ *   baking       the new one serves on probation; the last     bakeDone, ended, hung, deploy
+ *                good build is known (and, held, still up)
+ *   replacing    (no sockets to hand over) the serving one     ended
+ *                stops before the next starts
+ *   backingOff   waiting to start again after a crash          backoffDone, deploy
+ *   rollingBack  the last good build starts again after the    ready, notReady, ended
+ *                new one failed its bake
+ *   stopped      shutdown                                      -
+ */
+export interface Build {
+  generation: number;
+  /** The binary in the store (binaries/<sha256>): never the developer's build output. */
+  binary: string;
+  sha256: string;
+  identity: import("../elf/index.js").BinaryIdentity | null;
+  /**
+   * `binary` only starts the Go program (a `#!` script, `sh -c`): the generation's program is
+   * found at run time among its descendants.
+   */
+  launcher?: "script" | "shell";
+}
+
+/** One start of a build: a restart of the same generation is a new run. */
+export interface Slot {
+  run: number;
+  build: Build;
+}
+
+export interface MachineConfig {
+  /** Listening sockets are handed to each generation: the old one serves until the new is ready. */
+  handoff: boolean;
+  /** `run`: a clean exit is restarted too; `dev`: only a crash (a clean exit waits for a change). */
+  restartExits: boolean;
+  /** Probation after a switch (0: none). */
+  bakeMs: number;
+  /** Keep the old generation up, receiving nothing, through the bake (kernel steering). */
+  holdOld: boolean;
+}
+
+/** A deploy in flight: the generations whose deploy() calls wait for its result. */
+interface Trial {
+  cand: Slot;
+  /** Still serving while the candidate is probed (handoff); null without. */
+  old: Slot | null;
+  /** The old one ended while the candidate started: its sockets go once the candidate serves. */
+  oldEnded: Slot | null;
+  /** The newest build that arrived meanwhile: deployed next (older ones are coalesced into it). */
+  next: Build | null;
+  /** Generations whose deploy() calls wait for the candidate's result. */
+  waiting: number[];
+  /** ... and for `next`'s. */
+  nextWaiting: number[];
+}
+
+export type Phase =
+  | { kind: "idle" }
+  | ({ kind: "starting" } & Trial)
+  | ({ kind: "probing" } & Trial)
+  | { kind: "serving"; cur: Slot; ready: boolean }
+  | { kind: "baking"; cur: Slot; good: Build; held: Slot | null }
+  | { kind: "replacing"; old: Slot; next: Build | null; waiting: number[] }
+  | { kind: "backingOff"; build: Build }
+  | ({ kind: "rollingBack"; bad: Build; reason: string } & Trial)
+  | { kind: "stopped" };
+
+export interface MachineState {
+  phase: Phase;
+  /** Builds that failed their bake: not deployed again (a new binary is). */
+  bad: string[];
+  /** The newest build that passed its bake (or served without one). */
+  good: Build | null;
+  nextRun: number;
+}
+
+export type MachineEvent =
+  | { type: "deploy"; build: Build; waiting?: number[] }
+  | { type: "started"; run: number }
+  | { type: "ready"; run: number; ms: number }
+  | { type: "notReady"; run: number; reason: string; exited: boolean }
+  /** The process of `run` ended; expected: the supervisor stopped it. */
+  | { type: "ended"; run: number; expected: boolean; crash: boolean }
+  /** Liveness or the watchdog failed. */
+  | { type: "hung"; run: number; reason: string }
+  | { type: "bakeDone"; run: number }
+  | { type: "backoffDone" }
+  /** A build is linked and its deploy is coming (dev): without handoff, stop the serving one now. */
+  | { type: "linked" }
+  | { type: "stop" };
+
+export type DeployFailure = { ok: false; generation: number; reason: string; run?: number };
+
+export type Effect =
+  | { do: "start"; slot: Slot }
+  | { do: "probe"; run: number }
+  | { do: "switch"; to: Slot; from: Slot | null }
+  /** The old generation after a switch: drain its socket, then stop it. */
+  | { do: "retire"; slot: Slot }
+  /** Stop without draining (a failed candidate, a replaced generation, shutdown). */
+  | { do: "stop"; slot: Slot }
+  /** Keep it running but receiving nothing (bake with --bake-hold-old). */
+  | { do: "hold"; slot: Slot }
+  /** Steer new connections back to `to` (it is up: held through the bake). */
+  | { do: "steerBack"; to: Slot; from: Slot }
+  | { do: "release"; run: number }
+  | { do: "bake"; run: number; ms: number }
+  | { do: "backoff"; build: Build; crashed: boolean }
+  | { do: "cancelTimers" }
+  /** Capture the hung process (a core of it while it still runs), then end it. */
+  | { do: "captureHang"; slot: Slot; reason: string }
+  | { do: "serving"; slot: Slot; ms: number }
+  | { do: "baked"; slot: Slot }
+  | { do: "rollback"; bad: Slot; to: Build; reason: string; instant: boolean }
+  | { do: "rejected"; cand: Slot; old: Slot; reason: string }
+  | { do: "keepUnready"; slot: Slot; reason: string }
+  | { do: "exitedIdle"; slot: Slot }
+  | { do: "settle"; waiting: number[]; ok: true; generation: number; run: number }
+  | { do: "settle"; waiting: number[]; ok: false; generation: number; reason: string; run?: number };
+
+export function initialState(): MachineState {
+  return { phase: { kind: "idle" }, bad: [], good: null, nextRun: 1 };
+}
+
+export interface Step {
+  state: MachineState;
+  effects: Effect[];
+}
+
+/** The serving generation, whichever phase it is in. */
+export function servingSlot(p: Phase): Slot | null {
+  switch (p.kind) {
+    case "serving":
+    case "baking":
+      return p.cur;
+    case "starting":
+    case "probing":
+    case "rollingBack":
+      return p.old;
+    default:
+      return null;
+  }
+}
+
+export function step(s: MachineState, e: MachineEvent, c: MachineConfig): Step {
+  const p = s.phase;
+  const fx: Effect[] = [];
+  const to = (phase: Phase, more: Partial<MachineState> = {}): Step => ({
+    state: { ...s, ...more, phase },
+    effects: fx,
+  });
+  const same = (): Step => ({ state: s, effects: fx });
+  let nextRun = s.nextRun;
+  const slotOf = (build: Build): Slot => ({ run: nextRun++, build });
+  const begin = (build: Build, old: Slot | null, waiting: number[]): Step => {
+    const cand = slotOf(build);
+    fx.push({ do: "start", slot: cand });
+    return to(
+      { kind: "starting", cand, old, oldEnded: null, next: null, waiting, nextWaiting: [] },
+      { nextRun },
+    );
+  };
+
+  if (e.type === "stop") {
+    fx.push({ do: "cancelTimers" });
+    for (const slot of runningSlots(p)) fx.push({ do: "stop", slot });
+    const waiting = waitingOf(p);
+    if (waiting.length) fx.push({ do: "settle", waiting, ok: false, generation: 0, reason: "shutting down" });
+    return to({ kind: "stopped" });
+  }
+  if (p.kind === "stopped") {
+    if (e.type === "deploy")
+      fx.push({
+        do: "settle",
+        waiting: [e.build.generation],
+        ok: false,
+        generation: e.build.generation,
+        reason: "shutting down",
+      });
+    return same();
+  }
+
+  switch (e.type) {
+    case "deploy": {
+      const b = e.build;
+      const w = e.waiting ?? [b.generation];
+      if (s.bad.includes(b.sha256)) {
+        fx.push({
+          do: "settle",
+          waiting: w,
+          ok: false,
+          generation: b.generation,
+          reason: "this binary crashed during its bake and was rolled back: waiting for a new build",
+        });
+        return same();
+      }
+      switch (p.kind) {
+        case "idle":
+          return begin(b, null, w);
+        case "serving":
+        case "baking": {
+          if (p.kind === "baking") {
+            // A new build ends the probation: the one on trial is as good as any to hand over from.
+            fx.push({ do: "cancelTimers" });
+            if (p.held) fx.push({ do: "stop", slot: p.held });
+          }
+          if (!c.handoff) {
+            fx.push({ do: "stop", slot: p.cur });
+            return to({ kind: "replacing", old: p.cur, next: b, waiting: w });
+          }
+          return begin(b, p.cur, w);
+        }
+        case "backingOff":
+          fx.push({ do: "cancelTimers" });
+          return begin(b, null, w);
+        case "replacing":
+          // Not started yet: the newest build replaces it, and its waiters wait for that one.
+          return to({ ...p, next: b, waiting: [...p.waiting, ...w] });
+        case "starting":
+        case "probing":
+        case "rollingBack":
+          // Coalesce: whatever waited to go next is replaced by the newest build; all its waiters
+          // get the newest one's result.
+          return to({ ...p, next: b, nextWaiting: [...p.nextWaiting, ...w] });
+      }
+      return same();
+    }
+
+    case "started": {
+      if ((p.kind === "starting" || p.kind === "rollingBack") && p.cand.run === e.run) {
+        fx.push({ do: "probe", run: e.run });
+        return p.kind === "starting" ? to({ ...p, kind: "probing" }) : same();
+      }
+      return same();
+    }
+
+    case "ready": {
+      if ((p.kind !== "probing" && p.kind !== "rollingBack") || p.cand.run !== e.run) return same();
+      const { cand, old } = p;
+      fx.push({ do: "serving", slot: cand, ms: e.ms });
+      if (c.handoff) fx.push({ do: "switch", to: cand, from: old });
+      if (p.oldEnded) fx.push({ do: "release", run: p.oldEnded.run });
+      // On probation: a new build after a good one (a restart of the same binary is not).
+      const good = old?.build ?? s.good;
+      const bake = p.kind === "probing" && c.bakeMs > 0 && good !== null && good.sha256 !== cand.build.sha256;
+      const hold = bake && c.holdOld && c.handoff && old !== null;
+      if (old) fx.push(hold ? { do: "hold", slot: old } : { do: "retire", slot: old });
+      settle(p.waiting, { ok: true, cand });
+      if (bake && good) {
+        fx.push({ do: "bake", run: cand.run, ms: c.bakeMs });
+        return afterTrial(to({ kind: "baking", cur: cand, good, held: hold ? old : null }), p);
+      }
+      return afterTrial(to({ kind: "serving", cur: cand, ready: true }, { good: cand.build }), p);
+    }
+
+    case "notReady": {
+      if ((p.kind !== "probing" && p.kind !== "rollingBack") || p.cand.run !== e.run) return same();
+      const { cand, old } = p;
+      if (old) {
+        // Refused before the switch: the old generation never stopped serving.
+        fx.push({ do: "rejected", cand, old, reason: e.reason });
+        settle(p.waiting, { ok: false, cand, reason: e.reason });
+        return afterTrial(to({ kind: "serving", cur: old, ready: true }), p);
+      }
+      settle(p.waiting, { ok: false, cand, reason: e.reason });
+      if (e.exited) {
+        // It died before it was ready, and nothing else serves: start again after a backoff (the
+        // old build, when it was serving until it crashed meanwhile; a new build goes first).
+        if (p.next) return begin(p.next, null, p.nextWaiting);
+        const again = p.oldEnded?.build ?? cand.build;
+        fx.push({ do: "backoff", build: again, crashed: true });
+        return to({ kind: "backingOff", build: again });
+      }
+      // Still running but not ready, and nothing else to serve: keep it, and say so.
+      fx.push({ do: "keepUnready", slot: cand, reason: e.reason });
+      if (p.oldEnded) {
+        if (c.handoff) fx.push({ do: "switch", to: cand, from: null });
+        fx.push({ do: "release", run: p.oldEnded.run });
+      }
+      return afterTrial(to({ kind: "serving", cur: cand, ready: false }), p);
+    }
+
+    case "ended": {
+      if (e.expected) {
+        if (p.kind === "replacing" && p.old.run === e.run) {
+          if (!p.next) return to({ kind: "idle" });
+          return begin(p.next, null, p.waiting);
+        }
+        return same();
+      }
+      switch (p.kind) {
+        case "serving":
+          if (p.cur.run !== e.run) return same();
+          return endedServing(p.cur, e.crash);
+        case "baking": {
+          if (p.held?.run === e.run) return to({ ...p, held: null });
+          if (p.cur.run !== e.run) return same();
+          fx.push({ do: "cancelTimers" });
+          return rollBack(
+            p.cur,
+            p.good,
+            p.held,
+            e.crash ? "crashed during its bake" : "exited during its bake",
+          );
+        }
+        case "starting":
+        case "probing":
+        case "rollingBack":
+          // The old one crashed while the new one starts: the candidate's readiness decides.
+          if (p.old?.run === e.run) return to({ ...p, old: null, oldEnded: p.old });
+          // The candidate's own end arrives as notReady(exited) from its probe.
+          return same();
+        default:
+          return same();
+      }
+    }
+
+    case "hung": {
+      if ((p.kind !== "serving" && p.kind !== "baking") || p.cur.run !== e.run) return same();
+      // Its end follows as `ended` (unexpected): restarted, or rolled back within the bake.
+      fx.push({ do: "captureHang", slot: p.cur, reason: e.reason });
+      return same();
+    }
+
+    case "bakeDone": {
+      if (p.kind !== "baking" || p.cur.run !== e.run) return same();
+      fx.push({ do: "baked", slot: p.cur });
+      if (p.held) fx.push({ do: "retire", slot: p.held });
+      return to({ kind: "serving", cur: p.cur, ready: true }, { good: p.cur.build });
+    }
+
+    case "backoffDone": {
+      if (p.kind !== "backingOff") return same();
+      return begin(p.build, null, []);
+    }
+
+    case "linked": {
+      if (c.handoff || p.kind !== "serving" || !p.ready) return same();
+      fx.push({ do: "stop", slot: p.cur });
+      return to({ kind: "replacing", old: p.cur, next: null, waiting: [] });
+    }
+  }
+  return same();
+
+  /** A build that arrived during a trial is deployed once the trial is decided, for its own waiters. */
+  function afterTrial(done: Step, trial: Trial): Step {
+    if (!trial.next) return done;
+    const more = step(done.state, { type: "deploy", build: trial.next, waiting: trial.nextWaiting }, c);
+    return { state: more.state, effects: [...done.effects, ...more.effects] };
+  }
+
+  function settle(
+    waiting: number[],
+    r: { ok: true; cand: Slot } | { ok: false; cand: Slot; reason: string },
+  ) {
+    const { generation } = r.cand.build;
+    if (r.ok) fx.push({ do: "settle", waiting, ok: true, generation, run: r.cand.run });
+    else fx.push({ do: "settle", waiting, ok: false, generation, reason: r.reason, run: r.cand.run });
+  }
+
+  function endedServing(cur: Slot, crash: boolean): Step {
+    if (!crash && !c.restartExits) {
+      fx.push({ do: "exitedIdle", slot: cur });
+      return to({ kind: "idle" });
+    }
+    fx.push({ do: "backoff", build: cur.build, crashed: crash });
+    return to({ kind: "backingOff", build: cur.build });
+  }
+
+  function rollBack(bad: Slot, good: Build, held: Slot | null, reason: string): Step {
+    // The same binary again (an identical reload): nothing to go back to, restart it as any crash.
+    if (bad.build.sha256 === good.sha256) return endedServing(bad, true);
+    const badShas = [...s.bad.filter((h) => h !== bad.build.sha256), bad.build.sha256];
+    if (held) {
+      // Held up and receiving nothing through the bake: switching back is a steering change.
+      fx.push({ do: "steerBack", to: held, from: bad });
+      fx.push({ do: "rollback", bad, to: good, reason, instant: true });
+      return to({ kind: "serving", cur: held, ready: true }, { bad: badShas, good });
+    }
+    // Its exact binary from the store, on the sockets kept from the crash, health-gated as any start.
+    fx.push({ do: "rollback", bad, to: good, reason, instant: false });
+    const cand = slotOf(good);
+    fx.push({ do: "start", slot: cand });
+    return to(
+      {
+        kind: "rollingBack",
+        bad: bad.build,
+        reason,
+        cand,
+        old: null,
+        oldEnded: null,
+        next: null,
+        waiting: [],
+        nextWaiting: [],
+      },
+      { bad: badShas, good, nextRun },
+    );
+  }
+}
+
+function runningSlots(p: Phase): Slot[] {
+  switch (p.kind) {
+    case "serving":
+      return [p.cur];
+    case "baking":
+      return p.held ? [p.cur, p.held] : [p.cur];
+    case "starting":
+    case "probing":
+    case "rollingBack":
+      return p.old ? [p.cand, p.old] : [p.cand];
+    case "replacing":
+      return [p.old];
+    default:
+      return [];
+  }
+}
+
+function waitingOf(p: Phase): number[] {
+  switch (p.kind) {
+    case "starting":
+    case "probing":
+    case "rollingBack":
+      return [...p.waiting, ...p.nextWaiting];
+    case "replacing":
+      return p.waiting;
+    default:
+      return [];
+  }
+}
