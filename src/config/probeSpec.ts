@@ -11,7 +11,9 @@ export type ProbeSpec =
   | { kind: "tcp"; host: string; port: string }
   | { kind: "exec"; command: string }
   | { kind: "log"; pattern: RegExp }
-  | { kind: "alive"; ms: number };
+  | { kind: "alive"; ms: number }
+  /** systemd's notify protocol: READY=1 on $NOTIFY_SOCKET (notify.ts). */
+  | { kind: "notify" };
 
 export interface ProbeTiming {
   initialDelaySeconds: number;
@@ -46,7 +48,8 @@ export function probeTimingDefaults(mode: ProbeMode): ProbeTiming {
       };
 }
 
-const PROBE_FORMS = "http://HOST:{port}/PATH, tcp:HOST:PORT, exec:COMMAND, log:REGEX or alive:DURATION";
+const PROBE_FORMS =
+  "http://HOST:{port}/PATH, tcp:HOST:PORT, exec:COMMAND, log:REGEX, alive:DURATION or notify";
 
 export const probeSpecError = (spec: string, why: string) =>
   new HotdumpError("usage", "E_PROBE_SPEC", `--probe "${spec}": ${why}; use ${PROBE_FORMS}`);
@@ -70,6 +73,7 @@ export function parseProbeSpec(spec: string): ProbeSpec {
     if (u.hostname === "") throw probeSpecError(spec, "the URL has no host");
     return { kind: "http", url: s };
   }
+  if (s === "notify") return { kind: "notify" };
   const colon = s.indexOf(":");
   const kind = colon < 0 ? s : s.slice(0, colon);
   const arg = colon < 0 ? "" : s.slice(colon + 1);

@@ -63,6 +63,18 @@ export interface ResolvedSuperviseConfig {
   probe: string;
   readyTimeoutMs: number;
   drainMs: number;
+  /** Null: the command's default (60 s in run, off in dev). */
+  bakeMs: number | null;
+  bakeHoldOld: boolean;
+  liveness: ResolvedLiveness | null;
+}
+
+export interface ResolvedLiveness {
+  probe: string;
+  initialDelayMs: number;
+  periodMs: number;
+  timeoutMs: number;
+  failureThreshold: number;
 }
 
 export interface ResolvedStoreConfig {

@@ -21,6 +21,7 @@ import { attributeEnd } from "./attribute.js";
 import { type Descendant, isToolchain } from "./descendants.js";
 import type { ProcessHost } from "./host.js";
 import type { Build } from "./machine.js";
+import type { NotifySocket } from "./notify.js";
 import type { Ended } from "./outcome.js";
 import { expandPort } from "./probe.js";
 import { createRaceWatcher } from "./race.js";
@@ -61,6 +62,8 @@ export interface Running {
   hung?: boolean;
   /** How it ended, once it has. */
   outcome?: Ended;
+  /** Its NOTIFY_SOCKET, while it runs. */
+  notify?: NotifySocket;
   lines: Set<(line: string) => void>;
   /** Settles as soon as the process ended and its core (if any) is set aside: restart may go. */
   ended: Promise<{ ended: Ended; expected: boolean }>;
@@ -82,8 +85,8 @@ export interface GenerationContext {
   listenNames?: readonly string[];
   steering: Steering;
   needsPort: boolean;
-  /** Extra environment (NOTIFY_SOCKET, WATCHDOG_USEC) for this start. */
-  extraEnv?: (run: number) => NodeJS.ProcessEnv;
+  /** systemd's notify protocol: a NOTIFY_SOCKET per start in `dir`; WATCHDOG_USEC when set. */
+  notify?: { dir: string; watchdogMs?: number };
   /** How many times this generation was started again (0 the first time). */
   restart: number;
   shuttingDown: () => boolean;
@@ -110,7 +113,20 @@ export async function startGeneration(build: Build, run: number, o: GenerationCo
     env.LISTEN_FDS = String(o.sockets.length);
     env.LISTEN_FDNAMES = (o.listenNames ?? []).join(":");
   }
-  Object.assign(env, o.extraEnv?.(run));
+  const notify = o.notify ? o.host.notifySocket(o.notify.dir, `g${build.generation}.${run}.sock`) : undefined;
+  if (notify && o.notify) {
+    env.NOTIFY_SOCKET = notify.path;
+    if (o.notify.watchdogMs) env.WATCHDOG_USEC = String(Math.round(o.notify.watchdogMs * 1000));
+    notify.on((m) => {
+      // READY=1 is readiness (the probe), WATCHDOG=1 liveness: the others are said and recorded.
+      const said = ["RELOADING", "STOPPING", "STATUS", "ERRNO"].filter((k) => m.has(k));
+      if (said.length === 0) return;
+      const fields = Object.fromEntries(said.map((k) => [k.toLowerCase(), m.get(k)]));
+      o.emit({ event: "notify", generation: build.generation, pid: child.pid ?? null, ...fields });
+      if (m.get("STOPPING") === "1") o.logger.info(`generation ${build.generation} says it is stopping`);
+      if (m.get("RELOADING") === "1") o.logger.info(`generation ${build.generation} says it is reloading`);
+    });
+  }
   const lines = new Set<(line: string) => void>();
   const recovered = createRecoveredPanicWatcher((p) => {
     o.emit({
@@ -187,6 +203,7 @@ export async function startGeneration(build: Build, run: number, o: GenerationCo
     build,
     child,
     port,
+    ...(notify ? { notify } : {}),
     state: "starting",
     startedAt,
     lines,
@@ -205,6 +222,7 @@ export async function startGeneration(build: Build, run: number, o: GenerationCo
     ...(o.restart ? { restart: o.restart } : {}),
   });
   const ending = child.stopped.then(async (end) => {
+    notify?.close();
     out.flush();
     err.flush();
     recovered.flush();

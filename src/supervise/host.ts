@@ -7,6 +7,7 @@
 import type { Child } from "../util/child.js";
 import { type DescendantTracker, trackDescendants } from "./descendants.js";
 import { type LaunchOptions, launchService } from "./launch.js";
+import { type NotifySocket, openNotifySocket } from "./notify.js";
 import { freePort } from "./probe.js";
 
 export type TimerHandle = { cancel(): void };
@@ -22,6 +23,8 @@ export interface ProcessHost {
   after(ms: number, fn: () => void): TimerHandle;
   /** A free port on 127.0.0.1 for {port}. */
   freePort(): Promise<number>;
+  /** A NOTIFY_SOCKET (systemd's notify protocol) named `name` in `dir`. */
+  notifySocket(dir: string, name: string): NotifySocket;
 }
 
 export const systemHost: ProcessHost = {
@@ -33,4 +36,5 @@ export const systemHost: ProcessHost = {
     return { cancel: () => clearTimeout(t) };
   },
   freePort,
+  notifySocket: openNotifySocket,
 };

@@ -8,6 +8,7 @@
  */
 import type { ProbeSpec, ProbeTiming } from "../config/probeSpec.js";
 import type { ProcessHost, TimerHandle } from "./host.js";
+import type { NotifySocket } from "./notify.js";
 import { probeOnce, type WaitReadyOptions } from "./probe.js";
 
 export const LIVENESS_DEFAULTS: ProbeTiming = {
@@ -55,4 +56,52 @@ export function watchLiveness(o: {
       ctl.abort();
     },
   };
+}
+
+/**
+ * systemd's watchdog: with WATCHDOG_USEC set, the service sends WATCHDOG=1 at least that often
+ * (go-systemd's SdWatchdogEnabled gives it the interval; the usual ping is every half of it). A
+ * silence longer than the interval, or WATCHDOG=trigger, makes it hung; WATCHDOG_USEC=N in a
+ * message changes the interval (sd_notify(3)).
+ */
+export function watchWatchdog(o: {
+  host: ProcessHost;
+  intervalMs: number;
+  notify: Pick<NotifySocket, "on">;
+  onFail: (reason: string) => void;
+}): LivenessWatch {
+  let interval = o.intervalMs;
+  let timer: TimerHandle | undefined;
+  let last = o.host.now();
+  let stopped = false;
+  const fail = (reason: string) => {
+    if (stopped) return;
+    stop();
+    o.onFail(reason);
+  };
+  const arm = () => {
+    timer?.cancel();
+    timer = o.host.after(interval, () =>
+      fail(
+        `missed the watchdog: no WATCHDOG=1 for ${Math.round(o.host.now() - last)} ms (WATCHDOG_USEC=${interval * 1000})`,
+      ),
+    );
+  };
+  const off = o.notify.on((m) => {
+    const usec = Number(m.get("WATCHDOG_USEC"));
+    if (Number.isFinite(usec) && usec > 0) interval = usec / 1000;
+    const w = m.get("WATCHDOG");
+    if (w === "trigger") return fail("the service asked for it (WATCHDOG=trigger)");
+    if (w === "1" || m.has("WATCHDOG_USEC")) {
+      last = o.host.now();
+      arm();
+    }
+  });
+  const stop = () => {
+    stopped = true;
+    timer?.cancel();
+    off();
+  };
+  arm();
+  return { stop };
 }

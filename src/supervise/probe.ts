@@ -66,6 +66,8 @@ export interface WaitReadyOptions {
   abort?: AbortSignal;
   /** Extra environment for exec probes (PORT is set). */
   env?: NodeJS.ProcessEnv;
+  /** Resolves at the service's READY=1 (probe kind `notify`). */
+  notified?: Promise<void>;
   /** The local port an http/tcp attempt to HOST:PORT connects from, when the caller steers
    * connections by source port (steering.ts), or undefined for any. */
   localPortFor?: (host: string, port: number) => Promise<number | undefined>;
@@ -128,6 +130,12 @@ export async function waitReady(o: WaitReadyOptions): Promise<ReadyResult> {
       });
       lastWhy = `no output line matched /${spec.pattern.source}/`;
       const r = await race(matched);
+      return isStop(r) ? notReady(r) : { ready: true, ms: elapsed() };
+    }
+    if (spec.kind === "notify") {
+      // The moment the service says so: no polling, no threshold.
+      lastWhy = "no READY=1 on NOTIFY_SOCKET yet";
+      const r = await race(o.notified ?? new Promise<never>(() => {}));
       return isStop(r) ? notReady(r) : { ready: true, ms: elapsed() };
     }
     if (spec.kind === "alive") {

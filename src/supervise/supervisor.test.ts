@@ -18,6 +18,7 @@ import type { ProcessHost } from "./host.js";
 import type { LaunchOptions } from "./launch.js";
 import { LIVENESS_DEFAULTS } from "./liveness.js";
 import type { Build } from "./machine.js";
+import { type NotifyMessage, type NotifySocket, parseNotify } from "./notify.js";
 import { parseProbeSpec, probeTimingDefaults } from "./probe.js";
 import type { Steering } from "./steering.js";
 import { createSupervisor, type Supervisor, type SupervisorOptions } from "./supervisor.js";
@@ -79,10 +80,39 @@ class FakeProcess implements Child {
   }
 }
 
+/** A NOTIFY_SOCKET the test sends to (sd_notify's datagrams, parsed). */
+class FakeNotify implements NotifySocket {
+  readonly path: string;
+  readonly ready: Promise<void>;
+  closed = false;
+  private listeners = new Set<(m: NotifyMessage) => void>();
+  private markReady!: () => void;
+  constructor(name: string) {
+    this.path = `/fake/${name}`;
+    this.ready = new Promise((r) => {
+      this.markReady = r;
+    });
+  }
+  send(text: string): void {
+    const m = parseNotify(text);
+    if (m.get("READY") === "1") this.markReady();
+    for (const l of this.listeners) l(m);
+  }
+  on(fn: (m: NotifyMessage) => void) {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+  idle() {}
+  close() {
+    this.closed = true;
+  }
+}
+
 function fakeHost() {
   let clock = 0;
   let timers: { at: number; fn: () => void; live: boolean }[] = [];
   const procs: FakeProcess[] = [];
+  const sockets: FakeNotify[] = [];
   const host: ProcessHost = {
     launch(o) {
       const p = new FakeProcess(1000 + procs.length, o);
@@ -94,13 +124,23 @@ function fakeHost() {
     after(ms, fn) {
       const t = { at: clock + ms, fn, live: true };
       timers.push(t);
-      return { cancel: () => void (t.live = false) };
+      return {
+        cancel: () => {
+          t.live = false;
+        },
+      };
     },
     freePort: async () => 40000,
+    notifySocket(_dir, name) {
+      const s = new FakeNotify(name);
+      sockets.push(s);
+      return s;
+    },
   };
   return {
     host,
     procs,
+    sockets,
     /** Move the clock; timers due fire in order. */
     advance(ms: number) {
       clock += ms;
@@ -442,5 +482,55 @@ describe("supervisor on a fake host", () => {
     await flush();
     expect(t.sup.phase).toBe("idle");
     expect(t.pending()).toEqual([]);
+  });
+
+  it("notify: READY=1 switches at once; the service's own messages are recorded; its socket closes with it", async () => {
+    const t = make({ probe: parseProbeSpec("notify") });
+    const first = t.sup.deploy(build(1));
+    await flush();
+    expect(t.procs[0]!.opts.env.NOTIFY_SOCKET).toBe("/fake/g1.1.sock");
+    t.procs[0]!.say("ready"); // a log line is no readiness here
+    await flush();
+    expect(t.sup.phase).toBe("probing");
+    t.sockets[0]!.send("READY=1\nSTATUS=serving");
+    expect(await first).toMatchObject({ ok: true, generation: 1 });
+    t.sockets[0]!.send("RELOADING=1");
+    expect(t.events.filter((e) => e.event === "notify").map((e) => e.reloading ?? e.status)).toEqual([
+      "serving",
+      "1",
+    ]);
+    await t.sup.stop();
+    sup = null;
+    expect(t.sockets[0]!.closed).toBe(true);
+  });
+
+  it("watchdog: WATCHDOG=1 keeps it alive; a silence longer than WATCHDOG_USEC is a hang", async () => {
+    const hung: string[] = [];
+    const t = make({
+      probe: parseProbeSpec("notify"),
+      watchdogMs: 2000,
+      captureHang: async (_g, reason) => {
+        hung.push(reason);
+      },
+    });
+    const first = t.sup.deploy(build(1));
+    await flush();
+    expect(t.procs[0]!.opts.env.WATCHDOG_USEC).toBe("2000000");
+    t.sockets[0]!.send("READY=1");
+    await first;
+    for (let i = 0; i < 5; i++) {
+      t.advance(1000);
+      t.sockets[0]!.send("WATCHDOG=1");
+    }
+    await flush();
+    expect(hung).toEqual([]);
+    t.advance(1999);
+    await flush();
+    expect(hung).toEqual([]);
+    t.advance(1);
+    await flush();
+    expect(hung[0]).toMatch(/missed the watchdog: no WATCHDOG=1 for 2000 ms/);
+    expect(t.procs[0]!.signals).toEqual(["SIGKILL"]);
+    expect(t.sup.phase).toBe("backingOff");
   });
 });

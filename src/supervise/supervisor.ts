@@ -4,6 +4,7 @@
  * through `capture`; so its unit tests (supervisor.test.ts) drive real decisions with fake
  * processes in milliseconds.
  */
+import { join } from "node:path";
 import { reportFromTracebackOnly } from "../analyze/analyze.js";
 import { type Captured, type CrashFacts, captureCrash, claimCore } from "../capture/capture.js";
 import type { Report } from "../contracts/report.js";
@@ -24,7 +25,7 @@ import {
   startGeneration,
 } from "./generation.js";
 import { type ProcessHost, systemHost, type TimerHandle } from "./host.js";
-import { type LivenessWatch, watchLiveness } from "./liveness.js";
+import { type LivenessWatch, watchLiveness, watchWatchdog } from "./liveness.js";
 import {
   type Build,
   type Effect,
@@ -104,6 +105,8 @@ export interface SupervisorOptions {
   capture?: (facts: CrashFacts) => Promise<Captured>;
   /** Set a crash's core aside the moment it is seen (default: capture/'s claimCore). */
   claim?: (facts: CrashFacts) => Promise<CrashFacts["claimed"]>;
+  /** systemd's watchdog: WATCHDOG_USEC for the service; a silence longer than this is a hang. */
+  watchdogMs?: number;
   /** Liveness while a generation serves (http, tcp or exec; Kubernetes timing). */
   liveness?: { spec: ProbeSpec; timing: ProbeTiming };
   /** A hung generation (liveness failed): take its core while it still runs, record it, end it. */
@@ -169,6 +172,8 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
     JSON.stringify(o.probe).includes("{port}") ||
     Object.values(o.env).some((v) => v?.includes("{port}"));
   const budget = resolveBudget(o);
+  // Each generation gets its own NOTIFY_SOCKET when readiness or the watchdog listens to it.
+  const notifyDir = o.probe.kind === "notify" || o.watchdogMs ? join(o.layout.root, "notify") : undefined;
   let state: MachineState = initialState();
   const runs = new Map<number, Running>();
   const waiters = new Map<number, ((r: DeployResult) => void)[]>();
@@ -396,31 +401,41 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
 
   /** Liveness from the moment it serves until it ends (or is stopped). */
   function watchAlive(g: Running): void {
-    if (!o.liveness || liveness.has(g.run)) return;
-    const w = watchLiveness({
-      spec: o.liveness.spec,
-      timing: o.liveness.timing,
-      host,
-      target: {
-        port: g.port,
-        env: o.env,
-        localPortFor: (h, port) => steering.probePort(g.build.generation, h, port),
+    g.notify?.idle();
+    if (liveness.has(g.run)) return;
+    const onFail = (reason: string) => {
+      for (const w of watches) w.stop();
+      liveness.delete(g.run);
+      if (g.state !== "ready") return;
+      o.emit({ event: "liveness-failed", generation: g.build.generation, pid: g.child.pid ?? null, reason });
+      dispatch({ type: "hung", run: g.run, reason });
+    };
+    const watches: LivenessWatch[] = [];
+    if (o.liveness)
+      watches.push(
+        watchLiveness({
+          spec: o.liveness.spec,
+          timing: o.liveness.timing,
+          host,
+          target: {
+            port: g.port,
+            env: o.env,
+            localPortFor: (h, port) => steering.probePort(g.build.generation, h, port),
+          },
+          onFail,
+        }),
+      );
+    if (o.watchdogMs && g.notify)
+      watches.push(watchWatchdog({ host, intervalMs: o.watchdogMs, notify: g.notify, onFail }));
+    if (watches.length === 0) return;
+    const all = {
+      stop: () => {
+        for (const w of watches) w.stop();
       },
-      onFail: (reason) => {
-        liveness.delete(g.run);
-        if (g.state !== "ready") return;
-        o.emit({
-          event: "liveness-failed",
-          generation: g.build.generation,
-          pid: g.child.pid ?? null,
-          reason,
-        });
-        dispatch({ type: "hung", run: g.run, reason });
-      },
-    });
-    liveness.set(g.run, w);
+    };
+    liveness.set(g.run, all);
     void g.child.stopped.then(() => {
-      w.stop();
+      all.stop();
       liveness.delete(g.run);
     });
   }
@@ -456,6 +471,9 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
         steering,
         needsPort,
         restart: n - 1,
+        ...(notifyDir
+          ? { notify: { dir: notifyDir, ...(o.watchdogMs ? { watchdogMs: o.watchdogMs } : {}) } }
+          : {}),
         shuttingDown: () => shuttingDown,
         storeWrite,
         claim: o.claim ?? claimCore,
@@ -501,6 +519,7 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
         return () => g.lines.delete(fn);
       },
       exited: g.child.stopped,
+      ...(g.notify ? { notified: g.notify.ready } : {}),
       readyTimeoutMs: o.readyTimeoutMs,
       abort: shutdown.signal,
       localPortFor: (h, port) => steering.probePort(g.build.generation, h, port),
