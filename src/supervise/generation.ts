@@ -58,8 +58,8 @@ export interface Running {
   port: number;
   state: GenState;
   startedAt: Date;
-  /** Ended by hotdump after a liveness failure: its end is a hang, not a stop. */
-  hung?: boolean;
+  /** Why hotdump made it dump itself (liveness, watchdog): its end is a hang, not a stop. */
+  hungReason?: string;
   /** How it ended, once it has. */
   outcome?: Ended;
   /** Its NOTIFY_SOCKET, while it runs. */
@@ -254,6 +254,7 @@ export async function startGeneration(build: Build, run: number, o: GenerationCo
       { expected, races: races.races, layout: o.layout, logger: o.logger },
     );
     const facts = a.crash?.facts ?? null;
+    if (facts && g.hungReason) facts.hang = { reason: g.hungReason };
     // Before anything restarts: the next generation's core must not replace this one.
     if (facts && o.mode === "run") facts.claimed = await o.claim(facts);
     return { ended: a.ended, expected, facts, crashPid: a.crash?.summary.pid ?? child.pid ?? null };

@@ -31,6 +31,25 @@ main.main()
 \t/src/main.go:9 +0x25
 `;
 
+/** The shape of a real SIGQUIT dump of a lock deadlock (test/fixtures/go/hangsvc), trimmed. */
+const HUNG = `SIGQUIT: quit
+PC=0x47a7e1 m=0 sigcode=0
+
+goroutine 0 gp=0x6f7c40 m=0 mp=0x6f8560 [idle]:
+runtime.futex(0x6f86a0, 0x80, 0x0, 0x0, 0x0, 0x0)
+\t/usr/local/go/src/runtime/sys_linux_amd64.s:557 +0x21 fp=0x7ffd sp=0x7ffd pc=0x47a7e1
+
+goroutine 21 gp=0xc000 m=nil [sync.Mutex.Lock, 3 minutes]:
+internal/sync.(*Mutex).lockSlow(0xc0000a0)
+\t/usr/local/go/src/internal/sync/mutex.go:149 +0x15d fp=0xc0 sp=0xc0 pc=0x46e
+sync.(*Mutex).Lock(...)
+\t/usr/local/go/src/sync/mutex.go:46
+main.(*store).get(0xc0000a0)
+\t/src/store.go:41 +0x2e fp=0xc0 sp=0xc0 pc=0x6a1
+main.handler(0xc00)
+\t/src/main.go:20 +0x1c fp=0xc0 sp=0xc0 pc=0x6a2
+`;
+
 class FakeProcess implements Child {
   readonly proc = null as never;
   readonly stdoutTail = new Tail(64 * 1024);
@@ -71,6 +90,11 @@ class FakeProcess implements Child {
   }
   signal(sig: NodeJS.Signals): void {
     this.signals.push(sig);
+    // GOTRACEBACK=crash: the runtime prints every goroutine, then dumps core.
+    if (sig === "SIGQUIT") {
+      this.say(HUNG, "stderr");
+      this.end({ signal: "SIGABRT" });
+    }
     if (sig === "SIGKILL" || (sig === "SIGTERM" && !this.stubborn)) this.end({ signal: sig, killed: true });
   }
   stop(o: { signal?: NodeJS.Signals } = {}): Promise<ChildEnd> {
@@ -406,15 +430,12 @@ describe("supervisor on a fake host", () => {
     expect(t.sup.phase).toBe("backingOff");
   });
 
-  it("a hang is captured first, then the process is killed and restarted like a crash", async () => {
-    const hung: number[] = [];
+  it("a liveness failure makes it dump itself (SIGQUIT), captured as a hang, then restarted like a crash", async () => {
     const t = make({
       // Nothing listens on port 1: every attempt is refused at once.
       liveness: { spec: parseProbeSpec("tcp:127.0.0.1:1"), timing: LIVENESS_DEFAULTS },
-      captureHang: async (g) => {
-        hung.push(g.child.pid ?? 0);
-      },
     });
+    const hung = () => t.captured.filter((f) => f.hang).map((f) => f.pid);
     const first = t.sup.deploy(build(1));
     await flush();
     t.procs[0]!.say("ready");
@@ -423,13 +444,17 @@ describe("supervisor on a fake host", () => {
       t.advance(10_000);
       await attempts();
     }
-    expect(hung).toEqual([]);
+    expect(hung()).toEqual([]);
     expect(t.procs[0]!.signals).toEqual([]);
     t.advance(10_000);
     await attempts();
     expect(t.events.find((e) => e.event === "liveness-failed")).toMatchObject({ generation: 1 });
-    expect(hung).toEqual([1000]);
-    expect(t.procs[0]!.signals).toEqual(["SIGKILL"]);
+    expect(t.events.find((e) => e.event === "hang")).toMatchObject({ generation: 1, pid: 1000 });
+    expect(hung()).toEqual([1000]);
+    expect(t.procs[0]!.signals).toEqual(["SIGQUIT"]);
+    expect(t.captured[0]!.hang?.reason).toMatch(
+      /^3 liveness probe failures in a row, 10 s apart \(last: connect 127.0.0.1:1: ECONNREFUSED\)$/,
+    );
     expect(t.sup.phase).toBe("backingOff");
   });
 
@@ -505,14 +530,8 @@ describe("supervisor on a fake host", () => {
   });
 
   it("watchdog: WATCHDOG=1 keeps it alive; a silence longer than WATCHDOG_USEC is a hang", async () => {
-    const hung: string[] = [];
-    const t = make({
-      probe: parseProbeSpec("notify"),
-      watchdogMs: 2000,
-      captureHang: async (_g, reason) => {
-        hung.push(reason);
-      },
-    });
+    const t = make({ probe: parseProbeSpec("notify"), watchdogMs: 2000 });
+    const hung = () => t.captured.filter((f) => f.hang).map((f) => f.hang?.reason);
     const first = t.sup.deploy(build(1));
     await flush();
     expect(t.procs[0]!.opts.env.WATCHDOG_USEC).toBe("2000000");
@@ -523,14 +542,14 @@ describe("supervisor on a fake host", () => {
       t.sockets[0]!.send("WATCHDOG=1");
     }
     await flush();
-    expect(hung).toEqual([]);
+    expect(hung()).toEqual([]);
     t.advance(1999);
     await flush();
-    expect(hung).toEqual([]);
+    expect(hung()).toEqual([]);
     t.advance(1);
     await flush();
-    expect(hung[0]).toMatch(/missed the watchdog: no WATCHDOG=1 for 2000 ms/);
-    expect(t.procs[0]!.signals).toEqual(["SIGKILL"]);
+    expect(hung()[0]).toMatch(/missed the watchdog: no WATCHDOG=1 for 2000 ms/);
+    expect(t.procs[0]!.signals).toEqual(["SIGQUIT"]);
     expect(t.sup.phase).toBe("backingOff");
   });
 });

@@ -109,8 +109,6 @@ export interface SupervisorOptions {
   watchdogMs?: number;
   /** Liveness while a generation serves (http, tcp or exec; Kubernetes timing). */
   liveness?: { spec: ProbeSpec; timing: ProbeTiming };
-  /** A hung generation (liveness failed): take its core while it still runs, record it, end it. */
-  captureHang?: (g: Running, reason: string) => Promise<void>;
 }
 
 export type DeployResult =
@@ -143,6 +141,9 @@ function resolveBudget(o: SupervisorOptions): { maxUse: number; keepFree: number
   const d = defaultBudget(o.layout.root);
   return { maxUse: maxUse ?? d.maxUse, keepFree: keepFree ?? d.keepFree };
 }
+
+/** How long a hung generation has to dump itself after SIGQUIT (a big heap's core takes seconds). */
+const HANG_GRACE_MS = 30_000;
 
 export function createSupervisor(o: SupervisorOptions): Supervisor {
   const host = o.host ?? systemHost;
@@ -360,9 +361,8 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
         return;
       case "captureHang": {
         const g = gen(fx.slot.run);
-        if (!g || g.state === "ended" || g.hung) return;
-        g.hung = true;
-        void hang(g, fx.reason);
+        if (!g || g.state === "ended" || g.hungReason) return;
+        hang(g, fx.reason);
         return;
       }
       case "baked":
@@ -497,7 +497,7 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
         type: "ended",
         run: slot.run,
         expected: end.expected,
-        crash: end.ended.outcome === "crash" || Boolean(g.hung),
+        crash: end.ended.outcome === "crash" || Boolean(g.hungReason),
       });
     });
     void g.done.then(() => {
@@ -578,15 +578,22 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
     later("backoff", delay, { type: "backoffDone" });
   }
 
-  async function hang(g: Running, reason: string): Promise<void> {
-    o.logger.warn(`generation ${g.build.generation} is hung (${reason}): capturing it, then restarting`);
-    try {
-      await o.captureHang?.(g, reason);
-    } catch (e) {
-      o.logger.error(`capturing hung generation ${g.build.generation} failed: ${(e as Error).message}`);
-    }
-    // Not "stopping": its end is the hang's, restarted or rolled back like a crash.
-    g.child.signal("SIGKILL");
+  /**
+   * A hung generation dumps itself: SIGQUIT under GOTRACEBACK=crash (launch.ts sets it) makes the
+   * Go runtime print every goroutine with its wait reason and wait time, then dump core; its end
+   * then goes the crash's way (attributed, captured as kind `hang`, restarted or rolled back). One
+   * that ignores SIGQUIT (its own signal.Notify) is killed after HANG_GRACE_MS: the hang event
+   * stays, the core cannot be had.
+   */
+  function hang(g: Running, reason: string): void {
+    o.logger.warn(
+      `generation ${g.build.generation} is hung (${reason}): dumping its goroutines and core, then ${state.phase.kind === "baking" ? "rolling back" : "restarting"}`,
+    );
+    o.emit({ event: "hang", generation: g.build.generation, pid: g.child.pid ?? null, reason });
+    g.hungReason = reason;
+    g.child.signal("SIGQUIT");
+    const t = host.after(HANG_GRACE_MS, () => g.child.signal("SIGKILL"));
+    void g.child.stopped.then(() => t.cancel());
   }
 
   async function rolledBack(bad: Slot, to: Build, reason: string, instant: boolean): Promise<void> {
