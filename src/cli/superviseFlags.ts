@@ -1,6 +1,6 @@
 /**
  * The flags `dev` and `run` share (the issue's command-line contract): --listen (repeatable),
- * --probe, --liveness, --bake, --bake-hold-old, --env NAME=VALUE (repeatable, {port} allowed),
+ * --probe, --liveness, --watchdog, --bake, --bake-hold-old, --env NAME=VALUE (repeatable, {port} allowed),
  * --ready-timeout, --drain, --json-events.
  * config/supervise.ts resolves them over the config file.
  */
@@ -24,6 +24,10 @@ export function addSuperviseFlags(cmd: Command): Command {
     .option(
       "--liveness <spec>",
       "while a generation serves, probe it (http://, tcp:, exec:) every 10s; 3 failures in a row: capture it as hung, restart or roll back",
+    )
+    .option(
+      "--watchdog <duration>",
+      "systemd watchdog: the service gets WATCHDOG_USEC and NOTIFY_SOCKET; no WATCHDOG=1 within it: capture it as hung, restart or roll back",
     )
     .option(
       "--bake <duration>",

@@ -156,6 +156,7 @@ export function resolveConfig(raw: RawConfig, ctx: ResolveContext): ResolvedConf
       drainMs: ms(raw.supervise?.drain, DEFAULTS.drain),
       bakeMs: raw.supervise?.bake === undefined ? null : ms(raw.supervise.bake, "0s"),
       bakeHoldOld: raw.supervise?.bake_hold_old ?? false,
+      watchdogMs: ms(raw.supervise?.watchdog, "0s"),
       liveness: raw.supervise?.liveness
         ? {
             probe: raw.supervise.liveness.probe,

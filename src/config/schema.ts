@@ -138,6 +138,8 @@ export const superviseSchema = z.strictObject({
   /** Probation after a switch: a crash or a liveness failure within it rolls back ("0s": off). */
   bake: duration({ allowZero: true }).optional(),
   bake_hold_old: z.boolean().optional(),
+  /** systemd's WATCHDOG_USEC: the service sends WATCHDOG=1 at least this often. */
+  watchdog: duration({ allowZero: true }).optional(),
   /** Kubernetes' livenessProbe: the probe and its timing (defaults 10s, 1s, 3). */
   liveness: z
     .strictObject({

@@ -23,6 +23,7 @@ export interface SuperviseFlags {
   bake?: string;
   bakeHoldOld?: boolean;
   liveness?: string;
+  watchdog?: string;
 }
 
 export interface ResolvedSupervise {
@@ -36,6 +37,8 @@ export interface ResolvedSupervise {
   bakeMs: number;
   bakeHoldOld: boolean;
   liveness: { spec: ProbeSpec; timing: ProbeTiming } | null;
+  /** systemd's WATCHDOG_USEC for the service, and the silence that makes it hung (0: off). */
+  watchdogMs: number;
 }
 
 /** run's bake: long enough for the first real requests after a switch (issue 18). */
@@ -73,6 +76,7 @@ export function resolveSuperviseFlags(
       : (config?.supervise.bakeMs ?? (mode === "run" ? RUN_BAKE_MS : 0)),
     bakeHoldOld: f.bakeHoldOld ?? config?.supervise.bakeHoldOld ?? false,
     liveness: resolveLiveness(f.liveness, config),
+    watchdogMs: f.watchdog ? duration("--watchdog", f.watchdog) : (config?.supervise.watchdogMs ?? 0),
   };
 }
 

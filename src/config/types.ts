@@ -67,6 +67,8 @@ export interface ResolvedSuperviseConfig {
   bakeMs: number | null;
   bakeHoldOld: boolean;
   liveness: ResolvedLiveness | null;
+  /** WATCHDOG_USEC for the service (0: off). */
+  watchdogMs: number;
 }
 
 export interface ResolvedLiveness {

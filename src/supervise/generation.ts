@@ -58,6 +58,8 @@ export interface Running {
   port: number;
   state: GenState;
   startedAt: Date;
+  /** Stopped by hotdump (set the moment it ended). */
+  expected?: boolean;
   /** Why hotdump made it dump itself (liveness, watchdog): its end is a hang, not a stop. */
   hungReason?: string;
   /** How it ended, once it has. */
@@ -228,6 +230,7 @@ export async function startGeneration(build: Build, run: number, o: GenerationCo
     recovered.flush();
     if (child.pid !== undefined) o.storeWrite("running.json", forgetRunning(o.layout, child.pid));
     const expected = g.state === "stopping";
+    g.expected = expected;
     g.state = "ended";
     // The sockets of a generation that took the traffic and ended by itself stay open: the
     // connections queued on them wait for the restart (or the rollback) instead of being reset.

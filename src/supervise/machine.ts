@@ -90,7 +90,9 @@ export type MachineEvent =
   | { type: "started"; run: number }
   | { type: "ready"; run: number; ms: number }
   | { type: "notReady"; run: number; reason: string; exited: boolean }
-  /** The process of `run` ended; expected: the supervisor stopped it. */
+  /** The process of `run` is gone, seen at once (its end is attributed and captured later). */
+  | { type: "exited"; run: number; expected: boolean; how: string }
+  /** The process of `run` ended (attributed; in run its core set aside); expected: stopped by us. */
   | { type: "ended"; run: number; expected: boolean; crash: boolean }
   /** Liveness or the watchdog failed. */
   | { type: "hung"; run: number; reason: string }
@@ -324,6 +326,14 @@ export function step(s: MachineState, e: MachineEvent, c: MachineConfig): Step {
         default:
           return same();
       }
+    }
+
+    case "exited": {
+      // With the old generation held, switching back is a steering change: done the moment the
+      // process is seen gone, not after its end is attributed (that comes as `ended`, ignored then).
+      if (e.expected || p.kind !== "baking" || p.cur.run !== e.run || !p.held) return same();
+      fx.push({ do: "cancelTimers" });
+      return rollBack(p.cur, p.good, p.held, `${e.how} during its bake`);
     }
 
     case "hung": {

@@ -182,6 +182,9 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
   const starts = new Map<number, number>();
   const timers = new Map<"bake" | "backoff", TimerHandle>();
   const readyMs = new Map<number, number>();
+  /** When each run's end was seen (host clock): a held rollback is measured from it. */
+  const exitSeen = new Map<number, number>();
+  const steeredMs = new Map<number, number>();
   const liveness = new Map<number, LivenessWatch>();
   /** Candidates refused while the old generation serves: their answer carries their crash. */
   const rejectedRuns = new Set<number>();
@@ -339,6 +342,8 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
         // The bad one's sockets were kept for its restart: there is none, so they go now.
         steering.rollback(fx.from.build.generation, fx.to.build.generation);
         steering.release(fx.from.build.generation);
+        const seen = exitSeen.get(fx.from.run);
+        if (seen !== undefined) steeredMs.set(fx.from.run, host.now() - seen);
         const g = gen(fx.to.run);
         o.emit({
           event: "switch",
@@ -491,6 +496,15 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
       void stopGeneration(g);
       return;
     }
+    void g.child.stopped.then((end) => {
+      exitSeen.set(slot.run, host.now());
+      dispatch({
+        type: "exited",
+        run: slot.run,
+        expected: Boolean(g.expected),
+        how: end.signal ? `died of ${end.signal}` : `exited with status ${end.exitCode}`,
+      });
+    });
     void endOf(g).then((end) => {
       g.outcome = end.ended;
       dispatch({
@@ -597,7 +611,7 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
   }
 
   async function rolledBack(bad: Slot, to: Build, reason: string, instant: boolean): Promise<void> {
-    const t = host.now();
+    const steered = steeredMs.get(bad.run);
     o.logger.warn(
       `generation ${bad.build.generation} ${reason}: rolling back to generation ${to.generation}${instant ? " (held up through the bake)" : " (its binary from the store)"}; ${bad.build.sha256.slice(0, 12)}… stays out until a new build`,
     );
@@ -612,7 +626,8 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
       ...(crashId ? { crashId } : {}),
       servingGeneration: to.generation,
       after: "bake",
-      ...(instant ? { steeredMs: Math.round(host.now() - t) } : {}),
+      // Held: from the bad process seen gone to new connections going to the old one.
+      ...(instant && steered !== undefined ? { steeredMs: Math.round(steered * 100) / 100 } : {}),
     });
   }
 
