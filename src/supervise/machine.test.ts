@@ -295,6 +295,25 @@ describe("machine: bake and rollback (issue 18)", () => {
     expect(kinds(baked.last)).toEqual(["baked", "retire"]);
   });
 
+  it("held: the rollback happens the moment the process is seen gone; its later attributed end changes nothing", () => {
+    const r = drive(HOLD, [
+      ...switchedTo2,
+      { type: "exited", run: 2, expected: false, how: "died of SIGABRT" },
+    ]);
+    expect(kinds(r.last)).toEqual(["cancelTimers", "steerBack", "rollback"]);
+    expect(r.last[2]).toMatchObject({ reason: "died of SIGABRT during its bake", instant: true });
+    const later = drive(HOLD, [{ type: "ended", run: 2, expected: false, crash: true }], r.s);
+    expect(later.last).toEqual([]);
+    expect(later.s.phase).toMatchObject({ kind: "serving", cur: { run: 1 } });
+    // Not held (or stopped by us, or not baking): `exited` decides nothing.
+    expect(drive(BAKE, [...switchedTo2, { type: "exited", run: 2, expected: false, how: "x" }]).last).toEqual(
+      [],
+    );
+    expect(drive(HOLD, [...switchedTo2, { type: "exited", run: 2, expected: true, how: "x" }]).last).toEqual(
+      [],
+    );
+  });
+
   it("a liveness failure during the bake rolls back once the hung process ended", () => {
     const r = drive(BAKE, [
       ...switchedTo2,

@@ -408,6 +408,14 @@ describe("supervisor on a fake host", () => {
     expect(t.sup.current).toMatchObject({ generation: 1, pid: 1000 });
     expect(t.calls).toContain("rollback 2->1");
     expect(t.names()).toContain("held 1");
+    const rb = t.events.find((e) => e.event === "rollback");
+    expect(rb).toMatchObject({
+      generation: 2,
+      servingGeneration: 1,
+      reason: "died of SIGABRT during its bake",
+      crashId: "crash-1",
+    });
+    expect(rb?.steeredMs).toBe(0);
   });
 
   it("bake passes: `baked` is recorded and the held old generation is retired then", async () => {
