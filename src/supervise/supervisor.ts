@@ -142,6 +142,9 @@ function resolveBudget(o: SupervisorOptions): { maxUse: number; keepFree: number
   return { maxUse: maxUse ?? d.maxUse, keepFree: keepFree ?? d.keepFree };
 }
 
+/** Holding the old generation needs a steering change back: BPF on TCP sockets. */
+const canHold = (s: Steering) => s.mode === "steered" && s.addresses().every((a) => a.family !== "unix");
+
 /** How long a hung generation has to dump itself after SIGQUIT (a big heap's core takes seconds). */
 const HANG_GRACE_MS = 30_000;
 
@@ -158,11 +161,11 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
     handoff,
     restartExits: o.mode === "run",
     bakeMs: o.bakeMs ?? 0,
-    holdOld: Boolean(o.bakeHoldOld) && steering.mode === "steered",
+    holdOld: Boolean(o.bakeHoldOld) && canHold(steering),
   };
-  if (o.bakeHoldOld && steering.mode !== "steered" && handoff)
+  if (o.bakeHoldOld && !config.holdOld && handoff)
     o.logger.warn(
-      `--bake-hold-old needs kernel steering (${steering.reason ?? "off"}): a rollback starts the last good build again instead`,
+      `--bake-hold-old needs kernel steering of TCP sockets (${steering.mode === "steered" ? "a UNIX socket's public name moves with rename(2), it cannot point back" : (steering.reason ?? "off")}): a rollback starts the last good build again instead`,
     );
   const stopSignal = o.stopSignal ?? "SIGTERM";
   const stopTimeoutMs = o.stopTimeoutMs ?? (o.mode === "run" ? 30_000 : 5_000);
@@ -339,11 +342,12 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
         return;
       }
       case "steerBack": {
-        // The bad one's sockets were kept for its restart: there is none, so they go now.
-        steering.rollback(fx.from.build.generation, fx.to.build.generation);
-        steering.release(fx.from.build.generation);
+        // The steering change first (one BPF program attached), then the bad one's sockets, kept
+        // for a restart that will not come, are closed.
+        steering.switchTo(fx.to.build.generation);
         const seen = exitSeen.get(fx.from.run);
         if (seen !== undefined) steeredMs.set(fx.from.run, host.now() - seen);
+        steering.release(fx.from.build.generation);
         const g = gen(fx.to.run);
         o.emit({
           event: "switch",
@@ -459,6 +463,12 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
   async function launch(slot: Slot): Promise<void> {
     const n = (starts.get(slot.build.generation) ?? 0) + 1;
     starts.set(slot.build.generation, n);
+    // Sockets are the generation's: a rollback to a generation whose last process is still being
+    // retired waits for it to end (and release them) before it opens them again.
+    const same = [...runs.values()].filter(
+      (r) => r.build.generation === slot.build.generation && r.state !== "ended",
+    );
+    await Promise.all(same.map((r) => r.ended));
     let g: Running;
     try {
       g = await startGeneration(slot.build, slot.run, {
