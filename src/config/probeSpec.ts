@@ -43,7 +43,7 @@ export function probeTimingDefaults(mode: ProbeMode): ProbeTiming {
         initialDelaySeconds: 0,
         periodSeconds: 0.5,
         timeoutSeconds: 1,
-        successThreshold: 3,
+        successThreshold: 1,
         failureThreshold: 3,
       };
 }
