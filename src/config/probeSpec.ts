@@ -27,8 +27,9 @@ export type ProbeMode = "dev" | "run";
 
 /**
  * dev polls every 0.1 s and trusts one pass: the reload loop is what the developer waits on.
- * run polls every 0.5 s and wants 3 passes in a row (about a second of health) before the old
- * generation stops, since a service that answers once and then falls over would take traffic down.
+ * run polls every 0.5 s and also switches on the first pass (issue 20): a service that answers
+ * once and then falls over is caught by the bake after the switch (60 s by default), which rolls
+ * back to the last good generation, instead of by a second of extra passes before it.
  */
 export function probeTimingDefaults(mode: ProbeMode): ProbeTiming {
   return mode === "dev"
