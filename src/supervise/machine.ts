@@ -156,253 +156,120 @@ export function servingSlot(p: Phase): Slot | null {
 }
 
 export function step(s: MachineState, e: MachineEvent, c: MachineConfig): Step {
+  const t = new Transition(s, c);
   const p = s.phase;
-  const fx: Effect[] = [];
-  const to = (phase: Phase, more: Partial<MachineState> = {}): Step => ({
-    state: { ...s, ...more, phase },
-    effects: fx,
-  });
-  const same = (): Step => ({ state: s, effects: fx });
-  let nextRun = s.nextRun;
-  const slotOf = (build: Build): Slot => ({ run: nextRun++, build });
-  const begin = (build: Build, old: Slot | null, waiting: number[]): Step => {
-    const cand = slotOf(build);
-    fx.push({ do: "start", slot: cand });
-    return to(
-      { kind: "starting", cand, old, oldEnded: null, next: null, waiting, nextWaiting: [] },
-      { nextRun },
-    );
-  };
-
   if (e.type === "stop") {
-    fx.push({ do: "cancelTimers" });
-    for (const slot of runningSlots(p)) fx.push({ do: "stop", slot });
+    t.fx.push({ do: "cancelTimers" });
+    for (const slot of runningSlots(p)) t.fx.push({ do: "stop", slot });
     const waiting = waitingOf(p);
-    if (waiting.length) fx.push({ do: "settle", waiting, ok: false, generation: 0, reason: "shutting down" });
-    return to({ kind: "stopped" });
+    if (waiting.length)
+      t.fx.push({ do: "settle", waiting, ok: false, generation: 0, reason: "shutting down" });
+    return t.to({ kind: "stopped" });
   }
   if (p.kind === "stopped") {
     if (e.type === "deploy")
-      fx.push({
+      t.fx.push({
         do: "settle",
         waiting: [e.build.generation],
         ok: false,
         generation: e.build.generation,
         reason: "shutting down",
       });
-    return same();
+    return t.same();
   }
-
   switch (e.type) {
-    case "deploy": {
-      const b = e.build;
-      const w = e.waiting ?? [b.generation];
-      if (s.bad.includes(b.sha256)) {
-        fx.push({
-          do: "settle",
-          waiting: w,
-          ok: false,
-          generation: b.generation,
-          reason: "this binary crashed during its bake and was rolled back: waiting for a new build",
-        });
-        return same();
-      }
-      switch (p.kind) {
-        case "idle":
-          return begin(b, null, w);
-        case "serving":
-        case "baking": {
-          if (p.kind === "baking") {
-            // A new build ends the probation: the one on trial is as good as any to hand over from.
-            fx.push({ do: "cancelTimers" });
-            if (p.held) fx.push({ do: "stop", slot: p.held });
-          }
-          if (!c.handoff) {
-            fx.push({ do: "stop", slot: p.cur });
-            return to({ kind: "replacing", old: p.cur, next: b, waiting: w });
-          }
-          return begin(b, p.cur, w);
-        }
-        case "backingOff":
-          fx.push({ do: "cancelTimers" });
-          return begin(b, null, w);
-        case "replacing":
-          // Not started yet: the newest build replaces it, and its waiters wait for that one.
-          return to({ ...p, next: b, waiting: [...p.waiting, ...w] });
-        case "starting":
-        case "probing":
-        case "rollingBack":
-          // Coalesce: whatever waited to go next is replaced by the newest build; all its waiters
-          // get the newest one's result.
-          return to({ ...p, next: b, nextWaiting: [...p.nextWaiting, ...w] });
-      }
-      return same();
-    }
-
-    case "started": {
-      if ((p.kind === "starting" || p.kind === "rollingBack") && p.cand.run === e.run) {
-        fx.push({ do: "probe", run: e.run });
-        return p.kind === "starting" ? to({ ...p, kind: "probing" }) : same();
-      }
-      return same();
-    }
-
-    case "ready": {
-      if ((p.kind !== "probing" && p.kind !== "rollingBack") || p.cand.run !== e.run) return same();
-      const { cand, old } = p;
-      fx.push({ do: "serving", slot: cand, ms: e.ms });
-      if (c.handoff) fx.push({ do: "switch", to: cand, from: old });
-      if (p.oldEnded) fx.push({ do: "release", run: p.oldEnded.run });
-      // On probation: a new build after a good one (a restart of the same binary is not).
-      const good = old?.build ?? s.good;
-      const bake = p.kind === "probing" && c.bakeMs > 0 && good !== null && good.sha256 !== cand.build.sha256;
-      const hold = bake && c.holdOld && c.handoff && old !== null;
-      if (old) fx.push(hold ? { do: "hold", slot: old } : { do: "retire", slot: old });
-      settle(p.waiting, { ok: true, cand });
-      if (bake && good) {
-        fx.push({ do: "bake", run: cand.run, ms: c.bakeMs });
-        return afterTrial(to({ kind: "baking", cur: cand, good, held: hold ? old : null }), p);
-      }
-      return afterTrial(to({ kind: "serving", cur: cand, ready: true }, { good: cand.build }), p);
-    }
-
-    case "notReady": {
-      if ((p.kind !== "probing" && p.kind !== "rollingBack") || p.cand.run !== e.run) return same();
-      const { cand, old } = p;
-      if (old) {
-        // Refused before the switch: the old generation never stopped serving.
-        fx.push({ do: "rejected", cand, old, reason: e.reason });
-        settle(p.waiting, { ok: false, cand, reason: e.reason });
-        return afterTrial(to({ kind: "serving", cur: old, ready: true }), p);
-      }
-      settle(p.waiting, { ok: false, cand, reason: e.reason });
-      if (e.exited) {
-        // It died before it was ready, and nothing else serves: start again after a backoff (the
-        // old build, when it was serving until it crashed meanwhile; a new build goes first).
-        if (p.next) return begin(p.next, null, p.nextWaiting);
-        const again = p.oldEnded?.build ?? cand.build;
-        fx.push({ do: "backoff", build: again, crashed: true });
-        return to({ kind: "backingOff", build: again });
-      }
-      // Still running but not ready, and nothing else to serve: keep it, and say so.
-      fx.push({ do: "keepUnready", slot: cand, reason: e.reason });
-      if (p.oldEnded) {
-        if (c.handoff) fx.push({ do: "switch", to: cand, from: null });
-        fx.push({ do: "release", run: p.oldEnded.run });
-      }
-      return afterTrial(to({ kind: "serving", cur: cand, ready: false }), p);
-    }
-
-    case "ended": {
-      if (e.expected) {
-        if (p.kind === "replacing" && p.old.run === e.run) {
-          if (!p.next) return to({ kind: "idle" });
-          return begin(p.next, null, p.waiting);
-        }
-        return same();
-      }
-      switch (p.kind) {
-        case "serving":
-          if (p.cur.run !== e.run) return same();
-          return endedServing(p.cur, e.crash);
-        case "baking": {
-          if (p.held?.run === e.run) return to({ ...p, held: null });
-          if (p.cur.run !== e.run) return same();
-          fx.push({ do: "cancelTimers" });
-          return rollBack(
-            p.cur,
-            p.good,
-            p.held,
-            e.crash ? "crashed during its bake" : "exited during its bake",
-          );
-        }
-        case "starting":
-        case "probing":
-        case "rollingBack":
-          // The old one crashed while the new one starts: the candidate's readiness decides.
-          if (p.old?.run === e.run) return to({ ...p, old: null, oldEnded: p.old });
-          // The candidate's own end arrives as notReady(exited) from its probe.
-          return same();
-        default:
-          return same();
-      }
-    }
-
-    case "exited": {
-      // With the old generation held, switching back is a steering change: done the moment the
-      // process is seen gone, not after its end is attributed (that comes as `ended`, ignored then).
-      if (e.expected || p.kind !== "baking" || p.cur.run !== e.run || !p.held) return same();
-      fx.push({ do: "cancelTimers" });
-      return rollBack(p.cur, p.good, p.held, `${e.how} during its bake`);
-    }
-
-    case "hung": {
-      if ((p.kind !== "serving" && p.kind !== "baking") || p.cur.run !== e.run) return same();
-      // Its end follows as `ended` (unexpected): restarted, or rolled back within the bake.
-      fx.push({ do: "captureHang", slot: p.cur, reason: e.reason });
-      return same();
-    }
-
-    case "bakeDone": {
-      if (p.kind !== "baking" || p.cur.run !== e.run) return same();
-      fx.push({ do: "baked", slot: p.cur });
-      if (p.held) fx.push({ do: "retire", slot: p.held });
-      return to({ kind: "serving", cur: p.cur, ready: true }, { good: p.cur.build });
-    }
-
-    case "backoffDone": {
-      if (p.kind !== "backingOff") return same();
-      return begin(p.build, null, []);
-    }
-
-    case "linked": {
-      if (c.handoff || p.kind !== "serving" || !p.ready) return same();
-      fx.push({ do: "stop", slot: p.cur });
-      return to({ kind: "replacing", old: p.cur, next: null, waiting: [] });
-    }
+    case "deploy":
+      return onDeploy(t, e);
+    case "started":
+      return onStarted(t, e);
+    case "ready":
+      return onReady(t, e);
+    case "notReady":
+      return onNotReady(t, e);
+    case "ended":
+      return onEnded(t, e);
+    case "exited":
+      return onExited(t, e);
+    case "hung":
+      return onHung(t, e);
+    case "bakeDone":
+      return onBakeDone(t, e);
+    case "backoffDone":
+      return onBackoffDone(t);
+    case "linked":
+      return onLinked(t);
   }
-  return same();
+}
+
+/** One transition being written: the state it starts from, the effects so far, the next run id. */
+class Transition {
+  readonly fx: Effect[] = [];
+  private nextRun: number;
+  constructor(
+    readonly s: MachineState,
+    readonly c: MachineConfig,
+  ) {
+    this.nextRun = s.nextRun;
+  }
+
+  to(phase: Phase, more: Partial<MachineState> = {}): Step {
+    return { state: { ...this.s, ...more, phase, nextRun: this.nextRun }, effects: this.fx };
+  }
+
+  same(): Step {
+    return { state: this.s, effects: this.fx };
+  }
+
+  slotOf(build: Build): Slot {
+    return { run: this.nextRun++, build };
+  }
+
+  /** Start `build` as a candidate (beside `old` when there are sockets to hand over). */
+  begin(build: Build, old: Slot | null, waiting: number[]): Step {
+    const cand = this.slotOf(build);
+    this.fx.push({ do: "start", slot: cand });
+    return this.to({ kind: "starting", cand, old, oldEnded: null, next: null, waiting, nextWaiting: [] });
+  }
 
   /** A build that arrived during a trial is deployed once the trial is decided, for its own waiters. */
-  function afterTrial(done: Step, trial: Trial): Step {
+  afterTrial(done: Step, trial: Trial): Step {
     if (!trial.next) return done;
-    const more = step(done.state, { type: "deploy", build: trial.next, waiting: trial.nextWaiting }, c);
+    const more = step(done.state, { type: "deploy", build: trial.next, waiting: trial.nextWaiting }, this.c);
     return { state: more.state, effects: [...done.effects, ...more.effects] };
   }
 
-  function settle(
-    waiting: number[],
-    r: { ok: true; cand: Slot } | { ok: false; cand: Slot; reason: string },
-  ) {
+  settle(waiting: number[], r: { ok: true; cand: Slot } | { ok: false; cand: Slot; reason: string }): void {
     const { generation } = r.cand.build;
-    if (r.ok) fx.push({ do: "settle", waiting, ok: true, generation, run: r.cand.run });
-    else fx.push({ do: "settle", waiting, ok: false, generation, reason: r.reason, run: r.cand.run });
+    if (r.ok) this.fx.push({ do: "settle", waiting, ok: true, generation, run: r.cand.run });
+    else this.fx.push({ do: "settle", waiting, ok: false, generation, reason: r.reason, run: r.cand.run });
   }
 
-  function endedServing(cur: Slot, crash: boolean): Step {
-    if (!crash && !c.restartExits) {
-      fx.push({ do: "exitedIdle", slot: cur });
-      return to({ kind: "idle" });
+  /** The serving generation ended by itself: restarted after a backoff (dev: a crash only). */
+  endedServing(cur: Slot, crash: boolean): Step {
+    if (!crash && !this.c.restartExits) {
+      this.fx.push({ do: "exitedIdle", slot: cur });
+      return this.to({ kind: "idle" });
     }
-    fx.push({ do: "backoff", build: cur.build, crashed: crash });
-    return to({ kind: "backingOff", build: cur.build });
+    this.fx.push({ do: "backoff", build: cur.build, crashed: crash });
+    return this.to({ kind: "backingOff", build: cur.build });
   }
 
-  function rollBack(bad: Slot, good: Build, held: Slot | null, reason: string): Step {
+  /** The generation on probation failed: back to the last good build; the bad binary stays out. */
+  rollBack(bad: Slot, good: Build, held: Slot | null, reason: string): Step {
     // The same binary again (an identical reload): nothing to go back to, restart it as any crash.
-    if (bad.build.sha256 === good.sha256) return endedServing(bad, true);
-    const badShas = [...s.bad.filter((h) => h !== bad.build.sha256), bad.build.sha256];
+    if (bad.build.sha256 === good.sha256) return this.endedServing(bad, true);
+    const badShas = [...this.s.bad.filter((h) => h !== bad.build.sha256), bad.build.sha256];
     if (held) {
       // Held up and receiving nothing through the bake: switching back is a steering change.
-      fx.push({ do: "steerBack", to: held, from: bad });
-      fx.push({ do: "rollback", bad, to: good, reason, instant: true });
-      return to({ kind: "serving", cur: held, ready: true }, { bad: badShas, good });
+      this.fx.push({ do: "steerBack", to: held, from: bad });
+      this.fx.push({ do: "rollback", bad, to: good, reason, instant: true });
+      return this.to({ kind: "serving", cur: held, ready: true }, { bad: badShas, good });
     }
     // Its exact binary from the store, on the sockets kept from the crash, health-gated as any start.
-    fx.push({ do: "rollback", bad, to: good, reason, instant: false });
-    const cand = slotOf(good);
-    fx.push({ do: "start", slot: cand });
-    return to(
+    this.fx.push({ do: "rollback", bad, to: good, reason, instant: false });
+    const cand = this.slotOf(good);
+    this.fx.push({ do: "start", slot: cand });
+    return this.to(
       {
         kind: "rollingBack",
         bad: bad.build,
@@ -414,9 +281,186 @@ export function step(s: MachineState, e: MachineEvent, c: MachineConfig): Step {
         waiting: [],
         nextWaiting: [],
       },
-      { bad: badShas, good, nextRun },
+      { bad: badShas, good },
     );
   }
+}
+
+function onDeploy(t: Transition, e: Extract<MachineEvent, { type: "deploy" }>): Step {
+  const p = t.s.phase;
+  const b = e.build;
+  const w = e.waiting ?? [b.generation];
+  if (t.s.bad.includes(b.sha256)) {
+    t.fx.push({
+      do: "settle",
+      waiting: w,
+      ok: false,
+      generation: b.generation,
+      reason: "this binary crashed during its bake and was rolled back: waiting for a new build",
+    });
+    return t.same();
+  }
+  switch (p.kind) {
+    case "idle":
+      return t.begin(b, null, w);
+    case "serving":
+    case "baking": {
+      if (p.kind === "baking") {
+        // A new build ends the probation: the one on trial is as good as any to hand over from.
+        t.fx.push({ do: "cancelTimers" });
+        if (p.held) t.fx.push({ do: "stop", slot: p.held });
+      }
+      if (!t.c.handoff) {
+        t.fx.push({ do: "stop", slot: p.cur });
+        return t.to({ kind: "replacing", old: p.cur, next: b, waiting: w });
+      }
+      return t.begin(b, p.cur, w);
+    }
+    case "backingOff":
+      t.fx.push({ do: "cancelTimers" });
+      return t.begin(b, null, w);
+    case "replacing":
+      // Not started yet: the newest build replaces it, and its waiters wait for that one.
+      return t.to({ ...p, next: b, waiting: [...p.waiting, ...w] });
+    case "starting":
+    case "probing":
+    case "rollingBack":
+      // Coalesce: whatever waited to go next is replaced by the newest build; all its waiters
+      // get the newest one's result.
+      return t.to({ ...p, next: b, nextWaiting: [...p.nextWaiting, ...w] });
+  }
+  return t.same();
+}
+
+function onStarted(t: Transition, e: Extract<MachineEvent, { type: "started" }>): Step {
+  const p = t.s.phase;
+  if ((p.kind === "starting" || p.kind === "rollingBack") && p.cand.run === e.run) {
+    t.fx.push({ do: "probe", run: e.run });
+    return p.kind === "starting" ? t.to({ ...p, kind: "probing" }) : t.same();
+  }
+  return t.same();
+}
+
+function onReady(t: Transition, e: Extract<MachineEvent, { type: "ready" }>): Step {
+  const p = t.s.phase;
+  if ((p.kind !== "probing" && p.kind !== "rollingBack") || p.cand.run !== e.run) return t.same();
+  const { cand, old } = p;
+  t.fx.push({ do: "serving", slot: cand, ms: e.ms });
+  if (t.c.handoff) t.fx.push({ do: "switch", to: cand, from: old });
+  if (p.oldEnded) t.fx.push({ do: "release", run: p.oldEnded.run });
+  // On probation: a new build after a good one (a restart of the same binary is not).
+  const good = old?.build ?? t.s.good;
+  const bake = p.kind === "probing" && t.c.bakeMs > 0 && good !== null && good.sha256 !== cand.build.sha256;
+  const hold = bake && t.c.holdOld && t.c.handoff && old !== null;
+  if (old) t.fx.push(hold ? { do: "hold", slot: old } : { do: "retire", slot: old });
+  t.settle(p.waiting, { ok: true, cand });
+  if (bake && good) {
+    t.fx.push({ do: "bake", run: cand.run, ms: t.c.bakeMs });
+    return t.afterTrial(t.to({ kind: "baking", cur: cand, good, held: hold ? old : null }), p);
+  }
+  return t.afterTrial(t.to({ kind: "serving", cur: cand, ready: true }, { good: cand.build }), p);
+}
+
+function onNotReady(t: Transition, e: Extract<MachineEvent, { type: "notReady" }>): Step {
+  const p = t.s.phase;
+  if ((p.kind !== "probing" && p.kind !== "rollingBack") || p.cand.run !== e.run) return t.same();
+  const { cand, old } = p;
+  if (old) {
+    // Refused before the switch: the old generation never stopped serving.
+    t.fx.push({ do: "rejected", cand, old, reason: e.reason });
+    t.settle(p.waiting, { ok: false, cand, reason: e.reason });
+    return t.afterTrial(t.to({ kind: "serving", cur: old, ready: true }), p);
+  }
+  t.settle(p.waiting, { ok: false, cand, reason: e.reason });
+  if (e.exited) {
+    // It died before it was ready, and nothing else serves: start again after a backoff (the
+    // old build, when it was serving until it crashed meanwhile; a new build goes first).
+    if (p.next) return t.begin(p.next, null, p.nextWaiting);
+    const again = p.oldEnded?.build ?? cand.build;
+    t.fx.push({ do: "backoff", build: again, crashed: true });
+    return t.to({ kind: "backingOff", build: again });
+  }
+  // Still running but not ready, and nothing else to serve: keep it, and say so.
+  t.fx.push({ do: "keepUnready", slot: cand, reason: e.reason });
+  if (p.oldEnded) {
+    if (t.c.handoff) t.fx.push({ do: "switch", to: cand, from: null });
+    t.fx.push({ do: "release", run: p.oldEnded.run });
+  }
+  return t.afterTrial(t.to({ kind: "serving", cur: cand, ready: false }), p);
+}
+
+function onEnded(t: Transition, e: Extract<MachineEvent, { type: "ended" }>): Step {
+  const p = t.s.phase;
+  if (e.expected) {
+    if (p.kind === "replacing" && p.old.run === e.run) {
+      if (!p.next) return t.to({ kind: "idle" });
+      return t.begin(p.next, null, p.waiting);
+    }
+    return t.same();
+  }
+  switch (p.kind) {
+    case "serving":
+      if (p.cur.run !== e.run) return t.same();
+      return t.endedServing(p.cur, e.crash);
+    case "baking": {
+      if (p.held?.run === e.run) return t.to({ ...p, held: null });
+      if (p.cur.run !== e.run) return t.same();
+      t.fx.push({ do: "cancelTimers" });
+      return t.rollBack(
+        p.cur,
+        p.good,
+        p.held,
+        e.crash ? "crashed during its bake" : "exited during its bake",
+      );
+    }
+    case "starting":
+    case "probing":
+    case "rollingBack":
+      // The old one crashed while the new one starts: the candidate's readiness decides.
+      if (p.old?.run === e.run) return t.to({ ...p, old: null, oldEnded: p.old });
+      // The candidate's own end arrives as notReady(exited) from its probe.
+      return t.same();
+    default:
+      return t.same();
+  }
+}
+
+function onExited(t: Transition, e: Extract<MachineEvent, { type: "exited" }>): Step {
+  const p = t.s.phase;
+  // With the old generation held, switching back is a steering change: done the moment the
+  // process is seen gone, not after its end is attributed (that comes as `ended`, ignored then).
+  if (e.expected || p.kind !== "baking" || p.cur.run !== e.run || !p.held) return t.same();
+  t.fx.push({ do: "cancelTimers" });
+  return t.rollBack(p.cur, p.good, p.held, `${e.how} during its bake`);
+}
+
+function onHung(t: Transition, e: Extract<MachineEvent, { type: "hung" }>): Step {
+  const p = t.s.phase;
+  if ((p.kind !== "serving" && p.kind !== "baking") || p.cur.run !== e.run) return t.same();
+  // Its end follows as `ended` (unexpected): restarted, or rolled back within the bake.
+  t.fx.push({ do: "captureHang", slot: p.cur, reason: e.reason });
+  return t.same();
+}
+
+function onBakeDone(t: Transition, e: Extract<MachineEvent, { type: "bakeDone" }>): Step {
+  const p = t.s.phase;
+  if (p.kind !== "baking" || p.cur.run !== e.run) return t.same();
+  t.fx.push({ do: "baked", slot: p.cur });
+  if (p.held) t.fx.push({ do: "retire", slot: p.held });
+  return t.to({ kind: "serving", cur: p.cur, ready: true }, { good: p.cur.build });
+}
+
+function onBackoffDone(t: Transition): Step {
+  const p = t.s.phase;
+  if (p.kind !== "backingOff") return t.same();
+  return t.begin(p.build, null, []);
+}
+
+function onLinked(t: Transition): Step {
+  const p = t.s.phase;
+  if (t.c.handoff || p.kind !== "serving" || !p.ready) return t.same();
+  t.fx.push({ do: "stop", slot: p.cur });
+  return t.to({ kind: "replacing", old: p.cur, next: null, waiting: [] });
 }
 
 function runningSlots(p: Phase): Slot[] {
