@@ -5,7 +5,6 @@
  * processes in milliseconds.
  */
 import { join } from "node:path";
-import { reportFromTracebackOnly } from "../analyze/analyze.js";
 import { type Captured, type CrashFacts, captureCrash, claimCore } from "../capture/capture.js";
 import type { Report } from "../contracts/report.js";
 import {
@@ -17,6 +16,7 @@ import {
 } from "../store/index.js";
 import type { Logger } from "../util/log.js";
 import { Backoff, type BackoffOptions } from "./backoff.js";
+import { createCaptureQueue, storeWriteReporter } from "./captureQueue.js";
 import {
   type GenerationEnd,
   type GenState,
@@ -196,52 +196,21 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
   let shuttingDown = false;
   // Ctrl-C must not wait out a new generation's ready timeout (60 s by default).
   const shutdown = new AbortController();
-  // Captures run one at a time, apart from the machine: in `run` a crashed service is restarted
-  // (after its backoff) while its core is still being compressed and analysed.
-  let captures: Promise<unknown> = Promise.resolve();
   const captureDeadlineMs = o.captureDeadlineMs ?? 120_000;
-  // A write the store refuses (a full disk) is said once per kind until it works again.
-  const storeFailing = new Set<string>();
-  const storeWrite = (what: string, err: Error | null) => {
-    if (!err) {
-      if (storeFailing.delete(what)) o.logger.info(`${what}: writing again`);
-      return;
-    }
-    if (storeFailing.has(what)) return;
-    storeFailing.add(what);
-    o.logger.warn(
-      `cannot write ${what} (${(err as NodeJS.ErrnoException).code ?? err.message}); the service keeps running`,
-    );
-  };
-  const capture =
+  const storeWrite = storeWriteReporter(o.logger);
+  const captures = createCaptureQueue(
     o.capture ??
-    ((facts: CrashFacts) =>
-      captureCrash(facts, {
-        layout: o.layout,
-        analyze: { redact: Boolean(o.redact) },
-        pinnedBinaries: state.good ? [state.good.sha256] : [],
-        ...(budget ? { budget } : {}),
-        deadline: facts.endedAt.getTime() + captureDeadlineMs,
-        ...(o.journal ? { journal: o.journal } : {}),
-      }));
-
-  function queueCapture(facts: CrashFacts, generation: number): Promise<Captured> {
-    const run = captures.then(() =>
-      capture(facts).catch((e: Error): Captured => {
-        // Never a lost crash: whatever broke in the capture, the traceback still makes a report.
-        o.logger.error(`capturing the crash of generation ${generation} failed: ${e.message}`);
-        const core = { found: false, reason: `capture failed: ${e.message}` };
-        return {
-          bundle: null,
-          report: reportFromTracebackOnly(facts.traceback, core),
-          core,
-          problems: [{ code: "E_CAPTURE", message: e.message }],
-        };
-      }),
-    );
-    captures = run;
-    return run;
-  }
+      ((facts: CrashFacts) =>
+        captureCrash(facts, {
+          layout: o.layout,
+          analyze: { redact: Boolean(o.redact) },
+          pinnedBinaries: state.good ? [state.good.sha256] : [],
+          ...(budget ? { budget } : {}),
+          deadline: facts.endedAt.getTime() + captureDeadlineMs,
+          ...(o.journal ? { journal: o.journal } : {}),
+        })),
+    o.logger,
+  );
 
   // ---- events in, effects out ------------------------------------------------------------
   const inbox: MachineEvent[] = [];
@@ -492,7 +461,7 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
         shuttingDown: () => shuttingDown,
         storeWrite,
         claim: o.claim ?? claimCore,
-        capture: queueCapture,
+        capture: captures.queue,
         ...(o.onOutput ? { onOutput: o.onOutput } : {}),
         ...(o.onCrash ? { onCrash: o.onCrash } : {}),
         ...(o.onProgram ? { onProgram: o.onProgram } : {}),
@@ -725,7 +694,7 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
       await Promise.all([...runs.values()].map((g) => stopGeneration(g).catch(() => {})));
       steering.stop();
       // Every crash captured (each within its deadline) before the supervisor exits.
-      await captures.catch(() => {});
+      await captures.idle();
     },
   };
 }
