@@ -7,35 +7,25 @@
 import { existsSync, lstatSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
-import type { Bundle, CoreInfo, CrashMeta } from "../contracts/bundle.js";
-import { headline, type Mapping, type ProcessInfo, type Report } from "../contracts/report.js";
+import type { Bundle, CoreInfo } from "../contracts/bundle.js";
+import type { Mapping, Report } from "../contracts/report.js";
 import { type BinaryIdentity, compareCoreToBinary, openCore, readBinaryIdentity } from "../elf/index.js";
+import { HotdumpError } from "../errors.js";
 import {
   binaryPath,
   bundleFile,
   decompressFile,
-  openJournal,
+  finishBundle,
+  processInfoOf,
   readStoreFile,
   type StoreLayout,
-  saveMeta,
-  writeBundleFile,
+  storeCache,
 } from "../store/index.js";
 import { type AnalyzeOptions, analyzeCrash } from "./analyze.js";
 import { memoryMapOf } from "./memoryMap.js";
 import { describeSnapshot } from "./snapshot.js";
 
-/** The report's process facts from a bundle's meta.json (reports older than them lack them). */
-export function processInfoOf(meta: CrashMeta): ProcessInfo {
-  return {
-    pid: meta.pid ?? null,
-    generation: meta.generation,
-    command: meta.cmdline,
-    startedAt: meta.startedAt ?? null,
-    time: meta.endedAt ?? meta.createdAt,
-  };
-}
-
-export interface CoreFacts {
+interface CoreFacts {
   memoryMap: Mapping[];
   /** The ELF says it is cut short (a core cut by RLIMIT_CORE may not say so: see capture/). */
   truncated: boolean;
@@ -67,15 +57,15 @@ export async function analyzeWithMap(o: AnalyzeOptions, memoryMap: Mapping[]): P
   return report;
 }
 
-export type ReanalyzeOptions = Omit<AnalyzeOptions, "binary" | "core" | "stderr" | "coreInfo" | "identity">;
+type ReanalyzeOptions = Omit<AnalyzeOptions, "binary" | "core" | "stderr" | "coreInfo" | "identity">;
 
 /**
  * A stored crash analysed again (hotdump stopped mid-analysis, a newer Delve, --redact): its core
- * decompressed to the store's cache, its archived binary, its stderr; report.json rewritten. A
- * bundle left "capturing" by a killed hotdump is completed from what it holds: a core.zst there is
- * whole (compressFile writes core.zst.partial and renames it only after fsync), so it is adopted
- * and analysed; meta.json gets the kind, message, culprit and state ("complete" when a debugger
- * read the core, else "partial"), and the journal the crash row it never got.
+ * decompressed to the store's cache, its archived binary, its stderr; finished as a capture is
+ * (finishBundle: report.json, meta.json's summary, the journal row), its problems kept. A bundle
+ * left "capturing" by a killed hotdump is completed from what it holds: a core.zst there is whole
+ * (compressFile writes core.zst.partial and renames it only after fsync), so it is adopted and
+ * analysed, and the bundle is "complete" when a debugger read it (else "partial").
  */
 export async function reanalyzeBundle(
   layout: StoreLayout,
@@ -86,7 +76,7 @@ export async function reanalyzeBundle(
   const bin = meta.binary?.sha256 ? binaryPath(layout, meta.binary.sha256) : null;
   const hasBinary = bin !== null && existsSync(bin);
   const identity = hasBinary ? await readBinaryIdentity(bin) : null;
-  const core = join(layout.cache, `${bundle.id}.core`);
+  const core = join(storeCache(layout), `${bundle.id}.core`);
   try {
     let coreInfo: CoreInfo = meta.core;
     let memoryMap: Mapping[] = [];
@@ -126,21 +116,15 @@ export async function reanalyzeBundle(
       `hotdump report ${bundle.id}`,
       ...(meta.core.stored ? [`hotdump debug ${bundle.id}`] : []),
     );
-    await writeBundleFile(bundle, "report.json", `${JSON.stringify(report, null, 2)}\n`);
-    if (meta.state === "capturing") {
-      const readCore = report.sources.delve.used || report.sources.gdb.used;
-      const done: CrashMeta = {
-        ...meta,
-        core: coreInfo,
-        state: readCore || !meta.core.stored ? "complete" : "partial",
-        kind: report.kind,
-        message: headline(report),
-        culprit: report.culprit,
-      };
-      await saveMeta(bundle.dir, done);
-      bundle.meta = done;
-      journalIfMissing(layout, done, report);
-    }
+    const readCore = report.sources.delve.used || report.sources.gdb.used;
+    const failed = await finishBundle(layout, bundle, report, {
+      problems: meta.problems,
+      state:
+        meta.state === "capturing" ? (readCore || !meta.core.stored ? "complete" : "partial") : meta.state,
+      core: coreInfo,
+    });
+    const first = failed[0];
+    if (first) throw new HotdumpError("store", first.code, first.message);
     return report;
   } finally {
     await rm(core, { force: true });
@@ -167,27 +151,4 @@ function adoptStoredCore(bundle: Bundle): CoreInfo {
     if (st.isFile()) return { found: true, stored: name, compression, storedBytes: st.size };
   }
   return core;
-}
-
-/** The crash row a killed capture never wrote (an upsert: a row already there is updated). */
-function journalIfMissing(layout: StoreLayout, meta: CrashMeta, report: Report): void {
-  const journal = openJournal(layout);
-  try {
-    if (journal.crashes().some((c) => c.id === meta.id)) return;
-    journal.recordCrash({
-      id: meta.id,
-      ts: meta.createdAt,
-      generation: meta.generation ?? null,
-      outcome: meta.outcome ?? "crash",
-      signal: meta.signal ?? null,
-      kind: report.kind,
-      message: report.message,
-      culprit: report.culprit
-        ? `${report.culprit.function} ${report.culprit.file}:${report.culprit.line}`
-        : null,
-      binarySha256: meta.binary?.sha256 ?? null,
-    });
-  } finally {
-    journal.close();
-  }
 }

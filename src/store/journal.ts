@@ -22,6 +22,11 @@ export type EventName =
   | "switch"
   | "drained"
   | "rollback"
+  | "held"
+  | "baked"
+  | "hang"
+  | "liveness-failed"
+  | "notify"
   | "recovered-panic"
   | "race"
   | "evicted"
@@ -146,25 +151,32 @@ export function journalEngineProblem(): HotdumpError | null {
     new Database(":memory:").close();
     return null;
   } catch (cause) {
-    return (
-      sqliteUnbuilt(cause) ?? new HotdumpError("store", "E_JOURNAL_OPEN", (cause as Error).message, { cause })
-    );
+    return sqliteUnbuilt(cause) ?? journalUnusable(":memory:", cause);
   }
+}
+
+/** A journal that cannot be opened or read: damaged (not a database, corrupt) or out of reach. */
+function journalUnusable(file: string, cause: unknown): HotdumpError {
+  const code = (cause as { code?: string }).code;
+  if (code === "SQLITE_NOTADB" || code === "SQLITE_CORRUPT")
+    return new HotdumpError(
+      "store",
+      "E_JOURNAL_CORRUPT",
+      `${file} is damaged: ${(cause as Error).message} (move it aside: the bundles in crashes/ are kept, and a new journal is started)`,
+      { cause },
+    );
+  return new HotdumpError(
+    "store",
+    "E_JOURNAL_OPEN",
+    `cannot open the journal ${file}: ${(cause as Error).message}`,
+    {
+      cause,
+    },
+  );
 }
 
 /** At most this many writes are held; beyond, the oldest are dropped and counted. */
 const MAX_HELD = 10_000;
-
-const isDamage = (e: unknown) => /^SQLITE_(NOTADB|CORRUPT)/.test((e as { code?: string })?.code ?? "");
-
-/** A journal.db that is not SQLite any more: say so and how to go on; the bundles do not depend on it. */
-export const journalDamaged = (path: string, cause: unknown) =>
-  new HotdumpError(
-    "store",
-    "E_JOURNAL_DAMAGED",
-    `the journal ${path} is damaged (${(cause as { code?: string })?.code}); the crash bundles are intact: move it aside (mv ${path} ${path}.damaged) and hotdump starts a new one`,
-    { cause },
-  );
 
 export function openJournal(layout: StoreLayout, opts: JournalOptions = {}): Journal {
   let db: Database.Database;
@@ -174,8 +186,6 @@ export function openJournal(layout: StoreLayout, opts: JournalOptions = {}): Jou
       fileMustExist: opts.readonly ?? false,
     });
     db.pragma("busy_timeout = 5000");
-    // Opening reads nothing: a damaged file shows on the first query, so make that here.
-    db.prepare("SELECT count(*) FROM sqlite_master").get();
     if (!opts.readonly) {
       db.pragma("journal_mode = WAL");
       db.pragma("synchronous = NORMAL");
@@ -185,19 +195,10 @@ export function openJournal(layout: StoreLayout, opts: JournalOptions = {}): Jou
       for (const f of [layout.journal, `${layout.journal}-wal`, `${layout.journal}-shm`])
         if (existsSync(f)) chmodSync(f, FILE_MODE);
     }
+    // SQLite reads the file on first use: a damaged one fails here, named, not at a later query.
+    db.pragma("schema_version");
   } catch (cause) {
-    if (isDamage(cause)) throw journalDamaged(layout.journal, cause);
-    throw (
-      sqliteUnbuilt(cause) ??
-      new HotdumpError(
-        "store",
-        "E_JOURNAL_OPEN",
-        `cannot open the journal ${layout.journal}: ${(cause as Error).message}`,
-        {
-          cause,
-        },
-      )
-    );
+    throw sqliteUnbuilt(cause) ?? journalUnusable(layout.journal, cause);
   }
   const insertEvent = db.prepare(
     "INSERT INTO events (ts, event, generation, pid, crash_id, data) VALUES (?, ?, ?, ?, ?, ?)",

@@ -7,6 +7,7 @@ import { existsSync } from "node:fs";
 import { constants as osConstants } from "node:os";
 import { closeInheritedOnExec } from "./native.js";
 import { Tail } from "./tail.js";
+import { findOnPath } from "./which.js";
 
 export interface ChildEnd {
   exitCode: number | null;
@@ -17,7 +18,7 @@ export interface ChildEnd {
   error?: NodeJS.ErrnoException;
 }
 
-export interface ChildOptions extends SpawnOptions {
+interface ChildOptions extends SpawnOptions {
   /** Bytes of stdout/stderr to keep (default 64 KiB each). */
   tailBytes?: number;
   onStdout?: (chunk: Buffer) => void;
@@ -155,7 +156,7 @@ export async function runCapture(
 
 let setpriv: string | null | undefined;
 /** util-linux's setpriv, where it exists (Debian: always, util-linux is essential). */
-export function setprivPath(): string | null {
+function setprivPath(): string | null {
   if (setpriv === undefined)
     setpriv = ["/usr/bin/setpriv", "/bin/setpriv"].find((p) => existsSync(p)) ?? null;
   return setpriv;
@@ -172,9 +173,4 @@ export function withParentDeathSignal(argv: readonly string[], signal: "KILL" | 
   const sp = setprivPath();
   const exe = argv[0] && (argv[0].includes("/") ? argv[0] : findOnPath(argv[0]));
   return sp && exe && existsSync(exe) ? [sp, "--pdeathsig", signal, "--", exe, ...argv.slice(1)] : [...argv];
-}
-
-export function findOnPath(cmd: string, path = process.env.PATH ?? ""): string | null {
-  for (const dir of path.split(":")) if (dir && existsSync(`${dir}/${cmd}`)) return `${dir}/${cmd}`;
-  return null;
 }
