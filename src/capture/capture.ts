@@ -17,7 +17,7 @@ import { analyzeWithMap, readCoreFacts } from "../analyze/reanalyze.js";
 import { describeSnapshot } from "../analyze/snapshot.js";
 import type { Traceback } from "../analyze/traceback/index.js";
 import { describeSignal, type Ended } from "../contracts/outcome.js";
-import { headline, type Mapping, type Race, type Report } from "../contracts/report.js";
+import { headline, type Mapping, type Race, type RecoveredBy, type Report } from "../contracts/report.js";
 import type { BinaryIdentity } from "../elf/index.js";
 import { HotdumpError } from "../errors.js";
 import {
@@ -64,6 +64,11 @@ export interface CrashFacts {
   process?: ProcessSnapshot;
   /** The core as claimCore() found (and set aside) it when the process ended. */
   claimed?: CoreSearch | null;
+  /**
+   * A panic the process recovered and kept running (ended.outcome "recovered"): `traceback` is
+   * the stack it printed, and there is no core to look for.
+   */
+  recovered?: { by: RecoveredBy; remoteAddr?: string };
 }
 
 export interface CaptureOptions {
@@ -294,6 +299,10 @@ export async function captureCrash(f: CrashFacts, o: CaptureOptions): Promise<Ca
     report.signal ??= { name: f.ended.signal };
   }
   if (f.type === "snapshot") describeSnapshot(report, f.pid);
+  if (f.recovered) {
+    report.kind = "recovered";
+    report.recovered = f.recovered;
+  }
   if (bundle) {
     // The kernel's copy goes away below (or the snapshot's temporary dump): point at the bundle's
     // core, and at hotdump debug, which decompresses it for dlv.
@@ -330,6 +339,7 @@ export async function captureCrash(f: CrashFacts, o: CaptureOptions): Promise<Ca
       message: headline(report),
       culprit: report.culprit,
       problems,
+      ...(f.recovered ? { recoveredBy: f.recovered.by, count: 1, lastSeen: f.endedAt.toISOString() } : {}),
     };
     bundle.meta = meta;
     try {

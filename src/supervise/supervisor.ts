@@ -1,7 +1,10 @@
 import { closeSync, openSync } from "node:fs";
 import { reportFromTracebackOnly } from "../analyze/analyze.js";
 import { raceMessage } from "../analyze/race/index.js";
+import { fingerprint } from "../analyze/signature.js";
+import type { RecoveredPanic } from "../analyze/traceback/recovered.js";
 import { type Captured, type CrashFacts, captureCrash, claimCore } from "../capture/capture.js";
+import { createRecoveredRecorder } from "../capture/recovered.js";
 import type { Report } from "../contracts/report.js";
 import type { BinaryIdentity } from "../elf/index.js";
 import {
@@ -255,6 +258,21 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
       .catch((e: Error) => o.logger.warn(`generation ${build.generation}: cannot read ${path}: ${e.message}`))
       .finally(() => closeSync(fd));
   }
+  // A panic the service recovered is a bundle without core; the same one again only counts.
+  const recorder = createRecoveredRecorder({
+    layout: o.layout,
+    ...(o.journal ? { journal: o.journal } : {}),
+    capture: (facts) =>
+      captureCrash(facts, {
+        layout: o.layout,
+        pinnedBinaries: keep ? [keep.sha256] : [],
+        ...(budget ? { budget } : {}),
+        ...(o.journal ? { journal: o.journal } : {}),
+      }),
+    emit: o.emit,
+    logger: o.logger,
+    fingerprint,
+  });
   // Ctrl-C must not wait out a new generation's ready timeout (60 s by default).
   const shutdown = new AbortController();
 
@@ -273,20 +291,27 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
       env.LISTEN_FDNAMES = (o.listenNames ?? []).join(":");
     }
     const lines = new Set<(line: string) => void>();
-    const recovered = createRecoveredPanicWatcher((p) => {
-      o.emit({
-        event: "recovered-panic",
+    const onRecovered = (p: RecoveredPanic, text: string) =>
+      recorder.record(p, text, {
         generation: build.generation,
-        pid: child.pid ?? null,
-        message: p.message,
-        culprit: p.culprit,
-        remoteAddr: p.remoteAddr,
+        pid: child.pid ?? 0,
+        startedAt,
+        cmdline: argv,
+        cwd: o.cwd,
+        envNames: Object.keys(env).sort(),
+        binary: {
+          path: build.binary,
+          archived: build.binary,
+          sha256: build.sha256,
+          identity: build.identity,
+        },
+        stdoutTail: child.stdoutTail.toString(),
       });
-      const where = p.culprit ? ` at ${p.culprit.function} ${p.culprit.file}:${p.culprit.line}` : "";
-      o.logger.warn(
-        `generation ${build.generation} recovered a panic in an HTTP handler: ${p.message}${where} (it keeps serving)`,
-      );
-    });
+    // echo logs through its logger on stdout, the others on stderr: one watcher per stream.
+    const recovered = {
+      stdout: createRecoveredPanicWatcher(onRecovered),
+      stderr: createRecoveredPanicWatcher(onRecovered),
+    };
     // A race the detector survived (GORACE halt_on_error=0, the default) is recorded as it is
     // printed; the generation may run on for hours, or exit 66 later and become a crash.
     const races = createRaceWatcher((r, n) => {
@@ -305,10 +330,8 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
     const splitter = (stream: "stdout" | "stderr") =>
       new LineSplitter((line) => {
         o.onOutput?.(build.generation, stream, line);
-        if (stream === "stderr") {
-          recovered.line(line);
-          races.line(line);
-        }
+        recovered[stream].line(line);
+        if (stream === "stderr") races.line(line);
         for (const l of lines) l(line);
       });
     const out = splitter("stdout");
@@ -368,7 +391,8 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
     const ending = child.stopped.then(async (end) => {
       out.flush();
       err.flush();
-      recovered.flush();
+      recovered.stdout.flush();
+      recovered.stderr.flush();
       if (child.pid !== undefined) storeWrite("running.json", forgetRunning(o.layout, child.pid));
       const expected = g.state === "stopping";
       g.state = "ended";
@@ -709,6 +733,7 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
       steering.stop();
       // Every crash captured (each within its deadline) before the supervisor exits.
       await captures.catch(() => {});
+      await recorder.flush();
     },
   };
 }
