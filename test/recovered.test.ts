@@ -65,7 +65,7 @@ describe("recovered panics under hotdump run", () => {
     it(`${f.by}: the panic is a bundle without core, in crashes, history and every report; the service keeps serving`, async () => {
       const { cwd, store } = scratch.project();
       const port = await freePort();
-      const sup = scratch.start(runArgs(store, `127.0.0.1:${port}`, ["--probe", "tcp"], [bins[f.svc]!]), {
+      const sup = scratch.start(runArgs(store, `127.0.0.1:${port}`, [], [bins[f.svc]!]), {
         cwd,
       });
       await sup.waitFor((e) => e.event === "ready" && e.generation === 1, 60_000, "generation 1 ready");
@@ -117,7 +117,7 @@ describe("recovered panics under hotdump run", () => {
   it("a storm of the same panic is one bundle, its count and last-seen updated", async () => {
     const { cwd, store } = scratch.project();
     const port = await freePort();
-    const sup = scratch.start(runArgs(store, `127.0.0.1:${port}`, ["--probe", "tcp"], [bins.ginsvc!]), {
+    const sup = scratch.start(runArgs(store, `127.0.0.1:${port}`, [], [bins.ginsvc!]), {
       cwd,
     });
     await sup.waitFor((e) => e.event === "ready" && e.generation === 1, 60_000, "generation 1 ready");

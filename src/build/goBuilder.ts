@@ -30,7 +30,10 @@ export interface GoBuilder {
   /** The `go build` argv for an output path (exported for `--dry-run` style display and tests). */
   args(output: string): string[];
   /** `onLinked`: go build succeeded and wrote a program; called before it is hashed and stored. */
-  build(changedFiles?: readonly string[], hooks?: { onLinked?: () => void }): Promise<BuildResult>;
+  build(
+    changedFiles?: readonly string[],
+    hooks?: { onLinked?: (linked: string) => void },
+  ): Promise<BuildResult>;
 }
 
 export const goNotFound = (go: string, cause: unknown) =>
@@ -99,7 +102,7 @@ export function createGoBuilder(opts: GoBuilderOptions): GoBuilder {
         return { ok: false, kind, diagnostics, summary, exitCode: end.exitCode, ...common };
       }
 
-      if (hooks.onLinked && (await isElf(tmp))) hooks.onLinked();
+      if (hooks.onLinked && (await isElf(tmp))) hooks.onLinked(tmp);
       // Hashing (to adopt it by SHA-256) and reading the identity run side by side: both are on
       // the path from a save to the new generation. The identity is read once here; the
       // supervisor and the crash bundle reuse it.

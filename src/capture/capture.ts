@@ -14,6 +14,7 @@ import { rename, rm } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { type AnalyzeOptions, reportFromTracebackOnly } from "../analyze/analyze.js";
 import { analyzeWithMap, readCoreFacts } from "../analyze/reanalyze.js";
+import { fingerprint } from "../analyze/signature.js";
 import { describeSnapshot } from "../analyze/snapshot.js";
 import type { Traceback } from "../analyze/traceback/index.js";
 import { describeSignal, type Ended } from "../contracts/outcome.js";
@@ -303,6 +304,8 @@ export async function captureCrash(f: CrashFacts, o: CaptureOptions): Promise<Ca
     report.kind = "recovered";
     report.recovered = f.recovered;
   }
+  // The same bug, the same fingerprint, whichever generation, process or host it happened in.
+  report.fingerprint = fingerprint(report);
   if (bundle) {
     // The kernel's copy goes away below (or the snapshot's temporary dump): point at the bundle's
     // core, and at hotdump debug, which decompresses it for dlv.
@@ -339,6 +342,7 @@ export async function captureCrash(f: CrashFacts, o: CaptureOptions): Promise<Ca
       message: headline(report),
       culprit: report.culprit,
       problems,
+      fingerprint: report.fingerprint,
       ...(f.recovered ? { recoveredBy: f.recovered.by, count: 1, lastSeen: f.endedAt.toISOString() } : {}),
     };
     bundle.meta = meta;
@@ -362,6 +366,7 @@ export async function captureCrash(f: CrashFacts, o: CaptureOptions): Promise<Ca
             ? `${report.culprit.function} ${report.culprit.file}:${report.culprit.line}`
             : null,
           binarySha256: f.binary?.sha256 ?? null,
+          fingerprint: report.fingerprint ?? null,
         });
         const ev = enforceBudget(o.layout, o.budget ?? defaultBudget(o.layout.root), {
           protect: [bundle.id],

@@ -11,6 +11,7 @@ import { FILE_MODE, type StoreLayout } from "./layout.js";
 export type EventName =
   | "build-start"
   | "build-ok"
+  | "unchanged"
   | "build-failed"
   | "started"
   | "ready"

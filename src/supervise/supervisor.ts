@@ -323,6 +323,12 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
         message,
         culprit: r.culprit,
         count: n,
+        fingerprint: fingerprint({
+          kind: "race",
+          message,
+          culprit: r.culprit,
+          goroutine: r.accesses[0] ? { id: 0, frames: r.accesses[0].frames } : null,
+        }),
       });
       const where = r.culprit ? ` (${r.culprit.function} ${r.culprit.file}:${r.culprit.line})` : "";
       o.logger.warn(`generation ${build.generation}: ${message}${where}`);
