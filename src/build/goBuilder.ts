@@ -4,7 +4,7 @@
  * once so every build of a session uses the same, inspectable command.
  */
 import { open, unlink } from "node:fs/promises";
-import { join, relative } from "node:path";
+import { basename, join, relative, resolve } from "node:path";
 import type { ResolvedBuildConfig } from "../config/types.js";
 import { type BinaryIdentity, ELF_MAGIC, readBinaryIdentity } from "../elf/index.js";
 import { HotdumpError } from "../errors.js";
@@ -48,6 +48,8 @@ export function createGoBuilder(opts: GoBuilderOptions): GoBuilder {
   const { cwd, config, storeDir } = opts;
   const identify = opts.identify ?? readBinaryIdentity;
   let seq = 0;
+  // What `go build` would name it: the main package's directory (a module root: the module's).
+  const programName = basename(resolve(cwd, config.package)) || "program";
 
   const args = (output: string): string[] => [
     "build",
@@ -106,7 +108,10 @@ export function createGoBuilder(opts: GoBuilderOptions): GoBuilder {
       // Hashing (to adopt it by SHA-256) and reading the identity run side by side: both are on
       // the path from a save to the new generation. The identity is read once here; the
       // supervisor and the crash bundle reuse it.
-      const [stored, early] = await Promise.all([adoptBinary(layout, tmp), identify(tmp).catch(() => null)]);
+      const [stored, early] = await Promise.all([
+        adoptBinary(layout, tmp, programName),
+        identify(tmp).catch(() => null),
+      ]);
       const identity = early ?? (await identify(stored.path).catch(() => null));
       // `go build -o` of a package that is not `main` writes an archive, not a program.
       if (identity && identity.type !== "exec" && identity.type !== "dyn") {
