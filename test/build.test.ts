@@ -2,7 +2,7 @@ import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { basename, join } from "node:path";
+import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createGoBuilder } from "../src/build/index.js";
 import { loadConfig } from "../src/config/index.js";
@@ -30,7 +30,7 @@ describe("createGoBuilder", () => {
     const bytes = readFileSync(r.binaryPath);
     expect(createHash("sha256").update(bytes).digest("hex")).toBe(r.sha256);
     // Stored under its hash, by the program's name (what ps and /proc/PID/comm show).
-    expect(r.binaryPath).toBe(join(dir, ".hotdump", "binaries", r.sha256, basename(dir)));
+    expect(r.binaryPath).toBe(join(dir, ".hotdump", "binaries", r.sha256, "devhello"));
     expect(statSync(r.binaryPath).mode & 0o777).toBe(0o500);
     expect(statSync(join(dir, ".hotdump", "binaries")).mode & 0o777).toBe(0o700);
     expect(r.changedFiles).toEqual(["main.go"]);

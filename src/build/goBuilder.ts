@@ -3,6 +3,7 @@
  * returns a BuildResult. Stripping flags are refused at config load; here the argv is assembled
  * once so every build of a session uses the same, inspectable command.
  */
+import { readFileSync } from "node:fs";
 import { open, unlink } from "node:fs/promises";
 import { basename, join, relative, resolve } from "node:path";
 import type { ResolvedBuildConfig } from "../config/types.js";
@@ -48,8 +49,7 @@ export function createGoBuilder(opts: GoBuilderOptions): GoBuilder {
   const { cwd, config, storeDir } = opts;
   const identify = opts.identify ?? readBinaryIdentity;
   let seq = 0;
-  // What `go build` would name it: the main package's directory (a module root: the module's).
-  const programName = basename(resolve(cwd, config.package)) || "program";
+  const programName = goProgramName(cwd, config.package);
 
   const args = (output: string): string[] => [
     "build",
@@ -165,4 +165,25 @@ async function mainPackageHint(go: string, cwd: string, current: string): Promis
   if (dirs.length === 0) return "";
   const shown = dirs.slice(0, 4).join(", ") + (dirs.length > 4 ? ", …" : "");
   return `: main packages here: ${shown} (hotdump dev --package ${dirs[0]}, or package = "${dirs[0]}" under [build] in hotdump.toml)`;
+}
+
+/**
+ * The name `go build` gives a main package's program: the last element of its import path (the
+ * module path from go.mod, then the package's directory under it), skipping a major-version
+ * suffix (`example.com/tool/v2` → `tool`), as cmd/go's DefaultExecName does. Without a readable
+ * go.mod, the package's directory name.
+ */
+export function goProgramName(root: string, pkg: string): string {
+  const dir = resolve(root, pkg);
+  let path = basename(dir);
+  try {
+    const mod = /^module\s+"?([^\s"]+)"?/m.exec(readFileSync(join(root, "go.mod"), "utf8"))?.[1];
+    const rel = relative(root, dir);
+    if (mod && !rel.startsWith("..")) path = rel ? `${mod}/${rel}` : mod;
+  } catch {
+    // no go.mod at the root: the directory's name
+  }
+  const parts = path.split("/").filter(Boolean);
+  const last = parts.at(-1) ?? "program";
+  return /^v\d+$/.test(last) && parts.length > 1 ? (parts.at(-2) as string) : last;
 }

@@ -10,7 +10,13 @@ import { loadConfig, parseDuration, parseSize } from "../config/index.js";
 import { HotdumpError, usageError } from "../errors.js";
 import { archiveBinary, sha256File, storeLayout } from "../store/index.js";
 import { sendControl, serveControl } from "../supervise/control.js";
-import { checksumMismatch, expectedSha256, preflightStart, type StartKind } from "../supervise/preflight.js";
+import {
+  checksumMismatch,
+  expectedSha256,
+  preflightStart,
+  type StartKind,
+  strippedNote,
+} from "../supervise/preflight.js";
 import { resolveCommand } from "../supervise/resolveCommand.js";
 import {
   announceListening,
@@ -59,7 +65,7 @@ export function registerRun(program: Command): void {
       "--sha256 <hex>",
       "refuse a binary (or script) whose SHA-256 differs (default: BINARY.sha256 beside it, if present)",
     )
-    .option("--allow-stripped", "start a binary without DWARF even though its crashes could not be analysed")
+    .option("--allow-stripped", "no warning for a binary without DWARF (its reports come from the traceback)")
     .option("--watch-binary", "reload when the binary (or script) file changes")
     .option("--redact", "mask secret-looking values in crash reports")
     .option("-c, --config <file>", "read [supervise] and [run] settings from this file (flags win)")
@@ -151,6 +157,9 @@ export function registerRun(program: Command): void {
       },
     });
     let told: StartKind["kind"] | null = null;
+    const warnedStripped = new Set<string>();
+    /** The Go binary deployed last and serving: an identical one is no new generation. */
+    let serving: { generation: number; sha256: string } | null = null;
 
     const report = (r: DeployResult): DeployResult => {
       if (r.ok)
@@ -166,7 +175,7 @@ export function registerRun(program: Command): void {
       first = false,
     ): Promise<DeployResult | { ok: false; reason: string; code: string }> => {
       try {
-        const start = await preflightStart(binaryPath, { allowStripped: Boolean(opts.allowStripped) });
+        const start = await preflightStart(binaryPath);
         if (start.kind !== "go") {
           if (start.kind === "shell" && (opts.sha256 || opts.watchBinary))
             throw new HotdumpError(
@@ -212,6 +221,22 @@ export function registerRun(program: Command): void {
           return { sha256: await sha256File(binaryPath), path: binaryPath };
         });
         if (want && stored.sha256 !== want) throw checksumMismatch(binaryPath, want, stored.sha256);
+        if (!identity.hasDwarf && !opts.allowStripped && !warnedStripped.has(stored.sha256)) {
+          warnedStripped.add(stored.sha256);
+          logger.warn(strippedNote(binaryPath));
+        }
+        // The same bytes as the generation serving: nothing to deploy (a deploy tool that copies
+        // the same release again, a SIGHUP for nothing).
+        const cur = supervisor.current;
+        if (
+          serving?.sha256 === stored.sha256 &&
+          cur?.generation === serving.generation &&
+          cur.state === "ready"
+        ) {
+          logger.info(`binary unchanged: generation ${cur.generation} keeps serving`);
+          sink.emit({ event: "unchanged", generation: cur.generation, sha256: stored.sha256 });
+          return { ok: true, generation: cur.generation, pid: cur.pid ?? 0, readyMs: 0 };
+        }
         const g = journal.newGeneration({
           sha256: stored.sha256,
           binary: stored.path,
@@ -222,7 +247,9 @@ export function registerRun(program: Command): void {
           source: "run",
         });
         const build: Build = { generation: g.n, binary: stored.path, sha256: stored.sha256, identity };
-        return report(await supervisor.deploy(build));
+        const r = report(await supervisor.deploy(build));
+        if (r.ok) serving = { generation: r.generation, sha256: stored.sha256 };
+        return r;
       } catch (e) {
         if (!(e instanceof HotdumpError)) throw e;
         // The first binary refused (missing, stripped, not Go, wrong checksum): nothing serves and

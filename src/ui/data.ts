@@ -3,7 +3,9 @@
  * are the truth; the UI keeps no state of its own). The journal is opened read-only: with WAL a
  * reader sees every commit of a supervisor in another process on its next query.
  */
+
 import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync } from "node:fs";
+import { listSignatureGroups, type SignatureGroup } from "../analyze/signatureGroups.js";
 import type { Report } from "../contracts/report.js";
 import { siteClassText } from "../report/present.js";
 import {
@@ -31,6 +33,8 @@ export interface Overview {
   generations: GenerationRow[];
   events: UiEvent[];
   crashes: CrashListing[];
+  /** The crashes by signature, with where each first appeared (`hotdump crashes`). */
+  signatures: SignatureGroup[];
 }
 
 export interface CrashDetail {
@@ -73,7 +77,11 @@ export function createJournalReader(layout: StoreLayout): JournalReader {
   };
 }
 
-export function overview(layout: StoreLayout, journal: Journal | null, lastEventId: number): Overview {
+export async function overview(
+  layout: StoreLayout,
+  journal: Journal | null,
+  lastEventId: number,
+): Promise<Overview> {
   const events = journal ? journal.events({ sinceId: Math.max(0, lastEventId - OVERVIEW_EVENTS) }) : [];
   return {
     store: layout.root,
@@ -82,6 +90,7 @@ export function overview(layout: StoreLayout, journal: Journal | null, lastEvent
     generations: journal ? journal.generations() : [],
     events,
     crashes: withGenerations(listCrashes(layout.root), events),
+    signatures: await listSignatureGroups(layout.root),
   };
 }
 
@@ -89,7 +98,11 @@ export function overview(layout: StoreLayout, journal: Journal | null, lastEvent
 function withGenerations(crashes: CrashListing[], events: UiEvent[]): CrashListing[] {
   const gen = new Map<string, number>();
   for (const e of events)
-    if (e.event === "crash" && e.crashId && typeof e.generation === "number")
+    if (
+      (e.event === "crash" || e.event === "recovered-panic") &&
+      e.crashId &&
+      typeof e.generation === "number"
+    )
       gen.set(e.crashId, e.generation);
   return crashes.map((c) =>
     c.generation === null && gen.has(c.id) ? { ...c, generation: gen.get(c.id)! } : c,
