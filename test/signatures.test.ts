@@ -77,10 +77,10 @@ describe("crash signatures across generations", () => {
     git("-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "shop");
     const head = git("rev-parse", "HEAD");
     const port = await freePort();
-    // go stamps VCS facts unless -buildvcs=false (which the test environment may set).
+    // go stamps VCS facts unless -buildvcs=false (this machine's go env file sets it).
     const sup = scratch.start(["dev", "--json-events", "--store", store, "--env", `ADDR=127.0.0.1:${port}`], {
       cwd,
-      env: { GOFLAGS: "" },
+      env: { GOFLAGS: "-buildvcs=true" },
     });
     const ready = (n: number) =>
       sup.waitFor((e) => e.event === "ready" && e.generation === n, 120_000, `generation ${n} ready`);
