@@ -15,7 +15,7 @@ import { join } from "node:path";
 import type { Report } from "../contracts/report.js";
 import { readBinaryIdentity } from "../elf/index.js";
 import { type CrashListing, type GenerationListing, listCrashes, listGenerations } from "../store/index.js";
-import { fingerprint } from "./signature.js";
+import { signatureOf } from "./signature.js";
 
 export interface FirstSeen {
   generation: number;
@@ -50,18 +50,19 @@ function fingerprintOf(c: CrashListing): string {
   if (c.dir) {
     try {
       const r = JSON.parse(readFileSync(join(c.dir, "report.json"), "utf8")) as Report;
-      return r.fingerprint ?? fingerprint(r);
+      return r.fingerprint ?? signatureOf({ ...r, races: r.races ?? [] }).fingerprint;
     } catch {
       // no readable report: what the listing says
     }
   }
   const fn = c.culprit?.split(" ")[0];
-  return fingerprint({
+  return signatureOf({
     kind: (c.kind ?? "unknown") as Report["kind"],
     message: c.message ?? "",
     culprit: fn ? { function: fn, file: "", line: 0 } : null,
     goroutine: null,
-  });
+    races: [],
+  }).fingerprint;
 }
 
 const ran = (g: GenerationListing) => g.pids.length > 0;

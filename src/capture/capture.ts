@@ -14,7 +14,7 @@ import { rename, rm } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { type AnalyzeOptions, reportFromTracebackOnly } from "../analyze/analyze.js";
 import { analyzeWithMap, readCoreFacts } from "../analyze/reanalyze.js";
-import { fingerprint } from "../analyze/signature.js";
+import { signatureOf } from "../analyze/signature.js";
 import { describeSnapshot } from "../analyze/snapshot.js";
 import type { Traceback } from "../analyze/traceback/index.js";
 import { describeSignal, type Ended } from "../contracts/outcome.js";
@@ -305,7 +305,7 @@ export async function captureCrash(f: CrashFacts, o: CaptureOptions): Promise<Ca
     report.recovered = f.recovered;
   }
   // The same bug, the same fingerprint, whichever generation, process or host it happened in.
-  report.fingerprint = fingerprint(report);
+  report.fingerprint = signatureOf(report).fingerprint;
   if (bundle) {
     // The kernel's copy goes away below (or the snapshot's temporary dump): point at the bundle's
     // core, and at hotdump debug, which decompresses it for dlv.

@@ -31,7 +31,7 @@ export interface RecoveredRecorderOptions {
   emit: (e: EventInput) => unknown;
   logger: Logger;
   /** The fingerprint of a report (src/analyze/signature.ts): what makes two panics the same. */
-  fingerprint: (r: Pick<Report, "kind" | "message" | "goroutine" | "culprit">) => string;
+  fingerprint: (r: Pick<Report, "kind" | "message" | "goroutine" | "culprit" | "races">) => string;
   /** How often a storm's count is written (default 1 s). */
   countEveryMs?: number;
 }
@@ -81,7 +81,7 @@ export function createRecoveredRecorder(o: RecoveredRecorderOptions): RecoveredR
     record(p, text, ctx) {
       const tb = recoveredTraceback(p);
       const parsed = reportFromTraceback(tb);
-      const fp = o.fingerprint({ ...parsed, kind: "recovered" });
+      const fp = o.fingerprint({ ...parsed, kind: "recovered", races: [] });
       const key = `${ctx.pid}\0${fp}`;
       const now = new Date();
       const known = seen.get(key);

@@ -1,7 +1,7 @@
 import { closeSync, openSync } from "node:fs";
 import { reportFromTracebackOnly } from "../analyze/analyze.js";
 import { raceMessage } from "../analyze/race/index.js";
-import { fingerprint } from "../analyze/signature.js";
+import { signatureOf } from "../analyze/signature.js";
 import type { RecoveredPanic } from "../analyze/traceback/recovered.js";
 import { type Captured, type CrashFacts, captureCrash, claimCore } from "../capture/capture.js";
 import { createRecoveredRecorder } from "../capture/recovered.js";
@@ -271,7 +271,7 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
       }),
     emit: o.emit,
     logger: o.logger,
-    fingerprint,
+    fingerprint: (r) => signatureOf(r).fingerprint,
   });
   // Ctrl-C must not wait out a new generation's ready timeout (60 s by default).
   const shutdown = new AbortController();
@@ -323,12 +323,9 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
         message,
         culprit: r.culprit,
         count: n,
-        fingerprint: fingerprint({
-          kind: "race",
-          message,
-          culprit: r.culprit,
-          goroutine: r.accesses[0] ? { id: 0, frames: r.accesses[0].frames } : null,
-        }),
+        // The same fingerprint as the report of a run the race ends (kind race, its first access).
+        fingerprint: signatureOf({ kind: "race", message, culprit: r.culprit, goroutine: null, races: [r] })
+          .fingerprint,
       });
       const where = r.culprit ? ` (${r.culprit.function} ${r.culprit.file}:${r.culprit.line})` : "";
       o.logger.warn(`generation ${build.generation}: ${message}${where}`);
