@@ -10,7 +10,7 @@ import { join, resolve } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../src/supervise/probe.js";
 import { runCli } from "./helpers/cli.js";
-import { buildRecoveredFixture } from "./helpers/go.js";
+import { buildGoFixture, buildRecoveredFixture } from "./helpers/go.js";
 import { httpGet } from "./helpers/http.js";
 import { runArgs, useScratch } from "./helpers/scratch.js";
 
@@ -160,4 +160,29 @@ describe("recovered panics under hotdump dev", () => {
     const list = await json<Listed[]>(["crashes", "--json", "--store", store, "--all"], module);
     expect(list.find((c) => c.id === ev.crashId)).toMatchObject({ kind: "recovered", generation: 1 });
   }, 420_000);
+});
+
+describe("recovered panics under hotdump exec", () => {
+  it("a program that recovers a handler's panic and exits 0 leaves one record of it, counted", async () => {
+    const { cwd, store } = scratch.project();
+    // tbhttp asks its own panicking handler once; Go's client retries the dropped request once.
+    const r = await runCli(["exec", "--json", "--store", store, "--", buildGoFixture("tbhttp"), "once"], {
+      cwd,
+    });
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.outcome).toBe("exit");
+    expect(out.crash).toBeNull();
+    expect(out.recovered).toHaveLength(1);
+    expect(out.recovered[0]).toMatchObject({ by: "net/http", message: "checkout: empty cart for A-1" });
+    const list = await json<Listed[]>(["crashes", "--json", "--store", store], cwd);
+    expect(list).toHaveLength(1);
+    expect(list[0]).toMatchObject({
+      id: out.recovered[0].crashId,
+      kind: "recovered",
+      generation: null,
+      count: 2,
+    });
+    expect(list[0]?.fingerprint).toBe(out.recovered[0].fingerprint);
+  }, 120_000);
 });

@@ -125,12 +125,17 @@ describe("crash signatures across generations", () => {
       id: string;
       fingerprint: string;
     }[];
-    expect(flat.filter((c) => c.fingerprint === g?.fingerprint).map((c) => c.id).sort()).toEqual(
-      [...(g?.crashIds ?? [])].sort(),
-    );
+    expect(
+      flat
+        .filter((c) => c.fingerprint === g?.fingerprint)
+        .map((c) => c.id)
+        .sort(),
+    ).toEqual([...(g?.crashIds ?? [])].sort());
     const text = await runCli(["crashes", "--store", store], { cwd });
     expect(text.stdout).toMatch(
-      new RegExp(`first seen in generation 2 \\(${head.slice(0, 12)}, modified\\), after editing (cart\\.go, orders\\.go|orders\\.go, cart\\.go)`),
+      new RegExp(
+        `first seen in generation 2 \\(${head.slice(0, 12)}, modified\\), after editing (cart\\.go, orders\\.go|orders\\.go, cart\\.go)`,
+      ),
     );
     expect(text.stdout).toMatch(/regression: fixed in generation 3, back in 4/);
   }, 600_000);

@@ -137,7 +137,7 @@ export function createRecoveredRecorder(o: RecoveredRecorderOptions): RecoveredR
             ...(p.remoteAddr ? { remoteAddr: p.remoteAddr } : {}),
           });
           o.logger.warn(
-            `generation ${ctx.generation ?? "-"} recovered a panic (${p.form}): ${c.report.message}${where}; it keeps serving${s.id ? ` (recorded as ${s.id})` : ""}`,
+            `${ctx.generation === null ? `pid ${ctx.pid}` : `generation ${ctx.generation}`} recovered a panic (${p.form}): ${c.report.message}${where}; it keeps serving${s.id ? ` (recorded as ${s.id})` : ""}`,
           );
         })
         .catch((e: Error) => o.logger.error(`recording a recovered panic failed: ${e.message}`));

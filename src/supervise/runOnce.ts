@@ -4,8 +4,11 @@
  */
 import type { Writable } from "node:stream";
 import type { AnalyzeOptions } from "../analyze/analyze.js";
+import { signatureOf } from "../analyze/signature.js";
+import type { RecoveredPanic } from "../analyze/traceback/recovered.js";
 import { type Captured, captureCrash } from "../capture/capture.js";
 import { snapshotAfterExec } from "../capture/processFacts.js";
+import { createRecoveredRecorder } from "../capture/recovered.js";
 import type { Report } from "../contracts/report.js";
 import { type BinaryIdentity, readBinaryIdentity } from "../elf/index.js";
 import { HotdumpError } from "../errors.js";
@@ -17,6 +20,7 @@ import { type DescendantTracker, trackDescendants } from "./descendants.js";
 import { launchService } from "./launch.js";
 import { type Ended, judgeEnd } from "./outcome.js";
 import { createRaceWatcher } from "./race.js";
+import { createRecoveredPanicWatcher } from "./recovered.js";
 import { resolveCommand } from "./resolveCommand.js";
 
 export interface RunOnceOptions {
@@ -44,6 +48,8 @@ export interface RunOnceResult {
   storeProblem?: HotdumpError;
   /** The process that crashed: the child itself, or a descendant (go run, sh -c, a script, make). */
   crashed?: CrashedSummary;
+  /** Panics it recovered and went on from (one record per signature, with how many times). */
+  recovered: { crashId: string | null; by: string; message: string; fingerprint: string | null }[];
 }
 
 export interface CrashedSummary {
@@ -85,7 +91,47 @@ export async function runOnce(o: RunOnceOptions): Promise<RunOnceResult> {
 
   const startedAt = new Date();
   const races = createRaceWatcher();
-  const stderrLines = new LineSplitter((l) => races.line(l));
+  // A panic the program recovered (an HTTP handler's) is a record even when the program then exits
+  // 0: a bundle without core, counted when it repeats.
+  const recoveredPanics: RunOnceResult["recovered"] = [];
+  const recorder = layout
+    ? createRecoveredRecorder({
+        layout,
+        capture: (facts) => captureCrash(facts, { layout, logger: o.logger }),
+        emit: (e) => {
+          recoveredPanics.push({
+            crashId: e.crashId ?? null,
+            by: String(e.by),
+            message: String(e.message ?? ""),
+            fingerprint: typeof e.fingerprint === "string" ? e.fingerprint : null,
+          });
+        },
+        logger: o.logger,
+        fingerprint: (r) => signatureOf(r).fingerprint,
+      })
+    : null;
+  const onRecovered = (p: RecoveredPanic, text: string) =>
+    recorder?.record(p, text, {
+      generation: null,
+      pid: child.pid ?? 0,
+      startedAt,
+      cmdline: [program, ...o.args],
+      cwd: o.cwd,
+      envNames: Object.keys(o.env).sort(),
+      binary: {
+        path: program,
+        ...(archived ? { archived: archived.path, sha256: archived.sha256 } : {}),
+        identity,
+      },
+      stdoutTail: child.stdoutTail.toString(),
+    });
+  const recoveredOut = createRecoveredPanicWatcher(onRecovered);
+  const recoveredErr = createRecoveredPanicWatcher(onRecovered);
+  const stdoutLines = new LineSplitter((l) => recoveredOut.line(l));
+  const stderrLines = new LineSplitter((l) => {
+    races.line(l);
+    recoveredErr.line(l);
+  });
   const child = launchService({
     command: program,
     args: o.args,
@@ -93,7 +139,10 @@ export async function runOnce(o: RunOnceOptions): Promise<RunOnceResult> {
     env: o.env,
     stdin: "inherit",
     tailBytes: o.tailBytes ?? 256 * 1024,
-    onStdout: (c) => o.stdout.write(c),
+    onStdout: (c) => {
+      o.stdout.write(c);
+      stdoutLines.push(c);
+    },
     onStderr: (c) => {
       o.stderr.write(c);
       stderrLines.push(c);
@@ -118,7 +167,10 @@ export async function runOnce(o: RunOnceOptions): Promise<RunOnceResult> {
   );
   for (const [s, h] of handlers) process.on(s, h);
   const end = await child.stopped;
+  stdoutLines.flush();
   stderrLines.flush();
+  recoveredOut.flush();
+  recoveredErr.flush();
   for (const [s, h] of handlers) process.off(s, h);
   const endedAt = new Date();
   if (end.error && child.pid === undefined)
@@ -199,8 +251,10 @@ export async function runOnce(o: RunOnceOptions): Promise<RunOnceResult> {
       tracker?.release();
     }
   }
+  await recorder?.flush();
   return {
     ended,
+    recovered: recoveredPanics,
     ...(summary ? { crashed: summary } : {}),
     pid: child.pid,
     crash,
