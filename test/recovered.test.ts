@@ -184,5 +184,12 @@ describe("recovered panics under hotdump exec", () => {
       count: 2,
     });
     expect(list[0]?.fingerprint).toBe(out.recovered[0].fingerprint);
+    // Analysed again (hotdump analyze --crash): still a recovered panic, same signature.
+    const again = await json<{ kind: string; fingerprint: string; culprit: { function: string } }>(
+      ["analyze", "--crash", out.recovered[0].crashId, "--format", "json", "--store", store],
+      cwd,
+    );
+    expect(again).toMatchObject({ kind: "recovered", fingerprint: out.recovered[0].fingerprint });
+    expect(again.culprit.function).toBe("main.checkout");
   }, 120_000);
 });
