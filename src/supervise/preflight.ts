@@ -19,11 +19,6 @@ import { type BinaryIdentity, readBinaryIdentity } from "../elf/index.js";
 import { HotdumpError } from "../errors.js";
 import { isPackageDirectory } from "./resolveCommand.js";
 
-export interface PreflightOptions {
-  /** Expected SHA-256 (hex). When absent, a checksum file beside the binary is used if present. */
-  sha256?: string;
-}
-
 const refuse = (code: string, msg: string) => new HotdumpError("supervise", code, msg);
 
 /**
@@ -54,7 +49,7 @@ function shebang(path: string): string | null {
   return head.startsWith("#!") ? head.slice(2).split("\n")[0]!.trim() : null;
 }
 
-export async function preflightStart(path: string, o: PreflightOptions = {}): Promise<StartKind> {
+export async function preflightStart(path: string): Promise<StartKind> {
   if (!existsSync(path)) throw refuse("E_PREFLIGHT_MISSING", `${path} does not exist`);
   if (statSync(path).isDirectory()) throw isPackageDirectory(path, "E_PREFLIGHT_NOT_A_FILE", "supervise");
   const interpreter = shebang(path);
@@ -69,10 +64,10 @@ export async function preflightStart(path: string, o: PreflightOptions = {}): Pr
   const id = await readBinaryIdentity(path);
   if (id.isElf && !id.goVersion && (SHELLS.has(basename(path)) || SHELLS.has(basename(realpathSync(path)))))
     return { kind: "shell" };
-  return { kind: "go", identity: await preflightBinary(path, o) };
+  return { kind: "go", identity: await preflightBinary(path) };
 }
 
-export async function preflightBinary(path: string, o: PreflightOptions = {}): Promise<BinaryIdentity> {
+export async function preflightBinary(path: string): Promise<BinaryIdentity> {
   if (!existsSync(path)) throw refuse("E_PREFLIGHT_MISSING", `${path} does not exist`);
   if (statSync(path).isDirectory()) throw isPackageDirectory(path, "E_PREFLIGHT_NOT_A_FILE", "supervise");
   const id = await readBinaryIdentity(path);
