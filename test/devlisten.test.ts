@@ -58,5 +58,5 @@ describe("hotdump dev --listen", () => {
       .map((e) => binaryPath(storeLayout(join(dir, ".hotdump")), String(e.sha256)));
     expect(await sup.stop("SIGINT")).toBe(0);
     for (const b of binaries) expect(await pidsRunning(b)).toEqual([]);
-  });
+  }, 180_000);
 });

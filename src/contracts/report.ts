@@ -17,10 +17,23 @@ export const REPORT_SCHEMA_VERSION = 1;
  * service recovered and logged (net/http, chi, gin, echo, grpc-go's recovery interceptor): it kept
  * running, so there is no core; the stack is the one it printed.
  */
-export type CrashKind = "panic" | "fatal" | "signal" | "race" | "snapshot" | "recovered" | "unknown";
+export type CrashKind = "panic" | "fatal" | "signal" | "race" | "snapshot" | "recovered" | "hang" | "unknown";
 
 /** Who recovered a `recovered` panic (src/analyze/traceback/recovered.ts reads each form). */
 export type RecoveredBy = "net/http" | "chi" | "gin" | "echo" | "grpc";
+
+/** Goroutines of a hung process waiting for one reason at one user frame (analyze/hang.ts). */
+export interface HangWait {
+  /** The runtime's wait reason: `sync.Mutex.Lock`, `chan send`, `select`. */
+  state: string;
+  /** The longest wait in the group, in whole minutes (the runtime prints it past one minute). */
+  minutes: number;
+  count: number;
+  function: string;
+  file: string;
+  line: number;
+  ids: number[];
+}
 
 export interface Variable {
   name: string;
@@ -165,6 +178,8 @@ export interface Report {
   site?: (Location & { class: FrameClass }) | null;
   goroutine: { id: number; state?: string; frames: Frame[] } | null;
   goroutines: { total: number; groups: GoroutineGroup[] };
+  /** kind `hang`: why it was judged hung, and what waited. */
+  hang?: { reason: string; waits: HangWait[] };
   registers: Register[];
   memoryMap: Mapping[];
   goVersion: string | null;

@@ -148,9 +148,27 @@ export function facts(r: Report): [string, string][] {
     );
     out.push(["Signal", [s.name, ...extra].join(" ")]);
   }
+  if (r.hang) {
+    // A hang: why it was judged hung, then what waited, longest first (analyze/hang.ts).
+    out.push(["Hung", r.hang.reason]);
+    for (const w of r.hang.waits.slice(0, 5))
+      out.push([
+        "Waiting",
+        `${w.count} in ${w.state}${w.minutes ? `, ${w.minutes} min` : ""}, at ${w.function} ${w.file}:${w.line}`,
+      ]);
+  }
   const p = r.process;
   if (p?.time)
-    out.push([r.kind === "snapshot" ? "Taken" : r.kind === "recovered" ? "Recovered" : "Crashed", p.time]);
+    out.push([
+      r.kind === "snapshot"
+        ? "Taken"
+        : r.kind === "recovered"
+          ? "Recovered"
+          : r.kind === "hang"
+            ? "Dumped"
+            : "Crashed",
+      p.time,
+    ]);
   if (r.recovered)
     out.push([
       "Recovered by",
