@@ -72,6 +72,9 @@ describe("crash signatures across generations", () => {
     writeFileSync(join(cwd, "main.go"), MAIN);
     writeFileSync(join(cwd, "orders.go"), GOOD);
     writeFileSync(join(cwd, "cart.go"), cart(1));
+    // Two files saved one after the other are one build even on a loaded machine (the default
+    // 10 ms debounce split them into two generations there once).
+    writeFileSync(join(cwd, "hotdump.toml"), '[watch]\ndebounce = "400ms"\n');
     git("init", "-q");
     git("add", ".");
     git("-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "shop");
