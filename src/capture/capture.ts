@@ -49,7 +49,7 @@ export interface CrashFacts {
   cmdline: string[];
   cwd: string;
   envNames: string[];
-  /** The path the program started from, and its archived copy (binaries/<sha256>) when stored. */
+  /** The path the program started from, and its archived copy (binaries/<sha256>/<name>) when stored. */
   binary: { path: string; archived?: string; sha256?: string; identity?: BinaryIdentity | null } | null;
   stdoutTail: string;
   stderrTail: string;

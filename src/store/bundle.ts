@@ -1,7 +1,7 @@
 /**
  * A crash bundle: one directory per crash (or live snapshot) holding everything needed to debug it
  * later on another day: meta.json, the compressed core, the output tails, report.json. The binary
- * lives once in binaries/<sha256> and meta.json names it.
+ * lives once in binaries/<sha256>/<name> and meta.json names it.
  *
  * meta.json is written first with state "capturing" and rewritten (temp file + rename, never torn)
  * as "complete" or "partial" at the end, so a hotdump killed mid-capture leaves a bundle that says

@@ -40,7 +40,7 @@ export interface StartedProgram {
   /** Its path as the kernel names it (/proc/PID/exe). */
   path: string;
   sha256: string;
-  /** The copy in the store (binaries/<sha256>), or null when the store refused it. */
+  /** The copy in the store (binaries/<sha256>/<name>), or null when the store refused it. */
   archived: string | null;
   identity: BinaryIdentity | null;
 }
