@@ -47,6 +47,8 @@ export interface SignatureGroup {
 /** A crash stored before signatures: its fingerprint from its report, else from what is listed. */
 function fingerprintOf(c: CrashListing): string {
   if (c.fingerprint) return c.fingerprint;
+  // Unreadable or cut short: nothing to compare, a group of its own (listed, never hidden).
+  if (c.error || c.state === "capturing") return `${c.error ? "unreadable" : "incomplete"}:${c.id}`;
   if (c.dir) {
     try {
       const r = JSON.parse(readFileSync(join(c.dir, "report.json"), "utf8")) as Report;
@@ -85,8 +87,10 @@ export async function listSignatureGroups(storeDir: string): Promise<SignatureGr
     if (!g) {
       g = {
         fingerprint: fp,
-        kind: c.kind,
-        message: c.message,
+        kind: c.error ? "unreadable" : c.state === "capturing" ? "incomplete" : c.kind,
+        message:
+          c.error ??
+          (c.state === "capturing" ? "capture interrupted: hotdump stopped before the report" : c.message),
         culprit: c.culprit,
         count: 0,
         crashIds: [],
@@ -104,7 +108,7 @@ export async function listSignatureGroups(storeDir: string): Promise<SignatureGr
     if (last && (!g.lastSeen || last > g.lastSeen)) g.lastSeen = last;
     if (c.generation !== null && !g.generations.includes(c.generation)) g.generations.push(c.generation);
     // The newest crash's words describe the group.
-    g.message = c.message ?? g.message;
+    if (!c.error && c.state !== "capturing") g.message = c.message ?? g.message;
     g.culprit = c.culprit ?? g.culprit;
   }
   const identities = new Map<string, Promise<Record<string, string> | null>>();
