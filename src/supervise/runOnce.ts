@@ -105,8 +105,18 @@ export async function runOnce(o: RunOnceOptions): Promise<RunOnceResult> {
         fingerprint: (r) => signatureOf(r).fingerprint,
       })
     : null;
-  const onRecovered = (p: RecoveredPanic, text: string) =>
-    recorder?.record(p, text, {
+  let unrecorded = false;
+  const onRecovered = (p: RecoveredPanic, text: string) => {
+    if (!recorder) {
+      // No store: said once, so the panic is at least not silent.
+      if (!unrecorded)
+        o.logger.warn(
+          `the program recovered a panic (${p.form}): ${p.message}; not recorded, the store cannot be written`,
+        );
+      unrecorded = true;
+      return;
+    }
+    recorder.record(p, text, {
       generation: null,
       pid: child.pid ?? 0,
       startedAt,
@@ -120,6 +130,7 @@ export async function runOnce(o: RunOnceOptions): Promise<RunOnceResult> {
       },
       stdoutTail: child.stdoutTail.toString(),
     });
+  };
   const recoveredOut = createRecoveredPanicWatcher(onRecovered);
   const recoveredErr = createRecoveredPanicWatcher(onRecovered);
   const stdoutLines = new LineSplitter((l) => recoveredOut.line(l));
