@@ -22,14 +22,14 @@ export function registerDebug(program: Command): void {
       .description(
         "open an interactive debugger (dlv core, or gdb) on a stored crash's exact binary and core",
       )
-      .argument("[crash-id]", "as listed by hotdump crashes (default: the latest)", "latest")
+      .argument("[crash-id]", "as listed by hotdump crashes (default: the latest)")
       .option("--gdb", "use gdb instead of Delve")
       .option("--vscode", "write a VS Code launch configuration (mode: core) instead of starting a debugger")
       .option("--force", "debug even though the core's build ID does not match the binary"),
-  ).action(async (idArg: string, opts: DebugOptions) => {
+  ).action(async (idArg: string | undefined, opts: DebugOptions) => {
     const storeDir = storeDirFrom(opts);
     const layout = ensureStore(storeDir);
-    const bundle = openBundle(layout, resolveCrashId(storeDir, idArg));
+    const bundle = openBundle(layout, resolveCrashId(storeDir, idArg ?? "latest"));
     const { meta } = bundle;
     if (!meta.core.stored)
       throw new HotdumpError(

@@ -6,6 +6,7 @@
 import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
 import { describeChain, isHotdumpError } from "../errors.js";
+
 type Register = (program: Command) => void;
 
 /**

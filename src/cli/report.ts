@@ -76,13 +76,13 @@ export function registerReport(program: Command): void {
     program
       .command("report")
       .description("print the report of a stored crash")
-      .argument("[crash-id]", "as listed by hotdump crashes (default: the latest)", "latest")
+      .argument("[crash-id]", "as listed by hotdump crashes (default: the latest)")
       .option("-f, --format <format>", "text, json, md or html", "text")
       .option("-o, --out <file>", "write to a file instead of stdout"),
-  ).action((id: string, opts: CommonOptions & { format?: string; out?: string }) => {
+  ).action((id: string | undefined, opts: CommonOptions & { format?: string; out?: string }) => {
     const format = parseFormat(opts.format);
     const storeDir = storeDirFrom(opts);
-    const report = readStoredReport(storeDir, resolveCrashId(storeDir, id));
+    const report = readStoredReport(storeDir, resolveCrashId(storeDir, id ?? "latest"));
     emitReport(humanNext(report, format, storeDir), format, opts.out);
   });
 }

@@ -15,6 +15,7 @@ import {
   groupWhere,
   headline,
   moreGroupsLabel,
+  nextSteps,
   noCulpritText,
   orderedRegisters,
   raceStacks,
@@ -208,9 +209,10 @@ export function renderHtml(report: Report): string {
     for (const w of report.warnings) h(`<li>${e(w)}</li>`);
     h("</ul></section>");
   }
-  if (report.next.length > 0) {
+  const next = nextSteps(report);
+  if (next.length > 0) {
     h('<section aria-labelledby="next"><h2 id="next">Next</h2>');
-    h(`<pre><code>${report.next.map((n) => `$ ${e(n)}`).join("\n")}</code></pre></section>`);
+    h(`<pre><code>${next.map((n) => `$ ${e(n)}`).join("\n")}</code></pre></section>`);
   }
   h("</main>");
   h("</body>");

@@ -16,6 +16,7 @@ import {
   headline,
   mappingLine,
   moreGroupsLabel,
+  nextSteps,
   noCulpritText,
   orderedRegisters,
   raceStacks,
@@ -147,6 +148,7 @@ export function renderMarkdown(report: Report): string {
     out.push("", "### Warnings", "");
     for (const w of report.warnings) out.push(`- ${escapeMd(w)}`);
   }
-  if (report.next.length > 0) out.push("", "### Next", "", fence(report.next.join("\n"), "sh"));
+  const next = nextSteps(report);
+  if (next.length > 0) out.push("", "### Next", "", fence(next.join("\n"), "sh"));
   return `${out.join("\n")}\n`;
 }

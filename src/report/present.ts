@@ -122,6 +122,13 @@ export function headline(r: Report): string {
   return m ? `${kind}: ${m}` : kind;
 }
 
+/**
+ * The report's `next` commands less `hotdump report ID`: whoever reads a rendered report is
+ * already reading it (report.json keeps the full list for scripts).
+ */
+export const nextSteps = (r: Pick<Report, "next">): string[] =>
+  r.next.filter((n) => !/^hotdump report \S+(\s+--store\s+\S+)?$/.test(n));
+
 /** Whether the decoded value says more than the headline already does. */
 export const showValue = (r: Report): r is Report & { value: string } =>
   r.value !== null && r.value !== messageLine(r);

@@ -14,6 +14,7 @@ import {
   MAP_LINES,
   mappingLine,
   moreGroupsLabel,
+  nextSteps,
   noCulpritText,
   orderedRegisters,
   raceStacks,
@@ -124,9 +125,10 @@ export function renderText(report: Report, opts: TextOptions = {}): string {
     section("Warnings");
     for (const w of report.warnings) out.push(`  ${yellow("!")} ${t(w)}`);
   }
-  if (report.next.length > 0) {
+  const next = nextSteps(report);
+  if (next.length > 0) {
     section("Next");
-    for (const n of report.next) out.push(`  $ ${t(n)}`);
+    for (const n of next) out.push(`  $ ${t(n)}`);
   }
   return `${out.join("\n")}\n`;
 }
