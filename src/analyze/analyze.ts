@@ -157,6 +157,7 @@ export function mergeReports(tb: Report, core: Report): Report {
   out.value = core.value ?? tb.value;
   if (out.nested.length === 0) out.nested = core.nested;
   out.signal = tb.signal ?? core.signal;
+  if (core.nil) out.nil = core.nil;
   if (tb.signal && core.signal) out.signal = { ...core.signal, ...tb.signal };
   if (core.culprit) {
     if (

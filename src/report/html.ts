@@ -16,6 +16,7 @@ import {
   headline,
   moreGroupsLabel,
   nextSteps,
+  nilText,
   noCulpritText,
   orderedRegisters,
   raceStacks,
@@ -86,6 +87,7 @@ export function renderHtml(report: Report): string {
   h(`<h1>hotdump report: ${e(report.kind === "unknown" ? "crash" : report.kind)}</h1>`);
   h(`<p class="message">${e(headline(report))}</p>`);
   if (showValue(report)) h(`<p>Panic value: <code>${e(clip(report.value, 400))}</code></p>`);
+  if (report.nil) h(`<p class="nil">Nil: <code>${e(nilText(report.nil))}</code></p>`);
   if (report.nested.length > 0) {
     h('<p>Earlier panics:</p><ul class="nested">');
     for (const n of report.nested)

@@ -17,6 +17,7 @@ import {
   mappingLine,
   moreGroupsLabel,
   nextSteps,
+  nilText,
   noCulpritText,
   orderedRegisters,
   raceStacks,
@@ -58,6 +59,7 @@ export function renderMarkdown(report: Report): string {
   const kind = report.kind === "unknown" ? "crash" : report.kind;
   out.push(`## hotdump report: ${kind}`, "", fence(headline(report), "text"));
   if (showValue(report)) out.push("", `**Panic value:** ${code(clip(report.value, 400))}`);
+  if (report.nil) out.push("", `**Nil:** ${code(nilText(report.nil))}`);
   if (report.nested.length > 0) {
     out.push("", "**Earlier panics:**", "");
     for (const n of report.nested) out.push(`- ${code(n.message)}${n.recovered ? " (recovered)" : ""}`);

@@ -7,6 +7,8 @@ import type {
   GoroutineGroup,
   Location,
   Mapping,
+  NilCause,
+  NilUse,
   Race,
   RaceAccess,
   Report,
@@ -36,12 +38,28 @@ export const foldedLabel = (n: number) => `... ${n} runtime frame${n === 1 ? "" 
 
 export const clip = (s: string, max = MAX_VALUE_CHARS) => (s.length > max ? `${s.slice(0, max - 1)}…` : s);
 
+/**
+ * `name=value`. Every nil field is not called out (a CLI library's app object has a dozen): the
+ * one that crashed is the report's `nil` (nilText), the full list stays in JSON's nilFields.
+ */
 export function variableText(v: Variable): string {
   if (v.redacted) return `${v.name}=<redacted>`;
   if (v.unreadable) return `${v.name}=<unreadable: ${v.unreadable}>`;
-  // The value line is cut; the nil fields are named whole so the one that is the bug stays seen.
-  const nils = v.nilFields?.filter((p) => p !== v.name);
-  return `${v.name}=${clip(v.value)}${nils?.length ? ` (nil: ${nils.join(", ")})` : ""}`;
+  return `${v.name}=${clip(v.value)}`;
+}
+
+/** `j.owner is nil (dereferenced; fault address 0x0)`, or why the nil cannot be named. */
+export function nilText(n: NilCause): string {
+  const addr = n.addr ? `fault address ${n.addr}` : "";
+  if (n.expression === null)
+    return `${n.note ?? "the nil expression cannot be decided"}${addr ? ` (${addr})` : ""}`;
+  const what: Record<NilUse, string> = {
+    dereference: "dereferenced",
+    "map write": "a nil map written to",
+    "method call": "a nil interface whose method was called",
+    call: "a nil func called",
+  };
+  return `${n.expression} is nil: ${what[n.use]}${addr ? `; ${addr}` : ""}`;
 }
 
 const CLASS_TEXT: Record<string, string> = {
@@ -129,9 +147,19 @@ export function headline(r: Report): string {
 export const nextSteps = (r: Pick<Report, "next">): string[] =>
   r.next.filter((n) => !/^hotdump report \S+(\s+--store\s+\S+)?$/.test(n));
 
-/** Whether the decoded value says more than the headline already does. */
-export const showValue = (r: Report): r is Report & { value: string } =>
-  r.value !== null && r.value !== messageLine(r);
+/**
+ * Whether the decoded value says more than the headline already does: a string or an error whose
+ * text is the message (`"boom"`, `"disk full" (*errors.errorString)`) does not.
+ */
+export function showValue(r: Report): r is Report & { value: string } {
+  if (r.value === null || r.value === messageLine(r)) return false;
+  const quoted = /^"((?:[^"\\]|\\.)*)"(?: \([^)]*\))?$/.exec(r.value)?.[1];
+  return quoted === undefined || unquote(quoted) !== r.message;
+}
+
+/** The text of a %q body, as far as the message can hold it (\xNN bytes stay as written). */
+const unquote = (s: string) =>
+  s.replace(/\\(["\\nt])/g, (_, c: string) => (c === "n" ? "\n" : c === "t" ? "\t" : c));
 
 function useText(name: string, u: SourceUse): string {
   return `${name}: ${u.used ? "used" : "not used"}${u.note ? ` (${u.note})` : ""}`;

@@ -15,6 +15,7 @@ import {
   mappingLine,
   moreGroupsLabel,
   nextSteps,
+  nilText,
   noCulpritText,
   orderedRegisters,
   raceStacks,
@@ -53,6 +54,7 @@ export function renderText(report: Report, opts: TextOptions = {}): string {
 
   out.push(red(t(headline(report))));
   if (showValue(report)) out.push(`  value: ${t(clip(report.value, 400))}`);
+  if (report.nil) out.push(`  ${red("nil:")} ${t(nilText(report.nil))}`);
   for (const n of report.nested)
     out.push(`  ${dim("earlier panic:")} ${t(n.message)}${n.recovered ? dim(" [recovered]") : ""}`);
   for (const [label, value] of facts(report)) out.push(`  ${dim(`${label}:`)} ${t(value)}`);

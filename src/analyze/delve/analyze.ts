@@ -20,9 +20,11 @@ import type {
 } from "../../contracts/report.js";
 import { isHotdumpError } from "../../errors.js";
 import { type ClassifyContext, classifyFrame, culpritIndex, type FrameLike, siteIndex } from "../frames.js";
+import { decideNil, type EvaluatedCandidate, nilCandidates, nilCrashKind } from "../nilCause.js";
 import { createDelveSession, type DelveSession } from "./client.js";
 import { dlvBinaryMismatch, dlvNoDebugInfo } from "./errors.js";
 import { formatVariable, quoteGo, REDACTED } from "./format.js";
+import { errorText } from "./goNotation.js";
 import { listGoroutineGroups, targetGoVersion } from "./goroutines.js";
 import { isSecretName, isSecretType } from "./redact.js";
 import {
@@ -262,11 +264,26 @@ export async function analyzeSession(
       { GoroutineID: gid, Frame: culpritAt, DeferredCall: 0 },
       culpritReport,
       ctx,
+      culpritFrame?.function?.optimized,
     );
   if (culpritReport && [...culpritReport.args, ...culpritReport.locals].some((v) => v.unreadable))
     warnings.push(
-      "some locals of the culprit frame are unreadable (an optimised build): build with -gcflags=all=-N -l to read them",
+      culpritFrame?.function?.optimized
+        ? "some locals of the culprit frame are unreadable (an optimised build): build with -gcflags=all=-N -l to read them"
+        : "some locals of the culprit frame are unreadable although it was built with -N -l: they are not live at the crashing instruction",
     );
+  const nilKind = culpritReport && gid !== 0 ? nilCrashKind(message, signal?.addr) : null;
+  const nil =
+    nilKind && culpritFrame && culpritReport
+      ? await nilCause(
+          s,
+          { GoroutineID: gid, Frame: culpritAt, DeferredCall: 0 },
+          nilKind,
+          culpritFrame,
+          signal,
+          ctx,
+        )
+      : null;
   const gState =
     gid === 0
       ? "system stack"
@@ -285,6 +302,7 @@ export async function analyzeSession(
     value,
     nested,
     signal,
+    ...(nil ? { nil } : {}),
     culprit,
     site,
     goroutine,
@@ -295,6 +313,63 @@ export async function analyzeSession(
     warnings,
     delveVersion,
   };
+}
+
+/** Enough to tell nil from not: no pointer followed, one element to tell an empty map from nil. */
+const NIL_LOAD_CONFIG: LoadConfig = {
+  FollowPointers: false,
+  MaxVariableRecurse: 0,
+  MaxStringLen: 0,
+  MaxArrayValues: 1,
+  MaxStructFields: 0,
+};
+
+const NIL_KINDS: Record<number, string> = {
+  [Kind.Ptr]: "pointer",
+  [Kind.Map]: "map",
+  [Kind.Interface]: "interface",
+  [Kind.Func]: "func",
+  [Kind.Chan]: "chan",
+  [Kind.Slice]: "slice",
+};
+
+/**
+ * The nil of a nil dereference or nil map write: each expression of the crashing line that a nil
+ * would crash, evaluated in the culprit's frame (nilCause.ts decides).
+ */
+async function nilCause(
+  s: DelveSession,
+  scope: EvalScope,
+  crash: "dereference" | "map write",
+  frame: Stackframe,
+  signal: Report["signal"],
+  ctx: FrameContext,
+): Promise<Report["nil"]> {
+  const addr = crash === "dereference" ? signal?.addr : undefined;
+  const text = await sourceContext(frame.file, frame.line, { ...ctx, sourceLines: 0 });
+  const line = text?.lines[0];
+  if (line === undefined) return decideNil(crash, [], addr, false);
+  type Read = Pick<EvaluatedCandidate, "nil" | "kind" | "why">;
+  const reads = new Map<string, Promise<Read | null>>();
+  const read = (expr: string) =>
+    s.call("Eval", { Scope: scope, Expr: expr, Cfg: NIL_LOAD_CONFIG }).then(
+      ({ Variable: v }): Read => {
+        const kind = NIL_KINDS[v.kind] ?? "value";
+        return v.unreadable
+          ? { nil: null, kind, why: unreadableText(v.unreadable, frame.function?.optimized) }
+          : { nil: isNil(v), kind };
+      },
+      // A package name (`fmt` in fmt.Println), a type or a method value is no variable: no candidate.
+      () => null,
+    );
+  const candidates = nilCandidates(line);
+  for (const c of candidates) if (!reads.has(c.expression)) reads.set(c.expression, read(c.expression));
+  const evaluated: EvaluatedCandidate[] = [];
+  for (const c of candidates) {
+    const r = await reads.get(c.expression);
+    if (r) evaluated.push({ ...c, ...r });
+  }
+  return decideNil(crash, evaluated, addr, true);
 }
 
 async function stack(s: DelveSession, id: number, depth: number, full: boolean): Promise<Stackframe[]> {
@@ -428,8 +503,11 @@ export function panicMessage(arg: DlvVariable): string {
       ? data.value
       : `${data.type}(${quoteGo(data.value)})`;
   }
-  // An error is usually a (pointer to a) struct holding its text: errors.errorString{s},
-  // fmt.wrapError{msg, err}. Without calling Error(), that text is the best guess.
+  // Go prints an error panic value as its Error() text: exact for the types that hold it.
+  const text = errorText(data);
+  if (text !== null) return text;
+  // Other errors are usually a (pointer to a) struct holding their text: without calling
+  // Error(), that text is the best guess.
   const body = data.kind === Kind.Ptr ? data.children?.[0] : data;
   if (body?.kind === Kind.Struct) {
     const text = body.children?.find(
@@ -491,7 +569,11 @@ async function toFrame(f: Stackframe, ctx: FrameContext): Promise<Frame> {
   const runtime = cls === "runtime";
   // Runtime frames keep no variables: their loclists are mostly gone and people fold them.
   const vars = (list: DlvVariable[] | null) =>
-    runtime ? [] : (list ?? []).filter((v) => !v.name.startsWith("~r")).map((v) => toVariable(v, ctx.redact));
+    runtime
+      ? []
+      : (list ?? [])
+          .filter((v) => !v.name.startsWith("~r"))
+          .map((v) => toVariable(v, ctx.redact, f.function?.optimized));
   const frame: Frame = {
     function: fn,
     file: f.file,
@@ -509,11 +591,34 @@ async function toFrame(f: Stackframe, ctx: FrameContext): Promise<Frame> {
   return frame;
 }
 
-export function toVariable(v: DlvVariable, redact = false): Variable {
+export function toVariable(v: DlvVariable, redact = false, optimized?: boolean): Variable {
   if (redact && (isSecretName(v.name) || isSecretType(v.type)))
     return { name: v.name, type: v.type, value: REDACTED, redacted: true };
-  if (v.unreadable) return { name: v.name, type: v.type, value: "", unreadable: v.unreadable };
-  return { name: v.name, type: v.type, value: formatVariable(v, { redact }) };
+  if (v.unreadable)
+    return { name: v.name, type: v.type, value: "", unreadable: unreadableText(v.unreadable, optimized) };
+  const value = formatVariable(v, { redact });
+  const raw = formatVariable(v, { redact, raw: true });
+  return { name: v.name, type: v.type, value, ...(raw !== value ? { raw } : {}) };
+}
+
+// What Delve 1.27.2 says of a variable it has no location for at that PC: a go-httpbin service
+// built with plain `go build` gave "empty OP stack" for a local and "could not find loclist entry
+// at 0x81b40 for address 0x6c7ea9" for args; with -N -l both read.
+const NO_LOCATION = /empty OP stack|could not find loclist entry|optimized away|optimized out/;
+const NO_MEMORY = /read out of bounds|input\/output error|invalid address|could not read/;
+
+/**
+ * Delve's reason in words a user can act on, true to the binary: an optimised function is told
+ * to be rebuilt with -N -l, a -N -l one never is (its variable is simply not live there).
+ */
+export function unreadableText(why: string, optimized: boolean | undefined): string {
+  if (NO_LOCATION.test(why))
+    return optimized === false
+      ? `not live at this instruction (Delve: ${why})`
+      : `optimised away here: build with -gcflags=all=-N -l to keep it (Delve: ${why})`;
+  if (NO_MEMORY.test(why))
+    return `its memory is not in the core (a truncated core, or a bad pointer) (Delve: ${why})`;
+  return why;
 }
 
 async function sourceContext(
@@ -558,12 +663,13 @@ async function loadCulpritVariables(
   scope: EvalScope,
   frame: Frame,
   ctx: FrameContext,
+  optimized: boolean | undefined,
 ): Promise<void> {
   const keep = (list: DlvVariable[] | null) =>
     (list ?? [])
       .filter((v) => !v.name.startsWith("~r"))
       .map((v) => {
-        const out = toVariable(v, ctx.redact);
+        const out = toVariable(v, ctx.redact, optimized);
         if (!out.redacted && !v.unreadable) {
           const nils = nilPaths(v, v.name);
           if (nils.length) out.nilFields = nils;
