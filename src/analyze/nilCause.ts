@@ -82,7 +82,9 @@ export function nilCandidates(line: string): NilCandidate[] {
     if (after.startsWith("(")) add(whole, "call");
     if (after.startsWith("[") && /^\[[^\]]*\]\s*(=[^=]|[-+*/%&|^]=|<<=|>>=|\+\+|--)/.test(after))
       add(whole, "map write");
-    if (before.endsWith("*") && !/[\w)\]]\s*\*$/.test(before)) add(whole, "dereference");
+    // `*p` after an operator or a keyword (`return *p`), not `a * p`.
+    const operand = /(\w+|[)\]])\s*\*$/.exec(before)?.[1];
+    if (before.endsWith("*") && (operand === undefined || GO_KEYWORDS.has(operand))) add(whole, "dereference");
   }
   return out;
 }
