@@ -84,7 +84,8 @@ export function nilCandidates(line: string): NilCandidate[] {
       add(whole, "map write");
     // `*p` after an operator or a keyword (`return *p`), not `a * p`.
     const operand = /(\w+|[)\]])\s*\*$/.exec(before)?.[1];
-    if (before.endsWith("*") && (operand === undefined || GO_KEYWORDS.has(operand))) add(whole, "dereference");
+    if (before.endsWith("*") && (operand === undefined || GO_KEYWORDS.has(operand)))
+      add(whole, "dereference");
   }
   return out;
 }

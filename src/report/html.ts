@@ -11,6 +11,7 @@ import {
   facts,
   foldedLabel,
   foldFrames,
+  frameNumber,
   goroutineTitle,
   groupWhere,
   headline,
@@ -148,12 +149,14 @@ export function renderHtml(report: Report): string {
     h('<ol class="stack">');
     for (const item of foldFrames(g.frames)) {
       if (item.kind === "folded") {
-        h(`<li class="folded">${e(foldedLabel(item.count))}</li>`);
+        h(`<li class="folded">${e(foldedLabel(item.count, item.first))}</li>`);
         continue;
       }
       const fr = item.frame;
       const args = fr.args.length > 0 ? fr.args.map(variableText).join(", ") : (fr.rawArgs ?? "");
-      h(`<li><code><span class="fn">${e(fr.function)}</span>(${e(args)})</code>`);
+      h(
+        `<li><code><span class="num">${frameNumber(item.index)}</span> <span class="fn">${e(fr.function)}</span>(${e(args)})</code>`,
+      );
       h(`<div class="at"><code>${e(where(fr))}</code></div>`);
       if (fr.locals.length > 0)
         h(`<div class="vars">locals: <code>${e(fr.locals.map(variableText).join(", "))}</code></div>`);

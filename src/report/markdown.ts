@@ -11,6 +11,7 @@ import {
   facts,
   foldedLabel,
   foldFrames,
+  frameNumber,
   goroutineTitle,
   groupWhere,
   headline,
@@ -101,12 +102,12 @@ export function renderMarkdown(report: Report): string {
     const body: string[] = [];
     for (const item of foldFrames(g.frames)) {
       if (item.kind === "folded") {
-        body.push(foldedLabel(item.count));
+        body.push(foldedLabel(item.count, item.first));
         continue;
       }
       const fr = item.frame;
       const args = fr.args.length > 0 ? fr.args.map(variableText).join(", ") : (fr.rawArgs ?? "");
-      body.push(`${fr.function}(${args})`, `\t${where(fr)}`);
+      body.push(`${frameNumber(item.index)} ${fr.function}(${args})`, `\t${where(fr)}`);
       if (fr.locals.length > 0) body.push(`\tlocals: ${fr.locals.map(variableText).join(", ")}`);
     }
     out.push(fence(body.join("\n"), "text"));

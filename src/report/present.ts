@@ -20,21 +20,32 @@ import { headline as messageLine } from "../contracts/report.js";
 export const TOP_GROUPS = 10;
 export const MAX_VALUE_CHARS = 160;
 
-export type StackItem = { kind: "frame"; frame: Frame } | { kind: "folded"; count: number };
+/**
+ * `index` is the frame's number: its place in goroutine.frames, which is Delve's own frame number
+ * when Delve read the stack, and what `eval --frame`, `debug` and the dashboard count with.
+ */
+export type StackItem =
+  | { kind: "frame"; frame: Frame; index: number }
+  | { kind: "folded"; count: number; first: number };
 
 /** Runs of runtime frames become one `... N runtime frames` item. */
 export function foldFrames(frames: readonly Frame[]): StackItem[] {
   const out: StackItem[] = [];
-  for (const frame of frames) {
+  frames.forEach((frame, index) => {
     const last = out.at(-1);
-    if (!frame.runtime) out.push({ kind: "frame", frame });
+    if (!frame.runtime) out.push({ kind: "frame", frame, index });
     else if (last?.kind === "folded") last.count++;
-    else out.push({ kind: "folded", count: 1 });
-  }
+    else out.push({ kind: "folded", count: 1, first: index });
+  });
   return out;
 }
 
-export const foldedLabel = (n: number) => `... ${n} runtime frame${n === 1 ? "" : "s"}`;
+/** `#9`: a frame's number as every renderer and the dashboard print it. */
+export const frameNumber = (i: number) => `#${i}`;
+
+/** `#0-#8 ... 9 runtime frames` */
+export const foldedLabel = (n: number, first = 0) =>
+  `${n === 1 ? frameNumber(first) : `${frameNumber(first)}-${frameNumber(first + n - 1)}`} ... ${n} runtime frame${n === 1 ? "" : "s"}`;
 
 export const clip = (s: string, max = MAX_VALUE_CHARS) => (s.length > max ? `${s.slice(0, max - 1)}…` : s);
 
@@ -81,6 +92,10 @@ export const siteClassText = (cls: string): string => CLASS_TEXT[cls] ?? cls;
  */
 export function culpritNotes(r: Report): string[] {
   const out: string[] = [];
+  if (r.culprit?.frame !== undefined && r.goroutine)
+    out.push(
+      `frame ${frameNumber(r.culprit.frame)} of goroutine ${r.goroutine.id} (eval --frame ${r.culprit.frame})`,
+    );
   if (r.site) out.push(`happened in ${siteClassText(r.site.class)}: ${locationText(r.site)}`);
   if (r.culprit?.localFile) out.push(`source on this machine: ${r.culprit.localFile}`);
   const stale = culpritFrame(r)?.source?.stale;

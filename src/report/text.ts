@@ -7,6 +7,7 @@ import {
   facts,
   foldedLabel,
   foldFrames,
+  frameNumber,
   goroutineTitle,
   groupWhere,
   headline,
@@ -83,9 +84,10 @@ export function renderText(report: Report, opts: TextOptions = {}): string {
   if (report.goroutine) {
     const g = report.goroutine;
     section(`${goroutineTitle(report, g.id)}${g.state ? ` [${t(g.state)}]` : ""}`);
+    const width = frameNumber(g.frames.length - 1).length;
     for (const item of foldFrames(g.frames)) {
-      if (item.kind === "folded") out.push(`  ${dim(foldedLabel(item.count))}`);
-      else out.push(...frameLines(item.frame, t, cyan, dim));
+      if (item.kind === "folded") out.push(`  ${dim(foldedLabel(item.count, item.first))}`);
+      else out.push(...frameLines(item.frame, frameNumber(item.index).padEnd(width), t, cyan, dim));
     }
   }
 
@@ -137,12 +139,15 @@ export function renderText(report: Report, opts: TextOptions = {}): string {
 
 function frameLines(
   f: Frame,
+  number: string,
   t: (s: string) => string,
   cyan: (s: string) => string,
   dim: (s: string) => string,
 ): string[] {
   const args = f.args.length > 0 ? f.args.map(variableText).join(", ") : (f.rawArgs ?? "");
-  const lines = [`  ${cyan(t(f.function))}(${t(args)})`, `      ${t(where(f))}`];
-  if (f.locals.length > 0) lines.push(`      ${dim("locals:")} ${t(f.locals.map(variableText).join(", "))}`);
+  const pad = " ".repeat(number.length + 1);
+  const lines = [`  ${dim(number)} ${cyan(t(f.function))}(${t(args)})`, `  ${pad}    ${t(where(f))}`];
+  if (f.locals.length > 0)
+    lines.push(`  ${pad}    ${dim("locals:")} ${t(f.locals.map(variableText).join(", "))}`);
   return lines;
 }
