@@ -57,15 +57,28 @@ const OPTIMISED = /empty OP stack|could not find loclist entry|optimized away/;
 export interface EvalResult {
   expr: string;
   goroutine: number;
+  /** The frame in the report's numbering (what the report prints as #N). */
   frame: number;
   text: string;
   variable: dlv.Variable;
 }
 
 /**
- * Without --goroutine/--frame: the crash's culprit frame (report.json), where the user's locals
- * are; frame 0 of the thread Delve selects is runtime.raise and has none. Else Delve's choice.
+ * Where an eval runs. Frames are numbered as the report numbers them (#N: the index in its
+ * goroutine.frames, Delve's own index when Delve read the stack); the goroutine defaults to the
+ * crash's. Without --goroutine/--frame: the crash's culprit frame, where the user's locals are
+ * (frame 0 of the thread Delve selects is runtime.raise and has none).
  */
+interface EvalScopeChoice {
+  goroutine: number;
+  /** Delve's frame index. */
+  delveFrame: number;
+  /** The report's number for it. */
+  frame: number;
+  culprit: boolean;
+  fn?: dlv.Stackframe;
+}
+
 export function evalInCapture(
   storeDir: string,
   id: string,
@@ -73,14 +86,12 @@ export function evalInCapture(
   o: InspectOptions & { goroutine?: number; frame?: number } = {},
 ): Promise<EvalResult> {
   return withSession(storeDir, id, o, async (s, _core, _binary, dir) => {
-    const at = o.goroutine === undefined && o.frame === undefined ? await culpritFrameOf(s, dir) : null;
-    const scope = {
-      GoroutineID: o.goroutine ?? at?.goroutine ?? -1,
-      Frame: o.frame ?? at?.frame ?? 0,
-      DeferredCall: 0,
-    };
-    const gf = `goroutine ${scope.GoroutineID}, frame ${scope.Frame}`;
-    const where = at ? `the culprit's frame (${gf})` : gf;
+    const at = await chooseScope(s, expr, readReport(dir), o.goroutine, o.frame);
+    const scope = { GoroutineID: at.goroutine, Frame: at.delveFrame, DeferredCall: 0 };
+    const fn = at.fn?.function?.name ?? "?";
+    const gf = `goroutine ${at.goroutine}, frame #${at.frame} (${fn})`;
+    const where = at.culprit ? `the culprit's frame (${gf})` : gf;
+    const userFrame = !/^(runtime|internal\/|syscall)\b|^runtime\./.test(fn);
     let v: dlv.Variable;
     try {
       v = (await s.call("Eval", { Scope: scope, Expr: expr, Cfg: EVAL_LOAD_CONFIG })).Variable;
@@ -89,12 +100,15 @@ export function evalInCapture(
       if (!/could not find symbol/.test(why)) throw evalFailed(expr, why, e);
       // An optimised function drops variables it no longer needs (`secret` in exectarget's
       // process, built without -N -l, is not in its DWARF at all): say so rather than "no such".
-      const optimised = await frameOptimised(s, scope.GoroutineID, scope.Frame);
+      // A -N -l function is never told to be rebuilt so; a runtime frame has none of the program's.
+      const optimised = at.fn?.function?.optimized === true;
       throw evalFailed(
         expr,
-        optimised
-          ? `${why} in ${where}: that function is optimised and may have dropped it; rebuild with -gcflags=all=-N -l (hotdump dev does)`
-          : `${why} in ${where} (--goroutine N --frame K evaluate elsewhere)`,
+        !userFrame
+          ? `${why} in ${where}: that is the Go runtime's frame, not the program's (the report numbers every frame: --frame N picks one)`
+          : optimised
+            ? `${why} in ${where}: that function is optimised and may have dropped it; rebuild with -gcflags=all=-N -l (hotdump dev does)`
+            : `${why} in ${where} (--goroutine N --frame K evaluate elsewhere)`,
         e,
       );
     }
@@ -102,54 +116,95 @@ export function evalInCapture(
       throw evalFailed(
         expr,
         OPTIMISED.test(v.unreadable)
-          ? `${v.unreadable} in ${where}: the binary is optimised and keeps no location for it there; rebuild with -gcflags=all=-N -l (hotdump dev does)`
+          ? at.fn?.function?.optimized === false
+            ? `${v.unreadable} in ${where}: it is not live at this instruction (the binary was built with -N -l)`
+            : `${v.unreadable} in ${where}: the binary is optimised and keeps no location for it there; rebuild with -gcflags=all=-N -l (hotdump dev does)`
           : v.unreadable,
       );
     return {
       expr,
-      goroutine: scope.GoroutineID,
-      frame: scope.Frame,
+      goroutine: at.goroutine,
+      frame: at.frame,
       text: formatVariable(v, { maxLength: 4000 }),
       variable: v,
     };
   });
 }
 
-async function frameOptimised(s: DelveSession, goroutine: number, frame: number): Promise<boolean> {
+function readReport(dir: string): Report | null {
   try {
-    const st = await s.call("Stacktrace", { Id: goroutine, Depth: frame + 1, Full: false, Defers: false });
-    return st.Locations?.[frame]?.function?.optimized === true;
+    return JSON.parse(readFileSync(join(dir, "report.json"), "utf8")) as Report;
   } catch {
-    return false;
+    return null;
   }
 }
 
 /**
- * The culprit's goroutine and its index in Delve's own stack. The report's index is Delve's only
- * when Delve made the report (the traceback and gdb number frames differently), so the frame is
- * looked up by function and line.
+ * The goroutine (given, else the crash's, else the one Delve selects) and the frame: the report's
+ * #N mapped to Delve's index. The report's numbers are Delve's when Delve read the stack; a
+ * traceback or gdb stack is matched to Delve's by function and line.
  */
-async function culpritFrameOf(
+async function chooseScope(
   s: DelveSession,
-  dir: string,
-): Promise<{ goroutine: number; frame?: number } | null> {
-  let report: Report;
-  try {
-    report = JSON.parse(readFileSync(join(dir, "report.json"), "utf8")) as Report;
-  } catch {
-    return null;
+  expr: string,
+  report: Report | null,
+  goroutine: number | undefined,
+  frame: number | undefined,
+): Promise<EvalScopeChoice> {
+  const crash = report ? culpritScope(report) : null;
+  let gid = goroutine ?? crash?.goroutine ?? report?.goroutine?.id;
+  if (gid === undefined || gid <= 0) {
+    const { State: st } = await s.call("State", { NonBlocking: true });
+    gid = st.currentGoroutine?.id ?? st.Threads?.find((t) => t.goroutineID > 0)?.goroutineID ?? 1;
   }
-  const at = culpritScope(report);
-  const c = report.culprit;
-  if (!at || !c) return at;
+  let stack: dlv.Stackframe[];
   try {
-    const st = await s.call("Stacktrace", { Id: at.goroutine, Depth: 100, Full: false, Defers: false });
-    const k = (st.Locations ?? []).findIndex((f) => f.function?.name === c.function && f.line === c.line);
-    return k >= 0 ? { goroutine: at.goroutine, frame: k } : at;
-  } catch {
-    return at;
+    stack = (await s.call("Stacktrace", { Id: gid, Depth: 100, Full: false, Defers: false })).Locations ?? [];
+  } catch (e) {
+    throw evalFailed(expr, `goroutine ${gid} is not in the core`, e);
   }
+  const sameGoroutine = report?.goroutine?.id === gid;
+  const shown = sameGoroutine ? (report?.goroutine?.frames ?? []) : [];
+  const delveNumbered = sameGoroutine && report?.sources.delve.used === true;
+  /** Delve's index of the report's frame k. */
+  const toDelve = (k: number): number => {
+    if (!sameGoroutine || delveNumbered) return k;
+    const f = shown[k];
+    if (!f) return -1;
+    const nth = shown.slice(0, k).filter((x) => x.function === f.function && x.line === f.line).length;
+    let seen = 0;
+    return stack.findIndex((x) => x.function?.name === f.function && x.line === f.line && seen++ === nth);
+  };
+  if (frame === undefined) {
+    const c = report?.culprit;
+    const k = goroutine === undefined || goroutine === crash?.goroutine ? c?.frame : undefined;
+    const d =
+      k !== undefined
+        ? toDelve(k)
+        : c
+          ? stack.findIndex((x) => x.function?.name === c.function && x.line === c.line)
+          : -1;
+    if (d >= 0 && sameGoroutine)
+      return { goroutine: gid, delveFrame: d, frame: k ?? d, culprit: true, ...at(stack, d) };
+    return { goroutine: gid, delveFrame: 0, frame: 0, culprit: false, ...at(stack, 0) };
+  }
+  const max = sameGoroutine && shown.length > 0 ? shown.length : stack.length;
+  const d = frame < max ? toDelve(frame) : -1;
+  if (d < 0 || d >= stack.length)
+    throw evalFailed(
+      expr,
+      `goroutine ${gid} has ${max} frames (#0-#${max - 1}${sameGoroutine ? ", as the report numbers them" : ""}); there is no frame #${frame}`,
+    );
+  return {
+    goroutine: gid,
+    delveFrame: d,
+    frame,
+    culprit: frame === report?.culprit?.frame && sameGoroutine,
+    ...at(stack, d),
+  };
 }
+
+const at = (stack: dlv.Stackframe[], i: number) => (stack[i] ? { fn: stack[i] } : {});
 
 export interface MemResult {
   address: string;
