@@ -69,7 +69,8 @@ export interface GdbAnalysis {
 }
 
 let cachedGoroot: Promise<string | null> | undefined;
-async function goroot(): Promise<string | null> {
+/** `go env GOROOT` on this machine, once. */
+export async function goroot(): Promise<string | null> {
   cachedGoroot ??= runCapture("go", ["env", "GOROOT"], { timeoutMs: 10_000 })
     .then((r) => (r.end.exitCode === 0 ? r.stdout.trim() || null : null))
     .catch(() => null);
