@@ -10,7 +10,8 @@ import { analyzeWithMap, readCoreFacts, reanalyzeBundle } from "../analyze/reana
 import type { CoreInfo } from "../contracts/bundle.js";
 import { readBinaryIdentity } from "../elf/index.js";
 import { HotdumpError, usageError } from "../errors.js";
-import { ensureStore, openBundle } from "../store/index.js";
+import { openBundle } from "../store/bundle.js";
+import { ensureStore } from "../store/layout.js";
 import { type CommonOptions, storeDirFrom, storeOption } from "./common.js";
 import { emitReport, humanNext, parseFormat, resolveCrashId } from "./report.js";
 
@@ -60,7 +61,7 @@ export function registerAnalyze(program: Command): void {
       const layout = ensureStore(storeDir);
       const bundle = openBundle(layout, resolveCrashId(storeDir, opts.crash));
       const report = await reanalyzeBundle(layout, bundle, common);
-      emitReport(humanNext(report, format, storeDir), format, opts.out);
+      await emitReport(humanNext(report, format, storeDir), format, opts.out);
       return;
     }
     if (!opts.binary || !opts.core)
@@ -97,6 +98,6 @@ export function registerAnalyze(program: Command): void {
       facts.memoryMap,
     );
     report.next.push(`dlv core ${binary} ${corePath}`);
-    emitReport(report, format, opts.out);
+    await emitReport(report, format, opts.out);
   });
 }

@@ -3,8 +3,9 @@ import { join } from "node:path";
 import type { Command } from "commander";
 import type { Report } from "../contracts/report.js";
 import { HotdumpError, usageError } from "../errors.js";
-import { renderReport } from "../report/index.js";
-import { bundleFile, isCrashId, openBundle, storeLayout } from "../store/index.js";
+import type { TextOptions } from "../report/text.js";
+import { bundleFile, openBundle } from "../store/bundle.js";
+import { isCrashId, storeLayout } from "../store/layout.js";
 import { useColour } from "../util/log.js";
 import { type CommonOptions, storeDirFrom, storeOption, withStoreFlag } from "./common.js";
 
@@ -26,10 +27,21 @@ export function humanNext(report: Report, format: Format, storeDir: string): Rep
   return format === "json" ? report : { ...report, next: withStoreFlag(report.next, storeDir) };
 }
 
+/**
+ * Each format's renderer, loaded when it is asked for: the JSON one orders keys by the report's
+ * zod schema, and loading zod costs more than the rest of a text report.
+ */
+const RENDERERS: Record<Format, () => Promise<(r: Report, o: TextOptions) => string>> = {
+  text: async () => (await import("../report/text.js")).renderText,
+  json: async () => (await import("../report/json.js")).renderJson,
+  md: async () => (await import("../report/markdown.js")).renderMarkdown,
+  html: async () => (await import("../report/html.js")).renderHtml,
+};
+
 /** Print or write a report in a format; text gets colour only on a terminal. */
-export function emitReport(report: Report, format: Format, out?: string): void {
+export async function emitReport(report: Report, format: Format, out?: string): Promise<void> {
   const colour = !out && format === "text" && useColour(process.stdout);
-  const text = renderReport(report, format, { colour });
+  const text = (await RENDERERS[format]())(report, { colour });
   if (out) {
     writeFileSync(out, text, { mode: 0o600 });
     process.stderr.write(`hotdump: wrote ${out}\n`);
@@ -79,11 +91,11 @@ export function registerReport(program: Command): void {
       .argument("[crash-id]", "as listed by hotdump crashes (default: the latest)")
       .option("-f, --format <format>", "text, json, md or html", "text")
       .option("-o, --out <file>", "write to a file instead of stdout"),
-  ).action((id: string | undefined, opts: CommonOptions & { format?: string; out?: string }) => {
+  ).action(async (id: string | undefined, opts: CommonOptions & { format?: string; out?: string }) => {
     const format = parseFormat(opts.format);
     const storeDir = storeDirFrom(opts);
     const report = readStoredReport(storeDir, resolveCrashId(storeDir, id ?? "latest"));
-    emitReport(humanNext(report, format, storeDir), format, opts.out);
+    await emitReport(humanNext(report, format, storeDir), format, opts.out);
   });
 }
 

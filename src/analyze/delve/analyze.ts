@@ -138,6 +138,14 @@ export async function analyzeSession(
   };
 
   const { State: state } = await s.call("State", { NonBlocking: true });
+  // The thread that raised SIGABRT (State's choice) is not always the goroutine that died: with
+  // GOTRACEBACK=crash the runtime signals every M, and a deadlock dies on a system stack.
+  const candidates = [state.currentGoroutine?.id, ...(state.Threads ?? []).map((t) => t.goroutineID)].filter(
+    (id, i, all): id is number => typeof id === "number" && id > 0 && all.indexOf(id) === i,
+  );
+  // The candidates' stacks are read while Delve lists the goroutines.
+  const stacksRead = Promise.all(candidates.map((gid) => stack(s, gid, maxFrames)));
+  stacksRead.catch(() => undefined);
   const goroutines = await listGoroutineGroups(s, {
     goVersion,
     classify: ctx.classify,
@@ -155,27 +163,23 @@ export async function analyzeSession(
   if (goroutines.total === 0)
     throw dlvBinaryMismatch(opts.binary, opts.core, firstLine(s.stderrTail()) || "empty goroutine list");
 
-  // The thread that raised SIGABRT (State's choice) is not always the goroutine that died: with
-  // GOTRACEBACK=crash the runtime signals every M, and a deadlock dies on a system stack.
-  const candidates = [state.currentGoroutine?.id, ...(state.Threads ?? []).map((t) => t.goroutineID)].filter(
-    (id, i, all): id is number => typeof id === "number" && id > 0 && all.indexOf(id) === i,
-  );
+  // Stacks are read without variables (cheap: 1 ms each), all candidates at once; variables are
+  // loaded below for the frames that show them (a Full read of a -N -l stack loads every runtime
+  // frame's locals: 200 ms of a 350 ms analysis, measured on a 85 MB core, for values never shown).
   let crash: CrashStack | null = null;
-  for (const [i, gid] of candidates.entries()) {
-    // The first candidate is usually right: read it in full at once to save a round trip.
-    const frames = await stack(s, gid, maxFrames, i === 0);
-    if (isCrashStack(frames)) {
-      crash = {
-        gid,
-        threadId: (state.Threads ?? []).find((t) => t.goroutineID === gid)?.id,
-        frames: i === 0 ? frames : await stack(s, gid, maxFrames, true),
-      };
-      break;
-    }
+  const stacks = await stacksRead;
+  const hit = stacks.findIndex(isCrashStack);
+  if (hit >= 0) {
+    const gid = candidates[hit] as number;
+    crash = {
+      gid,
+      threadId: (state.Threads ?? []).find((t) => t.goroutineID === gid)?.id,
+      frames: stacks[hit] as Stackframe[],
+    };
   }
   if (!crash && !state.currentGoroutine) {
     // Id -1 with no selected goroutine is the current thread's own stack (proc.FindGoroutine).
-    const frames = await stack(s, -1, maxFrames, true);
+    const frames = await stack(s, -1, maxFrames);
     if (isCrashStack(frames)) crash = { gid: 0, threadId: state.currentThread?.id, frames };
   }
 
@@ -192,7 +196,7 @@ export async function analyzeSession(
       const chain = crash.gid ? await panicChain(s, scope, warnings) : [];
       const latest = chain[0];
       let arg = latest?.arg;
-      if (!arg) arg = gopanicArg(crash, warnings);
+      if (!arg) arg = await gopanicArg(s, crash, warnings);
       if (arg) {
         value = formatVariable(arg);
         message = panicMessage(arg);
@@ -229,7 +233,7 @@ export async function analyzeSession(
   if (!culpritFrame) {
     const blocked = pickBlockedGoroutine(listed, goroutines.groups, ctx.classify);
     if (blocked !== undefined) {
-      const other = await stack(s, blocked, maxFrames, true);
+      const other = await stack(s, blocked, maxFrames);
       const f = other[culpritIndex(other.map(frameLike), ctx.classify)];
       if (f) {
         if (crash)
@@ -256,6 +260,7 @@ export async function analyzeSession(
       }
     : null;
 
+  await loadFrameVariables(s, gid, frames, ctx, gid !== 0 ? culpritAt : -1);
   const reportFrames = await Promise.all(frames.map((f) => toFrame(f, ctx)));
   const culpritReport = culpritFrame ? reportFrames[culpritAt] : undefined;
   if (culpritReport && gid !== 0)
@@ -372,15 +377,38 @@ async function nilCause(
   return decideNil(crash, evaluated, addr, true);
 }
 
-async function stack(s: DelveSession, id: number, depth: number, full: boolean): Promise<Stackframe[]> {
-  const out = await s.call("Stacktrace", {
-    Id: id,
-    Depth: depth,
-    Full: full,
-    Defers: false,
-    ...(full ? { Cfg: FRAME_LOAD_CONFIG } : {}),
-  });
+async function stack(s: DelveSession, id: number, depth: number): Promise<Stackframe[]> {
+  const out = await s.call("Stacktrace", { Id: id, Depth: depth, Full: false, Defers: false });
   return out.Locations ?? [];
+}
+
+/**
+ * Args and locals of the frames whose variables the report shows (not the runtime's, which
+ * toFrame drops), all requests in flight at once; `skip` is the culprit, read deeper afterwards.
+ */
+async function loadFrameVariables(
+  s: DelveSession,
+  gid: number,
+  frames: Stackframe[],
+  ctx: FrameContext,
+  skip: number,
+): Promise<void> {
+  await Promise.all(
+    frames.map(async (f, i) => {
+      if (i === skip || classifyFrame(frameLike(f), ctx.classify) === "runtime") return;
+      const Scope: EvalScope = { GoroutineID: gid || -1, Frame: i, DeferredCall: 0 };
+      try {
+        const [args, locals] = await Promise.all([
+          s.call("ListFunctionArgs", { Scope, Cfg: FRAME_LOAD_CONFIG }),
+          s.call("ListLocalVars", { Scope, Cfg: FRAME_LOAD_CONFIG }),
+        ]);
+        f.Arguments = args.Args;
+        f.Locals = locals.Variables;
+      } catch {
+        // A frame Delve cannot read variables of shows without them.
+      }
+    }),
+  );
 }
 
 interface PanicRecord {
@@ -423,9 +451,20 @@ async function panicChain(s: DelveSession, scope: EvalScope, warnings: string[])
 }
 
 /** Fallback for the panic value: the newest runtime.gopanic frame's argument `e`. */
-function gopanicArg(crash: CrashStack, warnings: string[]): DlvVariable | undefined {
+async function gopanicArg(
+  s: DelveSession,
+  crash: CrashStack,
+  warnings: string[],
+): Promise<DlvVariable | undefined> {
   const i = crash.frames.findIndex((f) => fnName(f) === "runtime.gopanic");
-  const e = crash.frames[i]?.Arguments?.find((a) => a.name === "e");
+  if (i < 0) return undefined;
+  const e = await s
+    .call("ListFunctionArgs", {
+      Scope: { GoroutineID: crash.gid || -1, Frame: i, DeferredCall: 0 },
+      Cfg: FRAME_LOAD_CONFIG,
+    })
+    .then((o) => (o.Args ?? []).find((a) => a.name === "e"))
+    .catch(() => undefined);
   if (e && !e.unreadable) return e;
   if (e?.unreadable) warnings.push(`the panic value is unreadable: ${e.unreadable}`);
   return undefined;
@@ -467,12 +506,12 @@ async function signalInfo(s: DelveSession, scope: EvalScope): Promise<Report["si
       return undefined;
     }
   };
-  const [sig, code, addr, pc] = [
-    await read("sig"),
-    await read("sigcode0"),
-    await read("sigcode1"),
-    await read("sigpc"),
-  ];
+  const [sig, code, addr, pc] = await Promise.all([
+    read("sig"),
+    read("sigcode0"),
+    read("sigcode1"),
+    read("sigpc"),
+  ]);
   if (sig === undefined || sig === 0n) return null;
   const hex = (n: bigint | undefined) => (n === undefined ? undefined : `0x${n.toString(16)}`);
   return {
