@@ -66,16 +66,7 @@ async function side(label, bin, args, runs) {
   const dl = [];
   for (let i = 0; i < runs; i++) {
     hd.push(
-      await timed(process.execPath, [
-        HOTDUMP,
-        "analyze",
-        "--binary",
-        bin,
-        "--core",
-        core,
-        "-o",
-        "/dev/null",
-      ]),
+      await timed(process.execPath, [HOTDUMP, "analyze", "--binary", bin, "--core", core, "-o", "/dev/null"]),
     );
     dl.push(await timed(DLV, ["core", bin, core, "--allow-non-terminal-interactive=true"], dlvInput));
     process.stderr.write(`\r${label} ${i + 1}/${runs}`);
