@@ -36,8 +36,23 @@ function timed(cmd, args, input) {
   });
 }
 
-/** A crash captured by hotdump exec, its core decompressed; returns binary, core and the culprit scope. */
-function capture(bin, args) {
+/**
+ * A crash captured by hotdump exec, its core decompressed; returns the core and the culprit scope.
+ * On this shared machine another bench may hold core_pattern on a pipe for a moment: tried again.
+ */
+async function capture(bin, args) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return captureOnce(bin, args);
+    } catch (e) {
+      if (attempt >= 6) throw e;
+      process.stderr.write(`capture failed (${e.message.split("\n")[0]}); again in 10 s\n`);
+      await new Promise((r) => setTimeout(r, 10_000));
+    }
+  }
+}
+
+function captureOnce(bin, args) {
   const dir = tempDir("analyze");
   const store = join(dir, "store");
   let out;
@@ -59,7 +74,7 @@ function capture(bin, args) {
 }
 
 async function side(label, bin, args, runs) {
-  const { core, goroutine, frame } = capture(bin, args);
+  const { core, goroutine, frame } = await capture(bin, args);
   const size = Number(execFileSync("stat", ["-c", "%s", core], { encoding: "utf8" }).trim());
   const dlvInput = `goroutines\ngoroutine ${goroutine}\nbt\nframe ${frame} locals\nframe ${frame} args\nregs\nexit\n`;
   const hd = [];
