@@ -47,14 +47,16 @@ async function open(dir: string): Promise<Page> {
   return page;
 }
 
-/** Every life bar of a lane: [x, right edge], in the SVG's own units. */
-const bars = (page: Page, gen: number) =>
+/** Every life bar of a lane: its left and right edges, in the SVG's own units. */
+const bars = (page: Page, gen: number): Promise<{ x: number; end: number }[]> =>
   page.$$eval(`svg.timeline g[data-generation="${gen}"] rect.life`, (rs) =>
-    rs.map((r) => [
-      Number(r.getAttribute("x")),
-      Number(r.getAttribute("x")) + Number(r.getAttribute("width")),
-    ]),
+    rs.map((r) => ({
+      x: Number(r.getAttribute("x")),
+      end: Number(r.getAttribute("x")) + Number(r.getAttribute("width")),
+    })),
   );
+const width = (page: Page, gen: number) =>
+  page.$eval(`svg.timeline g[data-generation="${gen}"] rect.life`, (r) => Number(r.getAttribute("width")));
 /** The right end of the axis: the last grid line. */
 const axisEnd = (page: Page) =>
   page.$$eval("svg.timeline line.grid", (ls) => Math.max(...ls.map((l) => Number(l.getAttribute("x1")))));
@@ -89,29 +91,21 @@ describe("the dashboard's timeline", () => {
       const [serving] = await bars(page, 2);
       const [rolledBack] = await bars(page, 3);
       const [old] = await bars(page, 1);
+      if (!serving || !rolledBack || !old) throw new Error("a lane has no life bar");
       // Generation 2 has served two minutes: its bar reaches the axis' end, which is now.
-      expect(serving![1]).toBeCloseTo(end, 0);
+      expect(serving.end).toBeCloseTo(end, 0);
       expect(await page.getAttribute('svg.timeline g[data-generation="2"] rect.life', "class")).toContain(
         "running",
       );
       // Generation 3 lived 15 s and ended well before now; generation 1 ended when 2 took over.
-      expect(rolledBack![1] - rolledBack![0]).toBeLessThan((serving![1] - serving![0]) / 4);
-      expect(rolledBack![1]).toBeLessThan(end - 50);
-      expect(old![1]).toBeGreaterThan(serving![0]);
-      expect(old![1]).toBeLessThan(serving![0] + 10);
+      expect(rolledBack.end - rolledBack.x).toBeLessThan((serving.end - serving.x) / 4);
+      expect(rolledBack.end).toBeLessThan(end - 50);
+      expect(old.end).toBeGreaterThan(serving.x);
+      expect(old.end).toBeLessThan(serving.x + 10);
       expect(await page.locator('svg.timeline g[data-generation="3"] path.rollback').count()).toBe(1);
       // It grows while the page is open, without any new journal event.
-      const before = await page.$eval('svg.timeline g[data-generation="2"] rect.life', (r) =>
-        Number(r.getAttribute("width")),
-      );
-      await page.waitForFunction(
-        (w) => {
-          const r = document.querySelector('svg.timeline g[data-generation="2"] rect.life');
-          return r !== null && Number(r.getAttribute("width")) > w;
-        },
-        before,
-        { timeout: 10_000 },
-      );
+      const before = await width(page, 2);
+      await expect.poll(() => width(page, 2), { timeout: 10_000, interval: 250 }).toBeGreaterThan(before);
     } finally {
       await page.close();
     }
@@ -136,8 +130,9 @@ describe("the dashboard's timeline", () => {
       );
       expect(classes).toEqual(["life crashed", "life crashed", "life running"]);
       // In order, not overlapping, the last one to now.
-      expect(lives[0]![1]).toBeLessThanOrEqual(lives[1]![0] + 1);
-      expect(lives[2]![1]).toBeCloseTo(await axisEnd(page), 0);
+      const [first, second, third] = lives;
+      expect(first!.end).toBeLessThanOrEqual(second!.x + 1);
+      expect(third!.end).toBeCloseTo(await axisEnd(page), 0);
       expect(await page.locator('svg.timeline g[data-generation="1"] circle.crash').count()).toBe(2);
     } finally {
       await page.close();
