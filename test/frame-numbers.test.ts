@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Report } from "../src/contracts/report.js";
-import { evalInCapture } from "../src/forensics/inspect.js";
+import { evalInCapture, memInCapture } from "../src/forensics/inspect.js";
 import { runCli } from "./helpers/cli.js";
 import { buildGoFixture } from "./helpers/go.js";
 
@@ -63,6 +63,12 @@ describe("eval --frame N for every N the report shows", () => {
       if (expr === "runtime.curg.goid") expect(r.text).toBe(String(report.goroutine!.id));
     }
     expect((await evalInCapture(store, id, "key", { frame: culprit })).text).toBe('"job\\xffsome_job"');
+    // mem names the frame an address of the stack lies in, by the same number: main's local `j`
+    // lives in main's frame, the one after the culprit.
+    const at = (await evalInCapture(store, id, "&j", { frame: culprit + 1 })).variable.children?.[0]?.addr;
+    const mem = await memInCapture(store, id, BigInt(at!), 8);
+    expect(mem.frame).toEqual({ index: culprit + 1, function: "main.main" });
+    expect(mem.regionText).toContain(`frame #${culprit + 1} main.main`);
     // Past the end: says how many there are, never `goroutine -1`.
     const past = await runCli(["eval", id, "key", "--frame", String(numbers.length), "--store", store], {
       cwd: dir,

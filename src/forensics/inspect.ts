@@ -206,11 +206,43 @@ async function chooseScope(
 
 const at = (stack: dlv.Stackframe[], i: number) => (stack[i] ? { fn: stack[i] } : {});
 
+/**
+ * The frame of a goroutine's stack an address lies in, numbered as the report and `eval --frame`
+ * number frames (Delve's index): frame k holds the bytes from its callee's CFA up to its own
+ * (Delve's FrameOffset is the CFA's offset from the stack's top). An argument's spill slot sits
+ * in its caller's frame (Go's register ABI spills above the callee's CFA): its address names the
+ * caller.
+ */
+async function stackFrameAt(
+  s: DelveSession,
+  region: Extract<Region, { kind: "goroutine-stack" }>,
+  addr: bigint,
+): Promise<{ index: number; function: string } | null> {
+  let frames: dlv.Stackframe[];
+  try {
+    frames =
+      (await s.call("Stacktrace", { Id: region.goroutine, Depth: 100, Full: false, Defers: false }))
+        .Locations ?? [];
+  } catch {
+    return null;
+  }
+  const hi = BigInt(region.hi);
+  let below = BigInt(region.lo);
+  for (const [index, f] of frames.entries()) {
+    const cfa = hi + BigInt(f.FrameOffset);
+    if (addr >= below && addr < cfa) return { index, function: f.function?.name ?? "?" };
+    below = cfa;
+  }
+  return null;
+}
+
 export interface MemResult {
   address: string;
   length: number;
   bytes: Buffer;
   region: Region;
+  /** For an address on a goroutine's stack: the frame it lies in. */
+  frame?: { index: number; function: string };
   regionText: string;
 }
 
@@ -244,12 +276,14 @@ export function memInCapture(
     try {
       const index = await createRegionIndex({ core, binary, session: s });
       const region = await index.classify(addr);
+      const frame = region.kind === "goroutine-stack" ? await stackFrameAt(s, region, addr) : null;
       return {
         address: `0x${addr.toString(16)}`,
         length: bytes.length,
         bytes,
         region,
-        regionText: describeRegion(region),
+        ...(frame ? { frame } : {}),
+        regionText: `${describeRegion(region)}${frame ? `, frame #${frame.index} ${frame.function}` : ""}`,
       };
     } finally {
       await core.close();
