@@ -95,6 +95,21 @@ describe("only the nil that mattered, on real cores", () => {
     expect(r.nil).toEqual({ expression: "s.notifier", use: "method call", addr: "0x0" });
   });
 
+  it("an optimised build says why the nil cannot be named, and how to fix it", async () => {
+    const opt = buildGoFixture("govalues", { debug: false });
+    const r = await produceCore(opt, ["nilmap"]);
+    dirs.push(r.dir);
+    const a = await analyzeCrash({
+      binary: opt,
+      core: r.core,
+      stderr: r.stderr,
+      identity: await readBinaryIdentity(opt),
+      useGdb: false,
+    });
+    expect(a.nil).toMatchObject({ expression: null, use: "map write" });
+    expect(a.nil?.note).toMatch(/cannot be decided: .*s\.counts.*build with -gcflags=all=-N -l/);
+  });
+
   it("a call of a nil func names the func", async () => {
     const r = await crash("nilfunc");
     expect(r.nil).toEqual({ expression: "s.onDone", use: "call", addr: "0x0" });

@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { decideNil, type EvaluatedCandidate, nilCandidates, nilCrashKind } from "./nilCause.js";
+import {
+  decideNil,
+  type EvaluatedCandidate,
+  importedNames,
+  nilCandidates,
+  nilCrashKind,
+} from "./nilCause.js";
 
 const pairs = (line: string) => nilCandidates(line).map((c) => `${c.use}:${c.expression}`);
 
@@ -80,5 +86,22 @@ describe("nilCrashKind", () => {
     expect(nilCrashKind("SIGSEGV: segmentation violation", "0x18")).toBe("dereference");
     expect(nilCrashKind("SIGSEGV: segmentation violation", "0xc000010000")).toBeNull();
     expect(nilCrashKind("boom")).toBeNull();
+  });
+});
+
+describe("importedNames", () => {
+  it("names what the imports bind, aliases included, blank and dot imports left out", () => {
+    const src = [
+      "package main",
+      "",
+      "import (",
+      '\t"fmt"',
+      '\tu "net/url"',
+      '\t_ "embed"',
+      '\t"github.com/x/go-yaml"',
+      ")",
+      'import "math/big"',
+    ];
+    expect([...importedNames(src)].sort()).toEqual(["big", "fmt", "u", "yaml"]);
   });
 });

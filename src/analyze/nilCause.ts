@@ -90,6 +90,37 @@ export function nilCandidates(line: string): NilCandidate[] {
   return out;
 }
 
+/**
+ * The names the file's imports bind (`fmt`, `url` for net/url, an alias): `fmt.Println` is a
+ * package's function, not a value that could be nil.
+ */
+export function importedNames(source: readonly string[]): Set<string> {
+  const out = new Set<string>();
+  let inBlock = false;
+  for (const raw of source) {
+    const line = raw.trim();
+    if (/^import\s*\($/.test(line)) {
+      inBlock = true;
+      continue;
+    }
+    if (inBlock && line === ")") {
+      inBlock = false;
+      continue;
+    }
+    const spec = inBlock ? line : /^import\s+(.*)$/.exec(line)?.[1];
+    const m = spec ? /^(?:([A-Za-z_]\w*|\.)\s+)?"([^"]+)"/.exec(spec) : null;
+    if (!m) continue;
+    const name =
+      m[1] ??
+      (m[2] as string)
+        .split("/")
+        .pop()
+        ?.replace(/^go-|\.v\d+$|-go$/g, "");
+    if (name && name !== "_" && name !== ".") out.add(name);
+  }
+  return out;
+}
+
 /** What the debugger found for one candidate. */
 export interface EvaluatedCandidate extends NilCandidate {
   /** Whether it was nil; null when it could not be read (with `why`). */

@@ -97,7 +97,8 @@ export function registerAnalyze(program: Command): void {
       },
       facts.memoryMap,
     );
-    report.next.push(`dlv core ${binary} ${corePath}`);
+    const dlv = `dlv core ${binary} ${corePath}`;
+    if (!report.next.includes(dlv)) report.next.push(dlv);
     await emitReport(report, format, opts.out);
   });
 }

@@ -20,7 +20,13 @@ import type {
 } from "../../contracts/report.js";
 import { isHotdumpError } from "../../errors.js";
 import { type ClassifyContext, classifyFrame, culpritIndex, type FrameLike, siteIndex } from "../frames.js";
-import { decideNil, type EvaluatedCandidate, nilCandidates, nilCrashKind } from "../nilCause.js";
+import {
+  decideNil,
+  type EvaluatedCandidate,
+  importedNames,
+  nilCandidates,
+  nilCrashKind,
+} from "../nilCause.js";
 import { createDelveSession, type DelveSession } from "./client.js";
 import { dlvBinaryMismatch, dlvNoDebugInfo } from "./errors.js";
 import { formatVariable, quoteGo, REDACTED } from "./format.js";
@@ -354,6 +360,8 @@ async function nilCause(
   const text = await sourceContext(frame.file, frame.line, { ...ctx, sourceLines: 0 });
   const line = text?.lines[0];
   if (line === undefined) return decideNil(crash, [], addr, false);
+  const packages = importedNames((await ctx.files.get(frame.file)) ?? []);
+  const optimized = frame.function?.optimized === true;
   type Read = Pick<EvaluatedCandidate, "nil" | "kind" | "why">;
   const reads = new Map<string, Promise<Read | null>>();
   const read = (expr: string) =>
@@ -364,10 +372,16 @@ async function nilCause(
           ? { nil: null, kind, why: unreadableText(v.unreadable, frame.function?.optimized) }
           : { nil: isNil(v), kind };
       },
-      // A package name (`fmt` in fmt.Println), a type or a method value is no variable: no candidate.
-      () => null,
+      // A type or a method value is no variable: no candidate. In an optimised function a
+      // variable the compiler dropped is not found either: that one could not be read.
+      (e: unknown): Read | null =>
+        optimized &&
+        /could not find symbol/.test((e as Error).message) &&
+        /^[a-z_]\w*$/i.test(expr.split(".")[0] ?? "")
+          ? { nil: null, kind: "value", why: unreadableText("optimized away", true) }
+          : null,
     );
-  const candidates = nilCandidates(line);
+  const candidates = nilCandidates(line).filter((c) => !packages.has(c.expression.split(".")[0] ?? ""));
   for (const c of candidates) if (!reads.has(c.expression)) reads.set(c.expression, read(c.expression));
   const evaluated: EvaluatedCandidate[] = [];
   for (const c of candidates) {
