@@ -9,9 +9,17 @@ import {
   interactiveGdbArgs,
   runtimeGdbScript,
 } from "../analyze/gdb/index.js";
+import type { Bundle } from "../contracts/bundle.js";
 import { culpritScope, type Report } from "../contracts/report.js";
 import { HotdumpError } from "../errors.js";
-import { binaryPath, decompressFile, ensureStore, openBundle } from "../store/index.js";
+import {
+  binaryPath,
+  decompressFile,
+  openBundle,
+  readBundleReport,
+  readStore,
+  storeCache,
+} from "../store/index.js";
 import { type CommonOptions, storeDirFrom, storeOption } from "./common.js";
 import { resolveCrashId } from "./report.js";
 
@@ -37,7 +45,7 @@ export function registerDebug(program: Command): void {
       .option("--force", "debug even though the core's build ID does not match the binary"),
   ).action(async (idArg: string | undefined, opts: DebugOptions) => {
     const storeDir = storeDirFrom(opts);
-    const layout = ensureStore(storeDir);
+    const layout = readStore(storeDir);
     const bundle = openBundle(layout, resolveCrashId(storeDir, idArg ?? "latest"));
     const { meta } = bundle;
     if (!meta.core.stored)
@@ -59,18 +67,18 @@ export function registerDebug(program: Command): void {
         `the core of ${bundle.id} does not match its binary (${meta.core.buildIdReason ?? "build IDs differ"}); --force to debug anyway`,
       );
     const bin = binaryPath(layout, meta.binary.sha256);
-    const core = join(layout.cache, `${bundle.id}.core`);
+    const core = join(storeCache(layout), `${bundle.id}.core`);
     if (!existsSync(core)) {
       process.stderr.write(`hotdump: decompressing the core to ${core}\n`);
       await decompressFile(join(bundle.dir, meta.core.stored), core);
     }
-    const report = storedReport(bundle.dir);
+    const report = storedReport(bundle);
     // Delve reads only Go programs: on another one's core (a C program under exec) it prints "no
     // debug info found" and has no stack; gdb is the debugger for it.
     const notGo = meta.binary.goVersion === null && !meta.goVersion;
     const useGdb = opts.gdb || notGo;
     const culprit = report && culpritScope(report) ? report.culprit : null;
-    const gdbDir = join(layout.cache, `${bundle.id}.gdb`);
+    const gdbDir = join(storeCache(layout), `${bundle.id}.gdb`);
     const gdb = async () => {
       const script = await runtimeGdbScript(bin, await goroot());
       const exe = binaryUnderProcessName(bin, meta.binary?.path ?? meta.cmdline[0] ?? "", gdbDir);
@@ -132,9 +140,10 @@ export function registerDebug(program: Command): void {
   });
 }
 
-function storedReport(dir: string): Report | null {
+/** The crash's report; null without a usable one (the debugger opens as dlv does). */
+function storedReport(bundle: Bundle): Report | null {
   try {
-    return JSON.parse(readFileSync(join(dir, "report.json"), "utf8")) as Report;
+    return readBundleReport(bundle);
   } catch {
     return null;
   }

@@ -4,11 +4,10 @@
  * (a core read through the wrong binary gives confident nonsense).
  */
 
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { createDelveSession, type DelveSession, type dlv, formatVariable } from "../analyze/delve/index.js";
 import { culpritScope, type Report } from "../contracts/report.js";
 import { openCore } from "../elf/index.js";
+import { type Bundle, readBundleReport } from "../store/index.js";
 import { evalFailed, memUnreadable } from "./errors.js";
 import { createRegionIndex, describeRegion, type Region } from "./regions.js";
 import { openStoredCapture } from "./stored.js";
@@ -30,7 +29,7 @@ async function withSession<T>(
   storeDir: string,
   id: string,
   o: InspectOptions,
-  fn: (s: DelveSession, core: string, binary: string, bundleDir: string) => Promise<T>,
+  fn: (s: DelveSession, core: string, binary: string, bundle: Bundle) => Promise<T>,
 ): Promise<T> {
   const stored = await openStoredCapture(storeDir, id, { requireBinary: true, force: o.force ?? false });
   try {
@@ -40,7 +39,7 @@ async function withSession<T>(
       ...(o.dlvPath ? { dlvPath: o.dlvPath } : {}),
     });
     try {
-      return await fn(s, stored.core, stored.binary!, stored.bundle.dir);
+      return await fn(s, stored.core, stored.binary!, stored.bundle);
     } finally {
       await s.close();
     }
@@ -85,8 +84,8 @@ export function evalInCapture(
   expr: string,
   o: InspectOptions & { goroutine?: number; frame?: number } = {},
 ): Promise<EvalResult> {
-  return withSession(storeDir, id, o, async (s, _core, _binary, dir) => {
-    const at = await chooseScope(s, expr, readReport(dir), o.goroutine, o.frame);
+  return withSession(storeDir, id, o, async (s, _core, _binary, bundle) => {
+    const at = await chooseScope(s, expr, readReport(bundle), o.goroutine, o.frame);
     const scope = { GoroutineID: at.goroutine, Frame: at.delveFrame, DeferredCall: 0 };
     const fn = at.fn?.function?.name ?? "?";
     const gf = `goroutine ${at.goroutine}, frame #${at.frame} (${fn})`;
@@ -131,9 +130,9 @@ export function evalInCapture(
   });
 }
 
-function readReport(dir: string): Report | null {
+function readReport(bundle: Bundle): Report | null {
   try {
-    return JSON.parse(readFileSync(join(dir, "report.json"), "utf8")) as Report;
+    return readBundleReport(bundle);
   } catch {
     return null;
   }
