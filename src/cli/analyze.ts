@@ -6,11 +6,10 @@
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import type { Command } from "commander";
-import { analyzeWithMap, readCoreFacts, reanalyzeBundle } from "../analyze/reanalyze.js";
+import { analyzeWithMap, readCoreFacts } from "../analyze/coreFacts.js";
 import type { CoreInfo } from "../contracts/bundle.js";
 import { readBinaryIdentity } from "../elf/index.js";
 import { HotdumpError, usageError } from "../errors.js";
-import { openBundle, readStore } from "../store/index.js";
 import { type CommonOptions, storeDirFrom, storeOption } from "./common.js";
 import { emitReport, humanNext, parseFormat, resolveCrashId } from "./report.js";
 
@@ -56,6 +55,12 @@ export function registerAnalyze(program: Command): void {
       useGdb: opts.gdb !== false,
     };
     if (opts.crash) {
+      // The store (SQLite, zod) and the stored-crash path load only here: a plain analysis of a
+      // binary + core starts without them.
+      const [{ reanalyzeBundle }, { openBundle, readStore }] = await Promise.all([
+        import("../analyze/reanalyze.js"),
+        import("../store/index.js"),
+      ]);
       const storeDir = storeDirFrom(opts);
       const layout = readStore(storeDir);
       const bundle = openBundle(layout, resolveCrashId(storeDir, opts.crash));

@@ -3,7 +3,7 @@ import type { Command } from "commander";
 import type { Report } from "../contracts/report.js";
 import { HotdumpError, usageError } from "../errors.js";
 import type { TextOptions } from "../report/text.js";
-import { isCrashId, openBundle, readBundleReport, readStore, storeLayout } from "../store/index.js";
+import { isCrashId, readStore, storeLayout } from "../store/layout.js";
 import { useColour } from "../util/log.js";
 import { type CommonOptions, storeDirFrom, storeOption, withStoreFlag } from "./common.js";
 
@@ -46,7 +46,9 @@ export async function emitReport(report: Report, format: Format, out?: string): 
   } else process.stdout.write(text.endsWith("\n") ? text : `${text}\n`);
 }
 
-export function readStoredReport(storeDir: string, id: string): Report {
+/** The bundle module (it validates with zod and journals in SQLite) loads only when a stored report is read. */
+export async function readStoredReport(storeDir: string, id: string): Promise<Report> {
+  const { openBundle, readBundleReport } = await import("../store/bundle.js");
   return readBundleReport(openBundle(readStore(storeDir), id));
 }
 
@@ -61,7 +63,7 @@ export function registerReport(program: Command): void {
   ).action(async (id: string | undefined, opts: CommonOptions & { format?: string; out?: string }) => {
     const format = parseFormat(opts.format);
     const storeDir = storeDirFrom(opts);
-    const report = readStoredReport(storeDir, resolveCrashId(storeDir, id ?? "latest"));
+    const report = await readStoredReport(storeDir, resolveCrashId(storeDir, id ?? "latest"));
     await emitReport(humanNext(report, format, storeDir), format, opts.out);
   });
 }
