@@ -58,6 +58,11 @@ export interface AnalyzeCoreOptions {
   maxGroups?: number;
   /** The main module's path from the binary's build info (src/elf/buildinfo.ts). */
   modulePath?: string | null;
+  /**
+   * A session on this binary and core started earlier (`hotdump analyze` starts dlv before it loads
+   * the rest of the analysis, so Delve reads the core meanwhile); closed here like one made here.
+   */
+  session?: Promise<DelveSession>;
 }
 
 /** The part of the Report Delve fills, plus how long it took. */
@@ -113,12 +118,13 @@ interface CrashStack {
 
 export async function analyzeCoreWithDelve(opts: AnalyzeCoreOptions): Promise<DelveAnalysis> {
   const t0 = performance.now();
-  const session = await createDelveSession({
-    binary: opts.binary,
-    core: opts.core,
-    ...(opts.dlvPath ? { dlvPath: opts.dlvPath } : {}),
-    ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}),
-  });
+  const session = await (opts.session ??
+    createDelveSession({
+      binary: opts.binary,
+      core: opts.core,
+      ...(opts.dlvPath ? { dlvPath: opts.dlvPath } : {}),
+      ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}),
+    }));
   const startMs = performance.now() - t0;
   try {
     const a = await analyzeSession(session, opts);
