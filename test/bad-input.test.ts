@@ -118,7 +118,7 @@ const rows: Row[] = [
       const { cwd, store } = storeCopy();
       for (const f of ["journal.db-wal", "journal.db-shm"]) execFileSync("rm", ["-f", join(store, f)]);
       writeFileSync(join(store, "journal.db"), "garbage ".repeat(600));
-      return { cwd, store, args: ["crashes"] };
+      return { cwd, store, args: ["crashes", "--all"] };
     },
     code: "E_JOURNAL_CORRUPT",
   },
@@ -136,7 +136,7 @@ const rows: Row[] = [
     setup: () => {
       const { cwd, store } = storeCopy();
       writeFileSync(join(store, "crashes", crashId, "meta.json"), "{}\n");
-      return { cwd, store, args: ["crashes"] };
+      return { cwd, store, args: ["crashes", "--all"] };
     },
     stdout: /unreadable +\S+\/crashes\//,
     exit: 0,
@@ -146,7 +146,7 @@ const rows: Row[] = [
     setup: () => {
       const { cwd, store } = storeCopy();
       mkdirSync(join(store, "crashes", "20261205-000000-abcd"));
-      return { cwd, store, args: ["crashes"] };
+      return { cwd, store, args: ["crashes", "--all"] };
     },
     stdout: /20261205-000000-abcd +- +empty +nothing was written/,
     exit: 0,
@@ -158,7 +158,7 @@ const rows: Row[] = [
       const p = join(store, "crashes", crashId, "meta.json");
       const meta = JSON.parse(readFileSync(p, "utf8"));
       writeFileSync(p, JSON.stringify({ ...meta, message: "bad \x1b[2J\x1b]0;pwned\x07 NUL \x00 end" }));
-      return { cwd, store, args: ["crashes"] };
+      return { cwd, store, args: ["crashes", "--all"] };
     },
     stdout: /bad \\x1b\[2J\\x1b\]0;pwned\\x07 NUL \\x00 end/,
     exit: 0,

@@ -3,8 +3,8 @@ import { existsSync } from "node:fs";
 import { isAbsolute, relative } from "node:path";
 import type { Command } from "commander";
 import { usageError } from "../errors.js";
-import { assertTrustedStore, resolveStoreDir } from "../store/index.js";
-import { assertStoreDir } from "../store/layout.js";
+import { assertStoreDir, resolveStoreDir } from "../store/layout.js";
+import { assertTrustedStore } from "../store/trust.js";
 import { createLogger, type Logger } from "../util/log.js";
 
 export interface CommonOptions {
