@@ -34,7 +34,7 @@ describe("analyze --crash on an interrupted bundle", () => {
     db.prepare("DELETE FROM crashes WHERE id = ?").run(id);
     db.close();
 
-    const before = await runCli(["crashes", "--store", store], { cwd });
+    const before = await runCli(["crashes", "--all", "--store", store], { cwd });
     expect(before.stdout).toMatch(new RegExp(`${id} .*incomplete +capture interrupted`));
 
     const a = await runCli(["analyze", "--crash", id, "--store", store, "-f", "json"], {
@@ -63,7 +63,7 @@ describe("analyze --crash on an interrupted bundle", () => {
     ro.close();
     expect(row.kind).toBe(report.kind);
     expect(row.culprit).toContain(report.culprit.function);
-    const after = await runCli(["crashes", "--store", store], { cwd });
+    const after = await runCli(["crashes", "--all", "--store", store], { cwd });
     expect(after.stdout).not.toMatch(/incomplete/);
   }, 180_000);
 });
