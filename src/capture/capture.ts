@@ -14,6 +14,7 @@
 import { rename, rm } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { type AnalyzeOptions, reportFromTracebackOnly } from "../analyze/analyze.js";
+import { describeHang } from "../analyze/hang.js";
 import { analyzeWithMap, readCoreFacts } from "../analyze/reanalyze.js";
 import { describeSnapshot } from "../analyze/snapshot.js";
 import type { Traceback } from "../analyze/traceback/index.js";
@@ -56,6 +57,8 @@ export interface CrashFacts {
   races?: Race[];
   generation?: number | null;
   type?: "crash" | "snapshot";
+  /** Set when hotdump made a hung process dump itself (liveness, watchdog): the report is a hang. */
+  hang?: { reason: string };
   /** The core, when the caller already has it (a snapshot). */
   corePath?: string;
   /** corePath is the caller's temporary file, removed after capture: the report points at the bundle's copy. */
@@ -338,6 +341,7 @@ async function reportOf(
     report.signal ??= { name: f.ended.signal };
   }
   if (f.type === "snapshot") describeSnapshot(report, f.pid);
+  if (f.hang) describeHang(report, f.traceback, f.hang.reason);
   return report;
 }
 

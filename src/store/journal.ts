@@ -22,6 +22,11 @@ export type EventName =
   | "switch"
   | "drained"
   | "rollback"
+  | "held"
+  | "baked"
+  | "hang"
+  | "liveness-failed"
+  | "notify"
   | "recovered-panic"
   | "race"
   | "evicted"
@@ -122,26 +127,6 @@ export interface JournalOptions {
   onWriteState?: (error: Error | null, held: number) => void;
 }
 
-/** A journal that cannot be opened or read: damaged (not a database, corrupt) or out of reach. */
-function journalUnusable(file: string, cause: unknown): HotdumpError {
-  const code = (cause as { code?: string }).code;
-  if (code === "SQLITE_NOTADB" || code === "SQLITE_CORRUPT")
-    return new HotdumpError(
-      "store",
-      "E_JOURNAL_CORRUPT",
-      `${file} is damaged: ${(cause as Error).message} (move it aside: the bundles in crashes/ are kept, and a new journal is started)`,
-      { cause },
-    );
-  return new HotdumpError(
-    "store",
-    "E_JOURNAL_OPEN",
-    `cannot open the journal ${file}: ${(cause as Error).message}`,
-    {
-      cause,
-    },
-  );
-}
-
 /**
  * better-sqlite3 loads its native module at the first `new Database`; the module exists only when
  * npm ran its install script (prebuild-install, else node-gyp), which npm 11 skips for packages not
@@ -166,10 +151,28 @@ export function journalEngineProblem(): HotdumpError | null {
     new Database(":memory:").close();
     return null;
   } catch (cause) {
-    return (
-      sqliteUnbuilt(cause) ?? new HotdumpError("store", "E_JOURNAL_OPEN", (cause as Error).message, { cause })
-    );
+    return sqliteUnbuilt(cause) ?? journalUnusable(":memory:", cause);
   }
+}
+
+/** A journal that cannot be opened or read: damaged (not a database, corrupt) or out of reach. */
+function journalUnusable(file: string, cause: unknown): HotdumpError {
+  const code = (cause as { code?: string }).code;
+  if (code === "SQLITE_NOTADB" || code === "SQLITE_CORRUPT")
+    return new HotdumpError(
+      "store",
+      "E_JOURNAL_CORRUPT",
+      `${file} is damaged: ${(cause as Error).message} (move it aside: the bundles in crashes/ are kept, and a new journal is started)`,
+      { cause },
+    );
+  return new HotdumpError(
+    "store",
+    "E_JOURNAL_OPEN",
+    `cannot open the journal ${file}: ${(cause as Error).message}`,
+    {
+      cause,
+    },
+  );
 }
 
 /** At most this many writes are held; beyond, the oldest are dropped and counted. */

@@ -272,6 +272,34 @@ export function checkAddressFree(addr: SockAddr): void {
   }
 }
 
+const SOCK_NONBLOCK = 0o4000;
+const MSG_DONTWAIT = 0x40;
+const EAGAIN = 11;
+
+/** A bound, non-blocking UNIX datagram socket (a NOTIFY_SOCKET): Node's dgram has only UDP. */
+export function datagramSocket(path: string): number {
+  const c = need();
+  const fd = check(c, "socket", c.socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  try {
+    const a = encodeAddr({ family: "unix", path });
+    check(c, "bind", c.bind(fd, a, a.length));
+  } catch (e) {
+    c.close(fd);
+    throw e;
+  }
+  return fd;
+}
+
+/** One datagram into `buf`: its length, or -1 when none is waiting. */
+export function recvDatagram(fd: number, buf: Buffer): number {
+  const c = need();
+  const n = c.recv(fd, buf, buf.length, MSG_DONTWAIT);
+  if (n >= 0) return Number(n);
+  const errno = c.errno();
+  if (errno === EAGAIN) return -1;
+  throw new NetsysErrno("recv", errno);
+}
+
 export function closeFd(fd: number): void {
   need().close(fd);
 }

@@ -66,7 +66,8 @@ function load(): Libc | null {
 
 /** Why koffi could not reach libc (for `hotdump doctor`), or null when it can. */
 export function nativeProblem(): string | null {
-  return load() ? null : loadError || libcUnavailable() || "koffi did not load";
+  if (load()) return null;
+  return libcUnavailable() ?? (loadError || "koffi did not load");
 }
 
 let subreaper = false;

@@ -1,4 +1,10 @@
+/**
+ * A Delve session: `dlv core BIN CORE` (a post-mortem) or `dlv attach PID` (a live process, for a
+ * snapshot), headless in its own process group, one JSON-RPC connection to it, typed calls, and a
+ * close() that detaches without killing, then ends dlv.
+ */
 import { connect } from "node:net";
+
 import { type HotdumpError, isHotdumpError } from "../../errors.js";
 import { type Child, startChild, withParentDeathSignal } from "../../util/child.js";
 import { findOnPath } from "../../util/which.js";
@@ -39,9 +45,7 @@ const LISTENING = /API server listening at: (\S+):(\d+)/;
 export function resolveDlvPath(explicit?: string): string {
   if (explicit) return explicit;
   if (process.env.HOTDUMP_DLV) return process.env.HOTDUMP_DLV;
-  const onPath = findOnPath("dlv");
-  if (onPath) return onPath;
-  return installedDelve() ?? "dlv";
+  return findOnPath("dlv") ?? installedDelve() ?? "dlv";
 }
 
 export async function createDelveSession(opts: DelveSessionOptions): Promise<DelveSession> {
