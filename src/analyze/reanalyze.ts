@@ -4,12 +4,13 @@
  * the core once for its memory map, its truncation and the build-ID proof, then analyse, keeping
  * the memory map read from the core when the debuggers gave none.
  */
+
 import { existsSync, readFileSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { Bundle, CoreInfo } from "../contracts/bundle.js";
 import type { Mapping, Report } from "../contracts/report.js";
-import { type BinaryIdentity, compareCoreToBinary, openCore, readBinaryIdentity } from "../elf/index.js";
+import { readBinaryIdentity } from "../elf/index.js";
 import { HotdumpError } from "../errors.js";
 import {
   binaryPath,
@@ -20,41 +21,13 @@ import {
   type StoreLayout,
   storeCache,
 } from "../store/index.js";
-import { type AnalyzeOptions, analyzeCrash } from "./analyze.js";
-import { memoryMapOf } from "./memoryMap.js";
+import type { AnalyzeOptions } from "./analyze.js";
+import { analyzeWithMap, readCoreFacts } from "./coreFacts.js";
+import { signatureOf } from "./signature.js";
 import { describeSnapshot } from "./snapshot.js";
+import { findRecoveredPanics, recoveredTraceback } from "./traceback/recovered.js";
 
-interface CoreFacts {
-  memoryMap: Mapping[];
-  /** The ELF says it is cut short (a core cut by RLIMIT_CORE may not say so: see capture/). */
-  truncated: boolean;
-  /** Set only when the binary's identity was given. */
-  buildIdMatch?: boolean | null;
-  buildIdReason?: string;
-}
-
-/** What the core itself says, read once: memory map, truncation, and whether `identity` made it. */
-export async function readCoreFacts(corePath: string, identity?: BinaryIdentity | null): Promise<CoreFacts> {
-  const c = await openCore(corePath);
-  try {
-    const facts: CoreFacts = { memoryMap: memoryMapOf(c), truncated: c.truncated !== null };
-    if (identity) {
-      const cmp = await compareCoreToBinary(c, identity);
-      facts.buildIdMatch = cmp.match;
-      facts.buildIdReason = cmp.reason;
-    }
-    return facts;
-  } finally {
-    await c.close();
-  }
-}
-
-/** analyzeCrash, with the core's own memory map when neither Delve nor gdb gave one. */
-export async function analyzeWithMap(o: AnalyzeOptions, memoryMap: Mapping[]): Promise<Report> {
-  const report = await analyzeCrash(o);
-  if (report.memoryMap.length === 0) report.memoryMap = memoryMap;
-  return report;
-}
+export { analyzeWithMap, readCoreFacts } from "./coreFacts.js";
 
 type ReanalyzeOptions = Omit<AnalyzeOptions, "binary" | "core" | "stderr" | "coreInfo" | "identity">;
 
@@ -89,12 +62,16 @@ export async function reanalyzeBundle(
           : {}),
       };
     }
+    const stderr = readFileSync(bundleFile(bundle, "stderr.txt"), "utf8");
+    // A recovered panic's stderr.txt is the block the service logged, not a crash's traceback.
+    const recovered = meta.kind === "recovered" ? (findRecoveredPanics(stderr)[0] ?? null) : null;
     const report = await analyzeWithMap(
       {
         ...o,
         ...(hasBinary ? { binary: bin } : {}),
         ...(meta.core.stored ? { core } : {}),
-        stderr: readFileSync(bundleFile(bundle, "stderr.txt"), "utf8"),
+        stderr,
+        ...(recovered ? { traceback: recoveredTraceback(recovered) } : {}),
         coreInfo,
         identity,
         // Where the crashed process ran: the local go.mod of a -trimpath build is found from here.
@@ -104,6 +81,14 @@ export async function reanalyzeBundle(
       memoryMap,
     );
     if (meta.type === "snapshot") describeSnapshot(report, meta.pid ?? 0);
+    if (recovered) {
+      report.kind = "recovered";
+      report.recovered = {
+        by: recovered.form,
+        ...(recovered.remoteAddr ? { remoteAddr: recovered.remoteAddr } : {}),
+      };
+    }
+    report.fingerprint = meta.fingerprint ?? signatureOf(report).fingerprint;
     report.process = processInfoOf(meta);
     // Without a core (a race detector's exit) there is nothing for a debugger to open.
     report.next.unshift(

@@ -3,13 +3,14 @@ import { api, append, dateTime, h, mount } from "./dom.js";
 import { logList } from "./events.js";
 import { appLogText } from "./live.js";
 import { state } from "./state.js";
-import { timeline } from "./timeline.js";
+import { lives, timeline } from "./timeline.js";
 
 /** @typedef {import("./types.js").Overview} Overview */
 
 /** @returns {Promise<Overview>} */
 export async function loadOverview() {
   state.overview = await api("/api/overview");
+  state.overviewAt = performance.now();
   const store = document.getElementById("store");
   if (store) store.textContent = state.overview?.store ?? "";
   return /** @type {Overview} */ (state.overview);
@@ -26,6 +27,12 @@ export async function renderOverview() {
       { "aria-labelledby": "tl-h" },
       h("h2", { id: "tl-h" }, "Timeline of generations"),
       h("div", { id: "timeline" }, timeline(o)),
+    ),
+    h(
+      "section",
+      { "aria-labelledby": "sg-h" },
+      h("h2", { id: "sg-h" }, "Signatures"),
+      h("div", { id: "signaturelist" }, signatureTable(o.signatures)),
     ),
     h(
       "section",
@@ -56,7 +63,36 @@ export async function renderOverview() {
     const el = document.getElementById(id);
     if (el) el.scrollTop = el.scrollHeight;
   }
+  tickTimeline();
   return o;
+}
+
+/**
+ * The server's clock now: the overview's `now` moved on by the time since it was read (the
+ * browser's own clock may differ from the machine the store is on).
+ */
+const serverNow = () => Date.parse(state.overview?.now ?? "") + (performance.now() - state.overviewAt);
+
+/** @type {ReturnType<typeof setInterval> | undefined} */
+let ticker;
+
+/**
+ * While a generation runs, its bar grows: the timeline is redrawn every second with the clock
+ * moved on, between the journal events that redraw it anyway.
+ */
+function tickTimeline() {
+  clearInterval(ticker);
+  ticker = setInterval(() => {
+    const tl = document.getElementById("timeline");
+    const o = state.overview;
+    if (!tl || !o) return clearInterval(ticker);
+    const byGen = new Map();
+    for (const e of o.events)
+      if (e.generation != null) byGen.set(e.generation, [...(byGen.get(e.generation) ?? []), e]);
+    if (![...byGen.values()].some((evs) => lives(evs).some((l) => !l.end))) return;
+    tl.replaceChildren();
+    append(tl, [timeline(o, serverNow())]);
+  }, 1000);
 }
 
 /** Redraw the timeline and the crash list in place (new crashes marked). */
@@ -65,8 +101,10 @@ export function refreshOverviewParts() {
   return loadOverview().then((o) => {
     const tl = document.getElementById("timeline");
     const cl = document.getElementById("crashlist");
+    const sl = document.getElementById("signaturelist");
     for (const [el, content] of /** @type {[HTMLElement | null, import("./dom.js").Child][]} */ ([
       [tl, timeline(o)],
+      [sl, signatureTable(o.signatures)],
       [cl, crashTable(o.crashes, known)],
     ])) {
       if (!el) continue;
@@ -126,4 +164,70 @@ function crashTable(crashes, known) {
       ),
     ),
   );
+}
+
+/**
+ * The same bug once, with its count and where it first appeared (as `hotdump crashes` prints it).
+ * @param {Overview["signatures"]} groups
+ */
+function signatureTable(groups) {
+  if (!groups || groups.length === 0) return h("p", { class: "muted" }, "No signatures yet.");
+  return h(
+    "table",
+    { id: "signatures" },
+    h("caption", { class: "muted" }, "Each bug once, newest first"),
+    h(
+      "thead",
+      null,
+      h(
+        "tr",
+        null,
+        ["Count", "Kind", "Generations", "Last seen", "Message", "First seen"].map((c) =>
+          h("th", { scope: "col" }, c),
+        ),
+      ),
+    ),
+    h(
+      "tbody",
+      null,
+      groups.map((g) =>
+        h(
+          "tr",
+          { "data-fingerprint": g.fingerprint },
+          h("td", { class: "n" }, String(g.count)),
+          h("td", null, g.kind ?? "?"),
+          h("td", { class: "n" }, g.generations.join(", ") || "–"),
+          h(
+            "td",
+            null,
+            g.crashIds[0]
+              ? h("a", { href: `#/crash/${encodeURIComponent(g.crashIds[0])}` }, dateTime(g.lastSeen))
+              : dateTime(g.lastSeen),
+          ),
+          h(
+            "td",
+            { class: "msg" },
+            g.regression
+              ? h(
+                  "span",
+                  { class: "regression" },
+                  `regression (fixed in ${g.regression.fixedIn}, back in ${g.regression.backIn}) `,
+                )
+              : null,
+            g.message ?? "",
+          ),
+          h("td", null, firstSeenLine(g)),
+        ),
+      ),
+    ),
+  );
+}
+
+/** @param {Overview["signatures"][number]} g */
+function firstSeenLine(g) {
+  const f = g.first;
+  if (!f) return "";
+  const rev = f.revision ? ` (${f.revision.slice(0, 12)}${f.modified ? ", modified" : ""})` : "";
+  const files = f.changed.map((c) => c.split("/").pop() ?? c);
+  return `generation ${f.generation}${rev}${files.length ? `, after editing ${files.slice(0, 4).join(", ")}` : ""}`;
 }
