@@ -10,11 +10,16 @@
  * `run` deploy), simply ran without it. A dev generation that changed other files and was never
  * asked the request that crashes is no evidence of a fix.
  */
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import type { Report } from "../contracts/report.js";
 import { readBinaryIdentity } from "../elf/index.js";
-import { type CrashListing, type GenerationListing, listCrashes, listGenerations } from "../store/index.js";
+import {
+  type CrashListing,
+  type GenerationListing,
+  listCrashes,
+  listGenerations,
+  readBundleReport,
+  readMeta,
+} from "../store/index.js";
 import { signatureOf } from "./signature.js";
 
 export interface FirstSeen {
@@ -51,8 +56,8 @@ function fingerprintOf(c: CrashListing): string {
   if (c.error || c.state === "capturing") return `${c.error ? "unreadable" : "incomplete"}:${c.id}`;
   if (c.dir) {
     try {
-      const r = JSON.parse(readFileSync(join(c.dir, "report.json"), "utf8")) as Report;
-      return r.fingerprint ?? signatureOf({ ...r, races: r.races ?? [] }).fingerprint;
+      const r = readBundleReport({ id: c.id, dir: c.dir, meta: readMeta(c.dir) });
+      return r.fingerprint ?? signatureOf(r).fingerprint;
     } catch {
       // no readable report: what the listing says
     }

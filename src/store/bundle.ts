@@ -9,7 +9,7 @@
  */
 import { existsSync, mkdirSync, readdirSync } from "node:fs";
 import { chmod, rename, rm, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import type { z } from "zod";
 import {
   type Bundle,
@@ -87,17 +87,26 @@ function isEmptyDir(dir: string): boolean {
   }
 }
 
-/** A store file that is there but cannot be used: the file named, the first problem said. */
-function damaged(file: string, what: string, issues?: z.core.$ZodIssue[], cause?: unknown): HotdumpError {
+/**
+ * A store file that is there but cannot be used: what is wrong first (a listing cut to a column
+ * still says it), then the file; every schema problem with --verbose.
+ */
+function damaged(
+  code: string,
+  file: string,
+  what: string,
+  o: { issues?: z.core.$ZodIssue[]; cause?: unknown; remedy?: string } = {},
+): HotdumpError {
   const where = (i: z.core.$ZodIssue) => (i.path.length ? i.path.join(".") : "(top)");
-  const first = issues?.[0];
+  const first = o.issues?.[0];
+  const problem = first ? `${where(first)}: ${first.message}` : what;
   return new HotdumpError(
     "store",
-    "E_BUNDLE_CORRUPT",
-    `${file} is damaged: ${first ? `${where(first)}: ${first.message}` : what}`,
+    code,
+    `${basename(file)} is damaged: ${problem} (${file}${o.remedy ? `; ${o.remedy}` : ""})`,
     {
-      ...(cause === undefined ? {} : { cause }),
-      ...(issues ? { details: issues.map((i) => `${where(i)}: ${i.message}`).join("\n") } : {}),
+      ...(o.cause === undefined ? {} : { cause: o.cause }),
+      ...(o.issues ? { details: o.issues.map((i) => `${where(i)}: ${i.message}`).join("\n") } : {}),
     },
   );
 }
@@ -116,10 +125,11 @@ export function readMeta(dir: string): CrashMeta {
   try {
     json = JSON.parse(text);
   } catch (cause) {
-    throw damaged(file, "not valid JSON", undefined, cause);
+    throw damaged("E_BUNDLE_CORRUPT", file, "not valid JSON", { cause });
   }
   const parsed = crashMetaSchema.safeParse(json);
-  if (!parsed.success) throw damaged(file, "not a hotdump meta.json", parsed.error.issues);
+  if (!parsed.success)
+    throw damaged("E_BUNDLE_CORRUPT", file, "not a hotdump meta.json", { issues: parsed.error.issues });
   return parsed.data;
 }
 
@@ -176,17 +186,14 @@ export function readBundleReport(bundle: Bundle): Report {
   try {
     json = JSON.parse(text);
   } catch (cause) {
-    throw new HotdumpError("store", "E_REPORT_CORRUPT", `${file} is damaged: not valid JSON (${again})`, {
-      cause,
-    });
+    throw damaged("E_REPORT_CORRUPT", file, "not valid JSON", { cause, remedy: again });
   }
   const parsed = reportSchema.safeParse(json);
-  if (!parsed.success) {
-    const e = damaged(file, "", parsed.error.issues);
-    throw new HotdumpError("store", "E_REPORT_CORRUPT", `${e.shortMessage} (${again})`, {
-      ...(e.details ? { details: e.details } : {}),
+  if (!parsed.success)
+    throw damaged("E_REPORT_CORRUPT", file, "not a hotdump report", {
+      issues: parsed.error.issues,
+      remedy: again,
     });
-  }
   return upgradeReport(parsed.data, bundle);
 }
 

@@ -177,19 +177,42 @@ function safeQueue(m: Member): number {
   }
 }
 
+/** One group a socket stage 1 bound: its public address, and that socket as member 0. */
+function groupOf(fd: number): Group {
+  // Close-on-exec from here on: go build, dlv and gdb never inherit the listener; spawn's dup2
+  // into a generation's fd 3 clears the flag on that copy only.
+  setCloexec(fd, true);
+  let addr = sockName(fd);
+  const m: Member = { gen: 0, fd };
+  if (addr.family === "unix") {
+    m.ino = socketIno(fd);
+    addr = { family: "unix", path: publicUnixPath(addr.path) };
+  }
+  return { addr, members: [m] };
+}
+
+/**
+ * A new generation's own socket in a group: for TCP another SO_REUSEPORT member, for UNIX a socket
+ * at a private path (`PATH.gN`) that switchTo renames over the public one.
+ */
+function newMember(g: Group, gen: number): number {
+  if (g.addr.family === "unix") {
+    const privatePath = `${g.addr.path}.g${gen}`;
+    safeUnlink(privatePath);
+    const fd = listenSocket({ family: "unix", path: privatePath }, { backlog: BACKLOG, reuseport: false });
+    // The public file's mode (stage 1 set it, 0660 by default), not the umask's.
+    const mode = modeOf(g.addr.path);
+    if (mode !== undefined) chmodSync(privatePath, mode);
+    g.members.push({ gen, fd, privatePath, ino: socketIno(fd) });
+    return fd;
+  }
+  const fd = listenSocket(g.addr, { backlog: BACKLOG, reuseport: true });
+  g.members.push({ gen, fd });
+  return fd;
+}
+
 function steered(fds: readonly number[], logger: Logger): Steering {
-  const groups: Group[] = fds.map((fd) => {
-    // Close-on-exec from here on: go build, dlv and gdb never inherit the listener; spawn's dup2
-    // into a generation's fd 3 clears the flag on that copy only.
-    setCloexec(fd, true);
-    let addr = sockName(fd);
-    const m: Member = { gen: 0, fd };
-    if (addr.family === "unix") {
-      m.ino = socketIno(fd);
-      addr = { family: "unix", path: publicUnixPath(addr.path) };
-    }
-    return { addr, members: [m] };
-  });
+  const groups: Group[] = fds.map(groupOf);
   /** The generation new connections go to. */
   let target = 0;
   /** Sockets of a crashed generation, for its restart. */
@@ -240,6 +263,12 @@ function steered(fds: readonly number[], logger: Logger): Steering {
     drop(g, m);
     return left;
   };
+  /** Connections waiting in a generation's sockets' accept queues. */
+  const queued = (gen: number) =>
+    groups.reduce((n, g) => {
+      const m = g.members[index(g, gen)];
+      return n + (m ? safeQueue(m) : 0);
+    }, 0);
 
   return {
     mode: "steered",
@@ -257,24 +286,7 @@ function steered(fds: readonly number[], logger: Logger): Steering {
         target = gen;
         return groups.map((g) => g.members[0]!.fd);
       }
-      return groups.map((g) => {
-        if (g.addr.family === "unix") {
-          const privatePath = `${g.addr.path}.g${gen}`;
-          safeUnlink(privatePath);
-          const fd = listenSocket(
-            { family: "unix", path: privatePath },
-            { backlog: BACKLOG, reuseport: false },
-          );
-          // The public file's mode (stage 1 set it, 0660 by default), not the umask's.
-          const mode = modeOf(g.addr.path);
-          if (mode !== undefined) chmodSync(privatePath, mode);
-          g.members.push({ gen, fd, privatePath, ino: socketIno(fd) });
-          return fd;
-        }
-        const fd = listenSocket(g.addr, { backlog: BACKLOG, reuseport: true });
-        g.members.push({ gen, fd });
-        return fd;
-      });
+      return groups.map((g) => newMember(g, gen));
     },
     async probePort(gen, host, port) {
       const g = groups.find(
@@ -314,18 +326,13 @@ function steered(fds: readonly number[], logger: Logger): Steering {
     },
     async drain(gen, maxMs) {
       const t0 = performance.now();
-      const left = () =>
-        groups.reduce((n, g) => {
-          const m = g.members[index(g, gen)];
-          return n + (m ? safeQueue(m) : 0);
-        }, 0);
-      let n = left();
+      let n = queued(gen);
       while (n > 0 && performance.now() - t0 < maxMs) {
         await new Promise((r) => setTimeout(r, 2));
-        n = left();
+        n = queued(gen);
       }
       await new Promise((r) => setTimeout(r, DRAIN_GRACE_MS));
-      return { ms: Math.round(performance.now() - t0), left: left() };
+      return { ms: Math.round(performance.now() - t0), left: queued(gen) };
     },
     release(gen) {
       if (kept === gen) kept = undefined;
@@ -337,12 +344,7 @@ function steered(fds: readonly number[], logger: Logger): Steering {
       kept = gen;
     },
     isTarget: (gen) => target === gen,
-    queued(gen) {
-      return groups.reduce((n, g) => {
-        const m = g.members[index(g, gen)];
-        return n + (m ? safeQueue(m) : 0);
-      }, 0);
-    },
+    queued,
     addresses: () => groups.map((g) => g.addr),
     stop() {
       for (const g of groups) {
