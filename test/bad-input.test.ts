@@ -138,7 +138,7 @@ const rows: Row[] = [
       writeFileSync(join(store, "crashes", crashId, "meta.json"), "{}\n");
       return { cwd, store, args: ["crashes", "--all"] };
     },
-    stdout: /unreadable +\S+\/crashes\//,
+    stdout: /unreadable +meta\.json is damaged: /,
     exit: 0,
   },
   {
