@@ -268,14 +268,7 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
       case "switch": {
         const g = gen(fx.to.run);
         steering.switchTo(fx.to.build.generation);
-        if (fx.from)
-          o.emit({
-            event: "switch",
-            generation: fx.to.build.generation,
-            from: fx.from.build.generation,
-            pid: g?.child.pid ?? null,
-            sockets: steering.mode,
-          });
+        if (fx.from) emitSwitch(fx.to, fx.from);
         if (g) void warnIfNotAccepting(g);
         return;
       }
@@ -296,11 +289,7 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
         return;
       }
       case "hold":
-        o.emit({
-          event: "held",
-          generation: fx.slot.build.generation,
-          pid: gen(fx.slot.run)?.child.pid ?? null,
-        });
+        emitOf("held", fx.slot);
         o.logger.info(
           `generation ${fx.slot.build.generation} stays up, receiving nothing, until the new one's bake is over`,
         );
@@ -317,14 +306,7 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
         const seen = exitSeen.get(fx.from.run);
         if (seen !== undefined) steeredMs.set(fx.from.run, host.now() - seen);
         steering.release(fx.from.build.generation);
-        const g = gen(fx.to.run);
-        o.emit({
-          event: "switch",
-          generation: fx.to.build.generation,
-          from: fx.from.build.generation,
-          pid: g?.child.pid ?? null,
-          sockets: steering.mode,
-        });
+        emitSwitch(fx.to, fx.from);
         return;
       }
       case "bake":
@@ -344,11 +326,7 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
         return;
       }
       case "baked":
-        o.emit({
-          event: "baked",
-          generation: fx.slot.build.generation,
-          pid: gen(fx.slot.run)?.child.pid ?? null,
-        });
+        emitOf("baked", fx.slot);
         o.logger.info(`generation ${fx.slot.build.generation} passed its bake`);
         return;
       case "rollback":
@@ -416,6 +394,20 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
       all.stop();
       liveness.delete(g.run);
     });
+  }
+
+  function emitSwitch(to: Slot, from: Slot): void {
+    o.emit({
+      event: "switch",
+      generation: to.build.generation,
+      from: from.build.generation,
+      pid: gen(to.run)?.child.pid ?? null,
+      sockets: steering.mode,
+    });
+  }
+
+  function emitOf(event: "held" | "baked", slot: Slot): void {
+    o.emit({ event, generation: slot.build.generation, pid: gen(slot.run)?.child.pid ?? null });
   }
 
   function later(name: "bake" | "backoff", ms: number, e: MachineEvent): void {
