@@ -6,9 +6,9 @@
  * Numbers are Linux's (include/uapi/asm-generic/socket.h, linux/tcp.h, linux/filter.h,
  * linux/sock_diag.h, linux/unix_diag.h), identical on x86-64 and arm64.
  */
-import { createRequire } from "node:module";
 import { isIP } from "node:net";
 import { HotdumpError } from "../errors.js";
+import { libcUnavailable, loadLibc } from "../util/native.js";
 
 const AF_UNIX = 1;
 const AF_INET = 2;
@@ -88,12 +88,17 @@ interface Libc {
 let libc: Libc | null | undefined;
 let loadError: string | undefined;
 
-/** libc through koffi, or null (with `netsysUnavailable()` saying why) where koffi cannot load. */
+/** libc's socket calls, or null (with `netsysUnavailable()` saying why) where koffi cannot load. */
 export function netsys(): Libc | null {
   if (libc !== undefined) return libc;
+  const h = loadLibc();
+  if (!h) {
+    loadError = libcUnavailable();
+    libc = null;
+    return libc;
+  }
+  const { koffi, lib } = h;
   try {
-    const koffi = createRequire(import.meta.url)("koffi") as typeof import("koffi");
-    const lib = koffi.load("libc.so.6");
     const f = (proto: string) => lib.func(proto) as (...a: unknown[]) => number;
     const fns = {
       socket: f("int socket(int, int, int)"),
@@ -393,7 +398,7 @@ export function attachSteering(fd: number, prog: readonly BpfInsn[]): void {
     insns.writeUInt8(p.jf, i * 8 + 3);
     insns.writeUInt32LE(p.k >>> 0, i * 8 + 4);
   });
-  const koffi = createRequire(import.meta.url)("koffi") as typeof import("koffi");
+  const { koffi } = loadLibc()!;
   const fprog = Buffer.alloc(16);
   fprog.writeUInt16LE(prog.length, 0);
   fprog.writeBigUInt64LE(BigInt(koffi.address(insns) as unknown as bigint), 8);
