@@ -25,7 +25,7 @@ import {
   startGeneration,
 } from "./generation.js";
 import { type ProcessHost, systemHost, type TimerHandle } from "./host.js";
-import { type LivenessWatch, watchLiveness, watchWatchdog } from "./liveness.js";
+import { type LivenessWatch, watchServing } from "./liveness.js";
 import {
   type Build,
   type Effect,
@@ -359,39 +359,31 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
   function watchAlive(g: Running): void {
     g.notify?.idle();
     if (liveness.has(g.run)) return;
-    const onFail = (reason: string) => {
-      for (const w of watches) w.stop();
-      liveness.delete(g.run);
-      if (g.state !== "ready") return;
-      o.emit({ event: "liveness-failed", generation: g.build.generation, pid: g.child.pid ?? null, reason });
-      dispatch({ type: "hung", run: g.run, reason });
-    };
-    const watches: LivenessWatch[] = [];
-    if (o.liveness)
-      watches.push(
-        watchLiveness({
-          spec: o.liveness.spec,
-          timing: o.liveness.timing,
-          host,
-          target: {
-            port: g.port,
-            env: o.env,
-            localPortFor: (h, port) => steering.probePort(g.build.generation, h, port),
-          },
-          onFail,
-        }),
-      );
-    if (o.watchdogMs && g.notify)
-      watches.push(watchWatchdog({ host, intervalMs: o.watchdogMs, notify: g.notify, onFail }));
-    if (watches.length === 0) return;
-    const all = {
-      stop: () => {
-        for (const w of watches) w.stop();
+    const w = watchServing({
+      host,
+      ...(o.liveness ? { liveness: o.liveness } : {}),
+      ...(o.watchdogMs && g.notify ? { watchdog: { intervalMs: o.watchdogMs, notify: g.notify } } : {}),
+      target: {
+        port: g.port,
+        env: o.env,
+        localPortFor: (h, port) => steering.probePort(g.build.generation, h, port),
       },
-    };
-    liveness.set(g.run, all);
+      onFail: (reason) => {
+        liveness.delete(g.run);
+        if (g.state !== "ready") return;
+        o.emit({
+          event: "liveness-failed",
+          generation: g.build.generation,
+          pid: g.child.pid ?? null,
+          reason,
+        });
+        dispatch({ type: "hung", run: g.run, reason });
+      },
+    });
+    if (!w) return;
+    liveness.set(g.run, w);
     void g.child.stopped.then(() => {
-      all.stop();
+      w.stop();
       liveness.delete(g.run);
     });
   }
