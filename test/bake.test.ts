@@ -93,7 +93,8 @@ describe("bake and roll back (issue 18)", () => {
   it("held old generation: a crash in the bake is a steering change; nothing fails outside the crashed process", async () => {
     const { port, store, s, reload } = await start(["--bake", "60s", "--bake-hold-old"]);
     await reload("2", 2);
-    expect(s.events.find((e) => e.event === "held")).toMatchObject({ generation: 1 });
+    // Written right after the switch event (it may come in the next chunk of stdout).
+    expect(await s.waitFor((e) => e.event === "held", 10_000, "held")).toMatchObject({ generation: 1 });
     load = timedLoad(port);
     await until(() => load!.shots.filter((x) => x.body?.startsWith("v2 ")).length >= 50, 20_000);
     // The first "real" request that crashes it.
