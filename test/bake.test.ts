@@ -10,6 +10,7 @@ import { copyFileSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileS
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { type NotifySocket, openNotifySocket } from "../src/supervise/notify.js";
 import { freePort } from "../src/supervise/probe.js";
 import { buildHangsvc } from "./helpers/go.js";
 import { httpGet } from "./helpers/http.js";
@@ -92,7 +93,8 @@ describe("bake and roll back (issue 18)", () => {
   it("held old generation: a crash in the bake is a steering change; nothing fails outside the crashed process", async () => {
     const { port, store, s, reload } = await start(["--bake", "60s", "--bake-hold-old"]);
     await reload("2", 2);
-    expect(s.events.find((e) => e.event === "held")).toMatchObject({ generation: 1 });
+    // Written right after the switch event (it may come in the next chunk of stdout).
+    expect(await s.waitFor((e) => e.event === "held", 10_000, "held")).toMatchObject({ generation: 1 });
     load = timedLoad(port);
     await until(() => load!.shots.filter((x) => x.body?.startsWith("v2 ")).length >= 50, 20_000);
     // The first "real" request that crashes it.
@@ -209,6 +211,44 @@ describe("hangs (issue 18)", () => {
     expect(hang.reason).toMatch(/^missed the watchdog: no WATCHDOG=1 for \d+ ms \(WATCHDOG_USEC=2000000\)$/);
     expect(report.kind).toBe("hang");
     expect(report.hang.waits.map((w: { state: string }) => w.state)).toContain("sync.Mutex.Lock");
+  }, 120_000);
+});
+
+describe("hotdump under a Type=notify unit (its own NOTIFY_SOCKET)", () => {
+  let dir: string;
+  let sup: Supervised | undefined;
+  let manager: NotifySocket | undefined;
+  afterEach(async () => {
+    await sup?.stop("SIGTERM");
+    sup = undefined;
+    manager?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("tells its manager READY=1 once a generation serves and STOPPING=1 on SIGTERM; the service never sees the manager's socket", async () => {
+    dir = mkdtempSync(join(tmpdir(), "hotdump-unit-"));
+    manager = openNotifySocket(dir, "systemd.sock");
+    const said: string[] = [];
+    manager.on((m) => said.push([...m].map(([k, v]) => `${k}=${v}`).join(" ")));
+    const port = await freePort();
+    sup = startSupervised(
+      // Log readiness: hotdump gives the service no NOTIFY_SOCKET of its own, so one inherited
+      // from hotdump's environment would carry the service's READY=1 straight to the manager.
+      runArgs(
+        join(dir, "store"),
+        `127.0.0.1:${port}`,
+        ["--probe", "log:^hangsvc ready$"],
+        [buildHangsvc("1")],
+      ),
+      { cwd: dir, env: { NOTIFY_SOCKET: manager.path } },
+    );
+    await sup.waitFor((e) => e.event === "ready" && e.generation === 1, 60_000, "ready");
+    await until(() => said.includes("READY=1 STATUS=generation 1 serving"), 10_000);
+    // The service's own READY=1 (go-systemd) never reached the manager.
+    expect(said.filter((x) => x.startsWith("READY=1"))).toEqual(["READY=1 STATUS=generation 1 serving"]);
+    expect(await sup.stop("SIGTERM")).toBe(0);
+    sup = undefined;
+    expect(said).toContain("STOPPING=1");
   }, 120_000);
 });
 

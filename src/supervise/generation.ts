@@ -24,7 +24,7 @@ import { attributeEnd } from "./attribute.js";
 import { type Descendant, isToolchain } from "./descendants.js";
 import type { ProcessHost } from "./host.js";
 import type { Build } from "./machine.js";
-import type { NotifySocket } from "./notify.js";
+import { MANAGER_ENV, type NotifySocket } from "./notify.js";
 import type { Ended } from "./outcome.js";
 import { expandPort } from "./probe.js";
 import { createRaceWatcher } from "./race.js";
@@ -116,6 +116,9 @@ export async function startGeneration(build: Build, run: number, o: GenerationCo
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(withoutHandoffEnv(o.env)))
     if (v !== undefined) env[k] = expandPort(v, port);
+  // Under systemd, hotdump's NOTIFY_SOCKET is its own manager's: the service's READY=1 must not
+  // reach systemd before hotdump's health gate did.
+  for (const k of MANAGER_ENV) delete env[k];
   if (o.sockets.length > 0) {
     env.LISTEN_FDS = String(o.sockets.length);
     env.LISTEN_FDNAMES = (o.listenNames ?? []).join(":");

@@ -105,3 +105,27 @@ export function watchWatchdog(o: {
   arm();
   return { stop };
 }
+
+/**
+ * What watches a serving generation: liveness probes, the notify watchdog, or both; the first to
+ * fail stops the others and says why, once. Null when neither is configured.
+ */
+export function watchServing(o: {
+  host: ProcessHost;
+  liveness?: { spec: ProbeSpec; timing: ProbeTiming };
+  watchdog?: { intervalMs: number; notify: Pick<NotifySocket, "on"> };
+  target: Pick<WaitReadyOptions, "port" | "env" | "localPortFor">;
+  onFail: (reason: string) => void;
+}): LivenessWatch | null {
+  const watches: LivenessWatch[] = [];
+  const stop = () => {
+    for (const w of watches) w.stop();
+  };
+  const onFail = (reason: string) => {
+    stop();
+    o.onFail(reason);
+  };
+  if (o.liveness) watches.push(watchLiveness({ ...o.liveness, host: o.host, target: o.target, onFail }));
+  if (o.watchdog) watches.push(watchWatchdog({ host: o.host, ...o.watchdog, onFail }));
+  return watches.length ? { stop } : null;
+}

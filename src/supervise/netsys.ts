@@ -81,6 +81,7 @@ interface Libc {
   close(fd: number): number;
   send(fd: number, buf: Buffer, len: number, flags: number): number;
   recv(fd: number, buf: Buffer, len: number, flags: number): number;
+  connect(fd: number, addr: Buffer, len: number): number;
   errno(): number;
 }
 
@@ -110,6 +111,7 @@ export function netsys(): Libc | null {
       close: f("int close(int)"),
       send: f("intptr_t send(int, void *, size_t, int)"),
       recv: f("intptr_t recv(int, void *, size_t, int)"),
+      connect: f("int connect(int, void *, uint32_t)"),
     };
     libc = { ...(fns as unknown as Omit<Libc, "errno">), errno: () => koffi.errno() };
   } catch (e) {
@@ -288,6 +290,25 @@ export function datagramSocket(path: string): number {
     throw e;
   }
   return fd;
+}
+
+/** Send one datagram to the UNIX datagram socket at `path` ("@name": the abstract namespace). */
+export function sendDatagram(path: string, text: string): void {
+  const c = need();
+  const fd = check(c, "socket", c.socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  try {
+    let a = encodeAddr({ family: "unix", path });
+    // An abstract name starts with a NUL instead of "@" and has no terminating NUL.
+    if (path.startsWith("@")) {
+      a = Buffer.from(a.subarray(0, a.length - 1));
+      a[2] = 0;
+    }
+    check(c, "connect", c.connect(fd, a, a.length));
+    const b = Buffer.from(text);
+    check(c, "send", c.send(fd, b, b.length, 0));
+  } finally {
+    c.close(fd);
+  }
 }
 
 /** One datagram into `buf`: its length, or -1 when none is waiting. */

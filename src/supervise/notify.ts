@@ -15,7 +15,7 @@
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { closeFd, datagramSocket, netsys, netsysUnavailable, recvDatagram } from "./netsys.js";
+import { closeFd, datagramSocket, netsys, netsysUnavailable, recvDatagram, sendDatagram } from "./netsys.js";
 
 /** sun_path holds 108 bytes with its NUL. */
 const SUN_PATH_MAX = 107;
@@ -39,6 +39,26 @@ export interface NotifySocket {
 export function notifyUnavailable(): string | undefined {
   return netsys() ? undefined : `koffi unavailable: ${netsysUnavailable()}`;
 }
+
+/**
+ * hotdump's own service manager (a systemd unit with Type=notify and NotifyAccess=all: with
+ * --listen the process systemd started is stage 1, and this message comes from stage 2): told
+ * READY=1 once a generation serves, RELOADING=1 / STOPPING=1 around reloads and shutdown. Without
+ * NOTIFY_SOCKET in hotdump's environment, nothing. Best effort: false when it could not be sent.
+ */
+export function tellManager(text: string, env: NodeJS.ProcessEnv = process.env): boolean {
+  const path = env.NOTIFY_SOCKET;
+  if (!path || !netsys()) return false;
+  try {
+    sendDatagram(path, text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The manager's variables are hotdump's, not the service's: a service gets its own or none. */
+export const MANAGER_ENV = ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"] as const;
 
 export function parseNotify(text: string): NotifyMessage {
   const m: NotifyMessage = new Map();

@@ -13,6 +13,7 @@ import { archiveBinary, type EventInput, type JournalEvent, sha256File } from ".
 import type { Logger } from "../util/log.js";
 import type { Redactor } from "../util/redact.js";
 import { serveControl } from "./control.js";
+import { tellManager } from "./notify.js";
 import {
   checksumMismatch,
   expectedSha256,
@@ -136,6 +137,7 @@ export async function runService(o: RunServiceOptions): Promise<void> {
     const first = await reload(true);
     if (!first.ok && supervisor.current === null)
       logger.warn("no generation is serving; waiting for a reload (hotdump reload or SIGHUP)");
+    if (first.ok) tellManager(`READY=1\nSTATUS=generation ${first.generation} serving`);
   } catch (e) {
     await close();
     if (e instanceof HotdumpError)
@@ -145,7 +147,15 @@ export async function runService(o: RunServiceOptions): Promise<void> {
     throw e;
   }
 
-  const onReloadSignal = () => void reload();
+  // systemd's reload protocol for hotdump's own unit: RELOADING=1, then READY=1 once decided.
+  const onReloadSignal = () => {
+    tellManager("RELOADING=1");
+    void reload().then((r) => {
+      const serving = supervisor.current?.generation;
+      tellManager(`READY=1${serving === undefined ? "" : `\nSTATUS=generation ${serving} serving`}`);
+      return r;
+    });
+  };
   process.on("SIGHUP", onReloadSignal);
   process.on("SIGUSR2", onReloadSignal);
   let watcher: ReturnType<typeof watch> | undefined;
@@ -161,6 +171,7 @@ export async function runService(o: RunServiceOptions): Promise<void> {
   }
   await stopRequested;
   logger.info(`${stopSignal}: draining generation ${supervisor.current?.generation ?? "-"} and exiting`);
+  tellManager("STOPPING=1");
   watcher?.close();
   process.off("SIGHUP", onReloadSignal);
   process.off("SIGUSR2", onReloadSignal);

@@ -206,6 +206,18 @@ const flush = async (n = 20) => {
   for (let i = 0; i < n; i++) await new Promise((r) => setImmediate(r));
 };
 
+/** Generation 1 serving, then generation 2 deployed over it and ready. */
+async function switched(t: { sup: Supervisor; procs: FakeProcess[] }): Promise<void> {
+  const first = t.sup.deploy(build(1));
+  await flush();
+  t.procs[0]!.say("ready");
+  await first;
+  const second = t.sup.deploy(build(2));
+  await flush();
+  t.procs[1]!.say("ready");
+  await second;
+}
+
 /** A refused connect takes a real round trip through the event loop. */
 const attempts = async () => {
   await new Promise((r) => setTimeout(r, 20));
@@ -358,14 +370,7 @@ describe("supervisor on a fake host", () => {
 
   it("bake: a crash during the probation rolls back to the last good binary and refuses it again", async () => {
     const t = make({ bakeMs: 60_000 });
-    const first = t.sup.deploy(build(1));
-    await flush();
-    t.procs[0]!.say("ready");
-    await first;
-    const second = t.sup.deploy(build(2));
-    await flush();
-    t.procs[1]!.say("ready");
-    await second;
+    await switched(t);
     await flush();
     expect(t.sup.phase).toBe("baking");
     t.advance(30_000);
@@ -392,14 +397,7 @@ describe("supervisor on a fake host", () => {
 
   it("bake with the old generation held: switching back is a steering change, no start", async () => {
     const t = make({ bakeMs: 60_000, bakeHoldOld: true });
-    const first = t.sup.deploy(build(1));
-    await flush();
-    t.procs[0]!.say("ready");
-    await first;
-    const second = t.sup.deploy(build(2));
-    await flush();
-    t.procs[1]!.say("ready");
-    await second;
+    await switched(t);
     await flush();
     expect(t.procs[0]!.signals).toEqual([]); // held, not stopped
     t.procs[1]!.crash();
@@ -420,14 +418,7 @@ describe("supervisor on a fake host", () => {
 
   it("bake passes: `baked` is recorded and the held old generation is retired then", async () => {
     const t = make({ bakeMs: 60_000, bakeHoldOld: true });
-    const first = t.sup.deploy(build(1));
-    await flush();
-    t.procs[0]!.say("ready");
-    await first;
-    const second = t.sup.deploy(build(2));
-    await flush();
-    t.procs[1]!.say("ready");
-    await second;
+    await switched(t);
     t.advance(60_000);
     await flush();
     expect(t.names()).toContain("baked 2");

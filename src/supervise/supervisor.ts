@@ -28,7 +28,7 @@ import {
   startGeneration,
 } from "./generation.js";
 import { type ProcessHost, systemHost, type TimerHandle } from "./host.js";
-import { type LivenessWatch, watchLiveness, watchWatchdog } from "./liveness.js";
+import { type LivenessWatch, watchServing } from "./liveness.js";
 import {
   type Build,
   type Effect,
@@ -286,14 +286,7 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
       case "switch": {
         const g = gen(fx.to.run);
         steering.switchTo(fx.to.build.generation);
-        if (fx.from)
-          o.emit({
-            event: "switch",
-            generation: fx.to.build.generation,
-            from: fx.from.build.generation,
-            pid: g?.child.pid ?? null,
-            sockets: steering.mode,
-          });
+        if (fx.from) emitSwitch(fx.to, fx.from);
         if (g) void warnIfNotAccepting(g);
         return;
       }
@@ -314,11 +307,7 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
         return;
       }
       case "hold":
-        o.emit({
-          event: "held",
-          generation: fx.slot.build.generation,
-          pid: gen(fx.slot.run)?.child.pid ?? null,
-        });
+        emitOf("held", fx.slot);
         o.logger.info(
           `generation ${fx.slot.build.generation} stays up, receiving nothing, until the new one's bake is over`,
         );
@@ -335,14 +324,7 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
         const seen = exitSeen.get(fx.from.run);
         if (seen !== undefined) steeredMs.set(fx.from.run, host.now() - seen);
         steering.release(fx.from.build.generation);
-        const g = gen(fx.to.run);
-        o.emit({
-          event: "switch",
-          generation: fx.to.build.generation,
-          from: fx.from.build.generation,
-          pid: g?.child.pid ?? null,
-          sockets: steering.mode,
-        });
+        emitSwitch(fx.to, fx.from);
         return;
       }
       case "bake":
@@ -362,11 +344,7 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
         return;
       }
       case "baked":
-        o.emit({
-          event: "baked",
-          generation: fx.slot.build.generation,
-          pid: gen(fx.slot.run)?.child.pid ?? null,
-        });
+        emitOf("baked", fx.slot);
         o.logger.info(`generation ${fx.slot.build.generation} passed its bake`);
         return;
       case "rollback":
@@ -399,41 +377,47 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
   function watchAlive(g: Running): void {
     g.notify?.idle();
     if (liveness.has(g.run)) return;
-    const onFail = (reason: string) => {
-      for (const w of watches) w.stop();
-      liveness.delete(g.run);
-      if (g.state !== "ready") return;
-      o.emit({ event: "liveness-failed", generation: g.build.generation, pid: g.child.pid ?? null, reason });
-      dispatch({ type: "hung", run: g.run, reason });
-    };
-    const watches: LivenessWatch[] = [];
-    if (o.liveness)
-      watches.push(
-        watchLiveness({
-          spec: o.liveness.spec,
-          timing: o.liveness.timing,
-          host,
-          target: {
-            port: g.port,
-            env: o.env,
-            localPortFor: (h, port) => steering.probePort(g.build.generation, h, port),
-          },
-          onFail,
-        }),
-      );
-    if (o.watchdogMs && g.notify)
-      watches.push(watchWatchdog({ host, intervalMs: o.watchdogMs, notify: g.notify, onFail }));
-    if (watches.length === 0) return;
-    const all = {
-      stop: () => {
-        for (const w of watches) w.stop();
+    const w = watchServing({
+      host,
+      ...(o.liveness ? { liveness: o.liveness } : {}),
+      ...(o.watchdogMs && g.notify ? { watchdog: { intervalMs: o.watchdogMs, notify: g.notify } } : {}),
+      target: {
+        port: g.port,
+        env: o.env,
+        localPortFor: (h, port) => steering.probePort(g.build.generation, h, port),
       },
-    };
-    liveness.set(g.run, all);
+      onFail: (reason) => {
+        liveness.delete(g.run);
+        if (g.state !== "ready") return;
+        o.emit({
+          event: "liveness-failed",
+          generation: g.build.generation,
+          pid: g.child.pid ?? null,
+          reason,
+        });
+        dispatch({ type: "hung", run: g.run, reason });
+      },
+    });
+    if (!w) return;
+    liveness.set(g.run, w);
     void g.child.stopped.then(() => {
-      all.stop();
+      w.stop();
       liveness.delete(g.run);
     });
+  }
+
+  function emitSwitch(to: Slot, from: Slot): void {
+    o.emit({
+      event: "switch",
+      generation: to.build.generation,
+      from: from.build.generation,
+      pid: gen(to.run)?.child.pid ?? null,
+      sockets: steering.mode,
+    });
+  }
+
+  function emitOf(event: "held" | "baked", slot: Slot): void {
+    o.emit({ event, generation: slot.build.generation, pid: gen(slot.run)?.child.pid ?? null });
   }
 
   function later(name: "bake" | "backoff", ms: number, e: MachineEvent): void {
