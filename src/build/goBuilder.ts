@@ -8,10 +8,10 @@ import { join, relative } from "node:path";
 import type { ResolvedBuildConfig } from "../config/types.js";
 import { type BinaryIdentity, ELF_MAGIC, readBinaryIdentity } from "../elf/index.js";
 import { HotdumpError } from "../errors.js";
-import { adoptBinary, ensureStore } from "../store/index.js";
+import { adoptBinary, ensureStore, type StoreLayout, sha256File } from "../store/index.js";
 import { runCapture, startChild } from "../util/child.js";
 import { formatDiagnostic, parseBuildOutput } from "./diagnostics.js";
-import type { BuildResult } from "./types.js";
+import type { BuildResult, StoredBinary } from "./types.js";
 
 export interface GoBuilderOptions {
   /** Project root: go build's working directory. */
@@ -29,7 +29,11 @@ export interface GoBuilderOptions {
 export interface GoBuilder {
   /** The `go build` argv for an output path (exported for `--dry-run` style display and tests). */
   args(output: string): string[];
-  /** `onLinked`: go build succeeded and wrote a program; called before it is hashed and stored. */
+  /**
+   * Resolves as soon as go build has linked a program (exit 0, an ELF file): it can start from
+   * `program` at once while it is hashed and identified; `store(after)` moves it into the store
+   * once `after` settles. `onLinked` is called just before.
+   */
   build(changedFiles?: readonly string[], hooks?: { onLinked?: () => void }): Promise<BuildResult>;
 }
 
@@ -99,15 +103,9 @@ export function createGoBuilder(opts: GoBuilderOptions): GoBuilder {
         return { ok: false, kind, diagnostics, summary, exitCode: end.exitCode, ...common };
       }
 
-      if (hooks.onLinked && (await isElf(tmp))) hooks.onLinked();
-      // Hashing (to adopt it by SHA-256) and reading the identity run side by side: both are on
-      // the path from a save to the new generation. The identity is read once here; the
-      // supervisor and the crash bundle reuse it.
-      const [stored, early] = await Promise.all([adoptBinary(layout, tmp), identify(tmp).catch(() => null)]);
-      const identity = early ?? (await identify(stored.path).catch(() => null));
       // `go build -o` of a package that is not `main` writes an archive, not a program.
-      if (identity && identity.type !== "exec" && identity.type !== "dyn") {
-        if (!stored.reused) await unlink(stored.path).catch(() => {});
+      if (!(await isElf(tmp))) {
+        await unlink(tmp).catch(() => {});
         return {
           ok: false,
           kind: "go",
@@ -117,18 +115,51 @@ export function createGoBuilder(opts: GoBuilderOptions): GoBuilder {
           ...common,
         };
       }
+      hooks.onLinked?.();
+      const facts = readFacts(tmp, identify);
+      facts.catch(() => {}); // seen by store(); a build nobody stores must not crash the process
       return {
         ok: true,
-        binaryPath: stored.path,
-        sha256: stored.sha256,
-        reused: stored.reused,
-        goBuildId: identity?.goBuildId ?? null,
-        gnuBuildId: identity?.gnuBuildId ?? null,
-        identity,
+        program: tmp,
+        store: (after = Promise.resolve()) => store(layout, tmp, facts, after),
         ...common,
       };
     },
   };
+}
+
+/** The hash and the identity, side by side, read once from the linked file. */
+async function readFacts(tmp: string, identify: (path: string) => Promise<BinaryIdentity>) {
+  const [sha256, identity] = await Promise.all([sha256File(tmp), identify(tmp).catch(() => null)]);
+  return { sha256, identity };
+}
+
+/**
+ * Move the linked program into the store by SHA-256, once `after` settles: a program started from
+ * `tmp` must have been exec'd first (a rename racing the spawn would make it fail with ENOENT).
+ * Rename keeps the inode, so /proc/PID/exe then names the stored copy, what retention and
+ * leftover-stopping look for (the program's argv[0] still names `tmp`).
+ */
+async function store(
+  layout: StoreLayout,
+  tmp: string,
+  facts: Promise<{ sha256: string; identity: BinaryIdentity | null }>,
+  after: Promise<unknown>,
+): Promise<StoredBinary> {
+  const [{ sha256, identity }] = await Promise.all([facts, after.catch(() => {})]);
+  const base = {
+    sha256,
+    identity,
+    goBuildId: identity?.goBuildId ?? null,
+    gnuBuildId: identity?.gnuBuildId ?? null,
+  };
+  try {
+    const adopted = await adoptBinary(layout, tmp, sha256);
+    return { ...base, binaryPath: adopted.path, reused: adopted.reused };
+  } catch (e) {
+    // A store that refuses the file (full disk) must not lose the hash: the program may be running.
+    return { ...base, binaryPath: tmp, reused: false, storeError: e as Error };
+  }
 }
 
 /** An ELF file, not the archive `go build -o` writes for a package that is not main. */

@@ -79,18 +79,18 @@ export async function archiveBinary(layout: StoreLayout, src: string): Promise<A
 export async function adoptBinary(
   layout: StoreLayout,
   tmpPath: string,
+  /** Already computed from this file. */
+  knownSha256?: string,
 ): Promise<{ path: string; sha256: string; reused: boolean }> {
-  const sha256 = await sha256File(tmpPath);
+  const sha256 = knownSha256 ?? (await sha256File(tmpPath));
   const dest = binaryPath(layout, sha256);
   const exists = await stat(dest).then(
     () => true,
     () => false,
   );
-  if (exists) {
-    await rm(tmpPath, { force: true });
-    return { path: dest, sha256, reused: true };
-  }
+  // An identical copy replaces the stored one (rename over it) rather than being deleted: the
+  // program may already run from tmpPath, and after the rename /proc/PID/exe names the store.
   await chmod(tmpPath, 0o500);
   await rename(tmpPath, dest);
-  return { path: dest, sha256, reused: false };
+  return { path: dest, sha256, reused: exists };
 }

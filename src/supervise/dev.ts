@@ -1,9 +1,10 @@
 /**
  * `hotdump dev`: watch → build → supervise, generation after generation. Each successful build
- * is a generation in the journal, with its binary stored by SHA-256 before it starts, so a crash
- * maps to the exact build that caused it even after later builds. A failed build leaves the
- * running generation alone.
+ * is a generation in the journal, its binary stored by SHA-256 while it starts (a crash waits for
+ * the hash), so a crash maps to the exact build that caused it even after later builds. A failed
+ * build leaves the running generation alone.
  */
+import { readlinkSync } from "node:fs";
 import { relative } from "node:path";
 import type { BuildResult, GoBuilder } from "../build/index.js";
 import { createBuildQueue } from "../build/queue.js";
@@ -12,7 +13,7 @@ import type { Journal, StoreLayout } from "../store/index.js";
 import type { Logger } from "../util/log.js";
 import { createWatcher, type Watcher } from "../watch/index.js";
 import type { EventSink } from "./events.js";
-import type { Supervisor } from "./supervisor.js";
+import type { Build, Supervisor } from "./supervisor.js";
 
 export interface DevSessionOptions {
   config: ResolvedConfig;
@@ -34,6 +35,22 @@ export interface DevSession {
   /** Resolves once nothing is building (tests, shutdown). */
   idle(): Promise<void>;
   stop(): Promise<void>;
+}
+
+/**
+ * Resolves once process `pid` runs `path` (its /proc/PID/exe names it), has ended, or 5 s passed:
+ * the service starts through setpriv and sh, which exec it a few milliseconds after the spawn,
+ * and moving the file before that exec would fail the start.
+ */
+async function execd(pid: number | undefined, path: string): Promise<void> {
+  if (pid === undefined) return;
+  for (const end = Date.now() + 5000; Date.now() < end; await new Promise((r) => setTimeout(r, 1))) {
+    try {
+      if (readlinkSync(`/proc/${pid}/exe`) === path) return;
+    } catch {
+      return; // gone
+    }
+  }
 }
 
 export function createDevSession(o: DevSessionOptions): DevSession {
@@ -58,33 +75,57 @@ export function createDevSession(o: DevSessionOptions): DevSession {
         if (o.supervisor.current) logger.info(`generation ${o.supervisor.current.generation} keeps running`);
         return;
       }
+      // The program starts as soon as it is linked; hashing, storing and reading its build IDs
+      // run beside its start (bench/dev-latency.mjs). The generation's record gets the SHA-256
+      // when the hash is done, and a crash of the generation waits for it (Build.stored).
       const g = o.journal.newGeneration({
-        sha256: r.sha256,
-        binary: r.binaryPath,
-        goBuildId: r.goBuildId,
-        gnuBuildId: r.gnuBuildId,
+        sha256: "",
+        binary: r.program,
+        goBuildId: null,
+        gnuBuildId: null,
         changed,
         buildMs: r.durationMs,
         source: "dev",
       });
-      sink.emit({
-        event: "build-ok",
+      let spawned: (() => void) | undefined;
+      const exec = new Promise<void>((resolve) => (spawned = resolve));
+      const build: Build = {
         generation: g.n,
-        sha256: r.sha256,
-        ms: Math.round(r.durationMs),
-        changed,
+        binary: r.program,
+        sha256: "",
+        identity: null,
+        // The first start only: a restart runs the stored copy.
+        onSpawned: (pid) => {
+          const done = spawned;
+          spawned = undefined;
+          if (done) void execd(pid, r.program).then(done);
+        },
+      };
+      build.stored = r.store(exec).then((s) => {
+        Object.assign(build, { binary: s.binaryPath, sha256: s.sha256, identity: s.identity });
+        o.journal.setGenerationBinary(g.n, {
+          sha256: s.sha256,
+          binary: s.binaryPath,
+          goBuildId: s.goBuildId,
+          gnuBuildId: s.gnuBuildId,
+        });
+        if (s.storeError) logger.warn(`generation ${g.n}: cannot store its binary: ${s.storeError.message}`);
+        sink.emit({
+          event: "build-ok",
+          generation: g.n,
+          sha256: s.sha256,
+          ms: Math.round(r.durationMs),
+          changed,
+        });
+        const what = changed.length
+          ? `${changed.slice(0, 3).join(", ")}${changed.length > 3 ? ` +${changed.length - 3}` : ""}`
+          : "start";
+        logger.info(`generation ${g.n} built in ${Math.round(r.durationMs)} ms (${what})`);
       });
       o.supervisor.resetBackoff();
-      const what = changed.length
-        ? `${changed.slice(0, 3).join(", ")}${changed.length > 3 ? ` +${changed.length - 3}` : ""}`
-        : "start";
-      logger.info(`generation ${g.n} built in ${Math.round(r.durationMs)} ms (${what})`);
-      const d = await o.supervisor.deploy({
-        generation: g.n,
-        binary: r.binaryPath,
-        sha256: r.sha256,
-        identity: r.identity,
-      });
+      const d = await o.supervisor.deploy(build);
+      spawned?.(); // a deploy that never spawned (stopped, failed before) still stores the binary
+      await build.stored;
       // A crash or exit before ready was already told (summary + restart line); say the rest.
       if (!d.ok && !stopped && !d.crashId && !d.reason.startsWith("exited"))
         logger.warn(`generation ${g.n} did not become ready: ${d.reason}`);

@@ -46,6 +46,13 @@ export interface Build {
    * found at run time among its descendants and reported through onProgram.
    */
   launcher?: "script" | "shell";
+  /**
+   * Set when the binary started before it was stored (dev starts it once linked): `binary`,
+   * `sha256` and `identity` are final once it settles, and a crash waits for it.
+   */
+  stored?: Promise<unknown>;
+  /** Called once the service process is spawned (it execs `binary` through setpriv and sh after). */
+  onSpawned?: (pid: number | undefined) => void;
 }
 
 /** The Go program a launcher started, kept while it ran (its file may be replaced or deleted). */
@@ -330,6 +337,7 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
       onStdout: (c) => out.push(c),
       onStderr: (c) => err.push(c),
     });
+    build.onSpawned?.(child.pid);
     const startedAt = new Date();
     // The same descendant tracking as exec: a service that starts Go programs of its own (workers,
     // a wrapper) has their crashes captured with their own pid, binary and core. Every 50 ms while
@@ -353,11 +361,20 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
       ended: null as never,
       done: null as never,
     };
-    if (child.pid !== undefined)
+    const remember = (pid: number) =>
       storeWrite(
         "running.json",
-        rememberRunning(o.layout, { pid: child.pid, generation: build.generation, binary: build.binary }),
+        rememberRunning(o.layout, { pid, generation: build.generation, binary: build.binary }),
       );
+    if (child.pid !== undefined) {
+      remember(child.pid);
+      // Its /proc/PID/exe names the store once the binary is moved there.
+      const pid = child.pid;
+      build.stored?.then(
+        () => g.state !== "ended" && remember(pid),
+        () => {},
+      );
+    }
     const restart = restarts.get(build.generation) ?? 0;
     o.emit({
       event: "started",
@@ -390,6 +407,8 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
       if (inDescendant && ended.outcome !== "crash") ended = { ...ended, outcome: "crash" };
       let facts: CrashFacts | null = null;
       if (ended.outcome === "crash") {
+        // The report names the binary by SHA-256: a crash right after start waits for the hash.
+        await build.stored?.catch(() => {});
         // A launcher that exec'd its Go program (`exec ./server` in the script): the root crashed,
         // but its binary is the program's, read through the fd kept while it ran, not the script.
         const rootProgram =
