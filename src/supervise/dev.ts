@@ -9,7 +9,7 @@ import { relative } from "node:path";
 import type { BuildResult, GoBuilder } from "../build/index.js";
 import { createBuildQueue } from "../build/queue.js";
 import type { ResolvedConfig } from "../config/types.js";
-import type { Journal, StoreLayout } from "../store/index.js";
+import { type Journal, pruneBinaries, type StoreLayout } from "../store/index.js";
 import type { Logger } from "../util/log.js";
 import { createWatcher, type Watcher } from "../watch/index.js";
 import type { EventSink } from "./events.js";
@@ -57,12 +57,19 @@ export function createDevSession(o: DevSessionOptions): DevSession {
   const { config, sink, logger } = o;
   let watcher: Watcher | null = null;
   let stopped = false;
+  let seed: string | undefined;
 
   const queue = createBuildQueue<void>({
     run: async (changed) => {
       if (stopped) return;
       sink.emit({ event: "build-start", changed });
-      const r = await o.builder.build(changed, { onLinked: () => o.supervisor.stopBeforeDeploy() });
+      // The last stored binary (the previous session's at first): unchanged sources then cost
+      // no link (goBuilder's seed).
+      seed ??= o.journal.generations().at(-1)?.binary || undefined;
+      const r = await o.builder.build(changed, {
+        onLinked: () => o.supervisor.stopBeforeDeploy(),
+        ...(seed ? { seed } : {}),
+      });
       if (!r.ok) {
         sink.emit({
           event: "build-failed",
@@ -103,6 +110,7 @@ export function createDevSession(o: DevSessionOptions): DevSession {
       };
       build.stored = r.store(exec).then((s) => {
         Object.assign(build, { binary: s.binaryPath, sha256: s.sha256, identity: s.identity });
+        if (!s.storeError) seed = s.binaryPath;
         o.journal.setGenerationBinary(g.n, {
           sha256: s.sha256,
           binary: s.binaryPath,
@@ -126,12 +134,37 @@ export function createDevSession(o: DevSessionOptions): DevSession {
       const d = await o.supervisor.deploy(build);
       spawned?.(); // a deploy that never spawned (stopped, failed before) still stores the binary
       await build.stored;
+      prune(g.n);
       // A crash or exit before ready was already told (summary + restart line); say the rest.
       if (!d.ok && !stopped && !d.crashId && !d.reason.startsWith("exited"))
         logger.warn(`generation ${g.n} did not become ready: ${d.reason}`);
     },
     onError: (e) => logger.error(`build failed to run: ${(e as Error).message}`),
   });
+
+  /**
+   * Keep the binaries of the serving generation, the one before it and every generation with a
+   * crash (and of generations `run` or `exec` recorded in this store); the rest go once replaced.
+   * 12 builds of a real service kept 226 MB before (issue 20); bench/dev-store.mjs measures it.
+   */
+  const prune = (built: number) => {
+    try {
+      const gens = o.journal.generations();
+      const serving = o.supervisor.current?.generation ?? built;
+      const crashed = new Set(o.journal.crashes().map((c) => c.generation));
+      const keep = new Set<string>();
+      const before = gens.filter((x) => x.n < serving && x.source === "dev").at(-1);
+      for (const x of gens)
+        if (x.n === serving || x === before || x.n >= built || crashed.has(x.n) || x.source !== "dev")
+          keep.add(x.sha256);
+      for (const c of o.journal.crashes()) if (c.binarySha256) keep.add(c.binarySha256);
+      const { removed, bytes } = pruneBinaries(o.layout, keep);
+      if (removed.length > 0)
+        logger.debug(`removed ${removed.length} replaced binaries (${Math.round(bytes / 1024)} KiB)`);
+    } catch (e) {
+      logger.warn(`could not remove replaced binaries: ${(e as Error).message}`);
+    }
+  };
 
   return {
     async start() {
