@@ -10,6 +10,8 @@ import { createBatcher } from "./debounce.js";
 import { watchError } from "./errors.js";
 import { createWatchFilter, type WatchFilterOptions } from "./filter.js";
 import {
+  IN_ATTRIB,
+  IN_CLOSE_WRITE,
   IN_CREATE,
   IN_DELETE,
   IN_IGNORED,
@@ -62,9 +64,9 @@ export function createWatcher(opts: WatcherOptions): Watcher {
     if (!isReady) rejectReady(err);
     else opts.onError?.(err);
   };
-  const changed = (abs: string) => {
+  const changed = (abs: string, complete = false) => {
     const rel = filter.relative(abs);
-    if (rel !== null) batcher.add(rel || ".");
+    if (rel !== null) batcher.add(rel || ".", complete);
   };
 
   const pollOpts = { root, filter, config, onChange: changed };
@@ -113,11 +115,14 @@ export function createWatcher(opts: WatcherOptions): Watcher {
  * directory's descriptors would name the old path; if it moved inside the root, its new name
  * arrives as IN_MOVED_TO and is crawled afresh).
  */
+/** Events after which a file is complete: closed after writing, renamed in or out, deleted, touched. */
+const DONE = IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_ATTRIB;
+
 function createInotifyTree(
   root: string,
   filter: ReturnType<typeof createWatchFilter>,
   followSymlinks: boolean,
-  changed: (abs: string) => void,
+  changed: (abs: string, complete?: boolean) => void,
   fail: (e: unknown) => void,
 ): { ready: Promise<void>; close(): Promise<void> } | null {
   const dirs = new Map<number, string>();
@@ -145,7 +150,8 @@ function createInotifyTree(
         dirs.set(wd, abs);
         return true;
       },
-      ...(report ? { onFile: changed } : {}),
+      // Found by the crawl of a new directory: written, maybe still being written.
+      ...(report ? { onFile: (abs: string) => changed(abs) } : {}),
     });
 
   const forget = (abs: string) => {
@@ -162,7 +168,7 @@ function createInotifyTree(
     for (const ev of events) {
       if (ev.mask & IN_Q_OVERFLOW) {
         // The kernel's queue (fs.inotify.max_queued_events) overflowed: some change is lost.
-        changed(root);
+        changed(root, true);
         continue;
       }
       const dir = dirs.get(ev.wd);
@@ -179,9 +185,9 @@ function createInotifyTree(
         else if (ev.mask & (IN_MOVED_FROM | IN_DELETE)) {
           forget(abs);
           // Its files left the build without an event each.
-          if (ev.mask & IN_MOVED_FROM) changed(abs);
+          if (ev.mask & IN_MOVED_FROM) changed(abs, true);
         }
-      } else if (filter.accepts(abs)) changed(abs);
+      } else if (filter.accepts(abs)) changed(abs, (ev.mask & DONE) !== 0);
     }
   };
 
