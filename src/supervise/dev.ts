@@ -179,6 +179,8 @@ export function createDevSession(o: DevSessionOptions): DevSession {
       // bench/dev-latency.mjs); a save during the scan still queues one more build.
       queue.push([]);
       await watcher.ready;
+      if (watcher.backend === "poll" && !config.watch.poll)
+        logger.warn("inotify is not available here (no koffi binary for this platform): polling for changes");
       logger.info(
         `watching ${relative(process.cwd(), config.root) || "."} (${config.watch.includeExt.map((e) => `*.${e}`).join(" ")})`,
       );
