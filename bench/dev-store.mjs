@@ -130,35 +130,48 @@ async function airSide() {
   const child = spawnTracked(ensureAir(), ["-c", ".air.toml"], { cwd: dir, stdio: "ignore" });
   await pollUntil(port, (b) => b === "v0", { timeoutMs: 600_000, everyMs: 50 });
   const t0 = performance.now();
+  let stalls = 0;
   for (let i = 1; i <= EDITS; i++) {
     // air has no crash capture: its crashing edits are left out, the others are the same.
     if (CRASH_AT.has(i)) continue;
     writeFileSync(join(dir, "main.go"), source(port, i, false));
-    await pollUntil(port, (b) => b === `v${i}`, { timeoutMs: 300_000, everyMs: 20 });
+    try {
+      await pollUntil(port, (b) => b === `v${i}`, { timeoutMs: 60_000, everyMs: 20 });
+    } catch {
+      // air (v1.67.4) sometimes starts the new process before the old one let go of the port
+      // ("bind: address already in use") and then serves nothing: written again, it recovers.
+      stalls++;
+      writeFileSync(join(dir, "main.go"), source(port, i, false));
+      await pollUntil(port, (b) => b === `v${i}`, { timeoutMs: 300_000, everyMs: 20 });
+    }
     process.stderr.write(`\rair edit ${i}/${EDITS}`);
   }
   process.stderr.write("\n");
   const wall = performance.now() - t0;
   await stop(child, "SIGTERM", 15_000);
-  return { wall, tmpBytes: diskUsage(join(dir, "tmp")) };
+  return { wall, stalls, tmpBytes: diskUsage(join(dir, "tmp")) };
 }
 
 await runBench(async () => {
   console.log(`machine: ${machine()}`);
   const h = await hotdumpSide();
-  const a = await airSide();
+  // Printed before air runs: an air failure must not lose them.
   console.log(`\n${EDITS} edits of a gin service (${CRASH_AT.size} crashing at start)`);
   console.log("| | store on disk | binaries | every build's binary kept (before) | edits took |");
   console.log("| --- | --- | --- | --- | --- |");
   console.log(
     `| hotdump dev | ${MiB(h.storeBytes)} | ${h.binaries} (${MiB(h.binariesBytes)}) | ${MiB(h.everyBinaryBytes)} | ${fmtMs(h.wall)} |`,
   );
-  console.log(`| air (delay 1) | ${MiB(a.tmpBytes)} (tmp/) | 1 | – | ${fmtMs(a.wall)} |`);
   const want = 2 + h.crashedGens;
+  const verdict = (ok) => (ok ? "target met" : "target MISSED");
   console.log(
-    `\nbinaries left ${h.binaries} = serving + previous + ${h.crashedGens} crashed (${want}): ${h.binaries <= want ? "target met" : "target MISSED"}`,
+    `\nbinaries left ${h.binaries} = serving + previous + ${h.crashedGens} crashed (${want}): ${verdict(h.binaries <= want)}`,
   );
   console.log(
-    `history lists ${h.generations} generations, ${h.withSha} with a SHA-256: ${h.generations === EDITS + 1 && h.withSha === h.generations ? "target met" : "target MISSED"}`,
+    `history lists ${h.generations} generations, ${h.withSha} with a SHA-256: ${verdict(h.generations === EDITS + 1 && h.withSha === h.generations)}`,
+  );
+  const a = await airSide();
+  console.log(
+    `| air (delay 1), ${EDITS - CRASH_AT.size} edits | ${MiB(a.tmpBytes)} (tmp/) | 1 | – | ${fmtMs(a.wall)}${a.stalls ? `, ${a.stalls} stall(s) written again` : ""} |`,
   );
 });
