@@ -10,10 +10,20 @@ import { createRequire } from "node:module";
 const PR_SET_CHILD_SUBREAPER = 36;
 const WNOHANG = 1;
 
+interface Rlimit {
+  cur: number | bigint;
+  max: number | bigint;
+}
+
 interface Libc {
   prctl: (option: number, a: number, b: number, c: number, d: number) => number;
   waitpid: (pid: number, status: number[], options: number) => number;
+  getrlimit: (resource: number, out: Rlimit) => number;
+  setrlimit: (resource: number, lim: Rlimit) => number;
 }
+
+/** RLIMIT_CORE (asm-generic/resource.h). */
+const RLIMIT_CORE = 4;
 
 let libc: Libc | null | undefined;
 
@@ -25,6 +35,13 @@ function load(): Libc | null {
     libc = {
       prctl: lib.func("int prctl(int, unsigned long, unsigned long, unsigned long, unsigned long)"),
       waitpid: lib.func("int waitpid(int, _Out_ int *, int)"),
+      ...(() => {
+        koffi.struct("hotdump_rlimit", { cur: "uint64", max: "uint64" });
+        return {
+          getrlimit: lib.func("int getrlimit(int, _Out_ hotdump_rlimit *)"),
+          setrlimit: lib.func("int setrlimit(int, const hotdump_rlimit *)"),
+        };
+      })(),
     };
   } catch {
     libc = null;
@@ -72,4 +89,24 @@ export function reapChild(pid: number): WaitStatus | null {
   const out = [0];
   const r = c.waitpid(pid, out, WNOHANG);
   return r === pid ? decodeWaitStatus(out[0] ?? 0) : null;
+}
+
+/**
+ * Run `spawn` with this process's soft RLIMIT_CORE raised to its hard limit, then put it back:
+ * fork copies the limits, so the child gets cores (Debian's login default is a soft limit of 0)
+ * without a shell running `ulimit` first, and hotdump itself never dumps a core of its own. Null
+ * when the limits cannot be read or set here (no FFI): the caller raises it another way.
+ */
+export function withCoreLimitRaised<T>(spawn: () => T): T | null {
+  const c = load();
+  if (!c) return null;
+  const lim: Rlimit = { cur: 0, max: 0 };
+  if (c.getrlimit(RLIMIT_CORE, lim) !== 0) return null;
+  if (lim.cur === lim.max) return spawn();
+  if (c.setrlimit(RLIMIT_CORE, { cur: lim.max, max: lim.max }) !== 0) return null;
+  try {
+    return spawn();
+  } finally {
+    c.setrlimit(RLIMIT_CORE, lim);
+  }
 }
