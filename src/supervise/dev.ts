@@ -95,7 +95,10 @@ export function createDevSession(o: DevSessionOptions): DevSession {
         source: "dev",
       });
       let spawned: (() => void) | undefined;
-      const exec = new Promise<void>((resolve) => (spawned = resolve));
+      // A [run] command gets {bin} and starts it when it likes: it gets the stored copy, as before.
+      const exec = config.run.command
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => (spawned = resolve));
       const build: Build = {
         generation: g.n,
         binary: r.program,
@@ -131,6 +134,7 @@ export function createDevSession(o: DevSessionOptions): DevSession {
         logger.info(`generation ${g.n} built in ${Math.round(r.durationMs)} ms (${what})`);
       });
       o.supervisor.resetBackoff();
+      if (config.run.command) await build.stored;
       const d = await o.supervisor.deploy(build);
       spawned?.(); // a deploy that never spawned (stopped, failed before) still stores the binary
       await build.stored;
