@@ -26,6 +26,7 @@ interface Libc {
 const RLIMIT_CORE = 4;
 
 let libc: Libc | null | undefined;
+let loadError = "";
 
 function load(): Libc | null {
   if (libc !== undefined) return libc;
@@ -43,10 +44,16 @@ function load(): Libc | null {
         };
       })(),
     };
-  } catch {
+  } catch (e) {
     libc = null;
+    loadError = (e as Error).message.split("\n")[0] ?? "";
   }
   return libc;
+}
+
+/** Why koffi could not reach libc (for `hotdump doctor`), or null when it can. */
+export function nativeProblem(): string | null {
+  return load() ? null : loadError || "koffi did not load";
 }
 
 let subreaper = false;
