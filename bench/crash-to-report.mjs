@@ -111,6 +111,8 @@ function bareBig(bin, args) {
     const child = spawnTracked("/bin/sh", ["-c", 'ulimit -c unlimited; exec "$0" "$@"', bin, ...args], {
       cwd: dir,
       stdio: ["ignore", "ignore", "pipe"],
+      // What hotdump exec sets: without it a Go panic exits 2 and dumps no core.
+      env: { ...process.env, GOTRACEBACK: "crash" },
     });
     let err = "";
     child.stderr.on("data", (c) => {
