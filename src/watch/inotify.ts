@@ -53,8 +53,13 @@ interface Calls {
   init1: (flags: number) => number;
   addWatch: (fd: number, path: string, mask: number) => number;
   rmWatch: (fd: number, wd: number) => number;
+  /** ioctl(fd, FIONREAD, &n): bytes of events queued in the kernel. */
+  queued: (fd: number, request: number, out: number[]) => number;
   errno: () => number;
 }
+
+/** asm-generic/ioctls.h */
+const FIONREAD = 0x541b;
 
 let calls: Calls | null | undefined;
 
@@ -67,6 +72,7 @@ function load(): Calls | null {
       init1: lib.func("int inotify_init1(int)"),
       addWatch: lib.func("int inotify_add_watch(int, const char *, uint32_t)"),
       rmWatch: lib.func("int inotify_rm_watch(int, int)"),
+      queued: lib.func("int ioctl(int, unsigned long, _Out_ int *)"),
       errno: () => koffi.errno(),
     };
   } catch {
@@ -103,12 +109,14 @@ export interface Inotify {
 }
 
 /**
- * An inotify instance whose events go to `onEvents` in kernel order, one call per read. Null when
+ * An inotify instance whose events go to `onEvents` in kernel order, one call per read (a burst
+ * can take several: `more` says so). Null when
  * the FFI is unavailable (another libc or architecture without koffi's prebuilt binary); the
  * caller then polls.
  */
 export function openInotify(
-  onEvents: (events: InotifyEvent[]) => void,
+  /** `more`: further events are already queued (the next read returns at once). */
+  onEvents: (events: InotifyEvent[], more: boolean) => void,
   onError: (err: NodeJS.ErrnoException) => void,
 ): Inotify | null {
   const c = load();
@@ -130,7 +138,9 @@ export function openInotify(
         return onError(err);
       }
       try {
-        onEvents(parseEvents(buf, n));
+        const q = [0];
+        const more = c.queued(fd, FIONREAD, q) === 0 && (q[0] ?? 0) > 0;
+        onEvents(parseEvents(buf, n), more);
       } finally {
         loop();
       }

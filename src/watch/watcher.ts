@@ -163,7 +163,7 @@ function createInotifyTree(
       }
   };
 
-  const onEvents = (events: InotifyEvent[]) => {
+  const onEvents = (events: InotifyEvent[], more: boolean) => {
     if (closed) return;
     for (const ev of events) {
       if (ev.mask & IN_Q_OVERFLOW) {
@@ -187,7 +187,10 @@ function createInotifyTree(
           // Its files left the build without an event each.
           if (ev.mask & IN_MOVED_FROM) changed(abs, true);
         }
-      } else if (filter.accepts(abs)) changed(abs, (ev.mask & DONE) !== 0);
+      } else if (filter.accepts(abs)) {
+        // While more of a burst waits in the kernel nothing is complete: the batch would split.
+        changed(abs, !more && (ev.mask & DONE) !== 0);
+      }
     }
   };
 
