@@ -193,7 +193,17 @@ async function latency() {
   const hd0 = m['hotdump gcflags=""'];
   const addN = hd - m["go build -N -l + start"];
   const add0 = hd0 - m["go build + start"];
-  const verdict = (ok) => (ok ? "target met" : "target MISSED");
+  // On a loaded machine the hand-driven builds spread over seconds: a 15 ms target cannot be told
+  // from that noise, and saying "met" would be a lie.
+  const spread = Math.max(
+    ...targets.filter((t) => !t.child).map((t) => percentile(t.times, 90) - percentile(t.times, 10)),
+  );
+  const verdict = (ok) =>
+    spread > 150
+      ? `inconclusive: the baselines' p10-p90 spread is ${fmtMs(spread)}`
+      : ok
+        ? "target met"
+        : "target MISSED";
   console.log(
     `\nadded latency, hotdump - go build -N -l + start: ${fmtMs(addN)} (≤ 15 ms: ${verdict(addN <= 15)})`,
   );
