@@ -4,6 +4,7 @@ import {
   existsSync,
   mkdirSync,
   mkdtempSync,
+  readdirSync,
   readFileSync,
   readlinkSync,
   rmSync,
@@ -102,6 +103,37 @@ describe("createGoBuilder", () => {
     } finally {
       child.kill("SIGKILL");
     }
+  });
+
+  it("an unchanged build seeded with the last stored binary is that binary (no link), a changed one leaves it intact", async () => {
+    const b = builder();
+    const first = await b.build();
+    if (!first.ok) throw new Error(first.output);
+    const stored = await first.store();
+    const before = statSync(stored.binaryPath);
+    const again = await b.build([], { seed: stored.binaryPath });
+    if (!again.ok) throw new Error(again.output);
+    // go build found it up to date: the program is the stored file itself, not a new link.
+    expect(again.program).toBe(stored.binaryPath);
+    expect(statSync(again.program).ino).toBe(before.ino);
+    expect(await again.store()).toMatchObject({
+      binaryPath: stored.binaryPath,
+      sha256: stored.sha256,
+      reused: true,
+    });
+    expect(readdirSync(join(dir, ".hotdump", "tmp"))).toEqual([]);
+    writeFileSync(
+      join(dir, "main.go"),
+      'package main\n\nimport "fmt"\n\nfunc main() { fmt.Println("seeded") }\n',
+    );
+    const changed = await b.build(["main.go"], { seed: stored.binaryPath });
+    if (!changed.ok) throw new Error(changed.output);
+    expect(changed.program).not.toBe(stored.binaryPath);
+    const next = await changed.store();
+    expect(next.sha256).not.toBe(stored.sha256);
+    // The seed, a hard link go build replaced, still holds the first build.
+    expect(createHash("sha256").update(readFileSync(stored.binaryPath)).digest("hex")).toBe(stored.sha256);
+    expect(execFileSync(next.binaryPath, { encoding: "utf8" })).toBe("seeded\n");
   });
 
   it("returns compile errors as positioned diagnostics, not a throw", async () => {
