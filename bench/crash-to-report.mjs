@@ -17,8 +17,8 @@
 // parsed race report). Its time runs from that line to report.json, which is written once the
 // process has exited: it covers the race detector's exit, hotdump storing the bundle and parsing.
 import { execFileSync } from "node:child_process";
-import { readdirSync, readFileSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { fmtMs, goBuild, HOTDUMP, machine, median, runBench, spawnTracked, tempDir } from "./lib/common.mjs";
 
 const SMALL_RUNS = Number(process.argv[2] ?? 7);
@@ -121,12 +121,20 @@ function bareBig(bin, args) {
     child.on("error", reject);
     child.on("close", () => {
       const died = /died-at (\d+)/.exec(err);
-      const name = readdirSync(dir).find((f) => /^core/.test(f));
+      // The working directory (core_pattern `core`), or an absolute pattern's directory (%p names it).
+      const pattern = readFileSync("/proc/sys/kernel/core_pattern", "utf8").trim();
+      const where = pattern.startsWith("/") ? dirname(pattern) : dir;
+      const name = readdirSync(where).find(
+        (f) =>
+          /^core/.test(f) && (where === dir || f.includes(`.${child.pid}.`) || f.endsWith(`.${child.pid}`)),
+      );
       if (!died || !name) return resolve(null);
       const diedNs = BigInt(died[1]);
-      const st = statSync(join(dir, name), { bigint: true });
+      const path = join(where, name);
+      const st = statSync(path, { bigint: true });
       const t = performance.now();
-      execFileSync("sh", ["-c", 'zstd -1 -T0 -q -c "$0" > /dev/null', join(dir, name)]);
+      execFileSync("sh", ["-c", 'zstd -1 -T0 -q -c "$0" > /dev/null', path]);
+      if (where !== dir) rmSync(path, { force: true });
       resolve({
         dumpStart: Number(st.birthtimeNs - diedNs) / 1e6,
         dumpWrite: Number(st.mtimeNs - st.birthtimeNs) / 1e6,
