@@ -102,7 +102,8 @@ export function createDevSession(o: DevSessionOptions): DevSession {
       const build: Build = {
         generation: g.n,
         binary: r.program,
-        sha256: "",
+        // Never equal to a real SHA-256 (the supervisor compares them) until the hash is done.
+        sha256: `pending-${g.n}`,
         identity: null,
         // The first start only: a restart runs the stored copy.
         onSpawned: (pid) => {

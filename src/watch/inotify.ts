@@ -7,7 +7,7 @@
  * `ignore` option takes paths and globs, not gitignore's rules with negations.
  */
 import { close as fsClose, read as fsRead } from "node:fs";
-import { createRequire } from "node:module";
+import { loadLibc } from "../util/native.js";
 
 // include/uapi/linux/inotify.h
 export const IN_MODIFY = 0x2;
@@ -65,9 +65,10 @@ let calls: Calls | null | undefined;
 
 function load(): Calls | null {
   if (calls !== undefined) return calls;
+  const h = loadLibc();
+  if (!h) return (calls = null);
   try {
-    const koffi = createRequire(import.meta.url)("koffi") as typeof import("koffi");
-    const lib = koffi.load("libc.so.6");
+    const { koffi, lib } = h;
     calls = {
       init1: lib.func("int inotify_init1(int)"),
       addWatch: lib.func("int inotify_add_watch(int, const char *, uint32_t)"),
