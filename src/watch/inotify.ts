@@ -66,7 +66,10 @@ let calls: Calls | null | undefined;
 function load(): Calls | null {
   if (calls !== undefined) return calls;
   const h = loadLibc();
-  if (!h) return (calls = null);
+  if (!h) {
+    calls = null;
+    return calls;
+  }
   try {
     const { koffi, lib } = h;
     calls = {
