@@ -9,6 +9,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { binaryPath, storeLayout } from "../src/store/index.js";
 import { freePort } from "../src/supervise/probe.js";
 import { runCli } from "./helpers/cli.js";
 import { httpGet } from "./helpers/http.js";
@@ -167,7 +168,7 @@ describe("hotdump dev", () => {
       30_000,
       "build-ok 4",
     );
-    const binary = `${store}/binaries/${built4.sha256}`;
+    const binary = binaryPath(storeLayout(store), built4.sha256 as string);
     await sup.stop("SIGKILL");
     await eventually(
       async () => pidsRunning(binary),

@@ -3,8 +3,9 @@
  * returns a BuildResult. Stripping flags are refused at config load; here the argv is assembled
  * once so every build of a session uses the same, inspectable command.
  */
+import { readFileSync } from "node:fs";
 import { link, open, stat, unlink } from "node:fs/promises";
-import { basename, dirname, join, relative } from "node:path";
+import { basename, dirname, join, relative, resolve } from "node:path";
 import type { ResolvedBuildConfig } from "../config/types.js";
 import { type BinaryIdentity, ELF_MAGIC, readBinaryIdentity } from "../elf/index.js";
 import { HotdumpError } from "../errors.js";
@@ -37,7 +38,8 @@ export interface GoBuilder {
   build(
     changedFiles?: readonly string[],
     hooks?: {
-      onLinked?: () => void;
+      /** go build succeeded and wrote a program (the path): called before it starts or is stored. */
+      onLinked?: (linked: string) => void;
       /** A stored binary of an earlier build: when go build finds it up to date, it is the program. */
       seed?: string;
     },
@@ -56,6 +58,7 @@ export function createGoBuilder(opts: GoBuilderOptions): GoBuilder {
   const { cwd, config, storeDir } = opts;
   const identify = opts.identify ?? readBinaryIdentity;
   let seq = 0;
+  const programName = goProgramName(cwd, config.package);
 
   const args = (output: string): string[] => [
     "build",
@@ -131,7 +134,7 @@ export function createGoBuilder(opts: GoBuilderOptions): GoBuilder {
           ...common,
         };
       }
-      hooks.onLinked?.();
+      hooks.onLinked?.(tmp);
       if (seed && (await sameFile(seed, tmp))) {
         await unlink(tmp).catch(() => {});
         const facts = readFacts(seed, identify, layout);
@@ -143,7 +146,7 @@ export function createGoBuilder(opts: GoBuilderOptions): GoBuilder {
       return {
         ok: true,
         program: tmp,
-        store: (after = Promise.resolve()) => store(layout, tmp, facts, after),
+        store: (after = Promise.resolve()) => store(layout, tmp, facts, after, programName),
         ...common,
       };
     },
@@ -159,8 +162,16 @@ async function readFacts(
   identify: (path: string) => Promise<BinaryIdentity>,
   layout?: StoreLayout,
 ) {
-  const name = basename(path);
-  const known = layout && dirname(path) === layout.binaries && /^[0-9a-f]{64}$/.test(name) ? name : null;
+  // binaries/<sha256>/<name>, or binaries/<sha256> in an older store.
+  const isSha = (n: string) => /^[0-9a-f]{64}$/.test(n);
+  const dir = dirname(path);
+  const known = !layout
+    ? null
+    : dirname(dir) === layout.binaries && isSha(basename(dir))
+      ? basename(dir)
+      : dir === layout.binaries && isSha(basename(path))
+        ? basename(path)
+        : null;
   const [sha256, identity] = await Promise.all([known ?? sha256File(path), identify(path).catch(() => null)]);
   return { sha256, identity };
 }
@@ -195,6 +206,7 @@ async function store(
   tmp: string,
   facts: Promise<{ sha256: string; identity: BinaryIdentity | null }>,
   after: Promise<unknown>,
+  name: string,
 ): Promise<StoredBinary> {
   const [{ sha256, identity }] = await Promise.all([facts, after.catch(() => {})]);
   const base = {
@@ -204,7 +216,7 @@ async function store(
     gnuBuildId: identity?.gnuBuildId ?? null,
   };
   try {
-    const adopted = await adoptBinary(layout, tmp, sha256);
+    const adopted = await adoptBinary(layout, tmp, name, sha256);
     return { ...base, binaryPath: adopted.path, reused: adopted.reused };
   } catch (e) {
     // A store that refuses the file (full disk) must not lose the hash: the program may be running.
@@ -238,4 +250,25 @@ async function mainPackageHint(go: string, cwd: string, current: string): Promis
   if (dirs.length === 0) return "";
   const shown = dirs.slice(0, 4).join(", ") + (dirs.length > 4 ? ", …" : "");
   return `: main packages here: ${shown} (hotdump dev --package ${dirs[0]}, or package = "${dirs[0]}" under [build] in hotdump.toml)`;
+}
+
+/**
+ * The name `go build` gives a main package's program: the last element of its import path (the
+ * module path from go.mod, then the package's directory under it), skipping a major-version
+ * suffix (`example.com/tool/v2` → `tool`), as cmd/go's DefaultExecName does. Without a readable
+ * go.mod, the package's directory name.
+ */
+export function goProgramName(root: string, pkg: string): string {
+  const dir = resolve(root, pkg);
+  let path = basename(dir);
+  try {
+    const mod = /^module\s+"?([^\s"]+)"?/m.exec(readFileSync(join(root, "go.mod"), "utf8"))?.[1];
+    const rel = relative(root, dir);
+    if (mod && !rel.startsWith("..")) path = rel ? `${mod}/${rel}` : mod;
+  } catch {
+    // no go.mod at the root: the directory's name
+  }
+  const parts = path.split("/").filter(Boolean);
+  const last = parts.at(-1) ?? "program";
+  return /^v\d+$/.test(last) && parts.length > 1 ? (parts.at(-2) as string) : last;
 }

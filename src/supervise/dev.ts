@@ -4,7 +4,7 @@
  * the hash), so a crash maps to the exact build that caused it even after later builds. A failed
  * build leaves the running generation alone.
  */
-import { readlinkSync } from "node:fs";
+import { readlinkSync, statSync } from "node:fs";
 import { relative } from "node:path";
 import type { BuildResult, GoBuilder } from "../build/index.js";
 import { createBuildQueue } from "../build/queue.js";
@@ -58,6 +58,26 @@ export function createDevSession(o: DevSessionOptions): DevSession {
   let watcher: Watcher | null = null;
   let stopped = false;
   let seed: string | undefined;
+  /** The build last deployed: an identical rebuild of it is no new generation. */
+  let deployed: { generation: number; sha256: string; binary: string } | null = null;
+  /** The deployed generation is up (not crashed, not stopped for a deploy). */
+  const serving = () =>
+    deployed !== null &&
+    o.supervisor.current?.generation === deployed.generation &&
+    o.supervisor.current.state === "ready";
+  /**
+   * Whether a freshly linked binary may be the one serving: same size. A different size is a
+   * different binary, so the serving generation may start stopping and the new one start before
+   * the hash is known (supervisor.stopBeforeDeploy); the same size waits for the hash.
+   */
+  const maybeUnchanged = (linked: string) => {
+    if (!deployed || !serving()) return false;
+    try {
+      return statSync(linked).size === statSync(deployed.binary).size;
+    } catch {
+      return false;
+    }
+  };
 
   const queue = createBuildQueue<void>({
     run: async (changed) => {
@@ -66,8 +86,12 @@ export function createDevSession(o: DevSessionOptions): DevSession {
       // The last stored binary (the previous session's at first): unchanged sources then cost
       // no link (goBuilder's seed).
       seed ??= o.journal.generations().at(-1)?.binary || undefined;
+      let sameSize = false;
       const r = await o.builder.build(changed, {
-        onLinked: () => o.supervisor.stopBeforeDeploy(),
+        onLinked: (linked) => {
+          sameSize = maybeUnchanged(linked);
+          if (!sameSize) o.supervisor.stopBeforeDeploy();
+        },
         ...(seed ? { seed } : {}),
       });
       if (!r.ok) {
@@ -82,29 +106,43 @@ export function createDevSession(o: DevSessionOptions): DevSession {
         if (o.supervisor.current) logger.info(`generation ${o.supervisor.current.generation} keeps running`);
         return;
       }
-      // The program starts as soon as it is linked; hashing, storing and reading its build IDs
-      // run beside its start (bench/dev-latency.mjs). The generation's record gets the SHA-256
-      // when the hash is done, and a crash of the generation waits for it (Build.stored).
+      // Same size as the serving binary: it may be the same one, so the hash decides before any
+      // start. Go builds are reproducible: a save that changed nothing the compiler sees (a
+      // comment's words, a touched file) links the same bytes, and restarting would only drop state.
+      const early = sameSize || config.run.command ? await r.store() : null;
+      if (early && deployed && early.sha256 === deployed.sha256 && serving()) {
+        sink.emit({
+          event: "unchanged",
+          generation: deployed.generation,
+          sha256: early.sha256,
+          ms: Math.round(r.durationMs),
+          changed,
+        });
+        logger.info(`binary unchanged: generation ${deployed.generation} keeps serving`);
+        return;
+      }
+      // Otherwise the program starts as soon as it is linked; hashing, storing and reading its
+      // build IDs run beside its start (bench/dev-latency.mjs). The generation's record gets the
+      // SHA-256 when the hash is done, and a crash of the generation waits for it (Build.stored).
+      // A [run] command gets {bin} and starts it when it likes: it gets the stored copy, as before.
+      const program = early?.binaryPath ?? r.program;
       const g = o.journal.newGeneration({
-        sha256: "",
-        binary: r.program,
-        goBuildId: null,
-        gnuBuildId: null,
+        sha256: early?.sha256 ?? "",
+        binary: program,
+        goBuildId: early?.goBuildId ?? null,
+        gnuBuildId: early?.gnuBuildId ?? null,
         changed,
         buildMs: r.durationMs,
         source: "dev",
       });
       let spawned: (() => void) | undefined;
-      // A [run] command gets {bin} and starts it when it likes: it gets the stored copy, as before.
-      const exec = config.run.command
-        ? Promise.resolve()
-        : new Promise<void>((resolve) => (spawned = resolve));
+      const exec = early ? Promise.resolve() : new Promise<void>((resolve) => (spawned = resolve));
       const build: Build = {
         generation: g.n,
-        binary: r.program,
+        binary: program,
         // Never equal to a real SHA-256 (the supervisor compares them) until the hash is done.
-        sha256: `pending-${g.n}`,
-        identity: null,
+        sha256: early?.sha256 ?? `pending-${g.n}`,
+        identity: early?.identity ?? null,
         // The first start only: a restart runs the stored copy.
         onSpawned: (pid) => {
           const done = spawned;
@@ -112,8 +150,11 @@ export function createDevSession(o: DevSessionOptions): DevSession {
           if (done) void execd(pid, r.program).then(done);
         },
       };
-      build.stored = r.store(exec).then((s) => {
+      deployed = { generation: g.n, sha256: build.sha256, binary: program };
+      const current = deployed;
+      build.stored = (early ? Promise.resolve(early) : r.store(exec)).then((s) => {
         Object.assign(build, { binary: s.binaryPath, sha256: s.sha256, identity: s.identity });
+        Object.assign(current, { sha256: s.sha256, binary: s.binaryPath });
         if (!s.storeError) seed = s.binaryPath;
         o.journal.setGenerationBinary(g.n, {
           sha256: s.sha256,
@@ -135,11 +176,14 @@ export function createDevSession(o: DevSessionOptions): DevSession {
         logger.info(`generation ${g.n} built in ${Math.round(r.durationMs)} ms (${what})`);
       });
       o.supervisor.resetBackoff();
-      if (config.run.command) await build.stored;
       const d = await o.supervisor.deploy(build);
       spawned?.(); // a deploy that never spawned (stopped, failed before) still stores the binary
       await build.stored;
       prune(g.n);
+      if (d.ok && !stopped)
+        logger.info(
+          `generation ${d.generation} is serving (pid ${d.pid}, ready in ${Math.round(d.readyMs)} ms)`,
+        );
       // A crash or exit before ready was already told (summary + restart line); say the rest.
       if (!d.ok && !stopped && !d.crashId && !d.reason.startsWith("exited"))
         logger.warn(`generation ${g.n} did not become ready: ${d.reason}`);
