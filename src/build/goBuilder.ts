@@ -4,7 +4,7 @@
  * once so every build of a session uses the same, inspectable command.
  */
 import { readFileSync } from "node:fs";
-import { link, open, stat, unlink } from "node:fs/promises";
+import { link, mkdir, open, rm, stat } from "node:fs/promises";
 import { basename, dirname, join, relative, resolve } from "node:path";
 import type { ResolvedBuildConfig } from "../config/types.js";
 import { type BinaryIdentity, ELF_MAGIC, readBinaryIdentity } from "../elf/index.js";
@@ -75,7 +75,11 @@ export function createGoBuilder(opts: GoBuilderOptions): GoBuilder {
     args,
     async build(changedFiles = [], hooks = {}) {
       const layout = ensureStore(storeDir);
-      const tmp = join(layout.tmp, `build-${process.pid}-${++seq}`);
+      // Under the program's own name, in a directory of its own: it may start from here (dev),
+      // and /proc/PID/comm, ps and pgrep show that name from the first moment.
+      const work = join(layout.tmp, `build-${process.pid}-${++seq}`);
+      await mkdir(work, { mode: 0o700 }).catch(() => {});
+      const tmp = join(work, programName);
       const argv = args(tmp);
       const started = performance.now();
       // go build leaves an output that is up to date alone (same inode; it only touches its
@@ -107,7 +111,7 @@ export function createGoBuilder(opts: GoBuilderOptions): GoBuilder {
 
       if (end.exitCode !== 0) {
         // go build writes no output file on failure, but a killed link can leave a partial one.
-        await unlink(tmp).catch(() => {});
+        await rm(work, { recursive: true, force: true }).catch(() => {});
         const { diagnostics, other } = parseBuildOutput(output, { cwd });
         const kind = end.killed ? "killed" : diagnostics.length > 0 ? "compile" : "go";
         const first = diagnostics[0];
@@ -124,7 +128,7 @@ export function createGoBuilder(opts: GoBuilderOptions): GoBuilder {
 
       // `go build -o` of a package that is not `main` writes an archive, not a program.
       if (!(await isElf(tmp))) {
-        await unlink(tmp).catch(() => {});
+        await rm(work, { recursive: true, force: true }).catch(() => {});
         return {
           ok: false,
           kind: "go",
@@ -136,7 +140,7 @@ export function createGoBuilder(opts: GoBuilderOptions): GoBuilder {
       }
       hooks.onLinked?.(tmp);
       if (seed && (await sameFile(seed, tmp))) {
-        await unlink(tmp).catch(() => {});
+        await rm(work, { recursive: true, force: true }).catch(() => {});
         const facts = readFacts(seed, identify, layout);
         facts.catch(() => {});
         return { ok: true, program: seed, store: () => stored(seed, facts), ...common };
@@ -217,6 +221,7 @@ async function store(
   };
   try {
     const adopted = await adoptBinary(layout, tmp, name, sha256);
+    await rm(dirname(tmp), { recursive: true, force: true }).catch(() => {});
     return { ...base, binaryPath: adopted.path, reused: adopted.reused };
   } catch (e) {
     // A store that refuses the file (full disk) must not lose the hash: the program may be running.
