@@ -1,11 +1,12 @@
-// Edit-to-first-response latency of `hotdump dev` against air, and their idle cost on a big tree.
+// Edit-to-first-response latency of `hotdump dev` against air and a build by hand, side by side.
 //   npx tsc -p tsconfig.json && node bench/dev-latency.mjs [EDITS]
 //
 // Six copies of one small net/http service (each on its own loopback port) are driven round-robin,
 // one edit at a time: the version constant in main.go is rewritten in place (as an editor saves)
 // and GET / is polled every 5 ms until the new version answers. The time from the write to that
 // answer is recorded for:
-//   hotdump        `hotdump dev`, defaults (builds with -gcflags=all=-N -l, 30 ms debounce)
+//   hotdump        `hotdump dev`, defaults (builds with -gcflags=all=-N -l; a complete save is
+//                  built 2 ms after its last event, a write in progress waits the 10 ms debounce)
 //   hotdump -N-l=  `hotdump dev` with hotdump.toml `[build] gcflags = ""` (air's build flags)
 //   air            air with defaults (build.delay = 1000 ms)
 //   air delay=1    air with build.delay = 1, its minimum: 0 is silently replaced by the default
@@ -13,18 +14,12 @@
 //                  zero values (runner/config.go, v1.67.4)
 //   go build -N-l  by hand: `go build -gcflags=all=-N -l`, SIGKILL the old process, start the new
 //   go build       the same without flags
-// "Added latency" is hotdump's median minus the hand-driven median with the same flags.
-//
-// Then the idle cost: two fresh copies each get 20,000 extra .go files (gen/d000..d199, 100
-// files each, a package nothing imports, so every tool watches them and none builds them); hotdump
-// dev and air watch them, and after both serve and settle, CPU time (utime+stime) and RSS of each
-// tool's process tree, minus the service itself, are sampled over 10 s.
-import { mkdirSync, writeFileSync } from "node:fs";
+// "Added latency" is hotdump's median minus the hand-driven median with the same flags. Targets
+// (issue 20): at most 15 ms added, and hotdump ahead of air at its minimum delay with the same
+// build flags. The idle cost of watching a big tree is bench/watch-idle.mjs.
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
-  CLK_TCK,
-  comm,
-  cpuTicks,
   ensureAir,
   fmtMs,
   freePort,
@@ -34,56 +29,15 @@ import {
   median,
   onJsonEvents,
   percentile,
-  pidsWithExeUnder,
   pollUntil,
-  processTree,
-  rssKiB,
   runBench,
   sleep,
   spawnTracked,
   stop,
-  tempDir,
 } from "./lib/common.mjs";
+import { AIR_DEFAULT, AIR_MIN, project, source } from "./lib/devsvc.mjs";
 
 const EDITS = Number(process.argv[2] ?? 20);
-const IDLE_FILES_DIRS = 200;
-const IDLE_FILES_PER_DIR = 100;
-const IDLE_SAMPLE_MS = 10_000;
-
-const source = (port, version) => `package main
-
-import (
-	"encoding/json"
-	"fmt"
-	"log"
-	"net/http"
-	"time"
-)
-
-const version = "v${version}"
-
-var started = time.Now()
-
-func main() {
-	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, version) })
-	http.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
-		json.NewEncoder(w).Encode(map[string]any{"version": version, "up": time.Since(started).String()})
-	})
-	log.Fatal(http.ListenAndServe("127.0.0.1:${port}", nil))
-}
-`;
-
-async function project(name, port, extra = {}) {
-  const dir = tempDir(name);
-  writeFileSync(join(dir, "go.mod"), "module devbench\n\ngo 1.24\n");
-  writeFileSync(join(dir, "main.go"), source(port, 0));
-  for (const [f, text] of Object.entries(extra)) writeFileSync(join(dir, f), text);
-  return dir;
-}
-
-const AIR_DEFAULT = 'root = "."\ntmp_dir = "tmp"\n';
-const AIR_MIN = `${AIR_DEFAULT}\n[build]\ndelay = 1\n`;
-
 function tail(child) {
   let out = "";
   const keep = (c) => {
@@ -125,25 +79,37 @@ async function toolTarget(label, kind, extraFiles) {
     events,
     edits,
     times: [],
+    stalls: 0,
     async edit(i) {
       const wall = Date.now();
       const t0 = performance.now();
       writeFileSync(join(dir, "main.go"), source(port, i));
-      const ms = await pollUntil(port, (b) => b === `v${i}`, { t0, timeoutMs: 60_000 });
-      edits.push({ wall, ms });
-      return ms;
+      try {
+        const ms = await pollUntil(port, (b) => b === `v${i}`, { t0, timeoutMs: 20_000 });
+        edits.push({ wall, ms });
+        return ms;
+      } catch (e) {
+        // air (v1.67.4) sometimes stops serving after a rebuild (its new process never starts);
+        // written again, it recovers. The stall is counted, not timed (reload-load.mjs does the same).
+        if (kind !== "air") throw e;
+        this.stalls++;
+        writeFileSync(join(dir, "main.go"), source(port, i));
+        await pollUntil(port, (b) => b === `v${i}`, { timeoutMs: 40_000 });
+        return null;
+      }
     },
   };
 }
 
 /**
  * Where hotdump's time goes, from its own events (ms-resolution timestamps): write → build-start
- * (inotify + debounce), build-start → build-ok (go build, storing the binary by SHA-256, build
- * IDs; `ms` is go build alone), build-ok → started (journal, stopping the old generation, spawning
- * the new one), started → first new response (the service's own start).
+ * (inotify + the settle of a complete save), go build (`ms` of build-ok), link → started (journal,
+ * stopping the old generation, spawning the new one: build-start + go build → started), started →
+ * first new response (the service's own start). build-ok comes once the binary is hashed and
+ * stored, beside the start: "hash done after start" is build-ok − started.
  */
 function breakdown(t) {
-  const parts = { watch: [], goBuild: [], afterGoBuild: [], deploy: [], serve: [] };
+  const parts = { watch: [], goBuild: [], deploy: [], serve: [], hash: [] };
   for (const e of t.edits) {
     const at = (x) => Date.parse(x.ts);
     const bs = t.events.find((x) => x.event === "build-start" && at(x) >= e.wall - 2);
@@ -153,12 +119,12 @@ function breakdown(t) {
     if (!ok || !st) continue;
     parts.watch.push(at(bs) - e.wall);
     parts.goBuild.push(ok.ms);
-    parts.afterGoBuild.push(at(ok) - at(bs) - ok.ms);
-    parts.deploy.push(at(st) - at(ok));
+    parts.deploy.push(at(st) - at(bs) - ok.ms);
     parts.serve.push(e.wall + e.ms - at(st));
+    parts.hash.push(at(ok) - at(st));
   }
   const m = (k) => fmtMs(median(parts[k]));
-  return `write → build-start ${m("watch")}, go build ${m("goBuild")}, store + build IDs ${m("afterGoBuild")}, build-ok → started ${m("deploy")}, started → first response ${m("serve")} (medians, n=${parts.watch.length})`;
+  return `write → build-start ${m("watch")}, go build ${m("goBuild")}, link → started ${m("deploy")}, started → first response ${m("serve")}, hash done after start ${m("hash")} (medians, n=${parts.watch.length})`;
 }
 
 /** The hand-driven baseline: go build, stop the old process, start the new one, first response. */
@@ -207,7 +173,8 @@ async function latency() {
   for (let i = 1; i <= EDITS; i++) {
     for (const t of targets) {
       try {
-        t.times.push(await t.edit(i));
+        const ms = await t.edit(i);
+        if (ms !== null) t.times.push(ms);
       } catch (e) {
         throw new Error(`${t.label}, edit ${i}: ${e.message}\n${t.out?.() ?? ""}`);
       }
@@ -226,90 +193,37 @@ async function latency() {
   const hd0 = m['hotdump gcflags=""'];
   const addN = hd - m["go build -N -l + start"];
   const add0 = hd0 - m["go build + start"];
+  // On a loaded machine the hand-driven builds spread over seconds: a 15 ms target cannot be told
+  // from that noise, and saying "met" would be a lie.
+  const spread = Math.max(
+    ...targets.filter((t) => !t.child).map((t) => percentile(t.times, 90) - percentile(t.times, 10)),
+  );
+  const verdict = (ok) =>
+    spread > 150
+      ? `inconclusive: the baselines' p10-p90 spread is ${fmtMs(spread)}`
+      : ok
+        ? "target met"
+        : "target MISSED";
   console.log(
-    `\nadded latency, hotdump - go build -N -l + start: ${fmtMs(addN)} (target < 50 ms: ${addN < 50 ? "met" : "MISSED"})`,
+    `\nadded latency, hotdump - go build -N -l + start: ${fmtMs(addN)} (≤ 15 ms: ${verdict(addN <= 15)})`,
   );
   console.log(
-    `added latency, hotdump gcflags="" - go build + start: ${fmtMs(add0)} (target < 50 ms: ${add0 < 50 ? "met" : "MISSED"})`,
+    `added latency, hotdump gcflags="" - go build + start: ${fmtMs(add0)} (≤ 15 ms: ${verdict(add0 <= 15)})`,
   );
-  const gain = m["air (delay 1000)"] - hd0;
+  const airMin = m["air (delay 1)"];
   console.log(
-    `air default / hotdump gcflags="": ${(m["air (delay 1000)"] / hd0).toFixed(2)}x, ${fmtMs(gain)} faster (target >= 1000 ms: ${gain >= 1000 ? "met" : "MISSED"})`,
+    `same flags, hotdump gcflags="" vs air delay=1: ${fmtMs(hd0)} vs ${fmtMs(airMin)}, ${(airMin / hd0).toFixed(2)}x (ahead: ${verdict(hd0 < airMin)})`,
   );
   console.log(
-    `air default / hotdump default: ${(m["air (delay 1000)"] / hd).toFixed(2)}x, ${fmtMs(m["air (delay 1000)"] - hd)} faster`,
+    `defaults, air (delay 1000) / hotdump: ${(m["air (delay 1000)"] / hd).toFixed(2)}x, ${fmtMs(m["air (delay 1000)"] - hd)} sooner`,
   );
-  console.log(`air delay=1 / hotdump gcflags="": ${(m["air (delay 1)"] / hd0).toFixed(2)}x`);
   for (const t of targets.filter((t) => t.events?.length)) console.log(`${t.label}: ${breakdown(t)}`);
+  for (const t of targets.filter((t) => t.stalls))
+    console.log(`${t.label}: ${t.stalls} stall(s), main.go written again after 20 s (not timed)`);
   for (const t of targets) await (t.close ? t.close() : stop(t.child, "SIGTERM", 10_000));
-}
-
-async function idle() {
-  console.log(
-    `\nidle cost: watching ${IDLE_FILES_DIRS * IDLE_FILES_PER_DIR} extra files, sampled over ${IDLE_SAMPLE_MS / 1000} s`,
-  );
-  const gen = {};
-  for (let d = 0; d < IDLE_FILES_DIRS; d++)
-    for (let f = 0; f < IDLE_FILES_PER_DIR; f++) {
-      const pkg = `d${String(d).padStart(3, "0")}`;
-      gen[`gen/${pkg}/f${String(f).padStart(3, "0")}.go`] = `package ${pkg}\n\nconst F${f} = ${f}\n`;
-    }
-  const withGen = async (label, kind, cfg, files = true) => {
-    // Create the tree before the tool starts, so its start-up scan covers it.
-    const port = await freePort();
-    const dir = await project(label.replace(/[^a-z0-9]/gi, ""), port, cfg);
-    if (files) {
-      for (let d = 0; d < IDLE_FILES_DIRS; d++)
-        mkdirSync(join(dir, `gen/d${String(d).padStart(3, "0")}`), { recursive: true });
-      for (const [f, text] of Object.entries(gen)) writeFileSync(join(dir, f), text);
-    }
-    const t0 = performance.now();
-    const child =
-      kind === "air"
-        ? spawnTracked(ensureAir(), ["-c", ".air.toml"], { cwd: dir, stdio: "ignore" })
-        : spawnTracked(process.execPath, [HOTDUMP, "dev"], {
-            cwd: dir,
-            stdio: "ignore",
-            env: { ...process.env, NO_COLOR: "1", GOFLAGS: "-buildvcs=false" },
-          });
-    const firstMs = await pollUntil(port, (b) => b === "v0", { t0, timeoutMs: 180_000, everyMs: 50 });
-    return { label, dir, child, firstMs };
-  };
-  const tools = [
-    await withGen("hotdump", "hotdump", {}),
-    await withGen("air", "air", { ".air.toml": AIR_DEFAULT }),
-    // For scale: the same two on the bare service (main.go and go.mod only).
-    await withGen("hotdump, no extra files", "hotdump", {}, false),
-    await withGen("air, no extra files", "air", { ".air.toml": AIR_DEFAULT }, false),
-  ];
-  await sleep(5000); // settle: first builds, probes, watcher set-up
-  const trees = tools.map((t) => {
-    const service = new Set(pidsWithExeUnder(t.dir));
-    return processTree(t.child.pid, (pid) => service.has(pid));
-  });
-  const t0 = trees.map(cpuTicks);
-  const rss = tools.map(() => []);
-  const w0 = performance.now();
-  while (performance.now() - w0 < IDLE_SAMPLE_MS) {
-    await sleep(1000);
-    for (const [k, pids] of trees.entries()) rss[k].push(rssKiB(pids));
-  }
-  const wall = (performance.now() - w0) / 1000;
-  console.log(
-    "\n| tool | processes counted | CPU while idle | RSS (median of 1 s samples) | start to first response |",
-  );
-  console.log("| --- | --- | --- | --- | --- |");
-  tools.forEach((t, k) => {
-    const cpuS = (cpuTicks(trees[k]) - t0[k]) / CLK_TCK;
-    console.log(
-      `| ${t.label} | ${trees[k].map(comm).join(", ")} | ${((cpuS / wall) * 100).toFixed(2)} % of one CPU (${(cpuS * 1000).toFixed(0)} ms in ${wall.toFixed(1)} s) | ${(median(rss[k]) / 1024).toFixed(1)} MiB | ${fmtMs(t.firstMs)} |`,
-    );
-  });
-  for (const t of tools) await stop(t.child, "SIGTERM", 10_000);
 }
 
 await runBench(async () => {
   console.log(`machine: ${machine()}`);
   await latency();
-  await idle();
 });

@@ -1,6 +1,16 @@
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -25,8 +35,12 @@ const builder = (overrides = {}) => {
 
 describe("createGoBuilder", () => {
   it("builds into the content-addressed store with debug flags and build IDs", async () => {
-    const r = await builder().build(["main.go"]);
-    if (!r.ok) throw new Error(r.output);
+    const built = await builder().build(["main.go"]);
+    if (!built.ok) throw new Error(built.output);
+    // Complete as soon as it is linked: it runs from where go build wrote it, before it is stored.
+    expect(execFileSync(built.program, { encoding: "utf8" })).toBe("hello\n");
+    const r = { ...built, ...(await built.store()) };
+    expect(existsSync(built.program)).toBe(false);
     const bytes = readFileSync(r.binaryPath);
     expect(createHash("sha256").update(bytes).digest("hex")).toBe(r.sha256);
     // Stored under its hash, by the program's name (what ps and /proc/PID/comm show).
@@ -51,19 +65,76 @@ describe("createGoBuilder", () => {
 
   it("stores an unchanged rebuild once, and a change under a new hash", async () => {
     const b = builder();
-    const first = await b.build();
-    const second = await b.build(["main.go"]);
-    if (!first.ok || !second.ok) throw new Error("build failed");
+    const stored = async (r: Awaited<ReturnType<ReturnType<typeof builder>["build"]>>) => {
+      if (!r.ok) throw new Error(r.output);
+      return r.store();
+    };
+    const first = await stored(await b.build());
+    const second = await stored(await b.build(["main.go"]));
     expect(second.binaryPath).toBe(first.binaryPath);
     expect(second.reused).toBe(true);
     writeFileSync(
       join(dir, "main.go"),
       'package main\n\nimport "fmt"\n\nfunc main() { fmt.Println("changed") }\n',
     );
-    const third = await b.build(["main.go"]);
-    if (!third.ok) throw new Error(third.output);
+    const third = await stored(await b.build(["main.go"]));
     expect(third.sha256).not.toBe(first.sha256);
     expect(third.reused).toBe(false);
+  });
+
+  it("a program started once linked keeps running while it is stored, and then runs from the store", async () => {
+    writeFileSync(
+      join(dir, "main.go"),
+      'package main\n\nimport (\n\t"fmt"\n\t"os"\n)\n\nfunc main() {\n\tfmt.Println("up")\n\tos.Stdin.Read(make([]byte, 1))\n\tfmt.Println("bye")\n}\n',
+    );
+    const built = await builder().build(["main.go"]);
+    if (!built.ok) throw new Error(built.output);
+    const child = spawn(built.program, [], { stdio: ["pipe", "pipe", "ignore"] });
+    try {
+      let out = "";
+      child.stdout.on("data", (c) => (out += c));
+      const stored = await built.store(Promise.resolve());
+      // The same inode moved: the kernel names the running program by its stored path.
+      expect(readlinkSync(`/proc/${child.pid}/exe`)).toBe(stored.binaryPath);
+      expect(createHash("sha256").update(readFileSync(stored.binaryPath)).digest("hex")).toBe(stored.sha256);
+      const exited = new Promise<number | null>((r) => child.on("exit", r));
+      child.stdin.end("x");
+      expect(await exited).toBe(0);
+      expect(out).toBe("up\nbye\n");
+    } finally {
+      child.kill("SIGKILL");
+    }
+  });
+
+  it("an unchanged build seeded with the last stored binary is that binary (no link), a changed one leaves it intact", async () => {
+    const b = builder();
+    const first = await b.build();
+    if (!first.ok) throw new Error(first.output);
+    const stored = await first.store();
+    const before = statSync(stored.binaryPath);
+    const again = await b.build([], { seed: stored.binaryPath });
+    if (!again.ok) throw new Error(again.output);
+    // go build found it up to date: the program is the stored file itself, not a new link.
+    expect(again.program).toBe(stored.binaryPath);
+    expect(statSync(again.program).ino).toBe(before.ino);
+    expect(await again.store()).toMatchObject({
+      binaryPath: stored.binaryPath,
+      sha256: stored.sha256,
+      reused: true,
+    });
+    expect(readdirSync(join(dir, ".hotdump", "tmp"))).toEqual([]);
+    writeFileSync(
+      join(dir, "main.go"),
+      'package main\n\nimport "fmt"\n\nfunc main() { fmt.Println("seeded") }\n',
+    );
+    const changed = await b.build(["main.go"], { seed: stored.binaryPath });
+    if (!changed.ok) throw new Error(changed.output);
+    expect(changed.program).not.toBe(stored.binaryPath);
+    const next = await changed.store();
+    expect(next.sha256).not.toBe(stored.sha256);
+    // The seed, a hard link go build replaced, still holds the first build.
+    expect(createHash("sha256").update(readFileSync(stored.binaryPath)).digest("hex")).toBe(stored.sha256);
+    expect(execFileSync(next.binaryPath, { encoding: "utf8" })).toBe("seeded\n");
   });
 
   it("returns compile errors as positioned diagnostics, not a throw", async () => {

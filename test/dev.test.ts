@@ -87,7 +87,12 @@ describe("hotdump dev", () => {
     writeFileSync(join(dir, "main.go"), service(port, "v2"));
     await sup.waitFor((e) => e.event === "ready" && e.generation === 2, 60_000, "generation 2 ready");
     await expectServes(port, "v2");
-    const built2 = sup.events.find((e) => e.event === "build-ok" && e.generation === 2)!;
+    // build-ok says the binary is stored, which happens beside its start: it may follow ready.
+    const built2 = await sup.waitFor(
+      (e) => e.event === "build-ok" && e.generation === 2,
+      30_000,
+      "build-ok 2",
+    );
     expect(built2.changed).toEqual(["main.go"]);
     // A panic net/http recovers is not a crash, but it is recorded.
     await httpGet(port, "/boom").catch(() => "");
@@ -139,7 +144,11 @@ describe("hotdump dev", () => {
       culprit: string;
     }[];
     const c = crashes.find((x) => x.id === crash.crashId)!;
-    const built3 = sup.events.find((e) => e.event === "build-ok" && e.generation === 3)!;
+    const built3 = await sup.waitFor(
+      (e) => e.event === "build-ok" && e.generation === 3,
+      30_000,
+      "build-ok 3",
+    );
     expect(c.generation).toBe(3);
     expect(c.binarySha256).toBe(built3.sha256);
     expect(c.culprit).toMatch(/^main\.run .*main\.go:11$/);
@@ -154,10 +163,12 @@ describe("hotdump dev", () => {
 
     // SIGKILL of hotdump: the service dies with it (PR_SET_PDEATHSIG), nothing keeps the port.
     const servicePid = sup.events.filter((e) => e.event === "started").at(-1)!.pid as number;
-    const binary = binaryPath(
-      storeLayout(store),
-      sup.events.find((e) => e.event === "build-ok" && e.generation === 4)!.sha256 as string,
+    const built4 = await sup.waitFor(
+      (e) => e.event === "build-ok" && e.generation === 4,
+      30_000,
+      "build-ok 4",
     );
+    const binary = binaryPath(storeLayout(store), built4.sha256 as string);
     await sup.stop("SIGKILL");
     await eventually(
       async () => pidsRunning(binary),

@@ -1,5 +1,15 @@
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  unlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -21,6 +31,34 @@ afterEach(async () => {
 
 const defaults = (): ResolvedWatchConfig => loadConfig({ cwd: dir }).watch;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** inotify watches held by this process, from /proc/self/fdinfo (one "inotify wd:" line per watch). */
+function inotifyWatches(): number {
+  let n = 0;
+  for (const fd of readdirSync("/proc/self/fdinfo")) {
+    try {
+      n += readFileSync(`/proc/self/fdinfo/${fd}`, "utf8")
+        .split("\n")
+        .filter((l) => l.startsWith("inotify wd:")).length;
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return n;
+}
+
+/** Wait until the batches from `seen` on together name every file in `want`; returns the batch count then. */
+async function waitFor(
+  w: { batches: string[][]; next(seen?: number): Promise<string[]> },
+  want: string[],
+  seen = 0,
+) {
+  for (let n = seen; ; n++) {
+    await w.next(n);
+    const got = new Set(w.batches.slice(seen).flat());
+    if (want.every((f) => got.has(f))) return n + 1;
+  }
+}
 
 /** Start a watcher that records batches; `next()` waits for the next batch (or fails after 5 s). */
 async function record(config: ResolvedWatchConfig = defaults(), alwaysIgnore: string[] = []) {
@@ -140,6 +178,133 @@ describe("createWatcher", () => {
     await sleep(300);
     writeFileSync(join(dir, "main.go"), "package main // changed\n");
     expect(await w.next()).toEqual(["main.go"]);
+  });
+
+  it("uses inotify with one watch per kept directory: excluded and gitignored trees get none", async () => {
+    for (const d of [
+      "a/b/c",
+      "vendor/x/y",
+      "node_modules/p",
+      "gen/deep",
+      "keep",
+      ".git/objects",
+      ".hotdump/s",
+    ])
+      mkdirSync(join(dir, d), { recursive: true });
+    writeFileSync(join(dir, ".gitignore"), "gen/\n");
+    const before = inotifyWatches();
+    const w = await record({ ...defaults(), excludeDir: [...defaults().excludeDir, "node_modules"] }, [
+      join(dir, ".hotdump"),
+    ]);
+    expect(watcher?.backend).toBe("inotify");
+    // root, a, a/b, a/b/c, keep
+    expect(inotifyWatches() - before).toBe(5);
+    // A pruned directory created later gets no watch either, a kept one does (with what is in it).
+    mkdirSync(join(dir, "gen", "later"));
+    mkdirSync(join(dir, "vendor", "later"));
+    mkdirSync(join(dir, "fresh", "sub"), { recursive: true });
+    writeFileSync(join(dir, "fresh", "sub", "x.go"), "package sub\n");
+    expect(await w.next()).toEqual(["fresh/sub/x.go"]);
+    expect(inotifyWatches() - before).toBe(7);
+    await watcher?.close();
+    watcher = undefined;
+    expect(inotifyWatches()).toBe(before);
+  });
+
+  it("sees files in a new directory tree created at once, and edits in it afterwards", async () => {
+    const w = await record();
+    // Written before the new directories' watches can be on: the crawl of the new tree reports them.
+    mkdirSync(join(dir, "p", "q", "r"), { recursive: true });
+    writeFileSync(join(dir, "p", "q", "r", "deep.go"), "package r\n");
+    writeFileSync(join(dir, "p", "top.go"), "package p\n");
+    const first = await waitFor(w, ["p/q/r/deep.go", "p/top.go"]);
+    writeFileSync(join(dir, "p", "q", "r", "deep.go"), "package r // edited\n");
+    expect(await w.next(first)).toEqual(["p/q/r/deep.go"]);
+  });
+
+  it("reports both names of a renamed file, and a deleted one", async () => {
+    writeFileSync(join(dir, "old.go"), "package main\n");
+    writeFileSync(join(dir, "gone.go"), "package main\n");
+    const w = await record();
+    renameSync(join(dir, "old.go"), join(dir, "new.go"));
+    expect(await w.next()).toEqual(["new.go", "old.go"]);
+    unlinkSync(join(dir, "gone.go"));
+    expect(await w.next(1)).toEqual(["gone.go"]);
+  });
+
+  it("follows a renamed directory: its old name once, then edits under the new name only", async () => {
+    mkdirSync(join(dir, "pkg", "inner"), { recursive: true });
+    writeFileSync(join(dir, "pkg", "inner", "a.go"), "package inner\n");
+    const w = await record();
+    renameSync(join(dir, "pkg"), join(dir, "lib"));
+    const seen = await waitFor(w, ["lib/inner/a.go", "pkg"]);
+    writeFileSync(join(dir, "lib", "inner", "a.go"), "package inner // edited\n");
+    expect(await w.next(seen)).toEqual(["lib/inner/a.go"]);
+    // Moved out of the root: its files left the build.
+    renameSync(join(dir, "lib"), join(tmpdir(), `hotdump-moved-${process.pid}`));
+    try {
+      expect(await w.next(seen + 1)).toEqual(["lib"]);
+    } finally {
+      rmSync(join(tmpdir(), `hotdump-moved-${process.pid}`), { recursive: true, force: true });
+    }
+  });
+
+  it("takes an editor's atomic save (temp file + rename over) as one change of the file", async () => {
+    writeFileSync(join(dir, "main.go"), "package main\n");
+    const w = await record();
+    // vim/VS Code/GoLand style: write a temp beside the file, then rename it over the original.
+    writeFileSync(join(dir, ".main.go.swp"), "x");
+    writeFileSync(join(dir, "main.go.tmp.123"), "package main // saved\n");
+    renameSync(join(dir, "main.go.tmp.123"), join(dir, "main.go"));
+    unlinkSync(join(dir, ".main.go.swp"));
+    expect(await w.next()).toEqual(["main.go"]);
+    expect(readFileSync(join(dir, "main.go"), "utf8")).toContain("saved");
+    await sleep(200);
+    expect(w.batches).toHaveLength(1);
+  });
+
+  it("keeps include globs, exclude globs, exclude_regex and nested .gitignore negations", async () => {
+    for (const d of ["web/tpl", "internal/mock", "api"]) mkdirSync(join(dir, d), { recursive: true });
+    writeFileSync(join(dir, ".gitignore"), "*.gen.go\n");
+    writeFileSync(join(dir, "api", ".gitignore"), "!wanted.gen.go\n");
+    const w = await record({
+      ...defaults(),
+      include: ["web/tpl/*.html"],
+      exclude: ["internal/mock/**"],
+      excludeRegex: ["_test\\.go$"],
+    });
+    for (const f of [
+      "web/tpl/index.html",
+      "web/other.html",
+      "internal/mock/m.go",
+      "x_test.go",
+      "a.gen.go",
+      "api/wanted.gen.go",
+      "api/api.go",
+    ])
+      writeFileSync(join(dir, f), "x");
+    expect(await w.next()).toEqual(["api/api.go", "api/wanted.gen.go", "web/tpl/index.html"]);
+  });
+
+  it("follows symlinked directories only when asked, without looping on a cycle", async () => {
+    mkdirSync(join(dir, "real"));
+    symlinkSync(join(dir, "real"), join(dir, "link"));
+    symlinkSync(dir, join(dir, "real", "loop"));
+    const w = await record({ ...defaults(), followSymlinks: true });
+    writeFileSync(join(dir, "real", "r.go"), "x");
+    // The same inode has one watch, under the first name the crawl met.
+    const batch = await w.next();
+    expect(batch).toHaveLength(1);
+    expect(["real/r.go", "link/r.go"]).toContain(batch[0]);
+  });
+
+  it("stops reading when closed: close resolves and events after it are not reported", async () => {
+    const w = await record();
+    await watcher?.close();
+    watcher = undefined;
+    writeFileSync(join(dir, "late.go"), "x");
+    await sleep(200);
+    expect(w.batches).toHaveLength(0);
   });
 
   it("reports the inotify limit as E_WATCH_LIMIT with the sysctl fix", () => {

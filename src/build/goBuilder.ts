@@ -4,15 +4,15 @@
  * once so every build of a session uses the same, inspectable command.
  */
 import { readFileSync } from "node:fs";
-import { open, unlink } from "node:fs/promises";
-import { basename, join, relative, resolve } from "node:path";
+import { link, mkdir, open, rm, stat } from "node:fs/promises";
+import { basename, dirname, join, relative, resolve } from "node:path";
 import type { ResolvedBuildConfig } from "../config/types.js";
 import { type BinaryIdentity, ELF_MAGIC, readBinaryIdentity } from "../elf/index.js";
 import { HotdumpError } from "../errors.js";
-import { adoptBinary, ensureStore } from "../store/index.js";
+import { adoptBinary, ensureStore, type StoreLayout, sha256File } from "../store/index.js";
 import { runCapture, startChild } from "../util/child.js";
 import { formatDiagnostic, parseBuildOutput } from "./diagnostics.js";
-import type { BuildResult } from "./types.js";
+import type { BuildResult, StoredBinary } from "./types.js";
 
 export interface GoBuilderOptions {
   /** Project root: go build's working directory. */
@@ -30,10 +30,19 @@ export interface GoBuilderOptions {
 export interface GoBuilder {
   /** The `go build` argv for an output path (exported for `--dry-run` style display and tests). */
   args(output: string): string[];
-  /** `onLinked`: go build succeeded and wrote a program; called before it is hashed and stored. */
+  /**
+   * Resolves as soon as go build has linked a program (exit 0, an ELF file): it can start from
+   * `program` at once while it is hashed and identified; `store(after)` moves it into the store
+   * once `after` settles. `onLinked` is called just before.
+   */
   build(
     changedFiles?: readonly string[],
-    hooks?: { onLinked?: (linked: string) => void },
+    hooks?: {
+      /** go build succeeded and wrote a program (the path): called before it starts or is stored. */
+      onLinked?: (linked: string) => void;
+      /** A stored binary of an earlier build: when go build finds it up to date, it is the program. */
+      seed?: string;
+    },
   ): Promise<BuildResult>;
 }
 
@@ -66,9 +75,22 @@ export function createGoBuilder(opts: GoBuilderOptions): GoBuilder {
     args,
     async build(changedFiles = [], hooks = {}) {
       const layout = ensureStore(storeDir);
-      const tmp = join(layout.tmp, `build-${process.pid}-${++seq}`);
+      // Under the program's own name, in a directory of its own: it may start from here (dev),
+      // and /proc/PID/comm, ps and pgrep show that name from the first moment.
+      const work = join(layout.tmp, `build-${process.pid}-${++seq}`);
+      await mkdir(work, { mode: 0o700 }).catch(() => {});
+      const tmp = join(work, programName);
       const argv = args(tmp);
       const started = performance.now();
+      // go build leaves an output that is up to date alone (same inode; it only touches its
+      // mtime) and skips the link: seeded with a hard link to the last stored binary, a build
+      // with nothing changed (a restarted `hotdump dev`, `r`) costs no link (bench/watch-idle.mjs).
+      const seed =
+        hooks.seed &&
+        (await link(hooks.seed, tmp).then(
+          () => hooks.seed,
+          () => undefined,
+        ));
       const child = startChild(config.go, argv, {
         cwd,
         env: { ...process.env, ...config.env },
@@ -89,7 +111,7 @@ export function createGoBuilder(opts: GoBuilderOptions): GoBuilder {
 
       if (end.exitCode !== 0) {
         // go build writes no output file on failure, but a killed link can leave a partial one.
-        await unlink(tmp).catch(() => {});
+        await rm(work, { recursive: true, force: true }).catch(() => {});
         const { diagnostics, other } = parseBuildOutput(output, { cwd });
         const kind = end.killed ? "killed" : diagnostics.length > 0 ? "compile" : "go";
         const first = diagnostics[0];
@@ -104,18 +126,9 @@ export function createGoBuilder(opts: GoBuilderOptions): GoBuilder {
         return { ok: false, kind, diagnostics, summary, exitCode: end.exitCode, ...common };
       }
 
-      if (hooks.onLinked && (await isElf(tmp))) hooks.onLinked(tmp);
-      // Hashing (to adopt it by SHA-256) and reading the identity run side by side: both are on
-      // the path from a save to the new generation. The identity is read once here; the
-      // supervisor and the crash bundle reuse it.
-      const [stored, early] = await Promise.all([
-        adoptBinary(layout, tmp, programName),
-        identify(tmp).catch(() => null),
-      ]);
-      const identity = early ?? (await identify(stored.path).catch(() => null));
       // `go build -o` of a package that is not `main` writes an archive, not a program.
-      if (identity && identity.type !== "exec" && identity.type !== "dyn") {
-        if (!stored.reused) await unlink(stored.path).catch(() => {});
+      if (!(await isElf(tmp))) {
+        await rm(work, { recursive: true, force: true }).catch(() => {});
         return {
           ok: false,
           kind: "go",
@@ -125,18 +138,95 @@ export function createGoBuilder(opts: GoBuilderOptions): GoBuilder {
           ...common,
         };
       }
+      hooks.onLinked?.(tmp);
+      if (seed && (await sameFile(seed, tmp))) {
+        await rm(work, { recursive: true, force: true }).catch(() => {});
+        const facts = readFacts(seed, identify, layout);
+        facts.catch(() => {});
+        return { ok: true, program: seed, store: () => stored(seed, facts), ...common };
+      }
+      const facts = readFacts(tmp, identify);
+      facts.catch(() => {}); // seen by store(); a build nobody stores must not crash the process
       return {
         ok: true,
-        binaryPath: stored.path,
-        sha256: stored.sha256,
-        reused: stored.reused,
-        goBuildId: identity?.goBuildId ?? null,
-        gnuBuildId: identity?.gnuBuildId ?? null,
-        identity,
+        program: tmp,
+        store: (after = Promise.resolve()) => store(layout, tmp, facts, after, programName),
         ...common,
       };
     },
   };
+}
+
+/**
+ * The hash and the identity, side by side, read once from the linked file; a file already in the
+ * store is named by its hash (stored binaries are read-only, written once under that name).
+ */
+async function readFacts(
+  path: string,
+  identify: (path: string) => Promise<BinaryIdentity>,
+  layout?: StoreLayout,
+) {
+  // binaries/<sha256>/<name>, or binaries/<sha256> in an older store.
+  const isSha = (n: string) => /^[0-9a-f]{64}$/.test(n);
+  const dir = dirname(path);
+  const known = !layout
+    ? null
+    : dirname(dir) === layout.binaries && isSha(basename(dir))
+      ? basename(dir)
+      : dir === layout.binaries && isSha(basename(path))
+        ? basename(path)
+        : null;
+  const [sha256, identity] = await Promise.all([known ?? sha256File(path), identify(path).catch(() => null)]);
+  return { sha256, identity };
+}
+
+type Facts = Awaited<ReturnType<typeof readFacts>>;
+
+const fromFacts = ({ sha256, identity }: Facts) => ({
+  sha256,
+  identity,
+  goBuildId: identity?.goBuildId ?? null,
+  gnuBuildId: identity?.gnuBuildId ?? null,
+});
+
+/** An unchanged build: the seed, already stored. */
+async function stored(path: string, facts: Promise<Facts>): Promise<StoredBinary> {
+  return { ...fromFacts(await facts), binaryPath: path, reused: true };
+}
+
+async function sameFile(a: string, b: string): Promise<boolean> {
+  const [x, y] = await Promise.all([stat(a).catch(() => null), stat(b).catch(() => null)]);
+  return x !== null && y !== null && x.ino === y.ino && x.dev === y.dev;
+}
+
+/**
+ * Move the linked program into the store by SHA-256, once `after` settles: a program started from
+ * `tmp` must have been exec'd first (a rename racing the spawn would make it fail with ENOENT).
+ * Rename keeps the inode, so /proc/PID/exe then names the stored copy, what retention and
+ * leftover-stopping look for (the program's argv[0] still names `tmp`).
+ */
+async function store(
+  layout: StoreLayout,
+  tmp: string,
+  facts: Promise<{ sha256: string; identity: BinaryIdentity | null }>,
+  after: Promise<unknown>,
+  name: string,
+): Promise<StoredBinary> {
+  const [{ sha256, identity }] = await Promise.all([facts, after.catch(() => {})]);
+  const base = {
+    sha256,
+    identity,
+    goBuildId: identity?.goBuildId ?? null,
+    gnuBuildId: identity?.gnuBuildId ?? null,
+  };
+  try {
+    const adopted = await adoptBinary(layout, tmp, name, sha256);
+    await rm(dirname(tmp), { recursive: true, force: true }).catch(() => {});
+    return { ...base, binaryPath: adopted.path, reused: adopted.reused };
+  } catch (e) {
+    // A store that refuses the file (full disk) must not lose the hash: the program may be running.
+    return { ...base, binaryPath: tmp, reused: false, storeError: e as Error };
+  }
 }
 
 /** An ELF file, not the archive `go build -o` writes for a package that is not main. */

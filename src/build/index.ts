@@ -11,4 +11,4 @@ export {
   goNotFound,
 } from "./goBuilder.js";
 export { type BuildQueue, type BuildQueueOptions, createBuildQueue } from "./queue.js";
-export type { BuildFailure, BuildResult, BuildSuccess } from "./types.js";
+export type { BuildFailure, BuildResult, BuildSuccess, StoredBinary } from "./types.js";

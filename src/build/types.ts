@@ -14,7 +14,17 @@ interface BuildCommon {
 
 export interface BuildSuccess extends BuildCommon {
   ok: true;
-  /** `<store>/binaries/<sha256>`, mode 0500. */
+  /** The linked program, complete (go build exited 0, an ELF file): start it from here at once. */
+  program: string;
+  /**
+   * The hash and identity are being read from the moment of the link; this moves the program into
+   * the store once they are and `after` has settled (start it from `program` before). Call once.
+   */
+  store(after?: Promise<unknown>): Promise<StoredBinary>;
+}
+
+export interface StoredBinary {
+  /** `<store>/binaries/<sha256>`, mode 0500: the same inode as `program` (still `program` when the store refused it). */
   binaryPath: string;
   sha256: string;
   goBuildId: string | null;
@@ -23,6 +33,8 @@ export interface BuildSuccess extends BuildCommon {
   reused: boolean;
   /** The stored binary's identity, null when its notes could not be read (it still runs). */
   identity: BinaryIdentity | null;
+  /** Why the store refused the binary (it then stays at `program`). */
+  storeError?: Error;
 }
 
 export interface BuildFailure extends BuildCommon {

@@ -169,9 +169,10 @@ export async function captureCrash(f: CrashFacts, o: CaptureOptions): Promise<Ca
   // --redact: one policy for every file of the bundle but the core, and for the journal.
   const redactor = redactorFor(o.analyze);
   const bundle = o.layout ? await openCrashBundle(f, o.layout, problem, redactor) : null;
-  const { core, search } = await storeCore(f, bundle, problem);
+  const { core, search, compressing } = await storeCore(f, bundle, problem);
   const memoryMap = await proveCore(f, core, search, problem);
   let report = await reportOf(f, o, core, memoryMap, problems);
+  await compressing;
   // Whatever path made it (the traceback fallback too), with what was added here (argv).
   if (redactor.active) report = redactReport(report, redactor);
   if (bundle) pointAtBundle(report, bundle, core, f.coreTemporary || (search?.removable && !o.keepOriginal));
@@ -232,7 +233,7 @@ async function storeCore(
   f: CrashFacts,
   bundle: Bundle | null,
   problem: (e: unknown, code: string) => void,
-): Promise<{ core: CoreInfo; search: CoreSearch | null }> {
+): Promise<{ core: CoreInfo; search: CoreSearch | null; compressing?: Promise<void> }> {
   let search: CoreSearch | null = null;
   if (f.corePath) {
     search = { found: true, path: f.corePath, removable: false };
@@ -256,20 +257,22 @@ async function storeCore(
       },
     };
   const core: CoreInfo = { found: true, originalPath: search.path };
-  if (bundle) {
-    try {
-      const c = await compressFile(search.path, bundle.dir);
+  if (!bundle) return { core, search };
+  // Compressed while the core is proven and analysed (zstd and Delve each take a CPU); the
+  // caller awaits it before the report names the stored core.
+  const into = bundle.dir;
+  const compressing = compressFile(search.path, into).then(
+    (c) => {
       Object.assign(core, {
-        stored: c.path.slice(bundle.dir.length + 1),
+        stored: c.path.slice(into.length + 1),
         compression: c.compression,
         bytes: c.originalBytes,
         storedBytes: c.storedBytes,
       });
-    } catch (e) {
-      problem(e, "E_STORE_COMPRESS");
-    }
-  }
-  return { core, search };
+    },
+    (e) => problem(e, "E_STORE_COMPRESS"),
+  );
+  return { core, search, compressing };
 }
 
 /** 3. Proof that the core and the binary belong together; the core's memory map, read once. */

@@ -76,12 +76,12 @@ function nativeCheck(): DoctorCheck {
     return {
       id: "native",
       status: "ok",
-      message: "koffi loads: descendant tracking and socket steering available",
+      message: "koffi loads: descendant tracking, socket steering and the inotify watcher available",
     };
   return {
     id: "native",
     status: "warn",
-    message: `koffi could not load (${problem}): orphaned descendants' exit statuses are lost and --listen falls back to a shared socket`,
+    message: `koffi could not load (${problem}): orphaned descendants' exit statuses are lost, --listen falls back to a shared socket and dev polls for changes instead of inotify`,
     remedy: "reinstall without --omit=optional (koffi's prebuilt binary is an optional dependency)",
   };
 }

@@ -148,17 +148,20 @@ export async function adoptBinary(
   layout: StoreLayout,
   tmpPath: string,
   name: string,
+  /** Already computed from this file. */
+  knownSha256?: string,
 ): Promise<{ path: string; sha256: string; reused: boolean }> {
-  const sha256 = await sha256File(tmpPath);
+  const sha256 = knownSha256 ?? (await sha256File(tmpPath));
   const dest = await destination(layout, sha256, programName(name, name));
-  const exists = await storedBinaryMatches(dest, sha256);
-  if (exists) {
-    await rm(tmpPath, { force: true });
-    return { path: dest, sha256, reused: true };
-  }
+  const exists = await stat(dest).then(
+    () => true,
+    () => false,
+  );
+  // An identical copy replaces the stored one (rename over it) rather than being deleted: the
+  // program may already run from tmpPath, and after the rename /proc/PID/exe names the store.
   await chmod(tmpPath, 0o500);
   await rename(tmpPath, dest);
-  return { path: dest, sha256, reused: false };
+  return { path: dest, sha256, reused: exists };
 }
 
 /**

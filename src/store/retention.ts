@@ -118,3 +118,39 @@ export function runningFromStore(layout: StoreLayout): string[] {
   }
   return [...out];
 }
+
+/**
+ * Binaries `hotdump dev` no longer needs: every stored binary not named in `keep` (the serving
+ * generation's, the one before it, every generation with a crash), not named by a bundle, and not
+ * executing now (runningFromStore). The journal keeps each generation's SHA-256 and build IDs, so
+ * `history` still lists them; only the file goes. Returns the removed SHA-256s and bytes freed.
+ */
+export function pruneBinaries(
+  layout: StoreLayout,
+  keep: Iterable<string>,
+): { removed: string[]; bytes: number } {
+  const kept = new Set([...keep, ...runningFromStore(layout)]);
+  for (const b of listBundles(layout)) if (b.meta?.binary?.sha256) kept.add(b.meta.binary.sha256);
+  const removed: string[] = [];
+  let bytes = 0;
+  let names: string[];
+  try {
+    names = readdirSync(layout.binaries);
+  } catch {
+    return { removed, bytes };
+  }
+  for (const sha of names) {
+    if (kept.has(sha) || !/^[0-9a-f]{64}$/.test(sha)) continue;
+    const path = join(layout.binaries, sha);
+    const size = diskUsage(path);
+    try {
+      // binaries/<sha256>/<name>, or binaries/<sha256> in an older store
+      rmSync(path, { recursive: true });
+    } catch {
+      continue;
+    }
+    bytes += size;
+    removed.push(sha);
+  }
+  return { removed, bytes };
+}

@@ -198,6 +198,7 @@ export async function startGeneration(build: Build, run: number, o: GenerationCo
     onStdout: (c) => out.push(c),
     onStderr: (c) => err.push(c),
   });
+  build.onSpawned?.(child.pid);
   const startedAt = new Date();
   // The same descendant tracking as exec: a service that starts Go programs of its own (workers,
   // a wrapper) has their crashes captured with their own pid, binary and core. Every 50 ms while
@@ -223,11 +224,20 @@ export async function startGeneration(build: Build, run: number, o: GenerationCo
     ended: null as never,
     done: null as never,
   };
-  if (child.pid !== undefined)
+  const remember = (pid: number) =>
     o.storeWrite(
       "running.json",
-      rememberRunning(o.layout, { pid: child.pid, generation: build.generation, binary: build.binary }),
+      rememberRunning(o.layout, { pid, generation: build.generation, binary: build.binary }),
     );
+  if (child.pid !== undefined) {
+    const pid = child.pid;
+    remember(pid);
+    // Its /proc/PID/exe names the store once the binary is moved there.
+    build.stored?.then(
+      () => g.state !== "ended" && remember(pid),
+      () => {},
+    );
+  }
   o.emit({
     event: "started",
     generation: build.generation,
@@ -249,6 +259,8 @@ export async function startGeneration(build: Build, run: number, o: GenerationCo
     if (!expected && !o.shuttingDown() && o.steering.isTarget(build.generation))
       o.steering.keepForRestart(build.generation);
     else o.steering.release(build.generation);
+    // The crash names the binary by SHA-256: an end right after the start waits for the hash.
+    await build.stored?.catch(() => {});
     const a = await attributeEnd(
       child,
       end,

@@ -1,12 +1,14 @@
 /**
- * Starting a Go program under crash capture. Node cannot call setrlimit, so the child starts
- * through `sh -c`, which raises its soft RLIMIT_CORE to the hard limit (Debian's default soft
- * limit is 0, `ulimit -c` in a login shell: a child gets no core otherwise) and then `exec`s the program, keeping
- * the pid. The same prelude exports LISTEN_PID=$$ for socket activation, since go-systemd's
+ * Starting a Go program under crash capture. Its soft RLIMIT_CORE must be at the hard limit
+ * (Debian's default soft limit is 0, `ulimit -c` in a login shell: a child gets no core
+ * otherwise): hotdump raises its own around the spawn (setrlimit through koffi), or, without the
+ * FFI, starts it through `sh -c`, which raises it and then `exec`s the program, keeping the pid.
+ * A shell also exports LISTEN_PID=$$ for socket activation, since go-systemd's
  * activation.Listeners() ignores inherited sockets whose LISTEN_PID is not its own pid.
  */
 import type { StdioOptions } from "node:child_process";
 import { type Child, startChild, withParentDeathSignal } from "../util/child.js";
+import { withCoreLimitRaised } from "../util/native.js";
 
 export interface LaunchOptions {
   command: string;
@@ -38,19 +40,31 @@ export function captureEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
 }
 
 export function launchService(o: LaunchOptions): Child {
-  const prelude = [CORE_PRELUDE];
-  if (o.listenFds) prelude.push("LISTEN_PID=$$; export LISTEN_PID");
-  const script = `${prelude.join("; ")}; exec "$0" "$@"`;
   const stdio: StdioOptions = [o.stdin ?? "ignore", "pipe", "pipe", ...(o.extraFds ?? [])];
-  const sh = ["/bin/sh", "-c", script, o.command, ...o.args];
-  const argv = o.dieWithParent ? withParentDeathSignal(sh) : sh;
-  return startChild(argv[0]!, argv.slice(1), {
-    cwd: o.cwd,
-    env: captureEnv(o.env),
-    detached: o.detached ?? false,
-    stdio,
-    ...(o.tailBytes !== undefined ? { tailBytes: o.tailBytes } : {}),
-    ...(o.onStdout ? { onStdout: o.onStdout } : {}),
-    ...(o.onStderr ? { onStderr: o.onStderr } : {}),
-  });
+  const start = (argv: string[]) =>
+    startChild(argv[0]!, argv.slice(1), {
+      cwd: o.cwd,
+      env: captureEnv(o.env),
+      detached: o.detached ?? false,
+      stdio,
+      ...(o.tailBytes !== undefined ? { tailBytes: o.tailBytes } : {}),
+      ...(o.onStdout ? { onStdout: o.onStdout } : {}),
+      ...(o.onStderr ? { onStderr: o.onStderr } : {}),
+    });
+  const wrap = (argv: string[]) => (o.dieWithParent ? withParentDeathSignal(argv) : argv);
+  const shell = (prelude: string[]) => [
+    "/bin/sh",
+    "-c",
+    `${prelude.join("; ")}; exec "$0" "$@"`,
+    o.command,
+    ...o.args,
+  ];
+  const listenPid = o.listenFds ? ["LISTEN_PID=$$; export LISTEN_PID"] : [];
+  // The core limit raised around the spawn (fork copies it): no shell in between unless
+  // LISTEN_PID needs one. The shell's `$(ulimit -H -c)` forks a subshell: 15 ms of a start on a
+  // loaded 2-CPU machine (bench/dev-latency.mjs).
+  const direct = withCoreLimitRaised(() =>
+    start(wrap(listenPid.length ? shell(listenPid) : [o.command, ...o.args])),
+  );
+  return direct ?? start(wrap(shell([CORE_PRELUDE, ...listenPid])));
 }

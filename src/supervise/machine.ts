@@ -31,6 +31,13 @@ export interface Build {
    * found at run time among its descendants.
    */
   launcher?: "script" | "shell";
+  /**
+   * Set when the binary started before it was stored (dev starts it once linked): `binary`,
+   * `sha256` and `identity` are final once it settles, and the end of a run waits for it.
+   */
+  stored?: Promise<unknown>;
+  /** Called once the service process is spawned (it execs `binary` through setpriv after). */
+  onSpawned?: (pid: number | undefined) => void;
 }
 
 /** One start of a build: a restart of the same generation is a new run. */

@@ -40,25 +40,44 @@ export function libcUnavailable(): string | undefined {
 const PR_SET_CHILD_SUBREAPER = 36;
 const WNOHANG = 1;
 
+interface Rlimit {
+  cur: number | bigint;
+  max: number | bigint;
+}
+
 interface Libc {
   prctl: (option: number, a: number, b: number, c: number, d: number) => number;
   fcntl: (fd: number, cmd: number, arg: number) => number;
   waitpid: (pid: number, status: number[], options: number) => number;
+  getrlimit: (resource: number, out: Rlimit) => number;
+  setrlimit: (resource: number, lim: Rlimit) => number;
 }
+
+/** RLIMIT_CORE (asm-generic/resource.h). */
+const RLIMIT_CORE = 4;
 
 let libc: Libc | null | undefined;
 let loadError = "";
 
 function load(): Libc | null {
   if (libc !== undefined) return libc;
-  const lib = loadLibc()?.lib;
+  const h = loadLibc();
+  const lib = h?.lib;
   libc = null;
-  if (!lib) return libc;
+  if (!h || !lib) return libc;
+  const { koffi } = h;
   try {
     libc = {
       prctl: lib.func("int prctl(int, unsigned long, unsigned long, unsigned long, unsigned long)"),
       fcntl: lib.func("int fcntl(int, int, int)"),
       waitpid: lib.func("int waitpid(int, _Out_ int *, int)"),
+      ...(() => {
+        koffi.struct("hotdump_rlimit", { cur: "uint64", max: "uint64" });
+        return {
+          getrlimit: lib.func("int getrlimit(int, _Out_ hotdump_rlimit *)"),
+          setrlimit: lib.func("int setrlimit(int, const hotdump_rlimit *)"),
+        };
+      })(),
     };
   } catch (e) {
     libc = null;
@@ -148,4 +167,24 @@ export function closeInheritedOnExec(): number[] {
     if (c.fcntl(fd, F_SETFD, flags | FD_CLOEXEC) === 0) changed.push(fd);
   }
   return changed;
+}
+
+/**
+ * Run `spawn` with this process's soft RLIMIT_CORE raised to its hard limit, then put it back:
+ * fork copies the limits, so the child gets cores (Debian's login default is a soft limit of 0)
+ * without a shell running `ulimit` first, and hotdump itself never dumps a core of its own. Null
+ * when the limits cannot be read or set here (no FFI): the caller raises it another way.
+ */
+export function withCoreLimitRaised<T>(spawn: () => T): T | null {
+  const c = load();
+  if (!c) return null;
+  const lim: Rlimit = { cur: 0, max: 0 };
+  if (c.getrlimit(RLIMIT_CORE, lim) !== 0) return null;
+  if (lim.cur === lim.max) return spawn();
+  if (c.setrlimit(RLIMIT_CORE, { cur: lim.max, max: lim.max }) !== 0) return null;
+  try {
+    return spawn();
+  } finally {
+    c.setrlimit(RLIMIT_CORE, lim);
+  }
 }

@@ -2,9 +2,8 @@
 import { HotdumpError } from "../errors.js";
 
 /**
- * inotify(7): each watched directory (and, with chokidar's fs.watch per file, each file) takes
- * one watch from fs.inotify.max_user_watches; past it inotify_add_watch fails with ENOSPC, which
- * Node reports as "ENOSPC: System limit for number of file watchers reached".
+ * inotify(7): each watched directory takes one watch from fs.inotify.max_user_watches; past it
+ * inotify_add_watch fails with ENOSPC (src/watch/inotify.ts names it so).
  */
 export const inotifyLimit = (path: string | undefined, cause: unknown) =>
   new HotdumpError(
@@ -14,7 +13,7 @@ export const inotifyLimit = (path: string | undefined, cause: unknown) =>
     { cause, exitCode: 1 },
   );
 
-/** EMFILE: too many open files; inotify instances are counted by fs.inotify.max_user_instances. */
+/** EMFILE: inotify_init1 past fs.inotify.max_user_instances, or past `ulimit -n`. */
 export const watchTooManyFiles = (cause: unknown) =>
   new HotdumpError(
     "usage",

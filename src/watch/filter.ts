@@ -1,9 +1,9 @@
 /**
  * Which paths the watcher looks at and which changes trigger a build. Directories are pruned
- * early (chokidar's `ignored`) so excluded trees cost no inotify watch; files are kept only when
- * their extension or an include glob says so.
+ * before they are watched (the crawl asks `ignored` of each directory it meets), so excluded trees
+ * cost no inotify watch and no readdir; files are kept only when their extension or an include glob
+ * says so.
  */
-import type { Stats } from "node:fs";
 import { extname, isAbsolute, relative, sep } from "node:path";
 import type { ResolvedWatchConfig } from "../config/types.js";
 import { createGitignore, type IgnoreSource, isDirectory } from "./gitignore.js";
@@ -19,8 +19,8 @@ export interface WatchFilterOptions {
 }
 
 export interface WatchFilter {
-  /** For chokidar: true skips the path (a directory with everything below it). */
-  ignored(absPath: string, stats?: Stats): boolean;
+  /** True skips the path (a directory with everything below it). `isDir` unknown: stat it. */
+  ignored(absPath: string, isDir?: boolean): boolean;
   /** A change to this file should trigger a build. */
   accepts(absPath: string): boolean;
   /** Root-relative posix path, or null when outside the root. */
@@ -65,16 +65,15 @@ export function createWatchFilter(opts: WatchFilterOptions): WatchFilter {
 
   return {
     relative: rel,
-    ignored(abs, stats) {
+    ignored(abs, isDir) {
       const r = rel(abs);
       if (r === null) return true;
       if (r === "") return false;
-      const isDir = stats ? stats.isDirectory() : undefined;
       if (isDir === false) {
         const parent = r.includes("/") ? r.slice(0, r.lastIndexOf("/")) : "";
         return (parent !== "" && dirExcluded(parent)) || pathExcluded(r, false) || !fileWanted(r);
       }
-      // Unknown kind (chokidar asks once without stats): prune only what is excluded either way.
+      // A directory, or unknown: prune only what is excluded either way.
       if (dirExcluded(r)) return true;
       return pathExcluded(r, isDir ?? isDirectory(abs));
     },

@@ -1,14 +1,30 @@
 /**
- * The file watcher: chokidar v4 (inotify through fs.watch, or polling for network file systems)
- * with our own filter and trailing debounce. chokidar's awaitWriteFinish stays off: it polls each
- * file's size, which the debounce makes unnecessary, and adds its own 2 s delay by default.
+ * The file watcher: inotify with one watch per directory the filter keeps (src/watch/inotify.ts),
+ * or polling for network file systems and where the FFI is missing (src/watch/poll.ts), with our
+ * own filter and trailing debounce.
  */
-import { type FSWatcher, watch } from "chokidar";
+import { join } from "node:path";
 import type { ResolvedWatchConfig } from "../config/types.js";
 import type { HotdumpError } from "../errors.js";
 import { createBatcher } from "./debounce.js";
 import { watchError } from "./errors.js";
 import { createWatchFilter, type WatchFilterOptions } from "./filter.js";
+import {
+  IN_ATTRIB,
+  IN_CLOSE_WRITE,
+  IN_CREATE,
+  IN_DELETE,
+  IN_IGNORED,
+  IN_ISDIR,
+  IN_MOVED_FROM,
+  IN_MOVED_TO,
+  IN_Q_OVERFLOW,
+  type Inotify,
+  type InotifyEvent,
+  openInotify,
+} from "./inotify.js";
+import { createPoller } from "./poll.js";
+import { walk } from "./walk.js";
 
 export interface WatcherOptions {
   root: string;
@@ -16,15 +32,17 @@ export interface WatcherOptions {
   /** Absolute directories never watched (the store, build output). */
   alwaysIgnore?: string[];
   gitignore?: WatchFilterOptions["gitignore"];
-  /** One call per quiet period: root-relative posix paths, sorted, each once. */
+  /** One call per quiet period: root-relative posix paths, sorted, each once ("." after lost events). */
   onBatch(changedFiles: string[]): void;
   /** Errors after `ready` (before it, `ready` rejects). Typed: E_WATCH_LIMIT carries the sysctl fix. */
   onError?(err: HotdumpError): void;
 }
 
 export interface Watcher {
-  /** Resolves when the initial scan is done and changes are being seen. */
+  /** Resolves when the initial crawl is done and changes are being seen. */
   readonly ready: Promise<void>;
+  /** "inotify" or "poll". */
+  readonly backend: string;
   close(): Promise<void>;
 }
 
@@ -39,50 +57,153 @@ export function createWatcher(opts: WatcherOptions): Watcher {
   const batcher = createBatcher({ delayMs: config.debounceMs, onFlush: (files) => opts.onBatch(files) });
   let closed = false;
   let isReady = false;
-
-  const fsw: FSWatcher = watch(root, {
-    ignoreInitial: true,
-    ignored: (path, stats) => filter.ignored(path, stats),
-    usePolling: config.poll,
-    interval: config.pollIntervalMs,
-    binaryInterval: config.pollIntervalMs,
-    followSymlinks: config.followSymlinks,
-    awaitWriteFinish: false,
-    // Deleted-then-recreated files (editors' atomic save) arrive as change events.
-    atomic: !config.poll,
-  });
-
-  const onChange = (path: string) => {
-    if (closed || !filter.accepts(path)) return;
-    const rel = filter.relative(path);
-    if (rel) batcher.add(rel);
-  };
-  fsw.on("add", onChange).on("change", onChange).on("unlink", onChange);
-
   let rejectReady: (e: HotdumpError) => void = () => {};
-  const ready = new Promise<void>((resolve, reject) => {
-    rejectReady = reject;
-    fsw.once("ready", () => {
-      isReady = true;
-      resolve();
-    });
-  });
-  // A rejection nobody awaited must not crash the process: callers see it through ready or onError.
-  ready.catch(() => {});
-  fsw.on("error", (raw: unknown) => {
+  const fail = (raw: unknown) => {
     if (closed) return;
     const err = watchError(raw);
     if (!isReady) rejectReady(err);
     else opts.onError?.(err);
+  };
+  const changed = (abs: string, complete = false) => {
+    const rel = filter.relative(abs);
+    if (rel !== null) batcher.add(rel || ".", complete);
+  };
+
+  const pollOpts = { root, filter, config, onChange: changed };
+  let backend: { ready: Promise<void>; close(): Promise<void> };
+  let kind = "poll";
+  if (!config.poll) {
+    try {
+      const tree = createInotifyTree(root, filter, config.followSymlinks, changed, fail);
+      if (tree) {
+        backend = tree;
+        kind = "inotify";
+      }
+    } catch (e) {
+      backend = { ready: Promise.reject(e), close: async () => {} };
+      kind = "inotify";
+    }
+  }
+  backend ??= createPoller(pollOpts);
+
+  const ready = new Promise<void>((resolve, reject) => {
+    rejectReady = reject;
+    backend.ready.then(() => {
+      isReady = true;
+      resolve();
+    }, fail);
   });
+  // A rejection nobody awaited must not crash the process: callers see it through ready or onError.
+  ready.catch(() => {});
 
   return {
     ready,
+    backend: kind,
     async close() {
       if (closed) return;
       closed = true;
       batcher.cancel();
-      await fsw.close();
+      await backend.close();
+    },
+  };
+}
+
+/**
+ * Directories by watch descriptor, kept in step with the tree: a new directory is crawled (and its
+ * wanted files reported: they may have been written before its watch was on), a directory moved
+ * or deleted loses the watches of its whole subtree (a watch follows the inode, so a moved
+ * directory's descriptors would name the old path; if it moved inside the root, its new name
+ * arrives as IN_MOVED_TO and is crawled afresh).
+ */
+/** Events after which a file is complete: closed after writing, renamed in or out, deleted, touched. */
+const DONE = IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_ATTRIB;
+
+function createInotifyTree(
+  root: string,
+  filter: ReturnType<typeof createWatchFilter>,
+  followSymlinks: boolean,
+  changed: (abs: string, complete?: boolean) => void,
+  fail: (e: unknown) => void,
+): { ready: Promise<void>; close(): Promise<void> } | null {
+  const dirs = new Map<number, string>();
+  let closed = false;
+  // Assigned below, before anything calls the closures that use it.
+  let inotify!: Inotify;
+
+  const crawl = (dir: string, report: boolean): Promise<void> =>
+    walk(dir, {
+      filter,
+      followSymlinks,
+      enterDir(abs) {
+        if (closed) return false;
+        let wd: number;
+        try {
+          wd = inotify.add(abs);
+        } catch (e) {
+          const code = (e as NodeJS.ErrnoException).code;
+          if (code === "ENOENT" || code === "ENOTDIR" || code === "EACCES") return false;
+          throw e;
+        }
+        // The same descriptor again: the same directory by another path (a symlink loop).
+        const seen = dirs.get(wd);
+        if (seen !== undefined && seen !== abs) return false;
+        dirs.set(wd, abs);
+        return true;
+      },
+      // Found by the crawl of a new directory: written, maybe still being written.
+      ...(report ? { onFile: (abs: string) => changed(abs) } : {}),
+    });
+
+  const forget = (abs: string) => {
+    const prefix = `${abs}/`;
+    for (const [wd, d] of dirs)
+      if (d === abs || d.startsWith(prefix)) {
+        dirs.delete(wd);
+        inotify.remove(wd);
+      }
+  };
+
+  const onEvents = (events: InotifyEvent[], more: boolean) => {
+    if (closed) return;
+    for (const ev of events) {
+      if (ev.mask & IN_Q_OVERFLOW) {
+        // The kernel's queue (fs.inotify.max_queued_events) overflowed: some change is lost.
+        changed(root, true);
+        continue;
+      }
+      const dir = dirs.get(ev.wd);
+      if (dir === undefined) continue;
+      if (ev.mask & IN_IGNORED) {
+        dirs.delete(ev.wd);
+        continue;
+      }
+      if (ev.name === "") continue;
+      const abs = join(dir, ev.name);
+      if (ev.mask & IN_ISDIR) {
+        if (filter.ignored(abs, true)) continue;
+        if (ev.mask & (IN_CREATE | IN_MOVED_TO)) crawl(abs, true).catch(fail);
+        else if (ev.mask & (IN_MOVED_FROM | IN_DELETE)) {
+          forget(abs);
+          // Its files left the build without an event each.
+          if (ev.mask & IN_MOVED_FROM) changed(abs, true);
+        }
+      } else if (filter.accepts(abs)) {
+        // While more of a burst waits in the kernel nothing is complete: the batch would split.
+        changed(abs, !more && (ev.mask & DONE) !== 0);
+      }
+    }
+  };
+
+  const opened = openInotify(onEvents, fail);
+  if (!opened) return null;
+  inotify = opened;
+  return {
+    ready: crawl(root, false),
+    async close() {
+      closed = true;
+      for (const wd of dirs.keys()) inotify.remove(wd);
+      dirs.clear();
+      await inotify.close();
     },
   };
 }
