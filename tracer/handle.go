@@ -1,0 +1,3 @@
+package main
+
+func handleMain(args []string) int { return 1 }
