@@ -10,8 +10,8 @@
  * A store that cannot be written (read-only, full) loses the bundle, never the crash: the report is
  * still made from the traceback and the core (left where the kernel put it), and the reason is said.
  */
-import { rename, rm } from "node:fs/promises";
-import { basename, join } from "node:path";
+import { rename, rm, stat } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
 import { type AnalyzeOptions, reportFromTracebackOnly } from "../analyze/analyze.js";
 import { analyzeWithMap, readCoreFacts } from "../analyze/reanalyze.js";
 import { describeSnapshot } from "../analyze/snapshot.js";
@@ -24,8 +24,10 @@ import {
   type Bundle,
   type CoreInfo,
   type CrashMeta,
+  compressedName,
   compressFile,
   createBundle,
+  decompressFile,
   defaultBudget,
   enforceBudget,
   type Journal,
@@ -201,7 +203,30 @@ export async function captureCrash(f: CrashFacts, o: CaptureOptions): Promise<Ca
       problem(e, "E_CORE_FIND");
     }
   }
-  if (search?.found && search.path) {
+  if (search?.found && search.path && search.compressed) {
+    // hotdump's core handler compressed it while the kernel wrote it: the bundle takes it by a
+    // rename (incoming/ is in the store), and Delve and gdb read a sparse decompressed copy.
+    core = { found: true, originalPath: search.path };
+    try {
+      let zst = search.path;
+      if (bundle) {
+        zst = join(bundle.dir, compressedName("zstd"));
+        await rename(search.path, zst);
+        Object.assign(core, {
+          stored: compressedName("zstd"),
+          compression: "zstd",
+          storedBytes: (await stat(zst)).size,
+        });
+      }
+      const raw = join(bundle?.dir ?? dirname(zst), `core.${f.pid}.raw`);
+      await decompressFile(zst, raw);
+      core.bytes = (await stat(raw)).size;
+      core.originalPath = raw;
+      search = { ...search, path: raw, removable: true };
+    } catch (e) {
+      problem(e, "E_STORE_COMPRESS");
+    }
+  } else if (search?.found && search.path) {
     core = { found: true, originalPath: search.path };
     if (bundle) {
       try {

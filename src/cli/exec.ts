@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { parseCaptureMode } from "../capture/mode.js";
 import { usageError } from "../errors.js";
 import { runOnce } from "../supervise/runOnce.js";
 import { type CommonOptions, loggerFor, printJson, storeDirFrom, storeOption } from "./common.js";
@@ -7,6 +8,7 @@ import { crashSummaryLines } from "./summary.js";
 interface ExecOptions extends CommonOptions {
   redact?: boolean;
   analyze?: boolean;
+  capture?: string;
 }
 
 export function registerExec(program: Command): void {
@@ -18,7 +20,11 @@ export function registerExec(program: Command): void {
       .argument("[command...]", "the program and its arguments (after --)")
       .option("--json", "print one JSON document on stdout when the program ends (its output goes to stderr)")
       .option("--redact", "mask values of secret-looking locals and args in the report")
-      .option("--no-analyze", "keep the core but do not run Delve/gdb"),
+      .option("--no-analyze", "keep the core but do not run Delve/gdb")
+      .option(
+        "--capture <mode>",
+        "how the core reaches hotdump: kernel, handler (doctor --fix), tracer (containers) or auto (default)",
+      ),
   )
     .passThroughOptions()
     .action(async (argv: string[], opts: ExecOptions, cmd: Command) => {
@@ -36,6 +42,7 @@ export function registerExec(program: Command): void {
         logger,
         analyze: { redact: Boolean(opts.redact) },
         ...(opts.analyze === false ? { runAnalysis: false } : {}),
+        capture: parseCaptureMode(opts.capture),
       });
       const crash = r.crash;
       if (opts.json) {

@@ -14,6 +14,7 @@ export interface SuperviseFlags {
   readyTimeout?: string;
   drain?: string;
   jsonEvents?: boolean;
+  capture?: string;
 }
 
 export interface ResolvedSupervise {
@@ -23,6 +24,8 @@ export interface ResolvedSupervise {
   env: Record<string, string>;
   readyTimeoutMs: number;
   drainMs: number;
+  /** --capture as given (capture/mode.ts parses it where the supervisor starts). */
+  capture?: string;
 }
 
 function duration(flag: string, v: string): number {
@@ -52,5 +55,6 @@ export function resolveSuperviseFlags(
       ? duration("--ready-timeout", f.readyTimeout)
       : (config?.supervise.readyTimeoutMs ?? 60_000),
     drainMs: f.drain ? duration("--drain", f.drain) : (config?.supervise.drainMs ?? 30_000),
+    ...(f.capture ? { capture: f.capture } : {}),
   };
 }

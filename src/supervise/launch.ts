@@ -28,6 +28,8 @@ export interface LaunchOptions {
   tailBytes?: number;
   onStdout?: (chunk: Buffer) => void;
   onStderr?: (chunk: Buffer) => void;
+  /** Words before the service's own start (capture's tracer: launchCapture.ts), after any setpriv. */
+  wrap?: readonly string[];
 }
 
 export const CORE_PRELUDE = 'ulimit -S -c "$(ulimit -H -c)" 2>/dev/null';
@@ -42,7 +44,7 @@ export function launchService(o: LaunchOptions): Child {
   if (o.listenFds) prelude.push("LISTEN_PID=$$; export LISTEN_PID");
   const script = `${prelude.join("; ")}; exec "$0" "$@"`;
   const stdio: StdioOptions = [o.stdin ?? "ignore", "pipe", "pipe", ...(o.extraFds ?? [])];
-  const sh = ["/bin/sh", "-c", script, o.command, ...o.args];
+  const sh = [...(o.wrap ?? []), "/bin/sh", "-c", script, o.command, ...o.args];
   const argv = o.dieWithParent ? withParentDeathSignal(sh) : sh;
   return startChild(argv[0]!, argv.slice(1), {
     cwd: o.cwd,

@@ -5,6 +5,9 @@
 import type { Writable } from "node:stream";
 import type { AnalyzeOptions } from "../analyze/analyze.js";
 import { type Captured, captureCrash } from "../capture/capture.js";
+import { fileOrphanedCores } from "../capture/handler.js";
+import { prepareCapture } from "../capture/launchCapture.js";
+import type { CaptureModeRequest } from "../capture/mode.js";
 import { snapshotAfterExec } from "../capture/processFacts.js";
 import type { Report } from "../contracts/report.js";
 import { type BinaryIdentity, readBinaryIdentity } from "../elf/index.js";
@@ -32,6 +35,8 @@ export interface RunOnceOptions {
   tailBytes?: number;
   /** Run Delve/gdb on the core (default true); the core is kept either way. */
   runAnalysis?: boolean;
+  /** How the core reaches hotdump (capture/mode.ts); default auto. */
+  capture?: CaptureModeRequest;
 }
 
 export interface RunOnceResult {
@@ -83,6 +88,10 @@ export async function runOnce(o: RunOnceOptions): Promise<RunOnceResult> {
     }
   }
 
+  const cap = prepareCapture(o.capture ?? "auto", layout);
+  if (cap.capture.mode === "handler" && layout)
+    for (const c of await fileOrphanedCores(layout, { logger: o.logger }))
+      o.logger.warn(`filed an earlier crash the core handler kept: ${c.bundle?.id ?? "(not stored)"}`);
   const startedAt = new Date();
   const races = createRaceWatcher();
   const stderrLines = new LineSplitter((l) => races.line(l));
@@ -92,6 +101,7 @@ export async function runOnce(o: RunOnceOptions): Promise<RunOnceResult> {
     cwd: o.cwd,
     env: o.env,
     stdin: "inherit",
+    wrap: cap.wrap,
     tailBytes: o.tailBytes ?? 256 * 1024,
     onStdout: (c) => o.stdout.write(c),
     onStderr: (c) => {
@@ -170,6 +180,7 @@ export async function runOnce(o: RunOnceOptions): Promise<RunOnceResult> {
     // not yet identified (it crashed within a poll) has the snapshot taken once it exec'd the program.
     const processFacts =
       p.isGo || !crashed.root ? (p.snapshot ?? undefined) : snapshot ? await snapshot : undefined;
+    const claimed = await cap.coreOf(p.pid);
     try {
       crash = await captureCrash(
         {
@@ -186,6 +197,7 @@ export async function runOnce(o: RunOnceOptions): Promise<RunOnceResult> {
           traceback,
           races: raceReports,
           ...(processFacts ? { process: processFacts } : {}),
+          ...(claimed ? { claimed } : {}),
         },
         {
           layout,
@@ -199,6 +211,7 @@ export async function runOnce(o: RunOnceOptions): Promise<RunOnceResult> {
       tracker?.release();
     }
   }
+  cap.dispose();
   return {
     ended,
     ...(summary ? { crashed: summary } : {}),

@@ -1,4 +1,5 @@
 /** What `dev` and `run` both do before supervising: the socket handoff and the store. */
+import { parseCaptureMode } from "../capture/mode.js";
 import type { ResolvedSupervise } from "../config/supervise.js";
 import { HotdumpError } from "../errors.js";
 import { type EventInput, ensureStore, type Journal, openJournal, type StoreLayout } from "../store/index.js";
@@ -61,6 +62,7 @@ export function supervisorFlagOptions(
     probe: sup.probe,
     timing: sup.timing,
     readyTimeoutMs: sup.readyTimeoutMs,
+    capture: parseCaptureMode(sup.capture),
   };
 }
 

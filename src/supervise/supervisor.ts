@@ -2,6 +2,9 @@ import { closeSync, openSync } from "node:fs";
 import { reportFromTracebackOnly } from "../analyze/analyze.js";
 import { raceMessage } from "../analyze/race/index.js";
 import { type Captured, type CrashFacts, captureCrash, claimCore } from "../capture/capture.js";
+import { fileOrphanedCores } from "../capture/handler.js";
+import { prepareCapture } from "../capture/launchCapture.js";
+import { type CaptureModeRequest, resolveCaptureMode } from "../capture/mode.js";
 import type { Report } from "../contracts/report.js";
 import type { BinaryIdentity } from "../elf/index.js";
 import {
@@ -104,6 +107,8 @@ export interface SupervisorOptions {
    * (default 120 s). Past it the core is still stored and the report comes from the traceback.
    */
   captureDeadlineMs?: number;
+  /** How crash cores reach hotdump (capture/mode.ts); default auto. */
+  capture?: CaptureModeRequest;
 }
 
 type GenState = "starting" | "ready" | "stopping" | "ended";
@@ -189,6 +194,18 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
   // restarted (after its backoff) while its core is still being compressed and analysed.
   let captures: Promise<unknown> = Promise.resolve();
   const captureDeadlineMs = o.captureDeadlineMs ?? 120_000;
+  const captureMode = resolveCaptureMode(o.capture ?? "auto");
+  // Cores the handler filed while no supervisor was there to take them (one was killed mid-dump).
+  if (captureMode.mode === "handler")
+    captures = captures.then(() =>
+      fileOrphanedCores(o.layout, { logger: o.logger, ...(o.journal ? { journal: o.journal } : {}) }).then(
+        (filed) => {
+          for (const c of filed)
+            o.logger.warn(`filed an earlier crash the core handler kept: ${c.bundle?.id ?? "(not stored)"}`);
+        },
+        (e) => o.logger.warn(`could not file the core handler's earlier cores: ${(e as Error).message}`),
+      ),
+    );
   // A write the store refuses (a full disk) is said once per kind until it works again.
   const storeFailing = new Set<string>();
   const storeWrite = (what: string, err: Error | null) => {
@@ -318,7 +335,9 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
       ? [...o.command.map((w) => w.replaceAll("{bin}", build.binary)), ...o.args]
       : [build.binary, ...o.args];
     const fds = steering.open(build.generation);
+    const cap = prepareCapture(o.capture ?? "auto", o.layout, captureMode);
     const child = launchService({
+      wrap: cap.wrap,
       command: argv[0]!,
       args: argv.slice(1),
       cwd: o.cwd,
@@ -423,7 +442,9 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
           generation: build.generation,
         };
         // Before anything restarts: the next generation's core must not replace this one.
-        if (o.mode === "run") facts.claimed = await claimCore(facts);
+        const handed = await cap.coreOf(facts.pid);
+        if (handed) facts.claimed = handed;
+        else if (o.mode === "run") facts.claimed = await claimCore(facts);
       }
       return { ended, expected, facts, crashPid: inDescendant?.process.pid ?? child.pid ?? null };
     });
@@ -465,6 +486,7 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
           exitCode: ended.exitCode,
         });
       }
+      cap.dispose();
       return { ended, crash, expected };
     });
     return g;

@@ -1,0 +1,42 @@
+/**
+ * One launch's capture, whatever the mode: what to put before the service's argv, and the core of a
+ * crashed pid when the mode already holds it (the tracer wrote it; the handler filed it). The
+ * kernel mode has neither: the finder looks where core_pattern says (locate.ts).
+ */
+import type { StoreLayout } from "../store/index.js";
+import { handlerCoreOf, registerWithHandler } from "./handler.js";
+import type { CoreSearch } from "./locate.js";
+import { type CaptureModeRequest, type ResolvedCapture, resolveCaptureMode } from "./mode.js";
+import { createTracerSession, type TracerSession } from "./tracer.js";
+
+export interface CaptureLaunch {
+  capture: ResolvedCapture;
+  /** Words before the launch argv (the tracer's `run ... --`); empty for kernel and handler. */
+  wrap: string[];
+  /** The core of pid if this mode has it, else null (then the kernel's is looked for). */
+  coreOf(pid: number): Promise<CoreSearch | null>;
+  /** After capture: the tracer's directory goes (its cores are in the bundle by then). */
+  dispose(): void;
+}
+
+export function prepareCapture(
+  req: CaptureModeRequest,
+  layout: StoreLayout | null,
+  resolved?: ResolvedCapture,
+): CaptureLaunch {
+  const capture = resolved ?? resolveCaptureMode(req);
+  if (capture.mode === "tracer") {
+    const session: TracerSession = createTracerSession(layout?.tmp);
+    return {
+      capture,
+      wrap: session.argv,
+      coreOf: async (pid) => session.coreOf(pid),
+      dispose: () => session.dispose(),
+    };
+  }
+  if (capture.mode === "handler" && layout) {
+    registerWithHandler(layout);
+    return { capture, wrap: [], coreOf: (pid) => handlerCoreOf(layout, pid), dispose: () => {} };
+  }
+  return { capture, wrap: [], coreOf: async () => null, dispose: () => {} };
+}
