@@ -75,12 +75,12 @@ func handleMain(args []string) int {
 		os.Exit(3)
 	})
 	c := readCrash(args)
-	if store, ok := owner(cfg, c); ok {
-		path, err := fileIntoStore(cfg, c, store, &child)
+	if e, ok := owner(cfg, c); ok {
+		path, err := fileIntoStore(cfg, c, e, &child)
 		if err == nil {
 			return 0
 		}
-		logLine(cfg, fmt.Sprintf("pid %d: store %s: %v (handing the core on)", c.pid, store, err))
+		logLine(cfg, fmt.Sprintf("pid %d: store %s: %v (handing the core on)", c.pid, e.Store, err))
 		if path != "" {
 			return 1 // stdin is consumed: nothing is left to hand on
 		}
@@ -187,9 +187,9 @@ func parentOf(pid int) int {
 // owner: the store of the nearest registered hotdump supervisor among the crashed process's
 // ancestors, when its entry was written by the crashed process's user (or root), names a live
 // process with the same start time (no pid reuse), and the core is an ordinary one (%d = 1).
-func owner(cfg handlerConfig, c *crash) (string, bool) {
+func owner(cfg handlerConfig, c *crash) (registryEntry, bool) {
 	if c.pid <= 0 || c.spec["d"] != "1" || !pidfdMatches(c) {
-		return "", false
+		return registryEntry{}, false
 	}
 	for a, hops := c.parent, 0; a > 1 && hops < 32; a, hops = parentOf(a), hops+1 {
 		path := filepath.Join(cfg.Registry, strconv.Itoa(a)+".json")
@@ -209,9 +209,9 @@ func owner(cfg handlerConfig, c *crash) (string, bool) {
 		if json.Unmarshal(b, &e) != nil || e.Pid != a || e.StartTime != startTime(a) || !filepath.IsAbs(e.Store) {
 			continue
 		}
-		return e.Store, true
+		return e, true
 	}
-	return "", false
+	return registryEntry{}, false
 }
 
 // dropTo makes this process the crashed process's user for good (every thread, Go >= 1.16).
@@ -225,7 +225,8 @@ func dropTo(uid, gid int) error {
 	return syscall.Setresuid(uid, uid, uid)
 }
 
-func fileIntoStore(cfg handlerConfig, c *crash, store string, child **os.Process) (string, error) {
+func fileIntoStore(cfg handlerConfig, c *crash, e registryEntry, child **os.Process) (string, error) {
+	store := e.Store
 	if err := dropTo(c.uid, c.gid); err != nil {
 		return "", err
 	}
@@ -271,6 +272,8 @@ func fileIntoStore(cfg handlerConfig, c *crash, store string, child **os.Process
 		"comm": c.spec["e"], "exe": c.exe, "cwd": c.cwd, "cmdline": c.cmd, "uid": c.uid,
 		"core": filepath.Base(final), "storedBytes": stored.Size(), "ms": time.Since(start).Milliseconds(),
 		"coreLimit": c.spec["c"],
+		// Whose it is: another supervisor on the same store leaves it to this one while it lives.
+		"supervisor": e.Pid, "supervisorStart": e.StartTime,
 	}
 	b, _ := json.Marshal(meta)
 	tmp := filepath.Join(dir, "."+base+".json.partial")

@@ -15,9 +15,10 @@ import { accessSync, chmodSync, constants, existsSync, mkdirSync, writeFileSync 
 import { delimiter, join } from "node:path";
 import { type CoreLimit, coreLimitOf, isZero } from "./coreLimit.js";
 import { expectedCorePath } from "./coreLocation.js";
-import { parseCorePattern } from "./corePattern.js";
+import { isHotdumpHandler, parseCorePattern } from "./corePattern.js";
 import { type CoreSettings, readCoreSettings } from "./coreSettings.js";
 import { coreFixFailed, coreFixNeedsRoot } from "./errors.js";
+import { resolveCaptureMode } from "./mode.js";
 
 export interface DoctorCheck {
   id: string;
@@ -92,12 +93,19 @@ export function doctorCoreChecks(input: DoctorInput): DoctorCheck[] {
         message: `the core directory ${dir} does not exist: the kernel will write no core`,
         remedy: `mkdir -p ${dir} && chmod 1777 ${dir}`,
       });
+  } else if (parsed.kind === "pipe" && isHotdumpHandler(parsed)) {
+    checks.push({
+      id: "core-pattern",
+      status: "ok",
+      message: `core_pattern pipes cores to hotdump's handler ${parsed.argv[0]}: each goes to the store of the hotdump that started the process (others to the previous handler)`,
+    });
   } else if (parsed.kind === "pipe") {
     const retrievable =
       parsed.handler === "systemd-coredump" ? (input.hasCoredumpctl ?? onPath("coredumpctl")) : false;
     checks.push({
       id: "core-pattern",
-      status: retrievable ? "ok" : "fail",
+      // Not a failure since the tracer: capture-mode below says it takes over.
+      status: retrievable ? "ok" : "warn",
       message: `core_pattern pipes cores to ${parsed.argv[0] ?? "?"} (${parsed.handler})${
         retrievable
           ? ": hotdump retrieves them with coredumpctl"
@@ -117,7 +125,7 @@ export function doctorCoreChecks(input: DoctorInput): DoctorCheck[] {
   } else {
     checks.push({
       id: "core-pattern",
-      status: "fail",
+      status: "warn",
       message: `core_pattern sends cores to the socket ${parsed.socket}: hotdump cannot retrieve them`,
       remedy: fix,
     });
@@ -128,10 +136,10 @@ export function doctorCoreChecks(input: DoctorInput): DoctorCheck[] {
     const hardZero = isZero(lim.hard);
     checks.push({
       id: "core-rlimit",
-      status: hardZero ? "fail" : "ok",
+      status: hardZero ? "warn" : "ok",
       message: `RLIMIT_CORE of hotdump: soft ${show(lim.soft)}, hard ${show(lim.hard)}${
         hardZero
-          ? ": children inherit a hard limit of 0, so no core is possible"
+          ? ": children inherit a hard limit of 0, so the kernel writes no core (the tracer writes it instead)"
           : isZero(lim.soft)
             ? " (hotdump raises the soft limit of each child to the hard limit)"
             : ""
@@ -144,6 +152,16 @@ export function doctorCoreChecks(input: DoctorInput): DoctorCheck[] {
         : {}),
     });
   }
+  const mode = resolveCaptureMode("auto", {
+    settings,
+    ...(input.selfLimit ? { selfLimit: input.selfLimit } : {}),
+    ...(input.hasCoredumpctl !== undefined ? { hasCoredumpctl: input.hasCoredumpctl } : {}),
+  });
+  checks.push({
+    id: "capture-mode",
+    status: "ok",
+    message: `capture mode (--capture auto): ${mode.mode}, because ${mode.why}`,
+  });
   if (parsed.kind === "pipe" && settings.pipeLimit !== undefined)
     checks.push({
       id: "core-pipe-limit",

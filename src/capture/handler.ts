@@ -211,6 +211,9 @@ export interface HandlerMeta {
   core: string;
   storedBytes: number;
   ms: number;
+  /** The supervisor the handler filed it for, and its start time (pid reuse). */
+  supervisor: number;
+  supervisorStart: string;
 }
 
 const incomingOf = (layout: StoreLayout) => join(layout.root, "incoming");
@@ -223,10 +226,15 @@ function metaFiles(layout: StoreLayout): string[] {
   }
 }
 
-function searchFor(layout: StoreLayout, file: string): { search: CoreSearch; meta: HandlerMeta } | null {
+function searchFor(
+  layout: StoreLayout,
+  file: string,
+  take: (m: HandlerMeta) => boolean = () => true,
+): { search: CoreSearch; meta: HandlerMeta } | null {
   const dir = incomingOf(layout);
   try {
     const meta = JSON.parse(readFileSync(join(dir, file), "utf8")) as HandlerMeta;
+    if (!take(meta)) return null;
     const path = join(dir, meta.core);
     const stored = statSync(path).size;
     // The .json goes now: the core is the capture's, which moves it into the bundle.
@@ -259,12 +267,23 @@ export async function handlerCoreOf(
   }
 }
 
-/** Cores the handler filed that no supervisor picked up (it was killed meanwhile), oldest first. */
+const alive = (pid: number, start: string) => {
+  try {
+    return startTimeOf(pid) === start;
+  } catch {
+    return false;
+  }
+};
+
+/**
+ * Cores the handler filed for a supervisor that is gone (killed meanwhile), oldest first. One whose
+ * supervisor lives is left to it: several hotdumps may share a store.
+ */
 export function orphanedHandlerCores(layout: StoreLayout): { search: CoreSearch; meta: HandlerMeta }[] {
   return metaFiles(layout)
     .sort((a, b) => Number(a.split(".")[2]) - Number(b.split(".")[2]))
     .flatMap((f) => {
-      const r = searchFor(layout, f);
+      const r = searchFor(layout, f, (m) => !alive(m.supervisor, m.supervisorStart));
       return r ? [r] : [];
     });
 }

@@ -13,6 +13,11 @@ export interface CaptureLaunch {
   capture: ResolvedCapture;
   /** Words before the launch argv (the tracer's `run ... --`); empty for kernel and handler. */
   wrap: string[];
+  /**
+   * How a service started to die with hotdump is killed when hotdump dies. The handler's promise
+   * (a supervisor killed mid-dump loses nothing) needs TERM: a SIGKILL stops the kernel's dump.
+   */
+  deathSignal: "KILL" | "TERM";
   /** The core of pid if this mode has it, else null (then the kernel's is looked for). */
   coreOf(pid: number): Promise<CoreSearch | null>;
   /** After capture: the tracer's directory goes (its cores are in the bundle by then). */
@@ -30,13 +35,20 @@ export function prepareCapture(
     return {
       capture,
       wrap: session.argv,
+      deathSignal: "KILL",
       coreOf: async (pid) => session.coreOf(pid),
       dispose: () => session.dispose(),
     };
   }
   if (capture.mode === "handler" && layout) {
     registerWithHandler(layout);
-    return { capture, wrap: [], coreOf: (pid) => handlerCoreOf(layout, pid), dispose: () => {} };
+    return {
+      capture,
+      wrap: [],
+      deathSignal: "TERM",
+      coreOf: (pid) => handlerCoreOf(layout, pid),
+      dispose: () => {},
+    };
   }
-  return { capture, wrap: [], coreOf: async () => null, dispose: () => {} };
+  return { capture, wrap: [], deathSignal: "KILL", coreOf: async () => null, dispose: () => {} };
 }

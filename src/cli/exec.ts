@@ -53,6 +53,7 @@ export function registerExec(program: Command): void {
           crash: crash?.bundle ? { id: crash.bundle.id, dir: crash.bundle.dir } : null,
           // Which process crashed: the program itself, or a descendant (go run, sh -c, a script, make).
           process: r.crashed ?? null,
+          capture: r.capture,
           stderrTail: r.stderrTail,
           report: r.report,
           core: crash?.core ?? null,

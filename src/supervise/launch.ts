@@ -21,6 +21,12 @@ export interface LaunchOptions {
    * programs), so the kernel kills the service when the Node thread that started it dies.
    */
   dieWithParent?: boolean;
+  /**
+   * The signal for dieWithParent (default KILL). TERM where a dump must survive hotdump's death:
+   * a SIGKILL cuts a core dump short (the kernel stops at a pending fatal signal), while other
+   * signals are not delivered to a process that is dumping.
+   */
+  deathSignal?: "KILL" | "TERM";
   /** Number of inherited listening sockets at fd 3, 4, ... (socket activation). */
   listenFds?: number;
   stdin?: "inherit" | "ignore";
@@ -45,7 +51,7 @@ export function launchService(o: LaunchOptions): Child {
   const script = `${prelude.join("; ")}; exec "$0" "$@"`;
   const stdio: StdioOptions = [o.stdin ?? "ignore", "pipe", "pipe", ...(o.extraFds ?? [])];
   const sh = [...(o.wrap ?? []), "/bin/sh", "-c", script, o.command, ...o.args];
-  const argv = o.dieWithParent ? withParentDeathSignal(sh) : sh;
+  const argv = o.dieWithParent ? withParentDeathSignal(sh, o.deathSignal ?? "KILL") : sh;
   return startChild(argv[0]!, argv.slice(1), {
     cwd: o.cwd,
     env: captureEnv(o.env),

@@ -7,7 +7,7 @@ import type { AnalyzeOptions } from "../analyze/analyze.js";
 import { type Captured, captureCrash } from "../capture/capture.js";
 import { fileOrphanedCores } from "../capture/handler.js";
 import { prepareCapture } from "../capture/launchCapture.js";
-import type { CaptureModeRequest } from "../capture/mode.js";
+import type { CaptureModeRequest, ResolvedCapture } from "../capture/mode.js";
 import { snapshotAfterExec } from "../capture/processFacts.js";
 import type { Report } from "../contracts/report.js";
 import { type BinaryIdentity, readBinaryIdentity } from "../elf/index.js";
@@ -49,6 +49,8 @@ export interface RunOnceResult {
   storeProblem?: HotdumpError;
   /** The process that crashed: the child itself, or a descendant (go run, sh -c, a script, make). */
   crashed?: CrashedSummary;
+  /** How the core was to reach hotdump, and why (capture/mode.ts). */
+  capture: ResolvedCapture;
 }
 
 export interface CrashedSummary {
@@ -215,6 +217,7 @@ export async function runOnce(o: RunOnceOptions): Promise<RunOnceResult> {
   return {
     ended,
     ...(summary ? { crashed: summary } : {}),
+    capture: cap.capture,
     pid: child.pid,
     crash,
     stderrTail,

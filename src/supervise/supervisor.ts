@@ -338,6 +338,7 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
     const cap = prepareCapture(o.capture ?? "auto", o.layout, captureMode);
     const child = launchService({
       wrap: cap.wrap,
+      deathSignal: cap.deathSignal,
       command: argv[0]!,
       args: argv.slice(1),
       cwd: o.cwd,
