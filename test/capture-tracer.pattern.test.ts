@@ -16,7 +16,10 @@ import { buildGoFixture } from "./helpers/go.js";
 
 function cannotUnshare(): string | null {
   try {
-    execFileSync("unshare", ["--pid", "--fork", "--mount-proc", "true"], { stdio: "ignore", timeout: 10_000 });
+    execFileSync("unshare", ["--pid", "--fork", "--mount-proc", "true"], {
+      stdio: "ignore",
+      timeout: 10_000,
+    });
     return null;
   } catch (e) {
     return `unshare --pid --fork --mount-proc fails here: ${(e as Error).message}`;
@@ -55,7 +58,9 @@ describe.skipIf(skip !== null)(`the tracer in a container${skip ? ` (skipped: ${
     expect(out.signal).toBe("SIGABRT");
     expect(out.core).toMatchObject({ found: true, stored: "core.zst", truncated: false, buildIdMatch: true });
     expect(out.report.culprit).toMatchObject({ function: "main.process" });
-    const frame = out.report.goroutine.frames.find((f: { function: string }) => f.function === "main.process");
+    const frame = out.report.goroutine.frames.find(
+      (f: { function: string }) => f.function === "main.process",
+    );
     expect(frame.locals).toContainEqual(expect.objectContaining({ name: "secret", value: '"tok-12345"' }));
     expect(frame.args).toContainEqual(expect.objectContaining({ name: "key", value: '"missing"' }));
     // Inside the namespace the service is pid 2 or so; the bundle keeps the pid hotdump saw.

@@ -42,5 +42,5 @@ func main() {
 	}
 }
 
-// version changes whenever the report or the command line changes: hotdump rebuilds an older binary.
+// version is for people; hotdump rebuilds the binary whenever these sources change (tracer.ts).
 const version = "hotdump-tracer 1"

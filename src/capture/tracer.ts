@@ -9,19 +9,29 @@
  * Node cannot be the tracer: libuv's SIGCHLD waitpid steals ptrace stops (FIELD-NOTES.md).
  */
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync } from "node:fs";
+import { createHash } from "node:crypto";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { HotdumpError } from "../errors.js";
+import { runCapture } from "../util/child.js";
 import type { CoreSearch } from "./locate.js";
 
 /** The tracer's Go main package path: its process is hotdump's helper, never the service. */
 export const TRACER_MAIN_PATH = "hotdump/tracer";
-/** Must equal `version` in tracer/main.go: an older binary is rebuilt. */
-const TRACER_VERSION = "hotdump-tracer 1";
-
 export const TRACER_SOURCE = resolve(import.meta.dirname, "../../tracer");
 const BINARY = join(TRACER_SOURCE, "bin", "hotdump-tracer");
+/** The sources the binary was built from: a changed source (a git pull) rebuilds it. */
+const STAMP = `${BINARY}.sha256`;
 
 const tracerBuildFailed = (detail: string, cause?: unknown) =>
   new HotdumpError(
@@ -31,22 +41,24 @@ const tracerBuildFailed = (detail: string, cause?: unknown) =>
     { details: detail, ...(cause === undefined ? {} : { cause }) },
   );
 
-function versionOf(bin: string): string | null {
-  try {
-    return execFileSync(bin, ["version"], { encoding: "utf8", timeout: 10_000 }).trim();
-  } catch {
-    return null;
-  }
+function sourceHash(): string {
+  const h = createHash("sha256");
+  for (const f of readdirSync(TRACER_SOURCE)
+    .filter((f) => f.endsWith(".go") || f === "go.mod")
+    .sort())
+    h.update(f).update(readFileSync(join(TRACER_SOURCE, f)));
+  return h.digest("hex");
 }
 
 /**
- * The tracer binary, built with `go build` on first use (or when it is older than this hotdump).
+ * The tracer binary, built with `go build` on first use (or when its Go sources changed).
  * The build goes to a temporary name and is renamed: two hotdumps starting at once never run half
  * a binary.
  */
 export function tracerBinary(): string {
-  if (existsSync(BINARY) && versionOf(BINARY) === TRACER_VERSION) return BINARY;
   if (!existsSync(join(TRACER_SOURCE, "go.mod"))) throw tracerBuildFailed(`no Go source in ${TRACER_SOURCE}`);
+  const want = sourceHash();
+  if (existsSync(BINARY) && existsSync(STAMP) && readFileSync(STAMP, "utf8").trim() === want) return BINARY;
   mkdirSync(join(TRACER_SOURCE, "bin"), { recursive: true });
   const tmp = `${BINARY}.${process.pid}.tmp`;
   try {
@@ -57,6 +69,8 @@ export function tracerBinary(): string {
       timeout: 300_000,
     });
     renameSync(tmp, BINARY);
+    writeFileSync(`${STAMP}.${process.pid}`, `${want}\n`);
+    renameSync(`${STAMP}.${process.pid}`, STAMP);
   } catch (e) {
     rmSync(tmp, { force: true });
     const stderr = (e as { stderr?: Buffer }).stderr?.toString() ?? String(e);
@@ -168,26 +182,26 @@ export function tracerControlOf(pid: number): string | null {
   }
 }
 
-/** Ask the tracer of a traced process for a core of it, without ending it (a snapshot). */
-export function dumpThroughTracer(
+/**
+ * A core of a traced process without ending it (a snapshot), written by its tracer: the process
+ * is stopped from the tracer's freeze to its thaw, which is the pause returned.
+ */
+export async function dumpThroughTracer(
   control: string,
   dest: string,
-): { path: string; bytes: number; pauseMs: number } {
-  const bin = tracerBinary();
-  let out: string;
+): Promise<{ path: string; bytes: number; pauseMs: number }> {
+  const r = await runCapture(tracerBinary(), ["dump", control, dest], { timeoutMs: 300_000 });
+  let answer: { path: string; bytes: number; pauseMs: number; error: string | null } | null = null;
   try {
-    out = execFileSync(bin, ["dump", control, dest], { encoding: "utf8", timeout: 300_000 });
-  } catch (e) {
-    throw new HotdumpError("capture", "E_TRACER_DUMP", `the tracer did not answer on ${control}`, {
-      cause: e,
-    });
+    answer = JSON.parse(r.stdout);
+  } catch {
+    answer = null;
   }
-  const r = JSON.parse(out) as { path: string; bytes: number; pauseMs: number; error: string | null };
-  if (r.error) throw new HotdumpError("capture", "E_TRACER_DUMP", `the tracer could not dump: ${r.error}`);
-  return r;
-}
-
-/** A directory of our own for a throwaway core (snapshot through the tracer). */
-export function tracerScratch(): string {
-  return mkdtempSync(join(tmpdir(), "hotdump-tracer-dump-"));
+  if (!answer || r.end.exitCode !== 0)
+    throw new HotdumpError("capture", "E_TRACER_DUMP", `the tracer did not answer on ${control}`, {
+      details: r.stderr.trim(),
+    });
+  if (answer.error)
+    throw new HotdumpError("capture", "E_TRACER_DUMP", `the tracer could not dump: ${answer.error}`);
+  return answer;
 }
