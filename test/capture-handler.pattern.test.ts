@@ -41,9 +41,13 @@ const scratch = (name: string) => {
   return d;
 };
 
-/** Install the handler in a fresh directory and run fn with core_pattern (and the pipe limit) on it. */
+/**
+ * Install the handler and run fn with core_pattern (and the pipe limit) on it. The handler's
+ * directory is a fixed one that stays: should the pattern ever outlive the test (another run
+ * restoring it late), the machine's cores still reach a handler that hands them on, not a missing file.
+ */
 async function underHandler<T>(fn: (h: { dir: string; config: HandlerConfig }) => Promise<T>): Promise<T> {
-  const dir = scratch("handler");
+  const dir = join(tmpdir(), "hotdump-test-handler");
   const config: HandlerConfig = {
     registry: join(dir, "registry"),
     previous: readCoreSettings().pattern,
@@ -137,12 +141,17 @@ describe.skipIf(skip !== null)(`hotdump's core handler${skip ? ` (skipped: ${ski
       const prevDir = scratch("previous");
       const hd = join(config.registry, "..", "bin", "handler.json");
       writeFileSync(hd, JSON.stringify({ ...config, previous: `${prevDir}/core.%e.%p` }));
+      let end: Awaited<Child["stopped"]>;
       const child = startChild("sh", ["-c", 'ulimit -c unlimited; exec "$0" "$@"', bin, "crash"], {
         cwd,
         env: { ...process.env, GOTRACEBACK: "crash" },
       });
       children.push(child);
-      const end = await child.stopped;
+      try {
+        end = await child.stopped;
+      } finally {
+        writeFileSync(hd, JSON.stringify(config));
+      }
       expect(end.signal).toBe("SIGABRT");
       // %e is the comm: the fixture's file name cut to 15 characters.
       const name = readdirSync(prevDir).find(

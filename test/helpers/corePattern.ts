@@ -5,7 +5,7 @@
  * run in a separate, serial vitest pass (see Makefile), so no crash test runs while a pattern is
  * changed.
  */
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 
 const PATTERN = "/proc/sys/kernel/core_pattern";
@@ -23,24 +23,46 @@ export function cannotSetPattern(): string | null {
   }
 }
 
+/**
+ * The lock directory appears with its pid file already inside (made aside, then renamed into
+ * place): with mkdir-then-write, another process could find the directory without a pid in
+ * between, take the holder for dead and remove its lock, and two tests then changed and restored
+ * the global pattern over each other (one left a deleted handler's pattern behind).
+ */
 async function lock(): Promise<void> {
   const deadline = Date.now() + 120_000;
   for (;;) {
+    const mine = `${LOCK}.${process.pid}.${Math.random().toString(36).slice(2)}`;
+    mkdirSync(mine);
+    writeFileSync(`${mine}/pid`, String(process.pid));
     try {
-      mkdirSync(LOCK);
-      writeFileSync(`${LOCK}/pid`, String(process.pid));
+      renameSync(mine, LOCK);
       return;
     } catch {
+      rmSync(mine, { recursive: true, force: true });
+      let holder: number | null = null;
       try {
-        const pid = Number(readFileSync(`${LOCK}/pid`, "utf8"));
-        process.kill(pid, 0);
+        holder = Number(readFileSync(`${LOCK}/pid`, "utf8"));
       } catch {
+        // An older helper between its mkdir and its write, or a lock just released: ask again.
+        holder = null;
+      }
+      if (holder !== null && !alive(holder)) {
         rmSync(LOCK, { recursive: true, force: true });
         continue;
       }
       if (Date.now() > deadline) throw new Error("core_pattern lock held for over 2 minutes");
       await sleep(50);
     }
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
   }
 }
 
