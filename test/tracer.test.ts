@@ -137,4 +137,29 @@ describe("--capture tracer", () => {
     expect(existsSync(`/proc/${svc}`)).toBe(true);
     expect(readFileSync(`/proc/${svc}/status`, "utf8")).toMatch(/^State:\s*[SR]/m);
   }, 120_000);
+
+  it("run supervises under the tracer: a crash's bundle holds the tracer's core and its report", async () => {
+    const cwd = scratch();
+    const store = join(cwd, ".hotdump");
+    const p = spawn(
+      process.execPath,
+      [HOTDUMP, "run", "--store", store, "--capture", "tracer", "--json-events", "--", crasher, "goroutine"],
+      { cwd, stdio: ["ignore", "pipe", "pipe"] },
+    );
+    started.push(p);
+    const out = await waitFor(p, /"event":"crash"[^\n]*\n/, 90_000);
+    const crash = out
+      .split("\n")
+      .filter((l) => l.includes('"event":"crash"'))
+      .map((l) => JSON.parse(l))[0];
+    expect(crash.crashId).toBeTruthy();
+    const meta = JSON.parse(readFileSync(join(store, "crashes", crash.crashId, "meta.json"), "utf8"));
+    expect(meta.pid).toBe(crash.pid);
+    expect(meta.core).toMatchObject({ found: true, stored: "core.zst", buildIdMatch: true });
+    const report = JSON.parse(readFileSync(join(store, "crashes", crash.crashId, "report.json"), "utf8"));
+    expect(report.culprit).toMatchObject({ function: "main.process" });
+    const end = new Promise((resolve) => p.once("exit", resolve));
+    p.kill("SIGTERM");
+    await end;
+  }, 120_000);
 });
