@@ -30,6 +30,8 @@ export interface CaptureModeInput {
   /** hotdump's own RLIMIT_CORE (children inherit it). */
   selfLimit?: CoreLimit;
   hasCoredumpctl?: boolean;
+  /** Whether a path exists in this mount namespace (default: the file system's answer). */
+  exists?: (path: string) => boolean;
 }
 
 export const captureModeInvalid = (value: string) =>
@@ -65,7 +67,7 @@ export function kernelCoreUnreachable(i: CaptureModeInput = {}): string | null {
   const helper = p.argv[0] ?? "";
   // The kernel runs the helper in the initial namespaces: a helper missing from this file system
   // means hotdump runs in another mount namespace (a container), where that handler's output never is.
-  if (!existsSync(helper))
+  if (!(i.exists ?? existsSync)(helper))
     return `core_pattern pipes to ${helper}, which is not in this mount namespace (a container): the host's handler gets the core`;
   if (p.handler === "systemd-coredump")
     return (i.hasCoredumpctl ?? findOnPath("coredumpctl") !== null)
@@ -76,13 +78,18 @@ export function kernelCoreUnreachable(i: CaptureModeInput = {}): string | null {
 }
 
 export function resolveCaptureMode(req: CaptureModeRequest, i: CaptureModeInput = {}): ResolvedCapture {
-  const settings = i.settings ?? readCoreSettings();
+  if (req === "tracer") return { mode: "tracer", why: "--capture tracer" };
+  if (req === "kernel") return { mode: "kernel", why: "--capture kernel" };
+  let settings: CoreSettings;
+  try {
+    settings = i.settings ?? readCoreSettings();
+  } catch (e) {
+    // Without /proc/sys the finder says what it can; the tracer would need /proc as well.
+    if (req === "handler") throw e;
+    return { mode: "kernel", why: (e as HotdumpError).shortMessage ?? String(e) };
+  }
   const parsed = parseCorePattern(settings.pattern, settings.usesPid);
   switch (req) {
-    case "tracer":
-      return { mode: "tracer", why: "--capture tracer" };
-    case "kernel":
-      return { mode: "kernel", why: "--capture kernel" };
     case "handler":
       if (!isHotdumpHandler(parsed)) throw handlerNotInstalled(settings.pattern);
       return { mode: "handler", why: "--capture handler" };
