@@ -80,6 +80,31 @@ describe("--capture tracer", () => {
     expect(readdirSync(join(cwd, ".hotdump", "tmp"))).toEqual([]);
   }, 120_000);
 
+  it("a crash in a descendant (sh -c, which carries on) is found by the core the tracer wrote for it", async () => {
+    const cwd = scratch();
+    const r = await runCli(
+      [
+        "exec",
+        "--store",
+        join(cwd, ".hotdump"),
+        "--capture",
+        "tracer",
+        "--json",
+        "--",
+        "sh",
+        "-c",
+        `${crasher} goroutine; exit 1`,
+      ],
+      { cwd, timeoutMs: 100_000 },
+    );
+    expect(r.code, r.stderr).toBe(1);
+    const out = JSON.parse(r.stdout);
+    expect(out.outcome).toBe("crash");
+    expect(out.process).toMatchObject({ root: false, evidence: "core", exe: crasher });
+    expect(out.core).toMatchObject({ found: true, buildIdMatch: true });
+    expect(out.report.culprit).toMatchObject({ function: "main.process" });
+  }, 120_000);
+
   it("passes signals through and keeps a plain exit a plain exit", async () => {
     const cwd = scratch();
     const exited = await runCli(

@@ -245,6 +245,18 @@ function searchFor(
   }
 }
 
+/** The pids whose cores the handler has filed (or is filing) into this store. */
+export function handlerCorePids(layout: StoreLayout): number[] {
+  try {
+    return readdirSync(incomingOf(layout)).flatMap((f) => {
+      const m = /^\.?core\.(\d+)\./.exec(f);
+      return m ? [Number(m[1])] : [];
+    });
+  } catch {
+    return [];
+  }
+}
+
 /**
  * The core the handler filed for pid. With core_pipe_limit > 0 it is there when the exit is seen;
  * with 0 the handler may still be compressing: wait for its .json, raced against waitMs.

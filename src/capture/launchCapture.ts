@@ -4,7 +4,7 @@
  * kernel mode has neither: the finder looks where core_pattern says (locate.ts).
  */
 import type { StoreLayout } from "../store/index.js";
-import { handlerCoreOf, registerWithHandler } from "./handler.js";
+import { handlerCoreOf, handlerCorePids, registerWithHandler } from "./handler.js";
 import type { CoreSearch } from "./locate.js";
 import { type CaptureModeRequest, type ResolvedCapture, resolveCaptureMode } from "./mode.js";
 import { createTracerSession, type TracerSession } from "./tracer.js";
@@ -20,6 +20,8 @@ export interface CaptureLaunch {
   deathSignal: "KILL" | "TERM";
   /** The core of pid if this mode has it, else null (then the kernel's is looked for). */
   coreOf(pid: number): Promise<CoreSearch | null>;
+  /** The pids this mode holds a core of so far (a descendant's, too). */
+  pids(): number[];
   /** After capture: the tracer's directory goes (its cores are in the bundle by then). */
   dispose(): void;
 }
@@ -37,6 +39,7 @@ export function prepareCapture(
       wrap: session.argv,
       deathSignal: "KILL",
       coreOf: async (pid) => session.coreOf(pid),
+      pids: () => session.events().flatMap((e) => (e.event === "core" && e.path ? [e.pid] : [])),
       dispose: () => session.dispose(),
     };
   }
@@ -47,8 +50,16 @@ export function prepareCapture(
       wrap: [],
       deathSignal: "TERM",
       coreOf: (pid) => handlerCoreOf(layout, pid),
+      pids: () => handlerCorePids(layout),
       dispose: () => {},
     };
   }
-  return { capture, wrap: [], deathSignal: "KILL", coreOf: async () => null, dispose: () => {} };
+  return {
+    capture,
+    wrap: [],
+    deathSignal: "KILL",
+    coreOf: async () => null,
+    pids: () => [],
+    dispose: () => {},
+  };
 }

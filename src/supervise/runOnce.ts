@@ -141,7 +141,9 @@ export async function runOnce(o: RunOnceOptions): Promise<RunOnceResult> {
   const judged = judgeEnd(child, end, races.races);
   const { stderrTail, traceback, races: raceReports } = judged;
   let ended = judged.ended;
-  let crashed = tracker ? await findCrashedProcess(tracker, end, traceback, { startedAt, endedAt }) : null;
+  let crashed = tracker
+    ? await findCrashedProcess(tracker, end, traceback, { startedAt, endedAt }, cap)
+    : null;
   await tracker?.stop(crashed ? [crashed.process] : []);
   // Judged a crash from its own output alone (a race report's exit status): the child is the one.
   const root = tracker?.list().find((d) => d.pid === child.pid);

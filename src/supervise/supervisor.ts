@@ -402,7 +402,7 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
       let ended = judged.ended;
       const endedAt = new Date();
       const crashed = tracker
-        ? await findCrashedProcess(tracker, end, traceback, { startedAt, endedAt })
+        ? await findCrashedProcess(tracker, end, traceback, { startedAt, endedAt }, cap)
         : null;
       await tracker?.stop(crashed ? [crashed.process] : []);
       // A descendant crashed while what was started ended otherwise: the generation crashed.
