@@ -63,6 +63,7 @@ demo: setup
 # Two passes: everything under the machine's own core_pattern, then (alone, one file at a time)
 # the tests that set core_pattern themselves and restore it.
 test: setup .tools/chromium.ok typecheck lint
+	cd tracer && go test ./...
 	npx vitest run
 	npx vitest run -c vitest.pattern.config.ts
 

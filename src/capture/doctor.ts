@@ -1,7 +1,8 @@
 /**
  * `hotdump doctor` checks about core capture, and the opt-in `--fix`.
  *
- * What --fix sets, and why: a working setup is left alone (an absolute file pattern, or
+ * `--fix` installs hotdump's own core handler (handler.ts). Where that cannot be built (no Go
+ * toolchain), it falls back to applyCoreFix below. What applyCoreFix sets, and why: a working setup is left alone (an absolute file pattern, or
  * systemd-coredump with coredumpctl installed). Otherwise (the default relative `core`, which
  * drops cores into the project tree where two crashes overwrite each other; apport, which keeps no
  * core for binaries outside a package; or any other pipe helper) it sets
@@ -54,7 +55,7 @@ export function doctorCoreChecks(input: DoctorInput): DoctorCheck[] {
   const settings = input.settings ?? readCoreSettings();
   const parsed = parseCorePattern(settings.pattern, settings.usesPid);
   const checks: DoctorCheck[] = [];
-  const fix = `run \`sudo hotdump doctor --fix\` (sets core_pattern to ${HOTDUMP_CORE_PATTERN})`;
+  const fix = "run `sudo hotdump doctor --fix` (installs hotdump's core handler; `--unfix` undoes it)";
   if (parsed.kind === "file") {
     const loc = expectedCorePath(parsed, {
       pid: 1234,
