@@ -11,6 +11,8 @@
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import {
+  accessSync,
+  constants,
   existsSync,
   mkdirSync,
   mkdtempSync,
@@ -20,8 +22,8 @@ import {
   rmSync,
   writeFileSync,
 } from "node:fs";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { homedir, tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
 import { HotdumpError } from "../errors.js";
 import { runCapture } from "../util/child.js";
 import type { CoreSearch } from "./locate.js";
@@ -51,16 +53,40 @@ function sourceHash(): string {
 }
 
 /**
- * The tracer binary, built with `go build` on first use (or when its Go sources changed).
- * The build goes to a temporary name and is renamed: two hotdumps starting at once never run half
- * a binary.
+ * The tracer binary, built with `go build` on first use (or when its Go sources changed), into
+ * tracer/bin, or, where the checkout is not ours to write (a global npm install), into
+ * ~/.cache/hotdump. The build goes to a temporary name and is renamed: two hotdumps starting at
+ * once never run half a binary.
  */
 export function tracerBinary(): string {
   if (!existsSync(join(TRACER_SOURCE, "go.mod"))) throw tracerBuildFailed(`no Go source in ${TRACER_SOURCE}`);
   const want = sourceHash();
+  const cached = join(
+    homedir() || tmpdir(),
+    ".cache",
+    "hotdump",
+    `hotdump-tracer-${want.slice(0, 16)}`,
+    "hotdump-tracer",
+  );
   if (existsSync(BINARY) && existsSync(STAMP) && readFileSync(STAMP, "utf8").trim() === want) return BINARY;
-  mkdirSync(join(TRACER_SOURCE, "bin"), { recursive: true });
-  const tmp = `${BINARY}.${process.pid}.tmp`;
+  if (existsSync(cached)) return cached;
+  try {
+    buildInto(BINARY);
+    writeFileSync(`${STAMP}.${process.pid}`, `${want}\n`);
+    renameSync(`${STAMP}.${process.pid}`, STAMP);
+    return BINARY;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== "EACCES" && code !== "EROFS" && code !== "EPERM") throw e;
+  }
+  buildInto(cached);
+  return cached;
+}
+
+function buildInto(out: string): void {
+  mkdirSync(dirname(out), { recursive: true });
+  accessSync(dirname(out), constants.W_OK); // EACCES: not ours to write (see tracerBinary)
+  const tmp = `${out}.${process.pid}.tmp`;
   try {
     execFileSync("go", ["build", "-trimpath", "-o", tmp, "."], {
       cwd: TRACER_SOURCE,
@@ -68,15 +94,14 @@ export function tracerBinary(): string {
       env: { ...process.env, CGO_ENABLED: "0", GOFLAGS: "-buildvcs=false" },
       timeout: 300_000,
     });
-    renameSync(tmp, BINARY);
-    writeFileSync(`${STAMP}.${process.pid}`, `${want}\n`);
-    renameSync(`${STAMP}.${process.pid}`, STAMP);
+    renameSync(tmp, out);
   } catch (e) {
     rmSync(tmp, { force: true });
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "EACCES" || code === "EROFS" || code === "EPERM") throw e;
     const stderr = (e as { stderr?: Buffer }).stderr?.toString() ?? String(e);
     throw tracerBuildFailed(stderr.trim(), e);
   }
-  return BINARY;
 }
 
 /** One line of the tracer's report (tracer/trace.go appendReport). */
