@@ -133,10 +133,12 @@ export async function runOnce(o: RunOnceOptions): Promise<RunOnceResult> {
   stderrLines.flush();
   for (const [s, h] of handlers) process.off(s, h);
   const endedAt = new Date();
-  if (end.error && child.pid === undefined)
+  if (end.error && child.pid === undefined) {
+    cap.dispose();
     throw new HotdumpError("exec", "E_EXEC_SPAWN", `could not start ${o.command}: ${end.error.message}`, {
       cause: end.error,
     });
+  }
 
   const judged = judgeEnd(child, end, races.races);
   const { stderrTail, traceback, races: raceReports } = judged;
