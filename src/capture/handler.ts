@@ -177,23 +177,31 @@ const registered = new Set<string>();
  * this process with its start time (a later process with a reused pid is not believed) and goes
  * when this process exits; one left by a killed supervisor is ignored for the same reason.
  */
-export function registerWithHandler(layout: StoreLayout, settings?: CoreSettings): void {
+export function registerWithHandler(layout: StoreLayout, settings?: CoreSettings): boolean {
   const h = currentHandler(settings);
-  if (!h) return;
+  if (!h) return false;
   const entry = join(h.config.registry, `${process.pid}.json`);
-  if (registered.has(entry)) return;
-  mkdirSync(join(layout.root, "incoming"), { recursive: true, mode: 0o700 });
+  if (registered.has(entry)) return true;
   const tmp = `${entry}.${Date.now()}.tmp`;
-  writeFileSync(
-    tmp,
-    JSON.stringify({ pid: process.pid, startTime: startTimeOf("self"), store: layout.root }),
-    {
-      mode: 0o644,
-    },
-  );
-  renameSync(tmp, entry);
+  try {
+    mkdirSync(join(layout.root, "incoming"), { recursive: true, mode: 0o700 });
+    writeFileSync(
+      tmp,
+      JSON.stringify({ pid: process.pid, startTime: startTimeOf("self"), store: layout.root }),
+      {
+        mode: 0o644,
+      },
+    );
+    // In the sticky registry another user's file of this name cannot be replaced: then the handler
+    // hands this process's children's cores on as it would anyone's, and the finder looks there.
+    renameSync(tmp, entry);
+  } catch {
+    rmSync(tmp, { force: true });
+    return false;
+  }
   registered.add(entry);
   process.once("exit", () => rmSync(entry, { force: true }));
+  return true;
 }
 
 /** The handler's facts about one core (tracer/handle.go fileIntoStore). */
