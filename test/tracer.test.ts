@@ -9,6 +9,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { decompressFile } from "../src/store/index.js";
 import { HOTDUMP, runCli } from "./helpers/cli.js";
 import { buildGoFixture } from "./helpers/go.js";
 
@@ -74,6 +75,19 @@ describe("--capture tracer", () => {
     expect(frame.locals).toContainEqual(expect.objectContaining({ name: "secret", value: '"tok-12345"' }));
     const meta = JSON.parse(readFileSync(join(out.crash.dir, "meta.json"), "utf8"));
     expect(meta.pid).toBe(out.process.pid);
+    // `hotdump analyze` reads the tracer's core like the kernel's, and proves (or refuses) the binary.
+    const raw = join(cwd, "tracer.core");
+    await decompressFile(join(out.crash.dir, "core.zst"), raw);
+    const analyzed = await runCli(["analyze", "--binary", crasher, "--core", raw], {
+      cwd,
+      timeoutMs: 60_000,
+    });
+    expect(analyzed.code, analyzed.stderr).toBe(0);
+    expect(analyzed.stdout).toMatch(/Culprit\s+main\.process at /);
+    const wrong = await runCli(["analyze", "--binary", service, "--core", raw], { cwd, timeoutMs: 60_000 });
+    expect(wrong.code).not.toBe(0);
+    expect(wrong.stderr + wrong.stdout).toMatch(/build ID/i);
+    rmSync(raw);
     // The tracer kept the kernel from writing a second core (the machine's pattern is a file here,
     // relative or not): nothing new in the working directory, nothing left in the store's tmp.
     expect(readdirSync(cwd).filter((f) => f.startsWith("core"))).toEqual([]);
