@@ -79,7 +79,7 @@ export function installHandlerFiles(dir: string, config: HandlerConfig): void {
 }
 
 /** The installed handler's settings, when core_pattern pipes to hotdump's handler. */
-export function currentHandler(settings: CoreSettings = readCoreSettings()): {
+function currentHandler(settings: CoreSettings = readCoreSettings()): {
   dir: string;
   config: HandlerConfig;
 } | null {

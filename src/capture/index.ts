@@ -53,7 +53,6 @@ export {
   type NoCoreCode,
 } from "./findCore.js";
 export {
-  currentHandler,
   fileOrphanedCores,
   HANDLER_DIR,
   type HandlerConfig,
@@ -65,10 +64,7 @@ export {
 } from "./handler.js";
 export { type CoreSearch, type LocateInput, locateCore } from "./locate.js";
 export {
-  CAPTURE_MODES,
-  type CaptureMode,
   type CaptureModeRequest,
-  kernelCoreUnreachable,
   parseCaptureMode,
   type ResolvedCapture,
   resolveCaptureMode,

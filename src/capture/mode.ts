@@ -16,7 +16,7 @@ import { type CoreLimit, coreLimitOf, isZero } from "./coreLimit.js";
 import { isHotdumpHandler, parseCorePattern } from "./corePattern.js";
 import { type CoreSettings, readCoreSettings } from "./coreSettings.js";
 
-export const CAPTURE_MODES = ["kernel", "handler", "tracer", "auto"] as const;
+const CAPTURE_MODES = ["kernel", "handler", "tracer", "auto"] as const;
 export type CaptureModeRequest = (typeof CAPTURE_MODES)[number];
 export type CaptureMode = Exclude<CaptureModeRequest, "auto">;
 
@@ -55,7 +55,7 @@ export function parseCaptureMode(value: string | undefined): CaptureModeRequest 
 }
 
 /** Why the kernel's core cannot reach a process hotdump starts here, or null when it can. */
-export function kernelCoreUnreachable(i: CaptureModeInput = {}): string | null {
+function kernelCoreUnreachable(i: CaptureModeInput = {}): string | null {
   const settings = i.settings ?? readCoreSettings();
   const limit = i.selfLimit ?? coreLimitOf("self");
   if (limit && isZero(limit.hard))

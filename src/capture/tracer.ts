@@ -30,7 +30,7 @@ import type { CoreSearch } from "./locate.js";
 
 /** The tracer's Go main package path: its process is hotdump's helper, never the service. */
 export const TRACER_MAIN_PATH = "hotdump/tracer";
-export const TRACER_SOURCE = resolve(import.meta.dirname, "../../tracer");
+const TRACER_SOURCE = resolve(import.meta.dirname, "../../tracer");
 const BINARY = join(TRACER_SOURCE, "bin", "hotdump-tracer");
 /** The sources the binary was built from: a changed source (a git pull) rebuilds it. */
 const STAMP = `${BINARY}.sha256`;
