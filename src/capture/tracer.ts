@@ -20,6 +20,7 @@ import {
   readFileSync,
   renameSync,
   rmSync,
+  statSync,
   writeFileSync,
 } from "node:fs";
 import { homedir, tmpdir } from "node:os";
@@ -61,26 +62,48 @@ function sourceHash(): string {
 export function tracerBinary(): string {
   if (!existsSync(join(TRACER_SOURCE, "go.mod"))) throw tracerBuildFailed(`no Go source in ${TRACER_SOURCE}`);
   const want = sourceHash();
-  const cached = join(
-    homedir() || tmpdir(),
-    ".cache",
-    "hotdump",
-    `hotdump-tracer-${want.slice(0, 16)}`,
-    "hotdump-tracer",
-  );
   if (existsSync(BINARY) && existsSync(STAMP) && readFileSync(STAMP, "utf8").trim() === want) return BINARY;
-  if (existsSync(cached)) return cached;
+  // Elsewhere, keyed by the sources' hash: a user's cache, else a temp directory of this user's
+  // own (0700, checked: a binary planted by another user would run as this one).
+  const name = `hotdump-tracer-${want.slice(0, 16)}`;
+  const elsewhere = [
+    join(homedir() || "/nonexistent", ".cache", "hotdump", name),
+    join(tmpdir(), `${name}-${process.getuid?.() ?? 0}`),
+  ];
+  for (const dir of elsewhere)
+    if (ownDir(dir) && existsSync(join(dir, "hotdump-tracer"))) return join(dir, "hotdump-tracer");
+  const denied = (e: unknown) =>
+    ["EACCES", "EROFS", "EPERM", "ENOENT"].includes((e as NodeJS.ErrnoException).code ?? "");
   try {
     buildInto(BINARY);
     writeFileSync(`${STAMP}.${process.pid}`, `${want}\n`);
     renameSync(`${STAMP}.${process.pid}`, STAMP);
     return BINARY;
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code !== "EACCES" && code !== "EROFS" && code !== "EPERM") throw e;
+    if (!denied(e)) throw e;
   }
-  buildInto(cached);
-  return cached;
+  for (const dir of elsewhere) {
+    try {
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      if (!ownDir(dir)) continue;
+      buildInto(join(dir, "hotdump-tracer"));
+      return join(dir, "hotdump-tracer");
+    } catch (e) {
+      if (!denied(e)) throw e;
+    }
+  }
+  throw tracerBuildFailed(
+    `no writable place for the binary: ${[join(TRACER_SOURCE, "bin"), ...elsewhere].join(", ")}`,
+  );
+}
+
+function ownDir(dir: string): boolean {
+  try {
+    const st = statSync(dir);
+    return st.isDirectory() && st.uid === (process.getuid?.() ?? st.uid) && (st.mode & 0o022) === 0;
+  } catch {
+    return false;
+  }
 }
 
 function buildInto(out: string): void {
