@@ -16,7 +16,7 @@
 //    signals are ptrace stops under the tracer); requests/s, and the tracer's CPU time against the
 //    service's (robust to a shared machine, where requests/s are not).
 import { execFileSync, spawn } from "node:child_process";
-import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   CLK_TCK,
@@ -42,17 +42,24 @@ const HANDLER = "/tmp/hotdump-bench-handler";
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/** The tests' lock (test/helpers/corePattern.ts): the directory appears with its pid inside. */
+/** The tests' lock (test/helpers/corePattern.ts): mkdir, then the pid; a lock without one is being taken. */
 async function withPattern(pattern, fn) {
   for (;;) {
-    const mine = `${LOCK}.${process.pid}.${Math.random().toString(36).slice(2)}`;
-    mkdirSync(mine);
-    writeFileSync(`${mine}/pid`, String(process.pid));
     try {
-      renameSync(mine, LOCK);
+      mkdirSync(LOCK);
+      writeFileSync(`${LOCK}/pid`, String(process.pid));
       break;
     } catch {
-      rmSync(mine, { recursive: true, force: true });
+      let holder = null;
+      try {
+        holder = Number(readFileSync(`${LOCK}/pid`, "utf8"));
+        process.kill(holder, 0);
+      } catch (e) {
+        if (holder !== null && e.code === "ESRCH") {
+          rmSync(LOCK, { recursive: true, force: true });
+          continue;
+        }
+      }
       await sleep(50);
     }
   }

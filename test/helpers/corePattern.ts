@@ -5,18 +5,22 @@
  * run in a separate, serial vitest pass (see Makefile), so no crash test runs while a pattern is
  * changed.
  */
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { accessSync, constants, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 
 const PATTERN = "/proc/sys/kernel/core_pattern";
 const USES_PID = "/proc/sys/kernel/core_uses_pid";
 const LOCK = "/tmp/hotdump-core-pattern.lock";
 
-/** Why the pattern cannot be changed here, or null when it can. */
+/**
+ * Why the pattern cannot be changed here, or null when it can. Asked with access(2), never by
+ * writing the value back: such a write, outside the lock and at every pattern test file's load,
+ * put back a pattern read just before another test changed it (a test saw its handler's pattern
+ * turn into `core` mid-run, and a handler's pattern outlived its test).
+ */
 export function cannotSetPattern(): string | null {
   try {
-    const cur = readFileSync(PATTERN, "utf8");
-    writeFileSync(PATTERN, cur.trimEnd());
+    accessSync(PATTERN, constants.R_OK | constants.W_OK);
     return null;
   } catch (e) {
     return `cannot write ${PATTERN}: ${(e as Error).message}`;
@@ -24,30 +28,31 @@ export function cannotSetPattern(): string | null {
 }
 
 /**
- * The lock directory appears with its pid file already inside (made aside, then renamed into
- * place): with mkdir-then-write, another process could find the directory without a pid in
- * between, take the holder for dead and remove its lock, and two tests then changed and restored
- * the global pattern over each other (one left a deleted handler's pattern behind).
+ * mkdir is the lock (atomic, and what every copy of this helper does); its pid file follows at
+ * once. A lock found without a pid file is being taken, not abandoned: it is waited for, and
+ * removed only when it stays without one for 10 s. (Taking such a lock for a dead one's let two
+ * tests change and restore the global pattern over each other, leaving a deleted handler's pattern
+ * behind; so did renaming a prepared directory into place, which replaces an empty one.)
  */
 async function lock(): Promise<void> {
   const deadline = Date.now() + 120_000;
   for (;;) {
-    const mine = `${LOCK}.${process.pid}.${Math.random().toString(36).slice(2)}`;
-    mkdirSync(mine);
-    writeFileSync(`${mine}/pid`, String(process.pid));
     try {
-      renameSync(mine, LOCK);
+      mkdirSync(LOCK);
+      writeFileSync(`${LOCK}/pid`, String(process.pid));
       return;
     } catch {
-      rmSync(mine, { recursive: true, force: true });
       let holder: number | null = null;
       try {
         holder = Number(readFileSync(`${LOCK}/pid`, "utf8"));
       } catch {
-        // An older helper between its mkdir and its write, or a lock just released: ask again.
         holder = null;
       }
-      if (holder !== null && !alive(holder)) {
+      const stale =
+        holder === null
+          ? Date.now() - (statSync(LOCK, { throwIfNoEntry: false })?.mtimeMs ?? Date.now()) > 10_000
+          : !alive(holder);
+      if (stale) {
         rmSync(LOCK, { recursive: true, force: true });
         continue;
       }
