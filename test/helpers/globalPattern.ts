@@ -7,7 +7,7 @@
 import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { parseCorePattern } from "../../src/capture/corePattern.js";
+import { isHotdumpHandler, parseCorePattern } from "../../src/capture/corePattern.js";
 
 const PATTERN = "/proc/sys/kernel/core_pattern";
 
@@ -24,7 +24,12 @@ export default function setup(): () => void {
     return () => {};
   }
   const parsed = parseCorePattern(prev, false);
-  const usable = parsed.kind === "file" || (parsed.kind === "pipe" && parsed.handler === "systemd-coredump");
+  // hotdump's own handler hands every core it does not own to the previous handler: usable. (Read
+  // as unusable, it was replaced by `core` in the middle of a handler test, then put back at the
+  // end of this run, after that test had restored the machine's pattern.)
+  const usable =
+    parsed.kind === "file" ||
+    (parsed.kind === "pipe" && (parsed.handler === "systemd-coredump" || isHotdumpHandler(parsed)));
   if (usable) return () => {};
   try {
     writeFileSync(PATTERN, "core");
