@@ -50,7 +50,9 @@ async function underHandler<T>(fn: (h: { dir: string; config: HandlerConfig }) =
   const dir = join(tmpdir(), "hotdump-test-handler");
   const config: HandlerConfig = {
     registry: join(dir, "registry"),
-    previous: readCoreSettings().pattern,
+    // Never a hotdump handler's own pattern (one left behind by an interrupted run): that would
+    // send the machine's other cores to the fallback directory instead of where they belong.
+    previous: /hotdump-tracer handle/.test(readCoreSettings().pattern) ? "core" : readCoreSettings().pattern,
     previousPipeLimit: Number(readFileSync(PIPE_LIMIT, "utf8")),
     fallbackDir: join(dir, "fallback"),
     zstd: findZstd() ?? "/usr/bin/zstd",
