@@ -11,7 +11,7 @@
  */
 import { existsSync } from "node:fs";
 import { HotdumpError } from "../errors.js";
-import { findOnPath } from "../util/child.js";
+import { findOnPath } from "../util/which.js";
 import { type CoreLimit, coreLimitOf, isZero } from "./coreLimit.js";
 import { isHotdumpHandler, parseCorePattern } from "./corePattern.js";
 import { type CoreSettings, readCoreSettings } from "./coreSettings.js";

@@ -62,7 +62,11 @@ export function supervisorFlagOptions(
     probe: sup.probe,
     timing: sup.timing,
     readyTimeoutMs: sup.readyTimeoutMs,
-    capture: parseCaptureMode(sup.capture),
+    bakeMs: sup.bakeMs,
+    bakeHoldOld: sup.bakeHoldOld,
+    ...(sup.liveness ? { liveness: sup.liveness } : {}),
+    ...(sup.watchdogMs ? { watchdogMs: sup.watchdogMs } : {}),
+    captureMode: parseCaptureMode(sup.capture),
   };
 }
 
