@@ -194,7 +194,11 @@ describe("--capture tracer", () => {
     expect(crash.crashId).toBeTruthy();
     const meta = JSON.parse(readFileSync(join(store, "crashes", crash.crashId, "meta.json"), "utf8"));
     expect(meta.pid).toBe(crash.pid);
-    expect(meta.core).toMatchObject({ found: true, stored: "core.zst", buildIdMatch: true });
+    expect(meta.core, JSON.stringify(meta)).toMatchObject({
+      found: true,
+      stored: "core.zst",
+      buildIdMatch: true,
+    });
     const report = JSON.parse(readFileSync(join(store, "crashes", crash.crashId, "report.json"), "utf8"));
     expect(report.culprit).toMatchObject({ function: "main.process" });
     const end = new Promise((resolve) => p.once("exit", resolve));
