@@ -4,11 +4,14 @@
  */
 import type { Writable } from "node:stream";
 import type { AnalyzeOptions } from "../analyze/analyze.js";
+import { signatureOf } from "../analyze/signature.js";
+import type { RecoveredPanic } from "../analyze/traceback/recovered.js";
 import { type Captured, captureCrash } from "../capture/capture.js";
 import { fileOrphanedCores } from "../capture/handler.js";
 import { prepareCapture } from "../capture/launchCapture.js";
 import type { CaptureModeRequest, ResolvedCapture } from "../capture/mode.js";
 import { snapshotAfterExec } from "../capture/processFacts.js";
+import { createRecoveredRecorder } from "../capture/recovered.js";
 import type { Report } from "../contracts/report.js";
 import { type BinaryIdentity, readBinaryIdentity } from "../elf/index.js";
 import { HotdumpError } from "../errors.js";
@@ -20,6 +23,7 @@ import type { DescendantTracker } from "./descendants.js";
 import { type ProcessHost, systemHost } from "./host.js";
 import type { Ended } from "./outcome.js";
 import { createRaceWatcher } from "./race.js";
+import { createRecoveredPanicWatcher } from "./recovered.js";
 import { resolveCommand } from "./resolveCommand.js";
 
 export interface RunOnceOptions {
@@ -53,6 +57,8 @@ export interface RunOnceResult {
   crashed?: CrashedSummary;
   /** How the core was to reach hotdump, and why (capture/mode.ts). */
   capture: ResolvedCapture;
+  /** Panics it recovered and went on from (one record per signature, with how many times). */
+  recovered: { crashId: string | null; by: string; message: string; fingerprint: string | null }[];
 }
 
 export type { CrashedSummary };
@@ -91,7 +97,58 @@ export async function runOnce(o: RunOnceOptions): Promise<RunOnceResult> {
       o.logger.warn(`filed an earlier crash the core handler kept: ${c.bundle?.id ?? "(not stored)"}`);
   const startedAt = new Date();
   const races = createRaceWatcher();
-  const stderrLines = new LineSplitter((l) => races.line(l));
+  // A panic the program recovered (an HTTP handler's) is a record even when the program then exits
+  // 0: a bundle without core, counted when it repeats.
+  const recoveredPanics: RunOnceResult["recovered"] = [];
+  const recorder = layout
+    ? createRecoveredRecorder({
+        layout,
+        capture: (facts) => captureCrash(facts, { layout, logger: o.logger }),
+        emit: (e) => {
+          recoveredPanics.push({
+            crashId: e.crashId ?? null,
+            by: String(e.by),
+            message: String(e.message ?? ""),
+            fingerprint: typeof e.fingerprint === "string" ? e.fingerprint : null,
+          });
+        },
+        logger: o.logger,
+        fingerprint: (r) => signatureOf(r).fingerprint,
+      })
+    : null;
+  let unrecorded = false;
+  const onRecovered = (p: RecoveredPanic, text: string) => {
+    if (!recorder) {
+      // No store: said once, so the panic is at least not silent.
+      if (!unrecorded)
+        o.logger.warn(
+          `the program recovered a panic (${p.form}): ${p.message}; not recorded, the store cannot be written`,
+        );
+      unrecorded = true;
+      return;
+    }
+    recorder.record(p, text, {
+      generation: null,
+      pid: child.pid ?? 0,
+      startedAt,
+      cmdline: [program, ...o.args],
+      cwd: o.cwd,
+      envNames: Object.keys(o.env).sort(),
+      binary: {
+        path: program,
+        ...(archived ? { archived: archived.path, sha256: archived.sha256 } : {}),
+        identity,
+      },
+      stdoutTail: child.stdoutTail.toString(),
+    });
+  };
+  const recoveredOut = createRecoveredPanicWatcher(onRecovered);
+  const recoveredErr = createRecoveredPanicWatcher(onRecovered);
+  const stdoutLines = new LineSplitter((l) => recoveredOut.line(l));
+  const stderrLines = new LineSplitter((l) => {
+    races.line(l);
+    recoveredErr.line(l);
+  });
   const host = o.host ?? systemHost;
   const child = host.launch({
     command: program,
@@ -101,7 +158,10 @@ export async function runOnce(o: RunOnceOptions): Promise<RunOnceResult> {
     stdin: "inherit",
     wrap: cap.wrap,
     tailBytes: o.tailBytes ?? 256 * 1024,
-    onStdout: (c) => o.stdout.write(c),
+    onStdout: (c) => {
+      o.stdout.write(c);
+      stdoutLines.push(c);
+    },
     onStderr: (c) => {
       o.stderr.write(c);
       stderrLines.push(c);
@@ -126,7 +186,10 @@ export async function runOnce(o: RunOnceOptions): Promise<RunOnceResult> {
   );
   for (const [s, h] of handlers) process.on(s, h);
   const end = await child.stopped;
+  stdoutLines.flush();
   stderrLines.flush();
+  recoveredOut.flush();
+  recoveredErr.flush();
   for (const [s, h] of handlers) process.off(s, h);
   if (end.error && child.pid === undefined) {
     cap.dispose();
@@ -170,9 +233,11 @@ export async function runOnce(o: RunOnceOptions): Promise<RunOnceResult> {
       tracker?.release();
     }
   }
+  await recorder?.flush();
   cap.dispose();
   return {
     ended,
+    recovered: recoveredPanics,
     ...(summary ? { crashed: summary } : {}),
     capture: cap.capture,
     pid: child.pid,

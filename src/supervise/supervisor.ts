@@ -6,9 +6,11 @@
  */
 
 import { join } from "node:path";
+import { signatureOf } from "../analyze/signature.js";
 import { type Captured, type CrashFacts, captureCrash, claimCore } from "../capture/capture.js";
 import { fileOrphanedCores } from "../capture/handler.js";
 import { type CaptureModeRequest, resolveCaptureMode } from "../capture/mode.js";
+import { createRecoveredRecorder } from "../capture/recovered.js";
 import type { Report } from "../contracts/report.js";
 import {
   defaultBudget,
@@ -226,6 +228,21 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
       },
       (e: Error) => o.logger.warn(`could not file the core handler's earlier cores: ${e.message}`),
     );
+  // A panic the service recovered is a bundle without core; the same one again only counts.
+  const recorder = createRecoveredRecorder({
+    layout: o.layout,
+    ...(o.journal ? { journal: o.journal } : {}),
+    capture: (facts) =>
+      captureCrash(facts, {
+        layout: o.layout,
+        pinnedBinaries: state.good ? [state.good.sha256] : [],
+        ...(budget ? { budget } : {}),
+        ...(o.journal ? { journal: o.journal } : {}),
+      }),
+    emit: o.emit,
+    logger: o.logger,
+    fingerprint: (r) => signatureOf(r).fingerprint,
+  });
 
   // ---- events in, effects out ------------------------------------------------------------
   const inbox: MachineEvent[] = [];
@@ -478,6 +495,7 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
         claim: o.claim ?? claimCore,
         capture: captures.queue,
         captureMode,
+        recorder,
         ...(o.onOutput ? { onOutput: o.onOutput } : {}),
         ...(o.onCrash ? { onCrash: o.onCrash } : {}),
         ...(o.onProgram ? { onProgram: o.onProgram } : {}),
@@ -711,6 +729,7 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
       steering.stop();
       // Every crash captured (each within its deadline) before the supervisor exits.
       await captures.idle();
+      await recorder.flush();
     },
   };
 }
