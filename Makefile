@@ -1,5 +1,6 @@
 # The two commands: `make demo` and `make test`. Both do all the set-up a fresh machine with
-# Node 20, Go and gdb needs: npm packages, Delve (go install), zstd, then the TypeScript build.
+# Node 20, Go and gdb needs: npm packages, Delve (go install), zstd, then the TypeScript build and
+# the Go capture tracer.
 SHELL := /bin/bash
 DLV_VERSION := v1.27.2
 GOBIN := $(shell go env GOBIN)
@@ -54,8 +55,11 @@ $(DLV):
 	cd test/fixtures/recovered && go mod download
 	@touch $@
 
+# The capture tracer and core handler (tracer/, Go): built here once, rebuilt by hotdump itself
+# whenever its sources change (src/capture/tracer.ts).
 build: deps
 	npx tsc -p tsconfig.json
+	node --input-type=module -e 'import("./dist/capture/tracer.js").then((m) => console.log(m.tracerBinary()))'
 
 # The dashboard's front-end is JavaScript typed with JSDoc: tsconfig.ui.json checks it (checkJs).
 typecheck: deps
@@ -73,8 +77,9 @@ demo: setup
 # Two passes: everything under the machine's own core_pattern, then (alone, one file at a time)
 # the tests that set core_pattern themselves and restore it.
 test: setup .tools/chromium.ok .tools/gomod.ok typecheck lint
+	cd tracer && go test ./...
 	npx vitest run
 	npx vitest run -c vitest.pattern.config.ts
 
 clean:
-	rm -rf dist .tools
+	rm -rf dist .tools tracer/bin

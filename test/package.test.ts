@@ -176,6 +176,9 @@ describe("the npm package", () => {
       "package/README.md",
       "package/LICENSE",
       "package/package.json",
+      // The capture tracer's Go source: hotdump builds it on first use (src/capture/tracer.ts).
+      "package/tracer/go.mod",
+      "package/tracer/trace.go",
     ])
       expect(files).toContain(f);
     const unwanted = files.filter(

@@ -11,8 +11,8 @@
  * A store that cannot be written (read-only, full) loses the bundle, never the crash: the report is
  * still made from the traceback and the core (left where the kernel put it), and the reason is said.
  */
-import { rename, rm } from "node:fs/promises";
-import { basename, join } from "node:path";
+import { rename, rm, stat } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
 import { type AnalyzeOptions, reportFromTracebackOnly } from "../analyze/analyze.js";
 import { describeHang } from "../analyze/hang.js";
 import { analyzeWithMap, readCoreFacts } from "../analyze/reanalyze.js";
@@ -29,6 +29,7 @@ import {
   type CoreInfo,
   compressFile,
   createBundle,
+  decompressFile,
   defaultBudget,
   enforceBudget,
   finishBundle,
@@ -257,6 +258,30 @@ async function storeCore(
       },
     };
   const core: CoreInfo = { found: true, originalPath: search.path };
+  if (search.compressed) {
+    // hotdump's core handler compressed it while the kernel wrote it: the bundle takes it by a
+    // rename (incoming/ is in the store), and Delve and gdb read a sparse decompressed copy.
+    try {
+      let zst = search.path;
+      if (bundle) {
+        zst = join(bundle.dir, "core.zst");
+        await rename(search.path, zst);
+        Object.assign(core, {
+          stored: "core.zst",
+          compression: "zstd",
+          storedBytes: (await stat(zst)).size,
+        });
+      }
+      const raw = join(bundle?.dir ?? dirname(zst), `core.${f.pid}.raw`);
+      await decompressFile(zst, raw);
+      core.bytes = (await stat(raw)).size;
+      core.originalPath = raw;
+      search = { ...search, path: raw, removable: true };
+    } catch (e) {
+      problem(e, "E_STORE_COMPRESS");
+    }
+    return { core, search };
+  }
   if (!bundle) return { core, search };
   // Compressed while the core is proven and analysed (zstd and Delve each take a CPU); the
   // caller awaits it before the report names the stored core.

@@ -111,6 +111,11 @@ export function classifyHandler(command: string): PipeHandler {
   return "other";
 }
 
+/** core_pattern pipes to hotdump's own handler (`|/.../hotdump-tracer handle ...`, handler.ts). */
+export function isHotdumpHandler(p: ParsedCorePattern): boolean {
+  return p.kind === "pipe" && /(^|\/)hotdump-tracer$/.test(p.argv[0] ?? "") && p.argv[1] === "handle";
+}
+
 export function parseCorePattern(pattern: string, usesPid: boolean): ParsedCorePattern {
   const pat = pattern.replace(/\n$/, "").slice(0, CORE_PATTERN_MAX);
   if (pat.startsWith("|")) {

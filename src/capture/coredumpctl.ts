@@ -81,7 +81,7 @@ export async function retrieveFromCoredumpctl(o: CoredumpctlOptions): Promise<Co
       return {
         ok: false,
         code: "coredumpctl-missing",
-        message: `core_pattern pipes cores to systemd-coredump but coredumpctl is not installed: apt-get install systemd-coredump, or set core_pattern to a path (hotdump doctor --fix)`,
+        message: `core_pattern pipes cores to systemd-coredump but coredumpctl is not installed: apt-get install systemd-coredump, or install hotdump's core handler (sudo hotdump doctor --fix) or run with --capture tracer`,
       };
     let entry: CoredumpEntry | undefined;
     if (r.end.exitCode === 0) {

@@ -1,7 +1,8 @@
 /**
  * `hotdump doctor` checks about core capture, and the opt-in `--fix`.
  *
- * What --fix sets, and why: a working setup is left alone (an absolute file pattern, or
+ * `--fix` installs hotdump's own core handler (handler.ts). Where that cannot be built (no Go
+ * toolchain), it falls back to applyCoreFix below. What applyCoreFix sets, and why: a working setup is left alone (an absolute file pattern, or
  * systemd-coredump with coredumpctl installed). Otherwise (the default relative `core`, which
  * drops cores into the project tree where two crashes overwrite each other; apport, which keeps no
  * core for binaries outside a package; or any other pipe helper) it sets
@@ -16,9 +17,10 @@ import { join } from "node:path";
 import { findOnPath } from "../util/which.js";
 import { type CoreLimit, coreLimitOf, isZero } from "./coreLimit.js";
 import { expectedCorePath } from "./coreLocation.js";
-import { parseCorePattern } from "./corePattern.js";
+import { isHotdumpHandler, parseCorePattern } from "./corePattern.js";
 import { type CoreSettings, readCoreSettings } from "./coreSettings.js";
 import { coreFixFailed, coreFixNeedsRoot } from "./errors.js";
+import { resolveCaptureMode } from "./mode.js";
 
 export interface DoctorCheck {
   id: string;
@@ -43,7 +45,7 @@ export function doctorCoreChecks(input: DoctorInput): DoctorCheck[] {
   const settings = input.settings ?? readCoreSettings();
   const parsed = parseCorePattern(settings.pattern, settings.usesPid);
   const checks: DoctorCheck[] = [];
-  const fix = `run \`sudo hotdump doctor --fix\` (sets core_pattern to ${HOTDUMP_CORE_PATTERN})`;
+  const fix = "run `sudo hotdump doctor --fix` (installs hotdump's core handler; `--unfix` undoes it)";
   if (parsed.kind === "file") {
     const loc = expectedCorePath(parsed, {
       pid: 1234,
@@ -90,6 +92,12 @@ export function doctorCoreChecks(input: DoctorInput): DoctorCheck[] {
         message: `the core directory ${dir} does not exist: the kernel will write no core`,
         remedy: `mkdir -p ${dir} && chmod 1777 ${dir}`,
       });
+  } else if (parsed.kind === "pipe" && isHotdumpHandler(parsed)) {
+    checks.push({
+      id: "core-pattern",
+      status: "ok",
+      message: `core_pattern pipes cores to hotdump's handler ${parsed.argv[0]}: each goes to the store of the hotdump that started the process (others to the previous handler)`,
+    });
   } else if (parsed.kind === "pipe") {
     const retrievable =
       parsed.handler === "systemd-coredump"
@@ -97,7 +105,8 @@ export function doctorCoreChecks(input: DoctorInput): DoctorCheck[] {
         : false;
     checks.push({
       id: "core-pattern",
-      status: retrievable ? "ok" : "fail",
+      // Not a failure since the tracer: capture-mode below says it takes over.
+      status: retrievable ? "ok" : "warn",
       message: `core_pattern pipes cores to ${parsed.argv[0] ?? "?"} (${parsed.handler})${
         retrievable
           ? ": hotdump retrieves them with coredumpctl"
@@ -117,7 +126,7 @@ export function doctorCoreChecks(input: DoctorInput): DoctorCheck[] {
   } else {
     checks.push({
       id: "core-pattern",
-      status: "fail",
+      status: "warn",
       message: `core_pattern sends cores to the socket ${parsed.socket}: hotdump cannot retrieve them`,
       remedy: fix,
     });
@@ -128,10 +137,10 @@ export function doctorCoreChecks(input: DoctorInput): DoctorCheck[] {
     const hardZero = isZero(lim.hard);
     checks.push({
       id: "core-rlimit",
-      status: hardZero ? "fail" : "ok",
+      status: hardZero ? "warn" : "ok",
       message: `RLIMIT_CORE of hotdump: soft ${show(lim.soft)}, hard ${show(lim.hard)}${
         hardZero
-          ? ": children inherit a hard limit of 0, so no core is possible"
+          ? ": children inherit a hard limit of 0, so the kernel writes no core (the tracer writes it instead)"
           : isZero(lim.soft)
             ? " (hotdump raises the soft limit of each child to the hard limit)"
             : ""
@@ -144,6 +153,16 @@ export function doctorCoreChecks(input: DoctorInput): DoctorCheck[] {
         : {}),
     });
   }
+  const mode = resolveCaptureMode("auto", {
+    settings,
+    ...(input.selfLimit ? { selfLimit: input.selfLimit } : {}),
+    ...(input.hasCoredumpctl !== undefined ? { hasCoredumpctl: input.hasCoredumpctl } : {}),
+  });
+  checks.push({
+    id: "capture-mode",
+    status: "ok",
+    message: `capture mode (--capture auto): ${mode.mode}, because ${mode.why}`,
+  });
   if (parsed.kind === "pipe" && settings.pipeLimit !== undefined)
     checks.push({
       id: "core-pipe-limit",

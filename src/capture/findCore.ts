@@ -149,7 +149,7 @@ export async function findCore(o: FindCoreOptions): Promise<FindCoreResult> {
     case "socket":
       return no(
         "socket-unsupported",
-        `core sent to the socket ${parsed.socket}; hotdump cannot retrieve it: set core_pattern to a path (hotdump doctor --fix)`,
+        `core sent to the socket ${parsed.socket}; hotdump cannot retrieve it: install hotdump's core handler (sudo hotdump doctor --fix) or run with --capture tracer`,
       );
     case "pipe":
       break;
@@ -197,13 +197,13 @@ export async function findCore(o: FindCoreOptions): Promise<FindCoreResult> {
     return no(
       "apport-no-core",
       seen.report
-        ? `apport kept the core inside its report ${seen.report}: extract it with \`apport-unpack ${seen.report} DIR\` (DIR/CoreDump), or set core_pattern to a path (hotdump doctor --fix)`
-        : "apport received the core and kept none (it ignores binaries that are not from a package): set core_pattern to a path (hotdump doctor --fix)",
+        ? `apport kept the core inside its report ${seen.report}: extract it with \`apport-unpack ${seen.report} DIR\` (DIR/CoreDump), or install hotdump's core handler (sudo hotdump doctor --fix) or run with --capture tracer`
+        : "apport received the core and kept none (it ignores binaries that are not from a package): install hotdump's core handler (sudo hotdump doctor --fix) or run with --capture tracer",
     );
   }
   return no(
     "pipe-unsupported",
-    `core piped to ${parsed.argv[0] ?? parsed.command}; hotdump cannot retrieve it: set core_pattern to a path (hotdump doctor --fix)`,
+    `core piped to ${parsed.argv[0] ?? parsed.command}; hotdump cannot retrieve it: install hotdump's core handler (sudo hotdump doctor --fix) or run with --capture tracer`,
   );
 }
 

@@ -24,6 +24,7 @@ export {
   CORE_PATTERN_MAX,
   classifyHandler,
   escapeComponent,
+  isHotdumpHandler,
   type ParsedCorePattern,
   type PipeHandler,
   parseCorePattern,
@@ -51,7 +52,23 @@ export {
   type NoCore,
   type NoCoreCode,
 } from "./findCore.js";
+export {
+  fileOrphanedCores,
+  HANDLER_DIR,
+  type HandlerConfig,
+  handlerPattern,
+  installCoreHandler,
+  installHandlerFiles,
+  REGISTRY_DIR,
+  uninstallCoreHandler,
+} from "./handler.js";
 export { type CoreSearch, type LocateInput, locateCore } from "./locate.js";
+export {
+  type CaptureModeRequest,
+  parseCaptureMode,
+  type ResolvedCapture,
+  resolveCaptureMode,
+} from "./mode.js";
 export {
   factsFromSnapshot,
   type ProcessSnapshot,

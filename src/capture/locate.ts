@@ -13,6 +13,8 @@ export interface CoreSearch {
   path?: string;
   /** hotdump may delete `path` once stored: a file the kernel wrote or our own copy from coredumpctl. */
   removable: boolean;
+  /** Already compressed (hotdump's core handler stores zstd): moved into the bundle as it is. */
+  compressed?: "zstd";
   reason?: string;
   code?: string;
   /** Bytes, and whether the size reached RLIMIT_CORE (the ELF reader gives the final word). */

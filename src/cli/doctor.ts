@@ -1,7 +1,13 @@
 import { existsSync } from "node:fs";
 import type { Command } from "commander";
 import { DELVE_VERSION, DLV_INSTALL_REMEDY, installDelve, resolveDlvPath } from "../analyze/delve/index.js";
-import { applyCoreFix, type DoctorCheck, doctorCoreChecks } from "../capture/index.js";
+import {
+  applyCoreFix,
+  type DoctorCheck,
+  doctorCoreChecks,
+  installCoreHandler,
+  uninstallCoreHandler,
+} from "../capture/index.js";
 import { readBinaryIdentity } from "../elf/index.js";
 import { isHotdumpError } from "../errors.js";
 import { defaultBudget, freeBytes, journalEngineProblem } from "../store/index.js";
@@ -12,6 +18,7 @@ import { type CommonOptions, formatBytes, printJson, storeDirFrom, storeOption }
 
 interface DoctorOptions extends CommonOptions {
   fix?: boolean;
+  unfix?: boolean;
   binary?: string;
 }
 
@@ -61,6 +68,30 @@ async function toolChecks(): Promise<DoctorCheck[]> {
       /v(\d+\.\d+\.\d+)/,
     ),
   ]);
+}
+
+/**
+ * Host mode: hotdump's own core handler (capture/handler.ts). Where its Go helper cannot be built
+ * (no Go toolchain), the older fix: an absolute file pattern with %p.
+ */
+function fixCoreCapture(): string {
+  try {
+    const r = installCoreHandler();
+    return r.changed
+      ? `fixed: core_pattern ${r.previous} → ${r.current} (${r.why}); undo: hotdump doctor --unfix`
+      : `nothing to fix: ${r.why}`;
+  } catch (e) {
+    if (!isHotdumpError(e) || e.code !== "E_TRACER_BUILD") throw e;
+    const r = applyCoreFix();
+    return r.changed
+      ? `fixed: core_pattern ${r.previous} → ${r.current} (${r.why}; the core handler needs Go to build); undo: ${r.undo}`
+      : `nothing to fix: ${r.why}`;
+  }
+}
+
+function unfixCoreCapture(): string {
+  const r = uninstallCoreHandler();
+  return `restored: core_pattern ${r.previous} → ${r.current} (${r.why})`;
 }
 
 function journalCheck(): DoctorCheck {
@@ -151,22 +182,23 @@ export function registerDoctor(program: Command): void {
         "check everything crash capture depends on: core_pattern, core limits, Delve, gdb, Go, disk",
       )
       .option("--json", "print the checks as JSON")
-      .option("--fix", "apply what hotdump can fix: core_pattern (root), install Delve (go install)")
+      .option(
+        "--fix",
+        "apply what hotdump can fix: install hotdump's core handler (root), install Delve (go install)",
+      )
+      .option("--unfix", "restore the core handler that was there before --fix (root)")
       .option("--binary <path>", "also check that this binary can be debugged (DWARF, Go build info)"),
   ).action(async (opts: DoctorOptions) => {
     const out: string[] = [];
-    if (opts.fix) {
+    if (opts.fix || opts.unfix) {
       try {
-        const r = applyCoreFix();
-        out.push(
-          r.changed
-            ? `fixed: core_pattern ${r.previous} → ${r.current} (${r.why}); undo: ${r.undo}`
-            : `nothing to fix: ${r.why}`,
-        );
+        out.push(opts.unfix ? unfixCoreCapture() : fixCoreCapture());
       } catch (e) {
         if (!isHotdumpError(e)) throw e;
-        out.push(`could not fix: ${e.shortMessage}`);
+        out.push(`could not ${opts.unfix ? "undo" : "fix"}: ${e.shortMessage}`);
       }
+    }
+    if (opts.fix) {
       try {
         out.push(await fixDelve());
       } catch (e) {

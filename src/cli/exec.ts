@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { parseCaptureMode } from "../capture/mode.js";
 import { usageError } from "../errors.js";
 import { runOnce } from "../supervise/runOnce.js";
 import { redactingLogger, redactOptions, redactorFor } from "../util/redact.js";
@@ -8,6 +9,7 @@ import { crashSummaryLines } from "./summary.js";
 interface ExecOptions extends CommonOptions {
   redact?: boolean;
   analyze?: boolean;
+  capture?: string;
 }
 
 export function registerExec(program: Command): void {
@@ -22,7 +24,11 @@ export function registerExec(program: Command): void {
         "--redact",
         "mask passwords, keys, tokens and secret env values in everything hotdump writes (not in cores)",
       )
-      .option("--no-analyze", "keep the core but do not run Delve/gdb"),
+      .option("--no-analyze", "keep the core but do not run Delve/gdb")
+      .option(
+        "--capture <mode>",
+        "how the core reaches hotdump: kernel, handler (doctor --fix), tracer (containers) or auto (default)",
+      ),
   )
     .passThroughOptions()
     .action(async (argv: string[], opts: ExecOptions, cmd: Command) => {
@@ -42,6 +48,7 @@ export function registerExec(program: Command): void {
         logger,
         analyze: redaction,
         ...(opts.analyze === false ? { runAnalysis: false } : {}),
+        capture: parseCaptureMode(opts.capture),
       });
       const crash = r.crash;
       if (opts.json) {
@@ -53,6 +60,7 @@ export function registerExec(program: Command): void {
             crash: crash?.bundle ? { id: crash.bundle.id, dir: crash.bundle.dir } : null,
             // Which process crashed: the program itself, or a descendant (go run, sh -c, a script, make).
             process: r.crashed ?? null,
+            capture: r.capture,
             stderrTail: r.stderrTail,
             report: r.report,
             core: crash?.core ?? null,

@@ -47,5 +47,9 @@ export function addSuperviseFlags(cmd: Command): Command {
       "--drain <duration>",
       "how long an old generation may drain after SIGTERM before SIGKILL (default 30s)",
     )
-    .option("--json-events", "print every event as one JSON object per line on stdout");
+    .option("--json-events", "print every event as one JSON object per line on stdout")
+    .option(
+      "--capture <mode>",
+      "how crash cores reach hotdump: kernel, handler (doctor --fix), tracer (containers) or auto (default)",
+    );
 }

@@ -24,6 +24,7 @@ export interface SuperviseFlags {
   bakeHoldOld?: boolean;
   liveness?: string;
   watchdog?: string;
+  capture?: string;
 }
 
 export interface ResolvedSupervise {
@@ -39,6 +40,8 @@ export interface ResolvedSupervise {
   liveness: { spec: ProbeSpec; timing: ProbeTiming } | null;
   /** systemd's WATCHDOG_USEC for the service, and the silence that makes it hung (0: off). */
   watchdogMs: number;
+  /** --capture as given (capture/mode.ts parses it where the supervisor starts). */
+  capture?: string;
 }
 
 /** run's bake: long enough for the first real requests after a switch (issue 18). */
@@ -77,6 +80,7 @@ export function resolveSuperviseFlags(
     bakeHoldOld: f.bakeHoldOld ?? config?.supervise.bakeHoldOld ?? false,
     liveness: resolveLiveness(f.liveness, config),
     watchdogMs: f.watchdog ? duration("--watchdog", f.watchdog) : (config?.supervise.watchdogMs ?? 0),
+    ...(f.capture ? { capture: f.capture } : {}),
   };
 }
 

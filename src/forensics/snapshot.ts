@@ -16,6 +16,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { createDelveSession, type DelveSession } from "../analyze/delve/index.js";
 import { type Captured, captureCrash } from "../capture/capture.js";
+import { dumpThroughTracer, tracerControlOf } from "../capture/tracer.js";
 import { readBinaryIdentity } from "../elf/index.js";
 import { isHotdumpError } from "../errors.js";
 import { archiveBinary, ensureStore, saveMeta } from "../store/index.js";
@@ -42,6 +43,17 @@ export interface DumpedLive {
 export async function dumpLiveProcess(o: DumpLiveOptions): Promise<DumpedLive> {
   const timeoutMs = o.timeoutMs ?? 120_000;
   const t0 = performance.now();
+  // A service under hotdump's tracer (--capture tracer) cannot be attached by Delve (one tracer
+  // per process): its tracer writes the core instead.
+  const control = tracerControlOf(o.pid);
+  if (control) {
+    try {
+      const d = await dumpThroughTracer(control, o.dest);
+      return { core: o.dest, pauseMs: d.pauseMs, dumpMs: d.pauseMs, bytes: d.bytes };
+    } catch (e) {
+      throw snapshotFailed(o.pid, isHotdumpError(e) ? e.shortMessage : String(e), detailsOf(e), e);
+    }
+  }
   let session: DelveSession;
   try {
     session = await createDelveSession({

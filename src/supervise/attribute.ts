@@ -9,7 +9,13 @@ import type { Race } from "../contracts/report.js";
 import type { StoreLayout } from "../store/index.js";
 import type { Child, ChildEnd } from "../util/child.js";
 import type { Logger } from "../util/log.js";
-import { type CrashedProcess, crashedCwd, descendantBinary, findCrashedProcess } from "./crashedProcess.js";
+import {
+  type CrashedProcess,
+  crashedCwd,
+  descendantBinary,
+  findCrashedProcess,
+  type HeldCores,
+} from "./crashedProcess.js";
 import type { DescendantTracker } from "./descendants.js";
 import { type Ended, judgeEnd } from "./outcome.js";
 
@@ -54,6 +60,8 @@ export async function attributeEnd(
     races?: Race[];
     layout: StoreLayout | null;
     logger?: Logger;
+    /** Cores the capture mode already holds (the tracer's, the handler's): capture/launchCapture.ts. */
+    held?: HeldCores;
   },
 ): Promise<Attributed> {
   const endedAt = new Date();
@@ -61,7 +69,7 @@ export async function attributeEnd(
   const { stderrTail, traceback, races } = judged;
   let ended = judged.ended;
   let crashed = tracker
-    ? await findCrashedProcess(tracker, end, traceback, { startedAt: s.startedAt, endedAt })
+    ? await findCrashedProcess(tracker, end, traceback, { startedAt: s.startedAt, endedAt }, o.held)
     : null;
   await tracker?.stop(crashed ? [crashed.process] : []);
   if (crashed && !crashed.root && o.expected) crashed = null;
@@ -126,6 +134,8 @@ export async function attributeEnd(
   facts.cwd = snapshot?.cwd ?? crashedCwd(crashed, s.cwd);
   facts.binary = binary;
   if (snapshot) facts.process = snapshot;
+  const held = await o.held?.coreOf(p.pid);
+  if (held) facts.claimed = held;
   return { ended, stderrTail, crash: { facts, summary } };
 }
 

@@ -35,11 +35,18 @@ export interface CrashedProcess {
   evidence: "exit-status" | "core" | "traceback";
 }
 
+/** Cores the capture mode already holds (the tracer's, the handler's): capture/launchCapture.ts. */
+export interface HeldCores {
+  pids(): number[];
+  coreOf(pid: number): Promise<CoreSearch | null>;
+}
+
 export async function findCrashedProcess(
   tracker: DescendantTracker,
   rootEnd: ChildEnd,
   traceback: Traceback | null,
   window: { startedAt: Date; endedAt: Date },
+  held?: HeldCores,
 ): Promise<CrashedProcess | null> {
   // One last pass: what ended since the previous one is marked gone (and orphans reaped).
   await tracker.poll();
@@ -64,6 +71,24 @@ export async function findCrashedProcess(
       evidence: "exit-status",
     };
 
+  // A core the tracer or the handler wrote for a descendant: the surest evidence after a signal.
+  const heldPids = held?.pids() ?? [];
+  for (const d of goKids) {
+    if (!heldPids.includes(d.pid)) continue;
+    const search = await held!.coreOf(d.pid);
+    if (!search?.found || !search.path) continue;
+    const proven = search.compressed ? "SIGABRT" : await coreSignalIfPid(search.path, d.pid);
+    if (!proven) continue;
+    return byCore(d, proven, search);
+  }
+  // One no poll saw (it lived less than one): the tracer's core names it.
+  for (const pid of heldPids.filter((p) => p !== tracker.rootPid && !all.some((d) => d.pid === p))) {
+    const search = await held!.coreOf(pid);
+    if (!search?.found || !search.path || search.compressed) continue;
+    const unseen = await unseenFromCore(search.path, all, window);
+    if (unseen) return byCore(unseen.process, unseen.signal, search);
+  }
+
   // Its parent reaped it: look for its core. The pattern may hold %s, which is not known yet:
   // Go's crash with GOTRACEBACK=crash raises SIGABRT; a fault outside Go code is SIGSEGV.
   for (const d of goKids) {
@@ -82,13 +107,7 @@ export async function findCrashedProcess(
       if (!search?.found || !search.path) continue;
       const proven = await coreSignalIfPid(search.path, d.pid);
       if (!proven) continue;
-      return {
-        process: d,
-        root: false,
-        ended: classifyEnd({ exitCode: null, signal: proven, killed: false }, { goTracebackSeen: false }),
-        core: search,
-        evidence: "core",
-      };
+      return byCore(d, proven, search);
     }
   }
 
@@ -110,17 +129,7 @@ export async function findCrashedProcess(
     const unseen = await unseenFromCore(search.path, all, window);
     // `go run`'s program: held since its linker wrote it, as the file is deleted when it ends.
     if (unseen) unseen.process.linkedFd = tracker.linkedOutput(unseen.process.exe);
-    if (unseen)
-      return {
-        process: unseen.process,
-        root: false,
-        ended: classifyEnd(
-          { exitCode: null, signal: unseen.signal, killed: false },
-          { goTracebackSeen: false },
-        ),
-        core: search,
-        evidence: "core",
-      };
+    if (unseen) return byCore(unseen.process, unseen.signal, search);
   }
 
   if (traceback !== null) {
@@ -141,6 +150,15 @@ export async function findCrashedProcess(
     return { process: root, root: true, ended: rootEnded, evidence: "traceback" };
   return null;
 }
+
+/** A process that died of `signal`, proven by its core: the surest evidence after its exit status. */
+const byCore = (process: Descendant, signal: NodeJS.Signals, core: CoreSearch): CrashedProcess => ({
+  process,
+  root: false,
+  ended: classifyEnd({ exitCode: null, signal, killed: false }, { goTracebackSeen: false }),
+  core,
+  evidence: "core",
+});
 
 /** The fatal signal recorded in the core, if the core is the process `pid`'s (NT_PRPSINFO pr_pid). */
 async function coreSignalIfPid(path: string, pid: number): Promise<NodeJS.Signals | null> {

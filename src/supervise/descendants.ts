@@ -13,6 +13,7 @@
  */
 import { closeSync, fstatSync, openSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { type ProcessSnapshot, snapshotProcess } from "../capture/processFacts.js";
+import { TRACER_MAIN_PATH } from "../capture/tracer.js";
 import { type BinaryIdentity, readBinaryIdentity } from "../elf/index.js";
 import { signalName } from "../util/child.js";
 import { becomeSubreaper, decodeWaitStatus, reapChild } from "../util/native.js";
@@ -396,4 +397,6 @@ export function trackDescendants(
 }
 
 /** The Go toolchain's own programs (go, compile, link, ...), which `go run` starts before the user's. */
-export const isToolchain = (d: Descendant) => d.identity?.mainPath?.startsWith("cmd/") === true;
+/** Go's own tools, and hotdump's tracer (a Go child of a traced service): never the service. */
+export const isToolchain = (d: Descendant) =>
+  d.identity?.mainPath?.startsWith("cmd/") === true || d.identity?.mainPath === TRACER_MAIN_PATH;

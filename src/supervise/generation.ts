@@ -3,11 +3,14 @@
  * panics, races, readiness lines), the Go programs it starts, and its end attributed and captured
  * the same way `exec` does it (attribute.ts). The supervisor decides; this only runs.
  */
+
 import { closeSync, openSync } from "node:fs";
 import { raceMessage } from "../analyze/race/index.js";
 import { signatureOf } from "../analyze/signature.js";
 import type { RecoveredPanic } from "../analyze/traceback/recovered.js";
 import type { Captured, CrashFacts } from "../capture/capture.js";
+import { prepareCapture } from "../capture/launchCapture.js";
+import type { ResolvedCapture } from "../capture/mode.js";
 import type { RecoveredRecorder } from "../capture/recovered.js";
 import type { BinaryIdentity } from "../elf/index.js";
 import {
@@ -99,6 +102,8 @@ export interface GenerationContext {
   /** Set the crash's core aside before anything restarts (run). */
   claim: (facts: CrashFacts) => Promise<CrashFacts["claimed"]>;
   capture: (facts: CrashFacts, generation: number) => Promise<Captured>;
+  /** How the core reaches hotdump (capture/mode.ts): the tracer's argv, the cores it holds. */
+  captureMode?: ResolvedCapture;
   /** Records the panics it recovers (capture/recovered.ts): a bundle each, a count for repeats. */
   recorder?: RecoveredRecorder;
   onOutput?: (generation: number, stream: "stdout" | "stderr", line: string) => void;
@@ -186,7 +191,10 @@ export async function startGeneration(build: Build, run: number, o: GenerationCo
     ? [...o.command.map((w) => w.replaceAll("{bin}", build.binary)), ...o.args]
     : [build.binary, ...o.args];
   const fds = o.steering.open(build.generation);
+  const cap = prepareCapture("auto", o.layout, o.captureMode);
   const child = o.host.launch({
+    wrap: cap.wrap,
+    deathSignal: cap.deathSignal,
     command: argv[0]!,
     args: argv.slice(1),
     cwd: o.cwd,
@@ -278,12 +286,12 @@ export async function startGeneration(build: Build, run: number, o: GenerationCo
         startedAt,
         generation: build.generation,
       },
-      { expected, races: races.races, layout: o.layout, logger: o.logger },
+      { expected, races: races.races, layout: o.layout, logger: o.logger, held: cap },
     );
     const facts = a.crash?.facts ?? null;
     if (facts && g.hungReason) facts.hang = { reason: g.hungReason };
     // Before anything restarts: the next generation's core must not replace this one.
-    if (facts && o.mode === "run") facts.claimed = await o.claim(facts);
+    if (facts && o.mode === "run" && !facts.claimed) facts.claimed = await o.claim(facts);
     return { ended: a.ended, expected, facts, crashPid: a.crash?.summary.pid ?? child.pid ?? null };
   });
   g.ended = ending.then(({ ended, expected }) => ({ ended, expected }));
@@ -315,6 +323,7 @@ export async function startGeneration(build: Build, run: number, o: GenerationCo
         exitCode: ended.exitCode,
       });
     }
+    cap.dispose();
     return { ended, crash, expected };
   });
   return g;

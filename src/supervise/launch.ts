@@ -23,6 +23,12 @@ export interface LaunchOptions {
    * programs), so the kernel kills the service when the Node thread that started it dies.
    */
   dieWithParent?: boolean;
+  /**
+   * The signal for dieWithParent (default KILL). TERM where a dump must survive hotdump's death:
+   * a SIGKILL cuts a core dump short (the kernel stops at a pending fatal signal), while other
+   * signals are not delivered to a process that is dumping.
+   */
+  deathSignal?: "KILL" | "TERM";
   /** Number of inherited listening sockets at fd 3, 4, ... (socket activation). */
   listenFds?: number;
   stdin?: "inherit" | "ignore";
@@ -30,6 +36,8 @@ export interface LaunchOptions {
   tailBytes?: number;
   onStdout?: (chunk: Buffer) => void;
   onStderr?: (chunk: Buffer) => void;
+  /** Words before the service's own start (capture's tracer: launchCapture.ts), after any setpriv. */
+  wrap?: readonly string[];
 }
 
 export const CORE_PRELUDE = 'ulimit -S -c "$(ulimit -H -c)" 2>/dev/null';
@@ -51,7 +59,11 @@ export function launchService(o: LaunchOptions): Child {
       ...(o.onStdout ? { onStdout: o.onStdout } : {}),
       ...(o.onStderr ? { onStderr: o.onStderr } : {}),
     });
-  const wrap = (argv: string[]) => (o.dieWithParent ? withParentDeathSignal(argv) : argv);
+  // The tracer (container capture) goes before the service; setpriv before both.
+  const wrap = (argv: string[]) => {
+    const full = [...(o.wrap ?? []), ...argv];
+    return o.dieWithParent ? withParentDeathSignal(full, o.deathSignal ?? "KILL") : full;
+  };
   const shell = (prelude: string[]) => [
     "/bin/sh",
     "-c",

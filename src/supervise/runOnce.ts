@@ -7,6 +7,9 @@ import type { AnalyzeOptions } from "../analyze/analyze.js";
 import { signatureOf } from "../analyze/signature.js";
 import type { RecoveredPanic } from "../analyze/traceback/recovered.js";
 import { type Captured, captureCrash } from "../capture/capture.js";
+import { fileOrphanedCores } from "../capture/handler.js";
+import { prepareCapture } from "../capture/launchCapture.js";
+import type { CaptureModeRequest, ResolvedCapture } from "../capture/mode.js";
 import { snapshotAfterExec } from "../capture/processFacts.js";
 import { createRecoveredRecorder } from "../capture/recovered.js";
 import type { Report } from "../contracts/report.js";
@@ -38,6 +41,8 @@ export interface RunOnceOptions {
   runAnalysis?: boolean;
   /** Processes, timers and /proc (default: this machine). */
   host?: ProcessHost;
+  /** How the core reaches hotdump (capture/mode.ts); default auto. */
+  capture?: CaptureModeRequest;
 }
 
 export interface RunOnceResult {
@@ -50,6 +55,8 @@ export interface RunOnceResult {
   storeProblem?: HotdumpError;
   /** The process that crashed: the child itself, or a descendant (go run, sh -c, a script, make). */
   crashed?: CrashedSummary;
+  /** How the core was to reach hotdump, and why (capture/mode.ts). */
+  capture: ResolvedCapture;
   /** Panics it recovered and went on from (one record per signature, with how many times). */
   recovered: { crashId: string | null; by: string; message: string; fingerprint: string | null }[];
 }
@@ -84,6 +91,10 @@ export async function runOnce(o: RunOnceOptions): Promise<RunOnceResult> {
     }
   }
 
+  const cap = prepareCapture(o.capture ?? "auto", layout);
+  if (cap.capture.mode === "handler" && layout)
+    for (const c of await fileOrphanedCores(layout, { logger: o.logger }))
+      o.logger.warn(`filed an earlier crash the core handler kept: ${c.bundle?.id ?? "(not stored)"}`);
   const startedAt = new Date();
   const races = createRaceWatcher();
   // A panic the program recovered (an HTTP handler's) is a record even when the program then exits
@@ -147,6 +158,8 @@ export async function runOnce(o: RunOnceOptions): Promise<RunOnceResult> {
     stdin: "inherit",
     // SIGKILL of hotdump exec left its program running (ppid 1): PR_SET_PDEATHSIG ends it too.
     dieWithParent: true,
+    wrap: cap.wrap,
+    deathSignal: cap.deathSignal,
     tailBytes: o.tailBytes ?? 256 * 1024,
     onStdout: (c) => {
       o.stdout.write(c);
@@ -181,10 +194,12 @@ export async function runOnce(o: RunOnceOptions): Promise<RunOnceResult> {
   recoveredOut.flush();
   recoveredErr.flush();
   for (const [s, h] of handlers) process.off(s, h);
-  if (end.error && child.pid === undefined)
+  if (end.error && child.pid === undefined) {
+    cap.dispose();
     throw new HotdumpError("exec", "E_EXEC_SPAWN", `could not start ${o.command}: ${end.error.message}`, {
       cause: end.error,
     });
+  }
 
   const attributed = await attributeEnd(
     child,
@@ -203,7 +218,7 @@ export async function runOnce(o: RunOnceOptions): Promise<RunOnceResult> {
       startedAt,
       ...(snapshot ? { rootSnapshot: snapshot } : {}),
     },
-    { races: races.races, layout, logger: o.logger },
+    { races: races.races, layout, logger: o.logger, held: cap },
   );
   const { ended, stderrTail } = attributed;
   let crash: Captured | null = null;
@@ -222,10 +237,12 @@ export async function runOnce(o: RunOnceOptions): Promise<RunOnceResult> {
     }
   }
   await recorder?.flush();
+  cap.dispose();
   return {
     ended,
     recovered: recoveredPanics,
     ...(summary ? { crashed: summary } : {}),
+    capture: cap.capture,
     pid: child.pid,
     crash,
     stderrTail,

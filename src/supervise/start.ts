@@ -1,4 +1,5 @@
 /** What `dev` and `run` both do before supervising: the socket handoff and the store. */
+import { parseCaptureMode } from "../capture/mode.js";
 import type { ResolvedSupervise } from "../config/supervise.js";
 import { HotdumpError } from "../errors.js";
 import { type EventInput, ensureStore, type Journal, openJournal, type StoreLayout } from "../store/index.js";
@@ -66,6 +67,7 @@ export function supervisorFlagOptions(
     bakeHoldOld: sup.bakeHoldOld,
     ...(sup.liveness ? { liveness: sup.liveness } : {}),
     ...(sup.watchdogMs ? { watchdogMs: sup.watchdogMs } : {}),
+    captureMode: parseCaptureMode(sup.capture),
   };
 }
 

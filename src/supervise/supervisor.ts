@@ -4,9 +4,12 @@
  * through `capture`; so its unit tests (supervisor.test.ts) drive real decisions with fake
  * processes in milliseconds.
  */
+
 import { join } from "node:path";
 import { signatureOf } from "../analyze/signature.js";
 import { type Captured, type CrashFacts, captureCrash, claimCore } from "../capture/capture.js";
+import { fileOrphanedCores } from "../capture/handler.js";
+import { type CaptureModeRequest, resolveCaptureMode } from "../capture/mode.js";
 import { createRecoveredRecorder } from "../capture/recovered.js";
 import type { Report } from "../contracts/report.js";
 import {
@@ -100,6 +103,8 @@ export interface SupervisorOptions {
    * (default 120 s). Past it the core is still stored and the report comes from the traceback.
    */
   captureDeadlineMs?: number;
+  /** How crash cores reach hotdump (`--capture`, capture/mode.ts); default auto. */
+  captureMode?: CaptureModeRequest;
   /** Processes, timers and /proc (default: this machine). */
   host?: ProcessHost;
   /** Which generation's socket takes new connections (default: kernel steering of listenFds). */
@@ -214,6 +219,16 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
         })),
     o.logger,
   );
+  const captureMode = resolveCaptureMode(o.captureMode ?? "auto");
+  // Cores the handler filed while no supervisor was there to take them (one was killed mid-dump).
+  if (captureMode.mode === "handler")
+    void fileOrphanedCores(o.layout, { logger: o.logger, ...(o.journal ? { journal: o.journal } : {}) }).then(
+      (filed) => {
+        for (const c of filed)
+          o.logger.warn(`filed an earlier crash the core handler kept: ${c.bundle?.id ?? "(not stored)"}`);
+      },
+      (e: Error) => o.logger.warn(`could not file the core handler's earlier cores: ${e.message}`),
+    );
   // A panic the service recovered is a bundle without core; the same one again only counts.
   const recorder = createRecoveredRecorder({
     layout: o.layout,
@@ -464,6 +479,7 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
         storeWrite,
         claim: o.claim ?? claimCore,
         capture: captures.queue,
+        captureMode,
         recorder,
         ...(o.onOutput ? { onOutput: o.onOutput } : {}),
         ...(o.onCrash ? { onCrash: o.onCrash } : {}),

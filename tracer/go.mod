@@ -1,0 +1,3 @@
+module hotdump/tracer
+
+go 1.22
