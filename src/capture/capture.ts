@@ -355,6 +355,7 @@ export async function captureCrash(f: CrashFacts, o: CaptureOptions): Promise<Ca
         });
         const ev = enforceBudget(o.layout, o.budget ?? defaultBudget(o.layout.root), {
           protect: [bundle.id],
+          undelivered: journal.undelivered(),
           pinnedBinaries: o.pinnedBinaries ?? [],
         });
         if (ev.evicted.length) {

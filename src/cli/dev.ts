@@ -7,6 +7,7 @@ import { createInterface } from "node:readline";
 import type { Command } from "commander";
 import { createGoBuilder, formatDiagnostic } from "../build/index.js";
 import { loadConfig } from "../config/index.js";
+import { startFleetOutbox } from "../fleet/index.js";
 import { createDevSession } from "../supervise/dev.js";
 import {
   announceListening,
@@ -64,6 +65,7 @@ export function registerDev(program: Command): void {
       for (const w of config.warnings) logger.warn(`${w.where}: ${w.message}`);
       const store = openSupervisorStore(config.store.dir, logger, Boolean(opts.jsonEvents));
       const { layout, journal, sink } = store;
+      startFleetOutbox(layout.root, logger, config.fleet);
       let ui: UiServer | undefined;
       // The other goroutines of a crash dump are folded in the terminal (all kept in the bundle).
       const folds = createGenerationFolds(Boolean((c.optsWithGlobals() as CommonOptions).verbose));

@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { usageError } from "../errors.js";
+import { finishFleetOutbox, loadFleetFile, startFleetOutbox } from "../fleet/index.js";
 import { runOnce } from "../supervise/runOnce.js";
 import { type CommonOptions, loggerFor, printJson, storeDirFrom, storeOption } from "./common.js";
 import { crashSummaryLines } from "./summary.js";
@@ -25,6 +26,7 @@ export function registerExec(program: Command): void {
       const [command, ...args] = argv;
       if (!command) throw usageError("missing command: hotdump exec -- ./your-program [args]");
       const logger = loggerFor(cmd);
+      const outbox = startFleetOutbox(storeDirFrom(opts), logger, () => loadFleetFile(process.cwd()));
       const r = await runOnce({
         command,
         args,
@@ -68,6 +70,7 @@ export function registerExec(program: Command): void {
       } else if (r.ended.exitCode !== 0) {
         logger.info(`exited with status ${r.ended.exitCode} (not a crash: no core is kept)`);
       }
+      await finishFleetOutbox(outbox, logger);
       process.exitCode = r.ended.status;
     });
 }

@@ -15,10 +15,12 @@ import { registerDiff } from "./diff.js";
 import { registerDoctor } from "./doctor.js";
 import { registerEval } from "./eval.js";
 import { registerExec } from "./exec.js";
+import { registerFleet } from "./fleet.js";
 import { registerHistory } from "./history.js";
 import { registerInit } from "./init.js";
 import { registerMem } from "./mem.js";
 import { registerProfile } from "./profile.js";
+import { registerPush } from "./push.js";
 import { registerReport } from "./report.js";
 import { registerRun } from "./run.js";
 import { registerScan } from "./scan.js";
@@ -65,6 +67,8 @@ export function createProgram(): Command {
   registerMem(program);
   registerCheatsheet(program);
   registerUi(program);
+  registerPush(program);
+  registerFleet(program);
   // -v/--verbose is read from argv above; every subcommand accepts it wherever it is typed.
   for (const c of program.commands) c.option("-v, --verbose", "print the full error chain and debug logs");
   return program;

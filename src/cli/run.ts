@@ -8,6 +8,7 @@ import { basename, dirname, resolve } from "node:path";
 import type { Command } from "commander";
 import { loadConfig, parseDuration, parseSize } from "../config/index.js";
 import { HotdumpError, usageError } from "../errors.js";
+import { startFleetOutbox } from "../fleet/index.js";
 import { archiveBinary, sha256File, storeLayout } from "../store/index.js";
 import { sendControl, serveControl } from "../supervise/control.js";
 import { checksumMismatch, expectedSha256, preflightStart, type StartKind } from "../supervise/preflight.js";
@@ -89,6 +90,7 @@ export function registerRun(program: Command): void {
     const logger = loggerFor(c);
     const store = openSupervisorStore(storeDirFrom(opts), logger, Boolean(opts.jsonEvents));
     const { layout, journal, sink } = store;
+    startFleetOutbox(layout.root, logger, config?.fleet);
     let ui: UiServer | undefined;
     announceListening(inherited, logger, (e) => sink.emit(e));
     // A name without a slash is a file here first (`run -- svc`), else a command on PATH (`sh`).

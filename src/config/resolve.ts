@@ -156,6 +156,7 @@ export function resolveConfig(raw: RawConfig, ctx: ResolveContext): ResolvedConf
       drainMs: ms(raw.supervise?.drain, DEFAULTS.drain),
     },
     store: { dir: storeDir, maxUseBytes: size(s.max_use), keepFreeBytes: size(s.keep_free) },
+    fleet: raw.fleet ?? null,
   };
 }
 
