@@ -60,6 +60,7 @@ describe("hotdump fleet", () => {
     const ours = crashes.filter((c) => c.id === ca.id || c.id === cb.id);
     expect(ours.map((c) => `${c.host}/${c.id}`).sort()).toEqual([`alpha/${ca.id}`, `beta/${cb.id}`].sort());
     expect(ours[0]!.fingerprint).toBe(ours[1]!.fingerprint);
+    expect(ours[0]!.fingerprint).toMatch(/^v1-[0-9a-f]{16}$/); // src/analyze/signature.ts's
     expect(ours[0]!.culprit).toMatch(/^main\.checkout .*main\.go:19$/);
 
     const issues = await fleetJson<FleetIssue[]>(["issues"]);
@@ -80,6 +81,28 @@ describe("hotdump fleet", () => {
       const all = await fleet.keys();
       for (const f of m.files) expect(all).toContain(f.key);
     }
+  });
+
+  it("status by build: resolved stays resolved for the builds that had it, a new build regresses it", async () => {
+    const [issue] = (await fleetJson<FleetIssue[]>(["issues"])).filter((i) => i.hosts.includes("alpha"));
+    const r = await runCli(["fleet", "resolve", issue!.fingerprint], { env: fleet.env });
+    expect(r.code, r.stderr).toBe(0);
+    const status = async () =>
+      (await fleetJson<FleetIssue[]>(["issues"])).find((i) => i.fingerprint === issue!.fingerprint)!;
+    expect((await status()).status).toBe("resolved");
+    // A host still on the old build crashes again: still resolved.
+    await crashOn("beta", join(scratch.dir(), "store"));
+    expect(await status()).toMatchObject({ status: "resolved", count: 3 });
+    // The same bug in another build (-trimpath: other build ID, same functions): regressed.
+    const rebuilt = buildGoFixture("gdbpanic", { flags: ["-trimpath"] });
+    const r2 = await runCli(["exec", "--json", "--store", join(scratch.dir(), "store"), "--", rebuilt], {
+      cwd: scratch.dir(),
+      env: { ...fleet.env, HOTDUMP_HOST: "beta" },
+    });
+    expect(r2.stderr).toContain("fleet: delivered");
+    const now = await status();
+    expect(now).toMatchObject({ status: "regressed", count: 4, builds: 2 });
+    expect(now.lastSeen.build).not.toBe(now.firstSeen.build);
   });
 
   it("a pulled bundle gives the same report as on its host", async () => {

@@ -1,17 +1,12 @@
 /**
- * The fleet groups crashes by the same fingerprint a host uses for its own crash signatures, so
- * "the crash on host A is the one on host B" is decided by one function.
+ * The fleet groups crashes by the fingerprint a host uses for its own crash signatures
+ * (src/analyze/signature.ts), so "the crash on host A is the one on host B" is decided by one
+ * function. Fingerprints carry their version (`v1-…`): a fleet whose hosts run different hotdump
+ * versions groups each version's crashes apart rather than wrongly together.
  */
-import { createHash } from "node:crypto";
+import { signatureOf } from "../analyze/signature.js";
 import type { Report } from "../contracts/report.js";
 
-// INTERIM until src/analyze/signature.ts lands on main: kind + the user frames of the crashing
-// goroutine (function names only, no lines or addresses).
 export function fingerprintOf(report: Report): string {
-  const frames = (report.goroutine?.frames ?? [])
-    .filter((f) => f.class === "user")
-    .slice(0, 5)
-    .map((f) => f.function);
-  const basis = [report.kind, ...(frames.length ? frames : [report.culprit?.function ?? report.message])];
-  return `v0:${createHash("sha256").update(basis.join("\n")).digest("hex").slice(0, 16)}`;
+  return signatureOf({ ...report, races: report.races ?? [] }).fingerprint;
 }
