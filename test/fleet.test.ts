@@ -6,7 +6,7 @@
  */
 import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ListMultipartUploadsCommand } from "@aws-sdk/client-s3";
 import Database from "better-sqlite3";
@@ -175,6 +175,7 @@ describe("hotdump fleet", () => {
     const { id } = await crashOn("delta", store, {});
     const dir = join(store, "crashes", id);
     const core = join(dir, "core.zst");
+    rmSync(core, { force: true }); // the kernel's real core, where core_pattern let hotdump have one
     const h = createHash("sha256");
     for (let i = 0; i < 300 / 4; i++) {
       const chunk = randomBytes(4 * 1024 * 1024);

@@ -11,7 +11,7 @@
 
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { closeSync, existsSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { chmod, chown, mkdir } from "node:fs/promises";
 import { connect, createServer } from "node:net";
 import { join, resolve } from "node:path";
@@ -115,6 +115,27 @@ function tcpOpen(port: number): Promise<boolean> {
     });
     s.once("error", () => res(false));
   });
+}
+
+/**
+ * initdb and pg_ctl: on PATH (this machine: /usr/local/bin), else Debian's versioned directory
+ * (/usr/lib/postgresql/15/bin, which the postgresql package does not put on PATH).
+ */
+export function pgBin(name: "initdb" | "pg_ctl"): string {
+  const onPath = findOnPath(name);
+  if (onPath) return onPath;
+  const root = "/usr/lib/postgresql";
+  let versions: string[] = [];
+  try {
+    versions = readdirSync(root).sort((a, b) => Number(b) - Number(a));
+  } catch {
+    // not installed
+  }
+  for (const v of versions) if (existsSync(join(root, v, "bin", name))) return join(root, v, "bin", name);
+  throw fleetLocalFailed(
+    `PostgreSQL's ${name} is missing`,
+    new Error("install PostgreSQL 15+ (apt-get install postgresql), or point HOTDUMP_FLEET_PG at a running one"),
+  );
 }
 
 /** Root runs PostgreSQL as the postgres user (it refuses root); anyone else as themselves. */
@@ -293,7 +314,7 @@ async function startPostgres(
     const pwfile = join(pgDir, "pwfile");
     writeFileSync(pwfile, `${creds.pgPassword}\n`, { mode: 0o600 });
     if (user) await chown(pwfile, user.uid, user.gid);
-    const r = await run("initdb", [
+    const r = await run(pgBin("initdb"), [
       "-D",
       data,
       "-U",
@@ -314,7 +335,7 @@ async function startPostgres(
   for (let attempt = 0; ; attempt++) {
     const port = await freePort();
     const r = await run(
-      "pg_ctl",
+      pgBin("pg_ctl"),
       [
         "-D",
         data,
@@ -427,8 +448,8 @@ export async function fleetDown(dirArg: string): Promise<{ stopped: string[] }> 
     const user = pgUser();
     const args = ["-D", data, "-m", "fast", "-w", "stop"];
     const r = user
-      ? await runCapture(user.argv[0]!, [...user.argv.slice(1), "pg_ctl", ...args], { timeoutMs: 60_000 })
-      : await runCapture("pg_ctl", args, { timeoutMs: 60_000 });
+      ? await runCapture(user.argv[0]!, [...user.argv.slice(1), pgBin("pg_ctl"), ...args], { timeoutMs: 60_000 })
+      : await runCapture(pgBin("pg_ctl"), args, { timeoutMs: 60_000 });
     if (r.end.exitCode === 0) stopped.push("postgresql");
     else throw fleetLocalFailed("pg_ctl stop failed", new Error(r.stderr.trim() || `exit ${r.end.exitCode}`));
   }
