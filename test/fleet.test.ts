@@ -13,6 +13,7 @@ import Database from "better-sqlite3";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { FleetCrash, FleetIssue } from "../src/fleet/catalog.js";
 import { enforceBudget, openJournal, storeLayout } from "../src/store/index.js";
+import { launchChromium } from "./helpers/browser.js";
 import { gather, HOTDUMP, runCli } from "./helpers/cli.js";
 import { useFleet } from "./helpers/fleet.js";
 import { buildGoFixture } from "./helpers/go.js";
@@ -46,6 +47,8 @@ async function fleetJson<T>(args: string[]): Promise<T> {
 
 describe("hotdump fleet", () => {
   let alpha: { id: string; store: string };
+  /** The crash with the 300 MB core (the resume test), and that core's first bytes. */
+  let big: { id: string; head: Buffer } | null = null;
 
   it("the same crash on two hosts is one issue with both hosts; the binary is stored once", async () => {
     const a = { store: join(fleet.tmp(), "store") }; // the next test pulls from it
@@ -183,6 +186,7 @@ describe("hotdump fleet", () => {
       appendFileSync(core, chunk);
     }
     const sha = h.digest("hex");
+    big = { id, head: readFileSync(core).subarray(0, 16) };
     const meta = JSON.parse(readFileSync(join(dir, "meta.json"), "utf8"));
     meta.core = { ...meta.core, found: true, stored: "core.zst", compression: "zstd" };
     writeFileSync(join(dir, "meta.json"), JSON.stringify(meta));
@@ -234,5 +238,60 @@ describe("hotdump fleet", () => {
       .update(readFileSync(join(into, "crashes", id, "core.zst")))
       .digest("hex");
     expect(back).toBe(sha);
+  });
+
+  it("the dashboard over the fleet in Chromium: issues across hosts, a host column, crash pages, cores by short presigned URL", async () => {
+    const token = "fleet-dashboard-test-token-0123456789";
+    const ui = scratch.track(
+      spawn(process.execPath, [HOTDUMP, "ui", "--fleet", "--port", "0", "--token", token], {
+        env: { ...process.env, ...fleet.env },
+        stdio: ["ignore", "pipe", "pipe"],
+      }),
+    );
+    const out = gather(ui);
+    const url = await new Promise<string>((ok, fail) => {
+      ui.stdout!.on("data", () => {
+        const m = /^(http:\/\/127\.0\.0\.1:\d+\/\?token=\S+)$/m.exec(out.stdout);
+        if (m) ok(m[1]!);
+      });
+      ui.once("exit", (code) => fail(new Error(`hotdump ui --fleet exited ${code}: ${out.stderr}`)));
+    });
+    const origin = new URL(url).origin;
+    const browser = await launchChromium();
+    try {
+      const page = await browser.newPage();
+      await page.goto(url);
+      const issue = page.locator("#issues tbody tr", { hasText: "cart of ada over limit" });
+      await issue.first().waitFor({ timeout: 30_000 });
+      expect(await issue.first().locator("td").nth(2).textContent()).toBe("alpha, beta");
+      expect(await page.locator("#crashes thead th").allTextContents()).toEqual([
+        "Time",
+        "Host",
+        "Kind",
+        "Message",
+        "Culprit",
+      ]);
+      const row = page.locator(`#crashes tr[data-id="alpha~${alpha.id}"]`);
+      expect(await row.locator("td.host").textContent()).toBe("alpha");
+      await row.locator("a").click();
+      await page.getByText("cart of ada over limit: 21 > 10").first().waitFor({ timeout: 30_000 });
+      expect(await page.locator("main").textContent()).toContain("main.checkout");
+      expect(await page.locator("main").textContent()).toContain(`hotdump fleet pull alpha/${alpha.id}`);
+    } finally {
+      await browser.close();
+    }
+    // The same token rules as the local dashboard: nothing without it.
+    expect((await fetch(`${origin}/api/overview`)).status).toBe(401);
+    // A core is a redirect to a presigned URL that expires in 5 minutes, never proxied.
+    expect(big).not.toBeNull();
+    const r = await fetch(`${origin}/api/crashes/delta~${big!.id}/core?token=${token}`, {
+      redirect: "manual",
+    });
+    expect(r.status).toBe(302);
+    const location = r.headers.get("location")!;
+    expect(new URL(location).searchParams.get("X-Amz-Expires")).toBe("300");
+    const head = await fetch(location, { headers: { Range: "bytes=0-15" } });
+    expect(head.status).toBe(206);
+    expect(Buffer.from(await head.arrayBuffer())).toEqual(big!.head);
   });
 });

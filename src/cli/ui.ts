@@ -1,9 +1,11 @@
 import type { Command } from "commander";
 import { usageError } from "../errors.js";
+import { connectFleet, createFleetView, fleetNotConfigured, loadFleetSettings } from "../fleet/index.js";
 import { createUiServer, DEFAULT_PORT } from "../ui/index.js";
 import { type CommonOptions, loggerFor, storeDirFrom, storeOption } from "./common.js";
 
 interface UiOptions extends CommonOptions {
+  fleet?: boolean;
   port?: string;
   host?: string;
   token?: string;
@@ -22,7 +24,8 @@ export function registerUi(program: Command): void {
       .option(
         "--token <t>",
         "require this token on every request (generated and printed once for a non-loopback --host)",
-      ),
+      )
+      .option("--fleet", "every host's crashes (the fleet settings): a host column, an issues view"),
   ).action(async (opts: UiOptions, cmd: Command) => {
     const logger = loggerFor(cmd);
     let port: number | undefined;
@@ -31,8 +34,10 @@ export function registerUi(program: Command): void {
       if (!Number.isInteger(port) || port < 0 || port > 65535)
         throw usageError(`--port must be a number from 0 to 65535, not ${JSON.stringify(opts.port)}`);
     }
+    const fleet = opts.fleet ? await openFleetView() : null;
     const ui = await createUiServer({
       storeDir: storeDirFrom(opts),
+      ...(fleet ? { fleet: fleet.view } : {}),
       ...(opts.host ? { host: opts.host } : {}),
       ...(port !== undefined ? { port, strictPort: true } : {}),
       ...(opts.token !== undefined ? { token: opts.token } : {}),
@@ -48,10 +53,20 @@ export function registerUi(program: Command): void {
       const stop = () => {
         process.off("SIGINT", stop);
         process.off("SIGTERM", stop);
-        void ui.close().then(resolve);
+        void ui
+          .close()
+          .then(() => fleet?.conn.close())
+          .then(resolve);
       };
       process.on("SIGINT", stop);
       process.on("SIGTERM", stop);
     });
   });
+}
+
+async function openFleetView() {
+  const settings = loadFleetSettings(process.cwd(), process.env);
+  if (!settings) throw fleetNotConfigured();
+  const conn = await connectFleet(settings);
+  return { conn, view: createFleetView(conn, `s3://${settings.bucket}/${settings.prefix}`) };
 }

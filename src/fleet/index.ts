@@ -1,5 +1,6 @@
 export { type Catalog, type FleetCrash, type FleetIssue, issueStatus, openCatalog } from "./catalog.js";
 export { type Check, checkDeployment } from "./check.js";
+export { createFleetView } from "./dashboard.js";
 export { fleetBacklog, fleetNotConfigured } from "./errors.js";
 export { finishFleetOutbox, startFleetOutbox } from "./hook.js";
 export { DEFAULT_FLEET_DIR, fleetDown, fleetUp, type LocalFleet } from "./local.js";

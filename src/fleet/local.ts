@@ -11,7 +11,16 @@
 
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { closeSync, existsSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { chmod, chown, mkdir } from "node:fs/promises";
 import { connect, createServer } from "node:net";
 import { join, resolve } from "node:path";
@@ -134,7 +143,9 @@ export function pgBin(name: "initdb" | "pg_ctl"): string {
   for (const v of versions) if (existsSync(join(root, v, "bin", name))) return join(root, v, "bin", name);
   throw fleetLocalFailed(
     `PostgreSQL's ${name} is missing`,
-    new Error("install PostgreSQL 15+ (apt-get install postgresql), or point HOTDUMP_FLEET_PG at a running one"),
+    new Error(
+      "install PostgreSQL 15+ (apt-get install postgresql), or point HOTDUMP_FLEET_PG at a running one",
+    ),
   );
 }
 
@@ -448,7 +459,9 @@ export async function fleetDown(dirArg: string): Promise<{ stopped: string[] }> 
     const user = pgUser();
     const args = ["-D", data, "-m", "fast", "-w", "stop"];
     const r = user
-      ? await runCapture(user.argv[0]!, [...user.argv.slice(1), pgBin("pg_ctl"), ...args], { timeoutMs: 60_000 })
+      ? await runCapture(user.argv[0]!, [...user.argv.slice(1), pgBin("pg_ctl"), ...args], {
+          timeoutMs: 60_000,
+        })
       : await runCapture(pgBin("pg_ctl"), args, { timeoutMs: 60_000 });
     if (r.end.exitCode === 0) stopped.push("postgresql");
     else throw fleetLocalFailed("pg_ctl stop failed", new Error(r.stderr.trim() || `exit ${r.end.exitCode}`));
