@@ -263,7 +263,8 @@ describe("hotdump fleet", () => {
       await page.goto(url);
       const issue = page.locator("#issues tbody tr", { hasText: "cart of ada over limit" });
       await issue.first().waitFor({ timeout: 30_000 });
-      expect(await issue.first().locator("td").nth(2).textContent()).toBe("alpha, beta");
+      // Every host that had it (the later tests' hosts crashed with the same bug).
+      expect(await issue.first().locator("td").nth(2).textContent()).toMatch(/^alpha, beta(, [a-z]+)*$/);
       expect(await page.locator("#crashes thead th").allTextContents()).toEqual([
         "Time",
         "Host",

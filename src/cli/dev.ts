@@ -9,6 +9,7 @@ import { createGoBuilder, formatDiagnostic } from "../build/index.js";
 import { loadConfig } from "../config/index.js";
 import { startFleetOutbox } from "../fleet/index.js";
 import { createDevSession } from "../supervise/dev.js";
+import { startMetrics } from "../supervise/metrics.js";
 import {
   announceListening,
   handOffIfListening,
@@ -23,6 +24,7 @@ import { crashSummaryLines } from "./summary.js";
 import { addSuperviseFlags, resolveSuperviseFlags, type SuperviseFlags } from "./superviseFlags.js";
 
 interface DevOptions extends CommonOptions, SuperviseFlags {
+  metrics?: string;
   config?: string;
   package?: string;
   redact?: boolean;
@@ -65,7 +67,8 @@ export function registerDev(program: Command): void {
       for (const w of config.warnings) logger.warn(`${w.where}: ${w.message}`);
       const store = openSupervisorStore(config.store.dir, logger, Boolean(opts.jsonEvents));
       const { layout, journal, sink } = store;
-      startFleetOutbox(layout.root, logger, config.fleet);
+      const outbox = startFleetOutbox(layout.root, logger, config.fleet);
+      await startMetrics(opts.metrics, { ...store, backlog: outbox ? () => outbox.backlog() : null });
       let ui: UiServer | undefined;
       // The other goroutines of a crash dump are folded in the terminal (all kept in the bundle).
       const folds = createGenerationFolds(Boolean((c.optsWithGlobals() as CommonOptions).verbose));

@@ -11,6 +11,7 @@ import { HotdumpError, usageError } from "../errors.js";
 import { startFleetOutbox } from "../fleet/index.js";
 import { archiveBinary, sha256File, storeLayout } from "../store/index.js";
 import { sendControl, serveControl } from "../supervise/control.js";
+import { startMetrics } from "../supervise/metrics.js";
 import { checksumMismatch, expectedSha256, preflightStart, type StartKind } from "../supervise/preflight.js";
 import { resolveCommand } from "../supervise/resolveCommand.js";
 import {
@@ -27,6 +28,7 @@ import { crashSummaryLines } from "./summary.js";
 import { addSuperviseFlags, resolveSuperviseFlags, type SuperviseFlags } from "./superviseFlags.js";
 
 interface RunOptions extends CommonOptions, SuperviseFlags {
+  metrics?: string;
   config?: string;
   ui?: boolean;
   sha256?: string;
@@ -90,7 +92,8 @@ export function registerRun(program: Command): void {
     const logger = loggerFor(c);
     const store = openSupervisorStore(storeDirFrom(opts), logger, Boolean(opts.jsonEvents));
     const { layout, journal, sink } = store;
-    startFleetOutbox(layout.root, logger, config?.fleet);
+    const outbox = startFleetOutbox(layout.root, logger, config?.fleet);
+    await startMetrics(opts.metrics, { ...store, backlog: outbox ? () => outbox.backlog() : null });
     let ui: UiServer | undefined;
     announceListening(inherited, logger, (e) => sink.emit(e));
     // A name without a slash is a file here first (`run -- svc`), else a command on PATH (`sh`).

@@ -30,5 +30,9 @@ export function addSuperviseFlags(cmd: Command): Command {
       "--drain <duration>",
       "how long an old generation may drain after SIGTERM before SIGKILL (default 30s)",
     )
-    .option("--json-events", "print every event as one JSON object per line on stdout");
+    .option("--json-events", "print every event as one JSON object per line on stdout")
+    .option(
+      "--metrics <addr>",
+      "serve Prometheus metrics on HOST:PORT/metrics (generations, switches, rollbacks, crashes by kind, upload backlog)",
+    );
 }
