@@ -86,6 +86,33 @@ describe("hotdump fleet", () => {
     }
   });
 
+  it("fleet init checks the deployment and says what is missing; fleet up again finds it running", async () => {
+    const r = await runCli(["fleet", "init", "--json"], { env: fleet.env });
+    const checks = JSON.parse(r.stdout) as { name: string; status: string; detail: string }[];
+    expect(Object.fromEntries(checks.map((c) => [c.name, c.status]))).toEqual({
+      bucket: "ok",
+      "conditional create": "ok",
+      multipart: "ok",
+      presign: "ok",
+      // versitygw's posix back end has no lifecycle rules: said, with the rule to add elsewhere.
+      lifecycle: "missing",
+      schema: "ok",
+    });
+    expect(r.code).toBe(1);
+    expect(checks.find((c) => c.name === "lifecycle")!.detail).toMatch(/abort.*incomplete multipart/i);
+    // Nothing of the checks is left in the bucket.
+    expect((await fleet.keys()).filter((k) => k.includes("_hotdump-check"))).toEqual([]);
+
+    const again = await runCli(["fleet", "up", "--dir", fleet.dir, "--json"]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(JSON.parse(again.stdout)).toMatchObject({ reused: true, env: fleet.env });
+
+    // A half-set fleet is one line with a code, never a stack trace.
+    const bad = await runCli(["push"], { env: { HOTDUMP_FLEET_S3: "s3://bucket-x", HOTDUMP_FLEET_PG: "" } });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr.trim()).toMatch(/^hotdump: HOTDUMP_FLEET_PG: missing .*\[E_FLEET_SETTING\]$/);
+  });
+
   it("status by build: resolved stays resolved for the builds that had it, a new build regresses it", async () => {
     const [issue] = (await fleetJson<FleetIssue[]>(["issues"])).filter((i) => i.hosts.includes("alpha"));
     const r = await runCli(["fleet", "resolve", issue!.fingerprint], { env: fleet.env });
