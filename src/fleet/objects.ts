@@ -87,7 +87,10 @@ export function createObjectStore(
       await client.send(new HeadObjectCommand({ Bucket, Key }));
       return true;
     } catch (e) {
-      if (statusOf(e) === 404) return false;
+      // AWS answers a HEAD of a missing key with 403 when the key may not list the bucket (a
+      // host's least-rights key): not known to exist; the create that follows says the rest.
+      const status = statusOf(e);
+      if (status === 404 || status === 403) return false;
       throw fail(e);
     }
   };
