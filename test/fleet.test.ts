@@ -302,9 +302,19 @@ describe("hotdump fleet", () => {
       const row = page.locator(`#crashes tr[data-id="alpha~${alpha.id}"]`);
       expect(await row.locator("td.host").textContent()).toBe("alpha");
       await row.locator("a").click();
-      await page.getByText("cart of ada over limit: 21 > 10").first().waitFor({ timeout: 30_000 });
-      expect(await page.locator("main").textContent()).toContain("main.checkout");
-      expect(await page.locator("main").textContent()).toContain(`hotdump fleet pull alpha/${alpha.id}`);
+      await page.locator("#crash-message").waitFor({ timeout: 30_000 });
+      const main = page.locator("main");
+      expect(await page.locator("#crash-message").textContent()).toBe("cart of ada over limit: 21 > 10");
+      expect(await main.textContent()).toContain(`alpha~${alpha.id}`);
+      expect(await main.textContent()).toContain("main.checkout");
+      // The crash with a core: its download link and the command that debugs it here.
+      await page.goto(`${origin}/#/crash/delta~${big!.id}`);
+      await page.locator("#crash-message").waitFor({ timeout: 30_000 });
+      await page.getByText(`delta~${big!.id}`).first().waitFor({ timeout: 30_000 });
+      expect(await page.getByRole("link", { name: "Core (compressed)" }).getAttribute("href")).toBe(
+        `/api/crashes/delta~${big!.id}/core`,
+      );
+      expect(await main.textContent()).toContain(`hotdump fleet pull delta/${big!.id}`);
     } finally {
       await browser.close();
     }
