@@ -27,16 +27,6 @@ function hotdump(args, env, opts = {}) {
   return { ...r, secs, rssMiB: kb / 1024 };
 }
 
-const SDK_UPLOAD = `
-import { S3Client } from "@aws-sdk/client-s3";
-import { Upload } from "@aws-sdk/lib-storage";
-import { createReadStream } from "node:fs";
-const [file, bucket, key] = process.argv.slice(1);
-const client = new S3Client({ region: "us-east-1", endpoint: process.env.HOTDUMP_FLEET_S3_ENDPOINT, forcePathStyle: true,
-  requestChecksumCalculation: "WHEN_REQUIRED", responseChecksumValidation: "WHEN_REQUIRED" });
-await new Upload({ client, params: { Bucket: bucket, Key: key, Body: createReadStream(file) }, partSize: 16 << 20, queueSize: 4 }).done();
-`;
-
 await runBench(async () => {
   const base = tempDir("fleet");
   chmodSync(base, 0o711); // PostgreSQL runs as the postgres user: it must reach base/fleet/pg
@@ -44,8 +34,7 @@ await runBench(async () => {
   const up = hotdump(["fleet", "up", "--dir", fleetDir, "--json"], {});
   if (up.status !== 0) throw new Error(`fleet up: ${up.stderr}`);
   const env = { ...JSON.parse(up.stdout).env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" };
-  const sdkScript = join(base, "sdk-upload.mjs");
-  writeFileSync(sdkScript, SDK_UPLOAD);
+  const sdkScript = join(import.meta.dirname, "lib", "sdk-upload.mjs");
   execFileSync("go", ["build", "-o", join(base, "gdbpanic"), "./gdbpanic"], {
     cwd: TEST_FIXTURES,
     env: { ...process.env, CGO_ENABLED: "0" },
