@@ -13,6 +13,10 @@ export PATH := $(dir $(DLV)):$(PATH)
 
 .PHONY: setup deps tools build demo test lint typecheck clean
 
+# The set-up's steps are independent until the build: npm ci (better-sqlite3's native build), the
+# Delve build and apt-get run side by side (apt-get's own steps one after the other: dpkg's lock).
+MAKEFLAGS += --jobs=4 --output-sync=line
+
 setup: deps tools build
 
 deps: node_modules/.installed
@@ -41,7 +45,7 @@ $(VERSITYGW):
 	@touch $@
 
 # Debian's chromium, for the dashboard's browser tests only (playwright-core drives it).
-.tools/chromium.ok:
+.tools/chromium.ok: .tools/apt.ok
 	@mkdir -p .tools
 	@if [ ! -x /usr/bin/chromium ]; then \
 	   if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \

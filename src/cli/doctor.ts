@@ -1,12 +1,13 @@
 import { existsSync } from "node:fs";
 import type { Command } from "commander";
-import { resolveDlvPath } from "../analyze/delve/index.js";
+import { DELVE_VERSION, DLV_INSTALL_REMEDY, installDelve, resolveDlvPath } from "../analyze/delve/index.js";
 import { applyCoreFix, type DoctorCheck, doctorCoreChecks } from "../capture/index.js";
 import { readBinaryIdentity } from "../elf/index.js";
 import { isHotdumpError } from "../errors.js";
-import { defaultBudget, freeBytes } from "../store/index.js";
+import { defaultBudget, freeBytes, journalEngineProblem } from "../store/index.js";
 import { runCapture } from "../util/child.js";
 import { useColour } from "../util/log.js";
+import { nativeProblem } from "../util/native.js";
 import { type CommonOptions, formatBytes, printJson, storeDirFrom, storeOption } from "./common.js";
 
 interface DoctorOptions extends CommonOptions {
@@ -31,22 +32,20 @@ async function versionCheck(
   }
 }
 
+const delveCheck = () =>
+  versionCheck("delve", resolveDlvPath(), ["version"], DLV_INSTALL_REMEDY, /Version: (\S+)/);
+
+/** doctor --fix: Delve is installed only when asked, with the Go toolchain the user already has. */
+async function fixDelve(): Promise<string> {
+  if ((await delveCheck()).status === "ok") return "nothing to fix: Delve is installed";
+  const path = await installDelve();
+  return `fixed: installed Delve ${DELVE_VERSION} at ${path}`;
+}
+
 async function toolChecks(): Promise<DoctorCheck[]> {
-  let dlv = "dlv";
-  try {
-    dlv = resolveDlvPath();
-  } catch {
-    // reported by the check below
-  }
   return Promise.all([
     versionCheck("go", "go", ["version"], "install Go: https://go.dev/doc/install", /go version (go\S+)/),
-    versionCheck(
-      "delve",
-      dlv,
-      ["version"],
-      "go install github.com/go-delve/delve/cmd/dlv@v1.27.2 (or make setup)",
-      /Version: (\S+)/,
-    ),
+    delveCheck(),
     versionCheck(
       "gdb",
       "gdb",
@@ -62,6 +61,29 @@ async function toolChecks(): Promise<DoctorCheck[]> {
       /v(\d+\.\d+\.\d+)/,
     ),
   ]);
+}
+
+function journalCheck(): DoctorCheck {
+  const problem = journalEngineProblem();
+  if (!problem) return { id: "journal", status: "ok", message: "journal: better-sqlite3 loads" };
+  return { id: "journal", status: "warn", message: problem.shortMessage };
+}
+
+/** koffi ships prebuilt binaries (an optional dependency per platform): without one, say what is lost. */
+function nativeCheck(): DoctorCheck {
+  const problem = nativeProblem();
+  if (!problem)
+    return {
+      id: "native",
+      status: "ok",
+      message: "koffi loads: descendant tracking and socket steering available",
+    };
+  return {
+    id: "native",
+    status: "warn",
+    message: `koffi could not load (${problem}): orphaned descendants' exit statuses are lost and --listen falls back to a shared socket`,
+    remedy: "reinstall without --omit=optional (koffi's prebuilt binary is an optional dependency)",
+  };
 }
 
 function storeCheck(dir: string): DoctorCheck {
@@ -129,7 +151,7 @@ export function registerDoctor(program: Command): void {
         "check everything crash capture depends on: core_pattern, core limits, Delve, gdb, Go, disk",
       )
       .option("--json", "print the checks as JSON")
-      .option("--fix", "apply the settings hotdump can fix (root): core_pattern")
+      .option("--fix", "apply what hotdump can fix: core_pattern (root), install Delve (go install)")
       .option("--binary <path>", "also check that this binary can be debugged (DWARF, Go build info)"),
   ).action(async (opts: DoctorOptions) => {
     const out: string[] = [];
@@ -145,10 +167,18 @@ export function registerDoctor(program: Command): void {
         if (!isHotdumpError(e)) throw e;
         out.push(`could not fix: ${e.shortMessage}`);
       }
+      try {
+        out.push(await fixDelve());
+      } catch (e) {
+        if (!isHotdumpError(e)) throw e;
+        out.push(`could not fix: ${e.shortMessage}`);
+      }
     }
     const checks: DoctorCheck[] = [
       ...doctorCoreChecks({ cwd: process.cwd() }),
       ...(await toolChecks()),
+      journalCheck(),
+      nativeCheck(),
       storeCheck(storeDirFrom(opts)),
       ...(opts.binary ? [await binaryCheck(opts.binary)] : []),
     ];

@@ -4,6 +4,8 @@
  * was evicted by the budget stays counted here.
  */
 import { chmodSync, existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import { HotdumpError } from "../errors.js";
 import { FILE_MODE, type StoreLayout } from "./layout.js";
@@ -163,6 +165,36 @@ export interface JournalOptions {
   onWriteState?: (error: Error | null, held: number) => void;
 }
 
+/**
+ * better-sqlite3 loads its native module at the first `new Database`; the module exists only when
+ * npm ran its install script (prebuild-install, else node-gyp), which npm 11 skips for packages not
+ * in allowScripts and `--ignore-scripts` skips always. Crashes are still captured then (bundles do
+ * not need the journal): say so, and how to build it, instead of the binding loader's 13 paths.
+ */
+export function sqliteUnbuilt(cause: unknown): HotdumpError | null {
+  const message = (cause as Error | undefined)?.message ?? "";
+  if (!/Could not locate the bindings file|better_sqlite3\.node/.test(message)) return null;
+  const dir = dirname(createRequire(import.meta.url).resolve("better-sqlite3/package.json"));
+  return new HotdumpError(
+    "store",
+    "E_SQLITE_UNBUILT",
+    `the journal needs better-sqlite3's native module, which npm did not build (install scripts blocked): run \`npm rebuild better-sqlite3\` in ${dirname(dirname(dir))} or reinstall with \`npm install -g --allow-scripts=better-sqlite3 hotdump\`; crashes are still captured as bundles`,
+    { cause },
+  );
+}
+
+/** null when the journal's SQLite engine loads; else the error that says how to build it. */
+export function journalEngineProblem(): HotdumpError | null {
+  try {
+    new Database(":memory:").close();
+    return null;
+  } catch (cause) {
+    return (
+      sqliteUnbuilt(cause) ?? new HotdumpError("store", "E_JOURNAL_OPEN", (cause as Error).message, { cause })
+    );
+  }
+}
+
 /** At most this many writes are held; beyond, the oldest are dropped and counted. */
 const MAX_HELD = 10_000;
 
@@ -184,13 +216,16 @@ export function openJournal(layout: StoreLayout, opts: JournalOptions = {}): Jou
         if (existsSync(f)) chmodSync(f, FILE_MODE);
     }
   } catch (cause) {
-    throw new HotdumpError(
-      "store",
-      "E_JOURNAL_OPEN",
-      `cannot open the journal ${layout.journal}: ${(cause as Error).message}`,
-      {
-        cause,
-      },
+    throw (
+      sqliteUnbuilt(cause) ??
+      new HotdumpError(
+        "store",
+        "E_JOURNAL_OPEN",
+        `cannot open the journal ${layout.journal}: ${(cause as Error).message}`,
+        {
+          cause,
+        },
+      )
     );
   }
   const insertEvent = db.prepare(

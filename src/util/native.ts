@@ -16,6 +16,7 @@ interface Libc {
 }
 
 let libc: Libc | null | undefined;
+let loadError = "";
 
 function load(): Libc | null {
   if (libc !== undefined) return libc;
@@ -26,10 +27,16 @@ function load(): Libc | null {
       prctl: lib.func("int prctl(int, unsigned long, unsigned long, unsigned long, unsigned long)"),
       waitpid: lib.func("int waitpid(int, _Out_ int *, int)"),
     };
-  } catch {
+  } catch (e) {
     libc = null;
+    loadError = (e as Error).message.split("\n")[0] ?? "";
   }
   return libc;
+}
+
+/** Why koffi could not reach libc (for `hotdump doctor`), or null when it can. */
+export function nativeProblem(): string | null {
+  return load() ? null : loadError || "koffi did not load";
 }
 
 let subreaper = false;

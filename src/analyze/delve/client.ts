@@ -5,11 +5,11 @@
  */
 import { existsSync } from "node:fs";
 import { connect } from "node:net";
-import { homedir } from "node:os";
 import { delimiter, join } from "node:path";
 import { type HotdumpError, isHotdumpError } from "../../errors.js";
 import { type Child, startChild, withParentDeathSignal } from "../../util/child.js";
 import { dlvAttachFailed, dlvNotFound, dlvOpenFailed, dlvTimeout } from "./errors.js";
+import { installedDelve } from "./install.js";
 import { type CallOptions, createRpcConnection, type RpcConnection } from "./rpc.js";
 import type { GetVersionOut, RpcMethod, RpcMethods } from "./types.js";
 
@@ -17,7 +17,7 @@ import type { GetVersionOut, RpcMethod, RpcMethods } from "./types.js";
 export type DelveTarget = { binary: string; core: string } | { pid: number };
 
 export type DelveSessionOptions = DelveTarget & {
-  /** Default: $HOTDUMP_DLV, then `dlv` on PATH, then $GOPATH/bin or ~/go/bin. */
+  /** Default: $HOTDUMP_DLV, then `dlv` on PATH, then the Go bin directory (`go env GOBIN GOPATH`). */
   dlvPath?: string;
   /** Per-call timeout and the start timeout (ms, default 30 s). */
   timeoutMs?: number;
@@ -41,15 +41,13 @@ export interface DelveSession {
 
 const LISTENING = /API server listening at: (\S+):(\d+)/;
 
-/** Where dlv is: an explicit path wins, then $HOTDUMP_DLV, PATH, $GOPATH/bin, ~/go/bin. */
+/** Where dlv is: an explicit path wins, then $HOTDUMP_DLV, PATH, the Go bin directory. */
 export function resolveDlvPath(explicit?: string): string {
   if (explicit) return explicit;
   if (process.env.HOTDUMP_DLV) return process.env.HOTDUMP_DLV;
   for (const dir of (process.env.PATH ?? "").split(delimiter))
     if (dir && existsSync(join(dir, "dlv"))) return join(dir, "dlv");
-  const gopath = process.env.GOPATH?.split(delimiter)[0] ?? join(homedir(), "go");
-  const fromGopath = join(gopath, "bin", "dlv");
-  return existsSync(fromGopath) ? fromGopath : "dlv";
+  return installedDelve() ?? "dlv";
 }
 
 export async function createDelveSession(opts: DelveSessionOptions): Promise<DelveSession> {

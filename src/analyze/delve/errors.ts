@@ -1,8 +1,8 @@
 /** The Delve client's failures, written once: each with a stable code and the remedy. */
 import { HotdumpError } from "../../errors.js";
+import { DELVE_INSTALL_COMMAND } from "./install.js";
 
-export const DLV_INSTALL_REMEDY =
-  "run `make setup` or `go install github.com/go-delve/delve/cmd/dlv@v1.27.2`";
+export const DLV_INSTALL_REMEDY = `install it with \`hotdump doctor --fix\` (runs \`${DELVE_INSTALL_COMMAND}\`)`;
 
 export const dlvNotFound = (dlvPath: string, cause?: unknown) =>
   new HotdumpError("analyze", "E_DLV_NOT_FOUND", `Delve (${dlvPath}) was not found: ${DLV_INSTALL_REMEDY}`, {

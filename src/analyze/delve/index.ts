@@ -30,6 +30,7 @@ export {
 } from "./errors.js";
 export { type FormatOptions, formatVariable, REDACTED } from "./format.js";
 export { goroutineState } from "./goroutines.js";
+export { DELVE_INSTALL_COMMAND, DELVE_VERSION, installDelve } from "./install.js";
 export { isSecretName, isSecretType } from "./redact.js";
 export { type CallOptions, createRpcConnection, type RpcConnection } from "./rpc.js";
 export type * as dlv from "./types.js";
