@@ -47,7 +47,9 @@ export function registerUi(program: Command): void {
       logger.warn(
         `listening on ${ui.host}, not loopback: every request needs the token ${ui.token} (shown once)`,
       );
-    logger.info(fleet ? `dashboard for the fleet ${fleet.view.label}` : `dashboard for ${storeDirFrom(opts)}`);
+    logger.info(
+      fleet ? `dashboard for the fleet ${fleet.view.label}` : `dashboard for ${storeDirFrom(opts)}`,
+    );
     process.stdout.write(`${ui.url}\n`);
     await new Promise<void>((resolve) => {
       const stop = () => {
