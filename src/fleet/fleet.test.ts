@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -6,7 +6,7 @@ import { ensureStore, openJournal } from "../store/index.js";
 import { issueStatus } from "./catalog.js";
 import { MANIFEST_RE, parseManifest } from "./manifest.js";
 import { RETRY_BASE_MS, RETRY_CAP_MS, retryDelay } from "./outbox.js";
-import { resolveFleetSettings } from "./settings.js";
+import { loadFleetSettings, resolveFleetSettings } from "./settings.js";
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -54,6 +54,28 @@ describe("fleet settings", () => {
       { s3: "s3://bucket", pg: "postgres://x/y", region: "eu-west-1" },
     );
     expect(s).toMatchObject({ bucket: "bucket", prefix: "", region: "eu-west-1", host: "h", endpoint: null });
+  });
+});
+
+describe("[fleet] in hotdump.toml", () => {
+  it("is read where the environment has no fleet, and a typo is a config error", () => {
+    const d = mkdtempSync(join(tmpdir(), "hotdump-fleetcfg-"));
+    dirs.push(d);
+    writeFileSync(
+      join(d, "hotdump.toml"),
+      '[fleet]\ns3 = "s3://crashes/api"\nendpoint = "http://127.0.0.1:9000"\npg = "postgres://h@db/hotdump"\nhost = "web-2"\n',
+    );
+    expect(loadFleetSettings(d, {})).toMatchObject({ bucket: "crashes", prefix: "api/", host: "web-2" });
+    expect(
+      loadFleetSettings(d, { HOTDUMP_FLEET_S3: "s3://other", HOTDUMP_FLEET_PG: "postgres://x" }),
+    ).toMatchObject({
+      bucket: "other",
+    });
+    writeFileSync(
+      join(d, "hotdump.toml"),
+      '[fleet]\ns3 = "s3://crashes"\npg = "postgres://x"\nendpiont = "x"\n',
+    );
+    expect(() => loadFleetSettings(d, {})).toThrow(/endpiont/);
   });
 });
 
