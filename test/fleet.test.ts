@@ -147,6 +147,31 @@ describe("hotdump fleet", () => {
     expect(JSON.parse(pulled.stdout)).toEqual(JSON.parse(local.stdout));
     const text = await runCli(["report", alpha.id, "--store", into]);
     expect(text.stdout).toContain("main.checkout");
+    // Delve on the pulled core and binary reads what it reads on the host.
+    const meta = JSON.parse(readFileSync(join(into, "crashes", alpha.id, "meta.json"), "utf8"));
+    expect(meta.core.stored, "this run's core_pattern let hotdump keep the core").toBe("core.zst");
+    const evalOn = (store: string) => runCli(["eval", alpha.id, "c.Owner", "--store", store, "--json"]);
+    const [here, there] = await Promise.all([evalOn(into), evalOn(alpha.store)]);
+    expect(here.code, here.stderr).toBe(0);
+    expect(JSON.parse(here.stdout)).toEqual(JSON.parse(there.stdout));
+    expect(here.stdout).toContain("ada");
+    const scanOn = async (store: string) => {
+      const r = await runCli([
+        "scan",
+        alpha.id,
+        "--string",
+        "ada",
+        "--no-regions",
+        "--json",
+        "--store",
+        store,
+      ]);
+      expect(r.code, r.stderr).toBe(0);
+      return (JSON.parse(r.stdout) as { hits: { address: string }[] }).hits.map((x) => x.address);
+    };
+    const hits = await scanOn(into);
+    expect(hits.length).toBeGreaterThan(0);
+    expect(hits).toEqual(await scanOn(alpha.store));
     // It is listed like any local crash, and is never sent back under this host's name.
     const listed = await runCli(["crashes", "--store", into, "--json"]);
     expect((JSON.parse(listed.stdout) as { id: string }[]).map((c) => c.id)).toEqual([alpha.id]);
