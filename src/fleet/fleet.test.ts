@@ -105,11 +105,15 @@ describe("manifests", () => {
       host: "h",
       id: "20261205-101010-abcd",
       files: [{ name: "core.zst" }],
+      meta: { id: "20261205-101010-abcd" },
     };
     expect(typeof parseManifest(JSON.stringify(base))).toBe("object");
     expect(parseManifest(JSON.stringify({ ...base, files: [{ name: "../../x" }] }))).toMatch(/bad file name/);
     expect(parseManifest(JSON.stringify({ ...base, id: "../x" }))).toMatch(/bad crash id/);
     expect(parseManifest("{")).toBe("not JSON");
+    expect(parseManifest(JSON.stringify({ ...base, meta: { id: "20261205-101010-ffff" } }))).toMatch(
+      /meta\.id/,
+    );
     expect(MANIFEST_RE.exec("p/hosts/web-1/crashes/20261205-101010-abcd/manifest.json")?.slice(1)).toEqual([
       "web-1",
       "20261205-101010-abcd",

@@ -69,6 +69,7 @@ export function parseManifest(text: string): Manifest | string {
   if (m?.schema !== MANIFEST_SCHEMA) return `schema ${JSON.stringify(m?.schema)} is not ${MANIFEST_SCHEMA}`;
   if (typeof m.host !== "string" || typeof m.id !== "string" || !Array.isArray(m.files)) return "incomplete";
   if (!/^\d{8}-\d{6}-[0-9a-f]{4}$/.test(m.id)) return `bad crash id ${JSON.stringify(m.id)}`;
+  if (m.meta?.id !== m.id) return `meta.id ${JSON.stringify(m.meta?.id)} is not the manifest's id`;
   for (const f of m.files)
     if (!/^[A-Za-z0-9._-]+$/.test(f.name) || f.name.startsWith(".."))
       return `bad file name ${JSON.stringify(f.name)}`;
