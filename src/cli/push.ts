@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import type { Command } from "commander";
 import { parseDuration } from "../config/index.js";
 import { usageError } from "../errors.js";
@@ -9,7 +10,7 @@ import {
   pushPass,
   retryDelay,
 } from "../fleet/index.js";
-import { ensureStore, openJournal } from "../store/index.js";
+import { assertStoreDir, ensureStore, openJournal } from "../store/index.js";
 import { type CommonOptions, loggerFor, printJson, storeDirFrom, storeOption } from "./common.js";
 
 interface PushOptions extends CommonOptions {
@@ -31,7 +32,15 @@ export function registerPush(program: Command): void {
     const logger = loggerFor(cmd);
     const timeoutMs = opts.timeout === undefined ? null : parseDuration(opts.timeout);
     if (timeoutMs instanceof Error) throw usageError(`--timeout: ${timeoutMs.message}`);
-    const layout = ensureStore(storeDirFrom(opts));
+    const dir = storeDirFrom(opts);
+    // A --store that names no store is a mistake to say; no store found by default: nothing yet.
+    if (opts.store !== undefined) assertStoreDir(dir);
+    else if (!existsSync(dir)) {
+      if (opts.json) printJson({ host: settings.host, delivered: [], left: [] });
+      else logger.info("nothing to deliver: no .hotdump store here or in a parent directory");
+      return;
+    }
+    const layout = ensureStore(dir);
     const journal = openJournal(layout);
     const delivered: string[] = [];
     try {
