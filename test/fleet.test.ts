@@ -179,7 +179,7 @@ describe("hotdump fleet", () => {
       env: { ...fleet.env, HOTDUMP_HOST: "puller" },
     });
     expect(JSON.parse(push.stdout)).toMatchObject({ delivered: [], left: [] });
-  });
+  }, 180_000);
 
   it("the fleet goes down while a host crashes: queued, kept by retention, delivered once by push --wait", async () => {
     await fleet.down();
@@ -221,7 +221,7 @@ describe("hotdump fleet", () => {
     const re = await fleetJson<{ indexed: number; bad: unknown[] }>(["reindex"]);
     expect(re).toEqual({ indexed: after.length, bad: [] });
     expect((await fleetJson<FleetCrash[]>(["crashes"])).length).toBe(after.length);
-  });
+  }, 240_000);
 
   it("an upload killed mid-way resumes from the parts the server acknowledged", async () => {
     // A crash captured without a fleet, then a 300 MB core file in its bundle: the transport is
@@ -290,7 +290,7 @@ describe("hotdump fleet", () => {
       .update(readFileSync(join(into, "crashes", id, "core.zst")))
       .digest("hex");
     expect(back).toBe(sha);
-  });
+  }, 300_000);
 
   it("the dashboard over the fleet in Chromium: issues across hosts, a host column, crash pages, cores by short presigned URL", async () => {
     const token = "fleet-dashboard-test-token-0123456789";
