@@ -207,6 +207,7 @@ describe("hotdump fleet", () => {
     expect(before.some((x) => x.id === alpha.id)).toBe(true);
     const wait = await runCli(["push", "--wait", "--timeout", "90s", "--store", store], {
       env: { ...fleet.env, HOTDUMP_HOST: "gamma" },
+      timeoutMs: 150_000,
     });
     expect(wait.code, wait.stderr).toBe(0);
     expect(wait.stderr).toContain(`delivered ${c.id}`);
