@@ -285,7 +285,10 @@ describe("hotdump fleet", () => {
     expect(crash.coreBytes).toBe(300 * 1024 * 1024);
     // And the bytes are the bytes: pulled back, the core has the same SHA-256.
     const into = join(scratch.dir(), "pulled");
-    const pull = await runCli(["fleet", "pull", `delta/${id}`, "--store", into], { env: fleet.env });
+    const pull = await runCli(["fleet", "pull", `delta/${id}`, "--store", into], {
+      env: fleet.env,
+      timeoutMs: 150_000,
+    });
     expect(pull.code, pull.stderr).toBe(0);
     const back = createHash("sha256")
       .update(readFileSync(join(into, "crashes", id, "core.zst")))
