@@ -52,6 +52,13 @@ $(VERSITYGW):
 	   else echo "hotdump: the browser tests need chromium (apt-get install chromium)"; exit 1; fi; fi
 	@touch $@
 
+# Third-party Go modules the fixtures import, from the module proxy into the module cache
+# (go-systemd for the notify/watchdog tests); pinned by each fixture's go.sum.
+.tools/gomod.ok: test/fixtures/hangsvc/go.mod test/fixtures/hangsvc/go.sum
+	@mkdir -p .tools
+	cd test/fixtures/hangsvc && go mod download
+	@touch $@
+
 build: deps
 	npx tsc -p tsconfig.json
 
@@ -70,7 +77,7 @@ demo: setup
 
 # Two passes: everything under the machine's own core_pattern, then (alone, one file at a time)
 # the tests that set core_pattern themselves and restore it.
-test: setup .tools/chromium.ok typecheck lint
+test: setup .tools/chromium.ok .tools/gomod.ok typecheck lint
 	npx vitest run
 	npx vitest run -c vitest.pattern.config.ts
 

@@ -1,8 +1,7 @@
 #!/usr/bin/env node
 // The structure check `make test` runs (`node scripts/check-imports.mjs`): src/ has no import cycle
-// between modules nor between its folders (a stage may import the stages and the store below it,
-// never one that imports it back: contracts/ and util/ sit at the bottom, cli/ on top), and nothing
-// outside src/cli/ imports from src/cli/.
+// between modules nor between its folders, and every import between folders goes down the layer
+// table below (a folder imports only folders on a lower layer, never one beside or above it).
 // Imports are read with TypeScript's own pre-processor, so `import type`, `export … from` and
 // dynamic `import()` all count: a type-only cycle still ties two modules' contracts together.
 import { readdirSync, readFileSync, statSync } from "node:fs";
@@ -41,12 +40,45 @@ for (const file of files) {
 const rel = (p) => relative(dirname(src), p);
 const problems = [];
 
-const cliDir = `${join(src, "cli")}/`;
+// The layers, bottom first. A folder (or a top-level module, named without .ts) imports only
+// folders on a lower layer. The pipeline runs watch → build → supervise → capture → analyze →
+// present, and each stage that drives the next sits above it: supervise starts captures, a
+// capture runs the analysis of the core it stored (capture/capture.ts calls analyze/), so capture
+// is above analyze. report/ is the Report contract's schema and renderers, a function of the
+// contract alone: the store writes report.json with the renderer `report -f json` prints, so
+// report/ sits right above the contracts, under the store. watch/ and build/ need only config/,
+// elf/, store/ and util/, and are driven by supervise/: they sit with analyze/.
+const LAYERS = [
+  ["contracts", "util", "errors"],
+  ["report"],
+  ["elf", "store", "config"],
+  ["watch", "build", "analyze"],
+  ["capture"],
+  ["supervise", "forensics"],
+  ["ui"],
+  // The fleet sends the store's bundles out and serves the dashboard's pages over every host's.
+  ["fleet"],
+  ["cli"],
+];
+const layerOf = new Map(LAYERS.flatMap((names, i) => names.map((n) => [n, i])));
+const folderOf = (p) => relative(src, p).split("/")[0].replace(/\.ts$/, "");
+const layerName = (f) => (layerOf.has(f) ? `layer ${layerOf.get(f)}` : "no layer");
 for (const [file, deps] of graph) {
-  if (file.startsWith(cliDir)) continue;
-  for (const d of deps)
-    if (d.startsWith(cliDir))
-      problems.push(`${rel(file)} imports ${rel(d)} (src/cli/ is imported only by src/cli/)`);
+  const a = folderOf(file);
+  if (!layerOf.has(a)) {
+    problems.push(
+      `${rel(file)} is in ${a}/, which has no layer (add it to LAYERS in scripts/check-imports.mjs)`,
+    );
+    continue;
+  }
+  for (const d of deps) {
+    const b = folderOf(d);
+    if (a === b) continue;
+    if (!layerOf.has(b) || layerOf.get(b) >= layerOf.get(a))
+      problems.push(
+        `${rel(file)} imports ${rel(d)}: ${a}/ (${layerName(a)}) may import only lower layers, and ${b}/ is ${layerName(b)}`,
+      );
+  }
 }
 
 // Tarjan's strongly connected components: every component with more than one module, or a module
@@ -84,8 +116,8 @@ function strong(v) {
 for (const f of files) if (!idx.has(f)) strong(f);
 
 // The same between folders: src/a/x.ts importing src/b/y.ts is an arrow a -> b. A cycle here is
-// two stages that each need the other's internals, the smell the contracts/ folder removes.
-const folderOf = (p) => relative(src, p).split("/")[0].replace(/\.ts$/, "");
+// two stages that each need the other's internals, the smell the contracts/ folder removes (the
+// layer table already refuses it; this names the whole loop).
 /** @type {Map<string, Map<string, string>>} folder -> folder -> one import that proves the arrow */
 const folders = new Map();
 for (const [file, deps] of graph)
@@ -118,5 +150,5 @@ if (problems.length > 0) {
   process.exit(1);
 }
 console.log(
-  `check-imports: ${files.length} modules, ${folders.size} folders, no import cycles, src/cli/ imported only from src/cli/`,
+  `check-imports: ${files.length} modules, ${folders.size} folders, no import cycles, every import goes down the ${LAYERS.length} layers`,
 );

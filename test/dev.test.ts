@@ -13,9 +13,10 @@ import { freePort } from "../src/supervise/probe.js";
 import { runCli } from "./helpers/cli.js";
 import { httpGet } from "./helpers/http.js";
 import { isLive, pidsRunning, type Supervised, startSupervised } from "./helpers/supervised.js";
+import { withinTest } from "./helpers/testLimit.js";
 
 async function eventually<T>(fn: () => Promise<T>, ok: (v: T) => boolean, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms;
+  const end = Date.now() + withinTest(ms);
   let last: T | undefined;
   let err: unknown;
   while (Date.now() < end) {
@@ -160,7 +161,7 @@ describe("hotdump dev", () => {
       5000,
     );
     expect(isLive(servicePid)).toBe(false);
-  });
+  }, 420_000);
 
   it("Ctrl-C does not wait out a generation's ready timeout, and stops it", async () => {
     const dir = project(await freePort());

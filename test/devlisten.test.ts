@@ -57,5 +57,5 @@ describe("hotdump dev --listen", () => {
       .map((e) => join(dir, ".hotdump", "binaries", String(e.sha256)));
     expect(await sup.stop("SIGINT")).toBe(0);
     for (const b of binaries) expect(await pidsRunning(b)).toEqual([]);
-  });
+  }, 180_000);
 });

@@ -1,6 +1,16 @@
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { runCli } from "./helpers/cli.js";
 import { buildGoFixture } from "./helpers/go.js";
+import { useScratch } from "./helpers/scratch.js";
+
+const scratch = useScratch("hotdump-doctor-");
+/** PATH without any directory that holds a dlv: what a machine without Delve has. */
+const PATH_WITHOUT_DLV = (process.env.PATH ?? "")
+  .split(":")
+  .filter((d) => d && !existsSync(join(d, "dlv")))
+  .join(":");
 
 interface Check {
   id: string;
@@ -62,6 +72,33 @@ describe("hotdump doctor", () => {
     const dlv = checks.find((c) => c.id === "delve");
     expect(dlv?.status).toBe("fail");
     expect(dlv?.remedy).toMatch(/go install github\.com\/go-delve\/delve\/cmd\/dlv@v1\.27\.2/);
+    expect(dlv?.remedy).toContain("hotdump doctor --fix");
     expect(r.code).toBe(1);
+  });
+
+  it("--fix installs the pinned Delve into the Go bin directory, where every command then finds it", async () => {
+    const gobin = scratch.dir();
+    const env = { GOBIN: gobin, PATH: PATH_WITHOUT_DLV };
+    const before = await runCli(["doctor", "--json"], { env });
+    expect(
+      (JSON.parse(before.stdout) as { checks: Check[] }).checks.find((c) => c.id === "delve")?.status,
+    ).toBe("fail");
+
+    const fix = await runCli(["doctor", "--fix"], { env, timeoutMs: 600_000 });
+    expect(fix.stdout).toContain(`fixed: installed Delve v1.27.2 at ${join(gobin, "dlv")}`);
+    expect(fix.stdout).toMatch(/\[ ok \] \S+\/dlv 1\.27\.2/);
+
+    const again = await runCli(["doctor", "--fix"], { env });
+    expect(again.stdout).toContain("nothing to fix: Delve is installed");
+  }, 660_000);
+
+  it("a crash analysed without Delve says how to install it", async () => {
+    const { cwd, store } = scratch.project();
+    const r = await runCli(["exec", "--store", store, "--", buildGoFixture("exectarget"), "panic"], {
+      cwd,
+      env: { GOBIN: scratch.dir(), PATH: PATH_WITHOUT_DLV },
+    });
+    expect(r.stderr).toContain("crash captured");
+    expect(r.stderr).toContain("hotdump doctor --fix");
   });
 });

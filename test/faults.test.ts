@@ -218,7 +218,7 @@ describe("hotdump run while its store's disk is full", () => {
       db.close();
     }
     expect(integrityCheck(store)).toBe("ok");
-  }, 120_000);
+  }, 200_000);
 });
 
 /**

@@ -14,6 +14,7 @@ import { alive } from "../src/supervise/running.js";
 import { type Child, startChild } from "../src/util/child.js";
 import { buildGoFixture } from "./helpers/go.js";
 import { httpGet } from "./helpers/http.js";
+import { withinTest } from "./helpers/testLimit.js";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const ESBUILD = join(ROOT, "node_modules/.bin/esbuild");
@@ -94,7 +95,10 @@ function startStages(listen: string): Stages {
     waitLine(re, timeoutMs = 10_000) {
       let seen = 0;
       return new Promise((res, rej) => {
-        const timer = setTimeout(() => rej(new Error(`no line ${re} in:\n${lines.join("\n")}`)), timeoutMs);
+        const timer = setTimeout(
+          () => rej(new Error(`no line ${re} in:\n${lines.join("\n")}`)),
+          withinTest(timeoutMs),
+        );
         const check = () => {
           for (; seen < lines.length; seen++) {
             const m = re.exec(lines[seen] as string);

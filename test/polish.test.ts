@@ -14,10 +14,11 @@ import { HOTDUMP, runCli } from "./helpers/cli.js";
 import { buildDepcrash, buildGoFixture } from "./helpers/go.js";
 import { httpGet } from "./helpers/http.js";
 import { useScratch } from "./helpers/scratch.js";
+import { withinTest } from "./helpers/testLimit.js";
 
 /** Polls `cond` (log lines arrive on stderr, which waitFor does not watch) for up to 20 s. */
 async function until(cond: () => boolean, ms = 20_000): Promise<void> {
-  const end = Date.now() + ms;
+  const end = Date.now() + withinTest(ms);
   while (!cond()) {
     if (Date.now() > end) throw new Error("timed out");
     await new Promise((r) => setTimeout(r, 50));
@@ -77,7 +78,7 @@ describe("hotdump run after a crash, without --listen", () => {
     expect(bare.stdout).toBe((await runCli(["report", "--store", store, String(crash.crashId)])).stdout);
     // Steps' limits: 30 + 60 + 60 s of events, 20 s of output, four CLI runs of up to 60 s each.
   }, 420_000);
-});
+}, 170_000);
 
 describe("hotdump run --listen 127.0.0.1:0", () => {
   it("says once which address the kernel bound, in the log and as a listening event", async () => {

@@ -29,7 +29,8 @@ import {
   topSelf,
 } from "../src/forensics/flame.js";
 import { decodeProfile, sampleCountIndex } from "../src/forensics/pprof.js";
-import { findOnPath, pprofUrl } from "../src/forensics/profile.js";
+import { pprofUrl } from "../src/forensics/profile.js";
+import { findOnPath } from "../src/util/which.js";
 import { runCli } from "./helpers/cli.js";
 import { buildGoFixture, GO_FIXTURES } from "./helpers/go.js";
 import { thrown } from "./helpers/thrown.js";

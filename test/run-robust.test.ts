@@ -54,7 +54,7 @@ describe("run restarts before it analyses", () => {
     // The core was claimed by pid before the restart, and removed once stored.
     expect(execFileSync("ls", [cwd], { encoding: "utf8" })).not.toMatch(/^core/m);
     expect(await sup.stop("SIGTERM")).toBe(0);
-  }, 90_000);
+  }, 140_000);
 });
 
 describe("the capture queue's deadline", () => {
@@ -72,7 +72,7 @@ describe("the capture queue's deadline", () => {
     expect(report.sources.traceback.used).toBe(true);
     expect(JSON.parse(readFileSync(join(bundle, "meta.json"), "utf8")).core.stored).toBe("core.zst");
     expect(await sup.stop("SIGTERM")).toBe(0);
-  }, 60_000);
+  }, 100_000);
 });
 
 describe("a cgo service (externally linked, .note.gnu.property)", () => {

@@ -51,7 +51,7 @@ describe("hotdump run: reload triggers and config", () => {
     // The old generation serves until its drain ends: ask once it has stopped.
     await sup.waitFor((e) => e.event === "stopped" && e.generation === 2, 30_000, "generation 2 stopped");
     expect(await httpGet(port)).toMatch(/^v3 /);
-  });
+  }, 170_000);
 
   it("SIGUSR2 reloads, and --config supplies the sockets and the probe", async () => {
     const dir = mkdtempSync(join(tmpdir(), "hotdump-runcfg-"));

@@ -1,6 +1,7 @@
 /**
  * The structure check (scripts/check-imports.mjs, run by `make lint`): it passes on src/ and fails,
- * naming the import, on a tree with a module cycle, a folder cycle or an import of cli/ from below.
+ * naming the import, on a tree with a module cycle, a folder cycle, or an import that does not go
+ * down the layer table (up a layer, across one, from a folder the table does not know).
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -29,7 +30,7 @@ const check = (dir: string) => spawnSync(process.execPath, [script, dir], { enco
 describe("check-imports", () => {
   it("passes on hotdump's own src/", () => {
     const out = execFileSync(process.execPath, [script], { encoding: "utf8" });
-    expect(out).toMatch(/no import cycles, src\/cli\/ imported only from src\/cli\//);
+    expect(out).toMatch(/no import cycles, every import goes down the \d+ layers/);
   });
 
   it("fails on a module cycle, even through `import type`", () => {
@@ -64,6 +65,89 @@ describe("check-imports", () => {
       }),
     );
     expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(/ui\/data\.ts imports .*cli\/crashes\.ts/);
+    expect(r.stderr).toMatch(
+      /ui\/data\.ts imports .*cli\/crashes\.ts: ui\/ \(layer \d+\) may import only lower layers/,
+    );
+  });
+
+  // One case per kind of wrong arrow; each tree is otherwise well layered, so the named import is
+  // the only reason it fails.
+  const violations: [string, Record<string, string>, RegExp][] = [
+    [
+      "util/ importing report/ (the bottom importing a stage)",
+      {
+        "report/text.ts": "export const renderText = () => '';\n",
+        "util/log.ts": 'import { renderText } from "../report/text.js";\nexport const log = renderText;\n',
+      },
+      /util\/log\.ts imports \S*report\/text\.ts: util\/ \(layer 0\) may import only lower layers, and report\/ is layer \d/,
+    ],
+    [
+      "report/ importing analyze/ (the renderers need the contract alone)",
+      {
+        "analyze/frames.ts": "export const classify = () => 'user';\n",
+        "report/text.ts": 'import { classify } from "../analyze/frames.js";\nexport const t = classify;\n',
+      },
+      /report\/text\.ts imports \S*analyze\/frames\.ts/,
+    ],
+    [
+      "contracts/ importing config/",
+      {
+        "config/types.ts": "export type Config = {};\n",
+        "contracts/bundle.ts": 'import type { Config } from "../config/types.js";\nexport type B = Config;\n',
+      },
+      /contracts\/bundle\.ts imports \S*config\/types\.ts/,
+    ],
+    [
+      "a folder importing one on its own layer (store/ importing elf/)",
+      {
+        "elf/core.ts": "export const openCore = () => null;\n",
+        "store/bundle.ts": 'import { openCore } from "../elf/core.js";\nexport const b = openCore;\n',
+      },
+      /store\/bundle\.ts imports \S*elf\/core\.ts: store\/ \(layer 2\) may import only lower layers, and elf\/ is layer 2/,
+    ],
+    [
+      "analyze/ importing capture/ (a stage importing the one that drives it)",
+      {
+        "capture/capture.ts": "export const captureCrash = () => null;\n",
+        "analyze/analyze.ts":
+          'import { captureCrash } from "../capture/capture.js";\nexport const a = captureCrash;\n',
+      },
+      /analyze\/analyze\.ts imports \S*capture\/capture\.ts/,
+    ],
+    [
+      "a top-level module of the bottom layer importing a stage (errors.ts importing store/)",
+      {
+        "store/layout.ts": "export const STORE_NAME = '.hotdump';\n",
+        "errors.ts": 'import { STORE_NAME } from "./store/layout.js";\nexport const e = STORE_NAME;\n',
+      },
+      /errors\.ts imports \S*store\/layout\.ts/,
+    ],
+    [
+      "a folder the table does not know",
+      {
+        "plugins/x.ts": 'import { e } from "../errors.js";\nexport const x = e;\n',
+        "errors.ts": "export const e = 1;\n",
+      },
+      /plugins\/x\.ts is in plugins\/, which has no layer/,
+    ],
+  ];
+  for (const [name, files, message] of violations)
+    it(`fails on ${name}`, () => {
+      const r = check(tree(files));
+      expect(r.status).toBe(1);
+      expect(r.stderr).toMatch(message);
+    });
+
+  it("passes a tree whose imports all go down the layers", () => {
+    const r = check(
+      tree({
+        "errors.ts": "export const e = 1;\n",
+        "store/layout.ts": 'import { e } from "../errors.js";\nexport const s = e;\n',
+        "capture/capture.ts": 'import { s } from "../store/layout.js";\nexport const c = s;\n',
+        "cli/exec.ts": 'import { c } from "../capture/capture.js";\nexport const x = c;\n',
+      }),
+    );
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
   });
 });

@@ -62,5 +62,5 @@ describe("hotdump dev --ui", () => {
     expect(cells[3]).toMatch(/nil pointer dereference/);
     expect(cells[4]).toMatch(/^main\.total /);
     await page.locator("#applog", { hasText: "[gen 2] panic: runtime error" }).waitFor({ timeout: 10_000 });
-  });
+  }, 170_000);
 });

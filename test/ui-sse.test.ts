@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { ensureStore } from "../src/store/index.js";
 import { createUiServer, type UiServer } from "../src/ui/index.js";
+import { withinTest } from "./helpers/testLimit.js";
 
 let server: UiServer | undefined;
 const sockets: Socket[] = [];
@@ -38,7 +39,7 @@ function subscribe(port: number): Promise<{ socket: Socket; text: () => string }
 }
 
 const until = async (what: string, ok: () => boolean, ms = 30_000) => {
-  for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, 10)))
+  for (const end = Date.now() + withinTest(ms); Date.now() < end; await new Promise((r) => setTimeout(r, 10)))
     if (ok()) return;
   throw new Error(`timed out waiting for ${what}`);
 };

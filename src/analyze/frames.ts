@@ -100,7 +100,7 @@ const VERSIONED_DIR = /@v\d[^/]*\//;
  * A user frame of the main module itself, not of one of its dependencies: package main, a package
  * under the build info's module path, or (module path unknown) a file outside the module cache.
  */
-export function isMainModuleFrame(f: FrameLike, ctx: ClassifyContext = {}): boolean {
+function isMainModuleFrame(f: FrameLike, ctx: ClassifyContext = {}): boolean {
   const pkg = packageOf(f.function);
   if (pkg === null) return false;
   if (pkg === "main" || underModule(pkg, ctx.modulePath)) return true;

@@ -7,33 +7,24 @@
 import { existsSync, readFileSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
-import type { Bundle, CoreInfo, CrashMeta } from "../contracts/bundle.js";
-import type { Mapping, ProcessInfo, Report } from "../contracts/report.js";
+import type { Bundle, CoreInfo } from "../contracts/bundle.js";
+import type { Mapping, Report } from "../contracts/report.js";
 import { type BinaryIdentity, compareCoreToBinary, openCore, readBinaryIdentity } from "../elf/index.js";
+import { HotdumpError } from "../errors.js";
 import {
   binaryPath,
   bundleFile,
   decompressFile,
+  finishBundle,
+  processInfoOf,
   type StoreLayout,
-  saveMeta,
-  writeBundleFile,
+  storeCache,
 } from "../store/index.js";
 import { type AnalyzeOptions, analyzeCrash } from "./analyze.js";
 import { memoryMapOf } from "./memoryMap.js";
 import { describeSnapshot } from "./snapshot.js";
 
-/** The report's process facts from a bundle's meta.json (reports older than them lack them). */
-export function processInfoOf(meta: CrashMeta): ProcessInfo {
-  return {
-    pid: meta.pid ?? null,
-    generation: meta.generation,
-    command: meta.cmdline,
-    startedAt: meta.startedAt ?? null,
-    time: meta.endedAt ?? meta.createdAt,
-  };
-}
-
-export interface CoreFacts {
+interface CoreFacts {
   memoryMap: Mapping[];
   /** The ELF says it is cut short (a core cut by RLIMIT_CORE may not say so: see capture/). */
   truncated: boolean;
@@ -65,11 +56,12 @@ export async function analyzeWithMap(o: AnalyzeOptions, memoryMap: Mapping[]): P
   return report;
 }
 
-export type ReanalyzeOptions = Omit<AnalyzeOptions, "binary" | "core" | "stderr" | "coreInfo" | "identity">;
+type ReanalyzeOptions = Omit<AnalyzeOptions, "binary" | "core" | "stderr" | "coreInfo" | "identity">;
 
 /**
  * A stored crash analysed again (hotdump stopped mid-analysis, a newer Delve, --redact): its core
- * decompressed to the store's cache, its archived binary, its stderr; report.json rewritten, and a
+ * decompressed to the store's cache, its archived binary, its stderr; finished as a capture is
+ * (finishBundle: report.json, meta.json's summary, the journal row), its problems kept, and a
  * bundle left "capturing" by a killed hotdump marked "partial".
  */
 export async function reanalyzeBundle(
@@ -81,7 +73,7 @@ export async function reanalyzeBundle(
   const bin = meta.binary?.sha256 ? binaryPath(layout, meta.binary.sha256) : null;
   const hasBinary = bin !== null && existsSync(bin);
   const identity = hasBinary ? await readBinaryIdentity(bin) : null;
-  const core = join(layout.cache, `${bundle.id}.core`);
+  const core = join(storeCache(layout), `${bundle.id}.core`);
   try {
     let coreInfo: CoreInfo = meta.core;
     let memoryMap: Mapping[] = [];
@@ -118,8 +110,13 @@ export async function reanalyzeBundle(
       `hotdump report ${bundle.id}`,
       ...(meta.core.stored ? [`hotdump debug ${bundle.id}`] : []),
     );
-    await writeBundleFile(bundle, "report.json", `${JSON.stringify(report, null, 2)}\n`);
-    if (meta.state === "capturing") await saveMeta(bundle.dir, { ...meta, state: "partial" });
+    const failed = await finishBundle(layout, bundle, report, {
+      problems: meta.problems,
+      state: meta.state === "capturing" ? "partial" : meta.state,
+      core: coreInfo,
+    });
+    const first = failed[0];
+    if (first) throw new HotdumpError("store", first.code, first.message);
     return report;
   } finally {
     await rm(core, { force: true });

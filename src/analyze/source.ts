@@ -16,7 +16,7 @@ import { dirname, isAbsolute, join } from "node:path";
 import type { Frame, Location, Report } from "../contracts/report.js";
 import { runCapture } from "../util/child.js";
 
-export interface SourceMap {
+interface SourceMap {
   modulePath: string | null;
   /** The directory of the local go.mod declaring modulePath. */
   moduleDir: string | null;
@@ -28,7 +28,7 @@ export interface SourceMap {
 
 let goEnv: Promise<{ GOROOT?: string; GOMODCACHE?: string }> | undefined;
 /** `go env` once per process (about 20 ms; a machine without Go gets no mapping). */
-export function localGoEnv(): Promise<{ GOROOT?: string; GOMODCACHE?: string }> {
+function localGoEnv(): Promise<{ GOROOT?: string; GOMODCACHE?: string }> {
   goEnv ??= runCapture("go", ["env", "-json", "GOROOT", "GOMODCACHE"], { timeoutMs: 10_000 })
     .then((r) =>
       r.end.exitCode === 0 ? (JSON.parse(r.stdout) as { GOROOT?: string; GOMODCACHE?: string }) : {},
@@ -38,7 +38,7 @@ export function localGoEnv(): Promise<{ GOROOT?: string; GOMODCACHE?: string }> 
 }
 
 /** The go.mod declaring `modulePath`, from `start` up to the root. */
-export function findModuleDir(start: string | undefined, modulePath: string | null): string | null {
+function findModuleDir(start: string | undefined, modulePath: string | null): string | null {
   if (!start || !modulePath) return null;
   for (let dir = start; ; dir = dirname(dir)) {
     const gomod = join(dir, "go.mod");
@@ -76,7 +76,7 @@ export async function resolveSourceMap(o: {
 }
 
 /** Where `file` (as the binary names it) is on this machine; null when nowhere. */
-export function localSourcePath(file: string, m: SourceMap): string | null {
+function localSourcePath(file: string, m: SourceMap): string | null {
   if (!file || file === "?") return null;
   if (isAbsolute(file)) return existsSync(file) ? file : null;
   const candidates: string[] = [];
@@ -89,7 +89,7 @@ export function localSourcePath(file: string, m: SourceMap): string | null {
 }
 
 /** Why the file may not be what was built, or undefined when it is not newer than the binary. */
-export function staleness(path: string, m: SourceMap): string | undefined {
+function staleness(path: string, m: SourceMap): string | undefined {
   if (!m.builtAt) return undefined;
   try {
     const mtime = statSync(path).mtime;

@@ -13,7 +13,7 @@ import { join } from "node:path";
 
 export const mangleExe = (exe: string) => exe.replaceAll("/", "_");
 
-export interface ApportFind {
+interface ApportFind {
   core?: string;
   report?: string;
 }

@@ -4,34 +4,35 @@
  *   2. the core, found wherever core_pattern put it, compressed into the bundle (a hotdump killed
  *      after this point leaves a bundle that has everything and says "capturing");
  *   3. the core ↔ binary build-ID proof;
- *   4. analysis (Delve, then gdb, then the traceback alone), report.json;
+ *   4. analysis (Delve, then gdb, then the traceback alone);
  *   5. the original core removed (only a plain file the kernel wrote: a pipe handler's copy is its own);
- *   6. meta.json "complete" (or "partial" with each problem), the journal, the store budget.
+ *   6. finishBundle: report.json, meta.json "complete" (or "partial" with each problem), the
+ *      journal row; then the store budget.
  * A store that cannot be written (read-only, full) loses the bundle, never the crash: the report is
  * still made from the traceback and the core (left where the kernel put it), and the reason is said.
  */
 import { rename, rm } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { type AnalyzeOptions, reportFromTracebackOnly } from "../analyze/analyze.js";
+import { describeHang } from "../analyze/hang.js";
 import { analyzeWithMap, readCoreFacts } from "../analyze/reanalyze.js";
 import { describeSnapshot } from "../analyze/snapshot.js";
 import type { Traceback } from "../analyze/traceback/index.js";
 import { describeSignal, type Ended } from "../contracts/outcome.js";
-import { headline, type Mapping, type Race, type Report } from "../contracts/report.js";
+import type { Mapping, Race, Report } from "../contracts/report.js";
 import type { BinaryIdentity } from "../elf/index.js";
 import { HotdumpError } from "../errors.js";
 import {
   type Bundle,
   type CoreInfo,
-  type CrashMeta,
   compressFile,
   createBundle,
   defaultBudget,
   enforceBudget,
+  finishBundle,
   type Journal,
   openJournal,
   type StoreLayout,
-  saveMeta,
   writeBundleFile,
 } from "../store/index.js";
 import type { Logger } from "../util/log.js";
@@ -56,6 +57,8 @@ export interface CrashFacts {
   races?: Race[];
   generation?: number | null;
   type?: "crash" | "snapshot";
+  /** Set when hotdump made a hung process dump itself (liveness, watchdog): the report is a hang. */
+  hang?: { reason: string };
   /** The core, when the caller already has it (a snapshot). */
   corePath?: string;
   /** corePath is the caller's temporary file, removed after capture: the report points at the bundle's copy. */
@@ -140,55 +143,83 @@ export async function claimCore(f: CrashFacts): Promise<CoreSearch | null> {
   }
 }
 
-export async function captureCrash(f: CrashFacts, o: CaptureOptions): Promise<Captured> {
-  const problems: { code: string; message: string }[] = [];
-  const problem = (e: unknown, fallbackCode: string) => {
-    const he = e instanceof HotdumpError ? e : undefined;
-    problems.push({
-      code: he?.code ?? fallbackCode,
-      message: he?.shortMessage ?? (e as Error)?.message ?? String(e),
-    });
+type Problems = { code: string; message: string }[];
+
+/** A step's failure kept as a problem of the capture: nothing that goes wrong loses the crash. */
+const problemOf = (e: unknown, fallbackCode: string) => {
+  const he = e instanceof HotdumpError ? e : undefined;
+  return {
+    code: he?.code ?? fallbackCode,
+    message: he?.shortMessage ?? (e as Error)?.message ?? String(e),
   };
+};
+
+export async function captureCrash(f: CrashFacts, o: CaptureOptions): Promise<Captured> {
+  const problems: Problems = [];
+  const problem = (e: unknown, fallbackCode: string) => problems.push(problemOf(e, fallbackCode));
   if (o.storeError) problem(o.storeError, "E_STORE_UNWRITABLE");
+  const bundle = o.layout ? await openCrashBundle(f, o.layout, problem) : null;
+  const { core, search } = await storeCore(f, bundle, problem);
+  const memoryMap = await proveCore(f, core, search, problem);
+  const report = await reportOf(f, o, core, memoryMap, problems);
+  if (bundle) pointAtBundle(report, bundle, core, f.coreTemporary || (search?.removable && !o.keepOriginal));
 
-  // 1. the bundle and the tails
-  let bundle: Bundle | null = null;
-  if (o.layout) {
-    try {
-      bundle = await createBundle(o.layout, {
-        type: f.type ?? "crash",
-        outcome: f.ended.outcome,
-        pid: f.pid,
-        exitCode: f.ended.exitCode,
-        signal: f.ended.signal,
-        startedAt: f.startedAt.toISOString(),
-        endedAt: f.endedAt.toISOString(),
-        cmdline: f.cmdline,
-        cwd: f.cwd,
-        envNames: f.envNames,
-        goVersion: f.binary?.identity?.goVersion ?? null,
-        binary: f.binary
-          ? {
-              path: f.binary.path,
-              ...(f.binary.sha256 ? { sha256: f.binary.sha256 } : {}),
-              goBuildId: f.binary.identity?.goBuildId ?? null,
-              gnuBuildId: f.binary.identity?.gnuBuildId ?? null,
-              goVersion: f.binary.identity?.goVersion ?? null,
-              hasDwarf: f.binary.identity?.hasDwarf ?? false,
-            }
-          : null,
-        core: { found: false, reason: "still capturing" },
-        generation: f.generation ?? null,
-      });
-      await writeBundleFile(bundle, "stdout.txt", f.stdoutTail);
-      await writeBundleFile(bundle, "stderr.txt", f.stderrTail);
-    } catch (e) {
-      problem(e, "E_STORE_WRITE");
-    }
+  // The kernel's own copy goes once ours is safe (report.json then names the bundle's copy).
+  if (bundle && core.stored && search?.removable && !o.keepOriginal && core.originalPath) {
+    await rm(core.originalPath, { force: true }).catch((e) => problem(e, "E_CORE_REMOVE"));
+    core.originalPath = undefined;
   }
+  if (bundle && o.layout) await finishCapture(o, o.layout, bundle, report, core, problems);
+  return { bundle, report, core, problems };
+}
 
-  // 2. the core
-  let core: CoreInfo;
+/** 1. The bundle (meta.json "capturing") and the output tails, before anything can fail. */
+async function openCrashBundle(
+  f: CrashFacts,
+  layout: StoreLayout,
+  problem: (e: unknown, code: string) => void,
+): Promise<Bundle | null> {
+  let bundle: Bundle | null = null;
+  try {
+    bundle = await createBundle(layout, {
+      type: f.type ?? "crash",
+      outcome: f.ended.outcome,
+      pid: f.pid,
+      exitCode: f.ended.exitCode,
+      signal: f.ended.signal,
+      startedAt: f.startedAt.toISOString(),
+      endedAt: f.endedAt.toISOString(),
+      cmdline: f.cmdline,
+      cwd: f.cwd,
+      envNames: f.envNames,
+      goVersion: f.binary?.identity?.goVersion ?? null,
+      binary: f.binary
+        ? {
+            path: f.binary.path,
+            ...(f.binary.sha256 ? { sha256: f.binary.sha256 } : {}),
+            goBuildId: f.binary.identity?.goBuildId ?? null,
+            gnuBuildId: f.binary.identity?.gnuBuildId ?? null,
+            goVersion: f.binary.identity?.goVersion ?? null,
+            hasDwarf: f.binary.identity?.hasDwarf ?? false,
+          }
+        : null,
+      core: { found: false, reason: "still capturing" },
+      generation: f.generation ?? null,
+    });
+    await writeBundleFile(bundle, "stdout.txt", f.stdoutTail);
+    await writeBundleFile(bundle, "stderr.txt", f.stderrTail);
+  } catch (e) {
+    problem(e, "E_STORE_WRITE");
+  }
+  return bundle;
+}
+
+/** 2. The core, found wherever core_pattern put it, compressed into the bundle. */
+async function storeCore(
+  f: CrashFacts,
+  bundle: Bundle | null,
+  problem: (e: unknown, code: string) => void,
+): Promise<{ core: CoreInfo; search: CoreSearch | null }> {
   let search: CoreSearch | null = null;
   if (f.corePath) {
     search = { found: true, path: f.corePath, removable: false };
@@ -201,50 +232,65 @@ export async function captureCrash(f: CrashFacts, o: CaptureOptions): Promise<Ca
       problem(e, "E_CORE_FIND");
     }
   }
-  if (search?.found && search.path) {
-    core = { found: true, originalPath: search.path };
-    if (bundle) {
-      try {
-        const c = await compressFile(search.path, bundle.dir);
-        Object.assign(core, {
-          stored: c.path.slice(bundle.dir.length + 1),
-          compression: c.compression,
-          bytes: c.originalBytes,
-          storedBytes: c.storedBytes,
-        });
-      } catch (e) {
-        problem(e, "E_STORE_COMPRESS");
-      }
-    }
-  } else {
-    core = {
-      found: false,
-      reason:
-        search?.reason ?? f.ended.note ?? (f.ended.outcome === "crash" ? "no core was found" : "no crash"),
-      ...(search?.code ? { code: search.code } : {}),
+  if (!search?.found || !search.path)
+    return {
+      search,
+      core: {
+        found: false,
+        reason:
+          search?.reason ?? f.ended.note ?? (f.ended.outcome === "crash" ? "no core was found" : "no crash"),
+        ...(search?.code ? { code: search.code } : {}),
+      },
     };
-  }
-
-  // 3. proof that the core and the binary belong together
-  const binaryForAnalysis = f.binary?.archived ?? f.binary?.path;
-  let memoryMap: Mapping[] = [];
-  if (core.found && core.originalPath) {
+  const core: CoreInfo = { found: true, originalPath: search.path };
+  if (bundle) {
     try {
-      const facts = await readCoreFacts(core.originalPath, f.binary?.identity);
-      memoryMap = facts.memoryMap;
-      // A core cut by RLIMIT_CORE keeps its full apparent size (the rest reads as holes), so the
-      // ELF reader alone cannot tell: the finder compares the size with the limit too.
-      core.truncated = facts.truncated || Boolean(search?.possiblyTruncated);
-      if (facts.buildIdMatch !== undefined) {
-        core.buildIdMatch = facts.buildIdMatch;
-        core.buildIdReason = facts.buildIdReason;
-      }
+      const c = await compressFile(search.path, bundle.dir);
+      Object.assign(core, {
+        stored: c.path.slice(bundle.dir.length + 1),
+        compression: c.compression,
+        bytes: c.originalBytes,
+        storedBytes: c.storedBytes,
+      });
     } catch (e) {
-      problem(e, "E_CORE_READ");
+      problem(e, "E_STORE_COMPRESS");
     }
   }
+  return { core, search };
+}
 
-  // 4. analysis
+/** 3. Proof that the core and the binary belong together; the core's memory map, read once. */
+async function proveCore(
+  f: CrashFacts,
+  core: CoreInfo,
+  search: CoreSearch | null,
+  problem: (e: unknown, code: string) => void,
+): Promise<Mapping[]> {
+  if (!core.found || !core.originalPath) return [];
+  try {
+    const facts = await readCoreFacts(core.originalPath, f.binary?.identity);
+    // A core cut by RLIMIT_CORE keeps its full apparent size (the rest reads as holes), so the
+    // ELF reader alone cannot tell: the finder compares the size with the limit too.
+    core.truncated = facts.truncated || Boolean(search?.possiblyTruncated);
+    if (facts.buildIdMatch !== undefined) {
+      core.buildIdMatch = facts.buildIdMatch;
+      core.buildIdReason = facts.buildIdReason;
+    }
+    return facts.memoryMap;
+  } catch (e) {
+    problem(e, "E_CORE_READ");
+    return [];
+  }
+}
+
+/** 4. Analysis (Delve, then gdb, then the traceback alone), within the capture's deadline. */
+async function reportOf(
+  f: CrashFacts,
+  o: CaptureOptions,
+  core: CoreInfo,
+  memoryMap: Mapping[],
+  problems: Problems,
+): Promise<Report> {
   let report: Report;
   let runAnalysis = o.runAnalysis !== false;
   let analyzeOpts = o.analyze ?? {};
@@ -258,6 +304,7 @@ export async function captureCrash(f: CrashFacts, o: CaptureOptions): Promise<Ca
       });
     } else analyzeOpts = { ...analyzeOpts, timeoutMs: Math.min(analyzeOpts.timeoutMs ?? left, left) };
   }
+  const binaryForAnalysis = f.binary?.archived ?? f.binary?.path;
   try {
     report = await analyzeWithMap(
       {
@@ -275,7 +322,7 @@ export async function captureCrash(f: CrashFacts, o: CaptureOptions): Promise<Ca
       memoryMap,
     );
   } catch (e) {
-    problem(e, "E_ANALYZE");
+    problems.push(problemOf(e, "E_ANALYZE"));
     report = reportFromTracebackOnly(f.traceback, core, f.binary?.identity?.modulePath ?? null);
     report.memoryMap = memoryMap;
   }
@@ -294,94 +341,73 @@ export async function captureCrash(f: CrashFacts, o: CaptureOptions): Promise<Ca
     report.signal ??= { name: f.ended.signal };
   }
   if (f.type === "snapshot") describeSnapshot(report, f.pid);
-  if (bundle) {
-    // The kernel's copy goes away below (or the snapshot's temporary dump): point at the bundle's
-    // core, and at hotdump debug, which decompresses it for dlv.
-    if (core.stored && ((search?.removable && !o.keepOriginal) || f.coreTemporary)) {
-      report.next = report.next.filter((n) => !(core.originalPath && n.includes(core.originalPath)));
-      report.core = { ...(report.core ?? {}), path: join(bundle.dir, core.stored) };
-    }
-    // Without a core (a race detector's exit, a panic with GOTRACEBACK other than crash) there is
-    // nothing for a debugger to open.
-    report.next.unshift(
-      `hotdump report ${bundle.id}`,
-      ...(core.stored ? [`hotdump debug ${bundle.id}`] : []),
-    );
-    try {
-      await writeBundleFile(bundle, "report.json", `${JSON.stringify(report, null, 2)}\n`);
-    } catch (e) {
-      problem(e, "E_STORE_WRITE");
-    }
-  }
+  if (f.hang) describeHang(report, f.traceback, f.hang.reason);
+  return report;
+}
 
-  // 5. the kernel's own copy goes once ours is safe
-  if (bundle && core.stored && search?.removable && !o.keepOriginal && core.originalPath) {
-    await rm(core.originalPath, { force: true }).catch((e) => problem(e, "E_CORE_REMOVE"));
-    core.originalPath = undefined;
+/**
+ * The report's commands for a stored crash. The kernel's copy goes away (or the snapshot's
+ * temporary dump): point at the bundle's core, and at hotdump debug, which decompresses it for dlv.
+ */
+function pointAtBundle(report: Report, bundle: Bundle, core: CoreInfo, originalGoes: boolean | undefined) {
+  if (core.stored && originalGoes) {
+    report.next = report.next.filter((n) => !(core.originalPath && n.includes(core.originalPath)));
+    report.core = { ...(report.core ?? {}), path: join(bundle.dir, core.stored) };
   }
+  // Without a core (a race detector's exit, a panic with GOTRACEBACK other than crash) there is
+  // nothing for a debugger to open.
+  report.next.unshift(`hotdump report ${bundle.id}`, ...(core.stored ? [`hotdump debug ${bundle.id}`] : []));
+}
 
-  // 6. meta, journal, budget
-  if (bundle && o.layout) {
-    const meta: CrashMeta = {
-      ...bundle.meta,
-      state: problems.length === 0 || (problems.length === 1 && o.storeError) ? "complete" : "partial",
+/** 6. report.json, meta.json and the journal row (finishBundle), then the store's budget. */
+async function finishCapture(
+  o: CaptureOptions,
+  layout: StoreLayout,
+  bundle: Bundle,
+  report: Report,
+  core: CoreInfo,
+  problems: Problems,
+): Promise<void> {
+  // One journal for the crash's row and the budget's evictions. One that cannot be opened is
+  // tried again by finishBundle, which says why (after meta.json: the bundle itself is whole).
+  let journal: Journal | undefined;
+  try {
+    journal = o.journal ?? openJournal(layout);
+  } catch {
+    journal = undefined;
+  }
+  try {
+    const failed = await finishBundle(layout, bundle, report, {
+      problems: [...problems],
       core,
-      kind: report.kind,
-      message: headline(report),
-      culprit: report.culprit,
-      problems,
-    };
-    bundle.meta = meta;
+      ...(journal ? { journal } : {}),
+    });
+    problems.push(...failed);
+    if (!journal) return;
     try {
-      await saveMeta(bundle.dir, meta);
-    } catch (e) {
-      problem(e, "E_STORE_WRITE");
-    }
-    try {
-      const journal = o.journal ?? openJournal(o.layout);
-      try {
-        journal.recordCrash({
-          id: bundle.id,
-          ts: meta.createdAt,
-          generation: f.generation ?? null,
-          outcome: f.ended.outcome,
-          signal: f.ended.signal,
-          kind: report.kind,
-          message: report.message,
-          culprit: report.culprit
-            ? `${report.culprit.function} ${report.culprit.file}:${report.culprit.line}`
-            : null,
-          binarySha256: f.binary?.sha256 ?? null,
-        });
-        const ev = enforceBudget(o.layout, o.budget ?? defaultBudget(o.layout.root), {
-          protect: [bundle.id],
-          undelivered: journal.undelivered(),
-          pinnedBinaries: o.pinnedBinaries ?? [],
-        });
-        if (ev.evicted.length) {
-          journal.markEvicted(ev.evicted);
-          journal.append({
-            event: "evicted",
-            crashIds: ev.evicted,
-            bytesFreed: ev.usedBefore - ev.usedAfter,
-          });
-        }
-        const held = journal.held();
-        if (held > 0) {
-          const why = journal.writeError();
-          problems.push({
-            code: "E_JOURNAL_HELD",
-            message: `the journal cannot be written (${why ? describeWrite(why) : "unknown error"}): this crash is held in memory and journalled when space returns`,
-          });
-        }
-      } finally {
-        if (!o.journal) journal.close();
+      const ev = enforceBudget(layout, o.budget ?? defaultBudget(layout.root), {
+        protect: [bundle.id],
+        undelivered: journal.undelivered(),
+        pinnedBinaries: o.pinnedBinaries ?? [],
+      });
+      if (ev.evicted.length) {
+        journal.markEvicted(ev.evicted);
+        journal.append({ event: "evicted", crashIds: ev.evicted, bytesFreed: ev.usedBefore - ev.usedAfter });
       }
     } catch (e) {
-      problem(e, "E_JOURNAL");
+      problems.push(problemOf(e, "E_JOURNAL"));
     }
+    const held = journal.held();
+    if (held > 0) {
+      const why = journal.writeError();
+      problems.push({
+        code: "E_JOURNAL_HELD",
+        message: `the journal cannot be written (${why ? describeWrite(why) : "unknown error"}): this crash is held in memory and journalled when space returns`,
+      });
+    }
+  } finally {
+    if (!o.journal) journal?.close();
   }
-  return { bundle, report, core, problems };
 }
 
 const describeWrite = (e: Error) => {

@@ -35,7 +35,7 @@ export interface CrashFacts {
   endedAt: number;
 }
 
-export interface ComponentMatcher {
+interface ComponentMatcher {
   regex: RegExp;
   /** For each capture group, in order, the specifier it stands for. */
   groups: Specifier[];

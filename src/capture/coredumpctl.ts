@@ -56,7 +56,7 @@ export type CoredumpctlOutcome =
       entry?: CoredumpEntry;
     };
 
-export interface CoredumpctlOptions {
+interface CoredumpctlOptions {
   pid: number;
   /** ms since the epoch: only entries after this (the child's start). */
   since: number;

@@ -11,8 +11,9 @@
  * core files themselves are 0600 (they hold secrets). Only /proc is written, so a reboot restores the
  * distribution's setting; the previous value is returned so the CLI prints the command to undo it.
  */
-import { accessSync, chmodSync, constants, existsSync, mkdirSync, writeFileSync } from "node:fs";
-import { delimiter, join } from "node:path";
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { findOnPath } from "../util/which.js";
 import { type CoreLimit, coreLimitOf, isZero } from "./coreLimit.js";
 import { expectedCorePath } from "./coreLocation.js";
 import { parseCorePattern } from "./corePattern.js";
@@ -28,17 +29,6 @@ export interface DoctorCheck {
 
 export const HOTDUMP_CORE_DIR = "/var/lib/hotdump/cores";
 export const HOTDUMP_CORE_PATTERN = `${HOTDUMP_CORE_DIR}/core.%e.%p.%t`;
-
-export function onPath(cmd: string, path = process.env.PATH ?? ""): boolean {
-  return path.split(delimiter).some((d) => {
-    try {
-      accessSync(join(d, cmd), constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
-}
 
 export interface DoctorInput {
   /** The directory programs are started in (relative patterns land there). */
@@ -94,7 +84,9 @@ export function doctorCoreChecks(input: DoctorInput): DoctorCheck[] {
       });
   } else if (parsed.kind === "pipe") {
     const retrievable =
-      parsed.handler === "systemd-coredump" ? (input.hasCoredumpctl ?? onPath("coredumpctl")) : false;
+      parsed.handler === "systemd-coredump"
+        ? (input.hasCoredumpctl ?? findOnPath("coredumpctl") !== null)
+        : false;
     checks.push({
       id: "core-pattern",
       status: retrievable ? "ok" : "fail",
@@ -163,7 +155,10 @@ export interface CoreFixResult {
 }
 
 /** Whether the current setting needs the fix (see the module comment). */
-export function needsCoreFix(settings: CoreSettings, hasCoredumpctl = onPath("coredumpctl")): boolean {
+export function needsCoreFix(
+  settings: CoreSettings,
+  hasCoredumpctl = findOnPath("coredumpctl") !== null,
+): boolean {
   const p = parseCorePattern(settings.pattern, settings.usesPid);
   if (p.kind === "file") return p.relative;
   if (p.kind === "pipe") return !(p.handler === "systemd-coredump" && hasCoredumpctl);
@@ -177,7 +172,7 @@ export function applyCoreFix(
   const dir = opts.dir ?? HOTDUMP_CORE_DIR;
   const settings = readCoreSettings(procSys);
   const previous = settings.pattern;
-  if (!needsCoreFix(settings, opts.hasCoredumpctl ?? onPath("coredumpctl")))
+  if (!needsCoreFix(settings, opts.hasCoredumpctl ?? findOnPath("coredumpctl") !== null))
     return {
       changed: false,
       previous,

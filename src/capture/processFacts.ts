@@ -24,7 +24,7 @@ export interface ProcessSnapshot {
   execSeen?: boolean;
 }
 
-export interface AfterExecOptions {
+interface AfterExecOptions {
   /** The exec'd program's argv ($0 = the program): tells the program from a wrapper that is the
    * same executable (`sh -c 'ulimit...; exec "$0" "$@"' /bin/sh -c ...` is /bin/sh before and after). */
   argv?: readonly string[];

@@ -10,7 +10,7 @@ import { analyzeWithMap, readCoreFacts, reanalyzeBundle } from "../analyze/reana
 import type { CoreInfo } from "../contracts/bundle.js";
 import { readBinaryIdentity } from "../elf/index.js";
 import { HotdumpError, usageError } from "../errors.js";
-import { ensureStore, openBundle } from "../store/index.js";
+import { openBundle, readStore } from "../store/index.js";
 import { type CommonOptions, storeDirFrom, storeOption } from "./common.js";
 import { emitReport, humanNext, parseFormat, resolveCrashId } from "./report.js";
 
@@ -57,7 +57,7 @@ export function registerAnalyze(program: Command): void {
     };
     if (opts.crash) {
       const storeDir = storeDirFrom(opts);
-      const layout = ensureStore(storeDir);
+      const layout = readStore(storeDir);
       const bundle = openBundle(layout, resolveCrashId(storeDir, opts.crash));
       const report = await reanalyzeBundle(layout, bundle, common);
       emitReport(humanNext(report, format, storeDir), format, opts.out);

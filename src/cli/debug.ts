@@ -3,9 +3,17 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node
 import { join } from "node:path";
 import type { Command } from "commander";
 import { resolveDlvPath } from "../analyze/delve/index.js";
-import { culpritScope, type Report } from "../contracts/report.js";
+import type { Bundle } from "../contracts/bundle.js";
+import { culpritScope } from "../contracts/report.js";
 import { HotdumpError } from "../errors.js";
-import { binaryPath, decompressFile, ensureStore, openBundle } from "../store/index.js";
+import {
+  binaryPath,
+  decompressFile,
+  openBundle,
+  readBundleReport,
+  readStore,
+  storeCache,
+} from "../store/index.js";
 import { type CommonOptions, storeDirFrom, storeOption } from "./common.js";
 import { resolveCrashId } from "./report.js";
 
@@ -28,7 +36,7 @@ export function registerDebug(program: Command): void {
       .option("--force", "debug even though the core's build ID does not match the binary"),
   ).action(async (idArg: string, opts: DebugOptions) => {
     const storeDir = storeDirFrom(opts);
-    const layout = ensureStore(storeDir);
+    const layout = readStore(storeDir);
     const bundle = openBundle(layout, resolveCrashId(storeDir, idArg));
     const { meta } = bundle;
     if (!meta.core.stored)
@@ -50,7 +58,7 @@ export function registerDebug(program: Command): void {
         `the core of ${bundle.id} does not match its binary (${meta.core.buildIdReason ?? "build IDs differ"}); --force to debug anyway`,
       );
     const bin = binaryPath(layout, meta.binary.sha256);
-    const core = join(layout.cache, `${bundle.id}.core`);
+    const core = join(storeCache(layout), `${bundle.id}.core`);
     if (!existsSync(core)) {
       process.stderr.write(`hotdump: decompressing the core to ${core}\n`);
       await decompressFile(join(bundle.dir, meta.core.stored), core);
@@ -66,7 +74,7 @@ export function registerDebug(program: Command): void {
     ];
     // Start on the goroutine that crashed and its culprit frame, not on the thread that raised
     // SIGABRT (frame 0 is runtime.raise, whose locals are empty).
-    const at = crashScope(bundle.dir);
+    const at = crashScope(bundle);
     const init = join(layout.cache, `${bundle.id}.dlv-init`);
     if (at !== null) {
       const lines = [`goroutine ${at.goroutine}`, ...(at.frame !== undefined ? [`frame ${at.frame}`] : [])];
@@ -95,9 +103,10 @@ export function registerDebug(program: Command): void {
   });
 }
 
-function crashScope(dir: string): ReturnType<typeof culpritScope> {
+/** Where the report puts the crash; null without a usable report (the debugger opens as dlv does). */
+function crashScope(bundle: Bundle): ReturnType<typeof culpritScope> {
   try {
-    return culpritScope(JSON.parse(readFileSync(join(dir, "report.json"), "utf8")) as Report);
+    return culpritScope(readBundleReport(bundle));
   } catch {
     return null;
   }

@@ -9,7 +9,7 @@ const START = /^(panic: |fatal error: |unexpected fault address |SIG[A-Z]+: )/;
 const DUMP =
   /^(\t|goroutine \d+|created by |runtime stack:|\[signal |\S+\(.*\)$|\.\.\.|r[a-z0-9]+\s+0x|rip |rflags |[a-z]s\s+0x|\s*$)/;
 
-export interface Folder {
+interface Folder {
   /** Returns the line to print, or null when it is folded. */
   line(text: string): string | null;
   /** The fold summary, if anything was folded (call at a crash's end). */
@@ -58,7 +58,7 @@ export function createTracebackFolder(): Folder {
 }
 
 /** One fold per generation, as `dev` and `run` print their services' stderr. */
-export interface GenerationFolds {
+interface GenerationFolds {
   /** The stderr line of generation `g` to print, or null when it is folded; --verbose folds nothing. */
   line(g: number, text: string): string | null;
   /** Ends generation `g`'s fold: its summary line, if anything was folded. */

@@ -1,10 +1,9 @@
-import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import type { Command } from "commander";
 import type { Report } from "../contracts/report.js";
 import { HotdumpError, usageError } from "../errors.js";
 import { renderReport } from "../report/index.js";
-import { bundleFile, isCrashId, openBundle, storeLayout } from "../store/index.js";
+import { isCrashId, openBundle, readBundleReport, readStore, storeLayout } from "../store/index.js";
 import { useColour } from "../util/log.js";
 import { type CommonOptions, storeDirFrom, storeOption, withStoreFlag } from "./common.js";
 
@@ -37,38 +36,7 @@ export function emitReport(report: Report, format: Format, out?: string): void {
 }
 
 export function readStoredReport(storeDir: string, id: string): Report {
-  const bundle = openBundle(storeLayout(storeDir), id);
-  let report: Report;
-  try {
-    report = JSON.parse(readFileSync(bundleFile(bundle, "report.json"), "utf8")) as Report;
-  } catch (cause) {
-    throw new HotdumpError(
-      "store",
-      "E_REPORT_MISSING",
-      `crash ${id} has no readable report.json (was hotdump stopped while analysing? run: hotdump analyze --crash ${id})`,
-      { cause },
-    );
-  }
-  // Reports written before these existed: a snapshot claimed a culprit and named its temporary
-  // dump (removed right after) as the core; every report lacked the process facts.
-  const { meta } = bundle;
-  const stored = meta.core.stored ? join(bundle.dir, meta.core.stored) : null;
-  if (meta.type === "snapshot" && report.kind !== "snapshot") {
-    report.kind = "snapshot";
-    report.culprit = null;
-    report.message ||= `snapshot of pid ${meta.pid ?? "?"}: the process kept running`;
-  }
-  if (report.core?.path && !existsSync(report.core.path) && stored)
-    report.core = { ...report.core, path: stored };
-  report.races ??= [];
-  report.process ??= {
-    pid: meta.pid ?? null,
-    generation: meta.generation,
-    command: meta.cmdline,
-    startedAt: meta.startedAt ?? null,
-    time: meta.endedAt ?? meta.createdAt,
-  };
-  return report;
+  return readBundleReport(openBundle(readStore(storeDir), id));
 }
 
 export function registerReport(program: Command): void {

@@ -1,5 +1,6 @@
 /** The short crash summary printed in the log by exec, dev and run. */
 import { dirname, relative } from "node:path";
+import { DLV_INSTALL_REMEDY } from "../analyze/delve/index.js";
 import type { Captured } from "../capture/capture.js";
 import { headline } from "../contracts/report.js";
 import { formatBytes, storeFlagFor } from "./common.js";
@@ -34,6 +35,12 @@ export function crashSummaryLines(c: Captured, opts: { cwd: string; generation?:
   } else {
     lines.push(`  core     none: ${c.core.reason ?? "not found"}`);
   }
+  // A core read without Delve (not installed): the report has no Go values; say how to get them.
+  const delveNote = r.sources.delve.note;
+  if (c.core.found && !r.sources.delve.used && delveNote?.includes(DLV_INSTALL_REMEDY))
+    lines.push(
+      `  delve    not found, ${r.sources.gdb.used ? "gdb read the core" : "report from the traceback"}: ${DLV_INSTALL_REMEDY}`,
+    );
   if (c.bundle) {
     lines.push(`  bundle   ${relative(opts.cwd, c.bundle.dir) || c.bundle.dir}`);
     // No core (a race detector's exit): nothing for a debugger to open.

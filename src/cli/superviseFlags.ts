@@ -1,6 +1,7 @@
 /**
  * The flags `dev` and `run` share (the issue's command-line contract): --listen (repeatable),
- * --probe, --env NAME=VALUE (repeatable, {port} allowed), --ready-timeout, --drain, --json-events.
+ * --probe, --liveness, --watchdog, --bake, --bake-hold-old, --env NAME=VALUE (repeatable, {port} allowed),
+ * --ready-timeout, --drain, --json-events.
  * config/supervise.ts resolves them over the config file.
  */
 import type { Command } from "commander";
@@ -18,7 +19,23 @@ export function addSuperviseFlags(cmd: Command): Command {
     )
     .option(
       "--probe <spec>",
-      "readiness: http://HOST:{port}/PATH, tcp:HOST:PORT, exec:COMMAND, log:REGEX or alive:DURATION",
+      "readiness: http://HOST:{port}/PATH, tcp:HOST:PORT, exec:COMMAND, log:REGEX, alive:DURATION or notify (sd_notify READY=1)",
+    )
+    .option(
+      "--liveness <spec>",
+      "while a generation serves, probe it (http://, tcp:, exec:) every 10s; 3 failures in a row: capture it as hung, restart or roll back",
+    )
+    .option(
+      "--watchdog <duration>",
+      "systemd watchdog: the service gets WATCHDOG_USEC and NOTIFY_SOCKET; no WATCHDOG=1 within it: capture it as hung, restart or roll back",
+    )
+    .option(
+      "--bake <duration>",
+      "after a switch, a crash or liveness failure within this time rolls back to the last good build (default 60s in run, 0s (off) in dev)",
+    )
+    .option(
+      "--bake-hold-old",
+      "keep the old generation up, receiving nothing, through the bake: rolling back is then a steering change",
     )
     .option(
       "--env <name=value>",

@@ -6,7 +6,7 @@
  * falls back to the nearest located ancestor.
  */
 
-export interface SourcePosition {
+interface SourcePosition {
   line: number;
   column: number;
 }

@@ -11,7 +11,9 @@ export type ProbeSpec =
   | { kind: "tcp"; host: string; port: string }
   | { kind: "exec"; command: string }
   | { kind: "log"; pattern: RegExp }
-  | { kind: "alive"; ms: number };
+  | { kind: "alive"; ms: number }
+  /** systemd's notify protocol: READY=1 on $NOTIFY_SOCKET (notify.ts). */
+  | { kind: "notify" };
 
 export interface ProbeTiming {
   initialDelaySeconds: number;
@@ -25,8 +27,9 @@ export type ProbeMode = "dev" | "run";
 
 /**
  * dev polls every 0.1 s and trusts one pass: the reload loop is what the developer waits on.
- * run polls every 0.5 s and wants 3 passes in a row (about a second of health) before the old
- * generation stops, since a service that answers once and then falls over would take traffic down.
+ * run polls every 0.5 s and also switches on the first pass (issue 20): a service that answers
+ * once and then falls over is caught by the bake after the switch (60 s by default), which rolls
+ * back to the last good generation, instead of by a second of extra passes before it.
  */
 export function probeTimingDefaults(mode: ProbeMode): ProbeTiming {
   return mode === "dev"
@@ -41,12 +44,13 @@ export function probeTimingDefaults(mode: ProbeMode): ProbeTiming {
         initialDelaySeconds: 0,
         periodSeconds: 0.5,
         timeoutSeconds: 1,
-        successThreshold: 3,
+        successThreshold: 1,
         failureThreshold: 3,
       };
 }
 
-const PROBE_FORMS = "http://HOST:{port}/PATH, tcp:HOST:PORT, exec:COMMAND, log:REGEX or alive:DURATION";
+const PROBE_FORMS =
+  "http://HOST:{port}/PATH, tcp:HOST:PORT, exec:COMMAND, log:REGEX, alive:DURATION or notify";
 
 export const probeSpecError = (spec: string, why: string) =>
   new HotdumpError("usage", "E_PROBE_SPEC", `--probe "${spec}": ${why}; use ${PROBE_FORMS}`);
@@ -70,6 +74,7 @@ export function parseProbeSpec(spec: string): ProbeSpec {
     if (u.hostname === "") throw probeSpecError(spec, "the URL has no host");
     return { kind: "http", url: s };
   }
+  if (s === "notify") return { kind: "notify" };
   const colon = s.indexOf(":");
   const kind = colon < 0 ? s : s.slice(0, colon);
   const arg = colon < 0 ? "" : s.slice(colon + 1);

@@ -154,6 +154,18 @@ export function resolveConfig(raw: RawConfig, ctx: ResolveContext): ResolvedConf
       probe: raw.supervise?.probe ?? DEFAULTS.probe,
       readyTimeoutMs: ms(raw.supervise?.ready_timeout, DEFAULTS.readyTimeout),
       drainMs: ms(raw.supervise?.drain, DEFAULTS.drain),
+      bakeMs: raw.supervise?.bake === undefined ? null : ms(raw.supervise.bake, "0s"),
+      bakeHoldOld: raw.supervise?.bake_hold_old ?? false,
+      watchdogMs: ms(raw.supervise?.watchdog, "0s"),
+      liveness: raw.supervise?.liveness
+        ? {
+            probe: raw.supervise.liveness.probe,
+            initialDelayMs: ms(raw.supervise.liveness.initial_delay, "0s"),
+            periodMs: ms(raw.supervise.liveness.period, "10s"),
+            timeoutMs: ms(raw.supervise.liveness.timeout, "1s"),
+            failureThreshold: raw.supervise.liveness.failure_threshold ?? 3,
+          }
+        : null,
     },
     store: { dir: storeDir, maxUseBytes: size(s.max_use), keepFreeBytes: size(s.keep_free) },
     fleet: raw.fleet ?? null,

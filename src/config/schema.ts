@@ -56,10 +56,10 @@ export function checkListen(addr: string): string | undefined {
 
 /** Probe spec syntax of the supervisor: http://HOST:{port}/PATH, tcp:HOST:PORT, exec:CMD, log:REGEX, alive:DURATION. */
 export function checkProbe(spec: string): string | undefined {
-  if (/^https?:\/\//.test(spec)) return undefined;
+  if (/^https?:\/\//.test(spec) || spec === "notify") return undefined;
   const m = /^(tcp|exec|log|alive):(.*)$/s.exec(spec);
   if (!m)
-    return `probe "${spec}" is not one of http://HOST:{port}/PATH, tcp:HOST:PORT, exec:COMMAND, log:REGEX, alive:DURATION`;
+    return `probe "${spec}" is not one of http://HOST:{port}/PATH, tcp:HOST:PORT, exec:COMMAND, log:REGEX, alive:DURATION, notify`;
   const [, kind, rest = ""] = m;
   if (rest === "") return `probe "${spec}" has nothing after "${kind}:"`;
   if (kind === "log") {
@@ -135,7 +135,29 @@ export const superviseSchema = z.strictObject({
   probe: withCheck(checkProbe).optional(),
   ready_timeout: duration().optional(),
   drain: duration({ allowZero: true }).optional(),
+  /** Probation after a switch: a crash or a liveness failure within it rolls back ("0s": off). */
+  bake: duration({ allowZero: true }).optional(),
+  bake_hold_old: z.boolean().optional(),
+  /** systemd's WATCHDOG_USEC: the service sends WATCHDOG=1 at least this often. */
+  watchdog: duration({ allowZero: true }).optional(),
+  /** Kubernetes' livenessProbe: the probe and its timing (defaults 10s, 1s, 3). */
+  liveness: z
+    .strictObject({
+      probe: withCheck(checkLivenessProbe),
+      initial_delay: duration({ allowZero: true }).optional(),
+      period: duration().optional(),
+      timeout: duration().optional(),
+      failure_threshold: z.number().int().min(1).optional(),
+    })
+    .optional(),
 });
+
+/** Liveness repeats a probe while the generation serves: an event kind (log, alive) cannot. */
+export function checkLivenessProbe(spec: string): string | undefined {
+  if (/^(log|alive):/.test(spec) || spec === "notify")
+    return `liveness probe "${spec}": use http://, tcp: or exec: (log and alive say when a generation starts, not that it still answers; for notify's watchdog set WATCHDOG_USEC through [run] env or the service's own sd_notify)`;
+  return checkProbe(spec);
+}
 
 export const storeSchema = z.strictObject({
   dir: z.string().min(1).optional(),

@@ -4,7 +4,13 @@
  */
 import { usageError } from "../errors.js";
 import { parseDuration } from "./duration.js";
-import { type ProbeSpec, type ProbeTiming, parseProbeSpec, probeTimingDefaults } from "./probeSpec.js";
+import {
+  type ProbeSpec,
+  type ProbeTiming,
+  parseProbeSpec,
+  probeSpecError,
+  probeTimingDefaults,
+} from "./probeSpec.js";
 import type { ResolvedConfig } from "./types.js";
 
 export interface SuperviseFlags {
@@ -14,6 +20,10 @@ export interface SuperviseFlags {
   readyTimeout?: string;
   drain?: string;
   jsonEvents?: boolean;
+  bake?: string;
+  bakeHoldOld?: boolean;
+  liveness?: string;
+  watchdog?: string;
 }
 
 export interface ResolvedSupervise {
@@ -23,7 +33,16 @@ export interface ResolvedSupervise {
   env: Record<string, string>;
   readyTimeoutMs: number;
   drainMs: number;
+  /** Probation after a switch (0: off): 60 s in run, off in dev, unless set. */
+  bakeMs: number;
+  bakeHoldOld: boolean;
+  liveness: { spec: ProbeSpec; timing: ProbeTiming } | null;
+  /** systemd's WATCHDOG_USEC for the service, and the silence that makes it hung (0: off). */
+  watchdogMs: number;
 }
+
+/** run's bake: long enough for the first real requests after a switch (issue 18). */
+export const RUN_BAKE_MS = 60_000;
 
 function duration(flag: string, v: string): number {
   const ms = parseDuration(v);
@@ -52,5 +71,33 @@ export function resolveSuperviseFlags(
       ? duration("--ready-timeout", f.readyTimeout)
       : (config?.supervise.readyTimeoutMs ?? 60_000),
     drainMs: f.drain ? duration("--drain", f.drain) : (config?.supervise.drainMs ?? 30_000),
+    bakeMs: f.bake
+      ? duration("--bake", f.bake)
+      : (config?.supervise.bakeMs ?? (mode === "run" ? RUN_BAKE_MS : 0)),
+    bakeHoldOld: f.bakeHoldOld ?? config?.supervise.bakeHoldOld ?? false,
+    liveness: resolveLiveness(f.liveness, config),
+    watchdogMs: f.watchdog ? duration("--watchdog", f.watchdog) : (config?.supervise.watchdogMs ?? 0),
+  };
+}
+
+function resolveLiveness(flag: string | undefined, config?: ResolvedConfig): ResolvedSupervise["liveness"] {
+  const c = config?.supervise.liveness;
+  const text = flag ?? c?.probe;
+  if (!text) return null;
+  const spec = parseProbeSpec(text);
+  if (spec.kind === "log" || spec.kind === "alive" || spec.kind === "notify")
+    throw probeSpecError(
+      text,
+      "liveness repeats a probe while the generation serves: use http://, tcp: or exec: (the notify watchdog is WATCHDOG_USEC)",
+    );
+  return {
+    spec,
+    timing: {
+      initialDelaySeconds: (c?.initialDelayMs ?? 0) / 1000,
+      periodSeconds: (c?.periodMs ?? 10_000) / 1000,
+      timeoutSeconds: (c?.timeoutMs ?? 1000) / 1000,
+      successThreshold: 1,
+      failureThreshold: c?.failureThreshold ?? 3,
+    },
   };
 }

@@ -64,6 +64,20 @@ export interface ResolvedSuperviseConfig {
   probe: string;
   readyTimeoutMs: number;
   drainMs: number;
+  /** Null: the command's default (60 s in run, off in dev). */
+  bakeMs: number | null;
+  bakeHoldOld: boolean;
+  liveness: ResolvedLiveness | null;
+  /** WATCHDOG_USEC for the service (0: off). */
+  watchdogMs: number;
+}
+
+export interface ResolvedLiveness {
+  probe: string;
+  initialDelayMs: number;
+  periodMs: number;
+  timeoutMs: number;
+  failureThreshold: number;
 }
 
 export interface ResolvedStoreConfig {

@@ -15,7 +15,20 @@ export const REPORT_SCHEMA_VERSION = 1;
  * `race`: the race detector reported a data race (and ended the program: no core). `snapshot`: a
  * live process dumped by `hotdump snapshot`, which did not crash at all.
  */
-export type CrashKind = "panic" | "fatal" | "signal" | "race" | "snapshot" | "unknown";
+export type CrashKind = "panic" | "fatal" | "signal" | "race" | "snapshot" | "hang" | "unknown";
+
+/** Goroutines of a hung process waiting for one reason at one user frame (analyze/hang.ts). */
+export interface HangWait {
+  /** The runtime's wait reason: `sync.Mutex.Lock`, `chan send`, `select`. */
+  state: string;
+  /** The longest wait in the group, in whole minutes (the runtime prints it past one minute). */
+  minutes: number;
+  count: number;
+  function: string;
+  file: string;
+  line: number;
+  ids: number[];
+}
 
 export interface Variable {
   name: string;
@@ -160,6 +173,8 @@ export interface Report {
   site?: (Location & { class: FrameClass }) | null;
   goroutine: { id: number; state?: string; frames: Frame[] } | null;
   goroutines: { total: number; groups: GoroutineGroup[] };
+  /** kind `hang`: why it was judged hung, and what waited. */
+  hang?: { reason: string; waits: HangWait[] };
   registers: Register[];
   memoryMap: Mapping[];
   goVersion: string | null;

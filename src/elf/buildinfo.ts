@@ -6,7 +6,7 @@
  * hold pointers to the strings instead; those are reported as unknown rather than chased.
  */
 
-export const BUILDINFO_MAGIC = Buffer.from("\xff Go buildinf:", "latin1");
+const BUILDINFO_MAGIC = Buffer.from("\xff Go buildinf:", "latin1");
 const FLAG_BIG_ENDIAN = 0x1;
 const FLAG_VERSION_INLINE = 0x2;
 

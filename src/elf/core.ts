@@ -32,7 +32,7 @@ import { openElf } from "./file.js";
 import { type ElfHeader, type ElfNote, iterateNotes, PT } from "./format.js";
 import type { ByteSource } from "./source.js";
 
-export const DEFAULT_CHUNK_SIZE = 64 * 1024 * 1024;
+const DEFAULT_CHUNK_SIZE = 64 * 1024 * 1024;
 const MAX_READ = 1024 * 1024 * 1024;
 const MAX_NOTE_BYTES = 512 * 1024 * 1024;
 
@@ -50,7 +50,7 @@ export interface CoreSegment {
   available: number;
 }
 
-export interface CoreTruncation {
+interface CoreTruncation {
   /** The size the segments and notes require. */
   expectedSize: number;
   actualSize: number;
@@ -59,14 +59,14 @@ export interface CoreTruncation {
   incompleteSegments: number;
 }
 
-export interface ReadMemoryOptions {
+interface ReadMemoryOptions {
   /** Return the readable prefix instead of throwing when the range runs into a hole. */
   partial?: boolean;
   /** memsz > filesz parts were mapped but not dumped: give zeros (default) or fail. */
   notDumped?: "zeros" | "error";
 }
 
-export interface CoreChunk {
+interface CoreChunk {
   segment: CoreSegment;
   /** Address of data[0]. */
   addr: bigint;
@@ -75,7 +75,7 @@ export interface CoreChunk {
   data: Buffer;
 }
 
-export interface ChunkOptions {
+interface ChunkOptions {
   /** Bytes per chunk (default 64 MiB). */
   chunkSize?: number;
   /** Each chunk after a segment's first repeats this many bytes of its predecessor, so a pattern
@@ -122,14 +122,40 @@ export async function openCore(input: string | ByteSource): Promise<Core> {
   }
 }
 
-async function buildCore(
-  source: ByteSource,
-  header: ElfHeader,
-  phdrs: Awaited<ReturnType<typeof openElf>>["programHeaders"],
-): Promise<Core> {
-  const name = source.name;
-  const size = source.size;
-  const segments: CoreSegment[] = phdrs
+type ProgramHeaders = Awaited<ReturnType<typeof openElf>>["programHeaders"];
+
+/** The core's pieces, each read by its own step: segments, truncation, notes, memory, execfn. */
+async function buildCore(source: ByteSource, header: ElfHeader, phdrs: ProgramHeaders): Promise<Core> {
+  const segments = loadSegments(phdrs, source.size);
+  const truncated = truncationOf(phdrs, segments, source.size);
+  const { notes, notesComplete } = await readNotes(source, phdrs);
+  const { threads, process, signal, auxv, files } = decodeNotes(notes);
+  const aux = (t: number) => auxv.find((e) => e.type === t)?.value ?? null;
+  const memory = createMemoryReader(source, segments, truncated);
+  return {
+    path: source.name,
+    size: source.size,
+    header,
+    segments,
+    truncated,
+    notesComplete,
+    threads,
+    process,
+    signal,
+    auxv,
+    entry: aux(AT.ENTRY),
+    phdr: aux(AT.PHDR),
+    execfn: await readExecfn(memory.readMemory, aux(AT.EXECFN)),
+    files,
+    notes,
+    ...memory,
+    close: () => source.close(),
+  };
+}
+
+/** PT_LOAD segments by address; `available` is what the file really holds of each. */
+function loadSegments(phdrs: ProgramHeaders, size: number): CoreSegment[] {
+  return phdrs
     .filter((p) => p.type === PT.LOAD)
     .map((p) => ({
       index: p.index,
@@ -142,20 +168,30 @@ async function buildCore(
       available: Math.max(0, Math.min(p.filesz, p.memsz, size - p.offset)),
     }))
     .sort((a, b) => (a.vaddr < b.vaddr ? -1 : a.vaddr > b.vaddr ? 1 : 0));
+}
 
+/** Set when the file is shorter than its segments say (RLIMIT_CORE, a full disk). */
+function truncationOf(phdrs: ProgramHeaders, segments: CoreSegment[], size: number): CoreTruncation | null {
   let expectedSize = 0;
   for (const p of phdrs)
     if (p.type === PT.LOAD || p.type === PT.NOTE) expectedSize = Math.max(expectedSize, p.offset + p.filesz);
-  const truncated: CoreTruncation | null =
-    expectedSize > size
-      ? {
-          expectedSize,
-          actualSize: size,
-          missingBytes: expectedSize - size,
-          incompleteSegments: segments.filter((s) => s.available < s.filesz).length,
-        }
-      : null;
+  return expectedSize > size
+    ? {
+        expectedSize,
+        actualSize: size,
+        missingBytes: expectedSize - size,
+        incompleteSegments: segments.filter((s) => s.available < s.filesz).length,
+      }
+    : null;
+}
 
+/** Every note of every PT_NOTE segment; notesComplete false when one was cut or unreadable. */
+async function readNotes(
+  source: ByteSource,
+  phdrs: ProgramHeaders,
+): Promise<{ notes: ElfNote[]; notesComplete: boolean }> {
+  const name = source.name;
+  const size = source.size;
   const notes: ElfNote[] = [];
   let notesComplete = true;
   for (const p of phdrs) {
@@ -171,7 +207,17 @@ async function buildCore(
       notesComplete = false;
     }
   }
+  return { notes, notesComplete };
+}
 
+/** The kernel's notes decoded: threads (NT_PRSTATUS), process, signal, auxv, mapped files. */
+function decodeNotes(notes: ElfNote[]): {
+  threads: ThreadStatus[];
+  process: ProcessInfo | null;
+  signal: SignalInfo | null;
+  auxv: AuxvEntry[];
+  files: MappedFile[];
+} {
   const threads: ThreadStatus[] = [];
   let process: ProcessInfo | null = null;
   let signal: SignalInfo | null = null;
@@ -188,8 +234,16 @@ async function buildCore(
     else if (n.type === NT.AUXV && auxv.length === 0) auxv = decodeAuxv(n.desc);
     else if (n.type === NT.FILE && files.length === 0) files = decodeFileNote(n.desc) ?? [];
   }
-  const aux = (t: number) => auxv.find((e) => e.type === t)?.value ?? null;
+  return { threads, process, signal, auxv, files };
+}
 
+/** Reading the dumped memory: by address (segmentAt, readMemory) or all of it in chunks. */
+function createMemoryReader(
+  source: ByteSource,
+  segments: CoreSegment[],
+  truncated: CoreTruncation | null,
+): Pick<Core, "segmentAt" | "readMemory" | "chunks"> {
+  const name = source.name;
   const segmentAt = (addr: bigint): CoreSegment | undefined => {
     let lo = 0;
     let hi = segments.length - 1;
@@ -285,33 +339,13 @@ async function buildCore(
     }
   }
 
-  let execfn: string | null = null;
-  const execfnAddr = aux(AT.EXECFN);
-  if (execfnAddr !== null) {
-    const b = await readMemory(execfnAddr, 4096, { partial: true, notDumped: "error" }).catch(() => null);
-    const nul = b ? b.indexOf(0) : -1;
-    if (b && nul > 0) execfn = b.toString("utf8", 0, nul);
-  }
+  return { segmentAt, readMemory, chunks };
+}
 
-  return {
-    path: name,
-    size,
-    header,
-    segments,
-    truncated,
-    notesComplete,
-    threads,
-    process,
-    signal,
-    auxv,
-    entry: aux(AT.ENTRY),
-    phdr: aux(AT.PHDR),
-    execfn,
-    files,
-    notes,
-    segmentAt,
-    readMemory,
-    chunks,
-    close: () => source.close(),
-  };
+/** AT_EXECFN's string, read from the dumped stack; null when it was not dumped. */
+async function readExecfn(readMemory: Core["readMemory"], execfnAddr: bigint | null): Promise<string | null> {
+  if (execfnAddr === null) return null;
+  const b = await readMemory(execfnAddr, 4096, { partial: true, notDumped: "error" }).catch(() => null);
+  const nul = b ? b.indexOf(0) : -1;
+  return b && nul > 0 ? b.toString("utf8", 0, nul) : null;
 }

@@ -18,7 +18,7 @@ import {
 } from "./format.js";
 import { type BuildIds, buildIdsFromNotes } from "./identity.js";
 
-export interface CoreExecutableIdentity extends BuildIds {
+interface CoreExecutableIdentity extends BuildIds {
   /** The mapped file's path from NT_FILE, else AT_EXECFN; null when neither is known. */
   path: string | null;
   /** Address the executable's first page is mapped at, when found. */
@@ -125,7 +125,7 @@ export async function coreExecutableIdentity(core: Core): Promise<CoreExecutable
   }
 }
 
-export interface BuildIdComparison {
+interface BuildIdComparison {
   /** null: the core does not say (page not dumped, or no ID kind in common). */
   match: boolean | null;
   reason: string;

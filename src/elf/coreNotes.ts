@@ -46,8 +46,8 @@ export const X86_64_REGISTER_NAMES = [
   "fs",
   "gs",
 ] as const;
-export type X86_64Register = (typeof X86_64_REGISTER_NAMES)[number];
-export type X86_64Registers = Record<X86_64Register, bigint>;
+type X86_64Register = (typeof X86_64_REGISTER_NAMES)[number];
+type X86_64Registers = Record<X86_64Register, bigint>;
 
 /** elf_prstatus on x86-64: 112 bytes of header, 216 of registers, pr_fpvalid; 336 in all. */
 const PRSTATUS_REGS_AT = 112;

@@ -47,7 +47,7 @@ export interface ElfFile {
   close(): Promise<void>;
 }
 
-export interface OpenElfOptions {
+interface OpenElfOptions {
   /** Skip section headers (cores have none; a core's reader never needs them). */
   sections?: boolean;
 }
@@ -59,26 +59,6 @@ export async function openElf(input: string | ByteSource, opts: OpenElfOptions =
   } catch (e) {
     await source.close();
     throw e;
-  }
-}
-
-/** Open, read the structure and all notes, close: for callers that want a value, not a handle. */
-export async function readElfFile(path: string): Promise<{
-  header: ElfHeader;
-  programHeaders: ProgramHeader[];
-  sections: SectionHeader[];
-  notes: ElfNote[];
-}> {
-  const f = await openElf(path);
-  try {
-    return {
-      header: f.header,
-      programHeaders: [...f.programHeaders],
-      sections: [...f.sections],
-      notes: await f.notes(),
-    };
-  } finally {
-    await f.close();
   }
 }
 

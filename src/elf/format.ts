@@ -9,10 +9,9 @@ import { elfCorrupt, elfNotElf, elfTruncated, elfUnsupported } from "./errors.js
 
 export const ELF_MAGIC = Buffer.from([0x7f, 0x45, 0x4c, 0x46]);
 export const EHDR_SIZE = 64;
-export const PHDR_SIZE = 56;
+const PHDR_SIZE = 56;
 export const SHDR_SIZE = 64;
 
-export const ET = { NONE: 0, REL: 1, EXEC: 2, DYN: 3, CORE: 4 } as const;
 export const EM_X86_64 = 62;
 export const PT = { NULL: 0, LOAD: 1, DYNAMIC: 2, INTERP: 3, NOTE: 4, PHDR: 6, TLS: 7 } as const;
 export const SHT = { NULL: 0, PROGBITS: 1, SYMTAB: 2, STRTAB: 3, NOTE: 7, NOBITS: 8 } as const;
@@ -31,8 +30,8 @@ const machineNames: Record<number, string> = {
   22: "s390",
 };
 
-export const elfTypeName = (t: number): ElfType => typeNames[t] ?? "unknown";
-export const machineName = (m: number): string => machineNames[m] ?? `machine-${m}`;
+const elfTypeName = (t: number): ElfType => typeNames[t] ?? "unknown";
+const machineName = (m: number): string => machineNames[m] ?? `machine-${m}`;
 
 export interface ElfHeader {
   type: ElfType;

@@ -10,8 +10,8 @@ import { type ElfNote, type ElfType, PT, SHT } from "./format.js";
 
 /** Note types: Go's linker uses ELF_NOTE_GOBUILDID_TAG = 4 under owner "Go" (cmd/link/internal/ld/elf.go);
  * NT_GNU_BUILD_ID = 3 under owner "GNU" (glibc elf.h). */
-export const NT_GO_BUILDID = 4;
-export const NT_GNU_BUILD_ID = 3;
+const NT_GO_BUILDID = 4;
+const NT_GNU_BUILD_ID = 3;
 
 export interface BuildIds {
   goBuildId: string | null;

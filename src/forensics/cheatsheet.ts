@@ -9,9 +9,9 @@
  * the panic value is read from `stack -full` instead.
  */
 
-export type CheatTool = "dlv" | "gdb";
+type CheatTool = "dlv" | "gdb";
 
-export interface CheatEntry {
+interface CheatEntry {
   tool: CheatTool;
   /** The general form, as a person types it. */
   command: string;
@@ -22,7 +22,7 @@ export interface CheatEntry {
   expect: string;
 }
 
-export const VERIFIED_WITH = { go: "go1.26.8", delve: "1.27.2", gdb: "13.1" } as const;
+const VERIFIED_WITH = { go: "go1.26.8", delve: "1.27.2", gdb: "13.1" } as const;
 
 export const CHEATSHEET: readonly CheatEntry[] = [
   {

@@ -6,12 +6,12 @@
  * of that kind, else recomputed from Delve's goroutine list with the same function. Two groups
  * at one line with different wait reasons stay two lines on both sides.
  */
-import { readFileSync } from "node:fs";
 import { listGoroutineGroups, targetGoVersion } from "../analyze/delve/goroutines.js";
 import { createDelveSession, type DelveSession, type dlv } from "../analyze/delve/index.js";
 import type { FrameClass, GoroutineGroup, Report } from "../contracts/report.js";
 import { readBinaryIdentity } from "../elf/index.js";
-import { bundleFile, ensureStore, openBundle } from "../store/index.js";
+import { HotdumpError } from "../errors.js";
+import { openBundle, readBundleReport, readStore } from "../store/index.js";
 import { openStoredCapture } from "./stored.js";
 
 export interface GroupCount {
@@ -24,7 +24,7 @@ export interface GroupCount {
   class?: FrameClass;
 }
 
-export interface CaptureSide {
+interface CaptureSide {
   id: string;
   type: "crash" | "snapshot";
   createdAt: string;
@@ -37,7 +37,7 @@ export interface CaptureSide {
   source: "report" | "delve";
 }
 
-export interface GroupChange {
+interface GroupChange {
   function: string;
   state: string;
   file: string;
@@ -58,7 +58,7 @@ export interface CaptureDiff {
   notes: string[];
 }
 
-export interface DiffOptions {
+interface DiffOptions {
   /** Ask Delve for heap-in-use and full groups (default true). */
   delve?: boolean;
   dlvPath?: string;
@@ -109,13 +109,13 @@ export async function diffCaptures(
 }
 
 async function loadSide(storeDir: string, id: string, o: DiffOptions, notes: string[]): Promise<CaptureSide> {
-  const layout = ensureStore(storeDir);
-  const bundle = openBundle(layout, id);
+  const bundle = openBundle(readStore(storeDir), id);
   let report: Report | null = null;
   try {
-    report = JSON.parse(readFileSync(bundleFile(bundle, "report.json"), "utf8")) as Report;
-  } catch {
-    notes.push(`${id}: no readable report.json`);
+    report = readBundleReport(bundle);
+  } catch (e) {
+    const damaged = e instanceof HotdumpError && e.code === "E_REPORT_CORRUPT";
+    notes.push(damaged ? e.shortMessage : `${id}: no readable report.json`);
   }
   const reportGroups = report?.goroutines.groups ?? [];
   const total = report?.goroutines.total ?? 0;
@@ -185,7 +185,7 @@ const fromReport = (g: GoroutineGroup): GroupCount => ({
  * reports. Verified on Go 1.26 with Delve 1.27.2; runtime.memstats has no heapInUse there. Delve
  * may show the atomic wrapper struct or its value, so the first number inside is taken.
  */
-export async function heapInUse(s: DelveSession): Promise<number | null> {
+async function heapInUse(s: DelveSession): Promise<number | null> {
   try {
     const v = (
       await s.call("Eval", {
@@ -218,7 +218,7 @@ function firstNumber(v: dlv.Variable): string | null {
 
 const signed = (n: number) => (n > 0 ? `+${n}` : String(n));
 
-export function formatBytesDelta(n: number): string {
+function formatBytesDelta(n: number): string {
   const abs = Math.abs(n);
   const s =
     abs >= 1 << 20

@@ -115,7 +115,7 @@ function buildTree(stacks: readonly Stack[]): Node {
   return root;
 }
 
-export function escapeXml(s: string): string {
+function escapeXml(s: string): string {
   return s
     .replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
     .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, "");
@@ -135,7 +135,7 @@ function colour(name: string): string {
   return `rgb(${r},${g},${bl})`;
 }
 
-export interface FlameOptions {
+interface FlameOptions {
   title?: string;
   subtitle?: string;
   /** What one unit of value is, for the tooltips ("samples"). */

@@ -4,11 +4,10 @@
  * (a core read through the wrong binary gives confident nonsense).
  */
 
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { createDelveSession, type DelveSession, type dlv, formatVariable } from "../analyze/delve/index.js";
 import { culpritScope, type Report } from "../contracts/report.js";
 import { openCore } from "../elf/index.js";
+import { type Bundle, readBundleReport } from "../store/index.js";
 import { evalFailed, memUnreadable } from "./errors.js";
 import { createRegionIndex, describeRegion, type Region } from "./regions.js";
 import { openStoredCapture } from "./stored.js";
@@ -30,7 +29,7 @@ async function withSession<T>(
   storeDir: string,
   id: string,
   o: InspectOptions,
-  fn: (s: DelveSession, core: string, binary: string, bundleDir: string) => Promise<T>,
+  fn: (s: DelveSession, core: string, binary: string, bundle: Bundle) => Promise<T>,
 ): Promise<T> {
   const stored = await openStoredCapture(storeDir, id, { requireBinary: true, force: o.force ?? false });
   try {
@@ -40,7 +39,7 @@ async function withSession<T>(
       ...(o.dlvPath ? { dlvPath: o.dlvPath } : {}),
     });
     try {
-      return await fn(s, stored.core, stored.binary!, stored.bundle.dir);
+      return await fn(s, stored.core, stored.binary!, stored.bundle);
     } finally {
       await s.close();
     }
@@ -72,8 +71,8 @@ export function evalInCapture(
   expr: string,
   o: InspectOptions & { goroutine?: number; frame?: number } = {},
 ): Promise<EvalResult> {
-  return withSession(storeDir, id, o, async (s, _core, _binary, dir) => {
-    const at = o.goroutine === undefined && o.frame === undefined ? await culpritFrameOf(s, dir) : null;
+  return withSession(storeDir, id, o, async (s, _core, _binary, bundle) => {
+    const at = o.goroutine === undefined && o.frame === undefined ? await culpritFrameOf(s, bundle) : null;
     const scope = {
       GoroutineID: o.goroutine ?? at?.goroutine ?? -1,
       Frame: o.frame ?? at?.frame ?? 0,
@@ -131,11 +130,11 @@ async function frameOptimised(s: DelveSession, goroutine: number, frame: number)
  */
 async function culpritFrameOf(
   s: DelveSession,
-  dir: string,
+  bundle: Bundle,
 ): Promise<{ goroutine: number; frame?: number } | null> {
   let report: Report;
   try {
-    report = JSON.parse(readFileSync(join(dir, "report.json"), "utf8")) as Report;
+    report = readBundleReport(bundle);
   } catch {
     return null;
   }

@@ -13,18 +13,18 @@
 import { gunzipSync } from "node:zlib";
 import { HotdumpError } from "../errors.js";
 
-export interface ValueType {
+interface ValueType {
   type: string;
   unit: string;
 }
 
-export interface ProfileSample {
+interface ProfileSample {
   /** Function names, root first (the caller of everything at [0], the sampled frame last). */
   stack: string[];
   values: number[];
 }
 
-export interface DecodedProfile {
+interface DecodedProfile {
   sampleTypes: ValueType[];
   periodType: ValueType | null;
   period: number;
@@ -33,7 +33,7 @@ export interface DecodedProfile {
   samples: ProfileSample[];
 }
 
-export const badProfile = (why: string, cause?: unknown) =>
+const badProfile = (why: string, cause?: unknown) =>
   new HotdumpError("forensics", "E_PROFILE_BAD", `not a pprof profile: ${why}`, {
     ...(cause ? { cause } : {}),
   });

@@ -12,18 +12,19 @@ import { chmodSync, existsSync, mkdirSync, readlinkSync } from "node:fs";
 import { rm, writeFile } from "node:fs/promises";
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
-import { delimiter, join } from "node:path";
+import { join } from "node:path";
 import { HotdumpError } from "../errors.js";
 import { archiveBinary, DIR_MODE, ensureStore, FILE_MODE } from "../store/index.js";
 import { resolveRunningTarget } from "../store/running.js";
 import { runCapture } from "../util/child.js";
+import { findOnPath } from "../util/which.js";
 import { foldStacks, parsePerfScript, renderFlameGraph, type Stack, topSelf } from "./flame.js";
 import { decodeProfile, sampleCountIndex } from "./pprof.js";
 
-export const profileTargetUnknown = (what: string) =>
+const profileTargetUnknown = (what: string) =>
   new HotdumpError("usage", "E_PROFILE_TARGET", `no running service to profile: ${what}`);
 
-export const noProfiler = (pid: number) =>
+const noProfiler = (pid: number) =>
   new HotdumpError(
     "forensics",
     "E_NO_PROFILER",
@@ -33,13 +34,13 @@ export const noProfiler = (pid: number) =>
     { exitCode: 1 },
   );
 
-export const profileFailed = (pid: number, why: string, details?: string, cause?: unknown) =>
+const profileFailed = (pid: number, why: string, details?: string, cause?: unknown) =>
   new HotdumpError("forensics", "E_PROFILE_FAILED", `could not profile pid ${pid}: ${why}`, {
     ...(details ? { details } : {}),
     ...(cause ? { cause } : {}),
   });
 
-export interface ProfileTarget {
+interface ProfileTarget {
   pid: number;
   generation: number | null;
 }
@@ -49,16 +50,6 @@ export const resolveProfileTarget = (
   storeDir: string,
   sel: { pid?: number; generation?: number },
 ): ProfileTarget => resolveRunningTarget(storeDir, sel, profileTargetUnknown);
-
-/** An executable on PATH, found without spawning `which`. */
-export function findOnPath(name: string, path = process.env.PATH ?? ""): string | null {
-  for (const dir of path.split(delimiter)) {
-    if (!dir) continue;
-    const p = join(dir, name);
-    if (existsSync(p)) return p;
-  }
-  return null;
-}
 
 /**
  * The profile endpoint with `seconds` set. A bare origin (http://127.0.0.1:6060) means Go's
@@ -97,7 +88,7 @@ const redact = (u: URL) => {
 const MAX_PROFILE_BYTES = 64 * 1024 * 1024;
 
 /** GET the profile. The server holds the request open for `seconds` while it samples. */
-export function fetchPprof(url: URL, pid: number, timeoutMs: number): Promise<Buffer> {
+function fetchPprof(url: URL, pid: number, timeoutMs: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const req = (url.protocol === "https:" ? httpsRequest : httpRequest)(url, { method: "GET" }, (res) => {
       const chunks: Buffer[] = [];
@@ -146,7 +137,7 @@ export function fetchPprof(url: URL, pid: number, timeoutMs: number): Promise<Bu
   });
 }
 
-export interface ProfileOptions {
+interface ProfileOptions {
   storeDir: string;
   pid: number;
   generation?: number | null;
@@ -158,7 +149,7 @@ export interface ProfileOptions {
   now?: Date;
 }
 
-export interface ProfileResult {
+interface ProfileResult {
   dir: string;
   pid: number;
   generation: number | null;

@@ -36,14 +36,14 @@ export type Region =
   | { kind: "thread-stack"; tid: number }
   | { kind: "anonymous"; writable: boolean };
 
-export interface GoroutineStack {
+interface GoroutineStack {
   goroutine: number;
   status: string;
   lo: bigint;
   hi: bigint;
 }
 
-export interface RegionIndex {
+interface RegionIndex {
   classify(addr: bigint): Promise<Region>;
   /** Goroutine stacks known (empty without Delve). */
   readonly stacks: readonly GoroutineStack[];
@@ -85,7 +85,7 @@ const SHALLOW: dlv.LoadConfig = {
   MaxStructFields: -1,
 };
 
-export interface RegionIndexOptions {
+interface RegionIndexOptions {
   core: Core;
   binary?: string | null;
   session?: DelveSession | null;

@@ -8,7 +8,7 @@
 import { join } from "node:path";
 import { createDelveSession, type DelveSession } from "../analyze/delve/index.js";
 import { type Core, openCore } from "../elf/index.js";
-import { ensureStore, openBundle } from "../store/index.js";
+import { openBundle, readStore } from "../store/index.js";
 import { badAddress, badPattern, noStoredCore } from "./errors.js";
 import { createRegionIndex, describeRegion, type Region } from "./regions.js";
 import type { RawHit, ScanOptions, ScanPattern, ScanStats } from "./scanTypes.js";
@@ -17,7 +17,7 @@ import { openCoreStream, scanCoreStream } from "./streamScan.js";
 
 export type { RawHit, ScanOptions, ScanPattern, ScanStats };
 
-export interface PatternInput {
+interface PatternInput {
   hex?: string;
   text?: string;
   pointer?: string;
@@ -58,7 +58,7 @@ export function parsePattern(input: PatternInput): ScanPattern {
   return { bytes, describe };
 }
 
-export async function scanCore(
+async function scanCore(
   core: Core,
   pattern: ScanPattern,
   opts: ScanOptions = {},
@@ -124,7 +124,7 @@ export function hexBytes(b: Buffer): string {
   return [...b].map((x) => x.toString(16).padStart(2, "0")).join(" ");
 }
 
-export interface NamedHit {
+interface NamedHit {
   address: string;
   region: Region;
   where: string;
@@ -134,7 +134,7 @@ export interface NamedHit {
   after: string;
 }
 
-export interface CaptureScan {
+interface CaptureScan {
   id: string;
   pattern: string;
   hits: NamedHit[];
@@ -155,7 +155,7 @@ export async function scanStoredCapture(
   pattern: ScanPattern,
   o: ScanOptions & { force?: boolean; dlvPath?: string; regions?: boolean } = {},
 ): Promise<CaptureScan> {
-  const layout = ensureStore(storeDir);
+  const layout = readStore(storeDir);
   const bundle = openBundle(layout, id);
   if (!bundle.meta.core.stored) throw noStoredCore(bundle.id, bundle.meta.core.reason);
   const corePath = join(bundle.dir, bundle.meta.core.stored);

@@ -10,13 +10,14 @@ import {
   type Bundle,
   binaryPath,
   decompressFile,
-  ensureStore,
   openBundle,
+  readStore,
   type StoreLayout,
+  storeCache,
 } from "../store/index.js";
 import { buildIdMismatch, noStoredBinary, noStoredCore } from "./errors.js";
 
-export interface StoredCapture {
+interface StoredCapture {
   bundle: Bundle;
   layout: StoreLayout;
   /** The archived binary; null when the bundle has none (scan still works, without names). */
@@ -26,7 +27,7 @@ export interface StoredCapture {
   release(): Promise<void>;
 }
 
-export interface OpenStoredOptions {
+interface OpenStoredOptions {
   /** Fail without a stored binary (eval, mem). */
   requireBinary?: boolean;
   /** Use a core whose build ID does not match its binary. */
@@ -38,7 +39,7 @@ export async function openStoredCapture(
   id: string,
   opts: OpenStoredOptions = {},
 ): Promise<StoredCapture> {
-  const layout = ensureStore(storeDir);
+  const layout = readStore(storeDir);
   const bundle = openBundle(layout, id);
   const { meta } = bundle;
   if (!meta.core.stored) throw noStoredCore(bundle.id, meta.core.reason);
@@ -48,7 +49,7 @@ export async function openStoredCapture(
   if (binary && meta.core.buildIdMatch === false && !opts.force)
     throw buildIdMismatch(bundle.id, meta.core.buildIdReason);
   // One file per command run: two commands on the same capture must not share (or delete) one.
-  const core = join(layout.cache, `${bundle.id}.${process.pid}.${Date.now().toString(36)}.core`);
+  const core = join(storeCache(layout), `${bundle.id}.${process.pid}.${Date.now().toString(36)}.core`);
   await decompressFile(join(bundle.dir, meta.core.stored), core);
   let released = false;
   return {

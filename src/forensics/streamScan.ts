@@ -61,6 +61,35 @@ export function openCoreStream(path: string): { stream: Readable; done: Promise<
   };
 }
 
+/** The dumped segments (PT_LOAD with bytes in the file), in file order: the order they stream in. */
+function segmentsOf(ph: Buffer, phnum: number, phentsize: number, name: string): CoreSegment[] {
+  return parseProgramHeaders(ph, phnum, phentsize, name)
+    .filter((x) => x.type === PT.LOAD && x.filesz > 0)
+    .map((x, index) => ({
+      index,
+      vaddr: x.vaddr,
+      end: x.vaddr + BigInt(x.memsz),
+      memsz: x.memsz,
+      filesz: x.filesz,
+      offset: x.offset,
+      flags: x.flags,
+      available: x.filesz,
+    }))
+    .sort((a, b) => a.offset - b.offset);
+}
+
+/** One range over the whole file, searched by file offset until headers at its end arrive (Delve's dumps). */
+const WHOLE_FILE: CoreSegment = {
+  index: 0,
+  vaddr: 0n,
+  end: BigInt(Number.MAX_SAFE_INTEGER),
+  memsz: Number.MAX_SAFE_INTEGER,
+  filesz: Number.MAX_SAFE_INTEGER,
+  offset: 0,
+  flags: 0,
+  available: Number.MAX_SAFE_INTEGER,
+};
+
 export async function scanCoreStream(
   stream: Readable,
   pattern: ScanPattern,
@@ -126,20 +155,8 @@ export async function scanCoreStream(
     searchFrom = limit - from;
   };
 
-  const loadSegments = (ph: Buffer, phnum: number, phentsize: number): CoreSegment[] =>
-    parseProgramHeaders(ph, phnum, phentsize, name)
-      .filter((x) => x.type === PT.LOAD && x.filesz > 0)
-      .map((x, index) => ({
-        index,
-        vaddr: x.vaddr,
-        end: x.vaddr + BigInt(x.memsz),
-        memsz: x.memsz,
-        filesz: x.filesz,
-        offset: x.offset,
-        flags: x.flags,
-        available: x.filesz,
-      }))
-      .sort((a, b) => a.offset - b.offset);
+  const loadSegments = (ph: Buffer, phnum: number, phentsize: number) =>
+    segmentsOf(ph, phnum, phentsize, name);
   /** Copies the part of a chunk (at file offset `off`) that holds program headers. */
   const pickHeaders = (chunk: Buffer, off: number) => {
     if (!deferred) return;
@@ -175,18 +192,7 @@ export async function scanCoreStream(
           got: 0,
         };
         // One range over the whole file; hits are mapped to segments once the headers arrive.
-        segments = [
-          {
-            index: 0,
-            vaddr: 0n,
-            end: BigInt(Number.MAX_SAFE_INTEGER),
-            memsz: Number.MAX_SAFE_INTEGER,
-            filesz: Number.MAX_SAFE_INTEGER,
-            offset: 0,
-            flags: 0,
-            available: Number.MAX_SAFE_INTEGER,
-          },
-        ];
+        segments = [WHOLE_FILE];
         pickHeaders(head, 0);
       }
       work = head;

@@ -8,7 +8,7 @@ const SYM_SIZE = 24;
 const STT_OBJECT = 1;
 const STT_FUNC = 2;
 
-export interface ElfSymbol {
+interface ElfSymbol {
   name: string;
   value: bigint;
   size: number;
@@ -59,7 +59,7 @@ export async function readSymbolTable(elf: ElfFile): Promise<SymbolTable> {
   };
 }
 
-export function decodeSymbols(table: Buffer, names: Buffer): ElfSymbol[] {
+function decodeSymbols(table: Buffer, names: Buffer): ElfSymbol[] {
   const out: ElfSymbol[] = [];
   for (let o = 0; o + SYM_SIZE <= table.length; o += SYM_SIZE) {
     const type = table[o + 4]! & 0xf;

@@ -148,8 +148,17 @@ export function facts(r: Report): [string, string][] {
     );
     out.push(["Signal", [s.name, ...extra].join(" ")]);
   }
+  if (r.hang) {
+    // A hang: why it was judged hung, then what waited, longest first (analyze/hang.ts).
+    out.push(["Hung", r.hang.reason]);
+    for (const w of r.hang.waits.slice(0, 5))
+      out.push([
+        "Waiting",
+        `${w.count} in ${w.state}${w.minutes ? `, ${w.minutes} min` : ""}, at ${w.function} ${w.file}:${w.line}`,
+      ]);
+  }
   const p = r.process;
-  if (p?.time) out.push([r.kind === "snapshot" ? "Taken" : "Crashed", p.time]);
+  if (p?.time) out.push([r.kind === "snapshot" ? "Taken" : r.kind === "hang" ? "Dumped" : "Crashed", p.time]);
   if (p?.generation !== null && p?.generation !== undefined) out.push(["Generation", String(p.generation)]);
   if (p?.pid !== null && p?.pid !== undefined) out.push(["PID", String(p.pid)]);
   if (p && p.command.length > 0) out.push(["Command", p.command.map(shellWord).join(" ")]);

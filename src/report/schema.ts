@@ -95,7 +95,7 @@ const sourceUse = z.object({ used: z.boolean(), note: z.string().optional() });
 export const reportSchema = z
   .object({
     schemaVersion: z.literal(REPORT_SCHEMA_VERSION),
-    kind: z.enum(["panic", "fatal", "signal", "race", "snapshot", "unknown"]),
+    kind: z.enum(["panic", "fatal", "signal", "race", "snapshot", "hang", "unknown"]),
     message: z.string().describe("The panic message / throw text / fault description, first line"),
     value: z.string().nullable().describe("The decoded panic value as Delve prints it"),
     nested: z.array(z.object({ message: z.string(), recovered: z.boolean() })),
@@ -117,6 +117,23 @@ export const reportSchema = z
       .object({ id: z.number().int(), state: z.string().optional(), frames: z.array(frame) })
       .nullable(),
     goroutines: z.object({ total: z.number().int(), groups: z.array(goroutineGroup) }),
+    hang: z
+      .object({
+        reason: z.string().describe("Why it was judged hung: liveness failures, a missed watchdog"),
+        waits: z.array(
+          z.object({
+            state: z.string().describe("The runtime's wait reason (sync.Mutex.Lock, chan send)"),
+            minutes: z.number().int().describe("The longest wait in the group, in whole minutes"),
+            count: z.number().int(),
+            function: z.string().describe("The user frame that waits"),
+            file: z.string(),
+            line: z.number().int(),
+            ids: z.array(z.number().int()),
+          }),
+        ),
+      })
+      .optional()
+      .describe("kind hang: goroutines grouped by wait reason and wait time"),
     registers: z.array(z.object({ name: z.string(), value: z.string() })),
     memoryMap: z.array(
       z.object({

@@ -7,23 +7,27 @@
  * as "complete" or "partial" at the end, so a hotdump killed mid-capture leaves a bundle that says
  * so, and `hotdump crashes` can finish or flag it.
  */
-import { mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { chmod, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { type Bundle, type CrashMeta, type ListedBundle, META_SCHEMA_VERSION } from "../contracts/bundle.js";
-import { HotdumpError } from "../errors.js";
-import { crashDir, DIR_MODE, FILE_MODE, isCrashId, newCrashId, type StoreLayout } from "./layout.js";
-
-export {
-  type BinaryInfo,
+import type { z } from "zod";
+import {
   type Bundle,
   type BundleState,
   type CoreInfo,
   type CrashMeta,
   type ListedBundle,
   META_SCHEMA_VERSION,
-  type Outcome,
 } from "../contracts/bundle.js";
+import { headline, type ProcessInfo, type Report } from "../contracts/report.js";
+import { HotdumpError } from "../errors.js";
+import { renderJson } from "../report/json.js";
+import { reportSchema } from "../report/schema.js";
+import { type Journal, openJournal } from "./journal.js";
+import { crashDir, DIR_MODE, FILE_MODE, isCrashId, newCrashId, type StoreLayout } from "./layout.js";
+import { crashMetaSchema } from "./metaSchema.js";
+
+export * from "../contracts/bundle.js";
 
 export async function writeFileAtomic(path: string, data: string | Buffer): Promise<void> {
   const tmp = `${path}.${process.pid}.tmp`;
@@ -74,18 +78,39 @@ export async function writeBundleFile(bundle: Bundle, name: string, data: string
   await writeFileAtomic(join(bundle.dir, name), data);
 }
 
+/** A store file that is there but cannot be used: the file named, the first problem said. */
+function damaged(file: string, what: string, issues?: z.core.$ZodIssue[], cause?: unknown): HotdumpError {
+  const where = (i: z.core.$ZodIssue) => (i.path.length ? i.path.join(".") : "(top)");
+  const first = issues?.[0];
+  return new HotdumpError(
+    "store",
+    "E_BUNDLE_CORRUPT",
+    `${file} is damaged: ${first ? `${where(first)}: ${first.message}` : what}`,
+    {
+      ...(cause === undefined ? {} : { cause }),
+      ...(issues ? { details: issues.map((i) => `${where(i)}: ${i.message}`).join("\n") } : {}),
+    },
+  );
+}
+
+/** meta.json, checked against the contract: a damaged one is E_BUNDLE_CORRUPT naming the file. */
 export function readMeta(dir: string): CrashMeta {
+  const file = join(dir, "meta.json");
   let text: string;
   try {
-    text = readFileSync(join(dir, "meta.json"), "utf8");
+    text = readFileSync(file, "utf8");
   } catch (cause) {
     throw new HotdumpError("store", "E_BUNDLE_MISSING", `no crash bundle at ${dir}`, { cause });
   }
+  let json: unknown;
   try {
-    return JSON.parse(text) as CrashMeta;
+    json = JSON.parse(text);
   } catch (cause) {
-    throw new HotdumpError("store", "E_BUNDLE_CORRUPT", `meta.json of ${dir} is not valid JSON`, { cause });
+    throw damaged(file, "not valid JSON", undefined, cause);
   }
+  const parsed = crashMetaSchema.safeParse(json);
+  if (!parsed.success) throw damaged(file, "not a hotdump meta.json", parsed.error.issues);
+  return parsed.data;
 }
 
 export function openBundle(layout: StoreLayout, id: string): Bundle {
@@ -104,6 +129,153 @@ export function openBundle(layout: StoreLayout, id: string): Bundle {
       );
     throw e;
   }
+}
+
+/** The report's process facts from a bundle's meta.json (reports older than them lack them). */
+export function processInfoOf(meta: CrashMeta): ProcessInfo {
+  return {
+    pid: meta.pid ?? null,
+    generation: meta.generation,
+    command: meta.cmdline,
+    startedAt: meta.startedAt ?? null,
+    time: meta.endedAt ?? meta.createdAt,
+  };
+}
+
+/**
+ * A bundle's report.json, checked against the contract and brought up to it: the one place reports
+ * written by an older hotdump are upgraded. Missing: E_REPORT_MISSING; damaged: E_REPORT_CORRUPT,
+ * naming the file; either way `hotdump analyze --crash ID` writes it again.
+ */
+export function readBundleReport(bundle: Bundle): Report {
+  const file = bundleFile(bundle, "report.json");
+  const again = `run: hotdump analyze --crash ${bundle.id}`;
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (cause) {
+    throw new HotdumpError(
+      "store",
+      "E_REPORT_MISSING",
+      `crash ${bundle.id} has no readable report.json (was hotdump stopped while analysing? ${again})`,
+      { cause },
+    );
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (cause) {
+    throw new HotdumpError("store", "E_REPORT_CORRUPT", `${file} is damaged: not valid JSON (${again})`, {
+      cause,
+    });
+  }
+  const parsed = reportSchema.safeParse(json);
+  if (!parsed.success) {
+    const e = damaged(file, "", parsed.error.issues);
+    throw new HotdumpError("store", "E_REPORT_CORRUPT", `${e.shortMessage} (${again})`, {
+      ...(e.details ? { details: e.details } : {}),
+    });
+  }
+  return upgradeReport(parsed.data, bundle);
+}
+
+/**
+ * Reports written before these existed: a snapshot claimed a culprit and named its temporary dump
+ * (removed right after) as the core; every report lacked the process facts (the schema's defaults
+ * leave races [] and process null).
+ */
+function upgradeReport(report: Report, bundle: Bundle): Report {
+  const { meta } = bundle;
+  const stored = meta.core.stored ? join(bundle.dir, meta.core.stored) : null;
+  if (meta.type === "snapshot" && report.kind !== "snapshot") {
+    report.kind = "snapshot";
+    report.culprit = null;
+    report.message ||= `snapshot of pid ${meta.pid ?? "?"}: the process kept running`;
+  }
+  if (report.core?.path && !existsSync(report.core.path) && stored)
+    report.core = { ...report.core, path: stored };
+  report.process ??= processInfoOf(meta);
+  return report;
+}
+
+export interface Problem {
+  code: string;
+  message: string;
+}
+
+export interface BundleEnd {
+  /** What went wrong before (kept in meta.json); what goes wrong here is added. */
+  problems: Problem[];
+  /** meta.json's state; by default "complete" when there is no problem, else "partial". */
+  state?: BundleState;
+  /** The core's facts, when they changed since meta.json was written. */
+  core?: CoreInfo;
+  /** The caller's journal (a supervisor's holds writes a full disk refuses); else one is opened. */
+  journal?: Journal;
+}
+
+const problemOf = (e: unknown, fallbackCode: string): Problem => ({
+  code: e instanceof HotdumpError ? e.code : fallbackCode,
+  message: e instanceof HotdumpError ? e.shortMessage : ((e as Error)?.message ?? String(e)),
+});
+
+/**
+ * The end of a capture or of a re-analysis, the same for both: report.json in the text
+ * `hotdump report -f json` prints, meta.json's summary of it (state, core, kind, message, culprit,
+ * problems), and the journal's row. Each step is tried even when one before it failed; the problems
+ * of these steps are returned (and those before the meta.json write are in it), never thrown.
+ */
+export async function finishBundle(
+  layout: StoreLayout,
+  bundle: Bundle,
+  report: Report,
+  end: BundleEnd,
+): Promise<Problem[]> {
+  const failed: Problem[] = [];
+  try {
+    await writeBundleFile(bundle, "report.json", renderJson(report));
+  } catch (e) {
+    failed.push(problemOf(e, "E_STORE_WRITE"));
+  }
+  const problems = [...end.problems, ...failed];
+  const meta: CrashMeta = {
+    ...bundle.meta,
+    state: end.state ?? (problems.length === 0 ? "complete" : "partial"),
+    core: end.core ?? bundle.meta.core,
+    kind: report.kind,
+    message: headline(report),
+    culprit: report.culprit,
+    problems,
+  };
+  bundle.meta = meta;
+  try {
+    await saveMeta(bundle.dir, meta);
+  } catch (e) {
+    failed.push(problemOf(e, "E_STORE_WRITE"));
+  }
+  try {
+    const journal = end.journal ?? openJournal(layout);
+    try {
+      journal.recordCrash({
+        id: bundle.id,
+        ts: meta.createdAt,
+        generation: meta.generation,
+        outcome: meta.outcome,
+        signal: meta.signal,
+        kind: report.kind,
+        message: report.message,
+        culprit: report.culprit
+          ? `${report.culprit.function} ${report.culprit.file}:${report.culprit.line}`
+          : null,
+        binarySha256: meta.binary?.sha256 ?? null,
+      });
+    } finally {
+      if (!end.journal) journal.close();
+    }
+  } catch (e) {
+    failed.push(problemOf(e, "E_JOURNAL"));
+  }
+  return failed;
 }
 
 /** Every bundle, newest first. Unreadable ones are listed with their error, not dropped. */

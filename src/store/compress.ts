@@ -5,33 +5,28 @@
  * fallback when zstd is missing. Decompression writes a sparse file (zstd's default for file
  * output), so a 1 GB core costs its real data on disk, not 1 GB.
  */
-import { createReadStream, createWriteStream, existsSync } from "node:fs";
+import { createReadStream, createWriteStream } from "node:fs";
 import { chmod, open, rename, rm, stat } from "node:fs/promises";
 import { dirname } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { createGunzip, createGzip } from "node:zlib";
 import { HotdumpError } from "../errors.js";
 import { runCapture } from "../util/child.js";
+import { findOnPath } from "../util/which.js";
 import { FILE_MODE } from "./layout.js";
 
-export type Compression = "zstd" | "gzip";
+type Compression = "zstd" | "gzip";
 
 let zstdPath: string | null | undefined;
 export function findZstd(): string | null {
   if (zstdPath !== undefined) return zstdPath;
-  zstdPath = null;
-  for (const dir of (process.env.PATH ?? "").split(":")) {
-    if (dir && existsSync(`${dir}/zstd`)) {
-      zstdPath = `${dir}/zstd`;
-      break;
-    }
-  }
+  zstdPath = findOnPath("zstd");
   return zstdPath;
 }
 
-export const compressedName = (c: Compression) => (c === "zstd" ? "core.zst" : "core.gz");
+const compressedName = (c: Compression) => (c === "zstd" ? "core.zst" : "core.gz");
 
-export interface Compressed {
+interface Compressed {
   path: string;
   compression: Compression;
   originalBytes: number;
@@ -85,7 +80,7 @@ export async function compressFile(src: string, destDir: string): Promise<Compre
 }
 
 /** fsync a file or a directory (opened read-only: Linux allows fsync on a directory fd). */
-export async function syncPath(path: string): Promise<void> {
+async function syncPath(path: string): Promise<void> {
   const fh = await open(path, "r");
   try {
     await fh.sync();

@@ -22,6 +22,11 @@ export type EventName =
   | "switch"
   | "drained"
   | "rollback"
+  | "held"
+  | "baked"
+  | "hang"
+  | "liveness-failed"
+  | "notify"
   | "recovered-panic"
   | "race"
   | "evicted"
@@ -189,10 +194,28 @@ export function journalEngineProblem(): HotdumpError | null {
     new Database(":memory:").close();
     return null;
   } catch (cause) {
-    return (
-      sqliteUnbuilt(cause) ?? new HotdumpError("store", "E_JOURNAL_OPEN", (cause as Error).message, { cause })
-    );
+    return sqliteUnbuilt(cause) ?? journalUnusable(":memory:", cause);
   }
+}
+
+/** A journal that cannot be opened or read: damaged (not a database, corrupt) or out of reach. */
+function journalUnusable(file: string, cause: unknown): HotdumpError {
+  const code = (cause as { code?: string }).code;
+  if (code === "SQLITE_NOTADB" || code === "SQLITE_CORRUPT")
+    return new HotdumpError(
+      "store",
+      "E_JOURNAL_CORRUPT",
+      `${file} is damaged: ${(cause as Error).message} (move it aside: the bundles in crashes/ are kept, and a new journal is started)`,
+      { cause },
+    );
+  return new HotdumpError(
+    "store",
+    "E_JOURNAL_OPEN",
+    `cannot open the journal ${file}: ${(cause as Error).message}`,
+    {
+      cause,
+    },
+  );
 }
 
 /** At most this many writes are held; beyond, the oldest are dropped and counted. */
@@ -215,18 +238,10 @@ export function openJournal(layout: StoreLayout, opts: JournalOptions = {}): Jou
       for (const f of [layout.journal, `${layout.journal}-wal`, `${layout.journal}-shm`])
         if (existsSync(f)) chmodSync(f, FILE_MODE);
     }
+    // SQLite reads the file on first use: a damaged one fails here, named, not at a later query.
+    db.pragma("schema_version");
   } catch (cause) {
-    throw (
-      sqliteUnbuilt(cause) ??
-      new HotdumpError(
-        "store",
-        "E_JOURNAL_OPEN",
-        `cannot open the journal ${layout.journal}: ${(cause as Error).message}`,
-        {
-          cause,
-        },
-      )
-    );
+    throw sqliteUnbuilt(cause) ?? journalUnusable(layout.journal, cause);
   }
   const insertEvent = db.prepare(
     "INSERT INTO events (ts, event, generation, pid, crash_id, data) VALUES (?, ?, ?, ?, ?, ?)",

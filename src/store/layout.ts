@@ -156,6 +156,28 @@ export function assertStoreDir(root: string): void {
   if (!st.isDirectory()) throw noStore(root, "not a directory");
 }
 
+/**
+ * The store of a command that only reads (report, debug, diff, scan, eval, mem, analyze --crash):
+ * one that exists, never made here. --store naming no store is E_NO_STORE, not a new empty store.
+ */
+export function readStore(root: string): StoreLayout {
+  assertStoreDir(root);
+  return storeLayout(root);
+}
+
+/**
+ * The cache a reading command decompresses a core into: made inside the store (which exists: see
+ * readStore) when it is not there yet, as ensureStore would have.
+ */
+export function storeCache(layout: StoreLayout): string {
+  try {
+    makeDirs(layout.cache);
+  } catch (cause) {
+    throw storeUnwritable(layout.root, cause);
+  }
+  return layout.cache;
+}
+
 export const storeUnwritable = (root: string, cause: unknown) =>
   new HotdumpError(
     "store",

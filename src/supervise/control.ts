@@ -8,11 +8,11 @@ import { createConnection, createServer, type Server } from "node:net";
 import { HotdumpError } from "../errors.js";
 import type { StoreLayout } from "../store/index.js";
 
-export interface ControlRequest {
+interface ControlRequest {
   cmd: "reload" | "status";
 }
 
-export type ControlHandler = (req: ControlRequest) => Promise<Record<string, unknown>>;
+type ControlHandler = (req: ControlRequest) => Promise<Record<string, unknown>>;
 
 export async function serveControl(layout: StoreLayout, handler: ControlHandler): Promise<Server> {
   const path = layout.control;

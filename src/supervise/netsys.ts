@@ -6,9 +6,9 @@
  * Numbers are Linux's (include/uapi/asm-generic/socket.h, linux/tcp.h, linux/filter.h,
  * linux/sock_diag.h, linux/unix_diag.h), identical on x86-64 and arm64.
  */
-import { createRequire } from "node:module";
 import { isIP } from "node:net";
 import { HotdumpError } from "../errors.js";
+import { libcUnavailable, loadLibc } from "../util/native.js";
 
 const AF_UNIX = 1;
 const AF_INET = 2;
@@ -87,12 +87,17 @@ interface Libc {
 let libc: Libc | null | undefined;
 let loadError: string | undefined;
 
-/** libc through koffi, or null (with `netsysUnavailable()` saying why) where koffi cannot load. */
+/** libc's socket calls, or null (with `netsysUnavailable()` saying why) where koffi cannot load. */
 export function netsys(): Libc | null {
   if (libc !== undefined) return libc;
+  const h = loadLibc();
+  if (!h) {
+    loadError = libcUnavailable();
+    libc = null;
+    return libc;
+  }
+  const { koffi, lib } = h;
   try {
-    const koffi = createRequire(import.meta.url)("koffi") as typeof import("koffi");
-    const lib = koffi.load("libc.so.6");
     const f = (proto: string) => lib.func(proto) as (...a: unknown[]) => number;
     const fns = {
       socket: f("int socket(int, int, int)"),
@@ -267,6 +272,34 @@ export function checkAddressFree(addr: SockAddr): void {
   }
 }
 
+const SOCK_NONBLOCK = 0o4000;
+const MSG_DONTWAIT = 0x40;
+const EAGAIN = 11;
+
+/** A bound, non-blocking UNIX datagram socket (a NOTIFY_SOCKET): Node's dgram has only UDP. */
+export function datagramSocket(path: string): number {
+  const c = need();
+  const fd = check(c, "socket", c.socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  try {
+    const a = encodeAddr({ family: "unix", path });
+    check(c, "bind", c.bind(fd, a, a.length));
+  } catch (e) {
+    c.close(fd);
+    throw e;
+  }
+  return fd;
+}
+
+/** One datagram into `buf`: its length, or -1 when none is waiting. */
+export function recvDatagram(fd: number, buf: Buffer): number {
+  const c = need();
+  const n = c.recv(fd, buf, buf.length, MSG_DONTWAIT);
+  if (n >= 0) return Number(n);
+  const errno = c.errno();
+  if (errno === EAGAIN) return -1;
+  throw new NetsysErrno("recv", errno);
+}
+
 export function closeFd(fd: number): void {
   need().close(fd);
 }
@@ -344,7 +377,7 @@ export function attachSteering(fd: number, prog: readonly BpfInsn[]): void {
     insns.writeUInt8(p.jf, i * 8 + 3);
     insns.writeUInt32LE(p.k >>> 0, i * 8 + 4);
   });
-  const koffi = createRequire(import.meta.url)("koffi") as typeof import("koffi");
+  const { koffi } = loadLibc()!;
   const fprog = Buffer.alloc(16);
   fprog.writeUInt16LE(prog.length, 0);
   fprog.writeBigUInt64LE(BigInt(koffi.address(insns) as unknown as bigint), 8);

@@ -16,9 +16,6 @@ import { signalNumber } from "../util/child.js";
 
 export type { Ended, Outcome };
 
-/** The race detector's exit status after a data race (GORACE exitcode, default 66). */
-export const RACE_EXIT_CODE = 66;
-
 export function classifyEnd(end: ChildEnd, opts: { goTracebackSeen: boolean; races?: number }): Ended {
   const signal = end.signal;
   if (signal) {

@@ -44,11 +44,11 @@ describe("parseProbeSpec", () => {
 });
 
 describe("timing", () => {
-  it("dev trusts one pass and polls faster than run", () => {
+  it("both trust one pass (run's bake watches after the switch, issue 20); dev polls faster", () => {
     const dev = probeTimingDefaults("dev");
     const run = probeTimingDefaults("run");
     expect(dev.successThreshold).toBe(1);
-    expect(run.successThreshold).toBe(3);
+    expect(run.successThreshold).toBe(1);
     expect(dev.periodSeconds).toBeLessThan(run.periodSeconds);
   });
 });

@@ -66,6 +66,8 @@ export interface WaitReadyOptions {
   abort?: AbortSignal;
   /** Extra environment for exec probes (PORT is set). */
   env?: NodeJS.ProcessEnv;
+  /** Resolves at the service's READY=1 (probe kind `notify`). */
+  notified?: Promise<void>;
   /** The local port an http/tcp attempt to HOST:PORT connects from, when the caller steers
    * connections by source port (steering.ts), or undefined for any. */
   localPortFor?: (host: string, port: number) => Promise<number | undefined>;
@@ -75,7 +77,6 @@ export type ReadyResult =
   | { ready: true; ms: number }
   | { ready: false; reason: "exited" | "timeout" | "failed" | "aborted"; detail: string };
 
-type Attempt = { pass: true } | { pass: false; why: string };
 type Stop = { stop: "exited" | "timeout" | "aborted" };
 
 export async function waitReady(o: WaitReadyOptions): Promise<ReadyResult> {
@@ -131,6 +132,12 @@ export async function waitReady(o: WaitReadyOptions): Promise<ReadyResult> {
       const r = await race(matched);
       return isStop(r) ? notReady(r) : { ready: true, ms: elapsed() };
     }
+    if (spec.kind === "notify") {
+      // The moment the service says so: no polling, no threshold.
+      lastWhy = "no READY=1 on NOTIFY_SOCKET yet";
+      const r = await race(o.notified ?? new Promise<never>(() => {}));
+      return isStop(r) ? notReady(r) : { ready: true, ms: elapsed() };
+    }
     if (spec.kind === "alive") {
       lastWhy = `alive for less than ${spec.ms} ms`;
       const r = await race(sleep(spec.ms));
@@ -178,9 +185,21 @@ export async function waitReady(o: WaitReadyOptions): Promise<ReadyResult> {
   }
 }
 
+export type Attempt = { pass: true } | { pass: false; why: string };
+
+/** One probe attempt, as readiness makes them (liveness.ts repeats it while a generation serves). */
+export function probeOnce(
+  spec: ProbeSpec,
+  o: Pick<WaitReadyOptions, "port" | "env" | "localPortFor">,
+  timeoutMs: number,
+  signal: AbortSignal,
+): Promise<Attempt> {
+  return attempt(spec, o, timeoutMs, signal);
+}
+
 function attempt(
   spec: ProbeSpec,
-  o: WaitReadyOptions,
+  o: Pick<WaitReadyOptions, "port" | "env" | "localPortFor">,
   timeoutMs: number,
   signal: AbortSignal,
 ): Promise<Attempt> {
@@ -207,7 +226,7 @@ function attempt(
   }
 }
 
-function localPort(o: WaitReadyOptions, url: string): Promise<number | undefined> {
+function localPort(o: Pick<WaitReadyOptions, "localPortFor">, url: string): Promise<number | undefined> {
   if (!o.localPortFor) return Promise.resolve(undefined);
   let u: URL;
   try {

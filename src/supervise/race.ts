@@ -12,7 +12,7 @@ const MAX_LINES = 2000;
 /** Races kept per run; TSan itself reports each pair of locations once. */
 export const MAX_RACES = 200;
 
-export interface RaceWatcher {
+interface RaceWatcher {
   line(text: string): void;
   /** Every complete report so far, in order (at most MAX_RACES). */
   readonly races: Race[];

@@ -1,7 +1,8 @@
 /** Finding the program to run the way a shell would, with errors a person can act on. */
 import { accessSync, constants, statSync } from "node:fs";
-import { basename, delimiter, isAbsolute, join, resolve } from "node:path";
+import { basename, isAbsolute, resolve } from "node:path";
 import { type ErrorDomain, HotdumpError } from "../errors.js";
+import { findOnPath } from "../util/which.js";
 
 export function resolveCommand(command: string, cwd: string, path = process.env.PATH ?? ""): string {
   if (command.includes("/")) {
@@ -9,19 +10,9 @@ export function resolveCommand(command: string, cwd: string, path = process.env.
     checkExecutable(p, command);
     return p;
   }
-  for (const dir of path.split(delimiter)) {
-    if (!dir) continue;
-    const p = join(dir, command);
-    try {
-      if (statSync(p).isFile()) {
-        accessSync(p, constants.X_OK);
-        return p;
-      }
-    } catch {
-      // keep looking
-    }
-  }
-  throw commandNotFound(command);
+  const found = findOnPath(command, path);
+  if (found === null) throw commandNotFound(command);
+  return found;
 }
 
 function checkExecutable(p: string, shown: string): void {
@@ -74,7 +65,7 @@ export const isPackageDirectory = (
   );
 };
 
-export const commandNotFound = (command: string) =>
+const commandNotFound = (command: string) =>
   new HotdumpError(
     "exec",
     "E_EXEC_NOT_FOUND",

@@ -12,10 +12,10 @@ import { HotdumpError } from "../errors.js";
 import { archiveBinary, ensureStore, type StoreLayout } from "../store/index.js";
 import { LineSplitter } from "../util/lines.js";
 import type { Logger } from "../util/log.js";
-import { type CrashedProcess, crashedCwd, descendantBinary, findCrashedProcess } from "./crashedProcess.js";
-import { type DescendantTracker, trackDescendants } from "./descendants.js";
-import { launchService } from "./launch.js";
-import { type Ended, judgeEnd } from "./outcome.js";
+import { attributeEnd, type CrashedSummary } from "./attribute.js";
+import type { DescendantTracker } from "./descendants.js";
+import { type ProcessHost, systemHost } from "./host.js";
+import type { Ended } from "./outcome.js";
 import { createRaceWatcher } from "./race.js";
 import { resolveCommand } from "./resolveCommand.js";
 
@@ -32,6 +32,8 @@ export interface RunOnceOptions {
   tailBytes?: number;
   /** Run Delve/gdb on the core (default true); the core is kept either way. */
   runAnalysis?: boolean;
+  /** Processes, timers and /proc (default: this machine). */
+  host?: ProcessHost;
 }
 
 export interface RunOnceResult {
@@ -46,14 +48,7 @@ export interface RunOnceResult {
   crashed?: CrashedSummary;
 }
 
-export interface CrashedSummary {
-  pid: number;
-  argv: string[];
-  exe: string;
-  /** The child hotdump started (possibly after an exec), rather than one of its descendants. */
-  root: boolean;
-  evidence: CrashedProcess["evidence"];
-}
+export type { CrashedSummary };
 
 export async function runOnce(o: RunOnceOptions): Promise<RunOnceResult> {
   const program = resolveCommand(o.command, o.cwd, o.env.PATH);
@@ -86,7 +81,8 @@ export async function runOnce(o: RunOnceOptions): Promise<RunOnceResult> {
   const startedAt = new Date();
   const races = createRaceWatcher();
   const stderrLines = new LineSplitter((l) => races.line(l));
-  const child = launchService({
+  const host = o.host ?? systemHost;
+  const child = host.launch({
     command: program,
     args: o.args,
     cwd: o.cwd,
@@ -111,7 +107,7 @@ export async function runOnce(o: RunOnceOptions): Promise<RunOnceResult> {
       : undefined;
   // The Go program may be a descendant (go run, sh -c, a wrapper script, make): follow the tree.
   const tracker: DescendantTracker | null =
-    child.pid !== undefined ? trackDescendants(child.pid, { idleIntervalMs: 250 }) : null;
+    child.pid !== undefined ? host.track(child.pid, { idleIntervalMs: 250 }) : null;
   const forward = (sig: NodeJS.Signals) => () => child.signal(sig);
   const handlers: [NodeJS.Signals, () => void][] = (["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"] as const).map(
     (s) => [s, s === "SIGINT" ? () => {} : forward(s)],
@@ -120,81 +116,42 @@ export async function runOnce(o: RunOnceOptions): Promise<RunOnceResult> {
   const end = await child.stopped;
   stderrLines.flush();
   for (const [s, h] of handlers) process.off(s, h);
-  const endedAt = new Date();
   if (end.error && child.pid === undefined)
     throw new HotdumpError("exec", "E_EXEC_SPAWN", `could not start ${o.command}: ${end.error.message}`, {
       cause: end.error,
     });
 
-  const judged = judgeEnd(child, end, races.races);
-  const { stderrTail, traceback, races: raceReports } = judged;
-  let ended = judged.ended;
-  let crashed = tracker ? await findCrashedProcess(tracker, end, traceback, { startedAt, endedAt }) : null;
-  await tracker?.stop(crashed ? [crashed.process] : []);
-  // Judged a crash from its own output alone (a race report's exit status): the child is the one.
-  const root = tracker?.list().find((d) => d.pid === child.pid);
-  if (!crashed && ended.outcome === "crash" && root)
-    crashed = { process: root, root: true, ended, evidence: "exit-status" };
+  const attributed = await attributeEnd(
+    child,
+    end,
+    tracker,
+    {
+      argv: [o.command, ...o.args],
+      cwd: o.cwd,
+      envNames: Object.keys(o.env).sort(),
+      // The copy taken before start: what ran, even if the file is replaced meanwhile.
+      binary: {
+        path: program,
+        ...(archived ? { archived: archived.path, sha256: archived.sha256 } : {}),
+        identity,
+      },
+      startedAt,
+      ...(snapshot ? { rootSnapshot: snapshot } : {}),
+    },
+    { races: races.races, layout, logger: o.logger },
+  );
+  const { ended, stderrTail } = attributed;
   let crash: Captured | null = null;
-  let summary: CrashedSummary | undefined;
-  if (crashed) {
-    const p = crashed.process;
-    summary = {
-      pid: p.pid,
-      // The root is seen first as the launch shell: its argv then is hotdump's prelude.
-      argv: p.argv.length && (p.isGo || !crashed.root) ? p.argv : [o.command, ...o.args],
-      exe: p.exe.replace(/ \(deleted\)$/, ""),
-      root: crashed.root,
-      evidence: crashed.evidence,
-    };
-    if (ended.outcome !== "crash")
-      ended = {
-        ...ended,
-        outcome: "crash",
-        note: `pid ${p.pid} (${summary.argv.join(" ")}) crashed; ${o.command} then ${ended.signal ? `died of ${ended.signal}` : `exited with status ${ended.exitCode}`}`,
-      };
-  }
-  if (crashed) {
-    const p = crashed.process;
-    // The binary that really ran: the copy taken before start when the child is that program, else
-    // the descendant's executable through the fd kept while it ran (go run deletes its file).
-    let binary: NonNullable<Parameters<typeof captureCrash>[0]["binary"]> = {
-      path: program,
-      ...(archived ? { archived: archived.path, sha256: archived.sha256 } : {}),
-      identity,
-    };
-    const sameAsStarted =
-      crashed.root && identity?.goBuildId != null && p.identity?.goBuildId === identity.goBuildId;
-    if (!sameAsStarted) binary = (await descendantBinary(p, layout, o.logger)) ?? binary;
-    // A Go process's snapshot is re-taken once its binary is known to be Go (after any exec); a root
-    // not yet identified (it crashed within a poll) has the snapshot taken once it exec'd the program.
-    const processFacts =
-      p.isGo || !crashed.root ? (p.snapshot ?? undefined) : snapshot ? await snapshot : undefined;
+  const summary = attributed.crash?.summary;
+  if (attributed.crash) {
     try {
-      crash = await captureCrash(
-        {
-          pid: p.pid,
-          ended: crashed.ended,
-          startedAt,
-          endedAt,
-          cmdline: summary!.argv,
-          cwd: processFacts?.cwd ?? crashedCwd(crashed, o.cwd),
-          envNames: Object.keys(o.env).sort(),
-          binary,
-          stdoutTail: child.stdoutTail.toString(),
-          stderrTail,
-          traceback,
-          races: raceReports,
-          ...(processFacts ? { process: processFacts } : {}),
-        },
-        {
-          layout,
-          ...(storeProblem ? { storeError: storeProblem } : {}),
-          ...(o.analyze ? { analyze: o.analyze } : {}),
-          ...(o.runAnalysis === false ? { runAnalysis: false } : {}),
-          logger: o.logger,
-        },
-      );
+      crash = await captureCrash(attributed.crash.facts, {
+        layout,
+        ...(storeProblem ? { storeError: storeProblem } : {}),
+        ...(o.analyze ? { analyze: o.analyze } : {}),
+        ...(o.runAnalysis === false ? { runAnalysis: false } : {}),
+        logger: o.logger,
+      });
     } finally {
       tracker?.release();
     }

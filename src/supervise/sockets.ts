@@ -25,23 +25,23 @@ import { checkAddressFree, closeFd, listenSocket, netsys, sockName, tcpAddr } fr
 // ---------------------------------------------------------------------------------------------
 // Addresses
 
-export type ListenAddr =
+type ListenAddr =
   | { kind: "tcp"; host: string; port: number; name: string }
   | { kind: "unix"; path: string; name: string };
 
 /** The host a bare `:PORT` binds. Go's `:8080` means every interface; hotdump binds loopback
  * unless told otherwise (`0.0.0.0:8080`, `[::]:8080`), so a dev server is not exposed by accident. */
-export const DEFAULT_LISTEN_HOST = "127.0.0.1";
+const DEFAULT_LISTEN_HOST = "127.0.0.1";
 
 /** sun_path is 108 bytes on Linux, including the terminating NUL (unix(7)). */
 const UNIX_PATH_MAX = 107;
 
 const FORMS = "use HOST:PORT, :PORT, tcp://HOST:PORT or unix:///absolute/path (optionally NAME=ADDR)";
 
-export const listenAddrError = (input: string, why: string) =>
+const listenAddrError = (input: string, why: string) =>
   new HotdumpError("usage", "E_LISTEN_ADDR", `--listen "${input}": ${why}; ${FORMS}`);
 
-export const listenInUse = (display: string, port?: number) =>
+const listenInUse = (display: string, port?: number) =>
   new HotdumpError(
     "supervise",
     "E_LISTEN_IN_USE",
@@ -50,7 +50,7 @@ export const listenInUse = (display: string, port?: number) =>
       : `${display} is in use: a server answers on it (see \`ss -lxp | grep ${display}\`); stop it or pick another path`,
   );
 
-export const listenFailed = (display: string, cause: unknown) => {
+const listenFailed = (display: string, cause: unknown) => {
   const code = (cause as NodeJS.ErrnoException | undefined)?.code;
   const remedy =
     code === "EACCES"
@@ -68,21 +68,21 @@ export const listenFailed = (display: string, cause: unknown) => {
   );
 };
 
-export const listenPathNotSocket = (path: string) =>
+const listenPathNotSocket = (path: string) =>
   new HotdumpError(
     "supervise",
     "E_LISTEN_PATH_TAKEN",
     `${path} exists and is not a socket: hotdump only replaces stale sockets; remove it or pick another path`,
   );
 
-export const inheritedFdInvalid = (fd: number, what: string) =>
+const inheritedFdInvalid = (fd: number, what: string) =>
   new HotdumpError(
     "supervise",
     "E_LISTEN_FD_INVALID",
     `inherited listening fd ${fd} is ${what}: start hotdump normally (it binds --listen itself) rather than setting HOTDUMP_LISTEN_FDS by hand`,
   );
 
-export const handoffFailed = (cause: unknown) =>
+const handoffFailed = (cause: unknown) =>
   new HotdumpError(
     "supervise",
     "E_HANDOFF_SPAWN",
@@ -186,7 +186,7 @@ export interface BoundListener {
   close(): void;
 }
 
-export interface BindOptions {
+interface BindOptions {
   /** listen(2) backlog; the kernel caps it at net.core.somaxconn (4096 on current kernels). A big
    * queue holds the connections that arrive while no generation accepts (between two builds). */
   backlog?: number;
@@ -395,7 +395,7 @@ async function checkStaleUnixPath(path: string): Promise<void> {
   if (answered) throw listenInUse(path);
 }
 
-export interface HandoffOptions {
+interface HandoffOptions {
   listeners: readonly BoundListener[];
   /** Arguments for process.execPath (the stage-2 script and its flags). */
   argv: readonly string[];
@@ -409,7 +409,7 @@ export interface HandoffOptions {
   onSpawn?: (pid: number) => void;
 }
 
-export const HANDOFF_ENV = {
+const HANDOFF_ENV = {
   fds: "HOTDUMP_LISTEN_FDS",
   names: "HOTDUMP_LISTEN_NAMES",
   stage1Pid: "HOTDUMP_STAGE1_PID",
@@ -534,7 +534,7 @@ function readSafe(path: string): string | null {
 // ---------------------------------------------------------------------------------------------
 // Stage 2: what was inherited, and what a generation gets
 
-export interface InheritedListeners {
+interface InheritedListeners {
   /** fd numbers in this process (3, 4, ...); pass them as spawn stdio entries 3, 4, ... */
   fds: number[];
   names: string[];

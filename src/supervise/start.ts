@@ -61,6 +61,10 @@ export function supervisorFlagOptions(
     probe: sup.probe,
     timing: sup.timing,
     readyTimeoutMs: sup.readyTimeoutMs,
+    bakeMs: sup.bakeMs,
+    bakeHoldOld: sup.bakeHoldOld,
+    ...(sup.liveness ? { liveness: sup.liveness } : {}),
+    ...(sup.watchdogMs ? { watchdogMs: sup.watchdogMs } : {}),
   };
 }
 

@@ -41,7 +41,7 @@ import { publicUnixPath } from "./sockets.js";
 
 /** After the queue is empty: handshakes that completed on loopback but are not queued yet. The
  * prototype measured ~0 failures with 5 ms and 0 in every run with 50 ms. */
-export const DRAIN_GRACE_MS = 50;
+const DRAIN_GRACE_MS = 50;
 const BACKLOG = 4096;
 
 interface Member {

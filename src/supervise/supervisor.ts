@@ -1,31 +1,43 @@
-import { closeSync, openSync } from "node:fs";
-import { reportFromTracebackOnly } from "../analyze/analyze.js";
-import { raceMessage } from "../analyze/race/index.js";
+/**
+ * The supervisor: carries out what the state machine (machine.ts) decides, and tells it what
+ * happened. Every process, timer and /proc read goes through the ProcessHost; crash capture
+ * through `capture`; so its unit tests (supervisor.test.ts) drive real decisions with fake
+ * processes in milliseconds.
+ */
+import { join } from "node:path";
 import { type Captured, type CrashFacts, captureCrash, claimCore } from "../capture/capture.js";
 import type { Report } from "../contracts/report.js";
-import type { BinaryIdentity } from "../elf/index.js";
 import {
-  archiveBinary,
   defaultBudget,
   type EventInput,
   type Journal,
   type JournalEvent,
   type StoreLayout,
-  sha256File,
 } from "../store/index.js";
-import type { Child } from "../util/child.js";
-import { LineSplitter } from "../util/lines.js";
 import type { Logger } from "../util/log.js";
 import { Backoff, type BackoffOptions } from "./backoff.js";
-import { crashedCwd, descendantBinary, findCrashedProcess } from "./crashedProcess.js";
-import { type Descendant, isToolchain, trackDescendants } from "./descendants.js";
-import { launchService } from "./launch.js";
-import { type Ended, judgeEnd } from "./outcome.js";
-import { expandPort, freePort, type ProbeSpec, type ProbeTiming, waitReady } from "./probe.js";
-import { createRaceWatcher } from "./race.js";
-import { createRecoveredPanicWatcher } from "./recovered.js";
-import { forgetRunning, rememberRunning } from "./running.js";
-import { withoutHandoffEnv } from "./sockets.js";
+import { createCaptureQueue, storeWriteReporter } from "./captureQueue.js";
+import {
+  type GenerationEnd,
+  type GenState,
+  type Running,
+  type StartedProgram,
+  startGeneration,
+} from "./generation.js";
+import { type ProcessHost, systemHost, type TimerHandle } from "./host.js";
+import { type LivenessWatch, watchLiveness, watchWatchdog } from "./liveness.js";
+import {
+  type Build,
+  type Effect,
+  initialState,
+  type MachineConfig,
+  type MachineEvent,
+  type MachineState,
+  type Phase,
+  type Slot,
+  step,
+} from "./machine.js";
+import { type ProbeSpec, type ProbeTiming, waitReady } from "./probe.js";
 import {
   addressInUseMessage,
   checkAccepts,
@@ -35,30 +47,7 @@ import {
   type Steering,
 } from "./steering.js";
 
-export interface Build {
-  generation: number;
-  /** The binary in the store (binaries/<sha256>): never the developer's build output. */
-  binary: string;
-  sha256: string;
-  identity: BinaryIdentity | null;
-  /**
-   * `binary` only starts the Go program (a `#!` script, `sh -c`): the generation's program is
-   * found at run time among its descendants and reported through onProgram.
-   */
-  launcher?: "script" | "shell";
-}
-
-/** The Go program a launcher started, kept while it ran (its file may be replaced or deleted). */
-export interface StartedProgram {
-  pid: number;
-  argv: string[];
-  /** Its path as the kernel names it (/proc/PID/exe). */
-  path: string;
-  sha256: string;
-  /** The copy in the store (binaries/<sha256>), or null when the store refused it. */
-  archived: string | null;
-  identity: BinaryIdentity | null;
-}
+export type { Build, GenerationEnd, StartedProgram };
 
 export interface SupervisorOptions {
   mode: "dev" | "run";
@@ -87,6 +76,10 @@ export interface SupervisorOptions {
   probe: ProbeSpec;
   timing: ProbeTiming;
   readyTimeoutMs: number;
+  /** Probation after a switch: a crash within it rolls back to the last good build (0: off). */
+  bakeMs?: number;
+  /** Keep the old generation up, receiving nothing, through the bake (needs kernel steering). */
+  bakeHoldOld?: boolean;
   backoff?: BackoffOptions;
   /** The store's size budget for each capture (default: systemd-coredump's, from the file system). */
   budget?: { maxUse?: number | null; keepFree?: number | null };
@@ -104,30 +97,18 @@ export interface SupervisorOptions {
    * (default 120 s). Past it the core is still stored and the report comes from the traceback.
    */
   captureDeadlineMs?: number;
-}
-
-type GenState = "starting" | "ready" | "stopping" | "ended";
-
-interface Running {
-  build: Build;
-  child: Child;
-  port: number;
-  state: GenState;
-  startedAt: Date;
-  lines: Set<(line: string) => void>;
-  /** Connections still queued on its own sockets when they were closed (reset by the kernel). */
-  socketsLeft?: number;
-  /** Settles as soon as the process ended and its core (if any) is set aside: restart may go. */
-  ended: Promise<{ ended: Ended; expected: boolean }>;
-  /** Settles once the end has been classified (and a crash captured). */
-  done: Promise<GenerationEnd>;
-}
-
-export interface GenerationEnd {
-  ended: Ended;
-  crash: Captured | null;
-  /** Stopped by the supervisor (a switch, a rollback, shutdown). */
-  expected: boolean;
+  /** Processes, timers and /proc (default: this machine). */
+  host?: ProcessHost;
+  /** Which generation's socket takes new connections (default: kernel steering of listenFds). */
+  steering?: Steering;
+  /** Crash capture (default: capture/ with the options above); the unit tests record instead. */
+  capture?: (facts: CrashFacts) => Promise<Captured>;
+  /** Set a crash's core aside the moment it is seen (default: capture/'s claimCore). */
+  claim?: (facts: CrashFacts) => Promise<CrashFacts["claimed"]>;
+  /** systemd's watchdog: WATCHDOG_USEC for the service; a silence longer than this is a hang. */
+  watchdogMs?: number;
+  /** Liveness while a generation serves (http, tcp or exec; Kubernetes timing). */
+  liveness?: { spec: ProbeSpec; timing: ProbeTiming };
 }
 
 export type DeployResult =
@@ -136,8 +117,10 @@ export type DeployResult =
 
 export interface Supervisor {
   deploy(build: Build): Promise<DeployResult>;
-  /** Restart the current build (crash-loop policy) or nothing. */
+  /** The generation serving (or, with nothing else, the one starting). */
   readonly current: { generation: number; pid: number | undefined; state: GenState } | null;
+  /** The machine's phase (status, tests). */
+  readonly phase: Phase["kind"];
   stop(): Promise<void>;
   /** New build arrived: the crash-loop delay starts over. */
   resetBackoff(): void;
@@ -159,12 +142,31 @@ function resolveBudget(o: SupervisorOptions): { maxUse: number; keepFree: number
   return { maxUse: maxUse ?? d.maxUse, keepFree: keepFree ?? d.keepFree };
 }
 
+/** Holding the old generation needs a steering change back: BPF on TCP sockets. */
+const canHold = (s: Steering) => s.mode === "steered" && s.addresses().every((a) => a.family !== "unix");
+
+/** How long a hung generation has to dump itself after SIGQUIT (a big heap's core takes seconds). */
+const HANG_GRACE_MS = 30_000;
+
 export function createSupervisor(o: SupervisorOptions): Supervisor {
+  const host = o.host ?? systemHost;
   const sockets = o.listenFds ?? [];
   const handoff = sockets.length > 0;
-  const steering: Steering = createSteering(sockets, o.logger, {
-    forceShared: o.sharedSocket ?? process.env.HOTDUMP_LISTEN_MODE === "shared",
-  });
+  const steering: Steering =
+    o.steering ??
+    createSteering(sockets, o.logger, {
+      forceShared: o.sharedSocket ?? process.env.HOTDUMP_LISTEN_MODE === "shared",
+    });
+  const config: MachineConfig = {
+    handoff,
+    restartExits: o.mode === "run",
+    bakeMs: o.bakeMs ?? 0,
+    holdOld: Boolean(o.bakeHoldOld) && canHold(steering),
+  };
+  if (o.bakeHoldOld && !config.holdOld && handoff)
+    o.logger.warn(
+      `--bake-hold-old needs kernel steering of TCP sockets (${steering.mode === "steered" ? "a UNIX socket's public name moves with rename(2), it cannot point back" : (steering.reason ?? "off")}): a rollback starts the last good build again instead`,
+    );
   const stopSignal = o.stopSignal ?? "SIGTERM";
   const stopTimeoutMs = o.stopTimeoutMs ?? (o.mode === "run" ? 30_000 : 5_000);
   const backoff = new Backoff(o.backoff);
@@ -174,305 +176,333 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
     JSON.stringify(o.probe).includes("{port}") ||
     Object.values(o.env).some((v) => v?.includes("{port}"));
   const budget = resolveBudget(o);
-  let current: Running | null = null;
-  /** Deploys queued or running (a restart included). */
-  let inFlight = 0;
-  /** The build to keep running: the newest ready one (or, without sockets, the newest deployed). */
-  let keep: Build | null = null;
-  let queue: Promise<unknown> = Promise.resolve();
-  let pending: { build: Build; waiters: ((r: DeployResult) => void)[] } | null = null;
+  // Each generation gets its own NOTIFY_SOCKET when readiness or the watchdog listens to it.
+  const notifyDir = o.probe.kind === "notify" || o.watchdogMs ? join(o.layout.root, "notify") : undefined;
+  let state: MachineState = initialState();
+  const runs = new Map<number, Running>();
+  const waiters = new Map<number, ((r: DeployResult) => void)[]>();
+  /** How many times each generation was started (restarts: the second and later). */
+  const starts = new Map<number, number>();
+  const timers = new Map<"bake" | "backoff", TimerHandle>();
+  const readyMs = new Map<number, number>();
+  /** When each run's end was seen (host clock): a held rollback is measured from it. */
+  const exitSeen = new Map<number, number>();
+  const steeredMs = new Map<number, number>();
+  const liveness = new Map<number, LivenessWatch>();
+  /** Candidates refused while the old generation serves: their answer carries their crash. */
+  const rejectedRuns = new Set<number>();
+  /** Starts not yet running (shutdown waits for them, then stops them). */
+  const launching = new Set<Promise<void>>();
   let shuttingDown = false;
-  let restartTimer: NodeJS.Timeout | undefined;
-  /** How many times each generation was started again after it ended by itself. */
-  const restarts = new Map<number, number>();
-  // Captures run one at a time, apart from the deploy queue: in `run` a crashed service is
-  // restarted (after its backoff) while its core is still being compressed and analysed.
-  let captures: Promise<unknown> = Promise.resolve();
-  const captureDeadlineMs = o.captureDeadlineMs ?? 120_000;
-  // A write the store refuses (a full disk) is said once per kind until it works again.
-  const storeFailing = new Set<string>();
-  const storeWrite = (what: string, err: Error | null) => {
-    if (!err) {
-      if (storeFailing.delete(what)) o.logger.info(`${what}: writing again`);
-      return;
-    }
-    if (storeFailing.has(what)) return;
-    storeFailing.add(what);
-    o.logger.warn(
-      `cannot write ${what} (${(err as NodeJS.ErrnoException).code ?? err.message}); the service keeps running`,
-    );
-  };
-
-  function queueCapture(facts: CrashFacts, generation: number): Promise<Captured> {
-    const run = captures.then(() =>
-      captureCrash(facts, {
-        layout: o.layout,
-        analyze: { redact: Boolean(o.redact) },
-        pinnedBinaries: keep ? [keep.sha256] : [],
-        ...(budget ? { budget } : {}),
-        deadline: facts.endedAt.getTime() + captureDeadlineMs,
-        ...(o.journal ? { journal: o.journal } : {}),
-      }).catch((e: Error): Captured => {
-        // Never a lost crash: whatever broke in the capture, the traceback still makes a report.
-        o.logger.error(`capturing the crash of generation ${generation} failed: ${e.message}`);
-        const core = { found: false, reason: `capture failed: ${e.message}` };
-        return {
-          bundle: null,
-          report: reportFromTracebackOnly(facts.traceback, core),
-          core,
-          problems: [{ code: "E_CAPTURE", message: e.message }],
-        };
-      }),
-    );
-    captures = run;
-    return run;
-  }
-  /** A launcher's first Go program (once per start: a restart runs it anew), stored while it runs. */
-  function discovered(build: Build, d: Descendant, once: { found: boolean }): void {
-    if (isToolchain(d) || d.exeFd === null || once.found) return;
-    once.found = true;
-    // A second fd on the same inode (opening /proc/self/fd/N reopens the file itself): the
-    // tracker may close its own once the process ends, before the copy is read.
-    let fd: number;
-    try {
-      fd = openSync(`/proc/self/fd/${d.exeFd}`, "r");
-    } catch {
-      return;
-    }
-    const via = `/proc/self/fd/${fd}`;
-    const path = d.exe.replace(/ \(deleted\)$/, "");
-    void archiveBinary(o.layout, via)
-      .then(
-        (a) => ({ sha256: a.sha256, archived: a.path as string | null }),
-        async (e: Error) => {
-          storeWrite("the program's binary", e);
-          return { sha256: await sha256File(via), archived: null };
-        },
-      )
-      .then((a) => {
-        o.onProgram?.(build.generation, { pid: d.pid, argv: d.argv, path, identity: d.identity, ...a });
-      })
-      .catch((e: Error) => o.logger.warn(`generation ${build.generation}: cannot read ${path}: ${e.message}`))
-      .finally(() => closeSync(fd));
-  }
   // Ctrl-C must not wait out a new generation's ready timeout (60 s by default).
   const shutdown = new AbortController();
+  const captureDeadlineMs = o.captureDeadlineMs ?? 120_000;
+  const storeWrite = storeWriteReporter(o.logger);
+  const captures = createCaptureQueue(
+    o.capture ??
+      ((facts: CrashFacts) =>
+        captureCrash(facts, {
+          layout: o.layout,
+          analyze: { redact: Boolean(o.redact) },
+          pinnedBinaries: state.good ? [state.good.sha256] : [],
+          ...(budget ? { budget } : {}),
+          deadline: facts.endedAt.getTime() + captureDeadlineMs,
+          ...(o.journal ? { journal: o.journal } : {}),
+        })),
+    o.logger,
+  );
 
-  async function start(build: Build): Promise<Running> {
-    const port = needsPort ? await freePort() : 0;
-    // {port} in the service's environment is the generation's own free port (for a health
-    // endpoint a probe can reach without hitting the old generation on the shared socket).
-    // hotdump's own stage-1 -> stage-2 variables (HOTDUMP_LISTEN_*, HOTDUMP_STAGE1_PID) stop here:
-    // the service gets the systemd names set below, and a Go program that itself runs hotdump
-    // would otherwise take them as its own handoff.
-    const env: NodeJS.ProcessEnv = {};
-    for (const [k, v] of Object.entries(withoutHandoffEnv(o.env)))
-      if (v !== undefined) env[k] = expandPort(v, port);
-    if (handoff) {
-      env.LISTEN_FDS = String(sockets.length);
-      env.LISTEN_FDNAMES = (o.listenNames ?? []).join(":");
+  // ---- events in, effects out ------------------------------------------------------------
+  const inbox: MachineEvent[] = [];
+  let stepping = false;
+  function dispatch(e: MachineEvent): void {
+    inbox.push(e);
+    if (stepping) return;
+    stepping = true;
+    try {
+      for (let next = inbox.shift(); next; next = inbox.shift()) {
+        const r = step(state, next, config);
+        state = r.state;
+        for (const fx of r.effects) perform(fx);
+      }
+    } finally {
+      stepping = false;
     }
-    const lines = new Set<(line: string) => void>();
-    const recovered = createRecoveredPanicWatcher((p) => {
-      o.emit({
-        event: "recovered-panic",
-        generation: build.generation,
-        pid: child.pid ?? null,
-        message: p.message,
-        culprit: p.culprit,
-        remoteAddr: p.remoteAddr,
-      });
-      const where = p.culprit ? ` at ${p.culprit.function} ${p.culprit.file}:${p.culprit.line}` : "";
-      o.logger.warn(
-        `generation ${build.generation} recovered a panic in an HTTP handler: ${p.message}${where} (it keeps serving)`,
-      );
-    });
-    // A race the detector survived (GORACE halt_on_error=0, the default) is recorded as it is
-    // printed; the generation may run on for hours, or exit 66 later and become a crash.
-    const races = createRaceWatcher((r, n) => {
-      const message = raceMessage(r);
-      o.emit({
-        event: "race",
-        generation: build.generation,
-        pid: child.pid ?? null,
-        message,
-        culprit: r.culprit,
-        count: n,
-      });
-      const where = r.culprit ? ` (${r.culprit.function} ${r.culprit.file}:${r.culprit.line})` : "";
-      o.logger.warn(`generation ${build.generation}: ${message}${where}`);
-    });
-    const splitter = (stream: "stdout" | "stderr") =>
-      new LineSplitter((line) => {
-        o.onOutput?.(build.generation, stream, line);
-        if (stream === "stderr") {
-          recovered.line(line);
-          races.line(line);
-        }
-        for (const l of lines) l(line);
-      });
-    const out = splitter("stdout");
-    const err = splitter("stderr");
-    // A wrapper (dev's [run] command) gets the binary where it says {bin}.
-    const argv = o.command?.length
-      ? [...o.command.map((w) => w.replaceAll("{bin}", build.binary)), ...o.args]
-      : [build.binary, ...o.args];
-    const fds = steering.open(build.generation);
-    const child = launchService({
-      command: argv[0]!,
-      args: argv.slice(1),
-      cwd: o.cwd,
-      env,
-      detached: true,
-      dieWithParent: true,
-      listenFds: sockets.length,
-      extraFds: fds,
-      onStdout: (c) => out.push(c),
-      onStderr: (c) => err.push(c),
-    });
-    const startedAt = new Date();
-    // The same descendant tracking as exec: a service that starts Go programs of its own (workers,
-    // a wrapper) has their crashes captured with their own pid, binary and core. Every 50 ms while
-    // the tree changes, every 500 ms once it has settled (an idle service: ~0.2% of one core).
-    const once = { found: false };
-    const tracker =
-      child.pid !== undefined
-        ? trackDescendants(child.pid, {
-            intervalMs: 50,
-            idleIntervalMs: 500,
-            ...(build.launcher ? { onGo: (d: Descendant) => discovered(build, d, once) } : {}),
-          })
-        : null;
-    const g: Running = {
-      build,
-      child,
-      port,
-      state: "starting",
-      startedAt,
-      lines,
-      ended: null as never,
-      done: null as never,
-    };
-    if (child.pid !== undefined)
-      storeWrite(
-        "running.json",
-        rememberRunning(o.layout, { pid: child.pid, generation: build.generation, binary: build.binary }),
-      );
-    const restart = restarts.get(build.generation) ?? 0;
-    o.emit({
-      event: "started",
-      generation: build.generation,
-      pid: child.pid ?? null,
-      ...(restart ? { restart } : {}),
-    });
-    const ending = child.stopped.then(async (end) => {
-      out.flush();
-      err.flush();
-      recovered.flush();
-      if (child.pid !== undefined) storeWrite("running.json", forgetRunning(o.layout, child.pid));
-      const expected = g.state === "stopping";
-      g.state = "ended";
-      // The sockets of a generation that took the traffic and ended by itself stay open: the
-      // connections queued on them wait for the restart instead of being reset.
-      if (!expected && !shuttingDown && steering.isTarget(build.generation))
-        steering.keepForRestart(build.generation);
-      else g.socketsLeft = steering.release(build.generation);
-      const judged = judgeEnd(child, end, races.races);
-      const { stderrTail, traceback, races: raceReports } = judged;
-      let ended = judged.ended;
-      const endedAt = new Date();
-      const crashed = tracker
-        ? await findCrashedProcess(tracker, end, traceback, { startedAt, endedAt })
-        : null;
-      await tracker?.stop(crashed ? [crashed.process] : []);
-      // A descendant crashed while what was started ended otherwise: the generation crashed.
-      const inDescendant = crashed && !crashed.root && !expected ? crashed : null;
-      if (inDescendant && ended.outcome !== "crash") ended = { ...ended, outcome: "crash" };
-      let facts: CrashFacts | null = null;
-      if (ended.outcome === "crash") {
-        // A launcher that exec'd its Go program (`exec ./server` in the script): the root crashed,
-        // but its binary is the program's, read through the fd kept while it ran, not the script.
-        const rootProgram =
-          crashed?.root &&
-          crashed.process.isGo &&
-          (build.identity?.goBuildId == null ||
-            crashed.process.identity?.goBuildId !== build.identity.goBuildId)
-            ? crashed.process
-            : undefined;
-        const p = inDescendant?.process ?? rootProgram;
-        const own = {
-          path: build.binary,
-          archived: build.binary,
-          sha256: build.sha256,
-          identity: build.identity,
-        };
-        facts = {
-          pid: p?.pid ?? child.pid ?? 0,
-          ended: inDescendant?.ended ?? ended,
-          startedAt,
-          endedAt,
-          cmdline: p ? p.argv : argv,
-          cwd: inDescendant ? crashedCwd(inDescendant, o.cwd) : o.cwd,
-          envNames: Object.keys(env).sort(),
-          binary: (p && (await descendantBinary(p, o.layout, o.logger))) ?? own,
-          ...(p?.snapshot ? { process: p.snapshot } : {}),
-          stdoutTail: child.stdoutTail.toString(),
-          stderrTail,
-          traceback,
-          races: raceReports,
-          generation: build.generation,
-        };
-        // Before anything restarts: the next generation's core must not replace this one.
-        if (o.mode === "run") facts.claimed = await claimCore(facts);
-      }
-      return { ended, expected, facts, crashPid: inDescendant?.process.pid ?? child.pid ?? null };
-    });
-    g.ended = ending.then(({ ended, expected }) => ({ ended, expected }));
-    g.done = ending.then(async ({ ended, expected, facts, crashPid }) => {
-      let crash: Captured | null = null;
-      if (facts) {
-        crash = await queueCapture(facts, build.generation).finally(() => tracker?.release());
-        o.emit({
-          event: "crash",
-          generation: build.generation,
-          pid: crashPid,
-          crashId: crash.bundle?.id ?? null,
-          // The generation's own process: with a restart the crash event can come after the next
-          // process's events (run captures in the background), and history must tell them apart.
-          runPid: child.pid ?? null,
-          message: crash.report.message,
-          culprit: crash.report.culprit,
-          // Why a bundle is short or missing (a full disk, a deadline): said, never silent.
-          problems: crash.problems,
-        });
-        o.onCrash?.(build.generation, crash);
-      } else if (expected) {
-        tracker?.release();
-        o.emit({
-          event: "stopped",
-          generation: build.generation,
-          pid: child.pid ?? null,
-          signal: ended.signal,
-          exitCode: ended.exitCode,
-        });
-      } else {
-        tracker?.release();
-        o.emit({
-          event: "exited",
-          generation: build.generation,
-          pid: child.pid ?? null,
-          signal: ended.signal,
-          exitCode: ended.exitCode,
-        });
-      }
-      return { ended, crash, expected };
-    });
-    return g;
   }
 
-  async function becomeReady(
-    g: Running,
-  ): Promise<{ ready: true; ms: number } | { ready: false; reason: string }> {
+  const gen = (run: number) => runs.get(run);
+  /** `run` restarts as soon as the process ended and its core is set aside (capture continues in
+   * its queue); `dev` once the crash is captured, so its summary precedes the rebuild. */
+  const endOf = (g: Running): Promise<{ ended: GenerationEnd["ended"]; expected: boolean }> =>
+    o.mode === "run" ? g.ended : g.done;
+
+  function perform(fx: Effect): void {
+    switch (fx.do) {
+      case "start": {
+        const l = launch(fx.slot).finally(() => launching.delete(l));
+        launching.add(l);
+        return;
+      }
+      case "probe":
+        void probe(fx.run);
+        return;
+      case "serving": {
+        const g = gen(fx.slot.run);
+        if (!g) return;
+        g.state = "ready";
+        const restart = (starts.get(fx.slot.build.generation) ?? 1) - 1;
+        o.emit({
+          event: "ready",
+          generation: fx.slot.build.generation,
+          pid: g.child.pid ?? null,
+          ms: Math.round(fx.ms),
+          ...(restart ? { restart } : {}),
+        });
+        watchAlive(g);
+        if (restart)
+          o.logger.info(
+            `generation ${fx.slot.build.generation} is serving again (restart ${restart}, pid ${g.child.pid}, ready in ${Math.round(fx.ms)} ms)`,
+          );
+        return;
+      }
+      case "switch": {
+        const g = gen(fx.to.run);
+        steering.switchTo(fx.to.build.generation);
+        if (fx.from)
+          o.emit({
+            event: "switch",
+            generation: fx.to.build.generation,
+            from: fx.from.build.generation,
+            pid: g?.child.pid ?? null,
+            sockets: steering.mode,
+          });
+        if (g) void warnIfNotAccepting(g);
+        return;
+      }
+      case "release": {
+        const g = gen(fx.run);
+        if (!g) return;
+        // It crashed while the next one started: nobody will accept what queued on its socket.
+        const left = steering.release(g.build.generation);
+        if (left > 0)
+          o.logger.warn(
+            `${left} connection(s) queued on crashed generation ${g.build.generation}'s socket were reset`,
+          );
+        return;
+      }
+      case "retire": {
+        const g = gen(fx.slot.run);
+        if (g) void retire(g);
+        return;
+      }
+      case "hold":
+        o.emit({
+          event: "held",
+          generation: fx.slot.build.generation,
+          pid: gen(fx.slot.run)?.child.pid ?? null,
+        });
+        o.logger.info(
+          `generation ${fx.slot.build.generation} stays up, receiving nothing, until the new one's bake is over`,
+        );
+        return;
+      case "stop": {
+        const g = gen(fx.slot.run);
+        if (g) void stopGeneration(g);
+        return;
+      }
+      case "steerBack": {
+        // The steering change first (one BPF program attached), then the bad one's sockets, kept
+        // for a restart that will not come, are closed.
+        steering.switchTo(fx.to.build.generation);
+        const seen = exitSeen.get(fx.from.run);
+        if (seen !== undefined) steeredMs.set(fx.from.run, host.now() - seen);
+        steering.release(fx.from.build.generation);
+        const g = gen(fx.to.run);
+        o.emit({
+          event: "switch",
+          generation: fx.to.build.generation,
+          from: fx.from.build.generation,
+          pid: g?.child.pid ?? null,
+          sockets: steering.mode,
+        });
+        return;
+      }
+      case "bake":
+        later("bake", fx.ms, { type: "bakeDone", run: fx.run });
+        return;
+      case "backoff":
+        backOff(fx.build, fx.crashed);
+        return;
+      case "cancelTimers":
+        for (const t of timers.values()) t.cancel();
+        timers.clear();
+        return;
+      case "captureHang": {
+        const g = gen(fx.slot.run);
+        if (!g || g.state === "ended" || g.hungReason) return;
+        hang(g, fx.reason);
+        return;
+      }
+      case "baked":
+        o.emit({
+          event: "baked",
+          generation: fx.slot.build.generation,
+          pid: gen(fx.slot.run)?.child.pid ?? null,
+        });
+        o.logger.info(`generation ${fx.slot.build.generation} passed its bake`);
+        return;
+      case "rollback":
+        void rolledBack(fx.bad, fx.to, fx.reason, fx.instant);
+        return;
+      case "rejected":
+        rejectedRuns.add(fx.cand.run);
+        void rejected(fx.cand, fx.old, fx.reason);
+        return;
+      case "keepUnready":
+        if (!shuttingDown)
+          o.logger.warn(
+            `generation ${fx.slot.build.generation} is not ready (${fx.reason}); keeping it, as nothing else serves`,
+          );
+        return;
+      case "exitedIdle": {
+        const status = gen(fx.slot.run)?.outcome?.status;
+        o.logger.info(
+          `generation ${fx.slot.build.generation} exited${status === undefined ? "" : ` (status ${status})`}; waiting for a change`,
+        );
+        return;
+      }
+      case "settle":
+        void settle(fx);
+        return;
+    }
+  }
+
+  /** Liveness from the moment it serves until it ends (or is stopped). */
+  function watchAlive(g: Running): void {
+    g.notify?.idle();
+    if (liveness.has(g.run)) return;
+    const onFail = (reason: string) => {
+      for (const w of watches) w.stop();
+      liveness.delete(g.run);
+      if (g.state !== "ready") return;
+      o.emit({ event: "liveness-failed", generation: g.build.generation, pid: g.child.pid ?? null, reason });
+      dispatch({ type: "hung", run: g.run, reason });
+    };
+    const watches: LivenessWatch[] = [];
+    if (o.liveness)
+      watches.push(
+        watchLiveness({
+          spec: o.liveness.spec,
+          timing: o.liveness.timing,
+          host,
+          target: {
+            port: g.port,
+            env: o.env,
+            localPortFor: (h, port) => steering.probePort(g.build.generation, h, port),
+          },
+          onFail,
+        }),
+      );
+    if (o.watchdogMs && g.notify)
+      watches.push(watchWatchdog({ host, intervalMs: o.watchdogMs, notify: g.notify, onFail }));
+    if (watches.length === 0) return;
+    const all = {
+      stop: () => {
+        for (const w of watches) w.stop();
+      },
+    };
+    liveness.set(g.run, all);
+    void g.child.stopped.then(() => {
+      all.stop();
+      liveness.delete(g.run);
+    });
+  }
+
+  function later(name: "bake" | "backoff", ms: number, e: MachineEvent): void {
+    timers.get(name)?.cancel();
+    timers.set(
+      name,
+      host.after(ms, () => {
+        timers.delete(name);
+        dispatch(e);
+      }),
+    );
+  }
+
+  async function launch(slot: Slot): Promise<void> {
+    const n = (starts.get(slot.build.generation) ?? 0) + 1;
+    starts.set(slot.build.generation, n);
+    // Sockets are the generation's: a rollback to a generation whose last process is still being
+    // retired waits for it to end (and release them) before it opens them again.
+    const same = [...runs.values()].filter(
+      (r) => r.build.generation === slot.build.generation && r.state !== "ended",
+    );
+    await Promise.all(same.map((r) => r.ended));
+    let g: Running;
+    try {
+      g = await startGeneration(slot.build, slot.run, {
+        host,
+        mode: o.mode,
+        layout: o.layout,
+        logger: o.logger,
+        emit: o.emit,
+        cwd: o.cwd,
+        args: o.args,
+        ...(o.command ? { command: o.command } : {}),
+        env: o.env,
+        sockets,
+        ...(o.listenNames ? { listenNames: o.listenNames } : {}),
+        steering,
+        needsPort,
+        restart: n - 1,
+        ...(notifyDir
+          ? { notify: { dir: notifyDir, ...(o.watchdogMs ? { watchdogMs: o.watchdogMs } : {}) } }
+          : {}),
+        shuttingDown: () => shuttingDown,
+        storeWrite,
+        claim: o.claim ?? claimCore,
+        capture: captures.queue,
+        ...(o.onOutput ? { onOutput: o.onOutput } : {}),
+        ...(o.onCrash ? { onCrash: o.onCrash } : {}),
+        ...(o.onProgram ? { onProgram: o.onProgram } : {}),
+      });
+    } catch (e) {
+      dispatch({ type: "notReady", run: slot.run, reason: (e as Error).message, exited: true });
+      return;
+    }
+    runs.set(slot.run, g);
+    if (shuttingDown) {
+      void stopGeneration(g);
+      return;
+    }
+    void g.child.stopped.then((end) => {
+      exitSeen.set(slot.run, host.now());
+      dispatch({
+        type: "exited",
+        run: slot.run,
+        expected: Boolean(g.expected),
+        how: end.signal ? `died of ${end.signal}` : `exited with status ${end.exitCode}`,
+      });
+    });
+    void endOf(g).then((end) => {
+      g.outcome = end.ended;
+      dispatch({
+        type: "ended",
+        run: slot.run,
+        expected: end.expected,
+        crash: end.ended.outcome === "crash" || Boolean(g.hungReason),
+      });
+    });
+    void g.done.then(() => {
+      // Nothing refers to a run once it is over and settled (rollback, settle read it before).
+      setTimeout(() => runs.delete(slot.run), 0).unref?.();
+    });
+    dispatch({ type: "started", run: slot.run });
+  }
+
+  async function probe(run: number): Promise<void> {
+    const g = gen(run);
+    if (!g) return;
     const r = await waitReady({
       spec: o.probe,
       timing: o.timing,
@@ -482,21 +512,31 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
         return () => g.lines.delete(fn);
       },
       exited: g.child.stopped,
+      ...(g.notify ? { notified: g.notify.ready } : {}),
       readyTimeoutMs: o.readyTimeoutMs,
       abort: shutdown.signal,
-      localPortFor: (host, port) => steering.probePort(g.build.generation, host, port),
+      localPortFor: (h, port) => steering.probePort(g.build.generation, h, port),
     });
-    if (r.ready) return { ready: true, ms: r.ms };
-    return {
-      ready: false,
+    if (r.ready) {
+      // The answer's figure, kept beside the machine (it decides nothing).
+      readyMs.set(run, r.ms);
+      return dispatch({ type: "ready", run, ms: r.ms });
+    }
+    const exited = g.state === "ended" || g.child.exited;
+    // Before anything restarts, the core of what died is set aside (run) or captured (dev).
+    if (exited) await endOf(g);
+    dispatch({
+      type: "notReady",
+      run,
+      exited,
       reason: r.reason === "exited" ? "exited before it was ready" : `${r.reason}: ${r.detail ?? ""}`.trim(),
-    };
+    });
   }
 
   /** The old generation after a switch: wait until its own socket has nothing queued, then stop it
    * (with one shared socket there is nothing to wait for). */
   async function retire(old: Running): Promise<void> {
-    if (steering.mode === "steered") {
+    if (steering.mode === "steered" && old.state !== "ended") {
       const d = await steering.drain(old.build.generation, stopTimeoutMs);
       o.emit({ event: "drained", generation: old.build.generation, ms: d.ms, left: d.left });
     }
@@ -509,6 +549,7 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
   }
 
   async function stopGeneration(g: Running): Promise<GenerationEnd> {
+    liveness.get(g.run)?.stop();
     if (g.state !== "ended") {
       g.state = "stopping";
       await g.child.stop({ signal: stopSignal, graceMs: stopTimeoutMs });
@@ -516,199 +557,144 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
     return g.done;
   }
 
-  /**
-   * A generation ended by itself (capture is done in g.done). `run` restarts whatever ended; `dev`
-   * restarts a crash (a clean exit waits for the next change). Both back off: 0.5 s, 1 s, 2 s...
-   */
-  function restartLater(g: Running, ended: Ended): void {
+  /** Run restarts whatever ended; dev a crash. Both back off: 0.5 s, 1 s, 2 s... */
+  function backOff(build: Build, crashed: boolean): void {
     if (shuttingDown) return;
-    const ranMs = Date.now() - g.startedAt.getTime();
-    const restart = o.mode === "run" || ended.outcome === "crash";
-    if (!restart) {
-      o.logger.info(`generation ${g.build.generation} exited (status ${ended.status}); waiting for a change`);
-      return;
-    }
+    const last = [...runs.values()].filter((g) => g.build.generation === build.generation).pop();
+    const ranMs = last ? Date.now() - last.startedAt.getTime() : 0;
     const delay = backoff.next(ranMs);
-    if (handoff && /address already in use/.test(g.child.stderrTail.toString()))
-      o.logger.warn(addressInUseMessage(g.build.generation, steering));
+    if (last && handoff && /address already in use/.test(last.child.stderrTail.toString()))
+      o.logger.warn(addressInUseMessage(build.generation, steering));
     o.logger.warn(
-      `generation ${g.build.generation} ${ended.outcome === "crash" ? "crashed" : "exited"} after ${ranMs} ms; restarting in ${delay} ms${backoff.consecutive > 1 ? ` (crash loop: ${backoff.consecutive} in a row)` : ""}${ended.outcome === "crash" && o.mode === "run" ? " (its capture goes on meanwhile)" : ""}`,
+      `generation ${build.generation} ${crashed ? "crashed" : "exited"} after ${ranMs} ms; restarting in ${delay} ms${backoff.consecutive > 1 ? ` (crash loop: ${backoff.consecutive} in a row)` : ""}${crashed && o.mode === "run" ? " (its capture goes on meanwhile)" : ""}`,
     );
-    restartTimer = setTimeout(() => {
-      restartTimer = undefined;
-      if (shuttingDown || current !== null || !keep) return;
-      const again = keep.generation;
-      const n = (restarts.get(again) ?? 0) + 1;
-      restarts.set(again, n);
-      void enqueue(keep).then((r) => {
-        if (r.ok && r.generation === again)
-          o.logger.info(
-            `generation ${again} is serving again (restart ${n}, pid ${r.pid}, ready in ${Math.round(r.readyMs)} ms)`,
-          );
-      });
-    }, delay);
+    later("backoff", delay, { type: "backoffDone" });
   }
 
   /**
-   * `run` restarts as soon as the process ended and its core is set aside (capture continues in
-   * its queue); `dev` restarts once the crash is captured, so its summary precedes the rebuild.
+   * A hung generation dumps itself: SIGQUIT under GOTRACEBACK=crash (launch.ts sets it) makes the
+   * Go runtime print every goroutine with its wait reason and wait time, then dump core; its end
+   * then goes the crash's way (attributed, captured as kind `hang`, restarted or rolled back). One
+   * that ignores SIGQUIT (its own signal.Notify) is killed after HANG_GRACE_MS: the hang event
+   * stays, the core cannot be had.
    */
-  const endOf = (g: Running): Promise<{ ended: Ended; expected: boolean }> =>
-    o.mode === "run" ? g.ended : g.done;
-
-  function watch(g: Running): void {
-    void endOf(g).then((end) => {
-      if (current !== g || end.expected || shuttingDown) return;
-      current = null;
-      restartLater(g, end.ended);
-    });
+  function hang(g: Running, reason: string): void {
+    o.logger.warn(
+      `generation ${g.build.generation} is hung (${reason}): dumping its goroutines and core, then ${state.phase.kind === "baking" ? "rolling back" : "restarting"}`,
+    );
+    o.emit({ event: "hang", generation: g.build.generation, pid: g.child.pid ?? null, reason });
+    g.hungReason = reason;
+    g.child.signal("SIGQUIT");
+    const t = host.after(HANG_GRACE_MS, () => g.child.signal("SIGKILL"));
+    void g.child.stopped.then(() => t.cancel());
   }
 
-  const notReady = (build: Build, reason: string, end: GenerationEnd): DeployResult => ({
-    ok: false,
-    generation: build.generation,
-    reason,
-    ...(end.crash?.bundle ? { crashId: end.crash.bundle.id } : {}),
-    ...(end.crash ? { report: end.crash.report } : {}),
-  });
-
-  async function deployNow(build: Build): Promise<DeployResult> {
-    if (restartTimer) {
-      clearTimeout(restartTimer);
-      restartTimer = undefined;
-    }
-    const old = current;
-    if (old && !handoff) {
-      await stopGeneration(old);
-      current = null;
-    }
-    // Without sockets to hand over there is nothing to roll back to: the newest build is the one
-    // to keep running (and to restart after a crash).
-    if (!handoff || !old) keep = build;
-    const g = await start(build);
-    if (!handoff) current = g;
-    const ready = await becomeReady(g);
-    if (!ready.ready && handoff && old) {
-      // Rolled back: the old generation never stopped serving.
-      const waiting = g.state === "ended" ? 0 : steering.queued(build.generation);
-      if (waiting > 0 && steering.mode === "steered")
-        o.logger.warn(neverAcceptedMessage(build.generation, waiting, steering));
-      if (g.state !== "ended") await stopGeneration(g);
-      const end = await g.done;
-      const crashId = end.crash?.bundle?.id;
-      o.emit({
-        event: "rollback",
-        generation: build.generation,
-        pid: g.child.pid ?? null,
-        reason: ready.reason,
-        ...(crashId ? { crashId } : {}),
-        servingGeneration: old.build.generation,
-      });
-      return notReady(build, ready.reason, end);
-    }
-    if (!ready.ready) {
-      if (g.state === "ended" || g.child.exited) {
-        // It died before it was ready, and nothing else serves: restart it with backoff. `run`
-        // does not wait for the capture (the restart would queue behind this deploy).
-        const end = o.mode === "run" ? { ...(await g.ended), crash: null } : await g.done;
-        if (current === g) current = null;
-        restartLater(g, end.ended);
-        return notReady(build, ready.reason, end);
-      }
-      // Still running but not ready, and nothing to roll back to: keep it, and say so.
-      if (!shuttingDown)
-        o.logger.warn(
-          `generation ${build.generation} is not ready (${ready.reason}); keeping it, as nothing else serves`,
-        );
-      current = g;
-      watch(g);
-      return { ok: false, generation: build.generation, reason: ready.reason };
-    }
-    g.state = "ready";
-    keep = build;
+  async function rolledBack(bad: Slot, to: Build, reason: string, instant: boolean): Promise<void> {
+    const steered = steeredMs.get(bad.run);
+    o.logger.warn(
+      `generation ${bad.build.generation} ${reason}: rolling back to generation ${to.generation}${instant ? " (held up through the bake)" : " (its binary from the store)"}; ${bad.build.sha256.slice(0, 12)}… stays out until a new build`,
+    );
+    const b = gen(bad.run);
+    const end = b ? await b.done : null;
+    const crashId = end?.crash?.bundle?.id;
     o.emit({
-      event: "ready",
-      generation: build.generation,
-      pid: g.child.pid ?? null,
-      ms: Math.round(ready.ms),
-      ...(restarts.get(build.generation) ? { restart: restarts.get(build.generation) } : {}),
+      event: "rollback",
+      generation: bad.build.generation,
+      pid: b?.child.pid ?? null,
+      reason,
+      ...(crashId ? { crashId } : {}),
+      servingGeneration: to.generation,
+      after: "bake",
+      // Held: from the bad process seen gone to new connections going to the old one.
+      ...(instant && steered !== undefined ? { steeredMs: Math.round(steered * 100) / 100 } : {}),
     });
-    if (handoff) {
-      steering.switchTo(build.generation);
-      current = g;
-      if (old) {
-        o.emit({
-          event: "switch",
-          generation: build.generation,
-          from: old.build.generation,
-          pid: g.child.pid ?? null,
-          sockets: steering.mode,
-        });
-        if (old.state === "ended") {
-          // It crashed while this one started: nobody will accept what queued on its socket.
-          const left = steering.release(old.build.generation);
-          if (left > 0)
-            o.logger.warn(
-              `${left} connection(s) queued on crashed generation ${old.build.generation}'s socket were reset`,
-            );
-        } else void retire(old);
-      }
-      void warnIfNotAccepting(g);
-    }
-    watch(g);
-    return { ok: true, generation: build.generation, pid: g.child.pid ?? 0, readyMs: ready.ms };
   }
 
-  function enqueue(build: Build): Promise<DeployResult> {
-    if (pending) {
-      // Coalesce: whatever was waiting is replaced by the newest build; all waiters get its result.
-      pending.build = build;
-      return new Promise((resolve) => pending!.waiters.push(resolve));
-    }
-    const job = { build, waiters: [] as ((r: DeployResult) => void)[] };
-    pending = job;
-    inFlight++;
-    const result = queue.then(async () => {
-      pending = null;
-      if (shuttingDown)
-        return { ok: false, generation: job.build.generation, reason: "shutting down" } as DeployResult;
-      const r = await deployNow(job.build).catch(
-        (e: Error): DeployResult => ({ ok: false, generation: job.build.generation, reason: e.message }),
-      );
-      for (const w of job.waiters) w(r);
-      return r;
+  async function rejected(cand: Slot, old: Slot, reason: string): Promise<void> {
+    const g = gen(cand.run);
+    if (!g) return;
+    const waiting = g.state === "ended" ? 0 : steering.queued(cand.build.generation);
+    if (waiting > 0 && steering.mode === "steered")
+      o.logger.warn(neverAcceptedMessage(cand.build.generation, waiting, steering));
+    const end = await stopGeneration(g);
+    const crashId = end.crash?.bundle?.id;
+    o.emit({
+      event: "rollback",
+      generation: cand.build.generation,
+      pid: g.child.pid ?? null,
+      reason,
+      ...(crashId ? { crashId } : {}),
+      servingGeneration: old.build.generation,
     });
-    void result.finally(() => inFlight--);
-    queue = result;
-    return result;
+  }
+
+  async function settle(fx: Extract<Effect, { do: "settle" }>): Promise<void> {
+    let result: DeployResult;
+    if (fx.ok) {
+      const g = gen(fx.run);
+      result = { ok: true, generation: fx.generation, pid: g?.child.pid ?? 0, readyMs: 0 };
+      const ready = readyMs.get(fx.run);
+      if (ready !== undefined) result.readyMs = ready;
+    } else {
+      const g = fx.run !== undefined ? gen(fx.run) : undefined;
+      // `run` answers without waiting for the capture (a restart would queue behind it), unless
+      // the candidate was stopped for failing readiness (its crash id is the answer).
+      const end = g && (o.mode === "dev" || rejectedRuns.delete(g.run)) ? await g.done : null;
+      result = {
+        ok: false,
+        generation: fx.generation,
+        reason: fx.reason,
+        ...(end?.crash?.bundle ? { crashId: end.crash.bundle.id } : {}),
+        ...(end?.crash ? { report: end.crash.report } : {}),
+      };
+    }
+    for (const w of fx.waiting) {
+      const list = waiters.get(w);
+      if (!list) continue;
+      waiters.delete(w);
+      const r = fx.generation === 0 ? { ...result, generation: w } : result;
+      for (const resolve of list) resolve(r);
+    }
   }
 
   return {
     deploy(build) {
-      return enqueue(build);
+      return new Promise<DeployResult>((resolve) => {
+        const list = waiters.get(build.generation) ?? [];
+        list.push(resolve);
+        waiters.set(build.generation, list);
+        dispatch({ type: "deploy", build });
+      });
     },
     get current() {
-      return current
-        ? { generation: current.build.generation, pid: current.child.pid, state: current.state }
-        : null;
+      const p = state.phase;
+      let slot: Slot | null = null;
+      if (p.kind === "serving" || p.kind === "baking") slot = p.cur;
+      else if (p.kind === "starting" || p.kind === "probing" || p.kind === "rollingBack")
+        slot = p.old ?? (handoff ? null : p.cand);
+      else if (p.kind === "replacing") slot = p.old;
+      const g = slot ? gen(slot.run) : undefined;
+      return slot && g ? { generation: slot.build.generation, pid: g.child.pid, state: g.state } : null;
+    },
+    get phase() {
+      return state.phase.kind;
     },
     resetBackoff() {
       backoff.reset();
     },
     stopBeforeDeploy() {
-      if (handoff || inFlight > 0 || shuttingDown || current?.state !== "ready") return;
-      void stopGeneration(current).catch(() => {});
+      dispatch({ type: "linked" });
     },
     async stop() {
       shuttingDown = true;
       shutdown.abort();
-      if (restartTimer) clearTimeout(restartTimer);
-      await queue.catch(() => {});
-      if (current) await stopGeneration(current);
-      current = null;
+      dispatch({ type: "stop" });
+      // A start in flight when the stop came stops its process itself once it runs.
+      await Promise.all(launching);
+      await Promise.all([...runs.values()].map((g) => stopGeneration(g).catch(() => {})));
       steering.stop();
       // Every crash captured (each within its deadline) before the supervisor exits.
-      await captures.catch(() => {});
+      await captures.idle();
     },
   };
 }

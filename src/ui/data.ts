@@ -3,8 +3,9 @@
  * are the truth; the UI keeps no state of its own). The journal is opened read-only: with WAL a
  * reader sees every commit of a supervisor in another process on its next query.
  */
-import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync } from "node:fs";
+import { existsSync } from "node:fs";
 import type { Report } from "../contracts/report.js";
+import { HotdumpError } from "../errors.js";
 import { siteClassText } from "../report/present.js";
 import {
   type Bundle,
@@ -15,9 +16,11 @@ import {
   type JournalEvent,
   openBundle,
   openJournal,
+  readBundleReport,
   type StoreLayout,
 } from "../store/index.js";
 import { type CrashListing, listCrashes } from "../store/queries.js";
+import { readFileTail } from "../util/tail.js";
 
 export const OVERVIEW_EVENTS = 2000;
 export const OUTPUT_TAIL_BYTES = 16 * 1024;
@@ -96,44 +99,23 @@ function withGenerations(crashes: CrashListing[], events: UiEvent[]): CrashListi
   );
 }
 
-/** The last bytes of a bundle file, cut at a line start; null when the file is absent. */
-export function readTail(path: string, max = OUTPUT_TAIL_BYTES): string | null {
-  let fd: number;
-  try {
-    fd = openSync(path, "r");
-  } catch {
-    return null;
-  }
-  try {
-    const size = fstatSync(fd).size;
-    const len = Math.min(size, max);
-    const buf = Buffer.alloc(len);
-    readSync(fd, buf, 0, len, size - len);
-    let text = buf.toString("utf8");
-    if (size > max) text = text.slice(text.indexOf("\n") + 1);
-    return text;
-  } finally {
-    closeSync(fd);
-  }
-}
-
 const shellQuote = (s: string) => (/^[A-Za-z0-9_./:@%+=-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
 
 export function debugCommand(storeDir: string, id: string): string {
   return `hotdump debug ${id} --store ${shellQuote(storeDir)}`;
 }
 
+/** The bundle's report (upgraded, checked: readBundleReport), or why the dashboard shows none. */
 export function readReport(bundle: Bundle): { report: Report | null; error?: string } {
   try {
-    return { report: JSON.parse(readFileSync(bundleFile(bundle, "report.json"), "utf8")) as Report };
+    return { report: readBundleReport(bundle) };
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
     return {
       report: null,
       error:
-        code === "ENOENT"
+        e instanceof HotdumpError && e.code === "E_REPORT_MISSING"
           ? "this bundle has no report.json (the capture was interrupted, or analysis was skipped)"
-          : `report.json is unreadable: ${(e as Error).message}`,
+          : (e as HotdumpError).shortMessage,
     };
   }
 }
@@ -156,8 +138,8 @@ export function crashDetail(
     meta: bundle.meta,
     report,
     ...(error ? { reportError: error } : {}),
-    stdoutTail: readTail(bundleFile(bundle, "stdout.txt")),
-    stderrTail: readTail(bundleFile(bundle, "stderr.txt")),
+    stdoutTail: readFileTail(bundleFile(bundle, "stdout.txt"), OUTPUT_TAIL_BYTES),
+    stderrTail: readFileTail(bundleFile(bundle, "stderr.txt"), OUTPUT_TAIL_BYTES),
     debugCommand: debugCommand(layout.root, id),
     coreDownload: coreDownload && Boolean(bundle.meta.core.stored),
     siteIn: report?.site ? siteClassText(report.site.class) : null,

@@ -23,7 +23,7 @@ const REPLAY_LIMIT = 2000;
 const MAX_BUFFERED = 1024 * 1024;
 
 /** A line of the service's output, pushed by the supervisor the dashboard runs in (dev/run --ui). */
-export interface AppLine {
+interface AppLine {
   generation: number;
   stream: "stdout" | "stderr";
   text: string;
@@ -33,7 +33,7 @@ export interface AppLine {
 /** Lines a page that opens later still gets: the tail of the current generation's output. */
 const APP_TAIL = 200;
 
-export interface LiveFeed {
+interface LiveFeed {
   /** Send a service output line to every page (and keep it for pages that open later). */
   appLine(line: AppLine): void;
   start(): void;

@@ -6,6 +6,7 @@ import { type ChildProcess, type SpawnOptions, spawn } from "node:child_process"
 import { existsSync } from "node:fs";
 import { constants as osConstants } from "node:os";
 import { Tail } from "./tail.js";
+import { findOnPath } from "./which.js";
 
 export interface ChildEnd {
   exitCode: number | null;
@@ -16,7 +17,7 @@ export interface ChildEnd {
   error?: NodeJS.ErrnoException;
 }
 
-export interface ChildOptions extends SpawnOptions {
+interface ChildOptions extends SpawnOptions {
   /** Bytes of stdout/stderr to keep (default 64 KiB each). */
   tailBytes?: number;
   onStdout?: (chunk: Buffer) => void;
@@ -155,9 +156,4 @@ export function withParentDeathSignal(argv: readonly string[], signal: "KILL" | 
   const sp = setprivPath();
   const exe = argv[0] && (argv[0].includes("/") ? argv[0] : findOnPath(argv[0]));
   return sp && exe && existsSync(exe) ? [sp, "--pdeathsig", signal, "--", exe, ...argv.slice(1)] : [...argv];
-}
-
-export function findOnPath(cmd: string, path = process.env.PATH ?? ""): string | null {
-  for (const dir of path.split(":")) if (dir && existsSync(`${dir}/${cmd}`)) return `${dir}/${cmd}`;
-  return null;
 }

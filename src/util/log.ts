@@ -3,10 +3,10 @@
  * non-TTY aware. Library code logs through this, never console.log. With `--json` the CLI keeps
  * stdout for JSON and this writes to stderr only.
  */
-export type Level = "debug" | "info" | "warn" | "error";
+type Level = "debug" | "info" | "warn" | "error";
 const order: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
-export type Source = "hotdump" | "build" | "app" | "dlv" | "gdb";
+type Source = "hotdump" | "build" | "app" | "dlv" | "gdb";
 
 const colours: Record<Source, string> = {
   hotdump: "\x1b[36m",
@@ -54,13 +54,3 @@ export function createLogger(opts: { level?: Level; stream?: NodeJS.WriteStream 
   }
   return logger;
 }
-
-/** A logger that drops everything: for tests and `--json` library calls. */
-export const silentLogger: Logger = {
-  level: "error",
-  debug() {},
-  info() {},
-  warn() {},
-  error() {},
-  line() {},
-};

@@ -1,10 +1,39 @@
 /**
- * The two system calls Node does not offer, through koffi (a prebuilt FFI, no compiler needed):
- * prctl(PR_SET_CHILD_SUBREAPER) and waitpid() on one pid. Both are optional: without koffi's
- * prebuilt binary (another libc, another architecture) hotdump still tracks descendants by polling
- * /proc, it just cannot collect the exit status of orphans.
+ * libc through koffi (a prebuilt FFI, no compiler needed), loaded once for every caller (this
+ * module's prctl and waitpid, supervise/netsys.ts's socket calls), and the two system calls Node
+ * does not offer: prctl(PR_SET_CHILD_SUBREAPER) and waitpid() on one pid. Both are optional:
+ * without koffi's prebuilt binary (another libc, another architecture) hotdump still tracks
+ * descendants by polling /proc, it just cannot collect the exit status of orphans.
  */
 import { createRequire } from "node:module";
+
+type Koffi = typeof import("koffi");
+
+interface LibcHandle {
+  koffi: Koffi;
+  lib: ReturnType<Koffi["load"]>;
+}
+
+let handle: LibcHandle | null | undefined;
+let handleError: string | undefined;
+
+/** koffi and libc.so.6, or null (libcUnavailable() says why) where koffi cannot load. */
+export function loadLibc(): LibcHandle | null {
+  if (handle !== undefined) return handle;
+  try {
+    const koffi = createRequire(import.meta.url)("koffi") as Koffi;
+    handle = { koffi, lib: koffi.load("libc.so.6") };
+  } catch (e) {
+    handleError = (e as Error).message.split("\n")[0];
+    handle = null;
+  }
+  return handle;
+}
+
+export function libcUnavailable(): string | undefined {
+  loadLibc();
+  return handleError;
+}
 
 /** prctl(2): PR_SET_CHILD_SUBREAPER = 36 (include/uapi/linux/prctl.h). */
 const PR_SET_CHILD_SUBREAPER = 36;
@@ -20,9 +49,10 @@ let loadError = "";
 
 function load(): Libc | null {
   if (libc !== undefined) return libc;
+  const lib = loadLibc()?.lib;
+  libc = null;
+  if (!lib) return libc;
   try {
-    const koffi = createRequire(import.meta.url)("koffi") as typeof import("koffi");
-    const lib = koffi.load("libc.so.6");
     libc = {
       prctl: lib.func("int prctl(int, unsigned long, unsigned long, unsigned long, unsigned long)"),
       waitpid: lib.func("int waitpid(int, _Out_ int *, int)"),
@@ -36,7 +66,8 @@ function load(): Libc | null {
 
 /** Why koffi could not reach libc (for `hotdump doctor`), or null when it can. */
 export function nativeProblem(): string | null {
-  return load() ? null : loadError || "koffi did not load";
+  if (load()) return null;
+  return libcUnavailable() ?? (loadError || "koffi did not load");
 }
 
 let subreaper = false;
@@ -55,7 +86,7 @@ export function becomeSubreaper(): boolean {
   return subreaper;
 }
 
-export interface WaitStatus {
+interface WaitStatus {
   exitCode: number | null;
   /** Signal number that ended it. */
   signal: number | null;

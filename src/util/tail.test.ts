@@ -1,6 +1,9 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import fc from "fast-check";
-import { describe, expect, it } from "vitest";
-import { ELISION_RE, Tail } from "./tail.js";
+import { afterEach, describe, expect, it } from "vitest";
+import { ELISION_RE, readFileTail, Tail } from "./tail.js";
 
 /** Cuts `data` into chunks at the given points (sorted, deduplicated, in range). */
 function chunked(data: Buffer, cuts: number[]): Buffer[] {
@@ -95,5 +98,44 @@ describe("Tail", () => {
       `panic: boom\n\ngoroutine 1 [running]:\nmain.main()\n${Array.from({ length: 500 }, (_, i) => `goroutine ${i + 2} [chan receive]:\nmain.main.func1()\n\n`).join("")}exit status 2\n`,
     );
     expect(Buffer.byteLength(out) - Buffer.byteLength(`${marker}\n`) + elided).toBe(fromPanic);
+  });
+});
+
+describe("readFileTail (the dashboard's output tails)", () => {
+  const dirs: string[] = [];
+  afterEach(() => {
+    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  });
+  const file = (text: string) => {
+    const d = mkdtempSync(join(tmpdir(), "hotdump-tail-"));
+    dirs.push(d);
+    writeFileSync(join(d, "stderr.txt"), text);
+    return join(d, "stderr.txt");
+  };
+
+  it("keeps the first line when the kept bytes start exactly at a line start", () => {
+    // The last 20 bytes are "panic: boom\ngoroutin" ... the byte before them is a newline.
+    const text = "0123456789abcdef\npanic: boom\n1234567\n";
+    const kept = text.slice(text.indexOf("panic"));
+    expect(readFileTail(file(text), kept.length)).toBe(kept);
+  });
+
+  it("drops a cut first line, keeps a whole file, and is null for no file", () => {
+    const text = "first line\nsecond line\nthird\n";
+    expect(readFileTail(file(text), "ne\nthird\n".length)).toBe("third\n");
+    expect(readFileTail(file(text), 4096)).toBe(text);
+    expect(readFileTail(join(tmpdir(), "hotdump-no-such-file"), 10)).toBeNull();
+  });
+
+  it("agrees with Tail on any file and limit", () => {
+    fc.assert(
+      fc.property(fc.array(line, { maxLength: 30 }), fc.integer({ min: 1, max: 400 }), (lines, max) => {
+        const text = lines.join("\n");
+        const t = new Tail(max, { dumpHead: false });
+        t.push(Buffer.from(text));
+        expect(readFileTail(file(text), max)).toBe(t.toString());
+      }),
+      { numRuns: 60 },
+    );
   });
 });

@@ -7,13 +7,15 @@
  * goroutine (always printed first) sat 570 KB before a 256 KiB tail began.
  */
 
+import { closeSync, fstatSync, openSync, readSync } from "node:fs";
+
 /** Lines the Go runtime prints first for each way of dying (see analyze/traceback isCrashStart). */
 const DUMP_START =
   /^(panic: |fatal error: |unexpected fault address |runtime: goroutine stack exceeds|SIG[A-Z0-9]+: )/;
 /** Bytes of a line needed to decide DUMP_START. */
 const PROBE = 40;
 
-export interface TailOptions {
+interface TailOptions {
   /** Keep the head of a crash dump as well (default true). */
   dumpHead?: boolean;
 }
@@ -140,8 +142,33 @@ export class Tail {
   }
 }
 
+/**
+ * The last `max` bytes of a file as text, from a line start (Tail's rule: cut to the first newline
+ * unless the byte before the tail ends a line); null when the file cannot be opened. One byte more
+ * than kept is read, so the tail knows whether it starts a line.
+ */
+export function readFileTail(path: string, max: number): string | null {
+  let fd: number;
+  try {
+    fd = openSync(path, "r");
+  } catch {
+    return null;
+  }
+  try {
+    const size = fstatSync(fd).size;
+    const len = Math.min(size, max + 1);
+    const buf = Buffer.alloc(len);
+    const got = readSync(fd, buf, 0, len, size - len);
+    const tail = new Tail(max, { dumpHead: false });
+    tail.push(buf.subarray(0, got));
+    return tail.toString();
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** The line put where a dump's middle was not kept; the traceback parser knows it (ELISION_RE). */
-export const elisionLine = (bytes: number) =>
+const elisionLine = (bytes: number) =>
   `...hotdump: ${bytes} bytes of output elided here (kept: the start of the crash dump and the last part)...\n`;
 
 export const ELISION_RE = /^\.\.\.hotdump: (\d+) bytes of output elided here/;

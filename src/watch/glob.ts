@@ -6,7 +6,7 @@
 import picomatch from "picomatch";
 
 /** True when a root-relative posix path matches. */
-export type PathMatcher = (rel: string) => boolean;
+type PathMatcher = (rel: string) => boolean;
 
 /**
  * A pattern with a "/" (other than a trailing one) is anchored at the root; one without matches a

@@ -4,6 +4,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { resolve } from "node:path";
+import { withinTest } from "./testLimit.js";
 
 export const HOTDUMP = resolve(import.meta.dirname, "../../bin/hotdump");
 
@@ -43,10 +44,16 @@ export function runCli(
     });
     const out = gather(p);
     p.stdin.end(opts.input ?? "");
-    const t = setTimeout(() => p.kill("SIGKILL"), opts.timeoutMs ?? 60_000);
+    const limit = withinTest(opts.timeoutMs ?? 60_000);
+    let killed = false;
+    const t = setTimeout(() => {
+      killed = true;
+      p.kill("SIGKILL");
+    }, limit);
     p.on("error", reject);
     p.on("close", (code, signal) => {
       clearTimeout(t);
+      if (killed) out.stderr += `\n[test: hotdump ${args.join(" ")} killed after ${limit} ms]\n`;
       resolvePromise({ code, signal, ...out });
     });
   });

@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { locateCore } from "../../src/capture/locate.js";
 import { snapshotAfterExec } from "../../src/capture/processFacts.js";
 import { gather } from "./cli.js";
+import { withinTest } from "./testLimit.js";
 
 export interface ProducedCore {
   core: string;
@@ -38,7 +39,7 @@ export async function produceCore(
     });
     if (p.pid) void snapshotAfterExec(p.pid, binary).then((s) => (snapshot = s));
     const out = gather(p);
-    const t = setTimeout(() => p.kill("SIGKILL"), opts.timeoutMs ?? 60_000);
+    const t = setTimeout(() => p.kill("SIGKILL"), withinTest(opts.timeoutMs ?? 60_000));
     p.on("error", reject);
     p.on("close", (exitCode, signal) => {
       clearTimeout(t);

@@ -5,6 +5,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
+import { withinTest } from "./testLimit.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -34,7 +35,7 @@ export function integrityCheck(store: string): string {
 }
 
 export async function until<T>(fn: () => T | undefined, ms: number, what: string): Promise<T> {
-  const end = Date.now() + ms;
+  const end = Date.now() + withinTest(ms);
   while (Date.now() < end) {
     const v = fn();
     if (v !== undefined) return v;

@@ -69,3 +69,26 @@ export function buildDepcrash(): string {
   });
   return out;
 }
+
+/**
+ * test/fixtures/hangsvc is its own module importing github.com/coreos/go-systemd/v22 from the
+ * module proxy (`make test` downloads it: .tools/gomod.ok); its go.sum pins it. `version` is
+ * what it answers ("v<version> pid N").
+ */
+export function buildHangsvc(version: string): string {
+  const dir = resolve(FIXTURES, "hangsvc");
+  const h = createHash("sha256").update(version);
+  for (const f of ["main.go", "go.mod", "go.sum"]) h.update(readFileSync(join(dir, f)));
+  const outDir = join(tmpdir(), "hotdump-test-go");
+  mkdirSync(outDir, { recursive: true });
+  const out = join(outDir, `hangsvc-${h.digest("hex").slice(0, 16)}`);
+  if (existsSync(out)) return out;
+  const tmp = `${out}.${process.pid}.tmp`;
+  execFileSync("go", ["build", "-gcflags=all=-N -l", `-ldflags=-X main.version=${version}`, "-o", tmp, "."], {
+    cwd: dir,
+    stdio: ["ignore", "ignore", "pipe"],
+    env: { ...process.env, CGO_ENABLED: "0", GOFLAGS: "-buildvcs=false -mod=readonly" },
+  });
+  renameSync(tmp, out);
+  return out;
+}

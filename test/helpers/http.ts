@@ -1,5 +1,6 @@
 /** Plain GETs on loopback for tests, one at a time or as a bounded load. */
 import { get, request } from "node:http";
+import { withinTest } from "./testLimit.js";
 
 /** A TCP port on 127.0.0.1, or a UNIX socket. */
 export type Target = number | { port: number } | { socketPath: string };
@@ -13,7 +14,7 @@ export function httpGet(t: Target, path = "/", timeoutMs = 5000): Promise<string
         ? { host: "127.0.0.1", port: t.port }
         : t;
   return new Promise((resolve, reject) => {
-    const req = request({ ...where, path, agent: false, timeout: timeoutMs }, (res) => {
+    const req = request({ ...where, path, agent: false, timeout: withinTest(timeoutMs) }, (res) => {
       let body = "";
       res.on("data", (c) => {
         body += c;

@@ -5,6 +5,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { HOTDUMP } from "./cli.js";
+import { withinTest } from "./testLimit.js";
 
 export interface Event {
   event: string;
@@ -53,6 +54,7 @@ export function startSupervised(args: string[], opts: { cwd: string; env?: NodeJ
     events,
     output: () => stderr,
     waitFor(pred, timeoutMs = 30_000, what = "event") {
+      const limit = withinTest(timeoutMs);
       return new Promise((resolve, reject) => {
         const check = () => {
           const hit = events.find(pred);
@@ -66,10 +68,10 @@ export function startSupervised(args: string[], opts: { cwd: string; env?: NodeJ
           waiters.delete(check);
           reject(
             new Error(
-              `timed out waiting for ${what}; events: ${JSON.stringify(events.map((e) => e.event))}\n${stderr.slice(-3000)}`,
+              `timed out waiting for ${what} (${limit} ms${limit < timeoutMs ? `, all the test had left of its limit` : ""}); events: ${JSON.stringify(events.map((e) => e.event))}\n${stderr.slice(-3000)}`,
             ),
           );
-        }, timeoutMs);
+        }, limit);
         waiters.add(check);
         check();
       });

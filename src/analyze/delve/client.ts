@@ -3,11 +3,11 @@
  * snapshot), headless in its own process group, one JSON-RPC connection to it, typed calls, and a
  * close() that detaches without killing, then ends dlv.
  */
-import { existsSync } from "node:fs";
 import { connect } from "node:net";
-import { delimiter, join } from "node:path";
+
 import { type HotdumpError, isHotdumpError } from "../../errors.js";
 import { type Child, startChild, withParentDeathSignal } from "../../util/child.js";
+import { findOnPath } from "../../util/which.js";
 import { dlvAttachFailed, dlvNotFound, dlvOpenFailed, dlvTimeout } from "./errors.js";
 import { installedDelve } from "./install.js";
 import { type CallOptions, createRpcConnection, type RpcConnection } from "./rpc.js";
@@ -45,9 +45,7 @@ const LISTENING = /API server listening at: (\S+):(\d+)/;
 export function resolveDlvPath(explicit?: string): string {
   if (explicit) return explicit;
   if (process.env.HOTDUMP_DLV) return process.env.HOTDUMP_DLV;
-  for (const dir of (process.env.PATH ?? "").split(delimiter))
-    if (dir && existsSync(join(dir, "dlv"))) return join(dir, "dlv");
-  return installedDelve() ?? "dlv";
+  return findOnPath("dlv") ?? installedDelve() ?? "dlv";
 }
 
 export async function createDelveSession(opts: DelveSessionOptions): Promise<DelveSession> {
@@ -214,7 +212,7 @@ async function raceExit<T>(
 }
 
 /** Delve's last non-warning stderr line: its reason for giving up. */
-export function firstErrorLine(stderr: string): string {
+function firstErrorLine(stderr: string): string {
   const lines = stderr
     .split("\n")
     .map((l) => l.trim())

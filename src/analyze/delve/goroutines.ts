@@ -26,7 +26,7 @@ const loc = (l: Location | undefined): FrameLike | undefined =>
  * and lent to every goroutine sharing it: the cost follows the number of distinct places, not of
  * goroutines (10,000 goroutines parked at one user line cost no stack read at all).
  */
-export async function delveGoroutineGroups(
+async function delveGoroutineGroups(
   listed: ListGoroutinesOut,
   goVersion: string | null,
   opts: GroupOptions & { maxGroups: number; stackOf: (id: number) => Promise<FrameLike[]> },
@@ -61,7 +61,7 @@ export async function delveGoroutineGroups(
   return { total: gs.length, groups: groups.slice(0, opts.maxGroups), members: gs };
 }
 
-export interface ListedGroups {
+interface ListedGroups {
   total: number;
   groups: GoroutineGroup[];
   members: Goroutine[];

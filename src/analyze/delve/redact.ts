@@ -30,7 +30,7 @@ const SECRET_WORDS = new Set([
 /** Substrings that are secret wherever they appear (`dbPassword1`, `xsecretx`). */
 const SECRET_PARTS = /password|passwd|secret|apikey|credential|authorization|cookie|token/i;
 
-export function splitWords(name: string): string[] {
+function splitWords(name: string): string[] {
   return name
     .replace(/([a-z0-9])([A-Z])/g, "$1 $2")
     .replace(/([A-Z]+)([A-Z][a-z])/g, "$1 $2")

@@ -10,7 +10,7 @@ import type { HotdumpError } from "../../errors.js";
 import { dlvClosed, dlvProtocolError, dlvRpcError, dlvTimeout } from "./errors.js";
 import type { RpcMethod, RpcMethods } from "./types.js";
 
-export interface RpcConnectionOptions {
+interface RpcConnectionOptions {
   /** Default per-call timeout (ms). */
   timeoutMs?: number;
   /** Extra context for failures (dlv's stderr tail). */

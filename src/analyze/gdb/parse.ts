@@ -78,7 +78,7 @@ export interface GdbFrame extends Frame {
   level: number;
 }
 
-export interface GdbBacktrace {
+interface GdbBacktrace {
   frames: GdbFrame[];
   /** Level of the last `<signal handler called>` pseudo-frame, or -1. */
   signalFrameLevel: number;

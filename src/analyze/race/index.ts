@@ -7,9 +7,6 @@ import { readSourceContext } from "../gdb/index.js";
 import { blamedAccess, raceMessage } from "./parse.js";
 
 export {
-  accessText,
-  blamedAccess,
-  goroutineName,
   isUserFunction,
   parseRaceBlock,
   parseRaceReports,

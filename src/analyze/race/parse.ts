@@ -134,10 +134,10 @@ function userLocation(frames: readonly Frame[]): Location | null {
 
 const base = (file: string) => file.slice(file.lastIndexOf("/") + 1);
 
-export const goroutineName = (g: number | null) => (g === null ? "the main goroutine" : `goroutine ${g}`);
+const goroutineName = (g: number | null) => (g === null ? "the main goroutine" : `goroutine ${g}`);
 
 /** `write by goroutine 7 at main.go:25` */
-export function accessText(a: RaceAccess): string {
+function accessText(a: RaceAccess): string {
   const top = a.frames.find((x) => isUserFunction(x.function)) ?? a.frames[0];
   const at = top ? ` at ${base(top.file)}:${top.line}` : "";
   return `${a.atomic ? "atomic " : ""}${a.op} by ${goroutineName(a.goroutine)}${at}`;

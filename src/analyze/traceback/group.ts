@@ -5,11 +5,11 @@
  */
 
 import type { GoroutineGroup } from "../../contracts/report.js";
-import { culpritIndex, detectGorootSrc as detectFromFiles } from "../frames.js";
+import { detectGorootSrc as detectFromFiles } from "../frames.js";
 import { groupGoroutines as groupSketches } from "../group.js";
-import type { Goroutine, TracebackFrame } from "./types.js";
+import type { Goroutine } from "./types.js";
 
-export interface GroupOptions {
+interface GroupOptions {
   /** Member ids kept per group (default 5). */
   maxIds?: number;
   /** GOROOT's `src/` as it appears in frame files; derived from the runtime's own frames when omitted. */
@@ -25,16 +25,6 @@ function* runtimeFiles(goroutines: Goroutine[]): Generator<string> {
 /** GOROOT/src as printed, from any runtime frame's file; null under -trimpath. */
 export function detectGorootSrc(goroutines: Goroutine[]): string | null {
   return detectFromFiles(runtimeFiles(goroutines));
-}
-
-/** The frame a person would look at: first user frame, else first standard-library one, else the top. */
-export function userFrame(
-  frames: TracebackFrame[],
-  gorootSrc: string | null,
-  modulePath: string | null = null,
-): TracebackFrame | undefined {
-  const i = culpritIndex(frames, { gorootSrc, modulePath });
-  return frames[Math.max(i, 0)];
 }
 
 export function groupGoroutines(goroutines: Goroutine[], opts: GroupOptions = {}): GoroutineGroup[] {

@@ -3,10 +3,10 @@
  * folds big dumps, `findRecoveredHttpPanics` finds panics net/http survived, and
  * `reportFromTraceback` fills the report contract's traceback-derived fields.
  */
-export { detectGorootSrc, type GroupOptions, groupGoroutines, userFrame } from "./group.js";
+export { detectGorootSrc, groupGoroutines } from "./group.js";
 export { findRecoveredHttpPanics } from "./http.js";
 export { culpritOf, parseTraceback } from "./parse.js";
-export { reportFromTraceback, type TracebackReportFields, toReportFrame } from "./toReport.js";
+export { reportFromTraceback } from "./toReport.js";
 export type {
   CreatedBy,
   Goroutine,
@@ -17,5 +17,4 @@ export type {
   SystemStack,
   Traceback,
   TracebackFrame,
-  TracebackKind,
 } from "./types.js";

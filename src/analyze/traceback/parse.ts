@@ -37,7 +37,7 @@ export function splitLines(text: string): string[] {
 }
 
 /** A line that can open a crash: what the runtime prints first for each way of dying. */
-export function isCrashStart(line: string, next: string | undefined): boolean {
+function isCrashStart(line: string, next: string | undefined): boolean {
   return (
     line.startsWith("panic: ") ||
     line.startsWith("fatal error: ") ||
@@ -137,20 +137,7 @@ export function parseDump(
     }
     const c0 = line.charCodeAt(0);
     if (c0 === 9 /* \t */) {
-      const loc = parseLocationLine(line);
-      if (!loc) break;
-      const target: CreatedBy | TracebackFrame | null = created ?? lastFrame;
-      // A location belongs to the line just above it; a second one for the same frame is not ours.
-      if (target === null) break;
-      if (target.file !== "") break;
-      target.file = loc.file;
-      target.line = loc.line;
-      if (loc.offset !== undefined) target.offset = loc.offset;
-      if (lastFrame && target === lastFrame) {
-        if (loc.fp !== undefined) lastFrame.fp = loc.fp;
-        if (loc.sp !== undefined) lastFrame.sp = loc.sp;
-        if (loc.pc !== undefined) lastFrame.pc = loc.pc;
-      }
+      if (!placeLocation(line, created, lastFrame)) break;
       res.end = j;
       continue;
     }
@@ -240,6 +227,25 @@ export function parseDump(
     break;
   }
   return res;
+}
+
+/**
+ * A `\tfile:line +0x..` line onto the frame (or `created by`) just above it; false when it is not
+ * one, or belongs to no such line (a second location for the same frame is not the dump's).
+ */
+function placeLocation(line: string, created: CreatedBy | null, lastFrame: TracebackFrame | null): boolean {
+  const loc = parseLocationLine(line);
+  const target: CreatedBy | TracebackFrame | null = created ?? lastFrame;
+  if (!loc || target === null || target.file !== "") return false;
+  target.file = loc.file;
+  target.line = loc.line;
+  if (loc.offset !== undefined) target.offset = loc.offset;
+  if (lastFrame && target === lastFrame) {
+    if (loc.fp !== undefined) lastFrame.fp = loc.fp;
+    if (loc.sp !== undefined) lastFrame.sp = loc.sp;
+    if (loc.pc !== undefined) lastFrame.pc = loc.pc;
+  }
+  return true;
 }
 
 function stackOverflowNote(line: string, tb: Traceback): boolean {

@@ -8,9 +8,9 @@ import { type ClassifyContext, classifyFrame, culpritIndex, siteIndex } from "..
 import { detectGorootSrc, groupGoroutines } from "./group.js";
 import type { Traceback, TracebackFrame } from "./types.js";
 
-export type TracebackReportFields = CrashFindings & Pick<Report, "warnings" | "sources">;
+type TracebackReportFields = CrashFindings & Pick<Report, "warnings" | "sources">;
 
-export function toReportFrame(f: TracebackFrame, ctx: ClassifyContext = {}): Frame {
+function toReportFrame(f: TracebackFrame, ctx: ClassifyContext = {}): Frame {
   return {
     function: f.function,
     file: f.file,

@@ -4,7 +4,7 @@
  * (goroutineheader, traceback1, printFuncName/printArgs) and runtime/signal_unix.go (sighandler).
  */
 
-export type TracebackKind = "panic" | "fatal" | "signal";
+type TracebackKind = "panic" | "fatal" | "signal";
 
 /** One `panic: ...` line of a chain, outermost (first printed) first. */
 export interface PanicLink {

@@ -1,0 +1,326 @@
+/**
+ * One start of a generation's binary: its process (through the host), its output (recovered
+ * panics, races, readiness lines), the Go programs it starts, and its end attributed and captured
+ * the same way `exec` does it (attribute.ts). The supervisor decides; this only runs.
+ */
+import { closeSync, openSync } from "node:fs";
+import { raceMessage } from "../analyze/race/index.js";
+import type { Captured, CrashFacts } from "../capture/capture.js";
+import type { BinaryIdentity } from "../elf/index.js";
+import {
+  archiveBinary,
+  type EventInput,
+  type JournalEvent,
+  type StoreLayout,
+  sha256File,
+} from "../store/index.js";
+import type { Child } from "../util/child.js";
+import { LineSplitter } from "../util/lines.js";
+import type { Logger } from "../util/log.js";
+import { attributeEnd } from "./attribute.js";
+import { type Descendant, isToolchain } from "./descendants.js";
+import type { ProcessHost } from "./host.js";
+import type { Build } from "./machine.js";
+import type { NotifySocket } from "./notify.js";
+import type { Ended } from "./outcome.js";
+import { expandPort } from "./probe.js";
+import { createRaceWatcher } from "./race.js";
+import { createRecoveredPanicWatcher } from "./recovered.js";
+import { forgetRunning, rememberRunning } from "./running.js";
+import { withoutHandoffEnv } from "./sockets.js";
+import type { Steering } from "./steering.js";
+
+/** The Go program a launcher started, kept while it ran (its file may be replaced or deleted). */
+export interface StartedProgram {
+  pid: number;
+  argv: string[];
+  /** Its path as the kernel names it (/proc/PID/exe). */
+  path: string;
+  sha256: string;
+  /** The copy in the store (binaries/<sha256>), or null when the store refused it. */
+  archived: string | null;
+  identity: BinaryIdentity | null;
+}
+
+export type GenState = "starting" | "ready" | "stopping" | "ended";
+
+export interface GenerationEnd {
+  ended: Ended;
+  crash: Captured | null;
+  /** Stopped by the supervisor (a switch, a rollback, shutdown). */
+  expected: boolean;
+}
+
+export interface Running {
+  run: number;
+  build: Build;
+  child: Child;
+  port: number;
+  state: GenState;
+  startedAt: Date;
+  /** Stopped by hotdump (set the moment it ended). */
+  expected?: boolean;
+  /** Why hotdump made it dump itself (liveness, watchdog): its end is a hang, not a stop. */
+  hungReason?: string;
+  /** How it ended, once it has. */
+  outcome?: Ended;
+  /** Its NOTIFY_SOCKET, while it runs. */
+  notify?: NotifySocket;
+  lines: Set<(line: string) => void>;
+  /** Settles as soon as the process ended and its core (if any) is set aside: restart may go. */
+  ended: Promise<{ ended: Ended; expected: boolean }>;
+  /** Settles once the end has been classified (and a crash captured). */
+  done: Promise<GenerationEnd>;
+}
+
+export interface GenerationContext {
+  host: ProcessHost;
+  mode: "dev" | "run";
+  layout: StoreLayout;
+  logger: Logger;
+  emit: (e: EventInput) => JournalEvent | undefined;
+  cwd: string;
+  args: readonly string[];
+  command?: readonly string[];
+  env: NodeJS.ProcessEnv;
+  sockets: readonly number[];
+  listenNames?: readonly string[];
+  steering: Steering;
+  needsPort: boolean;
+  /** systemd's notify protocol: a NOTIFY_SOCKET per start in `dir`; WATCHDOG_USEC when set. */
+  notify?: { dir: string; watchdogMs?: number };
+  /** How many times this generation was started again (0 the first time). */
+  restart: number;
+  shuttingDown: () => boolean;
+  storeWrite: (what: string, err: Error | null) => void;
+  /** Set the crash's core aside before anything restarts (run). */
+  claim: (facts: CrashFacts) => Promise<CrashFacts["claimed"]>;
+  capture: (facts: CrashFacts, generation: number) => Promise<Captured>;
+  onOutput?: (generation: number, stream: "stdout" | "stderr", line: string) => void;
+  onCrash?: (generation: number, c: Captured) => void;
+  onProgram?: (generation: number, p: StartedProgram) => void;
+}
+
+export async function startGeneration(build: Build, run: number, o: GenerationContext): Promise<Running> {
+  const port = o.needsPort ? await o.host.freePort() : 0;
+  // {port} in the service's environment is the generation's own free port (for a health
+  // endpoint a probe can reach without hitting the old generation on the shared socket).
+  // hotdump's own stage-1 -> stage-2 variables (HOTDUMP_LISTEN_*, HOTDUMP_STAGE1_PID) stop here:
+  // the service gets the systemd names set below, and a Go program that itself runs hotdump
+  // would otherwise take them as its own handoff.
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(withoutHandoffEnv(o.env)))
+    if (v !== undefined) env[k] = expandPort(v, port);
+  if (o.sockets.length > 0) {
+    env.LISTEN_FDS = String(o.sockets.length);
+    env.LISTEN_FDNAMES = (o.listenNames ?? []).join(":");
+  }
+  const notify = o.notify ? o.host.notifySocket(o.notify.dir, `g${build.generation}.${run}.sock`) : undefined;
+  if (notify && o.notify) {
+    env.NOTIFY_SOCKET = notify.path;
+    if (o.notify.watchdogMs) env.WATCHDOG_USEC = String(Math.round(o.notify.watchdogMs * 1000));
+    notify.on((m) => {
+      // READY=1 is readiness (the probe), WATCHDOG=1 liveness: the others are said and recorded.
+      const said = ["RELOADING", "STOPPING", "STATUS", "ERRNO"].filter((k) => m.has(k));
+      if (said.length === 0) return;
+      const fields = Object.fromEntries(said.map((k) => [k.toLowerCase(), m.get(k)]));
+      o.emit({ event: "notify", generation: build.generation, pid: child.pid ?? null, ...fields });
+      if (m.get("STOPPING") === "1") o.logger.info(`generation ${build.generation} says it is stopping`);
+      if (m.get("RELOADING") === "1") o.logger.info(`generation ${build.generation} says it is reloading`);
+    });
+  }
+  const lines = new Set<(line: string) => void>();
+  const recovered = createRecoveredPanicWatcher((p) => {
+    o.emit({
+      event: "recovered-panic",
+      generation: build.generation,
+      pid: child.pid ?? null,
+      message: p.message,
+      culprit: p.culprit,
+      remoteAddr: p.remoteAddr,
+    });
+    const where = p.culprit ? ` at ${p.culprit.function} ${p.culprit.file}:${p.culprit.line}` : "";
+    o.logger.warn(
+      `generation ${build.generation} recovered a panic in an HTTP handler: ${p.message}${where} (it keeps serving)`,
+    );
+  });
+  // A race the detector survived (GORACE halt_on_error=0, the default) is recorded as it is
+  // printed; the generation may run on for hours, or exit 66 later and become a crash.
+  const races = createRaceWatcher((r, n) => {
+    const message = raceMessage(r);
+    o.emit({
+      event: "race",
+      generation: build.generation,
+      pid: child.pid ?? null,
+      message,
+      culprit: r.culprit,
+      count: n,
+    });
+    const where = r.culprit ? ` (${r.culprit.function} ${r.culprit.file}:${r.culprit.line})` : "";
+    o.logger.warn(`generation ${build.generation}: ${message}${where}`);
+  });
+  const splitter = (stream: "stdout" | "stderr") =>
+    new LineSplitter((line) => {
+      o.onOutput?.(build.generation, stream, line);
+      if (stream === "stderr") {
+        recovered.line(line);
+        races.line(line);
+      }
+      for (const l of lines) l(line);
+    });
+  const out = splitter("stdout");
+  const err = splitter("stderr");
+  // A wrapper (dev's [run] command) gets the binary where it says {bin}.
+  const argv = o.command?.length
+    ? [...o.command.map((w) => w.replaceAll("{bin}", build.binary)), ...o.args]
+    : [build.binary, ...o.args];
+  const fds = o.steering.open(build.generation);
+  const child = o.host.launch({
+    command: argv[0]!,
+    args: argv.slice(1),
+    cwd: o.cwd,
+    env,
+    detached: true,
+    dieWithParent: true,
+    listenFds: o.sockets.length,
+    extraFds: fds,
+    onStdout: (c) => out.push(c),
+    onStderr: (c) => err.push(c),
+  });
+  const startedAt = new Date();
+  // The same descendant tracking as exec: a service that starts Go programs of its own (workers,
+  // a wrapper) has their crashes captured with their own pid, binary and core. Every 50 ms while
+  // the tree changes, every 500 ms once it has settled (an idle service: ~0.2% of one core).
+  const once = { found: false };
+  const tracker =
+    child.pid !== undefined
+      ? o.host.track(child.pid, {
+          intervalMs: 50,
+          idleIntervalMs: 500,
+          ...(build.launcher ? { onGo: (d: Descendant) => discovered(o, build, d, once) } : {}),
+        })
+      : null;
+  const g: Running = {
+    run,
+    build,
+    child,
+    port,
+    ...(notify ? { notify } : {}),
+    state: "starting",
+    startedAt,
+    lines,
+    ended: null as never,
+    done: null as never,
+  };
+  if (child.pid !== undefined)
+    o.storeWrite(
+      "running.json",
+      rememberRunning(o.layout, { pid: child.pid, generation: build.generation, binary: build.binary }),
+    );
+  o.emit({
+    event: "started",
+    generation: build.generation,
+    pid: child.pid ?? null,
+    ...(o.restart ? { restart: o.restart } : {}),
+  });
+  const ending = child.stopped.then(async (end) => {
+    notify?.close();
+    out.flush();
+    err.flush();
+    recovered.flush();
+    if (child.pid !== undefined) o.storeWrite("running.json", forgetRunning(o.layout, child.pid));
+    const expected = g.state === "stopping";
+    g.expected = expected;
+    g.state = "ended";
+    // The sockets of a generation that took the traffic and ended by itself stay open: the
+    // connections queued on them wait for the restart (or the rollback) instead of being reset.
+    if (!expected && !o.shuttingDown() && o.steering.isTarget(build.generation))
+      o.steering.keepForRestart(build.generation);
+    else o.steering.release(build.generation);
+    const a = await attributeEnd(
+      child,
+      end,
+      tracker,
+      {
+        argv,
+        cwd: o.cwd,
+        envNames: Object.keys(env).sort(),
+        binary: {
+          path: build.binary,
+          archived: build.binary,
+          sha256: build.sha256,
+          identity: build.identity,
+        },
+        startedAt,
+        generation: build.generation,
+      },
+      { expected, races: races.races, layout: o.layout, logger: o.logger },
+    );
+    const facts = a.crash?.facts ?? null;
+    if (facts && g.hungReason) facts.hang = { reason: g.hungReason };
+    // Before anything restarts: the next generation's core must not replace this one.
+    if (facts && o.mode === "run") facts.claimed = await o.claim(facts);
+    return { ended: a.ended, expected, facts, crashPid: a.crash?.summary.pid ?? child.pid ?? null };
+  });
+  g.ended = ending.then(({ ended, expected }) => ({ ended, expected }));
+  g.done = ending.then(async ({ ended, expected, facts, crashPid }) => {
+    let crash: Captured | null = null;
+    if (facts) {
+      crash = await o.capture(facts, build.generation).finally(() => tracker?.release());
+      o.emit({
+        event: "crash",
+        generation: build.generation,
+        pid: crashPid,
+        crashId: crash.bundle?.id ?? null,
+        // The generation's own process: with a restart the crash event can come after the next
+        // process's events (run captures in the background), and history must tell them apart.
+        runPid: child.pid ?? null,
+        message: crash.report.message,
+        culprit: crash.report.culprit,
+        // Why a bundle is short or missing (a full disk, a deadline): said, never silent.
+        problems: crash.problems,
+      });
+      o.onCrash?.(build.generation, crash);
+    } else {
+      tracker?.release();
+      o.emit({
+        event: expected ? "stopped" : "exited",
+        generation: build.generation,
+        pid: child.pid ?? null,
+        signal: ended.signal,
+        exitCode: ended.exitCode,
+      });
+    }
+    return { ended, crash, expected };
+  });
+  return g;
+}
+
+/** A launcher's first Go program (once per start: a restart runs it anew), stored while it runs. */
+function discovered(o: GenerationContext, build: Build, d: Descendant, once: { found: boolean }): void {
+  if (isToolchain(d) || d.exeFd === null || once.found) return;
+  once.found = true;
+  // A second fd on the same inode (opening /proc/self/fd/N reopens the file itself): the
+  // tracker may close its own once the process ends, before the copy is read.
+  let fd: number;
+  try {
+    fd = openSync(`/proc/self/fd/${d.exeFd}`, "r");
+  } catch {
+    return;
+  }
+  const via = `/proc/self/fd/${fd}`;
+  const path = d.exe.replace(/ \(deleted\)$/, "");
+  void archiveBinary(o.layout, via)
+    .then(
+      (a) => ({ sha256: a.sha256, archived: a.path as string | null }),
+      async (e: Error) => {
+        o.storeWrite("the program's binary", e);
+        return { sha256: await sha256File(via), archived: null };
+      },
+    )
+    .then((a) => {
+      o.onProgram?.(build.generation, { pid: d.pid, argv: d.argv, path, identity: d.identity, ...a });
+    })
+    .catch((e: Error) => o.logger.warn(`generation ${build.generation}: cannot read ${path}: ${e.message}`))
+    .finally(() => closeSync(fd));
+}
