@@ -169,8 +169,10 @@ describe("a nil field of the receiver", () => {
     expect(l?.value).toMatch(/owner: "acme"/);
     expect(l?.value).toMatch(/audit: nil/);
     expect(l?.nilFields).toEqual(["l.audit"]);
+    // Only the nil that mattered (issue 22): the one the crashing line read through.
+    expect(c.report.nil).toMatchObject({ expression: "l.audit", use: "dereference" });
     const text = await runCli(["report", "--store", c.store, c.id]);
-    expect(text.stdout).toContain("(nil: l.audit)");
+    expect(text.stdout).toContain("nil: l.audit is nil: dereferenced");
   }, 120_000);
 });
 

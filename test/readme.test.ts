@@ -33,8 +33,9 @@ function tableRows(): Map<string, { longs: Set<string>; shorts: Set<string> }> {
   return rows;
 }
 
+const program = await createProgram();
+
 describe("README command table", () => {
-  const program = createProgram();
   const rows = tableRows();
 
   it("has one row per command, and no command that does not exist", () => {

@@ -237,6 +237,12 @@ describe("hotdump ui (Chromium at /usr/bin/chromium)", () => {
           .filter((f) => f.class === "user" || f.class === "c")
           .map((f) => f.function),
       );
+      // Frames carry the report's numbers (what eval --frame takes); the string panic value is the
+      // message itself, so no "Decoded value" repeats it (issue 22).
+      const k = report.goroutine?.frames.findIndex((f) => f.function === "main.price") ?? -1;
+      expect(await price.locator(":scope > summary .num").textContent()).toBe(`#${k} `);
+      expect(report.value).not.toBeNull();
+      expect(await page.locator("#panic", { hasText: "Decoded value" }).count()).toBe(0);
       const folded = page.locator("#stack details.folded").first();
       expect(await folded.getAttribute("open")).toBeNull();
       await folded.locator(":scope > summary").focus();

@@ -8,7 +8,7 @@
 import type { CoreInfo } from "../contracts/bundle.js";
 import { emptyReport, type Race, type Report } from "../contracts/report.js";
 import type { BinaryIdentity } from "../elf/index.js";
-import { analyzeCoreWithDelve } from "./delve/index.js";
+import { analyzeCoreWithDelve, type DelveSession } from "./delve/index.js";
 import { analyzeCoreWithGdb, gdbAnalysisToReport } from "./gdb/index.js";
 import { applyRaces, parseRaceReports } from "./race/index.js";
 import { redactReport } from "./redact.js";
@@ -37,6 +37,8 @@ export interface AnalyzeOptions {
   timeoutMs?: number;
   /** The crashed process's working directory: where the local go.mod of a -trimpath build is found. */
   cwd?: string;
+  /** A Delve session on binary + core started beforehand (see AnalyzeCoreOptions.session). */
+  delveSession?: Promise<DelveSession>;
 }
 
 const msg = (e: unknown) =>
@@ -102,6 +104,7 @@ export async function analyzeCrash(o: AnalyzeOptions): Promise<Report> {
           modulePath,
           ...(o.dlvPath ? { dlvPath: o.dlvPath } : {}),
           ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}),
+          ...(o.delveSession ? { session: o.delveSession } : {}),
         });
         const { delveVersion, timings, ...fields } = d;
         fromCore = { ...emptyReport(), ...fields };
@@ -157,6 +160,7 @@ export function mergeReports(tb: Report, core: Report): Report {
   out.value = core.value ?? tb.value;
   if (out.nested.length === 0) out.nested = core.nested;
   out.signal = tb.signal ?? core.signal;
+  if (core.nil) out.nil = core.nil;
   if (tb.signal && core.signal) out.signal = { ...core.signal, ...tb.signal };
   if (core.culprit) {
     if (

@@ -9,7 +9,7 @@ import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { Bundle, CoreInfo } from "../contracts/bundle.js";
 import type { Mapping, Report } from "../contracts/report.js";
-import { type BinaryIdentity, compareCoreToBinary, openCore, readBinaryIdentity } from "../elf/index.js";
+import { readBinaryIdentity } from "../elf/index.js";
 import { HotdumpError } from "../errors.js";
 import {
   binaryPath,
@@ -20,41 +20,11 @@ import {
   type StoreLayout,
   storeCache,
 } from "../store/index.js";
-import { type AnalyzeOptions, analyzeCrash } from "./analyze.js";
-import { memoryMapOf } from "./memoryMap.js";
+import type { AnalyzeOptions } from "./analyze.js";
+import { analyzeWithMap, readCoreFacts } from "./coreFacts.js";
 import { describeSnapshot } from "./snapshot.js";
 
-interface CoreFacts {
-  memoryMap: Mapping[];
-  /** The ELF says it is cut short (a core cut by RLIMIT_CORE may not say so: see capture/). */
-  truncated: boolean;
-  /** Set only when the binary's identity was given. */
-  buildIdMatch?: boolean | null;
-  buildIdReason?: string;
-}
-
-/** What the core itself says, read once: memory map, truncation, and whether `identity` made it. */
-export async function readCoreFacts(corePath: string, identity?: BinaryIdentity | null): Promise<CoreFacts> {
-  const c = await openCore(corePath);
-  try {
-    const facts: CoreFacts = { memoryMap: memoryMapOf(c), truncated: c.truncated !== null };
-    if (identity) {
-      const cmp = await compareCoreToBinary(c, identity);
-      facts.buildIdMatch = cmp.match;
-      facts.buildIdReason = cmp.reason;
-    }
-    return facts;
-  } finally {
-    await c.close();
-  }
-}
-
-/** analyzeCrash, with the core's own memory map when neither Delve nor gdb gave one. */
-export async function analyzeWithMap(o: AnalyzeOptions, memoryMap: Mapping[]): Promise<Report> {
-  const report = await analyzeCrash(o);
-  if (report.memoryMap.length === 0) report.memoryMap = memoryMap;
-  return report;
-}
+export { analyzeWithMap, readCoreFacts } from "./coreFacts.js";
 
 type ReanalyzeOptions = Omit<AnalyzeOptions, "binary" | "core" | "stderr" | "coreInfo" | "identity">;
 

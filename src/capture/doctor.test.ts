@@ -23,6 +23,18 @@ describe("doctorCoreChecks", () => {
     expect(c.find((x) => x.id === "core-pattern")?.message).toContain("/srv/app/core");
     expect(c.find((x) => x.id === "core-rlimit")).toMatchObject({ status: "ok" });
   });
+  it("does not call core_uses_pid 0 ok under a pattern without %p (issue 22)", () => {
+    const at = (pattern: string, usesPid: boolean) =>
+      doctorCoreChecks({ cwd: "/srv/app", settings: { pattern, usesPid }, selfLimit: unlimited }).find(
+        (x) => x.id === "core-uses-pid",
+      );
+    expect(at("core", false)).toMatchObject({
+      status: "warn",
+      remedy: expect.stringContaining("core_uses_pid=1"),
+    });
+    expect(at("core", true)).toMatchObject({ status: "ok" });
+    expect(at("/var/cores/core.%p", false)).toMatchObject({ status: "ok" });
+  });
   it("fails for an unknown pipe, for a missing directory, and for a hard limit of 0", () => {
     const pipe = doctorCoreChecks({
       cwd: "/",

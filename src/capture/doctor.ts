@@ -67,12 +67,20 @@ export function doctorCoreChecks(input: DoctorInput): DoctorCheck[] {
           }
         : {}),
     });
+    // Under a pattern without %p, core_uses_pid 0 is half of the overwrite warned about above: an
+    // "ok" beside that warning read as a contradiction.
+    const pidMissing = !hasPid && !settings.usesPid;
     checks.push({
       id: "core-uses-pid",
-      status: "ok",
+      status: pidMissing ? "warn" : "ok",
       message: `core_uses_pid is ${settings.usesPid ? 1 : 0}${
-        parsed.pidAppended ? ": the kernel appends .<pid> to the file name" : ""
+        parsed.pidAppended
+          ? ": the kernel appends .<pid> to the file name"
+          : pidMissing
+            ? ": nothing adds the pid to the core's file name"
+            : ""
       }`,
+      ...(pidMissing ? { remedy: `\`sudo sysctl -w kernel.core_uses_pid=1\`, or ${fix}` } : {}),
     });
     const dir = loc.kind === "exact" ? loc.path.slice(0, loc.path.lastIndexOf("/")) || "/" : loc.root;
     if (!parsed.relative && !existsSync(dir))

@@ -6,13 +6,11 @@
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import type { Command } from "commander";
-import { analyzeWithMap, readCoreFacts, reanalyzeBundle } from "../analyze/reanalyze.js";
+import { createDelveSession, type DelveSession } from "../analyze/delve/client.js";
 import type { CoreInfo } from "../contracts/bundle.js";
-import { readBinaryIdentity } from "../elf/index.js";
 import { HotdumpError, usageError } from "../errors.js";
-import { openBundle, readStore } from "../store/index.js";
 import { type CommonOptions, storeDirFrom, storeOption } from "./common.js";
-import { emitReport, humanNext, parseFormat, resolveCrashId } from "./report.js";
+import { emitReport, type Format, humanNext, parseFormat, resolveCrashId } from "./report.js";
 
 interface AnalyzeCliOptions extends CommonOptions {
   binary?: string;
@@ -56,11 +54,17 @@ export function registerAnalyze(program: Command): void {
       useGdb: opts.gdb !== false,
     };
     if (opts.crash) {
+      // The store (SQLite, zod) and the stored-crash path load only here: a plain analysis of a
+      // binary + core starts without them.
+      const [{ reanalyzeBundle }, { openBundle, readStore }] = await Promise.all([
+        import("../analyze/reanalyze.js"),
+        import("../store/index.js"),
+      ]);
       const storeDir = storeDirFrom(opts);
       const layout = readStore(storeDir);
       const bundle = openBundle(layout, resolveCrashId(storeDir, opts.crash));
       const report = await reanalyzeBundle(layout, bundle, common);
-      emitReport(humanNext(report, format, storeDir), format, opts.out);
+      await emitReport(humanNext(report, format, storeDir), format, opts.out);
       return;
     }
     if (!opts.binary || !opts.core)
@@ -69,34 +73,62 @@ export function registerAnalyze(program: Command): void {
     const corePath = resolve(opts.core);
     if (!existsSync(binary)) throw notFound("binary", binary);
     if (!existsSync(corePath)) throw notFound("core", corePath);
-    const identity = await readBinaryIdentity(binary);
-    const facts = await readCoreFacts(corePath, identity);
-    const coreInfo: CoreInfo = {
-      found: true,
-      originalPath: corePath,
-      truncated: facts.truncated,
-      buildIdMatch: facts.buildIdMatch ?? null,
-      ...(facts.buildIdReason ? { buildIdReason: facts.buildIdReason } : {}),
-    };
-    if (coreInfo.buildIdMatch === false && !opts.force)
-      throw new HotdumpError(
-        "usage",
-        "E_BUILD_ID_MISMATCH",
-        `${opts.core} was not produced by ${opts.binary} (${coreInfo.buildIdReason}): analysis refused; --force to try anyway`,
+    // dlv starts first: it reads the core (~0.25 s for 80 MB) while the rest of the analysis loads
+    // and the build IDs are compared. A refused core closes it unused.
+    const early = common.useDelve ? createDelveSession({ binary, core: corePath }) : undefined;
+    early?.catch(() => undefined);
+    try {
+      await analyzeBinaryAndCore(binary, corePath, opts, common, format, early);
+    } finally {
+      await early?.then(
+        (s) => s.close(),
+        () => undefined,
       );
-    const report = await analyzeWithMap(
-      {
-        ...common,
-        binary,
-        core: corePath,
-        coreInfo,
-        identity,
-        cwd: process.cwd(),
-        ...(opts.stderr ? { stderr: readFileSync(opts.stderr, "utf8") } : {}),
-      },
-      facts.memoryMap,
-    );
-    report.next.push(`dlv core ${binary} ${corePath}`);
-    emitReport(report, format, opts.out);
+    }
   });
+}
+
+async function analyzeBinaryAndCore(
+  binary: string,
+  corePath: string,
+  opts: AnalyzeCliOptions,
+  common: { redact: boolean; force: boolean; useDelve: boolean; useGdb: boolean },
+  format: Format,
+  early: Promise<DelveSession> | undefined,
+): Promise<void> {
+  const [{ readBinaryIdentity }, { analyzeWithMap, readCoreFacts }] = await Promise.all([
+    import("../elf/index.js"),
+    import("../analyze/coreFacts.js"),
+  ]);
+  const identity = await readBinaryIdentity(binary);
+  const facts = await readCoreFacts(corePath, identity);
+  const coreInfo: CoreInfo = {
+    found: true,
+    originalPath: corePath,
+    truncated: facts.truncated,
+    buildIdMatch: facts.buildIdMatch ?? null,
+    ...(facts.buildIdReason ? { buildIdReason: facts.buildIdReason } : {}),
+  };
+  if (coreInfo.buildIdMatch === false && !opts.force)
+    throw new HotdumpError(
+      "usage",
+      "E_BUILD_ID_MISMATCH",
+      `${opts.core} was not produced by ${opts.binary} (${coreInfo.buildIdReason}): analysis refused; --force to try anyway`,
+    );
+  const report = await analyzeWithMap(
+    {
+      ...common,
+      binary,
+      core: corePath,
+      coreInfo,
+      identity,
+      cwd: process.cwd(),
+      ...(opts.stderr ? { stderr: readFileSync(opts.stderr, "utf8") } : {}),
+      ...(early ? { delveSession: early } : {}),
+    },
+    facts.memoryMap,
+  );
+  const dlv = `dlv core ${binary} ${corePath}`;
+  if (!report.next.includes(dlv)) report.next.push(dlv);
+  await emitReport(report, format, opts.out);
 }

@@ -3,8 +3,7 @@ import { existsSync } from "node:fs";
 import { isAbsolute, relative } from "node:path";
 import type { Command } from "commander";
 import { usageError } from "../errors.js";
-import { resolveStoreDir } from "../store/index.js";
-import { assertStoreDir } from "../store/layout.js";
+import { assertStoreDir, resolveStoreDir } from "../store/layout.js";
 import { createLogger, type Logger } from "../util/log.js";
 
 export interface CommonOptions {

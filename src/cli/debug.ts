@@ -3,8 +3,14 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node
 import { join } from "node:path";
 import type { Command } from "commander";
 import { resolveDlvPath } from "../analyze/delve/index.js";
+import {
+  binaryUnderProcessName,
+  goroot,
+  interactiveGdbArgs,
+  runtimeGdbScript,
+} from "../analyze/gdb/index.js";
 import type { Bundle } from "../contracts/bundle.js";
-import { culpritScope } from "../contracts/report.js";
+import { culpritScope, type Report } from "../contracts/report.js";
 import { HotdumpError } from "../errors.js";
 import {
   binaryPath,
@@ -30,14 +36,17 @@ export function registerDebug(program: Command): void {
       .description(
         "open an interactive debugger (dlv core, or gdb) on a stored crash's exact binary and core",
       )
-      .argument("[crash-id]", "as listed by hotdump crashes (default: the latest)", "latest")
+      .argument("[crash-id]", "as listed by hotdump crashes (default: the latest)")
       .option("--gdb", "use gdb instead of Delve")
-      .option("--vscode", "write a VS Code launch configuration (mode: core) instead of starting a debugger")
+      .option(
+        "--vscode",
+        "write a VS Code launch configuration instead of starting a debugger (Go's mode: core; with --gdb, cppdbg)",
+      )
       .option("--force", "debug even though the core's build ID does not match the binary"),
-  ).action(async (idArg: string, opts: DebugOptions) => {
+  ).action(async (idArg: string | undefined, opts: DebugOptions) => {
     const storeDir = storeDirFrom(opts);
     const layout = readStore(storeDir);
-    const bundle = openBundle(layout, resolveCrashId(storeDir, idArg));
+    const bundle = openBundle(layout, resolveCrashId(storeDir, idArg ?? "latest"));
     const { meta } = bundle;
     if (!meta.core.stored)
       throw new HotdumpError(
@@ -63,7 +72,26 @@ export function registerDebug(program: Command): void {
       process.stderr.write(`hotdump: decompressing the core to ${core}\n`);
       await decompressFile(join(bundle.dir, meta.core.stored), core);
     }
-    if (opts.vscode) return writeVscodeConfig(bundle.id, bin, core, meta.cwd);
+    const report = storedReport(bundle);
+    // Delve reads only Go programs: on another one's core (a C program under exec) it prints "no
+    // debug info found" and has no stack; gdb is the debugger for it.
+    const notGo = meta.binary.goVersion === null && !meta.goVersion;
+    const useGdb = opts.gdb || notGo;
+    const culprit = report && culpritScope(report) ? report.culprit : null;
+    const gdbDir = join(storeCache(layout), `${bundle.id}.gdb`);
+    const gdb = async () => {
+      const script = await runtimeGdbScript(bin, await goroot());
+      const exe = binaryUnderProcessName(bin, meta.binary?.path ?? meta.cmdline[0] ?? "", gdbDir);
+      return { script, exe };
+    };
+    if (opts.vscode) {
+      if (!useGdb) return writeVscodeConfig(goConfig(bundle.id, bin, core, meta.cwd), core);
+      const { script, exe } = await gdb();
+      return writeVscodeConfig(
+        cppdbgConfig(bundle.id, exe, core, meta.cwd, script?.path ?? null, culprit?.function),
+        core,
+      );
+    }
     // Delve refuses a non-terminal stdin unless told: allow it, so `printf 'bt\nexit\n' | hotdump
     // debug ID` scripts a session.
     const dlvArgs = [
@@ -74,19 +102,27 @@ export function registerDebug(program: Command): void {
     ];
     // Start on the goroutine that crashed and its culprit frame, not on the thread that raised
     // SIGABRT (frame 0 is runtime.raise, whose locals are empty).
-    const at = crashScope(bundle);
+    const at = report ? culpritScope(report) : null;
     const init = join(layout.cache, `${bundle.id}.dlv-init`);
     if (at !== null) {
       const lines = [`goroutine ${at.goroutine}`, ...(at.frame !== undefined ? [`frame ${at.frame}`] : [])];
       writeFileSync(init, `${lines.join("\n")}\n`, { mode: 0o600 });
       dlvArgs.push("--init", init);
     }
-    // Delve reads only Go programs: on another one's core (a C program under exec) it prints "no
-    // debug info found" and has no stack; gdb is the debugger for it.
-    const notGo = meta.binary.goVersion === null && !meta.goVersion;
     if (notGo && !opts.gdb)
       process.stderr.write(`hotdump: ${meta.cmdline[0] ?? "the program"} is not a Go program: opening gdb\n`);
-    const [cmd, args] = opts.gdb || notGo ? ["gdb", ["-q", bin, core]] : [resolveDlvPath(), dlvArgs];
+    let cmd: string;
+    let args: string[];
+    if (useGdb) {
+      const { script, exe } = await gdb();
+      [cmd, args] = ["gdb", interactiveGdbArgs({ binary: exe, core, script, culprit: culprit?.function })];
+      if (!script && !notGo)
+        process.stderr.write("hotdump: Go's runtime-gdb.py is not on this machine: no goroutine helpers\n");
+      if (culprit?.function && culprit.frame !== undefined)
+        process.stderr.write(
+          `hotdump: gdb opens on the culprit ${culprit.function}, the report's frame #${culprit.frame} (gdb numbers its own frames, signal frames included)\n`,
+        );
+    } else [cmd, args] = [resolveDlvPath(), dlvArgs];
     process.stderr.write(`hotdump: ${cmd} ${args.join(" ")}\n`);
     const code = await new Promise<number>((resolve) => {
       const p = spawn(cmd, args, { stdio: "inherit", cwd: existsSync(meta.cwd) ? meta.cwd : process.cwd() });
@@ -99,20 +135,67 @@ export function registerDebug(program: Command): void {
     // The decompressed core is a cache: it holds secrets and can be made again from the bundle.
     rmSync(core, { force: true });
     rmSync(init, { force: true });
+    rmSync(gdbDir, { recursive: true, force: true });
     process.exitCode = code;
   });
 }
 
-/** Where the report puts the crash; null without a usable report (the debugger opens as dlv does). */
-function crashScope(bundle: Bundle): ReturnType<typeof culpritScope> {
+/** The crash's report; null without a usable one (the debugger opens as dlv does). */
+function storedReport(bundle: Bundle): Report | null {
   try {
-    return culpritScope(readBundleReport(bundle));
+    return readBundleReport(bundle);
   } catch {
     return null;
   }
 }
 
-function writeVscodeConfig(id: string, program: string, coreFilePath: string, cwd: string): void {
+/** vscode-go's core mode (Delve). */
+function goConfig(id: string, program: string, coreFilePath: string, cwd: string): Record<string, unknown> {
+  return {
+    name: `hotdump crash ${id}`,
+    type: "go",
+    request: "launch",
+    mode: "core",
+    program,
+    coreFilePath,
+    cwd,
+  };
+}
+
+/**
+ * The C/C++ extension's gdb configuration on a core (cppdbg: `coreDumpPath`), with Go's
+ * runtime-gdb.py sourced; the culprit's frame is selected once the core is loaded.
+ */
+function cppdbgConfig(
+  id: string,
+  program: string,
+  coreDumpPath: string,
+  cwd: string,
+  script: string | null,
+  culprit: string | undefined,
+): Record<string, unknown> {
+  return {
+    name: `hotdump crash ${id} (gdb)`,
+    type: "cppdbg",
+    request: "launch",
+    program,
+    coreDumpPath,
+    cwd,
+    MIMode: "gdb",
+    miDebuggerPath: "gdb",
+    setupCommands: [
+      { description: "pretty printers", text: "-enable-pretty-printing", ignoreFailures: true },
+      ...(script
+        ? [{ description: "Go's runtime-gdb.py", text: `source ${script}`, ignoreFailures: true }]
+        : []),
+    ],
+    ...(culprit
+      ? { postRemoteConnectCommands: [{ text: `frame function ${culprit}`, ignoreFailures: true }] }
+      : {}),
+  };
+}
+
+function writeVscodeConfig(config: Record<string, unknown>, coreFilePath: string): void {
   const dir = join(process.cwd(), ".vscode");
   const file = join(dir, "launch.json");
   mkdirSync(dir, { recursive: true });
@@ -134,17 +217,9 @@ function writeVscodeConfig(id: string, program: string, coreFilePath: string, cw
       );
     }
   }
-  const name = `hotdump crash ${id}`;
+  const name = config.name as string;
   launch.configurations = (launch.configurations ?? []).filter((c) => c.name !== name);
-  launch.configurations.push({
-    name,
-    type: "go",
-    request: "launch",
-    mode: "core",
-    program,
-    coreFilePath,
-    cwd,
-  });
+  launch.configurations.push(config);
   writeFileSync(file, `${JSON.stringify(launch, null, 2)}\n`);
   process.stdout.write(`wrote "${name}" to ${file} (the decompressed core stays at ${coreFilePath})\n`);
 }

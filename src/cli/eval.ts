@@ -10,8 +10,8 @@ export function registerEval(program: Command): void {
       .description("evaluate a Go expression in a stored capture (Delve Eval on the exact binary and core)")
       .argument("<id>", "a crash or snapshot id (or 'latest')")
       .argument("<expr>", "a Go expression: a variable, a field, runtime.gcController.heapInUse, ...")
-      .option("--goroutine <n>", "the goroutine whose frame to use (default: Delve's current one)")
-      .option("--frame <k>", "the frame in that goroutine's stack (default 0)")
+      .option("--goroutine <n>", "the goroutine whose frame to use (default: the crash's)")
+      .option("--frame <k>", "the frame, numbered as the report shows it (#K; default: the culprit's)")
       .option("--force", "evaluate even though the core's build ID does not match the binary")
       .option("--json", "print Delve's variable as JSON"),
   ).action(

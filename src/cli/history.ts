@@ -18,13 +18,14 @@ export function registerHistory(program: Command): void {
         process.stdout.write(`no generations in ${dir}\n`);
         return;
       }
+      // ADDED, not BUILT: a `run` generation is a deployed binary hotdump never built.
       // A generation that ended by itself and was started again says so: "ready" alone would hide
       // that it crashed (its crashes are listed at the end of the line).
       const statusOf = (g: (typeof list)[number]) =>
         g.restarts > 0 ? `${g.status} (restarted ${g.restarts}×)` : g.status;
       const w = Math.max(8, ...list.map((g) => statusOf(g).length));
       process.stdout.write(
-        `${"GEN".padStart(4)}  ${"BUILT (UTC)".padEnd(19)}  SRC  ${"SHA-256".padEnd(12)}  ${"STATUS".padEnd(w)}  CHANGED / CRASHES\n`,
+        `${"GEN".padStart(4)}  ${"ADDED (UTC)".padEnd(19)}  SRC  ${"SHA-256".padEnd(12)}  ${"STATUS".padEnd(w)}  CHANGED / CRASHES\n`,
       );
       for (const g of list) {
         const changed = g.changed.length

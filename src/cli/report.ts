@@ -2,8 +2,8 @@ import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import type { Command } from "commander";
 import type { Report } from "../contracts/report.js";
 import { HotdumpError, usageError } from "../errors.js";
-import { renderReport } from "../report/index.js";
-import { isCrashId, openBundle, readBundleReport, readStore, storeLayout } from "../store/index.js";
+import type { TextOptions } from "../report/text.js";
+import { isCrashId, readStore, storeLayout } from "../store/layout.js";
 import { useColour } from "../util/log.js";
 import { type CommonOptions, storeDirFrom, storeOption, withStoreFlag } from "./common.js";
 
@@ -25,17 +25,30 @@ export function humanNext(report: Report, format: Format, storeDir: string): Rep
   return format === "json" ? report : { ...report, next: withStoreFlag(report.next, storeDir) };
 }
 
+/**
+ * Each format's renderer, loaded when it is asked for: the JSON one orders keys by the report's
+ * zod schema, and loading zod costs more than the rest of a text report.
+ */
+const RENDERERS: Record<Format, () => Promise<(r: Report, o: TextOptions) => string>> = {
+  text: async () => (await import("../report/text.js")).renderText,
+  json: async () => (await import("../report/json.js")).renderJson,
+  md: async () => (await import("../report/markdown.js")).renderMarkdown,
+  html: async () => (await import("../report/html.js")).renderHtml,
+};
+
 /** Print or write a report in a format; text gets colour only on a terminal. */
-export function emitReport(report: Report, format: Format, out?: string): void {
+export async function emitReport(report: Report, format: Format, out?: string): Promise<void> {
   const colour = !out && format === "text" && useColour(process.stdout);
-  const text = renderReport(report, format, { colour });
+  const text = (await RENDERERS[format]())(report, { colour });
   if (out) {
     writeFileSync(out, text, { mode: 0o600 });
     process.stderr.write(`hotdump: wrote ${out}\n`);
   } else process.stdout.write(text.endsWith("\n") ? text : `${text}\n`);
 }
 
-export function readStoredReport(storeDir: string, id: string): Report {
+/** The bundle module (it validates with zod and journals in SQLite) loads only when a stored report is read. */
+export async function readStoredReport(storeDir: string, id: string): Promise<Report> {
+  const { openBundle, readBundleReport } = await import("../store/bundle.js");
   return readBundleReport(openBundle(readStore(storeDir), id));
 }
 
@@ -44,14 +57,14 @@ export function registerReport(program: Command): void {
     program
       .command("report")
       .description("print the report of a stored crash")
-      .argument("[crash-id]", "as listed by hotdump crashes (default: the latest)", "latest")
+      .argument("[crash-id]", "as listed by hotdump crashes (default: the latest)")
       .option("-f, --format <format>", "text, json, md or html", "text")
       .option("-o, --out <file>", "write to a file instead of stdout"),
-  ).action((id: string, opts: CommonOptions & { format?: string; out?: string }) => {
+  ).action(async (id: string | undefined, opts: CommonOptions & { format?: string; out?: string }) => {
     const format = parseFormat(opts.format);
     const storeDir = storeDirFrom(opts);
-    const report = readStoredReport(storeDir, resolveCrashId(storeDir, id));
-    emitReport(humanNext(report, format, storeDir), format, opts.out);
+    const report = await readStoredReport(storeDir, resolveCrashId(storeDir, id ?? "latest"));
+    await emitReport(humanNext(report, format, storeDir), format, opts.out);
   });
 }
 

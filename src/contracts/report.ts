@@ -33,8 +33,13 @@ export interface HangWait {
 export interface Variable {
   name: string;
   type: string;
-  /** As Delve prints it (`main.Fault {Code: 503, Reason: "overload"}`), or gdb's text. */
+  /**
+   * In Go's notation (`main.Fault {Code: 503, Reason: "overload"}`, a time.Time as
+   * `2026-03-01 10:30:00 +0100 CET`, a Duration as `1.5s`, strings as %q), or gdb's text.
+   */
   value: string;
+  /** The fields Go's notation summarised (a time.Time's wall, ext and loc), when they differ from `value`. */
+  raw?: string;
   /** Why the value could not be read (optimised away, no location list...). */
   unreadable?: string;
   /** Set when --redact masked the value. */
@@ -45,6 +50,22 @@ export interface Variable {
    * is named even when the one-line value is cut.
    */
   nilFields?: string[];
+}
+
+/** What the crashing line did with the nil: read through it, wrote to it (a map), called it. */
+export type NilUse = "dereference" | "map write" | "method call" | "call";
+
+/** The nil a nil dereference or nil map write crashed on, named from the crashing line. */
+export interface NilCause {
+  /** The expression as written on the line (`j.owner`); null when it cannot be decided. */
+  expression: string | null;
+  use: NilUse;
+  /** The fault address of a nil dereference (the field's offset from nil). */
+  addr?: string;
+  /** The expressions that remain when it cannot be decided. */
+  candidates?: string[];
+  /** Why it cannot be decided, in words. */
+  note?: string;
 }
 
 export interface SourceContext {
@@ -165,6 +186,11 @@ export interface Report {
   /** Earlier panics when panics nested (outermost first), `[recovered]` flag kept. */
   nested: { message: string; recovered: boolean }[];
   signal: { name: string; code?: string; addr?: string; pc?: string } | null;
+  /**
+   * On a nil dereference or nil map write: the nil expression of the crashing line. Absent for
+   * other crashes and where no debugger read the core (every nil field stays in `nilFields`).
+   */
+  nil?: NilCause | null;
   culprit: Location | null;
   /**
    * Where the crash happened when that is not the culprit's own line: the C function that faulted
@@ -196,7 +222,16 @@ export interface Report {
 /** What every analyser (the traceback, Delve, gdb) says about a crash, in the report's names. */
 export type CrashFindings = Pick<
   Report,
-  "kind" | "message" | "nested" | "signal" | "culprit" | "site" | "goroutine" | "goroutines" | "registers"
+  | "kind"
+  | "message"
+  | "nested"
+  | "signal"
+  | "nil"
+  | "culprit"
+  | "site"
+  | "goroutine"
+  | "goroutines"
+  | "registers"
 >;
 
 export function emptyReport(): Report {

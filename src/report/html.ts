@@ -11,10 +11,13 @@ import {
   facts,
   foldedLabel,
   foldFrames,
+  frameNumber,
   goroutineTitle,
   groupWhere,
   headline,
   moreGroupsLabel,
+  nextSteps,
+  nilText,
   noCulpritText,
   orderedRegisters,
   raceStacks,
@@ -85,6 +88,7 @@ export function renderHtml(report: Report): string {
   h(`<h1>hotdump report: ${e(report.kind === "unknown" ? "crash" : report.kind)}</h1>`);
   h(`<p class="message">${e(headline(report))}</p>`);
   if (showValue(report)) h(`<p>Panic value: <code>${e(clip(report.value, 400))}</code></p>`);
+  if (report.nil) h(`<p class="nil">Nil: <code>${e(nilText(report.nil))}</code></p>`);
   if (report.nested.length > 0) {
     h('<p>Earlier panics:</p><ul class="nested">');
     for (const n of report.nested)
@@ -145,12 +149,14 @@ export function renderHtml(report: Report): string {
     h('<ol class="stack">');
     for (const item of foldFrames(g.frames)) {
       if (item.kind === "folded") {
-        h(`<li class="folded">${e(foldedLabel(item.count))}</li>`);
+        h(`<li class="folded">${e(foldedLabel(item.count, item.first))}</li>`);
         continue;
       }
       const fr = item.frame;
       const args = fr.args.length > 0 ? fr.args.map(variableText).join(", ") : (fr.rawArgs ?? "");
-      h(`<li><code><span class="fn">${e(fr.function)}</span>(${e(args)})</code>`);
+      h(
+        `<li><code><span class="num">${frameNumber(item.index)}</span> <span class="fn">${e(fr.function)}</span>(${e(args)})</code>`,
+      );
       h(`<div class="at"><code>${e(where(fr))}</code></div>`);
       if (fr.locals.length > 0)
         h(`<div class="vars">locals: <code>${e(fr.locals.map(variableText).join(", "))}</code></div>`);
@@ -208,9 +214,10 @@ export function renderHtml(report: Report): string {
     for (const w of report.warnings) h(`<li>${e(w)}</li>`);
     h("</ul></section>");
   }
-  if (report.next.length > 0) {
+  const next = nextSteps(report);
+  if (next.length > 0) {
     h('<section aria-labelledby="next"><h2 id="next">Next</h2>');
-    h(`<pre><code>${report.next.map((n) => `$ ${e(n)}`).join("\n")}</code></pre></section>`);
+    h(`<pre><code>${next.map((n) => `$ ${e(n)}`).join("\n")}</code></pre></section>`);
   }
   h("</main>");
   h("</body>");

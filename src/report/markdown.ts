@@ -11,11 +11,14 @@ import {
   facts,
   foldedLabel,
   foldFrames,
+  frameNumber,
   goroutineTitle,
   groupWhere,
   headline,
   mappingLine,
   moreGroupsLabel,
+  nextSteps,
+  nilText,
   noCulpritText,
   orderedRegisters,
   raceStacks,
@@ -57,6 +60,7 @@ export function renderMarkdown(report: Report): string {
   const kind = report.kind === "unknown" ? "crash" : report.kind;
   out.push(`## hotdump report: ${kind}`, "", fence(headline(report), "text"));
   if (showValue(report)) out.push("", `**Panic value:** ${code(clip(report.value, 400))}`);
+  if (report.nil) out.push("", `**Nil:** ${code(nilText(report.nil))}`);
   if (report.nested.length > 0) {
     out.push("", "**Earlier panics:**", "");
     for (const n of report.nested) out.push(`- ${code(n.message)}${n.recovered ? " (recovered)" : ""}`);
@@ -98,12 +102,12 @@ export function renderMarkdown(report: Report): string {
     const body: string[] = [];
     for (const item of foldFrames(g.frames)) {
       if (item.kind === "folded") {
-        body.push(foldedLabel(item.count));
+        body.push(foldedLabel(item.count, item.first));
         continue;
       }
       const fr = item.frame;
       const args = fr.args.length > 0 ? fr.args.map(variableText).join(", ") : (fr.rawArgs ?? "");
-      body.push(`${fr.function}(${args})`, `\t${where(fr)}`);
+      body.push(`${frameNumber(item.index)} ${fr.function}(${args})`, `\t${where(fr)}`);
       if (fr.locals.length > 0) body.push(`\tlocals: ${fr.locals.map(variableText).join(", ")}`);
     }
     out.push(fence(body.join("\n"), "text"));
@@ -147,6 +151,7 @@ export function renderMarkdown(report: Report): string {
     out.push("", "### Warnings", "");
     for (const w of report.warnings) out.push(`- ${escapeMd(w)}`);
   }
-  if (report.next.length > 0) out.push("", "### Next", "", fence(report.next.join("\n"), "sh"));
+  const next = nextSteps(report);
+  if (next.length > 0) out.push("", "### Next", "", fence(next.join("\n"), "sh"));
   return `${out.join("\n")}\n`;
 }

@@ -7,6 +7,8 @@ import type {
   GoroutineGroup,
   Location,
   Mapping,
+  NilCause,
+  NilUse,
   Race,
   RaceAccess,
   Report,
@@ -18,30 +20,57 @@ import { headline as messageLine } from "../contracts/report.js";
 export const TOP_GROUPS = 10;
 export const MAX_VALUE_CHARS = 160;
 
-export type StackItem = { kind: "frame"; frame: Frame } | { kind: "folded"; count: number };
+/**
+ * `index` is the frame's number: its place in goroutine.frames, which is Delve's own frame number
+ * when Delve read the stack, and what `eval --frame`, `debug` and the dashboard count with.
+ */
+export type StackItem =
+  | { kind: "frame"; frame: Frame; index: number }
+  | { kind: "folded"; count: number; first: number };
 
 /** Runs of runtime frames become one `... N runtime frames` item. */
 export function foldFrames(frames: readonly Frame[]): StackItem[] {
   const out: StackItem[] = [];
-  for (const frame of frames) {
+  frames.forEach((frame, index) => {
     const last = out.at(-1);
-    if (!frame.runtime) out.push({ kind: "frame", frame });
+    if (!frame.runtime) out.push({ kind: "frame", frame, index });
     else if (last?.kind === "folded") last.count++;
-    else out.push({ kind: "folded", count: 1 });
-  }
+    else out.push({ kind: "folded", count: 1, first: index });
+  });
   return out;
 }
 
-export const foldedLabel = (n: number) => `... ${n} runtime frame${n === 1 ? "" : "s"}`;
+/** `#9`: a frame's number as every renderer and the dashboard print it. */
+export const frameNumber = (i: number) => `#${i}`;
+
+/** `#0-#8 ... 9 runtime frames` */
+export const foldedLabel = (n: number, first = 0) =>
+  `${n === 1 ? frameNumber(first) : `${frameNumber(first)}-${frameNumber(first + n - 1)}`} ... ${n} runtime frame${n === 1 ? "" : "s"}`;
 
 export const clip = (s: string, max = MAX_VALUE_CHARS) => (s.length > max ? `${s.slice(0, max - 1)}…` : s);
 
+/**
+ * `name=value`. Every nil field is not called out (a CLI library's app object has a dozen): the
+ * one that crashed is the report's `nil` (nilText), the full list stays in JSON's nilFields.
+ */
 export function variableText(v: Variable): string {
   if (v.redacted) return `${v.name}=<redacted>`;
   if (v.unreadable) return `${v.name}=<unreadable: ${v.unreadable}>`;
-  // The value line is cut; the nil fields are named whole so the one that is the bug stays seen.
-  const nils = v.nilFields?.filter((p) => p !== v.name);
-  return `${v.name}=${clip(v.value)}${nils?.length ? ` (nil: ${nils.join(", ")})` : ""}`;
+  return `${v.name}=${clip(v.value)}`;
+}
+
+/** `j.owner is nil (dereferenced; fault address 0x0)`, or why the nil cannot be named. */
+export function nilText(n: NilCause): string {
+  const addr = n.addr ? `fault address ${n.addr}` : "";
+  if (n.expression === null)
+    return `${n.note ?? "the nil expression cannot be decided"}${addr ? ` (${addr})` : ""}`;
+  const what: Record<NilUse, string> = {
+    dereference: "dereferenced",
+    "map write": "a nil map written to",
+    "method call": "a nil interface whose method was called",
+    call: "a nil func called",
+  };
+  return `${n.expression} is nil: ${what[n.use]}${addr ? `; ${addr}` : ""}`;
 }
 
 const CLASS_TEXT: Record<string, string> = {
@@ -63,6 +92,10 @@ export const siteClassText = (cls: string): string => CLASS_TEXT[cls] ?? cls;
  */
 export function culpritNotes(r: Report): string[] {
   const out: string[] = [];
+  if (r.culprit?.frame !== undefined && r.goroutine)
+    out.push(
+      `frame ${frameNumber(r.culprit.frame)} of goroutine ${r.goroutine.id} (eval --frame ${r.culprit.frame})`,
+    );
   if (r.site) out.push(`happened in ${siteClassText(r.site.class)}: ${locationText(r.site)}`);
   if (r.culprit?.localFile) out.push(`source on this machine: ${r.culprit.localFile}`);
   const stale = culpritFrame(r)?.source?.stale;
@@ -122,9 +155,26 @@ export function headline(r: Report): string {
   return m ? `${kind}: ${m}` : kind;
 }
 
-/** Whether the decoded value says more than the headline already does. */
-export const showValue = (r: Report): r is Report & { value: string } =>
-  r.value !== null && r.value !== messageLine(r);
+/**
+ * The report's `next` commands less `hotdump report ID`: whoever reads a rendered report is
+ * already reading it (report.json keeps the full list for scripts).
+ */
+export const nextSteps = (r: Pick<Report, "next">): string[] =>
+  r.next.filter((n) => !/^hotdump report \S+(\s+--store\s+\S+)?$/.test(n));
+
+/**
+ * Whether the decoded value says more than the headline already does: a string or an error whose
+ * text is the message (`"boom"`, `"disk full" (*errors.errorString)`) does not.
+ */
+export function showValue(r: Report): r is Report & { value: string } {
+  if (r.value === null || r.value === messageLine(r)) return false;
+  const quoted = /^"((?:[^"\\]|\\.)*)"(?: \([^)]*\))?$/.exec(r.value)?.[1];
+  return quoted === undefined || unquote(quoted) !== r.message;
+}
+
+/** The text of a %q body, as far as the message can hold it (\xNN bytes stay as written). */
+const unquote = (s: string) =>
+  s.replace(/\\(["\\nt])/g, (_, c: string) => (c === "n" ? "\n" : c === "t" ? "\t" : c));
 
 function useText(name: string, u: SourceUse): string {
   return `${name}: ${u.used ? "used" : "not used"}${u.note ? ` (${u.note})` : ""}`;

@@ -9,7 +9,8 @@ import { REPORT_SCHEMA_VERSION, type Report } from "../contracts/report.js";
 const variable = z.object({
   name: z.string(),
   type: z.string(),
-  value: z.string().describe("As Delve prints it, or gdb's text"),
+  value: z.string().describe("In Go's notation (time.Time, Duration, %q strings...), or gdb's text"),
+  raw: z.string().optional().describe("The fields Go's notation summarised, when they differ from value"),
   unreadable: z.string().optional().describe("Why the value could not be read"),
   redacted: z.boolean().optional().describe("Set when --redact masked the value"),
   nilFields: z
@@ -107,6 +108,20 @@ export const reportSchema = z
         pc: z.string().optional(),
       })
       .nullable(),
+    nil: z
+      .object({
+        expression: z
+          .string()
+          .nullable()
+          .describe("The nil expression of the crashing line; null when undecidable"),
+        use: z.enum(["dereference", "map write", "method call", "call"]),
+        addr: z.string().optional().describe("The fault address of a nil dereference"),
+        candidates: z.array(z.string()).optional().describe("What remains when it cannot be decided"),
+        note: z.string().optional().describe("Why it cannot be decided"),
+      })
+      .nullable()
+      .optional()
+      .describe("On a nil dereference or nil map write: the nil that crashed"),
     culprit: location.nullable(),
     site: location
       .extend({ class: frameClass })

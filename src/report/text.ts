@@ -7,6 +7,7 @@ import {
   facts,
   foldedLabel,
   foldFrames,
+  frameNumber,
   goroutineTitle,
   groupWhere,
   headline,
@@ -14,6 +15,8 @@ import {
   MAP_LINES,
   mappingLine,
   moreGroupsLabel,
+  nextSteps,
+  nilText,
   noCulpritText,
   orderedRegisters,
   raceStacks,
@@ -52,6 +55,7 @@ export function renderText(report: Report, opts: TextOptions = {}): string {
 
   out.push(red(t(headline(report))));
   if (showValue(report)) out.push(`  value: ${t(clip(report.value, 400))}`);
+  if (report.nil) out.push(`  ${red("nil:")} ${t(nilText(report.nil))}`);
   for (const n of report.nested)
     out.push(`  ${dim("earlier panic:")} ${t(n.message)}${n.recovered ? dim(" [recovered]") : ""}`);
   for (const [label, value] of facts(report)) out.push(`  ${dim(`${label}:`)} ${t(value)}`);
@@ -80,9 +84,10 @@ export function renderText(report: Report, opts: TextOptions = {}): string {
   if (report.goroutine) {
     const g = report.goroutine;
     section(`${goroutineTitle(report, g.id)}${g.state ? ` [${t(g.state)}]` : ""}`);
+    const width = frameNumber(g.frames.length - 1).length;
     for (const item of foldFrames(g.frames)) {
-      if (item.kind === "folded") out.push(`  ${dim(foldedLabel(item.count))}`);
-      else out.push(...frameLines(item.frame, t, cyan, dim));
+      if (item.kind === "folded") out.push(`  ${dim(foldedLabel(item.count, item.first))}`);
+      else out.push(...frameLines(item.frame, frameNumber(item.index).padEnd(width), t, cyan, dim));
     }
   }
 
@@ -124,21 +129,25 @@ export function renderText(report: Report, opts: TextOptions = {}): string {
     section("Warnings");
     for (const w of report.warnings) out.push(`  ${yellow("!")} ${t(w)}`);
   }
-  if (report.next.length > 0) {
+  const next = nextSteps(report);
+  if (next.length > 0) {
     section("Next");
-    for (const n of report.next) out.push(`  $ ${t(n)}`);
+    for (const n of next) out.push(`  $ ${t(n)}`);
   }
   return `${out.join("\n")}\n`;
 }
 
 function frameLines(
   f: Frame,
+  number: string,
   t: (s: string) => string,
   cyan: (s: string) => string,
   dim: (s: string) => string,
 ): string[] {
   const args = f.args.length > 0 ? f.args.map(variableText).join(", ") : (f.rawArgs ?? "");
-  const lines = [`  ${cyan(t(f.function))}(${t(args)})`, `      ${t(where(f))}`];
-  if (f.locals.length > 0) lines.push(`      ${dim("locals:")} ${t(f.locals.map(variableText).join(", "))}`);
+  const pad = " ".repeat(number.length + 1);
+  const lines = [`  ${dim(number)} ${cyan(t(f.function))}(${t(args)})`, `  ${pad}    ${t(where(f))}`];
+  if (f.locals.length > 0)
+    lines.push(`  ${pad}    ${dim("locals:")} ${t(f.locals.map(variableText).join(", "))}`);
   return lines;
 }

@@ -4,13 +4,13 @@
  * stdout; errors of single commands (gdb keeps going in batch mode) just leave a section empty.
  */
 import { existsSync } from "node:fs";
-import { join } from "node:path";
 import type { Frame, FrameClass, GoroutineGroup, Location, Register } from "../../contracts/report.js";
 import { runCapture, withParentDeathSignal } from "../../util/child.js";
 import { type ClassifyContext, culpritIndex, detectGorootSrc, siteIndex } from "../frames.js";
 import { goroutineState } from "../goroutineState.js";
 import { groupGoroutines } from "../group.js";
 import { gdbFailed, gdbNotFound, gdbTimeout } from "./errors.js";
+import { runtimeGdbScript } from "./interactive.js";
 import {
   type GdbFrame,
   type GdbGoroutine,
@@ -38,8 +38,8 @@ export interface GdbOptions {
   /** Default 30 s. */
   timeoutMs?: number;
   /**
-   * Go's runtime-gdb.py (adds `info goroutines`). Default: $(go env GOROOT)/src/runtime/runtime-gdb.py
-   * when it exists; null to skip goroutines.
+   * Go's runtime-gdb.py (adds `info goroutines`). Default: the one the binary's .debug_gdb_scripts
+   * names, else $(go env GOROOT)/src/runtime/runtime-gdb.py, when it exists; null to skip goroutines.
    */
   runtimeScript?: string | null;
   /** The main module's path from the binary's build info (src/elf/buildinfo.ts). */
@@ -69,19 +69,22 @@ export interface GdbAnalysis {
 }
 
 let cachedGoroot: Promise<string | null> | undefined;
-async function goroot(): Promise<string | null> {
+/** `go env GOROOT` on this machine, once. */
+export async function goroot(): Promise<string | null> {
   cachedGoroot ??= runCapture("go", ["env", "GOROOT"], { timeoutMs: 10_000 })
     .then((r) => (r.end.exitCode === 0 ? r.stdout.trim() || null : null))
     .catch(() => null);
   return cachedGoroot;
 }
 
-async function resolveRuntimeScript(opt: string | null | undefined): Promise<string | null> {
+/**
+ * The runtime-gdb.py of the binary's own GOROOT (its .debug_gdb_scripts names it: the script must
+ * match that runtime's structures) when this machine has it, else the local Go's.
+ */
+async function resolveRuntimeScript(opt: string | null | undefined, binary: string): Promise<string | null> {
   if (opt === null) return null;
   if (opt !== undefined) return existsSync(opt) ? opt : null;
-  const root = await goroot();
-  const p = root ? join(root, "src/runtime/runtime-gdb.py") : null;
-  return p && existsSync(p) ? p : null;
+  return (await runtimeGdbScript(binary, await goroot()))?.path ?? null;
 }
 
 // One line per goroutine: goid, atomicstatus, waitreason and the function it was started on
@@ -192,7 +195,7 @@ const stripLevel = ({ level: _level, ...f }: GdbFrame): Frame => f;
 export async function analyzeCoreWithGdb(opts: GdbOptions): Promise<GdbAnalysis> {
   const gdbPath = opts.gdbPath ?? "gdb";
   const timeoutMs = opts.timeoutMs ?? 30_000;
-  const script = await resolveRuntimeScript(opts.runtimeScript);
+  const script = await resolveRuntimeScript(opts.runtimeScript, opts.binary);
   const warnings: string[] = [];
   if (!script && opts.runtimeScript !== null)
     warnings.push("gdb: Go's runtime-gdb.py not found; goroutines not listed");

@@ -158,6 +158,35 @@ function header(c) {
 }
 
 /**
+ * Whether the decoded value says more than the message (src/report/present.ts showValue): a
+ * string or an error whose text is the message (`"boom"`, `"disk full" (*errors.errorString)`)
+ * does not.
+ * @param {Report} r
+ */
+function valueAdds(r) {
+  if (!r.value || r.value === r.message) return false;
+  const quoted = /^"((?:[^"\\]|\\.)*)"(?: \([^)]*\))?$/.exec(r.value)?.[1];
+  return quoted === undefined || quoted.replace(/\\(["\\])/g, "$1") !== r.message;
+}
+
+/**
+ * `j.owner is nil: dereferenced; fault address 0x0` (src/report/present.ts nilText).
+ * @param {NonNullable<Report["nil"]>} n
+ */
+function nilText(n) {
+  const addr = n.addr ? `fault address ${n.addr}` : "";
+  if (n.expression == null)
+    return `${n.note ?? "the nil expression cannot be decided"}${addr ? ` (${addr})` : ""}`;
+  const what = {
+    dereference: "dereferenced",
+    "map write": "a nil map written to",
+    "method call": "a nil interface whose method was called",
+    call: "a nil func called",
+  }[n.use];
+  return `${n.expression} is nil: ${what}${addr ? `; ${addr}` : ""}`;
+}
+
+/**
  * What went wrong: the message, the decoded value, nested panics, the signal.
  * @param {Ctx} c
  */
@@ -170,7 +199,8 @@ function panicSection(c) {
           kind
         ] ?? "Crash",
         h("pre", { class: "message" }, message),
-        r.value ? [h("p", { class: "muted" }, "Decoded value"), h("pre", null, r.value)] : null,
+        valueAdds(r) ? [h("p", { class: "muted" }, "Decoded value"), h("pre", null, r.value)] : null,
+        r.nil ? [h("p", { class: "muted" }, "Nil"), h("pre", { class: "bad nil" }, nilText(r.nil))] : null,
         r.nested?.length
           ? [
               h("p", { class: "muted" }, "Earlier panics"),

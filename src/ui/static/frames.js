@@ -33,9 +33,8 @@ export function vars(title, list) {
         h(
           "dd",
           { class: v.unreadable ? "muted" : undefined },
+          // Every nil field is not called out (the report's `nil` names the one that crashed).
           v.redacted ? "<redacted>" : v.unreadable ? `<unreadable: ${v.unreadable}>` : v.value,
-          // The nil fields inside the value, named whole: the one that is the bug stays visible.
-          v.nilFields?.length ? h("div", { class: "bad nils" }, `nil: ${v.nilFields.join(", ")}`) : null,
         ),
       ]),
     ),
@@ -64,8 +63,9 @@ export function sourceBlock(frame) {
 /**
  * @param {Frame} f
  * @param {Location | null} culprit
+ * @param {number} [index] the frame's number, as the report and `eval --frame` count
  */
-export function frameItem(f, culprit) {
+export function frameItem(f, culprit, index) {
   const isCulprit =
     culprit && f.function === culprit.function && f.file === culprit.file && f.line === culprit.line;
   const app = isAppFrame(f);
@@ -78,6 +78,7 @@ export function frameItem(f, culprit) {
       h(
         "summary",
         null,
+        index !== undefined ? h("span", { class: "num muted" }, `#${index} `) : null,
         h("span", { class: "fn" }, f.function),
         h("span", { class: "muted" }, ` ${where(f)}`),
         isCulprit ? h("span", { class: "culpritmark" }, "← culprit") : null,
@@ -105,12 +106,14 @@ export function frameItem(f, culprit) {
  * @param {string | null} [id]
  */
 export function stack(frames, culprit, id = "stack") {
+  /** @type {HTMLLIElement[]} */
   const out = [];
-  /** @type {Frame[]} */
+  /** @type {[Frame, number][]} */
   let run = [];
   const flush = () => {
     if (!run.length) return;
     const n = run.length;
+    const first = run[0]?.[1] ?? 0;
     out.push(
       h(
         "li",
@@ -118,23 +121,27 @@ export function stack(frames, culprit, id = "stack") {
         h(
           "details",
           { class: "folded" },
-          h("summary", null, `${n} runtime / standard-library frame${n === 1 ? "" : "s"}`),
+          h(
+            "summary",
+            null,
+            `${n === 1 ? `#${first}` : `#${first}-#${first + n - 1}`} ${n} runtime / standard-library frame${n === 1 ? "" : "s"}`,
+          ),
           h(
             "ol",
             { class: "stack" },
-            run.map((f) => frameItem(f, culprit)),
+            run.map(([f, i]) => frameItem(f, culprit, i)),
           ),
         ),
       ),
     );
     run = [];
   };
-  for (const f of frames) {
+  frames.forEach((f, i) => {
     if (isAppFrame(f)) {
       flush();
-      out.push(frameItem(f, culprit));
-    } else run.push(f);
-  }
+      out.push(frameItem(f, culprit, i));
+    } else run.push([f, i]);
+  });
   flush();
   return h("ol", id ? { class: "stack", id } : { class: "stack" }, out);
 }

@@ -3,13 +3,14 @@ import { api, append, dateTime, h, mount } from "./dom.js";
 import { logList } from "./events.js";
 import { appLogText } from "./live.js";
 import { state } from "./state.js";
-import { timeline } from "./timeline.js";
+import { lives, timeline } from "./timeline.js";
 
 /** @typedef {import("./types.js").Overview} Overview */
 
 /** @returns {Promise<Overview>} */
 export async function loadOverview() {
   state.overview = await api("/api/overview");
+  state.overviewAt = performance.now();
   const store = document.getElementById("store");
   if (store) store.textContent = state.overview?.store ?? "";
   return /** @type {Overview} */ (state.overview);
@@ -63,6 +64,7 @@ export async function renderOverview() {
     const el = document.getElementById(id);
     if (el) el.scrollTop = el.scrollHeight;
   }
+  tickTimeline();
   return o;
 }
 
@@ -128,6 +130,34 @@ function issueTable(issues) {
       ),
     ),
   );
+}
+
+/**
+ * The server's clock now: the overview's `now` moved on by the time since it was read (the
+ * browser's own clock may differ from the machine the store is on).
+ */
+const serverNow = () => Date.parse(state.overview?.now ?? "") + (performance.now() - state.overviewAt);
+
+/** @type {ReturnType<typeof setInterval> | undefined} */
+let ticker;
+
+/**
+ * While a generation runs, its bar grows: the timeline is redrawn every second with the clock
+ * moved on, between the journal events that redraw it anyway.
+ */
+function tickTimeline() {
+  clearInterval(ticker);
+  ticker = setInterval(() => {
+    const tl = document.getElementById("timeline");
+    const o = state.overview;
+    if (!tl || !o) return clearInterval(ticker);
+    const byGen = new Map();
+    for (const e of o.events)
+      if (e.generation != null) byGen.set(e.generation, [...(byGen.get(e.generation) ?? []), e]);
+    if (![...byGen.values()].some((evs) => lives(evs).some((l) => !l.end))) return;
+    tl.replaceChildren();
+    append(tl, [timeline(o, serverNow())]);
+  }, 1000);
 }
 
 /** Redraw the timeline and the crash list in place (new crashes marked). */

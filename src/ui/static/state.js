@@ -7,6 +7,7 @@
 /**
  * @type {{
  *   overview: Overview | null,
+ *   overviewAt: number,
  *   source: EventSource | null,
  *   lastEventId: number,
  *   route: { page: "overview" } | { page: "crash", id: string } | null,
@@ -16,6 +17,7 @@
  */
 export const state = {
   overview: null,
+  overviewAt: 0,
   source: null,
   lastEventId: 0,
   route: null,

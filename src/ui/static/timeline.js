@@ -36,11 +36,42 @@ export function pairBuilds(events) {
   return out;
 }
 
+/** The events that end a process's life: a crash, a stop, an exit, a rollback that stopped it. */
+const ENDS = ["stopped", "exited", "crash", "rollback"];
+
 /**
- * Lanes per generation over time: build span, life span, markers; crashes are links.
- * @param {Overview} o
+ * A generation's lives: one per `started` (a dev generation restarted after a crash lives
+ * again on its lane), each ending at the end event of its own process, matched by pid (a `run`
+ * crash is journalled after the restart it caused, naming the crashed process as runPid), else
+ * at the first end after it. A life with no end is still running: it ends at `now`.
+ * @param {UiEvent[]} events
+ * @returns {{ start: UiEvent, end: UiEvent | null }[]}
  */
-export function timeline(o) {
+export function lives(events) {
+  /** @type {{ start: UiEvent, end: UiEvent | null }[]} */
+  const out = [];
+  for (const e of events) {
+    if (e.event === "started") {
+      out.push({ start: e, end: null });
+      continue;
+    }
+    if (!ENDS.includes(e.event)) continue;
+    const open = out.filter((l) => !l.end);
+    const pid = /** @type {{ runPid?: number }} */ (e).runPid ?? e.pid;
+    const life = open.find((l) => pid != null && l.start.pid === pid) ?? open[0];
+    if (life) life.end = e;
+  }
+  return out;
+}
+
+/**
+ * Lanes per generation over time: build span, each life's span, markers; crashes are links. The
+ * axis ends at `now` (the server's clock when the overview was read, moved on by the caller while
+ * the page stays open), so a serving generation's bar reaches the right edge and keeps growing.
+ * @param {Overview} o
+ * @param {number} [nowMs]
+ */
+export function timeline(o, nowMs) {
   const events = o.events;
   /** @type {Map<number | "—", Lane>} */
   const gens = new Map();
@@ -72,15 +103,11 @@ export function timeline(o) {
   all.sort((a, b) => (a.n === "—" ? -1 : b.n === "—" ? 1 : a.n - b.n));
   const lanes = all.slice(-MAX_LANES);
   const ts = (/** @type {UiEvent} */ e) => Date.parse(e.ts);
-  const now = Date.parse(o.now);
-  const latest = lanes.filter((g) => g.n !== "—").at(-1);
-  const running = latest && !latest.events.some((e) => ["stopped", "exited", "crash"].includes(e.event));
+  const now = nowMs ?? Date.parse(o.now);
   let t0 = Math.min(...lanes.flatMap((g) => g.events.map(ts)));
-  let t1 = Math.max(...lanes.flatMap((g) => g.events.map(ts)), running ? now : 0);
-  if (t1 - t0 < 1000) t1 = t0 + 1000;
-  const pad = (t1 - t0) * 0.02;
-  t0 -= pad;
-  t1 += pad;
+  const t1 = Math.max(now, ...lanes.flatMap((g) => g.events.map(ts)));
+  if (t1 - t0 < 1000) t0 = t1 - 1000;
+  t0 -= (t1 - t0) * 0.02;
   const W = 1000;
   const L = 90;
   const top = 26;
@@ -120,7 +147,6 @@ export function timeline(o) {
       s("rect", { class: "lane", x: L, y: y + 2, width: W - L - 10, height: LH - 8, rx: 3 }),
       s("text", { class: "label", x: 8, y: mid + 4 }, g.n === "—" ? "builds" : `gen ${g.n}`),
     );
-    const first = (/** @type {string[]} */ names) => g.events.find((e) => names.includes(e.event));
     for (const b of builds.filter((b) => b.lane === g.n)) {
       const end = b.end ? ts(b.end) : b.next ? ts(b.next) : now;
       grp.append(
@@ -142,26 +168,24 @@ export function timeline(o) {
         ),
       );
     }
-    const st = first(["started"]);
-    const fin = first(["stopped", "exited", "crash"]);
-    if (st) {
-      const last = g.events.at(-1);
-      const end = fin ? ts(fin) : g === latest || !last ? now : ts(last);
+    for (const { start: st, end: fin } of g.n === "—" ? [] : lives(g.events)) {
+      const end = fin ? ts(fin) : now;
       grp.append(
         s(
           "rect",
           {
-            class: `life${fin?.event === "crash" ? " crashed" : ""}`,
+            class: `life${fin?.event === "crash" ? " crashed" : fin ? "" : " running"}`,
             x: x(ts(st)),
             y: y + 6,
             width: Math.max(3, x(end) - x(ts(st))),
             height: LH - 16,
             rx: 2,
+            "data-pid": st.pid ?? "",
           },
           s(
             "title",
             null,
-            `generation ${g.n}${st.pid ? ` pid ${st.pid}` : ""}: ${fin ? fin.event : "running"}`,
+            `generation ${g.n}${st.pid ? ` pid ${st.pid}` : ""}: ${fin ? `${fin.event} ${time(fin.ts)}` : "running"}`,
           ),
         ),
       );
