@@ -53,10 +53,13 @@ $(VERSITYGW):
 	@touch $@
 
 # Third-party Go modules the fixtures import, from the module proxy into the module cache
-# (go-systemd for the notify/watchdog tests); pinned by each fixture's go.sum.
-.tools/gomod.ok: test/fixtures/hangsvc/go.mod test/fixtures/hangsvc/go.sum
+# (go-systemd for the notify/watchdog tests; chi, gin, echo, grpc-go and go-grpc-middleware for
+# the recovered-panic tests); pinned by each fixture's go.sum.
+.tools/gomod.ok: test/fixtures/hangsvc/go.mod test/fixtures/hangsvc/go.sum \
+		test/fixtures/recovered/go.mod test/fixtures/recovered/go.sum
 	@mkdir -p .tools
 	cd test/fixtures/hangsvc && go mod download
+	cd test/fixtures/recovered && go mod download
 	@touch $@
 
 build: deps

@@ -29,7 +29,8 @@ describe("createGoBuilder", () => {
     if (!r.ok) throw new Error(r.output);
     const bytes = readFileSync(r.binaryPath);
     expect(createHash("sha256").update(bytes).digest("hex")).toBe(r.sha256);
-    expect(r.binaryPath).toBe(join(dir, ".hotdump", "binaries", r.sha256));
+    // Stored under its hash, by the program's name (what ps and /proc/PID/comm show).
+    expect(r.binaryPath).toBe(join(dir, ".hotdump", "binaries", r.sha256, "devhello"));
     expect(statSync(r.binaryPath).mode & 0o777).toBe(0o500);
     expect(statSync(join(dir, ".hotdump", "binaries")).mode & 0o777).toBe(0o700);
     expect(r.changedFiles).toEqual(["main.go"]);

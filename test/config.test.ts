@@ -234,6 +234,33 @@ describe(".air.toml import", () => {
     expect(plain.run.args).toEqual(["serve"]);
   });
 
+  it('a stock `air init` file loads: kill_delay = "0s" keeps hotdump\'s grace period, full_bin = "" is no command', () => {
+    // What `air init` writes (air-verse/air's default config), keys in its order.
+    copyFileSync(join(FIXTURES, "config", "air-init.toml"), join(dir, ".air.toml"));
+    const c = loadConfig({ cwd: dir });
+    expect(c.source).toBe(".air.toml");
+    expect(c.run.stopTimeoutMs).toBe(5000);
+    expect(c.run.command).toBeNull();
+    expect(c.run.args).toEqual([]);
+    expect(c.warnings.map((w) => w.key)).not.toContain("build.full_bin");
+    expect(c.warnings.map((w) => w.key)).not.toContain("build.bin");
+  });
+
+  it("every .air.toml mistake names air's own key and its line, never hotdump's", () => {
+    write(
+      ".air.toml",
+      `root = "."\n\n[build]\n  cmd = "go build -o ./tmp/main ."\n  kill_delay = "5 seconds"\n`,
+    );
+    const e = loadError();
+    expect(e.code).toBe("E_CONFIG_INVALID");
+    expect(e.shortMessage).toMatch(/^\.air\.toml:5:3: build\.kill_delay: /);
+    expect(e.shortMessage).not.toMatch(/stop_timeout/);
+    // A check made after the schema (the root must exist) points at air's line too.
+    write(".air.toml", `tmp_dir = "tmp"\nroot = "no-such-dir"\n`);
+    const e2 = loadError();
+    expect(e2.shortMessage).toMatch(/^\.air\.toml:2:1: /);
+  });
+
   it("warns when cmd needs a shell, and prefers hotdump.toml when both exist", () => {
     write(".air.toml", `[build]\ncmd = "make build && cp x y"\nkill_delay = 500\n`);
     const c = loadConfig({ cwd: dir });

@@ -9,6 +9,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { binaryPath, storeLayout } from "../src/store/index.js";
 import { freePort } from "../src/supervise/probe.js";
 import { runCli } from "./helpers/cli.js";
 import { httpGet } from "./helpers/http.js";
@@ -153,7 +154,10 @@ describe("hotdump dev", () => {
 
     // SIGKILL of hotdump: the service dies with it (PR_SET_PDEATHSIG), nothing keeps the port.
     const servicePid = sup.events.filter((e) => e.event === "started").at(-1)!.pid as number;
-    const binary = `${store}/binaries/${sup.events.find((e) => e.event === "build-ok" && e.generation === 4)!.sha256}`;
+    const binary = binaryPath(
+      storeLayout(store),
+      sup.events.find((e) => e.event === "build-ok" && e.generation === 4)!.sha256 as string,
+    );
     await sup.stop("SIGKILL");
     await eventually(
       async () => pidsRunning(binary),

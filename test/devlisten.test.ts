@@ -6,6 +6,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { binaryPath, storeLayout } from "../src/store/index.js";
 import { freePort } from "../src/supervise/probe.js";
 import { GO_FIXTURES } from "./helpers/go.js";
 import { httpGet, startLoad } from "./helpers/http.js";
@@ -54,7 +55,7 @@ describe("hotdump dev --listen", () => {
     // Ctrl-C: everything stops cleanly, nothing keeps running.
     const binaries = sup.events
       .filter((e) => e.event === "build-ok")
-      .map((e) => join(dir, ".hotdump", "binaries", String(e.sha256)));
+      .map((e) => binaryPath(storeLayout(join(dir, ".hotdump")), String(e.sha256)));
     expect(await sup.stop("SIGINT")).toBe(0);
     for (const b of binaries) expect(await pidsRunning(b)).toEqual([]);
   }, 180_000);

@@ -81,7 +81,7 @@ describe("hotdump SIGKILLed mid-capture", () => {
       // The kernel's core is still where it was: nothing is lost until our copy is safe.
       expect(readdirSync(cwd).some((f) => f === "core" || f.startsWith("core."))).toBe(true);
 
-      const listed = await runCli(["crashes", "--store", store], { cwd });
+      const listed = await runCli(["crashes", "--all", "--store", store], { cwd });
       expect(listed.code).toBe(0);
       expect(listed.stdout).toMatch(/incomplete\s+capture interrupted/);
 

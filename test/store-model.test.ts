@@ -137,7 +137,13 @@ describe("openBundle / readBundleReport", () => {
     expect(list.code, list.stderr).toBe(0);
     const row = JSON.parse(list.stdout).find((c: { id: string }) => c.id === id);
     expect(row.error).toContain(join(dir, "meta.json"));
-    expect((await cli(["crashes", "--store", store])).stdout).toMatch(new RegExp(`${id}\\s+-\\s+unreadable`));
+    expect((await cli(["crashes", "--all", "--store", store])).stdout).toMatch(
+      new RegExp(`${id}\\s+-\\s+unreadable`),
+    );
+    // Grouped by signature (the default view) it is never hidden either: a row of its own.
+    expect((await cli(["crashes", "--store", store])).stdout).toMatch(
+      new RegExp(`unreadable[\\s\\S]*latest ${id}`),
+    );
     expectTypedError(await cli(["report", id, "--store", store]), "E_BUNDLE_CORRUPT", join(dir, "meta.json"));
   });
 

@@ -4,6 +4,7 @@
  * the core once for its memory map, its truncation and the build-ID proof, then analyse, keeping
  * the memory map read from the core when the debuggers gave none.
  */
+
 import { existsSync, readFileSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
@@ -22,7 +23,9 @@ import {
 } from "../store/index.js";
 import type { AnalyzeOptions } from "./analyze.js";
 import { analyzeWithMap, readCoreFacts } from "./coreFacts.js";
+import { signatureOf } from "./signature.js";
 import { describeSnapshot } from "./snapshot.js";
+import { findRecoveredPanics, recoveredTraceback } from "./traceback/recovered.js";
 
 export { analyzeWithMap, readCoreFacts } from "./coreFacts.js";
 
@@ -59,12 +62,16 @@ export async function reanalyzeBundle(
           : {}),
       };
     }
+    const stderr = readFileSync(bundleFile(bundle, "stderr.txt"), "utf8");
+    // A recovered panic's stderr.txt is the block the service logged, not a crash's traceback.
+    const recovered = meta.kind === "recovered" ? (findRecoveredPanics(stderr)[0] ?? null) : null;
     const report = await analyzeWithMap(
       {
         ...o,
         ...(hasBinary ? { binary: bin } : {}),
         ...(meta.core.stored ? { core } : {}),
-        stderr: readFileSync(bundleFile(bundle, "stderr.txt"), "utf8"),
+        stderr,
+        ...(recovered ? { traceback: recoveredTraceback(recovered) } : {}),
         coreInfo,
         identity,
         // Where the crashed process ran: the local go.mod of a -trimpath build is found from here.
@@ -74,6 +81,14 @@ export async function reanalyzeBundle(
       memoryMap,
     );
     if (meta.type === "snapshot") describeSnapshot(report, meta.pid ?? 0);
+    if (recovered) {
+      report.kind = "recovered";
+      report.recovered = {
+        by: recovered.form,
+        ...(recovered.remoteAddr ? { remoteAddr: recovered.remoteAddr } : {}),
+      };
+    }
+    report.fingerprint = meta.fingerprint ?? signatureOf(report).fingerprint;
     report.process = processInfoOf(meta);
     // Without a core (a race detector's exit) there is nothing for a debugger to open.
     report.next.unshift(

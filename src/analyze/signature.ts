@@ -12,7 +12,11 @@
 import { createHash } from "node:crypto";
 import type { Frame, Report } from "../contracts/report.js";
 
-export const SIGNATURE_VERSION = 1;
+/**
+ * 2: hex ids (`order 5f3a9c2e1b07 not found`, Mongo ObjectIDs, trace ids) are placeholders too; in
+ * version 1 every request id made a new signature.
+ */
+export const SIGNATURE_VERSION = 2;
 
 /** How many user frames name a signature (Sentry uses the in-app frames; three tell handlers apart). */
 const TOP_FRAMES = 3;
@@ -36,13 +40,18 @@ export interface CrashSignature {
  */
 export function normaliseMessage(message: string): string {
   const first = (message.split("\n")[0] ?? "").trim();
-  return first
-    .replace(/\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b/gi, "<uuid>")
-    .replace(/\b0x[0-9a-f]+\b/gi, "0x?")
-    .replace(/"(?:[^"\\]|\\.)*"/g, '"…"')
-    .replace(/\b\d+(\.\d+)*\b/g, "N")
-    .replace(/\s+/g, " ")
-    .slice(0, MAX_MESSAGE);
+  return (
+    first
+      .replace(/\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b/gi, "<uuid>")
+      .replace(/\b0x[0-9a-f]+\b/gi, "0x?")
+      // A word of 8+ hex digits holding a digit and a letter is an id, not a word (`deadbeef`,
+      // `accepted`, and plain numbers are left to the rules around it).
+      .replace(/\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{8,}\b/gi, "<hex>")
+      .replace(/"(?:[^"\\]|\\.)*"/g, '"…"')
+      .replace(/\b\d+(\.\d+)*\b/g, "N")
+      .replace(/\s+/g, " ")
+      .slice(0, MAX_MESSAGE)
+  );
 }
 
 /**

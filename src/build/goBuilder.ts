@@ -3,8 +3,9 @@
  * returns a BuildResult. Stripping flags are refused at config load; here the argv is assembled
  * once so every build of a session uses the same, inspectable command.
  */
+import { readFileSync } from "node:fs";
 import { open, unlink } from "node:fs/promises";
-import { join, relative } from "node:path";
+import { basename, join, relative, resolve } from "node:path";
 import type { ResolvedBuildConfig } from "../config/types.js";
 import { type BinaryIdentity, ELF_MAGIC, readBinaryIdentity } from "../elf/index.js";
 import { HotdumpError } from "../errors.js";
@@ -30,7 +31,10 @@ export interface GoBuilder {
   /** The `go build` argv for an output path (exported for `--dry-run` style display and tests). */
   args(output: string): string[];
   /** `onLinked`: go build succeeded and wrote a program; called before it is hashed and stored. */
-  build(changedFiles?: readonly string[], hooks?: { onLinked?: () => void }): Promise<BuildResult>;
+  build(
+    changedFiles?: readonly string[],
+    hooks?: { onLinked?: (linked: string) => void },
+  ): Promise<BuildResult>;
 }
 
 export const goNotFound = (go: string, cause: unknown) =>
@@ -45,6 +49,7 @@ export function createGoBuilder(opts: GoBuilderOptions): GoBuilder {
   const { cwd, config, storeDir } = opts;
   const identify = opts.identify ?? readBinaryIdentity;
   let seq = 0;
+  const programName = goProgramName(cwd, config.package);
 
   const args = (output: string): string[] => [
     "build",
@@ -99,11 +104,14 @@ export function createGoBuilder(opts: GoBuilderOptions): GoBuilder {
         return { ok: false, kind, diagnostics, summary, exitCode: end.exitCode, ...common };
       }
 
-      if (hooks.onLinked && (await isElf(tmp))) hooks.onLinked();
+      if (hooks.onLinked && (await isElf(tmp))) hooks.onLinked(tmp);
       // Hashing (to adopt it by SHA-256) and reading the identity run side by side: both are on
       // the path from a save to the new generation. The identity is read once here; the
       // supervisor and the crash bundle reuse it.
-      const [stored, early] = await Promise.all([adoptBinary(layout, tmp), identify(tmp).catch(() => null)]);
+      const [stored, early] = await Promise.all([
+        adoptBinary(layout, tmp, programName),
+        identify(tmp).catch(() => null),
+      ]);
       const identity = early ?? (await identify(stored.path).catch(() => null));
       // `go build -o` of a package that is not `main` writes an archive, not a program.
       if (identity && identity.type !== "exec" && identity.type !== "dyn") {
@@ -157,4 +165,25 @@ async function mainPackageHint(go: string, cwd: string, current: string): Promis
   if (dirs.length === 0) return "";
   const shown = dirs.slice(0, 4).join(", ") + (dirs.length > 4 ? ", …" : "");
   return `: main packages here: ${shown} (hotdump dev --package ${dirs[0]}, or package = "${dirs[0]}" under [build] in hotdump.toml)`;
+}
+
+/**
+ * The name `go build` gives a main package's program: the last element of its import path (the
+ * module path from go.mod, then the package's directory under it), skipping a major-version
+ * suffix (`example.com/tool/v2` → `tool`), as cmd/go's DefaultExecName does. Without a readable
+ * go.mod, the package's directory name.
+ */
+export function goProgramName(root: string, pkg: string): string {
+  const dir = resolve(root, pkg);
+  let path = basename(dir);
+  try {
+    const mod = /^module\s+"?([^\s"]+)"?/m.exec(readFileSync(join(root, "go.mod"), "utf8"))?.[1];
+    const rel = relative(root, dir);
+    if (mod && !rel.startsWith("..")) path = rel ? `${mod}/${rel}` : mod;
+  } catch {
+    // no go.mod at the root: the directory's name
+  }
+  const parts = path.split("/").filter(Boolean);
+  const last = parts.at(-1) ?? "program";
+  return /^v\d+$/.test(last) && parts.length > 1 ? (parts.at(-2) as string) : last;
 }

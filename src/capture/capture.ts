@@ -16,10 +16,11 @@ import { basename, join } from "node:path";
 import { type AnalyzeOptions, reportFromTracebackOnly } from "../analyze/analyze.js";
 import { describeHang } from "../analyze/hang.js";
 import { analyzeWithMap, readCoreFacts } from "../analyze/reanalyze.js";
+import { signatureOf } from "../analyze/signature.js";
 import { describeSnapshot } from "../analyze/snapshot.js";
 import type { Traceback } from "../analyze/traceback/index.js";
 import { describeSignal, type Ended } from "../contracts/outcome.js";
-import type { Mapping, Race, Report } from "../contracts/report.js";
+import type { Mapping, Race, RecoveredBy, Report } from "../contracts/report.js";
 import type { BinaryIdentity } from "../elf/index.js";
 import { HotdumpError } from "../errors.js";
 import {
@@ -48,7 +49,7 @@ export interface CrashFacts {
   cmdline: string[];
   cwd: string;
   envNames: string[];
-  /** The path the program started from, and its archived copy (binaries/<sha256>) when stored. */
+  /** The path the program started from, and its archived copy (binaries/<sha256>/<name>) when stored. */
   binary: { path: string; archived?: string; sha256?: string; identity?: BinaryIdentity | null } | null;
   stdoutTail: string;
   stderrTail: string;
@@ -67,6 +68,11 @@ export interface CrashFacts {
   process?: ProcessSnapshot;
   /** The core as claimCore() found (and set aside) it when the process ended. */
   claimed?: CoreSearch | null;
+  /**
+   * A panic the process recovered and kept running (ended.outcome "recovered"): `traceback` is
+   * the stack it printed, and there is no core to look for.
+   */
+  recovered?: { by: RecoveredBy; remoteAddr?: string };
 }
 
 export interface CaptureOptions {
@@ -342,6 +348,12 @@ async function reportOf(
   }
   if (f.type === "snapshot") describeSnapshot(report, f.pid);
   if (f.hang) describeHang(report, f.traceback, f.hang.reason);
+  if (f.recovered) {
+    report.kind = "recovered";
+    report.recovered = f.recovered;
+  }
+  // The same bug, the same fingerprint, whichever generation, process or host it happened in.
+  report.fingerprint = signatureOf(report).fingerprint;
   return report;
 }
 

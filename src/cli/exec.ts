@@ -52,6 +52,8 @@ export function registerExec(program: Command): void {
           report: r.report,
           core: crash?.core ?? null,
           problems: crash?.problems ?? (r.storeProblem ? [r.storeProblem.toJSON()] : []),
+          // Panics it recovered and went on from: each a bundle without core.
+          recovered: r.recovered,
           ...(r.ended.note ? { note: r.ended.note } : {}),
         });
       } else if (crash) {

@@ -51,7 +51,7 @@ export function registerRun(program: Command): void {
       "--sha256 <hex>",
       "refuse a binary (or script) whose SHA-256 differs (default: BINARY.sha256 beside it, if present)",
     )
-    .option("--allow-stripped", "start a binary without DWARF even though its crashes could not be analysed")
+    .option("--allow-stripped", "no warning for a binary without DWARF (its reports come from the traceback)")
     .option("--watch-binary", "reload when the binary (or script) file changes")
     .option("--redact", "mask secret-looking values in crash reports")
     .option("-c, --config <file>", "read [supervise] and [run] settings from this file (flags win)")

@@ -5,6 +5,7 @@
  * time.Duration where a bare integer means milliseconds, and `full_bin` replaces `bin`.
  */
 import { parse } from "smol-toml";
+import { parseDuration } from "./duration.js";
 import { locateKey } from "./locate.js";
 import type { RawConfig } from "./schema.js";
 import { shellWords, splitEnvPrefix } from "./shellwords.js";
@@ -13,6 +14,11 @@ import type { ConfigWarning } from "./types.js";
 export interface AirImport {
   config: RawConfig;
   warnings: ConfigWarning[];
+  /**
+   * Which air key each hotdump key came from ("run.stop_timeout" → ["build", "kill_delay"]): a
+   * mistake in a value is reported with air's own key and its line, the names the user wrote.
+   */
+  origins: Map<string, string[]>;
 }
 
 /** go build flags that take a separate value word (`-o out`), from `go help build`. */
@@ -76,10 +82,16 @@ export function importAirConfig(text: string, fileLabel: string): AirImport {
   const run: NonNullable<RawConfig["run"]> = {};
   const excludeDir = new Set<string>();
   const args: string[] = [];
+  const origins = new Map<string, string[]>();
+  const from = (hotdumpKey: string, airPath: string[]) => {
+    if (!origins.has(hotdumpKey)) origins.set(hotdumpKey, airPath);
+  };
 
   for (const [key, value] of Object.entries(doc)) {
-    if (key === "root" && typeof value === "string") out.root = value;
-    else if ((key === "tmp_dir" || key === "testdata_dir") && typeof value === "string")
+    if (key === "root" && typeof value === "string") {
+      out.root = value;
+      from("root", ["root"]);
+    } else if ((key === "tmp_dir" || key === "testdata_dir") && typeof value === "string")
       excludeDir.add(clean(value));
     else if (key === "build" && isTable(value)) continue;
     else if (isInert(value)) continue;
@@ -88,6 +100,8 @@ export function importAirConfig(text: string, fileLabel: string): AirImport {
   }
 
   const b = isTable(doc.build) ? doc.build : {};
+  // `air init` writes full_bin = "": no full_bin, bin is used (air's Config.preprocess does the same).
+  const hasFullBin = typeof b.full_bin === "string" && b.full_bin.trim() !== "";
   let binArgs: string[] | undefined;
   // The built binary's path as air knows it (cmd's -o, else bin): a full_bin word naming it
   // after another command (`./scripts/dev.sh ./tmp/main`) is a wrapper around it.
@@ -97,20 +111,27 @@ export function importAirConfig(text: string, fileLabel: string): AirImport {
     const path = ["build", key];
     switch (key) {
       case "cmd":
+        for (const k of ["env", "gcflags", "tags", "ldflags", "flags", "package"]) from(`build.${k}`, path);
         mapCmd(String(value), build, (m) => warn(path, m));
         break;
       case "bin":
       case "full_bin":
       case "entrypoint": {
         // full_bin wins over bin in air (Config.preprocess); entrypoint wins over bin too.
-        if (key === "bin" && (typeof b.full_bin === "string" || b.entrypoint !== undefined)) break;
+        if (key === "bin" && (hasFullBin || (b.entrypoint !== undefined && !isInert(b.entrypoint)))) break;
+        if (isInert(value)) break;
         const words = Array.isArray(value) ? strList(value) : shellWords(String(value));
         if (!words || words.length === 0) {
           warn(path, `cannot read "${String(value)}" as a plain command; set [run] args and env yourself`);
           break;
         }
         const { env, rest } = splitEnvPrefix(words);
-        if (Object.keys(env).length > 0) run.env = { ...run.env, ...env };
+        if (Object.keys(env).length > 0) {
+          run.env = { ...run.env, ...env };
+          from("run.env", path);
+        }
+        from("run.args", path);
+        from("run.command", path);
         const at = builtBin ? rest.findIndex((w, i) => i > 0 && clean(w) === clean(builtBin)) : -1;
         if (at > 0 && clean(rest[0] ?? "") !== clean(builtBin ?? "")) {
           // air runs full_bin as one command line, args_bin after it: [run] command does the same.
@@ -132,6 +153,7 @@ export function importAirConfig(text: string, fileLabel: string): AirImport {
         break;
       }
       case "args_bin": {
+        from("run.args", path);
         const list = strList(value);
         if (list) args.push(...list);
         else warn(path, "args_bin is not a list of strings; ignored");
@@ -140,6 +162,7 @@ export function importAirConfig(text: string, fileLabel: string): AirImport {
       case "include_ext": {
         const list = strList(value);
         if (list) watch.include_ext = list.map((e) => e.replace(/^\./, ""));
+        from("watch.include_ext", path);
         break;
       }
       case "exclude_dir":
@@ -162,6 +185,7 @@ export function importAirConfig(text: string, fileLabel: string): AirImport {
           watch.exclude = [...(watch.exclude ?? []), ...(strList(value) ?? []).map(clean)];
         break;
       case "exclude_regex":
+        from("watch.exclude_regex", path);
         if ((strList(value) ?? []).length > 0) watch.exclude_regex = strList(value);
         break;
       case "follow_symlink":
@@ -171,14 +195,17 @@ export function importAirConfig(text: string, fileLabel: string): AirImport {
         if (typeof value === "boolean") watch.poll = value;
         break;
       case "poll_interval":
+        from("watch.poll_interval", path);
         // air: integer milliseconds; 0 means its minimum of 500 ms.
         if (typeof value === "number" && value > 0) watch.poll_interval = `${value}ms`;
         break;
       case "delay":
         // air sleeps `delay` ms before each build; hotdump's trailing debounce plays that part.
         if (typeof value === "number" && value >= 0) watch.debounce = `${value}ms`;
+        from("watch.debounce", path);
         break;
       case "send_interrupt":
+        from("run.stop_signal", path);
         if (value === true) run.stop_signal = "SIGINT";
         else
           warn(
@@ -189,8 +216,13 @@ export function importAirConfig(text: string, fileLabel: string): AirImport {
       case "kill_delay": {
         // go-toml decodes an integer into time.Duration as nanoseconds; air's killDelay() then
         // treats anything under 1ms as a millisecond count. A string is a Go duration.
+        // Zero ("0s", what `air init` writes) is air's "no wait before the kill": hotdump keeps its
+        // own grace period, since a service killed at once loses its in-flight requests.
         const d = typeof value === "number" ? `${value}ms` : typeof value === "string" ? value : undefined;
-        if (d && d !== "0ms" && d !== "0") run.stop_timeout = d;
+        if (d !== undefined && parseDuration(d) !== 0) {
+          run.stop_timeout = d;
+          from("run.stop_timeout", path);
+        }
         break;
       }
       default:
@@ -215,7 +247,11 @@ export function importAirConfig(text: string, fileLabel: string): AirImport {
   if (Object.keys(build).length > 0) out.build = build;
   if (Object.keys(watch).length > 0) out.watch = watch;
   if (Object.keys(run).length > 0) out.run = run;
-  return { config: out, warnings };
+  if (excludeDir.size > 0) from("watch.exclude_dir", ["build", "exclude_dir"]);
+  for (const k of ["include", "exclude"]) from(`watch.${k}`, ["build", `${k}_file`]);
+  from("watch.follow_symlinks", ["build", "follow_symlink"]);
+  from("watch.poll", ["build", "poll"]);
+  return { config: out, warnings, origins };
 }
 
 /** Values that switch nothing on (false, 0, "", [], a table of those): no warning needed. */

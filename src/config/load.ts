@@ -44,6 +44,7 @@ export function loadConfig(opts: LoadConfigOptions): ResolvedConfig {
   let label = CONFIG_FILE;
   let doc: unknown = {};
   let warnings: ConfigWarning[] = [];
+  let origins = new Map<string, string[]>();
   if (file) {
     try {
       text = readFileSync(file, "utf8");
@@ -56,24 +57,38 @@ export function loadConfig(opts: LoadConfigOptions): ResolvedConfig {
       const imported = importAirConfig(text, label);
       doc = imported.config;
       warnings = imported.warnings;
+      origins = imported.origins;
     }
   }
   if (opts.overrides) doc = merge(doc, opts.overrides);
 
   const index = indexKeys(text);
+  /** An imported .air.toml's key for a hotdump key path: the air key the value came from. */
+  const airPath = (path: readonly PropertyKey[]): string[] | null => {
+    for (let n = path.length; n > 0; n--) {
+      const hit = origins.get(path.slice(0, n).map(String).join("."));
+      if (hit) return hit;
+    }
+    return null;
+  };
   const where = (path: readonly PropertyKey[]) => {
-    // An imported .air.toml has other key names: point at the file only.
-    const pos = source === "hotdump.toml" ? locateKey(text, path, index) : null;
+    const p = source === ".air.toml" ? airPath(path) : path;
+    const pos = p ? locateKey(text, p, source === ".air.toml" ? undefined : index) : null;
     return pos ? `${label}:${pos.line}:${pos.column}` : label;
   };
+  // What the user wrote: air's key for a value imported from .air.toml, else the key itself.
+  const keyName = (path: readonly PropertyKey[]) =>
+    (source === ".air.toml" ? airPath(path)?.join(".") : undefined) ?? path.map(String).join(".");
   const parsed = configSchema.safeParse(doc);
-  if (!parsed.success) throw configInvalid(parsed.error.issues.flatMap((i) => describeIssue(i, where)));
+  if (!parsed.success)
+    throw configInvalid(parsed.error.issues.flatMap((i) => describeIssue(i, where, keyName)));
   return resolveConfig(parsed.data, {
     baseDir: file ? dirname(file) : cwd,
     configFile: file,
     source,
     warnings,
     where,
+    keyName,
   });
 }
 
@@ -96,8 +111,12 @@ export function parseToml(text: string, label: string): Record<string, unknown> 
   }
 }
 
-function describeIssue(i: z.core.$ZodIssue, where: (p: readonly PropertyKey[]) => string): ConfigIssue[] {
-  const key = i.path.map(String).join(".");
+function describeIssue(
+  i: z.core.$ZodIssue,
+  where: (p: readonly PropertyKey[]) => string,
+  keyName: (p: readonly PropertyKey[]) => string,
+): ConfigIssue[] {
+  const key = keyName(i.path);
   if (i.code === "unrecognized_keys") {
     const known = knownKeys(i.path);
     const table = i.path.length === 0 ? "at the top level" : `in [${key}]`;

@@ -42,6 +42,8 @@ export interface ResolveContext {
   warnings: ConfigWarning[];
   /** "hotdump.toml:12:5" for a key path. */
   where(path: readonly PropertyKey[]): string;
+  /** The key as the user wrote it (an imported .air.toml's own key); default: the path joined. */
+  keyName?(path: readonly PropertyKey[]): string;
 }
 
 const ms = (s: string | number | undefined, dflt: string): number => {
@@ -53,7 +55,7 @@ const ms = (s: string | number | undefined, dflt: string): number => {
 export function resolveConfig(raw: RawConfig, ctx: ResolveContext): ResolvedConfig {
   const issues: ConfigIssue[] = [];
   const issue = (path: PropertyKey[], message: string) =>
-    issues.push({ where: ctx.where(path), key: path.map(String).join("."), message });
+    issues.push({ where: ctx.where(path), key: ctx.keyName?.(path) ?? path.map(String).join("."), message });
 
   const root = resolve(ctx.baseDir, raw.root ?? ".");
   if (!isDir(root)) issue(["root"], `root "${raw.root}" is not a directory (${root})`);

@@ -2,11 +2,12 @@
  * The crash bundle contract: meta.json's fields and the handle every stage passes around. Scripts
  * read meta.json, so fields are added, never renamed or removed (schemaVersion says which shape).
  */
-import type { CrashKind, Location } from "./report.js";
+import type { CrashKind, Location, RecoveredBy } from "./report.js";
 
 export const META_SCHEMA_VERSION = 1;
 
-export type Outcome = "crash" | "exit" | "killed";
+/** `recovered`: the process recovered a panic and kept running (no end, no core). */
+export type Outcome = "crash" | "exit" | "killed" | "recovered";
 export type BundleState = "capturing" | "complete" | "partial";
 
 export interface CoreInfo {
@@ -62,6 +63,16 @@ export interface CrashMeta {
   culprit?: Location | null;
   /** What went wrong while capturing, so nothing is silently lost. */
   problems: { code: string; message: string }[];
+  /** The crash signature (as in report.json); absent in bundles written before signatures. */
+  fingerprint?: string;
+  /** kind `recovered`: who recovered it. */
+  recoveredBy?: RecoveredBy;
+  /**
+   * kind `recovered`: how many times this process recovered the same panic (same fingerprint)
+   * since the bundle was made, and when last: a storm is one bundle and a count.
+   */
+  count?: number;
+  lastSeen?: string;
 }
 
 export interface Bundle {

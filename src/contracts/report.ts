@@ -13,9 +13,14 @@ export const REPORT_SCHEMA_VERSION = 1;
 
 /**
  * `race`: the race detector reported a data race (and ended the program: no core). `snapshot`: a
- * live process dumped by `hotdump snapshot`, which did not crash at all.
+ * live process dumped by `hotdump snapshot`, which did not crash at all. `recovered`: a panic the
+ * service recovered and logged (net/http, chi, gin, echo, grpc-go's recovery interceptor): it kept
+ * running, so there is no core; the stack is the one it printed.
  */
-export type CrashKind = "panic" | "fatal" | "signal" | "race" | "snapshot" | "hang" | "unknown";
+export type CrashKind = "panic" | "fatal" | "signal" | "race" | "snapshot" | "recovered" | "hang" | "unknown";
+
+/** Who recovered a `recovered` panic (src/analyze/traceback/recovered.ts reads each form). */
+export type RecoveredBy = "net/http" | "chi" | "gin" | "echo" | "grpc";
 
 /** Goroutines of a hung process waiting for one reason at one user frame (analyze/hang.ts). */
 export interface HangWait {
@@ -217,6 +222,13 @@ export interface Report {
   /** Shell commands to go further (`hotdump debug ID`, `dlv core ...`). */
   next: string[];
   warnings: string[];
+  /**
+   * The crash signature (src/analyze/signature.ts): the same bug gives the same fingerprint in
+   * every generation, on every host. Absent in reports written before signatures existed.
+   */
+  fingerprint?: string;
+  /** For kind `recovered`: who recovered it and, for net/http, the client's address. */
+  recovered?: { by: RecoveredBy; remoteAddr?: string };
 }
 
 /** What every analyser (the traceback, Delve, gdb) says about a crash, in the report's names. */

@@ -100,7 +100,7 @@ async function sendBinary(
   let path: string;
   try {
     path = binaryPath(layout, sha256);
-    statSync(path);
+    if (!statSync(path).isFile()) return null;
   } catch {
     return null; // evicted from this store: the manifest says so by naming none
   }

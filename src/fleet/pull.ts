@@ -4,10 +4,11 @@
  * on the host that captured it.
  */
 import { existsSync, renameSync, rmSync } from "node:fs";
-import { chmod, mkdir } from "node:fs/promises";
-import { join } from "node:path";
+import { mkdir } from "node:fs/promises";
+import { basename, join } from "node:path";
 import { HotdumpError } from "../errors.js";
 import {
+  archiveBinary,
   binaryPath,
   crashDir,
   DIR_MODE,
@@ -77,21 +78,20 @@ export async function pullCrash(conn: FleetConnection, storeRoot: string, arg: s
         );
       bytes += got.bytes;
     }
-    if (m.binary) {
-      const dest = binaryPath(layout, m.binary.sha256);
-      if (!existsSync(dest)) {
-        const part = `${dest}.pull-${process.pid}`;
+    if (m.binary && !existsSync(binaryPath(layout, m.binary.sha256))) {
+      // Stored as the host stored it: binaries/<sha256>/<program name>, 0500.
+      const part = join(layout.tmp, `pull-${m.binary.sha256}-${process.pid}`);
+      try {
         const got = await conn.objects.download(m.binary.key, part);
-        if (got.sha256 !== m.binary.sha256) {
-          rmSync(part, { force: true });
+        if (got.sha256 !== m.binary.sha256)
           throw fleetManifestBad(
             m.binary.key,
             `binary has SHA-256 ${got.sha256}, expected ${m.binary.sha256}`,
           );
-        }
-        await chmod(part, 0o500);
-        renameSync(part, dest);
+        await archiveBinary(layout, part, basename(m.meta.binary?.path ?? "program"));
         bytes += got.bytes;
+      } finally {
+        rmSync(part, { force: true });
       }
     }
     await saveMeta(tmp, m.meta);

@@ -208,7 +208,23 @@ export function facts(r: Report): [string, string][] {
       ]);
   }
   const p = r.process;
-  if (p?.time) out.push([r.kind === "snapshot" ? "Taken" : r.kind === "hang" ? "Dumped" : "Crashed", p.time]);
+  if (p?.time)
+    out.push([
+      r.kind === "snapshot"
+        ? "Taken"
+        : r.kind === "recovered"
+          ? "Recovered"
+          : r.kind === "hang"
+            ? "Dumped"
+            : "Crashed",
+      p.time,
+    ]);
+  if (r.recovered)
+    out.push([
+      "Recovered by",
+      `${r.recovered.by}${r.recovered.remoteAddr ? ` (request from ${r.recovered.remoteAddr})` : ""}; the service kept running, so there is no core`,
+    ]);
+  if (r.fingerprint) out.push(["Signature", r.fingerprint]);
   if (p?.generation !== null && p?.generation !== undefined) out.push(["Generation", String(p.generation)]);
   if (p?.pid !== null && p?.pid !== undefined) out.push(["PID", String(p.pid)]);
   if (p && p.command.length > 0) out.push(["Command", p.command.map(shellWord).join(" ")]);

@@ -96,7 +96,7 @@ const sourceUse = z.object({ used: z.boolean(), note: z.string().optional() });
 export const reportSchema = z
   .object({
     schemaVersion: z.literal(REPORT_SCHEMA_VERSION),
-    kind: z.enum(["panic", "fatal", "signal", "race", "snapshot", "hang", "unknown"]),
+    kind: z.enum(["panic", "fatal", "signal", "race", "snapshot", "recovered", "hang", "unknown"]),
     message: z.string().describe("The panic message / throw text / fault description, first line"),
     value: z.string().nullable().describe("The decoded panic value as Delve prints it"),
     nested: z.array(z.object({ message: z.string(), recovered: z.boolean() })),
@@ -184,6 +184,17 @@ export const reportSchema = z
     process: processInfo.nullable().default(null).describe("Which process crashed, and when"),
     next: z.array(z.string()).describe("Shell commands to go further"),
     warnings: z.array(z.string()),
+    fingerprint: z
+      .string()
+      .optional()
+      .describe("The crash signature: the same bug gives the same fingerprint in every generation"),
+    recovered: z
+      .object({
+        by: z.enum(["net/http", "chi", "gin", "echo", "grpc"]),
+        remoteAddr: z.string().optional(),
+      })
+      .optional()
+      .describe("kind recovered: who recovered the panic (the service kept running)"),
   })
   .describe("A hotdump crash report");
 

@@ -1,14 +1,17 @@
 /**
- * Content-addressed binaries: every binary that ran is copied once to binaries/<sha256>, however
- * many crashes or generations share it. The copy is taken before the program starts, so a deploy
- * or rebuild that overwrites the original path can never break the analysis of a later core.
+ * Content-addressed binaries: every binary that ran is copied once to binaries/<sha256>/<name>,
+ * however many crashes or generations share it. The copy is taken before the program starts, so a
+ * deploy or rebuild that overwrites the original path can never break the analysis of a later
+ * core. The file keeps the program's name because `run` and `dev` start it from there: argv[0]
+ * and /proc/PID/comm (what ps, pgrep, ss and top show) are the name, not a hash. Stores written
+ * before this hold binaries/<sha256> as the file itself; binaryPath finds either.
  */
 import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
-import { chmod, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { createReadStream, readdirSync, readlinkSync, statSync } from "node:fs";
+import { chmod, mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { basename, join } from "node:path";
 import { HotdumpError } from "../errors.js";
-import type { StoreLayout } from "./layout.js";
+import { DIR_MODE, type StoreLayout } from "./layout.js";
 
 export interface ArchivedBinary {
   sha256: string;
@@ -24,13 +27,67 @@ export async function sha256File(path: string): Promise<string> {
   return h.digest("hex");
 }
 
-export const binaryPath = (layout: StoreLayout, sha256: string) => {
+const checkSha = (sha256: string) => {
   if (!/^[0-9a-f]{64}$/.test(sha256))
     throw new HotdumpError("store", "E_BAD_SHA256", `not a SHA-256: ${sha256}`);
-  return join(layout.binaries, sha256);
 };
 
-export async function archiveBinary(layout: StoreLayout, src: string): Promise<ArchivedBinary> {
+/**
+ * The stored binary with this SHA-256: binaries/<sha256>/<name>, or binaries/<sha256> itself in an
+ * older store. When none is stored, the old-layout path (which does not exist).
+ */
+export const binaryPath = (layout: StoreLayout, sha256: string): string => {
+  checkSha(sha256);
+  const at = join(layout.binaries, sha256);
+  try {
+    if (!statSync(at).isDirectory()) return at;
+    const name = readdirSync(at).find((n) => !n.endsWith(".partial"));
+    if (name) return join(at, name);
+  } catch {
+    // not stored
+  }
+  return at;
+};
+
+/**
+ * The program's name for its stored copy: the file's own name, or for /proc/PID/exe and
+ * /proc/self/fd/N the name of the file they link to. A name that is not usable (empty, a dot file)
+ * becomes `program`.
+ */
+export function programName(src: string, name?: string): string {
+  let n = name ?? basename(src);
+  if (!name && /^\/proc\/(self|\d+)\/(exe|fd\/\d+)$/.test(src)) {
+    try {
+      n = basename(readlinkSync(src).replace(/ \(deleted\)$/, ""));
+    } catch {
+      n = "program";
+    }
+  }
+  n = n.replace(/[^A-Za-z0-9._+-]/g, "_");
+  return n && !n.startsWith(".") ? n : "program";
+}
+
+/** Where a new binary goes; an older store's file for the same SHA-256 is used as it is. */
+async function destination(layout: StoreLayout, sha256: string, name: string): Promise<string> {
+  checkSha(sha256);
+  const dir = join(layout.binaries, sha256);
+  const old = await stat(dir).catch(() => null);
+  if (old && !old.isDirectory()) return dir;
+  if (old) {
+    const have = readdirSync(dir).find((n) => !n.endsWith(".partial"));
+    if (have) return join(dir, have);
+  }
+  await mkdir(dir, { mode: DIR_MODE }).catch((e: NodeJS.ErrnoException) => {
+    if (e.code !== "EEXIST") throw e;
+  });
+  return join(dir, name);
+}
+
+export async function archiveBinary(
+  layout: StoreLayout,
+  src: string,
+  name?: string,
+): Promise<ArchivedBinary> {
   // One read gives both the hash and the bytes, so what is hashed is exactly what is stored even if
   // the file is replaced meanwhile.
   let data: Buffer;
@@ -47,12 +104,20 @@ export async function archiveBinary(layout: StoreLayout, src: string): Promise<A
     );
   }
   const sha256 = createHash("sha256").update(data).digest("hex");
-  const dest = binaryPath(layout, sha256);
+  let dest: string;
   try {
+    dest = await destination(layout, sha256, programName(src, name));
     const s = await stat(dest);
     if (s.size === data.length) return { sha256, path: dest, bytes: data.length, added: false };
-  } catch {
-    // not stored yet
+  } catch (cause) {
+    if ((cause as NodeJS.ErrnoException).code !== "ENOENT")
+      throw new HotdumpError(
+        "store",
+        "E_STORE_WRITE",
+        `could not store the binary: ${(cause as Error).message}`,
+        { cause },
+      );
+    dest ??= join(layout.binaries, sha256, programName(src, name));
   }
   const tmp = `${dest}.${process.pid}.partial`;
   try {
@@ -79,9 +144,10 @@ export async function archiveBinary(layout: StoreLayout, src: string): Promise<A
 export async function adoptBinary(
   layout: StoreLayout,
   tmpPath: string,
+  name: string,
 ): Promise<{ path: string; sha256: string; reused: boolean }> {
   const sha256 = await sha256File(tmpPath);
-  const dest = binaryPath(layout, sha256);
+  const dest = await destination(layout, sha256, programName(name, name));
   const exists = await stat(dest).then(
     () => true,
     () => false,

@@ -1,7 +1,7 @@
 /**
  * A crash bundle: one directory per crash (or live snapshot) holding everything needed to debug it
  * later on another day: meta.json, the compressed core, the output tails, report.json. The binary
- * lives once in binaries/<sha256> and meta.json names it.
+ * lives once in binaries/<sha256>/<name> and meta.json names it.
  *
  * meta.json is written first with state "capturing" and rewritten (temp file + rename, never torn)
  * as "complete" or "partial" at the end, so a hotdump killed mid-capture leaves a bundle that says
@@ -214,6 +214,8 @@ export interface BundleEnd {
   journal?: Journal;
 }
 
+const meta0Time = (b: Bundle) => b.meta.endedAt ?? b.meta.createdAt;
+
 const problemOf = (e: unknown, fallbackCode: string): Problem => ({
   code: e instanceof HotdumpError ? e.code : fallbackCode,
   message: e instanceof HotdumpError ? e.shortMessage : ((e as Error)?.message ?? String(e)),
@@ -246,6 +248,15 @@ export async function finishBundle(
     message: headline(report),
     culprit: report.culprit,
     problems,
+    ...(report.fingerprint ? { fingerprint: report.fingerprint } : {}),
+    // A recovered panic starts its count here; the recorder raises it (capture/recovered.ts).
+    ...(report.recovered
+      ? {
+          recoveredBy: report.recovered.by,
+          count: bundle.meta.count ?? 1,
+          lastSeen: bundle.meta.lastSeen ?? report.process?.time ?? meta0Time(bundle),
+        }
+      : {}),
   };
   bundle.meta = meta;
   try {
@@ -268,6 +279,8 @@ export async function finishBundle(
           ? `${report.culprit.function} ${report.culprit.file}:${report.culprit.line}`
           : null,
         binarySha256: meta.binary?.sha256 ?? null,
+        fingerprint: report.fingerprint ?? null,
+        ...(meta.count ? { count: meta.count, lastSeen: meta.lastSeen ?? null } : {}),
       });
     } finally {
       if (!end.journal) journal.close();

@@ -13,6 +13,7 @@ import { FILE_MODE, type StoreLayout } from "./layout.js";
 export type EventName =
   | "build-start"
   | "build-ok"
+  | "unchanged"
   | "build-failed"
   | "started"
   | "ready"
@@ -74,6 +75,11 @@ export interface CrashRow {
   culprit: string | null;
   binarySha256: string | null;
   evicted: boolean;
+  /** The crash signature (absent for crashes journalled before signatures). */
+  fingerprint?: string | null;
+  /** A recovered panic's count and last time (a storm is one row). */
+  count?: number;
+  lastSeen?: string | null;
 }
 
 const SCHEMA = `
@@ -115,6 +121,23 @@ export interface OutboxRow {
   upload: PendingUpload | null;
 }
 
+/** Columns added after the first journals were written: added to an older journal when it is opened. */
+const ADDED_COLUMNS: Record<string, [string, string][]> = {
+  crashes: [
+    ["fingerprint", "TEXT"],
+    ["count", "INTEGER NOT NULL DEFAULT 1"],
+    ["last_seen", "TEXT"],
+  ],
+};
+
+function addMissingColumns(db: Database.Database): void {
+  for (const [table, cols] of Object.entries(ADDED_COLUMNS)) {
+    const have = new Set((db.pragma(`table_info(${table})`) as { name: string }[]).map((c) => c.name));
+    for (const [name, type] of cols)
+      if (!have.has(name)) db.exec(`ALTER TABLE ${table} ADD COLUMN ${name} ${type}`);
+  }
+}
+
 export interface Journal {
   append(e: EventInput): JournalEvent;
   newGeneration(g: Omit<GenerationRow, "n" | "createdAt">): GenerationRow;
@@ -127,6 +150,8 @@ export interface Journal {
     b: Pick<GenerationRow, "sha256" | "binary" | "goBuildId" | "gnuBuildId">,
   ): void;
   recordCrash(c: Omit<CrashRow, "evicted">): void;
+  /** A recovered panic seen again: its count and last time (one row for a storm). */
+  countCrash(id: string, count: number, lastSeen: string): void;
   markEvicted(ids: string[]): void;
   events(opts?: { sinceId?: number; limit?: number }): (JournalEvent & { id: number })[];
   /** The newest event's id (0 when there is none): one index lookup, not a read of the table. */
@@ -233,6 +258,7 @@ export function openJournal(layout: StoreLayout, opts: JournalOptions = {}): Jou
       db.pragma("journal_mode = WAL");
       db.pragma("synchronous = NORMAL");
       db.exec(SCHEMA);
+      addMissingColumns(db);
       // SQLite creates the file with the umask (0644) and gives -wal/-shm the main file's mode:
       // the journal names binaries and crash messages, so it is private like every bundle file.
       for (const f of [layout.journal, `${layout.journal}-wal`, `${layout.journal}-shm`])
@@ -253,11 +279,18 @@ export function openJournal(layout: StoreLayout, opts: JournalOptions = {}): Jou
   const updateGen = db.prepare(
     "UPDATE generations SET sha256 = ?, binary = ?, go_build_id = ?, gnu_build_id = ? WHERE n = ?",
   );
-  const upsertCrash = db.prepare(
-    `INSERT INTO crashes (id, ts, generation, outcome, signal, kind, message, culprit, binary_sha256)
-     VALUES (@id, @ts, @generation, @outcome, @signal, @kind, @message, @culprit, @binarySha256)
-     ON CONFLICT(id) DO UPDATE SET kind=excluded.kind, message=excluded.message, culprit=excluded.culprit`,
-  );
+  // Prepared on first use: a read-only journal written before the added columns has none of them.
+  let upsertStmt: Database.Statement | undefined;
+  const upsertCrash = () =>
+    (upsertStmt ??= db.prepare(
+      `INSERT INTO crashes (id, ts, generation, outcome, signal, kind, message, culprit, binary_sha256, fingerprint, count, last_seen)
+     VALUES (@id, @ts, @generation, @outcome, @signal, @kind, @message, @culprit, @binarySha256, @fingerprint, @count, @lastSeen)
+     ON CONFLICT(id) DO UPDATE SET kind=excluded.kind, message=excluded.message, culprit=excluded.culprit,
+       fingerprint=excluded.fingerprint`,
+    ));
+  let countStmt: Database.Statement | undefined;
+  const countCrash = () =>
+    (countStmt ??= db.prepare("UPDATE crashes SET count = ?, last_seen = ? WHERE id = ?"));
   // Held writes, oldest first. Each is a closure over the values it writes, so a retry writes
   // exactly what would have been written (same ts, same generation number).
   const held: (() => void)[] = [];
@@ -307,13 +340,16 @@ export function openJournal(layout: StoreLayout, opts: JournalOptions = {}): Jou
       hold(fn, e);
     }
   };
-  const outboxOn = db.prepare("SELECT 1 FROM settings WHERE key = 'outbox'");
+  // Prepared on first use too: a read-only journal of an older store has no outbox table.
+  let outboxOnStmt: Database.Statement | undefined;
+  const outboxOn = () => (outboxOnStmt ??= db.prepare("SELECT 1 FROM settings WHERE key = 'outbox'"));
   // One statement, so the crash is queued with the same write that records it.
-  const enqueueIfOn = db.prepare(
-    `INSERT OR IGNORE INTO outbox (crash_id, queued_at, next_try)
-     SELECT ?, ?, ? WHERE EXISTS (SELECT 1 FROM settings WHERE key = 'outbox')`,
-  );
-  const enqueue = db.prepare("INSERT OR IGNORE INTO outbox (crash_id, queued_at, next_try) VALUES (?, ?, ?)");
+  let enqueueIfOnStmt: Database.Statement | undefined;
+  const enqueueIfOn = () =>
+    (enqueueIfOnStmt ??= db.prepare(
+      `INSERT OR IGNORE INTO outbox (crash_id, queued_at, next_try)
+       SELECT ?, ?, ? WHERE EXISTS (SELECT 1 FROM settings WHERE key = 'outbox')`,
+    ));
   const toOutboxRow = (r: Record<string, unknown>): OutboxRow => ({
     crashId: r.crash_id as string,
     queuedAt: r.queued_at as string,
@@ -387,23 +423,31 @@ export function openJournal(layout: StoreLayout, opts: JournalOptions = {}): Jou
       write(() => updateGen.run(b.sha256, b.binary, b.goBuildId, b.gnuBuildId, n));
     },
     recordCrash(c) {
+      const row = { fingerprint: null, count: 1, lastSeen: null, ...c };
       const now = new Date().toISOString();
       write(() =>
         db.transaction(() => {
-          upsertCrash.run(c);
-          enqueueIfOn.run(c.id, now, now);
+          upsertCrash().run(row);
+          enqueueIfOn().run(c.id, now, now);
         })(),
       );
+    },
+    countCrash(id, count, lastSeen) {
+      write(() => countCrash().run(count, lastSeen, id));
     },
     enableOutbox() {
       db.prepare("INSERT OR IGNORE INTO settings (key, value) VALUES ('outbox', ?)").run(
         new Date().toISOString(),
       );
     },
-    outboxEnabled: () => outboxOn.get() !== undefined,
+    outboxEnabled: () => outboxOn().get() !== undefined,
     enqueue(crashId) {
       const now = new Date().toISOString();
-      enqueue.run(crashId, now, now);
+      db.prepare("INSERT OR IGNORE INTO outbox (crash_id, queued_at, next_try) VALUES (?, ?, ?)").run(
+        crashId,
+        now,
+        now,
+      );
     },
     outbox({ due } = {}) {
       const rows = due
@@ -496,6 +540,10 @@ export function openJournal(layout: StoreLayout, opts: JournalOptions = {}): Jou
           culprit: r.culprit as string | null,
           binarySha256: r.binary_sha256 as string | null,
           evicted: Boolean(r.evicted),
+          // Older journals opened read-only have none of these columns.
+          fingerprint: (r.fingerprint as string | null | undefined) ?? null,
+          count: (r.count as number | null | undefined) ?? 1,
+          lastSeen: (r.last_seen as string | null | undefined) ?? null,
         }),
       );
     },

@@ -3,7 +3,7 @@
  * test/delve.test.ts gets the dlvcrash fixture's `secret="tok-12345"`), so every directory is 0700 and every file 0600; binaries are 0500: `run` starts
  * them from the store, and nothing may change them.
  *
- *   <store>/binaries/<sha256>     content-addressed copies of every binary that ran
+ *   <store>/binaries/<sha256>/<name>  every binary that ran, by content, under its own name
  *   <store>/crashes/<id>/         one bundle per crash or snapshot (meta.json, core.zst, ...)
  *   <store>/journal.db            SQLite (WAL): every build, generation and crash event
  *   <store>/cache/                decompressed cores for a debugger, removed after use

@@ -42,7 +42,7 @@ export const crashMetaSchema = z.looseObject({
   createdAt: z.string(),
   startedAt: z.string().optional(),
   endedAt: z.string().optional(),
-  outcome: z.enum(["crash", "exit", "killed"]),
+  outcome: z.enum(["crash", "exit", "killed", "recovered"]),
   pid: z.number().int().optional(),
   exitCode: z.number().int().nullable(),
   signal: z.string().nullable(),
@@ -57,6 +57,10 @@ export const crashMetaSchema = z.looseObject({
   message: z.string().optional(),
   culprit: reportSchema.shape.culprit.optional(),
   problems: z.array(z.object({ code: z.string(), message: z.string() })),
+  fingerprint: z.string().optional(),
+  recoveredBy: reportSchema.shape.recovered.unwrap().shape.by.optional(),
+  count: z.number().int().optional(),
+  lastSeen: z.string().optional(),
 });
 
 // Both directions; the index signature of a loose object left out.

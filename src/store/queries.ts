@@ -23,6 +23,12 @@ export interface CrashListing {
   evicted: boolean;
   dir: string | null;
   error?: string;
+  /** The crash signature; null for crashes stored before signatures. */
+  fingerprint: string | null;
+  /** How many times it happened: 1, or a recovered panic's storm count. */
+  count: number;
+  /** When it last happened (a recovered panic's storm), else its time. */
+  lastSeen: string | null;
 }
 
 /** Bundles on disk, plus crashes the journal still counts after their bundle was evicted. */
@@ -50,6 +56,9 @@ export function listCrashes(storeDir: string): CrashListing[] {
       evicted: false,
       dir: b.dir,
       ...(b.error ? { error: b.error } : {}),
+      fingerprint: b.meta?.fingerprint ?? null,
+      count: b.meta?.count ?? 1,
+      lastSeen: b.meta?.lastSeen ?? b.meta?.createdAt ?? null,
     };
   });
   if (existsSync(layout.journal)) {
@@ -73,6 +82,9 @@ export function listCrashes(storeDir: string): CrashListing[] {
             buildIdMatch: null,
             evicted: true,
             dir: null,
+            fingerprint: c.fingerprint ?? null,
+            count: c.count ?? 1,
+            lastSeen: c.lastSeen ?? c.ts,
           });
     } finally {
       j.close();
@@ -124,7 +136,10 @@ export function listGenerations(storeDir: string): GenerationListing[] {
         status: last?.event ?? "built",
         restarts: Math.max(0, starts.length - 1),
         pids: [...new Set(pids)],
-        crashIds: mine.filter((e) => e.event === "crash" && e.crashId).map((e) => e.crashId as string),
+        // Recovered panics are records of their generation too (it kept running).
+        crashIds: mine
+          .filter((e) => (e.event === "crash" || e.event === "recovered-panic") && e.crashId)
+          .map((e) => e.crashId as string),
       };
     });
   } finally {

@@ -79,7 +79,7 @@ export function enforceBudget(
     for (const sha of readdirSync(layout.binaries)) {
       if (referenced.has(sha) || !/^[0-9a-f]{64}$/.test(sha)) continue;
       used -= binSize(sha);
-      rmSync(join(layout.binaries, sha), { force: true });
+      rmSync(join(layout.binaries, sha), { recursive: true, force: true });
       removedBinaries.push(sha);
     }
   }
@@ -110,7 +110,12 @@ export function runningFromStore(layout: StoreLayout): string[] {
       continue; // gone, a kernel thread, or not ours to see
     }
     if (!exe.startsWith(prefix)) continue;
-    const sha = exe.slice(prefix.length).replace(/ \(deleted\)$/, "");
+    // binaries/<sha256>/<name> (binaries/<sha256> in stores written before programs kept their names).
+    const sha =
+      exe
+        .slice(prefix.length)
+        .replace(/ \(deleted\)$/, "")
+        .split("/")[0] ?? "";
     if (/^[0-9a-f]{64}$/.test(sha)) out.add(sha);
   }
   return [...out];

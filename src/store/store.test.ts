@@ -1,10 +1,10 @@
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { archiveBinary } from "./binaries.js";
+import { archiveBinary, binaryPath, programName } from "./binaries.js";
 import { type CrashMeta, createBundle, listBundles, openBundle, writeBundleFile } from "./bundle.js";
 import { compressFile, decompressFile } from "./compress.js";
 import { openJournal } from "./journal.js";
@@ -116,6 +116,31 @@ describe("store", () => {
     } finally {
       child.kill("SIGKILL");
     }
+  });
+
+  it("keeps each binary under its hash by the program's name, and still reads an older store's hash-named file", async () => {
+    const layout = fresh();
+    const a = await archiveBinary(layout, "/bin/sleep");
+    expect(a.path).toBe(join(layout.binaries, a.sha256, "sleep"));
+    expect(binaryPath(layout, a.sha256)).toBe(a.path);
+    // Started from the store, the process is named after the program, not the hash.
+    const child = spawn(a.path, ["30"], { stdio: "ignore" });
+    try {
+      await new Promise((r) => child.once("spawn", r));
+      expect(readFileSync(`/proc/${child.pid}/comm`, "utf8").trim()).toBe("sleep");
+      expect(readFileSync(`/proc/${child.pid}/cmdline`, "utf8").split("\0")[0]).toBe(a.path);
+    } finally {
+      child.kill("SIGKILL");
+    }
+    // /proc/self/fd/N names the file it links to.
+    expect(programName("/proc/self/exe")).toBe("node");
+    // An older store: binaries/<sha256> is the file itself. Found, and not copied again.
+    const old = ensureStore(join(mkdtempSync(join(tmpdir(), "hotdump-store-")), ".hotdump"));
+    const sha = createHash("sha256").update(readFileSync("/bin/true")).digest("hex");
+    writeFileSync(join(old.binaries, sha), readFileSync("/bin/true"), { mode: 0o500 });
+    expect(binaryPath(old, sha)).toBe(join(old.binaries, sha));
+    const again = await archiveBinary(old, "/bin/true");
+    expect(again).toMatchObject({ path: join(old.binaries, sha), added: false });
   });
 
   it("writes a .gitignore that keeps the whole store out of git", () => {

@@ -4,6 +4,7 @@
  * maps to the exact build that caused it even after later builds. A failed build leaves the
  * running generation alone.
  */
+import { statSync } from "node:fs";
 import { relative } from "node:path";
 import type { BuildResult, GoBuilder } from "../build/index.js";
 import { createBuildQueue } from "../build/queue.js";
@@ -40,12 +41,36 @@ export function createDevSession(o: DevSessionOptions): DevSession {
   const { config, sink, logger } = o;
   let watcher: Watcher | null = null;
   let stopped = false;
+  /** The build last deployed: an identical rebuild of it is no new generation. */
+  let deployed: { generation: number; sha256: string; binary: string } | null = null;
+  /** The deployed generation is up (not crashed, not stopped for a deploy). */
+  const serving = () =>
+    deployed !== null &&
+    o.supervisor.current?.generation === deployed.generation &&
+    o.supervisor.current.state === "ready";
+  /**
+   * Whether a freshly linked binary may be the one serving: same size. A different size is a
+   * different binary, so the serving generation may start stopping before the hash is known
+   * (supervisor.stopBeforeDeploy); the same size waits for the hash.
+   */
+  const maybeUnchanged = (linked: string) => {
+    if (!deployed || !serving()) return false;
+    try {
+      return statSync(linked).size === statSync(deployed.binary).size;
+    } catch {
+      return false;
+    }
+  };
 
   const queue = createBuildQueue<void>({
     run: async (changed) => {
       if (stopped) return;
       sink.emit({ event: "build-start", changed });
-      const r = await o.builder.build(changed, { onLinked: () => o.supervisor.stopBeforeDeploy() });
+      const r = await o.builder.build(changed, {
+        onLinked: (linked) => {
+          if (!maybeUnchanged(linked)) o.supervisor.stopBeforeDeploy();
+        },
+      });
       if (!r.ok) {
         sink.emit({
           event: "build-failed",
@@ -56,6 +81,19 @@ export function createDevSession(o: DevSessionOptions): DevSession {
         });
         o.onBuildFailed?.(r);
         if (o.supervisor.current) logger.info(`generation ${o.supervisor.current.generation} keeps running`);
+        return;
+      }
+      // Go builds are reproducible: a save that changed nothing the compiler sees (a comment's
+      // words, a touched file) links the same bytes. Restarting for it would only drop state.
+      if (deployed && r.sha256 === deployed.sha256 && serving()) {
+        sink.emit({
+          event: "unchanged",
+          generation: deployed.generation,
+          sha256: r.sha256,
+          ms: Math.round(r.durationMs),
+          changed,
+        });
+        logger.info(`binary unchanged: generation ${deployed.generation} keeps serving`);
         return;
       }
       const g = o.journal.newGeneration({
@@ -79,12 +117,17 @@ export function createDevSession(o: DevSessionOptions): DevSession {
         ? `${changed.slice(0, 3).join(", ")}${changed.length > 3 ? ` +${changed.length - 3}` : ""}`
         : "start";
       logger.info(`generation ${g.n} built in ${Math.round(r.durationMs)} ms (${what})`);
+      deployed = { generation: g.n, sha256: r.sha256, binary: r.binaryPath };
       const d = await o.supervisor.deploy({
         generation: g.n,
         binary: r.binaryPath,
         sha256: r.sha256,
         identity: r.identity,
       });
+      if (d.ok && !stopped)
+        logger.info(
+          `generation ${d.generation} is serving (pid ${d.pid}, ready in ${Math.round(d.readyMs)} ms)`,
+        );
       // A crash or exit before ready was already told (summary + restart line); say the rest.
       if (!d.ok && !stopped && !d.crashId && !d.reason.startsWith("exited"))
         logger.warn(`generation ${g.n} did not become ready: ${d.reason}`);

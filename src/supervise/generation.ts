@@ -5,7 +5,10 @@
  */
 import { closeSync, openSync } from "node:fs";
 import { raceMessage } from "../analyze/race/index.js";
+import { signatureOf } from "../analyze/signature.js";
+import type { RecoveredPanic } from "../analyze/traceback/recovered.js";
 import type { Captured, CrashFacts } from "../capture/capture.js";
+import type { RecoveredRecorder } from "../capture/recovered.js";
 import type { BinaryIdentity } from "../elf/index.js";
 import {
   archiveBinary,
@@ -37,7 +40,7 @@ export interface StartedProgram {
   /** Its path as the kernel names it (/proc/PID/exe). */
   path: string;
   sha256: string;
-  /** The copy in the store (binaries/<sha256>), or null when the store refused it. */
+  /** The copy in the store (binaries/<sha256>/<name>), or null when the store refused it. */
   archived: string | null;
   identity: BinaryIdentity | null;
 }
@@ -96,6 +99,8 @@ export interface GenerationContext {
   /** Set the crash's core aside before anything restarts (run). */
   claim: (facts: CrashFacts) => Promise<CrashFacts["claimed"]>;
   capture: (facts: CrashFacts, generation: number) => Promise<Captured>;
+  /** Records the panics it recovers (capture/recovered.ts): a bundle each, a count for repeats. */
+  recorder?: RecoveredRecorder;
   onOutput?: (generation: number, stream: "stdout" | "stderr", line: string) => void;
   onCrash?: (generation: number, c: Captured) => void;
   onProgram?: (generation: number, p: StartedProgram) => void;
@@ -130,20 +135,22 @@ export async function startGeneration(build: Build, run: number, o: GenerationCo
     });
   }
   const lines = new Set<(line: string) => void>();
-  const recovered = createRecoveredPanicWatcher((p) => {
-    o.emit({
-      event: "recovered-panic",
+  const onRecovered = (p: RecoveredPanic, text: string) =>
+    o.recorder?.record(p, text, {
       generation: build.generation,
-      pid: child.pid ?? null,
-      message: p.message,
-      culprit: p.culprit,
-      remoteAddr: p.remoteAddr,
+      pid: child.pid ?? 0,
+      startedAt,
+      cmdline: argv,
+      cwd: o.cwd,
+      envNames: Object.keys(env).sort(),
+      binary: { path: build.binary, archived: build.binary, sha256: build.sha256, identity: build.identity },
+      stdoutTail: child.stdoutTail.toString(),
     });
-    const where = p.culprit ? ` at ${p.culprit.function} ${p.culprit.file}:${p.culprit.line}` : "";
-    o.logger.warn(
-      `generation ${build.generation} recovered a panic in an HTTP handler: ${p.message}${where} (it keeps serving)`,
-    );
-  });
+  // echo logs through its logger on stdout, the others on stderr: one watcher per stream.
+  const recovered = {
+    stdout: createRecoveredPanicWatcher(onRecovered),
+    stderr: createRecoveredPanicWatcher(onRecovered),
+  };
   // A race the detector survived (GORACE halt_on_error=0, the default) is recorded as it is
   // printed; the generation may run on for hours, or exit 66 later and become a crash.
   const races = createRaceWatcher((r, n) => {
@@ -155,6 +162,9 @@ export async function startGeneration(build: Build, run: number, o: GenerationCo
       message,
       culprit: r.culprit,
       count: n,
+      // The same fingerprint as the report of a run the race ends (kind race, its first access).
+      fingerprint: signatureOf({ kind: "race", message, culprit: r.culprit, goroutine: null, races: [r] })
+        .fingerprint,
     });
     const where = r.culprit ? ` (${r.culprit.function} ${r.culprit.file}:${r.culprit.line})` : "";
     o.logger.warn(`generation ${build.generation}: ${message}${where}`);
@@ -162,10 +172,8 @@ export async function startGeneration(build: Build, run: number, o: GenerationCo
   const splitter = (stream: "stdout" | "stderr") =>
     new LineSplitter((line) => {
       o.onOutput?.(build.generation, stream, line);
-      if (stream === "stderr") {
-        recovered.line(line);
-        races.line(line);
-      }
+      recovered[stream].line(line);
+      if (stream === "stderr") races.line(line);
       for (const l of lines) l(line);
     });
   const out = splitter("stdout");
@@ -227,7 +235,8 @@ export async function startGeneration(build: Build, run: number, o: GenerationCo
     notify?.close();
     out.flush();
     err.flush();
-    recovered.flush();
+    recovered.stdout.flush();
+    recovered.stderr.flush();
     if (child.pid !== undefined) o.storeWrite("running.json", forgetRunning(o.layout, child.pid));
     const expected = g.state === "stopping";
     g.expected = expected;

@@ -22,7 +22,7 @@
  */
 export interface Build {
   generation: number;
-  /** The binary in the store (binaries/<sha256>): never the developer's build output. */
+  /** The binary in the store (binaries/<sha256>/<name>): never the developer's build output. */
   binary: string;
   sha256: string;
   identity: import("../elf/index.js").BinaryIdentity | null;

@@ -19,12 +19,6 @@ import { type BinaryIdentity, readBinaryIdentity } from "../elf/index.js";
 import { HotdumpError } from "../errors.js";
 import { isPackageDirectory } from "./resolveCommand.js";
 
-export interface PreflightOptions {
-  allowStripped?: boolean;
-  /** Expected SHA-256 (hex). When absent, a checksum file beside the binary is used if present. */
-  sha256?: string;
-}
-
 const refuse = (code: string, msg: string) => new HotdumpError("supervise", code, msg);
 
 /**
@@ -55,7 +49,7 @@ function shebang(path: string): string | null {
   return head.startsWith("#!") ? head.slice(2).split("\n")[0]!.trim() : null;
 }
 
-export async function preflightStart(path: string, o: PreflightOptions = {}): Promise<StartKind> {
+export async function preflightStart(path: string): Promise<StartKind> {
   if (!existsSync(path)) throw refuse("E_PREFLIGHT_MISSING", `${path} does not exist`);
   if (statSync(path).isDirectory()) throw isPackageDirectory(path, "E_PREFLIGHT_NOT_A_FILE", "supervise");
   const interpreter = shebang(path);
@@ -70,10 +64,10 @@ export async function preflightStart(path: string, o: PreflightOptions = {}): Pr
   const id = await readBinaryIdentity(path);
   if (id.isElf && !id.goVersion && (SHELLS.has(basename(path)) || SHELLS.has(basename(realpathSync(path)))))
     return { kind: "shell" };
-  return { kind: "go", identity: await preflightBinary(path, o) };
+  return { kind: "go", identity: await preflightBinary(path) };
 }
 
-export async function preflightBinary(path: string, o: PreflightOptions = {}): Promise<BinaryIdentity> {
+export async function preflightBinary(path: string): Promise<BinaryIdentity> {
   if (!existsSync(path)) throw refuse("E_PREFLIGHT_MISSING", `${path} does not exist`);
   if (statSync(path).isDirectory()) throw isPackageDirectory(path, "E_PREFLIGHT_NOT_A_FILE", "supervise");
   const id = await readBinaryIdentity(path);
@@ -91,13 +85,16 @@ export async function preflightBinary(path: string, o: PreflightOptions = {}): P
       "E_PREFLIGHT_NOT_GO",
       `${path} is not a Go program (no Go build info): hotdump supervises Go services, or a script or sh -c that starts one`,
     );
-  if (!id.hasDwarf && !o.allowStripped)
-    throw refuse(
-      "E_PREFLIGHT_STRIPPED",
-      `${path} has no DWARF (built with -ldflags='-s -w'): its crashes could not be analysed; rebuild without -s -w or pass --allow-stripped`,
-    );
   return id;
 }
+
+/**
+ * A stripped binary (-ldflags='-s -w') runs, and its crashes are still explained: the traceback
+ * Go prints names every frame (function, file, line) without DWARF; only the core's locals and
+ * decoded values are out of reach. Said once, not refused (`exec` never refused one either).
+ */
+export const strippedNote = (path: string) =>
+  `${path} has no DWARF (built with -ldflags='-s -w'): crash reports will come from the traceback, without locals from the core (rebuild without -s -w for those; --allow-stripped silences this)`;
 
 /** The expected checksum: the flag, else `<binary>.sha256` beside it, else none. */
 export function expectedSha256(path: string, flag?: string): string | null {

@@ -12,7 +12,13 @@ import { HotdumpError } from "../errors.js";
 import { archiveBinary, type EventInput, type JournalEvent, sha256File } from "../store/index.js";
 import type { Logger } from "../util/log.js";
 import { serveControl } from "./control.js";
-import { checksumMismatch, expectedSha256, preflightStart, type StartKind } from "./preflight.js";
+import {
+  checksumMismatch,
+  expectedSha256,
+  preflightStart,
+  type StartKind,
+  strippedNote,
+} from "./preflight.js";
 import { resolveCommand } from "./resolveCommand.js";
 import {
   announceListening,
@@ -181,6 +187,9 @@ function createReload(
   { layout, journal, sink, logger }: ReturnType<typeof openSupervisorStore>,
 ): (first?: boolean) => Promise<ReloadResult> {
   let told: StartKind["kind"] | null = null;
+  const warnedStripped = new Set<string>();
+  /** The Go binary deployed last that served: an identical one is no new generation. */
+  let serving: { generation: number; sha256: string } | null = null;
   const said = (r: DeployResult): DeployResult => {
     if (r.ok)
       logger.info(
@@ -219,7 +228,7 @@ function createReload(
   };
   return async (first = false) => {
     try {
-      const start = await preflightStart(binaryPath, { allowStripped: o.allowStripped });
+      const start = await preflightStart(binaryPath);
       if (start.kind !== "go") return await deployScript(start.kind);
       const identity = start.identity;
       const want = expectedSha256(binaryPath, o.sha256);
@@ -232,6 +241,23 @@ function createReload(
         return { sha256: await sha256File(binaryPath), path: binaryPath };
       });
       if (want && stored.sha256 !== want) throw checksumMismatch(binaryPath, want, stored.sha256);
+      if (!identity.hasDwarf && !o.allowStripped && !warnedStripped.has(stored.sha256)) {
+        warnedStripped.add(stored.sha256);
+        logger.warn(strippedNote(binaryPath));
+      }
+      // The same bytes as the generation serving: nothing to deploy (a deploy tool that copies
+      // the same release again, a SIGHUP for nothing).
+      const cur = supervisor.current;
+      if (
+        serving?.sha256 === stored.sha256 &&
+        cur?.generation === serving.generation &&
+        cur.state === "ready" &&
+        (supervisor.phase === "serving" || supervisor.phase === "baking")
+      ) {
+        logger.info(`binary unchanged: generation ${cur.generation} keeps serving`);
+        sink.emit({ event: "unchanged", generation: cur.generation, sha256: stored.sha256 });
+        return { ok: true, generation: cur.generation, pid: cur.pid ?? 0, readyMs: 0 };
+      }
       const g = journal.newGeneration({
         sha256: stored.sha256,
         binary: stored.path,
@@ -242,10 +268,12 @@ function createReload(
         source: "run",
       });
       const build: Build = { generation: g.n, binary: stored.path, sha256: stored.sha256, identity };
-      return said(await supervisor.deploy(build));
+      const r = said(await supervisor.deploy(build));
+      if (r.ok) serving = { generation: r.generation, sha256: stored.sha256 };
+      return r;
     } catch (e) {
       if (!(e instanceof HotdumpError)) throw e;
-      // The first binary refused (missing, stripped, not Go, wrong checksum): nothing serves and
+      // The first binary refused (missing, not Go, wrong checksum): nothing serves and
       // nothing would until someone reloads, so say it and exit non-zero rather than wait forever.
       if (first) throw e;
       logger.error(e.shortMessage);

@@ -4,8 +4,11 @@
  */
 import type { Writable } from "node:stream";
 import type { AnalyzeOptions } from "../analyze/analyze.js";
+import { signatureOf } from "../analyze/signature.js";
+import type { RecoveredPanic } from "../analyze/traceback/recovered.js";
 import { type Captured, captureCrash } from "../capture/capture.js";
 import { snapshotAfterExec } from "../capture/processFacts.js";
+import { createRecoveredRecorder } from "../capture/recovered.js";
 import type { Report } from "../contracts/report.js";
 import { type BinaryIdentity, readBinaryIdentity } from "../elf/index.js";
 import { HotdumpError } from "../errors.js";
@@ -17,6 +20,7 @@ import type { DescendantTracker } from "./descendants.js";
 import { type ProcessHost, systemHost } from "./host.js";
 import type { Ended } from "./outcome.js";
 import { createRaceWatcher } from "./race.js";
+import { createRecoveredPanicWatcher } from "./recovered.js";
 import { resolveCommand } from "./resolveCommand.js";
 
 export interface RunOnceOptions {
@@ -46,6 +50,8 @@ export interface RunOnceResult {
   storeProblem?: HotdumpError;
   /** The process that crashed: the child itself, or a descendant (go run, sh -c, a script, make). */
   crashed?: CrashedSummary;
+  /** Panics it recovered and went on from (one record per signature, with how many times). */
+  recovered: { crashId: string | null; by: string; message: string; fingerprint: string | null }[];
 }
 
 export type { CrashedSummary };
@@ -80,7 +86,58 @@ export async function runOnce(o: RunOnceOptions): Promise<RunOnceResult> {
 
   const startedAt = new Date();
   const races = createRaceWatcher();
-  const stderrLines = new LineSplitter((l) => races.line(l));
+  // A panic the program recovered (an HTTP handler's) is a record even when the program then exits
+  // 0: a bundle without core, counted when it repeats.
+  const recoveredPanics: RunOnceResult["recovered"] = [];
+  const recorder = layout
+    ? createRecoveredRecorder({
+        layout,
+        capture: (facts) => captureCrash(facts, { layout, logger: o.logger }),
+        emit: (e) => {
+          recoveredPanics.push({
+            crashId: e.crashId ?? null,
+            by: String(e.by),
+            message: String(e.message ?? ""),
+            fingerprint: typeof e.fingerprint === "string" ? e.fingerprint : null,
+          });
+        },
+        logger: o.logger,
+        fingerprint: (r) => signatureOf(r).fingerprint,
+      })
+    : null;
+  let unrecorded = false;
+  const onRecovered = (p: RecoveredPanic, text: string) => {
+    if (!recorder) {
+      // No store: said once, so the panic is at least not silent.
+      if (!unrecorded)
+        o.logger.warn(
+          `the program recovered a panic (${p.form}): ${p.message}; not recorded, the store cannot be written`,
+        );
+      unrecorded = true;
+      return;
+    }
+    recorder.record(p, text, {
+      generation: null,
+      pid: child.pid ?? 0,
+      startedAt,
+      cmdline: [program, ...o.args],
+      cwd: o.cwd,
+      envNames: Object.keys(o.env).sort(),
+      binary: {
+        path: program,
+        ...(archived ? { archived: archived.path, sha256: archived.sha256 } : {}),
+        identity,
+      },
+      stdoutTail: child.stdoutTail.toString(),
+    });
+  };
+  const recoveredOut = createRecoveredPanicWatcher(onRecovered);
+  const recoveredErr = createRecoveredPanicWatcher(onRecovered);
+  const stdoutLines = new LineSplitter((l) => recoveredOut.line(l));
+  const stderrLines = new LineSplitter((l) => {
+    races.line(l);
+    recoveredErr.line(l);
+  });
   const host = o.host ?? systemHost;
   const child = host.launch({
     command: program,
@@ -89,7 +146,10 @@ export async function runOnce(o: RunOnceOptions): Promise<RunOnceResult> {
     env: o.env,
     stdin: "inherit",
     tailBytes: o.tailBytes ?? 256 * 1024,
-    onStdout: (c) => o.stdout.write(c),
+    onStdout: (c) => {
+      o.stdout.write(c);
+      stdoutLines.push(c);
+    },
     onStderr: (c) => {
       o.stderr.write(c);
       stderrLines.push(c);
@@ -114,7 +174,10 @@ export async function runOnce(o: RunOnceOptions): Promise<RunOnceResult> {
   );
   for (const [s, h] of handlers) process.on(s, h);
   const end = await child.stopped;
+  stdoutLines.flush();
   stderrLines.flush();
+  recoveredOut.flush();
+  recoveredErr.flush();
   for (const [s, h] of handlers) process.off(s, h);
   if (end.error && child.pid === undefined)
     throw new HotdumpError("exec", "E_EXEC_SPAWN", `could not start ${o.command}: ${end.error.message}`, {
@@ -156,8 +219,10 @@ export async function runOnce(o: RunOnceOptions): Promise<RunOnceResult> {
       tracker?.release();
     }
   }
+  await recorder?.flush();
   return {
     ended,
+    recovered: recoveredPanics,
     ...(summary ? { crashed: summary } : {}),
     pid: child.pid,
     crash,

@@ -5,7 +5,9 @@
  * processes in milliseconds.
  */
 import { join } from "node:path";
+import { signatureOf } from "../analyze/signature.js";
 import { type Captured, type CrashFacts, captureCrash, claimCore } from "../capture/capture.js";
+import { createRecoveredRecorder } from "../capture/recovered.js";
 import type { Report } from "../contracts/report.js";
 import {
   defaultBudget,
@@ -211,6 +213,21 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
         })),
     o.logger,
   );
+  // A panic the service recovered is a bundle without core; the same one again only counts.
+  const recorder = createRecoveredRecorder({
+    layout: o.layout,
+    ...(o.journal ? { journal: o.journal } : {}),
+    capture: (facts) =>
+      captureCrash(facts, {
+        layout: o.layout,
+        pinnedBinaries: state.good ? [state.good.sha256] : [],
+        ...(budget ? { budget } : {}),
+        ...(o.journal ? { journal: o.journal } : {}),
+      }),
+    emit: o.emit,
+    logger: o.logger,
+    fingerprint: (r) => signatureOf(r).fingerprint,
+  });
 
   // ---- events in, effects out ------------------------------------------------------------
   const inbox: MachineEvent[] = [];
@@ -462,6 +479,7 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
         storeWrite,
         claim: o.claim ?? claimCore,
         capture: captures.queue,
+        recorder,
         ...(o.onOutput ? { onOutput: o.onOutput } : {}),
         ...(o.onCrash ? { onCrash: o.onCrash } : {}),
         ...(o.onProgram ? { onProgram: o.onProgram } : {}),
@@ -695,6 +713,7 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
       steering.stop();
       // Every crash captured (each within its deadline) before the supervisor exits.
       await captures.idle();
+      await recorder.flush();
     },
   };
 }

@@ -4,6 +4,7 @@
  * reader sees every commit of a supervisor in another process on its next query.
  */
 import { existsSync } from "node:fs";
+import { listSignatureGroups, type SignatureGroup } from "../analyze/signatureGroups.js";
 import type { Report } from "../contracts/report.js";
 import { HotdumpError } from "../errors.js";
 import { siteClassText } from "../report/present.js";
@@ -34,6 +35,8 @@ export interface Overview {
   generations: GenerationRow[];
   events: UiEvent[];
   crashes: CrashListing[];
+  /** The crashes by signature, with where each first appeared (`hotdump crashes`). */
+  signatures: SignatureGroup[];
 }
 
 export interface CrashDetail {
@@ -76,7 +79,11 @@ export function createJournalReader(layout: StoreLayout): JournalReader {
   };
 }
 
-export function overview(layout: StoreLayout, journal: Journal | null, lastEventId: number): Overview {
+export async function overview(
+  layout: StoreLayout,
+  journal: Journal | null,
+  lastEventId: number,
+): Promise<Overview> {
   const events = journal ? journal.events({ sinceId: Math.max(0, lastEventId - OVERVIEW_EVENTS) }) : [];
   return {
     store: layout.root,
@@ -85,6 +92,7 @@ export function overview(layout: StoreLayout, journal: Journal | null, lastEvent
     generations: journal ? journal.generations() : [],
     events,
     crashes: withGenerations(listCrashes(layout.root), events),
+    signatures: await listSignatureGroups(layout.root),
   };
 }
 
@@ -92,7 +100,11 @@ export function overview(layout: StoreLayout, journal: Journal | null, lastEvent
 function withGenerations(crashes: CrashListing[], events: UiEvent[]): CrashListing[] {
   const gen = new Map<string, number>();
   for (const e of events)
-    if (e.event === "crash" && e.crashId && typeof e.generation === "number")
+    if (
+      (e.event === "crash" || e.event === "recovered-panic") &&
+      e.crashId &&
+      typeof e.generation === "number"
+    )
       gen.set(e.crashId, e.generation);
   return crashes.map((c) =>
     c.generation === null && gen.has(c.id) ? { ...c, generation: gen.get(c.id)! } : c,

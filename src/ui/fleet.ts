@@ -77,6 +77,8 @@ export async function fleetOverview(view: FleetView): Promise<FleetOverview> {
     lastEventId: 0,
     generations: [],
     events: [],
+    // The fleet's groups are its issues (below): the local signatures table stays empty.
+    signatures: [],
     issues,
     crashes: crashes.map((c) => ({
       id: fleetRef(c.host, c.id),
@@ -95,6 +97,8 @@ export async function fleetOverview(view: FleetView): Promise<FleetOverview> {
       buildIdMatch: null,
       evicted: false,
       dir: null,
+      count: 1,
+      lastSeen: null,
     })),
   };
 }

@@ -239,7 +239,17 @@ export async function createUiServer(opts: UiServerOptions): Promise<UiServer> {
     const p = (req.url ?? "/").split("?")[0]!;
     const st = Object.hasOwn(statics, p) ? statics[p] : undefined;
     if (st) return send(res, 200, st.type, files.get(st.file)!);
-    if (p === "/api/overview") return sendJson(res, 200, overview(layout, reader.get(), feed.lastId()));
+    if (p === "/api/overview") {
+      // Signatures read each first generation's build info (vcs.revision) from its binary: async.
+      void overview(layout, reader.get(), feed.lastId()).then(
+        (o) => sendJson(res, 200, o),
+        (e: Error) => {
+          opts.logger?.warn(`ui: ${req.method} ${url.pathname}: ${e.message}`);
+          if (!res.headersSent) sendError(res, 500, "E_UI_INTERNAL", "internal error");
+        },
+      );
+      return;
+    }
     if (p === "/api/events")
       return feed.subscribe(req, res, Number(url.searchParams.get("since") ?? 0) || 0, baseHeaders);
     const m = /^\/api\/crashes\/([^/]+)(?:\/([^/]+))?$/.exec(p);

@@ -71,6 +71,33 @@ export function buildDepcrash(): string {
 }
 
 /**
+ * test/fixtures/recovered is its own module whose services use chi, gin, echo and grpc-go with
+ * go-grpc-middleware (from the module proxy, pinned by its go.sum): one service per directory,
+ * each recovering a handler's panic in its framework's own way. Cached like buildGoFixture.
+ */
+export function buildRecoveredFixture(name: string): string {
+  const dir = resolve(FIXTURES, "recovered");
+  const h = createHash("sha256");
+  for (const f of readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => join(e.parentPath, e.name))
+    .sort())
+    h.update(f).update(readFileSync(f));
+  const outDir = join(tmpdir(), "hotdump-test-go");
+  mkdirSync(outDir, { recursive: true });
+  const out = join(outDir, `recovered-${name}-${h.digest("hex").slice(0, 16)}`);
+  if (existsSync(out)) return out;
+  const tmp = `${out}.${process.pid}.tmp`;
+  execFileSync("go", ["build", "-gcflags=all=-N -l", "-o", tmp, `./${name}`], {
+    cwd: dir,
+    stdio: ["ignore", "ignore", "pipe"],
+    env: { ...process.env, CGO_ENABLED: "0", GOFLAGS: "-buildvcs=false" },
+  });
+  renameSync(tmp, out);
+  return out;
+}
+
+/**
  * test/fixtures/hangsvc is its own module importing github.com/coreos/go-systemd/v22 from the
  * module proxy (`make test` downloads it: .tools/gomod.ok); its go.sum pins it. `version` is
  * what it answers ("v<version> pid N").

@@ -37,6 +37,12 @@ export async function renderOverview() {
     ),
     h(
       "section",
+      { "aria-labelledby": "sg-h" },
+      h("h2", { id: "sg-h" }, "Signatures"),
+      h("div", { id: "signaturelist" }, signatureTable(o.signatures)),
+    ),
+    h(
+      "section",
       { "aria-labelledby": "cl-h" },
       h("h2", { id: "cl-h" }, "Crashes"),
       h("div", { id: "crashlist" }, crashTable(o.crashes)),
@@ -167,8 +173,10 @@ export function refreshOverviewParts() {
     if (isFleet(o)) return void renderFleetOverview(o);
     const tl = document.getElementById("timeline");
     const cl = document.getElementById("crashlist");
+    const sl = document.getElementById("signaturelist");
     for (const [el, content] of /** @type {[HTMLElement | null, import("./dom.js").Child][]} */ ([
       [tl, timeline(o)],
+      [sl, signatureTable(o.signatures)],
       [cl, crashTable(o.crashes, known)],
     ])) {
       if (!el) continue;
@@ -234,4 +242,70 @@ function crashTable(crashes, known) {
       ),
     ),
   );
+}
+
+/**
+ * The same bug once, with its count and where it first appeared (as `hotdump crashes` prints it).
+ * @param {Overview["signatures"]} groups
+ */
+function signatureTable(groups) {
+  if (!groups || groups.length === 0) return h("p", { class: "muted" }, "No signatures yet.");
+  return h(
+    "table",
+    { id: "signatures" },
+    h("caption", { class: "muted" }, "Each bug once, newest first"),
+    h(
+      "thead",
+      null,
+      h(
+        "tr",
+        null,
+        ["Count", "Kind", "Generations", "Last seen", "Message", "First seen"].map((c) =>
+          h("th", { scope: "col" }, c),
+        ),
+      ),
+    ),
+    h(
+      "tbody",
+      null,
+      groups.map((g) =>
+        h(
+          "tr",
+          { "data-fingerprint": g.fingerprint },
+          h("td", { class: "n" }, String(g.count)),
+          h("td", null, g.kind ?? "?"),
+          h("td", { class: "n" }, g.generations.join(", ") || "–"),
+          h(
+            "td",
+            null,
+            g.crashIds[0]
+              ? h("a", { href: `#/crash/${encodeURIComponent(g.crashIds[0])}` }, dateTime(g.lastSeen))
+              : dateTime(g.lastSeen),
+          ),
+          h(
+            "td",
+            { class: "msg" },
+            g.regression
+              ? h(
+                  "span",
+                  { class: "regression" },
+                  `regression (fixed in ${g.regression.fixedIn}, back in ${g.regression.backIn}) `,
+                )
+              : null,
+            g.message ?? "",
+          ),
+          h("td", null, firstSeenLine(g)),
+        ),
+      ),
+    ),
+  );
+}
+
+/** @param {Overview["signatures"][number]} g */
+function firstSeenLine(g) {
+  const f = g.first;
+  if (!f) return "";
+  const rev = f.revision ? ` (${f.revision.slice(0, 12)}${f.modified ? ", modified" : ""})` : "";
+  const files = f.changed.map((c) => c.split("/").pop() ?? c);
+  return `generation ${f.generation}${rev}${files.length ? `, after editing ${files.slice(0, 4).join(", ")}` : ""}`;
 }

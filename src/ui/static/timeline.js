@@ -193,13 +193,18 @@ export function timeline(o, nowMs) {
     for (const e of g.events) {
       const cx = x(ts(e));
       const label = `${e.event} ${time(e.ts)}${e.generation != null ? ` (generation ${e.generation})` : ""}`;
-      if (e.event === "crash") {
+      if (e.event === "crash" || (e.event === "recovered-panic" && e.crashId)) {
+        // A recovered panic is a record of its own (the generation kept running): a smaller mark.
+        const recovered = e.event === "recovered-panic";
         const a = s("a", {
           href: e.crashId ? `#/crash/${encodeURIComponent(e.crashId)}` : "#/",
           class: "crash-link",
-          "aria-label": `crash ${e.crashId ?? ""} at ${time(e.ts)}`,
+          "aria-label": `${recovered ? "recovered panic" : "crash"} ${e.crashId ?? ""} at ${time(e.ts)}`,
         });
-        a.append(s("circle", { class: "crash", cx, cy: mid, r: 7 }), s("title", null, label));
+        a.append(
+          s("circle", { class: recovered ? "recovered" : "crash", cx, cy: mid, r: recovered ? 5 : 7 }),
+          s("title", null, label),
+        );
         grp.append(a);
       } else if (["started", "ready", "switch"].includes(e.event)) {
         grp.append(s("circle", { class: `ev ${e.event}`, cx, cy: mid, r: 4 }, s("title", null, label)));
@@ -230,6 +235,7 @@ export function timeline(o, nowMs) {
     h("li", null, h("i", { class: "sw-life" }), "running"),
     h("li", null, h("i", { class: "sw-ready" }), "ready"),
     h("li", null, h("i", { class: "sw-crash" }), "crash (select to open)"),
+    h("li", null, h("i", { class: "sw-recovered" }), "recovered panic (it kept running)"),
     h("li", null, h("i", { class: "sw-rollback" }), "rollback / failed build"),
   );
   const more =
