@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { ListMultipartUploadsCommand } from "@aws-sdk/client-s3";
 import Database from "better-sqlite3";
 import { beforeAll, describe, expect, it } from "vitest";
+import { SIGNATURE_VERSION } from "../src/analyze/signature.js";
 import type { FleetCrash, FleetIssue } from "../src/fleet/catalog.js";
 import { enforceBudget, openJournal, storeLayout } from "../src/store/index.js";
 import { launchChromium } from "./helpers/browser.js";
@@ -63,7 +64,8 @@ describe("hotdump fleet", () => {
     const ours = crashes.filter((c) => c.id === ca.id || c.id === cb.id);
     expect(ours.map((c) => `${c.host}/${c.id}`).sort()).toEqual([`alpha/${ca.id}`, `beta/${cb.id}`].sort());
     expect(ours[0]!.fingerprint).toBe(ours[1]!.fingerprint);
-    expect(ours[0]!.fingerprint).toMatch(/^v1-[0-9a-f]{16}$/); // src/analyze/signature.ts's
+    // src/analyze/signature.ts's, of the version this hotdump makes
+    expect(ours[0]!.fingerprint).toMatch(new RegExp(`^v${SIGNATURE_VERSION}-[0-9a-f]{16}$`));
     expect(ours[0]!.culprit).toMatch(/^main\.checkout .*main\.go:19$/);
 
     const issues = await fleetJson<FleetIssue[]>(["issues"]);
