@@ -301,8 +301,8 @@ describe("hotdump fleet", () => {
   it("the dashboard over the fleet in Chromium: issues across hosts, a host column, crash pages, cores by short presigned URL", async () => {
     const token = "fleet-dashboard-test-token-0123456789";
     const ui = scratch.track(
-      spawn(process.execPath, [HOTDUMP, "ui", "--fleet", "--port", "0", "--token", token], {
-        env: { ...process.env, ...fleet.env },
+      spawn(process.execPath, [HOTDUMP, "ui", "--fleet", "--port", "0"], {
+        env: { ...process.env, ...fleet.env, HOTDUMP_UI_TOKEN: token },
         stdio: ["ignore", "pipe", "pipe"],
       }),
     );

@@ -277,7 +277,11 @@ describe("the npm package", () => {
       const ui = scratch.track(spawn("hotdump", ["ui", "--port", "0"], { cwd: server, env, stdio: "pipe" }));
       const uiOut = gather(ui);
       const url = await waitOutput(ui, uiOut, /(http:\/\/127\.0\.0\.1:\d+\/\S*)/, 30_000);
-      const page = await fetch(url);
+      // The dashboard asks its token on every route (the URL carries it; a script sends it as Bearer).
+      const token = new URL(url).searchParams.get("token");
+      expect(token).toMatch(/^[A-Za-z0-9_-]{32}$/);
+      expect((await fetch(new URL("/", url))).status).toBe(401);
+      const page = await fetch(new URL("/", url), { headers: { Authorization: `Bearer ${token}` } });
       expect(page.status).toBe(200);
       expect(await page.text()).toContain("hotdump");
       ui.kill("SIGTERM");

@@ -44,7 +44,10 @@ describe("README command table", () => {
 
   for (const cmd of program.commands) {
     it(`lists exactly the flags of hotdump ${cmd.name()}`, () => {
-      const longs = cmd.options.map((o) => o.long).filter((l): l is string => !!l && !COMMON.has(l));
+      const longs = cmd.options
+        .filter((o) => !o.hidden)
+        .map((o) => o.long)
+        .filter((l): l is string => !!l && !COMMON.has(l));
       const shorts = cmd.options.map((o) => o.short).filter((s): s is string => !!s && s !== "-v");
       const row = rows.get(cmd.name());
       expect([...(row?.longs ?? [])].sort(), "README row vs the CLI's long flags").toEqual(

@@ -23,7 +23,7 @@ afterEach(async () => {
 });
 
 /** An EventSource-like raw client: resolves once the response headers came; `text()` is all read. */
-function subscribe(port: number): Promise<{ socket: Socket; text: () => string }> {
+function subscribe(port: number, token: string): Promise<{ socket: Socket; text: () => string }> {
   return new Promise((resolve, reject) => {
     const socket = connect({ host: "127.0.0.1", port });
     sockets.push(socket);
@@ -34,7 +34,9 @@ function subscribe(port: number): Promise<{ socket: Socket; text: () => string }
       if (first || got.includes("\r\n\r\n")) resolve({ socket, text: () => got });
     });
     socket.once("error", reject);
-    socket.write(`GET /api/events HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAccept: text/event-stream\r\n\r\n`);
+    socket.write(
+      `GET /api/events HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAuthorization: Bearer ${token}\r\nAccept: text/event-stream\r\n\r\n`,
+    );
   });
 }
 
@@ -49,9 +51,9 @@ describe("live feed backpressure", () => {
     store = mkdtempSync(join(tmpdir(), "hotdump-ui-sse-"));
     ensureStore(store);
     server = await createUiServer({ storeDir: store, port: 0 });
-    const stalled = await subscribe(server.port);
+    const stalled = await subscribe(server.port, server.token);
     stalled.socket.pause();
-    const reader = await subscribe(server.port);
+    const reader = await subscribe(server.port, server.token);
     await until("two pages", () => server?.liveClients() === 2);
 
     // 32 MiB of output in 1 KiB lines, 256 at a time, each batch read by the live page before

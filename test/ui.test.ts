@@ -49,15 +49,24 @@ function execCrash(store: string, fixture: string): string {
   return ids[0]!;
 }
 
+/** Each server's token by origin: get() sends it unless the request brings its own credentials. */
+const tokens = new Map<string, string>();
+
 function get(
   url: string,
   headers: Record<string, string> = {},
+  anonymous = false,
 ): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
   return new Promise((ok, fail) => {
     // Split by hand: a WHATWG URL would resolve `%2e%2e` before the request leaves.
     const m = /^(http:\/\/[^/]+)(\/.*)$/.exec(url);
     const origin = new URL(m![1]!);
-    const req = request({ host: origin.hostname, port: origin.port, path: m![2], headers }, (res) => {
+    const token = tokens.get(m![1]!);
+    const sent =
+      anonymous || headers.Authorization || headers.Cookie || m![2]!.includes("token=") || !token
+        ? headers
+        : { Authorization: `Bearer ${token}`, ...headers };
+    const req = request({ host: origin.hostname, port: origin.port, path: m![2], headers: sent }, (res) => {
       const chunks: Buffer[] = [];
       res.on("data", (c: Buffer) => chunks.push(c));
       res.on("end", () =>
@@ -77,9 +86,10 @@ describe("hotdump ui (Chromium at /usr/bin/chromium)", () => {
   let browser: Browser;
   const servers: UiServer[] = [];
 
-  const serve = async (o: { token?: string; host?: string } = {}) => {
+  const serve = async (o: { token?: string; host?: string; redact?: boolean } = {}) => {
     const s = await createUiServer({ storeDir: store, port: 0, ...o });
     servers.push(s);
+    tokens.set(s.origin, s.token);
     return s;
   };
 
@@ -143,8 +153,8 @@ describe("hotdump ui (Chromium at /usr/bin/chromium)", () => {
     if (store) rmSync(store, { recursive: true, force: true });
   });
 
-  it("rejects bad crash ids (400), unknown ones (404), foreign Host headers, and never serves a core without a token", async () => {
-    const s = await serve();
+  it("rejects bad crash ids (400), unknown ones (404), foreign Host headers, and never serves a core with --redact", async () => {
+    const s = await serve({ redact: true });
     for (const bad of [
       "..%2f..%2fjournal.db",
       "%2e%2e",
@@ -364,7 +374,7 @@ describe("hotdump ui (Chromium at /usr/bin/chromium)", () => {
       "/api/events",
       `/api/crashes/${panicId}/core`,
     ])
-      expect((await get(`${s.origin}${p}`)).status, p).toBe(401);
+      expect((await get(`${s.origin}${p}`, {}, true)).status, p).toBe(401);
     expect(
       (await get(`${s.origin}/api/overview`, { Authorization: "Bearer wrong-token-0123456789" })).status,
     ).toBe(401);
@@ -400,8 +410,11 @@ describe("hotdump ui (Chromium at /usr/bin/chromium)", () => {
         let out = "";
         child.stdout.on("data", (c: Buffer) => {
           out += c.toString();
-          const m = /^(http:\/\/127\.0\.0\.1:\d+\/)$/m.exec(out);
-          if (m) ok(m[1]!);
+          const m = /^(http:\/\/127\.0\.0\.1:\d+\/)\?token=([A-Za-z0-9_-]{32})$/m.exec(out);
+          if (m) {
+            tokens.set(m[1]!.slice(0, -1), m[2]!);
+            ok(m[1]!);
+          }
         });
         child.once("exit", (code) => fail(new Error(`hotdump ui exited ${code}`)));
       });
@@ -425,16 +438,25 @@ describe("hotdump ui (Chromium at /usr/bin/chromium)", () => {
     });
   });
 
-  it("refuses a non-loopback bind without a token by generating one", async () => {
-    const s = await serve({ host: "0.0.0.0" });
-    expect(s.tokenGenerated).toBe(true);
-    expect(s.token).toMatch(/^[A-Za-z0-9_-]{32}$/);
-    const local = `http://127.0.0.1:${s.port}`;
-    expect((await get(`${local}/api/overview`)).status).toBe(401);
-    expect((await get(`${local}/api/overview`, { Authorization: `Bearer ${s.token}` })).status).toBe(200);
-    await expect(createUiServer({ storeDir: store, port: 0, token: "short" })).rejects.toMatchObject({
-      code: "E_UI_BAD_TOKEN",
-    });
+  it("asks a generated 192-bit token on loopback as elsewhere, and refuses weak ones", async () => {
+    for (const host of ["127.0.0.1", "0.0.0.0"]) {
+      const s = await serve({ host });
+      expect(s.tokenGenerated).toBe(true);
+      expect(s.token).toMatch(/^[A-Za-z0-9_-]{32}$/);
+      const local = `http://127.0.0.1:${s.port}`;
+      expect((await get(`${local}/api/overview`, {}, true)).status).toBe(401);
+      expect((await get(`${local}/api/overview`, { Authorization: `Bearer ${s.token}` })).status).toBe(200);
+    }
+    for (const token of [
+      "short",
+      "a".repeat(16),
+      "a".repeat(64),
+      "0123456789abcdef0123456789abcdef",
+      "abcdefghij0123",
+    ])
+      await expect(createUiServer({ storeDir: store, port: 0, token })).rejects.toMatchObject({
+        code: "E_UI_BAD_TOKEN",
+      });
   });
 });
 

@@ -8,6 +8,7 @@
 import type { CoreInfo } from "../contracts/bundle.js";
 import { emptyReport, type Race, type Report } from "../contracts/report.js";
 import type { BinaryIdentity } from "../elf/index.js";
+import { redactorFor } from "../util/redact.js";
 import { analyzeCoreWithDelve, type DelveSession } from "./delve/index.js";
 import { analyzeCoreWithGdb, gdbAnalysisToReport } from "./gdb/index.js";
 import { applyRaces, parseRaceReports } from "./race/index.js";
@@ -27,6 +28,8 @@ export interface AnalyzeOptions {
   identity?: BinaryIdentity | null;
   sha256?: string;
   redact?: boolean;
+  /** With redact: the values of the child's secret-looking environment variables (util/redact.ts). */
+  secretValues?: string[];
   /** Analyse a core whose build ID does not match the binary. */
   force?: boolean;
   /** Which debuggers to try (tests hide Delve to exercise the gdb fallback). */
@@ -143,7 +146,7 @@ export async function analyzeCrash(o: AnalyzeOptions): Promise<Report> {
       ...((o.identity?.path ?? o.binary) ? { binary: o.identity?.path ?? o.binary } : {}),
     }),
   );
-  return o.redact ? redactReport(report) : report;
+  return o.redact ? redactReport(report, redactorFor(o)) : report;
 }
 
 /**

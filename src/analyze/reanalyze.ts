@@ -5,7 +5,7 @@
  * the memory map read from the core when the debuggers gave none.
  */
 
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, lstatSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { Bundle, CoreInfo } from "../contracts/bundle.js";
@@ -18,6 +18,7 @@ import {
   decompressFile,
   finishBundle,
   processInfoOf,
+  readStoreFile,
   type StoreLayout,
   storeCache,
 } from "../store/index.js";
@@ -34,15 +35,17 @@ type ReanalyzeOptions = Omit<AnalyzeOptions, "binary" | "core" | "stderr" | "cor
 /**
  * A stored crash analysed again (hotdump stopped mid-analysis, a newer Delve, --redact): its core
  * decompressed to the store's cache, its archived binary, its stderr; finished as a capture is
- * (finishBundle: report.json, meta.json's summary, the journal row), its problems kept, and a
- * bundle left "capturing" by a killed hotdump marked "partial".
+ * (finishBundle: report.json, meta.json's summary, the journal row), its problems kept. A bundle
+ * left "capturing" by a killed hotdump is completed from what it holds: a core.zst there is whole
+ * (compressFile writes core.zst.partial and renames it only after fsync), so it is adopted and
+ * analysed, and the bundle is "complete" when a debugger read it (else "partial").
  */
 export async function reanalyzeBundle(
   layout: StoreLayout,
   bundle: Bundle,
   o: ReanalyzeOptions,
 ): Promise<Report> {
-  const { meta } = bundle;
+  const meta = { ...bundle.meta, core: adoptStoredCore(bundle) };
   const bin = meta.binary?.sha256 ? binaryPath(layout, meta.binary.sha256) : null;
   const hasBinary = bin !== null && existsSync(bin);
   const identity = hasBinary ? await readBinaryIdentity(bin) : null;
@@ -62,7 +65,10 @@ export async function reanalyzeBundle(
           : {}),
       };
     }
-    const stderr = readFileSync(bundleFile(bundle, "stderr.txt"), "utf8");
+    // An interrupted capture may have stopped before writing the tails.
+    const stderr = existsSync(bundleFile(bundle, "stderr.txt"))
+      ? readStoreFile(bundleFile(bundle, "stderr.txt"), "utf8")
+      : "";
     // A recovered panic's stderr.txt is the block the service logged, not a crash's traceback.
     const recovered = meta.kind === "recovered" ? (findRecoveredPanics(stderr)[0] ?? null) : null;
     const report = await analyzeWithMap(
@@ -95,9 +101,11 @@ export async function reanalyzeBundle(
       `hotdump report ${bundle.id}`,
       ...(meta.core.stored ? [`hotdump debug ${bundle.id}`] : []),
     );
+    const readCore = report.sources.delve.used || report.sources.gdb.used;
     const failed = await finishBundle(layout, bundle, report, {
       problems: meta.problems,
-      state: meta.state === "capturing" ? "partial" : meta.state,
+      state:
+        meta.state === "capturing" ? (readCore || !meta.core.stored ? "complete" : "partial") : meta.state,
       core: coreInfo,
     });
     const first = failed[0];
@@ -106,4 +114,26 @@ export async function reanalyzeBundle(
   } finally {
     await rm(core, { force: true });
   }
+}
+
+/**
+ * The core a bundle holds, also when meta.json still says "still capturing": a core.zst (or
+ * core.gz) beside it is whole, since it is renamed into place only once written and synced.
+ */
+function adoptStoredCore(bundle: Bundle): CoreInfo {
+  const { core } = bundle.meta;
+  if (core.stored || bundle.meta.state !== "capturing") return core;
+  for (const [name, compression] of [
+    ["core.zst", "zstd"],
+    ["core.gz", "gzip"],
+  ] as const) {
+    let st: ReturnType<typeof lstatSync>;
+    try {
+      st = lstatSync(join(bundle.dir, name));
+    } catch {
+      continue;
+    }
+    if (st.isFile()) return { found: true, stored: name, compression, storedBytes: st.size };
+  }
+  return core;
 }

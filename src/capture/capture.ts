@@ -16,6 +16,7 @@ import { basename, join } from "node:path";
 import { type AnalyzeOptions, reportFromTracebackOnly } from "../analyze/analyze.js";
 import { describeHang } from "../analyze/hang.js";
 import { analyzeWithMap, readCoreFacts } from "../analyze/reanalyze.js";
+import { redactReport } from "../analyze/redact.js";
 import { signatureOf } from "../analyze/signature.js";
 import { describeSnapshot } from "../analyze/snapshot.js";
 import type { Traceback } from "../analyze/traceback/index.js";
@@ -37,6 +38,7 @@ import {
   writeBundleFile,
 } from "../store/index.js";
 import type { Logger } from "../util/log.js";
+import { type Redactor, redactorFor } from "../util/redact.js";
 import { coreLimitOf } from "./coreLimit.js";
 import { type CoreSearch, locateCore } from "./locate.js";
 import type { ProcessSnapshot } from "./processFacts.js";
@@ -164,10 +166,14 @@ export async function captureCrash(f: CrashFacts, o: CaptureOptions): Promise<Ca
   const problems: Problems = [];
   const problem = (e: unknown, fallbackCode: string) => problems.push(problemOf(e, fallbackCode));
   if (o.storeError) problem(o.storeError, "E_STORE_UNWRITABLE");
-  const bundle = o.layout ? await openCrashBundle(f, o.layout, problem) : null;
+  // --redact: one policy for every file of the bundle but the core, and for the journal.
+  const redactor = redactorFor(o.analyze);
+  const bundle = o.layout ? await openCrashBundle(f, o.layout, problem, redactor) : null;
   const { core, search } = await storeCore(f, bundle, problem);
   const memoryMap = await proveCore(f, core, search, problem);
-  const report = await reportOf(f, o, core, memoryMap, problems);
+  let report = await reportOf(f, o, core, memoryMap, problems);
+  // Whatever path made it (the traceback fallback too), with what was added here (argv).
+  if (redactor.active) report = redactReport(report, redactor);
   if (bundle) pointAtBundle(report, bundle, core, f.coreTemporary || (search?.removable && !o.keepOriginal));
 
   // The kernel's own copy goes once ours is safe (report.json then names the bundle's copy).
@@ -184,6 +190,7 @@ async function openCrashBundle(
   f: CrashFacts,
   layout: StoreLayout,
   problem: (e: unknown, code: string) => void,
+  redactor: Redactor,
 ): Promise<Bundle | null> {
   let bundle: Bundle | null = null;
   try {
@@ -195,7 +202,7 @@ async function openCrashBundle(
       signal: f.ended.signal,
       startedAt: f.startedAt.toISOString(),
       endedAt: f.endedAt.toISOString(),
-      cmdline: f.cmdline,
+      cmdline: redactor.deep(f.cmdline),
       cwd: f.cwd,
       envNames: f.envNames,
       goVersion: f.binary?.identity?.goVersion ?? null,
@@ -212,8 +219,8 @@ async function openCrashBundle(
       core: { found: false, reason: "still capturing" },
       generation: f.generation ?? null,
     });
-    await writeBundleFile(bundle, "stdout.txt", f.stdoutTail);
-    await writeBundleFile(bundle, "stderr.txt", f.stderrTail);
+    await writeBundleFile(bundle, "stdout.txt", redactor.text(f.stdoutTail));
+    await writeBundleFile(bundle, "stderr.txt", redactor.text(f.stderrTail));
   } catch (e) {
     problem(e, "E_STORE_WRITE");
   }

@@ -3,12 +3,14 @@
  * box), or again on a stored crash (`--crash ID`, e.g. after hotdump was stopped mid-analysis or
  * with a newer Delve).
  */
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import type { Command } from "commander";
 import { createDelveSession, type DelveSession } from "../analyze/delve/client.js";
 import type { CoreInfo } from "../contracts/bundle.js";
+import { readBinaryIdentity } from "../elf/index.js";
 import { HotdumpError, usageError } from "../errors.js";
+import { redactOptions } from "../util/redact.js";
 import { type CommonOptions, storeDirFrom, storeOption } from "./common.js";
 import { emitReport, type Format, humanNext, parseFormat, resolveCrashId } from "./report.js";
 
@@ -27,6 +29,22 @@ interface AnalyzeCliOptions extends CommonOptions {
 
 const notFound = (what: string, p: string) =>
   new HotdumpError("usage", "E_NOT_FOUND", `${what} ${p} does not exist`);
+
+/** A FIFO or a device would block the reader (analyze hung on a FIFO as --core): files only. */
+function assertRegularFile(flag: string, p: string): void {
+  let st: ReturnType<typeof statSync>;
+  try {
+    st = statSync(p);
+  } catch {
+    throw notFound(flag.slice(2), p);
+  }
+  if (!st.isFile())
+    throw new HotdumpError(
+      "usage",
+      "E_NOT_A_FILE",
+      `${flag} ${p} is ${st.isFIFO() ? "a FIFO" : st.isDirectory() ? "a directory" : st.isSocket() ? "a socket" : "a device"}, not a file`,
+    );
+}
 
 export function registerAnalyze(program: Command): void {
   storeOption(
@@ -48,7 +66,9 @@ export function registerAnalyze(program: Command): void {
   ).action(async (opts: AnalyzeCliOptions) => {
     const format = parseFormat(opts.format);
     const common = {
-      redact: Boolean(opts.redact),
+      // No child environment here: the secret-looking variables of this one (the same service's,
+      // under systemd) are the ones hunted for.
+      ...redactOptions(opts.redact, process.env),
       force: Boolean(opts.force),
       useDelve: opts.delve !== false,
       useGdb: opts.gdb !== false,
@@ -71,8 +91,15 @@ export function registerAnalyze(program: Command): void {
       throw usageError("give --binary BIN --core CORE (or --crash ID for a stored crash)");
     const binary = resolve(opts.binary);
     const corePath = resolve(opts.core);
-    if (!existsSync(binary)) throw notFound("binary", binary);
-    if (!existsSync(corePath)) throw notFound("core", corePath);
+    assertRegularFile("--binary", binary);
+    assertRegularFile("--core", corePath);
+    if (opts.stderr) assertRegularFile("--stderr", resolve(opts.stderr));
+    if (!(await readBinaryIdentity(binary)).isElf)
+      throw new HotdumpError(
+        "usage",
+        "E_NOT_ELF",
+        `--binary ${binary} is not an ELF program (a script? give the Go binary)`,
+      );
     // dlv starts first: it reads the core (~0.25 s for 80 MB) while the rest of the analysis loads
     // and the build IDs are compared. A refused core closes it unused.
     const early = common.useDelve ? createDelveSession({ binary, core: corePath }) : undefined;

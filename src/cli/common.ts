@@ -4,6 +4,7 @@ import { isAbsolute, relative } from "node:path";
 import type { Command } from "commander";
 import { usageError } from "../errors.js";
 import { assertStoreDir, resolveStoreDir } from "../store/layout.js";
+import { assertTrustedStore } from "../store/trust.js";
 import { createLogger, type Logger } from "../util/log.js";
 
 export interface CommonOptions {
@@ -13,11 +14,17 @@ export interface CommonOptions {
 }
 
 export function storeOption(cmd: Command): Command {
-  return cmd.option("--store <dir>", "the crash store (default: .hotdump in the current directory)");
+  return cmd.option(
+    "--store <dir>",
+    "the crash store (default: $STATE_DIRECTORY under systemd, else the nearest .hotdump up to the repository root or $HOME, else .hotdump here)",
+  );
 }
 
+/** The store of a command, refused (E_STORE_UNTRUSTED) when anyone but its user or root could change it. */
 export function storeDirFrom(opts: CommonOptions): string {
-  return resolveStoreDir(process.cwd(), opts.store);
+  const dir = resolveStoreDir(process.cwd(), opts.store);
+  assertTrustedStore(dir);
+  return dir;
 }
 
 export function loggerFor(cmd: Command, stream: NodeJS.WriteStream = process.stderr): Logger {

@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { firstSeenText, listSignatureGroups, type SignatureGroup } from "../analyze/signatureGroups.js";
 import { type CrashListing, listCrashes } from "../store/queries.js";
+import { printable } from "../util/log.js";
 import { type CommonOptions, printJson, readableStoreDir, storeOption } from "./common.js";
 
 interface CrashesOptions extends CommonOptions {
@@ -53,15 +54,19 @@ function printFlat(list: CrashListing[], dir: string): void {
     c.generation === null ? "-" : String(c.generation),
     c.evicted
       ? "evicted"
-      : c.error
-        ? "unreadable"
-        : c.state === "capturing"
-          ? "incomplete"
-          : (c.kind ?? c.outcome ?? "?"),
+      : c.empty
+        ? "empty"
+        : c.error
+          ? "unreadable"
+          : c.state === "capturing"
+            ? "incomplete"
+            : (c.kind ?? c.outcome ?? "?"),
     // meta.json still says "capturing": hotdump ended (SIGKILL, power loss) mid-capture.
-    (c.state === "capturing"
-      ? "capture interrupted: hotdump stopped before the report"
-      : `${c.message ?? c.error ?? ""}${c.count > 1 ? ` (×${c.count})` : ""}`
+    // A panic message is the program's text: ESC or NUL in it must not reach the terminal raw.
+    printable(
+      c.state === "capturing"
+        ? "capture interrupted: hotdump stopped before the report"
+        : `${c.message ?? c.error ?? ""}${c.count > 1 ? ` (×${c.count})` : ""}`,
     ).slice(0, 60),
     shortCulprit(c.culprit),
   ]);
@@ -83,7 +88,7 @@ function printGroups(groups: SignatureGroup[], dir: string): void {
     g.kind ?? "?",
     gens(g),
     (g.lastSeen ?? "").replace("T", " ").slice(0, 19),
-    `${g.regression ? "REGRESSION " : ""}${g.message ?? ""}`.slice(0, 60),
+    printable(`${g.regression ? "REGRESSION " : ""}${g.message ?? ""}`).slice(0, 60),
     shortCulprit(g.culprit),
   ]);
   const lines = table(["COUNT", "KIND", "GENS", "LAST SEEN (UTC)", "MESSAGE", "CULPRIT"], rows).split("\n");

@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { usageError } from "../errors.js";
 import { finishFleetOutbox, loadFleetFile, startFleetOutbox } from "../fleet/index.js";
 import { runOnce } from "../supervise/runOnce.js";
+import { redactingLogger, redactOptions, redactorFor } from "../util/redact.js";
 import { type CommonOptions, loggerFor, printJson, storeDirFrom, storeOption } from "./common.js";
 import { crashSummaryLines } from "./summary.js";
 
@@ -18,14 +19,19 @@ export function registerExec(program: Command): void {
       .usage("[options] -- COMMAND [ARGS...]")
       .argument("[command...]", "the program and its arguments (after --)")
       .option("--json", "print one JSON document on stdout when the program ends (its output goes to stderr)")
-      .option("--redact", "mask values of secret-looking locals and args in the report")
+      .option(
+        "--redact",
+        "mask passwords, keys, tokens and secret env values in everything hotdump writes (not in cores)",
+      )
       .option("--no-analyze", "keep the core but do not run Delve/gdb"),
   )
     .passThroughOptions()
     .action(async (argv: string[], opts: ExecOptions, cmd: Command) => {
       const [command, ...args] = argv;
       if (!command) throw usageError("missing command: hotdump exec -- ./your-program [args]");
-      const logger = loggerFor(cmd);
+      const redaction = redactOptions(opts.redact, process.env);
+      const redactor = redactorFor(redaction);
+      const logger = redactingLogger(loggerFor(cmd), redactor);
       const outbox = startFleetOutbox(storeDirFrom(opts), logger, () => loadFleetFile(process.cwd()));
       const r = await runOnce({
         command,
@@ -36,26 +42,28 @@ export function registerExec(program: Command): void {
         stdout: opts.json ? process.stderr : process.stdout,
         stderr: process.stderr,
         logger,
-        analyze: { redact: Boolean(opts.redact) },
+        analyze: redaction,
         ...(opts.analyze === false ? { runAnalysis: false } : {}),
       });
       const crash = r.crash;
       if (opts.json) {
-        printJson({
-          outcome: r.ended.outcome,
-          exitCode: r.ended.exitCode,
-          signal: r.ended.signal,
-          crash: crash?.bundle ? { id: crash.bundle.id, dir: crash.bundle.dir } : null,
-          // Which process crashed: the program itself, or a descendant (go run, sh -c, a script, make).
-          process: r.crashed ?? null,
-          stderrTail: r.stderrTail,
-          report: r.report,
-          core: crash?.core ?? null,
-          problems: crash?.problems ?? (r.storeProblem ? [r.storeProblem.toJSON()] : []),
-          // Panics it recovered and went on from: each a bundle without core.
-          recovered: r.recovered,
-          ...(r.ended.note ? { note: r.ended.note } : {}),
-        });
+        printJson(
+          redactor.deep({
+            outcome: r.ended.outcome,
+            exitCode: r.ended.exitCode,
+            signal: r.ended.signal,
+            crash: crash?.bundle ? { id: crash.bundle.id, dir: crash.bundle.dir } : null,
+            // Which process crashed: the program itself, or a descendant (go run, sh -c, a script, make).
+            process: r.crashed ?? null,
+            stderrTail: r.stderrTail,
+            report: r.report,
+            core: crash?.core ?? null,
+            problems: crash?.problems ?? (r.storeProblem ? [r.storeProblem.toJSON()] : []),
+            // Panics it recovered and went on from: each a bundle without core.
+            recovered: r.recovered,
+            ...(r.ended.note ? { note: r.ended.note } : {}),
+          }),
+        );
       } else if (crash) {
         const lines = crashSummaryLines(crash, { cwd: process.cwd() });
         if (r.crashed && !r.crashed.root)

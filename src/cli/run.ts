@@ -8,18 +8,22 @@ import { loadConfig, parseDuration, parseSize } from "../config/index.js";
 import { usageError } from "../errors.js";
 import { startFleetOutbox } from "../fleet/index.js";
 import { storeLayout } from "../store/index.js";
-import { sendControl } from "../supervise/control.js";
+import { refuseIfRunning, sendControl } from "../supervise/control.js";
 import { startMetrics } from "../supervise/metrics.js";
 import { runService } from "../supervise/run.js";
+import { redactingLogger, redactOptions, redactorFor } from "../util/redact.js";
 import { type CommonOptions, loggerFor, storeDirFrom, storeOption } from "./common.js";
 import { createGenerationFolds } from "./fold.js";
 import { crashSummaryLines } from "./summary.js";
 import { addSuperviseFlags, resolveSuperviseFlags, type SuperviseFlags } from "./superviseFlags.js";
+import { uiTokenFrom, uiTokenOptions } from "./ui.js";
 
 interface RunOptions extends CommonOptions, SuperviseFlags {
   metrics?: string;
   config?: string;
   ui?: boolean;
+  token?: string;
+  tokenFile?: string;
   sha256?: string;
   allowStripped?: boolean;
   watchBinary?: boolean;
@@ -53,16 +57,21 @@ export function registerRun(program: Command): void {
     )
     .option("--allow-stripped", "no warning for a binary without DWARF (its reports come from the traceback)")
     .option("--watch-binary", "reload when the binary (or script) file changes")
-    .option("--redact", "mask secret-looking values in crash reports")
+    .option(
+      "--redact",
+      "mask passwords, keys, tokens and secret env values in everything hotdump writes (not in cores)",
+    )
     .option("-c, --config <file>", "read [supervise] and [run] settings from this file (flags win)")
-    .option("--ui", "also serve the dashboard on 127.0.0.1")
+    .option("--ui", "also serve the dashboard on 127.0.0.1 (its URL carries the token)")
     .option("--max-use <size>", "the store's size budget (default: 10% of the file system, at most 4 GiB)")
     .option(
       "--capture-deadline <duration>",
       "how long after a crash its capture may take, queue included; past it the report comes from the traceback (default 120s)",
     )
     .passThroughOptions();
+  uiTokenOptions(cmd);
   cmd.action(async (argv: string[], opts: RunOptions, c: Command) => {
+    const uiToken = opts.ui ? uiTokenFrom(opts) : undefined;
     const [binary, ...args] = argv;
     if (!binary) throw usageError("missing binary: hotdump run --listen :8080 -- ./service [args]");
     const config = opts.config ? loadConfig({ cwd: process.cwd(), configPath: opts.config }) : undefined;
@@ -76,7 +85,12 @@ export function registerRun(program: Command): void {
       throw usageError(
         `--capture-deadline ${JSON.stringify(opts.captureDeadline)}: ${captureDeadlineMs.message}`,
       );
-    const logger = loggerFor(c);
+    // Refused before anything binds its --listen port (the second run took the port, then refused).
+    await refuseIfRunning(storeLayout(storeDirFrom(opts)));
+    // --redact: hotdump's own lines, events and the dashboard's live log; the service's output on
+    // the terminal is its own.
+    const redactor = redactorFor(redactOptions(opts.redact, { ...process.env, ...sup.env }));
+    const logger = redactingLogger(loggerFor(c), redactor);
     // As in `dev`: the other goroutines of a crash dump are folded in the terminal (the bundle's
     // stderr.txt keeps them all, and --verbose shows them).
     const folds = createGenerationFolds(Boolean((c.optsWithGlobals() as CommonOptions).verbose));
@@ -95,12 +109,25 @@ export function registerRun(program: Command): void {
       allowStripped: Boolean(opts.allowStripped),
       watchBinary: Boolean(opts.watchBinary),
       redact: Boolean(opts.redact),
+      redactor,
       maxUse,
       ...(captureDeadlineMs === undefined ? {} : { captureDeadlineMs }),
       ...(opts.ui
         ? {
-            ui: async (storeDir: string) =>
-              (await import("../ui/index.js")).createUiServer({ storeDir, logger }),
+            ui: async (storeDir: string) => {
+              const ui = await (await import("../ui/index.js")).createUiServer({
+                storeDir,
+                logger,
+                ...(uiToken !== undefined ? { token: uiToken } : {}),
+                redact: Boolean(opts.redact),
+              });
+              return {
+                url: ui.url,
+                appLine: (g: number, stream: "stdout" | "stderr", line: string) =>
+                  ui.appLine(g, stream, redactor.text(line)),
+                close: () => ui.close(),
+              };
+            },
           }
         : {}),
       // A restart runs the same generation again before the crash's capture is done: end the

@@ -1,6 +1,8 @@
-import type { Command } from "commander";
+import { type Command, Option } from "commander";
 import { usageError } from "../errors.js";
 import { connectFleet, createFleetView, fleetNotConfigured, loadFleetSettings } from "../fleet/index.js";
+import { resolveUiToken, TOKEN_ENV } from "../ui/auth.js";
+import { uiTokenInArgv } from "../ui/errors.js";
 import { createUiServer, DEFAULT_PORT } from "../ui/index.js";
 import { type CommonOptions, loggerFor, storeDirFrom, storeOption } from "./common.js";
 
@@ -9,10 +11,27 @@ interface UiOptions extends CommonOptions {
   port?: string;
   host?: string;
   token?: string;
+  tokenFile?: string;
+  redact?: boolean;
+}
+
+/** --token-file for ui, dev --ui and run --ui; a --token in argv is refused (ps shows it to all). */
+export function uiTokenOptions(cmd: Command): Command {
+  return cmd
+    .option(
+      "--token-file <file>",
+      `the dashboard's token, read from a file only you can read (else $${TOKEN_ENV}, else a random one is printed in the URL)`,
+    )
+    .addOption(new Option("--token <t>").hideHelp());
+}
+
+export function uiTokenFrom(opts: { token?: string; tokenFile?: string }): string | undefined {
+  if (opts.token !== undefined) throw uiTokenInArgv();
+  return resolveUiToken(opts.tokenFile);
 }
 
 export function registerUi(program: Command): void {
-  storeOption(
+  const cmd = storeOption(
     program
       .command("ui")
       .description("serve the crash dashboard (timeline, crashes, live events) on 127.0.0.1")
@@ -20,13 +39,11 @@ export function registerUi(program: Command): void {
         "--port <n>",
         `port to listen on (default ${DEFAULT_PORT}, or a free one if busy; 0: any free port)`,
       )
-      .option("--host <h>", "address to bind (default 127.0.0.1; anything else requires a token)")
-      .option(
-        "--token <t>",
-        "require this token on every request (generated and printed once for a non-loopback --host)",
-      )
+      .option("--host <h>", "address to bind (default 127.0.0.1)")
+      .option("--redact", "serve no cores (they cannot be redacted); reports say so")
       .option("--fleet", "every host's crashes (the fleet settings): a host column, an issues view"),
-  ).action(async (opts: UiOptions, cmd: Command) => {
+  );
+  uiTokenOptions(cmd).action(async (opts: UiOptions, cmd: Command) => {
     const logger = loggerFor(cmd);
     let port: number | undefined;
     if (opts.port !== undefined) {
@@ -34,22 +51,18 @@ export function registerUi(program: Command): void {
       if (!Number.isInteger(port) || port < 0 || port > 65535)
         throw usageError(`--port must be a number from 0 to 65535, not ${JSON.stringify(opts.port)}`);
     }
+    const token = uiTokenFrom(opts);
     const fleet = opts.fleet ? await openFleetView() : null;
     const ui = await createUiServer({
       storeDir: storeDirFrom(opts),
       ...(fleet ? { fleet: fleet.view } : {}),
       ...(opts.host ? { host: opts.host } : {}),
       ...(port !== undefined ? { port, strictPort: true } : {}),
-      ...(opts.token !== undefined ? { token: opts.token } : {}),
+      ...(token !== undefined ? { token } : {}),
+      redact: Boolean(opts.redact),
       logger,
     });
-    if (ui.tokenGenerated)
-      logger.warn(
-        `listening on ${ui.host}, not loopback: every request needs the token ${ui.token} (shown once)`,
-      );
-    logger.info(
-      fleet ? `dashboard for the fleet ${fleet.view.label}` : `dashboard for ${storeDirFrom(opts)}`,
-    );
+    logger.info(`dashboard for ${storeDirFrom(opts)}`);
     process.stdout.write(`${ui.url}\n`);
     await new Promise<void>((resolve) => {
       const stop = () => {

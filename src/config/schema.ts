@@ -115,6 +115,18 @@ export const watchSchema = z.strictObject({
   follow_symlinks: z.boolean().optional(),
 });
 
+/** Signals that leave a process running: a stop_signal of SIGSTOP made every stop wait out stop_timeout. */
+const CANNOT_STOP = new Set([
+  "SIGSTOP",
+  "SIGTSTP",
+  "SIGTTIN",
+  "SIGTTOU",
+  "SIGCONT",
+  "SIGCHLD",
+  "SIGWINCH",
+  "SIGURG",
+]);
+
 export const runSchema = z.strictObject({
   command: strings.optional(),
   args: strings.optional(),
@@ -123,8 +135,13 @@ export const runSchema = z.strictObject({
   stop_signal: z
     .string()
     .superRefine((v, ctx) => {
-      if (!normalizeSignal(v))
-        ctx.addIssue({ code: "custom", message: `unknown signal "${v}" (e.g. "SIGTERM", "SIGINT")` });
+      const sig = normalizeSignal(v);
+      if (!sig) ctx.addIssue({ code: "custom", message: `unknown signal "${v}" (e.g. "SIGTERM", "SIGINT")` });
+      else if (CANNOT_STOP.has(sig))
+        ctx.addIssue({
+          code: "custom",
+          message: `signal ${sig} does not end a process (it ${sig === "SIGSTOP" || sig === "SIGTSTP" || sig === "SIGTTIN" || sig === "SIGTTOU" ? "pauses it" : "is ignored by default, or used by the Go runtime"}): use SIGTERM, SIGINT, SIGQUIT or SIGHUP`,
+        });
     })
     .optional(),
   stop_timeout: duration().optional(),

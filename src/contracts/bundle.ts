@@ -87,4 +87,6 @@ export interface ListedBundle {
   meta: CrashMeta | null;
   /** Set when meta.json could not be read: the bundle is listed, never hidden. */
   error?: string;
+  /** The folder holds nothing: a capture that could not write even meta.json (a full disk). */
+  empty?: true;
 }

@@ -7,8 +7,8 @@
  * before this hold binaries/<sha256> as the file itself; binaryPath finds either.
  */
 import { createHash } from "node:crypto";
-import { createReadStream, readdirSync, readlinkSync, statSync } from "node:fs";
-import { chmod, mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { constants, createReadStream, readdirSync, readlinkSync, statSync } from "node:fs";
+import { chmod, mkdir, open, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { HotdumpError } from "../errors.js";
 import { DIR_MODE, type StoreLayout } from "./layout.js";
@@ -107,8 +107,11 @@ export async function archiveBinary(
   let dest: string;
   try {
     dest = await destination(layout, sha256, programName(src, name));
-    const s = await stat(dest);
-    if (s.size === data.length) return { sha256, path: dest, bytes: data.length, added: false };
+    // A stored copy is reused only when its own bytes hash to its name: a file of the same size
+    // planted under the name was once started as root.
+    if (await storedBinaryMatches(dest, sha256))
+      return { sha256, path: dest, bytes: data.length, added: false };
+    await stat(dest);
   } catch (cause) {
     if ((cause as NodeJS.ErrnoException).code !== "ENOENT")
       throw new HotdumpError(
@@ -148,10 +151,7 @@ export async function adoptBinary(
 ): Promise<{ path: string; sha256: string; reused: boolean }> {
   const sha256 = await sha256File(tmpPath);
   const dest = await destination(layout, sha256, programName(name, name));
-  const exists = await stat(dest).then(
-    () => true,
-    () => false,
-  );
+  const exists = await storedBinaryMatches(dest, sha256);
   if (exists) {
     await rm(tmpPath, { force: true });
     return { path: dest, sha256, reused: true };
@@ -159,4 +159,29 @@ export async function adoptBinary(
   await chmod(tmpPath, 0o500);
   await rename(tmpPath, dest);
   return { path: dest, sha256, reused: false };
+}
+
+/**
+ * Whether binaries/<sha256> is a regular file (not a symlink: opened O_NOFOLLOW) whose bytes hash
+ * to its name. Anything else under the name is not trusted, and the caller writes the real copy
+ * over it (a rename replaces the entry whatever it was).
+ */
+export async function storedBinaryMatches(path: string, sha256: string): Promise<boolean> {
+  let fh: Awaited<ReturnType<typeof open>>;
+  try {
+    fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch {
+    return false;
+  }
+  try {
+    if (!(await fh.stat()).isFile()) return false;
+    const h = createHash("sha256");
+    for await (const chunk of fh.createReadStream({ highWaterMark: 1 << 20, autoClose: false }))
+      h.update(chunk as Buffer);
+    return h.digest("hex") === sha256;
+  } catch {
+    return false;
+  } finally {
+    await fh.close();
+  }
 }

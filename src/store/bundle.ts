@@ -7,7 +7,7 @@
  * as "complete" or "partial" at the end, so a hotdump killed mid-capture leaves a bundle that says
  * so, and `hotdump crashes` can finish or flag it.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync } from "node:fs";
 import { chmod, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { z } from "zod";
@@ -26,6 +26,7 @@ import { reportSchema } from "../report/schema.js";
 import { type Journal, openJournal } from "./journal.js";
 import { crashDir, DIR_MODE, FILE_MODE, isCrashId, newCrashId, type StoreLayout } from "./layout.js";
 import { crashMetaSchema } from "./metaSchema.js";
+import { readStoreFile } from "./storeFile.js";
 
 export * from "../contracts/bundle.js";
 
@@ -78,6 +79,14 @@ export async function writeBundleFile(bundle: Bundle, name: string, data: string
   await writeFileAtomic(join(bundle.dir, name), data);
 }
 
+function isEmptyDir(dir: string): boolean {
+  try {
+    return readdirSync(dir).length === 0;
+  } catch {
+    return false;
+  }
+}
+
 /** A store file that is there but cannot be used: the file named, the first problem said. */
 function damaged(file: string, what: string, issues?: z.core.$ZodIssue[], cause?: unknown): HotdumpError {
   const where = (i: z.core.$ZodIssue) => (i.path.length ? i.path.join(".") : "(top)");
@@ -98,8 +107,9 @@ export function readMeta(dir: string): CrashMeta {
   const file = join(dir, "meta.json");
   let text: string;
   try {
-    text = readFileSync(file, "utf8");
+    text = readStoreFile(file, "utf8");
   } catch (cause) {
+    if (cause instanceof HotdumpError) throw cause;
     throw new HotdumpError("store", "E_BUNDLE_MISSING", `no crash bundle at ${dir}`, { cause });
   }
   let json: unknown;
@@ -152,8 +162,9 @@ export function readBundleReport(bundle: Bundle): Report {
   const again = `run: hotdump analyze --crash ${bundle.id}`;
   let text: string;
   try {
-    text = readFileSync(file, "utf8");
+    text = readStoreFile(file, "utf8");
   } catch (cause) {
+    if (cause instanceof HotdumpError) throw cause;
     throw new HotdumpError(
       "store",
       "E_REPORT_MISSING",
@@ -308,6 +319,14 @@ export function listBundles(layout: StoreLayout): ListedBundle[] {
       try {
         return { id, dir, meta: readMeta(dir) };
       } catch (e) {
+        if (isEmptyDir(dir))
+          return {
+            id,
+            dir,
+            meta: null,
+            error: "nothing was written: the capture could not even write meta.json (a full disk?)",
+            empty: true as const,
+          };
         return { id, dir, meta: null, error: (e as HotdumpError).shortMessage ?? String(e) };
       }
     });

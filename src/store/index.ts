@@ -6,3 +6,5 @@ export * from "./layout.js";
 export * from "./queries.js";
 export * from "./retention.js";
 export * from "./running.js";
+export * from "./storeFile.js";
+export * from "./trust.js";

@@ -11,8 +11,9 @@
  *   <store>/.gitignore            `*`: nothing in a store is ever committed
  */
 import { chmodSync, existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { dirname, isAbsolute, join, resolve } from "node:path";
 import { HotdumpError } from "../errors.js";
+import { assertTrustedStore } from "./trust.js";
 
 export const DIR_MODE = 0o700;
 export const FILE_MODE = 0o600;
@@ -31,21 +32,36 @@ export interface StoreLayout {
 export const STORE_NAME = ".hotdump";
 
 /**
- * The store a command uses: --store when given; else, like git finds .git, the nearest `.hotdump`
- * store in `cwd` or a parent (so `hotdump crashes` from a package subdirectory sees the project's
- * crashes); else `.hotdump` in `cwd`, created on first write. The walk stops at a repository root
- * (a directory holding .git) and at a file-system boundary, as git does by default, so a stray
- * store above a project is never picked up.
+ * The store a command uses: --store when given; else, under systemd, $STATE_DIRECTORY (the unit's
+ * StateDirectory=); else, like git finds .git, the nearest `.hotdump` store in `cwd` or a parent
+ * (so `hotdump crashes` from a package subdirectory sees the project's crashes); else `.hotdump` in
+ * `cwd`, created on first write. The walk stops at a repository root (a directory holding .git),
+ * at $HOME and at a file-system boundary, and never looks in `/`: a `/.hotdump` made once by a
+ * command run from `/` (systemd's default WorkingDirectory) was adopted by every later invocation
+ * outside a repository. From `/` itself the default is /var/lib/hotdump for root and
+ * ~/.local/state/hotdump for anyone else. Whichever it is, it is used only if trusted
+ * (assertTrustedStore, store/trust.ts).
  */
-export function resolveStoreDir(cwd: string, dir?: string): string {
+export function resolveStoreDir(cwd: string, dir?: string, env: NodeJS.ProcessEnv = process.env): string {
   if (dir !== undefined) return resolve(cwd, dir);
-  return findStoreUpwards(resolve(cwd)) ?? join(resolve(cwd), STORE_NAME);
+  const state = env.STATE_DIRECTORY?.split(":")[0];
+  if (state && isAbsolute(state)) return state;
+  const here = resolve(cwd);
+  const found = findStoreUpwards(here, env.HOME);
+  if (found) return found;
+  if (here === "/")
+    return process.getuid?.() === 0 || !env.HOME
+      ? "/var/lib/hotdump"
+      : join(env.HOME, ".local", "state", "hotdump");
+  return join(here, STORE_NAME);
 }
 
-export function findStoreUpwards(start: string): string | null {
+export function findStoreUpwards(start: string, home?: string): string | null {
+  const stopAt = home && isAbsolute(home) ? resolve(home) : null;
   let d = start;
   let dev: number | undefined;
   for (;;) {
+    if (d === "/") return null;
     let st: ReturnType<typeof statSync>;
     try {
       st = statSync(d);
@@ -56,7 +72,7 @@ export function findStoreUpwards(start: string): string | null {
     dev = st.dev;
     const candidate = join(d, STORE_NAME);
     if (isStore(candidate)) return candidate;
-    if (existsSync(join(d, ".git"))) return null;
+    if (existsSync(join(d, ".git")) || d === stopAt) return null;
     const up = dirname(d);
     if (up === d) return null;
     d = up;
@@ -85,8 +101,12 @@ export function storeLayout(root: string): StoreLayout {
   };
 }
 
-/** Create the store's directories (0700). Throws a typed error the caller can keep as a reason. */
+/**
+ * Create the store's directories (0700), after checking that nobody else could have placed or
+ * could swap them (E_STORE_UNTRUSTED). Throws a typed error the caller can keep as a reason.
+ */
 export function ensureStore(root: string): StoreLayout {
+  assertTrustedStore(root);
   const layout = storeLayout(root);
   try {
     for (const d of [layout.root, layout.binaries, layout.crashes, layout.cache, layout.tmp]) {
@@ -162,6 +182,7 @@ export function assertStoreDir(root: string): void {
  */
 export function readStore(root: string): StoreLayout {
   assertStoreDir(root);
+  assertTrustedStore(root);
   return storeLayout(root);
 }
 

@@ -23,6 +23,7 @@ export interface CrashListing {
   evicted: boolean;
   dir: string | null;
   error?: string;
+  empty?: true;
   /** The crash signature; null for crashes stored before signatures. */
   fingerprint: string | null;
   /** How many times it happened: 1, or a recovered panic's storm count. */
@@ -56,6 +57,7 @@ export function listCrashes(storeDir: string): CrashListing[] {
       evicted: false,
       dir: b.dir,
       ...(b.error ? { error: b.error } : {}),
+      ...(b.empty ? { empty: true as const } : {}),
       fingerprint: b.meta?.fingerprint ?? null,
       count: b.meta?.count ?? 1,
       lastSeen: b.meta?.lastSeen ?? b.meta?.createdAt ?? null,

@@ -14,6 +14,9 @@ export interface RunningRecord {
   binary: string;
   /** The hotdump process supervising it. */
   supervisor: number;
+  /** Its process group (the service runs in its own) and the leader's start time (clock ticks since boot, /proc/PID/stat field 22). */
+  pgid?: number;
+  startTime?: number;
 }
 
 const file = (root: string) => join(root, "running.json");

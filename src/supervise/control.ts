@@ -14,16 +14,24 @@ interface ControlRequest {
 
 type ControlHandler = (req: ControlRequest) => Promise<Record<string, unknown>>;
 
-export async function serveControl(layout: StoreLayout, handler: ControlHandler): Promise<Server> {
-  const path = layout.control;
+/**
+ * E_ALREADY_RUNNING when a supervisor answers on this store. Called before anything is bound: a
+ * second `run --listen :8080` used to take the port (SO_REUSEPORT-free, so failing a deploy
+ * script's health check elsewhere) before refusing.
+ */
+export async function refuseIfRunning(layout: StoreLayout): Promise<void> {
   // A stale socket from a supervisor that died: connecting to it fails, so it can go.
-  if (await isAlive(path)) {
+  if (await isAlive(layout.control))
     throw new HotdumpError(
       "supervise",
       "E_ALREADY_RUNNING",
       `another hotdump supervisor already uses the store ${layout.root} (its control socket answers)`,
     );
-  }
+}
+
+export async function serveControl(layout: StoreLayout, handler: ControlHandler): Promise<Server> {
+  const path = layout.control;
+  await refuseIfRunning(layout);
   rmSync(path, { force: true });
   const server = createServer((sock) => {
     let buf = "";

@@ -9,6 +9,7 @@ import { relative } from "node:path";
 import type { BuildResult, GoBuilder } from "../build/index.js";
 import { createBuildQueue } from "../build/queue.js";
 import type { ResolvedConfig } from "../config/types.js";
+import type { HotdumpError } from "../errors.js";
 import type { Journal, StoreLayout } from "../store/index.js";
 import type { Logger } from "../util/log.js";
 import { createWatcher, type Watcher } from "../watch/index.js";
@@ -25,6 +26,8 @@ export interface DevSessionOptions {
   logger: Logger;
   /** Print build errors compactly (file:line first). */
   onBuildFailed?: (r: BuildResult) => void;
+  /** A watch error after the first scan: dev can no longer see changes, so it stops. */
+  onFatal?: (e: HotdumpError) => void;
 }
 
 export interface DevSession {
@@ -142,7 +145,10 @@ export function createDevSession(o: DevSessionOptions): DevSession {
         config: config.watch,
         alwaysIgnore: [o.layout.root],
         onBatch: (files) => queue.push(files),
-        onError: (e) => logger.error(e.shortMessage),
+        onError: (e) => {
+          logger.error(e.shortMessage);
+          o.onFatal?.(e);
+        },
       });
       // The first build does not wait for the watcher's initial scan (1.7 s on 20,000 files,
       // bench/dev-latency.mjs); a save during the scan still queues one more build.

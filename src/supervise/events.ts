@@ -3,6 +3,7 @@
  * stdout, one object per line with an `event` field), and live listeners (the UI).
  */
 import type { EventInput, Journal, JournalEvent } from "../store/index.js";
+import type { Redactor } from "../util/redact.js";
 
 export type EventListener = (e: JournalEvent) => void;
 
@@ -11,11 +12,16 @@ export interface EventSink {
   on(fn: EventListener): () => void;
 }
 
-export function createEventSink(o: { journal: Journal; ndjson?: NodeJS.WritableStream | null }): EventSink {
+export function createEventSink(o: {
+  journal: Journal;
+  ndjson?: NodeJS.WritableStream | null;
+  /** --redact: every event's text (messages, argv) before it is written anywhere. */
+  redactor?: Redactor;
+}): EventSink {
   const listeners = new Set<EventListener>();
   return {
     emit(input) {
-      const e = o.journal.append(input);
+      const e = o.journal.append(o.redactor ? o.redactor.deep(input) : input);
       if (o.ndjson) o.ndjson.write(`${JSON.stringify(e)}\n`);
       for (const l of listeners) l(e);
       return e;

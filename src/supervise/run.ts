@@ -11,6 +11,7 @@ import type { ResolvedSupervise } from "../config/supervise.js";
 import { HotdumpError } from "../errors.js";
 import { archiveBinary, type EventInput, type JournalEvent, sha256File } from "../store/index.js";
 import type { Logger } from "../util/log.js";
+import type { Redactor } from "../util/redact.js";
 import { serveControl } from "./control.js";
 import {
   checksumMismatch,
@@ -40,6 +41,8 @@ export interface RunServiceOptions {
   allowStripped: boolean;
   watchBinary: boolean;
   redact: boolean;
+  /** --redact's policy for the events written to the journal (util/redact.ts). */
+  redactor?: Redactor;
   maxUse: number | null;
   captureDeadlineMs?: number;
   /** The dashboard, started once the store is open (its url is said). */
@@ -65,7 +68,7 @@ export async function runService(o: RunServiceOptions): Promise<void> {
   const inherited = await handOffIfListening(o.sup.listen);
   if (!inherited) return;
   const { logger } = o;
-  const store = openSupervisorStore(o.storeDir, logger, o.jsonEvents);
+  const store = openSupervisorStore(o.storeDir, logger, o.jsonEvents, o.redactor);
   await o.onStore?.(store);
   const { layout, journal, sink } = store;
   let ui: RunUi | undefined;

@@ -145,6 +145,8 @@ export async function runOnce(o: RunOnceOptions): Promise<RunOnceResult> {
     cwd: o.cwd,
     env: o.env,
     stdin: "inherit",
+    // SIGKILL of hotdump exec left its program running (ppid 1): PR_SET_PDEATHSIG ends it too.
+    dieWithParent: true,
     tailBytes: o.tailBytes ?? 256 * 1024,
     onStdout: (c) => {
       o.stdout.write(c);

@@ -4,7 +4,7 @@
  * process groups found and stopped by the next start. The service also dies with hotdump through
  * PR_SET_PDEATHSIG (launch.ts); this file is the second line, for what the first cannot catch.
  */
-import { readlinkSync } from "node:fs";
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import type { StoreLayout } from "../store/index.js";
 import { type RunningRecord, readRunning, writeRunning } from "../store/running.js";
 
@@ -28,7 +28,54 @@ function save(layout: StoreLayout, entries: Entry[]): Error | null {
 
 /** Returns the write error, if any (the caller may say so; it never throws). */
 export function rememberRunning(layout: StoreLayout, e: Omit<Entry, "supervisor">): Error | null {
-  return save(layout, [...load(layout).filter((x) => x.pid !== e.pid), { ...e, supervisor: process.pid }]);
+  const stat = procStat(e.pid);
+  const group = stat ? { pgid: stat.pgid, startTime: stat.startTime } : {};
+  return save(layout, [
+    ...load(layout).filter((x) => x.pid !== e.pid),
+    { ...e, ...group, supervisor: process.pid },
+  ]);
+}
+
+/** pgid and start time from /proc/PID/stat (the comm field may hold spaces and parentheses). */
+export function procStat(pid: number): { pgid: number; startTime: number } | null {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, "utf8");
+  } catch {
+    return null;
+  }
+  // Fields after the last ")": state(3) ppid(4) pgrp(5) ... starttime(22).
+  const f = text.slice(text.lastIndexOf(")") + 2).split(" ");
+  const pgid = Number(f[2]);
+  const startTime = Number(f[19]);
+  return Number.isInteger(pgid) && Number.isInteger(startTime) ? { pgid, startTime } : null;
+}
+
+/**
+ * The processes still in a recorded process group. Its leader may be gone (a start script killed
+ * with hotdump) while its children run on (the ./server the script started): the group is found
+ * by its id, never by an exe path. A leader that is alive must be the one recorded (same start
+ * time), else the pid was reused; members that started before the recorded leader are not ours.
+ * Linux does not hand out a pid still used as a process group id, so a group with members but no
+ * leader is the recorded one.
+ */
+function groupMembers(e: Entry): number[] {
+  if (e.pgid === undefined || e.startTime === undefined) return [];
+  const leader = procStat(e.pgid);
+  if (leader && leader.startTime !== e.startTime) return [];
+  const out: number[] = [];
+  let names: string[];
+  try {
+    names = readdirSync("/proc");
+  } catch {
+    return [];
+  }
+  for (const n of names) {
+    if (!/^\d+$/.test(n)) continue;
+    const s = procStat(Number(n));
+    if (s && s.pgid === e.pgid && s.startTime >= e.startTime) out.push(Number(n));
+  }
+  return out;
 }
 
 export function forgetRunning(layout: StoreLayout, pid: number): Error | null {
@@ -57,7 +104,19 @@ export function stopLeftovers(layout: StoreLayout): number[] {
       keep.push(e);
       continue;
     }
-    // The pid may have been reused: only a process still running the stored binary is ours.
+    const members = groupMembers(e);
+    if (members.length > 0) {
+      try {
+        process.kill(-e.pgid!, "SIGKILL");
+        stopped.push(...members);
+      } catch {
+        // gone meanwhile
+      }
+      continue;
+    }
+    if (e.pgid !== undefined) continue;
+    // A record from before process groups were kept: only a process still running the stored
+    // binary is ours (the pid may have been reused).
     let exe = "";
     try {
       exe = readlinkSync(`/proc/${e.pid}/exe`);

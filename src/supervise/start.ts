@@ -3,6 +3,7 @@ import type { ResolvedSupervise } from "../config/supervise.js";
 import { HotdumpError } from "../errors.js";
 import { type EventInput, ensureStore, type Journal, openJournal, type StoreLayout } from "../store/index.js";
 import type { Logger } from "../util/log.js";
+import type { Redactor } from "../util/redact.js";
 import { createEventSink, type EventSink } from "./events.js";
 import { stopLeftovers } from "./running.js";
 import { bindListeners, handoff, inheritedListeners, parseListenAddr } from "./sockets.js";
@@ -91,7 +92,12 @@ export interface SupervisorStore {
 }
 
 /** The store, its journal and event sink, and no service left behind by an earlier hotdump. */
-export function openSupervisorStore(dir: string, logger: Logger, jsonEvents: boolean): SupervisorStore {
+export function openSupervisorStore(
+  dir: string,
+  logger: Logger,
+  jsonEvents: boolean,
+  redactor?: Redactor,
+): SupervisorStore {
   const layout = ensureStore(dir);
   // A supervisor never dies of a full disk: journal writes that fail are held and written when
   // space returns; say so once each way.
@@ -117,7 +123,11 @@ export function openSupervisorStore(dir: string, logger: Logger, jsonEvents: boo
     logger.warn(
       `stopped ${leftovers.length} service process(es) left by an earlier hotdump: ${leftovers.join(", ")}`,
     );
-  const sink = createEventSink({ journal, ndjson: jsonEvents ? process.stdout : null });
+  const sink = createEventSink({
+    journal,
+    ndjson: jsonEvents ? process.stdout : null,
+    ...(redactor ? { redactor } : {}),
+  });
   return { layout, journal, sink, logger };
 }
 

@@ -17,6 +17,7 @@ import {
   type StoreLayout,
 } from "../store/index.js";
 import type { Logger } from "../util/log.js";
+import { redactOptions } from "../util/redact.js";
 import { Backoff, type BackoffOptions } from "./backoff.js";
 import { createCaptureQueue, storeWriteReporter } from "./captureQueue.js";
 import {
@@ -205,7 +206,7 @@ export function createSupervisor(o: SupervisorOptions): Supervisor {
       ((facts: CrashFacts) =>
         captureCrash(facts, {
           layout: o.layout,
-          analyze: { redact: Boolean(o.redact) },
+          analyze: redactOptions(o.redact, o.env),
           pinnedBinaries: state.good ? [state.good.sha256] : [],
           ...(budget ? { budget } : {}),
           deadline: facts.endedAt.getTime() + captureDeadlineMs,

@@ -20,5 +20,15 @@ export const uiBadToken = () =>
   new HotdumpError(
     "usage",
     "E_UI_BAD_TOKEN",
-    "--token must be 16 to 256 characters of letters, digits, '-', '_' or '.' (or leave it out to get one generated)",
+    "the dashboard token is too weak: it needs at least 128 random bits in letters, digits, '-', '_' or '.' (openssl rand -hex 32; or leave it out to get one generated)",
+  );
+
+export const uiTokenFile = (path: string, why: string) =>
+  new HotdumpError("usage", "E_UI_TOKEN_FILE", `cannot use the token file ${path}: ${why}`);
+
+export const uiTokenInArgv = () =>
+  new HotdumpError(
+    "usage",
+    "E_UI_TOKEN_ARGV",
+    "--token puts the token in ps for every user to read: use --token-file FILE (mode 600) or HOTDUMP_UI_TOKEN",
   );

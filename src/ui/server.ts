@@ -4,17 +4,24 @@
  * src/ui/server.ts and the compiled dist/ui/server.js reach ../../src/ui/static, so `make build`
  * copies nothing).
  *
- * Cores: GET /api/crashes/:id/core serves core.zst only when the server has a token; without one
- * it answers 403 and no endpoint ever serves a core or a binary (use `hotdump debug ID` locally).
+ * Every route needs the token (auth.ts). Cores: GET /api/crashes/:id/core serves core.zst, but not
+ * with --redact (a core cannot be redacted: 403); no endpoint ever serves a binary.
  */
-import { createReadStream, readdirSync, readFileSync, statSync } from "node:fs";
+import { closeSync, createReadStream, fstatSync, readdirSync, readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { extname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { isHotdumpError } from "../errors.js";
 import { type ReportFormat, renderReport } from "../report/index.js";
-import { bundleFile, isCrashId, openBundle, type StoreLayout, storeLayout } from "../store/index.js";
+import {
+  bundleFile,
+  isCrashId,
+  openBundle,
+  openStoreFile,
+  type StoreLayout,
+  storeLayout,
+} from "../store/index.js";
 import type { Logger } from "../util/log.js";
 import {
   checkToken,
@@ -34,12 +41,15 @@ export const STATIC_DIR = fileURLToPath(new URL("../../src/ui/static/", import.m
 
 export interface UiServerOptions {
   storeDir: string;
-  /** Default 127.0.0.1. Anything not loopback needs a token (one is generated if absent). */
+  /** Default 127.0.0.1. */
   host?: string;
   /** Default 7070, falling back to a free port when busy; an explicit port (strictPort) never falls back. */
   port?: number;
   strictPort?: boolean;
+  /** Asked on every request, loopback too; generated (192 bits) when absent. */
   token?: string;
+  /** --redact: reports are redacted, so cores and binaries (which cannot be) are never served. */
+  redact?: boolean;
   logger?: Logger;
   /** Journal poll period (ms). */
   pollMs?: number;
@@ -48,13 +58,13 @@ export interface UiServerOptions {
 }
 
 export interface UiServer {
-  /** The address to open; carries ?token= when a token is set. */
+  /** The address to open; carries ?token=. */
   url: string;
   /** The bare origin, without the token. */
   origin: string;
   host: string;
   port: number;
-  token: string | null;
+  token: string;
   /** True when the token was generated here (print it once). */
   tokenGenerated: boolean;
   /** Poll the store now (an embedding supervisor just wrote something). */
@@ -153,8 +163,8 @@ export async function createUiServer(opts: UiServerOptions): Promise<UiServer> {
   const host = opts.host ?? "127.0.0.1";
   const loopback = isLoopbackHost(host);
   if (opts.token !== undefined && !isValidToken(opts.token)) throw uiBadToken();
-  const tokenGenerated = opts.token === undefined && !loopback;
-  const token = opts.token ?? (loopback ? null : generateToken());
+  const tokenGenerated = opts.token === undefined;
+  const token = opts.token ?? generateToken();
   const layout: StoreLayout = storeLayout(opts.storeDir);
   const statics = staticRoutes();
   const files = loadStatic(statics);
@@ -180,7 +190,7 @@ export async function createUiServer(opts: UiServerOptions): Promise<UiServer> {
     }
     if (req.method !== "GET" && req.method !== "HEAD")
       return sendError(res, 405, "E_UI_METHOD", "the dashboard is read-only: GET only");
-    if (token !== null) {
+    {
       const auth = checkToken(req, url, token);
       if (!auth.ok)
         return url.pathname.startsWith("/api/")
@@ -222,6 +232,7 @@ export async function createUiServer(opts: UiServerOptions): Promise<UiServer> {
         return sendError(res, 400, e.code, e.shortMessage);
       if (isHotdumpError(e) && e.code === "E_CRASH_NOT_FOUND")
         return sendError(res, 404, e.code, e.shortMessage);
+      if (isHotdumpError(e) && e.code === "E_STORE_LINK") return sendError(res, 403, e.code, e.shortMessage);
       opts.logger?.warn(`ui: ${req.method} ${url.pathname}: ${(e as Error).message}`);
       if (!res.headersSent)
         sendError(
@@ -263,7 +274,7 @@ export async function createUiServer(opts: UiServerOptions): Promise<UiServer> {
     if (!isCrashId(id))
       return sendError(res, 400, "E_BAD_CRASH_ID", "not a crash id (ids look like 20261129-123456-3fa2)");
     const what = m[2];
-    if (what === undefined) return sendJson(res, 200, crashDetail(layout, id, token !== null, reader.get()));
+    if (what === undefined) return sendJson(res, 200, crashDetail(layout, id, !opts.redact, reader.get()));
     const dl = DOWNLOADS[what];
     if (dl) {
       const { report, error } = readReport(openBundle(layout, id));
@@ -272,22 +283,26 @@ export async function createUiServer(opts: UiServerOptions): Promise<UiServer> {
       return send(res, 200, dl.type, renderReport(report, dl.format));
     }
     if (what === "core") {
-      if (token === null)
+      if (opts.redact)
         return sendError(
           res,
           403,
-          "E_UI_NO_CORES",
-          "cores are served only when hotdump ui runs with --token; use hotdump debug ID here",
+          "E_UI_REDACTED",
+          "this dashboard runs with --redact: a core holds every secret of the process and cannot be redacted, so it is not served (use hotdump debug ID here)",
         );
       const bundle = openBundle(layout, id);
       const stored = bundle.meta.core.stored;
       if (!stored) return sendError(res, 404, "E_UI_NO_CORE", "this crash has no stored core");
-      const path = bundleFile(bundle, stored);
+      // O_NOFOLLOW: a symlink planted as core.zst is refused (E_STORE_LINK), never served.
+      const fd = openStoreFile(bundleFile(bundle, stored));
       baseHeaders(res, "application/octet-stream");
-      res.setHeader("Content-Length", String(statSync(path).size));
+      res.setHeader("Content-Length", String(fstatSync(fd).size));
       res.setHeader("Content-Disposition", `attachment; filename="${id}-${stored}"`);
-      if (req.method === "HEAD") return res.end();
-      return createReadStream(path).pipe(res);
+      if (req.method === "HEAD") {
+        closeSync(fd);
+        return res.end();
+      }
+      return createReadStream("", { fd }).pipe(res);
     }
     return sendError(res, 404, "E_UI_NOT_FOUND", "no such page");
   };
@@ -360,7 +375,7 @@ export async function createUiServer(opts: UiServerOptions): Promise<UiServer> {
   const origin = formatOrigin(host, port);
   let closed: Promise<void> | null = null;
   return {
-    url: token ? `${origin}/?token=${token}` : `${origin}/`,
+    url: `${origin}/?token=${token}`,
     origin,
     host,
     port,

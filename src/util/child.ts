@@ -5,6 +5,7 @@
 import { type ChildProcess, type SpawnOptions, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { constants as osConstants } from "node:os";
+import { closeInheritedOnExec } from "./native.js";
 import { Tail } from "./tail.js";
 import { findOnPath } from "./which.js";
 
@@ -36,8 +37,12 @@ export interface Child {
   signal(sig: NodeJS.Signals): void;
 }
 
+/** How long a child's pipes are read after it exited, while a descendant still holds them. */
+export const OUTPUT_DRAIN_MS = 1000;
+
 export function startChild(command: string, args: readonly string[], options: ChildOptions = {}): Child {
   const { tailBytes = 64 * 1024, onStdout, onStderr, ...spawnOpts } = options;
+  closeInheritedOnExec();
   const proc = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"], ...spawnOpts });
   const stdoutTail = new Tail(tailBytes);
   const stderrTail = new Tail(tailBytes);
@@ -61,7 +66,19 @@ export function startChild(command: string, args: readonly string[], options: Ch
         resolve({ exitCode: null, signal: null, killed: false, error: e });
       }
     });
-    // 'close' waits for stdio to drain, so the tails are complete when this resolves.
+    // 'close' waits for stdio to drain, so the tails are complete when this resolves. But the end
+    // of a process is its exit, not the end of its output: a descendant that inherited the pipes
+    // (a `sleep 15` the service started before it panicked) would hold 'close' back for as long as
+    // it lives (the crash was reported 15.6 s late). After the exit, what is in the pipes is read
+    // for a bounded time, then they are closed from our side.
+    proc.once("exit", () => {
+      const drain = setTimeout(() => {
+        proc.stdout?.destroy();
+        proc.stderr?.destroy();
+      }, OUTPUT_DRAIN_MS);
+      drain.unref();
+      proc.once("close", () => clearTimeout(drain));
+    });
     proc.once("close", (code, sig) => {
       exited = true;
       resolve({

@@ -32,6 +32,16 @@ export function useColour(stream: NodeJS.WriteStream): boolean {
   return Boolean(stream.isTTY);
 }
 
+/**
+ * Text a program wrote (a panic message), safe for a terminal: C0 controls, DEL and C1's CSI are
+ * shown as \xNN (an ESC sequence in a panic message could rewrite the screen, a NUL cut a line).
+ * `keepNewlines` keeps \n and \t for multi-line log messages.
+ */
+export function printable(s: string, keepNewlines = false): string {
+  const re = keepNewlines ? /[\x00-\x08\x0b-\x1f\x7f\x9b]/g : /[\x00-\x1f\x7f\x9b]/g;
+  return s.replace(re, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
+}
+
 export function createLogger(opts: { level?: Level; stream?: NodeJS.WriteStream } = {}): Logger {
   const stream = opts.stream ?? process.stderr;
   const colour = useColour(stream);
@@ -39,10 +49,10 @@ export function createLogger(opts: { level?: Level; stream?: NodeJS.WriteStream 
   const prefix = (source: Source) => paint(colours[source], `[${source}]`.padEnd(9));
   const logger: Logger = {
     level: opts.level ?? "info",
-    debug: (m) => emit("debug", m),
-    info: (m) => emit("info", m),
-    warn: (m) => emit("warn", paint("\x1b[33m", "warning: ") + m),
-    error: (m) => emit("error", paint("\x1b[31m", "error: ") + m),
+    debug: (m) => emit("debug", printable(m, true)),
+    info: (m) => emit("info", printable(m, true)),
+    warn: (m) => emit("warn", paint("\x1b[33m", "warning: ") + printable(m, true)),
+    error: (m) => emit("error", paint("\x1b[31m", "error: ") + printable(m, true)),
     line(source, text, s = "stdout") {
       const out = s === "stderr" && source === "app" ? process.stderr : stream;
       out.write(`${prefix(source)} ${text}\n`);

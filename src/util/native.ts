@@ -5,6 +5,7 @@
  * without koffi's prebuilt binary (another libc, another architecture) hotdump still tracks
  * descendants by polling /proc, it just cannot collect the exit status of orphans.
  */
+import { readdirSync } from "node:fs";
 import { createRequire } from "node:module";
 
 type Koffi = typeof import("koffi");
@@ -41,6 +42,7 @@ const WNOHANG = 1;
 
 interface Libc {
   prctl: (option: number, a: number, b: number, c: number, d: number) => number;
+  fcntl: (fd: number, cmd: number, arg: number) => number;
   waitpid: (pid: number, status: number[], options: number) => number;
 }
 
@@ -55,6 +57,7 @@ function load(): Libc | null {
   try {
     libc = {
       prctl: lib.func("int prctl(int, unsigned long, unsigned long, unsigned long, unsigned long)"),
+      fcntl: lib.func("int fcntl(int, int, int)"),
       waitpid: lib.func("int waitpid(int, _Out_ int *, int)"),
     };
   } catch (e) {
@@ -110,4 +113,39 @@ export function reapChild(pid: number): WaitStatus | null {
   const out = [0];
   const r = c.waitpid(pid, out, WNOHANG);
   return r === pid ? decodeWaitStatus(out[0] ?? 0) : null;
+}
+
+/** fcntl(2) F_GETFD / F_SETFD and FD_CLOEXEC (include/uapi/asm-generic/fcntl.h). */
+const F_GETFD = 1;
+const F_SETFD = 2;
+const FD_CLOEXEC = 1;
+let fdsClosedOnExec = false;
+
+/**
+ * Mark every descriptor above stderr close-on-exec, once: whatever hotdump inherited without the
+ * flag (a deploy script's lock file, another service's socket) then never reaches the service.
+ * libuv's spawn clears the flag again on the descriptors it is told to pass (stdio entries, the
+ * listening sockets at 3, 4, ...: uv__process_child_init), and Node opens its own with O_CLOEXEC,
+ * so nothing hotdump means to hand on is lost. Returns the descriptors it changed.
+ */
+export function closeInheritedOnExec(): number[] {
+  if (fdsClosedOnExec) return [];
+  fdsClosedOnExec = true;
+  const c = load();
+  if (!c) return [];
+  const changed: number[] = [];
+  let names: string[];
+  try {
+    names = readdirSync("/proc/self/fd");
+  } catch {
+    return [];
+  }
+  for (const n of names) {
+    const fd = Number(n);
+    if (!Number.isInteger(fd) || fd <= 2) continue;
+    const flags = c.fcntl(fd, F_GETFD, 0);
+    if (flags < 0 || flags & FD_CLOEXEC) continue;
+    if (c.fcntl(fd, F_SETFD, flags | FD_CLOEXEC) === 0) changed.push(fd);
+  }
+  return changed;
 }

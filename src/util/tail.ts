@@ -7,7 +7,7 @@
  * goroutine (always printed first) sat 570 KB before a 256 KiB tail began.
  */
 
-import { closeSync, fstatSync, openSync, readSync } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, readSync } from "node:fs";
 
 /** Lines the Go runtime prints first for each way of dying (see analyze/traceback isCrashStart). */
 const DUMP_START =
@@ -150,11 +150,13 @@ export class Tail {
 export function readFileTail(path: string, max: number): string | null {
   let fd: number;
   try {
-    fd = openSync(path, "r");
+    // Never through a symlink (a store file pointing at /etc/shadow), never blocking on a FIFO.
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch {
     return null;
   }
   try {
+    if (!fstatSync(fd).isFile()) return null;
     const size = fstatSync(fd).size;
     const len = Math.min(size, max + 1);
     const buf = Buffer.alloc(len);

@@ -19,6 +19,7 @@ import type {
   Variable,
 } from "../../contracts/report.js";
 import { isHotdumpError } from "../../errors.js";
+import { isSecretName, isSecretType } from "../../util/secretNames.js";
 import { type ClassifyContext, classifyFrame, culpritIndex, type FrameLike, siteIndex } from "../frames.js";
 import {
   decideNil,
@@ -32,7 +33,6 @@ import { dlvBinaryMismatch, dlvNoDebugInfo } from "./errors.js";
 import { formatVariable, quoteGo, REDACTED } from "./format.js";
 import { errorText } from "./goNotation.js";
 import { listGoroutineGroups, targetGoVersion } from "./goroutines.js";
-import { isSecretName, isSecretType } from "./redact.js";
 import {
   type Variable as DlvVariable,
   type EvalScope,

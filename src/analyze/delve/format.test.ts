@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
+import { isSecretName, isSecretType } from "../../util/secretNames.js";
 import { versionWarnings } from "./client.js";
 import { formatVariable, REDACTED } from "./format.js";
-import { isSecretName, isSecretType } from "./redact.js";
 import { type GetVersionOut, Kind, type Variable } from "./types.js";
 
 /** A Delve Variable with the defaults Delve sends for unused fields. */

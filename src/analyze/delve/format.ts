@@ -5,8 +5,9 @@
  * are spelled as %T does (`url.URL`, not `net/url.URL`). Values Go developers know by their
  * String() read that way (goNotation.ts) unless `raw` asks for the fields.
  */
+
+import { isSecretName } from "../../util/secretNames.js";
 import { errorText, quoteBytes, quoteString, shortType, wellKnown } from "./goNotation.js";
-import { isSecretName } from "./redact.js";
 import { Kind, type Variable } from "./types.js";
 
 export interface FormatOptions {

@@ -1,4 +1,6 @@
 /** Delve over JSON-RPC: a typed client for `dlv core` and the analysis of a core. */
+
+export { isSecretName, isSecretType } from "../../util/secretNames.js";
 export {
   type AnalyzeCoreOptions,
   analyzeCoreWithDelve,
@@ -31,6 +33,5 @@ export {
 export { type FormatOptions, formatVariable, REDACTED } from "./format.js";
 export { goroutineState } from "./goroutines.js";
 export { DELVE_INSTALL_COMMAND, DELVE_VERSION, installDelve } from "./install.js";
-export { isSecretName, isSecretType } from "./redact.js";
 export { type CallOptions, createRpcConnection, type RpcConnection } from "./rpc.js";
 export type * as dlv from "./types.js";

@@ -25,6 +25,9 @@ const SECRET_WORDS = new Set([
   "cookies",
   "bearer",
   "privatekey",
+  "privkey",
+  "dsn",
+  "jwt",
 ]);
 
 /** Substrings that are secret wherever they appear (`dbPassword1`, `xsecretx`). */
