@@ -6,6 +6,10 @@ DLV_VERSION := v1.27.2
 GOBIN := $(shell go env GOBIN)
 GOPATH := $(shell go env GOPATH)
 DLV := $(if $(GOBIN),$(GOBIN),$(GOPATH)/bin)/dlv
+# The fleet tests' S3 server (Apache-2.0), built once into the Go bin dir (~2 min on 2 vCPUs), as
+# `hotdump fleet up` would install it.
+VERSITYGW_VERSION := v1.8.0
+VERSITYGW := $(dir $(DLV))versitygw
 export PATH := $(dir $(DLV)):$(PATH)
 
 .PHONY: setup deps tools build demo test lint typecheck clean
@@ -21,17 +25,21 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $@
 
-tools: $(DLV) .tools/apt.ok
+tools: $(DLV) $(VERSITYGW) .tools/apt.ok
 $(DLV):
 	go install github.com/go-delve/delve/cmd/dlv@$(DLV_VERSION)
+$(VERSITYGW):
+	go install github.com/versity/versitygw/cmd/versitygw@$(VERSITYGW_VERSION)
 # Debian packages the tests and the store need; installed only where missing (root: as CI runs).
-# strace: the durability test watches fsync/unlink order; gcc: the cgo fixture (import "C").
+# strace: the durability test watches fsync/unlink order; gcc: the cgo fixture (import "C");
+# postgresql: the fleet's index (`hotdump fleet up` finds initdb on PATH or in /usr/lib/postgresql).
 .tools/apt.ok:
 	@mkdir -p .tools
 	@missing=""; command -v zstd >/dev/null || missing="$$missing zstd"; \
 	 command -v gdb >/dev/null || missing="$$missing gdb"; \
 	 command -v strace >/dev/null || missing="$$missing strace"; \
 	 command -v cc >/dev/null || missing="$$missing gcc"; \
+	 command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	 if [ -n "$$missing" ]; then \
 	   if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq $$missing; \
 	   else echo "hotdump: please install:$$missing (apt-get install$$missing)"; exit 1; fi; fi

@@ -56,6 +56,8 @@ const LAYERS = [
   ["capture"],
   ["supervise", "forensics"],
   ["ui"],
+  // The fleet sends the store's bundles out and serves the dashboard's pages over every host's.
+  ["fleet"],
   ["cli"],
 ];
 const layerOf = new Map(LAYERS.flatMap((names, i) => names.map((n) => [n, i])));

@@ -16,7 +16,8 @@ export type ErrorDomain =
   | "supervise"
   | "ui"
   | "watch"
-  | "forensics";
+  | "forensics"
+  | "fleet";
 
 export interface HotdumpErrorOptions {
   cause?: unknown;

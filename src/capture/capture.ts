@@ -434,6 +434,7 @@ async function finishCapture(
     try {
       const ev = enforceBudget(layout, o.budget ?? defaultBudget(layout.root), {
         protect: [bundle.id],
+        undelivered: journal.undelivered(),
         pinnedBinaries: o.pinnedBinaries ?? [],
       });
       if (ev.evicted.length) {

@@ -8,7 +8,9 @@ import type { Command } from "commander";
 import { createGoBuilder, formatDiagnostic } from "../build/index.js";
 import { loadConfig } from "../config/index.js";
 import { HotdumpError } from "../errors.js";
+import { startFleetOutbox } from "../fleet/index.js";
 import { createDevSession } from "../supervise/dev.js";
+import { startMetrics } from "../supervise/metrics.js";
 import {
   announceListening,
   handOffIfListening,
@@ -26,6 +28,7 @@ import { addSuperviseFlags, resolveSuperviseFlags, type SuperviseFlags } from ".
 import { uiTokenFrom, uiTokenOptions } from "./ui.js";
 
 interface DevOptions extends CommonOptions, SuperviseFlags {
+  metrics?: string;
   config?: string;
   package?: string;
   redact?: boolean;
@@ -79,6 +82,8 @@ export function registerDev(program: Command): void {
     for (const w of config.warnings) logger.warn(`${w.where}: ${w.message}`);
     const store = openSupervisorStore(config.store.dir, logger, Boolean(opts.jsonEvents), redactor);
     const { layout, journal, sink } = store;
+    const outbox = startFleetOutbox(layout.root, logger, config.fleet);
+    await startMetrics(opts.metrics, { ...store, backlog: outbox ? () => outbox.backlog() : null });
     let ui: UiServer | undefined;
     // The other goroutines of a crash dump are folded in the terminal (all kept in the bundle).
     const folds = createGenerationFolds(Boolean((c.optsWithGlobals() as CommonOptions).verbose));

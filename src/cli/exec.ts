@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { parseCaptureMode } from "../capture/mode.js";
 import { usageError } from "../errors.js";
+import { finishFleetOutbox, loadFleetFile, startFleetOutbox } from "../fleet/index.js";
 import { runOnce } from "../supervise/runOnce.js";
 import { redactingLogger, redactOptions, redactorFor } from "../util/redact.js";
 import { type CommonOptions, loggerFor, printJson, storeDirFrom, storeOption } from "./common.js";
@@ -37,6 +38,7 @@ export function registerExec(program: Command): void {
       const redaction = redactOptions(opts.redact, process.env);
       const redactor = redactorFor(redaction);
       const logger = redactingLogger(loggerFor(cmd), redactor);
+      const outbox = startFleetOutbox(storeDirFrom(opts), logger, () => loadFleetFile(process.cwd()));
       const r = await runOnce({
         command,
         args,
@@ -86,6 +88,7 @@ export function registerExec(program: Command): void {
       } else if (r.ended.exitCode !== 0) {
         logger.info(`exited with status ${r.ended.exitCode} (not a crash: no core is kept)`);
       }
+      await finishFleetOutbox(outbox, logger);
       process.exitCode = r.ended.status;
     });
 }

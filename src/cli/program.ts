@@ -34,6 +34,8 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   mem: async () => (await import("./mem.js")).registerMem,
   cheatsheet: async () => (await import("./cheatsheet.js")).registerCheatsheet,
   ui: async () => (await import("./ui.js")).registerUi,
+  push: async () => (await import("./push.js")).registerPush,
+  fleet: async () => (await import("./fleet.js")).registerFleet,
 };
 
 /**

@@ -6,8 +6,10 @@
 import type { Command } from "commander";
 import { loadConfig, parseDuration, parseSize } from "../config/index.js";
 import { usageError } from "../errors.js";
+import { startFleetOutbox } from "../fleet/index.js";
 import { storeLayout } from "../store/index.js";
 import { refuseIfRunning, sendControl } from "../supervise/control.js";
+import { startMetrics } from "../supervise/metrics.js";
 import { runService } from "../supervise/run.js";
 import { redactingLogger, redactOptions, redactorFor } from "../util/redact.js";
 import { type CommonOptions, loggerFor, storeDirFrom, storeOption } from "./common.js";
@@ -17,6 +19,7 @@ import { addSuperviseFlags, resolveSuperviseFlags, type SuperviseFlags } from ".
 import { uiTokenFrom, uiTokenOptions } from "./ui.js";
 
 interface RunOptions extends CommonOptions, SuperviseFlags {
+  metrics?: string;
   config?: string;
   ui?: boolean;
   token?: string;
@@ -129,6 +132,11 @@ export function registerRun(program: Command): void {
         : {}),
       // A restart runs the same generation again before the crash's capture is done: end the
       // fold of the process that died before the new one's output starts.
+      // The fleet's outbox and --metrics, on the store the supervisor opened.
+      onStore: async (store) => {
+        const outbox = startFleetOutbox(store.layout.root, logger, config?.fleet);
+        await startMetrics(opts.metrics, { ...store, backlog: outbox ? () => outbox.backlog() : null });
+      },
       onEvent: (e) => {
         if (e.event === "started" && typeof e.generation === "number") endFold(e.generation);
       },

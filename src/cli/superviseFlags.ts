@@ -51,5 +51,9 @@ export function addSuperviseFlags(cmd: Command): Command {
     .option(
       "--capture <mode>",
       "how crash cores reach hotdump: kernel, handler (doctor --fix), tracer (containers) or auto (default)",
+    )
+    .option(
+      "--metrics <addr>",
+      "serve Prometheus metrics on HOST:PORT/metrics (generations, switches, rollbacks, crashes by kind, upload backlog)",
     );
 }

@@ -170,6 +170,7 @@ export function resolveConfig(raw: RawConfig, ctx: ResolveContext): ResolvedConf
         : null,
     },
     store: { dir: storeDir, maxUseBytes: size(s.max_use), keepFreeBytes: size(s.keep_free) },
+    fleet: raw.fleet ?? null,
   };
 }
 

@@ -182,6 +182,17 @@ export const storeSchema = z.strictObject({
   keep_free: size.optional(),
 });
 
+/** [fleet]: where this host's crashes go (environment variables win, see src/fleet/settings.ts). */
+export const fleetSchema = z.strictObject({
+  s3: z.string().regex(/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/, {
+    error: 's3 is "s3://bucket" or "s3://bucket/prefix"',
+  }),
+  endpoint: z.url().optional(),
+  region: z.string().min(1).optional(),
+  pg: z.string().regex(/^postgres(ql)?:\/\//, { error: 'pg is a "postgres://..." connection URL' }),
+  host: z.string().min(1).optional(),
+});
+
 export const configSchema = z.strictObject({
   root: z.string().optional(),
   build: buildSchema.optional(),
@@ -189,6 +200,7 @@ export const configSchema = z.strictObject({
   run: runSchema.optional(),
   supervise: superviseSchema.optional(),
   store: storeSchema.optional(),
+  fleet: fleetSchema.optional(),
 });
 
 /** hotdump.toml as written, after validation. */

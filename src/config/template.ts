@@ -79,5 +79,15 @@ dir = ".hotdump"
 # the file system and at least 15% of it free, each capped at 4GiB; the oldest bundles go first.
 # max_use = "2GiB"
 # keep_free = "1GiB"
+
+# Every host's crashes in one place (README, "Fleet"): set s3 and pg to send each crash, queued
+# in the store and retried until delivered. The environment wins (HOTDUMP_FLEET_S3,
+# HOTDUMP_FLEET_S3_ENDPOINT, HOTDUMP_FLEET_PG, HOTDUMP_HOST); credentials come from AWS_*.
+# [fleet]
+# s3 = "s3://bucket/prefix"
+# endpoint = "https://s3.example.com"
+# region = "us-east-1"
+# pg = "postgres://hotdump_host@db.example.com/hotdump?sslmode=require"
+# host = "web-1"
 `;
 }

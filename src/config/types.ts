@@ -1,4 +1,5 @@
 /** The configuration every stage reads: absolute paths, milliseconds, bytes, defaults applied. */
+import type { RawConfig } from "./schema.js";
 
 export interface ConfigWarning {
   /** Where the warning points, e.g. ".air.toml:14:1". */
@@ -98,4 +99,6 @@ export interface ResolvedConfig {
   run: ResolvedRunConfig;
   supervise: ResolvedSuperviseConfig;
   store: ResolvedStoreConfig;
+  /** [fleet] as written; src/fleet/settings.ts merges it with the environment. */
+  fleet: NonNullable<RawConfig["fleet"]> | null;
 }

@@ -93,7 +93,33 @@ CREATE TABLE IF NOT EXISTS generations (
 CREATE TABLE IF NOT EXISTS crashes (
   id TEXT PRIMARY KEY, ts TEXT NOT NULL, generation INTEGER, outcome TEXT NOT NULL, signal TEXT,
   kind TEXT, message TEXT, culprit TEXT, binary_sha256 TEXT, evicted INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS outbox (
+  crash_id TEXT PRIMARY KEY, queued_at TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+  next_try TEXT NOT NULL, delivered_at TEXT, last_error TEXT, upload TEXT);
 `;
+
+/**
+ * A multipart upload under way (the fleet's big cores): which object, its upload id and the parts
+ * the server has acknowledged, so the next attempt sends only the rest.
+ */
+export interface PendingUpload {
+  key: string;
+  uploadId: string;
+  partSize: number;
+  parts: { PartNumber: number; ETag: string }[];
+}
+
+/** A bundle queued for the fleet (the local store is the outbox). */
+export interface OutboxRow {
+  crashId: string;
+  queuedAt: string;
+  attempts: number;
+  nextTry: string;
+  deliveredAt: string | null;
+  lastError: string | null;
+  upload: PendingUpload | null;
+}
 
 /** Columns added after the first journals were written: added to an older journal when it is opened. */
 const ADDED_COLUMNS: Record<string, [string, string][]> = {
@@ -133,6 +159,23 @@ export interface Journal {
   generations(): GenerationRow[];
   crashes(): CrashRow[];
   integrityCheck(): string;
+  /**
+   * From now on every crash recorded is also queued for the fleet (set by any command that finds
+   * fleet settings; kept in the journal so a capture that opens its own journal queues too).
+   */
+  enableOutbox(): void;
+  outboxEnabled(): boolean;
+  /** Queue a bundle (again harmless: a queued or delivered one is left as it is). */
+  enqueue(crashId: string): void;
+  /** Undelivered rows, oldest first; `due` only those whose next try has come. */
+  outbox(opts?: { due?: Date }): OutboxRow[];
+  outboxRow(crashId: string): OutboxRow | null;
+  /** A failed attempt: counted, with the reason and when to try again. Never given up. */
+  outboxFailed(crashId: string, error: string, nextTry: Date): void;
+  outboxUpload(crashId: string, upload: PendingUpload | null): void;
+  outboxDelivered(crashId: string): void;
+  /** Ids retention must keep: queued and not yet delivered. */
+  undelivered(): string[];
   /** Writes that failed and are held in memory until the disk takes them (holdOnFailure only). */
   held(): number;
   /** Why the last write failed, while writes are held; null when the journal is writing. */
@@ -297,6 +340,25 @@ export function openJournal(layout: StoreLayout, opts: JournalOptions = {}): Jou
       hold(fn, e);
     }
   };
+  // Prepared on first use too: a read-only journal of an older store has no outbox table.
+  let outboxOnStmt: Database.Statement | undefined;
+  const outboxOn = () => (outboxOnStmt ??= db.prepare("SELECT 1 FROM settings WHERE key = 'outbox'"));
+  // One statement, so the crash is queued with the same write that records it.
+  let enqueueIfOnStmt: Database.Statement | undefined;
+  const enqueueIfOn = () =>
+    (enqueueIfOnStmt ??= db.prepare(
+      `INSERT OR IGNORE INTO outbox (crash_id, queued_at, next_try)
+       SELECT ?, ?, ? WHERE EXISTS (SELECT 1 FROM settings WHERE key = 'outbox')`,
+    ));
+  const toOutboxRow = (r: Record<string, unknown>): OutboxRow => ({
+    crashId: r.crash_id as string,
+    queuedAt: r.queued_at as string,
+    attempts: r.attempts as number,
+    nextTry: r.next_try as string,
+    deliveredAt: r.delivered_at as string | null,
+    lastError: r.last_error as string | null,
+    upload: r.upload ? (JSON.parse(r.upload as string) as PendingUpload) : null,
+  });
   let lastGeneration = 0;
   return {
     held: () => held.length,
@@ -362,10 +424,67 @@ export function openJournal(layout: StoreLayout, opts: JournalOptions = {}): Jou
     },
     recordCrash(c) {
       const row = { fingerprint: null, count: 1, lastSeen: null, ...c };
-      write(() => upsertCrash().run(row));
+      const now = new Date().toISOString();
+      write(() =>
+        db.transaction(() => {
+          upsertCrash().run(row);
+          enqueueIfOn().run(c.id, now, now);
+        })(),
+      );
     },
     countCrash(id, count, lastSeen) {
       write(() => countCrash().run(count, lastSeen, id));
+    },
+    enableOutbox() {
+      db.prepare("INSERT OR IGNORE INTO settings (key, value) VALUES ('outbox', ?)").run(
+        new Date().toISOString(),
+      );
+    },
+    outboxEnabled: () => outboxOn().get() !== undefined,
+    enqueue(crashId) {
+      const now = new Date().toISOString();
+      db.prepare("INSERT OR IGNORE INTO outbox (crash_id, queued_at, next_try) VALUES (?, ?, ?)").run(
+        crashId,
+        now,
+        now,
+      );
+    },
+    outbox({ due } = {}) {
+      const rows = due
+        ? db
+            .prepare(
+              "SELECT * FROM outbox WHERE delivered_at IS NULL AND next_try <= ? ORDER BY queued_at, crash_id",
+            )
+            .all(due.toISOString())
+        : db.prepare("SELECT * FROM outbox WHERE delivered_at IS NULL ORDER BY queued_at, crash_id").all();
+      return (rows as Record<string, unknown>[]).map(toOutboxRow);
+    },
+    outboxRow(crashId) {
+      const r = db.prepare("SELECT * FROM outbox WHERE crash_id = ?").get(crashId) as
+        | Record<string, unknown>
+        | undefined;
+      return r ? toOutboxRow(r) : null;
+    },
+    outboxFailed(crashId, error, nextTry) {
+      db.prepare(
+        "UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_try = ? WHERE crash_id = ?",
+      ).run(error.slice(0, 2000), nextTry.toISOString(), crashId);
+    },
+    outboxUpload(crashId, upload) {
+      db.prepare("UPDATE outbox SET upload = ? WHERE crash_id = ?").run(
+        upload ? JSON.stringify(upload) : null,
+        crashId,
+      );
+    },
+    outboxDelivered(crashId) {
+      db.prepare(
+        "UPDATE outbox SET delivered_at = ?, upload = NULL, last_error = NULL WHERE crash_id = ?",
+      ).run(new Date().toISOString(), crashId);
+    },
+    undelivered() {
+      return (
+        db.prepare("SELECT crash_id FROM outbox WHERE delivered_at IS NULL").all() as { crash_id: string }[]
+      ).map((r) => r.crash_id);
     },
     markEvicted(ids) {
       const st = db.prepare("UPDATE crashes SET evicted = 1 WHERE id = ?");

@@ -2,7 +2,9 @@
  * The store's size budget, after systemd-coredump's coredump.conf: MaxUse (default 10% of the
  * file system, capped at 4 GiB) and KeepFree (default 15%, capped at 4 GiB). Oldest bundles go
  * first; the crash just captured is never deleted, and binaries go only when no remaining bundle
- * (or generation the caller pins) names them and no process runs them. Eviction is counted by the caller in the journal, so
+ * (or generation the caller pins) names them and no process runs them. A bundle queued for the
+ * fleet and not yet delivered (`undelivered`, from the journal's outbox) is never deleted: the
+ * local store is the fleet's outbox. Eviction is counted by the caller in the journal, so
  * an evicted crash is still counted.
  */
 import { readdirSync, readlinkSync, rmSync, statfsSync, statSync } from "node:fs";
@@ -53,9 +55,9 @@ export interface Eviction {
 export function enforceBudget(
   layout: StoreLayout,
   budget: Budget,
-  opts: { protect?: string[]; pinnedBinaries?: string[] } = {},
+  opts: { protect?: string[]; pinnedBinaries?: string[]; undelivered?: string[] } = {},
 ): Eviction {
-  const protect = new Set(opts.protect ?? []);
+  const protect = new Set([...(opts.protect ?? []), ...(opts.undelivered ?? [])]);
   const bundles = listBundles(layout).reverse(); // oldest first
   const sizes = new Map(bundles.map((b) => [b.id, diskUsage(b.dir)]));
   const binSize = (sha: string) => diskUsage(join(layout.binaries, sha));

@@ -48,6 +48,8 @@ export interface RunServiceOptions {
   captureDeadlineMs?: number;
   /** The dashboard, started once the store is open (its url is said). */
   ui?: (storeRoot: string) => Promise<RunUi>;
+  /** Once the store is open, before anything starts (the CLI wires the fleet outbox and --metrics). */
+  onStore?: (store: ReturnType<typeof openSupervisorStore>) => Promise<unknown>;
   /** Every event, before it is recorded (the CLI ends a crash's fold when the next process starts). */
   onEvent?: (e: EventInput) => void;
   onOutput: (generation: number, stream: "stdout" | "stderr", line: string) => void;
@@ -68,6 +70,7 @@ export async function runService(o: RunServiceOptions): Promise<void> {
   if (!inherited) return;
   const { logger } = o;
   const store = openSupervisorStore(o.storeDir, logger, o.jsonEvents, o.redactor);
+  await o.onStore?.(store);
   const { layout, journal, sink } = store;
   let ui: RunUi | undefined;
   announceListening(inherited, logger, (e) => sink.emit(e));

@@ -33,6 +33,7 @@ import {
 } from "./auth.js";
 import { crashDetail, createJournalReader, overview, readReport, type UiEvent } from "./data.js";
 import { uiBadToken, uiListenFailed, uiStaticMissing } from "./errors.js";
+import { CORE_URL_SECONDS, type FleetView, fleetCrashDetail, fleetOverview, parseFleetRef } from "./fleet.js";
 import { createLiveFeed } from "./live.js";
 
 export const DEFAULT_PORT = 7070;
@@ -52,6 +53,8 @@ export interface UiServerOptions {
   logger?: Logger;
   /** Journal poll period (ms). */
   pollMs?: number;
+  /** `hotdump ui --fleet`: overview and crash pages over every host's crashes (src/ui/fleet.ts). */
+  fleet?: FleetView;
 }
 
 export interface UiServer {
@@ -208,6 +211,20 @@ export async function createUiServer(opts: UiServerOptions): Promise<UiServer> {
         }
       }
     }
+    const fleetDone = opts.fleet ? routeFleet(opts.fleet, req, res, token !== null) : null;
+    if (fleetDone) {
+      fleetDone.catch((e) => {
+        opts.logger?.warn(`ui: ${req.method} ${url.pathname}: ${(e as Error).message}`);
+        if (!res.headersSent)
+          sendError(
+            res,
+            502,
+            "E_UI_FLEET",
+            (e as { shortMessage?: string }).shortMessage ?? "the fleet cannot be read",
+          );
+      });
+      return;
+    }
     try {
       route(req, res, url);
     } catch (e) {
@@ -288,6 +305,54 @@ export async function createUiServer(opts: UiServerOptions): Promise<UiServer> {
       return createReadStream("", { fd }).pipe(res);
     }
     return sendError(res, 404, "E_UI_NOT_FOUND", "no such page");
+  };
+
+  /** The fleet's overview and crash routes; null for every other path (statics, live events). */
+  const routeFleet = (
+    view: FleetView,
+    req: IncomingMessage,
+    res: ServerResponse,
+    withToken: boolean,
+  ): Promise<void> | null => {
+    const p = (req.url ?? "/").split("?")[0]!;
+    if (p === "/api/overview") return fleetOverview(view).then((o) => sendJson(res, 200, o));
+    const m = /^\/api\/crashes\/([^/]+)(?:\/([^/]+))?$/.exec(p);
+    if (!m) return null;
+    const ref = parseFleetRef(m[1]!);
+    if (!ref) return Promise.resolve(sendError(res, 400, "E_BAD_CRASH_ID", "not a fleet crash (HOST~ID)"));
+    const what = m[2];
+    return (async () => {
+      if (what === "core") {
+        if (!withToken)
+          return sendError(
+            res,
+            403,
+            "E_UI_NO_CORES",
+            "cores are served only when hotdump ui runs with --token; use hotdump fleet pull here",
+          );
+        const location = await view.coreUrl(ref.host, ref.id, CORE_URL_SECONDS);
+        if (!location) return sendError(res, 404, "E_UI_NO_CORE", "this crash has no stored core");
+        res.setHeader("Location", location);
+        return send(res, 302, "text/plain; charset=utf-8", "");
+      }
+      const d = await fleetCrashDetail(view, ref, withToken);
+      if (!d)
+        return sendError(
+          res,
+          404,
+          "E_CRASH_NOT_FOUND",
+          `no crash ${ref.id} of host ${ref.host} in the fleet`,
+        );
+      if (what === undefined) return sendJson(res, 200, d);
+      const dl = DOWNLOADS[what];
+      if (!dl) return sendError(res, 404, "E_UI_NOT_FOUND", "no such page");
+      if (!d.report) return sendError(res, 404, "E_UI_NO_REPORT", d.reportError ?? "no report");
+      res.setHeader(
+        "Content-Disposition",
+        `attachment; filename="hotdump-${ref.host}-${ref.id}.${what.slice(7)}"`,
+      );
+      return send(res, 200, dl.type, renderReport(d.report, dl.format));
+    })();
   };
 
   const server = createServer(handle);

@@ -156,7 +156,7 @@ export async function runCapture(
 
 let setpriv: string | null | undefined;
 /** util-linux's setpriv, where it exists (Debian: always, util-linux is essential). */
-function setprivPath(): string | null {
+export function setprivPath(): string | null {
   if (setpriv === undefined)
     setpriv = ["/usr/bin/setpriv", "/bin/setpriv"].find((p) => existsSync(p)) ?? null;
   return setpriv;

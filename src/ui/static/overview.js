@@ -16,9 +16,16 @@ export async function loadOverview() {
   return /** @type {Overview} */ (state.overview);
 }
 
+/**
+ * @param {Overview} o
+ * @returns {o is import("./types.js").FleetOverview}
+ */
+const isFleet = (o) => "fleet" in o && o.fleet === true;
+
 /** The overview page: timeline, crashes, live events, the service's output. */
 export async function renderOverview() {
   const o = await loadOverview();
+  if (isFleet(o)) return renderFleetOverview(o);
   document.title = "hotdump — overview";
   mount(
     h("h1", null, "Overview"),
@@ -68,6 +75,70 @@ export async function renderOverview() {
 }
 
 /**
+ * `hotdump ui --fleet`: the issues (crashes grouped by fingerprint across hosts), then every
+ * host's crashes with a Host column. No timeline nor live output: those are one supervisor's.
+ * @param {import("./types.js").FleetOverview} o
+ */
+function renderFleetOverview(o) {
+  document.title = "hotdump — fleet";
+  mount(
+    h("h1", null, "Fleet"),
+    h(
+      "section",
+      { "aria-labelledby": "is-h" },
+      h("h2", { id: "is-h" }, "Issues"),
+      h("div", { id: "issuelist" }, issueTable(o.issues)),
+    ),
+    h(
+      "section",
+      { "aria-labelledby": "cl-h" },
+      h("h2", { id: "cl-h" }, "Crashes"),
+      h("div", { id: "crashlist" }, crashTable(o.crashes)),
+    ),
+  );
+  return o;
+}
+
+/** @param {import("./types.js").FleetIssue[]} issues */
+function issueTable(issues) {
+  if (issues.length === 0) return h("p", { class: "muted" }, "No crashes in the fleet. Good.");
+  return h(
+    "table",
+    { id: "issues" },
+    h("caption", { class: "muted" }, `${issues.length} issue${issues.length === 1 ? "" : "s"}, latest first`),
+    h(
+      "thead",
+      null,
+      h(
+        "tr",
+        null,
+        ["Status", "Count", "Hosts", "Kind", "Message", "Culprit", "First seen", "Last seen"].map((c) =>
+          h("th", { scope: "col" }, c),
+        ),
+      ),
+    ),
+    h(
+      "tbody",
+      null,
+      issues.map((i) =>
+        h(
+          "tr",
+          { "data-fingerprint": i.fingerprint },
+          h("td", { class: `status-${i.status}` }, i.status),
+          h("td", { class: "n" }, i.count),
+          h("td", null, i.hosts.join(", ")),
+          h("td", null, i.kind ?? "?"),
+          h("td", { class: "msg" }, i.message ?? ""),
+          h("td", { class: "mono" }, i.culprit ? i.culprit.replace(/^(\S+) .*\/([^/]+)$/, "$1 $2") : ""),
+          h("td", { title: i.firstSeen.build ?? "" }, dateTime(i.firstSeen.time)),
+          h("td", { title: i.lastSeen.build ?? "" }, dateTime(i.lastSeen.time)),
+        ),
+      ),
+    ),
+  );
+}
+
+/**
  * The server's clock now: the overview's `now` moved on by the time since it was read (the
  * browser's own clock may differ from the machine the store is on).
  */
@@ -99,6 +170,7 @@ function tickTimeline() {
 export function refreshOverviewParts() {
   const known = new Set((state.overview?.crashes ?? []).map((c) => c.id));
   return loadOverview().then((o) => {
+    if (isFleet(o)) return void renderFleetOverview(o);
     const tl = document.getElementById("timeline");
     const cl = document.getElementById("crashlist");
     const sl = document.getElementById("signaturelist");
@@ -120,6 +192,9 @@ export function refreshOverviewParts() {
  */
 function crashTable(crashes, known) {
   if (crashes.length === 0) return h("p", { class: "muted" }, "No crashes in this store. Good.");
+  /** @param {Overview["crashes"][number]} c */
+  const hostOf = (c) => ("host" in c && typeof c.host === "string" ? c.host : null);
+  const fleet = crashes.some((c) => hostOf(c) !== null);
   return h(
     "table",
     { id: "crashes" },
@@ -134,7 +209,10 @@ function crashTable(crashes, known) {
       h(
         "tr",
         null,
-        ["Time", "Gen", "Kind", "Message", "Culprit"].map((c) => h("th", { scope: "col" }, c)),
+        (fleet
+          ? ["Time", "Host", "Kind", "Message", "Culprit"]
+          : ["Time", "Gen", "Kind", "Message", "Culprit"]
+        ).map((c) => h("th", { scope: "col" }, c)),
       ),
     ),
     h(
@@ -156,7 +234,7 @@ function crashTable(crashes, known) {
                 )
               : h("a", { href: `#/crash/${encodeURIComponent(c.id)}` }, dateTime(c.time)),
           ),
-          h("td", { class: "n" }, c.generation ?? "–"),
+          fleet ? h("td", { class: "host" }, hostOf(c)) : h("td", { class: "n" }, c.generation ?? "–"),
           h("td", null, c.error ? "unreadable" : (c.kind ?? c.outcome ?? "?")),
           h("td", { class: "msg" }, c.message ?? c.error ?? ""),
           h("td", { class: "mono" }, c.culprit ? c.culprit.replace(/^(\S+) .*\/([^/]+)$/, "$1 $2") : ""),

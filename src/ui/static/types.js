@@ -8,6 +8,8 @@
 /** @typedef {import("../../contracts/report.js").RaceAccess} RaceAccess */
 /** @typedef {import("../data.js").Overview} Overview */
 /** @typedef {import("../data.js").CrashDetail} CrashDetail */
+/** @typedef {import("../fleet.js").FleetOverview} FleetOverview */
+/** @typedef {import("../fleet.js").FleetViewIssue} FleetIssue */
 /** @typedef {import("../data.js").UiEvent} UiEvent */
 /** @typedef {{ generation: number, stream: "stdout" | "stderr", text: string, ts: string }} AppLine */
 
