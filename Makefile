@@ -16,7 +16,7 @@ export PATH := $(dir $(DLV)):$(PATH)
 
 # The set-up's steps are independent until the build: npm ci (better-sqlite3's native build), the
 # Delve build and apt-get run side by side (apt-get's own steps one after the other: dpkg's lock).
-MAKEFLAGS += --jobs=4 --output-sync=line
+MAKEFLAGS += --jobs=4
 
 setup: deps tools build
 
