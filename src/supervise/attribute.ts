@@ -62,6 +62,11 @@ export async function attributeEnd(
     logger?: Logger;
     /** Cores the capture mode already holds (the tracer's, the handler's): capture/launchCapture.ts. */
     held?: HeldCores;
+    /**
+     * The root started as a capture wrapper (the tracer) that exec'd the program: the identity the
+     * tracker took of the root first is the tracer's (a Go program too), not the program's.
+     */
+    wrapped?: boolean;
   },
 ): Promise<Attributed> {
   const endedAt = new Date();
@@ -99,7 +104,7 @@ export async function attributeEnd(
   const summary: CrashedSummary = {
     pid: p.pid,
     // The root is seen first as the launch shell: its argv then is hotdump's prelude.
-    argv: p.argv.length && (p.isGo || !crashed.root) ? p.argv : [...s.argv],
+    argv: p.argv.length && (p.isGo || !crashed.root) && !(crashed.root && o.wrapped) ? p.argv : [...s.argv],
     exe: p.exe.replace(/ \(deleted\)$/, ""),
     root: crashed.root,
     evidence: crashed.evidence,
@@ -115,8 +120,8 @@ export async function attributeEnd(
   // exec'd its program, `go run` that deleted its file, a worker).
   const sameAsStarted =
     crashed.root &&
-    s.binary.identity?.goBuildId != null &&
-    p.identity?.goBuildId === s.binary.identity.goBuildId;
+    (o.wrapped === true ||
+      (s.binary.identity?.goBuildId != null && p.identity?.goBuildId === s.binary.identity.goBuildId));
   const binary = (!sameAsStarted && (await descendantBinary(p, o.layout, o.logger))) || s.binary;
   // A Go process's snapshot is re-taken once its binary is known to be Go (after any exec); a root
   // not yet identified (it crashed within a poll) has the one taken once it exec'd the program.

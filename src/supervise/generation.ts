@@ -286,7 +286,14 @@ export async function startGeneration(build: Build, run: number, o: GenerationCo
         startedAt,
         generation: build.generation,
       },
-      { expected, races: races.races, layout: o.layout, logger: o.logger, held: cap },
+      {
+        expected,
+        races: races.races,
+        layout: o.layout,
+        logger: o.logger,
+        held: cap,
+        wrapped: cap.wrap.length > 0,
+      },
     );
     const facts = a.crash?.facts ?? null;
     if (facts && g.hungReason) facts.hang = { reason: g.hungReason };

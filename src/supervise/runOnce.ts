@@ -218,7 +218,7 @@ export async function runOnce(o: RunOnceOptions): Promise<RunOnceResult> {
       startedAt,
       ...(snapshot ? { rootSnapshot: snapshot } : {}),
     },
-    { races: races.races, layout, logger: o.logger, held: cap },
+    { races: races.races, layout, logger: o.logger, held: cap, wrapped: cap.wrap.length > 0 },
   );
   const { ended, stderrTail } = attributed;
   let crash: Captured | null = null;
