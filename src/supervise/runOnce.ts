@@ -91,6 +91,13 @@ export async function runOnce(o: RunOnceOptions): Promise<RunOnceResult> {
     }
   }
 
+  // The copy taken before start: what ran, even if the file is replaced meanwhile.
+  const startedBinary = {
+    path: program,
+    ...(archived ? { archived: archived.path, sha256: archived.sha256 } : {}),
+    identity,
+  };
+
   const cap = prepareCapture(o.capture ?? "auto", layout);
   if (cap.capture.mode === "handler" && layout)
     for (const c of await fileOrphanedCores(layout, { logger: o.logger }))
@@ -134,11 +141,7 @@ export async function runOnce(o: RunOnceOptions): Promise<RunOnceResult> {
       cmdline: [program, ...o.args],
       cwd: o.cwd,
       envNames: Object.keys(o.env).sort(),
-      binary: {
-        path: program,
-        ...(archived ? { archived: archived.path, sha256: archived.sha256 } : {}),
-        identity,
-      },
+      binary: startedBinary,
       stdoutTail: child.stdoutTail.toString(),
     });
   };
@@ -209,12 +212,7 @@ export async function runOnce(o: RunOnceOptions): Promise<RunOnceResult> {
       argv: [o.command, ...o.args],
       cwd: o.cwd,
       envNames: Object.keys(o.env).sort(),
-      // The copy taken before start: what ran, even if the file is replaced meanwhile.
-      binary: {
-        path: program,
-        ...(archived ? { archived: archived.path, sha256: archived.sha256 } : {}),
-        identity,
-      },
+      binary: startedBinary,
       startedAt,
       ...(snapshot ? { rootSnapshot: snapshot } : {}),
     },
