@@ -51,10 +51,15 @@ export function runCli(
       p.kill("SIGKILL");
     }, limit);
     p.on("error", reject);
-    p.on("close", (code, signal) => {
+    const done = (code: number | null, signal: NodeJS.Signals | null) => {
       clearTimeout(t);
       if (killed) out.stderr += `\n[test: hotdump ${args.join(" ")} killed after ${limit} ms]\n`;
       resolvePromise({ code, signal, ...out });
+    };
+    p.on("close", done);
+    // Killed, a descendant that inherited its stdout could hold 'close' back: its exit is enough.
+    p.on("exit", (code, signal) => {
+      if (killed) setTimeout(() => done(code, signal), 2000).unref();
     });
   });
 }

@@ -48,7 +48,10 @@ export function startSupervised(args: string[], opts: { cwd: string; env?: NodeJ
   proc.stderr!.on("data", (c: Buffer) => {
     stderr += c.toString();
   });
-  const exited = new Promise<number | null>((resolve) => proc.on("close", (code) => resolve(code)));
+  // 'exit', not 'close': a descendant that inherited stdout (run's stage 2, a service it left) would
+  // hold 'close' back for as long as it lives. Output still in flight is read for a moment after.
+  const exited = new Promise<number | null>((resolve) => proc.on("exit", (code) => resolve(code)));
+  const closed = new Promise<void>((resolve) => proc.on("close", () => resolve()));
   return {
     proc,
     events,
@@ -78,9 +81,14 @@ export function startSupervised(args: string[], opts: { cwd: string; env?: NodeJ
     },
     async stop(signal = "SIGTERM") {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
-      const t = setTimeout(() => proc.kill("SIGKILL"), 20_000);
+      // SIGKILL once the test has nearly run out (at most 20 s): a stop that hangs then fails the
+      // test with its output below instead of vitest's bare timeout.
+      const t = setTimeout(() => proc.kill("SIGKILL"), withinTest(20_000));
       const code = await exited;
       clearTimeout(t);
+      await Promise.race([closed, new Promise((r) => setTimeout(r, 2000).unref())]);
+      if (code === null && signal !== "SIGKILL")
+        process.stderr.write(`supervisor killed after ${signal} did not stop it:\n${stderr.slice(-3000)}\n`);
       return code;
     },
   };
