@@ -43,13 +43,12 @@ export function createEffectInterpreter(parts: EffectParts): (fx: Effect) => voi
         return;
       }
       case "release": {
-        const g = gen(fx.run);
-        if (!g) return;
         // It crashed while the next one started: nobody will accept what queued on its socket.
-        const left = steering.release(g.build.generation);
+        const { generation } = fx.slot.build;
+        const left = steering.release(generation);
         if (left > 0)
           o.logger.warn(
-            `${left} connection(s) queued on crashed generation ${g.build.generation}'s socket were reset`,
+            `${left} connection(s) queued on crashed generation ${generation}'s socket were reset`,
           );
         return;
       }

@@ -7,7 +7,7 @@
  *   phase        what is true                                  left by
  *   idle         nothing runs (before the first deploy; dev    deploy
  *                after a clean exit)
- *   starting     a generation's process is being started       started, ended
+ *   starting     a generation's process is being started       started, notReady, ended
  *   probing      it runs; readiness is awaited, the old one    ready, notReady, ended (old)
  *                (if any) still serves
  *   serving      one generation takes the traffic              deploy, ended, hung, linked
@@ -123,7 +123,9 @@ export type Effect =
   | { do: "hold"; slot: Slot }
   /** Steer new connections back to `to` (it is up: held through the bake). */
   | { do: "steerBack"; to: Slot; from: Slot }
-  | { do: "release"; run: number }
+  /** Close the sockets of a generation that ended while the candidate started (kept for its
+   * restart): by then its run may be long over and forgotten, its slot says whose they are. */
+  | { do: "release"; slot: Slot }
   | { do: "bake"; run: number; ms: number }
   | { do: "backoff"; build: Build; crashed: boolean }
   | { do: "cancelTimers" }
@@ -354,7 +356,7 @@ function onReady(t: Transition, e: Extract<MachineEvent, { type: "ready" }>): St
   const { cand, old } = p;
   t.fx.push({ do: "serving", slot: cand, ms: e.ms });
   if (t.c.handoff) t.fx.push({ do: "switch", to: cand, from: old });
-  if (p.oldEnded) t.fx.push({ do: "release", run: p.oldEnded.run });
+  if (p.oldEnded) t.fx.push({ do: "release", slot: p.oldEnded });
   // On probation: a new build after a good one (a restart of the same binary is not).
   const good = old?.build ?? t.s.good;
   const bake = p.kind === "probing" && t.c.bakeMs > 0 && good !== null && good.sha256 !== cand.build.sha256;
@@ -370,7 +372,9 @@ function onReady(t: Transition, e: Extract<MachineEvent, { type: "ready" }>): St
 
 function onNotReady(t: Transition, e: Extract<MachineEvent, { type: "notReady" }>): Step {
   const p = t.s.phase;
-  if ((p.kind !== "probing" && p.kind !== "rollingBack") || p.cand.run !== e.run) return t.same();
+  // From `starting` too: a start that failed (startGeneration threw) never reaches the probe.
+  const trial = p.kind === "starting" || p.kind === "probing" || p.kind === "rollingBack";
+  if (!trial || p.cand.run !== e.run) return t.same();
   const { cand, old } = p;
   if (old) {
     // Refused before the switch: the old generation never stopped serving.
@@ -391,7 +395,7 @@ function onNotReady(t: Transition, e: Extract<MachineEvent, { type: "notReady" }
   t.fx.push({ do: "keepUnready", slot: cand, reason: e.reason });
   if (p.oldEnded) {
     if (t.c.handoff) t.fx.push({ do: "switch", to: cand, from: null });
-    t.fx.push({ do: "release", run: p.oldEnded.run });
+    t.fx.push({ do: "release", slot: p.oldEnded });
   }
   return t.afterTrial(t.to({ kind: "serving", cur: cand, ready: false }), p);
 }
