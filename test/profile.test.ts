@@ -29,7 +29,7 @@ import {
   topSelf,
 } from "../src/forensics/flame.js";
 import { decodeProfile, sampleCountIndex } from "../src/forensics/pprof.js";
-import { pprofUrl } from "../src/forensics/profile.js";
+import { pprofUrl } from "../src/forensics/profileProcess.js";
 import { findOnPath } from "../src/util/which.js";
 import { runCli } from "./helpers/cli.js";
 import { buildGoFixture, GO_FIXTURES } from "./helpers/go.js";
@@ -274,7 +274,7 @@ describe("hotdump profile (a real service)", () => {
     const r0 = await runCli(["profile", "--generation", "7", "--pprof", `http://${addr}`, "--store", store]);
     expect(r0.code).toBe(2);
     expect(r0.stderr).toContain("[E_PROFILE_TARGET]");
-    // The file `hotdump run` keeps (src/supervise/running.ts); written here as it writes it.
+    // The file `hotdump run` keeps (src/supervise/leftovers.ts); written here as it writes it.
     mkdirSync(store, { recursive: true, mode: 0o700 });
     writeFileSync(
       join(store, "running.json"),
