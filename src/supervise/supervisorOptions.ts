@@ -8,7 +8,7 @@
 import { join } from "node:path";
 import type { Captured, CrashFacts } from "../capture/capture.js";
 import { type CaptureModeRequest, type ResolvedCapture, resolveCaptureMode } from "../capture/mode.js";
-import type { Report } from "../contracts/report.js";
+import type { Report } from "../contracts/reportModel.js";
 import {
   defaultBudget,
   type EventInput,
