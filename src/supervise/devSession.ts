@@ -6,7 +6,7 @@
  */
 import { readlinkSync, statSync } from "node:fs";
 import { relative } from "node:path";
-import type { BuildResult, GoBuilder } from "../build/index.js";
+import type { BuildFailure, BuildResult, GoBuilder, StoredBinary } from "../build/index.js";
 import { createBuildQueue } from "../build/queue.js";
 import type { ResolvedConfig } from "../config/configTypes.js";
 import type { HotdumpError } from "../errors.js";
@@ -97,18 +97,7 @@ export function createDevSession(o: DevSessionOptions): DevSession {
         },
         ...(seed ? { seed } : {}),
       });
-      if (!r.ok) {
-        sink.emit({
-          event: "build-failed",
-          changed,
-          ms: Math.round(r.durationMs),
-          summary: r.summary,
-          diagnostics: r.diagnostics.slice(0, 20),
-        });
-        o.onBuildFailed?.(r);
-        if (o.supervisor.current) logger.info(`generation ${o.supervisor.current.generation} keeps running`);
-        return;
-      }
+      if (!r.ok) return buildFailed(o, changed, r);
       // Same size as the serving binary: it may be the same one, so the hash decides before any
       // start. Go builds are reproducible: a save that changed nothing the compiler sees (a
       // comment's words, a touched file) links the same bytes, and restarting would only drop state.
@@ -159,64 +148,24 @@ export function createDevSession(o: DevSessionOptions): DevSession {
         Object.assign(build, { binary: s.binaryPath, sha256: s.sha256, identity: s.identity });
         Object.assign(current, { sha256: s.sha256, binary: s.binaryPath });
         if (!s.storeError) seed = s.binaryPath;
-        o.journal.setGenerationBinary(g.n, {
-          sha256: s.sha256,
-          binary: s.binaryPath,
-          goBuildId: s.goBuildId,
-          gnuBuildId: s.gnuBuildId,
-        });
-        if (s.storeError) logger.warn(`generation ${g.n}: cannot store its binary: ${s.storeError.message}`);
-        sink.emit({
-          event: "build-ok",
-          generation: g.n,
-          sha256: s.sha256,
-          ms: Math.round(r.durationMs),
-          changed,
-        });
-        const what = changed.length
-          ? `${changed.slice(0, 3).join(", ")}${changed.length > 3 ? ` +${changed.length - 3}` : ""}`
-          : "start";
-        logger.info(`generation ${g.n} built in ${Math.round(r.durationMs)} ms (${what})`);
+        recordStored(o, g.n, s, r.durationMs, changed);
       });
       o.supervisor.resetBackoff();
       const d = await o.supervisor.deploy(build);
       spawned?.(); // a deploy that never spawned (stopped, failed before) still stores the binary
       await build.stored;
-      prune(g.n);
-      if (d.ok && !stopped)
+      pruneReplaced(o, g.n);
+      if (stopped) return;
+      if (d.ok)
         logger.info(
           `generation ${d.generation} is serving (pid ${d.pid}, ready in ${Math.round(d.readyMs)} ms)`,
         );
       // A crash or exit before ready was already told (summary + restart line); say the rest.
-      if (!d.ok && !stopped && !d.crashId && !d.reason.startsWith("exited"))
+      else if (!d.crashId && !d.reason.startsWith("exited"))
         logger.warn(`generation ${g.n} did not become ready: ${d.reason}`);
     },
     onError: (e) => logger.error(`build failed to run: ${(e as Error).message}`),
   });
-
-  /**
-   * Keep the binaries of the serving generation, the one before it and every generation with a
-   * crash (and of generations `run` or `exec` recorded in this store); the rest go once replaced.
-   * 12 builds of a real service kept 226 MB before (issue 20); bench/dev-store.mjs measures it.
-   */
-  const prune = (built: number) => {
-    try {
-      const gens = o.journal.generations();
-      const serving = o.supervisor.current?.generation ?? built;
-      const crashed = new Set(o.journal.crashes().map((c) => c.generation));
-      const keep = new Set<string>();
-      const before = gens.filter((x) => x.n < serving && x.source === "dev").at(-1);
-      for (const x of gens)
-        if (x.n === serving || x === before || x.n >= built || crashed.has(x.n) || x.source !== "dev")
-          keep.add(x.sha256);
-      for (const c of o.journal.crashes()) if (c.binarySha256) keep.add(c.binarySha256);
-      const { removed, bytes } = pruneBinaries(o.layout, keep);
-      if (removed.length > 0)
-        logger.debug(`removed ${removed.length} replaced binaries (${Math.round(bytes / 1024)} KiB)`);
-    } catch (e) {
-      logger.warn(`could not remove replaced binaries: ${(e as Error).message}`);
-    }
-  };
 
   return {
     async start() {
@@ -254,4 +203,62 @@ export function createDevSession(o: DevSessionOptions): DevSession {
       await queue.idle();
     },
   };
+}
+
+/**
+ * Keep the binaries of the serving generation, the one before it and every generation with a
+ * crash (and of generations `run` or `exec` recorded in this store); the rest go once replaced.
+ * 12 builds of a real service kept 226 MB before (issue 20); bench/dev-store.mjs measures it.
+ */
+function pruneReplaced(o: DevSessionOptions, built: number): void {
+  try {
+    const gens = o.journal.generations();
+    const serving = o.supervisor.current?.generation ?? built;
+    const crashed = new Set(o.journal.crashes().map((c) => c.generation));
+    const keep = new Set<string>();
+    const before = gens.filter((x) => x.n < serving && x.source === "dev").at(-1);
+    for (const x of gens)
+      if (x.n === serving || x === before || x.n >= built || crashed.has(x.n) || x.source !== "dev")
+        keep.add(x.sha256);
+    for (const c of o.journal.crashes()) if (c.binarySha256) keep.add(c.binarySha256);
+    const { removed, bytes } = pruneBinaries(o.layout, keep);
+    if (removed.length > 0)
+      o.logger.debug(`removed ${removed.length} replaced binaries (${Math.round(bytes / 1024)} KiB)`);
+  } catch (e) {
+    o.logger.warn(`could not remove replaced binaries: ${(e as Error).message}`);
+  }
+}
+
+function buildFailed(o: DevSessionOptions, changed: string[], r: BuildFailure): void {
+  o.sink.emit({
+    event: "build-failed",
+    changed,
+    ms: Math.round(r.durationMs),
+    summary: r.summary,
+    diagnostics: r.diagnostics.slice(0, 20),
+  });
+  o.onBuildFailed?.(r);
+  if (o.supervisor.current) o.logger.info(`generation ${o.supervisor.current.generation} keeps running`);
+}
+
+/** The generation's binary is stored (or could not be): its record gets the hash and build IDs. */
+function recordStored(
+  o: DevSessionOptions,
+  n: number,
+  s: StoredBinary,
+  buildMs: number,
+  changed: string[],
+): void {
+  o.journal.setGenerationBinary(n, {
+    sha256: s.sha256,
+    binary: s.binaryPath,
+    goBuildId: s.goBuildId,
+    gnuBuildId: s.gnuBuildId,
+  });
+  if (s.storeError) o.logger.warn(`generation ${n}: cannot store its binary: ${s.storeError.message}`);
+  o.sink.emit({ event: "build-ok", generation: n, sha256: s.sha256, ms: Math.round(buildMs), changed });
+  const what = changed.length
+    ? `${changed.slice(0, 3).join(", ")}${changed.length > 3 ? ` +${changed.length - 3}` : ""}`
+    : "start";
+  o.logger.info(`generation ${n} built in ${Math.round(buildMs)} ms (${what})`);
 }
