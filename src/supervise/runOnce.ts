@@ -6,16 +6,17 @@ import type { Writable } from "node:stream";
 import type { AnalyzeOptions } from "../analyze/analyzeCrash.js";
 import { signatureOf } from "../analyze/signature.js";
 import type { RecoveredPanic } from "../analyze/traceback/recoveredPanics.js";
-import { type Captured, captureCrash } from "../capture/capture.js";
+import { type Captured, type CrashFacts, captureCrash } from "../capture/capture.js";
 import { fileOrphanedCores } from "../capture/handler.js";
 import { prepareCapture } from "../capture/launchCapture.js";
 import type { CaptureModeRequest, ResolvedCapture } from "../capture/mode.js";
 import { snapshotAfterExec } from "../capture/processFacts.js";
-import { createRecoveredRecorder } from "../capture/recoveredRecorder.js";
+import { createRecoveredRecorder, type RecoveredContext } from "../capture/recoveredRecorder.js";
 import type { Report } from "../contracts/reportModel.js";
 import { type BinaryIdentity, readBinaryIdentity } from "../elf/index.js";
 import { HotdumpError } from "../errors.js";
 import { archiveBinary, ensureStore, type StoreLayout } from "../store/index.js";
+import type { Child } from "../util/child.js";
 import { LineSplitter } from "../util/lineSplitter.js";
 import type { Logger } from "../util/log.js";
 import { attributeEnd, type CrashedSummary } from "./attribute.js";
@@ -66,37 +67,8 @@ export type { CrashedSummary };
 export async function runOnce(o: RunOnceOptions): Promise<RunOnceResult> {
   const program = resolveCommand(o.command, o.cwd, o.env.PATH);
 
-  let layout: StoreLayout | null = null;
-  let storeProblem: HotdumpError | undefined;
-  try {
-    layout = ensureStore(o.storeDir);
-  } catch (e) {
-    storeProblem = e as HotdumpError;
-    o.logger.warn(`${storeProblem.shortMessage}; crashes will be reported but not kept`);
-  }
-
-  // The copy is taken before the program starts, so replacing the file while it runs changes nothing.
-  let identity: BinaryIdentity | null = null;
-  try {
-    identity = await readBinaryIdentity(program);
-  } catch {
-    identity = null; // a script or another non-ELF program: still runs, no build-ID proof
-  }
-  let archived: { path: string; sha256: string } | undefined;
-  if (layout && identity?.isElf) {
-    try {
-      archived = await archiveBinary(layout, program);
-    } catch (e) {
-      o.logger.warn((e as HotdumpError).shortMessage ?? String(e));
-    }
-  }
-
-  // The copy taken before start: what ran, even if the file is replaced meanwhile.
-  const startedBinary = {
-    path: program,
-    ...(archived ? { archived: archived.path, sha256: archived.sha256 } : {}),
-    identity,
-  };
+  const { layout, storeProblem } = openStoreOrSay(o);
+  const startedBinary = await startedBinaryOf(program, layout, o.logger);
 
   const cap = prepareCapture(o.capture ?? "auto", layout);
   if (cap.capture.mode === "handler" && layout)
@@ -104,37 +76,9 @@ export async function runOnce(o: RunOnceOptions): Promise<RunOnceResult> {
       o.logger.warn(`filed an earlier crash the core handler kept: ${c.bundle?.id ?? "(not stored)"}`);
   const startedAt = new Date();
   const races = createRaceWatcher();
-  // A panic the program recovered (an HTTP handler's) is a record even when the program then exits
-  // 0: a bundle without core, counted when it repeats.
-  const recoveredPanics: RunOnceResult["recovered"] = [];
-  const recorder = layout
-    ? createRecoveredRecorder({
-        layout,
-        capture: (facts) => captureCrash(facts, { layout, logger: o.logger }),
-        emit: (e) => {
-          recoveredPanics.push({
-            crashId: e.crashId ?? null,
-            by: String(e.by),
-            message: String(e.message ?? ""),
-            fingerprint: typeof e.fingerprint === "string" ? e.fingerprint : null,
-          });
-        },
-        logger: o.logger,
-        fingerprint: (r) => signatureOf(r).fingerprint,
-      })
-    : null;
-  let unrecorded = false;
-  const onRecovered = (p: RecoveredPanic, text: string) => {
-    if (!recorder) {
-      // No store: said once, so the panic is at least not silent.
-      if (!unrecorded)
-        o.logger.warn(
-          `the program recovered a panic (${p.form}): ${p.message}; not recorded, the store cannot be written`,
-        );
-      unrecorded = true;
-      return;
-    }
-    recorder.record(p, text, {
+  const recovered = recoveredPanicsOf(o, layout);
+  const onRecovered = (p: RecoveredPanic, text: string) =>
+    recovered.record(p, text, {
       generation: null,
       pid: child.pid ?? 0,
       startedAt,
@@ -144,7 +88,6 @@ export async function runOnce(o: RunOnceOptions): Promise<RunOnceResult> {
       binary: startedBinary,
       stdoutTail: child.stdoutTail.toString(),
     });
-  };
   const recoveredOut = createRecoveredPanicWatcher(onRecovered);
   const recoveredErr = createRecoveredPanicWatcher(onRecovered);
   const stdoutLines = new LineSplitter((l) => recoveredOut.line(l));
@@ -186,17 +129,13 @@ export async function runOnce(o: RunOnceOptions): Promise<RunOnceResult> {
   // The Go program may be a descendant (go run, sh -c, a wrapper script, make): follow the tree.
   const tracker: DescendantTracker | null =
     child.pid !== undefined ? host.track(child.pid, { idleIntervalMs: 250 }) : null;
-  const forward = (sig: NodeJS.Signals) => () => child.signal(sig);
-  const handlers: [NodeJS.Signals, () => void][] = (["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"] as const).map(
-    (s) => [s, s === "SIGINT" ? () => {} : forward(s)],
-  );
-  for (const [s, h] of handlers) process.on(s, h);
+  const unforward = forwardSignals(child);
   const end = await child.stopped;
   stdoutLines.flush();
   stderrLines.flush();
   recoveredOut.flush();
   recoveredErr.flush();
-  for (const [s, h] of handlers) process.off(s, h);
+  unforward();
   if (end.error && child.pid === undefined) {
     cap.dispose();
     throw new HotdumpError("exec", "E_EXEC_SPAWN", `could not start ${o.command}: ${end.error.message}`, {
@@ -234,11 +173,11 @@ export async function runOnce(o: RunOnceOptions): Promise<RunOnceResult> {
       tracker?.release();
     }
   }
-  await recorder?.flush();
+  await recovered.recorder?.flush();
   cap.dispose();
   return {
     ended,
-    recovered: recoveredPanics,
+    recovered: recovered.list,
     ...(summary ? { crashed: summary } : {}),
     capture: cap.capture,
     pid: child.pid,
@@ -246,5 +185,102 @@ export async function runOnce(o: RunOnceOptions): Promise<RunOnceResult> {
     stderrTail,
     report: crash?.report ?? null,
     ...(storeProblem ? { storeProblem } : {}),
+  };
+}
+
+/** The store, or why crashes will be reported but not kept. */
+function openStoreOrSay(o: RunOnceOptions): { layout: StoreLayout | null; storeProblem?: HotdumpError } {
+  try {
+    return { layout: ensureStore(o.storeDir) };
+  } catch (e) {
+    const storeProblem = e as HotdumpError;
+    o.logger.warn(`${storeProblem.shortMessage}; crashes will be reported but not kept`);
+    return { layout: null, storeProblem };
+  }
+}
+
+/**
+ * What runs: its path, its identity and a copy in the store taken before the program starts, so
+ * replacing the file while it runs changes nothing.
+ */
+async function startedBinaryOf(
+  program: string,
+  layout: StoreLayout | null,
+  logger: Logger,
+): Promise<NonNullable<CrashFacts["binary"]>> {
+  let identity: BinaryIdentity | null = null;
+  try {
+    identity = await readBinaryIdentity(program);
+  } catch {
+    identity = null; // a script or another non-ELF program: still runs, no build-ID proof
+  }
+  let archived: { path: string; sha256: string } | undefined;
+  if (layout && identity?.isElf) {
+    try {
+      archived = await archiveBinary(layout, program);
+    } catch (e) {
+      logger.warn((e as HotdumpError).shortMessage ?? String(e));
+    }
+  }
+  return {
+    path: program,
+    ...(archived ? { archived: archived.path, sha256: archived.sha256 } : {}),
+    identity,
+  };
+}
+
+/**
+ * A panic the program recovered (an HTTP handler's) is a record even when the program then exits
+ * 0: a bundle without core, counted when it repeats. Without a store it is said once.
+ */
+function recoveredPanicsOf(o: RunOnceOptions, layout: StoreLayout | null) {
+  const list: RunOnceResult["recovered"] = [];
+  const recorder = layout
+    ? createRecoveredRecorder({
+        layout,
+        capture: (facts) => captureCrash(facts, { layout, logger: o.logger }),
+        emit: (e) => {
+          list.push({
+            crashId: e.crashId ?? null,
+            by: String(e.by),
+            message: String(e.message ?? ""),
+            fingerprint: typeof e.fingerprint === "string" ? e.fingerprint : null,
+          });
+        },
+        logger: o.logger,
+        fingerprint: (r) => signatureOf(r).fingerprint,
+      })
+    : null;
+  let unrecorded = false;
+  return {
+    list,
+    recorder,
+    record(p: RecoveredPanic, text: string, ctx: RecoveredContext): void {
+      if (recorder) {
+        recorder.record(p, text, ctx);
+        return;
+      }
+      if (!unrecorded)
+        o.logger.warn(
+          `the program recovered a panic (${p.form}): ${p.message}; not recorded, the store cannot be written`,
+        );
+      unrecorded = true;
+    },
+  };
+}
+
+/**
+ * The child shares our process group, so a terminal's Ctrl-C reaches it directly; a signal sent
+ * to hotdump alone (kill PID) is passed on. Either way hotdump stays to record how it ended.
+ * Returns the undo.
+ */
+function forwardSignals(child: Child): () => void {
+  const forward = (sig: NodeJS.Signals) => () => child.signal(sig);
+  const handlers: [NodeJS.Signals, () => void][] = (["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"] as const).map(
+    (s) => [s, s === "SIGINT" ? () => {} : forward(s)],
+  );
+  for (const [s, h] of handlers) process.on(s, h);
+  return () => {
+    for (const [s, h] of handlers) process.off(s, h);
   };
 }
