@@ -210,16 +210,34 @@ const flush = async (n = 20) => {
   for (let i = 0; i < n; i++) await new Promise((r) => setImmediate(r));
 };
 
-/** Generation 1 serving, then generation 2 deployed over it and ready. */
-async function switched(t: { sup: Supervisor; procs: FakeProcess[] }): Promise<void> {
-  const first = t.sup.deploy(build(1));
+/** Generation 1 serving (its caller answered). */
+async function serving(t: { sup: Supervisor; procs: FakeProcess[] }, b = build(1)): Promise<void> {
+  const first = t.sup.deploy(b);
   await flush();
-  t.procs[0]!.say("ready");
+  t.procs.at(-1)!.say("ready");
   await first;
+}
+
+/** Generation 1 serving, generation 2 deployed over it, and generation 1 crashes before 2 is ready. */
+async function oldCrashesDuringTrial(t: { sup: Supervisor; procs: FakeProcess[] }) {
+  await serving(t);
   const second = t.sup.deploy(build(2));
   await flush();
-  t.procs[1]!.say("ready");
-  await second;
+  t.procs[0]!.crash();
+  return { second };
+}
+
+/** Generation 1 serving, then generation 2 deployed over it and ready (`ready(i)`: process i says so). */
+async function switched(
+  t: { sup: Supervisor; procs: FakeProcess[] },
+  ready = (i: number) => t.procs[i]!.say("ready"),
+): Promise<void> {
+  for (const [i, generation] of [1, 2].entries()) {
+    const answer = t.sup.deploy(build(generation));
+    await flush();
+    ready(i);
+    await answer;
+  }
 }
 
 /** A refused connect takes a real round trip through the event loop. */
@@ -315,10 +333,7 @@ describe("supervisor on a fake host", () => {
 
   it("a crash is attributed and captured, then restarted after the backoff (0.5 s, then 1 s)", async () => {
     const t = make();
-    const first = t.sup.deploy(build(1));
-    await flush();
-    t.procs[0]!.say("ready");
-    await first;
+    await serving(t);
     t.procs[0]!.crash();
     await flush();
     expect(t.sup.phase).toBe("backingOff");
@@ -349,10 +364,7 @@ describe("supervisor on a fake host", () => {
 
   it("a candidate that dies before it is ready is rejected, with its crash id; the old one keeps serving", async () => {
     const t = make();
-    const first = t.sup.deploy(build(1));
-    await flush();
-    t.procs[0]!.say("ready");
-    await first;
+    await serving(t);
     const second = t.sup.deploy(build(2));
     await flush();
     t.procs[1]!.crash();
@@ -440,10 +452,7 @@ describe("supervisor on a fake host", () => {
       liveness: { spec: parseProbeSpec("tcp:127.0.0.1:1"), timing: LIVENESS_DEFAULTS },
     });
     const hung = () => t.captured.filter((f) => f.hang).map((f) => f.pid);
-    const first = t.sup.deploy(build(1));
-    await flush();
-    t.procs[0]!.say("ready");
-    await first;
+    await serving(t);
     for (let i = 0; i < 2; i++) {
       t.advance(10_000);
       await attempts();
@@ -464,10 +473,7 @@ describe("supervisor on a fake host", () => {
 
   it("race: Ctrl-C while a candidate is probed stops both and answers its caller", async () => {
     const t = make();
-    const first = t.sup.deploy(build(1));
-    await flush();
-    t.procs[0]!.say("ready");
-    await first;
+    await serving(t);
     const second = t.sup.deploy(build(2));
     await flush();
     const stopping = t.sup.stop();
@@ -495,10 +501,7 @@ describe("supervisor on a fake host", () => {
 
   it("without sockets (dev): a clean exit waits for a change; linked stops the serving one early", async () => {
     const t = make({ handoff: false, mode: "dev" });
-    const first = t.sup.deploy(build(1));
-    await flush();
-    t.procs[0]!.say("ready");
-    await first;
+    await serving(t);
     t.sup.stopBeforeDeploy();
     await flush();
     expect(t.procs[0]!.signals).toEqual(["SIGTERM"]);
@@ -557,14 +560,6 @@ describe("supervisor on a fake host", () => {
     expect(t.sup.phase).toBe("backingOff");
   });
 });
-
-/** Generation 1 serving (its caller answered). */
-async function serving(t: { sup: Supervisor; procs: FakeProcess[] }, b = build(1)): Promise<void> {
-  const first = t.sup.deploy(b);
-  await flush();
-  t.procs.at(-1)!.say("ready");
-  await first;
-}
 
 describe("supervisor on a fake host: every transition", () => {
   it("deploy while serving without sockets (dev): the serving one stops first, then the new one starts", async () => {
@@ -731,10 +726,7 @@ describe("supervisor on a fake host: every transition", () => {
 
   it("race: the old generation crashes while the candidate is probed: the candidate's readiness decides, then the old sockets go", async () => {
     const t = make();
-    await serving(t);
-    const second = t.sup.deploy(build(2));
-    await flush();
-    t.procs[0]!.crash();
+    const { second } = await oldCrashesDuringTrial(t);
     await flush();
     expect(t.sup.phase).toBe("probing");
     expect(t.pending()).toEqual([]); // nothing restarts the old one: a candidate is on its way
@@ -747,10 +739,7 @@ describe("supervisor on a fake host: every transition", () => {
 
   it("race: the old one crashed and the candidate never gets ready: the candidate is kept and switched to", async () => {
     const t = make({ readyTimeoutMs: 20 });
-    await serving(t);
-    const second = t.sup.deploy(build(2));
-    await flush();
-    t.procs[0]!.crash();
+    const { second } = await oldCrashesDuringTrial(t);
     const r = await second;
     expect(r).toMatchObject({ ok: false, generation: 2 });
     expect(t.procs[1]!.signals).toEqual([]);
@@ -761,10 +750,7 @@ describe("supervisor on a fake host: every transition", () => {
 
   it("race: the old one crashed, then the candidate dies before it is ready: the old build starts again after the backoff", async () => {
     const t = make();
-    await serving(t);
-    const second = t.sup.deploy(build(2));
-    await flush();
-    t.procs[0]!.crash();
+    const { second } = await oldCrashesDuringTrial(t);
     await flush();
     t.procs[1]!.crash();
     expect(await second).toMatchObject({ ok: false, generation: 2, reason: "exited before it was ready" });
@@ -809,14 +795,7 @@ describe("supervisor on a fake host: every transition", () => {
 
   it("a hang during the bake (watchdog) is captured, then rolled back to the last good build", async () => {
     const t = make({ probe: parseProbeSpec("notify"), watchdogMs: 2000, bakeMs: 60_000 });
-    const first = t.sup.deploy(build(1));
-    await flush();
-    t.sockets[0]!.send("READY=1");
-    await first;
-    const second = t.sup.deploy(build(2));
-    await flush();
-    t.sockets[1]!.send("READY=1");
-    await second;
+    await switched(t, (i) => t.sockets[i]!.send("READY=1"));
     await flush();
     expect(t.sup.phase).toBe("baking");
     t.advance(2000);
