@@ -144,6 +144,7 @@ export class GenerationLifecycle {
       readyTimeoutMs: o.readyTimeoutMs,
       abort: this.shutdown.signal,
       localPortFor: (h, port) => steering.probePort(g.build.generation, h, port),
+      clock: this.r.host,
     });
     if (r.ready) {
       this.runs.ready(run, r.ms);

@@ -687,18 +687,23 @@ describe("supervisor on a fake host: every transition", () => {
     t.procs[0]!.crash();
     expect(await first).toMatchObject({ ok: false, generation: 1 });
     await flush();
-    expect(t.pending()).toEqual([]);
+    expect(t.pending()).toEqual([10_000]); // the new candidate's ready timeout, no backoff
     expect(t.procs).toHaveLength(2);
     t.procs[1]!.say("ready");
     expect(await second).toMatchObject({ ok: true, generation: 2 });
   });
 
   it("readiness timeout with nothing else serving: kept, unready; its caller gets the failure", async () => {
-    const t = make({ readyTimeoutMs: 20 });
+    const t = make();
     const first = t.sup.deploy(build(1));
+    await flush();
+    t.advance(9_999);
+    await flush();
+    expect(t.sup.phase).toBe("probing");
+    t.advance(1);
     const r = await first;
     expect(r).toMatchObject({ ok: false, generation: 1 });
-    expect(r.ok === false && r.reason).toMatch(/^timeout: not ready after 20 ms/);
+    expect(r.ok === false && r.reason).toMatch(/^timeout: not ready after 10000 ms/);
     expect(t.sup.phase).toBe("serving");
     expect(t.sup.current).toMatchObject({ generation: 1, pid: 1000 });
     expect(t.procs[0]!.signals).toEqual([]);
@@ -709,10 +714,13 @@ describe("supervisor on a fake host: every transition", () => {
   });
 
   it("readiness timeout while the old one serves: the candidate is stopped and refused", async () => {
-    const t = make({ readyTimeoutMs: 20 });
+    const t = make();
     await serving(t);
-    const r = await t.sup.deploy(build(2));
-    expect(r.ok === false && r.reason).toMatch(/^timeout: not ready after 20 ms/);
+    const second = t.sup.deploy(build(2));
+    await flush();
+    t.advance(10_000);
+    const r = await second;
+    expect(r.ok === false && r.reason).toMatch(/^timeout: not ready after 10000 ms/);
     await flush();
     expect(t.procs[1]!.signals).toEqual(["SIGTERM"]);
     expect(t.procs[0]!.signals).toEqual([]);
@@ -729,7 +737,7 @@ describe("supervisor on a fake host: every transition", () => {
     const { second } = await oldCrashesDuringTrial(t);
     await flush();
     expect(t.sup.phase).toBe("probing");
-    expect(t.pending()).toEqual([]); // nothing restarts the old one: a candidate is on its way
+    expect(t.pending()).toEqual([10_000]); // the candidate's ready timeout only: nothing restarts the old one
     expect(t.captured.map((f) => f.pid)).toEqual([1000]);
     t.procs[1]!.say("ready");
     expect(await second).toMatchObject({ ok: true, generation: 2 });
@@ -738,8 +746,10 @@ describe("supervisor on a fake host: every transition", () => {
   });
 
   it("race: the old one crashed and the candidate never gets ready: the candidate is kept and switched to", async () => {
-    const t = make({ readyTimeoutMs: 20 });
+    const t = make();
     const { second } = await oldCrashesDuringTrial(t);
+    await flush();
+    t.advance(10_000);
     const r = await second;
     expect(r).toMatchObject({ ok: false, generation: 2 });
     expect(t.procs[1]!.signals).toEqual([]);
