@@ -24,7 +24,11 @@ function fakeClock() {
     after(ms: number, fn: () => void) {
       const t = { at: now + ms, fn, live: true };
       timers.push(t);
-      return { cancel: () => void (t.live = false) };
+      return {
+        cancel: () => {
+          t.live = false;
+        },
+      };
     },
   } as unknown as ProcessHost;
   return {
