@@ -821,6 +821,46 @@ describe("supervisor on a fake host: every transition", () => {
     });
   });
 
+  it("the rollback's own start dies before it is ready: the good build is started again after the backoff", async () => {
+    const t = make({ bakeMs: 60_000 });
+    await switched(t);
+    await flush();
+    t.procs[1]!.crash();
+    await flush();
+    expect(t.sup.phase).toBe("rollingBack");
+    t.procs[2]!.crash();
+    await flush();
+    expect(t.sup.phase).toBe("backingOff");
+    t.advance(500);
+    await flush();
+    expect(t.procs[3]!.opts.command).toBe("/store/binaries/sha1");
+    t.procs[3]!.say("ready");
+    await flush();
+    expect(t.sup.current).toMatchObject({ generation: 1, pid: 1003 });
+    // The bad build stays out.
+    expect(await t.sup.deploy(build(4, "sha2"))).toMatchObject({ ok: false, generation: 4 });
+  });
+
+  it("race: a new build arriving during a rollback is deployed once the rollback serves", async () => {
+    const t = make({ bakeMs: 60_000 });
+    await switched(t);
+    await flush();
+    t.procs[1]!.crash();
+    await flush();
+    const third = t.sup.deploy(build(3));
+    await flush();
+    expect(t.procs).toHaveLength(3); // the rollback's start only
+    t.procs[2]!.say("ready");
+    await flush();
+    expect(t.procs).toHaveLength(4);
+    expect(t.procs[3]!.opts.command).toBe("/store/binaries/sha3");
+    t.procs[3]!.say("ready");
+    expect(await third).toMatchObject({ ok: true, generation: 3, pid: 1003 });
+    await flush();
+    // 3 is on probation against the rolled-back good build.
+    expect(t.sup.phase).toBe("baking");
+  });
+
   it("race: the held old generation dies during the bake: the bake goes on; a failure then starts the good build from the store", async () => {
     const t = make({ bakeMs: 60_000, bakeHoldOld: true });
     await switched(t);
