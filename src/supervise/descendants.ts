@@ -136,7 +136,7 @@ const MAX_GONE_GO = 16;
 /** How long the tree must stay unchanged before passes slow to idleIntervalMs. */
 const SETTLE_MS = 3000;
 
-export interface TrackOptions {
+interface TrackOptions {
   /** While the tree changes (and for SETTLE_MS after any change or the start). */
   intervalMs?: number;
   /** Once the tree has not changed for SETTLE_MS: a running service's tree mostly stays put. */

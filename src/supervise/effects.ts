@@ -13,7 +13,7 @@ import { addressInUseMessage } from "./steering.js";
 import type { ResolvedSupervisor } from "./supervisorOptions.js";
 import type { Verdicts } from "./verdicts.js";
 
-export interface EffectParts {
+interface EffectParts {
   r: ResolvedSupervisor;
   runs: RunTable;
   driver: MachineDriver;

@@ -14,7 +14,7 @@ import {
   step,
 } from "./machine.js";
 
-export type TimerName = "bake" | "backoff";
+type TimerName = "bake" | "backoff";
 
 export class MachineDriver {
   private current: MachineState = initialState();

@@ -77,7 +77,7 @@ export interface WaitReadyOptions {
 }
 
 /** host.ts's ProcessHost satisfies it. */
-export interface ProbeClock {
+interface ProbeClock {
   now(): number;
   after(ms: number, fn: () => void): { cancel(): void };
 }
