@@ -14,7 +14,7 @@ import { type Journal, pruneBinaries, type StoreLayout } from "../store/index.js
 import type { Logger } from "../util/log.js";
 import { createWatcher, type Watcher } from "../watch/index.js";
 import type { EventSink } from "./events.js";
-import type { Build, Supervisor } from "./supervisor.js";
+import type { Build, DeployResult, Supervisor } from "./supervisor.js";
 
 export interface DevSessionOptions {
   config: ResolvedConfig;
@@ -102,27 +102,15 @@ export function createDevSession(o: DevSessionOptions): DevSession {
       // start. Go builds are reproducible: a save that changed nothing the compiler sees (a
       // comment's words, a touched file) links the same bytes, and restarting would only drop state.
       const early = sameSize || config.run.command ? await r.store() : null;
-      if (early && deployed && early.sha256 === deployed.sha256 && serving()) {
-        sink.emit({
-          event: "unchanged",
-          generation: deployed.generation,
-          sha256: early.sha256,
-          ms: Math.round(r.durationMs),
-          changed,
-        });
-        logger.info(`binary unchanged: generation ${deployed.generation} keeps serving`);
-        return;
-      }
+      if (early && deployed && early.sha256 === deployed.sha256 && serving())
+        return keptServing(o, deployed.generation, early.sha256, r.durationMs, changed);
       // Otherwise the program starts as soon as it is linked; hashing, storing and reading its
       // build IDs run beside its start (bench/dev-latency.mjs). The generation's record gets the
       // SHA-256 when the hash is done, and a crash of the generation waits for it (Build.stored).
       // A [run] command gets {bin} and starts it when it likes: it gets the stored copy, as before.
       const program = early?.binaryPath ?? r.program;
       const g = o.journal.newGeneration({
-        sha256: early?.sha256 ?? "",
-        binary: program,
-        goBuildId: early?.goBuildId ?? null,
-        gnuBuildId: early?.gnuBuildId ?? null,
+        ...binaryRow(early, program),
         changed,
         buildMs: r.durationMs,
         source: "dev",
@@ -155,14 +143,7 @@ export function createDevSession(o: DevSessionOptions): DevSession {
       spawned?.(); // a deploy that never spawned (stopped, failed before) still stores the binary
       await build.stored;
       pruneReplaced(o, g.n);
-      if (stopped) return;
-      if (d.ok)
-        logger.info(
-          `generation ${d.generation} is serving (pid ${d.pid}, ready in ${Math.round(d.readyMs)} ms)`,
-        );
-      // A crash or exit before ready was already told (summary + restart line); say the rest.
-      else if (!d.crashId && !d.reason.startsWith("exited"))
-        logger.warn(`generation ${g.n} did not become ready: ${d.reason}`);
+      if (!stopped) sayDeployed(o, g.n, d);
     },
     onError: (e) => logger.error(`build failed to run: ${(e as Error).message}`),
   });
@@ -227,6 +208,38 @@ function pruneReplaced(o: DevSessionOptions, built: number): void {
   } catch (e) {
     o.logger.warn(`could not remove replaced binaries: ${(e as Error).message}`);
   }
+}
+
+/** An identical rebuild of the serving binary: no new generation, nothing restarts. */
+function keptServing(
+  o: DevSessionOptions,
+  generation: number,
+  sha256: string,
+  buildMs: number,
+  changed: string[],
+) {
+  o.sink.emit({ event: "unchanged", generation, sha256, ms: Math.round(buildMs), changed });
+  o.logger.info(`binary unchanged: generation ${generation} keeps serving`);
+}
+
+/** The generation's binary as known when it is recorded: stored already, or (hash pending) as linked. */
+function binaryRow(early: StoredBinary | null, program: string) {
+  return {
+    sha256: early?.sha256 ?? "",
+    binary: program,
+    goBuildId: early?.goBuildId ?? null,
+    gnuBuildId: early?.gnuBuildId ?? null,
+  };
+}
+
+function sayDeployed(o: DevSessionOptions, n: number, d: DeployResult): void {
+  if (d.ok)
+    o.logger.info(
+      `generation ${d.generation} is serving (pid ${d.pid}, ready in ${Math.round(d.readyMs)} ms)`,
+    );
+  // A crash or exit before ready was already told (summary + restart line); say the rest.
+  else if (!d.crashId && !d.reason.startsWith("exited"))
+    o.logger.warn(`generation ${n} did not become ready: ${d.reason}`);
 }
 
 function buildFailed(o: DevSessionOptions, changed: string[], r: BuildFailure): void {
