@@ -153,7 +153,7 @@ function createAnnouncer({ r, runs, driver, lifecycle, backoff }: EffectParts) {
     backingOff(build: Build, crashed: boolean): void {
       if (lifecycle.stopping) return;
       const last = runs.last(build.generation);
-      const ranMs = last ? Date.now() - last.startedAt.getTime() : 0;
+      const ranMs = last ? Math.round(runs.ranMs(last.run, r.host.now())) : 0;
       const delay = backoff.next(ranMs);
       if (last && r.sockets.length > 0 && /address already in use/.test(last.child.stderrTail.toString()))
         o.logger.warn(addressInUseMessage(build.generation, steering));

@@ -59,7 +59,7 @@ export class GenerationLifecycle {
       this.driver.dispatch({ type: "notReady", run: slot.run, reason: (e as Error).message, exited: true });
       return;
     }
-    this.runs.add(g);
+    this.runs.add(g, this.r.host.now());
     if (this.shuttingDown) {
       void this.stop(g);
       return;

@@ -8,6 +8,8 @@ import type { Running } from "./generation.js";
 
 export class RunTable {
   private readonly runs = new Map<number, Running>();
+  /** When each run started (host clock): how long it ran decides its backoff. */
+  private readonly startedAt = new Map<number, number>();
   /** How many times each generation was started (restarts: the second and later). */
   private readonly starts = new Map<number, number>();
   /** The ready probe's figure of each run, for its deploy answer. */
@@ -22,13 +24,20 @@ export class RunTable {
     return this.runs.get(run);
   }
 
-  add(g: Running): void {
+  add(g: Running, at: number): void {
     this.runs.set(g.run, g);
+    this.startedAt.set(g.run, at);
+  }
+
+  /** How long `run` has run by `now` (host clock). */
+  ranMs(run: number, now: number): number {
+    return now - (this.startedAt.get(run) ?? now);
   }
 
   /** Nothing refers to a run once it is over and settled. */
   forget(run: number): void {
     this.runs.delete(run);
+    this.startedAt.delete(run);
   }
 
   all(): Running[] {

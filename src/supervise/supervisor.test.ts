@@ -803,6 +803,28 @@ describe("supervisor on a fake host: every transition", () => {
     expect(t.pending()).toEqual([500]);
   });
 
+  it("a generation that ran longer than the stable time (10 s) starts the backoff over at 0.5 s", async () => {
+    const t = make();
+    await serving(t);
+    t.procs[0]!.crash();
+    await flush();
+    t.advance(500);
+    await flush();
+    t.procs[1]!.say("ready");
+    await flush();
+    t.procs[1]!.crash(); // at once: the delay doubles
+    await flush();
+    expect(t.pending()).toEqual([1000]);
+    t.advance(1000);
+    await flush();
+    t.procs[2]!.say("ready");
+    t.advance(10_000); // served 10 s: stable
+    await flush();
+    t.procs[2]!.crash();
+    await flush();
+    expect(t.pending()).toEqual([500]);
+  });
+
   it("a hang during the bake (watchdog) is captured, then rolled back to the last good build", async () => {
     const t = make({ probe: parseProbeSpec("notify"), watchdogMs: 2000, bakeMs: 60_000 });
     await switched(t, (i) => t.sockets[i]!.send("READY=1"));
