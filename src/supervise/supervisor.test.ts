@@ -60,6 +60,8 @@ class FakeProcess implements Child {
   readonly signals: NodeJS.Signals[] = [];
   /** Ignore SIGTERM (a service without a handler that never ends). */
   stubborn = false;
+  /** Ignore SIGQUIT (its own signal.Notify): no dump, no core. */
+  ignoresQuit = false;
   private finish!: (e: ChildEnd) => void;
   constructor(
     readonly pid: number,
@@ -91,7 +93,7 @@ class FakeProcess implements Child {
   signal(sig: NodeJS.Signals): void {
     this.signals.push(sig);
     // GOTRACEBACK=crash: the runtime prints every goroutine, then dumps core.
-    if (sig === "SIGQUIT") {
+    if (sig === "SIGQUIT" && !this.ignoresQuit) {
       this.say(HUNG, "stderr");
       this.end({ signal: "SIGABRT" });
     }
@@ -823,6 +825,27 @@ describe("supervisor on a fake host: every transition", () => {
     t.procs[2]!.crash();
     await flush();
     expect(t.pending()).toEqual([500]);
+  });
+
+  it("race: a hung generation that ignores SIGQUIT is killed after 30 s, then restarted", async () => {
+    const t = make({ probe: parseProbeSpec("notify"), watchdogMs: 2000 });
+    const first = t.sup.deploy(build(1));
+    await flush();
+    t.sockets[0]!.send("READY=1");
+    await first;
+    t.procs[0]!.ignoresQuit = true;
+    t.advance(2000);
+    await flush();
+    expect(t.procs[0]!.signals).toEqual(["SIGQUIT"]);
+    expect(t.events.find((e) => e.event === "hang")).toMatchObject({ generation: 1, pid: 1000 });
+    expect(t.sup.phase).toBe("serving");
+    t.advance(29_999);
+    await flush();
+    expect(t.procs[0]!.signals).toEqual(["SIGQUIT"]);
+    t.advance(1);
+    await flush();
+    expect(t.procs[0]!.signals).toEqual(["SIGQUIT", "SIGKILL"]);
+    expect(t.sup.phase).toBe("backingOff");
   });
 
   it("a hang during the bake (watchdog) is captured, then rolled back to the last good build", async () => {
