@@ -226,6 +226,17 @@ describe("machine: crashes and backoff", () => {
     expect(kinds(r.last)).toEqual(["settle", "keepUnready"]);
   });
 
+  it("race: the one being replaced crashed before the stop reached it: the next build still starts", () => {
+    const r = drive(DEV, [
+      ...serving1,
+      { type: "linked" },
+      { type: "deploy", build: build(2) },
+      { type: "ended", run: 1, expected: false, crash: true },
+    ]);
+    expect(r.s.phase).toMatchObject({ kind: "starting", cand: { run: 2, build: { generation: 2 } } });
+    expect(kinds(r.last)).toEqual(["start"]);
+  });
+
   it("race: the old generation crashes while the new one is probed; the new one's readiness decides", () => {
     const during = drive(RUN, [
       ...serving1,

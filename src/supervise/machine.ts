@@ -402,13 +402,13 @@ function onNotReady(t: Transition, e: Extract<MachineEvent, { type: "notReady" }
 
 function onEnded(t: Transition, e: Extract<MachineEvent, { type: "ended" }>): Step {
   const p = t.s.phase;
-  if (e.expected) {
-    if (p.kind === "replacing" && p.old.run === e.run) {
-      if (!p.next) return t.to({ kind: "idle" });
-      return t.begin(p.next, null, p.waiting);
-    }
-    return t.same();
+  // Being replaced: whether the stop ended it or it crashed first (dev sees the end only once the
+  // crash is captured, and a build may link meanwhile), the next build goes.
+  if (p.kind === "replacing" && p.old.run === e.run) {
+    if (!p.next) return t.to({ kind: "idle" });
+    return t.begin(p.next, null, p.waiting);
   }
+  if (e.expected) return t.same();
   switch (p.kind) {
     case "serving":
       if (p.cur.run !== e.run) return t.same();

@@ -518,6 +518,36 @@ describe("supervisor on a fake host", () => {
     expect(t.pending()).toEqual([]);
   });
 
+  it("race (dev): a build links while the serving one's crash is being captured: the new build still starts", async () => {
+    let captured!: () => void;
+    const gate = new Promise<void>((r) => {
+      captured = r;
+    });
+    const t = make({
+      handoff: false,
+      mode: "dev",
+      capture: async (facts): Promise<Captured> => {
+        await gate; // compression and Delve take a while
+        const core = { found: false, reason: "fake" };
+        return { bundle: null, report: reportFromTracebackOnly(facts.traceback, core), core, problems: [] };
+      },
+    });
+    await serving(t);
+    t.procs[0]!.crash();
+    await flush();
+    // The machine has not seen the end yet (dev waits for the capture): it still serves.
+    expect(t.sup.phase).toBe("serving");
+    t.sup.stopBeforeDeploy();
+    const second = t.sup.deploy(build(2));
+    await flush();
+    captured();
+    await flush();
+    expect(t.procs).toHaveLength(2);
+    t.procs[1]!.say("ready");
+    expect(await second).toMatchObject({ ok: true, generation: 2 });
+    expect(t.pending()).toEqual([]); // no restart of the crashed one
+  });
+
   it("notify: READY=1 switches at once; the service's own messages are recorded; its socket closes with it", async () => {
     const t = make({ probe: parseProbeSpec("notify") });
     const first = t.sup.deploy(build(1));
