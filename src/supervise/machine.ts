@@ -350,7 +350,9 @@ function onStarted(t: Transition, e: Extract<MachineEvent, { type: "started" }>)
 
 function onReady(t: Transition, e: Extract<MachineEvent, { type: "ready" }>): Step {
   const p = t.s.phase;
-  if ((p.kind !== "probing" && p.kind !== "rollingBack") || p.cand.run !== e.run) return t.same();
+  // A start that failed before its process ran (supervisor.ts launch) ends "starting" here too.
+  if ((p.kind !== "probing" && p.kind !== "rollingBack" && p.kind !== "starting") || p.cand.run !== e.run)
+    return t.same();
   const { cand, old } = p;
   t.fx.push({ do: "serving", slot: cand, ms: e.ms });
   if (t.c.handoff) t.fx.push({ do: "switch", to: cand, from: old });
@@ -370,7 +372,9 @@ function onReady(t: Transition, e: Extract<MachineEvent, { type: "ready" }>): St
 
 function onNotReady(t: Transition, e: Extract<MachineEvent, { type: "notReady" }>): Step {
   const p = t.s.phase;
-  if ((p.kind !== "probing" && p.kind !== "rollingBack") || p.cand.run !== e.run) return t.same();
+  // A start that failed before its process ran (supervisor.ts launch) ends "starting" here too.
+  if ((p.kind !== "probing" && p.kind !== "rollingBack" && p.kind !== "starting") || p.cand.run !== e.run)
+    return t.same();
   const { cand, old } = p;
   if (old) {
     // Refused before the switch: the old generation never stopped serving.
