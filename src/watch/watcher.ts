@@ -7,7 +7,7 @@ import { join } from "node:path";
 import type { ResolvedWatchConfig } from "../config/types.js";
 import type { HotdumpError } from "../errors.js";
 import { createBatcher } from "./debounce.js";
-import { watchError } from "./errors.js";
+import { watchError, watchRootLost } from "./errors.js";
 import { createWatchFilter, type WatchFilterOptions } from "./filter.js";
 import {
   IN_ATTRIB,
@@ -141,6 +141,9 @@ function createInotifyTree(
           wd = inotify.add(abs);
         } catch (e) {
           const code = (e as NodeJS.ErrnoException).code;
+          // A subdirectory gone or not ours to read is skipped; the root is the whole watch.
+          if (abs === root && (code === "ENOENT" || code === "ENOTDIR" || code === "EACCES"))
+            throw watchRootLost(root, code === "EACCES" ? "permission denied (EACCES)" : "it does not exist", e);
           if (code === "ENOENT" || code === "ENOTDIR" || code === "EACCES") return false;
           throw e;
         }
@@ -175,6 +178,8 @@ function createInotifyTree(
       if (dir === undefined) continue;
       if (ev.mask & IN_IGNORED) {
         dirs.delete(ev.wd);
+        // The kernel dropped the root's own watch: it was removed or unmounted.
+        if (dir === root) fail(watchRootLost(root, "it was removed"));
         continue;
       }
       if (ev.name === "") continue;
