@@ -9,6 +9,7 @@ import {
   chownSync,
   copyFileSync,
   existsSync,
+  mkdirSync,
   readdirSync,
   readFileSync,
   renameSync,
@@ -42,10 +43,17 @@ function sink() {
   return Object.assign(w, { text: () => Buffer.concat(chunks).toString() });
 }
 
-/** `hotdump exec` of a copy of A named svc; `swap` runs right after hotdump checked the file. */
+/**
+ * `hotdump exec` of a copy of A named svc, in a directory another user (nobody) owns: they could
+ * rename anything there. `swap` runs right after hotdump checked the file.
+ */
 async function execSwapped(swap: (path: string) => void, prepare: (path: string) => void = () => {}) {
   const dir = scratch.dir();
-  const prog = join(dir, "svc");
+  chmodSync(dir, 0o755);
+  const theirs = join(dir, "theirs");
+  mkdirSync(theirs);
+  chownSync(theirs, 65534, 65534);
+  const prog = join(theirs, "svc");
   copyFileSync(A(), prog);
   chmodSync(prog, 0o755);
   prepare(prog);
@@ -135,24 +143,27 @@ describe("the program started is the file that was checked (issue 24)", () => {
     expect(lines).toEqual([]);
   });
 
-  it("exec: a binary renamed over the path after the check does not run; the checked one does, named svc", async () => {
-    const b = B();
-    const { r, out, pinned, dir, prog } = await execSwapped((path) => {
-      copyFileSync(b, `${path}.new`);
-      chmodSync(`${path}.new`, 0o755);
-      renameSync(`${path}.new`, path);
-    });
-    expect(r.ended.exitCode).toBe(0);
-    // The swap happened (the path now holds B), and yet A ran, as svc in ps and in os.Args[0].
-    expect(await sha256File(prog)).toBe(await sha256File(b));
-    expect(out.trim()).toBe("version=A comm=svc args0=svc");
-    expect(pinned?.how).toBe("link");
-    expect(pinned?.sha256).toBe(await sha256File(A()));
-    // The store keeps the bytes that ran, and only those.
-    expect(readdirSync(join(dir, ".hotdump", "binaries"))).toEqual([await sha256File(A())]);
-    // Its second name is gone with it.
-    expect(existsSync(pinned!.path)).toBe(false);
-  });
+  it.skipIf(process.getuid?.() !== 0)(
+    "exec as root: a binary renamed over the path (in another user's directory) after the check does not run; the checked one does, named svc",
+    async () => {
+      const b = B();
+      const { r, out, pinned, dir, prog } = await execSwapped((path) => {
+        copyFileSync(b, `${path}.new`);
+        chmodSync(`${path}.new`, 0o755);
+        renameSync(`${path}.new`, path);
+      });
+      expect(r.ended.exitCode).toBe(0);
+      // The swap happened (the path now holds B), and yet A ran, as svc in ps and in os.Args[0].
+      expect(await sha256File(prog)).toBe(await sha256File(b));
+      expect(out.trim()).toBe("version=A comm=svc args0=svc");
+      expect(pinned?.how).toBe("link");
+      expect(pinned?.sha256).toBe(await sha256File(A()));
+      // The store keeps the bytes that ran, and only those.
+      expect(readdirSync(join(dir, ".hotdump", "binaries"))).toEqual([await sha256File(A())]);
+      // Its second name is gone with it.
+      expect(existsSync(pinned!.path)).toBe(false);
+    },
+  );
 
   it.skipIf(process.getuid?.() !== 0)(
     "exec as root: another user's binary rewritten in place after the check does not run; the copy hashed does",
@@ -168,6 +179,20 @@ describe("the program started is the file that was checked (issue 24)", () => {
       expect(pinned?.how).toBe("copy");
     },
   );
+
+  it("exec: a program only you or root can change or replace starts from its own path (go finds GOROOT from it)", async () => {
+    const dir = scratch.dir();
+    const prog = join(dir, "svc");
+    copyFileSync(A(), prog);
+    const p = await pinProgram(prog, { under: [dir], inPlaceIfTrusted: true });
+    expect(p).toMatchObject({ how: "path", path: prog, sha256: await sha256File(A()) });
+    // The same file writable by others is pinned.
+    chmodSync(prog, 0o757);
+    const q = await pinProgram(prog, { under: [dir], inPlaceIfTrusted: true });
+    expect(q.how).toBe("copy");
+    expect(q.path).not.toBe(prog);
+    q.release();
+  });
 
   it("a symlinked command is checked at its target and keeps the name it was called by", async () => {
     const dir = scratch.dir();

@@ -23,9 +23,9 @@ export interface PinnedProgram {
   sha256: string;
   bytes: number;
   /**
-   * link: a second name for the hashed file; copy: the hashed bytes written by hotdump; path: no
-   * private directory could be made (a full disk) and the file sits where only you or root can
-   * replace it, so it starts from its own path.
+   * link: a second name for the hashed file; copy: the hashed bytes written by hotdump; path: the
+   * file sits where only you or root can change or replace it (inPlaceIfTrusted, or no private
+   * directory could be made: a full disk), so it starts from its own path.
    */
   how: "link" | "copy" | "path";
   /** Remove the private directory once the process has ended; idempotent. */
@@ -37,6 +37,12 @@ export interface PinOptions {
   under: readonly string[];
   /** The program's name (default: the file's own as given). */
   name?: string;
+  /**
+   * Start from its own path when nobody but you or root can replace or change it (the trusted
+   * store rule, store/trust.ts, for the file and every directory above it): `exec`, whose programs
+   * may find their files next to their own executable (`go` finds GOROOT so).
+   */
+  inPlaceIfTrusted?: boolean;
 }
 
 const PREFIX = "hotdump-start-";
@@ -75,11 +81,14 @@ export async function pinProgram(src: string, o: PinOptions): Promise<PinnedProg
     const st = await fh.stat();
     if (!st.isFile()) throw programRefused(src, "it is not a regular file");
     const sha256 = await hashOf(fh);
+    // The path is as safe as a pin only when nobody but you or root can change the file, replace
+    // it or rename any directory above it.
+    const trust = storeTrustProblem(dirname(real));
+    if (o.inPlaceIfTrusted && ownBytes(st) && !trust)
+      return { path: real, sha256, bytes: st.size, how: "path", release: () => {} };
     const dir = await privateDir(o.under, sha256);
     if (!dir) {
-      // No directory could be made (a full disk). The path is as safe as a pin only when nobody
-      // but you or root can replace the file or rename any directory above it.
-      const trust = storeTrustProblem(dirname(real));
+      // No directory could be made (a full disk).
       if (!ownBytes(st) || trust)
         throw programRefused(
           src,

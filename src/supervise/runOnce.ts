@@ -78,7 +78,8 @@ export async function runOnce(o: RunOnceOptions): Promise<RunOnceResult> {
   }
 
   // What starts is the file that was hashed (pinnedProgram.ts), and the store's copy is read from
-  // it: replacing the program's path after the check, or while it runs, changes nothing.
+  // it: replacing the program's path after the check, or while it runs, changes nothing. A program
+  // only you or root can change or replace starts from its own path (go finds GOROOT from it).
   let identity: BinaryIdentity | null = null;
   try {
     identity = await readBinaryIdentity(program);
@@ -86,7 +87,10 @@ export async function runOnce(o: RunOnceOptions): Promise<RunOnceResult> {
     identity = null; // a script or another non-ELF program: still runs, no build-ID proof
   }
   const pinned = identity?.isElf
-    ? await (o.host ?? systemHost).pin(program, { under: [...(layout ? [layout.tmp] : []), tmpdir()] })
+    ? await (o.host ?? systemHost).pin(program, {
+        under: [...(layout ? [layout.tmp] : []), tmpdir()],
+        inPlaceIfTrusted: true,
+      })
     : null;
   try {
     return await runPinned(o, program, pinned, identity, layout, storeProblem);

@@ -3,7 +3,7 @@
  * or polling for network file systems and where the FFI is missing (src/watch/poll.ts), with our
  * own filter and trailing debounce.
  */
-import { join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import type { ResolvedWatchConfig } from "../config/types.js";
 import type { HotdumpError } from "../errors.js";
 import { createBatcher } from "./debounce.js";
@@ -18,6 +18,7 @@ import {
   IN_ISDIR,
   IN_MOVED_FROM,
   IN_MOVED_TO,
+  IN_ONLYDIR,
   IN_Q_OVERFLOW,
   type Inotify,
   type InotifyEvent,
@@ -166,9 +167,19 @@ function createInotifyTree(
       }
   };
 
+  // The root's removal is seen from its parent: the root's own IN_DELETE_SELF/IN_IGNORED comes only
+  // once its inode is freed, never while a process (dev itself, the service) has it as its cwd.
+  let parentWd: number | null = null;
+  const rootName = basename(root);
+
   const onEvents = (events: InotifyEvent[], more: boolean) => {
     if (closed) return;
     for (const ev of events) {
+      if (ev.wd === parentWd) {
+        if (ev.name === rootName && ev.mask & (IN_DELETE | IN_MOVED_FROM))
+          fail(watchRootLost(root, ev.mask & IN_DELETE ? "it was removed" : "it was moved away"));
+        continue;
+      }
       if (ev.mask & IN_Q_OVERFLOW) {
         // The kernel's queue (fs.inotify.max_queued_events) overflowed: some change is lost.
         changed(root, true);
@@ -202,6 +213,12 @@ function createInotifyTree(
   const opened = openInotify(onEvents, fail);
   if (!opened) return null;
   inotify = opened;
+  if (dirname(root) !== root)
+    try {
+      parentWd = inotify.add(dirname(root), IN_DELETE | IN_MOVED_FROM | IN_ONLYDIR);
+    } catch {
+      // An unreadable parent: a removed root then shows only as builds failing.
+    }
   return {
     ready: crawl(root, false),
     async close() {
