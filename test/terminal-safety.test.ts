@@ -37,12 +37,7 @@ describe("a panic message's control bytes never reach the terminal raw (issue 24
 
     const id = /crashes\/(\d{8}-\d{6}-[0-9a-f]{4})/.exec(x.stderr)?.[1] ?? "";
     expect(id).not.toBe("");
-    for (const args of [
-      ["report", id],
-      ["crashes"],
-      ["crashes", "--all"],
-      ["history"],
-    ]) {
+    for (const args of [["report", id], ["crashes"], ["crashes", "--all"], ["history"]]) {
       const r = await runCli([...args, "--store", store], { cwd, timeoutMs: 60_000 });
       expect(r.code, `${args.join(" ")}: ${r.stderr}`).toBe(0);
       expect(r.stdout + r.stderr, args.join(" ")).not.toMatch(CONTROL);

@@ -39,7 +39,10 @@ export interface TextOptions {
  * U+009B is CSI, ESC [ in one character, to terminals that take C1) are shown as \xNN.
  */
 export function safeText(s: string): string {
-  return s.replace(/[\x00-\x08\x0a-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
+  return s.replace(
+    /[\x00-\x08\x0a-\x1f\x7f-\x9f]/g,
+    (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`,
+  );
 }
 
 export function renderText(report: Report, opts: TextOptions = {}): string {

@@ -144,7 +144,11 @@ function createInotifyTree(
           const code = (e as NodeJS.ErrnoException).code;
           // A subdirectory gone or not ours to read is skipped; the root is the whole watch.
           if (abs === root && (code === "ENOENT" || code === "ENOTDIR" || code === "EACCES"))
-            throw watchRootLost(root, code === "EACCES" ? "permission denied (EACCES)" : "it does not exist", e);
+            throw watchRootLost(
+              root,
+              code === "EACCES" ? "permission denied (EACCES)" : "it does not exist",
+              e,
+            );
           if (code === "ENOENT" || code === "ENOTDIR" || code === "EACCES") return false;
           throw e;
         }
