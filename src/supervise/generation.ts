@@ -345,14 +345,18 @@ const SHA256 = /^[0-9a-f]{64}$/;
 
 /**
  * A stored binary starts from the file that hashes to its name, held from the check to the start
- * (pinnedProgram.ts): nothing can be put in its place in between. Not pinned: a launcher script
- * (its own path is what it is run by) and a dev generation's first start, which runs the build
- * output before its hash is known (bench/dev-latency.mjs) from the 0700 directory hotdump made for
- * that build in the trusted store.
+ * (pinnedProgram.ts): nothing can be put in its place in between. Not pinned: a dev generation's
+ * first start, which runs the build output before its hash is known (bench/dev-latency.mjs) from
+ * the 0700 directory hotdump made for that build in the trusted store.
  */
 async function pinStored(build: Build, o: GenerationContext): Promise<PinnedProgram | null> {
-  if (build.launcher || !SHA256.test(build.sha256)) return null;
-  const pinned = await o.host.pin(build.binary, { under: [o.layout.tmp] });
+  if (!SHA256.test(build.sha256)) return null;
+  // A launcher script runs from its own path where nobody else can swap it: it may rely on it
+  // (`cd "$(dirname "$0")"`); elsewhere it is pinned too.
+  const pinned = await o.host.pin(build.binary, {
+    under: [o.layout.tmp],
+    ...(build.launcher ? { inPlaceIfTrusted: true } : {}),
+  });
   if (pinned.sha256 === build.sha256) return pinned;
   pinned.release();
   throw new HotdumpError(

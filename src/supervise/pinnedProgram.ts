@@ -12,7 +12,7 @@
 import { createHash } from "node:crypto";
 import { constants, lstatSync, readdirSync, realpathSync, rmSync, type Stats } from "node:fs";
 import { type FileHandle, mkdtemp, open, stat } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { HotdumpError } from "../errors.js";
 import { programName, storeTrustProblem } from "../store/index.js";
 import { linkDescriptor } from "../util/native.js";
@@ -83,9 +83,11 @@ export async function pinProgram(src: string, o: PinOptions): Promise<PinnedProg
     const sha256 = await hashOf(fh);
     // The path is as safe as a pin only when nobody but you or root can change the file, replace
     // it or rename any directory above it.
-    const trust = storeTrustProblem(dirname(real));
+    // Both the directory of the name as given (a symlink /bin/sh lives there) and the file's own.
+    const trust = storeTrustProblem(dirname(real)) ?? storeTrustProblem(dirname(resolve(src)));
+    // Started by the name as given: /bin/sh stays /bin/sh in argv[0], not /usr/bin/dash.
     if (o.inPlaceIfTrusted && ownBytes(st) && !trust)
-      return { path: real, sha256, bytes: st.size, how: "path", release: () => {} };
+      return { path: resolve(src), sha256, bytes: st.size, how: "path", release: () => {} };
     const dir = await privateDir(o.under, sha256);
     if (!dir) {
       // No directory could be made (a full disk).
