@@ -18,7 +18,7 @@ import {
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import { afterEach, describe, expect, it } from "vitest";
-import { archiveBinary, ensureStore, sha256File } from "../src/store/index.js";
+import { archiveBinary, ensureStore, runningFromStore, sha256File } from "../src/store/index.js";
 import { type ProcessHost, systemHost } from "../src/supervise/host.js";
 import { type PinnedProgram, pinProgram } from "../src/supervise/pinnedProgram.js";
 import { parseProbeSpec, probeTimingDefaults } from "../src/supervise/probe.js";
@@ -129,6 +129,8 @@ describe("the program started is the file that was checked (issue 24)", () => {
     expect(r).toMatchObject({ ok: true, generation: 1 });
     expect(await sha256File(stored.path)).toBe(await sha256File(b)); // swapped
     expect(lines).toEqual(["version=A comm=svc args0=svc"]);
+    // Retention knows the stored binary is executing, though from its pinned name.
+    expect(runningFromStore(layout)).toContain(stored.sha256);
   });
 
   it("run: a stored binary that no longer hashes to its name is not started", async () => {
