@@ -228,6 +228,7 @@ function createInotifyTree(
     async close() {
       closed = true;
       for (const wd of dirs.keys()) inotify.remove(wd);
+      if (parentWd !== null) inotify.remove(parentWd);
       dirs.clear();
       await inotify.close();
     },
