@@ -100,7 +100,7 @@ function runSupervisor(dir: string, swap: (path: string) => void) {
     cwd: dir,
     args: ["serve"],
     env: process.env,
-    probe: parseProbeSpec("log:^version="),
+    probe: parseProbeSpec("log:^(version=|script|from)"),
     timing: probeTimingDefaults("run"),
     readyTimeoutMs: 30_000,
     host: {
@@ -131,6 +131,50 @@ describe("the program started is the file that was checked (issue 24)", () => {
     expect(lines).toEqual(["version=A comm=svc args0=svc"]);
     // Retention knows the stored binary is executing, though from its pinned name.
     expect(runningFromStore(layout)).toContain(stored.sha256);
+  });
+
+  it.skipIf(process.getuid?.() !== 0)(
+    "run as root: a launcher script in another user's directory swapped after its check does not run; the checked one does",
+    async () => {
+      const dir = scratch.dir();
+      chmodSync(dir, 0o755);
+      const theirs = join(dir, "theirs");
+      mkdirSync(theirs);
+      chownSync(theirs, 65534, 65534);
+      const script = join(theirs, "start.sh");
+      writeFileSync(script, "#!/bin/sh\necho script A\nexec sleep 3600\n", { mode: 0o755 });
+      const { sup, lines } = runSupervisor(dir, (path) => {
+        writeFileSync(`${path}.new`, "#!/bin/sh\necho script B\nexec sleep 3600\n", { mode: 0o755 });
+        renameSync(`${path}.new`, path);
+      });
+      const sha256 = await sha256File(script);
+      const r = await sup.deploy({
+        generation: 1,
+        binary: script,
+        sha256,
+        identity: null,
+        launcher: "script",
+      });
+      expect(r).toMatchObject({ ok: true, generation: 1 });
+      expect(readFileSync(script, "utf8")).toContain("script B"); // swapped
+      expect(lines).toEqual(["script A"]);
+    },
+  );
+
+  it("run: a launcher script only you or root can change runs from its own path (it may cd to its dirname)", async () => {
+    const dir = scratch.dir();
+    const script = join(dir, "start.sh");
+    writeFileSync(script, '#!/bin/sh\necho "from $0"\nexec sleep 3600\n', { mode: 0o755 });
+    const { sup, lines } = runSupervisor(dir, () => {});
+    const r = await sup.deploy({
+      generation: 1,
+      binary: script,
+      sha256: await sha256File(script),
+      identity: null,
+      launcher: "script",
+    });
+    expect(r).toMatchObject({ ok: true });
+    expect(lines).toEqual([`from ${script}`]);
   });
 
   it("run: a stored binary that no longer hashes to its name is not started", async () => {
