@@ -14,7 +14,7 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { buildAhead } from "../src/build/headStart.js";
+import { buildAhead } from "../src/build/buildAhead.js";
 import { createGoBuilder } from "../src/build/index.js";
 import { loadConfig } from "../src/config/index.js";
 

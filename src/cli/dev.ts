@@ -5,7 +5,7 @@
  */
 import { createInterface } from "node:readline";
 import type { Command } from "commander";
-import { buildAhead } from "../build/headStart.js";
+import { buildAhead } from "../build/buildAhead.js";
 import { createGoBuilder, formatDiagnostic } from "../build/index.js";
 import { loadConfig } from "../config/index.js";
 import { HotdumpError } from "../errors.js";
@@ -18,7 +18,7 @@ import {
 } from "../supervise/start.js";
 import type { UiServer } from "../ui/index.js";
 import { signalNumber } from "../util/child.js";
-import { redactingLogger, redactOptions, redactorFor } from "../util/redact.js";
+import { redactingLogger, redactOptions, redactorFor } from "../util/redactor.js";
 import { type CommonOptions, loggerFor } from "./common.js";
 import { createGenerationFolds } from "./fold.js";
 import { crashSummaryLines } from "./summary.js";
@@ -88,7 +88,7 @@ export function registerDev(program: Command): void {
       journal.generations().at(-1)?.binary || undefined,
     );
     const [{ createDevSession }, { createSupervisor }] = await Promise.all([
-      import("../supervise/dev.js"),
+      import("../supervise/devSession.js"),
       import("../supervise/supervisor.js"),
     ]);
     const outbox = await startFleetOutbox(layout.root, logger, config.fleet);

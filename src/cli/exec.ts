@@ -4,7 +4,7 @@ import { usageError } from "../errors.js";
 import { finishFleetOutbox, startFleetOutbox } from "../fleet/hook.js";
 import { loadFleetFile } from "../fleet/settings.js";
 import { runOnce } from "../supervise/runOnce.js";
-import { redactingLogger, redactOptions, redactorFor } from "../util/redact.js";
+import { redactingLogger, redactOptions, redactorFor } from "../util/redactor.js";
 import { type CommonOptions, loggerFor, printJson, storeDirFrom, storeOption } from "./common.js";
 import { crashSummaryLines } from "./summary.js";
 
