@@ -247,7 +247,9 @@ export function createDevSession(o: DevSessionOptions): DevSession {
         },
       });
       // The first build does not wait for the watcher's initial scan (1.7 s on 20,000 files,
-      // bench/dev-latency.mjs); a save during the scan still queues one more build.
+      // bench/dev-latency.mjs); a save during the scan still queues one more build. `hotdump dev`
+      // started that build even earlier (build/buildAhead.ts, adopted here): a save between its
+      // start and the watcher's first watches is not seen, as one before `hotdump dev` started.
       queue.push([]);
       await watcher.ready;
       if (watcher.backend === "poll" && !config.watch.poll)
