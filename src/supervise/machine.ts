@@ -78,7 +78,8 @@ export type Phase =
   | ({ kind: "probing" } & Trial)
   | { kind: "serving"; cur: Slot; ready: boolean }
   | { kind: "baking"; cur: Slot; good: Build; held: Slot | null }
-  | { kind: "replacing"; old: Slot; next: Build | null; waiting: number[] }
+  /** `gone`: the old process has exited (its end is still being attributed). */
+  | { kind: "replacing"; old: Slot; next: Build | null; waiting: number[]; gone?: boolean }
   | { kind: "backingOff"; build: Build }
   | ({ kind: "rollingBack"; bad: Build; reason: string } & Trial)
   | { kind: "stopped" };
@@ -327,6 +328,8 @@ function onDeploy(t: Transition, e: Extract<MachineEvent, { type: "deploy" }>): 
       t.fx.push({ do: "cancelTimers" });
       return t.begin(b, null, w);
     case "replacing":
+      // The old process is gone: start now (its `ended` is ignored then).
+      if (p.gone) return t.begin(b, null, [...p.waiting, ...w]);
       // Not started yet: the newest build replaces it, and its waiters wait for that one.
       return t.to({ ...p, next: b, waiting: [...p.waiting, ...w] });
     case "starting":
@@ -438,6 +441,12 @@ function onEnded(t: Transition, e: Extract<MachineEvent, { type: "ended" }>): St
 
 function onExited(t: Transition, e: Extract<MachineEvent, { type: "exited" }>): Step {
   const p = t.s.phase;
+  // Replacing (dev, no sockets): the next one starts the moment the old process is gone, not
+  // after its end is attributed (the descendants' last pass, the journal: 20-60 ms of an edit's
+  // path, bench/dev-latency.mjs); that end comes as `ended`, ignored then. A process stopped on
+  // purpose that crashes on the way down is still captured; it just no longer delays the start.
+  if (e.expected && p.kind === "replacing" && p.old.run === e.run)
+    return p.next ? t.begin(p.next, null, p.waiting) : t.to({ ...p, gone: true });
   // With the old generation held, switching back is a steering change: done the moment the
   // process is seen gone, not after its end is attributed (that comes as `ended`, ignored then).
   if (e.expected || p.kind !== "baking" || p.cur.run !== e.run || !p.held) return t.same();
