@@ -2,6 +2,7 @@
  * `hotdump exec`: run a program once under crash capture, forward its output live, and turn its
  * end into an outcome (and, for a crash, a bundle and a report).
  */
+import { tmpdir } from "node:os";
 import type { Writable } from "node:stream";
 import type { AnalyzeOptions } from "../analyze/analyzeCrash.js";
 import { signatureOf } from "../analyze/signature.js";
@@ -15,7 +16,7 @@ import { createRecoveredRecorder, type RecoveredContext } from "../capture/recov
 import type { Report } from "../contracts/reportModel.js";
 import { type BinaryIdentity, readBinaryIdentity } from "../elf/index.js";
 import { HotdumpError } from "../errors.js";
-import { archiveBinary, ensureStore, type StoreLayout } from "../store/index.js";
+import { archiveBinary, ensureStore, programName, type StoreLayout } from "../store/index.js";
 import type { Child } from "../util/child.js";
 import { LineSplitter } from "../util/lineSplitter.js";
 import type { Logger } from "../util/log.js";
@@ -23,6 +24,7 @@ import { attributeEnd, type CrashedSummary } from "./attribute.js";
 import type { Ended } from "./classifyEnd.js";
 import type { DescendantTracker } from "./descendants.js";
 import { type ProcessHost, systemHost } from "./host.js";
+import type { PinnedProgram } from "./pinnedProgram.js";
 import { createRaceWatcher } from "./race.js";
 import { createRecoveredPanicWatcher } from "./recoveredWatcher.js";
 import { resolveCommand } from "./resolveCommand.js";
@@ -68,7 +70,38 @@ export async function runOnce(o: RunOnceOptions): Promise<RunOnceResult> {
   const program = resolveCommand(o.command, o.cwd, o.env.PATH);
 
   const { layout, storeProblem } = openStoreOrSay(o);
-  const startedBinary = await startedBinaryOf(program, layout, o.logger);
+  // What starts is the file that was hashed (pinnedProgram.ts), and the store's copy is read from
+  // it: replacing the program's path after the check, or while it runs, changes nothing. A program
+  // only you or root can change or replace starts from its own path (go finds GOROOT from it).
+  let identity: BinaryIdentity | null = null;
+  try {
+    identity = await readBinaryIdentity(program);
+  } catch {
+    identity = null; // a script or another non-ELF program: still runs, no build-ID proof
+  }
+  const pinned = identity?.isElf
+    ? await (o.host ?? systemHost).pin(program, {
+        under: [...(layout ? [layout.tmp] : []), tmpdir()],
+        inPlaceIfTrusted: true,
+      })
+    : null;
+  try {
+    return await runPinned(o, program, pinned, identity, layout, storeProblem);
+  } finally {
+    pinned?.release();
+  }
+}
+
+async function runPinned(
+  o: RunOnceOptions,
+  program: string,
+  pinned: PinnedProgram | null,
+  identity: BinaryIdentity | null,
+  layout: StoreLayout | null,
+  storeProblem: HotdumpError | undefined,
+): Promise<RunOnceResult> {
+  const startedBinary = await startedBinaryOf(o, program, pinned, identity, layout);
+  const started = pinned?.path ?? program;
 
   const cap = prepareCapture(o.capture ?? "auto", layout);
   if (cap.capture.mode === "handler" && layout)
@@ -97,7 +130,7 @@ export async function runOnce(o: RunOnceOptions): Promise<RunOnceResult> {
   });
   const host = o.host ?? systemHost;
   const child = host.launch({
-    command: program,
+    command: started,
     args: o.args,
     cwd: o.cwd,
     env: o.env,
@@ -121,8 +154,8 @@ export async function runOnce(o: RunOnceOptions): Promise<RunOnceResult> {
   // Facts about the running process (its exact comm, pid namespace, core limit) for finding the core.
   const snapshot =
     child.pid !== undefined
-      ? snapshotAfterExec(child.pid, program, undefined, {
-          argv: [program, ...o.args],
+      ? snapshotAfterExec(child.pid, started, undefined, {
+          argv: [started, ...o.args],
           raisesCoreLimit: true,
         }).catch(() => undefined)
       : undefined;
@@ -200,31 +233,31 @@ function openStoreOrSay(o: RunOnceOptions): { layout: StoreLayout | null; storeP
 }
 
 /**
- * What runs: its path, its identity and a copy in the store taken before the program starts, so
- * replacing the file while it runs changes nothing.
+ * The bytes that ran, even if the file is replaced meanwhile: the store's copy (read from the
+ * pinned file), else (no store) the pinned file itself, kept until the crash is analysed.
  */
 async function startedBinaryOf(
+  o: RunOnceOptions,
   program: string,
+  pinned: PinnedProgram | null,
+  identity: BinaryIdentity | null,
   layout: StoreLayout | null,
-  logger: Logger,
 ): Promise<NonNullable<CrashFacts["binary"]>> {
-  let identity: BinaryIdentity | null = null;
-  try {
-    identity = await readBinaryIdentity(program);
-  } catch {
-    identity = null; // a script or another non-ELF program: still runs, no build-ID proof
-  }
   let archived: { path: string; sha256: string } | undefined;
-  if (layout && identity?.isElf) {
+  if (layout && pinned) {
     try {
-      archived = await archiveBinary(layout, program);
+      archived = await archiveBinary(layout, pinned.path, programName(program));
     } catch (e) {
-      logger.warn((e as HotdumpError).shortMessage ?? String(e));
+      o.logger.warn((e as HotdumpError).shortMessage ?? String(e));
     }
   }
   return {
     path: program,
-    ...(archived ? { archived: archived.path, sha256: archived.sha256 } : {}),
+    ...(archived
+      ? { archived: archived.path, sha256: archived.sha256 }
+      : pinned
+        ? { archived: pinned.path, sha256: pinned.sha256 }
+        : {}),
     identity,
   };
 }
