@@ -12,7 +12,7 @@ export function registerSnapshot(program: Command): void {
     program
       .command("snapshot")
       .description(
-        "dump a core of a running Go service without ending it (Delve attach + dump + detach), stored as a snapshot bundle",
+        "dump a core of a running Go service without ending it (hotdump's tracer, Delve's dump where it cannot), stored as a snapshot bundle",
       )
       .option("--pid <pid>", "the process to snapshot")
       .option("--generation <n>", "a generation that hotdump run supervises (default: the newest)")
