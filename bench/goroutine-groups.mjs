@@ -11,7 +11,7 @@
 //               replies come)
 //   userloc     Delve's own grouping (GroupBy UserLoc, 5 members): no states, so not the same
 //               groups, but the floor: Delve still walks every stack to find the user location
-//   shared      listGoroutineGroups: the ungrouped list + the shared grouping (src/analyze/group.ts)
+//   shared      listGoroutineGroups: the ungrouped list + the shared grouping (src/analyze/goroutineGroups.ts)
 //               + the stack reads it needs: exactly what report.json gets
 // Reply sizes, medians and min/max are printed; the machine's load is printed with them.
 import { execFileSync } from "node:child_process";

@@ -8,8 +8,8 @@ import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { openCore } from "../dist/elf/index.js";
-import { parsePattern, scanCoreFile } from "../dist/forensics/scan.js";
-import { dumpLiveProcess } from "../dist/forensics/snapshot.js";
+import { dumpLiveProcess } from "../dist/forensics/liveDump.js";
+import { parsePattern, scanCoreFile } from "../dist/forensics/scanCore.js";
 
 const MB = Number(process.argv[2] ?? 1024);
 const RUNS = 5;

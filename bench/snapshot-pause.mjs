@@ -17,7 +17,7 @@ const RUNS = Number(process.argv[2] ?? 3);
 const MB = Number(process.argv[3] ?? 1024);
 const GOPATH = execFileSync("go", ["env", "GOPATH"], { encoding: "utf8" }).trim();
 const DLV = join(GOPATH, "bin/dlv");
-const { dumpLiveProcess } = await import("../dist/forensics/snapshot.js");
+const { dumpLiveProcess } = await import("../dist/forensics/liveDump.js");
 
 /** The resident program, started and ready; `gap()` asks it for the longest gap since the last ask. */
 async function startResident(bin) {

@@ -6,7 +6,7 @@
 import { closeSync, copyFileSync, ftruncateSync, openSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import type { Report } from "../src/contracts/report.js";
+import type { Report } from "../src/contracts/reportModel.js";
 import { runCli } from "./helpers/cli.js";
 import { type ProducedCore, produceCore } from "./helpers/crash.js";
 import { buildGoFixture } from "./helpers/go.js";

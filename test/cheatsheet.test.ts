@@ -4,7 +4,7 @@ import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { resolveDlvPath } from "../src/analyze/delve/index.js";
-import { CHEATSHEET, renderCheatsheet } from "../src/forensics/cheatsheet.js";
+import { CHEATSHEET, renderCheatsheet } from "../src/forensics/debuggerCheatsheet.js";
 import { produceCore } from "./helpers/crash.js";
 import { buildGoFixture } from "./helpers/go.js";
 

@@ -12,7 +12,7 @@ import {
   type DelveAnalysis,
   REDACTED,
 } from "../src/analyze/delve/index.js";
-import type { Frame } from "../src/contracts/report.js";
+import type { Frame } from "../src/contracts/reportModel.js";
 import { isHotdumpError } from "../src/errors.js";
 import { produceCore } from "./helpers/crash.js";
 import { buildGoFixture } from "./helpers/go.js";

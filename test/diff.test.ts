@@ -1,7 +1,7 @@
 /**
  * `hotdump diff` on a real goroutine leak: two `hotdump snapshot`s of a running service
  * (test/fixtures/go/fxmem) around leaking requests, compared through the CLI. Groups are formed the
- * one way (src/analyze/group.ts): the leak is one line per wait reason, goroutines parked on the
+ * one way (src/analyze/goroutineGroups.ts): the leak is one line per wait reason, goroutines parked on the
  * same line with different wait reasons are two lines, and so are the runtime's own goroutines.
  */
 import { type ChildProcess, spawn } from "node:child_process";
@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import type { CaptureDiff, GroupCount } from "../src/forensics/diff.js";
+import type { CaptureDiff, GroupCount } from "../src/forensics/diffCaptures.js";
 import { runCli } from "./helpers/cli.js";
 import { buildGoFixture } from "./helpers/go.js";
 import { fetchText } from "./helpers/http.js";

@@ -14,8 +14,8 @@ import { parseTraceback } from "../src/analyze/traceback/index.js";
 import { expectedCorePath } from "../src/capture/coreLocation.js";
 import { parseCorePattern } from "../src/capture/corePattern.js";
 import { loadConfig, renderInitConfig } from "../src/config/index.js";
+import { createBufferSource } from "../src/elf/byteSource.js";
 import { openCore } from "../src/elf/core.js";
-import { createBufferSource } from "../src/elf/source.js";
 import { isHotdumpError } from "../src/errors.js";
 
 const FIX = join(import.meta.dirname, "fixtures");

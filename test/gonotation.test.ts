@@ -5,8 +5,8 @@
  */
 import { rmSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { analyzeCrash } from "../src/analyze/analyze.js";
-import type { Frame, Report } from "../src/contracts/report.js";
+import { analyzeCrash } from "../src/analyze/analyzeCrash.js";
+import type { Frame, Report } from "../src/contracts/reportModel.js";
 import { readBinaryIdentity } from "../src/elf/index.js";
 import { renderHtml, renderMarkdown, renderText } from "../src/report/index.js";
 import { produceCore } from "./helpers/crash.js";

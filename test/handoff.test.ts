@@ -10,7 +10,7 @@ import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { alive } from "../src/supervise/running.js";
+import { alive } from "../src/supervise/leftovers.js";
 import { type Child, startChild } from "../src/util/child.js";
 import { buildGoFixture } from "./helpers/go.js";
 import { httpGet } from "./helpers/http.js";

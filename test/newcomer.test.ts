@@ -6,7 +6,7 @@ import { mkdirSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import type { Report } from "../src/contracts/report.js";
+import type { Report } from "../src/contracts/reportModel.js";
 import { runCli } from "./helpers/cli.js";
 import { buildDepcrash, buildGoFixture } from "./helpers/go.js";
 

@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import type { Report } from "../src/contracts/report.js";
+import type { Report } from "../src/contracts/reportModel.js";
 import type { CrashMeta } from "../src/store/bundle.js";
 import { openJournal, storeLayout } from "../src/store/index.js";
 import { runCli } from "./helpers/cli.js";

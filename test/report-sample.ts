@@ -7,7 +7,7 @@
 import { rmSync } from "node:fs";
 import { resolve } from "node:path";
 import { analyzeCoreWithGdb, gdbAnalysisToReport, readSourceContext } from "../src/analyze/gdb/index.js";
-import { emptyReport, type Report } from "../src/contracts/report.js";
+import { emptyReport, type Report } from "../src/contracts/reportModel.js";
 import { produceCore } from "./helpers/crash.js";
 import { buildGoFixture } from "./helpers/go.js";
 

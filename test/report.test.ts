@@ -7,7 +7,7 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { emptyReport, type Report } from "../src/contracts/report.js";
+import { emptyReport, type Report } from "../src/contracts/reportModel.js";
 import {
   escapeHtml,
   REPORT_FORMATS,

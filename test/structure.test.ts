@@ -49,7 +49,7 @@ describe("check-imports", () => {
       tree({
         "store/bundle.ts": 'import type { Report } from "../analyze/report.js";\nexport type B = Report;\n',
         "analyze/report.ts": "export type Report = {};\n",
-        "analyze/analyze.ts": 'import type { B } from "../store/bundle.js";\nexport type A = B;\n',
+        "analyze/analyzeCrash.ts": 'import type { B } from "../store/bundle.js";\nexport type A = B;\n',
       }),
     );
     expect(r.status).toBe(1);
@@ -92,10 +92,11 @@ describe("check-imports", () => {
     [
       "contracts/ importing config/",
       {
-        "config/types.ts": "export type Config = {};\n",
-        "contracts/bundle.ts": 'import type { Config } from "../config/types.js";\nexport type B = Config;\n',
+        "config/configTypes.ts": "export type Config = {};\n",
+        "contracts/crashMeta.ts":
+          'import type { Config } from "../config/configTypes.js";\nexport type B = Config;\n',
       },
-      /contracts\/bundle\.ts imports \S*config\/types\.ts/,
+      /contracts\/crashMeta\.ts imports \S*config\/configTypes\.ts/,
     ],
     [
       "a folder importing one on its own layer (store/ importing elf/)",
@@ -109,10 +110,10 @@ describe("check-imports", () => {
       "analyze/ importing capture/ (a stage importing the one that drives it)",
       {
         "capture/capture.ts": "export const captureCrash = () => null;\n",
-        "analyze/analyze.ts":
+        "analyze/analyzeCrash.ts":
           'import { captureCrash } from "../capture/capture.js";\nexport const a = captureCrash;\n',
       },
-      /analyze\/analyze\.ts imports \S*capture\/capture\.ts/,
+      /analyze\/analyzeCrash\.ts imports \S*capture\/capture\.ts/,
     ],
     [
       "a top-level module of the bottom layer importing a stage (errors.ts importing store/)",

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Browser } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import type { Report } from "../src/contracts/report.js";
+import type { Report } from "../src/contracts/reportModel.js";
 import { ensureStore, openJournal, type StoreLayout } from "../src/store/index.js";
 import { createUiServer, type UiServer } from "../src/ui/index.js";
 import { launchChromium } from "./helpers/browser.js";

@@ -14,8 +14,8 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createBuildQueue } from "../src/build/queue.js";
+import type { ResolvedWatchConfig } from "../src/config/configTypes.js";
 import { loadConfig } from "../src/config/index.js";
-import type { ResolvedWatchConfig } from "../src/config/types.js";
 import { createWatcher, type Watcher } from "../src/watch/index.js";
 
 let dir: string;

@@ -20,7 +20,7 @@
  *    module's frames: isMainModuleFrame).
  */
 
-import type { FrameClass } from "../contracts/report.js";
+import type { FrameClass } from "../contracts/reportModel.js";
 
 export type { FrameClass };
 

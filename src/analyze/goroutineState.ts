@@ -3,7 +3,7 @@
  * the runtime's g.atomicstatus and g.waitreason: Delve lists both, and gdb reads them from
  * runtime.allgs, so every analyser names a state the same way.
  */
-import { GoroutineStatus } from "./delve/types.js";
+import { GoroutineStatus } from "./delve/delveProtocol.js";
 
 /** `go1.26.8` → [1, 26]. */
 function goMinor(v: string): [number, number] | null {

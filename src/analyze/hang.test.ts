@@ -1,6 +1,6 @@
 /** A hang's report from the runtime's own SIGQUIT dump: waits grouped by reason, time and user frame. */
 import { describe, expect, it } from "vitest";
-import { reportFromTracebackOnly } from "./analyze.js";
+import { reportFromTracebackOnly } from "./analyzeCrash.js";
 import { describeHang, hangWaits } from "./hang.js";
 import { parseTraceback } from "./traceback/index.js";
 

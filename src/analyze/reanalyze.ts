@@ -8,8 +8,8 @@
 import { existsSync, lstatSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
-import type { Bundle, CoreInfo } from "../contracts/bundle.js";
-import type { Mapping, Report } from "../contracts/report.js";
+import type { Bundle, CoreInfo } from "../contracts/crashMeta.js";
+import type { Mapping, Report } from "../contracts/reportModel.js";
 import { readBinaryIdentity } from "../elf/index.js";
 import { HotdumpError } from "../errors.js";
 import {
@@ -22,11 +22,11 @@ import {
   type StoreLayout,
   storeCache,
 } from "../store/index.js";
-import type { AnalyzeOptions } from "./analyze.js";
+import type { AnalyzeOptions } from "./analyzeCrash.js";
 import { analyzeWithMap, readCoreFacts } from "./coreFacts.js";
+import { describeSnapshot } from "./describeSnapshot.js";
 import { signatureOf } from "./signature.js";
-import { describeSnapshot } from "./snapshot.js";
-import { findRecoveredPanics, recoveredTraceback } from "./traceback/recovered.js";
+import { findRecoveredPanics, recoveredTraceback } from "./traceback/recoveredPanics.js";
 
 export { analyzeWithMap, readCoreFacts } from "./coreFacts.js";
 

@@ -6,13 +6,13 @@
 import { readFileSync } from "node:fs";
 import { link, mkdir, open, rm, stat } from "node:fs/promises";
 import { basename, dirname, join, relative, resolve } from "node:path";
-import type { ResolvedBuildConfig } from "../config/types.js";
+import type { ResolvedBuildConfig } from "../config/configTypes.js";
 import { type BinaryIdentity, ELF_MAGIC, readBinaryIdentity } from "../elf/index.js";
 import { HotdumpError } from "../errors.js";
 import { adoptBinary, ensureStore, type StoreLayout, sha256File } from "../store/index.js";
 import { runCapture, startChild } from "../util/child.js";
+import type { BuildResult, StoredBinary } from "./buildTypes.js";
 import { formatDiagnostic, parseBuildOutput } from "./diagnostics.js";
-import type { BuildResult, StoredBinary } from "./types.js";
 
 export interface GoBuilderOptions {
   /** Project root: go build's working directory. */

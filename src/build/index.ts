@@ -1,3 +1,4 @@
+export type { BuildFailure, BuildResult, BuildSuccess, StoredBinary } from "./buildTypes.js";
 export {
   type BuildDiagnostic,
   formatDiagnostic,
@@ -11,4 +12,3 @@ export {
   goNotFound,
 } from "./goBuilder.js";
 export { type BuildQueue, type BuildQueueOptions, createBuildQueue } from "./queue.js";
-export type { BuildFailure, BuildResult, BuildSuccess, StoredBinary } from "./types.js";

@@ -13,15 +13,15 @@
  */
 import { rename, rm, stat } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
-import { type AnalyzeOptions, reportFromTracebackOnly } from "../analyze/analyze.js";
+import { type AnalyzeOptions, reportFromTracebackOnly } from "../analyze/analyzeCrash.js";
+import { describeSnapshot } from "../analyze/describeSnapshot.js";
 import { describeHang } from "../analyze/hang.js";
 import { analyzeWithMap, readCoreFacts } from "../analyze/reanalyze.js";
-import { redactReport } from "../analyze/redact.js";
+import { redactReport } from "../analyze/redactReport.js";
 import { signatureOf } from "../analyze/signature.js";
-import { describeSnapshot } from "../analyze/snapshot.js";
 import type { Traceback } from "../analyze/traceback/index.js";
-import { describeSignal, type Ended } from "../contracts/outcome.js";
-import type { Mapping, Race, RecoveredBy, Report } from "../contracts/report.js";
+import { describeSignal, type Ended } from "../contracts/ended.js";
+import type { Mapping, Race, RecoveredBy, Report } from "../contracts/reportModel.js";
 import type { BinaryIdentity } from "../elf/index.js";
 import { HotdumpError } from "../errors.js";
 import {
@@ -39,9 +39,9 @@ import {
   writeBundleFile,
 } from "../store/index.js";
 import type { Logger } from "../util/log.js";
-import { type Redactor, redactorFor } from "../util/redact.js";
+import { type Redactor, redactorFor } from "../util/redactor.js";
 import { coreLimitOf } from "./coreLimit.js";
-import { type CoreSearch, locateCore } from "./locate.js";
+import { type CoreSearch, locateCore } from "./locateCore.js";
 import type { ProcessSnapshot } from "./processFacts.js";
 
 export interface CrashFacts {

@@ -34,7 +34,7 @@ import { type Captured, type CaptureOptions, captureCrash } from "./capture.js";
 import { isHotdumpHandler, parseCorePattern } from "./corePattern.js";
 import { type CoreSettings, readCoreSettings } from "./coreSettings.js";
 import { coreFixFailed, coreFixNeedsRoot } from "./errors.js";
-import type { CoreSearch } from "./locate.js";
+import type { CoreSearch } from "./locateCore.js";
 import { tracerBinary } from "./tracer.js";
 
 export const HANDLER_DIR = "/usr/local/lib/hotdump";

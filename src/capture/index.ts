@@ -1,6 +1,14 @@
 /** The capture stage: where the kernel put a crashed child's core, or why there is none. */
 export { findApportOutputs, mangleExe } from "./apport.js";
 export {
+  applyCoreFix,
+  type CoreFixResult,
+  type DoctorCheck,
+  doctorCoreChecks,
+  HOTDUMP_CORE_PATTERN,
+  needsCoreFix,
+} from "./coreChecks.js";
+export {
   type CoredumpctlOutcome,
   type CoredumpEntry,
   parseCoredumpctlList,
@@ -35,14 +43,6 @@ export {
 } from "./corePattern.js";
 export { type CoreSettings, readCoreSettings } from "./coreSettings.js";
 export {
-  applyCoreFix,
-  type CoreFixResult,
-  type DoctorCheck,
-  doctorCoreChecks,
-  HOTDUMP_CORE_PATTERN,
-  needsCoreFix,
-} from "./doctor.js";
-export {
   type ChildExit,
   CORE_SIGNALS,
   type CoreFound,
@@ -62,7 +62,7 @@ export {
   REGISTRY_DIR,
   uninstallCoreHandler,
 } from "./handler.js";
-export { type CoreSearch, type LocateInput, locateCore } from "./locate.js";
+export { type CoreSearch, type LocateInput, locateCore } from "./locateCore.js";
 export {
   type CaptureModeRequest,
   parseCaptureMode,

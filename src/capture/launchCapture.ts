@@ -1,11 +1,11 @@
 /**
  * One launch's capture, whatever the mode: what to put before the service's argv, and the core of a
  * crashed pid when the mode already holds it (the tracer wrote it; the handler filed it). The
- * kernel mode has neither: the finder looks where core_pattern says (locate.ts).
+ * kernel mode has neither: the finder looks where core_pattern says (locateCore.ts).
  */
 import type { StoreLayout } from "../store/index.js";
 import { handlerCoreOf, handlerCorePids, registerWithHandler } from "./handler.js";
-import type { CoreSearch } from "./locate.js";
+import type { CoreSearch } from "./locateCore.js";
 import { type CaptureModeRequest, type ResolvedCapture, resolveCaptureMode } from "./mode.js";
 import { createTracerSession, type TracerSession } from "./tracer.js";
 

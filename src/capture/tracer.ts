@@ -27,7 +27,7 @@ import { homedir, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { HotdumpError } from "../errors.js";
 import { runCapture } from "../util/child.js";
-import type { CoreSearch } from "./locate.js";
+import type { CoreSearch } from "./locateCore.js";
 
 /** The tracer's Go main package path: its process is hotdump's helper, never the service. */
 export const TRACER_MAIN_PATH = "hotdump/tracer";

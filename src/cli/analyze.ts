@@ -7,10 +7,10 @@ import { readFileSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 import type { Command } from "commander";
 import { createDelveSession, type DelveSession } from "../analyze/delve/client.js";
-import type { CoreInfo } from "../contracts/bundle.js";
+import type { CoreInfo } from "../contracts/crashMeta.js";
 import { type BinaryIdentity, readBinaryIdentity } from "../elf/index.js";
 import { HotdumpError, usageError } from "../errors.js";
-import { redactOptions } from "../util/redact.js";
+import { redactOptions } from "../util/redactor.js";
 import { type CommonOptions, storeDirFrom, storeOption } from "./common.js";
 import { emitReport, type Format, humanNext, parseFormat, resolveCrashId } from "./report.js";
 

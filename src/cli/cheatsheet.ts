@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { CHEATSHEET, renderCheatsheet } from "../forensics/cheatsheet.js";
+import { CHEATSHEET, renderCheatsheet } from "../forensics/debuggerCheatsheet.js";
 import { printJson } from "./common.js";
 
 export function registerCheatsheet(program: Command): void {

@@ -9,8 +9,8 @@ import {
   interactiveGdbArgs,
   runtimeGdbScript,
 } from "../analyze/gdb/index.js";
-import type { Bundle } from "../contracts/bundle.js";
-import { culpritScope, type Report } from "../contracts/report.js";
+import type { Bundle } from "../contracts/crashMeta.js";
+import { culpritScope, type Report } from "../contracts/reportModel.js";
 import { HotdumpError } from "../errors.js";
 import {
   binaryPath,

@@ -9,7 +9,7 @@ import { createGoBuilder, formatDiagnostic } from "../build/index.js";
 import { loadConfig } from "../config/index.js";
 import { HotdumpError } from "../errors.js";
 import { startFleetOutbox } from "../fleet/index.js";
-import { createDevSession } from "../supervise/dev.js";
+import { createDevSession } from "../supervise/devSession.js";
 import { startMetrics } from "../supervise/metrics.js";
 import {
   announceListening,
@@ -20,7 +20,7 @@ import {
 import { createSupervisor } from "../supervise/supervisor.js";
 import type { UiServer } from "../ui/index.js";
 import { signalNumber } from "../util/child.js";
-import { redactingLogger, redactOptions, redactorFor } from "../util/redact.js";
+import { redactingLogger, redactOptions, redactorFor } from "../util/redactor.js";
 import { type CommonOptions, loggerFor } from "./common.js";
 import { createGenerationFolds } from "./fold.js";
 import { crashSummaryLines } from "./summary.js";

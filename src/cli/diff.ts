@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { diffCaptures, renderDiff } from "../forensics/diff.js";
+import { diffCaptures, renderDiff } from "../forensics/diffCaptures.js";
 import { type CommonOptions, printJson, storeDirFrom, storeOption } from "./common.js";
 import { resolveCrashId } from "./report.js";
 

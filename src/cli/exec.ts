@@ -3,7 +3,7 @@ import { parseCaptureMode } from "../capture/mode.js";
 import { usageError } from "../errors.js";
 import { finishFleetOutbox, loadFleetFile, startFleetOutbox } from "../fleet/index.js";
 import { runOnce } from "../supervise/runOnce.js";
-import { redactingLogger, redactOptions, redactorFor } from "../util/redact.js";
+import { redactingLogger, redactOptions, redactorFor } from "../util/redactor.js";
 import { type CommonOptions, loggerFor, printJson, storeDirFrom, storeOption } from "./common.js";
 import { crashSummaryLines } from "./summary.js";
 

@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { usageError } from "../errors.js";
 import { hexDump, memInCapture } from "../forensics/inspect.js";
-import { parseAddress } from "../forensics/scan.js";
+import { parseAddress } from "../forensics/scanCore.js";
 import { type CommonOptions, printJson, storeDirFrom, storeOption } from "./common.js";
 import { resolveCrashId } from "./report.js";
 

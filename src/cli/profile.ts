@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { usageError } from "../errors.js";
-import { profileProcess, resolveProfileTarget } from "../forensics/profile.js";
+import { profileProcess, resolveProfileTarget } from "../forensics/profileProcess.js";
 import { type CommonOptions, intFlag, printJson, storeDirFrom, storeOption } from "./common.js";
 
 interface ProfileFlags extends CommonOptions {

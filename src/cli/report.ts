@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import type { Command } from "commander";
-import type { Report } from "../contracts/report.js";
+import type { Report } from "../contracts/reportModel.js";
 import { HotdumpError, usageError } from "../errors.js";
 import type { TextOptions } from "../report/text.js";
 import { isCrashId, readStore, storeLayout } from "../store/layout.js";

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { usageError } from "../errors.js";
-import { parsePattern, scanStoredCapture } from "../forensics/scan.js";
+import { parsePattern, scanStoredCapture } from "../forensics/scanCore.js";
 import { type CommonOptions, printJson, storeDirFrom, storeOption } from "./common.js";
 import { resolveCrashId } from "./report.js";
 

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { resolveSnapshotTarget, snapshotProcess } from "../forensics/snapshot.js";
+import { resolveSnapshotTarget, snapshotProcess } from "../forensics/liveDump.js";
 import { type CommonOptions, formatBytes, intFlag, printJson, storeDirFrom, storeOption } from "./common.js";
 
 interface SnapshotFlags extends CommonOptions {

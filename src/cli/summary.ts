@@ -2,7 +2,7 @@
 import { dirname, relative } from "node:path";
 import { DLV_INSTALL_REMEDY } from "../analyze/delve/index.js";
 import type { Captured } from "../capture/capture.js";
-import { headline } from "../contracts/report.js";
+import { headline } from "../contracts/reportModel.js";
 import { formatBytes, storeFlagFor } from "./common.js";
 
 export function crashSummaryLines(c: Captured, opts: { cwd: string; generation?: number | null }): string[] {

@@ -5,11 +5,11 @@
  * time.Duration where a bare integer means milliseconds, and `full_bin` replaces `bin`.
  */
 import { parse } from "smol-toml";
+import type { ConfigWarning } from "./configTypes.js";
 import { parseDuration } from "./duration.js";
-import { locateKey } from "./locate.js";
-import type { RawConfig } from "./schema.js";
+import { locateKey } from "./keyPositions.js";
 import { shellWords, splitEnvPrefix } from "./shellwords.js";
-import type { ConfigWarning } from "./types.js";
+import type { RawConfig } from "./tomlSchema.js";
 
 export interface AirImport {
   config: RawConfig;

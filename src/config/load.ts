@@ -7,12 +7,12 @@ import { basename, dirname, resolve } from "node:path";
 import { parse, TomlError } from "smol-toml";
 import type { z } from "zod";
 import { importAirConfig } from "./air.js";
+import type { ConfigWarning, ResolvedConfig } from "./configTypes.js";
 import { type ConfigIssue, configInvalid, configNotFound, tomlSyntaxError } from "./errors.js";
-import { indexKeys, locateKey } from "./locate.js";
+import { indexKeys, locateKey } from "./keyPositions.js";
 import { resolveConfig } from "./resolve.js";
-import { configSchema, knownKeys, type RawConfig } from "./schema.js";
 import { suggest } from "./suggest.js";
-import type { ConfigWarning, ResolvedConfig } from "./types.js";
+import { configSchema, knownKeys, type RawConfig } from "./tomlSchema.js";
 
 export const CONFIG_FILE = "hotdump.toml";
 export const AIR_CONFIG_FILE = ".air.toml";

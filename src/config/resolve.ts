@@ -5,10 +5,10 @@
  */
 import { statSync } from "node:fs";
 import { isAbsolute, relative, resolve, sep } from "node:path";
+import type { ConfigWarning, ResolvedConfig } from "./configTypes.js";
 import { parseDuration, parseSize } from "./duration.js";
 import { type ConfigIssue, configInvalid } from "./errors.js";
-import { normalizeSignal, type RawConfig } from "./schema.js";
-import type { ConfigWarning, ResolvedConfig } from "./types.js";
+import { normalizeSignal, type RawConfig } from "./tomlSchema.js";
 
 export const DEFAULTS = {
   package: ".",

@@ -3,6 +3,7 @@
  * resolved over the config file's [supervise]/[run] keys of the same names. Flags win.
  */
 import { usageError } from "../errors.js";
+import type { ResolvedConfig } from "./configTypes.js";
 import { parseDuration } from "./duration.js";
 import {
   type ProbeSpec,
@@ -11,7 +12,6 @@ import {
   probeSpecError,
   probeTimingDefaults,
 } from "./probeSpec.js";
-import type { ResolvedConfig } from "./types.js";
 
 export interface SuperviseFlags {
   listen?: string[];

@@ -6,10 +6,10 @@
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
+import { createBufferSource } from "./byteSource.js";
 import { openCore } from "./core.js";
 import { coreExecutableIdentity } from "./coreIdentity.js";
 import { X86_64_REGISTER_NAMES } from "./coreNotes.js";
-import { createBufferSource } from "./source.js";
 
 const FIX = resolve(import.meta.dirname, "../../test/fixtures/elf");
 const meta = JSON.parse(readFileSync(join(FIX, "core-meta.json"), "utf8")) as {

@@ -6,6 +6,7 @@
  * how much is missing.
  */
 
+import type { ByteSource } from "./byteSource.js";
 import {
   AT,
   type AuxvEntry,
@@ -20,6 +21,7 @@ import {
   type SignalInfo,
   type ThreadStatus,
 } from "./coreNotes.js";
+import { type ElfHeader, type ElfNote, iterateNotes, PT } from "./elfStructs.js";
 import {
   elfBadRange,
   elfCoreTruncated,
@@ -29,8 +31,6 @@ import {
   elfUnmapped,
 } from "./errors.js";
 import { openElf } from "./file.js";
-import { type ElfHeader, type ElfNote, iterateNotes, PT } from "./format.js";
-import type { ByteSource } from "./source.js";
 
 const DEFAULT_CHUNK_SIZE = 64 * 1024 * 1024;
 const MAX_READ = 1024 * 1024 * 1024;

@@ -15,7 +15,7 @@ import {
   parseProgramHeaders,
   parseSectionHeaders,
   SHT,
-} from "./format.js";
+} from "./elfStructs.js";
 import { type BuildIds, buildIdsFromNotes } from "./identity.js";
 
 interface CoreExecutableIdentity extends BuildIds {

@@ -9,10 +9,10 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { isHotdumpError } from "../errors.js";
 import { parseGoBuildInfo } from "./buildinfo.js";
+import { createBufferSource } from "./byteSource.js";
 import { openCore } from "./core.js";
 import { openElf } from "./file.js";
 import { buildIdsFromNotes } from "./identity.js";
-import { createBufferSource } from "./source.js";
 
 const FIX = resolve(import.meta.dirname, "../../test/fixtures/elf");
 const binHead = readFileSync(join(FIX, "bin-head.bin"));
@@ -77,7 +77,7 @@ describe("openElf on a recorded cgo binary head (8-byte aligned .note.gnu.proper
   });
 
   it("still refuses an 8-byte aligned note whose descriptor runs past its area", async () => {
-    const { iterateNotes } = await import("./format.js");
+    const { iterateNotes } = await import("./elfStructs.js");
     const note = Buffer.alloc(32);
     note.writeUInt32LE(4, 0);
     note.writeUInt32LE(17, 4); // 16 + 17 > 32

@@ -2,7 +2,8 @@
  * An opened ELF file: header, program headers, section headers with names, and notes, read
  * through positioned reads so a multi-GB core costs only its headers and notes in memory.
  */
-import { elfCorrupt } from "./errors.js";
+
+import { type ByteSource, createFileSource } from "./byteSource.js";
 import {
   applySection0,
   cString,
@@ -18,8 +19,8 @@ import {
   type SectionHeader,
   SHDR_SIZE,
   SHT,
-} from "./format.js";
-import { type ByteSource, createFileSource } from "./source.js";
+} from "./elfStructs.js";
+import { elfCorrupt } from "./errors.js";
 
 /** Refuse absurd tables from damaged headers instead of allocating them. A core with 10,000
  * threads carries about 35 MB of notes; 512 MiB is far beyond any real note area. */

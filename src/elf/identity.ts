@@ -5,8 +5,8 @@
  */
 import { isHotdumpError } from "../errors.js";
 import { findGoBuildInfo, type GoBuildInfo, parseGoBuildInfo } from "./buildinfo.js";
+import { type ElfNote, type ElfType, PT, SHT } from "./elfStructs.js";
 import { openElf } from "./file.js";
-import { type ElfNote, type ElfType, PT, SHT } from "./format.js";
 
 /** Note types: Go's linker uses ELF_NOTE_GOBUILDID_TAG = 4 under owner "Go" (cmd/link/internal/ld/elf.go);
  * NT_GNU_BUILD_ID = 3 under owner "GNU" (glibc elf.h). */

@@ -1,4 +1,4 @@
-import type { Report } from "../contracts/report.js";
+import type { Report } from "../contracts/reportModel.js";
 import { renderHtml } from "./html.js";
 import { renderJson } from "./json.js";
 import { renderMarkdown } from "./markdown.js";
@@ -23,5 +23,5 @@ export function renderReport(report: Report, format: ReportFormat, opts: TextOpt
 export { escapeHtml, renderHtml } from "./html.js";
 export { renderJson } from "./json.js";
 export { renderMarkdown } from "./markdown.js";
-export { reportJsonSchema, reportSchema } from "./schema.js";
+export { reportJsonSchema, reportSchema } from "./reportSchema.js";
 export { renderText, safeText, type TextOptions } from "./text.js";

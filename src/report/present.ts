@@ -14,8 +14,8 @@ import type {
   Report,
   SourceUse,
   Variable,
-} from "../contracts/report.js";
-import { headline as messageLine } from "../contracts/report.js";
+} from "../contracts/reportModel.js";
+import { headline as messageLine } from "../contracts/reportModel.js";
 
 export const TOP_GROUPS = 10;
 export const MAX_VALUE_CHARS = 160;

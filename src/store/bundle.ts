@@ -18,17 +18,17 @@ import {
   type CrashMeta,
   type ListedBundle,
   META_SCHEMA_VERSION,
-} from "../contracts/bundle.js";
-import { headline, type ProcessInfo, type Report } from "../contracts/report.js";
+} from "../contracts/crashMeta.js";
+import { headline, type ProcessInfo, type Report } from "../contracts/reportModel.js";
 import { HotdumpError } from "../errors.js";
 import { renderJson } from "../report/json.js";
-import { reportSchema } from "../report/schema.js";
+import { reportSchema } from "../report/reportSchema.js";
 import { type Journal, openJournal } from "./journal.js";
 import { crashDir, DIR_MODE, FILE_MODE, isCrashId, newCrashId, type StoreLayout } from "./layout.js";
 import { crashMetaSchema } from "./metaSchema.js";
 import { readStoreFile } from "./storeFile.js";
 
-export * from "../contracts/bundle.js";
+export * from "../contracts/crashMeta.js";
 
 export async function writeFileAtomic(path: string, data: string | Buffer): Promise<void> {
   const tmp = `${path}.${process.pid}.tmp`;
@@ -267,7 +267,7 @@ export async function finishBundle(
     culprit: report.culprit,
     problems,
     ...(report.fingerprint ? { fingerprint: report.fingerprint } : {}),
-    // A recovered panic starts its count here; the recorder raises it (capture/recovered.ts).
+    // A recovered panic starts its count here; the recorder raises it (capture/recoveredRecorder.ts).
     ...(report.recovered
       ? {
           recoveredBy: report.recovered.by,

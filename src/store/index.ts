@@ -5,6 +5,6 @@ export * from "./journal.js";
 export * from "./layout.js";
 export * from "./queries.js";
 export * from "./retention.js";
-export * from "./running.js";
+export * from "./runningRecords.js";
 export * from "./storeFile.js";
 export * from "./trust.js";

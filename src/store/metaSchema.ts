@@ -1,11 +1,11 @@
 /**
- * meta.json's contract (src/contracts/bundle.ts) as a zod schema: what readMeta checks a bundle's
+ * meta.json's contract (src/contracts/crashMeta.ts) as a zod schema: what readMeta checks a bundle's
  * meta.json against. The type check below fails the build when CrashMeta and this schema drift
  * apart (a field added to one and not the other).
  */
 import { z } from "zod";
-import type { CrashMeta } from "../contracts/bundle.js";
-import { reportSchema } from "../report/schema.js";
+import type { CrashMeta } from "../contracts/crashMeta.js";
+import { reportSchema } from "../report/reportSchema.js";
 
 const coreInfo = z.object({
   found: z.boolean(),
@@ -32,7 +32,7 @@ const binaryInfo = z.object({
 
 /**
  * meta.json. Loose: a field a newer hotdump added survives a rewrite by this one (fields are added,
- * never renamed: contracts/bundle.ts).
+ * never renamed: contracts/crashMeta.ts).
  */
 export const crashMetaSchema = z.looseObject({
   schemaVersion: z.number().int(),

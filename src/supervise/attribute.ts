@@ -5,10 +5,11 @@
  */
 import type { CrashFacts } from "../capture/capture.js";
 import type { ProcessSnapshot } from "../capture/processFacts.js";
-import type { Race } from "../contracts/report.js";
+import type { Race } from "../contracts/reportModel.js";
 import type { StoreLayout } from "../store/index.js";
 import type { Child, ChildEnd } from "../util/child.js";
 import type { Logger } from "../util/log.js";
+import { type Ended, judgeEnd } from "./classifyEnd.js";
 import {
   type CrashedProcess,
   crashedCwd,
@@ -17,7 +18,6 @@ import {
   type HeldCores,
 } from "./crashedProcess.js";
 import type { DescendantTracker } from "./descendants.js";
-import { type Ended, judgeEnd } from "./outcome.js";
 
 /** What hotdump started, as it started it. */
 export interface Started {

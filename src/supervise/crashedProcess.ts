@@ -10,15 +10,15 @@ import { dirname } from "node:path";
 import type { Traceback } from "../analyze/traceback/index.js";
 import type { CrashFacts } from "../capture/capture.js";
 import { CORE_SIGNALS } from "../capture/findCore.js";
-import { type CoreSearch, locateCore } from "../capture/locate.js";
+import { type CoreSearch, locateCore } from "../capture/locateCore.js";
 import { openCore, readBinaryIdentity } from "../elf/index.js";
 import type { HotdumpError } from "../errors.js";
 import { archiveBinary, type StoreLayout } from "../store/index.js";
 import type { ChildEnd } from "../util/child.js";
 import { signalName } from "../util/child.js";
 import type { Logger } from "../util/log.js";
+import { classifyEnd, type Ended } from "./classifyEnd.js";
 import { type Descendant, type DescendantTracker, isToolchain } from "./descendants.js";
-import { classifyEnd, type Ended } from "./outcome.js";
 
 /** Where capture should look for the crashed process's core: its cwd, or where it was found. */
 export const crashedCwd = (c: CrashedProcess, fallback: string) =>

@@ -3,7 +3,7 @@
  * stdout, one object per line with an `event` field), and live listeners (the UI).
  */
 import type { EventInput, Journal, JournalEvent } from "../store/index.js";
-import type { Redactor } from "../util/redact.js";
+import type { Redactor } from "../util/redactor.js";
 
 export type EventListener = (e: JournalEvent) => void;
 

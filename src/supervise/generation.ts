@@ -7,11 +7,11 @@
 import { closeSync, openSync } from "node:fs";
 import { raceMessage } from "../analyze/race/index.js";
 import { signatureOf } from "../analyze/signature.js";
-import type { RecoveredPanic } from "../analyze/traceback/recovered.js";
+import type { RecoveredPanic } from "../analyze/traceback/recoveredPanics.js";
 import type { Captured, CrashFacts } from "../capture/capture.js";
 import { prepareCapture } from "../capture/launchCapture.js";
 import type { ResolvedCapture } from "../capture/mode.js";
-import type { RecoveredRecorder } from "../capture/recovered.js";
+import type { RecoveredRecorder } from "../capture/recoveredRecorder.js";
 import type { BinaryIdentity } from "../elf/index.js";
 import {
   archiveBinary,
@@ -21,18 +21,18 @@ import {
   sha256File,
 } from "../store/index.js";
 import type { Child } from "../util/child.js";
-import { LineSplitter } from "../util/lines.js";
+import { LineSplitter } from "../util/lineSplitter.js";
 import type { Logger } from "../util/log.js";
 import { attributeEnd } from "./attribute.js";
+import type { Ended } from "./classifyEnd.js";
 import { type Descendant, isToolchain } from "./descendants.js";
 import type { ProcessHost } from "./host.js";
+import { forgetRunning, rememberRunning } from "./leftovers.js";
 import type { Build } from "./machine.js";
 import { MANAGER_ENV, type NotifySocket } from "./notify.js";
-import type { Ended } from "./outcome.js";
 import { expandPort } from "./probe.js";
 import { createRaceWatcher } from "./race.js";
-import { createRecoveredPanicWatcher } from "./recovered.js";
-import { forgetRunning, rememberRunning } from "./running.js";
+import { createRecoveredPanicWatcher } from "./recoveredWatcher.js";
 import { withoutHandoffEnv } from "./sockets.js";
 import type { Steering } from "./steering.js";
 
@@ -104,7 +104,7 @@ export interface GenerationContext {
   capture: (facts: CrashFacts, generation: number) => Promise<Captured>;
   /** How the core reaches hotdump (capture/mode.ts): the tracer's argv, the cores it holds. */
   captureMode?: ResolvedCapture;
-  /** Records the panics it recovers (capture/recovered.ts): a bundle each, a count for repeats. */
+  /** Records the panics it recovers (capture/recoveredRecorder.ts): a bundle each, a count for repeats. */
   recorder?: RecoveredRecorder;
   onOutput?: (generation: number, stream: "stdout" | "stderr", line: string) => void;
   onCrash?: (generation: number, c: Captured) => void;

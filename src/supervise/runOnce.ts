@@ -3,27 +3,27 @@
  * end into an outcome (and, for a crash, a bundle and a report).
  */
 import type { Writable } from "node:stream";
-import type { AnalyzeOptions } from "../analyze/analyze.js";
+import type { AnalyzeOptions } from "../analyze/analyzeCrash.js";
 import { signatureOf } from "../analyze/signature.js";
-import type { RecoveredPanic } from "../analyze/traceback/recovered.js";
+import type { RecoveredPanic } from "../analyze/traceback/recoveredPanics.js";
 import { type Captured, captureCrash } from "../capture/capture.js";
 import { fileOrphanedCores } from "../capture/handler.js";
 import { prepareCapture } from "../capture/launchCapture.js";
 import type { CaptureModeRequest, ResolvedCapture } from "../capture/mode.js";
 import { snapshotAfterExec } from "../capture/processFacts.js";
-import { createRecoveredRecorder } from "../capture/recovered.js";
-import type { Report } from "../contracts/report.js";
+import { createRecoveredRecorder } from "../capture/recoveredRecorder.js";
+import type { Report } from "../contracts/reportModel.js";
 import { type BinaryIdentity, readBinaryIdentity } from "../elf/index.js";
 import { HotdumpError } from "../errors.js";
 import { archiveBinary, ensureStore, type StoreLayout } from "../store/index.js";
-import { LineSplitter } from "../util/lines.js";
+import { LineSplitter } from "../util/lineSplitter.js";
 import type { Logger } from "../util/log.js";
 import { attributeEnd, type CrashedSummary } from "./attribute.js";
+import type { Ended } from "./classifyEnd.js";
 import type { DescendantTracker } from "./descendants.js";
 import { type ProcessHost, systemHost } from "./host.js";
-import type { Ended } from "./outcome.js";
 import { createRaceWatcher } from "./race.js";
-import { createRecoveredPanicWatcher } from "./recovered.js";
+import { createRecoveredPanicWatcher } from "./recoveredWatcher.js";
 import { resolveCommand } from "./resolveCommand.js";
 
 export interface RunOnceOptions {

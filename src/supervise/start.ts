@@ -4,9 +4,9 @@ import type { ResolvedSupervise } from "../config/supervise.js";
 import { HotdumpError } from "../errors.js";
 import { type EventInput, ensureStore, type Journal, openJournal, type StoreLayout } from "../store/index.js";
 import type { Logger } from "../util/log.js";
-import type { Redactor } from "../util/redact.js";
+import type { Redactor } from "../util/redactor.js";
 import { createEventSink, type EventSink } from "./events.js";
-import { stopLeftovers } from "./running.js";
+import { stopLeftovers } from "./leftovers.js";
 import { bindListeners, handoff, inheritedListeners, parseListenAddr } from "./sockets.js";
 
 export type Inherited = ReturnType<typeof inheritedListeners>;

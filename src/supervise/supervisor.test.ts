@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { reportFromTracebackOnly } from "../analyze/analyze.js";
+import { reportFromTracebackOnly } from "../analyze/analyzeCrash.js";
 import type { Captured, CrashFacts } from "../capture/capture.js";
 import { type EventInput, ensureStore, type StoreLayout } from "../store/index.js";
 import type { Child, ChildEnd } from "../util/child.js";

@@ -10,8 +10,8 @@ import { signatureOf } from "../analyze/signature.js";
 import { type Captured, type CrashFacts, captureCrash, claimCore } from "../capture/capture.js";
 import { fileOrphanedCores } from "../capture/handler.js";
 import { type CaptureModeRequest, resolveCaptureMode } from "../capture/mode.js";
-import { createRecoveredRecorder } from "../capture/recovered.js";
-import type { Report } from "../contracts/report.js";
+import { createRecoveredRecorder } from "../capture/recoveredRecorder.js";
+import type { Report } from "../contracts/reportModel.js";
 import {
   defaultBudget,
   type EventInput,
@@ -20,7 +20,7 @@ import {
   type StoreLayout,
 } from "../store/index.js";
 import type { Logger } from "../util/log.js";
-import { redactOptions } from "../util/redact.js";
+import { redactOptions } from "../util/redactor.js";
 import { Backoff, type BackoffOptions } from "./backoff.js";
 import { createCaptureQueue, storeWriteReporter } from "./captureQueue.js";
 import {

@@ -5,7 +5,7 @@
  */
 import { existsSync } from "node:fs";
 import { listSignatureGroups, type SignatureGroup } from "../analyze/signatureGroups.js";
-import type { Report } from "../contracts/report.js";
+import type { Report } from "../contracts/reportModel.js";
 import { HotdumpError } from "../errors.js";
 import { siteClassText } from "../report/present.js";
 import {

@@ -1,5 +1,5 @@
 /** The dashboard: `hotdump ui`, and embedded by `hotdump dev --ui` / `run --ui`. */
 
 export type { CrashDetail, Overview, UiEvent } from "./data.js";
-export type { FleetView } from "./fleet.js";
+export type { FleetView } from "./fleetView.js";
 export { createUiServer, DEFAULT_PORT, STATIC_DIR, type UiServer, type UiServerOptions } from "./server.js";

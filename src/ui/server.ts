@@ -33,7 +33,13 @@ import {
 } from "./auth.js";
 import { crashDetail, createJournalReader, overview, readReport, type UiEvent } from "./data.js";
 import { uiBadToken, uiListenFailed, uiStaticMissing } from "./errors.js";
-import { CORE_URL_SECONDS, type FleetView, fleetCrashDetail, fleetOverview, parseFleetRef } from "./fleet.js";
+import {
+  CORE_URL_SECONDS,
+  type FleetView,
+  fleetCrashDetail,
+  fleetOverview,
+  parseFleetRef,
+} from "./fleetView.js";
 import { createLiveFeed } from "./live.js";
 
 export const DEFAULT_PORT = 7070;
@@ -53,7 +59,7 @@ export interface UiServerOptions {
   logger?: Logger;
   /** Journal poll period (ms). */
   pollMs?: number;
-  /** `hotdump ui --fleet`: overview and crash pages over every host's crashes (src/ui/fleet.ts). */
+  /** `hotdump ui --fleet`: overview and crash pages over every host's crashes (src/ui/fleetView.ts). */
   fleet?: FleetView;
 }
 

@@ -8,7 +8,7 @@ import { spawn } from "node:child_process";
 import { copyFileSync, mkdtempSync, renameSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { locateCore } from "../../src/capture/locate.js";
+import { locateCore } from "../../src/capture/locateCore.js";
 import { snapshotAfterExec } from "../../src/capture/processFacts.js";
 import { gather } from "./cli.js";
 import { withinTest } from "./testLimit.js";

@@ -8,10 +8,10 @@ import { connect } from "node:net";
 import { type HotdumpError, isHotdumpError } from "../../errors.js";
 import { type Child, startChild, withParentDeathSignal } from "../../util/child.js";
 import { findOnPath } from "../../util/which.js";
+import type { GetVersionOut, RpcMethod, RpcMethods } from "./delveProtocol.js";
 import { dlvAttachFailed, dlvNotFound, dlvOpenFailed, dlvTimeout } from "./errors.js";
 import { installedDelve } from "./install.js";
 import { type CallOptions, createRpcConnection, type RpcConnection } from "./rpc.js";
-import type { GetVersionOut, RpcMethod, RpcMethods } from "./types.js";
 
 /** What Delve opens: a core with the binary that produced it, or a running process. */
 export type DelveTarget = { binary: string; core: string } | { pid: number };

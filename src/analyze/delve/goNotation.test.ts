@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { formatVariable } from "./format.js";
+import { Kind, type Variable } from "./delveProtocol.js";
+import { formatVariable } from "./formatVariable.js";
 import { durationString, ipString, quoteBytes, shortType, timeString } from "./goNotation.js";
-import { Kind, type Variable } from "./types.js";
 
 /** A Delve Variable with the defaults Delve sends for unused fields. */
 function v(p: Partial<Variable>): Variable {

@@ -8,7 +8,7 @@
  * Only memory is read, never a method called: an Error() text is rebuilt for the error types whose
  * text is a field (errors.errorString, fmt.wrapError...) and left to the fields otherwise.
  */
-import { Kind, type Variable } from "./types.js";
+import { Kind, type Variable } from "./delveProtocol.js";
 
 const kids = (v: Variable): Variable[] => v.children ?? [];
 const field = (v: Variable | undefined, name: string) => v?.children?.find((c) => c.name === name);

@@ -2,12 +2,12 @@
  * Goroutine states and groups as people read them in a traceback (`chan receive`, `running`).
  */
 
-import type { GoroutineGroup } from "../../contracts/report.js";
+import type { GoroutineGroup } from "../../contracts/reportModel.js";
 import { type ClassifyContext, classifyFrame, detectGorootSrc, type FrameLike } from "../frames.js";
+import { type GoroutineSketch, type GroupOptions, groupGoroutines } from "../goroutineGroups.js";
 import { goroutineState } from "../goroutineState.js";
-import { type GoroutineSketch, type GroupOptions, groupGoroutines } from "../group.js";
 import type { DelveSession } from "./client.js";
-import { type Goroutine, GoroutineField, type ListGoroutinesOut, type Location } from "./types.js";
+import { type Goroutine, GoroutineField, type ListGoroutinesOut, type Location } from "./delveProtocol.js";
 
 export { goroutineState } from "../goroutineState.js";
 
@@ -71,7 +71,7 @@ interface ListedGroups {
 }
 
 /**
- * Every goroutine of the session's target, grouped the one way (../group.ts): what the crash
+ * Every goroutine of the session's target, grouped the one way (../goroutineGroups.ts): what the crash
  * analysis puts in report.json and what `hotdump diff` recomputes when a report kept only the
  * largest groups, so both sides of a diff are grouped alike.
  */

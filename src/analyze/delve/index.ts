@@ -2,15 +2,6 @@
 
 export { isSecretName, isSecretType } from "../../util/secretNames.js";
 export {
-  type AnalyzeCoreOptions,
-  analyzeCoreWithDelve,
-  analyzeSession,
-  type DelveAnalysis,
-  FRAME_LOAD_CONFIG,
-  panicMessage,
-  toVariable,
-} from "./analyze.js";
-export {
   createDelveSession,
   type DelveSession,
   type DelveSessionOptions,
@@ -19,6 +10,16 @@ export {
   resolveDlvPath,
   versionWarnings,
 } from "./client.js";
+export {
+  type AnalyzeCoreOptions,
+  analyzeCoreWithDelve,
+  analyzeSession,
+  type DelveAnalysis,
+  FRAME_LOAD_CONFIG,
+  panicMessage,
+  toVariable,
+} from "./delveAnalysis.js";
+export type * as dlv from "./delveProtocol.js";
 export {
   DLV_INSTALL_REMEDY,
   dlvAttachFailed,
@@ -30,8 +31,7 @@ export {
   dlvRpcError,
   dlvTimeout,
 } from "./errors.js";
-export { type FormatOptions, formatVariable, REDACTED } from "./format.js";
+export { type FormatOptions, formatVariable, REDACTED } from "./formatVariable.js";
 export { goroutineState } from "./goroutines.js";
 export { DELVE_INSTALL_COMMAND, DELVE_VERSION, installDelve } from "./install.js";
 export { type CallOptions, createRpcConnection, type RpcConnection } from "./rpc.js";
-export type * as dlv from "./types.js";

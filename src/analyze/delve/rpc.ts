@@ -7,8 +7,8 @@
  */
 import type { Socket } from "node:net";
 import type { HotdumpError } from "../../errors.js";
+import type { RpcMethod, RpcMethods } from "./delveProtocol.js";
 import { dlvClosed, dlvProtocolError, dlvRpcError, dlvTimeout } from "./errors.js";
-import type { RpcMethod, RpcMethods } from "./types.js";
 
 interface RpcConnectionOptions {
   /** Default per-call timeout (ms). */

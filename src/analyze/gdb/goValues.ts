@@ -11,10 +11,10 @@
  * beside the pointer; maps, channels and funcs are pointers whose type gdb names `map[...]`,
  * `chan ...`, `func(...)`. Maps show their length, not their entries (Go 1.24's swiss tables).
  */
-import type { Variable } from "../../contracts/report.js";
-import { toVariable } from "../delve/analyze.js";
-import type { Variable as DlvVariable } from "../delve/types.js";
-import type { GdbFrame } from "./parse.js";
+import type { Variable } from "../../contracts/reportModel.js";
+import { toVariable } from "../delve/delveAnalysis.js";
+import type { Variable as DlvVariable } from "../delve/delveProtocol.js";
+import type { GdbFrame } from "./parseGdb.js";
 
 /** One JSON line per frame of the service's code: `{"level": N, "args": [...], "locals": [...]}`. */
 const GO_VALUES_LINES = [

@@ -1,5 +1,5 @@
-export { analyzeCoreWithGdb, type GdbAnalysis, type GdbOptions, gdbArgs, goroot } from "./analyze.js";
 export { gdbFailed, gdbNotFound, gdbTimeout } from "./errors.js";
+export { analyzeCoreWithGdb, type GdbAnalysis, type GdbOptions, gdbArgs, goroot } from "./gdbAnalysis.js";
+export { gdbAnalysisToReport, readSourceContext } from "./gdbReport.js";
 export { binaryUnderProcessName, interactiveGdbArgs, runtimeGdbScript } from "./interactive.js";
-export type { GdbGoroutine, GdbThread, MemoryRow } from "./parse.js";
-export { gdbAnalysisToReport, readSourceContext } from "./toReport.js";
+export type { GdbGoroutine, GdbThread, MemoryRow } from "./parseGdb.js";

@@ -2,9 +2,9 @@
  * Data races from a `-race` binary's output: `parseRaceReports(stderr)` reads ThreadSanitizer's
  * reports, `applyRaces` makes them the report's subject when nothing else killed the program.
  */
-import type { Report } from "../../contracts/report.js";
+import type { Report } from "../../contracts/reportModel.js";
 import { readSourceContext } from "../gdb/index.js";
-import { blamedAccess, raceMessage } from "./parse.js";
+import { blamedAccess, raceMessage } from "./parseRace.js";
 
 export {
   isUserFunction,
@@ -13,7 +13,7 @@ export {
   RACE_RULE,
   RACE_WARNING,
   raceMessage,
-} from "./parse.js";
+} from "./parseRace.js";
 
 /**
  * Every race goes into `races`. When the program died of nothing else (no panic, no fatal error,

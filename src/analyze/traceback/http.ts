@@ -3,8 +3,8 @@
  * `http: panic serving ADDR: VALUE\n` + runtime.Stack (net/http/server.go, and `http2: ...` from the
  * bundled h2 server) and the service keeps serving: not a crash, but an event worth recording.
  */
-import { culpritOf, parseDump, splitLines } from "./parse.js";
-import type { RecoveredHttpPanic } from "./types.js";
+import { culpritOf, parseDump, splitLines } from "./parseTraceback.js";
+import type { RecoveredHttpPanic } from "./tracebackTypes.js";
 
 const MARKERS = ["http: panic serving ", "http2: panic serving "];
 

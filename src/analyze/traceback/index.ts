@@ -3,10 +3,11 @@
  * folds big dumps, `findRecoveredHttpPanics` finds panics net/http survived, and
  * `reportFromTraceback` fills the report contract's traceback-derived fields.
  */
-export { detectGorootSrc, groupGoroutines } from "./group.js";
+
 export { findRecoveredHttpPanics } from "./http.js";
-export { culpritOf, parseTraceback } from "./parse.js";
-export { reportFromTraceback } from "./toReport.js";
+export { culpritOf, parseTraceback } from "./parseTraceback.js";
+export { detectGorootSrc, groupGoroutines } from "./tracebackGroups.js";
+export { reportFromTraceback } from "./tracebackReport.js";
 export type {
   CreatedBy,
   Goroutine,
@@ -17,4 +18,4 @@ export type {
   SystemStack,
   Traceback,
   TracebackFrame,
-} from "./types.js";
+} from "./tracebackTypes.js";

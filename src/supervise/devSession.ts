@@ -1,0 +1,257 @@
+/**
+ * `hotdump dev`: watch → build → supervise, generation after generation. Each successful build
+ * is a generation in the journal, its binary stored by SHA-256 while it starts (a crash waits for
+ * the hash), so a crash maps to the exact build that caused it even after later builds. A failed
+ * build leaves the running generation alone.
+ */
+import { readlinkSync, statSync } from "node:fs";
+import { relative } from "node:path";
+import type { BuildResult, GoBuilder } from "../build/index.js";
+import { createBuildQueue } from "../build/queue.js";
+import type { ResolvedConfig } from "../config/configTypes.js";
+import type { HotdumpError } from "../errors.js";
+import { type Journal, pruneBinaries, type StoreLayout } from "../store/index.js";
+import type { Logger } from "../util/log.js";
+import { createWatcher, type Watcher } from "../watch/index.js";
+import type { EventSink } from "./events.js";
+import type { Build, Supervisor } from "./supervisor.js";
+
+export interface DevSessionOptions {
+  config: ResolvedConfig;
+  layout: StoreLayout;
+  journal: Journal;
+  sink: EventSink;
+  builder: GoBuilder;
+  supervisor: Supervisor;
+  logger: Logger;
+  /** Print build errors compactly (file:line first). */
+  onBuildFailed?: (r: BuildResult) => void;
+  /** A watch error after the first scan: dev can no longer see changes, so it stops. */
+  onFatal?: (e: HotdumpError) => void;
+}
+
+export interface DevSession {
+  /** Resolves when the watcher is ready and the first build has been queued. */
+  start(): Promise<void>;
+  /** Force a rebuild (`r` + Enter). */
+  rebuild(): void;
+  /** Resolves once nothing is building (tests, shutdown). */
+  idle(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Resolves once process `pid` runs `path` (its /proc/PID/exe names it), has ended, or 5 s passed:
+ * the service starts through setpriv and sh, which exec it a few milliseconds after the spawn,
+ * and moving the file before that exec would fail the start.
+ */
+async function execd(pid: number | undefined, path: string): Promise<void> {
+  if (pid === undefined) return;
+  for (const end = Date.now() + 5000; Date.now() < end; await new Promise((r) => setTimeout(r, 1))) {
+    try {
+      if (readlinkSync(`/proc/${pid}/exe`) === path) return;
+    } catch {
+      return; // gone
+    }
+  }
+}
+
+export function createDevSession(o: DevSessionOptions): DevSession {
+  const { config, sink, logger } = o;
+  let watcher: Watcher | null = null;
+  let stopped = false;
+  let seed: string | undefined;
+  /** The build last deployed: an identical rebuild of it is no new generation. */
+  let deployed: { generation: number; sha256: string; binary: string } | null = null;
+  /** The deployed generation is up (not crashed, not stopped for a deploy). */
+  const serving = () =>
+    deployed !== null &&
+    o.supervisor.current?.generation === deployed.generation &&
+    o.supervisor.current.state === "ready";
+  /**
+   * Whether a freshly linked binary may be the one serving: same size. A different size is a
+   * different binary, so the serving generation may start stopping and the new one start before
+   * the hash is known (supervisor.stopBeforeDeploy); the same size waits for the hash.
+   */
+  const maybeUnchanged = (linked: string) => {
+    if (!deployed || !serving()) return false;
+    try {
+      return statSync(linked).size === statSync(deployed.binary).size;
+    } catch {
+      return false;
+    }
+  };
+
+  const queue = createBuildQueue<void>({
+    run: async (changed) => {
+      if (stopped) return;
+      sink.emit({ event: "build-start", changed });
+      // The last stored binary (the previous session's at first): unchanged sources then cost
+      // no link (goBuilder's seed).
+      seed ??= o.journal.generations().at(-1)?.binary || undefined;
+      let sameSize = false;
+      const r = await o.builder.build(changed, {
+        onLinked: (linked) => {
+          sameSize = maybeUnchanged(linked);
+          if (!sameSize) o.supervisor.stopBeforeDeploy();
+        },
+        ...(seed ? { seed } : {}),
+      });
+      if (!r.ok) {
+        sink.emit({
+          event: "build-failed",
+          changed,
+          ms: Math.round(r.durationMs),
+          summary: r.summary,
+          diagnostics: r.diagnostics.slice(0, 20),
+        });
+        o.onBuildFailed?.(r);
+        if (o.supervisor.current) logger.info(`generation ${o.supervisor.current.generation} keeps running`);
+        return;
+      }
+      // Same size as the serving binary: it may be the same one, so the hash decides before any
+      // start. Go builds are reproducible: a save that changed nothing the compiler sees (a
+      // comment's words, a touched file) links the same bytes, and restarting would only drop state.
+      const early = sameSize || config.run.command ? await r.store() : null;
+      if (early && deployed && early.sha256 === deployed.sha256 && serving()) {
+        sink.emit({
+          event: "unchanged",
+          generation: deployed.generation,
+          sha256: early.sha256,
+          ms: Math.round(r.durationMs),
+          changed,
+        });
+        logger.info(`binary unchanged: generation ${deployed.generation} keeps serving`);
+        return;
+      }
+      // Otherwise the program starts as soon as it is linked; hashing, storing and reading its
+      // build IDs run beside its start (bench/dev-latency.mjs). The generation's record gets the
+      // SHA-256 when the hash is done, and a crash of the generation waits for it (Build.stored).
+      // A [run] command gets {bin} and starts it when it likes: it gets the stored copy, as before.
+      const program = early?.binaryPath ?? r.program;
+      const g = o.journal.newGeneration({
+        sha256: early?.sha256 ?? "",
+        binary: program,
+        goBuildId: early?.goBuildId ?? null,
+        gnuBuildId: early?.gnuBuildId ?? null,
+        changed,
+        buildMs: r.durationMs,
+        source: "dev",
+      });
+      let spawned: (() => void) | undefined;
+      const exec = early ? Promise.resolve() : new Promise<void>((resolve) => (spawned = resolve));
+      const build: Build = {
+        generation: g.n,
+        binary: program,
+        // Never equal to a real SHA-256 (the supervisor compares them) until the hash is done.
+        sha256: early?.sha256 ?? `pending-${g.n}`,
+        identity: early?.identity ?? null,
+        // The first start only: a restart runs the stored copy.
+        onSpawned: (pid) => {
+          const done = spawned;
+          spawned = undefined;
+          if (done) void execd(pid, r.program).then(done);
+        },
+      };
+      deployed = { generation: g.n, sha256: build.sha256, binary: program };
+      const current = deployed;
+      build.stored = (early ? Promise.resolve(early) : r.store(exec)).then((s) => {
+        Object.assign(build, { binary: s.binaryPath, sha256: s.sha256, identity: s.identity });
+        Object.assign(current, { sha256: s.sha256, binary: s.binaryPath });
+        if (!s.storeError) seed = s.binaryPath;
+        o.journal.setGenerationBinary(g.n, {
+          sha256: s.sha256,
+          binary: s.binaryPath,
+          goBuildId: s.goBuildId,
+          gnuBuildId: s.gnuBuildId,
+        });
+        if (s.storeError) logger.warn(`generation ${g.n}: cannot store its binary: ${s.storeError.message}`);
+        sink.emit({
+          event: "build-ok",
+          generation: g.n,
+          sha256: s.sha256,
+          ms: Math.round(r.durationMs),
+          changed,
+        });
+        const what = changed.length
+          ? `${changed.slice(0, 3).join(", ")}${changed.length > 3 ? ` +${changed.length - 3}` : ""}`
+          : "start";
+        logger.info(`generation ${g.n} built in ${Math.round(r.durationMs)} ms (${what})`);
+      });
+      o.supervisor.resetBackoff();
+      const d = await o.supervisor.deploy(build);
+      spawned?.(); // a deploy that never spawned (stopped, failed before) still stores the binary
+      await build.stored;
+      prune(g.n);
+      if (d.ok && !stopped)
+        logger.info(
+          `generation ${d.generation} is serving (pid ${d.pid}, ready in ${Math.round(d.readyMs)} ms)`,
+        );
+      // A crash or exit before ready was already told (summary + restart line); say the rest.
+      if (!d.ok && !stopped && !d.crashId && !d.reason.startsWith("exited"))
+        logger.warn(`generation ${g.n} did not become ready: ${d.reason}`);
+    },
+    onError: (e) => logger.error(`build failed to run: ${(e as Error).message}`),
+  });
+
+  /**
+   * Keep the binaries of the serving generation, the one before it and every generation with a
+   * crash (and of generations `run` or `exec` recorded in this store); the rest go once replaced.
+   * 12 builds of a real service kept 226 MB before (issue 20); bench/dev-store.mjs measures it.
+   */
+  const prune = (built: number) => {
+    try {
+      const gens = o.journal.generations();
+      const serving = o.supervisor.current?.generation ?? built;
+      const crashed = new Set(o.journal.crashes().map((c) => c.generation));
+      const keep = new Set<string>();
+      const before = gens.filter((x) => x.n < serving && x.source === "dev").at(-1);
+      for (const x of gens)
+        if (x.n === serving || x === before || x.n >= built || crashed.has(x.n) || x.source !== "dev")
+          keep.add(x.sha256);
+      for (const c of o.journal.crashes()) if (c.binarySha256) keep.add(c.binarySha256);
+      const { removed, bytes } = pruneBinaries(o.layout, keep);
+      if (removed.length > 0)
+        logger.debug(`removed ${removed.length} replaced binaries (${Math.round(bytes / 1024)} KiB)`);
+    } catch (e) {
+      logger.warn(`could not remove replaced binaries: ${(e as Error).message}`);
+    }
+  };
+
+  return {
+    async start() {
+      watcher = createWatcher({
+        root: config.root,
+        config: config.watch,
+        alwaysIgnore: [o.layout.root],
+        onBatch: (files) => queue.push(files),
+        onError: (e) => {
+          logger.error(e.shortMessage);
+          o.onFatal?.(e);
+        },
+      });
+      // The first build does not wait for the watcher's initial scan (1.7 s on 20,000 files,
+      // bench/dev-latency.mjs); a save during the scan still queues one more build.
+      queue.push([]);
+      await watcher.ready;
+      if (watcher.backend === "poll" && !config.watch.poll)
+        logger.warn("inotify is not available here (no koffi binary for this platform): polling for changes");
+      logger.info(
+        `watching ${relative(process.cwd(), config.root) || "."} (${config.watch.includeExt.map((e) => `*.${e}`).join(" ")})`,
+      );
+    },
+    rebuild() {
+      queue.push([]);
+    },
+    idle: () => queue.idle(),
+    async stop() {
+      stopped = true;
+      queue.clear();
+      await watcher?.close();
+      // The supervisor first: it cuts short a generation's wait for readiness, which the build
+      // job in the queue is waiting on.
+      await o.supervisor.stop();
+      await queue.idle();
+    },
+  };
+}
