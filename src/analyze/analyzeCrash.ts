@@ -125,6 +125,7 @@ export async function analyzeCrash(o: AnalyzeOptions): Promise<Report> {
           binary: o.binary!,
           core: o.core!,
           modulePath,
+          redact: Boolean(o.redact),
           ...(o.gdbPath ? { gdbPath: o.gdbPath } : {}),
           ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}),
         });

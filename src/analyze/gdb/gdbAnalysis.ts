@@ -45,6 +45,8 @@ export interface GdbOptions {
   runtimeScript?: string | null;
   /** The main module's path from the binary's build info (src/elf/buildinfo.ts). */
   modulePath?: string | null;
+  /** Mask secret-looking args, locals and struct fields (as the Delve path does). */
+  redact?: boolean;
 }
 
 export interface GdbAnalysis {
@@ -232,7 +234,7 @@ export async function analyzeCoreWithGdb(opts: GdbOptions): Promise<GdbAnalysis>
     frames = bt.frames;
   while (frames.length > 0 && frames.at(-1)!.function === "??") frames = frames.slice(0, -1);
   fixSigpanicLine(frames, sections.get("sigpanic"));
-  applyGoValues(frames, sections.get("values"));
+  applyGoValues(frames, sections.get("values"), opts.redact);
 
   const ctx: ClassifyContext = {
     modulePath: opts.modulePath ?? null,

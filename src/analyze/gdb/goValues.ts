@@ -231,16 +231,17 @@ export function parseGoValues(section: string): Map<number, FrameValues> {
 /**
  * Each frame's args and locals from the walk, in Go's notation with the raw fields beside, where
  * the walk read the frame; gdb's text stays for the others. A -N -l build keeps every variable
- * (`optimized` false: an unreadable one is not live there).
+ * (`optimized` false: an unreadable one is not live there). `redact` masks secret-looking values
+ * and struct fields as the Delve path does.
  */
-export function applyGoValues(frames: GdbFrame[], section: string | undefined): void {
+export function applyGoValues(frames: GdbFrame[], section: string | undefined, redact = false): void {
   if (!section) return;
   const values = parseGoValues(section);
   for (const f of frames) {
     const v = values.get(f.level);
     if (!v || f.runtime) continue;
     const convert = (list: DlvVariable[]): Variable[] =>
-      list.filter((x) => !x.name.startsWith("~r")).map((x) => toVariable(x));
+      list.filter((x) => !x.name.startsWith("~r")).map((x) => toVariable(x, redact));
     f.args = convert(v.args);
     f.locals = convert(v.locals);
   }
