@@ -12,6 +12,7 @@ import { type BinaryIdentity, readBinaryIdentity } from "../elf/index.js";
 import { HotdumpError, usageError } from "../errors.js";
 import { redactOptions } from "../util/redactor.js";
 import { type CommonOptions, storeDirFrom, storeOption } from "./common.js";
+import { takeEarlyDelve } from "./earlyDelve.js";
 import { emitReport, type Format, humanNext, parseFormat, resolveCrashId } from "./report.js";
 
 interface AnalyzeCliOptions extends CommonOptions {
@@ -94,10 +95,13 @@ export function registerAnalyze(program: Command): void {
     assertRegularFile("--binary", binary);
     assertRegularFile("--core", corePath);
     if (opts.stderr) assertRegularFile("--stderr", resolve(opts.stderr));
-    // dlv starts first, before the binary is even read: it opens the core (~0.3 s for 80 MB, most
-    // of an analysis) while the binary's identity is read, the rest of the analysis loads and the
-    // build IDs are compared. A refused pair (not ELF, another build) closes it unused.
-    const early = common.useDelve ? createDelveSession({ binary, core: corePath }) : undefined;
+    // dlv starts first (main.ts started it before the command tree loaded, see earlyDelve.ts),
+    // before the binary is even read: it opens the core (~0.3 s for 80 MB, most of an analysis)
+    // while the binary's identity is read, the rest of the analysis loads and the build IDs are
+    // compared. A refused pair (not ELF, another build) closes it unused.
+    const early = common.useDelve
+      ? (takeEarlyDelve(binary, corePath) ?? createDelveSession({ binary, core: corePath }))
+      : undefined;
     early?.catch(() => undefined);
     try {
       const identity = await readBinaryIdentity(binary);
