@@ -63,6 +63,9 @@ describe("hotdump snapshot", () => {
     const snap = await runCli(["snapshot", "--json", "--store", store, "--pid", String(pid)]);
     expect(snap.code, snap.stderr).toBe(0);
     const snapId = (JSON.parse(snap.stdout) as { id: string }).id;
+    // hotdump's tracer wrote it (no Delve standing in, and so no reason given).
+    expect(JSON.parse(snap.stdout)).toMatchObject({ writer: "tracer" });
+    expect(JSON.parse(snap.stdout)).not.toHaveProperty("tracerFailed");
     expect(service!.exitCode).toBeNull(); // it kept running
 
     const list = JSON.parse((await runCli(["crashes", "--json", "--store", store])).stdout) as {

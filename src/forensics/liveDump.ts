@@ -136,6 +136,9 @@ export interface SnapshotOptions {
 export interface Snapshot extends Captured {
   pauseMs: number;
   dumpMs: number;
+  /** Who wrote the core, and why not the tracer when Delve's dump stood in. */
+  writer: DumpedLive["writer"];
+  tracerFailed?: string;
 }
 
 /** Snapshot a live process into the store as a bundle of type "snapshot", analysed like a crash. */
@@ -211,7 +214,13 @@ export async function snapshotProcess(o: SnapshotOptions): Promise<Snapshot> {
       delete captured.bundle.meta.core.originalPath;
       await saveMeta(captured.bundle.dir, captured.bundle.meta);
     }
-    return { ...captured, pauseMs: dumped.pauseMs, dumpMs: dumped.dumpMs };
+    return {
+      ...captured,
+      pauseMs: dumped.pauseMs,
+      dumpMs: dumped.dumpMs,
+      writer: dumped.writer,
+      ...(dumped.tracerFailed ? { tracerFailed: dumped.tracerFailed } : {}),
+    };
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }
