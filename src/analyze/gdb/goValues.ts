@@ -16,7 +16,12 @@ import { toVariable } from "../delve/delveAnalysis.js";
 import type { Variable as DlvVariable } from "../delve/delveProtocol.js";
 import type { GdbFrame } from "./parseGdb.js";
 
-/** One JSON line per frame of the service's code: `{"level": N, "args": [...], "locals": [...]}`. */
+/**
+ * One JSON line per frame of the service's code: `{"level": N, "args": [...], "locals": [...]}`.
+ * Bounded as Delve's load configurations bound it: 6 levels of pointers and fields, 32 elements
+ * (256 bytes of a []byte), 256 bytes of a string, and 4,000 values per frame, past which values
+ * show as `{...}` or an address (a handler's frame can reach a whole server's state).
+ */
 const GO_VALUES_LINES = [
   "import gdb, json, base64",
   "K = dict(Bool=1, Int=2, Int8=3, Int16=4, Int32=5, Int64=6, Uint=7, Uint8=8, Uint16=9, Uint32=10, Uint64=11, Uintptr=12, Float32=13, Float64=14, Complex64=15, Complex128=16, Array=17, Chan=18, Func=19, Interface=20, Map=21, Ptr=22, Slice=23, String=24, Struct=25, UnsafePointer=26)",
@@ -88,6 +93,9 @@ const GO_VALUES_LINES = [
   "    zone = 'Z' if uptr(v['loc']) == 0 else '%s%02d:%02d' % ('-' if off < 0 else '+', abs(off) // 3600, abs(off) % 3600 // 60)",
   "    return d.strftime('%Y-%m-%dT%H:%M:%S') + frac + zone",
   "def walk(name, v, depth):",
+  "    global budget",
+  "    budget -= 1",
+  "    if budget <= 0: depth = 6",
   "    t = v.type",
   "    st = t.strip_typedefs()",
   "    code = st.code",
@@ -180,10 +188,12 @@ const GO_VALUES_LINES = [
   "    except gdb.error as e:",
   "        o = base(name, t, a, 0); o['unreadable'] = str(e); return o",
   "",
+  "budget = 4000",
   "f = gdb.newest_frame(); level = 0",
   "while f is not None:",
   "    fn = f.function()",
   "    if fn is not None and not fn.name.startswith('runtime.'):",
+  "        budget = 4000",
   "        out = {'level': level, 'args': [], 'locals': []}",
   "        try:",
   "            b = f.block()",
@@ -230,9 +240,9 @@ export function parseGoValues(section: string): Map<number, FrameValues> {
 
 /**
  * Each frame's args and locals from the walk, in Go's notation with the raw fields beside, where
- * the walk read the frame; gdb's text stays for the others. A -N -l build keeps every variable
- * (`optimized` false: an unreadable one is not live there). `redact` masks secret-looking values
- * and struct fields as the Delve path does.
+ * the walk read the frame; gdb's text stays for the others. gdb does not say whether a function
+ * was optimised: an unreadable value is worded as Delve's path words one of an optimised function.
+ * `redact` masks secret-looking values and struct fields as the Delve path does.
  */
 export function applyGoValues(frames: GdbFrame[], section: string | undefined, redact = false): void {
   if (!section) return;
