@@ -169,7 +169,7 @@ export async function analyzeSession(
   // The candidates' stacks are read while Delve lists the goroutines.
   const stacksRead = Promise.all(candidates.map((gid) => stack(s, gid, maxFrames)));
   stacksRead.catch(() => undefined);
-  const goroutines = await listing.catch((e: unknown) => {
+  const listedGroups = listing.catch((e: unknown) => {
     // "could not find goroutine array": no Go runtime symbols where the core has them.
     // Delve warns "no debug info found" on stderr when the binary has no DWARF.
     if (/no debug info/i.test(s.stderrTail())) throw dlvNoDebugInfo(opts.binary);
@@ -177,16 +177,19 @@ export async function analyzeSession(
       throw dlvBinaryMismatch(opts.binary, opts.core, e.shortMessage);
     throw e;
   });
-  const { listed } = goroutines;
-  ctx.classify.gorootSrc = goroutines.gorootSrc;
-  if (goroutines.total === 0)
-    throw dlvBinaryMismatch(opts.binary, opts.core, firstLine(s.stderrTail()) || "empty goroutine list");
+  listedGroups.catch(() => undefined);
 
   // Stacks are read without variables (cheap: 1 ms each), all candidates at once; variables are
   // loaded below for the frames that show them (a Full read of a -N -l stack loads every runtime
   // frame's locals: 200 ms of a 350 ms analysis, measured on a 85 MB core, for values never shown).
+  let stacks: Stackframe[][];
+  try {
+    stacks = await stacksRead;
+  } catch (e) {
+    await listedGroups; // its error, when it has one, says more (no DWARF, another binary)
+    throw e;
+  }
   let crash: CrashStack | null = null;
-  const stacks = await stacksRead;
   const hit = stacks.findIndex(isCrashStack);
   if (hit >= 0) {
     const gid = candidates[hit] as number;
@@ -196,11 +199,33 @@ export async function analyzeSession(
       frames: stacks[hit] as Stackframe[],
     };
   }
+  // What died and why, and the registers, need only the crashing stack: read while Delve lists
+  // the goroutines and Node groups them. Each keeps its own warnings, joined below in the order a
+  // reader expects.
+  const crashWarnings: string[] = [];
+  const registerWarnings: string[] = [];
+  const readsOf = (c: CrashStack | null) => {
+    const reads = {
+      crash: c ? readCrash(s, c, crashWarnings) : Promise.resolve(NO_CRASH),
+      registers: threadRegisters(s, c?.threadId ?? state.currentThread?.id, registerWarnings),
+    };
+    reads.crash.catch(() => undefined);
+    reads.registers.catch(() => undefined);
+    return reads;
+  };
+  let reads = crash ? readsOf(crash) : undefined;
+
+  const goroutines = await listedGroups;
+  const { listed } = goroutines;
+  ctx.classify.gorootSrc = goroutines.gorootSrc;
+  if (goroutines.total === 0)
+    throw dlvBinaryMismatch(opts.binary, opts.core, firstLine(s.stderrTail()) || "empty goroutine list");
   if (!crash && !state.currentGoroutine) {
     // Id -1 with no selected goroutine is the current thread's own stack (proc.FindGoroutine).
     const frames = await stack(s, -1, maxFrames);
     if (isCrashStack(frames)) crash = { gid: 0, threadId: state.currentThread?.id, frames };
   }
+  reads ??= readsOf(crash);
 
   // The culprit: the first frame of the service's own code on the crashing stack; when the crash
   // ran only runtime code (a deadlock's checkdead), where the user goroutines were blocked.
@@ -244,12 +269,8 @@ export async function analyzeSession(
       }
     : null;
 
-  // What died and why, the frames' variables and the registers are independent reads: all in
-  // flight together. Each keeps its own warnings, joined below in the order a reader expects.
-  const crashWarnings: string[] = [];
-  const registerWarnings: string[] = [];
-  const crashRead = crash ? readCrash(s, crash, crashWarnings) : Promise.resolve(NO_CRASH);
-  const registersRead = threadRegisters(s, crash?.threadId ?? state.currentThread?.id, registerWarnings);
+  // The frames' variables load while the crash and the registers are still being read.
+  const { crash: crashRead, registers: registersRead } = reads;
   const framesRead = (async () => {
     await loadFrameVariables(s, gid, frames, ctx, gid !== 0 ? culpritAt : -1);
     const out = await Promise.all(frames.map((f) => toFrame(f, ctx)));
@@ -264,8 +285,6 @@ export async function analyzeSession(
       );
     return out;
   })();
-  crashRead.catch(() => undefined);
-  registersRead.catch(() => undefined);
   framesRead.catch(() => undefined);
   const { kind, message, value, nested, signal } = await crashRead;
   // The nil's candidates are read while the frames' variables still load.
