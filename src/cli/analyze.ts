@@ -13,7 +13,14 @@ import { HotdumpError, usageError } from "../errors.js";
 import { redactOptions } from "../util/redactor.js";
 import { type CommonOptions, storeDirFrom, storeOption } from "./common.js";
 import { takeEarlyDelve } from "./earlyDelve.js";
-import { emitReport, type Format, humanNext, parseFormat, resolveCrashId } from "./report.js";
+import {
+  emitReport,
+  type Format,
+  humanNext,
+  parseFormat,
+  preloadRenderer,
+  resolveCrashId,
+} from "./report.js";
 
 interface AnalyzeCliOptions extends CommonOptions {
   binary?: string;
@@ -103,6 +110,8 @@ export function registerAnalyze(program: Command): void {
       ? (takeEarlyDelve(binary, corePath) ?? createDelveSession({ binary, core: corePath }))
       : undefined;
     early?.catch(() => undefined);
+    // The renderer and the analysis load while Delve opens the core, not after it answered.
+    preloadRenderer(format);
     try {
       const identity = await readBinaryIdentity(binary);
       if (!identity.isElf)
