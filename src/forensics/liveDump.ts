@@ -84,8 +84,10 @@ export async function dumpLiveProcess(o: DumpLiveOptions): Promise<DumpedLive> {
       ...(o.dlvPath ? { dlvPath: o.dlvPath } : {}),
     });
   } catch (e) {
-    if (isHotdumpError(e) && e.code === "E_DLV_NOT_FOUND") throw e;
-    throw snapshotFailed(o.pid, isHotdumpError(e) ? e.shortMessage : String(e), detailsOf(e), e);
+    if (isHotdumpError(e) && e.code === "E_DLV_NOT_FOUND" && !tracerFailed) throw e;
+    // Neither could: both reasons, the tracer's first (it was tried first).
+    const why = isHotdumpError(e) ? e.shortMessage : String(e);
+    throw snapshotFailed(o.pid, tracerFailed ? `${tracerFailed}; then Delve: ${why}` : why, detailsOf(e), e);
   }
   try {
     const d0 = performance.now();
