@@ -106,7 +106,7 @@ const errnoError = (syscall: string, errno: number, path?: string): NodeJS.Errno
 
 export interface Inotify {
   /** Watch a directory; returns its watch descriptor (the same one for the same inode). Throws an ErrnoException. */
-  add(path: string): number;
+  add(path: string, mask?: number): number;
   remove(wd: number): void;
   /** Stop reading and close the descriptor; resolves once the pending read has returned. */
   close(): Promise<void>;
@@ -152,8 +152,8 @@ export function openInotify(
   };
   loop();
   return {
-    add(path) {
-      const wd = c.addWatch(fd, path, DIR_MASK);
+    add(path, mask = DIR_MASK) {
+      const wd = c.addWatch(fd, path, mask);
       if (wd < 0) throw errnoError("inotify_add_watch", c.errno(), path);
       return wd;
     },
