@@ -13,7 +13,7 @@
 import { execFileSync, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { goBuild, HOTDUMP, machine, median, runBench, tempDir } from "./lib/common.mjs";
+import { goBuild, HOTDUMP, loadLine, machine, median, runBench, tempDir } from "./lib/common.mjs";
 
 const SMALL_RUNS = Number(process.argv[2] ?? 7);
 const BIG_RUNS = Number(process.argv[3] ?? 5);
@@ -100,10 +100,12 @@ async function side(label, bin, args, runs) {
 
 await runBench(async () => {
   console.log(`machine: ${machine()}`);
+  console.log(`before: ${loadLine()}`);
   const bins = tempDir("analyze-bins");
   const bin = goBuild("./crasher", join(bins, "crasher"), ["-gcflags=all=-N -l"]);
   console.log("\n| core | size | hotdump analyze | dlv core, same reads | ratio |");
   console.log("| --- | --- | --- | --- | --- |");
   await side(`small HTTP service (median of ${SMALL_RUNS})`, bin, ["-serve"], SMALL_RUNS);
   if (BIG_RUNS > 0) await side(`1 GiB heap (median of ${BIG_RUNS})`, bin, ["-alloc", "1024"], BIG_RUNS);
+  console.log(`after: ${loadLine()}`);
 });

@@ -7,7 +7,7 @@
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { ensureStore } from "../dist/store/layout.js";
-import { HOTDUMP, machine, median, runBench, tempDir } from "./lib/common.mjs";
+import { HOTDUMP, loadLine, machine, median, runBench, tempDir } from "./lib/common.mjs";
 
 const RUNS = Number(process.argv[2] ?? 15);
 
@@ -20,6 +20,7 @@ const time = (args) => {
 
 await runBench(async () => {
   console.log(`machine: ${machine()}`);
+  console.log(`before: ${loadLine()}`);
   const store = join(tempDir("startup"), "store");
   ensureStore(store);
   const cases = {
@@ -33,4 +34,5 @@ await runBench(async () => {
   console.log("\n| command | median | over node -e 0 |\n| --- | --- | --- |");
   for (const k of Object.keys(cases))
     console.log(`| ${k} | ${median(t[k]).toFixed(0)} ms | +${(median(t[k]) - base).toFixed(0)} ms |`);
+  console.log(`after: ${loadLine()}`);
 });

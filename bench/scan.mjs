@@ -25,7 +25,7 @@ const proc = spawn(bin, [String(MB)], { stdio: ["ignore", "pipe", "inherit"] });
 await new Promise((r) => proc.stdout.on("data", (c) => String(c).includes("ready") && r()));
 const core = join(dir, "core");
 try {
-  const dumped = await dumpLiveProcess({ pid: proc.pid, dest: core });
+  const dumped = await dumpLiveProcess({ pid: proc.pid, dest: core, method: "delve" });
   proc.kill("SIGKILL");
   const size = statSync(core).size;
   const c = await openCore(core);

@@ -1,16 +1,17 @@
-// How long a live snapshot stops the service, per GB resident: Delve's dump (what `hotdump
-// snapshot` runs: dlv attach, DumpStart/DumpWait, detach) against gdb's gcore, side by side.
+// How long a live snapshot stops the service, per GB resident: hotdump's tracer (what `hotdump
+// snapshot` runs: seize every thread, copy /proc/PID/mem into an ELF core, let go), Delve's dump
+// (its fallback: dlv attach, DumpStart/DumpWait, detach) and gdb's gcore, side by side.
 //   npx tsc -p tsconfig.json && node bench/snapshot-pause.mjs [RUNS] [MB]
 //
 // bench/fixtures/resident holds MB MiB resident (every page written) and ticks a heartbeat every
 // millisecond; the pause is the longest gap between two ticks across the snapshot, as the service
 // lived it (ptrace stops every thread). Also timed: the tool's wall time, the core's size, and
-// whether Delve reads the core (`dlv core` lists the goroutines). PAUSE_ONLY=Delve (or gcore) runs
+// whether Delve reads the core (`dlv core` lists the goroutines). PAUSE_ONLY=tracer (Delve, gcore) runs
 // one method; PAUSE_DIR=/dev/shm/x writes the cores to memory (it made no difference for Delve).
 import { execFileSync, spawn } from "node:child_process";
 import { statSync } from "node:fs";
 import { join } from "node:path";
-import { goBuild, machine, median, runBench, spawnTracked, stop, tempDir } from "./lib/common.mjs";
+import { goBuild, loadLine, machine, median, runBench, spawnTracked, stop, tempDir } from "./lib/common.mjs";
 
 const RUNS = Number(process.argv[2] ?? 3);
 const MB = Number(process.argv[3] ?? 1024);
@@ -74,8 +75,13 @@ const delveReads = (bin, core) => {
 
 const ONLY = process.env.PAUSE_ONLY;
 const METHODS = {
-  "Delve dump (hotdump snapshot)": async (pid, dest) => {
-    await dumpLiveProcess({ pid, dest, dlvPath: DLV });
+  "hotdump's tracer (hotdump snapshot)": async (pid, dest) => {
+    const d = await dumpLiveProcess({ pid, dest, method: "tracer" });
+    if (d.writer !== "tracer") throw new Error(`the tracer did not write it: ${d.tracerFailed}`);
+    return dest;
+  },
+  "Delve dump (the fallback)": async (pid, dest) => {
+    await dumpLiveProcess({ pid, dest, dlvPath: DLV, method: "delve" });
     return dest;
   },
   "gdb gcore": async (pid, dest) => {
@@ -90,6 +96,7 @@ const METHODS = {
 
 await runBench(async () => {
   console.log(`machine: ${machine()}`);
+  console.log(`before: ${loadLine()}`);
   const bin = goBuild("./resident", join(tempDir("pause-bin"), "resident"));
   const dir = process.env.PAUSE_DIR ?? tempDir("pause");
   const r = await startResident(bin);
@@ -99,31 +106,34 @@ await runBench(async () => {
     "| method | pause (longest heartbeat gap) | per GB resident | tool wall time | core size | Delve reads it |",
   );
   console.log("| --- | --- | --- | --- | --- | --- |");
+  // Runs alternate between the methods, so a change of the machine's load falls on all of them.
+  const methods = Object.entries(METHODS).filter(([n]) => !ONLY || n.includes(ONLY));
+  const got = new Map(methods.map(([n]) => [n, { pauses: [], walls: [], size: 0, reads: false }]));
   try {
-    for (const [name, take] of Object.entries(METHODS).filter(([n]) => !ONLY || n.includes(ONLY))) {
-      const pauses = [];
-      const walls = [];
-      let size = 0;
-      let reads = false;
-      for (let i = 0; i < RUNS; i++) {
+    for (let i = 0; i < RUNS; i++) {
+      for (const [name, take] of methods) {
+        const g = got.get(name);
         await r.gap();
         const dest = join(dir, `core-${i}`);
         const t0 = performance.now();
         const core = await take(r.p.pid, dest);
-        walls.push(performance.now() - t0);
-        pauses.push(await r.gap());
-        size = statSync(core).size;
-        if (i === 0) reads = delveReads(bin, core);
+        g.walls.push(performance.now() - t0);
+        g.pauses.push(await r.gap());
+        g.size = statSync(core).size;
+        if (i === 0) g.reads = delveReads(bin, core);
         execFileSync("rm", ["-f", core]);
-        process.stderr.write(`\r${name} ${i + 1}/${RUNS}`);
+        process.stderr.write(`\r${name} ${i + 1}/${RUNS}     `);
       }
-      process.stderr.write("\n");
-      const p = median(pauses);
+    }
+    process.stderr.write("\n");
+    for (const [name, g] of got) {
+      const p = median(g.pauses);
       console.log(
-        `| ${name} | ${p.toFixed(0)} ms (runs: ${pauses.join(", ")}) | ${((p / rss) * 1024).toFixed(0)} ms | ${median(walls).toFixed(0)} ms | ${(size / 1e6).toFixed(0)} MB | ${reads ? "yes" : "no"} |`,
+        `| ${name} | ${p.toFixed(0)} ms (runs: ${g.pauses.join(", ")}) | ${((p / rss) * 1024).toFixed(0)} ms | ${median(g.walls).toFixed(0)} ms | ${(g.size / 1e6).toFixed(0)} MB | ${g.reads ? "yes" : "no"} |`,
       );
     }
   } finally {
     await stop(r.p);
   }
+  console.log(`after: ${loadLine()}`);
 });

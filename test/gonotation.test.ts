@@ -64,6 +64,57 @@ describe("Go's notation on a real core", () => {
   });
 });
 
+describe("Go's notation on the gdb path, on the same cores", () => {
+  /** One core analysed twice: by Delve alone, then by gdb alone (what --no-delve or a failed Delve gives). */
+  async function bothPaths(mode: string): Promise<{ delve: Report; gdb: Report }> {
+    const r = await produceCore(bin, [mode]);
+    dirs.push(r.dir);
+    const o = { binary: bin, core: r.core, identity: await readBinaryIdentity(bin) };
+    const delve = await analyzeCrash({ ...o, useGdb: false });
+    const gdb = await analyzeCrash({ ...o, useDelve: false });
+    expect(delve.sources.delve.used).toBe(true);
+    expect(gdb.sources.gdb.used).toBe(true);
+    expect(gdb.sources.delve.used).toBe(false);
+    return { delve, gdb };
+  }
+  const vars = (r: Report) =>
+    Object.fromEntries(
+      [...(culprit(r)?.args ?? []), ...(culprit(r)?.locals ?? [])].map((v) => [
+        v.name,
+        { type: v.type, value: v.value, raw: v.raw },
+      ]),
+    );
+
+  it("prints every well-known value as the Delve path does, with the raw fields one level down", async () => {
+    const { delve, gdb } = await bothPaths("values");
+    expect(culprit(gdb)?.function).toBe("main.values");
+    const g = vars(gdb);
+    expect(g.started?.value).toBe("time.Time(2026-03-01 09:30:00 +0000 UTC)");
+    expect(g.local?.value).toBe("time.Time(2026-03-01 10:30:00.5 +0100 CET)");
+    expect(g.timeout).toEqual({ type: "time.Duration", value: "1.5s", raw: "1500000000" });
+    expect(g.key?.value).toBe('"job\\xffsome_job"');
+    expect(g.payload?.value).toBe('[]byte("hi\\x00there")');
+    expect(g.err?.value).toBe('"load config.toml: file does not exist" (*fmt.wrapError)');
+    expect(g.ip6?.value).toBe("net.IP(2001:db8::1)");
+    expect(g.u?.value).toBe("*url.URL(https://example.com:8443/api/v1?q=1#top)");
+    expect(g.n?.value).toBe("*big.Int(123456789012345678901234567890)");
+    expect(g.raw?.value).toBe('json.RawMessage({"a":1})');
+    // Not one of them differs from Delve's, types and raw fields included.
+    expect(g).toEqual(vars(delve));
+    expect(renderText(gdb)).toContain("timeout=1.5s");
+  });
+
+  it("prints a struct with its nil fields and a string with an invalid byte as the Delve path does", async () => {
+    const { delve, gdb } = await bothPaths("nilfield");
+    const g = vars(gdb);
+    expect(g.j?.value).toContain(
+      "started: time.Time(2026-03-01 02:00:00 +0000 UTC), timeout: 1.5s, owner: nil",
+    );
+    expect(g.key?.value).toBe('"job\\xffsome_job"');
+    expect(g).toEqual(vars(delve));
+  });
+});
+
 describe("only the nil that mattered, on real cores", () => {
   it("a nil struct field: names j.owner from the crashing line, not the other seven nil fields", async () => {
     const r = await crash("nilfield");

@@ -5,6 +5,8 @@
 //	    any thread group that dies of a core-dumping signal, then lets the signal kill it.
 //	hotdump-tracer handle %P %i %s %t %e %c %F ...
 //	    the kernel's core handler (core_pattern "|/abs/path handle ..."), see handle.go.
+//	hotdump-tracer snapshot PID PATH
+//	    the core of a live process no tracer holds, which then runs on (`hotdump snapshot`).
 //
 // Node cannot trace: libuv's SIGCHLD handler calls waitpid and steals ptrace stops of a child
 // started by child_process.spawn (FIELD-NOTES.md, "Capturing where the kernel's core file fails").
@@ -22,7 +24,7 @@ func init() { runtime.LockOSThread() }
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: hotdump-tracer run|attach|handle|version ...")
+		fmt.Fprintln(os.Stderr, "usage: hotdump-tracer run|attach|handle|snapshot|version ...")
 		os.Exit(2)
 	}
 	switch os.Args[1] {
@@ -34,6 +36,8 @@ func main() {
 		os.Exit(handleMain(os.Args[2:]))
 	case "dump":
 		os.Exit(dumpMain(os.Args[2:]))
+	case "snapshot":
+		os.Exit(snapshotMain(os.Args[2:]))
 	case "version":
 		fmt.Println(version)
 	default:

@@ -506,3 +506,87 @@ func dumpMain(args []string) int {
 	fmt.Print(line)
 	return 0
 }
+
+// snapshotMain writes the core of a running process that no tracer holds: hotdump-tracer snapshot
+// PID PATH, answering {"path","bytes","pauseMs"} like a dump request. Every thread is seized and
+// interrupted (the task list is read again until no thread is new: a stopped thread cannot start
+// one), the core is written from /proc/PID/mem as for a crash, and each thread is let go with the
+// signal it was about to take. The pause is what a service lives: the first seize to the last
+// detach, with no debugger's start (Delve loads the binary's DWARF while the service waits) in it.
+func snapshotMain(args []string) int {
+	if len(args) != 2 {
+		fmt.Fprintln(os.Stderr, "usage: hotdump-tracer snapshot PID PATH")
+		return 2
+	}
+	pid, err := strconv.Atoi(args[0])
+	if err != nil || pid <= 0 {
+		fmt.Fprintf(os.Stderr, "hotdump-tracer: bad pid %q\n", args[0])
+		return 2
+	}
+	start := time.Now()
+	pending := map[int]syscall.Signal{} // stopped threads, with the signal to hand back
+	defer func() {
+		for tid, sig := range pending {
+			_ = ptrace(syscall.PTRACE_DETACH, tid, 0, uintptr(sig))
+		}
+	}()
+	for round := 0; round < 100; round++ {
+		entries, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "hotdump-tracer: %v\n", err)
+			return 1
+		}
+		var seized []int
+		for _, e := range entries {
+			tid, err := strconv.Atoi(e.Name())
+			if _, known := pending[tid]; err != nil || known {
+				continue
+			}
+			if err := ptrace(ptraceSeize, tid, 0, 0); err != nil {
+				if tid == pid {
+					fmt.Fprintf(os.Stderr, "hotdump-tracer: PTRACE_SEIZE %d: %v\n", pid, err)
+					return 1
+				}
+				continue // a thread that ended meanwhile
+			}
+			if ptrace(ptraceInterrupt, tid, 0, 0) == nil {
+				seized = append(seized, tid)
+			}
+		}
+		if len(seized) == 0 {
+			break
+		}
+		for _, tid := range seized {
+			var ws syscall.WaitStatus
+			if _, err := syscall.Wait4(tid, &ws, wALL, nil); err != nil || ws.Exited() || ws.Signaled() {
+				continue
+			}
+			pending[tid] = 0
+			if ws.Stopped() && int(ws)>>16 == 0 {
+				pending[tid] = ws.StopSignal()
+			}
+		}
+	}
+	if _, ok := pending[pid]; !ok {
+		fmt.Fprintf(os.Stderr, "hotdump-tracer: process %d did not stop\n", pid)
+		return 1
+	}
+	tids := []int{pid}
+	for tid := range pending {
+		if tid != pid {
+			tids = append(tids, tid)
+		}
+	}
+	size, err := writeCore(args[1], pid, tids, 0)
+	for tid, sig := range pending {
+		_ = ptrace(syscall.PTRACE_DETACH, tid, 0, uintptr(sig))
+		delete(pending, tid)
+	}
+	answer := map[string]any{"path": args[1], "bytes": size, "pauseMs": time.Since(start).Milliseconds(), "error": errString(err)}
+	b, _ := json.Marshal(answer)
+	fmt.Println(string(b))
+	if err != nil {
+		return 1
+	}
+	return 0
+}

@@ -5,7 +5,7 @@
 import { execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
 import { request } from "node:http";
-import { cpus, tmpdir, totalmem } from "node:os";
+import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 
 export const ROOT = resolve(import.meta.dirname, "../..");
@@ -50,6 +50,13 @@ export function machine() {
     tryRun("go", ["env", "GOVERSION"]),
     `Node ${process.version}`,
   ].join(", ");
+}
+
+/** `uptime`'s load averages, printed with a shared machine's figures (the ratio holds, not the ms). */
+export function loadLine() {
+  return `load average ${loadavg()
+    .map((x) => x.toFixed(2))
+    .join(", ")} (${new Date().toISOString().slice(0, 16)}Z)`;
 }
 
 // ---- cleanup ---------------------------------------------------------------------------------

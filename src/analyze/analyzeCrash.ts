@@ -125,6 +125,7 @@ export async function analyzeCrash(o: AnalyzeOptions): Promise<Report> {
           binary: o.binary!,
           core: o.core!,
           modulePath,
+          redact: Boolean(o.redact),
           ...(o.gdbPath ? { gdbPath: o.gdbPath } : {}),
           ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}),
         });
@@ -144,6 +145,13 @@ export async function analyzeCrash(o: AnalyzeOptions): Promise<Report> {
       modulePath,
       ...(o.cwd ? { cwd: o.cwd } : {}),
       ...((o.identity?.path ?? o.binary) ? { binary: o.identity?.path ?? o.binary } : {}),
+      files: [
+        ...(report.goroutine?.frames ?? [])
+          .filter((f) => f.class === "user" || f.class === "c")
+          .map((f) => f.file),
+        report.culprit?.file ?? "",
+        report.site?.file ?? "",
+      ],
     }),
   );
   return o.redact ? redactReport(report, redactorFor(o)) : report;

@@ -58,8 +58,13 @@ export async function resolveSourceMap(o: {
   modulePath?: string | null;
   cwd?: string;
   binary?: string;
+  /**
+   * The files the map will be asked about: when every one is an absolute path (a build without
+   * -trimpath) `go env` is not run, a process start saved on every analysis.
+   */
+  files?: readonly string[];
 }): Promise<SourceMap> {
-  const env = await localGoEnv();
+  const env = o.files?.every((f) => !f || f === "?" || isAbsolute(f)) ? {} : await localGoEnv();
   let builtAt: Date | null = null;
   try {
     if (o.binary) builtAt = statSync(o.binary).mtime;

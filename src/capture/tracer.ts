@@ -238,18 +238,36 @@ export async function dumpThroughTracer(
   control: string,
   dest: string,
 ): Promise<{ path: string; bytes: number; pauseMs: number }> {
-  const r = await runCapture(tracerBinary(), ["dump", control, dest], { timeoutMs: 300_000 });
+  return askTracer(["dump", control, dest], `the tracer did not answer on ${control}`);
+}
+
+/**
+ * The core of a live process no tracer holds, written by the tracer itself (`hotdump-tracer
+ * snapshot`): every thread seized and interrupted, /proc/PID/mem copied as for a crash, every
+ * thread let go. It stops the service for the copy alone; Delve's dump stops it from the attach,
+ * through Delve's load of the binary's DWARF, to the detach (bench/snapshot-pause.mjs).
+ */
+export async function snapshotThroughTracer(
+  pid: number,
+  dest: string,
+): Promise<{ path: string; bytes: number; pauseMs: number }> {
+  return askTracer(["snapshot", String(pid), dest], `the tracer could not snapshot pid ${pid}`);
+}
+
+async function askTracer(
+  args: string[],
+  failed: string,
+): Promise<{ path: string; bytes: number; pauseMs: number }> {
+  const r = await runCapture(tracerBinary(), args, { timeoutMs: 300_000 });
   let answer: { path: string; bytes: number; pauseMs: number; error: string | null } | null = null;
   try {
     answer = JSON.parse(r.stdout);
   } catch {
     answer = null;
   }
-  if (!answer || r.end.exitCode !== 0)
-    throw new HotdumpError("capture", "E_TRACER_DUMP", `the tracer did not answer on ${control}`, {
-      details: r.stderr.trim(),
-    });
-  if (answer.error)
+  if (answer?.error)
     throw new HotdumpError("capture", "E_TRACER_DUMP", `the tracer could not dump: ${answer.error}`);
+  if (!answer || r.end.exitCode !== 0)
+    throw new HotdumpError("capture", "E_TRACER_DUMP", failed, { details: r.stderr.trim() });
   return answer;
 }

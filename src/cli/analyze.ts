@@ -8,11 +8,19 @@ import { resolve } from "node:path";
 import type { Command } from "commander";
 import { createDelveSession, type DelveSession } from "../analyze/delve/client.js";
 import type { CoreInfo } from "../contracts/crashMeta.js";
-import { readBinaryIdentity } from "../elf/index.js";
+import { type BinaryIdentity, readBinaryIdentity } from "../elf/index.js";
 import { HotdumpError, usageError } from "../errors.js";
 import { redactOptions } from "../util/redactor.js";
 import { type CommonOptions, storeDirFrom, storeOption } from "./common.js";
-import { emitReport, type Format, humanNext, parseFormat, resolveCrashId } from "./report.js";
+import { takeEarlyDelve } from "./earlyDelve.js";
+import {
+  emitReport,
+  type Format,
+  humanNext,
+  parseFormat,
+  preloadRenderer,
+  resolveCrashId,
+} from "./report.js";
 
 interface AnalyzeCliOptions extends CommonOptions {
   binary?: string;
@@ -94,18 +102,25 @@ export function registerAnalyze(program: Command): void {
     assertRegularFile("--binary", binary);
     assertRegularFile("--core", corePath);
     if (opts.stderr) assertRegularFile("--stderr", resolve(opts.stderr));
-    if (!(await readBinaryIdentity(binary)).isElf)
-      throw new HotdumpError(
-        "usage",
-        "E_NOT_ELF",
-        `--binary ${binary} is not an ELF program (a script? give the Go binary)`,
-      );
-    // dlv starts first: it reads the core (~0.25 s for 80 MB) while the rest of the analysis loads
-    // and the build IDs are compared. A refused core closes it unused.
-    const early = common.useDelve ? createDelveSession({ binary, core: corePath }) : undefined;
+    // dlv starts first (main.ts started it before the command tree loaded, see earlyDelve.ts),
+    // before the binary is even read: it opens the core (~0.3 s for 80 MB, most of an analysis)
+    // while the binary's identity is read, the rest of the analysis loads and the build IDs are
+    // compared. A refused pair (not ELF, another build) closes it unused.
+    const early = common.useDelve
+      ? (takeEarlyDelve(binary, corePath) ?? createDelveSession({ binary, core: corePath }))
+      : undefined;
     early?.catch(() => undefined);
+    // The renderer and the analysis load while Delve opens the core, not after it answered.
+    preloadRenderer(format);
     try {
-      await analyzeBinaryAndCore(binary, corePath, opts, common, format, early);
+      const identity = await readBinaryIdentity(binary);
+      if (!identity.isElf)
+        throw new HotdumpError(
+          "usage",
+          "E_NOT_ELF",
+          `--binary ${binary} is not an ELF program (a script? give the Go binary)`,
+        );
+      await analyzeBinaryAndCore(binary, identity, corePath, opts, common, format, early);
     } finally {
       await early?.then(
         (s) => s.close(),
@@ -117,17 +132,14 @@ export function registerAnalyze(program: Command): void {
 
 async function analyzeBinaryAndCore(
   binary: string,
+  identity: BinaryIdentity,
   corePath: string,
   opts: AnalyzeCliOptions,
   common: { redact: boolean; force: boolean; useDelve: boolean; useGdb: boolean },
   format: Format,
   early: Promise<DelveSession> | undefined,
 ): Promise<void> {
-  const [{ readBinaryIdentity }, { analyzeWithMap, readCoreFacts }] = await Promise.all([
-    import("../elf/index.js"),
-    import("../analyze/coreFacts.js"),
-  ]);
-  const identity = await readBinaryIdentity(binary);
+  const { analyzeWithMap, readCoreFacts } = await import("../analyze/coreFacts.js");
   const facts = await readCoreFacts(corePath, identity);
   const coreInfo: CoreInfo = {
     found: true,

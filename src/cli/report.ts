@@ -37,6 +37,11 @@ const RENDERERS: Record<Format, () => Promise<(r: Report, o: TextOptions) => str
 };
 
 /** Print or write a report in a format; text gets colour only on a terminal. */
+/** Loads the renderer now (its modules) so that emitReport does not wait for them later. */
+export function preloadRenderer(format: Format): void {
+  RENDERERS[format]().catch(() => undefined);
+}
+
 export async function emitReport(report: Report, format: Format, out?: string): Promise<void> {
   const colour = !out && format === "text" && useColour(process.stdout);
   const text = (await RENDERERS[format]())(report, { colour });

@@ -12,7 +12,7 @@ export function registerSnapshot(program: Command): void {
     program
       .command("snapshot")
       .description(
-        "dump a core of a running Go service without ending it (Delve attach + dump + detach), stored as a snapshot bundle",
+        "dump a core of a running Go service without ending it (hotdump's tracer, Delve's dump where it cannot), stored as a snapshot bundle",
       )
       .option("--pid <pid>", "the process to snapshot")
       .option("--generation <n>", "a generation that hotdump run supervises (default: the newest)")
@@ -31,6 +31,8 @@ export function registerSnapshot(program: Command): void {
       pid: target.pid,
       generation: target.generation,
       pauseMs: Math.round(s.pauseMs),
+      writer: s.writer,
+      ...(s.tracerFailed ? { tracerFailed: s.tracerFailed } : {}),
       coreBytes: s.core.bytes ?? null,
       storedBytes: s.core.storedBytes ?? null,
       goroutines: s.report.goroutines.total,
@@ -39,8 +41,9 @@ export function registerSnapshot(program: Command): void {
     if (opts.json) return printJson(out);
     process.stdout.write(
       `snapshot ${out.id ?? "(not stored)"} of pid ${out.pid}${out.generation !== null ? ` (generation ${out.generation})` : ""}: ` +
-        `paused ${out.pauseMs} ms, core ${formatBytes(out.coreBytes ?? 0)} → ${formatBytes(out.storedBytes ?? 0)}, ${out.goroutines} goroutines\n`,
+        `paused ${out.pauseMs} ms (${out.writer === "tracer" ? "hotdump's tracer" : "Delve's dump"}), core ${formatBytes(out.coreBytes ?? 0)} → ${formatBytes(out.storedBytes ?? 0)}, ${out.goroutines} goroutines\n`,
     );
+    if (s.tracerFailed) process.stdout.write(`  Delve's dump stood in: ${s.tracerFailed}\n`);
     for (const p of s.problems) process.stdout.write(`  problem: ${p.message} [${p.code}]\n`);
     if (out.id)
       process.stdout.write(

@@ -1,10 +1,12 @@
 /**
- * A core of a live Go service, taken without ending it: `dlv attach PID --headless`, Delve's
- * DumpStart/DumpWait RPCs write the core, then Detach{Kill:false} lets the process run on. The
- * process is stopped (ptrace) from the attach until the detach: that is the pause we measure and
- * report.
+ * A core of a live Go service, taken without ending it. hotdump's tracer writes it
+ * (`hotdump-tracer snapshot PID PATH`: every thread seized and interrupted, /proc/PID/mem copied
+ * into an ELF core laid out as the kernel's, with NT_FILE, every thread let go); where the tracer
+ * cannot, `dlv attach PID --headless` with Delve's DumpStart/DumpWait RPCs, then Detach{Kill:false}.
+ * Either way the process is stopped (ptrace) until the detach: that is the pause we measure and
+ * report. Delve's pause also holds its start (it loads the binary's DWARF after attaching).
  *
- * Why Delve and not gdb's gcore: measured here on a small HTTP service with 1,000 goroutines,
+ * Not gdb's gcore: measured here on a small HTTP service with 1,000 goroutines,
  * `gdb -p PID -batch -ex gcore` paused it 3.2 s and wrote 1.5 GB, because gdb also dumps the Go
  * runtime's PROT_NONE address-space reservations; Delve's dump took 1.1 s end to end and wrote
  * 118 MB (readable mappings only). Delve writes its notes after the segments and no NT_FILE note,
@@ -16,7 +18,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { createDelveSession, type DelveSession } from "../analyze/delve/index.js";
 import { type Captured, captureCrash } from "../capture/capture.js";
-import { dumpThroughTracer, tracerControlOf } from "../capture/tracer.js";
+import { dumpThroughTracer, snapshotThroughTracer, tracerControlOf } from "../capture/tracer.js";
 import { readBinaryIdentity } from "../elf/index.js";
 import { isHotdumpError } from "../errors.js";
 import { archiveBinary, ensureStore, saveMeta } from "../store/index.js";
@@ -29,6 +31,11 @@ export interface DumpLiveOptions {
   dest: string;
   dlvPath?: string;
   timeoutMs?: number;
+  /**
+   * Who writes the core of a process no tracer holds: hotdump's tracer (the default, Delve's dump
+   * when the tracer cannot: no Go to build it, ptrace refused), or Delve alone.
+   */
+  method?: "tracer" | "delve";
 }
 
 export interface DumpedLive {
@@ -38,6 +45,10 @@ export interface DumpedLive {
   /** The dump alone (DumpStart to AllDone). */
   dumpMs: number;
   bytes: number;
+  /** Who wrote the core. */
+  writer: "tracer" | "delve";
+  /** Why the tracer did not, when Delve's dump stood in. */
+  tracerFailed?: string;
 }
 
 export async function dumpLiveProcess(o: DumpLiveOptions): Promise<DumpedLive> {
@@ -49,9 +60,20 @@ export async function dumpLiveProcess(o: DumpLiveOptions): Promise<DumpedLive> {
   if (control) {
     try {
       const d = await dumpThroughTracer(control, o.dest);
-      return { core: o.dest, pauseMs: d.pauseMs, dumpMs: d.pauseMs, bytes: d.bytes };
+      return { core: o.dest, pauseMs: d.pauseMs, dumpMs: d.pauseMs, bytes: d.bytes, writer: "tracer" };
     } catch (e) {
       throw snapshotFailed(o.pid, isHotdumpError(e) ? e.shortMessage : String(e), detailsOf(e), e);
+    }
+  }
+  // hotdump's tracer pauses the service for the copy alone (0.8 s per GB resident against Delve's
+  // 1.3 s, bench/snapshot-pause.mjs): Delve loads the binary's DWARF while the service waits.
+  let tracerFailed: string | undefined;
+  if ((o.method ?? "tracer") === "tracer") {
+    try {
+      const d = await snapshotThroughTracer(o.pid, o.dest);
+      return { core: o.dest, pauseMs: d.pauseMs, dumpMs: d.pauseMs, bytes: d.bytes, writer: "tracer" };
+    } catch (e) {
+      tracerFailed = isHotdumpError(e) ? e.shortMessage : String(e);
     }
   }
   let session: DelveSession;
@@ -62,8 +84,10 @@ export async function dumpLiveProcess(o: DumpLiveOptions): Promise<DumpedLive> {
       ...(o.dlvPath ? { dlvPath: o.dlvPath } : {}),
     });
   } catch (e) {
-    if (isHotdumpError(e) && e.code === "E_DLV_NOT_FOUND") throw e;
-    throw snapshotFailed(o.pid, isHotdumpError(e) ? e.shortMessage : String(e), detailsOf(e), e);
+    if (isHotdumpError(e) && e.code === "E_DLV_NOT_FOUND" && !tracerFailed) throw e;
+    // Neither could: both reasons, the tracer's first (it was tried first).
+    const why = isHotdumpError(e) ? e.shortMessage : String(e);
+    throw snapshotFailed(o.pid, tracerFailed ? `${tracerFailed}; then Delve: ${why}` : why, detailsOf(e), e);
   }
   try {
     const d0 = performance.now();
@@ -77,7 +101,14 @@ export async function dumpLiveProcess(o: DumpLiveOptions): Promise<DumpedLive> {
     await session.close();
     const pauseMs = performance.now() - t0;
     if (state.Err) throw snapshotFailed(o.pid, `Delve's dump failed: ${state.Err}`, session.stderrTail());
-    return { core: o.dest, pauseMs, dumpMs, bytes: state.MemTotal };
+    return {
+      core: o.dest,
+      pauseMs,
+      dumpMs,
+      bytes: state.MemTotal,
+      writer: "delve",
+      ...(tracerFailed ? { tracerFailed } : {}),
+    };
   } catch (e) {
     if (isHotdumpError(e) && e.code === "E_SNAPSHOT_FAILED") throw e;
     throw snapshotFailed(o.pid, (e as Error).message, session.stderrTail(), e);
@@ -100,11 +131,16 @@ export interface SnapshotOptions {
   dlvPath?: string;
   /** Analyse the snapshot like a crash (default true). */
   analyze?: boolean;
+  /** Who writes the core (DumpLiveOptions.method). */
+  method?: DumpLiveOptions["method"];
 }
 
 export interface Snapshot extends Captured {
   pauseMs: number;
   dumpMs: number;
+  /** Who wrote the core, and why not the tracer when Delve's dump stood in. */
+  writer: DumpedLive["writer"];
+  tracerFailed?: string;
 }
 
 /** Snapshot a live process into the store as a bundle of type "snapshot", analysed like a crash. */
@@ -142,6 +178,7 @@ export async function snapshotProcess(o: SnapshotOptions): Promise<Snapshot> {
       pid: o.pid,
       dest: join(tmp, "core"),
       ...(o.dlvPath ? { dlvPath: o.dlvPath } : {}),
+      ...(o.method ? { method: o.method } : {}),
     });
     const captured = await captureCrash(
       {
@@ -179,7 +216,13 @@ export async function snapshotProcess(o: SnapshotOptions): Promise<Snapshot> {
       delete captured.bundle.meta.core.originalPath;
       await saveMeta(captured.bundle.dir, captured.bundle.meta);
     }
-    return { ...captured, pauseMs: dumped.pauseMs, dumpMs: dumped.dumpMs };
+    return {
+      ...captured,
+      pauseMs: dumped.pauseMs,
+      dumpMs: dumped.dumpMs,
+      writer: dumped.writer,
+      ...(dumped.tracerFailed ? { tracerFailed: dumped.tracerFailed } : {}),
+    };
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }

@@ -40,12 +40,15 @@ export function openCoreStream(path: string): { stream: Readable; done: Promise<
   if (!zstd) throw streamFailed(path, "zstd is not installed (apt-get install zstd)");
   const p = spawn(zstd, ["-dcq", path], { stdio: ["ignore", "pipe", "pipe"] });
   let err = "";
+  let stopped = false;
   p.stderr.on("data", (c) => {
     err += c;
   });
+  // Once stopped, any end is the one asked for: zstd inherits Node's ignored SIGPIPE, so a write
+  // to the pipe destroyed by stop() can end it with EPIPE (exit 1) before the SIGTERM arrives.
   const done = new Promise<void>((resolve, reject) =>
     p.on("close", (code, sig) =>
-      code === 0 || sig === "SIGPIPE" || sig === "SIGTERM"
+      stopped || code === 0 || sig === "SIGPIPE" || sig === "SIGTERM"
         ? resolve()
         : reject(streamFailed(path, err.trim() || `zstd exited ${code ?? sig}`)),
     ),
@@ -55,6 +58,7 @@ export function openCoreStream(path: string): { stream: Readable; done: Promise<
     done,
     // A scan that stopped early (--max) leaves zstd blocked on a full pipe: end it.
     stop: () => {
+      stopped = true;
       p.stdout.destroy();
       if (p.exitCode === null) p.kill("SIGTERM");
     },

@@ -5,7 +5,7 @@
  * without koffi's prebuilt binary (another libc, another architecture) hotdump still tracks
  * descendants by polling /proc, it just cannot collect the exit status of orphans.
  */
-import { readdirSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 
 type Koffi = typeof import("koffi");
@@ -145,6 +145,22 @@ const FD_CLOEXEC = 1;
 let fdsClosedOnExec = false;
 
 /**
+ * Whether the descriptor may reach a child: its O_CLOEXEC from /proc/self/fdinfo ("flags:" in
+ * octal, O_CLOEXEC 02000000 on x86-64 and arm64, include/uapi/asm-generic/fcntl.h). A descriptor
+ * already closed (the readdir's own) does not; one whose flags cannot be read is left to fcntl.
+ */
+function inheritable(fd: number): boolean {
+  let info: string;
+  try {
+    info = readFileSync(`/proc/self/fdinfo/${fd}`, "utf8");
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code !== "ENOENT";
+  }
+  const m = /^flags:\s*([0-7]+)/m.exec(info);
+  return m === null || (Number.parseInt(m[1] as string, 8) & 0o2000000) === 0;
+}
+
+/**
  * Mark every descriptor above stderr close-on-exec, once: whatever hotdump inherited without the
  * flag (a deploy script's lock file, another service's socket) then never reaches the service.
  * libuv's spawn clears the flag again on the descriptors it is told to pass (stdio entries, the
@@ -154,18 +170,20 @@ let fdsClosedOnExec = false;
 export function closeInheritedOnExec(): number[] {
   if (fdsClosedOnExec) return [];
   fdsClosedOnExec = true;
-  const c = load();
-  if (!c) return [];
-  const changed: number[] = [];
   let names: string[];
   try {
     names = readdirSync("/proc/self/fd");
   } catch {
     return [];
   }
-  for (const n of names) {
-    const fd = Number(n);
-    if (!Number.isInteger(fd) || fd <= 2) continue;
+  const open = names.map(Number).filter((fd) => Number.isInteger(fd) && fd > 2 && inheritable(fd));
+  // Usually none: libc is then not loaded at all (koffi's load cost 16 ms of every command that
+  // starts a child, `hotdump analyze` among them, before its first child could start).
+  if (open.length === 0) return [];
+  const c = load();
+  if (!c) return [];
+  const changed: number[] = [];
+  for (const fd of open) {
     const flags = c.fcntl(fd, F_GETFD, 0);
     if (flags < 0 || flags & FD_CLOEXEC) continue;
     if (c.fcntl(fd, F_SETFD, flags | FD_CLOEXEC) === 0) changed.push(fd);

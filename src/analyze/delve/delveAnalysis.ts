@@ -30,7 +30,6 @@ import {
 } from "../nilCause.js";
 import { createDelveSession, type DelveSession } from "./client.js";
 import {
-  type DebuggerState,
   type Variable as DlvVariable,
   type EvalScope,
   Kind,
@@ -150,7 +149,18 @@ export async function analyzeSession(
     classify: { modulePath: opts.modulePath ?? null },
   };
 
-  const { State: state } = await s.call("State", { NonBlocking: true });
+  // Every read below is sent as soon as what it depends on is known, not one after the other:
+  // Delve answers them in turn on its side, so the session costs Delve's own work without a round
+  // trip and a Node turn between reads (on an 85 MB core, 120 ms of reads spread over ten
+  // sequential steps became four).
+  const stateRead = s.call("State", { NonBlocking: true });
+  const listing = listGoroutineGroups(s, {
+    goVersion,
+    classify: ctx.classify,
+    maxGroups: opts.maxGroups ?? 50,
+  });
+  listing.catch(() => undefined);
+  const { State: state } = await stateRead;
   // The thread that raised SIGABRT (State's choice) is not always the goroutine that died: with
   // GOTRACEBACK=crash the runtime signals every M, and a deadlock dies on a system stack.
   const candidates = [state.currentGoroutine?.id, ...(state.Threads ?? []).map((t) => t.goroutineID)].filter(
@@ -159,52 +169,129 @@ export async function analyzeSession(
   // The candidates' stacks are read while Delve lists the goroutines.
   const stacksRead = Promise.all(candidates.map((gid) => stack(s, gid, maxFrames)));
   stacksRead.catch(() => undefined);
-  const goroutines = await groupsOrWhyNot(s, opts, goVersion, ctx.classify);
+  const listedGroups = listing.catch((e: unknown) => {
+    // "could not find goroutine array": no Go runtime symbols where the core has them.
+    // Delve warns "no debug info found" on stderr when the binary has no DWARF.
+    if (/no debug info/i.test(s.stderrTail())) throw dlvNoDebugInfo(opts.binary);
+    if (isHotdumpError(e) && e.code === "E_DLV_RPC")
+      throw dlvBinaryMismatch(opts.binary, opts.core, e.shortMessage);
+    throw e;
+  });
+  listedGroups.catch(() => undefined);
 
   // Stacks are read without variables (cheap: 1 ms each), all candidates at once; variables are
   // loaded below for the frames that show them (a Full read of a -N -l stack loads every runtime
   // frame's locals: 200 ms of a 350 ms analysis, measured on a 85 MB core, for values never shown).
-  const crash = await crashStackOf(s, state, candidates, await stacksRead, maxFrames);
+  let stacks: Stackframe[][];
+  try {
+    stacks = await stacksRead;
+  } catch (e) {
+    await listedGroups; // its error, when it has one, says more (no DWARF, another binary)
+    throw e;
+  }
+  let crash: CrashStack | null = null;
+  const hit = stacks.findIndex(isCrashStack);
+  if (hit >= 0) {
+    const gid = candidates[hit] as number;
+    crash = {
+      gid,
+      threadId: (state.Threads ?? []).find((t) => t.goroutineID === gid)?.id,
+      frames: stacks[hit] as Stackframe[],
+    };
+  }
+  // What died and why, and the registers, need only the crashing stack: read while Delve lists
+  // the goroutines and Node groups them. Each keeps its own warnings, joined below in the order a
+  // reader expects.
+  const crashWarnings: string[] = [];
+  const registerWarnings: string[] = [];
+  const readsOf = (c: CrashStack | null) => {
+    const reads = {
+      crash: c ? readCrash(s, c, crashWarnings) : Promise.resolve(NO_CRASH),
+      registers: threadRegisters(s, c?.threadId ?? state.currentThread?.id, registerWarnings),
+    };
+    reads.crash.catch(() => undefined);
+    reads.registers.catch(() => undefined);
+    return reads;
+  };
+  let reads = crash ? readsOf(crash) : undefined;
 
-  const { kind, message, value, nested, signal } = crash
-    ? await crashCause(s, crash, warnings)
-    : noCause(warnings);
+  const goroutines = await listedGroups;
+  const { listed } = goroutines;
+  ctx.classify.gorootSrc = goroutines.gorootSrc;
+  if (goroutines.total === 0)
+    throw dlvBinaryMismatch(opts.binary, opts.core, firstLine(s.stderrTail()) || "empty goroutine list");
+  if (!crash && !state.currentGoroutine) {
+    // Id -1 with no selected goroutine is the current thread's own stack (proc.FindGoroutine).
+    const frames = await stack(s, -1, maxFrames);
+    if (isCrashStack(frames)) crash = { gid: 0, threadId: state.currentThread?.id, frames };
+  }
+  reads ??= readsOf(crash);
 
-  const { frames, gid, culpritFrame } = await culpritStack(
-    s,
-    crash,
-    goroutines,
-    ctx.classify,
-    maxFrames,
-    warnings,
-  );
+  // The culprit: the first frame of the service's own code on the crashing stack; when the crash
+  // ran only runtime code (a deadlock's checkdead), where the user goroutines were blocked.
+  const placeWarnings: string[] = [];
+  if (!crash)
+    placeWarnings.push(
+      "Delve found no goroutine in a panic or throw: the report shows where goroutines were",
+    );
+  let frames = crash?.frames ?? [];
+  let gid = crash?.gid ?? 0;
+  let culpritFrame = frames[culpritIndex(frames.map(frameLike), ctx.classify)];
+  if (!culpritFrame) {
+    const blocked = pickBlockedGoroutine(listed, goroutines.groups, ctx.classify);
+    if (blocked !== undefined) {
+      const other = await stack(s, blocked, maxFrames);
+      const f = other[culpritIndex(other.map(frameLike), ctx.classify)];
+      if (f) {
+        if (crash)
+          placeWarnings.push(
+            `the crash ran on a system stack; goroutine ${blocked} shows where the program was`,
+          );
+        frames = other;
+        gid = blocked;
+        culpritFrame = f;
+      }
+    }
+  }
   const culpritAt = culpritFrame ? frames.indexOf(culpritFrame) : -1;
   const culprit: Location | null = culpritFrame
     ? { function: fnName(culpritFrame), file: culpritFrame.file, line: culpritFrame.line, frame: culpritAt }
     : null;
-  const site = culpritFrame ? siteOf(frames, ctx.classify) : null;
+  const siteAt = culpritFrame ? siteIndex(frames.map(frameLike), ctx.classify) : -1;
+  const siteFrame = frames[siteAt];
+  const site: Report["site"] = siteFrame
+    ? {
+        function: fnName(siteFrame),
+        file: siteFrame.file,
+        line: siteFrame.line,
+        frame: siteAt,
+        class: classifyFrame(frameLike(siteFrame), ctx.classify),
+      }
+    : null;
 
-  await loadFrameVariables(s, gid, frames, ctx, gid !== 0 ? culpritAt : -1);
-  const reportFrames = await Promise.all(frames.map((f) => toFrame(f, ctx)));
-  const culpritReport = culpritFrame ? reportFrames[culpritAt] : undefined;
-  if (culpritReport && gid !== 0)
-    await loadCulpritVariables(
-      s,
-      { GoroutineID: gid, Frame: culpritAt, DeferredCall: 0 },
-      culpritReport,
-      ctx,
-      culpritFrame?.function?.optimized,
-    );
-  if (culpritReport && [...culpritReport.args, ...culpritReport.locals].some((v) => v.unreadable))
-    warnings.push(
-      culpritFrame?.function?.optimized
-        ? "some locals of the culprit frame are unreadable (an optimised build): build with -gcflags=all=-N -l to read them"
-        : "some locals of the culprit frame are unreadable although it was built with -N -l: they are not live at the crashing instruction",
-    );
-  const nilKind = culpritReport && gid !== 0 ? nilCrashKind(message, signal?.addr) : null;
-  const nil =
-    nilKind && culpritFrame && culpritReport
-      ? await nilCause(
+  // The frames' variables load while the crash and the registers are still being read.
+  const { crash: crashRead, registers: registersRead } = reads;
+  const framesRead = (async () => {
+    await loadFrameVariables(s, gid, frames, ctx, gid !== 0 ? culpritAt : -1);
+    const out = await Promise.all(frames.map((f) => toFrame(f, ctx)));
+    const culpritReport = culpritFrame ? out[culpritAt] : undefined;
+    if (culpritReport && gid !== 0)
+      await loadCulpritVariables(
+        s,
+        { GoroutineID: gid, Frame: culpritAt, DeferredCall: 0 },
+        culpritReport,
+        ctx,
+        culpritFrame?.function?.optimized,
+      );
+    return out;
+  })();
+  framesRead.catch(() => undefined);
+  const { kind, message, value, nested, signal } = await crashRead;
+  // The nil's candidates are read while the frames' variables still load.
+  const nilKind = culpritFrame && gid !== 0 ? nilCrashKind(message, signal?.addr) : null;
+  const nilRead =
+    nilKind && culpritFrame
+      ? nilCause(
           s,
           { GoroutineID: gid, Frame: culpritAt, DeferredCall: 0 },
           nilKind,
@@ -212,7 +299,20 @@ export async function analyzeSession(
           signal,
           ctx,
         )
-      : null;
+      : Promise.resolve(null);
+  nilRead.catch(() => undefined);
+  const reportFrames = await framesRead;
+  const culpritReport = culpritFrame ? reportFrames[culpritAt] : undefined;
+  const nil = culpritReport ? await nilRead : null;
+  const registers = await registersRead;
+  warnings.push(...crashWarnings, ...placeWarnings);
+  if (culpritReport && [...culpritReport.args, ...culpritReport.locals].some((v) => v.unreadable))
+    warnings.push(
+      culpritFrame?.function?.optimized
+        ? "some locals of the culprit frame are unreadable (an optimised build): build with -gcflags=all=-N -l to read them"
+        : "some locals of the culprit frame are unreadable although it was built with -N -l: they are not live at the crashing instruction",
+    );
+  warnings.push(...registerWarnings);
   const gState =
     gid === 0
       ? "system stack"
@@ -222,7 +322,6 @@ export async function analyzeSession(
   const goroutine: Report["goroutine"] =
     frames.length > 0 ? { id: gid, state: gState, frames: reportFrames } : null;
 
-  const registers = await threadRegisters(s, crash?.threadId ?? state.currentThread?.id, warnings);
   const delveVersion = /\d+\.\d+\.\d+/.exec(s.version.DelveVersion)?.[0] ?? s.version.DelveVersion;
 
   return {
@@ -244,153 +343,53 @@ export async function analyzeSession(
   };
 }
 
-/** Delve's goroutine groups, or why it cannot list them (no DWARF, another binary's core). */
-async function groupsOrWhyNot(
-  s: DelveSession,
-  opts: AnalyzeCoreOptions,
-  goVersion: string | null,
-  classify: ClassifyContext,
-): Promise<Awaited<ReturnType<typeof listGoroutineGroups>>> {
-  const goroutines = await listGoroutineGroups(s, {
-    goVersion,
-    classify,
-    maxGroups: opts.maxGroups ?? 50,
-  }).catch((e: unknown) => {
-    // "could not find goroutine array": no Go runtime symbols where the core has them.
-    // Delve warns "no debug info found" on stderr when the binary has no DWARF.
-    if (/no debug info/i.test(s.stderrTail())) throw dlvNoDebugInfo(opts.binary);
-    if (isHotdumpError(e) && e.code === "E_DLV_RPC")
-      throw dlvBinaryMismatch(opts.binary, opts.core, e.shortMessage);
-    throw e;
-  });
-  classify.gorootSrc = goroutines.gorootSrc;
-  if (goroutines.total === 0)
-    throw dlvBinaryMismatch(opts.binary, opts.core, firstLine(s.stderrTail()) || "empty goroutine list");
-  return goroutines;
+interface CrashReading {
+  kind: Report["kind"];
+  message: string;
+  value: string | null;
+  nested: Report["nested"];
+  signal: Report["signal"];
 }
 
-/**
- * The stack that crashed: the first candidate's in a panic or throw, else (no goroutine selected)
- * the current thread's own.
- */
-async function crashStackOf(
-  s: DelveSession,
-  state: DebuggerState,
-  candidates: number[],
-  stacks: Stackframe[][],
-  maxFrames: number,
-): Promise<CrashStack | null> {
-  const hit = stacks.findIndex(isCrashStack);
-  if (hit >= 0) {
-    const gid = candidates[hit] as number;
-    return {
-      gid,
-      threadId: (state.Threads ?? []).find((t) => t.goroutineID === gid)?.id,
-      frames: stacks[hit] as Stackframe[],
-    };
-  }
-  if (!state.currentGoroutine) {
-    // Id -1 with no selected goroutine is the current thread's own stack (proc.FindGoroutine).
-    const frames = await stack(s, -1, maxFrames);
-    if (isCrashStack(frames)) return { gid: 0, threadId: state.currentThread?.id, frames };
-  }
-  return null;
-}
+const NO_CRASH: CrashReading = { kind: "unknown", message: "", value: null, nested: [], signal: null };
 
-type CrashCause = Pick<Report, "kind" | "message" | "value" | "nested" | "signal">;
-
-function noCause(warnings: string[]): CrashCause {
-  warnings.push("Delve found no goroutine in a panic or throw: the report shows where goroutines were");
-  return { kind: "unknown", message: "", value: null, nested: [], signal: null };
-}
-
-/** What crashed it: the panic value and its chain, the throw text, the signal and fault address. */
-async function crashCause(s: DelveSession, crash: CrashStack, warnings: string[]): Promise<CrashCause> {
-  let kind: Report["kind"] = "unknown";
-  let message = "";
-  let value: string | null = null;
-  let nested: Report["nested"] = [];
-  let signal: Report["signal"] = null;
+/** What died and why: the panic value (and the panics before it) or the throw's text, and the signal. */
+async function readCrash(s: DelveSession, crash: CrashStack, warnings: string[]): Promise<CrashReading> {
   const names = crash.frames.map(fnName);
   const scope: EvalScope = { GoroutineID: crash.gid || -1, Frame: 0, DeferredCall: 0 };
+  const signalRead =
+    names.includes("runtime.sigpanic") && crash.gid ? signalInfo(s, scope) : Promise.resolve(null);
+  signalRead.catch(() => undefined);
+  const out: CrashReading = { ...NO_CRASH };
   if (names.includes("runtime.gopanic")) {
-    kind = "panic";
+    out.kind = "panic";
     const chain = crash.gid ? await panicChain(s, scope, warnings) : [];
     const latest = chain[0];
     let arg = latest?.arg;
     if (!arg) arg = await gopanicArg(s, crash, warnings);
     if (arg) {
-      value = formatVariable(arg);
-      message = panicMessage(arg);
+      out.value = formatVariable(arg);
+      out.message = panicMessage(arg);
     }
-    nested = chain
+    out.nested = chain
       .slice(1)
       .reverse()
       .map((p) => ({ message: panicMessage(p.arg), recovered: p.recovered }));
   } else {
     const i = names.findIndex((n) => THROW_FUNCTIONS.has(n));
     if (i >= 0) {
-      kind = "fatal";
-      message = (await throwText(s, crash, i, warnings)) ?? "";
+      out.kind = "fatal";
+      out.message = (await throwText(s, crash, i, warnings)) ?? "";
     }
   }
-  if (names.includes("runtime.sigpanic") && crash.gid) {
-    signal = await signalInfo(s, scope);
-    if (kind === "fatal" && (message === "fault" || message === "") && signal) {
-      // sigpanic throws "fault" for a bad address that is not a nil dereference
-      // (runtime/signal_unix.go: addr >= 0x1000 or not SEGV_MAPERR).
-      kind = "signal";
-      message = `unexpected fault address ${signal.addr ?? "?"}`;
-    }
+  out.signal = await signalRead;
+  if (out.signal && out.kind === "fatal" && (out.message === "fault" || out.message === "")) {
+    // sigpanic throws "fault" for a bad address that is not a nil dereference
+    // (runtime/signal_unix.go: addr >= 0x1000 or not SEGV_MAPERR).
+    out.kind = "signal";
+    out.message = `unexpected fault address ${out.signal.addr ?? "?"}`;
   }
-  return { kind, message, value, nested, signal };
-}
-
-/**
- * The culprit: the first frame of the service's own code on the crashing stack; when the crash
- * ran only runtime code (a deadlock's checkdead), where the user goroutines were blocked.
- */
-async function culpritStack(
-  s: DelveSession,
-  crash: CrashStack | null,
-  goroutines: { listed: ListGoroutinesOut; groups: GoroutineGroup[] },
-  classify: ClassifyContext,
-  maxFrames: number,
-  warnings: string[],
-): Promise<{ frames: Stackframe[]; gid: number; culpritFrame: Stackframe | undefined }> {
-  let frames = crash?.frames ?? [];
-  let gid = crash?.gid ?? 0;
-  let culpritFrame = frames[culpritIndex(frames.map(frameLike), classify)];
-  if (!culpritFrame) {
-    const blocked = pickBlockedGoroutine(goroutines.listed, goroutines.groups, classify);
-    if (blocked !== undefined) {
-      const other = await stack(s, blocked, maxFrames);
-      const f = other[culpritIndex(other.map(frameLike), classify)];
-      if (f) {
-        if (crash)
-          warnings.push(`the crash ran on a system stack; goroutine ${blocked} shows where the program was`);
-        frames = other;
-        gid = blocked;
-        culpritFrame = f;
-      }
-    }
-  }
-  return { frames, gid, culpritFrame };
-}
-
-/** Where the crash happened in the code it called (the call site past the culprit). */
-function siteOf(frames: Stackframe[], classify: ClassifyContext): Report["site"] {
-  const siteAt = siteIndex(frames.map(frameLike), classify);
-  const siteFrame = frames[siteAt];
-  return siteFrame
-    ? {
-        function: fnName(siteFrame),
-        file: siteFrame.file,
-        line: siteFrame.line,
-        frame: siteAt,
-        class: classifyFrame(frameLike(siteFrame), classify),
-      }
-    : null;
+  return out;
 }
 
 /** Enough to tell nil from not: no pointer followed, one element to tell an empty map from nil. */

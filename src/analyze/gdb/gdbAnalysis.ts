@@ -10,6 +10,7 @@ import { type ClassifyContext, culpritIndex, detectGorootSrc, siteIndex } from "
 import { groupGoroutines } from "../goroutineGroups.js";
 import { goroutineState } from "../goroutineState.js";
 import { gdbFailed, gdbNotFound, gdbTimeout } from "./errors.js";
+import { applyGoValues, GO_VALUES_PY } from "./goValues.js";
 import { runtimeGdbScript } from "./interactive.js";
 import {
   type GdbFrame,
@@ -44,6 +45,8 @@ export interface GdbOptions {
   runtimeScript?: string | null;
   /** The main module's path from the binary's build info (src/elf/buildinfo.ts). */
   modulePath?: string | null;
+  /** Mask secret-looking args, locals and struct fields (as the Delve path does). */
+  redact?: boolean;
 }
 
 export interface GdbAnalysis {
@@ -121,6 +124,7 @@ export function gdbArgs(binary: string, core: string, script: string | null): st
   // ("You can't do that without a process to debug": it writes registers), so it is not used.
   if (script) ex.push(`source ${script}`);
   section("bt", "bt full");
+  section("values", GO_VALUES_PY);
   section("registers", "info registers");
   section("stack", "x/20gx $rsp");
   section("threads", "info threads");
@@ -230,6 +234,7 @@ export async function analyzeCoreWithGdb(opts: GdbOptions): Promise<GdbAnalysis>
     frames = bt.frames;
   while (frames.length > 0 && frames.at(-1)!.function === "??") frames = frames.slice(0, -1);
   fixSigpanicLine(frames, sections.get("sigpanic"));
+  applyGoValues(frames, sections.get("values"), opts.redact);
 
   const ctx: ClassifyContext = {
     modulePath: opts.modulePath ?? null,
