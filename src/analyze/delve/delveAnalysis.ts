@@ -30,6 +30,7 @@ import {
 } from "../nilCause.js";
 import { createDelveSession, type DelveSession } from "./client.js";
 import {
+  type DebuggerState,
   type Variable as DlvVariable,
   type EvalScope,
   Kind,
@@ -153,31 +154,7 @@ export async function analyzeSession(
   // Delve answers them in turn on its side, so the session costs Delve's own work without a round
   // trip and a Node turn between reads (on an 85 MB core, 120 ms of reads spread over ten
   // sequential steps became four).
-  const stateRead = s.call("State", { NonBlocking: true });
-  const listing = listGoroutineGroups(s, {
-    goVersion,
-    classify: ctx.classify,
-    maxGroups: opts.maxGroups ?? 50,
-  });
-  listing.catch(() => undefined);
-  const { State: state } = await stateRead;
-  // The thread that raised SIGABRT (State's choice) is not always the goroutine that died: with
-  // GOTRACEBACK=crash the runtime signals every M, and a deadlock dies on a system stack.
-  const candidates = [state.currentGoroutine?.id, ...(state.Threads ?? []).map((t) => t.goroutineID)].filter(
-    (id, i, all): id is number => typeof id === "number" && id > 0 && all.indexOf(id) === i,
-  );
-  // The candidates' stacks are read while Delve lists the goroutines.
-  const stacksRead = Promise.all(candidates.map((gid) => stack(s, gid, maxFrames)));
-  stacksRead.catch(() => undefined);
-  const listedGroups = listing.catch((e: unknown) => {
-    // "could not find goroutine array": no Go runtime symbols where the core has them.
-    // Delve warns "no debug info found" on stderr when the binary has no DWARF.
-    if (/no debug info/i.test(s.stderrTail())) throw dlvNoDebugInfo(opts.binary);
-    if (isHotdumpError(e) && e.code === "E_DLV_RPC")
-      throw dlvBinaryMismatch(opts.binary, opts.core, e.shortMessage);
-    throw e;
-  });
-  listedGroups.catch(() => undefined);
+  const { state, candidates, stacksRead, listedGroups } = await startReads(s, opts, goVersion, ctx);
 
   // Stacks are read without variables (cheap: 1 ms each), all candidates at once; variables are
   // loaded below for the frames that show them (a Full read of a -N -l stack loads every runtime
@@ -189,16 +166,7 @@ export async function analyzeSession(
     await listedGroups; // its error, when it has one, says more (no DWARF, another binary)
     throw e;
   }
-  let crash: CrashStack | null = null;
-  const hit = stacks.findIndex(isCrashStack);
-  if (hit >= 0) {
-    const gid = candidates[hit] as number;
-    crash = {
-      gid,
-      threadId: (state.Threads ?? []).find((t) => t.goroutineID === gid)?.id,
-      frames: stacks[hit] as Stackframe[],
-    };
-  }
+  let crash = crashStackAmong(stacks, candidates, state);
   // What died and why, and the registers, need only the crashing stack: read while Delve lists
   // the goroutines and Node groups them. Each keeps its own warnings, joined below in the order a
   // reader expects.
@@ -216,7 +184,6 @@ export async function analyzeSession(
   let reads = crash ? readsOf(crash) : undefined;
 
   const goroutines = await listedGroups;
-  const { listed } = goroutines;
   ctx.classify.gorootSrc = goroutines.gorootSrc;
   if (goroutines.total === 0)
     throw dlvBinaryMismatch(opts.binary, opts.core, firstLine(s.stderrTail()) || "empty goroutine list");
@@ -227,66 +194,13 @@ export async function analyzeSession(
   }
   reads ??= readsOf(crash);
 
-  // The culprit: the first frame of the service's own code on the crashing stack; when the crash
-  // ran only runtime code (a deadlock's checkdead), where the user goroutines were blocked.
-  const placeWarnings: string[] = [];
-  if (!crash)
-    placeWarnings.push(
-      "Delve found no goroutine in a panic or throw: the report shows where goroutines were",
-    );
-  let frames = crash?.frames ?? [];
-  let gid = crash?.gid ?? 0;
-  let culpritFrame = frames[culpritIndex(frames.map(frameLike), ctx.classify)];
-  if (!culpritFrame) {
-    const blocked = pickBlockedGoroutine(listed, goroutines.groups, ctx.classify);
-    if (blocked !== undefined) {
-      const other = await stack(s, blocked, maxFrames);
-      const f = other[culpritIndex(other.map(frameLike), ctx.classify)];
-      if (f) {
-        if (crash)
-          placeWarnings.push(
-            `the crash ran on a system stack; goroutine ${blocked} shows where the program was`,
-          );
-        frames = other;
-        gid = blocked;
-        culpritFrame = f;
-      }
-    }
-  }
-  const culpritAt = culpritFrame ? frames.indexOf(culpritFrame) : -1;
-  const culprit: Location | null = culpritFrame
-    ? { function: fnName(culpritFrame), file: culpritFrame.file, line: culpritFrame.line, frame: culpritAt }
-    : null;
-  const siteAt = culpritFrame ? siteIndex(frames.map(frameLike), ctx.classify) : -1;
-  const siteFrame = frames[siteAt];
-  const site: Report["site"] = siteFrame
-    ? {
-        function: fnName(siteFrame),
-        file: siteFrame.file,
-        line: siteFrame.line,
-        frame: siteAt,
-        class: classifyFrame(frameLike(siteFrame), ctx.classify),
-      }
-    : null;
+  const place = await placeCulprit(s, crash, goroutines, ctx, maxFrames);
+  const { frames, gid, culpritFrame, culpritAt } = place;
 
   // The frames' variables load while the crash and the registers are still being read.
-  const { crash: crashRead, registers: registersRead } = reads;
-  const framesRead = (async () => {
-    await loadFrameVariables(s, gid, frames, ctx, gid !== 0 ? culpritAt : -1);
-    const out = await Promise.all(frames.map((f) => toFrame(f, ctx)));
-    const culpritReport = culpritFrame ? out[culpritAt] : undefined;
-    if (culpritReport && gid !== 0)
-      await loadCulpritVariables(
-        s,
-        { GoroutineID: gid, Frame: culpritAt, DeferredCall: 0 },
-        culpritReport,
-        ctx,
-        culpritFrame?.function?.optimized,
-      );
-    return out;
-  })();
+  const framesRead = readReportFrames(s, place, ctx);
   framesRead.catch(() => undefined);
-  const { kind, message, value, nested, signal } = await crashRead;
+  const { kind, message, value, nested, signal } = await reads.crash;
   // The nil's candidates are read while the frames' variables still load.
   const nilKind = culpritFrame && gid !== 0 ? nilCrashKind(message, signal?.addr) : null;
   const nilRead =
@@ -304,8 +218,8 @@ export async function analyzeSession(
   const reportFrames = await framesRead;
   const culpritReport = culpritFrame ? reportFrames[culpritAt] : undefined;
   const nil = culpritReport ? await nilRead : null;
-  const registers = await registersRead;
-  warnings.push(...crashWarnings, ...placeWarnings);
+  const registers = await reads.registers;
+  warnings.push(...crashWarnings, ...place.warnings);
   if (culpritReport && [...culpritReport.args, ...culpritReport.locals].some((v) => v.unreadable))
     warnings.push(
       culpritFrame?.function?.optimized
@@ -331,8 +245,8 @@ export async function analyzeSession(
     nested,
     signal,
     ...(nil ? { nil } : {}),
-    culprit,
-    site,
+    culprit: place.culprit,
+    site: place.site,
     goroutine,
     goroutines: { total: goroutines.total, groups: goroutines.groups },
     registers,
@@ -341,6 +255,136 @@ export async function analyzeSession(
     warnings,
     delveVersion,
   };
+}
+
+/**
+ * The first reads, sent together: Delve's state, the goroutine listing, and then the stacks of the
+ * goroutines that may have died (read while Delve still lists).
+ */
+async function startReads(
+  s: DelveSession,
+  opts: AnalyzeCoreOptions,
+  goVersion: string | null,
+  ctx: FrameContext,
+) {
+  const stateRead = s.call("State", { NonBlocking: true });
+  const listing = listGoroutineGroups(s, {
+    goVersion,
+    classify: ctx.classify,
+    maxGroups: opts.maxGroups ?? 50,
+  });
+  listing.catch(() => undefined);
+  const { State: state } = await stateRead;
+  // The thread that raised SIGABRT (State's choice) is not always the goroutine that died: with
+  // GOTRACEBACK=crash the runtime signals every M, and a deadlock dies on a system stack.
+  const candidates = [state.currentGoroutine?.id, ...(state.Threads ?? []).map((t) => t.goroutineID)].filter(
+    (id, i, all): id is number => typeof id === "number" && id > 0 && all.indexOf(id) === i,
+  );
+  const stacksRead = Promise.all(candidates.map((gid) => stack(s, gid, opts.maxFrames ?? 64)));
+  stacksRead.catch(() => undefined);
+  const listedGroups = listing.catch((e: unknown) => {
+    // "could not find goroutine array": no Go runtime symbols where the core has them.
+    // Delve warns "no debug info found" on stderr when the binary has no DWARF.
+    if (/no debug info/i.test(s.stderrTail())) throw dlvNoDebugInfo(opts.binary);
+    if (isHotdumpError(e) && e.code === "E_DLV_RPC")
+      throw dlvBinaryMismatch(opts.binary, opts.core, e.shortMessage);
+    throw e;
+  });
+  listedGroups.catch(() => undefined);
+  return { state, candidates, stacksRead, listedGroups };
+}
+
+/** The first candidate whose stack is in a panic or a throw. */
+function crashStackAmong(
+  stacks: Stackframe[][],
+  candidates: number[],
+  state: DebuggerState,
+): CrashStack | null {
+  const hit = stacks.findIndex(isCrashStack);
+  if (hit < 0) return null;
+  const gid = candidates[hit] as number;
+  return {
+    gid,
+    threadId: (state.Threads ?? []).find((t) => t.goroutineID === gid)?.id,
+    frames: stacks[hit] as Stackframe[],
+  };
+}
+
+interface CulpritPlace {
+  /** The stack the report shows and its goroutine (0: a system stack). */
+  frames: Stackframe[];
+  gid: number;
+  culpritFrame: Stackframe | undefined;
+  culpritAt: number;
+  culprit: Location | null;
+  site: Report["site"];
+  warnings: string[];
+}
+
+/**
+ * The culprit: the first frame of the service's own code on the crashing stack; when the crash ran
+ * only runtime code (a deadlock's checkdead), where the user goroutines were blocked.
+ */
+async function placeCulprit(
+  s: DelveSession,
+  crash: CrashStack | null,
+  goroutines: Awaited<ReturnType<typeof listGoroutineGroups>>,
+  ctx: FrameContext,
+  maxFrames: number,
+): Promise<CulpritPlace> {
+  const warnings: string[] = [];
+  if (!crash)
+    warnings.push("Delve found no goroutine in a panic or throw: the report shows where goroutines were");
+  let frames = crash?.frames ?? [];
+  let gid = crash?.gid ?? 0;
+  let culpritFrame = frames[culpritIndex(frames.map(frameLike), ctx.classify)];
+  if (!culpritFrame) {
+    const blocked = pickBlockedGoroutine(goroutines.listed, goroutines.groups, ctx.classify);
+    if (blocked !== undefined) {
+      const other = await stack(s, blocked, maxFrames);
+      const f = other[culpritIndex(other.map(frameLike), ctx.classify)];
+      if (f) {
+        if (crash)
+          warnings.push(`the crash ran on a system stack; goroutine ${blocked} shows where the program was`);
+        frames = other;
+        gid = blocked;
+        culpritFrame = f;
+      }
+    }
+  }
+  const culpritAt = culpritFrame ? frames.indexOf(culpritFrame) : -1;
+  const culprit: Location | null = culpritFrame
+    ? { function: fnName(culpritFrame), file: culpritFrame.file, line: culpritFrame.line, frame: culpritAt }
+    : null;
+  const siteAt = culpritFrame ? siteIndex(frames.map(frameLike), ctx.classify) : -1;
+  const siteFrame = frames[siteAt];
+  const site: Report["site"] = siteFrame
+    ? {
+        function: fnName(siteFrame),
+        file: siteFrame.file,
+        line: siteFrame.line,
+        frame: siteAt,
+        class: classifyFrame(frameLike(siteFrame), ctx.classify),
+      }
+    : null;
+  return { frames, gid, culpritFrame, culpritAt, culprit, site, warnings };
+}
+
+/** The shown frames with their variables, the culprit's read in full. */
+async function readReportFrames(s: DelveSession, place: CulpritPlace, ctx: FrameContext) {
+  const { frames, gid, culpritFrame, culpritAt } = place;
+  await loadFrameVariables(s, gid, frames, ctx, gid !== 0 ? culpritAt : -1);
+  const out = await Promise.all(frames.map((f) => toFrame(f, ctx)));
+  const culpritReport = culpritFrame ? out[culpritAt] : undefined;
+  if (culpritReport && gid !== 0)
+    await loadCulpritVariables(
+      s,
+      { GoroutineID: gid, Frame: culpritAt, DeferredCall: 0 },
+      culpritReport,
+      ctx,
+      culpritFrame?.function?.optimized,
+    );
+  return out;
 }
 
 interface CrashReading {
