@@ -5,8 +5,8 @@
  * it used and why the others were not.
  */
 
-import type { CoreInfo } from "../contracts/crashMeta.js";
-import { emptyReport, type Race, type Report } from "../contracts/reportModel.js";
+import type { CoreInfo } from "../contracts/index.js";
+import { emptyReport, type Race, type Report } from "../contracts/index.js";
 import type { BinaryIdentity } from "../elf/index.js";
 import { redactorFor } from "../util/redactor.js";
 import { analyzeCoreWithDelve, type DelveSession } from "./delve/index.js";

@@ -6,7 +6,7 @@
  * (util/redactor.ts) runs over every string of the report (message, values, argv, warnings, ...).
  * Every format renders the same Report, so all of them agree.
  */
-import type { Frame, Report, Variable } from "../contracts/reportModel.js";
+import type { Frame, Report, Variable } from "../contracts/index.js";
 import { REDACTED, type Redactor } from "../util/redactor.js";
 import { isSecretName, isSecretType } from "../util/secretNames.js";
 

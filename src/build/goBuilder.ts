@@ -6,7 +6,7 @@
 import { readFileSync } from "node:fs";
 import { link, mkdir, open, rm, stat } from "node:fs/promises";
 import { basename, dirname, join, relative, resolve } from "node:path";
-import type { ResolvedBuildConfig } from "../config/configTypes.js";
+import type { ResolvedBuildConfig } from "../config/index.js";
 import { type BinaryIdentity, ELF_MAGIC, readBinaryIdentity } from "../elf/index.js";
 import { HotdumpError } from "../errors.js";
 import { adoptBinary, ensureStore, type StoreLayout, sha256File } from "../store/index.js";

@@ -1,5 +1,6 @@
 /** The capture stage: where the kernel put a crashed child's core, or why there is none. */
 export { findApportOutputs, mangleExe } from "./apport.js";
+export { type Captured, type CrashFacts, captureCrash, claimCore } from "./capture.js";
 export {
   applyCoreFix,
   type CoreFixResult,
@@ -23,7 +24,6 @@ export {
 } from "./coreLimit.js";
 export {
   type CoreLocation,
-  type CrashFacts,
   commFromExecPath,
   expectedCorePath,
   timesFit,
@@ -62,6 +62,7 @@ export {
   REGISTRY_DIR,
   uninstallCoreHandler,
 } from "./handler.js";
+export { prepareCapture } from "./launchCapture.js";
 export { type CoreSearch, type LocateInput, locateCore } from "./locateCore.js";
 export {
   type CaptureModeRequest,
@@ -75,3 +76,5 @@ export {
   snapshotAfterExec,
   snapshotProcess,
 } from "./processFacts.js";
+export { createRecoveredRecorder, type RecoveredRecorder } from "./recoveredRecorder.js";
+export { dumpThroughTracer, TRACER_MAIN_PATH, tracerControlOf } from "./tracer.js";

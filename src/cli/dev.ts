@@ -10,14 +10,14 @@ import { loadConfig } from "../config/index.js";
 import { HotdumpError } from "../errors.js";
 import { startFleetOutbox } from "../fleet/index.js";
 import { createDevSession } from "../supervise/devSession.js";
-import { startMetrics } from "../supervise/metrics.js";
 import {
   announceListening,
+  createSupervisor,
   handOffIfListening,
   openSupervisorStore,
+  startMetrics,
   supervisorFlagOptions,
-} from "../supervise/start.js";
-import { createSupervisor } from "../supervise/supervisor.js";
+} from "../supervise/index.js";
 import type { UiServer } from "../ui/index.js";
 import { signalNumber } from "../util/child.js";
 import { redactingLogger, redactOptions, redactorFor } from "../util/redactor.js";

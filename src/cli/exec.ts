@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { parseCaptureMode } from "../capture/mode.js";
+import { parseCaptureMode } from "../capture/index.js";
 import { usageError } from "../errors.js";
 import { finishFleetOutbox, loadFleetFile, startFleetOutbox } from "../fleet/index.js";
 import { runOnce } from "../supervise/runOnce.js";

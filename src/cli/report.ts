@@ -1,8 +1,8 @@
 import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import type { Command } from "commander";
-import type { Report } from "../contracts/reportModel.js";
+import type { Report } from "../contracts/index.js";
 import { HotdumpError, usageError } from "../errors.js";
-import type { TextOptions } from "../report/text.js";
+import type { TextOptions } from "../report/index.js";
 import { isCrashId, readStore, storeLayout } from "../store/layout.js";
 import { useColour } from "../util/log.js";
 import { type CommonOptions, storeDirFrom, storeOption, withStoreFlag } from "./common.js";

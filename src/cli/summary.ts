@@ -1,8 +1,8 @@
 /** The short crash summary printed in the log by exec, dev and run. */
 import { dirname, relative } from "node:path";
 import { DLV_INSTALL_REMEDY } from "../analyze/delve/index.js";
-import type { Captured } from "../capture/capture.js";
-import { headline } from "../contracts/reportModel.js";
+import type { Captured } from "../capture/index.js";
+import { headline } from "../contracts/index.js";
 import { formatBytes, storeFlagFor } from "./common.js";
 
 export function crashSummaryLines(c: Captured, opts: { cwd: string; generation?: number | null }): string[] {

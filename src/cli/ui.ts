@@ -1,9 +1,7 @@
 import { type Command, Option } from "commander";
 import { usageError } from "../errors.js";
 import { connectFleet, createFleetView, fleetNotConfigured, loadFleetSettings } from "../fleet/index.js";
-import { resolveUiToken, TOKEN_ENV } from "../ui/auth.js";
-import { uiTokenInArgv } from "../ui/errors.js";
-import { createUiServer, DEFAULT_PORT } from "../ui/index.js";
+import { createUiServer, DEFAULT_PORT, resolveUiToken, TOKEN_ENV, uiTokenInArgv } from "../ui/index.js";
 import { type CommonOptions, loggerFor, storeDirFrom, storeOption } from "./common.js";
 
 interface UiOptions extends CommonOptions {

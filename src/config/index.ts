@@ -3,6 +3,15 @@ export type * from "./configTypes.js";
 export { parseDuration, parseSize } from "./duration.js";
 export { ConfigError, type ConfigIssue } from "./errors.js";
 export { AIR_CONFIG_FILE, CONFIG_FILE, type LoadConfigOptions, loadConfig, parseToml } from "./load.js";
+export {
+  type ProbeMode,
+  type ProbeSpec,
+  type ProbeTiming,
+  parseProbeSpec,
+  probeSpecError,
+  probeTimingDefaults,
+} from "./probeSpec.js";
 export { DEFAULTS } from "./resolve.js";
+export { type ResolvedSupervise, resolveSuperviseFlags, type SuperviseFlags } from "./supervise.js";
 export { renderInitConfig } from "./template.js";
 export { checkListen, checkProbe, normalizeSignal, type RawConfig } from "./tomlSchema.js";

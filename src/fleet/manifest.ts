@@ -11,7 +11,7 @@
  * A bundle exists in the fleet once its manifest does; everything it names was written before it.
  * Per-host credentials can be limited to writing hosts/<host>/*, blobs/* and binaries/*.
  */
-import type { CrashMeta } from "../contracts/crashMeta.js";
+import type { CrashMeta } from "../contracts/index.js";
 
 export const MANIFEST_SCHEMA = "hotdump-fleet-manifest/1";
 

@@ -5,7 +5,7 @@
  */
 
 import { createDelveSession, type DelveSession, type dlv, formatVariable } from "../analyze/delve/index.js";
-import { culpritScope, type Report } from "../contracts/reportModel.js";
+import { culpritScope, type Report } from "../contracts/index.js";
 import { openCore } from "../elf/index.js";
 import { type Bundle, readBundleReport } from "../store/index.js";
 import { evalFailed, memUnreadable } from "./errors.js";

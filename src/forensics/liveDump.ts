@@ -15,12 +15,10 @@ import { readFileSync, readlinkSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { createDelveSession, type DelveSession } from "../analyze/delve/index.js";
-import { type Captured, captureCrash } from "../capture/capture.js";
-import { dumpThroughTracer, tracerControlOf } from "../capture/tracer.js";
+import { type Captured, captureCrash, dumpThroughTracer, tracerControlOf } from "../capture/index.js";
 import { readBinaryIdentity } from "../elf/index.js";
 import { isHotdumpError } from "../errors.js";
-import { archiveBinary, ensureStore, saveMeta } from "../store/index.js";
-import { resolveRunningTarget } from "../store/runningRecords.js";
+import { archiveBinary, ensureStore, resolveRunningTarget, saveMeta } from "../store/index.js";
 import { snapshotFailed, snapshotNotGo, snapshotTargetUnknown } from "./errors.js";
 
 export interface DumpLiveOptions {

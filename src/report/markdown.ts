@@ -3,7 +3,7 @@
  * spans or fenced blocks whose fence is longer than any backtick run inside, so no message can
  * break out into markup (GitHub renders raw HTML in Markdown outside code).
  */
-import type { Report } from "../contracts/reportModel.js";
+import type { Report } from "../contracts/index.js";
 import {
   clip,
   culpritFrame,

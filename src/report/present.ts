@@ -14,8 +14,8 @@ import type {
   Report,
   SourceUse,
   Variable,
-} from "../contracts/reportModel.js";
-import { headline as messageLine } from "../contracts/reportModel.js";
+} from "../contracts/index.js";
+import { headline as messageLine } from "../contracts/index.js";
 
 export const TOP_GROUPS = 10;
 export const MAX_VALUE_CHARS = 160;

@@ -1,5 +1,5 @@
 /** The terminal rendering: what a person reads right after a crash. */
-import type { Frame, Report } from "../contracts/reportModel.js";
+import type { Frame, Report } from "../contracts/index.js";
 import {
   clip,
   culpritFrame,

@@ -4,8 +4,8 @@
  * apart (a field added to one and not the other).
  */
 import { z } from "zod";
-import type { CrashMeta } from "../contracts/crashMeta.js";
-import { reportSchema } from "../report/reportSchema.js";
+import type { CrashMeta } from "../contracts/index.js";
+import { reportSchema } from "../report/index.js";
 
 const coreInfo = z.object({
   found: z.boolean(),

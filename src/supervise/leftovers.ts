@@ -6,7 +6,7 @@
  */
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import type { StoreLayout } from "../store/index.js";
-import { type RunningRecord, readRunning, writeRunning } from "../store/runningRecords.js";
+import { type RunningRecord, readRunning, writeRunning } from "../store/index.js";
 
 type Entry = RunningRecord;
 

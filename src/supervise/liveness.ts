@@ -6,7 +6,7 @@
  * kubelet's own; kubernetes/pkg/apis/core/v1/defaults.go). Timers come from the ProcessHost, so the
  * supervisor's unit tests drive it with their clock.
  */
-import type { ProbeSpec, ProbeTiming } from "../config/probeSpec.js";
+import type { ProbeSpec, ProbeTiming } from "../config/index.js";
 import type { ProcessHost, TimerHandle } from "./host.js";
 import type { NotifySocket } from "./notify.js";
 import { probeOnce, type WaitReadyOptions } from "./probe.js";

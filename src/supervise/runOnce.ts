@@ -3,16 +3,19 @@
  * end into an outcome (and, for a crash, a bundle and a report).
  */
 import type { Writable } from "node:stream";
-import type { AnalyzeOptions } from "../analyze/analyzeCrash.js";
+import type { AnalyzeOptions } from "../analyze/index.js";
 import { signatureOf } from "../analyze/signature.js";
-import type { RecoveredPanic } from "../analyze/traceback/recoveredPanics.js";
-import { type Captured, captureCrash } from "../capture/capture.js";
-import { fileOrphanedCores } from "../capture/handler.js";
-import { prepareCapture } from "../capture/launchCapture.js";
-import type { CaptureModeRequest, ResolvedCapture } from "../capture/mode.js";
-import { snapshotAfterExec } from "../capture/processFacts.js";
-import { createRecoveredRecorder } from "../capture/recoveredRecorder.js";
-import type { Report } from "../contracts/reportModel.js";
+import type { RecoveredPanic } from "../analyze/traceback/index.js";
+import type { CaptureModeRequest, ResolvedCapture } from "../capture/index.js";
+import {
+  type Captured,
+  captureCrash,
+  createRecoveredRecorder,
+  fileOrphanedCores,
+  prepareCapture,
+  snapshotAfterExec,
+} from "../capture/index.js";
+import type { Report } from "../contracts/index.js";
 import { type BinaryIdentity, readBinaryIdentity } from "../elf/index.js";
 import { HotdumpError } from "../errors.js";
 import { archiveBinary, ensureStore, type StoreLayout } from "../store/index.js";

@@ -6,8 +6,8 @@
  */
 import { existsSync, watch } from "node:fs";
 import { basename, dirname, resolve } from "node:path";
-import type { Captured } from "../capture/capture.js";
-import type { ResolvedSupervise } from "../config/supervise.js";
+import type { Captured } from "../capture/index.js";
+import type { ResolvedSupervise } from "../config/index.js";
 import { HotdumpError } from "../errors.js";
 import { archiveBinary, type EventInput, type JournalEvent, sha256File } from "../store/index.js";
 import type { Logger } from "../util/log.js";

@@ -7,11 +7,17 @@
 
 import { join } from "node:path";
 import { signatureOf } from "../analyze/signature.js";
-import { type Captured, type CrashFacts, captureCrash, claimCore } from "../capture/capture.js";
-import { fileOrphanedCores } from "../capture/handler.js";
-import { type CaptureModeRequest, resolveCaptureMode } from "../capture/mode.js";
-import { createRecoveredRecorder } from "../capture/recoveredRecorder.js";
-import type { Report } from "../contracts/reportModel.js";
+import {
+  type Captured,
+  type CaptureModeRequest,
+  type CrashFacts,
+  captureCrash,
+  claimCore,
+  createRecoveredRecorder,
+  fileOrphanedCores,
+  resolveCaptureMode,
+} from "../capture/index.js";
+import type { Report } from "../contracts/index.js";
 import {
   defaultBudget,
   type EventInput,

@@ -5,9 +5,9 @@
  */
 import { existsSync } from "node:fs";
 import { listSignatureGroups, type SignatureGroup } from "../analyze/signatureGroups.js";
-import type { Report } from "../contracts/reportModel.js";
+import type { Report } from "../contracts/index.js";
 import { HotdumpError } from "../errors.js";
-import { siteClassText } from "../report/present.js";
+import { siteClassText } from "../report/index.js";
 import {
   type Bundle,
   bundleFile,

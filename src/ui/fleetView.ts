@@ -6,9 +6,8 @@
  * Cores are never proxied: with a token, the core route redirects to a presigned URL that expires
  * after CORE_URL_SECONDS; without one, cores are refused as on the local dashboard.
  */
-import type { CrashMeta } from "../contracts/crashMeta.js";
-import type { Report } from "../contracts/reportModel.js";
-import { siteClassText } from "../report/present.js";
+import type { CrashMeta, Report } from "../contracts/index.js";
+import { siteClassText } from "../report/index.js";
 import type { CrashListing } from "../store/queries.js";
 import type { CrashDetail, Overview } from "./data.js";
 

@@ -17,7 +17,7 @@ import type {
   Report,
   SourceContext,
   Variable,
-} from "../../contracts/reportModel.js";
+} from "../../contracts/index.js";
 import { isHotdumpError } from "../../errors.js";
 import { isSecretName, isSecretType } from "../../util/secretNames.js";
 import { type ClassifyContext, classifyFrame, culpritIndex, type FrameLike, siteIndex } from "../frames.js";

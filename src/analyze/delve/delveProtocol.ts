@@ -117,19 +117,6 @@ export interface Thread {
   CallReturn: boolean;
 }
 
-/** proc.G status values (runtime2.go: _Gidle.._Gcopystack). */
-export const GoroutineStatus = {
-  Idle: 0,
-  Runnable: 1,
-  Running: 2,
-  Syscall: 3,
-  Waiting: 4,
-  MoribundUnused: 5,
-  Dead: 6,
-  Enqueue: 7,
-  Copystack: 8,
-} as const;
-
 export interface Goroutine {
   id: number;
   currentLoc: Location;

@@ -32,6 +32,6 @@ export {
   dlvTimeout,
 } from "./errors.js";
 export { type FormatOptions, formatVariable, REDACTED } from "./formatVariable.js";
-export { goroutineState } from "./goroutines.js";
+export { goroutineState, listGoroutineGroups, targetGoVersion } from "./goroutines.js";
 export { DELVE_INSTALL_COMMAND, DELVE_VERSION, installDelve } from "./install.js";
 export { type CallOptions, createRpcConnection, type RpcConnection } from "./rpc.js";

@@ -4,7 +4,7 @@
  * stdout; errors of single commands (gdb keeps going in batch mode) just leave a section empty.
  */
 import { existsSync } from "node:fs";
-import type { Frame, FrameClass, GoroutineGroup, Location, Register } from "../../contracts/reportModel.js";
+import type { Frame, FrameClass, GoroutineGroup, Location, Register } from "../../contracts/index.js";
 import { runCapture, withParentDeathSignal } from "../../util/child.js";
 import { type ClassifyContext, culpritIndex, detectGorootSrc, siteIndex } from "../frames.js";
 import { groupGoroutines } from "../goroutineGroups.js";
