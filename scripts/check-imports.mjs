@@ -124,6 +124,8 @@ const ENTRIES = new Map([
   ["store/layout.ts", "every command resolves --store (cli/common.ts); the barrel loads SQLite"],
   ["store/trust.ts", "every command checks the store's owner (cli/common.ts); the barrel loads SQLite"],
   ["store/queries.ts", "crashes, history and the dashboard list the journal, no bundle writing"],
+  ["report/json.ts", "the store writes report.json without the text, Markdown and HTML renderers"],
+  ["report/reportSchema.ts", "the store checks report.json without the renderers"],
   ["analyze/signature.ts", "a crash's signature, for the fleet and the supervisor, without the analysers"],
   ["analyze/signatureGroups.ts", "crashes and the dashboard group stored crashes, without the analysers"],
   ["analyze/delve/client.ts", "analyze starts `dlv core` before it loads the analysis, to overlap the two"],

@@ -23,7 +23,8 @@ import {
   type Report,
 } from "../contracts/index.js";
 import { HotdumpError } from "../errors.js";
-import { renderJson, reportSchema } from "../report/index.js";
+import { renderJson } from "../report/json.js";
+import { reportSchema } from "../report/reportSchema.js";
 import { type Journal, openJournal } from "./journal.js";
 import { crashDir, DIR_MODE, FILE_MODE, isCrashId, newCrashId, type StoreLayout } from "./layout.js";
 import { crashMetaSchema } from "./metaSchema.js";

@@ -5,7 +5,7 @@
  */
 import { z } from "zod";
 import type { CrashMeta } from "../contracts/index.js";
-import { reportSchema } from "../report/index.js";
+import { reportSchema } from "../report/reportSchema.js";
 
 const coreInfo = z.object({
   found: z.boolean(),
