@@ -153,7 +153,7 @@ export async function analyzeCrash(o: AnalyzeOptions): Promise<Report> {
  * The traceback is what Go printed (authoritative for kind and message); the core adds what the
  * text cannot hold: the decoded value, locals, registers, and every goroutine.
  */
-export function mergeReports(tb: Report, core: Report): Report {
+function mergeReports(tb: Report, core: Report): Report {
   const out: Report = { ...tb };
   if (!tb.sources.traceback.used || tb.kind === "unknown") {
     out.kind = core.kind;

@@ -46,7 +46,7 @@ export interface GoBuilder {
   ): Promise<BuildResult>;
 }
 
-export const goNotFound = (go: string, cause: unknown) =>
+const goNotFound = (go: string, cause: unknown) =>
   new HotdumpError(
     "build",
     "E_GO_NOT_FOUND",
@@ -263,7 +263,7 @@ async function mainPackageHint(go: string, cwd: string, current: string): Promis
  * suffix (`example.com/tool/v2` → `tool`), as cmd/go's DefaultExecName does. Without a readable
  * go.mod, the package's directory name.
  */
-export function goProgramName(root: string, pkg: string): string {
+function goProgramName(root: string, pkg: string): string {
   const dir = resolve(root, pkg);
   let path = basename(dir);
   try {

@@ -9,6 +9,5 @@ export {
   createGoBuilder,
   type GoBuilder,
   type GoBuilderOptions,
-  goNotFound,
 } from "./goBuilder.js";
 export { type BuildQueue, type BuildQueueOptions, createBuildQueue } from "./queue.js";

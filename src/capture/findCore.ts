@@ -45,7 +45,7 @@ export const CORE_SIGNALS: ReadonlySet<NodeJS.Signals> = new Set<NodeJS.Signals>
 /** The smallest core the ELF dumper writes: binfmt_elf's min_coredump is one page. */
 const MIN_COREDUMP = 4096n;
 
-export type NoCoreCode =
+type NoCoreCode =
   | "no-signal"
   | "sigkill"
   | "signal-no-core"
@@ -97,7 +97,7 @@ export interface NoCore {
 
 export type FindCoreResult = CoreFound | NoCore;
 
-export interface ChildExit {
+interface ChildExit {
   exitCode: number | null;
   signal: NodeJS.Signals | null;
 }

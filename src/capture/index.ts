@@ -1,12 +1,11 @@
 /** The capture stage: where the kernel put a crashed child's core, or why there is none. */
-export { findApportOutputs, mangleExe } from "./apport.js";
+export { findApportOutputs } from "./apport.js";
 export { type Captured, type CrashFacts, captureCrash, claimCore } from "./capture.js";
 export {
   applyCoreFix,
   type CoreFixResult,
   type DoctorCheck,
   doctorCoreChecks,
-  HOTDUMP_CORE_PATTERN,
   needsCoreFix,
 } from "./coreChecks.js";
 export {
@@ -36,21 +35,18 @@ export {
   type ParsedCorePattern,
   type PipeHandler,
   parseCorePattern,
-  SPECIFIERS,
   type Specifier,
   type Token,
   tokenize,
 } from "./corePattern.js";
 export { type CoreSettings, readCoreSettings } from "./coreSettings.js";
 export {
-  type ChildExit,
   CORE_SIGNALS,
   type CoreFound,
   type FindCoreOptions,
   type FindCoreResult,
   findCore,
   type NoCore,
-  type NoCoreCode,
 } from "./findCore.js";
 export {
   fileOrphanedCores,

@@ -47,7 +47,7 @@ export async function emitReport(report: Report, format: Format, out?: string): 
 }
 
 /** The bundle module (it validates with zod and journals in SQLite) loads only when a stored report is read. */
-export async function readStoredReport(storeDir: string, id: string): Promise<Report> {
+async function readStoredReport(storeDir: string, id: string): Promise<Report> {
   const { openBundle, readBundleReport } = await import("../store/bundle.js");
   return readBundleReport(openBundle(readStore(storeDir), id));
 }

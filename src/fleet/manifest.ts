@@ -52,7 +52,7 @@ export interface Manifest {
 
 export const blobKey = (sha256: string) => `blobs/sha256/${sha256}`;
 export const binaryKey = (sha256: string) => `binaries/${sha256}`;
-export const bundlePrefix = (host: string, id: string) => `hosts/${host}/crashes/${id}/`;
+const bundlePrefix = (host: string, id: string) => `hosts/${host}/crashes/${id}/`;
 export const manifestKey = (host: string, id: string) => `${bundlePrefix(host, id)}manifest.json`;
 export const reportKey = (host: string, id: string) => `${bundlePrefix(host, id)}report.json`;
 export const MANIFEST_RE =

@@ -12,7 +12,7 @@ import { evalFailed, memUnreadable } from "./errors.js";
 import { createRegionIndex, describeRegion, type Region } from "./regions.js";
 import { openStoredCapture } from "./stored.js";
 
-export const EVAL_LOAD_CONFIG: dlv.LoadConfig = {
+const EVAL_LOAD_CONFIG: dlv.LoadConfig = {
   FollowPointers: true,
   MaxVariableRecurse: 2,
   MaxStringLen: 256,

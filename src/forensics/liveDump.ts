@@ -21,7 +21,7 @@ import { isHotdumpError } from "../errors.js";
 import { archiveBinary, ensureStore, resolveRunningTarget, saveMeta } from "../store/index.js";
 import { snapshotFailed, snapshotNotGo, snapshotTargetUnknown } from "./errors.js";
 
-export interface DumpLiveOptions {
+interface DumpLiveOptions {
   pid: number;
   /** Where the core goes. */
   dest: string;
@@ -29,7 +29,7 @@ export interface DumpLiveOptions {
   timeoutMs?: number;
 }
 
-export interface DumpedLive {
+interface DumpedLive {
   core: string;
   /** Attach to detach: how long the service was stopped. */
   pauseMs: number;

@@ -25,4 +25,4 @@ export { renderJson } from "./json.js";
 export { renderMarkdown } from "./markdown.js";
 export { siteClassText } from "./present.js";
 export { reportJsonSchema, reportSchema } from "./reportSchema.js";
-export { renderText, safeText, type TextOptions } from "./text.js";
+export { renderText, type TextOptions } from "./text.js";

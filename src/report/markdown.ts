@@ -48,7 +48,7 @@ export function code(s: string, table = false): string {
 }
 
 /** Plain prose from the program or the machine: every Markdown/HTML metacharacter escaped. */
-export function escapeMd(s: string): string {
+function escapeMd(s: string): string {
   return s
     .replace(/[\r\n]+/g, " ")
     .replace(/&/g, "&amp;")

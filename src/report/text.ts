@@ -37,7 +37,7 @@ export interface TextOptions {
  * Panic messages and values come from the crashed program: an escape sequence in one must not
  * drive the reader's terminal, so C0 controls (but tab) and DEL are shown as \xNN.
  */
-export function safeText(s: string): string {
+function safeText(s: string): string {
   return s.replace(/[\x00-\x08\x0a-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
 }
 

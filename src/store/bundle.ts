@@ -32,7 +32,7 @@ import { readStoreFile } from "./storeFile.js";
 
 export * from "../contracts/index.js";
 
-export async function writeFileAtomic(path: string, data: string | Buffer): Promise<void> {
+async function writeFileAtomic(path: string, data: string | Buffer): Promise<void> {
   const tmp = `${path}.${process.pid}.tmp`;
   try {
     await writeFile(tmp, data, { mode: FILE_MODE });

@@ -92,7 +92,7 @@ export function enforceBudget(
  * old one running beside the new; `run` in another terminal), whatever its bookkeeping says. Its
  * next crash needs that exact file. The link reads "<path> (deleted)" once the file is gone.
  */
-export function runningFromStore(layout: StoreLayout): string[] {
+function runningFromStore(layout: StoreLayout): string[] {
   const prefix = `${layout.binaries}/`;
   const out = new Set<string>();
   let pids: string[];

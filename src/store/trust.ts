@@ -13,7 +13,7 @@ import { lstatSync, readFileSync, realpathSync, type Stats } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { HotdumpError } from "../errors.js";
 
-export interface TrustProblem {
+interface TrustProblem {
   /** The directory that fails the rule. */
   path: string;
   owner: number;
@@ -24,7 +24,7 @@ export interface TrustProblem {
 const myUid = () => process.getuid?.() ?? 0;
 
 /** The first directory, from `dir` upwards, that breaks the rule; null when all keep it. */
-export function storeTrustProblem(dir: string, uid = myUid()): TrustProblem | null {
+function storeTrustProblem(dir: string, uid = myUid()): TrustProblem | null {
   const chains = [resolve(dir)];
   try {
     const real = realpathSync(dir);
@@ -70,7 +70,7 @@ export function assertTrustedStore(dir: string, uid = myUid()): void {
   if (p) throw storeUntrusted(resolve(dir), p);
 }
 
-export const storeUntrusted = (store: string, p: TrustProblem) => {
+const storeUntrusted = (store: string, p: TrustProblem) => {
   const where = p.path === store ? "it" : p.path;
   const what =
     p.why === "owner"

@@ -60,7 +60,7 @@ export type FleetOverview = Overview & {
   issues: FleetViewIssue[];
 };
 
-export const fleetRef = (host: string, id: string) => `${host}~${id}`;
+const fleetRef = (host: string, id: string) => `${host}~${id}`;
 
 export function parseFleetRef(ref: string): { host: string; id: string } | null {
   const m = /^([A-Za-z0-9][A-Za-z0-9._-]{0,127})~(\d{8}-\d{6}-[0-9a-f]{4})$/.exec(ref);

@@ -5,19 +5,13 @@ export {
   createDelveSession,
   type DelveSession,
   type DelveSessionOptions,
-  type DelveTarget,
-  parseGoVersion,
   resolveDlvPath,
   versionWarnings,
 } from "./client.js";
 export {
   type AnalyzeCoreOptions,
   analyzeCoreWithDelve,
-  analyzeSession,
   type DelveAnalysis,
-  FRAME_LOAD_CONFIG,
-  panicMessage,
-  toVariable,
 } from "./delveAnalysis.js";
 export type * as dlv from "./delveProtocol.js";
 export {

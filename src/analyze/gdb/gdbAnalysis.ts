@@ -104,7 +104,7 @@ const WAIT_REASONS_PY = `exec(${JSON.stringify(
   ].join("\n"),
 )})`;
 
-export function gdbArgs(binary: string, core: string, script: string | null): string[] {
+function gdbArgs(binary: string, core: string, script: string | null): string[] {
   const ex: string[] = [];
   const section = (name: string, ...cmds: string[]) => ex.push(`echo ${SECTION_MARK}${name}\\n`, ...cmds);
   // frame-arguments all: the frame header shows every argument's value, not `...`;
