@@ -1,12 +1,16 @@
 /** Every cheat-sheet command runs against a real Go 1.26 core and must print what the sheet promises. */
-import { execFileSync } from "node:child_process";
+import { execFile } from "node:child_process";
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { resolveDlvPath } from "../src/analyze/delve/index.js";
 import { CHEATSHEET, renderCheatsheet } from "../src/forensics/debuggerCheatsheet.js";
 import { produceCore } from "./helpers/crash.js";
 import { buildGoFixture } from "./helpers/go.js";
+import { withinTest } from "./helpers/testLimit.js";
+
+const execFileAsync = promisify(execFile);
 
 let bin: string;
 let core: string;
@@ -24,31 +28,36 @@ afterAll(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-function runDlv(commands: string): string {
-  const init = join(dir, "init.dlv");
-  writeFileSync(init, `${commands}\nexit\n`);
-  return execFileSync(
-    resolveDlvPath(),
-    ["core", bin, core, "--init", init, "--allow-non-terminal-interactive=true"],
-    {
-      encoding: "utf8",
-      env: { ...process.env, TERM: "dumb" },
-      stdio: ["ignore", "pipe", "pipe"],
-      timeout: 60_000,
-    },
-  ).replace(/\x1b\[[0-9;]*m/g, "");
+/** A debugger run to its end, asynchronously: a slow one on a loaded machine must not block the worker. */
+async function run(cmd: string, args: string[], env?: NodeJS.ProcessEnv): Promise<string> {
+  const { stdout } = await execFileAsync(cmd, args, {
+    encoding: "utf8",
+    env: { ...process.env, ...env },
+    timeout: withinTest(60_000),
+  });
+  return stdout;
 }
 
-function runGdb(commands: string): string {
-  const args = ["-nx", "-batch", ...commands.split("\n").flatMap((c) => ["-ex", c]), bin, core];
-  return execFileSync("gdb", args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 60_000 });
+async function runDlv(commands: string): Promise<string> {
+  const init = join(dir, "init.dlv");
+  writeFileSync(init, `${commands}\nexit\n`);
+  const out = await run(
+    resolveDlvPath(),
+    ["core", bin, core, "--init", init, "--allow-non-terminal-interactive=true"],
+    { TERM: "dumb" },
+  );
+  return out.replace(/\x1b\[[0-9;]*m/g, "");
+}
+
+function runGdb(commands: string): Promise<string> {
+  return run("gdb", ["-nx", "-batch", ...commands.split("\n").flatMap((c) => ["-ex", c]), bin, core]);
 }
 
 describe("cheat sheet", () => {
   for (const e of CHEATSHEET) {
-    it(`${e.tool}: ${e.example.replace(/\n/g, "; ")}`, () => {
+    it(`${e.tool}: ${e.example.replace(/\n/g, "; ")}`, async () => {
       const cmd = e.example.replace("{STACKHOLDER}", stackHolder);
-      const out = e.tool === "dlv" ? runDlv(cmd) : runGdb(cmd);
+      const out = e.tool === "dlv" ? await runDlv(cmd) : await runGdb(cmd);
       expect(out).toMatch(new RegExp(e.expect, "m"));
     });
   }

@@ -3,14 +3,13 @@
  * traceback, "serving again" after the restart, a truthful history), the bound address said once
  * with --listen 127.0.0.1:0, and `crashes` on a path that is no store.
  */
-import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { freePort } from "../src/supervise/probe.js";
 import { createUiServer } from "../src/ui/index.js";
 import { launchChromium } from "./helpers/browser.js";
-import { HOTDUMP, runCli } from "./helpers/cli.js";
+import { runCli } from "./helpers/cli.js";
 import { buildDepcrash, buildGoFixture } from "./helpers/go.js";
 import { httpGet } from "./helpers/http.js";
 import { useScratch } from "./helpers/scratch.js";
@@ -171,27 +170,13 @@ describe("the dashboard names a crash site in a dependency as the text report do
 });
 
 describe("hotdump exec of a program that dies within a millisecond", () => {
-  const crashSh = (prefix: string) => {
+  const crashSh = async (prefix: string) => {
     const cwd = scratch.dir();
     // `sh -c 'ulimit -c N; exec node hotdump ...'` gives hotdump (and so the program) hard limit N KiB.
-    const r = spawnSync(
-      "/bin/sh",
-      [
-        "-c",
-        `${prefix}exec "$0" "$@"`,
-        process.execPath,
-        HOTDUMP,
-        "exec",
-        "--json",
-        "--store",
-        "store",
-        "--",
-        "/bin/sh",
-        "-c",
-        "kill -SEGV $$",
-      ],
-      { cwd, encoding: "utf8", timeout: 60_000, env: { ...process.env, NO_COLOR: "1" } },
-    );
+    const r = await runCli(["exec", "--json", "--store", "store", "--", "/bin/sh", "-c", "kill -SEGV $$"], {
+      cwd,
+      under: ["/bin/sh", "-c", `${prefix}exec "$0" "$@"`],
+    });
     return JSON.parse(r.stdout) as {
       outcome: string;
       core: { found: boolean; truncated: boolean; bytes: number };
@@ -199,11 +184,11 @@ describe("hotdump exec of a program that dies within a millisecond", () => {
   };
 
   it("does not call its complete core truncated (the wrapper's RLIMIT_CORE of 0 is not the program's)", async () => {
-    const full = crashSh("");
+    const full = await crashSh("");
     expect(full.outcome).toBe("crash");
     expect(full.core).toMatchObject({ found: true, truncated: false });
     // A core really cut by the limit is still said to be.
-    const cut = crashSh("ulimit -c 64; ");
+    const cut = await crashSh("ulimit -c 64; ");
     expect(cut.core).toMatchObject({ found: true, truncated: true });
     expect(cut.core.bytes).toBeLessThan(full.core.bytes);
   }, 120_000);

@@ -55,7 +55,7 @@ describe("run restarts before it analyses", () => {
     // The core was claimed by pid before the restart, and removed once stored.
     expect(execFileSync("ls", [cwd], { encoding: "utf8" })).not.toMatch(/^core/m);
     expect(await sup.stop("SIGTERM")).toBe(0);
-  }, 140_000);
+  }, 200_000);
 });
 
 describe("the capture queue's deadline", () => {

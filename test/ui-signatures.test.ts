@@ -4,7 +4,6 @@
  * linked to its page, in a real Chromium. The store is made by real runs: the same crash twice
  * through `hotdump exec`, and a recovered panic of a real net/http service.
  */
-import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -13,21 +12,18 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureStore, openJournal } from "../src/store/index.js";
 import { createUiServer, type UiServer } from "../src/ui/index.js";
 import { launchChromium } from "./helpers/browser.js";
+import { runCli } from "./helpers/cli.js";
 import { buildGoFixture } from "./helpers/go.js";
 
 const ROOT = resolve(import.meta.dirname, "..");
 
 /** `hotdump exec` a fixture for real; returns the ids of the bundles it made. */
-function exec(store: string, fixture: string, args: string[] = []): string[] {
+async function exec(store: string, fixture: string, args: string[] = []): Promise<string[]> {
   const before = new Set(existsSync(join(store, "crashes")) ? readdirSync(join(store, "crashes")) : []);
-  const r = spawnSync(
-    "node",
-    [join(ROOT, "bin/hotdump"), "exec", "--store", store, "--", buildGoFixture(fixture), ...args],
-    { cwd: ROOT, encoding: "utf8", timeout: 60_000 },
-  );
+  const r = await runCli(["exec", "--store", store, "--", buildGoFixture(fixture), ...args], { cwd: ROOT });
   const ids = readdirSync(join(store, "crashes")).filter((n) => !before.has(n));
   if (ids.length === 0)
-    throw new Error(`hotdump exec made no bundle (status ${r.status}): ${r.stderr.slice(-2000)}`);
+    throw new Error(`hotdump exec made no bundle (status ${r.code}): ${r.stderr.slice(-2000)}`);
   return ids;
 }
 
@@ -40,9 +36,9 @@ describe("the dashboard's signatures and recovered panics (Chromium)", () => {
   beforeAll(async () => {
     store = mkdtempSync(join(tmpdir(), "hotdump-ui-sig-"));
     const layout = ensureStore(store);
-    const [a] = exec(store, "uipanic");
-    const [b] = exec(store, "uipanic");
-    [recoveredId] = exec(store, "tbhttp", ["once"]) as [string];
+    const [a] = await exec(store, "uipanic");
+    const [b] = await exec(store, "uipanic");
+    [recoveredId] = (await exec(store, "tbhttp", ["once"])) as [string];
     // The recovered panic happened in generation 1 of a supervisor (as run and dev journal it).
     const j = openJournal(layout);
     const g = j.newGeneration({

@@ -3,8 +3,8 @@
  * programs for real), journal events for a few generations, the server, and Debian's Chromium
  * driven by playwright-core. UI_SCREENSHOTS=1 also writes docs/screenshots/*.png.
  */
-import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -14,38 +14,20 @@ import type { Report } from "../src/contracts/reportModel.js";
 import { ensureStore, openJournal, type StoreLayout } from "../src/store/index.js";
 import { createUiServer, type UiServer } from "../src/ui/index.js";
 import { launchChromium } from "./helpers/browser.js";
+import { runCli } from "./helpers/cli.js";
 import { buildGoFixture } from "./helpers/go.js";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const SHOTS = process.env.UI_SCREENSHOTS === "1";
 
-/** Compile the CLI when dist is missing or older than any source file (bin/hotdump runs dist). */
-function ensureDist(): void {
-  const main = join(ROOT, "dist/cli/main.js");
-  const newest = (dir: string): number =>
-    Math.max(
-      0,
-      ...readdirSync(dir, { withFileTypes: true }).map((d) =>
-        d.isDirectory() ? newest(join(dir, d.name)) : statSync(join(dir, d.name)).mtimeMs,
-      ),
-    );
-  if (existsSync(main) && statSync(main).mtimeMs >= newest(join(ROOT, "src"))) return;
-  // tsc emits even with type errors elsewhere in the tree; the exec below is the real check.
-  spawnSync("npx", ["tsc", "-p", "tsconfig.json"], { cwd: ROOT, stdio: "ignore" });
-}
-
 /** Crash a fixture for real through the CLI; returns the new bundle's id. */
-function execCrash(store: string, fixture: string): string {
+async function execCrash(store: string, fixture: string): Promise<string> {
   const bin = buildGoFixture(fixture);
   const before = new Set(existsSync(join(store, "crashes")) ? readdirSync(join(store, "crashes")) : []);
-  const r = spawnSync("node", [join(ROOT, "bin/hotdump"), "exec", "--store", store, "--", bin], {
-    cwd: ROOT,
-    encoding: "utf8",
-    timeout: 60_000,
-  });
+  const r = await runCli(["exec", "--store", store, "--", bin], { cwd: ROOT });
   const ids = readdirSync(join(store, "crashes")).filter((n) => !before.has(n));
   if (ids.length !== 1)
-    throw new Error(`hotdump exec made no bundle (status ${r.status}): ${r.stderr.slice(-2000)}`);
+    throw new Error(`hotdump exec made no bundle (status ${r.code}): ${r.stderr.slice(-2000)}`);
   return ids[0]!;
 }
 
@@ -94,11 +76,10 @@ describe("hotdump ui (Chromium at /usr/bin/chromium)", () => {
   };
 
   beforeAll(async () => {
-    ensureDist();
     store = mkdtempSync(join(tmpdir(), "hotdump-ui-"));
     layout = ensureStore(store);
-    panicId = execCrash(store, "uipanic");
-    xssId = execCrash(store, "uixss");
+    panicId = await execCrash(store, "uipanic");
+    xssId = await execCrash(store, "uixss");
     // Three generations over the last two minutes: a clean stop, a crash, a rollback, one running.
     const j = openJournal(layout);
     const t = (s: number) => new Date(Date.now() - (120 - s) * 1000).toISOString();
@@ -275,10 +256,7 @@ describe("hotdump ui (Chromium at /usr/bin/chromium)", () => {
     const bin = buildGoFixture("racewrite", { flags: ["-race"] });
     const raceStore = mkdtempSync(join(tmpdir(), "hotdump-ui-race-"));
     try {
-      spawnSync("node", [join(ROOT, "bin/hotdump"), "exec", "--store", raceStore, "--", bin, "two"], {
-        cwd: raceStore,
-        timeout: 60_000,
-      });
+      await runCli(["exec", "--store", raceStore, "--", bin, "two"], { cwd: raceStore });
       const [id] = readdirSync(join(raceStore, "crashes"));
       const s = await createUiServer({ storeDir: raceStore, port: 0 });
       servers.push(s);
@@ -346,7 +324,7 @@ describe("hotdump ui (Chromium at /usr/bin/chromium)", () => {
         (globalThis as unknown as { marker: number }).marker = 42;
       });
       const t0 = Date.now();
-      const id = execCrash(store, "uipanic");
+      const id = await execCrash(store, "uipanic");
       const j = openJournal(layout);
       j.append({ event: "crash", generation: 3, pid: 301, crashId: id });
       j.close();

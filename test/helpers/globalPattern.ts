@@ -6,7 +6,7 @@
  */
 import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { isHotdumpHandler, parseCorePattern } from "../../src/capture/corePattern.js";
 
 const PATTERN = "/proc/sys/kernel/core_pattern";
@@ -19,6 +19,7 @@ export default function setup(): () => void {
     cwd: resolve(import.meta.dirname, "../.."),
     stdio: "inherit",
   });
+  warmGoCache();
   // A pattern test holds the lock while its own pattern is set: that pattern is temporary, not the
   // machine's, and is none of this run's business (replacing it broke that test, and restoring it
   // at the end of this run left it on the machine after the test had restored the real one).
@@ -59,5 +60,27 @@ function lockHeld(): boolean {
     return true;
   } catch {
     return false;
+  }
+}
+
+/**
+ * Compiles every Go fixture's packages once, here in the main process, so that a test worker's
+ * buildGoFixture (a synchronous go build) only links: a cold compile of the third-party fixtures on
+ * a loaded machine outlasted the worker's 60 s RPC timeout. The binaries are discarded; Go's build
+ * cache keeps the packages. A failure here is left for the test that builds the fixture to report.
+ */
+function warmGoCache(): void {
+  const fixtures = resolve(import.meta.dirname, "../fixtures");
+  const env = { ...process.env, CGO_ENABLED: "0", GOFLAGS: "-buildvcs=false" };
+  for (const dir of ["go", "recovered", "hangsvc"]) {
+    try {
+      execFileSync("go", ["build", "-gcflags=all=-N -l", "-o", "/dev/null", "./..."], {
+        cwd: join(fixtures, dir),
+        env,
+        stdio: "ignore",
+      });
+    } catch {
+      // reported by the test that needs the fixture
+    }
   }
 }
