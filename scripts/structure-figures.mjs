@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The structure figures of issue 21's note: functions longer than 150 lines in src/, and exports
 // nothing outside their module uses (a use in a test, a bench script or another module counts; a
-// barrel's re-export alone does not; the .mjs bench scripts, which import dist/, count by name). `node scripts/structure-figures.mjs [--list]`.
+// barrel's `export … from` alone does not; the .mjs bench scripts, which import dist/, count by name). `node scripts/structure-figures.mjs [--list]`.
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -52,6 +52,8 @@ const usedIn = new Map();
 for (const f of everything) {
   const sf = program.getSourceFile(f);
   const visit = (n) => {
+    // A barrel's `export { x } from` hands a name on; it is no use of it.
+    if (ts.isExportDeclaration(n) && n.moduleSpecifier) return;
     if (ts.isIdentifier(n)) {
       const s = checker.getSymbolAtLocation(n);
       if (s) {
@@ -91,7 +93,7 @@ for (const f of modules) {
     const s = original(e);
     if (s.declarations?.[0]?.getSourceFile().fileName !== f) continue; // counted where declared
     total++;
-    const users = [...(usedIn.get(s) ?? [])].filter((u) => u !== f && !u.endsWith("/index.ts"));
+    const users = [...(usedIn.get(s) ?? [])].filter((u) => u !== f);
     if (users.length === 0 && !benchUses.has(`${relative(src, f)} ${e.name}`))
       unused.push(`${relative(src, f)} ${e.name}`);
   }

@@ -56,7 +56,7 @@ export interface RunServiceOptions {
   onCrash: (generation: number, c: Captured) => void;
 }
 
-export interface RunUi {
+interface RunUi {
   url: string;
   appLine(generation: number, stream: "stdout" | "stderr", line: string): void;
   close(): Promise<void>;

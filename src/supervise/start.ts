@@ -134,7 +134,7 @@ export function openSupervisorStore(
 }
 
 /** "disk full (SQLITE_FULL)" rather than SQLite's "database or disk is full". */
-export function describeWriteError(e: Error): string {
+function describeWriteError(e: Error): string {
   const code = (e as { code?: string }).code;
   if (code === "ENOSPC" || code === "SQLITE_FULL") return `disk full: ${code}`;
   return code ? `${code}: ${e.message}` : e.message;
