@@ -116,6 +116,18 @@ async function switchTimes(bins, kind, probe) {
   return { toSwitch: median(toSwitch), toStopped: median(toStopped) };
 }
 
+/** Issue 20's targets: notify and log stop the old generation ≤ 100 ms after the switch; HTTP switches ≤ 700 ms. */
+function targets(kind, t) {
+  const verdict = (ok) => (ok ? "target met" : "target MISSED");
+  if (kind === "notify" || kind === "log")
+    return [
+      `${kind}: old generation stopped ${fmtMs(t.toStopped)} after the switch (≤ 100 ms): ${verdict(t.toStopped <= 100)}`,
+    ];
+  if (kind.startsWith("http"))
+    return [`${kind}: reload → switch ${fmtMs(t.toSwitch)} (≤ 700 ms): ${verdict(t.toSwitch <= 700)}`];
+  return [];
+}
+
 async function rollback(bins, hold) {
   const dir = tempDir(`bake-${hold ? "held" : "store"}`);
   deploy(bins[0], join(dir, "svc"));
@@ -154,6 +166,7 @@ await runBench(async () => {
   console.log(`\n## reload → switch (median of ${RELOADS}), and switch → old generation stopped\n`);
   console.log("| readiness | reload → switch | switch → old stopped |");
   console.log("| --- | --- | --- |");
+  const verdicts = [];
   const kinds = [
     ["notify", () => "notify"],
     ["log", () => "log:^hangsvc ready$"],
@@ -164,7 +177,10 @@ await runBench(async () => {
   for (const [kind, probe] of kinds.filter(([k]) => !ONLY || ONLY.some((o) => k.startsWith(o)))) {
     const t = await switchTimes(bins, kind, probe);
     console.log(`| ${kind} | ${fmtMs(t.toSwitch)} | ${fmtMs(t.toStopped)} |`);
+    verdicts.push(...targets(kind, t));
   }
+  for (const v of verdicts) console.log(v);
+  if (ROLLBACKS === 0) return;
   console.log(`\n## crash during the bake under load (median of ${ROLLBACKS})\n`);
   console.log(
     "| rollback | seen → steered (supervisor) | crash request failed → first old answer | failed requests (after the first old answer) |",

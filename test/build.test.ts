@@ -14,6 +14,7 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { buildAhead } from "../src/build/buildAhead.js";
 import { createGoBuilder } from "../src/build/index.js";
 import { loadConfig } from "../src/config/index.js";
 
@@ -135,6 +136,35 @@ describe("createGoBuilder", () => {
     // The seed, a hard link go build replaced, still holds the first build.
     expect(createHash("sha256").update(readFileSync(stored.binaryPath)).digest("hex")).toBe(stored.sha256);
     expect(execFileSync(next.binaryPath, { encoding: "utf8" })).toBe("seeded\n");
+  });
+
+  it("a build started ahead runs before anyone asks for it, and the first build() adopts it (onLinked once)", async () => {
+    const b = buildAhead(builder());
+    const tmp = join(dir, ".hotdump", "tmp");
+    // go build links the program while nobody has called build() yet (bounded by the test's limit).
+    const linkedAhead = () =>
+      existsSync(tmp) && readdirSync(tmp).some((d) => existsSync(join(tmp, d, "devhello")));
+    for (const end = Date.now() + 60_000; !linkedAhead() && Date.now() < end; )
+      await new Promise((r) => setTimeout(r, 20));
+    expect(linkedAhead()).toBe(true);
+    const linked: string[] = [];
+    const first = await b.build([], { onLinked: (p) => linked.push(p) });
+    if (!first.ok) throw new Error(first.output);
+    expect(linked).toEqual([first.program]);
+    expect(execFileSync(first.program, { encoding: "utf8" })).toBe("hello\n");
+    await first.store();
+    // Every later build is a build of its own.
+    writeFileSync(
+      join(dir, "main.go"),
+      'package main\n\nimport "fmt"\n\nfunc main() { fmt.Println("again") }\n',
+    );
+    const next = await b.build(["main.go"]);
+    if (!next.ok) throw new Error(next.output);
+    expect(next.program).not.toBe(first.program);
+    expect(execFileSync(next.program, { encoding: "utf8" })).toBe("again\n");
+    // A go that cannot run: the adopting build() throws the typed error, nothing before it.
+    const broken = buildAhead(builder({ build: { go: "/nonexistent/go" } }));
+    await expect(broken.build()).rejects.toMatchObject({ code: "E_GO_NOT_FOUND" });
   });
 
   it("returns compile errors as positioned diagnostics, not a throw", async () => {

@@ -186,7 +186,8 @@ describe("dev with [run] command: the built binary started through a wrapper", (
       "crash captured",
     );
     const out = sup.output();
-    expect(out).toMatch(new RegExp(`wrapper starts ${store}/binaries/${built.sha256}`));
+    // {bin} is the stored binary's pinned second name (src/supervise/pinnedProgram.ts).
+    expect(out).toMatch(new RegExp(`wrapper starts ${store}/tmp/hotdump-start-\\d+-${built.sha256}-\\w+/`));
     expect(out).toMatch(/wrapper: status 134/);
     const goPid = Number(/descsvc panic pid (\d+)/.exec(out)?.[1]);
     const started = sup.events.find((e) => e.event === "started" && e.generation === built.generation);

@@ -1,3 +1,4 @@
+export { buildAhead } from "./buildAhead.js";
 export type { BuildFailure, BuildResult, BuildSuccess, StoredBinary } from "./buildTypes.js";
 export {
   type BuildDiagnostic,

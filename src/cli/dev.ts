@@ -5,19 +5,16 @@
  */
 import { createInterface } from "node:readline";
 import type { Command } from "commander";
-import { createGoBuilder, formatDiagnostic } from "../build/index.js";
+import { buildAhead, createGoBuilder, formatDiagnostic } from "../build/index.js";
 import { loadConfig } from "../config/index.js";
 import { HotdumpError } from "../errors.js";
-import { startFleetOutbox } from "../fleet/index.js";
-import { createDevSession } from "../supervise/devSession.js";
+import { startFleetOutbox } from "../fleet/hook.js";
 import {
   announceListening,
-  createSupervisor,
   handOffIfListening,
   openSupervisorStore,
-  startMetrics,
   supervisorFlagOptions,
-} from "../supervise/index.js";
+} from "../supervise/start.js";
 import type { UiServer } from "../ui/index.js";
 import { signalNumber } from "../util/child.js";
 import { redactingLogger, redactOptions, redactorFor } from "../util/redactor.js";
@@ -25,7 +22,7 @@ import { type CommonOptions, loggerFor } from "./common.js";
 import { createGenerationFolds } from "./fold.js";
 import { crashSummaryLines } from "./summary.js";
 import { addSuperviseFlags, resolveSuperviseFlags, type SuperviseFlags } from "./superviseFlags.js";
-import { uiTokenFrom, uiTokenOptions } from "./ui.js";
+import { uiTokenFrom, uiTokenOptions } from "./uiTokenFlags.js";
 
 interface DevOptions extends CommonOptions, SuperviseFlags {
   metrics?: string;
@@ -82,8 +79,24 @@ export function registerDev(program: Command): void {
     for (const w of config.warnings) logger.warn(`${w.where}: ${w.message}`);
     const store = openSupervisorStore(config.store.dir, logger, Boolean(opts.jsonEvents), redactor);
     const { layout, journal, sink } = store;
-    const outbox = startFleetOutbox(layout.root, logger, config.fleet);
-    await startMetrics(opts.metrics, { ...store, backlog: outbox ? () => outbox.backlog() : null });
+    // The first build starts now, seeded with the last stored binary (unchanged sources: no link);
+    // the supervisor, the watcher and the capture and analysis modules (about half of what dev
+    // loads) load while go build runs.
+    const builder = buildAhead(
+      createGoBuilder({ cwd: config.root, config: config.build, storeDir: layout.root }),
+      journal.generations().at(-1)?.binary || undefined,
+    );
+    const [{ createDevSession }, { createSupervisor }] = await Promise.all([
+      import("../supervise/devSession.js"),
+      import("../supervise/supervisor.js"),
+    ]);
+    const outbox = await startFleetOutbox(layout.root, logger, config.fleet);
+    // prom-client loads only with --metrics.
+    if (opts.metrics)
+      await (await import("../supervise/metrics.js")).startMetrics(opts.metrics, {
+        ...store,
+        backlog: outbox ? () => outbox.backlog() : null,
+      });
     let ui: UiServer | undefined;
     // The other goroutines of a crash dump are folded in the terminal (all kept in the bundle).
     const folds = createGenerationFolds(Boolean((c.optsWithGlobals() as CommonOptions).verbose));
@@ -108,7 +121,6 @@ export function registerDev(program: Command): void {
         for (const l of crashSummaryLines(captured, { cwd: process.cwd(), generation: g })) logger.info(l);
       },
     });
-    const builder = createGoBuilder({ cwd: config.root, config: config.build, storeDir: layout.root });
     let onFatal: (e: HotdumpError) => void = () => {};
     const session = createDevSession({
       onFatal: (e) => onFatal(e),

@@ -1,7 +1,8 @@
 import type { Command } from "commander";
-import { parseCaptureMode } from "../capture/index.js";
+import { parseCaptureMode } from "../capture/mode.js";
 import { usageError } from "../errors.js";
-import { finishFleetOutbox, loadFleetFile, startFleetOutbox } from "../fleet/index.js";
+import { finishFleetOutbox, startFleetOutbox } from "../fleet/hook.js";
+import { loadFleetFile } from "../fleet/settings.js";
 import { runOnce } from "../supervise/runOnce.js";
 import { redactingLogger, redactOptions, redactorFor } from "../util/redactor.js";
 import { type CommonOptions, loggerFor, printJson, storeDirFrom, storeOption } from "./common.js";
@@ -38,7 +39,7 @@ export function registerExec(program: Command): void {
       const redaction = redactOptions(opts.redact, process.env);
       const redactor = redactorFor(redaction);
       const logger = redactingLogger(loggerFor(cmd), redactor);
-      const outbox = startFleetOutbox(storeDirFrom(opts), logger, () => loadFleetFile(process.cwd()));
+      const outbox = await startFleetOutbox(storeDirFrom(opts), logger, () => loadFleetFile(process.cwd()));
       const r = await runOnce({
         command,
         args,

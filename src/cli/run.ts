@@ -6,16 +6,16 @@
 import type { Command } from "commander";
 import { loadConfig, parseDuration, parseSize } from "../config/index.js";
 import { usageError } from "../errors.js";
-import { startFleetOutbox } from "../fleet/index.js";
+import { startFleetOutbox } from "../fleet/hook.js";
 import { storeLayout } from "../store/index.js";
-import { refuseIfRunning, sendControl, startMetrics } from "../supervise/index.js";
+import { refuseIfRunning, sendControl } from "../supervise/control.js";
 import { runService } from "../supervise/runService.js";
 import { redactingLogger, redactOptions, redactorFor } from "../util/redactor.js";
 import { type CommonOptions, loggerFor, storeDirFrom, storeOption } from "./common.js";
 import { createGenerationFolds } from "./fold.js";
 import { crashSummaryLines } from "./summary.js";
 import { addSuperviseFlags, resolveSuperviseFlags, type SuperviseFlags } from "./superviseFlags.js";
-import { uiTokenFrom, uiTokenOptions } from "./ui.js";
+import { uiTokenFrom, uiTokenOptions } from "./uiTokenFlags.js";
 
 interface RunOptions extends CommonOptions, SuperviseFlags {
   metrics?: string;
@@ -133,8 +133,13 @@ export function registerRun(program: Command): void {
       // fold of the process that died before the new one's output starts.
       // The fleet's outbox and --metrics, on the store the supervisor opened.
       onStore: async (store) => {
-        const outbox = startFleetOutbox(store.layout.root, logger, config?.fleet);
-        await startMetrics(opts.metrics, { ...store, backlog: outbox ? () => outbox.backlog() : null });
+        const outbox = await startFleetOutbox(store.layout.root, logger, config?.fleet);
+        // prom-client loads only with --metrics.
+        if (opts.metrics)
+          await (await import("../supervise/metrics.js")).startMetrics(opts.metrics, {
+            ...store,
+            backlog: outbox ? () => outbox.backlog() : null,
+          });
       },
       onEvent: (e) => {
         if (e.event === "started" && typeof e.generation === "number") endFold(e.generation);

@@ -1,6 +1,7 @@
 /** The short crash summary printed in the log by exec, dev and run. */
 import { dirname, relative } from "node:path";
-import { DLV_INSTALL_REMEDY } from "../analyze/delve/index.js";
+// The constant alone: the barrel loads the whole Delve client, which dev does not need to start.
+import { DLV_INSTALL_REMEDY } from "../analyze/delve/errors.js";
 import type { Captured } from "../capture/index.js";
 import { headline } from "../contracts/index.js";
 import { formatBytes, storeFlagFor } from "./common.js";

@@ -1,8 +1,9 @@
-import { type Command, Option } from "commander";
+import type { Command } from "commander";
 import { usageError } from "../errors.js";
 import { connectFleet, createFleetView, fleetNotConfigured, loadFleetSettings } from "../fleet/index.js";
-import { createUiServer, DEFAULT_PORT, resolveUiToken, TOKEN_ENV, uiTokenInArgv } from "../ui/index.js";
+import { createUiServer, DEFAULT_PORT } from "../ui/index.js";
 import { type CommonOptions, loggerFor, storeDirFrom, storeOption } from "./common.js";
+import { uiTokenFrom, uiTokenOptions } from "./uiTokenFlags.js";
 
 interface UiOptions extends CommonOptions {
   fleet?: boolean;
@@ -11,21 +12,6 @@ interface UiOptions extends CommonOptions {
   token?: string;
   tokenFile?: string;
   redact?: boolean;
-}
-
-/** --token-file for ui, dev --ui and run --ui; a --token in argv is refused (ps shows it to all). */
-export function uiTokenOptions(cmd: Command): Command {
-  return cmd
-    .option(
-      "--token-file <file>",
-      `the dashboard's token, read from a file only you can read (else $${TOKEN_ENV}, else a random one is printed in the URL)`,
-    )
-    .addOption(new Option("--token <t>").hideHelp());
-}
-
-export function uiTokenFrom(opts: { token?: string; tokenFile?: string }): string | undefined {
-  if (opts.token !== undefined) throw uiTokenInArgv();
-  return resolveUiToken(opts.tokenFile);
 }
 
 export function registerUi(program: Command): void {

@@ -1,24 +1,27 @@
 /**
  * What exec, dev and run call, one line each: with fleet settings, the store becomes an outbox
  * and a background sender starts; without, nothing happens. A fleet setting that is wrong is said
- * once and never stops a crash from being captured locally.
+ * once and never stops a crash from being captured locally. The sender's modules (the S3 SDK, pg)
+ * load only when settings exist: they were most of the ~1.4 s and 30 MiB that importing the fleet
+ * cost every `hotdump dev` before its first build (bench/watch-idle.mjs).
  */
 import type { ResolvedConfig } from "../config/index.js";
 import { ensureStore } from "../store/index.js";
 import type { Logger } from "../util/log.js";
 import { describeCause } from "./errors.js";
-import { type Outbox, startOutbox } from "./outbox.js";
+import type { Outbox } from "./outbox.js";
 import { resolveFleetSettings } from "./settings.js";
 
-export function startFleetOutbox(
+export async function startFleetOutbox(
   storeDir: string,
   logger: Logger,
   /** [fleet] of the config the command read, or a reader of it (exec reads hotdump.toml only here). */
   file: ResolvedConfig["fleet"] | undefined | (() => ResolvedConfig["fleet"]) = null,
-): Outbox | null {
+): Promise<Outbox | null> {
   try {
     const settings = resolveFleetSettings(process.env, (typeof file === "function" ? file() : file) ?? null);
     if (!settings) return null;
+    const { startOutbox } = await import("./outbox.js");
     const outbox = startOutbox({ settings, layout: ensureStore(storeDir), logger });
     logger.debug(`fleet: crashes go to s3://${settings.bucket}/${settings.prefix} as host ${settings.host}`);
     return outbox;

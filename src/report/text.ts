@@ -35,10 +35,14 @@ export interface TextOptions {
 
 /**
  * Panic messages and values come from the crashed program: an escape sequence in one must not
- * drive the reader's terminal, so C0 controls (but tab) and DEL are shown as \xNN.
+ * drive the reader's terminal, so C0 controls (but tab), DEL and the C1 controls (U+0080-U+009F:
+ * U+009B is CSI, ESC [ in one character, to terminals that take C1) are shown as \xNN.
  */
-function safeText(s: string): string {
-  return s.replace(/[\x00-\x08\x0a-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
+export function safeText(s: string): string {
+  return s.replace(
+    /[\x00-\x08\x0a-\x1f\x7f-\x9f]/g,
+    (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`,
+  );
 }
 
 export function renderText(report: Report, opts: TextOptions = {}): string {

@@ -89,11 +89,13 @@ export function enforceBudget(
 /**
  * SHA-256 names of stored binaries some process is executing now, read from /proc/PID/exe: a
  * generation started from binaries/<sha256> by any supervisor on this store (a handoff keeps the
- * old one running beside the new; `run` in another terminal), whatever its bookkeeping says. Its
+ * old one running beside the new; `run` in another terminal), or from its pinned second name in
+ * tmp/, whatever its bookkeeping says. Its
  * next crash needs that exact file. The link reads "<path> (deleted)" once the file is gone.
  */
-function runningFromStore(layout: StoreLayout): string[] {
+export function runningFromStore(layout: StoreLayout): string[] {
   const prefix = `${layout.binaries}/`;
+  const pinned = `${layout.tmp}/hotdump-start-`;
   const out = new Set<string>();
   let pids: string[];
   try {
@@ -108,6 +110,12 @@ function runningFromStore(layout: StoreLayout): string[] {
       exe = readlinkSync(`/proc/${pid}/exe`);
     } catch {
       continue; // gone, a kernel thread, or not ours to see
+    }
+    // Started from its pinned name: tmp/hotdump-start-PID-<sha256>-XXXXXX/<name> (supervise/pinnedProgram.ts).
+    if (exe.startsWith(pinned)) {
+      const sha = /^\d+-([0-9a-f]{64})-/.exec(exe.slice(pinned.length))?.[1];
+      if (sha) out.add(sha);
+      continue;
     }
     if (!exe.startsWith(prefix)) continue;
     // binaries/<sha256>/<name> (binaries/<sha256> in stores written before programs kept their names).

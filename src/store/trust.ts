@@ -13,7 +13,7 @@ import { lstatSync, readFileSync, realpathSync, type Stats } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { HotdumpError } from "../errors.js";
 
-interface TrustProblem {
+export interface TrustProblem {
   /** The directory that fails the rule. */
   path: string;
   owner: number;
@@ -24,7 +24,7 @@ interface TrustProblem {
 const myUid = () => process.getuid?.() ?? 0;
 
 /** The first directory, from `dir` upwards, that breaks the rule; null when all keep it. */
-function storeTrustProblem(dir: string, uid = myUid()): TrustProblem | null {
+export function storeTrustProblem(dir: string, uid = myUid()): TrustProblem | null {
   const chains = [resolve(dir)];
   try {
     const real = realpathSync(dir);

@@ -11,6 +11,7 @@ import type { RecoveredPanic } from "../analyze/traceback/index.js";
 import type { Captured, CrashFacts, RecoveredRecorder, ResolvedCapture } from "../capture/index.js";
 import { prepareCapture } from "../capture/index.js";
 import type { BinaryIdentity } from "../elf/index.js";
+import { HotdumpError } from "../errors.js";
 import {
   archiveBinary,
   type EventInput,
@@ -28,6 +29,7 @@ import type { ProcessHost } from "./host.js";
 import { forgetRunning, rememberRunning } from "./leftovers.js";
 import type { Build } from "./machine.js";
 import { MANAGER_ENV, type NotifySocket } from "./notify.js";
+import type { PinnedProgram } from "./pinnedProgram.js";
 import { expandPort } from "./probe.js";
 import { createRaceWatcher } from "./race.js";
 import { createRecoveredPanicWatcher } from "./recoveredWatcher.js";
@@ -110,6 +112,7 @@ export interface GenerationContext {
 }
 
 export async function startGeneration(build: Build, run: number, o: GenerationContext): Promise<Running> {
+  const pinned = await pinStored(build, o);
   const port = o.needsPort ? await o.host.freePort() : 0;
   // {port} in the service's environment is the generation's own free port (for a health
   // endpoint a probe can reach without hitting the old generation on the shared socket).
@@ -185,9 +188,10 @@ export async function startGeneration(build: Build, run: number, o: GenerationCo
   const out = splitter("stdout");
   const err = splitter("stderr");
   // A wrapper (dev's [run] command) gets the binary where it says {bin}.
+  const program = pinned?.path ?? build.binary;
   const argv = o.command?.length
-    ? [...o.command.map((w) => w.replaceAll("{bin}", build.binary)), ...o.args]
-    : [build.binary, ...o.args];
+    ? [...o.command.map((w) => w.replaceAll("{bin}", program)), ...o.args]
+    : [program, ...o.args];
   const fds = o.steering.open(build.generation);
   const cap = prepareCapture("auto", o.layout, o.captureMode);
   const child = o.host.launch({
@@ -329,9 +333,35 @@ export async function startGeneration(build: Build, run: number, o: GenerationCo
       });
     }
     cap.dispose();
+    pinned?.release();
     return { ended, crash, expected };
   });
   return g;
+}
+
+const SHA256 = /^[0-9a-f]{64}$/;
+
+/**
+ * A stored binary starts from the file that hashes to its name, held from the check to the start
+ * (pinnedProgram.ts): nothing can be put in its place in between. Not pinned: a dev generation's
+ * first start, which runs the build output before its hash is known (bench/dev-latency.mjs) from
+ * the 0700 directory hotdump made for that build in the trusted store.
+ */
+async function pinStored(build: Build, o: GenerationContext): Promise<PinnedProgram | null> {
+  if (!SHA256.test(build.sha256)) return null;
+  // A launcher script runs from its own path where nobody else can swap it: it may rely on it
+  // (`cd "$(dirname "$0")"`); elsewhere it is pinned too.
+  const pinned = await o.host.pin(build.binary, {
+    under: [o.layout.tmp],
+    ...(build.launcher ? { inPlaceIfTrusted: true } : {}),
+  });
+  if (pinned.sha256 === build.sha256) return pinned;
+  pinned.release();
+  throw new HotdumpError(
+    "supervise",
+    "E_BINARY_CHANGED",
+    `${build.binary} no longer hashes to ${build.sha256.slice(0, 12)}… (now ${pinned.sha256.slice(0, 12)}…): not starting it`,
+  );
 }
 
 /** A launcher's first Go program (once per start: a restart runs it anew), stored while it runs. */

@@ -8,6 +8,7 @@ import type { Child } from "../util/child.js";
 import { type DescendantTracker, trackDescendants } from "./descendants.js";
 import { type LaunchOptions, launchService } from "./launch.js";
 import { type NotifySocket, openNotifySocket } from "./notify.js";
+import { type PinnedProgram, type PinOptions, pinProgram } from "./pinnedProgram.js";
 import { freePort } from "./probe.js";
 
 export type TimerHandle = { cancel(): void };
@@ -15,6 +16,8 @@ export type TimerHandle = { cancel(): void };
 export interface ProcessHost {
   /** Start a Go program under crash capture (launch.ts: RLIMIT_CORE, LISTEN_PID, PDEATHSIG). */
   launch(o: LaunchOptions): Child;
+  /** Hold the program file that is checked and started (pinnedProgram.ts). */
+  pin(path: string, o: PinOptions): Promise<PinnedProgram>;
   /** Follow the process tree under `pid` through /proc (null where a fake has no tree). */
   track(pid: number, opts: Parameters<typeof trackDescendants>[1]): DescendantTracker | null;
   /** Milliseconds on a monotonic clock. */
@@ -29,6 +32,7 @@ export interface ProcessHost {
 
 export const systemHost: ProcessHost = {
   launch: launchService,
+  pin: pinProgram,
   track: (pid, opts) => trackDescendants(pid, opts),
   now: () => performance.now(),
   after(ms, fn) {

@@ -130,6 +130,31 @@ describe("machine: deploy and switch", () => {
     expect(drive(RUN, [...serving1, { type: "linked" }]).s.phase.kind).toBe("serving");
   });
 
+  it("replacing: the next generation starts when the old process exits, before its end is attributed", () => {
+    const exited = { type: "exited", run: 1, expected: true, how: "died of SIGTERM" } as const;
+    const ended = { type: "ended", run: 1, expected: true, crash: false } as const;
+    // The deploy came first: the exit starts it, and the later `ended` changes nothing.
+    const r = drive(DEV, [...serving1, { type: "deploy", build: build(2) }, exited]);
+    expect(r.s.phase).toMatchObject({ kind: "starting", cand: { run: 2 }, old: null });
+    expect(kinds(r.last)).toEqual(["start"]);
+    const after = drive(DEV, [ended], r.s);
+    expect(after.s.phase).toMatchObject({ kind: "starting", cand: { run: 2 } });
+    expect(after.last).toEqual([]);
+    // Linked, exited, then the deploy: it starts at once.
+    const l = drive(DEV, [...serving1, { type: "linked" }, exited]);
+    expect(l.s.phase).toMatchObject({ kind: "replacing", gone: true });
+    const d = drive(DEV, [{ type: "deploy", build: build(2) }], l.s);
+    expect(d.s.phase).toMatchObject({ kind: "starting", cand: { run: 2 }, old: null });
+    // Linked, exited, ended before any deploy: idle, and the deploy starts from there.
+    expect(drive(DEV, [ended], l.s).s.phase.kind).toBe("idle");
+    // A serving generation that exits by itself is no replacement: its `ended` decides.
+    const own = drive(DEV, [
+      ...serving1,
+      { type: "exited", run: 1, expected: false, how: "exited with status 1" },
+    ]);
+    expect(own.s.phase.kind).toBe("serving");
+  });
+
   it("a stale event (another run's) changes nothing", () => {
     const r = drive(RUN, [...switchedTo2, { type: "ready", run: 1, ms: 1 }, { type: "bakeDone", run: 7 }]);
     expect(r.s.phase).toMatchObject({ kind: "serving", cur: { run: 2 } });

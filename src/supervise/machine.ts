@@ -78,7 +78,8 @@ export type Phase =
   | ({ kind: "probing" } & Trial)
   | { kind: "serving"; cur: Slot; ready: boolean }
   | { kind: "baking"; cur: Slot; good: Build; held: Slot | null }
-  | { kind: "replacing"; old: Slot; next: Build | null; waiting: number[] }
+  /** `gone`: the old process has exited (its end is still being attributed). */
+  | { kind: "replacing"; old: Slot; next: Build | null; waiting: number[]; gone?: boolean }
   | { kind: "backingOff"; build: Build }
   | ({ kind: "rollingBack"; bad: Build; reason: string } & Trial)
   | { kind: "stopped" };
@@ -327,6 +328,8 @@ function onDeploy(t: Transition, e: Extract<MachineEvent, { type: "deploy" }>): 
       t.fx.push({ do: "cancelTimers" });
       return t.begin(b, null, w);
     case "replacing":
+      // The old process is gone: start now (its `ended` is ignored then).
+      if (p.gone) return t.begin(b, null, [...p.waiting, ...w]);
       // Not started yet: the newest build replaces it, and its waiters wait for that one.
       return t.to({ ...p, next: b, waiting: [...p.waiting, ...w] });
     case "starting":
@@ -350,7 +353,9 @@ function onStarted(t: Transition, e: Extract<MachineEvent, { type: "started" }>)
 
 function onReady(t: Transition, e: Extract<MachineEvent, { type: "ready" }>): Step {
   const p = t.s.phase;
-  if ((p.kind !== "probing" && p.kind !== "rollingBack") || p.cand.run !== e.run) return t.same();
+  // A start that failed before its process ran (supervisor.ts launch) ends "starting" here too.
+  if ((p.kind !== "probing" && p.kind !== "rollingBack" && p.kind !== "starting") || p.cand.run !== e.run)
+    return t.same();
   const { cand, old } = p;
   t.fx.push({ do: "serving", slot: cand, ms: e.ms });
   if (t.c.handoff) t.fx.push({ do: "switch", to: cand, from: old });
@@ -370,7 +375,9 @@ function onReady(t: Transition, e: Extract<MachineEvent, { type: "ready" }>): St
 
 function onNotReady(t: Transition, e: Extract<MachineEvent, { type: "notReady" }>): Step {
   const p = t.s.phase;
-  if ((p.kind !== "probing" && p.kind !== "rollingBack") || p.cand.run !== e.run) return t.same();
+  // A start that failed before its process ran (supervisor.ts launch) ends "starting" here too.
+  if ((p.kind !== "probing" && p.kind !== "rollingBack" && p.kind !== "starting") || p.cand.run !== e.run)
+    return t.same();
   const { cand, old } = p;
   if (old) {
     // Refused before the switch: the old generation never stopped serving.
@@ -434,6 +441,12 @@ function onEnded(t: Transition, e: Extract<MachineEvent, { type: "ended" }>): St
 
 function onExited(t: Transition, e: Extract<MachineEvent, { type: "exited" }>): Step {
   const p = t.s.phase;
+  // Replacing (dev, no sockets): the next one starts the moment the old process is gone, not
+  // after its end is attributed (the descendants' last pass, the journal: 20-60 ms of an edit's
+  // path, bench/dev-latency.mjs); that end comes as `ended`, ignored then. A process stopped on
+  // purpose that crashes on the way down is still captured; it just no longer delays the start.
+  if (e.expected && p.kind === "replacing" && p.old.run === e.run)
+    return p.next ? t.begin(p.next, null, p.waiting) : t.to({ ...p, gone: true });
   // With the old generation held, switching back is a steering change: done the moment the
   // process is seen gone, not after its end is attributed (that comes as `ended`, ignored then).
   if (e.expected || p.kind !== "baking" || p.cur.run !== e.run || !p.held) return t.same();

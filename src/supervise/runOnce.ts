@@ -2,6 +2,7 @@
  * `hotdump exec`: run a program once under crash capture, forward its output live, and turn its
  * end into an outcome (and, for a crash, a bundle and a report).
  */
+import { tmpdir } from "node:os";
 import type { Writable } from "node:stream";
 import type { AnalyzeOptions } from "../analyze/index.js";
 import { signatureOf } from "../analyze/signature.js";
@@ -18,13 +19,14 @@ import {
 import type { Report } from "../contracts/index.js";
 import { type BinaryIdentity, readBinaryIdentity } from "../elf/index.js";
 import { HotdumpError } from "../errors.js";
-import { archiveBinary, ensureStore, type StoreLayout } from "../store/index.js";
+import { archiveBinary, ensureStore, programName, type StoreLayout } from "../store/index.js";
 import { LineSplitter } from "../util/lineSplitter.js";
 import type { Logger } from "../util/log.js";
 import { attributeEnd, type CrashedSummary } from "./attribute.js";
 import type { Ended } from "./classifyEnd.js";
 import type { DescendantTracker } from "./descendants.js";
 import { type ProcessHost, systemHost } from "./host.js";
+import type { PinnedProgram } from "./pinnedProgram.js";
 import { createRaceWatcher } from "./race.js";
 import { createRecoveredPanicWatcher } from "./recoveredWatcher.js";
 import { resolveCommand } from "./resolveCommand.js";
@@ -78,26 +80,55 @@ export async function runOnce(o: RunOnceOptions): Promise<RunOnceResult> {
     o.logger.warn(`${storeProblem.shortMessage}; crashes will be reported but not kept`);
   }
 
-  // The copy is taken before the program starts, so replacing the file while it runs changes nothing.
+  // What starts is the file that was hashed (pinnedProgram.ts), and the store's copy is read from
+  // it: replacing the program's path after the check, or while it runs, changes nothing. A program
+  // only you or root can change or replace starts from its own path (go finds GOROOT from it).
   let identity: BinaryIdentity | null = null;
   try {
     identity = await readBinaryIdentity(program);
   } catch {
     identity = null; // a script or another non-ELF program: still runs, no build-ID proof
   }
+  const pinned = identity?.isElf
+    ? await (o.host ?? systemHost).pin(program, {
+        under: [...(layout ? [layout.tmp] : []), tmpdir()],
+        inPlaceIfTrusted: true,
+      })
+    : null;
+  try {
+    return await runPinned(o, program, pinned, identity, layout, storeProblem);
+  } finally {
+    pinned?.release();
+  }
+}
+
+async function runPinned(
+  o: RunOnceOptions,
+  program: string,
+  pinned: PinnedProgram | null,
+  identity: BinaryIdentity | null,
+  layout: StoreLayout | null,
+  storeProblem: HotdumpError | undefined,
+): Promise<RunOnceResult> {
   let archived: { path: string; sha256: string } | undefined;
-  if (layout && identity?.isElf) {
+  if (layout && pinned) {
     try {
-      archived = await archiveBinary(layout, program);
+      archived = await archiveBinary(layout, pinned.path, programName(program));
     } catch (e) {
       o.logger.warn((e as HotdumpError).shortMessage ?? String(e));
     }
   }
+  const started = pinned?.path ?? program;
 
-  // The copy taken before start: what ran, even if the file is replaced meanwhile.
+  // The bytes that ran, even if the file is replaced meanwhile: the store's copy, else (no store)
+  // the pinned file, kept until the crash is analysed.
   const startedBinary = {
     path: program,
-    ...(archived ? { archived: archived.path, sha256: archived.sha256 } : {}),
+    ...(archived
+      ? { archived: archived.path, sha256: archived.sha256 }
+      : pinned
+        ? { archived: pinned.path, sha256: pinned.sha256 }
+        : {}),
     identity,
   };
 
@@ -157,7 +188,7 @@ export async function runOnce(o: RunOnceOptions): Promise<RunOnceResult> {
   });
   const host = o.host ?? systemHost;
   const child = host.launch({
-    command: program,
+    command: started,
     args: o.args,
     cwd: o.cwd,
     env: o.env,
@@ -181,8 +212,8 @@ export async function runOnce(o: RunOnceOptions): Promise<RunOnceResult> {
   // Facts about the running process (its exact comm, pid namespace, core limit) for finding the core.
   const snapshot =
     child.pid !== undefined
-      ? snapshotAfterExec(child.pid, program, undefined, {
-          argv: [program, ...o.args],
+      ? snapshotAfterExec(child.pid, started, undefined, {
+          argv: [started, ...o.args],
           raisesCoreLimit: true,
         }).catch(() => undefined)
       : undefined;

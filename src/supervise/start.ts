@@ -1,5 +1,5 @@
 /** What `dev` and `run` both do before supervising: the socket handoff and the store. */
-import { parseCaptureMode } from "../capture/index.js";
+import { parseCaptureMode } from "../capture/mode.js";
 import type { ResolvedSupervise } from "../config/index.js";
 import { HotdumpError } from "../errors.js";
 import { type EventInput, ensureStore, type Journal, openJournal, type StoreLayout } from "../store/index.js";

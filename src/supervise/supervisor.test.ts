@@ -6,7 +6,7 @@
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { reportFromTracebackOnly } from "../analyze/index.js";
 import type { Captured, CrashFacts } from "../capture/index.js";
@@ -144,6 +144,8 @@ function fakeHost() {
       return p;
     },
     track: () => null,
+    // binaries/<sha256>: the fake's file is what its name says.
+    pin: async (path) => ({ path, sha256: basename(path), bytes: 0, how: "path", release: () => {} }),
     now: () => clock,
     after(ms, fn) {
       const t = { at: clock + ms, fn, live: true };

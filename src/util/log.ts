@@ -33,12 +33,12 @@ export function useColour(stream: NodeJS.WriteStream): boolean {
 }
 
 /**
- * Text a program wrote (a panic message), safe for a terminal: C0 controls, DEL and C1's CSI are
+ * Text a program wrote (a panic message), safe for a terminal: C0 controls, DEL and C1 controls are
  * shown as \xNN (an ESC sequence in a panic message could rewrite the screen, a NUL cut a line).
  * `keepNewlines` keeps \n and \t for multi-line log messages.
  */
 export function printable(s: string, keepNewlines = false): string {
-  const re = keepNewlines ? /[\x00-\x08\x0b-\x1f\x7f\x9b]/g : /[\x00-\x1f\x7f\x9b]/g;
+  const re = keepNewlines ? /[\x00-\x08\x0b-\x1f\x7f-\x9f]/g : /[\x00-\x1f\x7f-\x9f]/g;
   return s.replace(re, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
 }
 

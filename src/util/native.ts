@@ -51,6 +51,8 @@ interface Libc {
   waitpid: (pid: number, status: number[], options: number) => number;
   getrlimit: (resource: number, out: Rlimit) => number;
   setrlimit: (resource: number, lim: Rlimit) => number;
+  linkat: (olddirfd: number, oldpath: string, newdirfd: number, newpath: string, flags: number) => number;
+  errno: () => number;
 }
 
 /** RLIMIT_CORE (asm-generic/resource.h). */
@@ -71,6 +73,8 @@ function load(): Libc | null {
       prctl: lib.func("int prctl(int, unsigned long, unsigned long, unsigned long, unsigned long)"),
       fcntl: lib.func("int fcntl(int, int, int)"),
       waitpid: lib.func("int waitpid(int, _Out_ int *, int)"),
+      linkat: lib.func("int linkat(int, const char *, int, const char *, int)"),
+      errno: () => koffi.errno(),
       ...(() => {
         koffi.struct("hotdump_rlimit", { cur: "uint64", max: "uint64" });
         return {
@@ -187,4 +191,20 @@ export function withCoreLimitRaised<T>(spawn: () => T): T | null {
   } finally {
     c.setrlimit(RLIMIT_CORE, lim);
   }
+}
+
+/** AT_FDCWD and AT_SYMLINK_FOLLOW (include/uapi/linux/fcntl.h). */
+const AT_FDCWD = -100;
+const AT_SYMLINK_FOLLOW = 0x400;
+
+/**
+ * Give the file open at `fd` a second name, `dest`: linkat(2) of /proc/self/fd/FD with
+ * AT_SYMLINK_FOLLOW links the very inode the descriptor holds (the magic link is followed to it),
+ * whatever is at its old path by now. Node's link() is link(2), which never follows the last
+ * component. Returns 0, an errno (EXDEV for another file system), or null without the FFI.
+ */
+export function linkDescriptor(fd: number, dest: string): number | null {
+  const c = load();
+  if (!c) return null;
+  return c.linkat(AT_FDCWD, `/proc/self/fd/${fd}`, AT_FDCWD, dest, AT_SYMLINK_FOLLOW) === 0 ? 0 : c.errno();
 }

@@ -33,8 +33,21 @@ const watchFailed = (cause: unknown) =>
     },
   );
 
+/**
+ * The watched root itself cannot be watched (EACCES, gone at start) or went away (removed,
+ * unmounted: inotify's IN_IGNORED on its watch): nothing would ever rebuild, so dev stops.
+ */
+export const watchRootLost = (root: string, why: string, cause?: unknown) =>
+  new HotdumpError(
+    "usage",
+    "E_WATCH_ROOT",
+    `cannot watch ${root}: ${why}; fix it (or [watch] root in hotdump.toml) and start dev again`,
+    { ...(cause ? { cause } : {}), exitCode: 1 },
+  );
+
 /** The typed error for a raw watcher error. */
 export function watchError(err: unknown): HotdumpError {
+  if (err instanceof HotdumpError) return err;
   const e = err as NodeJS.ErrnoException;
   if (e?.code === "ENOSPC") return inotifyLimit(e.path ?? /watch '([^']*)'/.exec(e.message ?? "")?.[1], err);
   if (e?.code === "EMFILE") return watchTooManyFiles(err);

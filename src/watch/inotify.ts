@@ -21,7 +21,7 @@ const IN_DELETE_SELF = 0x400;
 const IN_MOVE_SELF = 0x800;
 export const IN_Q_OVERFLOW = 0x4000;
 export const IN_IGNORED = 0x8000;
-const IN_ONLYDIR = 0x01000000;
+export const IN_ONLYDIR = 0x01000000;
 const IN_EXCL_UNLINK = 0x04000000;
 export const IN_ISDIR = 0x40000000;
 /** inotify_init1 flag: O_CLOEXEC (asm-generic/fcntl.h), so the services hotdump starts do not inherit it. */
@@ -106,7 +106,7 @@ const errnoError = (syscall: string, errno: number, path?: string): NodeJS.Errno
 
 export interface Inotify {
   /** Watch a directory; returns its watch descriptor (the same one for the same inode). Throws an ErrnoException. */
-  add(path: string): number;
+  add(path: string, mask?: number): number;
   remove(wd: number): void;
   /** Stop reading and close the descriptor; resolves once the pending read has returned. */
   close(): Promise<void>;
@@ -152,8 +152,8 @@ export function openInotify(
   };
   loop();
   return {
-    add(path) {
-      const wd = c.addWatch(fd, path, DIR_MASK);
+    add(path, mask = DIR_MASK) {
+      const wd = c.addWatch(fd, path, mask);
       if (wd < 0) throw errnoError("inotify_add_watch", c.errno(), path);
       return wd;
     },

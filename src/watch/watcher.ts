@@ -3,11 +3,11 @@
  * or polling for network file systems and where the FFI is missing (src/watch/poll.ts), with our
  * own filter and trailing debounce.
  */
-import { join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import type { ResolvedWatchConfig } from "../config/index.js";
 import type { HotdumpError } from "../errors.js";
 import { createBatcher } from "./debounce.js";
-import { watchError } from "./errors.js";
+import { watchError, watchRootLost } from "./errors.js";
 import { createWatchFilter, type WatchFilterOptions } from "./filter.js";
 import {
   IN_ATTRIB,
@@ -18,6 +18,7 @@ import {
   IN_ISDIR,
   IN_MOVED_FROM,
   IN_MOVED_TO,
+  IN_ONLYDIR,
   IN_Q_OVERFLOW,
   type Inotify,
   type InotifyEvent,
@@ -141,6 +142,13 @@ function createInotifyTree(
           wd = inotify.add(abs);
         } catch (e) {
           const code = (e as NodeJS.ErrnoException).code;
+          // A subdirectory gone or not ours to read is skipped; the root is the whole watch.
+          if (abs === root && (code === "ENOENT" || code === "ENOTDIR" || code === "EACCES"))
+            throw watchRootLost(
+              root,
+              code === "EACCES" ? "permission denied (EACCES)" : "it does not exist",
+              e,
+            );
           if (code === "ENOENT" || code === "ENOTDIR" || code === "EACCES") return false;
           throw e;
         }
@@ -163,9 +171,19 @@ function createInotifyTree(
       }
   };
 
+  // The root's removal is seen from its parent: the root's own IN_DELETE_SELF/IN_IGNORED comes only
+  // once its inode is freed, never while a process (dev itself, the service) has it as its cwd.
+  let parentWd: number | null = null;
+  const rootName = basename(root);
+
   const onEvents = (events: InotifyEvent[], more: boolean) => {
     if (closed) return;
     for (const ev of events) {
+      if (ev.wd === parentWd) {
+        if (ev.name === rootName && ev.mask & (IN_DELETE | IN_MOVED_FROM))
+          fail(watchRootLost(root, ev.mask & IN_DELETE ? "it was removed" : "it was moved away"));
+        continue;
+      }
       if (ev.mask & IN_Q_OVERFLOW) {
         // The kernel's queue (fs.inotify.max_queued_events) overflowed: some change is lost.
         changed(root, true);
@@ -175,6 +193,8 @@ function createInotifyTree(
       if (dir === undefined) continue;
       if (ev.mask & IN_IGNORED) {
         dirs.delete(ev.wd);
+        // The kernel dropped the root's own watch: it was removed or unmounted.
+        if (dir === root) fail(watchRootLost(root, "it was removed"));
         continue;
       }
       if (ev.name === "") continue;
@@ -197,11 +217,18 @@ function createInotifyTree(
   const opened = openInotify(onEvents, fail);
   if (!opened) return null;
   inotify = opened;
+  if (dirname(root) !== root)
+    try {
+      parentWd = inotify.add(dirname(root), IN_DELETE | IN_MOVED_FROM | IN_ONLYDIR);
+    } catch {
+      // An unreadable parent: a removed root then shows only as builds failing.
+    }
   return {
     ready: crawl(root, false),
     async close() {
       closed = true;
       for (const wd of dirs.keys()) inotify.remove(wd);
+      if (parentWd !== null) inotify.remove(parentWd);
       dirs.clear();
       await inotify.close();
     },

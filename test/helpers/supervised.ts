@@ -94,15 +94,21 @@ export function startSupervised(args: string[], opts: { cwd: string; env?: NodeJ
   };
 }
 
-/** Pids of every process whose executable is `exe` (to prove nothing was left running). */
+/**
+ * Pids of every process whose executable is `exe` (to prove nothing was left running): by path, or
+ * by inode (a stored binary starts from a second name of the same file: src/supervise/pinnedProgram.ts).
+ */
 export async function pidsRunning(exe: string): Promise<number[]> {
-  const { readdirSync, readlinkSync } = await import("node:fs");
+  const { readdirSync, readlinkSync, statSync } = await import("node:fs");
+  const want = statSync(exe, { throwIfNoEntry: false });
   const out: number[] = [];
   for (const d of readdirSync("/proc")) {
     if (!/^\d+$/.test(d)) continue;
     try {
       const l = readlinkSync(`/proc/${d}/exe`);
-      if (l === exe || l === `${exe} (deleted)`) out.push(Number(d));
+      const st = want ? statSync(`/proc/${d}/exe`) : null;
+      if (l === exe || l === `${exe} (deleted)` || (st && want && st.ino === want.ino && st.dev === want.dev))
+        out.push(Number(d));
     } catch {}
   }
   return out;
