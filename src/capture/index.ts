@@ -72,5 +72,6 @@ export {
   snapshotAfterExec,
   snapshotProcess,
 } from "./processFacts.js";
+export type { RecoveredContext } from "./recoveredRecorder.js";
 export { createRecoveredRecorder, type RecoveredRecorder } from "./recoveredRecorder.js";
 export { dumpThroughTracer, TRACER_MAIN_PATH, tracerControlOf } from "./tracer.js";

@@ -86,6 +86,7 @@ export function importAirConfig(text: string, fileLabel: string): AirImport {
   const from = (hotdumpKey: string, airPath: string[]) => {
     if (!origins.has(hotdumpKey)) origins.set(hotdumpKey, airPath);
   };
+  const m: Mapping = { watch, run, excludeDir, from, warn };
 
   for (const [key, value] of Object.entries(doc)) {
     if (key === "root" && typeof value === "string") {
@@ -120,36 +121,7 @@ export function importAirConfig(text: string, fileLabel: string): AirImport {
         // full_bin wins over bin in air (Config.preprocess); entrypoint wins over bin too.
         if (key === "bin" && (hasFullBin || (b.entrypoint !== undefined && !isInert(b.entrypoint)))) break;
         if (isInert(value)) break;
-        const words = Array.isArray(value) ? strList(value) : shellWords(String(value));
-        if (!words || words.length === 0) {
-          warn(path, `cannot read "${String(value)}" as a plain command; set [run] args and env yourself`);
-          break;
-        }
-        const { env, rest } = splitEnvPrefix(words);
-        if (Object.keys(env).length > 0) {
-          run.env = { ...run.env, ...env };
-          from("run.env", path);
-        }
-        from("run.args", path);
-        from("run.command", path);
-        const at = builtBin ? rest.findIndex((w, i) => i > 0 && clean(w) === clean(builtBin)) : -1;
-        if (at > 0 && clean(rest[0] ?? "") !== clean(builtBin ?? "")) {
-          // air runs full_bin as one command line, args_bin after it: [run] command does the same.
-          run.command = rest.map((w, i) => (i === at ? "{bin}" : w));
-          const dir = clean(builtBin ?? "")
-            .split("/")
-            .slice(0, -1)
-            .join("/");
-          if (dir && dir !== ".") excludeDir.add(dir);
-          binArgs = [];
-          break;
-        }
-        const [bin, ...extra] = rest;
-        if (bin) {
-          const dir = clean(bin).split("/").slice(0, -1).join("/");
-          if (dir && dir !== ".") excludeDir.add(dir);
-        }
-        binArgs = extra;
+        binArgs = mapBinCommand(m, path, value, builtBin) ?? binArgs;
         break;
       }
       case "args_bin": {
@@ -159,51 +131,6 @@ export function importAirConfig(text: string, fileLabel: string): AirImport {
         else warn(path, "args_bin is not a list of strings; ignored");
         break;
       }
-      case "include_ext": {
-        const list = strList(value);
-        if (list) watch.include_ext = list.map((e) => e.replace(/^\./, ""));
-        from("watch.include_ext", path);
-        break;
-      }
-      case "exclude_dir":
-        for (const d of strList(value) ?? []) excludeDir.add(clean(d));
-        break;
-      case "include_dir": {
-        const list = strList(value) ?? [];
-        if (list.length > 0) {
-          warn(path, "hotdump watches the whole root; include_dir is mapped to [watch] include globs");
-          watch.include = [...(watch.include ?? []), ...list.map((d) => `${clean(d)}/**`)];
-        }
-        break;
-      }
-      case "include_file":
-        if ((strList(value) ?? []).length > 0)
-          watch.include = [...(watch.include ?? []), ...(strList(value) ?? []).map(clean)];
-        break;
-      case "exclude_file":
-        if ((strList(value) ?? []).length > 0)
-          watch.exclude = [...(watch.exclude ?? []), ...(strList(value) ?? []).map(clean)];
-        break;
-      case "exclude_regex":
-        from("watch.exclude_regex", path);
-        if ((strList(value) ?? []).length > 0) watch.exclude_regex = strList(value);
-        break;
-      case "follow_symlink":
-        if (typeof value === "boolean") watch.follow_symlinks = value;
-        break;
-      case "poll":
-        if (typeof value === "boolean") watch.poll = value;
-        break;
-      case "poll_interval":
-        from("watch.poll_interval", path);
-        // air: integer milliseconds; 0 means its minimum of 500 ms.
-        if (typeof value === "number" && value > 0) watch.poll_interval = `${value}ms`;
-        break;
-      case "delay":
-        // air sleeps `delay` ms before each build; hotdump's trailing debounce plays that part.
-        if (typeof value === "number" && value >= 0) watch.debounce = `${value}ms`;
-        from("watch.debounce", path);
-        break;
       case "send_interrupt":
         from("run.stop_signal", path);
         if (value === true) run.stop_signal = "SIGINT";
@@ -226,7 +153,7 @@ export function importAirConfig(text: string, fileLabel: string): AirImport {
         break;
       }
       default:
-        if (isInert(value)) break;
+        if (mapWatchKey(m, path, value) || isInert(value)) break;
         warn(
           path,
           UNMAPPED[`build.${key}`]
@@ -252,6 +179,109 @@ export function importAirConfig(text: string, fileLabel: string): AirImport {
   from("watch.follow_symlinks", ["build", "follow_symlink"]);
   from("watch.poll", ["build", "poll"]);
   return { config: out, warnings, origins };
+}
+
+/** Where an import puts what it maps, and how it says where each key came from. */
+interface Mapping {
+  watch: NonNullable<RawConfig["watch"]>;
+  run: NonNullable<RawConfig["run"]>;
+  excludeDir: Set<string>;
+  from: (hotdumpKey: string, airPath: string[]) => void;
+  warn: (path: string[], message: string) => void;
+}
+
+/**
+ * bin, full_bin or entrypoint: the command that starts the built binary. Returns the arguments
+ * after the binary (undefined: unreadable, said).
+ */
+function mapBinCommand(
+  m: Mapping,
+  path: string[],
+  value: unknown,
+  builtBin: string | null,
+): string[] | undefined {
+  const words = Array.isArray(value) ? strList(value) : shellWords(String(value));
+  if (!words || words.length === 0) {
+    m.warn(path, `cannot read "${String(value)}" as a plain command; set [run] args and env yourself`);
+    return undefined;
+  }
+  const { env, rest } = splitEnvPrefix(words);
+  if (Object.keys(env).length > 0) {
+    m.run.env = { ...m.run.env, ...env };
+    m.from("run.env", path);
+  }
+  m.from("run.args", path);
+  m.from("run.command", path);
+  const at = builtBin ? rest.findIndex((w, i) => i > 0 && clean(w) === clean(builtBin)) : -1;
+  if (at > 0 && clean(rest[0] ?? "") !== clean(builtBin ?? "")) {
+    // air runs full_bin as one command line, args_bin after it: [run] command does the same.
+    m.run.command = rest.map((w, i) => (i === at ? "{bin}" : w));
+    const dir = clean(builtBin ?? "")
+      .split("/")
+      .slice(0, -1)
+      .join("/");
+    if (dir && dir !== ".") m.excludeDir.add(dir);
+    return [];
+  }
+  const [bin, ...extra] = rest;
+  if (bin) {
+    const dir = clean(bin).split("/").slice(0, -1).join("/");
+    if (dir && dir !== ".") m.excludeDir.add(dir);
+  }
+  return extra;
+}
+
+/** The [build] keys that are about watching; false for any other key. */
+function mapWatchKey(m: Mapping, path: string[], value: unknown): boolean {
+  switch (path[1]) {
+    case "include_ext": {
+      const list = strList(value);
+      if (list) m.watch.include_ext = list.map((e) => e.replace(/^\./, ""));
+      m.from("watch.include_ext", path);
+      return true;
+    }
+    case "exclude_dir":
+      for (const d of strList(value) ?? []) m.excludeDir.add(clean(d));
+      return true;
+    case "include_dir": {
+      const list = strList(value) ?? [];
+      if (list.length > 0) {
+        m.warn(path, "hotdump watches the whole root; include_dir is mapped to [watch] include globs");
+        m.watch.include = [...(m.watch.include ?? []), ...list.map((d) => `${clean(d)}/**`)];
+      }
+      return true;
+    }
+    case "include_file":
+      if ((strList(value) ?? []).length > 0)
+        m.watch.include = [...(m.watch.include ?? []), ...(strList(value) ?? []).map(clean)];
+      return true;
+    case "exclude_file":
+      if ((strList(value) ?? []).length > 0)
+        m.watch.exclude = [...(m.watch.exclude ?? []), ...(strList(value) ?? []).map(clean)];
+      return true;
+    case "exclude_regex":
+      m.from("watch.exclude_regex", path);
+      if ((strList(value) ?? []).length > 0) m.watch.exclude_regex = strList(value);
+      return true;
+    case "follow_symlink":
+      if (typeof value === "boolean") m.watch.follow_symlinks = value;
+      return true;
+    case "poll":
+      if (typeof value === "boolean") m.watch.poll = value;
+      return true;
+    case "poll_interval":
+      m.from("watch.poll_interval", path);
+      // air: integer milliseconds; 0 means its minimum of 500 ms.
+      if (typeof value === "number" && value > 0) m.watch.poll_interval = `${value}ms`;
+      return true;
+    case "delay":
+      // air sleeps `delay` ms before each build; hotdump's trailing debounce plays that part.
+      if (typeof value === "number" && value >= 0) m.watch.debounce = `${value}ms`;
+      m.from("watch.debounce", path);
+      return true;
+    default:
+      return false;
+  }
 }
 
 /** Values that switch nothing on (false, 0, "", [], a table of those): no warning needed. */

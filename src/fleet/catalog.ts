@@ -109,20 +109,6 @@ export async function openCatalog(url: string): Promise<Catalog> {
     );
     return r.rows[0]?.v ?? 0;
   };
-  const toCrash = (r: Record<string, unknown>): FleetCrash => ({
-    id: r.id as string,
-    host: r.host as string,
-    fingerprint: r.fingerprint as string,
-    kind: r.kind as string | null,
-    message: r.message as string | null,
-    culprit: r.culprit as string | null,
-    buildId: r.build_id as string | null,
-    binarySha256: r.binary_sha256 as string | null,
-    time: (r.ts as Date).toISOString(),
-    manifestKey: r.manifest_key as string,
-    coreKey: r.core_key as string | null,
-    coreBytes: r.core_bytes === null ? null : Number(r.core_bytes),
-  });
   return {
     version,
     async migrate() {
@@ -141,88 +127,12 @@ export async function openCatalog(url: string): Promise<Catalog> {
     },
     async index(m, manifestKey) {
       await tx(async () => {
-        if (m.binary)
-          await q(
-            `INSERT INTO hotdump_binaries (sha256, go_build_id, gnu_build_id, go_version, vcs_revision, key, bytes, first_host)
-             VALUES ($1,$2,$3,$4,$5,$6,$7,$8) ON CONFLICT (sha256) DO NOTHING`,
-            [
-              m.binary.sha256,
-              m.binary.goBuildId,
-              m.binary.gnuBuildId,
-              m.binary.goVersion,
-              m.binary.vcsRevision,
-              m.binary.key,
-              m.binary.bytes,
-              m.host,
-            ],
-          );
-        const core = m.files.find((f) => f.role === "core");
-        await q(
-          `INSERT INTO hotdump_crashes (host, id, fingerprint, kind, message, culprit, build_id, binary_sha256,
-             vcs_revision, ts, manifest_key, core_key, core_bytes)
-           VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)
-           ON CONFLICT (host, id) DO UPDATE SET fingerprint = excluded.fingerprint, kind = excluded.kind,
-             message = excluded.message, culprit = excluded.culprit, manifest_key = excluded.manifest_key`,
-          [
-            m.host,
-            m.id,
-            m.fingerprint,
-            m.kind,
-            m.message,
-            m.culprit,
-            m.binary?.goBuildId ?? m.binary?.gnuBuildId ?? null,
-            m.binary?.sha256 ?? null,
-            m.binary?.vcsRevision ?? null,
-            m.time,
-            manifestKey,
-            core?.key ?? null,
-            core?.bytes ?? null,
-          ],
-        );
+        await indexManifest(q, m, manifestKey);
       });
     },
     async issues() {
-      const r = await q(
-        `SELECT c.fingerprint, count(*)::int AS count, array_agg(DISTINCT c.host ORDER BY c.host) AS hosts,
-           (array_agg(c.kind ORDER BY c.ts DESC))[1] AS kind,
-           (array_agg(c.message ORDER BY c.ts DESC))[1] AS message,
-           (array_agg(c.culprit ORDER BY c.ts DESC))[1] AS culprit,
-           min(c.ts) AS first_ts, (array_agg(c.build_id ORDER BY c.ts))[1] AS first_build,
-           (array_agg(c.vcs_revision ORDER BY c.ts))[1] AS first_rev,
-           max(c.ts) AS last_ts, (array_agg(c.build_id ORDER BY c.ts DESC))[1] AS last_build,
-           (array_agg(c.vcs_revision ORDER BY c.ts DESC))[1] AS last_rev,
-           count(DISTINCT c.build_id)::int AS builds,
-           i.resolved_at,
-           count(*) FILTER (WHERE i.resolved_at IS NOT NULL AND c.ts > i.resolved_at
-             AND NOT (COALESCE(c.build_id, '') = ANY (i.resolved_builds)))::int AS regressions
-         FROM hotdump_crashes c LEFT JOIN hotdump_issues i USING (fingerprint)
-         GROUP BY c.fingerprint, i.resolved_at, i.resolved_builds
-         ORDER BY max(c.ts) DESC`,
-      );
-      return r.rows.map((x) => ({
-        fingerprint: x.fingerprint as string,
-        count: x.count as number,
-        hosts: x.hosts as string[],
-        kind: x.kind as string | null,
-        message: x.message as string | null,
-        culprit: x.culprit as string | null,
-        firstSeen: {
-          time: (x.first_ts as Date).toISOString(),
-          build: x.first_build as string | null,
-          "vcs.revision": x.first_rev as string | null,
-        },
-        lastSeen: {
-          time: (x.last_ts as Date).toISOString(),
-          build: x.last_build as string | null,
-          "vcs.revision": x.last_rev as string | null,
-        },
-        builds: x.builds as number,
-        status: issueStatus({
-          resolved: x.resolved_at !== null,
-          regressions: x.regressions as number,
-          builds: x.builds as number,
-        }),
-      }));
+      const r = await q(ISSUES_SQL);
+      return r.rows.map(toIssue);
     },
     async crashes(opts = {}) {
       const r = await q(
@@ -247,6 +157,111 @@ export async function openCatalog(url: string): Promise<Catalog> {
       return (r.rowCount ?? 0) > 0;
     },
     close: () => client.end().catch(() => {}),
+  };
+}
+
+type Query = <R extends pg.QueryResultRow>(text: string, values?: unknown[]) => Promise<pg.QueryResult<R>>;
+
+/** The binary (once for the fleet) and the crash of one manifest; inside the caller's transaction. */
+async function indexManifest(q: Query, m: Manifest, manifestKey: string): Promise<void> {
+  if (m.binary)
+    await q(
+      `INSERT INTO hotdump_binaries (sha256, go_build_id, gnu_build_id, go_version, vcs_revision, key, bytes, first_host)
+       VALUES ($1,$2,$3,$4,$5,$6,$7,$8) ON CONFLICT (sha256) DO NOTHING`,
+      [
+        m.binary.sha256,
+        m.binary.goBuildId,
+        m.binary.gnuBuildId,
+        m.binary.goVersion,
+        m.binary.vcsRevision,
+        m.binary.key,
+        m.binary.bytes,
+        m.host,
+      ],
+    );
+  const core = m.files.find((f) => f.role === "core");
+  await q(
+    `INSERT INTO hotdump_crashes (host, id, fingerprint, kind, message, culprit, build_id, binary_sha256,
+       vcs_revision, ts, manifest_key, core_key, core_bytes)
+     VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13)
+     ON CONFLICT (host, id) DO UPDATE SET fingerprint = excluded.fingerprint, kind = excluded.kind,
+       message = excluded.message, culprit = excluded.culprit, manifest_key = excluded.manifest_key`,
+    [
+      m.host,
+      m.id,
+      m.fingerprint,
+      m.kind,
+      m.message,
+      m.culprit,
+      m.binary?.goBuildId ?? m.binary?.gnuBuildId ?? null,
+      m.binary?.sha256 ?? null,
+      m.binary?.vcsRevision ?? null,
+      m.time,
+      manifestKey,
+      core?.key ?? null,
+      core?.bytes ?? null,
+    ],
+  );
+}
+
+/** One row per fingerprint: counts, hosts, the first and last crash with their builds, the status's inputs. */
+const ISSUES_SQL = `SELECT c.fingerprint, count(*)::int AS count, array_agg(DISTINCT c.host ORDER BY c.host) AS hosts,
+    (array_agg(c.kind ORDER BY c.ts DESC))[1] AS kind,
+    (array_agg(c.message ORDER BY c.ts DESC))[1] AS message,
+    (array_agg(c.culprit ORDER BY c.ts DESC))[1] AS culprit,
+    min(c.ts) AS first_ts, (array_agg(c.build_id ORDER BY c.ts))[1] AS first_build,
+    (array_agg(c.vcs_revision ORDER BY c.ts))[1] AS first_rev,
+    max(c.ts) AS last_ts, (array_agg(c.build_id ORDER BY c.ts DESC))[1] AS last_build,
+    (array_agg(c.vcs_revision ORDER BY c.ts DESC))[1] AS last_rev,
+    count(DISTINCT c.build_id)::int AS builds,
+    i.resolved_at,
+    count(*) FILTER (WHERE i.resolved_at IS NOT NULL AND c.ts > i.resolved_at
+      AND NOT (COALESCE(c.build_id, '') = ANY (i.resolved_builds)))::int AS regressions
+  FROM hotdump_crashes c LEFT JOIN hotdump_issues i USING (fingerprint)
+  GROUP BY c.fingerprint, i.resolved_at, i.resolved_builds
+  ORDER BY max(c.ts) DESC`;
+
+function toIssue(x: Record<string, unknown>): FleetIssue {
+  return {
+    fingerprint: x.fingerprint as string,
+    count: x.count as number,
+    hosts: x.hosts as string[],
+    kind: x.kind as string | null,
+    message: x.message as string | null,
+    culprit: x.culprit as string | null,
+    firstSeen: {
+      time: (x.first_ts as Date).toISOString(),
+      build: x.first_build as string | null,
+      "vcs.revision": x.first_rev as string | null,
+    },
+    lastSeen: {
+      time: (x.last_ts as Date).toISOString(),
+      build: x.last_build as string | null,
+      "vcs.revision": x.last_rev as string | null,
+    },
+    builds: x.builds as number,
+    status: issueStatus({
+      resolved: x.resolved_at !== null,
+      regressions: x.regressions as number,
+      builds: x.builds as number,
+    }),
+  };
+}
+
+function toCrash(r: Record<string, unknown>): FleetCrash {
+  return {
+    id: r.id as string,
+    host: r.host as string,
+    fingerprint: r.fingerprint as string,
+    kind: r.kind as string | null,
+    message: r.message as string | null,
+    culprit: r.culprit as string | null,
+    buildId: r.build_id as string | null,
+    binarySha256: r.binary_sha256 as string | null,
+    time: (r.ts as Date).toISOString(),
+    manifestKey: r.manifest_key as string,
+    coreKey: r.core_key as string | null,
+    coreBytes: r.core_bytes === null ? null : Number(r.core_bytes),
   };
 }
 

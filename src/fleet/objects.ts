@@ -81,6 +81,7 @@ export function createObjectStore(
   const where = s.endpoint ?? `s3://${s.bucket}`;
   const fail = (cause: unknown) => fleetUnreachable("S3", where, cause);
   const Bucket = s.bucket;
+  const target: S3Target = { client, Bucket, fail };
 
   const exists = async (Key: string): Promise<boolean> => {
     try {
@@ -114,100 +115,6 @@ export function createObjectStore(
     }
   };
 
-  async function multipart(
-    Key: string,
-    path: string,
-    size: number,
-    pending: PendingUpload | null,
-    onPending: (u: PendingUpload | null) => void,
-  ): Promise<"written" | "present"> {
-    let upload: PendingUpload | null = null;
-    if (pending && pending.key === Key && pending.partSize === PART_SIZE) {
-      // The server's list is the truth: a part acknowledged after the journal was last written
-      // (killed in between) counts too.
-      try {
-        const parts: PendingUpload["parts"] = [];
-        let marker: string | undefined;
-        for (;;) {
-          const r = await client.send(
-            new ListPartsCommand({ Bucket, Key, UploadId: pending.uploadId, PartNumberMarker: marker }),
-          );
-          for (const p of r.Parts ?? [])
-            if (p.PartNumber && p.ETag) parts.push({ PartNumber: p.PartNumber, ETag: p.ETag });
-          if (!r.IsTruncated) break;
-          marker = r.NextPartNumberMarker;
-        }
-        upload = { ...pending, parts };
-      } catch (e) {
-        if (statusOf(e) !== 404) throw fail(e);
-        upload = null; // NoSuchUpload: aborted or expired by a lifecycle rule; start again
-      }
-    }
-    if (!upload) {
-      try {
-        const r = await client.send(new CreateMultipartUploadCommand({ Bucket, Key }));
-        upload = { key: Key, uploadId: r.UploadId!, partSize: PART_SIZE, parts: [] };
-      } catch (e) {
-        throw fail(e);
-      }
-      onPending(upload);
-    }
-    const u = upload;
-    const total = Math.ceil(size / PART_SIZE);
-    const done = new Set(u.parts.map((p) => p.PartNumber));
-    const todo: number[] = [];
-    for (let n = 1; n <= total; n++) if (!done.has(n)) todo.push(n);
-    const fh = await open(path, "r");
-    try {
-      const worker = async () => {
-        for (let n = todo.shift(); n !== undefined; n = todo.shift()) {
-          const start = (n - 1) * PART_SIZE;
-          const len = Math.min(PART_SIZE, size - start);
-          const buf = Buffer.allocUnsafe(len);
-          const { bytesRead } = await fh.read(buf, 0, len, start);
-          if (bytesRead !== len) throw fail(new Error(`${path} shrank while uploading`));
-          let etag: string | undefined;
-          try {
-            etag = (
-              await client.send(
-                new UploadPartCommand({ Bucket, Key, UploadId: u.uploadId, PartNumber: n, Body: buf }),
-              )
-            ).ETag;
-          } catch (e) {
-            throw fail(e);
-          }
-          u.parts.push({ PartNumber: n, ETag: etag ?? "" });
-          onPending({ ...u, parts: [...u.parts] });
-        }
-      };
-      await Promise.all(Array.from({ length: Math.min(PART_CONCURRENCY, todo.length) }, worker));
-    } finally {
-      await fh.close();
-    }
-    u.parts.sort((a, b) => a.PartNumber - b.PartNumber);
-    try {
-      await client.send(
-        new CompleteMultipartUploadCommand({
-          Bucket,
-          Key,
-          UploadId: u.uploadId,
-          MultipartUpload: { Parts: u.parts },
-          IfNoneMatch: "*",
-        }),
-      );
-      onPending(null);
-      return "written";
-    } catch (e) {
-      if (statusOf(e) !== 412) throw fail(e);
-      // Another host completed the same content first: ours is not needed.
-      await client
-        .send(new AbortMultipartUploadCommand({ Bucket, Key, UploadId: u.uploadId }))
-        .catch(() => {});
-      onPending(null);
-      return "present";
-    }
-  }
-
   return {
     bucket: Bucket,
     client,
@@ -232,7 +139,7 @@ export function createObjectStore(
       }
       const { size } = await stat(path);
       if (size > MULTIPART_THRESHOLD)
-        return multipart(Key, path, size, opts.pending ?? null, opts.onPending ?? (() => {}));
+        return multipartUpload(target, Key, path, size, opts.pending ?? null, opts.onPending ?? (() => {}));
       const fh = await open(path, "r");
       try {
         return await putIfAbsent(Key, await fh.readFile());
@@ -248,26 +155,7 @@ export function createObjectStore(
         throw fail(e);
       }
     },
-    async download(Key, path) {
-      let body: Readable;
-      try {
-        body = (await client.send(new GetObjectCommand({ Bucket, Key }))).Body as Readable;
-      } catch (e) {
-        throw fail(e);
-      }
-      const h = createHash("sha256");
-      let bytes = 0;
-      body.on("data", (c: Buffer) => {
-        h.update(c);
-        bytes += c.length;
-      });
-      try {
-        await pipeline(body, createWriteStream(path, { mode: 0o600 }));
-      } catch (e) {
-        throw fail(e);
-      }
-      return { sha256: h.digest("hex"), bytes };
-    },
+    download: (Key, path) => downloadTo(target, Key, path),
     async delete(Key) {
       await client.send(new DeleteObjectCommand({ Bucket, Key })).catch((e) => {
         throw fail(e);
@@ -291,6 +179,170 @@ export function createObjectStore(
       getSignedUrl(client, new GetObjectCommand({ Bucket, Key }), { expiresIn: seconds }),
     close: () => client.destroy(),
   };
+}
+
+/** The bucket an object store's calls go to, and how its failures are said. */
+interface S3Target {
+  client: S3Client;
+  Bucket: string;
+  fail: (cause: unknown) => Error;
+}
+
+/** A large file in parts of PART_SIZE, PART_CONCURRENCY at a time, resuming `pending` (the
+ * journal's record of an upload a killed process left) where the server says it stands. */
+async function multipartUpload(
+  t: S3Target,
+  Key: string,
+  path: string,
+  size: number,
+  pending: PendingUpload | null,
+  onPending: (u: PendingUpload | null) => void,
+): Promise<"written" | "present"> {
+  let upload =
+    pending && pending.key === Key && pending.partSize === PART_SIZE ? await resumed(t, pending) : null;
+  if (!upload) {
+    try {
+      const r = await t.client.send(new CreateMultipartUploadCommand({ Bucket: t.Bucket, Key }));
+      upload = { key: Key, uploadId: r.UploadId!, partSize: PART_SIZE, parts: [] };
+    } catch (e) {
+      throw t.fail(e);
+    }
+    onPending(upload);
+  }
+  await uploadParts(t, upload, path, size, onPending);
+  return completeUpload(t, upload, onPending);
+}
+
+/** The parts the server holds of `pending`; null when the upload is gone. */
+async function resumed(t: S3Target, pending: PendingUpload): Promise<PendingUpload | null> {
+  // The server's list is the truth: a part acknowledged after the journal was last written
+  // (killed in between) counts too.
+  try {
+    const parts: PendingUpload["parts"] = [];
+    let marker: string | undefined;
+    for (;;) {
+      const r = await t.client.send(
+        new ListPartsCommand({
+          Bucket: t.Bucket,
+          Key: pending.key,
+          UploadId: pending.uploadId,
+          PartNumberMarker: marker,
+        }),
+      );
+      for (const p of r.Parts ?? [])
+        if (p.PartNumber && p.ETag) parts.push({ PartNumber: p.PartNumber, ETag: p.ETag });
+      if (!r.IsTruncated) break;
+      marker = r.NextPartNumberMarker;
+    }
+    return { ...pending, parts };
+  } catch (e) {
+    if (statusOf(e) !== 404) throw t.fail(e);
+    return null; // NoSuchUpload: aborted or expired by a lifecycle rule; start again
+  }
+}
+
+/** Every part the upload does not hold yet, each recorded (onPending) as the server takes it. */
+async function uploadParts(
+  t: S3Target,
+  u: PendingUpload,
+  path: string,
+  size: number,
+  onPending: (u: PendingUpload | null) => void,
+): Promise<void> {
+  const total = Math.ceil(size / PART_SIZE);
+  const done = new Set(u.parts.map((p) => p.PartNumber));
+  const todo: number[] = [];
+  for (let n = 1; n <= total; n++) if (!done.has(n)) todo.push(n);
+  const fh = await open(path, "r");
+  try {
+    const worker = async () => {
+      for (let n = todo.shift(); n !== undefined; n = todo.shift()) {
+        const start = (n - 1) * PART_SIZE;
+        const len = Math.min(PART_SIZE, size - start);
+        const buf = Buffer.allocUnsafe(len);
+        const { bytesRead } = await fh.read(buf, 0, len, start);
+        if (bytesRead !== len) throw t.fail(new Error(`${path} shrank while uploading`));
+        let etag: string | undefined;
+        try {
+          etag = (
+            await t.client.send(
+              new UploadPartCommand({
+                Bucket: t.Bucket,
+                Key: u.key,
+                UploadId: u.uploadId,
+                PartNumber: n,
+                Body: buf,
+              }),
+            )
+          ).ETag;
+        } catch (e) {
+          throw t.fail(e);
+        }
+        u.parts.push({ PartNumber: n, ETag: etag ?? "" });
+        onPending({ ...u, parts: [...u.parts] });
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(PART_CONCURRENCY, todo.length) }, worker));
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Complete it unless the object exists already (If-None-Match): then ours is aborted. */
+async function completeUpload(
+  t: S3Target,
+  u: PendingUpload,
+  onPending: (u: PendingUpload | null) => void,
+): Promise<"written" | "present"> {
+  const { Bucket } = t;
+  u.parts.sort((a, b) => a.PartNumber - b.PartNumber);
+  try {
+    await t.client.send(
+      new CompleteMultipartUploadCommand({
+        Bucket,
+        Key: u.key,
+        UploadId: u.uploadId,
+        MultipartUpload: { Parts: u.parts },
+        IfNoneMatch: "*",
+      }),
+    );
+    onPending(null);
+    return "written";
+  } catch (e) {
+    if (statusOf(e) !== 412) throw t.fail(e);
+    // Another host completed the same content first: ours is not needed.
+    await t.client
+      .send(new AbortMultipartUploadCommand({ Bucket, Key: u.key, UploadId: u.uploadId }))
+      .catch(() => {});
+    onPending(null);
+    return "present";
+  }
+}
+
+/** An object to a private file, hashed as it streams. */
+async function downloadTo(
+  t: S3Target,
+  Key: string,
+  path: string,
+): Promise<{ sha256: string; bytes: number }> {
+  let body: Readable;
+  try {
+    body = (await t.client.send(new GetObjectCommand({ Bucket: t.Bucket, Key }))).Body as Readable;
+  } catch (e) {
+    throw t.fail(e);
+  }
+  const h = createHash("sha256");
+  let bytes = 0;
+  body.on("data", (c: Buffer) => {
+    h.update(c);
+    bytes += c.length;
+  });
+  try {
+    await pipeline(body, createWriteStream(path, { mode: 0o600 }));
+  } catch (e) {
+    throw t.fail(e);
+  }
+  return { sha256: h.digest("hex"), bytes };
 }
 
 /**

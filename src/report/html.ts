@@ -70,7 +70,7 @@ td.n{text-align:right}
 export function renderHtml(report: Report): string {
   const e = escapeHtml;
   const parts: string[] = [];
-  const h = (s: string) => parts.push(s);
+  const h: Out = (s) => void parts.push(s);
   const title = `hotdump: ${headline(report)}`;
 
   h("<!doctype html>");
@@ -84,6 +84,18 @@ export function renderHtml(report: Report): string {
   h("</head>");
   h("<body>");
   h("<main>");
+  for (const section of [headerHtml, culpritHtml, racesHtml, stackHtml, groupsHtml, machineHtml, closingHtml])
+    section(report, h);
+  h("</main>");
+  h("</body>");
+  h("</html>");
+  return `${parts.join("\n")}\n`;
+}
+
+type Out = (html: string) => void;
+
+function headerHtml(report: Report, h: Out): void {
+  const e = escapeHtml;
   h("<header>");
   h(`<h1>hotdump report: ${e(report.kind === "unknown" ? "crash" : report.kind)}</h1>`);
   h(`<p class="message">${e(headline(report))}</p>`);
@@ -104,7 +116,10 @@ export function renderHtml(report: Report): string {
     h("</dl>");
   }
   h("</header>");
+}
 
+function culpritHtml(report: Report, h: Out): void {
+  const e = escapeHtml;
   h('<section aria-labelledby="culprit"><h2 id="culprit">Culprit</h2>');
   if (report.culprit) {
     h(
@@ -122,7 +137,10 @@ export function renderHtml(report: Report): string {
     }
   } else h(`<p>${e(noCulpritText(report))}</p>`);
   h("</section>");
+}
 
+function racesHtml(report: Report, h: Out): void {
+  const e = escapeHtml;
   const races = report.races ?? [];
   races.forEach((r, i) => {
     h(`<section aria-labelledby="race-${i}"><h2 id="race-${i}">${e(raceTitle(i, races.length))}</h2>`);
@@ -140,7 +158,11 @@ export function renderHtml(report: Report): string {
     }
     h("</section>");
   });
+}
 
+/** The crashing goroutine's stack, runtime frames folded. */
+function stackHtml(report: Report, h: Out): void {
+  const e = escapeHtml;
   if (report.goroutine) {
     const g = report.goroutine;
     h(
@@ -164,7 +186,10 @@ export function renderHtml(report: Report): string {
     }
     h("</ol></section>");
   }
+}
 
+function groupsHtml(report: Report, h: Out): void {
+  const e = escapeHtml;
   if (report.goroutines.groups.length > 0) {
     const { shown, more } = topGroups(report.goroutines.groups);
     h(
@@ -181,7 +206,11 @@ export function renderHtml(report: Report): string {
     if (more > 0) h(`<p class="muted">${e(moreGroupsLabel(more))}</p>`);
     h("</section>");
   }
+}
 
+/** Registers and the memory map, folded away. */
+function machineHtml(report: Report, h: Out): void {
+  const e = escapeHtml;
   if (report.registers.length > 0) {
     h(
       '<section aria-labelledby="registers"><h2 id="registers">Registers</h2><details><summary>Show registers</summary>',
@@ -205,7 +234,11 @@ export function renderHtml(report: Report): string {
       );
     h("</tbody></table></details></section>");
   }
+}
 
+/** Where the facts came from, warnings, what to run next. */
+function closingHtml(report: Report, h: Out): void {
+  const e = escapeHtml;
   h('<section aria-labelledby="sources"><h2 id="sources">Sources</h2><ul>');
   for (const s of sourcesText(report)) h(`<li>${e(s)}</li>`);
   h("</ul></section>");
@@ -219,8 +252,4 @@ export function renderHtml(report: Report): string {
     h('<section aria-labelledby="next"><h2 id="next">Next</h2>');
     h(`<pre><code>${next.map((n) => `$ ${e(n)}`).join("\n")}</code></pre></section>`);
   }
-  h("</main>");
-  h("</body>");
-  h("</html>");
-  return `${parts.join("\n")}\n`;
 }

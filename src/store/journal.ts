@@ -8,6 +8,7 @@ import { createRequire } from "node:module";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import { HotdumpError } from "../errors.js";
+import { HeldWrites } from "./heldWrites.js";
 import { FILE_MODE, type StoreLayout } from "./layout.js";
 
 export type EventName =
@@ -243,32 +244,8 @@ function journalUnusable(file: string, cause: unknown): HotdumpError {
   );
 }
 
-/** At most this many writes are held; beyond, the oldest are dropped and counted. */
-const MAX_HELD = 10_000;
-
 export function openJournal(layout: StoreLayout, opts: JournalOptions = {}): Journal {
-  let db: Database.Database;
-  try {
-    db = new Database(layout.journal, {
-      readonly: opts.readonly ?? false,
-      fileMustExist: opts.readonly ?? false,
-    });
-    db.pragma("busy_timeout = 5000");
-    if (!opts.readonly) {
-      db.pragma("journal_mode = WAL");
-      db.pragma("synchronous = NORMAL");
-      db.exec(SCHEMA);
-      addMissingColumns(db);
-      // SQLite creates the file with the umask (0644) and gives -wal/-shm the main file's mode:
-      // the journal names binaries and crash messages, so it is private like every bundle file.
-      for (const f of [layout.journal, `${layout.journal}-wal`, `${layout.journal}-shm`])
-        if (existsSync(f)) chmodSync(f, FILE_MODE);
-    }
-    // SQLite reads the file on first use: a damaged one fails here, named, not at a later query.
-    db.pragma("schema_version");
-  } catch (cause) {
-    throw sqliteUnbuilt(cause) ?? journalUnusable(layout.journal, cause);
-  }
+  const db = openDatabase(layout, opts);
   const insertEvent = db.prepare(
     "INSERT INTO events (ts, event, generation, pid, crash_id, data) VALUES (?, ?, ?, ?, ?, ?)",
   );
@@ -291,58 +268,6 @@ export function openJournal(layout: StoreLayout, opts: JournalOptions = {}): Jou
   let countStmt: Database.Statement | undefined;
   const countCrash = () =>
     (countStmt ??= db.prepare("UPDATE crashes SET count = ?, last_seen = ? WHERE id = ?"));
-  // Held writes, oldest first. Each is a closure over the values it writes, so a retry writes
-  // exactly what would have been written (same ts, same generation number).
-  const held: (() => void)[] = [];
-  let failing: Error | null = null;
-  let dropped = 0;
-  const flush = (): boolean => {
-    while (held.length > 0) {
-      try {
-        held[0]!();
-      } catch (e) {
-        failing = e as Error;
-        return false;
-      }
-      held.shift();
-    }
-    if (failing) {
-      failing = null;
-      opts.onWriteState?.(null, dropped);
-      dropped = 0;
-    }
-    return true;
-  };
-  const hold = (fn: () => void, error?: unknown): void => {
-    if (error !== undefined) {
-      const first = failing === null;
-      failing = error as Error;
-      if (first) opts.onWriteState?.(failing, held.length + 1);
-    }
-    held.push(fn);
-    if (held.length > MAX_HELD) {
-      held.shift();
-      dropped++;
-    }
-  };
-  const write = (fn: () => void): void => {
-    if (!opts.holdOnFailure) {
-      fn();
-      return;
-    }
-    if (!flush()) {
-      hold(fn);
-      return;
-    }
-    try {
-      fn();
-    } catch (e) {
-      hold(fn, e);
-    }
-  };
-  // Prepared on first use too: a read-only journal of an older store has no outbox table.
-  let outboxOnStmt: Database.Statement | undefined;
-  const outboxOn = () => (outboxOnStmt ??= db.prepare("SELECT 1 FROM settings WHERE key = 'outbox'"));
   // One statement, so the crash is queued with the same write that records it.
   let enqueueIfOnStmt: Database.Statement | undefined;
   const enqueueIfOn = () =>
@@ -350,19 +275,12 @@ export function openJournal(layout: StoreLayout, opts: JournalOptions = {}): Jou
       `INSERT OR IGNORE INTO outbox (crash_id, queued_at, next_try)
        SELECT ?, ?, ? WHERE EXISTS (SELECT 1 FROM settings WHERE key = 'outbox')`,
     ));
-  const toOutboxRow = (r: Record<string, unknown>): OutboxRow => ({
-    crashId: r.crash_id as string,
-    queuedAt: r.queued_at as string,
-    attempts: r.attempts as number,
-    nextTry: r.next_try as string,
-    deliveredAt: r.delivered_at as string | null,
-    lastError: r.last_error as string | null,
-    upload: r.upload ? (JSON.parse(r.upload as string) as PendingUpload) : null,
-  });
+  const writes = new HeldWrites(opts);
+  const write = (fn: () => void) => writes.write(fn);
   let lastGeneration = 0;
   return {
-    held: () => held.length,
-    writeError: () => failing,
+    held: () => writes.count,
+    writeError: () => writes.error,
     append(e) {
       const {
         event,
@@ -396,7 +314,7 @@ export function openJournal(layout: StoreLayout, opts: JournalOptions = {}): Jou
         return n;
       });
       let error: unknown;
-      if (!opts.holdOnFailure || flush()) {
+      if (!opts.holdOnFailure || writes.flush()) {
         try {
           const n = tx.immediate();
           lastGeneration = n;
@@ -416,7 +334,7 @@ export function openJournal(layout: StoreLayout, opts: JournalOptions = {}): Jou
       }
       const n = Math.max(inDb, lastGeneration) + 1;
       lastGeneration = n;
-      hold(() => insert(n), error);
+      writes.hold(() => insert(n), error);
       return { ...g, n, createdAt };
     },
     setGenerationBinary(n, b) {
@@ -435,6 +353,80 @@ export function openJournal(layout: StoreLayout, opts: JournalOptions = {}): Jou
     countCrash(id, count, lastSeen) {
       write(() => countCrash().run(count, lastSeen, id));
     },
+    ...outboxOf(db),
+    markEvicted(ids) {
+      const st = db.prepare("UPDATE crashes SET evicted = 1 WHERE id = ?");
+      write(() =>
+        db.transaction(() => {
+          for (const id of ids) st.run(id);
+        })(),
+      );
+    },
+    ...readsOf(db),
+    integrityCheck() {
+      return String(db.pragma("integrity_check", { simple: true }));
+    },
+    close() {
+      if (db.open) db.close();
+    },
+  };
+}
+
+/** Open (and, writable, create or upgrade) the SQLite file; a damaged one fails here, named. */
+function openDatabase(layout: StoreLayout, opts: JournalOptions): Database.Database {
+  let db: Database.Database;
+  try {
+    db = new Database(layout.journal, {
+      readonly: opts.readonly ?? false,
+      fileMustExist: opts.readonly ?? false,
+    });
+    db.pragma("busy_timeout = 5000");
+    if (!opts.readonly) {
+      db.pragma("journal_mode = WAL");
+      db.pragma("synchronous = NORMAL");
+      db.exec(SCHEMA);
+      addMissingColumns(db);
+      // SQLite creates the file with the umask (0644) and gives -wal/-shm the main file's mode:
+      // the journal names binaries and crash messages, so it is private like every bundle file.
+      for (const f of [layout.journal, `${layout.journal}-wal`, `${layout.journal}-shm`])
+        if (existsSync(f)) chmodSync(f, FILE_MODE);
+    }
+    // SQLite reads the file on first use: a damaged one fails here, named, not at a later query.
+    db.pragma("schema_version");
+  } catch (cause) {
+    throw sqliteUnbuilt(cause) ?? journalUnusable(layout.journal, cause);
+  }
+  return db;
+}
+
+/** The outbox (fleet/): crashes queued for delivery to a collector, their attempts and uploads. */
+function outboxOf(
+  db: Database.Database,
+): Pick<
+  Journal,
+  | "enableOutbox"
+  | "outboxEnabled"
+  | "enqueue"
+  | "outbox"
+  | "outboxRow"
+  | "outboxFailed"
+  | "outboxUpload"
+  | "outboxDelivered"
+  | "undelivered"
+> {
+  // Prepared on first use too: a read-only journal of an older store has no outbox table.
+  let outboxOnStmt: Database.Statement | undefined;
+  const outboxOn = () => (outboxOnStmt ??= db.prepare("SELECT 1 FROM settings WHERE key = 'outbox'"));
+  const toOutboxRow = (r: Record<string, unknown>): OutboxRow => ({
+    crashId: r.crash_id as string,
+    queuedAt: r.queued_at as string,
+    attempts: r.attempts as number,
+    nextTry: r.next_try as string,
+    deliveredAt: r.delivered_at as string | null,
+    lastError: r.last_error as string | null,
+    upload: r.upload ? (JSON.parse(r.upload as string) as PendingUpload) : null,
+  });
+  return {
     enableOutbox() {
       db.prepare("INSERT OR IGNORE INTO settings (key, value) VALUES ('outbox', ?)").run(
         new Date().toISOString(),
@@ -486,14 +478,12 @@ export function openJournal(layout: StoreLayout, opts: JournalOptions = {}): Jou
         db.prepare("SELECT crash_id FROM outbox WHERE delivered_at IS NULL").all() as { crash_id: string }[]
       ).map((r) => r.crash_id);
     },
-    markEvicted(ids) {
-      const st = db.prepare("UPDATE crashes SET evicted = 1 WHERE id = ?");
-      write(() =>
-        db.transaction(() => {
-          for (const id of ids) st.run(id);
-        })(),
-      );
-    },
+  };
+}
+
+/** The journal's rows as the commands and the UI read them. */
+function readsOf(db: Database.Database): Pick<Journal, "events" | "lastEventId" | "generations" | "crashes"> {
+  return {
     events({ sinceId = 0, limit = 10_000 } = {}) {
       const rows = db
         .prepare("SELECT * FROM events WHERE id > ? ORDER BY id LIMIT ?")
@@ -546,12 +536,6 @@ export function openJournal(layout: StoreLayout, opts: JournalOptions = {}): Jou
           lastSeen: (r.last_seen as string | null | undefined) ?? null,
         }),
       );
-    },
-    integrityCheck() {
-      return String(db.pragma("integrity_check", { simple: true }));
-    },
-    close() {
-      if (db.open) db.close();
     },
   };
 }

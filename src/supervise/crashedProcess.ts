@@ -58,8 +58,15 @@ export async function findCrashedProcess(
   const newestFirst = (a: Descendant, b: Descendant) => b.lastSeen - a.lastSeen || b.firstSeen - a.firstSeen;
   const goKids = all.filter((d) => d.pid !== tracker.rootPid && d.isGo && !isToolchain(d)).sort(newestFirst);
 
+  const heldPids = held?.pids() ?? [];
   const bySignal = goKids.find((d) => d.end?.signal && CORE_SIGNALS.has(d.end.signal));
-  if (bySignal?.end)
+  if (bySignal?.end) {
+    // Its end was seen (a busy machine's poll caught it): the core held for it is still the better
+    // evidence, and the one the report is read from.
+    if (heldPids.includes(bySignal.pid)) {
+      const search = await held!.coreOf(bySignal.pid);
+      if (search?.found && search.path) return byCore(bySignal, bySignal.end.signal!, search);
+    }
     return {
       process: bySignal,
       root: false,
@@ -69,9 +76,9 @@ export async function findCrashedProcess(
       ),
       evidence: "exit-status",
     };
+  }
 
   // A core the tracer or the handler wrote for a descendant: the surest evidence after a signal.
-  const heldPids = held?.pids() ?? [];
   for (const d of goKids) {
     if (!heldPids.includes(d.pid)) continue;
     const search = await held!.coreOf(d.pid);

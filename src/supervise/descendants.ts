@@ -135,217 +135,19 @@ const MAX_GONE_GO = 16;
 /** How long the tree must stay unchanged before passes slow to idleIntervalMs. */
 const SETTLE_MS = 3000;
 
-export function trackDescendants(
-  rootPid: number,
-  opts: {
-    /** While the tree changes (and for SETTLE_MS after any change or the start). */
-    intervalMs?: number;
-    /** Once the tree has not changed for SETTLE_MS: a running service's tree mostly stays put. */
-    idleIntervalMs?: number;
-    subreaper?: boolean;
-    /** Each process found to be a Go program, called as soon as its fd is held (d.exeFd is open). */
-    onGo?: (d: Descendant) => void;
-  } = {},
-): DescendantTracker {
+interface TrackOptions {
+  /** While the tree changes (and for SETTLE_MS after any change or the start). */
+  intervalMs?: number;
+  /** Once the tree has not changed for SETTLE_MS: a running service's tree mostly stays put. */
+  idleIntervalMs?: number;
+  subreaper?: boolean;
+  /** Each process found to be a Go program, called as soon as its fd is held (d.exeFd is open). */
+  onGo?: (d: Descendant) => void;
+}
+
+export function trackDescendants(rootPid: number, opts: TrackOptions = {}): DescendantTracker {
   if (opts.subreaper !== false) becomeSubreaper();
-  const seen = new Map<number, Descendant>();
-  const order: Descendant[] = [];
-  /** Go-ness by executable inode: `go build` runs the same compile binary hundreds of times. */
-  const byInode = new Map<string, Promise<BinaryIdentity | null>>();
-  const pending = new Set<Promise<void>>();
-  const identifying = new Set<Descendant>();
-  let stopped = false;
-  let kept: Descendant[] = [];
-  let changedAt = Date.now();
-  /** The linker's `-o` outputs, by path: fd once the file exists (null until then). */
-  const linked = new Map<string, number | null>();
-  const MAX_LINKED = 8;
-  const holdLinkerOutput = (d: Descendant) => {
-    if (d.argv[0] === undefined || !/(^|\/)link$/.test(d.argv[0])) return;
-    const i = d.argv.indexOf("-o");
-    const out = i >= 0 ? d.argv[i + 1] : undefined;
-    if (!out?.startsWith("/") || linked.has(out)) return;
-    if (linked.size >= MAX_LINKED) {
-      const [oldest, fd] = linked.entries().next().value as [string, number | null];
-      if (fd !== null) closeQuietly(fd);
-      linked.delete(oldest);
-    }
-    linked.set(out, null);
-  };
-  const openLinked = () => {
-    // The linker writes its output in place, so an fd opened while it still runs ends up on the
-    // finished program (the same inode); retried each pass until the file exists.
-    for (const [path, fd] of linked)
-      if (fd === null)
-        try {
-          linked.set(path, openSync(path, "r"));
-        } catch {
-          // not created yet
-        }
-  };
-  const closeLinked = () => {
-    for (const fd of linked.values()) if (fd !== null) closeQuietly(fd);
-    linked.clear();
-  };
-
-  const identify = (d: Descendant) => {
-    let fd: number;
-    try {
-      fd = openSync(`/proc/${d.pid}/exe`, "r");
-    } catch {
-      return; // gone, or a kernel thread
-    }
-    let key: string;
-    try {
-      const st = fstatSync(fd);
-      key = `${st.dev}:${st.ino}:${st.mtimeMs}`;
-    } catch {
-      closeQuietly(fd);
-      return;
-    }
-    let id = byInode.get(key);
-    if (!id) {
-      id = readBinaryIdentity(`/proc/self/fd/${fd}`).then(
-        (i) => (i.isElf && (i.goBuildId !== null || i.goVersion !== null) ? i : null),
-        () => null,
-      );
-      byInode.set(key, id);
-    }
-    const exeAtOpen = d.exe;
-    const p = id.then((identity) => {
-      // The process exec'd something else meanwhile: that exe has its own pass.
-      if (identity && d.exe === exeAtOpen && !stopped) {
-        if (d.exeFd !== null) closeQuietly(d.exeFd);
-        d.exeFd = fd;
-        d.isGo = true;
-        d.identity = { ...identity, path: exeAtOpen.replace(/ \(deleted\)$/, "") };
-        try {
-          d.snapshot = snapshotProcess(d.pid);
-        } catch {
-          // it ended between the two reads; the first snapshot stays
-        }
-        try {
-          opts.onGo?.(d);
-        } catch {
-          // a caller's bookkeeping never stops tracking
-        }
-      } else closeQuietly(fd);
-    });
-    pending.add(p);
-    identifying.add(d);
-    void p.finally(() => {
-      pending.delete(p);
-      identifying.delete(d);
-    });
-  };
-
-  /** Records `pid`; false when it no longer exists. */
-  const visit = (pid: number, ppid: number, now: number): boolean => {
-    let d = seen.get(pid);
-    const st = readStat(pid);
-    if (d && st && st.startTime !== d.startTime) {
-      d.gone = true; // the pid was reused
-      seen.delete(pid);
-      d = undefined;
-    }
-    if (!st) return false;
-    let exe: string;
-    try {
-      exe = readlinkSync(`/proc/${pid}/exe`);
-    } catch {
-      exe = "";
-    }
-    if (!d) {
-      let argv: string[] = [];
-      try {
-        argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").slice(0, -1);
-      } catch {
-        // gone
-      }
-      let snapshot: ProcessSnapshot | null = null;
-      try {
-        snapshot = snapshotProcess(pid);
-      } catch {
-        // gone
-      }
-      d = {
-        pid,
-        ppid,
-        pgrp: st.pgrp,
-        startTime: st.startTime,
-        argv,
-        exe,
-        exeFd: null,
-        identity: null,
-        isGo: false,
-        snapshot,
-        firstSeen: now,
-        lastSeen: now,
-        gone: false,
-      };
-      seen.set(pid, d);
-      order.push(d);
-      changedAt = now;
-      holdLinkerOutput(d);
-      if (exe) identify(d);
-    } else if (exe && exe !== d.exe && exe !== `${d.exe} (deleted)`) {
-      // An exec (`exec ./server` in a script): a new program under the same pid.
-      changedAt = now;
-      d.exe = exe;
-      d.isGo = false;
-      d.identity = null;
-      try {
-        d.argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").slice(0, -1);
-      } catch {
-        // gone
-      }
-      identify(d);
-    } else if (exe) d.exe = exe;
-    d.lastSeen = now;
-    if (st.state === "Z" && !d.end) {
-      // A zombie's stat still holds its wait status (field 52); take it before its parent reaps it.
-      if (st.exitCode !== null && !Number.isNaN(st.exitCode))
-        d.end = { ...decodeStatus(st.exitCode), via: "zombie" };
-      if (st.ppid === process.pid && pid !== rootPid) {
-        const w = reapChild(pid);
-        if (w) d.end = { exitCode: w.exitCode, signal: signalName(w.signal), via: "reaped" };
-      }
-    }
-    return true;
-  };
-
-  const poll = () => {
-    if (stopped) return;
-    const now = Date.now();
-    const queue: [number, number][] = [[rootPid, process.pid]];
-    // Orphans adopted by this process as subreaper, once known as descendants.
-    for (const c of childrenOf("self")) if (seen.has(c) && c !== rootPid) queue.push([c, process.pid]);
-    const visited = new Set<number>();
-    while (queue.length) {
-      const [pid, ppid] = queue.shift()!;
-      if (visited.has(pid) || !visit(pid, ppid, now)) continue;
-      visited.add(pid);
-      for (const c of childrenOf(pid)) queue.push([c, pid]);
-    }
-    openLinked();
-    for (const d of seen.values())
-      if (!visited.has(d.pid) && !d.gone) {
-        changedAt = now;
-        d.gone = true;
-        seen.delete(d.pid);
-      }
-    // Forget ended processes that are not Go, and all but the newest ended Go ones.
-    let goneGo = 0;
-    for (let i = order.length - 1; i >= 0; i--) {
-      const d = order[i]!;
-      if (!d.gone || d.pid === rootPid || identifying.has(d)) continue;
-      if (d.isGo && ++goneGo <= MAX_GONE_GO) continue;
-      if (d.exeFd !== null) closeQuietly(d.exeFd);
-      d.exeFd = null;
-      order.splice(i, 1);
-    }
-  };
-
+  const tree = new ProcessTree(rootPid, opts);
   // 20 ms: a program must live that long to be seen while the tree is changing (`go run` building,
   // a script starting its server). Once nothing has changed for SETTLE_MS the passes slow down:
   // a pass costs 0.2-1 ms (bench/descendants.mjs), and every 50 ms that was 2% of a core for an
@@ -355,44 +157,297 @@ export function trackDescendants(
   const idleMs = Math.max(fastMs, opts.idleIntervalMs ?? fastMs);
   let timer: NodeJS.Timeout | undefined;
   const tick = () => {
-    poll();
-    if (stopped) return;
-    timer = setTimeout(tick, Date.now() - changedAt < SETTLE_MS ? fastMs : idleMs);
+    tree.pass();
+    if (tree.stopped) return;
+    timer = setTimeout(tick, Date.now() - tree.changedAt < SETTLE_MS ? fastMs : idleMs);
     timer.unref();
   };
   tick();
-
   return {
     rootPid,
-    list: () => [...order],
+    list: () => tree.list(),
     async poll() {
-      poll();
-      while (pending.size) await Promise.all([...pending]);
+      tree.pass();
+      await tree.identified();
     },
     async stop(keep = []) {
       clearTimeout(timer);
-      while (pending.size) await Promise.all([...pending]);
-      stopped = true;
-      kept = [...keep];
-      for (const d of order)
-        if (d.exeFd !== null && !keep.includes(d)) {
-          closeQuietly(d.exeFd);
-          d.exeFd = null;
-        }
+      await tree.stop(keep);
     },
-    linkedOutput(path) {
-      return linked.get(path) ?? null;
-    },
-    release() {
-      closeLinked();
-      for (const d of kept)
-        if (d.exeFd !== null) {
-          closeQuietly(d.exeFd);
-          d.exeFd = null;
-        }
-      kept = [];
-    },
+    linkedOutput: (path) => tree.linked.fdOf(path),
+    release: () => tree.release(),
   };
+}
+
+/** The processes seen under the root, their Go identity, and what is kept of those that ended. */
+class ProcessTree {
+  private readonly seen = new Map<number, Descendant>();
+  private readonly order: Descendant[] = [];
+  /** Go-ness by executable inode: `go build` runs the same compile binary hundreds of times. */
+  private readonly byInode = new Map<string, Promise<BinaryIdentity | null>>();
+  private readonly pending = new Set<Promise<void>>();
+  private readonly identifying = new Set<Descendant>();
+  private kept: Descendant[] = [];
+  readonly linked = new LinkerOutputs();
+  stopped = false;
+  changedAt = Date.now();
+
+  constructor(
+    private readonly rootPid: number,
+    private readonly opts: TrackOptions,
+  ) {}
+
+  list(): Descendant[] {
+    return [...this.order];
+  }
+
+  /** Settles once every identity read started so far is done. */
+  async identified(): Promise<void> {
+    while (this.pending.size) await Promise.all([...this.pending]);
+  }
+
+  /** One discovery pass: the tree from the root down, then what ended since the last. */
+  pass(): void {
+    if (this.stopped) return;
+    const now = Date.now();
+    const queue: [number, number][] = [[this.rootPid, process.pid]];
+    // Orphans adopted by this process as subreaper, once known as descendants.
+    for (const c of childrenOf("self"))
+      if (this.seen.has(c) && c !== this.rootPid) queue.push([c, process.pid]);
+    const visited = new Set<number>();
+    while (queue.length) {
+      const [pid, ppid] = queue.shift()!;
+      if (visited.has(pid) || !this.visit(pid, ppid, now)) continue;
+      visited.add(pid);
+      for (const c of childrenOf(pid)) queue.push([c, pid]);
+    }
+    this.linked.openAll();
+    for (const d of this.seen.values())
+      if (!visited.has(d.pid) && !d.gone) {
+        this.changedAt = now;
+        d.gone = true;
+        this.seen.delete(d.pid);
+      }
+    this.forgetEnded();
+  }
+
+  /** Forget ended processes that are not Go, and all but the newest ended Go ones. */
+  private forgetEnded(): void {
+    let goneGo = 0;
+    for (let i = this.order.length - 1; i >= 0; i--) {
+      const d = this.order[i]!;
+      if (!d.gone || d.pid === this.rootPid || this.identifying.has(d)) continue;
+      if (d.isGo && ++goneGo <= MAX_GONE_GO) continue;
+      if (d.exeFd !== null) closeQuietly(d.exeFd);
+      d.exeFd = null;
+      this.order.splice(i, 1);
+    }
+  }
+
+  /** Records `pid`; false when it no longer exists. */
+  private visit(pid: number, ppid: number, now: number): boolean {
+    let d = this.seen.get(pid);
+    const st = readStat(pid);
+    if (d && st && st.startTime !== d.startTime) {
+      d.gone = true; // the pid was reused
+      this.seen.delete(pid);
+      d = undefined;
+    }
+    if (!st) return false;
+    let exe: string;
+    try {
+      exe = readlinkSync(`/proc/${pid}/exe`);
+    } catch {
+      exe = "";
+    }
+    if (!d) d = this.discovered(pid, ppid, st, exe, now);
+    else if (exe && exe !== d.exe && exe !== `${d.exe} (deleted)`) {
+      // An exec (`exec ./server` in a script): a new program under the same pid.
+      this.changedAt = now;
+      d.exe = exe;
+      d.isGo = false;
+      d.identity = null;
+      d.argv = readArgv(pid) ?? d.argv;
+      this.identify(d);
+    } else if (exe) d.exe = exe;
+    d.lastSeen = now;
+    if (st.state === "Z" && !d.end) this.takeEnd(d, st);
+    return true;
+  }
+
+  private discovered(pid: number, ppid: number, st: StatFields, exe: string, now: number): Descendant {
+    let snapshot: ProcessSnapshot | null = null;
+    try {
+      snapshot = snapshotProcess(pid);
+    } catch {
+      // gone
+    }
+    const d: Descendant = {
+      pid,
+      ppid,
+      pgrp: st.pgrp,
+      startTime: st.startTime,
+      argv: readArgv(pid) ?? [],
+      exe,
+      exeFd: null,
+      identity: null,
+      isGo: false,
+      snapshot,
+      firstSeen: now,
+      lastSeen: now,
+      gone: false,
+    };
+    this.seen.set(pid, d);
+    this.order.push(d);
+    this.changedAt = now;
+    this.linked.holdFor(d);
+    if (exe) this.identify(d);
+    return d;
+  }
+
+  /** A zombie's stat still holds its wait status (field 52); take it before its parent reaps it. */
+  private takeEnd(d: Descendant, st: StatFields): void {
+    if (st.exitCode !== null && !Number.isNaN(st.exitCode))
+      d.end = { ...decodeStatus(st.exitCode), via: "zombie" };
+    if (st.ppid === process.pid && d.pid !== this.rootPid) {
+      const w = reapChild(d.pid);
+      if (w) d.end = { exitCode: w.exitCode, signal: signalName(w.signal), via: "reaped" };
+    }
+  }
+
+  /** Is it a Go program? An fd on its exe is opened now, kept if so (readable once deleted). */
+  private identify(d: Descendant): void {
+    let fd: number;
+    try {
+      fd = openSync(`/proc/${d.pid}/exe`, "r");
+    } catch {
+      return; // gone, or a kernel thread
+    }
+    const id = this.identityOf(fd);
+    if (!id) return;
+    const exeAtOpen = d.exe;
+    const p = id.then((identity) => {
+      // The process exec'd something else meanwhile: that exe has its own pass.
+      if (identity && d.exe === exeAtOpen && !this.stopped)
+        this.isGo(d, fd, { ...identity, path: exeAtOpen.replace(/ \(deleted\)$/, "") });
+      else closeQuietly(fd);
+    });
+    this.pending.add(p);
+    this.identifying.add(d);
+    void p.finally(() => {
+      this.pending.delete(p);
+      this.identifying.delete(d);
+    });
+  }
+
+  /** Its Go identity (null: not Go), read once per executable inode; null and fd closed if unreadable. */
+  private identityOf(fd: number): Promise<BinaryIdentity | null> | null {
+    let key: string;
+    try {
+      const st = fstatSync(fd);
+      key = `${st.dev}:${st.ino}:${st.mtimeMs}`;
+    } catch {
+      closeQuietly(fd);
+      return null;
+    }
+    let id = this.byInode.get(key);
+    if (!id) {
+      id = readBinaryIdentity(`/proc/self/fd/${fd}`).then(
+        (i) => (i.isElf && (i.goBuildId !== null || i.goVersion !== null) ? i : null),
+        () => null,
+      );
+      this.byInode.set(key, id);
+    }
+    return id;
+  }
+
+  private isGo(d: Descendant, fd: number, identity: BinaryIdentity): void {
+    if (d.exeFd !== null) closeQuietly(d.exeFd);
+    d.exeFd = fd;
+    d.isGo = true;
+    d.identity = identity;
+    try {
+      d.snapshot = snapshotProcess(d.pid);
+    } catch {
+      // it ended between the two reads; the first snapshot stays
+    }
+    try {
+      this.opts.onGo?.(d);
+    } catch {
+      // a caller's bookkeeping never stops tracking
+    }
+  }
+
+  /** Stop polling; close every fd except those of `keep`. */
+  async stop(keep: readonly Descendant[]): Promise<void> {
+    await this.identified();
+    this.stopped = true;
+    this.kept = [...keep];
+    for (const d of this.order)
+      if (d.exeFd !== null && !keep.includes(d)) {
+        closeQuietly(d.exeFd);
+        d.exeFd = null;
+      }
+  }
+
+  release(): void {
+    this.linked.closeAll();
+    for (const d of this.kept)
+      if (d.exeFd !== null) {
+        closeQuietly(d.exeFd);
+        d.exeFd = null;
+      }
+    this.kept = [];
+  }
+}
+
+/** The linker's `-o` outputs seen in the tree, by path: an fd once the file exists (null until then). */
+class LinkerOutputs {
+  private readonly fds = new Map<string, number | null>();
+  private static readonly MAX = 8;
+
+  /** `d` is the Go linker: its output is held from now on. */
+  holdFor(d: Descendant): void {
+    if (d.argv[0] === undefined || !/(^|\/)link$/.test(d.argv[0])) return;
+    const i = d.argv.indexOf("-o");
+    const out = i >= 0 ? d.argv[i + 1] : undefined;
+    if (!out?.startsWith("/") || this.fds.has(out)) return;
+    if (this.fds.size >= LinkerOutputs.MAX) {
+      const [oldest, fd] = this.fds.entries().next().value as [string, number | null];
+      if (fd !== null) closeQuietly(fd);
+      this.fds.delete(oldest);
+    }
+    this.fds.set(out, null);
+  }
+
+  openAll(): void {
+    // The linker writes its output in place, so an fd opened while it still runs ends up on the
+    // finished program (the same inode); retried each pass until the file exists.
+    for (const [path, fd] of this.fds)
+      if (fd === null)
+        try {
+          this.fds.set(path, openSync(path, "r"));
+        } catch {
+          // not created yet
+        }
+  }
+
+  fdOf(path: string): number | null {
+    return this.fds.get(path) ?? null;
+  }
+
+  closeAll(): void {
+    for (const fd of this.fds.values()) if (fd !== null) closeQuietly(fd);
+    this.fds.clear();
+  }
+}
+
+function readArgv(pid: number): string[] | null {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").slice(0, -1);
+  } catch {
+    return null; // gone
+  }
 }
 
 /** The Go toolchain's own programs (go, compile, link, ...), which `go run` starts before the user's. */

@@ -6,7 +6,7 @@
  */
 import { closeSync, openSync, readlinkSync, readSync, statSync } from "node:fs";
 import { relative } from "node:path";
-import type { BuildResult, GoBuilder } from "../build/index.js";
+import type { BuildFailure, BuildResult, GoBuilder, StoredBinary } from "../build/index.js";
 import { createBuildQueue } from "../build/index.js";
 import type { ResolvedConfig } from "../config/index.js";
 import type { HotdumpError } from "../errors.js";
@@ -14,7 +14,7 @@ import { type Journal, pruneBinaries, type StoreLayout } from "../store/index.js
 import type { Logger } from "../util/log.js";
 import { createWatcher, type Watcher } from "../watch/index.js";
 import type { EventSink } from "./events.js";
-import type { Build, Supervisor } from "./supervisor.js";
+import type { Build, DeployResult, Supervisor } from "./supervisor.js";
 
 export interface DevSessionOptions {
   config: ResolvedConfig;
@@ -113,43 +113,20 @@ export function createDevSession(o: DevSessionOptions): DevSession {
         },
         ...(seed ? { seed } : {}),
       });
-      if (!r.ok) {
-        sink.emit({
-          event: "build-failed",
-          changed,
-          ms: Math.round(r.durationMs),
-          summary: r.summary,
-          diagnostics: r.diagnostics.slice(0, 20),
-        });
-        o.onBuildFailed?.(r);
-        if (o.supervisor.current) logger.info(`generation ${o.supervisor.current.generation} keeps running`);
-        return;
-      }
+      if (!r.ok) return buildFailed(o, changed, r);
       // Same size as the serving binary: it may be the same one, so the hash decides before any
       // start. Go builds are reproducible: a save that changed nothing the compiler sees (a
       // comment's words, a touched file) links the same bytes, and restarting would only drop state.
       const early = sameSize || config.run.command ? await r.store() : null;
-      if (early && deployed && early.sha256 === deployed.sha256 && serving()) {
-        sink.emit({
-          event: "unchanged",
-          generation: deployed.generation,
-          sha256: early.sha256,
-          ms: Math.round(r.durationMs),
-          changed,
-        });
-        logger.info(`binary unchanged: generation ${deployed.generation} keeps serving`);
-        return;
-      }
+      if (early && deployed && early.sha256 === deployed.sha256 && serving())
+        return keptServing(o, deployed.generation, early.sha256, r.durationMs, changed);
       // Otherwise the program starts as soon as it is linked; hashing, storing and reading its
       // build IDs run beside its start (bench/dev-latency.mjs). The generation's record gets the
       // SHA-256 when the hash is done, and a crash of the generation waits for it (Build.stored).
       // A [run] command gets {bin} and starts it when it likes: it gets the stored copy, as before.
       const program = early?.binaryPath ?? r.program;
       const g = o.journal.newGeneration({
-        sha256: early?.sha256 ?? "",
-        binary: program,
-        goBuildId: early?.goBuildId ?? null,
-        gnuBuildId: early?.gnuBuildId ?? null,
+        ...binaryRow(early, program),
         changed,
         buildMs: r.durationMs,
         source: "dev",
@@ -175,64 +152,17 @@ export function createDevSession(o: DevSessionOptions): DevSession {
         Object.assign(build, { binary: s.binaryPath, sha256: s.sha256, identity: s.identity });
         Object.assign(current, { sha256: s.sha256, binary: s.binaryPath });
         if (!s.storeError) seed = s.binaryPath;
-        o.journal.setGenerationBinary(g.n, {
-          sha256: s.sha256,
-          binary: s.binaryPath,
-          goBuildId: s.goBuildId,
-          gnuBuildId: s.gnuBuildId,
-        });
-        if (s.storeError) logger.warn(`generation ${g.n}: cannot store its binary: ${s.storeError.message}`);
-        sink.emit({
-          event: "build-ok",
-          generation: g.n,
-          sha256: s.sha256,
-          ms: Math.round(r.durationMs),
-          changed,
-        });
-        const what = changed.length
-          ? `${changed.slice(0, 3).join(", ")}${changed.length > 3 ? ` +${changed.length - 3}` : ""}`
-          : "start";
-        logger.info(`generation ${g.n} built in ${Math.round(r.durationMs)} ms (${what})`);
+        recordStored(o, g.n, s, r.durationMs, changed);
       });
       o.supervisor.resetBackoff();
       const d = await o.supervisor.deploy(build);
       spawned?.(); // a deploy that never spawned (stopped, failed before) still stores the binary
       await build.stored;
-      prune(g.n);
-      if (d.ok && !stopped)
-        logger.info(
-          `generation ${d.generation} is serving (pid ${d.pid}, ready in ${Math.round(d.readyMs)} ms)`,
-        );
-      // A crash or exit before ready was already told (summary + restart line); say the rest.
-      if (!d.ok && !stopped && !d.crashId && !d.reason.startsWith("exited"))
-        logger.warn(`generation ${g.n} did not become ready: ${d.reason}`);
+      pruneReplaced(o, g.n);
+      if (!stopped) sayDeployed(o, g.n, d);
     },
     onError: (e) => logger.error(`build failed to run: ${(e as Error).message}`),
   });
-
-  /**
-   * Keep the binaries of the serving generation, the one before it and every generation with a
-   * crash (and of generations `run` or `exec` recorded in this store); the rest go once replaced.
-   * 12 builds of a real service kept 226 MB before (issue 20); bench/dev-store.mjs measures it.
-   */
-  const prune = (built: number) => {
-    try {
-      const gens = o.journal.generations();
-      const serving = o.supervisor.current?.generation ?? built;
-      const crashed = new Set(o.journal.crashes().map((c) => c.generation));
-      const keep = new Set<string>();
-      const before = gens.filter((x) => x.n < serving && x.source === "dev").at(-1);
-      for (const x of gens)
-        if (x.n === serving || x === before || x.n >= built || crashed.has(x.n) || x.source !== "dev")
-          keep.add(x.sha256);
-      for (const c of o.journal.crashes()) if (c.binarySha256) keep.add(c.binarySha256);
-      const { removed, bytes } = pruneBinaries(o.layout, keep);
-      if (removed.length > 0)
-        logger.debug(`removed ${removed.length} replaced binaries (${Math.round(bytes / 1024)} KiB)`);
-    } catch (e) {
-      logger.warn(`could not remove replaced binaries: ${(e as Error).message}`);
-    }
-  };
 
   return {
     async start() {
@@ -272,4 +202,94 @@ export function createDevSession(o: DevSessionOptions): DevSession {
       await queue.idle();
     },
   };
+}
+
+/**
+ * Keep the binaries of the serving generation, the one before it and every generation with a
+ * crash (and of generations `run` or `exec` recorded in this store); the rest go once replaced.
+ * 12 builds of a real service kept 226 MB before (issue 20); bench/dev-store.mjs measures it.
+ */
+function pruneReplaced(o: DevSessionOptions, built: number): void {
+  try {
+    const gens = o.journal.generations();
+    const serving = o.supervisor.current?.generation ?? built;
+    const crashed = new Set(o.journal.crashes().map((c) => c.generation));
+    const keep = new Set<string>();
+    const before = gens.filter((x) => x.n < serving && x.source === "dev").at(-1);
+    for (const x of gens)
+      if (x.n === serving || x === before || x.n >= built || crashed.has(x.n) || x.source !== "dev")
+        keep.add(x.sha256);
+    for (const c of o.journal.crashes()) if (c.binarySha256) keep.add(c.binarySha256);
+    const { removed, bytes } = pruneBinaries(o.layout, keep);
+    if (removed.length > 0)
+      o.logger.debug(`removed ${removed.length} replaced binaries (${Math.round(bytes / 1024)} KiB)`);
+  } catch (e) {
+    o.logger.warn(`could not remove replaced binaries: ${(e as Error).message}`);
+  }
+}
+
+/** An identical rebuild of the serving binary: no new generation, nothing restarts. */
+function keptServing(
+  o: DevSessionOptions,
+  generation: number,
+  sha256: string,
+  buildMs: number,
+  changed: string[],
+) {
+  o.sink.emit({ event: "unchanged", generation, sha256, ms: Math.round(buildMs), changed });
+  o.logger.info(`binary unchanged: generation ${generation} keeps serving`);
+}
+
+/** The generation's binary as known when it is recorded: stored already, or (hash pending) as linked. */
+function binaryRow(early: StoredBinary | null, program: string) {
+  return {
+    sha256: early?.sha256 ?? "",
+    binary: program,
+    goBuildId: early?.goBuildId ?? null,
+    gnuBuildId: early?.gnuBuildId ?? null,
+  };
+}
+
+function sayDeployed(o: DevSessionOptions, n: number, d: DeployResult): void {
+  if (d.ok)
+    o.logger.info(
+      `generation ${d.generation} is serving (pid ${d.pid}, ready in ${Math.round(d.readyMs)} ms)`,
+    );
+  // A crash or exit before ready was already told (summary + restart line); say the rest.
+  else if (!d.crashId && !d.reason.startsWith("exited"))
+    o.logger.warn(`generation ${n} did not become ready: ${d.reason}`);
+}
+
+function buildFailed(o: DevSessionOptions, changed: string[], r: BuildFailure): void {
+  o.sink.emit({
+    event: "build-failed",
+    changed,
+    ms: Math.round(r.durationMs),
+    summary: r.summary,
+    diagnostics: r.diagnostics.slice(0, 20),
+  });
+  o.onBuildFailed?.(r);
+  if (o.supervisor.current) o.logger.info(`generation ${o.supervisor.current.generation} keeps running`);
+}
+
+/** The generation's binary is stored (or could not be): its record gets the hash and build IDs. */
+function recordStored(
+  o: DevSessionOptions,
+  n: number,
+  s: StoredBinary,
+  buildMs: number,
+  changed: string[],
+): void {
+  o.journal.setGenerationBinary(n, {
+    sha256: s.sha256,
+    binary: s.binaryPath,
+    goBuildId: s.goBuildId,
+    gnuBuildId: s.gnuBuildId,
+  });
+  if (s.storeError) o.logger.warn(`generation ${n}: cannot store its binary: ${s.storeError.message}`);
+  o.sink.emit({ event: "build-ok", generation: n, sha256: s.sha256, ms: Math.round(buildMs), changed });
+  const what = changed.length
+    ? `${changed.slice(0, 3).join(", ")}${changed.length > 3 ? ` +${changed.length - 3}` : ""}`
+    : "start";
+  o.logger.info(`generation ${n} built in ${Math.round(buildMs)} ms (${what})`);
 }

@@ -19,7 +19,7 @@ import {
   type StoreLayout,
   sha256File,
 } from "../store/index.js";
-import type { Child } from "../util/child.js";
+import type { Child, ChildEnd } from "../util/child.js";
 import { LineSplitter } from "../util/lineSplitter.js";
 import type { Logger } from "../util/log.js";
 import { attributeEnd } from "./attribute.js";
@@ -114,36 +114,11 @@ export interface GenerationContext {
 export async function startGeneration(build: Build, run: number, o: GenerationContext): Promise<Running> {
   const pinned = await pinStored(build, o);
   const port = o.needsPort ? await o.host.freePort() : 0;
-  // {port} in the service's environment is the generation's own free port (for a health
-  // endpoint a probe can reach without hitting the old generation on the shared socket).
-  // hotdump's own stage-1 -> stage-2 variables (HOTDUMP_LISTEN_*, HOTDUMP_STAGE1_PID) stop here:
-  // the service gets the systemd names set below, and a Go program that itself runs hotdump
-  // would otherwise take them as its own handoff.
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(withoutHandoffEnv(o.env)))
-    if (v !== undefined) env[k] = expandPort(v, port);
-  // Under systemd, hotdump's NOTIFY_SOCKET is its own manager's: the service's READY=1 must not
-  // reach systemd before hotdump's health gate did.
-  for (const k of MANAGER_ENV) delete env[k];
-  if (o.sockets.length > 0) {
-    env.LISTEN_FDS = String(o.sockets.length);
-    env.LISTEN_FDNAMES = (o.listenNames ?? []).join(":");
-  }
-  const notify = o.notify ? o.host.notifySocket(o.notify.dir, `g${build.generation}.${run}.sock`) : undefined;
-  if (notify && o.notify) {
-    env.NOTIFY_SOCKET = notify.path;
-    if (o.notify.watchdogMs) env.WATCHDOG_USEC = String(Math.round(o.notify.watchdogMs * 1000));
-    notify.on((m) => {
-      // READY=1 is readiness (the probe), WATCHDOG=1 liveness: the others are said and recorded.
-      const said = ["RELOADING", "STOPPING", "STATUS", "ERRNO"].filter((k) => m.has(k));
-      if (said.length === 0) return;
-      const fields = Object.fromEntries(said.map((k) => [k.toLowerCase(), m.get(k)]));
-      o.emit({ event: "notify", generation: build.generation, pid: child.pid ?? null, ...fields });
-      if (m.get("STOPPING") === "1") o.logger.info(`generation ${build.generation} says it is stopping`);
-      if (m.get("RELOADING") === "1") o.logger.info(`generation ${build.generation} says it is reloading`);
-    });
-  }
-  const lines = new Set<(line: string) => void>();
+  const env = serviceEnv(o, port);
+  const pid = () => child.pid ?? null;
+  const notify = o.notify
+    ? openNotify(o, o.notify, build, `g${build.generation}.${run}.sock`, env, pid)
+    : undefined;
   const onRecovered = (p: RecoveredPanic, text: string) =>
     o.recorder?.record(p, text, {
       generation: build.generation,
@@ -155,38 +130,7 @@ export async function startGeneration(build: Build, run: number, o: GenerationCo
       binary: { path: build.binary, archived: build.binary, sha256: build.sha256, identity: build.identity },
       stdoutTail: child.stdoutTail.toString(),
     });
-  // echo logs through its logger on stdout, the others on stderr: one watcher per stream.
-  const recovered = {
-    stdout: createRecoveredPanicWatcher(onRecovered),
-    stderr: createRecoveredPanicWatcher(onRecovered),
-  };
-  // A race the detector survived (GORACE halt_on_error=0, the default) is recorded as it is
-  // printed; the generation may run on for hours, or exit 66 later and become a crash.
-  const races = createRaceWatcher((r, n) => {
-    const message = raceMessage(r);
-    o.emit({
-      event: "race",
-      generation: build.generation,
-      pid: child.pid ?? null,
-      message,
-      culprit: r.culprit,
-      count: n,
-      // The same fingerprint as the report of a run the race ends (kind race, its first access).
-      fingerprint: signatureOf({ kind: "race", message, culprit: r.culprit, goroutine: null, races: [r] })
-        .fingerprint,
-    });
-    const where = r.culprit ? ` (${r.culprit.function} ${r.culprit.file}:${r.culprit.line})` : "";
-    o.logger.warn(`generation ${build.generation}: ${message}${where}`);
-  });
-  const splitter = (stream: "stdout" | "stderr") =>
-    new LineSplitter((line) => {
-      o.onOutput?.(build.generation, stream, line);
-      recovered[stream].line(line);
-      if (stream === "stderr") races.line(line);
-      for (const l of lines) l(line);
-    });
-  const out = splitter("stdout");
-  const err = splitter("stderr");
+  const output = watchOutput(o, build, pid, onRecovered);
   // A wrapper (dev's [run] command) gets the binary where it says {bin}.
   const program = pinned?.path ?? build.binary;
   const argv = o.command?.length
@@ -205,8 +149,8 @@ export async function startGeneration(build: Build, run: number, o: GenerationCo
     dieWithParent: true,
     listenFds: o.sockets.length,
     extraFds: fds,
-    onStdout: (c) => out.push(c),
-    onStderr: (c) => err.push(c),
+    onStdout: (c) => output.out.push(c),
+    onStderr: (c) => output.err.push(c),
   });
   build.onSpawned?.(child.pid);
   const startedAt = new Date();
@@ -230,113 +174,248 @@ export async function startGeneration(build: Build, run: number, o: GenerationCo
     ...(notify ? { notify } : {}),
     state: "starting",
     startedAt,
-    lines,
+    lines: output.lines,
     ended: null as never,
     done: null as never,
   };
-  const remember = (pid: number) =>
-    o.storeWrite(
-      "running.json",
-      rememberRunning(o.layout, { pid, generation: build.generation, binary: build.binary }),
-    );
-  if (child.pid !== undefined) {
-    const pid = child.pid;
-    remember(pid);
-    // Its /proc/PID/exe names the store once the binary is moved there.
-    build.stored?.then(
-      () => g.state !== "ended" && remember(pid),
-      () => {},
-    );
-  }
+  if (child.pid !== undefined) rememberWhileRunning(o, g, child.pid);
   o.emit({
     event: "started",
     generation: build.generation,
     pid: child.pid ?? null,
     ...(o.restart ? { restart: o.restart } : {}),
   });
-  const ending = child.stopped.then(async (end) => {
-    notify?.close();
-    out.flush();
-    err.flush();
-    recovered.stdout.flush();
-    recovered.stderr.flush();
-    if (child.pid !== undefined) o.storeWrite("running.json", forgetRunning(o.layout, child.pid));
-    const expected = g.state === "stopping";
-    g.expected = expected;
-    g.state = "ended";
-    // The sockets of a generation that took the traffic and ended by itself stay open: the
-    // connections queued on them wait for the restart (or the rollback) instead of being reset.
-    if (!expected && !o.shuttingDown() && o.steering.isTarget(build.generation))
-      o.steering.keepForRestart(build.generation);
-    else o.steering.release(build.generation);
-    // The crash names the binary by SHA-256: an end right after the start waits for the hash.
-    await build.stored?.catch(() => {});
-    const a = await attributeEnd(
-      child,
-      end,
-      tracker,
-      {
-        argv,
-        cwd: o.cwd,
-        envNames: Object.keys(env).sort(),
-        binary: {
-          path: build.binary,
-          archived: build.binary,
-          sha256: build.sha256,
-          identity: build.identity,
-        },
-        startedAt,
-        generation: build.generation,
-      },
-      {
-        expected,
-        races: races.races,
-        layout: o.layout,
-        logger: o.logger,
-        held: cap,
-        wrapped: cap.wrap.length > 0,
-      },
-    );
-    const facts = a.crash?.facts ?? null;
-    if (facts && g.hungReason) facts.hang = { reason: g.hungReason };
-    // Before anything restarts: the next generation's core must not replace this one.
-    if (facts && o.mode === "run" && !facts.claimed) facts.claimed = await o.claim(facts);
-    return { ended: a.ended, expected, facts, crashPid: a.crash?.summary.pid ?? child.pid ?? null };
-  });
+  const launched: Launched = { o, g, argv, env, cap, tracker, output, pinned };
+  const ending = child.stopped.then((end) => attributeGenerationEnd(launched, end));
   g.ended = ending.then(({ ended, expected }) => ({ ended, expected }));
-  g.done = ending.then(async ({ ended, expected, facts, crashPid }) => {
-    let crash: Captured | null = null;
-    if (facts) {
-      crash = await o.capture(facts, build.generation).finally(() => tracker?.release());
-      o.emit({
-        event: "crash",
-        generation: build.generation,
-        pid: crashPid,
-        crashId: crash.bundle?.id ?? null,
-        // The generation's own process: with a restart the crash event can come after the next
-        // process's events (run captures in the background), and history must tell them apart.
-        runPid: child.pid ?? null,
-        message: crash.report.message,
-        culprit: crash.report.culprit,
-        // Why a bundle is short or missing (a full disk, a deadline): said, never silent.
-        problems: crash.problems,
-      });
-      o.onCrash?.(build.generation, crash);
-    } else {
-      tracker?.release();
-      o.emit({
-        event: expected ? "stopped" : "exited",
-        generation: build.generation,
-        pid: child.pid ?? null,
-        signal: ended.signal,
-        exitCode: ended.exitCode,
-      });
-    }
-    cap.dispose();
-    pinned?.release();
-    return { ended, crash, expected };
-  });
+  g.done = ending.then((e) => finishGeneration(launched, e));
   return g;
+}
+
+/**
+ * The service's environment: {port} is the generation's own free port (for a health endpoint a
+ * probe can reach without hitting the old generation on the shared socket). hotdump's own
+ * stage-1 -> stage-2 variables (HOTDUMP_LISTEN_*, HOTDUMP_STAGE1_PID) stop here: the service gets
+ * the systemd names set below, and a Go program that itself runs hotdump would otherwise take
+ * them as its own handoff.
+ */
+function serviceEnv(o: GenerationContext, port: number): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(withoutHandoffEnv(o.env)))
+    if (v !== undefined) env[k] = expandPort(v, port);
+  // Under systemd, hotdump's NOTIFY_SOCKET is its own manager's: the service's READY=1 must not
+  // reach systemd before hotdump's health gate did.
+  for (const k of MANAGER_ENV) delete env[k];
+  if (o.sockets.length > 0) {
+    env.LISTEN_FDS = String(o.sockets.length);
+    env.LISTEN_FDNAMES = (o.listenNames ?? []).join(":");
+  }
+  return env;
+}
+
+/** The generation's own NOTIFY_SOCKET (named in `env`); what the service says on it is recorded. */
+function openNotify(
+  o: GenerationContext,
+  spec: NonNullable<GenerationContext["notify"]>,
+  build: Build,
+  name: string,
+  env: NodeJS.ProcessEnv,
+  pid: () => number | null,
+): NotifySocket {
+  const notify = o.host.notifySocket(spec.dir, name);
+  env.NOTIFY_SOCKET = notify.path;
+  if (spec.watchdogMs) env.WATCHDOG_USEC = String(Math.round(spec.watchdogMs * 1000));
+  notify.on((m) => {
+    // READY=1 is readiness (the probe), WATCHDOG=1 liveness: the others are said and recorded.
+    const said = ["RELOADING", "STOPPING", "STATUS", "ERRNO"].filter((k) => m.has(k));
+    if (said.length === 0) return;
+    const fields = Object.fromEntries(said.map((k) => [k.toLowerCase(), m.get(k)]));
+    o.emit({ event: "notify", generation: build.generation, pid: pid(), ...fields });
+    if (m.get("STOPPING") === "1") o.logger.info(`generation ${build.generation} says it is stopping`);
+    if (m.get("RELOADING") === "1") o.logger.info(`generation ${build.generation} says it is reloading`);
+  });
+  return notify;
+}
+
+/** The service's output, line by line: to the caller, the readiness probe, and the watchers of
+ * recovered panics and races. */
+interface OutputWatch {
+  out: LineSplitter;
+  err: LineSplitter;
+  /** Readiness probes listening to each line. */
+  lines: Set<(line: string) => void>;
+  races: ReturnType<typeof createRaceWatcher>;
+  flush(): void;
+}
+
+function watchOutput(
+  o: GenerationContext,
+  build: Build,
+  pid: () => number | null,
+  onRecovered: (p: RecoveredPanic, text: string) => void,
+): OutputWatch {
+  const lines = new Set<(line: string) => void>();
+  // echo logs through its logger on stdout, the others on stderr: one watcher per stream.
+  const recovered = {
+    stdout: createRecoveredPanicWatcher(onRecovered),
+    stderr: createRecoveredPanicWatcher(onRecovered),
+  };
+  // A race the detector survived (GORACE halt_on_error=0, the default) is recorded as it is
+  // printed; the generation may run on for hours, or exit 66 later and become a crash.
+  const races = createRaceWatcher((r, n) => {
+    const message = raceMessage(r);
+    o.emit({
+      event: "race",
+      generation: build.generation,
+      pid: pid(),
+      message,
+      culprit: r.culprit,
+      count: n,
+      // The same fingerprint as the report of a run the race ends (kind race, its first access).
+      fingerprint: signatureOf({ kind: "race", message, culprit: r.culprit, goroutine: null, races: [r] })
+        .fingerprint,
+    });
+    const where = r.culprit ? ` (${r.culprit.function} ${r.culprit.file}:${r.culprit.line})` : "";
+    o.logger.warn(`generation ${build.generation}: ${message}${where}`);
+  });
+  const splitter = (stream: "stdout" | "stderr") =>
+    new LineSplitter((line) => {
+      o.onOutput?.(build.generation, stream, line);
+      recovered[stream].line(line);
+      if (stream === "stderr") races.line(line);
+      for (const l of lines) l(line);
+    });
+  const out = splitter("stdout");
+  const err = splitter("stderr");
+  return {
+    out,
+    err,
+    lines,
+    races,
+    flush() {
+      out.flush();
+      err.flush();
+      recovered.stdout.flush();
+      recovered.stderr.flush();
+    },
+  };
+}
+
+/** running.json names it while it runs; its /proc/PID/exe names the store once the binary is moved there. */
+function rememberWhileRunning(o: GenerationContext, g: Running, pid: number): void {
+  const { build } = g;
+  const remember = () =>
+    o.storeWrite(
+      "running.json",
+      rememberRunning(o.layout, { pid, generation: build.generation, binary: build.binary }),
+    );
+  remember();
+  build.stored?.then(
+    () => g.state !== "ended" && remember(),
+    () => {},
+  );
+}
+
+/** One start's parts its end needs. */
+interface Launched {
+  o: GenerationContext;
+  g: Running;
+  argv: string[];
+  env: NodeJS.ProcessEnv;
+  cap: ReturnType<typeof prepareCapture>;
+  tracker: ReturnType<ProcessHost["track"]>;
+  output: OutputWatch;
+  /** The stored binary held from its check to its start (pinStored), released at the end. */
+  pinned: PinnedProgram | null;
+}
+
+interface AttributedEnd {
+  ended: Ended;
+  expected: boolean;
+  facts: CrashFacts | null;
+  crashPid: number | null;
+}
+
+/** The process ended: its sockets kept or released, its end attributed, a crash's core set aside. */
+async function attributeGenerationEnd(l: Launched, end: ChildEnd): Promise<AttributedEnd> {
+  const { o, g, cap } = l;
+  const { build, child } = g;
+  g.notify?.close();
+  l.output.flush();
+  if (child.pid !== undefined) o.storeWrite("running.json", forgetRunning(o.layout, child.pid));
+  const expected = g.state === "stopping";
+  g.expected = expected;
+  g.state = "ended";
+  // The sockets of a generation that took the traffic and ended by itself stay open: the
+  // connections queued on them wait for the restart (or the rollback) instead of being reset.
+  if (!expected && !o.shuttingDown() && o.steering.isTarget(build.generation))
+    o.steering.keepForRestart(build.generation);
+  else o.steering.release(build.generation);
+  // The crash names the binary by SHA-256: an end right after the start waits for the hash.
+  await build.stored?.catch(() => {});
+  const a = await attributeEnd(
+    child,
+    end,
+    l.tracker,
+    {
+      argv: l.argv,
+      cwd: o.cwd,
+      envNames: Object.keys(l.env).sort(),
+      binary: { path: build.binary, archived: build.binary, sha256: build.sha256, identity: build.identity },
+      startedAt: g.startedAt,
+      generation: build.generation,
+    },
+    {
+      expected,
+      races: l.output.races.races,
+      layout: o.layout,
+      logger: o.logger,
+      held: cap,
+      wrapped: cap.wrap.length > 0,
+    },
+  );
+  const facts = a.crash?.facts ?? null;
+  if (facts && g.hungReason) facts.hang = { reason: g.hungReason };
+  // Before anything restarts: the next generation's core must not replace this one.
+  if (facts && o.mode === "run" && !facts.claimed) facts.claimed = await o.claim(facts);
+  return { ended: a.ended, expected, facts, crashPid: a.crash?.summary.pid ?? child.pid ?? null };
+}
+
+/** Its crash captured (or its stop or exit recorded): the generation is done. */
+async function finishGeneration(l: Launched, e: AttributedEnd): Promise<GenerationEnd> {
+  const { o, g, tracker } = l;
+  const { build, child } = g;
+  const { ended, expected, facts, crashPid } = e;
+  let crash: Captured | null = null;
+  if (facts) {
+    crash = await o.capture(facts, build.generation).finally(() => tracker?.release());
+    o.emit({
+      event: "crash",
+      generation: build.generation,
+      pid: crashPid,
+      crashId: crash.bundle?.id ?? null,
+      // The generation's own process: with a restart the crash event can come after the next
+      // process's events (run captures in the background), and history must tell them apart.
+      runPid: child.pid ?? null,
+      message: crash.report.message,
+      culprit: crash.report.culprit,
+      // Why a bundle is short or missing (a full disk, a deadline): said, never silent.
+      problems: crash.problems,
+    });
+    o.onCrash?.(build.generation, crash);
+  } else {
+    tracker?.release();
+    o.emit({
+      event: expected ? "stopped" : "exited",
+      generation: build.generation,
+      pid: child.pid ?? null,
+      signal: ended.signal,
+      exitCode: ended.exitCode,
+    });
+  }
+  l.cap.dispose();
+  l.pinned?.release();
+  return { ended, crash, expected };
 }
 
 const SHA256 = /^[0-9a-f]{64}$/;

@@ -218,6 +218,29 @@ describe("machine: crashes and backoff", () => {
     });
   });
 
+  it("a start that fails before it runs (no `started`) is answered and backed off, or refused beside the old one", () => {
+    const alone = drive(RUN, [
+      { type: "deploy", build: build(1) },
+      { type: "notReady", run: 1, reason: "spawn EACCES", exited: true },
+    ]);
+    expect(alone.s.phase.kind).toBe("backingOff");
+    expect(alone.last).toContainEqual({
+      do: "settle",
+      waiting: [1],
+      ok: false,
+      generation: 1,
+      reason: "spawn EACCES",
+      run: 1,
+    });
+    const beside = drive(RUN, [
+      ...serving1,
+      { type: "deploy", build: build(2) },
+      { type: "notReady", run: 2, reason: "spawn EACCES", exited: true },
+    ]);
+    expect(beside.s.phase).toMatchObject({ kind: "serving", cur: { run: 1 } });
+    expect(kinds(beside.last)).toEqual(["rejected", "settle"]);
+  });
+
   it("not ready but running, with nothing else to serve: kept (and said)", () => {
     const r = drive(RUN, [
       { type: "deploy", build: build(1) },
@@ -226,6 +249,17 @@ describe("machine: crashes and backoff", () => {
     ]);
     expect(r.s.phase).toMatchObject({ kind: "serving", ready: false, cur: { run: 1 } });
     expect(kinds(r.last)).toEqual(["settle", "keepUnready"]);
+  });
+
+  it("race: the one being replaced crashed before the stop reached it: the next build still starts", () => {
+    const r = drive(DEV, [
+      ...serving1,
+      { type: "linked" },
+      { type: "deploy", build: build(2) },
+      { type: "ended", run: 1, expected: false, crash: true },
+    ]);
+    expect(r.s.phase).toMatchObject({ kind: "starting", cand: { run: 2, build: { generation: 2 } } });
+    expect(kinds(r.last)).toEqual(["start"]);
   });
 
   it("race: the old generation crashes while the new one is probed; the new one's readiness decides", () => {
@@ -237,7 +271,7 @@ describe("machine: crashes and backoff", () => {
     ]);
     expect(during.s.phase).toMatchObject({ kind: "probing", old: null, oldEnded: { run: 1 } });
     const ready = drive(RUN, [{ type: "ready", run: 2, ms: 1 }], during.s);
-    expect(ready.last).toContainEqual({ do: "release", run: 1 });
+    expect(ready.last).toContainEqual({ do: "release", slot: { run: 1, build: build(1) } });
     expect(ready.s.phase).toMatchObject({ kind: "serving", cur: { run: 2 } });
     // ... and failing, the old (last serving) build restarts after a backoff.
     const fails = drive(RUN, [{ type: "notReady", run: 2, reason: "exited", exited: true }], during.s);

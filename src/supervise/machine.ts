@@ -7,7 +7,7 @@
  *   phase        what is true                                  left by
  *   idle         nothing runs (before the first deploy; dev    deploy
  *                after a clean exit)
- *   starting     a generation's process is being started       started, ended
+ *   starting     a generation's process is being started       started, notReady, ended
  *   probing      it runs; readiness is awaited, the old one    ready, notReady, ended (old)
  *                (if any) still serves
  *   serving      one generation takes the traffic              deploy, ended, hung, linked
@@ -124,7 +124,9 @@ export type Effect =
   | { do: "hold"; slot: Slot }
   /** Steer new connections back to `to` (it is up: held through the bake). */
   | { do: "steerBack"; to: Slot; from: Slot }
-  | { do: "release"; run: number }
+  /** Close the sockets of a generation that ended while the candidate started (kept for its
+   * restart): by then its run may be long over and forgotten, its slot says whose they are. */
+  | { do: "release"; slot: Slot }
   | { do: "bake"; run: number; ms: number }
   | { do: "backoff"; build: Build; crashed: boolean }
   | { do: "cancelTimers" }
@@ -353,13 +355,13 @@ function onStarted(t: Transition, e: Extract<MachineEvent, { type: "started" }>)
 
 function onReady(t: Transition, e: Extract<MachineEvent, { type: "ready" }>): Step {
   const p = t.s.phase;
-  // A start that failed before its process ran (supervisor.ts launch) ends "starting" here too.
+  // A start that failed before its process ran (generationLifecycle.ts launch) ends "starting" here too.
   if ((p.kind !== "probing" && p.kind !== "rollingBack" && p.kind !== "starting") || p.cand.run !== e.run)
     return t.same();
   const { cand, old } = p;
   t.fx.push({ do: "serving", slot: cand, ms: e.ms });
   if (t.c.handoff) t.fx.push({ do: "switch", to: cand, from: old });
-  if (p.oldEnded) t.fx.push({ do: "release", run: p.oldEnded.run });
+  if (p.oldEnded) t.fx.push({ do: "release", slot: p.oldEnded });
   // On probation: a new build after a good one (a restart of the same binary is not).
   const good = old?.build ?? t.s.good;
   const bake = p.kind === "probing" && t.c.bakeMs > 0 && good !== null && good.sha256 !== cand.build.sha256;
@@ -375,7 +377,7 @@ function onReady(t: Transition, e: Extract<MachineEvent, { type: "ready" }>): St
 
 function onNotReady(t: Transition, e: Extract<MachineEvent, { type: "notReady" }>): Step {
   const p = t.s.phase;
-  // A start that failed before its process ran (supervisor.ts launch) ends "starting" here too.
+  // A start that failed before its process ran (generationLifecycle.ts launch) ends "starting" here too.
   if ((p.kind !== "probing" && p.kind !== "rollingBack" && p.kind !== "starting") || p.cand.run !== e.run)
     return t.same();
   const { cand, old } = p;
@@ -398,20 +400,20 @@ function onNotReady(t: Transition, e: Extract<MachineEvent, { type: "notReady" }
   t.fx.push({ do: "keepUnready", slot: cand, reason: e.reason });
   if (p.oldEnded) {
     if (t.c.handoff) t.fx.push({ do: "switch", to: cand, from: null });
-    t.fx.push({ do: "release", run: p.oldEnded.run });
+    t.fx.push({ do: "release", slot: p.oldEnded });
   }
   return t.afterTrial(t.to({ kind: "serving", cur: cand, ready: false }), p);
 }
 
 function onEnded(t: Transition, e: Extract<MachineEvent, { type: "ended" }>): Step {
   const p = t.s.phase;
-  if (e.expected) {
-    if (p.kind === "replacing" && p.old.run === e.run) {
-      if (!p.next) return t.to({ kind: "idle" });
-      return t.begin(p.next, null, p.waiting);
-    }
-    return t.same();
+  // Being replaced: whether the stop ended it or it crashed first (dev sees the end only once the
+  // crash is captured, and a build may link meanwhile), the next build goes.
+  if (p.kind === "replacing" && p.old.run === e.run) {
+    if (!p.next) return t.to({ kind: "idle" });
+    return t.begin(p.next, null, p.waiting);
   }
+  if (e.expected) return t.same();
   switch (p.kind) {
     case "serving":
       if (p.cur.run !== e.run) return t.same();

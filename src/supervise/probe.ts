@@ -71,7 +71,24 @@ export interface WaitReadyOptions {
   /** The local port an http/tcp attempt to HOST:PORT connects from, when the caller steers
    * connections by source port (steering.ts), or undefined for any. */
   localPortFor?: (host: string, port: number) => Promise<number | undefined>;
+  /** The clock and timers of the ready timeout and the probe period (the ProcessHost's; default
+   * this machine's), so the supervisor's unit tests drive them with their fake clock. */
+  clock?: ProbeClock;
 }
+
+/** host.ts's ProcessHost satisfies it. */
+interface ProbeClock {
+  now(): number;
+  after(ms: number, fn: () => void): { cancel(): void };
+}
+
+const systemClock: ProbeClock = {
+  now: () => performance.now(),
+  after(ms, fn) {
+    const t = setTimeout(fn, ms);
+    return { cancel: () => clearTimeout(t) };
+  },
+};
 
 export type ReadyResult =
   | { ready: true; ms: number }
@@ -80,8 +97,9 @@ export type ReadyResult =
 type Stop = { stop: "exited" | "timeout" | "aborted" };
 
 export async function waitReady(o: WaitReadyOptions): Promise<ReadyResult> {
-  const t0 = performance.now();
-  const elapsed = () => Math.round(performance.now() - t0);
+  const clock = o.clock ?? systemClock;
+  const t0 = clock.now();
+  const elapsed = () => Math.round(clock.now() - t0);
   const cleanups: (() => void)[] = [];
   let lastWhy = "no probe attempt finished yet";
 
@@ -91,8 +109,8 @@ export async function waitReady(o: WaitReadyOptions): Promise<ReadyResult> {
       () => resolve({ stop: "exited" }),
       () => resolve({ stop: "exited" }),
     );
-    const timer = setTimeout(() => resolve({ stop: "timeout" }), o.readyTimeoutMs);
-    cleanups.push(() => clearTimeout(timer));
+    const timer = clock.after(o.readyTimeoutMs, () => resolve({ stop: "timeout" }));
+    cleanups.push(() => timer.cancel());
     if (o.abort) {
       if (o.abort.aborted) resolve({ stop: "aborted" });
       const onAbort = () => resolve({ stop: "aborted" });
@@ -100,11 +118,11 @@ export async function waitReady(o: WaitReadyOptions): Promise<ReadyResult> {
       cleanups.push(() => o.abort?.removeEventListener("abort", onAbort));
     }
   });
-  let timer: NodeJS.Timeout | undefined;
-  cleanups.push(() => clearTimeout(timer));
+  let timer: { cancel(): void } | undefined;
+  cleanups.push(() => timer?.cancel());
   const sleep = (ms: number) =>
     new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, ms);
+      timer = clock.after(ms, resolve);
     });
   const race = <T>(p: Promise<T>) => Promise.race([p, stopped]);
   const isStop = (v: unknown): v is Stop => typeof v === "object" && v !== null && "stop" in v;
@@ -153,7 +171,7 @@ export async function waitReady(o: WaitReadyOptions): Promise<ReadyResult> {
     let failures = 0;
     let everPassed = false;
     for (;;) {
-      const started = performance.now();
+      const started = clock.now();
       const ctl = new AbortController();
       const r = await race(attempt(spec, o, t.timeoutSeconds * 1000, ctl.signal));
       ctl.abort(); // ends a hung exec/http/tcp attempt when the race was lost
@@ -174,7 +192,7 @@ export async function waitReady(o: WaitReadyOptions): Promise<ReadyResult> {
             detail: `${failures} probe failures in a row after a pass (last: ${r.why})`,
           };
       }
-      const wait = t.periodSeconds * 1000 - (performance.now() - started);
+      const wait = t.periodSeconds * 1000 - (clock.now() - started);
       if (wait > 0) {
         const s = await race(sleep(wait));
         if (isStop(s)) return notReady(s);

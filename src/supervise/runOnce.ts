@@ -7,19 +7,22 @@ import type { Writable } from "node:stream";
 import type { AnalyzeOptions } from "../analyze/index.js";
 import { signatureOf } from "../analyze/signature.js";
 import type { RecoveredPanic } from "../analyze/traceback/index.js";
-import type { CaptureModeRequest, ResolvedCapture } from "../capture/index.js";
 import {
   type Captured,
+  type CrashFacts,
   captureCrash,
   createRecoveredRecorder,
   fileOrphanedCores,
   prepareCapture,
+  type RecoveredContext,
   snapshotAfterExec,
 } from "../capture/index.js";
+import type { CaptureModeRequest, ResolvedCapture } from "../capture/mode.js";
 import type { Report } from "../contracts/index.js";
 import { type BinaryIdentity, readBinaryIdentity } from "../elf/index.js";
 import { HotdumpError } from "../errors.js";
 import { archiveBinary, ensureStore, programName, type StoreLayout } from "../store/index.js";
+import type { Child } from "../util/child.js";
 import { LineSplitter } from "../util/lineSplitter.js";
 import type { Logger } from "../util/log.js";
 import { attributeEnd, type CrashedSummary } from "./attribute.js";
@@ -71,15 +74,7 @@ export type { CrashedSummary };
 export async function runOnce(o: RunOnceOptions): Promise<RunOnceResult> {
   const program = resolveCommand(o.command, o.cwd, o.env.PATH);
 
-  let layout: StoreLayout | null = null;
-  let storeProblem: HotdumpError | undefined;
-  try {
-    layout = ensureStore(o.storeDir);
-  } catch (e) {
-    storeProblem = e as HotdumpError;
-    o.logger.warn(`${storeProblem.shortMessage}; crashes will be reported but not kept`);
-  }
-
+  const { layout, storeProblem } = openStoreOrSay(o);
   // What starts is the file that was hashed (pinnedProgram.ts), and the store's copy is read from
   // it: replacing the program's path after the check, or while it runs, changes nothing. A program
   // only you or root can change or replace starts from its own path (go finds GOROOT from it).
@@ -110,27 +105,8 @@ async function runPinned(
   layout: StoreLayout | null,
   storeProblem: HotdumpError | undefined,
 ): Promise<RunOnceResult> {
-  let archived: { path: string; sha256: string } | undefined;
-  if (layout && pinned) {
-    try {
-      archived = await archiveBinary(layout, pinned.path, programName(program));
-    } catch (e) {
-      o.logger.warn((e as HotdumpError).shortMessage ?? String(e));
-    }
-  }
+  const startedBinary = await startedBinaryOf(o, program, pinned, identity, layout);
   const started = pinned?.path ?? program;
-
-  // The bytes that ran, even if the file is replaced meanwhile: the store's copy, else (no store)
-  // the pinned file, kept until the crash is analysed.
-  const startedBinary = {
-    path: program,
-    ...(archived
-      ? { archived: archived.path, sha256: archived.sha256 }
-      : pinned
-        ? { archived: pinned.path, sha256: pinned.sha256 }
-        : {}),
-    identity,
-  };
 
   const cap = prepareCapture(o.capture ?? "auto", layout);
   if (cap.capture.mode === "handler" && layout)
@@ -138,37 +114,9 @@ async function runPinned(
       o.logger.warn(`filed an earlier crash the core handler kept: ${c.bundle?.id ?? "(not stored)"}`);
   const startedAt = new Date();
   const races = createRaceWatcher();
-  // A panic the program recovered (an HTTP handler's) is a record even when the program then exits
-  // 0: a bundle without core, counted when it repeats.
-  const recoveredPanics: RunOnceResult["recovered"] = [];
-  const recorder = layout
-    ? createRecoveredRecorder({
-        layout,
-        capture: (facts) => captureCrash(facts, { layout, logger: o.logger }),
-        emit: (e) => {
-          recoveredPanics.push({
-            crashId: e.crashId ?? null,
-            by: String(e.by),
-            message: String(e.message ?? ""),
-            fingerprint: typeof e.fingerprint === "string" ? e.fingerprint : null,
-          });
-        },
-        logger: o.logger,
-        fingerprint: (r) => signatureOf(r).fingerprint,
-      })
-    : null;
-  let unrecorded = false;
-  const onRecovered = (p: RecoveredPanic, text: string) => {
-    if (!recorder) {
-      // No store: said once, so the panic is at least not silent.
-      if (!unrecorded)
-        o.logger.warn(
-          `the program recovered a panic (${p.form}): ${p.message}; not recorded, the store cannot be written`,
-        );
-      unrecorded = true;
-      return;
-    }
-    recorder.record(p, text, {
+  const recovered = recoveredPanicsOf(o, layout);
+  const onRecovered = (p: RecoveredPanic, text: string) =>
+    recovered.record(p, text, {
       generation: null,
       pid: child.pid ?? 0,
       startedAt,
@@ -178,7 +126,6 @@ async function runPinned(
       binary: startedBinary,
       stdoutTail: child.stdoutTail.toString(),
     });
-  };
   const recoveredOut = createRecoveredPanicWatcher(onRecovered);
   const recoveredErr = createRecoveredPanicWatcher(onRecovered);
   const stdoutLines = new LineSplitter((l) => recoveredOut.line(l));
@@ -220,17 +167,13 @@ async function runPinned(
   // The Go program may be a descendant (go run, sh -c, a wrapper script, make): follow the tree.
   const tracker: DescendantTracker | null =
     child.pid !== undefined ? host.track(child.pid, { idleIntervalMs: 250 }) : null;
-  const forward = (sig: NodeJS.Signals) => () => child.signal(sig);
-  const handlers: [NodeJS.Signals, () => void][] = (["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"] as const).map(
-    (s) => [s, s === "SIGINT" ? () => {} : forward(s)],
-  );
-  for (const [s, h] of handlers) process.on(s, h);
+  const unforward = forwardSignals(child);
   const end = await child.stopped;
   stdoutLines.flush();
   stderrLines.flush();
   recoveredOut.flush();
   recoveredErr.flush();
-  for (const [s, h] of handlers) process.off(s, h);
+  unforward();
   if (end.error && child.pid === undefined) {
     cap.dispose();
     throw new HotdumpError("exec", "E_EXEC_SPAWN", `could not start ${o.command}: ${end.error.message}`, {
@@ -268,11 +211,11 @@ async function runPinned(
       tracker?.release();
     }
   }
-  await recorder?.flush();
+  await recovered.recorder?.flush();
   cap.dispose();
   return {
     ended,
-    recovered: recoveredPanics,
+    recovered: recovered.list,
     ...(summary ? { crashed: summary } : {}),
     capture: cap.capture,
     pid: child.pid,
@@ -280,5 +223,102 @@ async function runPinned(
     stderrTail,
     report: crash?.report ?? null,
     ...(storeProblem ? { storeProblem } : {}),
+  };
+}
+
+/** The store, or why crashes will be reported but not kept. */
+function openStoreOrSay(o: RunOnceOptions): { layout: StoreLayout | null; storeProblem?: HotdumpError } {
+  try {
+    return { layout: ensureStore(o.storeDir) };
+  } catch (e) {
+    const storeProblem = e as HotdumpError;
+    o.logger.warn(`${storeProblem.shortMessage}; crashes will be reported but not kept`);
+    return { layout: null, storeProblem };
+  }
+}
+
+/**
+ * The bytes that ran, even if the file is replaced meanwhile: the store's copy (read from the
+ * pinned file), else (no store) the pinned file itself, kept until the crash is analysed.
+ */
+async function startedBinaryOf(
+  o: RunOnceOptions,
+  program: string,
+  pinned: PinnedProgram | null,
+  identity: BinaryIdentity | null,
+  layout: StoreLayout | null,
+): Promise<NonNullable<CrashFacts["binary"]>> {
+  let archived: { path: string; sha256: string } | undefined;
+  if (layout && pinned) {
+    try {
+      archived = await archiveBinary(layout, pinned.path, programName(program));
+    } catch (e) {
+      o.logger.warn((e as HotdumpError).shortMessage ?? String(e));
+    }
+  }
+  return {
+    path: program,
+    ...(archived
+      ? { archived: archived.path, sha256: archived.sha256 }
+      : pinned
+        ? { archived: pinned.path, sha256: pinned.sha256 }
+        : {}),
+    identity,
+  };
+}
+
+/**
+ * A panic the program recovered (an HTTP handler's) is a record even when the program then exits
+ * 0: a bundle without core, counted when it repeats. Without a store it is said once.
+ */
+function recoveredPanicsOf(o: RunOnceOptions, layout: StoreLayout | null) {
+  const list: RunOnceResult["recovered"] = [];
+  const recorder = layout
+    ? createRecoveredRecorder({
+        layout,
+        capture: (facts) => captureCrash(facts, { layout, logger: o.logger }),
+        emit: (e) => {
+          list.push({
+            crashId: e.crashId ?? null,
+            by: String(e.by),
+            message: String(e.message ?? ""),
+            fingerprint: typeof e.fingerprint === "string" ? e.fingerprint : null,
+          });
+        },
+        logger: o.logger,
+        fingerprint: (r) => signatureOf(r).fingerprint,
+      })
+    : null;
+  let unrecorded = false;
+  return {
+    list,
+    recorder,
+    record(p: RecoveredPanic, text: string, ctx: RecoveredContext): void {
+      if (recorder) {
+        recorder.record(p, text, ctx);
+        return;
+      }
+      if (!unrecorded)
+        o.logger.warn(
+          `the program recovered a panic (${p.form}): ${p.message}; not recorded, the store cannot be written`,
+        );
+      unrecorded = true;
+    },
+  };
+}
+
+/**
+ * The child shares our process group, so a terminal's Ctrl-C reaches it directly; a signal sent
+ * to hotdump alone (kill PID) is passed on. Either way hotdump stays to record how it ended.
+ * Returns the undo.
+ */
+function forwardSignals(child: Child): () => void {
+  const forward = (sig: NodeJS.Signals) => () => child.signal(sig);
+  const handlers: [NodeJS.Signals, () => void][] = (["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"] as const).map(
+    (s) => [s, s === "SIGINT" ? () => {} : forward(s)],
+  );
+  for (const [s, h] of handlers) process.on(s, h);
+  return () => {
+    for (const [s, h] of handlers) process.off(s, h);
   };
 }

@@ -60,6 +60,8 @@ class FakeProcess implements Child {
   readonly signals: NodeJS.Signals[] = [];
   /** Ignore SIGTERM (a service without a handler that never ends). */
   stubborn = false;
+  /** Ignore SIGQUIT (its own signal.Notify): no dump, no core. */
+  ignoresQuit = false;
   private finish!: (e: ChildEnd) => void;
   constructor(
     readonly pid: number,
@@ -91,7 +93,7 @@ class FakeProcess implements Child {
   signal(sig: NodeJS.Signals): void {
     this.signals.push(sig);
     // GOTRACEBACK=crash: the runtime prints every goroutine, then dumps core.
-    if (sig === "SIGQUIT") {
+    if (sig === "SIGQUIT" && !this.ignoresQuit) {
       this.say(HUNG, "stderr");
       this.end({ signal: "SIGABRT" });
     }
@@ -180,6 +182,7 @@ function fakeHost() {
 
 function fakeSteering(handoff: boolean) {
   const calls: string[] = [];
+  let target: number | undefined;
   const steering: Steering = {
     mode: handoff ? "steered" : "shared",
     open: (g) => {
@@ -187,7 +190,10 @@ function fakeSteering(handoff: boolean) {
       return [];
     },
     probePort: async () => undefined,
-    switchTo: (g) => void calls.push(`switch ${g}`),
+    switchTo: (g) => {
+      target = g;
+      calls.push(`switch ${g}`);
+    },
     rollback: (g, to) => void calls.push(`rollback ${g}->${to}`),
     drain: async () => ({ ms: 0, left: 0 }),
     release: (g) => {
@@ -195,7 +201,7 @@ function fakeSteering(handoff: boolean) {
       return 0;
     },
     keepForRestart: (g) => void calls.push(`keep ${g}`),
-    isTarget: () => false,
+    isTarget: (g) => g === target,
     queued: () => 0,
     addresses: () => [],
     stop: () => {},
@@ -208,16 +214,34 @@ const flush = async (n = 20) => {
   for (let i = 0; i < n; i++) await new Promise((r) => setImmediate(r));
 };
 
-/** Generation 1 serving, then generation 2 deployed over it and ready. */
-async function switched(t: { sup: Supervisor; procs: FakeProcess[] }): Promise<void> {
-  const first = t.sup.deploy(build(1));
+/** Generation 1 serving (its caller answered). */
+async function serving(t: { sup: Supervisor; procs: FakeProcess[] }, b = build(1)): Promise<void> {
+  const first = t.sup.deploy(b);
   await flush();
-  t.procs[0]!.say("ready");
+  t.procs.at(-1)!.say("ready");
   await first;
+}
+
+/** Generation 1 serving, generation 2 deployed over it, and generation 1 crashes before 2 is ready. */
+async function oldCrashesDuringTrial(t: { sup: Supervisor; procs: FakeProcess[] }) {
+  await serving(t);
   const second = t.sup.deploy(build(2));
   await flush();
-  t.procs[1]!.say("ready");
-  await second;
+  t.procs[0]!.crash();
+  return { second };
+}
+
+/** Generation 1 serving, then generation 2 deployed over it and ready (`ready(i)`: process i says so). */
+async function switched(
+  t: { sup: Supervisor; procs: FakeProcess[] },
+  ready = (i: number) => t.procs[i]!.say("ready"),
+): Promise<void> {
+  for (const [i, generation] of [1, 2].entries()) {
+    const answer = t.sup.deploy(build(generation));
+    await flush();
+    ready(i);
+    await answer;
+  }
 }
 
 /** A refused connect takes a real round trip through the event loop. */
@@ -313,10 +337,7 @@ describe("supervisor on a fake host", () => {
 
   it("a crash is attributed and captured, then restarted after the backoff (0.5 s, then 1 s)", async () => {
     const t = make();
-    const first = t.sup.deploy(build(1));
-    await flush();
-    t.procs[0]!.say("ready");
-    await first;
+    await serving(t);
     t.procs[0]!.crash();
     await flush();
     expect(t.sup.phase).toBe("backingOff");
@@ -340,16 +361,14 @@ describe("supervisor on a fake host", () => {
     t.procs[1]!.crash();
     await flush();
     expect(t.pending()).toEqual([1000]);
-    // The crashed generation's sockets were kept for its restart (fake steering: target unknown).
+    // The crashed generation's sockets were kept for its restart, opened again by it.
+    expect(t.calls.filter((c) => c.startsWith("keep"))).toEqual(["keep 1", "keep 1"]);
     expect(t.calls.filter((c) => c.startsWith("open"))).toEqual(["open 1", "open 1"]);
   });
 
   it("a candidate that dies before it is ready is rejected, with its crash id; the old one keeps serving", async () => {
     const t = make();
-    const first = t.sup.deploy(build(1));
-    await flush();
-    t.procs[0]!.say("ready");
-    await first;
+    await serving(t);
     const second = t.sup.deploy(build(2));
     await flush();
     t.procs[1]!.crash();
@@ -437,10 +456,7 @@ describe("supervisor on a fake host", () => {
       liveness: { spec: parseProbeSpec("tcp:127.0.0.1:1"), timing: LIVENESS_DEFAULTS },
     });
     const hung = () => t.captured.filter((f) => f.hang).map((f) => f.pid);
-    const first = t.sup.deploy(build(1));
-    await flush();
-    t.procs[0]!.say("ready");
-    await first;
+    await serving(t);
     for (let i = 0; i < 2; i++) {
       t.advance(10_000);
       await attempts();
@@ -461,10 +477,7 @@ describe("supervisor on a fake host", () => {
 
   it("race: Ctrl-C while a candidate is probed stops both and answers its caller", async () => {
     const t = make();
-    const first = t.sup.deploy(build(1));
-    await flush();
-    t.procs[0]!.say("ready");
-    await first;
+    await serving(t);
     const second = t.sup.deploy(build(2));
     await flush();
     const stopping = t.sup.stop();
@@ -492,10 +505,7 @@ describe("supervisor on a fake host", () => {
 
   it("without sockets (dev): a clean exit waits for a change; linked stops the serving one early", async () => {
     const t = make({ handoff: false, mode: "dev" });
-    const first = t.sup.deploy(build(1));
-    await flush();
-    t.procs[0]!.say("ready");
-    await first;
+    await serving(t);
     t.sup.stopBeforeDeploy();
     await flush();
     expect(t.procs[0]!.signals).toEqual(["SIGTERM"]);
@@ -508,6 +518,36 @@ describe("supervisor on a fake host", () => {
     await flush();
     expect(t.sup.phase).toBe("idle");
     expect(t.pending()).toEqual([]);
+  });
+
+  it("race (dev): a build links while the serving one's crash is being captured: the new build still starts", async () => {
+    let captured!: () => void;
+    const gate = new Promise<void>((r) => {
+      captured = r;
+    });
+    const t = make({
+      handoff: false,
+      mode: "dev",
+      capture: async (facts): Promise<Captured> => {
+        await gate; // compression and Delve take a while
+        const core = { found: false, reason: "fake" };
+        return { bundle: null, report: reportFromTracebackOnly(facts.traceback, core), core, problems: [] };
+      },
+    });
+    await serving(t);
+    t.procs[0]!.crash();
+    await flush();
+    // The machine has not seen the end yet (dev waits for the capture): it still serves.
+    expect(t.sup.phase).toBe("serving");
+    t.sup.stopBeforeDeploy();
+    const second = t.sup.deploy(build(2));
+    await flush();
+    captured();
+    await flush();
+    expect(t.procs).toHaveLength(2);
+    t.procs[1]!.say("ready");
+    expect(await second).toMatchObject({ ok: true, generation: 2 });
+    expect(t.pending()).toEqual([]); // no restart of the crashed one
   });
 
   it("notify: READY=1 switches at once; the service's own messages are recorded; its socket closes with it", async () => {
@@ -552,5 +592,444 @@ describe("supervisor on a fake host", () => {
     expect(hung()[0]).toMatch(/missed the watchdog: no WATCHDOG=1 for 2000 ms/);
     expect(t.procs[0]!.signals).toEqual(["SIGQUIT"]);
     expect(t.sup.phase).toBe("backingOff");
+  });
+});
+
+describe("supervisor on a fake host: every transition", () => {
+  it("deploy while serving without sockets (dev): the serving one stops first, then the new one starts", async () => {
+    const t = make({ handoff: false, mode: "dev" });
+    await serving(t);
+    const second = t.sup.deploy(build(2));
+    expect(t.sup.phase).toBe("replacing");
+    expect(t.procs[0]!.signals).toEqual(["SIGTERM"]);
+    await flush();
+    expect(t.procs).toHaveLength(2);
+    t.procs[1]!.say("ready");
+    expect(await second).toMatchObject({ ok: true, generation: 2, pid: 1001 });
+    expect(t.calls.filter((c) => c.startsWith("switch"))).toEqual([]);
+  });
+
+  it("deploys while the serving one is being replaced coalesce: only the newest starts, every caller gets its answer", async () => {
+    const t = make({ handoff: false, mode: "dev" });
+    await serving(t);
+    const second = t.sup.deploy(build(2));
+    const third = t.sup.deploy(build(3));
+    await flush();
+    expect(t.procs.map((p) => p.opts.command)).toEqual(["/store/binaries/sha1", "/store/binaries/sha3"]);
+    t.procs[1]!.say("ready");
+    expect(await second).toMatchObject({ ok: true, generation: 3 });
+    expect(await third).toMatchObject({ ok: true, generation: 3 });
+  });
+
+  it("race: deploys during a trial wait for it; only the newest is started next, from the new one", async () => {
+    const t = make();
+    await serving(t);
+    const second = t.sup.deploy(build(2));
+    await flush();
+    const third = t.sup.deploy(build(3));
+    const fourth = t.sup.deploy(build(4));
+    await flush();
+    expect(t.procs).toHaveLength(2);
+    t.procs[1]!.say("ready");
+    expect(await second).toMatchObject({ ok: true, generation: 2 });
+    await flush();
+    expect(t.procs).toHaveLength(3);
+    expect(t.procs[2]!.opts.command).toBe("/store/binaries/sha4");
+    expect(t.sup.current?.generation).toBe(2);
+    t.procs[2]!.say("ready");
+    expect(await third).toMatchObject({ ok: true, generation: 4, pid: 1002 });
+    expect(await fourth).toMatchObject({ ok: true, generation: 4, pid: 1002 });
+    await flush();
+    expect(t.calls.filter((c) => c.startsWith("switch"))).toEqual(["switch 1", "switch 2", "switch 4"]);
+    expect(t.procs.map((p) => p.exited)).toEqual([true, true, false]);
+  });
+
+  it("a deploy while backing off cancels the restart and starts the new build at once", async () => {
+    const t = make();
+    await serving(t);
+    t.procs[0]!.crash();
+    await flush();
+    expect(t.pending()).toEqual([500]);
+    const second = t.sup.deploy(build(2));
+    expect(t.pending()).toEqual([]);
+    await flush();
+    expect(t.procs).toHaveLength(2);
+    expect(t.procs[1]!.opts.command).toBe("/store/binaries/sha2");
+    t.procs[1]!.say("ready");
+    expect(await second).toMatchObject({ ok: true, generation: 2 });
+    t.advance(1000);
+    await flush();
+    expect(t.procs).toHaveLength(2);
+  });
+
+  it("a deploy during the bake ends the probation: its timer goes, the held one stops, the new one bakes in turn", async () => {
+    const t = make({ bakeMs: 60_000, bakeHoldOld: true });
+    await switched(t);
+    await flush();
+    expect(t.pending()).toEqual([60_000]);
+    const third = t.sup.deploy(build(3));
+    expect(t.procs[0]!.signals).toEqual(["SIGTERM"]);
+    await flush();
+    t.procs[2]!.say("ready");
+    expect(await third).toMatchObject({ ok: true, generation: 3 });
+    await flush();
+    expect(t.sup.phase).toBe("baking");
+    // Generation 2, on trial until now, is the one held through 3's bake.
+    expect(t.procs[1]!.signals).toEqual([]);
+    expect(t.pending()).toEqual([60_000]);
+    expect(t.names().filter((n) => n.startsWith("held"))).toEqual(["held 1", "held 2"]);
+  });
+
+  it("a first deploy that dies before it is ready (nothing else serves) is answered, then started again after the backoff", async () => {
+    const t = make({ mode: "dev" });
+    const first = t.sup.deploy(build(1));
+    await flush();
+    t.procs[0]!.crash();
+    // dev answers with the crash (its summary precedes the rebuild).
+    expect(await first).toMatchObject({
+      ok: false,
+      generation: 1,
+      reason: "exited before it was ready",
+      crashId: "crash-1",
+    });
+    await flush();
+    expect(t.sup.phase).toBe("backingOff");
+    expect(t.pending()).toEqual([500]);
+    t.advance(500);
+    await flush();
+    expect(t.procs).toHaveLength(2);
+    expect(t.procs[1]!.opts.command).toBe("/store/binaries/sha1");
+  });
+
+  it("run answers a first deploy that died at once without waiting for its capture", async () => {
+    const t = make();
+    const first = t.sup.deploy(build(1));
+    await flush();
+    t.procs[0]!.crash();
+    const r = await first;
+    expect(r).toMatchObject({ ok: false, generation: 1, reason: "exited before it was ready" });
+    expect(r).not.toHaveProperty("crashId");
+    await flush();
+    expect(t.captured).toHaveLength(1);
+  });
+
+  it("race: a candidate dies before it is ready while a newer build waits: the newer one starts, no backoff", async () => {
+    const t = make();
+    const first = t.sup.deploy(build(1));
+    await flush();
+    const second = t.sup.deploy(build(2));
+    t.procs[0]!.crash();
+    expect(await first).toMatchObject({ ok: false, generation: 1 });
+    await flush();
+    expect(t.pending()).toEqual([10_000]); // the new candidate's ready timeout, no backoff
+    expect(t.procs).toHaveLength(2);
+    t.procs[1]!.say("ready");
+    expect(await second).toMatchObject({ ok: true, generation: 2 });
+  });
+
+  it("readiness timeout with nothing else serving: kept, unready; its caller gets the failure", async () => {
+    const t = make();
+    const first = t.sup.deploy(build(1));
+    await flush();
+    t.advance(9_999);
+    await flush();
+    expect(t.sup.phase).toBe("probing");
+    t.advance(1);
+    const r = await first;
+    expect(r).toMatchObject({ ok: false, generation: 1 });
+    expect(r.ok === false && r.reason).toMatch(/^timeout: not ready after 10000 ms/);
+    expect(t.sup.phase).toBe("serving");
+    expect(t.sup.current).toMatchObject({ generation: 1, pid: 1000 });
+    expect(t.procs[0]!.signals).toEqual([]);
+    // Unready: a `linked` (dev's early stop) leaves it alone, as does a clean exit's restart rule.
+    t.procs[0]!.end({ exitCode: 0 });
+    await flush();
+    expect(t.sup.phase).toBe("backingOff");
+  });
+
+  it("readiness timeout while the old one serves: the candidate is stopped and refused", async () => {
+    const t = make();
+    await serving(t);
+    const second = t.sup.deploy(build(2));
+    await flush();
+    t.advance(10_000);
+    const r = await second;
+    expect(r.ok === false && r.reason).toMatch(/^timeout: not ready after 10000 ms/);
+    await flush();
+    expect(t.procs[1]!.signals).toEqual(["SIGTERM"]);
+    expect(t.procs[0]!.signals).toEqual([]);
+    expect(t.sup.current).toMatchObject({ generation: 1, pid: 1000 });
+    expect(t.events.find((e) => e.event === "rollback")).toMatchObject({
+      generation: 2,
+      servingGeneration: 1,
+    });
+    expect(t.calls.filter((c) => c.startsWith("switch"))).toEqual(["switch 1"]);
+  });
+
+  it("race: the old generation crashes while the candidate is probed: the candidate's readiness decides, then the old sockets go", async () => {
+    const t = make();
+    const { second } = await oldCrashesDuringTrial(t);
+    await flush();
+    expect(t.sup.phase).toBe("probing");
+    expect(t.pending()).toEqual([10_000]); // the candidate's ready timeout only: nothing restarts the old one
+    expect(t.captured.map((f) => f.pid)).toEqual([1000]);
+    t.procs[1]!.say("ready");
+    expect(await second).toMatchObject({ ok: true, generation: 2 });
+    expect(t.calls.slice(-2)).toEqual(["switch 2", "release 1"]);
+    expect(t.sup.phase).toBe("serving");
+  });
+
+  it("race: the old one crashed and the candidate never gets ready: the candidate is kept and switched to", async () => {
+    const t = make();
+    const { second } = await oldCrashesDuringTrial(t);
+    await flush();
+    t.advance(10_000);
+    const r = await second;
+    expect(r).toMatchObject({ ok: false, generation: 2 });
+    expect(t.procs[1]!.signals).toEqual([]);
+    // Its sockets were kept for a restart when it crashed; long after its run is over, they go.
+    expect(t.calls.slice(-3)).toEqual(["keep 1", "switch 2", "release 1"]);
+    expect(t.sup.current).toMatchObject({ generation: 2, pid: 1001 });
+  });
+
+  it("race: the old one crashed, then the candidate dies before it is ready: the old build starts again after the backoff", async () => {
+    const t = make();
+    const { second } = await oldCrashesDuringTrial(t);
+    await flush();
+    t.procs[1]!.crash();
+    expect(await second).toMatchObject({ ok: false, generation: 2, reason: "exited before it was ready" });
+    await flush();
+    expect(t.sup.phase).toBe("backingOff");
+    t.advance(500);
+    await flush();
+    expect(t.procs[2]!.opts.command).toBe("/store/binaries/sha1");
+  });
+
+  it("run restarts a clean exit too, after the backoff", async () => {
+    const t = make();
+    await serving(t);
+    t.procs[0]!.end({ exitCode: 0 });
+    await flush();
+    expect(t.sup.phase).toBe("backingOff");
+    expect(t.captured).toEqual([]);
+    t.advance(500);
+    await flush();
+    t.procs[1]!.say("ready");
+    await flush();
+    expect(t.events.filter((e) => e.event === "ready").at(-1)).toMatchObject({ generation: 1, restart: 1 });
+  });
+
+  it("backoff doubles up to its cap; a new build (resetBackoff) starts it over", async () => {
+    const t = make({ backoff: { maxMs: 1000 } });
+    await serving(t);
+    const delays: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      t.procs.at(-1)!.crash();
+      await flush();
+      delays.push(...t.pending());
+      t.advance(t.pending()[0]!);
+      await flush();
+    }
+    expect(delays).toEqual([500, 1000, 1000]);
+    t.sup.resetBackoff();
+    t.procs.at(-1)!.crash();
+    await flush();
+    expect(t.pending()).toEqual([500]);
+  });
+
+  it("a generation that ran longer than the stable time (10 s) starts the backoff over at 0.5 s", async () => {
+    const t = make();
+    await serving(t);
+    t.procs[0]!.crash();
+    await flush();
+    t.advance(500);
+    await flush();
+    t.procs[1]!.say("ready");
+    await flush();
+    t.procs[1]!.crash(); // at once: the delay doubles
+    await flush();
+    expect(t.pending()).toEqual([1000]);
+    t.advance(1000);
+    await flush();
+    t.procs[2]!.say("ready");
+    t.advance(10_000); // served 10 s: stable
+    await flush();
+    t.procs[2]!.crash();
+    await flush();
+    expect(t.pending()).toEqual([500]);
+  });
+
+  it("race: a hung generation that ignores SIGQUIT is killed after 30 s, then restarted", async () => {
+    const t = make({ probe: parseProbeSpec("notify"), watchdogMs: 2000 });
+    const first = t.sup.deploy(build(1));
+    await flush();
+    t.sockets[0]!.send("READY=1");
+    await first;
+    t.procs[0]!.ignoresQuit = true;
+    t.advance(2000);
+    await flush();
+    expect(t.procs[0]!.signals).toEqual(["SIGQUIT"]);
+    expect(t.events.find((e) => e.event === "hang")).toMatchObject({ generation: 1, pid: 1000 });
+    expect(t.sup.phase).toBe("serving");
+    t.advance(29_999);
+    await flush();
+    expect(t.procs[0]!.signals).toEqual(["SIGQUIT"]);
+    t.advance(1);
+    await flush();
+    expect(t.procs[0]!.signals).toEqual(["SIGQUIT", "SIGKILL"]);
+    expect(t.sup.phase).toBe("backingOff");
+  });
+
+  it("a hang during the bake (watchdog) is captured, then rolled back to the last good build", async () => {
+    const t = make({ probe: parseProbeSpec("notify"), watchdogMs: 2000, bakeMs: 60_000 });
+    await switched(t, (i) => t.sockets[i]!.send("READY=1"));
+    await flush();
+    expect(t.sup.phase).toBe("baking");
+    t.advance(2000);
+    await flush();
+    expect(t.procs[1]!.signals).toEqual(["SIGQUIT"]);
+    expect(t.captured.map((f) => [f.pid, Boolean(f.hang)])).toEqual([[1001, true]]);
+    expect(t.sup.phase).toBe("rollingBack");
+    expect(t.procs[2]!.opts.command).toBe("/store/binaries/sha1");
+    expect(t.events.find((e) => e.event === "rollback")).toMatchObject({
+      generation: 2,
+      reason: "crashed during its bake",
+      servingGeneration: 1,
+    });
+  });
+
+  it("the rollback's own start dies before it is ready: the good build is started again after the backoff", async () => {
+    const t = make({ bakeMs: 60_000 });
+    await switched(t);
+    await flush();
+    t.procs[1]!.crash();
+    await flush();
+    expect(t.sup.phase).toBe("rollingBack");
+    t.procs[2]!.crash();
+    await flush();
+    expect(t.sup.phase).toBe("backingOff");
+    t.advance(500);
+    await flush();
+    expect(t.procs[3]!.opts.command).toBe("/store/binaries/sha1");
+    t.procs[3]!.say("ready");
+    await flush();
+    expect(t.sup.current).toMatchObject({ generation: 1, pid: 1003 });
+    // The bad build stays out.
+    expect(await t.sup.deploy(build(4, "sha2"))).toMatchObject({ ok: false, generation: 4 });
+  });
+
+  it("race: a new build arriving during a rollback is deployed once the rollback serves", async () => {
+    const t = make({ bakeMs: 60_000 });
+    await switched(t);
+    await flush();
+    t.procs[1]!.crash();
+    await flush();
+    const third = t.sup.deploy(build(3));
+    await flush();
+    expect(t.procs).toHaveLength(3); // the rollback's start only
+    t.procs[2]!.say("ready");
+    await flush();
+    expect(t.procs).toHaveLength(4);
+    expect(t.procs[3]!.opts.command).toBe("/store/binaries/sha3");
+    t.procs[3]!.say("ready");
+    expect(await third).toMatchObject({ ok: true, generation: 3, pid: 1003 });
+    await flush();
+    // 3 is on probation against the rolled-back good build.
+    expect(t.sup.phase).toBe("baking");
+  });
+
+  it("race: the held old generation dies during the bake: the bake goes on; a failure then starts the good build from the store", async () => {
+    const t = make({ bakeMs: 60_000, bakeHoldOld: true });
+    await switched(t);
+    await flush();
+    t.procs[0]!.crash();
+    await flush();
+    expect(t.sup.phase).toBe("baking");
+    expect(t.pending()).toEqual([60_000]);
+    t.procs[1]!.crash();
+    await flush();
+    expect(t.sup.phase).toBe("rollingBack");
+    expect(t.procs[2]!.opts.command).toBe("/store/binaries/sha1");
+  });
+
+  it("race: a rollback to a generation whose old process is still draining waits for it to end before starting", async () => {
+    const t = make({ bakeMs: 60_000 });
+    let drained!: () => void;
+    t.steering.drain = () =>
+      new Promise((r) => {
+        drained = () => r({ ms: 5, left: 0 });
+      });
+    await switched(t);
+    await flush();
+    expect(t.procs[0]!.exited).toBe(false); // still draining
+    t.procs[1]!.crash();
+    await flush();
+    expect(t.sup.phase).toBe("rollingBack");
+    expect(t.procs).toHaveLength(2); // its sockets are still held by the draining process
+    drained();
+    await flush();
+    expect(t.procs[0]!.signals).toEqual(["SIGTERM"]);
+    expect(t.procs).toHaveLength(3);
+    t.procs[2]!.say("ready");
+    await flush();
+    expect(t.sup.current).toMatchObject({ generation: 1, pid: 1002 });
+  });
+
+  it("a start that fails to spawn is a failed deploy, and the build is tried again after the backoff", async () => {
+    const t = make();
+    const launch = t.host.launch;
+    t.host.launch = () => {
+      throw new Error("spawn /store/binaries/sha1 EACCES");
+    };
+    const r = await t.sup.deploy(build(1));
+    expect(r).toMatchObject({ ok: false, generation: 1, reason: "spawn /store/binaries/sha1 EACCES" });
+    expect(t.sup.phase).toBe("backingOff");
+    t.host.launch = launch;
+    t.advance(500);
+    await flush();
+    expect(t.procs).toHaveLength(1);
+  });
+
+  it("linked with sockets to hand over changes nothing: the serving one stays until the new one is ready", async () => {
+    const t = make();
+    await serving(t);
+    t.sup.stopBeforeDeploy();
+    await flush();
+    expect(t.sup.phase).toBe("serving");
+    expect(t.procs[0]!.signals).toEqual([]);
+  });
+
+  it("race: Ctrl-C during the backoff cancels the restart", async () => {
+    const t = make();
+    await serving(t);
+    t.procs[0]!.crash();
+    await flush();
+    expect(t.pending()).toEqual([500]);
+    await t.sup.stop();
+    sup = null;
+    expect(t.pending()).toEqual([]);
+    expect(t.sup.phase).toBe("stopped");
+    expect(await t.sup.deploy(build(2))).toMatchObject({ ok: false, generation: 2, reason: "shutting down" });
+    expect(t.procs).toHaveLength(1);
+  });
+
+  it("race: Ctrl-C while a start waits for its port: the process is stopped the moment it runs", async () => {
+    const t = make({ env: { PORT: "{port}" } });
+    let port!: (p: number) => void;
+    t.host.freePort = () =>
+      new Promise((r) => {
+        port = r;
+      });
+    const first = t.sup.deploy(build(1));
+    await flush();
+    expect(t.procs).toHaveLength(0);
+    const stopping = t.sup.stop();
+    expect(await first).toMatchObject({ ok: false, reason: "shutting down" });
+    port(40001);
+    await stopping;
+    sup = null;
+    expect(t.procs).toHaveLength(1);
+    expect(t.procs[0]!.opts.env.PORT).toBe("40001");
+    expect(t.procs[0]!.signals).toEqual(["SIGTERM"]);
   });
 });

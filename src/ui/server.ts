@@ -167,13 +167,11 @@ function listen(server: Server, host: string, port: number): Promise<number> {
 
 export async function createUiServer(opts: UiServerOptions): Promise<UiServer> {
   const host = opts.host ?? "127.0.0.1";
-  const loopback = isLoopbackHost(host);
   if (opts.token !== undefined && !isValidToken(opts.token)) throw uiBadToken();
   const tokenGenerated = opts.token === undefined;
   const token = opts.token ?? generateToken();
   const layout: StoreLayout = storeLayout(opts.storeDir);
   const statics = staticRoutes();
-  const files = loadStatic(statics);
   const reader = createJournalReader(layout);
   const feed = createLiveFeed({
     layout,
@@ -181,202 +179,19 @@ export async function createUiServer(opts: UiServerOptions): Promise<UiServer> {
     pollMs: opts.pollMs ?? 250,
     ...(opts.logger ? { logger: opts.logger } : {}),
   });
-
-  const handle = (req: IncomingMessage, res: ServerResponse) => {
-    let url: URL;
-    try {
-      url = new URL(req.url ?? "/", "http://ui.invalid");
-    } catch {
-      return sendError(res, 400, "E_BAD_URL", "bad request URL");
-    }
-    if (loopback) {
-      const name = hostHeaderName(req.headers.host);
-      if (!name || !isLoopbackHost(name))
-        return sendError(res, 421, "E_UI_HOST", "this dashboard answers only to a loopback Host");
-    }
-    if (req.method !== "GET" && req.method !== "HEAD")
-      return sendError(res, 405, "E_UI_METHOD", "the dashboard is read-only: GET only");
-    {
-      const auth = checkToken(req, url, token);
-      if (!auth.ok)
-        return url.pathname.startsWith("/api/")
-          ? sendError(res, 401, "E_UI_TOKEN", "a token is required: open the URL hotdump ui printed")
-          : send(
-              res,
-              401,
-              "text/plain; charset=utf-8",
-              "hotdump ui: a token is required. Open the URL `hotdump ui` printed (it ends with ?token=...).\n",
-            );
-      if (auth.viaQuery) {
-        res.setHeader("Set-Cookie", tokenCookie(token));
-        if (!url.pathname.startsWith("/api/")) {
-          // Drop the token from the address bar (and from history) once the cookie holds it.
-          url.searchParams.delete("token");
-          res.setHeader("Location", `${url.pathname}${url.search}`);
-          return send(res, 303, "text/plain; charset=utf-8", "");
-        }
-      }
-    }
-    const fleetDone = opts.fleet ? routeFleet(opts.fleet, req, res, token !== null) : null;
-    if (fleetDone) {
-      fleetDone.catch((e) => {
-        opts.logger?.warn(`ui: ${req.method} ${url.pathname}: ${(e as Error).message}`);
-        if (!res.headersSent)
-          sendError(
-            res,
-            502,
-            "E_UI_FLEET",
-            (e as { shortMessage?: string }).shortMessage ?? "the fleet cannot be read",
-          );
-      });
-      return;
-    }
-    try {
-      route(req, res, url);
-    } catch (e) {
-      if (isHotdumpError(e) && e.code === "E_BAD_CRASH_ID")
-        return sendError(res, 400, e.code, e.shortMessage);
-      if (isHotdumpError(e) && e.code === "E_CRASH_NOT_FOUND")
-        return sendError(res, 404, e.code, e.shortMessage);
-      if (isHotdumpError(e) && e.code === "E_STORE_LINK") return sendError(res, 403, e.code, e.shortMessage);
-      opts.logger?.warn(`ui: ${req.method} ${url.pathname}: ${(e as Error).message}`);
-      if (!res.headersSent)
-        sendError(
-          res,
-          500,
-          isHotdumpError(e) ? e.code : "E_UI_INTERNAL",
-          isHotdumpError(e) ? e.shortMessage : "internal error",
-        );
-    }
+  const site: Site = {
+    opts,
+    token,
+    loopback: isLoopbackHost(host),
+    layout,
+    statics,
+    files: loadStatic(statics),
+    reader,
+    feed,
   };
-
-  const route = (req: IncomingMessage, res: ServerResponse, url: URL) => {
-    // Route on the raw path: WHATWG URL parsing resolves `%2e%2e` and `..` segments, which would
-    // hide a traversal attempt instead of rejecting it as a bad id.
-    const p = (req.url ?? "/").split("?")[0]!;
-    const st = Object.hasOwn(statics, p) ? statics[p] : undefined;
-    if (st) return send(res, 200, st.type, files.get(st.file)!);
-    if (p === "/api/overview") {
-      // Signatures read each first generation's build info (vcs.revision) from its binary: async.
-      void overview(layout, reader.get(), feed.lastId()).then(
-        (o) => sendJson(res, 200, o),
-        (e: Error) => {
-          opts.logger?.warn(`ui: ${req.method} ${url.pathname}: ${e.message}`);
-          if (!res.headersSent) sendError(res, 500, "E_UI_INTERNAL", "internal error");
-        },
-      );
-      return;
-    }
-    if (p === "/api/events")
-      return feed.subscribe(req, res, Number(url.searchParams.get("since") ?? 0) || 0, baseHeaders);
-    const m = /^\/api\/crashes\/([^/]+)(?:\/([^/]+))?$/.exec(p);
-    if (!m) return sendError(res, 404, "E_UI_NOT_FOUND", "no such page");
-    let id: string;
-    try {
-      id = decodeURIComponent(m[1]!);
-    } catch {
-      return sendError(res, 400, "E_BAD_CRASH_ID", "not a crash id");
-    }
-    if (!isCrashId(id))
-      return sendError(res, 400, "E_BAD_CRASH_ID", "not a crash id (ids look like 20261129-123456-3fa2)");
-    const what = m[2];
-    if (what === undefined) return sendJson(res, 200, crashDetail(layout, id, !opts.redact, reader.get()));
-    const dl = DOWNLOADS[what];
-    if (dl) {
-      const { report, error } = readReport(openBundle(layout, id));
-      if (!report) return sendError(res, 404, "E_UI_NO_REPORT", error ?? "no report");
-      res.setHeader("Content-Disposition", `attachment; filename="hotdump-${id}.${what.slice(7)}"`);
-      return send(res, 200, dl.type, renderReport(report, dl.format));
-    }
-    if (what === "core") {
-      if (opts.redact)
-        return sendError(
-          res,
-          403,
-          "E_UI_REDACTED",
-          "this dashboard runs with --redact: a core holds every secret of the process and cannot be redacted, so it is not served (use hotdump debug ID here)",
-        );
-      const bundle = openBundle(layout, id);
-      const stored = bundle.meta.core.stored;
-      if (!stored) return sendError(res, 404, "E_UI_NO_CORE", "this crash has no stored core");
-      // O_NOFOLLOW: a symlink planted as core.zst is refused (E_STORE_LINK), never served.
-      const fd = openStoreFile(bundleFile(bundle, stored));
-      baseHeaders(res, "application/octet-stream");
-      res.setHeader("Content-Length", String(fstatSync(fd).size));
-      res.setHeader("Content-Disposition", `attachment; filename="${id}-${stored}"`);
-      if (req.method === "HEAD") {
-        closeSync(fd);
-        return res.end();
-      }
-      return createReadStream("", { fd }).pipe(res);
-    }
-    return sendError(res, 404, "E_UI_NOT_FOUND", "no such page");
-  };
-
-  /** The fleet's overview and crash routes; null for every other path (statics, live events). */
-  const routeFleet = (
-    view: FleetView,
-    req: IncomingMessage,
-    res: ServerResponse,
-    withToken: boolean,
-  ): Promise<void> | null => {
-    const p = (req.url ?? "/").split("?")[0]!;
-    if (p === "/api/overview") return fleetOverview(view).then((o) => sendJson(res, 200, o));
-    const m = /^\/api\/crashes\/([^/]+)(?:\/([^/]+))?$/.exec(p);
-    if (!m) return null;
-    const ref = parseFleetRef(m[1]!);
-    if (!ref) return Promise.resolve(sendError(res, 400, "E_BAD_CRASH_ID", "not a fleet crash (HOST~ID)"));
-    const what = m[2];
-    return (async () => {
-      if (what === "core") {
-        if (!withToken)
-          return sendError(
-            res,
-            403,
-            "E_UI_NO_CORES",
-            "cores are served only when hotdump ui runs with --token; use hotdump fleet pull here",
-          );
-        const location = await view.coreUrl(ref.host, ref.id, CORE_URL_SECONDS);
-        if (!location) return sendError(res, 404, "E_UI_NO_CORE", "this crash has no stored core");
-        res.setHeader("Location", location);
-        return send(res, 302, "text/plain; charset=utf-8", "");
-      }
-      const d = await fleetCrashDetail(view, ref, withToken);
-      if (!d)
-        return sendError(
-          res,
-          404,
-          "E_CRASH_NOT_FOUND",
-          `no crash ${ref.id} of host ${ref.host} in the fleet`,
-        );
-      if (what === undefined) return sendJson(res, 200, d);
-      const dl = DOWNLOADS[what];
-      if (!dl) return sendError(res, 404, "E_UI_NOT_FOUND", "no such page");
-      if (!d.report) return sendError(res, 404, "E_UI_NO_REPORT", d.reportError ?? "no report");
-      res.setHeader(
-        "Content-Disposition",
-        `attachment; filename="hotdump-${ref.host}-${ref.id}.${what.slice(7)}"`,
-      );
-      return send(res, 200, dl.type, renderReport(d.report, dl.format));
-    })();
-  };
-
-  const server = createServer(handle);
+  const server = createServer((req, res) => handleRequest(site, req, res));
   server.keepAliveTimeout = 5000;
-  let port: number;
-  const wanted = opts.port ?? DEFAULT_PORT;
-  try {
-    port = await listen(server, host, wanted);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "EADDRINUSE" && !opts.strictPort && wanted !== 0) {
-      opts.logger?.debug(`ui: port ${wanted} is busy, taking a free one`);
-      try {
-        port = await listen(server, host, 0);
-      } catch (e2) {
-        throw uiListenFailed(host, 0, e2);
-      }
-    } else throw uiListenFailed(host, wanted, e);
-  }
+  const port = await listenOrFree(server, host, opts);
   feed.start();
   const origin = formatOrigin(host, port);
   let closed: Promise<void> | null = null;
@@ -401,6 +216,229 @@ export async function createUiServer(opts: UiServerOptions): Promise<UiServer> {
       return closed;
     },
   };
+}
+
+/** What every request is served from. */
+interface Site {
+  opts: UiServerOptions;
+  token: string;
+  /** Bound to a loopback address: only a loopback Host header is answered (DNS rebinding). */
+  loopback: boolean;
+  layout: StoreLayout;
+  statics: Record<string, { file: string; type: string }>;
+  files: Map<string, Buffer>;
+  reader: ReturnType<typeof createJournalReader>;
+  feed: ReturnType<typeof createLiveFeed>;
+}
+
+function handleRequest(site: Site, req: IncomingMessage, res: ServerResponse) {
+  const { opts } = site;
+  let url: URL;
+  try {
+    url = new URL(req.url ?? "/", "http://ui.invalid");
+  } catch {
+    return sendError(res, 400, "E_BAD_URL", "bad request URL");
+  }
+  if (!admit(site, req, res, url)) return;
+  const fleetDone = opts.fleet ? routeFleet(opts.fleet, req, res, site.token !== null) : null;
+  if (fleetDone) {
+    fleetDone.catch((e) => {
+      opts.logger?.warn(`ui: ${req.method} ${url.pathname}: ${(e as Error).message}`);
+      if (!res.headersSent)
+        sendError(
+          res,
+          502,
+          "E_UI_FLEET",
+          (e as { shortMessage?: string }).shortMessage ?? "the fleet cannot be read",
+        );
+    });
+    return;
+  }
+  try {
+    route(site, req, res, url);
+  } catch (e) {
+    if (isHotdumpError(e) && e.code === "E_BAD_CRASH_ID") return sendError(res, 400, e.code, e.shortMessage);
+    if (isHotdumpError(e) && e.code === "E_CRASH_NOT_FOUND")
+      return sendError(res, 404, e.code, e.shortMessage);
+    if (isHotdumpError(e) && e.code === "E_STORE_LINK") return sendError(res, 403, e.code, e.shortMessage);
+    opts.logger?.warn(`ui: ${req.method} ${url.pathname}: ${(e as Error).message}`);
+    if (!res.headersSent)
+      sendError(
+        res,
+        500,
+        isHotdumpError(e) ? e.code : "E_UI_INTERNAL",
+        isHotdumpError(e) ? e.shortMessage : "internal error",
+      );
+  }
+}
+
+/** The Host header, the method and the token: false once the request was answered (refused,
+ * or redirected to drop the token from the address). */
+function admit(site: Site, req: IncomingMessage, res: ServerResponse, url: URL): boolean {
+  const { token } = site;
+  if (site.loopback) {
+    const name = hostHeaderName(req.headers.host);
+    if (!name || !isLoopbackHost(name)) {
+      sendError(res, 421, "E_UI_HOST", "this dashboard answers only to a loopback Host");
+      return false;
+    }
+  }
+  if (req.method !== "GET" && req.method !== "HEAD") {
+    sendError(res, 405, "E_UI_METHOD", "the dashboard is read-only: GET only");
+    return false;
+  }
+  const auth = checkToken(req, url, token);
+  if (!auth.ok) {
+    if (url.pathname.startsWith("/api/"))
+      sendError(res, 401, "E_UI_TOKEN", "a token is required: open the URL hotdump ui printed");
+    else
+      send(
+        res,
+        401,
+        "text/plain; charset=utf-8",
+        "hotdump ui: a token is required. Open the URL `hotdump ui` printed (it ends with ?token=...).\n",
+      );
+    return false;
+  }
+  if (auth.viaQuery) {
+    res.setHeader("Set-Cookie", tokenCookie(token));
+    if (!url.pathname.startsWith("/api/")) {
+      // Drop the token from the address bar (and from history) once the cookie holds it.
+      url.searchParams.delete("token");
+      res.setHeader("Location", `${url.pathname}${url.search}`);
+      send(res, 303, "text/plain; charset=utf-8", "");
+      return false;
+    }
+  }
+  return true;
+}
+
+/** This store's pages, API and downloads. */
+function route(site: Site, req: IncomingMessage, res: ServerResponse, url: URL) {
+  const { opts, layout, reader, feed, statics, files } = site;
+  // Route on the raw path: WHATWG URL parsing resolves `%2e%2e` and `..` segments, which would
+  // hide a traversal attempt instead of rejecting it as a bad id.
+  const p = (req.url ?? "/").split("?")[0]!;
+  const st = Object.hasOwn(statics, p) ? statics[p] : undefined;
+  if (st) return send(res, 200, st.type, files.get(st.file)!);
+  if (p === "/api/overview") {
+    // Signatures read each first generation's build info (vcs.revision) from its binary: async.
+    void overview(layout, reader.get(), feed.lastId()).then(
+      (o) => sendJson(res, 200, o),
+      (e: Error) => {
+        opts.logger?.warn(`ui: ${req.method} ${url.pathname}: ${e.message}`);
+        if (!res.headersSent) sendError(res, 500, "E_UI_INTERNAL", "internal error");
+      },
+    );
+    return;
+  }
+  if (p === "/api/events")
+    return feed.subscribe(req, res, Number(url.searchParams.get("since") ?? 0) || 0, baseHeaders);
+  const m = /^\/api\/crashes\/([^/]+)(?:\/([^/]+))?$/.exec(p);
+  if (!m) return sendError(res, 404, "E_UI_NOT_FOUND", "no such page");
+  let id: string;
+  try {
+    id = decodeURIComponent(m[1]!);
+  } catch {
+    return sendError(res, 400, "E_BAD_CRASH_ID", "not a crash id");
+  }
+  if (!isCrashId(id))
+    return sendError(res, 400, "E_BAD_CRASH_ID", "not a crash id (ids look like 20261129-123456-3fa2)");
+  const what = m[2];
+  if (what === undefined) return sendJson(res, 200, crashDetail(layout, id, !opts.redact, reader.get()));
+  const dl = DOWNLOADS[what];
+  if (dl) {
+    const { report, error } = readReport(openBundle(layout, id));
+    if (!report) return sendError(res, 404, "E_UI_NO_REPORT", error ?? "no report");
+    res.setHeader("Content-Disposition", `attachment; filename="hotdump-${id}.${what.slice(7)}"`);
+    return send(res, 200, dl.type, renderReport(report, dl.format));
+  }
+  if (what === "core") return serveCore(site, req, res, id);
+  return sendError(res, 404, "E_UI_NOT_FOUND", "no such page");
+}
+
+/** A crash's core.zst (never with --redact: a core cannot be redacted). */
+function serveCore(site: Site, req: IncomingMessage, res: ServerResponse, id: string) {
+  if (site.opts.redact)
+    return sendError(
+      res,
+      403,
+      "E_UI_REDACTED",
+      "this dashboard runs with --redact: a core holds every secret of the process and cannot be redacted, so it is not served (use hotdump debug ID here)",
+    );
+  const bundle = openBundle(site.layout, id);
+  const stored = bundle.meta.core.stored;
+  if (!stored) return sendError(res, 404, "E_UI_NO_CORE", "this crash has no stored core");
+  // O_NOFOLLOW: a symlink planted as core.zst is refused (E_STORE_LINK), never served.
+  const fd = openStoreFile(bundleFile(bundle, stored));
+  baseHeaders(res, "application/octet-stream");
+  res.setHeader("Content-Length", String(fstatSync(fd).size));
+  res.setHeader("Content-Disposition", `attachment; filename="${id}-${stored}"`);
+  if (req.method === "HEAD") {
+    closeSync(fd);
+    return res.end();
+  }
+  createReadStream("", { fd }).pipe(res);
+}
+
+/** The fleet's overview and crash routes; null for every other path (statics, live events). */
+function routeFleet(
+  view: FleetView,
+  req: IncomingMessage,
+  res: ServerResponse,
+  withToken: boolean,
+): Promise<void> | null {
+  const p = (req.url ?? "/").split("?")[0]!;
+  if (p === "/api/overview") return fleetOverview(view).then((o) => sendJson(res, 200, o));
+  const m = /^\/api\/crashes\/([^/]+)(?:\/([^/]+))?$/.exec(p);
+  if (!m) return null;
+  const ref = parseFleetRef(m[1]!);
+  if (!ref) return Promise.resolve(sendError(res, 400, "E_BAD_CRASH_ID", "not a fleet crash (HOST~ID)"));
+  const what = m[2];
+  return (async () => {
+    if (what === "core") {
+      if (!withToken)
+        return sendError(
+          res,
+          403,
+          "E_UI_NO_CORES",
+          "cores are served only when hotdump ui runs with --token; use hotdump fleet pull here",
+        );
+      const location = await view.coreUrl(ref.host, ref.id, CORE_URL_SECONDS);
+      if (!location) return sendError(res, 404, "E_UI_NO_CORE", "this crash has no stored core");
+      res.setHeader("Location", location);
+      return send(res, 302, "text/plain; charset=utf-8", "");
+    }
+    const d = await fleetCrashDetail(view, ref, withToken);
+    if (!d)
+      return sendError(res, 404, "E_CRASH_NOT_FOUND", `no crash ${ref.id} of host ${ref.host} in the fleet`);
+    if (what === undefined) return sendJson(res, 200, d);
+    const dl = DOWNLOADS[what];
+    if (!dl) return sendError(res, 404, "E_UI_NOT_FOUND", "no such page");
+    if (!d.report) return sendError(res, 404, "E_UI_NO_REPORT", d.reportError ?? "no report");
+    res.setHeader(
+      "Content-Disposition",
+      `attachment; filename="hotdump-${ref.host}-${ref.id}.${what.slice(7)}"`,
+    );
+    return send(res, 200, dl.type, renderReport(d.report, dl.format));
+  })();
+}
+
+/** The port asked for; a busy default falls back to a free one (an explicit --port never does). */
+async function listenOrFree(server: Server, host: string, opts: UiServerOptions): Promise<number> {
+  const wanted = opts.port ?? DEFAULT_PORT;
+  try {
+    return await listen(server, host, wanted);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "EADDRINUSE" || opts.strictPort || wanted === 0)
+      throw uiListenFailed(host, wanted, e);
+    opts.logger?.debug(`ui: port ${wanted} is busy, taking a free one`);
+    try {
+      return await listen(server, host, 0);
+    } catch (e2) {
+      throw uiListenFailed(host, 0, e2);
+    }
+  }
 }
 
 export type { UiEvent };

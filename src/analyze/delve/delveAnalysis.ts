@@ -30,6 +30,7 @@ import {
 } from "../nilCause.js";
 import { createDelveSession, type DelveSession } from "./client.js";
 import {
+  type DebuggerState,
   type Variable as DlvVariable,
   type EvalScope,
   Kind,
@@ -158,119 +159,30 @@ async function analyzeSession(
   // The candidates' stacks are read while Delve lists the goroutines.
   const stacksRead = Promise.all(candidates.map((gid) => stack(s, gid, maxFrames)));
   stacksRead.catch(() => undefined);
-  const goroutines = await listGoroutineGroups(s, {
-    goVersion,
-    classify: ctx.classify,
-    maxGroups: opts.maxGroups ?? 50,
-  }).catch((e: unknown) => {
-    // "could not find goroutine array": no Go runtime symbols where the core has them.
-    // Delve warns "no debug info found" on stderr when the binary has no DWARF.
-    if (/no debug info/i.test(s.stderrTail())) throw dlvNoDebugInfo(opts.binary);
-    if (isHotdumpError(e) && e.code === "E_DLV_RPC")
-      throw dlvBinaryMismatch(opts.binary, opts.core, e.shortMessage);
-    throw e;
-  });
-  const { listed } = goroutines;
-  ctx.classify.gorootSrc = goroutines.gorootSrc;
-  if (goroutines.total === 0)
-    throw dlvBinaryMismatch(opts.binary, opts.core, firstLine(s.stderrTail()) || "empty goroutine list");
+  const goroutines = await groupsOrWhyNot(s, opts, goVersion, ctx.classify);
 
   // Stacks are read without variables (cheap: 1 ms each), all candidates at once; variables are
   // loaded below for the frames that show them (a Full read of a -N -l stack loads every runtime
   // frame's locals: 200 ms of a 350 ms analysis, measured on a 85 MB core, for values never shown).
-  let crash: CrashStack | null = null;
-  const stacks = await stacksRead;
-  const hit = stacks.findIndex(isCrashStack);
-  if (hit >= 0) {
-    const gid = candidates[hit] as number;
-    crash = {
-      gid,
-      threadId: (state.Threads ?? []).find((t) => t.goroutineID === gid)?.id,
-      frames: stacks[hit] as Stackframe[],
-    };
-  }
-  if (!crash && !state.currentGoroutine) {
-    // Id -1 with no selected goroutine is the current thread's own stack (proc.FindGoroutine).
-    const frames = await stack(s, -1, maxFrames);
-    if (isCrashStack(frames)) crash = { gid: 0, threadId: state.currentThread?.id, frames };
-  }
+  const crash = await crashStackOf(s, state, candidates, await stacksRead, maxFrames);
 
-  let kind: Report["kind"] = "unknown";
-  let message = "";
-  let value: string | null = null;
-  let nested: Report["nested"] = [];
-  let signal: Report["signal"] = null;
-  if (crash) {
-    const names = crash.frames.map(fnName);
-    const scope: EvalScope = { GoroutineID: crash.gid || -1, Frame: 0, DeferredCall: 0 };
-    if (names.includes("runtime.gopanic")) {
-      kind = "panic";
-      const chain = crash.gid ? await panicChain(s, scope, warnings) : [];
-      const latest = chain[0];
-      let arg = latest?.arg;
-      if (!arg) arg = await gopanicArg(s, crash, warnings);
-      if (arg) {
-        value = formatVariable(arg);
-        message = panicMessage(arg);
-      }
-      nested = chain
-        .slice(1)
-        .reverse()
-        .map((p) => ({ message: panicMessage(p.arg), recovered: p.recovered }));
-    } else {
-      const i = names.findIndex((n) => THROW_FUNCTIONS.has(n));
-      if (i >= 0) {
-        kind = "fatal";
-        message = (await throwText(s, crash, i, warnings)) ?? "";
-      }
-    }
-    if (names.includes("runtime.sigpanic") && crash.gid) {
-      signal = await signalInfo(s, scope);
-      if (kind === "fatal" && (message === "fault" || message === "") && signal) {
-        // sigpanic throws "fault" for a bad address that is not a nil dereference
-        // (runtime/signal_unix.go: addr >= 0x1000 or not SEGV_MAPERR).
-        kind = "signal";
-        message = `unexpected fault address ${signal.addr ?? "?"}`;
-      }
-    }
-  } else {
-    warnings.push("Delve found no goroutine in a panic or throw: the report shows where goroutines were");
-  }
+  const { kind, message, value, nested, signal } = crash
+    ? await crashCause(s, crash, warnings)
+    : noCause(warnings);
 
-  // The culprit: the first frame of the service's own code on the crashing stack; when the crash
-  // ran only runtime code (a deadlock's checkdead), where the user goroutines were blocked.
-  let frames = crash?.frames ?? [];
-  let gid = crash?.gid ?? 0;
-  let culpritFrame = frames[culpritIndex(frames.map(frameLike), ctx.classify)];
-  if (!culpritFrame) {
-    const blocked = pickBlockedGoroutine(listed, goroutines.groups, ctx.classify);
-    if (blocked !== undefined) {
-      const other = await stack(s, blocked, maxFrames);
-      const f = other[culpritIndex(other.map(frameLike), ctx.classify)];
-      if (f) {
-        if (crash)
-          warnings.push(`the crash ran on a system stack; goroutine ${blocked} shows where the program was`);
-        frames = other;
-        gid = blocked;
-        culpritFrame = f;
-      }
-    }
-  }
+  const { frames, gid, culpritFrame } = await culpritStack(
+    s,
+    crash,
+    goroutines,
+    ctx.classify,
+    maxFrames,
+    warnings,
+  );
   const culpritAt = culpritFrame ? frames.indexOf(culpritFrame) : -1;
   const culprit: Location | null = culpritFrame
     ? { function: fnName(culpritFrame), file: culpritFrame.file, line: culpritFrame.line, frame: culpritAt }
     : null;
-  const siteAt = culpritFrame ? siteIndex(frames.map(frameLike), ctx.classify) : -1;
-  const siteFrame = frames[siteAt];
-  const site: Report["site"] = siteFrame
-    ? {
-        function: fnName(siteFrame),
-        file: siteFrame.file,
-        line: siteFrame.line,
-        frame: siteAt,
-        class: classifyFrame(frameLike(siteFrame), ctx.classify),
-      }
-    : null;
+  const site = culpritFrame ? siteOf(frames, ctx.classify) : null;
 
   await loadFrameVariables(s, gid, frames, ctx, gid !== 0 ? culpritAt : -1);
   const reportFrames = await Promise.all(frames.map((f) => toFrame(f, ctx)));
@@ -330,6 +242,155 @@ async function analyzeSession(
     warnings,
     delveVersion,
   };
+}
+
+/** Delve's goroutine groups, or why it cannot list them (no DWARF, another binary's core). */
+async function groupsOrWhyNot(
+  s: DelveSession,
+  opts: AnalyzeCoreOptions,
+  goVersion: string | null,
+  classify: ClassifyContext,
+): Promise<Awaited<ReturnType<typeof listGoroutineGroups>>> {
+  const goroutines = await listGoroutineGroups(s, {
+    goVersion,
+    classify,
+    maxGroups: opts.maxGroups ?? 50,
+  }).catch((e: unknown) => {
+    // "could not find goroutine array": no Go runtime symbols where the core has them.
+    // Delve warns "no debug info found" on stderr when the binary has no DWARF.
+    if (/no debug info/i.test(s.stderrTail())) throw dlvNoDebugInfo(opts.binary);
+    if (isHotdumpError(e) && e.code === "E_DLV_RPC")
+      throw dlvBinaryMismatch(opts.binary, opts.core, e.shortMessage);
+    throw e;
+  });
+  classify.gorootSrc = goroutines.gorootSrc;
+  if (goroutines.total === 0)
+    throw dlvBinaryMismatch(opts.binary, opts.core, firstLine(s.stderrTail()) || "empty goroutine list");
+  return goroutines;
+}
+
+/**
+ * The stack that crashed: the first candidate's in a panic or throw, else (no goroutine selected)
+ * the current thread's own.
+ */
+async function crashStackOf(
+  s: DelveSession,
+  state: DebuggerState,
+  candidates: number[],
+  stacks: Stackframe[][],
+  maxFrames: number,
+): Promise<CrashStack | null> {
+  const hit = stacks.findIndex(isCrashStack);
+  if (hit >= 0) {
+    const gid = candidates[hit] as number;
+    return {
+      gid,
+      threadId: (state.Threads ?? []).find((t) => t.goroutineID === gid)?.id,
+      frames: stacks[hit] as Stackframe[],
+    };
+  }
+  if (!state.currentGoroutine) {
+    // Id -1 with no selected goroutine is the current thread's own stack (proc.FindGoroutine).
+    const frames = await stack(s, -1, maxFrames);
+    if (isCrashStack(frames)) return { gid: 0, threadId: state.currentThread?.id, frames };
+  }
+  return null;
+}
+
+type CrashCause = Pick<Report, "kind" | "message" | "value" | "nested" | "signal">;
+
+function noCause(warnings: string[]): CrashCause {
+  warnings.push("Delve found no goroutine in a panic or throw: the report shows where goroutines were");
+  return { kind: "unknown", message: "", value: null, nested: [], signal: null };
+}
+
+/** What crashed it: the panic value and its chain, the throw text, the signal and fault address. */
+async function crashCause(s: DelveSession, crash: CrashStack, warnings: string[]): Promise<CrashCause> {
+  let kind: Report["kind"] = "unknown";
+  let message = "";
+  let value: string | null = null;
+  let nested: Report["nested"] = [];
+  let signal: Report["signal"] = null;
+  const names = crash.frames.map(fnName);
+  const scope: EvalScope = { GoroutineID: crash.gid || -1, Frame: 0, DeferredCall: 0 };
+  if (names.includes("runtime.gopanic")) {
+    kind = "panic";
+    const chain = crash.gid ? await panicChain(s, scope, warnings) : [];
+    const latest = chain[0];
+    let arg = latest?.arg;
+    if (!arg) arg = await gopanicArg(s, crash, warnings);
+    if (arg) {
+      value = formatVariable(arg);
+      message = panicMessage(arg);
+    }
+    nested = chain
+      .slice(1)
+      .reverse()
+      .map((p) => ({ message: panicMessage(p.arg), recovered: p.recovered }));
+  } else {
+    const i = names.findIndex((n) => THROW_FUNCTIONS.has(n));
+    if (i >= 0) {
+      kind = "fatal";
+      message = (await throwText(s, crash, i, warnings)) ?? "";
+    }
+  }
+  if (names.includes("runtime.sigpanic") && crash.gid) {
+    signal = await signalInfo(s, scope);
+    if (kind === "fatal" && (message === "fault" || message === "") && signal) {
+      // sigpanic throws "fault" for a bad address that is not a nil dereference
+      // (runtime/signal_unix.go: addr >= 0x1000 or not SEGV_MAPERR).
+      kind = "signal";
+      message = `unexpected fault address ${signal.addr ?? "?"}`;
+    }
+  }
+  return { kind, message, value, nested, signal };
+}
+
+/**
+ * The culprit: the first frame of the service's own code on the crashing stack; when the crash
+ * ran only runtime code (a deadlock's checkdead), where the user goroutines were blocked.
+ */
+async function culpritStack(
+  s: DelveSession,
+  crash: CrashStack | null,
+  goroutines: { listed: ListGoroutinesOut; groups: GoroutineGroup[] },
+  classify: ClassifyContext,
+  maxFrames: number,
+  warnings: string[],
+): Promise<{ frames: Stackframe[]; gid: number; culpritFrame: Stackframe | undefined }> {
+  let frames = crash?.frames ?? [];
+  let gid = crash?.gid ?? 0;
+  let culpritFrame = frames[culpritIndex(frames.map(frameLike), classify)];
+  if (!culpritFrame) {
+    const blocked = pickBlockedGoroutine(goroutines.listed, goroutines.groups, classify);
+    if (blocked !== undefined) {
+      const other = await stack(s, blocked, maxFrames);
+      const f = other[culpritIndex(other.map(frameLike), classify)];
+      if (f) {
+        if (crash)
+          warnings.push(`the crash ran on a system stack; goroutine ${blocked} shows where the program was`);
+        frames = other;
+        gid = blocked;
+        culpritFrame = f;
+      }
+    }
+  }
+  return { frames, gid, culpritFrame };
+}
+
+/** Where the crash happened in the code it called (the call site past the culprit). */
+function siteOf(frames: Stackframe[], classify: ClassifyContext): Report["site"] {
+  const siteAt = siteIndex(frames.map(frameLike), classify);
+  const siteFrame = frames[siteAt];
+  return siteFrame
+    ? {
+        function: fnName(siteFrame),
+        file: siteFrame.file,
+        line: siteFrame.line,
+        frame: siteAt,
+        class: classifyFrame(frameLike(siteFrame), classify),
+      }
+    : null;
 }
 
 /** Enough to tell nil from not: no pointer followed, one element to tell an empty map from nil. */

@@ -119,7 +119,7 @@ export interface Goroutine {
   labels?: Record<string, string>;
 }
 
-interface DebuggerState {
+export interface DebuggerState {
   Pid: number;
   TargetCommandLine: string;
   Running: boolean;
