@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // The structure check `make test` runs (`node scripts/check-imports.mjs`): src/ has no import cycle
 // between modules nor between its folders, and every import between folders goes down the layer
-// table below (a folder imports only folders on a lower layer, never one beside or above it).
-// Imports are read with TypeScript's own pre-processor, so `import type`, `export … from` and
+// table below (a folder imports only folders on a lower layer, never one beside or above it), and
+// enters another folder through its barrel (index.ts), the exceptions named below.
+// Imports are read with TypeScript's own parser, so `import type`, `export … from` and
 // dynamic `import()` all count: a type-only cycle still ties two modules' contracts together.
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
@@ -22,19 +23,44 @@ function walk(dir) {
   return out;
 }
 
+/** Every module specifier in a file: static imports and re-exports, `import()`, `import("…").T`. */
+function specifiers(file) {
+  const sf = ts.createSourceFile(file, readFileSync(file, "utf8"), ts.ScriptTarget.Latest, true);
+  /** @type {{ spec: string; dynamic: boolean }[]} */
+  const out = [];
+  const visit = (node) => {
+    if ((ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) && node.moduleSpecifier)
+      out.push({ spec: node.moduleSpecifier.text, dynamic: false });
+    else if (ts.isCallExpression(node) && node.expression.kind === ts.SyntaxKind.ImportKeyword) {
+      const [arg] = node.arguments;
+      if (arg && ts.isStringLiteralLike(arg)) out.push({ spec: arg.text, dynamic: true });
+    } else if (ts.isImportTypeNode(node) && ts.isLiteralTypeNode(node.argument))
+      out.push({ spec: node.argument.literal.text, dynamic: false });
+    ts.forEachChild(node, visit);
+  };
+  visit(sf);
+  return out;
+}
+
 const files = walk(src);
 const known = new Set(files);
 /** @type {Map<string, string[]>} */
 const graph = new Map();
+/** @type {Map<string, Set<string>>} the targets each file loads only through `import()` */
+const dynamicOnly = new Map();
 for (const file of files) {
-  const info = ts.preProcessFile(readFileSync(file, "utf8"), true, true);
   const deps = [];
-  for (const ref of info.importedFiles) {
-    if (!ref.fileName.startsWith(".")) continue;
-    const target = resolve(dirname(file), ref.fileName).replace(/\.js$/, ".ts");
-    if (known.has(target)) deps.push(target);
+  const statics = new Set();
+  const dynamics = new Set();
+  for (const { spec, dynamic } of specifiers(file)) {
+    if (!spec.startsWith(".")) continue;
+    const target = resolve(dirname(file), spec).replace(/\.js$/, ".ts");
+    if (!known.has(target)) continue;
+    deps.push(target);
+    (dynamic ? dynamics : statics).add(target);
   }
   graph.set(file, deps);
+  dynamicOnly.set(file, new Set([...dynamics].filter((t) => !statics.has(t))));
 }
 
 const rel = (p) => relative(dirname(src), p);
@@ -80,6 +106,60 @@ for (const [file, deps] of graph) {
       );
   }
 }
+
+// Barrels: another folder is entered through its index.ts (or a sub-folder's, analyze/delve/index.ts),
+// which exports what other folders use; the rest of the folder is its own business. A module may
+// use its own folder's and its parent folders' modules directly (analyze/delve/ → analyze/).
+// An ES module loads every module its barrel re-exports, and each command loads only its own
+// modules (cli/program.ts), so a barrel that re-exported a heavy folder's every entry would make
+// `hotdump crashes` load Delve's client or `hotdump cheatsheet` the live-dump chain. Hence:
+// - util/ is a set of leaf helpers (node: built-ins only, no other folder): its modules are
+//   imported one by one; a util/index.ts would make every command load every helper.
+// - forensics/ is one engine per command (cheatsheet, diff, scan, eval/mem, snapshot, profile),
+//   each imported by its cli/ file alone: a barrel made `hotdump cheatsheet` load 119 modules, not 9.
+// - ENTRIES: a heavy folder's light entry modules, importable directly, each with its reason.
+// - `import()` names the one module it loads: a dynamic import is how a command defers a load.
+const BARRELLESS = new Set(["util", "forensics"]);
+const ENTRIES = new Map([
+  ["store/layout.ts", "every command resolves --store (cli/common.ts); the barrel loads SQLite"],
+  ["store/trust.ts", "every command checks the store's owner (cli/common.ts); the barrel loads SQLite"],
+  ["store/queries.ts", "crashes, history and the dashboard list the journal, no bundle writing"],
+  ["report/json.ts", "the store writes report.json without the text, Markdown and HTML renderers"],
+  ["report/reportSchema.ts", "the store checks report.json without the renderers"],
+  ["capture/mode.ts", "dev, run and exec parse --capture before the capture stage (and its analysis) loads"],
+  [
+    "fleet/hook.ts",
+    "dev, run and exec start the fleet's sender only when configured (the barrel loads S3 and pg)",
+  ],
+  ["fleet/settings.ts", "exec reads the fleet's settings without the S3 SDK and pg"],
+  ["ui/auth.ts", "dev and run read --ui-token without loading the dashboard's server"],
+  ["ui/errors.ts", "dev and run refuse a token in argv without loading the dashboard's server"],
+  ["supervise/start.ts", "dev starts its first go build before the supervisor, capture and analysis load"],
+  ["supervise/control.ts", "run and reload talk to a running hotdump without the supervisor or prom-client"],
+  ["analyze/signature.ts", "a crash's signature, for the fleet and the supervisor, without the analysers"],
+  ["analyze/signatureGroups.ts", "crashes and the dashboard group stored crashes, without the analysers"],
+  ["analyze/delve/errors.ts", "dev, run and exec print Delve's install remedy without loading its client"],
+  ["analyze/delve/client.ts", "analyze starts `dlv core` before it loads the analysis, to overlap the two"],
+  ["supervise/runOnce.ts", "exec runs one program once: not dev's watcher nor run's sockets"],
+  ["supervise/devSession.ts", "dev's session: not exec's nor run's"],
+  ["supervise/runService.ts", "run's service: not dev's watcher nor its builds"],
+]);
+const topFolder = (p) => relative(src, p).split("/")[0];
+for (const [file, deps] of graph) {
+  for (const d of new Set(deps)) {
+    const from = dirname(file);
+    const to = dirname(d);
+    if (to === from || `${from}/`.startsWith(`${to}/`)) continue;
+    if (d.endsWith("/index.ts") || BARRELLESS.has(topFolder(d)) || ENTRIES.has(relative(src, d))) continue;
+    if (dynamicOnly.get(file)?.has(d)) continue;
+    problems.push(
+      `${rel(file)} imports ${rel(d)} past its folder's barrel: import it from ${rel(join(to, "index.ts"))}`,
+    );
+  }
+}
+for (const entry of ENTRIES.keys())
+  if (files.length > 0 && !known.has(join(src, entry)) && src === resolve(root, "src"))
+    problems.push(`ENTRIES in scripts/check-imports.mjs names ${entry}, which is not in src/`);
 
 // Tarjan's strongly connected components: every component with more than one module, or a module
 // importing itself, is a cycle.
@@ -150,5 +230,5 @@ if (problems.length > 0) {
   process.exit(1);
 }
 console.log(
-  `check-imports: ${files.length} modules, ${folders.size} folders, no import cycles, every import goes down the ${LAYERS.length} layers`,
+  `check-imports: ${files.length} modules, ${folders.size} folders, no import cycles, every import goes down the ${LAYERS.length} layers and through a barrel`,
 );

@@ -1,7 +1,8 @@
 /**
  * The structure check (scripts/check-imports.mjs, run by `make lint`): it passes on src/ and fails,
- * naming the import, on a tree with a module cycle, a folder cycle, or an import that does not go
- * down the layer table (up a layer, across one, from a folder the table does not know).
+ * naming the import, on a tree with a module cycle, a folder cycle, an import that does not go
+ * down the layer table (up a layer, across one, from a folder the table does not know), or one
+ * that enters another folder past its barrel (index.ts).
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -124,6 +125,24 @@ describe("check-imports", () => {
       /errors\.ts imports \S*store\/layout\.ts/,
     ],
     [
+      "an import into another folder past its barrel (cli/ importing store/bundle.ts, not store/index.ts)",
+      {
+        "store/bundle.ts": "export const openBundle = () => null;\n",
+        "store/index.ts": 'export { openBundle } from "./bundle.js";\n',
+        "cli/report.ts": 'import { openBundle } from "../store/bundle.js";\nexport const r = openBundle;\n',
+      },
+      /cli\/report\.ts imports \S*store\/bundle\.ts past its folder's barrel: import it from \S*store\/index\.ts/,
+    ],
+    [
+      "a sub-folder's module reached past its barrel (analyze/delve/client.ts is an entry, rpc.ts is not)",
+      {
+        "analyze/delve/rpc.ts": "export const connect = () => null;\n",
+        "analyze/delve/index.ts": 'export { connect } from "./rpc.js";\n',
+        "cli/debug.ts": 'import { connect } from "../analyze/delve/rpc.js";\nexport const d = connect;\n',
+      },
+      /cli\/debug\.ts imports \S*analyze\/delve\/rpc\.ts past its folder's barrel: import it from \S*analyze\/delve\/index\.ts/,
+    ],
+    [
       "a folder the table does not know",
       {
         "plugins/x.ts": 'import { e } from "../errors.js";\nexport const x = e;\n',
@@ -132,6 +151,24 @@ describe("check-imports", () => {
       /plugins\/x\.ts is in plugins\/, which has no layer/,
     ],
   ];
+  it("passes on imports through a barrel, a sub-folder's barrel, its parent's module, and a deferred import()", () => {
+    const r = check(
+      tree({
+        "store/bundle.ts": "export const openBundle = () => null;\n",
+        "store/index.ts": 'export { openBundle } from "./bundle.js";\n',
+        "analyze/frames.ts": "export const classify = () => 'user';\n",
+        "analyze/delve/rpc.ts":
+          'import { classify } from "../frames.js";\nexport const connect = classify;\n',
+        "analyze/delve/index.ts": 'export { connect } from "./rpc.js";\n',
+        "cli/report.ts":
+          'import { openBundle } from "../store/index.js";\nimport { connect } from "../analyze/delve/index.js";\n' +
+          'export const r = [openBundle, connect, () => import("../analyze/frames.js")];\n',
+      }),
+    );
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+  });
+
   for (const [name, files, message] of violations)
     it(`fails on ${name}`, () => {
       const r = check(tree(files));
@@ -145,7 +182,8 @@ describe("check-imports", () => {
         "errors.ts": "export const e = 1;\n",
         "store/layout.ts": 'import { e } from "../errors.js";\nexport const s = e;\n',
         "capture/capture.ts": 'import { s } from "../store/layout.js";\nexport const c = s;\n',
-        "cli/exec.ts": 'import { c } from "../capture/capture.js";\nexport const x = c;\n',
+        "capture/index.ts": 'export { c } from "./capture.js";\n',
+        "cli/exec.ts": 'import { c } from "../capture/index.js";\nexport const x = c;\n',
       }),
     );
     expect(r.stderr).toBe("");

@@ -5,8 +5,8 @@
  * it used and why the others were not.
  */
 
-import type { CoreInfo } from "../contracts/crashMeta.js";
-import { emptyReport, type Race, type Report } from "../contracts/reportModel.js";
+import type { CoreInfo } from "../contracts/index.js";
+import { emptyReport, type Race, type Report } from "../contracts/index.js";
 import type { BinaryIdentity } from "../elf/index.js";
 import { redactorFor } from "../util/redactor.js";
 import { analyzeCoreWithDelve, type DelveSession } from "./delve/index.js";
@@ -161,7 +161,7 @@ export async function analyzeCrash(o: AnalyzeOptions): Promise<Report> {
  * The traceback is what Go printed (authoritative for kind and message); the core adds what the
  * text cannot hold: the decoded value, locals, registers, and every goroutine.
  */
-export function mergeReports(tb: Report, core: Report): Report {
+function mergeReports(tb: Report, core: Report): Report {
   const out: Report = { ...tb };
   if (!tb.sources.traceback.used || tb.kind === "unknown") {
     out.kind = core.kind;

@@ -3,7 +3,7 @@
  * that falls back to that map: all `hotdump analyze --binary --core` needs, kept apart from the
  * stored-crash path (reanalyze.ts), which loads the store (SQLite, zod) a plain analysis never uses.
  */
-import type { Mapping, Report } from "../contracts/reportModel.js";
+import type { Mapping, Report } from "../contracts/index.js";
 import { type BinaryIdentity, compareCoreToBinary, openCore } from "../elf/index.js";
 import { type AnalyzeOptions, analyzeCrash } from "./analyzeCrash.js";
 import { memoryMapOf } from "./memoryMap.js";

@@ -3,7 +3,7 @@
  * (whatever goroutine 1 or the current thread was doing: `net.(*netFD).accept` for an idle HTTP
  * service), which the report keeps as "where goroutine N was", not as the cause of anything.
  */
-import type { Report } from "../contracts/reportModel.js";
+import type { Report } from "../contracts/index.js";
 
 export function describeSnapshot(report: Report, pid: number): void {
   report.kind = "snapshot";

@@ -20,7 +20,7 @@
  *    module's frames: isMainModuleFrame).
  */
 
-import type { FrameClass } from "../contracts/reportModel.js";
+import type { FrameClass } from "../contracts/index.js";
 
 export type { FrameClass };
 

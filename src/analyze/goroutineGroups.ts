@@ -5,7 +5,7 @@
  * never share a group, so a label never claims one member's state for all of them.
  */
 
-import type { GoroutineGroup } from "../contracts/reportModel.js";
+import type { GoroutineGroup } from "../contracts/index.js";
 import { type ClassifyContext, classifyFrame, type FrameLike, locationIndex } from "./frames.js";
 
 export interface GoroutineSketch {

@@ -3,7 +3,19 @@
  * the runtime's g.atomicstatus and g.waitreason: Delve lists both, and gdb reads them from
  * runtime.allgs, so every analyser names a state the same way.
  */
-import { GoroutineStatus } from "./delve/delveProtocol.js";
+
+/** proc.G status values (runtime2.go: _Gidle.._Gcopystack), as Delve lists them and gdb reads them. */
+const GoroutineStatus = {
+  Idle: 0,
+  Runnable: 1,
+  Running: 2,
+  Syscall: 3,
+  Waiting: 4,
+  MoribundUnused: 5,
+  Dead: 6,
+  Enqueue: 7,
+  Copystack: 8,
+} as const;
 
 /** `go1.26.8` → [1, 26]. */
 function goMinor(v: string): [number, number] | null {

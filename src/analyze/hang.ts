@@ -5,7 +5,7 @@
  * what, for how long, and which user frame waits: `3 goroutines in sync.Mutex.Lock, 3 minutes, at
  * main.(*store).get store.go:41`.
  */
-import type { HangWait, Report } from "../contracts/reportModel.js";
+import type { HangWait, Report } from "../contracts/index.js";
 import { type ClassifyContext, classifyFrame, locationIndex } from "./frames.js";
 import type { Traceback } from "./traceback/index.js";
 

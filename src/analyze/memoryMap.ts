@@ -4,7 +4,7 @@
  * there. Anonymous segments (heap, goroutine stacks) have no file.
  */
 
-import type { Mapping } from "../contracts/reportModel.js";
+import type { Mapping } from "../contracts/index.js";
 import type { Core } from "../elf/index.js";
 
 const hex = (n: bigint) => `0x${n.toString(16)}`;

@@ -4,7 +4,7 @@
  * `s.notifier.Notify(...)`, `s.onDone` in `s.onDone(...)`), for the debugger to evaluate, and the
  * decision once it has: one nil names the culprit, several are said to be undecidable.
  */
-import type { NilCause, NilUse } from "../contracts/reportModel.js";
+import type { NilCause, NilUse } from "../contracts/index.js";
 
 export interface NilCandidate {
   expression: string;

@@ -8,8 +8,7 @@
 import { existsSync, lstatSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
-import type { Bundle, CoreInfo } from "../contracts/crashMeta.js";
-import type { Mapping, Report } from "../contracts/reportModel.js";
+import type { Bundle, CoreInfo, Mapping, Report } from "../contracts/index.js";
 import { readBinaryIdentity } from "../elf/index.js";
 import { HotdumpError } from "../errors.js";
 import {
@@ -26,7 +25,7 @@ import type { AnalyzeOptions } from "./analyzeCrash.js";
 import { analyzeWithMap, readCoreFacts } from "./coreFacts.js";
 import { describeSnapshot } from "./describeSnapshot.js";
 import { signatureOf } from "./signature.js";
-import { findRecoveredPanics, recoveredTraceback } from "./traceback/recoveredPanics.js";
+import { findRecoveredPanics, recoveredTraceback } from "./traceback/index.js";
 
 export { analyzeWithMap, readCoreFacts } from "./coreFacts.js";
 

@@ -6,19 +6,18 @@
  * (util/redactor.ts) runs over every string of the report (message, values, argv, warnings, ...).
  * Every format renders the same Report, so all of them agree.
  */
-import type { Frame, Report, Variable } from "../contracts/reportModel.js";
+import type { Frame, Report, Variable } from "../contracts/index.js";
 import { REDACTED, type Redactor } from "../util/redactor.js";
 import { isSecretName, isSecretType } from "../util/secretNames.js";
 
-export const looksSecret = (v: Pick<Variable, "name" | "type">) =>
-  isSecretName(v.name) || isSecretType(v.type);
+const looksSecret = (v: Pick<Variable, "name" | "type">) => isSecretName(v.name) || isSecretType(v.type);
 
 const mask = (v: Variable): Variable => (looksSecret(v) ? { ...v, value: REDACTED, redacted: true } : v);
 
 const maskFrame = (f: Frame): Frame => ({ ...f, args: f.args.map(mask), locals: f.locals.map(mask) });
 
 /** Said in every redacted report: what --redact cannot reach. */
-export const REDACTION_NOTE =
+const REDACTION_NOTE =
   "redacted (--redact): secret-looking values are masked in this report and the bundle's text files; the core and the binary cannot be redacted and still hold every secret: share neither";
 
 export function redactReport(r: Report, redactor: Redactor): Report {

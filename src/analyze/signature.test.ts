@@ -1,8 +1,8 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { describe, expect, it } from "vitest";
-import type { Report } from "../contracts/reportModel.js";
-import { emptyReport } from "../contracts/reportModel.js";
+import type { Report } from "../contracts/index.js";
+import { emptyReport } from "../contracts/index.js";
 import { normaliseFunction, normaliseMessage, signatureOf } from "./signature.js";
 import { parseTraceback, reportFromTraceback } from "./traceback/index.js";
 

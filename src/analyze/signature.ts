@@ -10,7 +10,7 @@
  * never compared, and stored crashes keep the version they were made with.
  */
 import { createHash } from "node:crypto";
-import type { Frame, Report } from "../contracts/reportModel.js";
+import type { Frame, Report } from "../contracts/index.js";
 
 /**
  * 2: hex ids (`order 5f3a9c2e1b07 not found`, Mongo ObjectIDs, trace ids) are placeholders too; in

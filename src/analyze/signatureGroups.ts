@@ -10,7 +10,7 @@
  * `run` deploy), simply ran without it. A dev generation that changed other files and was never
  * asked the request that crashes is no evidence of a fix.
  */
-import type { Report } from "../contracts/reportModel.js";
+import type { Report } from "../contracts/index.js";
 import { readBinaryIdentity } from "../elf/index.js";
 import {
   type CrashListing,

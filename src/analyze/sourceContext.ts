@@ -13,7 +13,7 @@
  */
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { dirname, isAbsolute, join } from "node:path";
-import type { Frame, Location, Report } from "../contracts/reportModel.js";
+import type { Frame, Location, Report } from "../contracts/index.js";
 import { runCapture } from "../util/child.js";
 
 interface SourceMap {

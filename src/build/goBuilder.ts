@@ -6,7 +6,7 @@
 import { readFileSync } from "node:fs";
 import { link, mkdir, open, rm, stat } from "node:fs/promises";
 import { basename, dirname, join, relative, resolve } from "node:path";
-import type { ResolvedBuildConfig } from "../config/configTypes.js";
+import type { ResolvedBuildConfig } from "../config/index.js";
 import { type BinaryIdentity, ELF_MAGIC, readBinaryIdentity } from "../elf/index.js";
 import { HotdumpError } from "../errors.js";
 import { adoptBinary, ensureStore, type StoreLayout, sha256File } from "../store/index.js";
@@ -46,7 +46,7 @@ export interface GoBuilder {
   ): Promise<BuildResult>;
 }
 
-export const goNotFound = (go: string, cause: unknown) =>
+const goNotFound = (go: string, cause: unknown) =>
   new HotdumpError(
     "build",
     "E_GO_NOT_FOUND",
@@ -263,7 +263,7 @@ async function mainPackageHint(go: string, cwd: string, current: string): Promis
  * suffix (`example.com/tool/v2` → `tool`), as cmd/go's DefaultExecName does. Without a readable
  * go.mod, the package's directory name.
  */
-export function goProgramName(root: string, pkg: string): string {
+function goProgramName(root: string, pkg: string): string {
   const dir = resolve(root, pkg);
   let path = basename(dir);
   try {

@@ -1,3 +1,4 @@
+export { buildAhead } from "./buildAhead.js";
 export type { BuildFailure, BuildResult, BuildSuccess, StoredBinary } from "./buildTypes.js";
 export {
   type BuildDiagnostic,
@@ -9,6 +10,5 @@ export {
   createGoBuilder,
   type GoBuilder,
   type GoBuilderOptions,
-  goNotFound,
 } from "./goBuilder.js";
 export { type BuildQueue, type BuildQueueOptions, createBuildQueue } from "./queue.js";

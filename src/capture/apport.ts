@@ -11,7 +11,7 @@
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 
-export const mangleExe = (exe: string) => exe.replaceAll("/", "_");
+const mangleExe = (exe: string) => exe.replaceAll("/", "_");
 
 interface ApportFind {
   core?: string;

@@ -13,15 +13,19 @@
  */
 import { rename, rm, stat } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
-import { type AnalyzeOptions, reportFromTracebackOnly } from "../analyze/analyzeCrash.js";
-import { describeSnapshot } from "../analyze/describeSnapshot.js";
-import { describeHang } from "../analyze/hang.js";
-import { analyzeWithMap, readCoreFacts } from "../analyze/reanalyze.js";
-import { redactReport } from "../analyze/redactReport.js";
+import {
+  type AnalyzeOptions,
+  analyzeWithMap,
+  describeHang,
+  describeSnapshot,
+  readCoreFacts,
+  redactReport,
+  reportFromTracebackOnly,
+} from "../analyze/index.js";
 import { signatureOf } from "../analyze/signature.js";
 import type { Traceback } from "../analyze/traceback/index.js";
-import { describeSignal, type Ended } from "../contracts/ended.js";
-import type { Mapping, Race, RecoveredBy, Report } from "../contracts/reportModel.js";
+import type { Mapping, Race, RecoveredBy, Report } from "../contracts/index.js";
+import { describeSignal, type Ended } from "../contracts/index.js";
 import type { BinaryIdentity } from "../elf/index.js";
 import { HotdumpError } from "../errors.js";
 import {

@@ -29,8 +29,7 @@ export interface DoctorCheck {
   remedy?: string;
 }
 
-export const HOTDUMP_CORE_DIR = "/var/lib/hotdump/cores";
-export const HOTDUMP_CORE_PATTERN = `${HOTDUMP_CORE_DIR}/core.%e.%p.%t`;
+const HOTDUMP_CORE_DIR = "/var/lib/hotdump/cores";
 
 export interface DoctorInput {
   /** The directory programs are started in (relative patterns land there). */

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { type CrashFacts, commFromExecPath, expectedCorePath, timesFit } from "./coreLocation.js";
+import { type CorePathFacts, commFromExecPath, expectedCorePath, timesFit } from "./coreLocation.js";
 import { parseCorePattern } from "./corePattern.js";
 
-const facts: CrashFacts = {
+const facts: CorePathFacts = {
   pid: 4242,
   uid: 1000,
   gid: 1001,

@@ -8,7 +8,7 @@ import { isAbsolute, join, resolve } from "node:path";
 import { escapeComponent, type ParsedCorePattern, type Specifier, type Token } from "./corePattern.js";
 
 /** What hotdump knows about the process that died. */
-export interface CrashFacts {
+export interface CorePathFacts {
   /** pid as hotdump sees it (child.pid): the kernel's %p when hotdump and the child share a pid namespace. */
   pid: number;
   /** The process's own NSpid (last field of NSpid in /proc/PID/status) when it differs from `pid`. */
@@ -66,7 +66,7 @@ type Piece = { literal: string } | { regex: string; spec: Specifier };
 const reEscape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
 /** The known value of one specifier, or a regex for the unknown ones. */
-function expandSpec(spec: Specifier, f: CrashFacts): Piece {
+function expandSpec(spec: Specifier, f: CorePathFacts): Piece {
   const num = (v: number | bigint | undefined, re = "\\d+"): Piece =>
     v === undefined ? { regex: re, spec } : { literal: String(v) };
   switch (spec) {
@@ -117,7 +117,7 @@ function expandSpec(spec: Specifier, f: CrashFacts): Piece {
 /** Expand a file template for these facts. Relative templates resolve against `facts.cwd`. */
 export function expectedCorePath(
   parsed: ParsedCorePattern & { kind: "file" },
-  facts: CrashFacts,
+  facts: CorePathFacts,
 ): CoreLocation {
   const pieces: Piece[] = parsed.template.map((t: Token) =>
     t.kind === "literal" ? { literal: t.text } : expandSpec(t.spec, facts),
@@ -159,7 +159,7 @@ export function expectedCorePath(
 }
 
 /** Whether the %t values captured for a candidate fall in the run's window (1 s of slack each side: %t is truncated seconds). */
-export function timesFit(captured: number[], facts: Pick<CrashFacts, "startedAt" | "endedAt">): boolean {
+export function timesFit(captured: number[], facts: Pick<CorePathFacts, "startedAt" | "endedAt">): boolean {
   const lo = Math.floor(facts.startedAt / 1000) - 1;
   const hi = Math.ceil(facts.endedAt / 1000) + 1;
   return captured.every((t) => t >= lo && t <= hi);

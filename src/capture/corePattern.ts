@@ -31,7 +31,7 @@ export type Specifier =
   | "C"
   | "F";
 
-export const SPECIFIERS: Readonly<Record<Specifier, string>> = {
+const SPECIFIERS: Readonly<Record<Specifier, string>> = {
   p: "pid of the dumping process, in its own pid namespace",
   P: "pid in the initial pid namespace",
   i: "tid of the dumping thread, in its namespace",

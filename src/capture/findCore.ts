@@ -24,7 +24,7 @@ import { signalNumber } from "../util/child.js";
 import { findApportOutputs } from "./apport.js";
 import { retrieveFromCoredumpctl } from "./coredumpctl.js";
 import { isZero, type RlimitValue } from "./coreLimit.js";
-import { type CoreLocation, type CrashFacts, expectedCorePath, timesFit } from "./coreLocation.js";
+import { type CoreLocation, type CorePathFacts, expectedCorePath, timesFit } from "./coreLocation.js";
 import { type ParsedCorePattern, parseCorePattern } from "./corePattern.js";
 import { type CoreSettings, readCoreSettings } from "./coreSettings.js";
 
@@ -45,7 +45,7 @@ export const CORE_SIGNALS: ReadonlySet<NodeJS.Signals> = new Set<NodeJS.Signals>
 /** The smallest core the ELF dumper writes: binfmt_elf's min_coredump is one page. */
 const MIN_COREDUMP = 4096n;
 
-export type NoCoreCode =
+type NoCoreCode =
   | "no-signal"
   | "sigkill"
   | "signal-no-core"
@@ -97,13 +97,13 @@ export interface NoCore {
 
 export type FindCoreResult = CoreFound | NoCore;
 
-export interface ChildExit {
+interface ChildExit {
   exitCode: number | null;
   signal: NodeJS.Signals | null;
 }
 
 export interface FindCoreOptions {
-  facts: CrashFacts;
+  facts: CorePathFacts;
   exit: ChildExit;
   /** Default: read now from /proc/sys/kernel. */
   settings?: CoreSettings;
@@ -141,7 +141,7 @@ export async function findCore(o: FindCoreOptions): Promise<FindCoreResult> {
     );
   if (!CORE_SIGNALS.has(exit.signal))
     return no("signal-no-core", `the process died of ${exit.signal}, whose default action dumps no core`);
-  const f: CrashFacts = { ...facts, signal: facts.signal ?? signalNumber(exit.signal) };
+  const f: CorePathFacts = { ...facts, signal: facts.signal ?? signalNumber(exit.signal) };
 
   switch (parsed.kind) {
     case "file":
@@ -209,7 +209,7 @@ export async function findCore(o: FindCoreOptions): Promise<FindCoreResult> {
 
 function findFileCore(
   parsed: ParsedCorePattern & { kind: "file" },
-  f: CrashFacts,
+  f: CorePathFacts,
   settings: CoreSettings,
   no: (code: NoCoreCode, reason: string, expected?: string) => NoCore,
 ): FindCoreResult {
@@ -234,7 +234,7 @@ function findFileCore(
 }
 
 /** The file this crash produced: for a search, the match whose %t fits and whose mtime is closest to the end. */
-function locate(loc: CoreLocation, f: CrashFacts): { path: string; stat: Stats } | undefined {
+function locate(loc: CoreLocation, f: CorePathFacts): { path: string; stat: Stats } | undefined {
   const fresh = (st: Stats) => st.isFile() && st.mtimeMs >= f.startedAt - 1000;
   if (loc.kind === "exact") {
     try {
@@ -281,7 +281,7 @@ function locate(loc: CoreLocation, f: CrashFacts): { path: string; stat: Stats }
 function diagnoseMissing(
   loc: CoreLocation,
   parsed: ParsedCorePattern & { kind: "file" },
-  f: CrashFacts,
+  f: CorePathFacts,
   no: (code: NoCoreCode, reason: string, expected?: string) => NoCore,
   shown: string,
 ): NoCore {

@@ -41,7 +41,7 @@ export const HANDLER_DIR = "/usr/local/lib/hotdump";
 export const REGISTRY_DIR = "/run/hotdump/registry";
 /** Concurrent handlers the kernel waits for: with it > 0 a crashed process stays unreaped (and its
  * /proc readable) until the handler is done, so its supervisor sees the exit with the core filed. */
-export const HANDLER_PIPE_LIMIT = 64;
+const HANDLER_PIPE_LIMIT = 64;
 
 /** handler.json beside the handler binary (tracer/handle.go handlerConfig). */
 export interface HandlerConfig {
@@ -205,7 +205,7 @@ export function registerWithHandler(layout: StoreLayout, settings?: CoreSettings
 }
 
 /** The handler's facts about one core (tracer/handle.go fileIntoStore). */
-export interface HandlerMeta {
+interface HandlerMeta {
   pid: number;
   nsPid: string;
   tid: string;
@@ -299,7 +299,7 @@ const alive = (pid: number, start: string) => {
  * Cores the handler filed for a supervisor that is gone (killed meanwhile), oldest first. One whose
  * supervisor lives is left to it: several hotdumps may share a store.
  */
-export function orphanedHandlerCores(layout: StoreLayout): { search: CoreSearch; meta: HandlerMeta }[] {
+function orphanedHandlerCores(layout: StoreLayout): { search: CoreSearch; meta: HandlerMeta }[] {
   return metaFiles(layout)
     .sort((a, b) => Number(a.split(".")[2]) - Number(b.split(".")[2]))
     .flatMap((f) => {

@@ -1,11 +1,11 @@
 /** The capture stage: where the kernel put a crashed child's core, or why there is none. */
-export { findApportOutputs, mangleExe } from "./apport.js";
+export { findApportOutputs } from "./apport.js";
+export { type Captured, type CrashFacts, captureCrash, claimCore } from "./capture.js";
 export {
   applyCoreFix,
   type CoreFixResult,
   type DoctorCheck,
   doctorCoreChecks,
-  HOTDUMP_CORE_PATTERN,
   needsCoreFix,
 } from "./coreChecks.js";
 export {
@@ -23,7 +23,6 @@ export {
 } from "./coreLimit.js";
 export {
   type CoreLocation,
-  type CrashFacts,
   commFromExecPath,
   expectedCorePath,
   timesFit,
@@ -36,21 +35,18 @@ export {
   type ParsedCorePattern,
   type PipeHandler,
   parseCorePattern,
-  SPECIFIERS,
   type Specifier,
   type Token,
   tokenize,
 } from "./corePattern.js";
 export { type CoreSettings, readCoreSettings } from "./coreSettings.js";
 export {
-  type ChildExit,
   CORE_SIGNALS,
   type CoreFound,
   type FindCoreOptions,
   type FindCoreResult,
   findCore,
   type NoCore,
-  type NoCoreCode,
 } from "./findCore.js";
 export {
   fileOrphanedCores,
@@ -62,6 +58,7 @@ export {
   REGISTRY_DIR,
   uninstallCoreHandler,
 } from "./handler.js";
+export { prepareCapture } from "./launchCapture.js";
 export { type CoreSearch, type LocateInput, locateCore } from "./locateCore.js";
 export {
   type CaptureModeRequest,
@@ -75,3 +72,6 @@ export {
   snapshotAfterExec,
   snapshotProcess,
 } from "./processFacts.js";
+export type { RecoveredContext } from "./recoveredRecorder.js";
+export { createRecoveredRecorder, type RecoveredRecorder } from "./recoveredRecorder.js";
+export { dumpThroughTracer, snapshotThroughTracer, TRACER_MAIN_PATH, tracerControlOf } from "./tracer.js";

@@ -4,7 +4,7 @@
  */
 import { hostname } from "node:os";
 import type { CoreLimit } from "./coreLimit.js";
-import { type CrashFacts, commFromExecPath } from "./coreLocation.js";
+import { type CorePathFacts, commFromExecPath } from "./coreLocation.js";
 import { type FindCoreResult, findCore } from "./findCore.js";
 import { factsFromSnapshot, type ProcessSnapshot } from "./processFacts.js";
 
@@ -41,7 +41,7 @@ export interface LocateInput {
 export async function locateCore(i: LocateInput): Promise<CoreSearch> {
   const window = { startedAt: i.startedAt.getTime(), endedAt: i.endedAt.getTime() };
   const limit = i.coreLimit?.soft;
-  const facts: CrashFacts = i.snapshot
+  const facts: CorePathFacts = i.snapshot
     ? factsFromSnapshot(i.snapshot, window)
     : {
         pid: i.pid,

@@ -34,7 +34,7 @@ export interface CaptureModeInput {
   exists?: (path: string) => boolean;
 }
 
-export const captureModeInvalid = (value: string) =>
+const captureModeInvalid = (value: string) =>
   new HotdumpError(
     "usage",
     "E_CAPTURE_MODE",

@@ -5,7 +5,7 @@
 import { readFileSync, readlinkSync, realpathSync } from "node:fs";
 import { hostname } from "node:os";
 import { type CoreLimit, parseCoreLimit } from "./coreLimit.js";
-import { type CrashFacts, commFromExecPath } from "./coreLocation.js";
+import { type CorePathFacts, commFromExecPath } from "./coreLocation.js";
 import { processGone } from "./errors.js";
 
 export interface ProcessSnapshot {
@@ -115,7 +115,7 @@ export async function snapshotAfterExec(
 export function factsFromSnapshot(
   s: ProcessSnapshot,
   window: { startedAt: number; endedAt: number },
-): CrashFacts {
+): CorePathFacts {
   const own = s.nsPids[s.nsPids.length - 1] ?? s.pid;
   return {
     pid: s.pid,

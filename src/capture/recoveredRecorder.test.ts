@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { signatureOf } from "../analyze/signature.js";
-import { findRecoveredPanics } from "../analyze/traceback/recoveredPanics.js";
+import { findRecoveredPanics } from "../analyze/traceback/index.js";
 import { ensureStore, openJournal } from "../store/index.js";
 import { createLogger } from "../util/log.js";
 import { type Captured, type CrashFacts, captureCrash } from "./capture.js";

@@ -4,9 +4,8 @@
  * same panic again (same fingerprint, same process) only counts: the bundle's count and last-seen
  * are written at most once a second, so a storm of a thousand is one bundle and a number.
  */
-import { reportFromTraceback } from "../analyze/traceback/index.js";
-import { type RecoveredPanic, recoveredTraceback } from "../analyze/traceback/recoveredPanics.js";
-import type { Report } from "../contracts/reportModel.js";
+import { type RecoveredPanic, recoveredTraceback, reportFromTraceback } from "../analyze/traceback/index.js";
+import type { Report } from "../contracts/index.js";
 import { type EventInput, type Journal, readMeta, type StoreLayout, saveMeta } from "../store/index.js";
 import type { Logger } from "../util/log.js";
 import type { Captured, CrashFacts } from "./capture.js";

@@ -9,8 +9,8 @@ import {
   interactiveGdbArgs,
   runtimeGdbScript,
 } from "../analyze/gdb/index.js";
-import type { Bundle } from "../contracts/crashMeta.js";
-import { culpritScope, type Report } from "../contracts/reportModel.js";
+import type { Bundle } from "../contracts/index.js";
+import { culpritScope, type Report } from "../contracts/index.js";
 import { HotdumpError } from "../errors.js";
 import {
   binaryPath,

@@ -5,8 +5,7 @@
  */
 import { createInterface } from "node:readline";
 import type { Command } from "commander";
-import { buildAhead } from "../build/buildAhead.js";
-import { createGoBuilder, formatDiagnostic } from "../build/index.js";
+import { buildAhead, createGoBuilder, formatDiagnostic } from "../build/index.js";
 import { loadConfig } from "../config/index.js";
 import { HotdumpError } from "../errors.js";
 import { startFleetOutbox } from "../fleet/hook.js";

@@ -50,7 +50,7 @@ function commandsFor(argv: readonly string[]): string[] {
 }
 
 /** hotdump's own version, from the package.json beside src/ and dist/. */
-export function hotdumpVersion(): string {
+function hotdumpVersion(): string {
   try {
     return (
       JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }

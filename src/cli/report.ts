@@ -1,8 +1,8 @@
 import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import type { Command } from "commander";
-import type { Report } from "../contracts/reportModel.js";
+import type { Report } from "../contracts/index.js";
 import { HotdumpError, usageError } from "../errors.js";
-import type { TextOptions } from "../report/text.js";
+import type { TextOptions } from "../report/index.js";
 import { isCrashId, readStore, storeLayout } from "../store/layout.js";
 import { useColour } from "../util/log.js";
 import { type CommonOptions, storeDirFrom, storeOption, withStoreFlag } from "./common.js";
@@ -52,7 +52,7 @@ export async function emitReport(report: Report, format: Format, out?: string): 
 }
 
 /** The bundle module (it validates with zod and journals in SQLite) loads only when a stored report is read. */
-export async function readStoredReport(storeDir: string, id: string): Promise<Report> {
+async function readStoredReport(storeDir: string, id: string): Promise<Report> {
   const { openBundle, readBundleReport } = await import("../store/bundle.js");
   return readBundleReport(openBundle(readStore(storeDir), id));
 }

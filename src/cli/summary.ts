@@ -2,8 +2,8 @@
 import { dirname, relative } from "node:path";
 // The constant alone: the barrel loads the whole Delve client, which dev does not need to start.
 import { DLV_INSTALL_REMEDY } from "../analyze/delve/errors.js";
-import type { Captured } from "../capture/capture.js";
-import { headline } from "../contracts/reportModel.js";
+import type { Captured } from "../capture/index.js";
+import { headline } from "../contracts/index.js";
 import { formatBytes, storeFlagFor } from "./common.js";
 
 export function crashSummaryLines(c: Captured, opts: { cwd: string; generation?: number | null }): string[] {

@@ -6,7 +6,7 @@
  */
 import type { Command } from "commander";
 
-export { type ResolvedSupervise, resolveSuperviseFlags, type SuperviseFlags } from "../config/supervise.js";
+export { type ResolvedSupervise, resolveSuperviseFlags, type SuperviseFlags } from "../config/index.js";
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 

@@ -72,7 +72,7 @@ export interface ResolvedSuperviseConfig {
   watchdogMs: number;
 }
 
-export interface ResolvedLiveness {
+interface ResolvedLiveness {
   probe: string;
   initialDelayMs: number;
   periodMs: number;

@@ -2,7 +2,15 @@ export { type AirImport, importAirConfig } from "./air.js";
 export type * from "./configTypes.js";
 export { parseDuration, parseSize } from "./duration.js";
 export { ConfigError, type ConfigIssue } from "./errors.js";
-export { AIR_CONFIG_FILE, CONFIG_FILE, type LoadConfigOptions, loadConfig, parseToml } from "./load.js";
-export { DEFAULTS } from "./resolve.js";
+export { CONFIG_FILE, type LoadConfigOptions, loadConfig } from "./load.js";
+export {
+  type ProbeMode,
+  type ProbeSpec,
+  type ProbeTiming,
+  parseProbeSpec,
+  probeSpecError,
+  probeTimingDefaults,
+} from "./probeSpec.js";
+export { type ResolvedSupervise, resolveSuperviseFlags, type SuperviseFlags } from "./supervise.js";
 export { renderInitConfig } from "./template.js";
-export { checkListen, checkProbe, normalizeSignal, type RawConfig } from "./tomlSchema.js";
+export { checkListen, normalizeSignal, type RawConfig } from "./tomlSchema.js";

@@ -15,7 +15,7 @@ import { suggest } from "./suggest.js";
 import { configSchema, knownKeys, type RawConfig } from "./tomlSchema.js";
 
 export const CONFIG_FILE = "hotdump.toml";
-export const AIR_CONFIG_FILE = ".air.toml";
+const AIR_CONFIG_FILE = ".air.toml";
 
 export interface LoadConfigOptions {
   cwd: string;
@@ -93,7 +93,7 @@ export function loadConfig(opts: LoadConfigOptions): ResolvedConfig {
 }
 
 /** Parse TOML text; a syntax error becomes `file:line:col: message` with the code block in details. */
-export function parseToml(text: string, label: string): Record<string, unknown> {
+function parseToml(text: string, label: string): Record<string, unknown> {
   try {
     return parse(text) as Record<string, unknown>;
   } catch (e) {

@@ -10,7 +10,7 @@ import { parseDuration, parseSize } from "./duration.js";
 import { type ConfigIssue, configInvalid } from "./errors.js";
 import { normalizeSignal, type RawConfig } from "./tomlSchema.js";
 
-export const DEFAULTS = {
+const DEFAULTS = {
   package: ".",
   /** -N disables optimisation and -l inlining: without them Delve reports locals as unreadable. */
   gcflags: "all=-N -l",

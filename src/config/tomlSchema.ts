@@ -8,7 +8,7 @@ import { constants as osConstants } from "node:os";
 import { z } from "zod";
 import { parseDuration, parseSize } from "./duration.js";
 
-export const MAX_DURATION_MS = 24 * 3_600_000;
+const MAX_DURATION_MS = 24 * 3_600_000;
 
 const duration = (opts: { allowZero?: boolean } = {}) =>
   z.union([z.string(), z.number()]).superRefine((v, ctx) => {
@@ -55,7 +55,7 @@ export function checkListen(addr: string): string | undefined {
 }
 
 /** Probe spec syntax of the supervisor: http://HOST:{port}/PATH, tcp:HOST:PORT, exec:CMD, log:REGEX, alive:DURATION. */
-export function checkProbe(spec: string): string | undefined {
+function checkProbe(spec: string): string | undefined {
   if (/^https?:\/\//.test(spec) || spec === "notify") return undefined;
   const m = /^(tcp|exec|log|alive):(.*)$/s.exec(spec);
   if (!m)
@@ -82,7 +82,7 @@ const withCheck = (check: (s: string) => string | undefined) =>
     if (msg) ctx.addIssue({ code: "custom", message: msg });
   });
 
-export const buildSchema = z.strictObject({
+const buildSchema = z.strictObject({
   package: z.string().min(1).optional(),
   flags: strings.optional(),
   gcflags: z.string().optional(),
@@ -92,7 +92,7 @@ export const buildSchema = z.strictObject({
   go: z.string().min(1).optional(),
 });
 
-export const watchSchema = z.strictObject({
+const watchSchema = z.strictObject({
   include_ext: strings.optional(),
   exclude_dir: strings.optional(),
   include: strings.optional(),
@@ -127,7 +127,7 @@ const CANNOT_STOP = new Set([
   "SIGURG",
 ]);
 
-export const runSchema = z.strictObject({
+const runSchema = z.strictObject({
   command: strings.optional(),
   args: strings.optional(),
   env: envMap.optional(),
@@ -147,7 +147,7 @@ export const runSchema = z.strictObject({
   stop_timeout: duration().optional(),
 });
 
-export const superviseSchema = z.strictObject({
+const superviseSchema = z.strictObject({
   listen: z.array(withCheck(checkListen)).optional(),
   probe: withCheck(checkProbe).optional(),
   ready_timeout: duration().optional(),
@@ -170,20 +170,20 @@ export const superviseSchema = z.strictObject({
 });
 
 /** Liveness repeats a probe while the generation serves: an event kind (log, alive) cannot. */
-export function checkLivenessProbe(spec: string): string | undefined {
+function checkLivenessProbe(spec: string): string | undefined {
   if (/^(log|alive):/.test(spec) || spec === "notify")
     return `liveness probe "${spec}": use http://, tcp: or exec: (log and alive say when a generation starts, not that it still answers; for notify's watchdog set WATCHDOG_USEC through [run] env or the service's own sd_notify)`;
   return checkProbe(spec);
 }
 
-export const storeSchema = z.strictObject({
+const storeSchema = z.strictObject({
   dir: z.string().min(1).optional(),
   max_use: size.optional(),
   keep_free: size.optional(),
 });
 
 /** [fleet]: where this host's crashes go (environment variables win, see src/fleet/settings.ts). */
-export const fleetSchema = z.strictObject({
+const fleetSchema = z.strictObject({
   s3: z.string().regex(/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/, {
     error: 's3 is "s3://bucket" or "s3://bucket/prefix"',
   }),

@@ -30,11 +30,10 @@ import {
   elfNotDumped,
   elfUnmapped,
 } from "./errors.js";
-import { openElf } from "./file.js";
+import { MAX_NOTE_BYTES, openElf } from "./file.js";
 
 const DEFAULT_CHUNK_SIZE = 64 * 1024 * 1024;
 const MAX_READ = 1024 * 1024 * 1024;
-const MAX_NOTE_BYTES = 512 * 1024 * 1024;
 
 export interface CoreSegment {
   index: number;

@@ -25,7 +25,7 @@ import { elfCorrupt } from "./errors.js";
 /** Refuse absurd tables from damaged headers instead of allocating them. A core with 10,000
  * threads carries about 35 MB of notes; 512 MiB is far beyond any real note area. */
 const MAX_TABLE_BYTES = 64 * 1024 * 1024;
-const MAX_NOTE_BYTES = 512 * 1024 * 1024;
+export const MAX_NOTE_BYTES = 512 * 1024 * 1024;
 const MAX_SHSTRTAB_BYTES = 16 * 1024 * 1024;
 
 export interface ElfFile {

@@ -2,7 +2,7 @@
  * The fleet as the dashboard reads it (`hotdump ui --fleet`): the index for lists, the manifests
  * and reports from the bucket for crash pages, presigned URLs for cores.
  */
-import type { Report } from "../contracts/reportModel.js";
+import type { Report } from "../contracts/index.js";
 import type { FleetView } from "../ui/index.js";
 import { parseManifest } from "./manifest.js";
 import type { FleetConnection } from "./outbox.js";

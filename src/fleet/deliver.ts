@@ -6,7 +6,7 @@
  */
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import type { Report } from "../contracts/reportModel.js";
+import type { Report } from "../contracts/index.js";
 import { readBinaryIdentity } from "../elf/index.js";
 import { binaryPath, type Journal, openBundle, type StoreLayout, sha256File } from "../store/index.js";
 import type { Catalog } from "./catalog.js";

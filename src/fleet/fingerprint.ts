@@ -5,7 +5,7 @@
  * versions groups each version's crashes apart rather than wrongly together.
  */
 import { signatureOf } from "../analyze/signature.js";
-import type { Report } from "../contracts/reportModel.js";
+import type { Report } from "../contracts/index.js";
 
 export function fingerprintOf(report: Report): string {
   return signatureOf({ ...report, races: report.races ?? [] }).fingerprint;

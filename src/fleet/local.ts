@@ -11,16 +11,7 @@
 
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import {
-  closeSync,
-  existsSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from "node:fs";
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { chmod, chown, mkdir } from "node:fs/promises";
 import { connect, createServer } from "node:net";
 import { join, resolve } from "node:path";
@@ -33,7 +24,7 @@ import { fleetLocalFailed } from "./errors.js";
 import { createObjectStore, statusOf } from "./objects.js";
 import { fleetEnv } from "./settings.js";
 
-export const VERSITYGW_MODULE = "github.com/versity/versitygw/cmd/versitygw@v1.8.0";
+const VERSITYGW_MODULE = "github.com/versity/versitygw/cmd/versitygw@v1.8.0";
 export const DEFAULT_FLEET_DIR = ".hotdump-fleet";
 const BUCKET = "hotdump";
 
@@ -58,7 +49,7 @@ export interface LocalFleet {
 }
 
 /** Where `go install` puts versitygw, or where it already is on PATH. */
-export async function findVersitygw(): Promise<{ path: string; installed: boolean }> {
+async function findVersitygw(): Promise<{ path: string; installed: boolean }> {
   const onPath = findOnPath("versitygw");
   if (onPath) return { path: onPath, installed: true };
   const bin = await goBinDir();
@@ -74,7 +65,7 @@ async function goBinDir(): Promise<string> {
   return gobin || join(gopath.split(":")[0] || join(process.env.HOME ?? "/root", "go"), "bin");
 }
 
-export async function installVersitygw(logger: Logger): Promise<string> {
+async function installVersitygw(logger: Logger): Promise<string> {
   const found = await findVersitygw();
   if (found.installed) return found.path;
   logger.info(`installing versitygw: go install ${VERSITYGW_MODULE} (about 2 minutes, once)`);
@@ -88,7 +79,7 @@ export async function installVersitygw(logger: Logger): Promise<string> {
   return found.path;
 }
 
-export function freePort(): Promise<number> {
+function freePort(): Promise<number> {
   return new Promise((res, rej) => {
     const s = createServer();
     s.on("error", rej);
@@ -131,7 +122,7 @@ function tcpOpen(port: number): Promise<boolean> {
  * initdb and pg_ctl: on PATH (this machine: /usr/local/bin), else Debian's versioned directory
  * (/usr/lib/postgresql/15/bin, which the postgresql package does not put on PATH).
  */
-export function pgBin(name: "initdb" | "pg_ctl"): string {
+function pgBin(name: "initdb" | "pg_ctl"): string {
   const onPath = findOnPath(name);
   if (onPath) return onPath;
   const root = "/usr/lib/postgresql";
@@ -468,12 +459,4 @@ export async function fleetDown(dirArg: string): Promise<{ stopped: string[] }> 
     else throw fleetLocalFailed("pg_ctl stop failed", new Error(r.stderr.trim() || `exit ${r.end.exitCode}`));
   }
   return { stopped };
-}
-
-export function isFleetDir(dir: string): boolean {
-  try {
-    return statSync(join(resolve(dir), "credentials.json")).isFile();
-  } catch {
-    return false;
-  }
 }

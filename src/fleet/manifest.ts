@@ -11,7 +11,7 @@
  * A bundle exists in the fleet once its manifest does; everything it names was written before it.
  * Per-host credentials can be limited to writing hosts/<host>/*, blobs/* and binaries/*.
  */
-import type { CrashMeta } from "../contracts/crashMeta.js";
+import type { CrashMeta } from "../contracts/index.js";
 
 export const MANIFEST_SCHEMA = "hotdump-fleet-manifest/1";
 
@@ -52,7 +52,7 @@ export interface Manifest {
 
 export const blobKey = (sha256: string) => `blobs/sha256/${sha256}`;
 export const binaryKey = (sha256: string) => `binaries/${sha256}`;
-export const bundlePrefix = (host: string, id: string) => `hosts/${host}/crashes/${id}/`;
+const bundlePrefix = (host: string, id: string) => `hosts/${host}/crashes/${id}/`;
 export const manifestKey = (host: string, id: string) => `${bundlePrefix(host, id)}manifest.json`;
 export const reportKey = (host: string, id: string) => `${bundlePrefix(host, id)}report.json`;
 export const MANIFEST_RE =

@@ -33,7 +33,7 @@ export interface Pulled {
 }
 
 /** "ID" or "HOST/ID" to the one fleet crash it names. */
-export async function findFleetCrash(conn: FleetConnection, arg: string): Promise<FleetCrash> {
+async function findFleetCrash(conn: FleetConnection, arg: string): Promise<FleetCrash> {
   const slash = arg.lastIndexOf("/");
   const host = slash >= 0 ? arg.slice(0, slash) : null;
   const id = slash >= 0 ? arg.slice(slash + 1) : arg;

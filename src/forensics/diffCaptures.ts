@@ -6,9 +6,14 @@
  * of that kind, else recomputed from Delve's goroutine list with the same function. Two groups
  * at one line with different wait reasons stay two lines on both sides.
  */
-import { listGoroutineGroups, targetGoVersion } from "../analyze/delve/goroutines.js";
-import { createDelveSession, type DelveSession, type dlv } from "../analyze/delve/index.js";
-import type { FrameClass, GoroutineGroup, Report } from "../contracts/reportModel.js";
+import {
+  createDelveSession,
+  type DelveSession,
+  type dlv,
+  listGoroutineGroups,
+  targetGoVersion,
+} from "../analyze/delve/index.js";
+import type { FrameClass, GoroutineGroup, Report } from "../contracts/index.js";
 import { readBinaryIdentity } from "../elf/index.js";
 import { HotdumpError } from "../errors.js";
 import { openBundle, readBundleReport, readStore } from "../store/index.js";

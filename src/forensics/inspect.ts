@@ -5,14 +5,14 @@
  */
 
 import { createDelveSession, type DelveSession, type dlv, formatVariable } from "../analyze/delve/index.js";
-import { culpritScope, type Report } from "../contracts/reportModel.js";
+import { culpritScope, type Report } from "../contracts/index.js";
 import { openCore } from "../elf/index.js";
 import { type Bundle, readBundleReport } from "../store/index.js";
 import { evalFailed, memUnreadable } from "./errors.js";
 import { createRegionIndex, describeRegion, type Region } from "./regions.js";
 import { openStoredCapture } from "./stored.js";
 
-export const EVAL_LOAD_CONFIG: dlv.LoadConfig = {
+const EVAL_LOAD_CONFIG: dlv.LoadConfig = {
   FollowPointers: true,
   MaxVariableRecurse: 2,
   MaxStringLen: 256,

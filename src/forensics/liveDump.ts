@@ -17,15 +17,19 @@ import { readFileSync, readlinkSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { createDelveSession, type DelveSession } from "../analyze/delve/index.js";
-import { type Captured, captureCrash } from "../capture/capture.js";
-import { dumpThroughTracer, snapshotThroughTracer, tracerControlOf } from "../capture/tracer.js";
+import {
+  type Captured,
+  captureCrash,
+  dumpThroughTracer,
+  snapshotThroughTracer,
+  tracerControlOf,
+} from "../capture/index.js";
 import { readBinaryIdentity } from "../elf/index.js";
 import { isHotdumpError } from "../errors.js";
-import { archiveBinary, ensureStore, saveMeta } from "../store/index.js";
-import { resolveRunningTarget } from "../store/runningRecords.js";
+import { archiveBinary, ensureStore, resolveRunningTarget, saveMeta } from "../store/index.js";
 import { snapshotFailed, snapshotNotGo, snapshotTargetUnknown } from "./errors.js";
 
-export interface DumpLiveOptions {
+interface DumpLiveOptions {
   pid: number;
   /** Where the core goes. */
   dest: string;
@@ -38,7 +42,7 @@ export interface DumpLiveOptions {
   method?: "tracer" | "delve";
 }
 
-export interface DumpedLive {
+interface DumpedLive {
   core: string;
   /** Attach to detach: how long the service was stopped. */
   pauseMs: number;

@@ -18,10 +18,10 @@ import { spawn } from "node:child_process";
 import { createReadStream } from "node:fs";
 import type { Readable } from "node:stream";
 import { createGunzip } from "node:zlib";
-import { PT, parseElfHeader, parseProgramHeaders } from "../elf/elfStructs.js";
 import type { CoreSegment } from "../elf/index.js";
+import { PT, parseElfHeader, parseProgramHeaders } from "../elf/index.js";
 import { HotdumpError } from "../errors.js";
-import { findZstd } from "../store/compress.js";
+import { findZstd } from "../store/index.js";
 import type { RawHit, ScanOptions, ScanPattern, ScanStats } from "./scanTypes.js";
 
 const streamFailed = (path: string, why: string) =>

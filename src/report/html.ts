@@ -3,7 +3,7 @@
  * them, so the file behaves the same offline and when attached to a ticket). Every string from the
  * report is escaped: panic messages are attacker-controlled text.
  */
-import type { Report } from "../contracts/reportModel.js";
+import type { Report } from "../contracts/index.js";
 import {
   clip,
   culpritFrame,

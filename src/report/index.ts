@@ -1,4 +1,4 @@
-import type { Report } from "../contracts/reportModel.js";
+import type { Report } from "../contracts/index.js";
 import { renderHtml } from "./html.js";
 import { renderJson } from "./json.js";
 import { renderMarkdown } from "./markdown.js";
@@ -23,5 +23,6 @@ export function renderReport(report: Report, format: ReportFormat, opts: TextOpt
 export { escapeHtml, renderHtml } from "./html.js";
 export { renderJson } from "./json.js";
 export { renderMarkdown } from "./markdown.js";
+export { siteClassText } from "./present.js";
 export { reportJsonSchema, reportSchema } from "./reportSchema.js";
-export { renderText, safeText, type TextOptions } from "./text.js";
+export { renderText, type TextOptions } from "./text.js";

@@ -1,5 +1,5 @@
 /** report.json: the contract's key order (the schema's), 2-space indent, trailing newline. */
-import type { Report } from "../contracts/reportModel.js";
+import type { Report } from "../contracts/index.js";
 import { reportSchema } from "./reportSchema.js";
 
 /** Keys sorted, recursively: the order used when a report does not match the schema. */

@@ -3,7 +3,7 @@
  * spans or fenced blocks whose fence is longer than any backtick run inside, so no message can
  * break out into markup (GitHub renders raw HTML in Markdown outside code).
  */
-import type { Report } from "../contracts/reportModel.js";
+import type { Report } from "../contracts/index.js";
 import {
   clip,
   culpritFrame,
@@ -48,7 +48,7 @@ export function code(s: string, table = false): string {
 }
 
 /** Plain prose from the program or the machine: every Markdown/HTML metacharacter escaped. */
-export function escapeMd(s: string): string {
+function escapeMd(s: string): string {
   return s
     .replace(/[\r\n]+/g, " ")
     .replace(/&/g, "&amp;")

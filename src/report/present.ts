@@ -14,11 +14,11 @@ import type {
   Report,
   SourceUse,
   Variable,
-} from "../contracts/reportModel.js";
-import { headline as messageLine } from "../contracts/reportModel.js";
+} from "../contracts/index.js";
+import { headline as messageLine } from "../contracts/index.js";
 
-export const TOP_GROUPS = 10;
-export const MAX_VALUE_CHARS = 160;
+const TOP_GROUPS = 10;
+const MAX_VALUE_CHARS = 160;
 
 /**
  * `index` is the frame's number: its place in goroutine.frames, which is Delve's own frame number
@@ -253,12 +253,12 @@ export function mappingLine(m: Mapping, text: (s: string) => string = (s) => s):
 }
 
 /** A word as a shell would need it: plain when safe, else single-quoted. */
-export function shellWord(w: string): string {
+function shellWord(w: string): string {
   return /^[A-Za-z0-9_@%+=:,./-]+$/.test(w) ? w : `'${w.replace(/'/g, "'\\''")}'`;
 }
 
 /** `Previous write at 0xc0000b0008 by goroutine 7 (mutexes: write M1)` */
-export function accessTitle(a: RaceAccess): string {
+function accessTitle(a: RaceAccess): string {
   const op = `${a.atomic ? "atomic " : ""}${a.op}`;
   const what = a.previous ? `Previous ${op}` : `${op[0]!.toUpperCase()}${op.slice(1)}`;
   const who = a.goroutine === null ? "main goroutine" : `goroutine ${a.goroutine}`;

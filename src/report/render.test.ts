@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { emptyReport, type Frame, type Report } from "../contracts/reportModel.js";
+import { emptyReport, type Frame, type Report } from "../contracts/index.js";
 import { renderHtml } from "./html.js";
 import { code, fence, renderMarkdown } from "./markdown.js";
 import { foldFrames, variableText } from "./present.js";

@@ -4,7 +4,7 @@
  * below fail the build when the TypeScript types and this schema drift apart.
  */
 import { z } from "zod";
-import { REPORT_SCHEMA_VERSION, type Report } from "../contracts/reportModel.js";
+import { REPORT_SCHEMA_VERSION, type Report } from "../contracts/index.js";
 
 const variable = z.object({
   name: z.string(),

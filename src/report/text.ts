@@ -1,5 +1,5 @@
 /** The terminal rendering: what a person reads right after a crash. */
-import type { Frame, Report } from "../contracts/reportModel.js";
+import type { Frame, Report } from "../contracts/index.js";
 import {
   clip,
   culpritFrame,
@@ -38,7 +38,7 @@ export interface TextOptions {
  * drive the reader's terminal, so C0 controls (but tab), DEL and the C1 controls (U+0080-U+009F:
  * U+009B is CSI, ESC [ in one character, to terminals that take C1) are shown as \xNN.
  */
-export function safeText(s: string): string {
+function safeText(s: string): string {
   return s.replace(
     /[\x00-\x08\x0a-\x1f\x7f-\x9f]/g,
     (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`,

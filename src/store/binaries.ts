@@ -169,7 +169,7 @@ export async function adoptBinary(
  * to its name. Anything else under the name is not trusted, and the caller writes the real copy
  * over it (a rename replaces the entry whatever it was).
  */
-export async function storedBinaryMatches(path: string, sha256: string): Promise<boolean> {
+async function storedBinaryMatches(path: string, sha256: string): Promise<boolean> {
   let fh: Awaited<ReturnType<typeof open>>;
   try {
     fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);

@@ -16,10 +16,12 @@ import {
   type BundleState,
   type CoreInfo,
   type CrashMeta,
+  headline,
   type ListedBundle,
   META_SCHEMA_VERSION,
-} from "../contracts/crashMeta.js";
-import { headline, type ProcessInfo, type Report } from "../contracts/reportModel.js";
+  type ProcessInfo,
+  type Report,
+} from "../contracts/index.js";
 import { HotdumpError } from "../errors.js";
 import { renderJson } from "../report/json.js";
 import { reportSchema } from "../report/reportSchema.js";
@@ -28,9 +30,9 @@ import { crashDir, DIR_MODE, FILE_MODE, isCrashId, newCrashId, type StoreLayout 
 import { crashMetaSchema } from "./metaSchema.js";
 import { readStoreFile } from "./storeFile.js";
 
-export * from "../contracts/crashMeta.js";
+export * from "../contracts/index.js";
 
-export async function writeFileAtomic(path: string, data: string | Buffer): Promise<void> {
+async function writeFileAtomic(path: string, data: string | Buffer): Promise<void> {
   const tmp = `${path}.${process.pid}.tmp`;
   try {
     await writeFile(tmp, data, { mode: FILE_MODE });

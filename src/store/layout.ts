@@ -29,7 +29,7 @@ export interface StoreLayout {
   control: string;
 }
 
-export const STORE_NAME = ".hotdump";
+const STORE_NAME = ".hotdump";
 
 /**
  * The store a command uses: --store when given; else, under systemd, $STATE_DIRECTORY (the unit's
@@ -56,7 +56,7 @@ export function resolveStoreDir(cwd: string, dir?: string, env: NodeJS.ProcessEn
   return join(here, STORE_NAME);
 }
 
-export function findStoreUpwards(start: string, home?: string): string | null {
+function findStoreUpwards(start: string, home?: string): string | null {
   const stopAt = home && isAbsolute(home) ? resolve(home) : null;
   let d = start;
   let dev: number | undefined;
@@ -133,7 +133,7 @@ export function ensureStore(root: string): StoreLayout {
  * since it reads ENOENT as "create the parent first". Here each missing component is made once, and
  * any error but EEXIST is thrown.
  */
-export function makeDirs(dir: string, mode = DIR_MODE): void {
+function makeDirs(dir: string, mode = DIR_MODE): void {
   const missing: string[] = [];
   for (let d = resolve(dir); ; d = dirname(d)) {
     try {
@@ -153,7 +153,7 @@ export function makeDirs(dir: string, mode = DIR_MODE): void {
   }
 }
 
-export const noStore = (root: string, why: string) =>
+const noStore = (root: string, why: string) =>
   new HotdumpError(
     "store",
     "E_NO_STORE",
@@ -199,7 +199,7 @@ export function storeCache(layout: StoreLayout): string {
   return layout.cache;
 }
 
-export const storeUnwritable = (root: string, cause: unknown) =>
+const storeUnwritable = (root: string, cause: unknown) =>
   new HotdumpError(
     "store",
     "E_STORE_UNWRITABLE",
@@ -229,7 +229,7 @@ export function crashDir(layout: StoreLayout, id: string): string {
   return join(layout.crashes, id);
 }
 
-export const badCrashId = (id: string) =>
+const badCrashId = (id: string) =>
   new HotdumpError(
     "usage",
     "E_BAD_CRASH_ID",

@@ -4,7 +4,7 @@
  * apart (a field added to one and not the other).
  */
 import { z } from "zod";
-import type { CrashMeta } from "../contracts/crashMeta.js";
+import type { CrashMeta } from "../contracts/index.js";
 import { reportSchema } from "../report/reportSchema.js";
 
 const coreInfo = z.object({

@@ -11,7 +11,7 @@ import { HotdumpError } from "../errors.js";
 
 const FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
 
-export const storeFileRefused = (path: string, why: string) =>
+const storeFileRefused = (path: string, why: string) =>
   new HotdumpError(
     "store",
     "E_STORE_LINK",

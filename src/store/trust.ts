@@ -70,7 +70,7 @@ export function assertTrustedStore(dir: string, uid = myUid()): void {
   if (p) throw storeUntrusted(resolve(dir), p);
 }
 
-export const storeUntrusted = (store: string, p: TrustProblem) => {
+const storeUntrusted = (store: string, p: TrustProblem) => {
   const where = p.path === store ? "it" : p.path;
   const what =
     p.why === "owner"

@@ -3,9 +3,8 @@
  * has ended: did something crash, which process, and which exact binary was it running?". As
  * Delve's one Process interface for a core and a live process: two ways of starting, one function.
  */
-import type { CrashFacts } from "../capture/capture.js";
-import type { ProcessSnapshot } from "../capture/processFacts.js";
-import type { Race } from "../contracts/reportModel.js";
+import type { CrashFacts, ProcessSnapshot } from "../capture/index.js";
+import type { Race } from "../contracts/index.js";
 import type { StoreLayout } from "../store/index.js";
 import type { Child, ChildEnd } from "../util/child.js";
 import type { Logger } from "../util/log.js";

@@ -3,8 +3,8 @@
  * is restarted (after its backoff) while its core is still being compressed and analysed. Never
  * a lost crash: whatever breaks in a capture, the traceback still makes a report.
  */
-import { reportFromTracebackOnly } from "../analyze/analyzeCrash.js";
-import type { Captured, CrashFacts } from "../capture/capture.js";
+import { reportFromTracebackOnly } from "../analyze/index.js";
+import type { Captured, CrashFacts } from "../capture/index.js";
 import type { Logger } from "../util/log.js";
 
 export interface CaptureQueue {

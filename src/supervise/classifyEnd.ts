@@ -8,9 +8,8 @@
  */
 import { parseRaceReports } from "../analyze/race/index.js";
 import { parseTraceback, type Traceback } from "../analyze/traceback/index.js";
-import { CORE_SIGNALS } from "../capture/findCore.js";
-import type { Ended, Outcome } from "../contracts/ended.js";
-import type { Race } from "../contracts/reportModel.js";
+import { CORE_SIGNALS } from "../capture/index.js";
+import type { Ended, Outcome, Race } from "../contracts/index.js";
 import type { ChildEnd } from "../util/child.js";
 import { signalNumber } from "../util/child.js";
 

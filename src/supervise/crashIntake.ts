@@ -6,9 +6,15 @@
  */
 
 import { signatureOf } from "../analyze/signature.js";
-import { type Captured, type CrashFacts, captureCrash, claimCore } from "../capture/capture.js";
-import { fileOrphanedCores } from "../capture/handler.js";
-import { createRecoveredRecorder, type RecoveredRecorder } from "../capture/recoveredRecorder.js";
+import {
+  type Captured,
+  type CrashFacts,
+  captureCrash,
+  claimCore,
+  createRecoveredRecorder,
+  fileOrphanedCores,
+  type RecoveredRecorder,
+} from "../capture/index.js";
 import { redactOptions } from "../util/redactor.js";
 import { createCaptureQueue, storeWriteReporter } from "./captureQueue.js";
 import type { ResolvedSupervisor } from "./supervisorOptions.js";

@@ -8,9 +8,8 @@
  */
 import { dirname } from "node:path";
 import type { Traceback } from "../analyze/traceback/index.js";
-import type { CrashFacts } from "../capture/capture.js";
-import { CORE_SIGNALS } from "../capture/findCore.js";
-import { type CoreSearch, locateCore } from "../capture/locateCore.js";
+import type { CrashFacts } from "../capture/index.js";
+import { CORE_SIGNALS, type CoreSearch, locateCore } from "../capture/index.js";
 import { openCore, readBinaryIdentity } from "../elf/index.js";
 import type { HotdumpError } from "../errors.js";
 import { archiveBinary, type StoreLayout } from "../store/index.js";

@@ -12,8 +12,7 @@
  * the core; test/exec-descendants.test.ts checks both on every run).
  */
 import { closeSync, fstatSync, openSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
-import { type ProcessSnapshot, snapshotProcess } from "../capture/processFacts.js";
-import { TRACER_MAIN_PATH } from "../capture/tracer.js";
+import { type ProcessSnapshot, snapshotProcess, TRACER_MAIN_PATH } from "../capture/index.js";
 import { type BinaryIdentity, readBinaryIdentity } from "../elf/index.js";
 import { signalName } from "../util/child.js";
 import { becomeSubreaper, decodeWaitStatus, reapChild } from "../util/native.js";

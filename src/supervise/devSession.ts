@@ -7,8 +7,8 @@
 import { closeSync, openSync, readlinkSync, readSync, statSync } from "node:fs";
 import { relative } from "node:path";
 import type { BuildFailure, BuildResult, GoBuilder, StoredBinary } from "../build/index.js";
-import { createBuildQueue } from "../build/queue.js";
-import type { ResolvedConfig } from "../config/configTypes.js";
+import { createBuildQueue } from "../build/index.js";
+import type { ResolvedConfig } from "../config/index.js";
 import type { HotdumpError } from "../errors.js";
 import { type Journal, pruneBinaries, type StoreLayout } from "../store/index.js";
 import type { Logger } from "../util/log.js";

@@ -7,11 +7,9 @@
 import { closeSync, openSync } from "node:fs";
 import { raceMessage } from "../analyze/race/index.js";
 import { signatureOf } from "../analyze/signature.js";
-import type { RecoveredPanic } from "../analyze/traceback/recoveredPanics.js";
-import type { Captured, CrashFacts } from "../capture/capture.js";
-import { prepareCapture } from "../capture/launchCapture.js";
-import type { ResolvedCapture } from "../capture/mode.js";
-import type { RecoveredRecorder } from "../capture/recoveredRecorder.js";
+import type { RecoveredPanic } from "../analyze/traceback/index.js";
+import type { Captured, CrashFacts, RecoveredRecorder, ResolvedCapture } from "../capture/index.js";
+import { prepareCapture } from "../capture/index.js";
 import type { BinaryIdentity } from "../elf/index.js";
 import { HotdumpError } from "../errors.js";
 import {

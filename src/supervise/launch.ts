@@ -40,10 +40,10 @@ export interface LaunchOptions {
   wrap?: readonly string[];
 }
 
-export const CORE_PRELUDE = 'ulimit -S -c "$(ulimit -H -c)" 2>/dev/null';
+const CORE_PRELUDE = 'ulimit -S -c "$(ulimit -H -c)" 2>/dev/null';
 
 /** The environment a Go program gets for crash capture: GOTRACEBACK=crash unless the user chose. */
-export function captureEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+function captureEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   return { ...env, GOTRACEBACK: env.GOTRACEBACK ?? "crash" };
 }
 

@@ -6,7 +6,7 @@
  */
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import type { StoreLayout } from "../store/index.js";
-import { type RunningRecord, readRunning, writeRunning } from "../store/runningRecords.js";
+import { type RunningRecord, readRunning, writeRunning } from "../store/index.js";
 
 type Entry = RunningRecord;
 
@@ -37,7 +37,7 @@ export function rememberRunning(layout: StoreLayout, e: Omit<Entry, "supervisor"
 }
 
 /** pgid and start time from /proc/PID/stat (the comm field may hold spaces and parentheses). */
-export function procStat(pid: number): { pgid: number; startTime: number } | null {
+function procStat(pid: number): { pgid: number; startTime: number } | null {
   let text: string;
   try {
     text = readFileSync(`/proc/${pid}/stat`, "utf8");

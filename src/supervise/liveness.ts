@@ -6,7 +6,7 @@
  * kubelet's own; kubernetes/pkg/apis/core/v1/defaults.go). Timers come from the ProcessHost, so the
  * supervisor's unit tests drive it with their clock.
  */
-import type { ProbeSpec, ProbeTiming } from "../config/probeSpec.js";
+import type { ProbeSpec, ProbeTiming } from "../config/index.js";
 import type { ProcessHost, TimerHandle } from "./host.js";
 import type { NotifySocket } from "./notify.js";
 import { probeOnce, type WaitReadyOptions } from "./probe.js";
@@ -23,7 +23,7 @@ export interface LivenessWatch {
   stop(): void;
 }
 
-export function watchLiveness(o: {
+function watchLiveness(o: {
   spec: ProbeSpec;
   timing: ProbeTiming;
   host: ProcessHost;
@@ -64,7 +64,7 @@ export function watchLiveness(o: {
  * silence longer than the interval, or WATCHDOG=trigger, makes it hung; WATCHDOG_USEC=N in a
  * message changes the interval (sd_notify(3)).
  */
-export function watchWatchdog(o: {
+function watchWatchdog(o: {
   host: ProcessHost;
   intervalMs: number;
   notify: Pick<NotifySocket, "on">;

@@ -37,11 +37,6 @@ const UDIAG_SHOW_RQLEN = 0x10;
 const UNIX_DIAG_RQLEN = 4;
 const TCP_LISTEN_STATE = 10;
 
-export const netsysError = (what: string, errno: number, cause?: unknown) =>
-  new HotdumpError("supervise", "E_NETSYS", `${what} failed (errno ${errno}: ${errnoName(errno)})`, {
-    cause,
-  });
-
 function errnoName(n: number): string {
   const names: Record<number, string> = {
     1: "EPERM",
@@ -58,7 +53,7 @@ function errnoName(n: number): string {
 }
 
 /** An errno carried as the Node-style code, so callers can reuse sockets.ts's messages. */
-export class NetsysErrno extends Error {
+class NetsysErrno extends Error {
   constructor(
     readonly call: string,
     readonly errno: number,

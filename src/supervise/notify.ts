@@ -15,7 +15,7 @@
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { closeFd, datagramSocket, netsys, netsysUnavailable, recvDatagram, sendDatagram } from "./netsys.js";
+import { closeFd, datagramSocket, netsys, recvDatagram, sendDatagram } from "./netsys.js";
 
 /** sun_path holds 108 bytes with its NUL. */
 const SUN_PATH_MAX = 107;
@@ -34,10 +34,6 @@ export interface NotifySocket {
   /** Poll slowly once READY=1 is no longer awaited. */
   idle(): void;
   close(): void;
-}
-
-export function notifyUnavailable(): string | undefined {
-  return netsys() ? undefined : `koffi unavailable: ${netsysUnavailable()}`;
 }
 
 /**

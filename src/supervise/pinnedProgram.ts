@@ -53,7 +53,7 @@ const myUid = () => process.getuid?.() ?? 0;
 /** Only you or root can change its bytes: a second name of it is as good as a copy. */
 const ownBytes = (st: Stats) => (st.uid === myUid() || st.uid === 0) && (st.mode & 0o022) === 0;
 
-export const programRefused = (path: string, why: string, cause?: unknown) =>
+const programRefused = (path: string, why: string, cause?: unknown) =>
   new HotdumpError("exec", "E_PROGRAM_UNVERIFIABLE", `not starting ${path}: ${why}`, {
     ...(cause ? { cause } : {}),
   });

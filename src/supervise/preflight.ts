@@ -67,7 +67,7 @@ export async function preflightStart(path: string): Promise<StartKind> {
   return { kind: "go", identity: await preflightBinary(path) };
 }
 
-export async function preflightBinary(path: string): Promise<BinaryIdentity> {
+async function preflightBinary(path: string): Promise<BinaryIdentity> {
   if (!existsSync(path)) throw refuse("E_PREFLIGHT_MISSING", `${path} does not exist`);
   if (statSync(path).isDirectory()) throw isPackageDirectory(path, "E_PREFLIGHT_NOT_A_FILE", "supervise");
   const id = await readBinaryIdentity(path);

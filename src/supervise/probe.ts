@@ -28,7 +28,7 @@ import {
   parseProbeSpec,
   probeSpecError,
   probeTimingDefaults,
-} from "../config/probeSpec.js";
+} from "../config/index.js";
 
 export type { ProbeMode, ProbeSpec, ProbeTiming };
 export { parseProbeSpec, probeSpecError, probeTimingDefaults };

@@ -5,7 +5,7 @@
  * panic. Every report is kept here, where the stderr ring buffer keeps only the last 256 KiB.
  */
 import { parseRaceBlock, RACE_RULE, RACE_WARNING } from "../analyze/race/index.js";
-import type { Race } from "../contracts/reportModel.js";
+import type { Race } from "../contracts/index.js";
 
 /** A report is a few dozen lines; a block this long lost its closing rule. */
 const MAX_LINES = 2000;

@@ -5,11 +5,7 @@
  * reload away from a real crash. This collects each such block from one output stream, line by
  * line, and hands the parsed panic on with the block's text.
  */
-import {
-  findRecoveredPanics,
-  type RecoveredPanic,
-  recoveredStart,
-} from "../analyze/traceback/recoveredPanics.js";
+import { findRecoveredPanics, type RecoveredPanic, recoveredStart } from "../analyze/traceback/index.js";
 
 /** Lines that continue a block: stack lines, gin's and chi's frame lines, a request's headers. */
 const CONTINUES =

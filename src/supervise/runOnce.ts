@@ -4,16 +4,21 @@
  */
 import { tmpdir } from "node:os";
 import type { Writable } from "node:stream";
-import type { AnalyzeOptions } from "../analyze/analyzeCrash.js";
+import type { AnalyzeOptions } from "../analyze/index.js";
 import { signatureOf } from "../analyze/signature.js";
-import type { RecoveredPanic } from "../analyze/traceback/recoveredPanics.js";
-import { type Captured, type CrashFacts, captureCrash } from "../capture/capture.js";
-import { fileOrphanedCores } from "../capture/handler.js";
-import { prepareCapture } from "../capture/launchCapture.js";
+import type { RecoveredPanic } from "../analyze/traceback/index.js";
+import {
+  type Captured,
+  type CrashFacts,
+  captureCrash,
+  createRecoveredRecorder,
+  fileOrphanedCores,
+  prepareCapture,
+  type RecoveredContext,
+  snapshotAfterExec,
+} from "../capture/index.js";
 import type { CaptureModeRequest, ResolvedCapture } from "../capture/mode.js";
-import { snapshotAfterExec } from "../capture/processFacts.js";
-import { createRecoveredRecorder, type RecoveredContext } from "../capture/recoveredRecorder.js";
-import type { Report } from "../contracts/reportModel.js";
+import type { Report } from "../contracts/index.js";
 import { type BinaryIdentity, readBinaryIdentity } from "../elf/index.js";
 import { HotdumpError } from "../errors.js";
 import { archiveBinary, ensureStore, programName, type StoreLayout } from "../store/index.js";

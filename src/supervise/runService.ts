@@ -6,8 +6,8 @@
  */
 import { existsSync, watch } from "node:fs";
 import { basename, dirname, resolve } from "node:path";
-import type { Captured } from "../capture/capture.js";
-import type { ResolvedSupervise } from "../config/supervise.js";
+import type { Captured } from "../capture/index.js";
+import type { ResolvedSupervise } from "../config/index.js";
 import { HotdumpError } from "../errors.js";
 import { archiveBinary, type EventInput, type JournalEvent, sha256File } from "../store/index.js";
 import type { Logger } from "../util/log.js";
@@ -56,7 +56,7 @@ export interface RunServiceOptions {
   onCrash: (generation: number, c: Captured) => void;
 }
 
-export interface RunUi {
+interface RunUi {
   url: string;
   appLine(generation: number, stream: "stdout" | "stderr", line: string): void;
   close(): Promise<void>;

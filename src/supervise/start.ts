@@ -1,6 +1,6 @@
 /** What `dev` and `run` both do before supervising: the socket handoff and the store. */
 import { parseCaptureMode } from "../capture/mode.js";
-import type { ResolvedSupervise } from "../config/supervise.js";
+import type { ResolvedSupervise } from "../config/index.js";
 import { HotdumpError } from "../errors.js";
 import { type EventInput, ensureStore, type Journal, openJournal, type StoreLayout } from "../store/index.js";
 import type { Logger } from "../util/log.js";
@@ -134,7 +134,7 @@ export function openSupervisorStore(
 }
 
 /** "disk full (SQLITE_FULL)" rather than SQLite's "database or disk is full". */
-export function describeWriteError(e: Error): string {
+function describeWriteError(e: Error): string {
   const code = (e as { code?: string }).code;
   if (code === "ENOSPC" || code === "SQLITE_FULL") return `disk full: ${code}`;
   return code ? `${code}: ${e.message}` : e.message;

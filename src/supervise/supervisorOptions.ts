@@ -6,9 +6,9 @@
  */
 
 import { join } from "node:path";
-import type { Captured, CrashFacts } from "../capture/capture.js";
+import type { Captured, CrashFacts } from "../capture/index.js";
 import { type CaptureModeRequest, type ResolvedCapture, resolveCaptureMode } from "../capture/mode.js";
-import type { Report } from "../contracts/reportModel.js";
+import type { Report } from "../contracts/index.js";
 import {
   defaultBudget,
   type EventInput,

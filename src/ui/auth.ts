@@ -17,9 +17,9 @@ import type { IncomingMessage } from "node:http";
 import { isIP } from "node:net";
 import { uiBadToken, uiTokenFile } from "./errors.js";
 
-export const COOKIE = "hotdump_ui";
+const COOKIE = "hotdump_ui";
 const TOKEN_RE = /^[A-Za-z0-9._-]{16,256}$/;
-export const MIN_TOKEN_BITS = 128;
+const MIN_TOKEN_BITS = 128;
 
 /**
  * A generous estimate of a token's bits: its length times log2 of the alphabet its character
@@ -27,7 +27,7 @@ export const MIN_TOKEN_BITS = 128;
  * character or a repeated pattern. `openssl rand -hex 16` (128 bits) passes; 16 of one letter
  * (accepted before) does not.
  */
-export function tokenBits(t: string): number {
+function tokenBits(t: string): number {
   let alphabet = 0;
   if (/^[0-9a-f]+$/.test(t) || /^[0-9A-F]+$/.test(t)) alphabet = /^[0-9]+$/.test(t) ? 10 : 16;
   else {
@@ -67,7 +67,7 @@ function sameToken(given: string, expected: string): boolean {
   return timingSafeEqual(digest(given), digest(expected));
 }
 
-export function cookieValue(req: IncomingMessage, name: string): string | null {
+function cookieValue(req: IncomingMessage, name: string): string | null {
   const header = req.headers.cookie;
   if (!header) return null;
   for (const part of header.split(";")) {

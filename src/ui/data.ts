@@ -5,9 +5,9 @@
  */
 import { existsSync } from "node:fs";
 import { listSignatureGroups, type SignatureGroup } from "../analyze/signatureGroups.js";
-import type { Report } from "../contracts/reportModel.js";
+import type { Report } from "../contracts/index.js";
 import { HotdumpError } from "../errors.js";
-import { siteClassText } from "../report/present.js";
+import { siteClassText } from "../report/index.js";
 import {
   type Bundle,
   bundleFile,
@@ -23,8 +23,8 @@ import {
 import { type CrashListing, listCrashes } from "../store/queries.js";
 import { readFileTail } from "../util/tail.js";
 
-export const OVERVIEW_EVENTS = 2000;
-export const OUTPUT_TAIL_BYTES = 16 * 1024;
+const OVERVIEW_EVENTS = 2000;
+const OUTPUT_TAIL_BYTES = 16 * 1024;
 
 export type UiEvent = JournalEvent & { id: number };
 
@@ -113,7 +113,7 @@ function withGenerations(crashes: CrashListing[], events: UiEvent[]): CrashListi
 
 const shellQuote = (s: string) => (/^[A-Za-z0-9_./:@%+=-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
 
-export function debugCommand(storeDir: string, id: string): string {
+function debugCommand(storeDir: string, id: string): string {
   return `hotdump debug ${id} --store ${shellQuote(storeDir)}`;
 }
 

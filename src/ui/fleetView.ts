@@ -6,9 +6,8 @@
  * Cores are never proxied: with a token, the core route redirects to a presigned URL that expires
  * after CORE_URL_SECONDS; without one, cores are refused as on the local dashboard.
  */
-import type { CrashMeta } from "../contracts/crashMeta.js";
-import type { Report } from "../contracts/reportModel.js";
-import { siteClassText } from "../report/present.js";
+import type { CrashMeta, Report } from "../contracts/index.js";
+import { siteClassText } from "../report/index.js";
 import type { CrashListing } from "../store/queries.js";
 import type { CrashDetail, Overview } from "./data.js";
 
@@ -61,7 +60,7 @@ export type FleetOverview = Overview & {
   issues: FleetViewIssue[];
 };
 
-export const fleetRef = (host: string, id: string) => `${host}~${id}`;
+const fleetRef = (host: string, id: string) => `${host}~${id}`;
 
 export function parseFleetRef(ref: string): { host: string; id: string } | null {
   const m = /^([A-Za-z0-9][A-Za-z0-9._-]{0,127})~(\d{8}-\d{6}-[0-9a-f]{4})$/.exec(ref);

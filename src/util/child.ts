@@ -38,7 +38,7 @@ export interface Child {
 }
 
 /** How long a child's pipes are read after it exited, while a descendant still holds them. */
-export const OUTPUT_DRAIN_MS = 1000;
+const OUTPUT_DRAIN_MS = 1000;
 
 export function startChild(command: string, args: readonly string[], options: ChildOptions = {}): Child {
   const { tailBytes = 64 * 1024, onStdout, onStderr, ...spawnOpts } = options;

@@ -5,7 +5,7 @@ import { HotdumpError } from "../errors.js";
  * inotify(7): each watched directory takes one watch from fs.inotify.max_user_watches; past it
  * inotify_add_watch fails with ENOSPC (src/watch/inotify.ts names it so).
  */
-export const inotifyLimit = (path: string | undefined, cause: unknown) =>
+const inotifyLimit = (path: string | undefined, cause: unknown) =>
   new HotdumpError(
     "usage",
     "E_WATCH_LIMIT",
@@ -14,7 +14,7 @@ export const inotifyLimit = (path: string | undefined, cause: unknown) =>
   );
 
 /** EMFILE: inotify_init1 past fs.inotify.max_user_instances, or past `ulimit -n`. */
-export const watchTooManyFiles = (cause: unknown) =>
+const watchTooManyFiles = (cause: unknown) =>
   new HotdumpError(
     "usage",
     "E_WATCH_FILES",
@@ -22,7 +22,7 @@ export const watchTooManyFiles = (cause: unknown) =>
     { cause, exitCode: 1 },
   );
 
-export const watchFailed = (cause: unknown) =>
+const watchFailed = (cause: unknown) =>
   new HotdumpError(
     "usage",
     "E_WATCH_FAILED",

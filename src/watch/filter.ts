@@ -5,7 +5,7 @@
  * says so.
  */
 import { extname, isAbsolute, relative, sep } from "node:path";
-import type { ResolvedWatchConfig } from "../config/configTypes.js";
+import type { ResolvedWatchConfig } from "../config/index.js";
 import { createGitignore, type IgnoreSource, isDirectory } from "./gitignore.js";
 import { compileGlob } from "./glob.js";
 

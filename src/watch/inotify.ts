@@ -10,25 +10,25 @@ import { close as fsClose, read as fsRead } from "node:fs";
 import { loadLibc } from "../util/native.js";
 
 // include/uapi/linux/inotify.h
-export const IN_MODIFY = 0x2;
+const IN_MODIFY = 0x2;
 export const IN_ATTRIB = 0x4;
 export const IN_CLOSE_WRITE = 0x8;
 export const IN_MOVED_FROM = 0x40;
 export const IN_MOVED_TO = 0x80;
 export const IN_CREATE = 0x100;
 export const IN_DELETE = 0x200;
-export const IN_DELETE_SELF = 0x400;
-export const IN_MOVE_SELF = 0x800;
+const IN_DELETE_SELF = 0x400;
+const IN_MOVE_SELF = 0x800;
 export const IN_Q_OVERFLOW = 0x4000;
 export const IN_IGNORED = 0x8000;
 export const IN_ONLYDIR = 0x01000000;
-export const IN_EXCL_UNLINK = 0x04000000;
+const IN_EXCL_UNLINK = 0x04000000;
 export const IN_ISDIR = 0x40000000;
 /** inotify_init1 flag: O_CLOEXEC (asm-generic/fcntl.h), so the services hotdump starts do not inherit it. */
 const IN_CLOEXEC = 0o2000000;
 
 /** What a watched directory reports: its entries changing, and itself going away. */
-export const DIR_MASK =
+const DIR_MASK =
   IN_MODIFY |
   IN_ATTRIB |
   IN_CLOSE_WRITE |
@@ -179,7 +179,7 @@ export function openInotify(
 }
 
 /** struct inotify_event { int wd; uint32_t mask, cookie, len; char name[len]; } (inotify(7)), NUL-padded names. */
-export function parseEvents(buf: Buffer, length: number): InotifyEvent[] {
+function parseEvents(buf: Buffer, length: number): InotifyEvent[] {
   const events: InotifyEvent[] = [];
   for (let off = 0; off + 16 <= length; ) {
     const len = buf.readUInt32LE(off + 12);

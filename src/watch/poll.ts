@@ -5,7 +5,7 @@
  * time; the next starts an interval after the last ended.
  */
 import { stat } from "node:fs/promises";
-import type { ResolvedWatchConfig } from "../config/configTypes.js";
+import type { ResolvedWatchConfig } from "../config/index.js";
 import type { WatchFilter } from "./filter.js";
 import { walk } from "./walk.js";
 

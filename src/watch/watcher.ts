@@ -4,7 +4,7 @@
  * own filter and trailing debounce.
  */
 import { basename, dirname, join } from "node:path";
-import type { ResolvedWatchConfig } from "../config/configTypes.js";
+import type { ResolvedWatchConfig } from "../config/index.js";
 import type { HotdumpError } from "../errors.js";
 import { createBatcher } from "./debounce.js";
 import { watchError, watchRootLost } from "./errors.js";

@@ -14,7 +14,7 @@ import { installedDelve } from "./install.js";
 import { type CallOptions, createRpcConnection, type RpcConnection } from "./rpc.js";
 
 /** What Delve opens: a core with the binary that produced it, or a running process. */
-export type DelveTarget = { binary: string; core: string } | { pid: number };
+type DelveTarget = { binary: string; core: string } | { pid: number };
 
 export type DelveSessionOptions = DelveTarget & {
   /** Default: $HOTDUMP_DLV, then `dlv` on PATH, then the Go bin directory (`go env GOBIN GOPATH`). */
@@ -231,7 +231,7 @@ function delveWarnings(stderr: string): string[] {
 }
 
 /** "go1.26.8", "1.25.0" or Delve's "Go cmd/compile go1.26.8" → [1, 26, 8]; null when unparsable. */
-export function parseGoVersion(v: string): [number, number, number] | null {
+function parseGoVersion(v: string): [number, number, number] | null {
   const m = /(?:^|go)(\d+)\.(\d+)(?:\.(\d+))?/.exec(v.trim());
   return m ? [Number(m[1]), Number(m[2]), Number(m[3] ?? 0)] : null;
 }

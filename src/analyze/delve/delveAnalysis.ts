@@ -17,7 +17,7 @@ import type {
   Report,
   SourceContext,
   Variable,
-} from "../../contracts/reportModel.js";
+} from "../../contracts/index.js";
 import { isHotdumpError } from "../../errors.js";
 import { isSecretName, isSecretType } from "../../util/secretNames.js";
 import { type ClassifyContext, classifyFrame, culpritIndex, type FrameLike, siteIndex } from "../frames.js";
@@ -75,7 +75,7 @@ export interface DelveAnalysis
 }
 
 /** Value loading for frames and the panic value: enough to read a request, not a whole cache. */
-export const FRAME_LOAD_CONFIG: LoadConfig = {
+const FRAME_LOAD_CONFIG: LoadConfig = {
   FollowPointers: true,
   MaxVariableRecurse: 2,
   MaxStringLen: 256,
@@ -88,7 +88,7 @@ export const FRAME_LOAD_CONFIG: LoadConfig = {
  * the bug is often three levels down (receiver → config → client), and MaxStructFields -1 keeps
  * every field of the receiver instead of the first 32.
  */
-export const CULPRIT_LOAD_CONFIG: LoadConfig = {
+const CULPRIT_LOAD_CONFIG: LoadConfig = {
   FollowPointers: true,
   MaxVariableRecurse: 4,
   MaxStringLen: 256,
@@ -136,7 +136,7 @@ export async function analyzeCoreWithDelve(opts: AnalyzeCoreOptions): Promise<De
 }
 
 /** The analysis on an open session (callers that keep a session for `hotdump debug` use this). */
-export async function analyzeSession(
+async function analyzeSession(
   s: DelveSession,
   opts: AnalyzeCoreOptions,
 ): Promise<Omit<DelveAnalysis, "timings">> {
@@ -656,7 +656,7 @@ const LINUX_SIGNALS: Record<number, string> = {
 };
 
 /** What Go prints after `panic: ` for this value, as far as a core allows (no method calls). */
-export function panicMessage(arg: DlvVariable): string {
+function panicMessage(arg: DlvVariable): string {
   const data = arg.kind === Kind.Interface ? arg.children?.[0] : arg;
   if (!data || data.unreadable) return formatVariable(arg);
   if (data.kind === Kind.String) {
@@ -774,7 +774,7 @@ const NO_MEMORY = /read out of bounds|input\/output error|invalid address|could 
  * Delve's reason in words a user can act on, true to the binary: an optimised function is told
  * to be rebuilt with -N -l, a -N -l one never is (its variable is simply not live there).
  */
-export function unreadableText(why: string, optimized: boolean | undefined): string {
+function unreadableText(why: string, optimized: boolean | undefined): string {
   if (NO_LOCATION.test(why))
     return optimized === false
       ? `not live at this instruction (Delve: ${why})`
@@ -858,7 +858,7 @@ const MAX_NIL_PATHS = 16;
  * `l.audit`, `cfg.Store.db`: where a nil sits inside a value, walking through pointers and struct
  * fields as loaded. A nil top-level value is itself a path (`s` for a nil *C.struct_slot).
  */
-export function nilPaths(v: DlvVariable, path: string, out: string[] = [], depth = 0): string[] {
+function nilPaths(v: DlvVariable, path: string, out: string[] = [], depth = 0): string[] {
   if (out.length >= MAX_NIL_PATHS || depth > 6 || v.unreadable) return out;
   if (NILLABLE.has(v.kind) && isNil(v)) {
     out.push(path);

@@ -37,18 +37,6 @@ export const Kind = {
 } as const;
 export type Kind = (typeof Kind)[keyof typeof Kind];
 
-/** api.VariableFlags bits. */
-export const VariableFlags = {
-  Escaped: 1 << 0,
-  Shadowed: 1 << 1,
-  Constant: 1 << 2,
-  Argument: 1 << 3,
-  ReturnArgument: 1 << 4,
-  FakeAddress: 1 << 5,
-  CPtr: 1 << 6,
-  CPURegister: 1 << 7,
-} as const;
-
 export interface Function {
   name: string;
   value: number;
@@ -106,7 +94,7 @@ export interface Stackframe extends Location {
   Err: string;
 }
 
-export interface Thread {
+interface Thread {
   id: number;
   pc: number;
   file: string;
@@ -116,19 +104,6 @@ export interface Thread {
   ReturnValues: Variable[] | null;
   CallReturn: boolean;
 }
-
-/** proc.G status values (runtime2.go: _Gidle.._Gcopystack). */
-export const GoroutineStatus = {
-  Idle: 0,
-  Runnable: 1,
-  Running: 2,
-  Syscall: 3,
-  Waiting: 4,
-  MoribundUnused: 5,
-  Dead: 6,
-  Enqueue: 7,
-  Copystack: 8,
-} as const;
 
 export interface Goroutine {
   id: number;
@@ -175,7 +150,7 @@ export interface EvalScope {
   DeferredCall: number;
 }
 
-export interface Register {
+interface Register {
   Name: string;
   Value: string;
   DwarfNumber: number;
@@ -195,7 +170,7 @@ export const GoroutineField = {
 } as const;
 export type GoroutineField = (typeof GoroutineField)[keyof typeof GoroutineField];
 
-export interface ListGoroutinesFilter {
+interface ListGoroutinesFilter {
   Kind: GoroutineField;
   Negated: boolean;
   Arg: string;
@@ -308,7 +283,7 @@ export interface ListGoroutinesOut {
 }
 
 // Live dumps (hotdump snapshot) and raw memory (hotdump mem).
-export interface DumpState {
+interface DumpState {
   Dumping: boolean;
   AllDone: boolean;
   ThreadsDone: number;

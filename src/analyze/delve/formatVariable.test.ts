@@ -1,28 +1,11 @@
 import { describe, expect, it } from "vitest";
+import { delveVariable } from "../../../test/helpers/delve.js";
 import { isSecretName, isSecretType } from "../../util/secretNames.js";
 import { versionWarnings } from "./client.js";
-import { type GetVersionOut, Kind, type Variable } from "./delveProtocol.js";
+import { type GetVersionOut, Kind } from "./delveProtocol.js";
 import { formatVariable, REDACTED } from "./formatVariable.js";
 
-/** A Delve Variable with the defaults Delve sends for unused fields. */
-function v(p: Partial<Variable>): Variable {
-  return {
-    name: "",
-    addr: 0xc000010000,
-    onlyAddr: false,
-    type: "",
-    realType: "",
-    flags: 0,
-    kind: Kind.Invalid,
-    value: "",
-    len: 0,
-    cap: 0,
-    children: [],
-    base: 0,
-    unreadable: "",
-    ...p,
-  };
-}
+const v = delveVariable;
 const str = (name: string, value: string, len = Buffer.byteLength(value)) =>
   v({ name, type: "string", kind: Kind.String, value, len });
 

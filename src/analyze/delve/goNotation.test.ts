@@ -1,27 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { Kind, type Variable } from "./delveProtocol.js";
+import { delveVariable } from "../../../test/helpers/delve.js";
+import { Kind } from "./delveProtocol.js";
 import { formatVariable } from "./formatVariable.js";
 import { durationString, ipString, quoteBytes, shortType, timeString } from "./goNotation.js";
 
-/** A Delve Variable with the defaults Delve sends for unused fields. */
-function v(p: Partial<Variable>): Variable {
-  return {
-    name: "",
-    addr: 0xc000010000,
-    onlyAddr: false,
-    type: "",
-    realType: "",
-    flags: 0,
-    kind: Kind.Invalid,
-    value: "",
-    len: 0,
-    cap: 0,
-    children: [],
-    base: 0,
-    unreadable: "",
-    ...p,
-  };
-}
+const v = delveVariable;
 const u64 = (name: string, value: string) => v({ name, type: "uint64", kind: Kind.Uint64, value });
 const i64 = (name: string, value: string) => v({ name, type: "int64", kind: Kind.Int64, value });
 const nilLoc = v({

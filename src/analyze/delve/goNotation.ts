@@ -19,7 +19,7 @@ export function shortType(t: string): string {
 }
 
 /** The bytes of a string value: Delve sends invalid UTF-8 also as StringValueBytes (base64). */
-export function stringBytes(v: Variable): Buffer {
+function stringBytes(v: Variable): Buffer {
   return v.StringValueBytes ? Buffer.from(v.StringValueBytes, "base64") : Buffer.from(v.value, "utf8");
 }
 
@@ -243,11 +243,8 @@ const ERRNO: Record<number, string> = {
   113: "no route to host",
 };
 
-/** Whether a type is one whose values are errors by convention (the static type says so, or its name). */
-export const isErrorType = (type: string) => type === "error" || /(Error|errorString|Errno)$/.test(type);
-
 /** The bytes of a []byte-like slice as loaded (null when an element is missing or unreadable). */
-export function sliceBytes(v: Variable): Buffer | null {
+function sliceBytes(v: Variable): Buffer | null {
   const c = kids(v);
   if (c.some((e) => e.unreadable || !/^\d+$/.test(e.value))) return null;
   return Buffer.from(c.map((e) => Number(e.value)));
@@ -278,7 +275,7 @@ export function ipString(b: Buffer): string | null {
 }
 
 /** url.URL.Redacted(): the URL as String() prints it, a password shown as xxxxx. */
-export function urlString(body: Variable): string | null {
+function urlString(body: Variable): string | null {
   const s = (name: string) => {
     const f = field(body, name);
     return f?.kind === Kind.String && !f.unreadable ? stringBytes(f).toString("utf8") : null;
@@ -309,7 +306,7 @@ export function urlString(body: Variable): string | null {
 }
 
 /** big.Int.String(): the decimal value of its little-endian 64-bit words. */
-export function bigIntString(body: Variable): string | null {
+function bigIntString(body: Variable): string | null {
   const abs = field(body, "abs");
   if (!abs) return null;
   const words = kids(abs);

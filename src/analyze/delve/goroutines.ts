@@ -2,7 +2,7 @@
  * Goroutine states and groups as people read them in a traceback (`chan receive`, `running`).
  */
 
-import type { GoroutineGroup } from "../../contracts/reportModel.js";
+import type { GoroutineGroup } from "../../contracts/index.js";
 import { type ClassifyContext, classifyFrame, detectGorootSrc, type FrameLike } from "../frames.js";
 import { type GoroutineSketch, type GroupOptions, groupGoroutines } from "../goroutineGroups.js";
 import { goroutineState } from "../goroutineState.js";

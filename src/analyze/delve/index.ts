@@ -5,18 +5,13 @@ export {
   createDelveSession,
   type DelveSession,
   type DelveSessionOptions,
-  type DelveTarget,
-  parseGoVersion,
   resolveDlvPath,
   versionWarnings,
 } from "./client.js";
 export {
   type AnalyzeCoreOptions,
   analyzeCoreWithDelve,
-  analyzeSession,
   type DelveAnalysis,
-  FRAME_LOAD_CONFIG,
-  panicMessage,
   toVariable,
 } from "./delveAnalysis.js";
 export type * as dlv from "./delveProtocol.js";
@@ -32,6 +27,6 @@ export {
   dlvTimeout,
 } from "./errors.js";
 export { type FormatOptions, formatVariable, REDACTED } from "./formatVariable.js";
-export { goroutineState } from "./goroutines.js";
+export { goroutineState, listGoroutineGroups, targetGoVersion } from "./goroutines.js";
 export { DELVE_INSTALL_COMMAND, DELVE_VERSION, installDelve } from "./install.js";
 export { type CallOptions, createRpcConnection, type RpcConnection } from "./rpc.js";

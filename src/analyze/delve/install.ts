@@ -10,7 +10,7 @@ import { runCapture } from "../../util/child.js";
 
 /** The Delve hotdump's RPC types mirror (delveProtocol.ts); the Makefile's DLV_VERSION says the same. */
 export const DELVE_VERSION = "v1.27.2";
-export const DELVE_PACKAGE = "github.com/go-delve/delve/cmd/dlv";
+const DELVE_PACKAGE = "github.com/go-delve/delve/cmd/dlv";
 export const DELVE_INSTALL_COMMAND = `go install ${DELVE_PACKAGE}@${DELVE_VERSION}`;
 
 let goBin: string | null | undefined;

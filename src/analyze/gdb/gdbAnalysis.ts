@@ -4,7 +4,7 @@
  * stdout; errors of single commands (gdb keeps going in batch mode) just leave a section empty.
  */
 import { existsSync } from "node:fs";
-import type { Frame, FrameClass, GoroutineGroup, Location, Register } from "../../contracts/reportModel.js";
+import type { Frame, FrameClass, GoroutineGroup, Location, Register } from "../../contracts/index.js";
 import { runCapture, withParentDeathSignal } from "../../util/child.js";
 import { type ClassifyContext, culpritIndex, detectGorootSrc, siteIndex } from "../frames.js";
 import { groupGoroutines } from "../goroutineGroups.js";
@@ -107,7 +107,7 @@ const WAIT_REASONS_PY = `exec(${JSON.stringify(
   ].join("\n"),
 )})`;
 
-export function gdbArgs(binary: string, core: string, script: string | null): string[] {
+function gdbArgs(binary: string, core: string, script: string | null): string[] {
   const ex: string[] = [];
   const section = (name: string, ...cmds: string[]) => ex.push(`echo ${SECTION_MARK}${name}\\n`, ...cmds);
   // frame-arguments all: the frame header shows every argument's value, not `...`;

@@ -1,6 +1,6 @@
 /** Folding a GdbAnalysis into the report contract (the fallback's share of a Report). */
 import { readFileSync } from "node:fs";
-import { type CrashKind, emptyReport, type Report, type SourceContext } from "../../contracts/reportModel.js";
+import { type CrashKind, emptyReport, type Report, type SourceContext } from "../../contracts/index.js";
 import type { GdbAnalysis } from "./gdbAnalysis.js";
 
 function kindOf(a: GdbAnalysis): CrashKind {

@@ -11,9 +11,8 @@
  * beside the pointer; maps, channels and funcs are pointers whose type gdb names `map[...]`,
  * `chan ...`, `func(...)`. Maps show their length, not their entries (Go 1.24's swiss tables).
  */
-import type { Variable } from "../../contracts/reportModel.js";
-import { toVariable } from "../delve/delveAnalysis.js";
-import type { Variable as DlvVariable } from "../delve/delveProtocol.js";
+import type { Variable } from "../../contracts/index.js";
+import { type dlv, toVariable } from "../delve/index.js";
 import type { GdbFrame } from "./parseGdb.js";
 
 /**
@@ -218,8 +217,8 @@ export const GO_VALUES_PY = `python exec(${JSON.stringify(GO_VALUES_LINES.join("
 
 interface FrameValues {
   level: number;
-  args: DlvVariable[];
-  locals: DlvVariable[];
+  args: dlv.Variable[];
+  locals: dlv.Variable[];
 }
 
 /** The walk's lines (other output, a gdb without Python: ignored) by frame level. */
@@ -250,7 +249,7 @@ export function applyGoValues(frames: GdbFrame[], section: string | undefined, r
   for (const f of frames) {
     const v = values.get(f.level);
     if (!v || f.runtime) continue;
-    const convert = (list: DlvVariable[]): Variable[] =>
+    const convert = (list: dlv.Variable[]): Variable[] =>
       list.filter((x) => !x.name.startsWith("~r")).map((x) => toVariable(x, redact));
     f.args = convert(v.args);
     f.locals = convert(v.locals);

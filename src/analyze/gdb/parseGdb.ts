@@ -3,7 +3,7 @@
  * `info threads`, and runtime-gdb.py's `info goroutines`). Pure functions: the runner feeds them
  * the sections it cut out of one gdb run.
  */
-import type { Frame, Register, Variable } from "../../contracts/reportModel.js";
+import type { Frame, Register, Variable } from "../../contracts/index.js";
 import { classifyFunction, isRuntimeFunction } from "../frames.js";
 
 /** Marks gdb's `echo` commands put between sections of stdout. */

@@ -2,7 +2,7 @@
  * Data races from a `-race` binary's output: `parseRaceReports(stderr)` reads ThreadSanitizer's
  * reports, `applyRaces` makes them the report's subject when nothing else killed the program.
  */
-import type { Report } from "../../contracts/reportModel.js";
+import type { Report } from "../../contracts/index.js";
 import { readSourceContext } from "../gdb/index.js";
 import { blamedAccess, raceMessage } from "./parseRace.js";
 

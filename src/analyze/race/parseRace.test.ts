@@ -5,7 +5,7 @@
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
-import { emptyReport } from "../../contracts/reportModel.js";
+import { emptyReport } from "../../contracts/index.js";
 import { applyRaces, isUserFunction, parseRaceReports, raceMessage } from "./index.js";
 
 const ROOT = resolve(import.meta.dirname, "../../../test/fixtures");

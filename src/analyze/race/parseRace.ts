@@ -21,7 +21,7 @@
  * optionally prefixed by "Previous " (then lower case), and a " (mutexes: ...)" suffix when locks
  * were held.
  */
-import type { Frame, Location, Race, RaceAccess, RaceGoroutine } from "../../contracts/reportModel.js";
+import type { Frame, Location, Race, RaceAccess, RaceGoroutine } from "../../contracts/index.js";
 import { classifyFunction, culpritIndex } from "../frames.js";
 
 export const RACE_RULE = "==================";

@@ -6,6 +6,12 @@
 
 export { findRecoveredHttpPanics } from "./http.js";
 export { culpritOf, parseTraceback } from "./parseTraceback.js";
+export {
+  findRecoveredPanics,
+  type RecoveredPanic,
+  recoveredStart,
+  recoveredTraceback,
+} from "./recoveredPanics.js";
 export { detectGorootSrc, groupGoroutines } from "./tracebackGroups.js";
 export { reportFromTraceback } from "./tracebackReport.js";
 export type {

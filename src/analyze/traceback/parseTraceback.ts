@@ -17,15 +17,16 @@ import {
   parseRegisterLine,
   parseSignalLine,
 } from "./tracebackLines.js";
-import type {
-  CreatedBy,
-  Goroutine,
-  Location,
-  PanicLink,
-  SignalInfo,
-  SystemStack,
-  Traceback,
-  TracebackFrame,
+import {
+  type CreatedBy,
+  emptyTraceback,
+  type Goroutine,
+  type Location,
+  type PanicLink,
+  type SignalInfo,
+  type SystemStack,
+  type Traceback,
+  type TracebackFrame,
 } from "./tracebackTypes.js";
 
 export function splitLines(text: string): string[] {
@@ -271,26 +272,7 @@ function stackOverflowNote(line: string, tb: Traceback): boolean {
 }
 
 function parseCrashAt(lines: string[], start: number): Traceback | null {
-  const tb: Traceback = {
-    kind: "panic",
-    message: "",
-    panics: [],
-    fatalError: null,
-    signal: null,
-    faultAddress: null,
-    stackOverflow: null,
-    deadlock: false,
-    goexit: false,
-    runtimeNotes: [],
-    goroutines: [],
-    systemStacks: [],
-    crashingGoroutineId: null,
-    culprit: null,
-    registers: [],
-    exitStatus: null,
-    startLine: start,
-    endLine: start,
-  };
+  const tb = emptyTraceback(start);
   let bare = false;
   let lastPanic: PanicLink | null = null;
   let j = start;

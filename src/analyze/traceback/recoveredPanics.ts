@@ -21,7 +21,7 @@
  */
 import { findRecoveredHttpPanics } from "./http.js";
 import { parseDump, splitLines } from "./parseTraceback.js";
-import type { Goroutine, Traceback, TracebackFrame } from "./tracebackTypes.js";
+import { emptyTraceback, type Goroutine, type Traceback, type TracebackFrame } from "./tracebackTypes.js";
 
 export type RecoveredForm = "net/http" | "chi" | "gin" | "echo" | "grpc";
 
@@ -90,24 +90,11 @@ export function findRecoveredPanics(text: string): RecoveredPanic[] {
 /** The Traceback of a recovered panic: what reportFromTraceback makes a report of. */
 export function recoveredTraceback(p: RecoveredPanic): Traceback {
   return {
-    kind: "panic",
+    ...emptyTraceback(p.line),
     message: p.message,
     panics: [{ message: p.message, recovered: true, repanicked: false }],
-    fatalError: null,
-    signal: null,
-    faultAddress: null,
-    stackOverflow: null,
-    deadlock: false,
-    goexit: false,
-    runtimeNotes: [],
     goroutines: p.goroutine ? [p.goroutine] : [],
-    systemStacks: [],
     crashingGoroutineId: p.goroutine?.id ?? null,
-    culprit: null,
-    registers: [],
-    exitStatus: null,
-    startLine: p.line,
-    endLine: p.line,
   };
 }
 

@@ -4,7 +4,7 @@
  * main.waitOrder become one line and the runtime's own goroutines stay apart by wait reason.
  */
 
-import type { GoroutineGroup } from "../../contracts/reportModel.js";
+import type { GoroutineGroup } from "../../contracts/index.js";
 import { detectGorootSrc as detectFromFiles } from "../frames.js";
 import { groupGoroutines as groupSketches } from "../goroutineGroups.js";
 import type { Goroutine } from "./tracebackTypes.js";

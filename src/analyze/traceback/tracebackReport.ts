@@ -3,7 +3,7 @@
  * registers from the core later; what a traceback knows is kept as is (rawArgs, no decoded values).
  */
 
-import type { CrashFindings, Frame, Report } from "../../contracts/reportModel.js";
+import type { CrashFindings, Frame, Report } from "../../contracts/index.js";
 import { type ClassifyContext, classifyFrame, culpritIndex, siteIndex } from "../frames.js";
 import { detectGorootSrc, groupGoroutines } from "./tracebackGroups.js";
 import type { Traceback, TracebackFrame } from "./tracebackTypes.js";

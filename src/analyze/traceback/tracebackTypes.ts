@@ -120,6 +120,30 @@ export interface Traceback {
   endLine: number;
 }
 
+/** A panic with nothing parsed yet, its crash at input line `line`: what a parser fills in. */
+export function emptyTraceback(line: number): Traceback {
+  return {
+    kind: "panic",
+    message: "",
+    panics: [],
+    fatalError: null,
+    signal: null,
+    faultAddress: null,
+    stackOverflow: null,
+    deadlock: false,
+    goexit: false,
+    runtimeNotes: [],
+    goroutines: [],
+    systemStacks: [],
+    crashingGoroutineId: null,
+    culprit: null,
+    registers: [],
+    exitStatus: null,
+    startLine: line,
+    endLine: line,
+  };
+}
+
 /** A panic that net/http recovered and logged (`http: panic serving ADDR: ...`); the service lived on. */
 export interface RecoveredHttpPanic {
   /** `http` or `http2` (the bundled HTTP/2 server logs the same way). */
