@@ -14,7 +14,8 @@ export function httpGet(t: Target, path = "/", timeoutMs = 5000): Promise<string
         ? { host: "127.0.0.1", port: t.port }
         : t;
   return new Promise((resolve, reject) => {
-    const req = request({ ...where, path, agent: false, timeout: withinTest(timeoutMs) }, (res) => {
+    const limit = withinTest(timeoutMs);
+    const req = request({ ...where, path, agent: false, timeout: limit }, (res) => {
       let body = "";
       res.on("data", (c) => {
         body += c;
@@ -22,9 +23,17 @@ export function httpGet(t: Target, path = "/", timeoutMs = 5000): Promise<string
       res.on("end", () =>
         res.statusCode === 200 ? resolve(body) : reject(new Error(`status ${res.statusCode}`)),
       );
+      // A response cut short (the server died mid-body) never ends: say so instead of waiting.
+      res.on("error", reject);
+      res.on("close", () => {
+        if (!res.complete) reject(new Error(`response cut short after ${JSON.stringify(body)}`));
+      });
     });
     req.on("error", reject);
     req.on("timeout", () => req.destroy(new Error("timeout")));
+    // The socket's idle timeout does not cover a body that trickles: a limit for the whole exchange.
+    const whole = setTimeout(() => req.destroy(new Error(`no complete answer in ${limit} ms`)), limit);
+    req.on("close", () => clearTimeout(whole));
     req.end();
   });
 }
