@@ -190,6 +190,8 @@ func settle(a *account) int { return a.Balance * 2 }
 func main() {
 	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintf(w, "up pid %d", os.Getpid()) })
 	http.HandleFunc("/crash", func(w http.ResponseWriter, r *http.Request) {
+		// Whole before the crash: a chunked body's last chunk would race it (see crashsvc).
+		w.Header().Set("Content-Length", "8")
 		fmt.Fprint(w, "crashing")
 		w.(http.Flusher).Flush()
 		go func() { fmt.Println(settle(nil)) }()
