@@ -16,6 +16,7 @@ import { type ProcessSnapshot, snapshotProcess, TRACER_MAIN_PATH } from "../capt
 import { type BinaryIdentity, readBinaryIdentity } from "../elf/index.js";
 import { signalName } from "../util/child.js";
 import { becomeSubreaper, decodeWaitStatus, reapChild } from "../util/native.js";
+import { readProcText } from "../util/procfs.js";
 
 export interface ProcessEndSeen {
   exitCode: number | null;
@@ -78,7 +79,7 @@ interface StatFields {
 /** /proc/PID/stat: the comm field may hold spaces and parentheses, so fields are counted after the last ')'. */
 function readStat(pid: number): StatFields | null {
   try {
-    const s = readFileSync(`/proc/${pid}/stat`, "latin1");
+    const s = readProcText(`/proc/${pid}/stat`);
     const rest = s.slice(s.lastIndexOf(")") + 2).split(" ");
     // rest[0] is field 3 (state); field N is rest[N - 3]; exit_code is field 52 (since Linux 3.5).
     const exit = rest[49];
@@ -94,17 +95,26 @@ function readStat(pid: number): StatFields | null {
   }
 }
 
+/**
+ * A process's children: each thread has its own list (a Go program forks from any of its threads).
+ * Of this process only the main thread's: libuv spawns from it, and an orphan adopted by this
+ * process as subreaper gets the thread that spawned its ancestor as parent (kernel/exit.c,
+ * find_new_reaper), so the other threads (V8's, libuv's pool) never have children.
+ */
 function childrenOf(pid: number | "self"): number[] {
   const out: number[] = [];
   let tasks: string[];
-  try {
-    tasks = readdirSync(`/proc/${pid}/task`);
-  } catch {
-    return out;
-  }
+  if (pid === "self") tasks = [String(process.pid)];
+  else
+    try {
+      tasks = readdirSync(`/proc/${pid}/task`);
+    } catch {
+      return out;
+    }
+  const proc = pid === "self" ? process.pid : pid;
   for (const t of tasks) {
     try {
-      for (const c of readFileSync(`/proc/${pid}/task/${t}/children`, "latin1").split(" "))
+      for (const c of readProcText(`/proc/${proc}/task/${t}/children`).split(" "))
         if (c.trim()) out.push(Number(c));
     } catch {
       // the task ended meanwhile
@@ -134,12 +144,16 @@ function closeQuietly(fd: number): void {
 const MAX_GONE_GO = 16;
 /** How long the tree must stay unchanged before passes slow to idleIntervalMs. */
 const SETTLE_MS = 3000;
+/** And before they slow to restIntervalMs. */
+const REST_MS = 30_000;
 
 interface TrackOptions {
   /** While the tree changes (and for SETTLE_MS after any change or the start). */
   intervalMs?: number;
   /** Once the tree has not changed for SETTLE_MS: a running service's tree mostly stays put. */
   idleIntervalMs?: number;
+  /** Once it has not changed for REST_MS (default: idleIntervalMs). */
+  restIntervalMs?: number;
   subreaper?: boolean;
   /** Each process found to be a Go program, called as soon as its fd is held (d.exeFd is open). */
   onGo?: (d: Descendant) => void;
@@ -155,11 +169,13 @@ export function trackDescendants(rootPid: number, opts: TrackOptions = {}): Desc
   // appears later and dies before the next slow pass is still found by its core or its traceback.
   const fastMs = opts.intervalMs ?? 20;
   const idleMs = Math.max(fastMs, opts.idleIntervalMs ?? fastMs);
+  const restMs = Math.max(idleMs, opts.restIntervalMs ?? idleMs);
   let timer: NodeJS.Timeout | undefined;
   const tick = () => {
     tree.pass();
     if (tree.stopped) return;
-    timer = setTimeout(tick, Date.now() - tree.changedAt < SETTLE_MS ? fastMs : idleMs);
+    const still = Date.now() - tree.changedAt;
+    timer = setTimeout(tick, still < SETTLE_MS ? fastMs : still < REST_MS ? idleMs : restMs);
     timer.unref();
   };
   tick();

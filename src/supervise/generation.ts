@@ -156,13 +156,15 @@ export async function startGeneration(build: Build, run: number, o: GenerationCo
   const startedAt = new Date();
   // The same descendant tracking as exec: a service that starts Go programs of its own (workers,
   // a wrapper) has their crashes captured with their own pid, binary and core. Every 50 ms while
-  // the tree changes, every 500 ms once it has settled (an idle service: ~0.2% of one core).
+  // the tree changes, every 500 ms once it has settled, every 2 s once it has stayed put for 30 s
+  // (an idle `hotdump dev`: 0.1-0.2 % of one CPU, bench/watch-idle.mjs).
   const once = { found: false };
   const tracker =
     child.pid !== undefined
       ? o.host.track(child.pid, {
           intervalMs: 50,
           idleIntervalMs: 500,
+          restIntervalMs: 2000,
           ...(build.launcher ? { onGo: (d: Descendant) => discovered(o, build, d, once) } : {}),
         })
       : null;
