@@ -16,11 +16,12 @@
 //    signals are ptrace stops under the tracer); requests/s, and the tracer's CPU time against the
 //    service's (robust to a shared machine, where requests/s are not).
 import { execFileSync, spawn } from "node:child_process";
-import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   CLK_TCK,
   cpuTicks,
+  execCrash,
   fmtMs,
   goBuild,
   HOTDUMP,
@@ -76,47 +77,20 @@ async function withPattern(pattern, fn) {
   }
 }
 
-function execOnce(bin, args, mode) {
-  const dir = tempDir(`cap-${mode}`);
-  return new Promise((resolve, reject) => {
-    const child = spawnTracked(
-      process.execPath,
-      [HOTDUMP, "exec", "--json", "--capture", mode, "--store", join(dir, "store"), "--", bin, ...args],
-      { cwd: dir, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1" } },
-    );
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (c) => {
-      out += c;
-    });
-    child.stderr.on("data", (c) => {
-      err += c;
-    });
-    const timer = setTimeout(() => child.kill("SIGKILL"), 300_000);
-    child.on("error", reject);
-    child.on("close", () => {
-      clearTimeout(timer);
-      try {
-        const died = /died-at (\d+)/.exec(err);
-        if (!died) throw new Error(`no died-at line in:\n${err.slice(-2000)}`);
-        const diedNs = BigInt(died[1]);
-        const r = JSON.parse(out);
-        if (!r.core?.found || !r.crash) throw new Error(`${mode}: no core: ${JSON.stringify(r.core)}`);
-        const ms = (file) =>
-          Number(statSync(join(r.crash.dir, file), { bigint: true }).mtimeNs - diedNs) / 1e6;
-        resolve({
-          stored: ms(r.core.stored),
-          report: ms("report.json"),
-          coreBytes: r.core.bytes,
-          storedBytes: r.core.storedBytes,
-          buildIdMatch: r.core.buildIdMatch,
-          mode: r.capture.mode,
-        });
-      } catch (e) {
-        reject(e);
-      }
-    });
+async function execOnce(bin, args, mode) {
+  const { r, msAfterDeath } = await execCrash(bin, args, {
+    flags: ["--capture", mode],
+    prefix: `cap-${mode}`,
   });
+  if (!r.core?.found || !r.crash) throw new Error(`${mode}: no core: ${JSON.stringify(r.core)}`);
+  return {
+    stored: msAfterDeath(r.core.stored),
+    report: msAfterDeath("report.json"),
+    coreBytes: r.core.bytes,
+    storedBytes: r.core.storedBytes,
+    buildIdMatch: r.core.buildIdMatch,
+    mode: r.capture.mode,
+  };
 }
 
 async function crashSeries(label, bin, args, runs, handlerPattern) {

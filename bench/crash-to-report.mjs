@@ -19,83 +19,54 @@
 import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { fmtMs, goBuild, HOTDUMP, machine, median, runBench, spawnTracked, tempDir } from "./lib/common.mjs";
+import {
+  execCrash,
+  fmtMs,
+  goBuild,
+  machine,
+  median,
+  runBench,
+  spawnTracked,
+  tempDir,
+} from "./lib/common.mjs";
 
 const SMALL_RUNS = Number(process.argv[2] ?? 7);
 const BIG_RUNS = Number(process.argv[3] ?? 3);
 const RACE_RUNS = Number(process.argv[4] ?? 7);
 const CGO_RUNS = Number(process.argv[5] ?? 7);
 
-function execOnce(bin, args, env = {}) {
-  const dir = tempDir("crash");
-  return new Promise((resolve, reject) => {
-    const t0 = Date.now();
-    const child = spawnTracked(
-      process.execPath,
-      [HOTDUMP, "exec", "--json", "--store", join(dir, "store"), "--", bin, ...args],
-      { cwd: dir, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1", ...env } },
-    );
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (c) => {
-      out += c;
-    });
-    child.stderr.on("data", (c) => {
-      err += c;
-    });
-    const timer = setTimeout(() => child.kill("SIGKILL"), 300_000);
-    child.on("error", reject);
-    child.on("close", () => {
-      clearTimeout(timer);
-      const exitedAt = Date.now();
-      try {
-        const died = /died-at (\d+)/.exec(err);
-        if (!died) throw new Error(`no died-at line in:\n${err.slice(-2000)}`);
-        const diedNs = BigInt(died[1]);
-        const r = JSON.parse(out);
-        if (r.outcome !== "crash" || !r.crash)
-          throw new Error(`outcome ${r.outcome}: ${JSON.stringify(r.problems)}`);
-        if (!r.core.found) {
-          const report = JSON.parse(readFileSync(join(r.crash.dir, "report.json"), "utf8"));
-          resolve({
-            report: ms0(r.crash.dir, "report.json", diedNs),
-            exited: exitedAt - Number(diedNs / 1_000_000n),
-            total: exitedAt - t0,
-            kind: report.kind,
-            races: report.races?.length ?? 0,
-            culprit: report.culprit
-              ? `${report.culprit.function} ${report.culprit.file}:${report.culprit.line}`
-              : "?",
-          });
-          return;
-        }
-        const ms = (file) =>
-          Number(statSync(join(r.crash.dir, file), { bigint: true }).mtimeNs - diedNs) / 1e6;
-        const report = JSON.parse(readFileSync(join(r.crash.dir, "report.json"), "utf8"));
-        const note = report.sources?.delve?.note ?? "";
-        const delve = /Delve [\d.]+, (\d+) ms/.exec(note);
-        resolve({
-          report: ms("report.json"),
-          stored: ms(r.core.stored ?? "core.zst"),
-          exited: exitedAt - Number(diedNs / 1_000_000n),
-          total: exitedAt - t0,
-          delveMs: delve ? Number(delve[1]) : Number.NaN,
-          delveNote: note,
-          coreBytes: r.core.bytes,
-          storedBytes: r.core.storedBytes,
-          goroutines: report.goroutines?.total,
-          culprit: report.culprit
-            ? `${report.culprit.function} ${report.culprit.file.split("/").pop()}:${report.culprit.line}`
-            : "?",
-          site: report.site
-            ? `${report.site.function} ${report.site.file.split("/").pop()}:${report.site.line} (${report.site.class})`
-            : null,
-        });
-      } catch (e) {
-        reject(e);
-      }
-    });
-  });
+async function execOnce(bin, args, env = {}) {
+  const { r, t0, exitedAt, diedMs, msAfterDeath } = await execCrash(bin, args, { env });
+  if (r.outcome !== "crash" || !r.crash)
+    throw new Error(`outcome ${r.outcome}: ${JSON.stringify(r.problems)}`);
+  const report = JSON.parse(readFileSync(join(r.crash.dir, "report.json"), "utf8"));
+  const common = { report: msAfterDeath("report.json"), exited: exitedAt - diedMs, total: exitedAt - t0 };
+  if (!r.core.found)
+    return {
+      ...common,
+      kind: report.kind,
+      races: report.races?.length ?? 0,
+      culprit: report.culprit
+        ? `${report.culprit.function} ${report.culprit.file}:${report.culprit.line}`
+        : "?",
+    };
+  const note = report.sources?.delve?.note ?? "";
+  const delve = /Delve [\d.]+, (\d+) ms/.exec(note);
+  return {
+    ...common,
+    stored: msAfterDeath(r.core.stored ?? "core.zst"),
+    delveMs: delve ? Number(delve[1]) : Number.NaN,
+    delveNote: note,
+    coreBytes: r.core.bytes,
+    storedBytes: r.core.storedBytes,
+    goroutines: report.goroutines?.total,
+    culprit: report.culprit
+      ? `${report.culprit.function} ${report.culprit.file.split("/").pop()}:${report.culprit.line}`
+      : "?",
+    site: report.site
+      ? `${report.site.function} ${report.site.file.split("/").pop()}:${report.site.line} (${report.site.class})`
+      : null,
+  };
 }
 
 /**
@@ -165,8 +136,6 @@ function bareRace(bin, gorace) {
     });
   });
 }
-
-const ms0 = (dir, file, diedNs) => Number(statSync(join(dir, file), { bigint: true }).mtimeNs - diedNs) / 1e6;
 
 async function series(label, bin, args, runs, target) {
   const rs = [];

@@ -3,7 +3,7 @@
 // goes through `track()`, and every temp dir through `tempDir()`, so that a normal end, an error
 // and Ctrl-C all stop the processes (by pid and process group, never by name) and remove the dirs.
 import { execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from "node:fs";
 import { request } from "node:http";
 import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { join, resolve } from "node:path";
@@ -327,5 +327,47 @@ export function onJsonEvents(child, onEvent) {
       }
       onEvent(e);
     }
+  });
+}
+
+/**
+ * `hotdump exec --json [flags] --store DIR/store -- bin args` on a crasher that prints
+ * "died-at <CLOCK_REALTIME ns>" on stderr as it dies (bench/fixtures/crasher): the parsed --json
+ * result, when it died, when exec ended, and `msAfterDeath(file)` (mtime of a file of the bundle).
+ */
+export function execCrash(bin, args, { flags = [], env = {}, prefix = "crash" } = {}) {
+  const dir = tempDir(prefix);
+  return new Promise((resolve, reject) => {
+    const t0 = Date.now();
+    const child = spawnTracked(
+      process.execPath,
+      [HOTDUMP, "exec", "--json", ...flags, "--store", join(dir, "store"), "--", bin, ...args],
+      { cwd: dir, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1", ...env } },
+    );
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (c) => {
+      out += c;
+    });
+    child.stderr.on("data", (c) => {
+      err += c;
+    });
+    const timer = setTimeout(() => child.kill("SIGKILL"), 300_000);
+    child.on("error", reject);
+    child.on("close", () => {
+      clearTimeout(timer);
+      const exitedAt = Date.now();
+      try {
+        const died = /died-at (\d+)/.exec(err);
+        if (!died) throw new Error(`no died-at line in:\n${err.slice(-2000)}`);
+        const diedNs = BigInt(died[1]);
+        const r = JSON.parse(out);
+        const msAfterDeath = (file) =>
+          Number(statSync(join(r.crash.dir, file), { bigint: true }).mtimeNs - diedNs) / 1e6;
+        resolve({ r, t0, exitedAt, diedMs: Number(diedNs / 1_000_000n), msAfterDeath });
+      } catch (e) {
+        reject(e);
+      }
+    });
   });
 }
