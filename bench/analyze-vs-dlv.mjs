@@ -10,6 +10,10 @@
 // build-ID check, the memory map, Delve, the text report). dlv: `dlv core B C` reading the
 // same facts from its terminal: the goroutine list, the crashing goroutine's stack, the culprit
 // frame's locals and args, the registers, then exit. Runs alternate; medians.
+//
+// "Node floor": bench/lib/delveFloor.mjs, Node's start plus hotdump's Delve client making the same
+// reads and nothing else (no report, no build-ID proof): what any Node front end to Delve costs at
+// least, against which the 1.3× target can be read.
 import { execFileSync, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -17,6 +21,7 @@ import { goBuild, HOTDUMP, loadLine, machine, median, runBench, tempDir } from "
 
 const SMALL_RUNS = Number(process.argv[2] ?? 7);
 const BIG_RUNS = Number(process.argv[3] ?? 5);
+const FLOOR = join(import.meta.dirname, "lib/delveFloor.mjs");
 const DLV = join(execFileSync("go", ["env", "GOPATH"], { encoding: "utf8" }).trim(), "bin/dlv");
 
 function timed(cmd, args, input) {
@@ -79,22 +84,22 @@ async function side(label, bin, args, runs) {
   const dlvInput = `goroutines\ngoroutine ${goroutine}\nbt\nframe ${frame} locals\nframe ${frame} args\nregs\nexit\n`;
   const hd = [];
   const dl = [];
+  const fl = [];
   for (let i = 0; i < runs; i++) {
     hd.push(
       await timed(process.execPath, [HOTDUMP, "analyze", "--binary", bin, "--core", core, "-o", "/dev/null"]),
     );
     dl.push(await timed(DLV, ["core", bin, core, "--allow-non-terminal-interactive=true"], dlvInput));
+    fl.push(await timed(process.execPath, [FLOOR, bin, core, String(goroutine), String(frame)]));
     process.stderr.write(`\r${label} ${i + 1}/${runs}`);
   }
   process.stderr.write("\n");
-  const h = median(hd);
-  const d = median(dl);
+  const [h, d, f] = [median(hd), median(dl), median(fl)];
   console.log(
-    `| ${label} | ${(size / 1e6).toFixed(0)} MB | ${h.toFixed(0)} ms | ${d.toFixed(0)} ms | ${(h / d).toFixed(2)}× |`,
+    `| ${label} | ${(size / 1e6).toFixed(0)} MB | ${h.toFixed(0)} ms | ${d.toFixed(0)} ms | ${(h / d).toFixed(2)}× | ${f.toFixed(0)} ms (${(f / d).toFixed(2)}×) |`,
   );
-  console.log(
-    `  hotdump runs: ${hd.map((x) => x.toFixed(0)).join(", ")}; dlv runs: ${dl.map((x) => x.toFixed(0)).join(", ")}`,
-  );
+  const runsOf = (xs) => xs.map((x) => x.toFixed(0)).join(", ");
+  console.log(`  hotdump runs: ${runsOf(hd)}; dlv runs: ${runsOf(dl)}; floor runs: ${runsOf(fl)}`);
   return h / d;
 }
 
@@ -103,8 +108,8 @@ await runBench(async () => {
   console.log(`before: ${loadLine()}`);
   const bins = tempDir("analyze-bins");
   const bin = goBuild("./crasher", join(bins, "crasher"), ["-gcflags=all=-N -l"]);
-  console.log("\n| core | size | hotdump analyze | dlv core, same reads | ratio |");
-  console.log("| --- | --- | --- | --- | --- |");
+  console.log("\n| core | size | hotdump analyze | dlv core, same reads | ratio | Node floor (÷ dlv) |");
+  console.log("| --- | --- | --- | --- | --- | --- |");
   await side(`small HTTP service (median of ${SMALL_RUNS})`, bin, ["-serve"], SMALL_RUNS);
   if (BIG_RUNS > 0) await side(`1 GiB heap (median of ${BIG_RUNS})`, bin, ["-alloc", "1024"], BIG_RUNS);
   console.log(`after: ${loadLine()}`);
