@@ -66,7 +66,7 @@ $(VERSITYGW):
 # The capture tracer and core handler (tracer/, Go): built here once, rebuilt by hotdump itself
 # whenever its sources change (src/capture/tracer.ts).
 build: deps
-	npx tsc -p tsconfig.json
+	npm run build
 	node --input-type=module -e 'import("./dist/capture/tracer.js").then((m) => console.log(m.tracerBinary()))'
 
 # The dashboard's front-end is JavaScript typed with JSDoc: tsconfig.ui.json checks it (checkJs).

@@ -1,6 +1,6 @@
 /**
  * Issue 23: hotdump installed the way a user installs a Node CLI. The working tree is copied to a
- * temporary checkout and packed there (`npm pack` runs prepack, which builds dist/), the tarball's
+ * temporary checkout and packed there (`npm pack` runs prepack, which builds dist/ and its bundle), the tarball's
  * file list is checked, and it is installed with `npm install -g --prefix` into temporary prefixes:
  * as root with install scripts, and as a second user (`nobody`) with install scripts blocked. Every
  * command then runs from a directory far from the checkout, on a real crashing Go program.
@@ -170,7 +170,7 @@ describe("the npm package", () => {
   it("holds the built CLI, the dashboard, the schema, README and LICENSE, and no tests or build files", () => {
     for (const f of [
       "package/bin/hotdump",
-      "package/dist/cli/main.js",
+      "package/dist/bundle/main.js",
       "package/src/ui/static/index.html",
       "package/docs/report.schema.json",
       "package/README.md",

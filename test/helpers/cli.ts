@@ -1,5 +1,5 @@
 /**
- * Runs the real CLI (bin/hotdump → dist/), the way a user does. dist/ is built once per test run
+ * Runs the real CLI (bin/hotdump → dist/bundle/), the way a user does. It is built once per test run
  * by the global setup (test/helpers/globalPattern.ts).
  */
 import { type ChildProcess, spawn } from "node:child_process";

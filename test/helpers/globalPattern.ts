@@ -1,5 +1,5 @@
 /**
- * Builds dist/ for the CLI tests. Then: the main test pass crashes programs under whatever core_pattern the machine has, as users do.
+ * Builds dist/ and its bundle for the CLI tests. Then: the main test pass crashes programs under whatever core_pattern the machine has, as users do.
  * Only when that pattern would keep every core from hotdump (a pipe to a handler it cannot read
  * from, such as apport or an unknown program) does this set a plain file pattern for the run and
  * restore the machine's own at the end.
@@ -14,8 +14,8 @@ const PATTERN = "/proc/sys/kernel/core_pattern";
 const LOCK = "/tmp/hotdump-core-pattern.lock";
 
 export default function setup(): () => void {
-  // The CLI tests run bin/hotdump, which runs dist/: build it once for the whole run.
-  execFileSync("npx", ["tsc", "-p", "tsconfig.json"], {
+  // The CLI tests run bin/hotdump, which runs dist/bundle/: build it once for the whole run.
+  execFileSync("npm", ["run", "--silent", "build"], {
     cwd: resolve(import.meta.dirname, "../.."),
     stdio: "inherit",
   });
