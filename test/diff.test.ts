@@ -13,6 +13,7 @@ import type { CaptureDiff, GroupCount } from "../src/forensics/diffCaptures.js";
 import { runCli } from "./helpers/cli.js";
 import { buildGoFixture } from "./helpers/go.js";
 import { fetchText } from "./helpers/http.js";
+import { expectRuntimeHelpers, FORCE_GC, SCAVENGER, SWEEPER } from "./helpers/runtimeGroups.js";
 
 let bin: string;
 let service: ChildProcess | undefined;
@@ -105,13 +106,7 @@ describe("hotdump diff", () => {
 
     // The runtime's own goroutines: one group per wait reason, none labelled for the others.
     const runtime = bc.b.groups.filter((g) => g.class === "runtime");
-    const states = runtime.map((g) => g.state);
-    expect(states).toEqual(expect.arrayContaining(["force gc (idle)", "GC sweep wait", "GC scavenge wait"]));
-    const named = ["force gc (idle)", "GC sweep wait", "GC scavenge wait"].map((st) =>
-      runtime.filter((g) => g.state === st),
-    );
-    for (const gs of named) expect(gs, runtime.map(sig).join("\n")).toHaveLength(1);
-    expect(new Set(named.map((gs) => gs[0]?.function)).size).toBe(3);
+    expectRuntimeHelpers(runtime, [FORCE_GC, SWEEPER, SCAVENGER]);
 
     // Regrouping from the cores with the same group function gives the stored groups exactly.
     const again = await diff(store, b, c, "--regroup");

@@ -12,6 +12,7 @@ import { describe, expect, it } from "vitest";
 import type { GoroutineGroup, Report } from "../src/contracts/reportModel.js";
 import { runCli } from "./helpers/cli.js";
 import { buildGoFixture, GO_FIXTURES } from "./helpers/go.js";
+import { expectRuntimeHelpers, FINALIZER, FORCE_GC, SCAVENGER, SWEEPER } from "./helpers/runtimeGroups.js";
 
 interface Crash {
   id: string;
@@ -85,17 +86,7 @@ describe("a throw inside the standard library", () => {
     const groups = c.report.goroutines.groups;
     // Before: `6 force gc (idle) runtime.gopark` held six goroutines in five wait reasons.
     expect(groups.filter((g) => g.function === "runtime.gopark")).toEqual([]);
-    for (const [state, fn] of [
-      ["force gc (idle)", "runtime.forcegchelper"],
-      ["GC sweep wait", "runtime.gcenable.gowrap1"],
-      ["GC scavenge wait", "runtime.gcenable.gowrap2"],
-      ["finalizer wait", "runtime.runFinalizers"],
-    ])
-      expect(groups.find((g) => g.state === state)).toMatchObject({
-        count: 1,
-        function: fn,
-        class: "runtime",
-      });
+    expectRuntimeHelpers(groups, [FORCE_GC, SWEEPER, SCAVENGER, FINALIZER]);
     expect(groups.find((g) => g.state === "chan receive")).toMatchObject({
       count: 3,
       function: "main.waitOrder",
