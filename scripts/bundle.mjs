@@ -15,6 +15,20 @@ import { build } from "esbuild";
 const root = join(import.meta.dirname, "..");
 const outdir = join(root, "dist/bundle");
 rmSync(outdir, { recursive: true, force: true });
+/**
+ * zod's `z` namespace re-exports all its 60-odd message locales, so nothing tree-shakes them: half of
+ * zod's bundled code. hotdump's messages are English (zod configures `en` itself, from its own file).
+ */
+const onlyEnglishZodLocale = {
+  name: "zod-english-only",
+  setup(b) {
+    b.onLoad({ filter: /[\\/]zod[\\/]v4[\\/]locales[\\/]index\.js$/ }, () => ({
+      contents: 'export { default as en } from "./en.js";',
+      resolveDir: join(root, "node_modules/zod/v4/locales"),
+    }));
+  },
+};
+
 await build({
   entryPoints: [join(root, "dist/cli/main.js")],
   outdir,
@@ -28,5 +42,6 @@ await build({
   banner: {
     js: 'import { createRequire as __hotdumpRequire } from "node:module"; const require = __hotdumpRequire(import.meta.url);',
   },
+  plugins: [onlyEnglishZodLocale],
   logLevel: "warning",
 });
