@@ -12,8 +12,10 @@ const AT_WORK = ["sleep", "runnable", "running", "syscall"];
 
 /**
  * Each helper is a group of its own, of one goroutine, named by its function. Idle, it waits under
- * its own reason; one at work is asleep or runnable instead: in CI the scavenger, returning memory
- * on a busy machine, was in `sleep` (its pacing), not `GC scavenge wait`.
+ * its own reason; one at work when the program died is running, runnable (preempted, or the
+ * sweeper's Gosched) or asleep (the scavenger paces itself with a timed park, `sleep`). Once in CI
+ * a report had no `GC scavenge wait` group at all; 12 crashes of the same program at load 7 had
+ * the scavenger parked each time. A failure prints every group, to show the state next time.
  */
 export function expectRuntimeHelpers(
   groups: readonly { function: string; state: string; count: number; class?: string }[],
