@@ -135,6 +135,11 @@ const ENTRIES = new Map([
   ["ui/auth.ts", "dev and run read --ui-token without loading the dashboard's server"],
   ["ui/errors.ts", "dev and run refuse a token in argv without loading the dashboard's server"],
   ["supervise/start.ts", "dev starts its first go build before the supervisor, capture and analysis load"],
+  ["build/goBuildPlan.ts", "dev starts its first go build before the CLI, the config and the store load"],
+  [
+    "build/planCache.ts",
+    "dev reads the plan of that first build before the CLI, the config and the store load",
+  ],
   ["supervise/control.ts", "run and reload talk to a running hotdump without the supervisor or prom-client"],
   ["analyze/signature.ts", "a crash's signature, for the fleet and the supervisor, without the analysers"],
   ["analyze/signatureGroups.ts", "crashes and the dashboard group stored crashes, without the analysers"],

@@ -5,7 +5,7 @@
  * binary even after later builds, crash-loop backoff, SIGKILL of hotdump leaving nothing behind,
  * and a config typo.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -190,6 +190,56 @@ describe("hotdump dev", () => {
     expect(Date.now() - t0).toBeLessThan(20_000);
     expect(isLive(started.pid as number)).toBe(false);
     expect(sup.output()).not.toMatch(/not ready/);
+  });
+
+  it("a restarted session starts its first go build before the config is read, only as the config says", async () => {
+    const port = await freePort();
+    const dir = project(port);
+    const env = { XDG_CACHE_HOME: join(dir, ".cache") };
+    const session = async (body: string) => {
+      sup = startSupervised(["dev", "--json-events", "--verbose"], { cwd: dir, env });
+      await sup.waitFor((e) => e.event === "started", 90_000, "started");
+      await expectServes(port, body);
+      expect(await sup.stop("SIGINT")).toBe(0);
+      const out = sup.output();
+      sup = undefined;
+      // The early build is taken over or stopped, never left behind.
+      expect(readdirSync(join(dir, ".hotdump", "tmp")).filter((n) => n.endsWith("-early"))).toEqual([]);
+      return out;
+    };
+    const taken = /go build was started before the config was read/;
+    const refused = /the last session's plan differs from this config/;
+    // The first session has no plan; the second runs the one the first wrote down.
+    expect(await session("v1")).not.toMatch(taken);
+    expect(await session("v1")).toMatch(taken);
+    // A changed hotdump.toml: no head start, and the new flags are the ones built with.
+    writeFileSync(
+      join(dir, "main.go"),
+      `package main
+
+import (
+	"fmt"
+	"net/http"
+)
+
+var version = "v1"
+
+func main() {
+	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, version) })
+	http.ListenAndServe("127.0.0.1:${port}", nil)
+}
+`,
+    );
+    writeFileSync(join(dir, "hotdump.toml"), '[build]\nldflags = "-X main.version=v2"\n');
+    const changed = await session("v2");
+    expect(changed).not.toMatch(taken);
+    expect(changed).not.toMatch(refused);
+    expect(await session("v2")).toMatch(taken);
+    // The same config files but another program name (go.mod): started, then refused and rebuilt.
+    writeFileSync(join(dir, "go.mod"), "module devsvc2\n\ngo 1.24\n");
+    const renamed = await session("v2");
+    expect(renamed).toMatch(refused);
+    expect(renamed).not.toMatch(taken);
   });
 
   it("a config typo is an error with its line and a suggestion", async () => {

@@ -6,13 +6,16 @@
 
 import type { BuildResult } from "./buildTypes.js";
 import type { GoBuilder } from "./goBuilder.js";
+import type { StartedGoBuild } from "./goBuildPlan.js";
 
 /**
- * Starts `builder.build([], { seed })` now; the returned builder's first build() adopts it (its
- * `onLinked` is called when go build links, or at once if that already happened; the seed passed
- * then is ignored: the same last stored binary). Every later build() is the builder's own.
+ * Starts `builder.build([], { seed })` now, or takes over `adopt`, a go build of the builder's own
+ * plan started before the config was read (cli/earlyBuild.ts); the returned builder's first
+ * build() adopts it (its `onLinked` is called when go build links, or at once if that already
+ * happened; the seed passed then is ignored: the same last stored binary). Every later build() is
+ * the builder's own.
  */
-export function buildAhead(builder: GoBuilder, seed?: string): GoBuilder {
+export function buildAhead(builder: GoBuilder, seed?: string, adopt?: StartedGoBuild): GoBuilder {
   let linked: string | undefined;
   let onLinked: ((path: string) => void) | undefined;
   let first: Promise<BuildResult> | undefined = builder.build([], {
@@ -21,11 +24,13 @@ export function buildAhead(builder: GoBuilder, seed?: string): GoBuilder {
       onLinked?.(path);
     },
     ...(seed ? { seed } : {}),
+    ...(adopt ? { adopt } : {}),
   });
   // A go that cannot run rejects: the adopting build() rethrows it; nobody adopting is no crash.
   first.catch(() => {});
   return {
     args: builder.args,
+    plan: builder.plan,
     build(changed = [], hooks = {}) {
       const ahead = first;
       first = undefined;

@@ -4,15 +4,16 @@
  * once so every build of a session uses the same, inspectable command.
  */
 import { readFileSync } from "node:fs";
-import { link, mkdir, open, rm, stat } from "node:fs/promises";
+import { open, rm, stat } from "node:fs/promises";
 import { basename, dirname, join, relative, resolve } from "node:path";
 import type { ResolvedBuildConfig } from "../config/index.js";
 import { type BinaryIdentity, ELF_MAGIC, readBinaryIdentity } from "../elf/index.js";
 import { HotdumpError } from "../errors.js";
 import { adoptBinary, ensureStore, type StoreLayout, sha256File } from "../store/index.js";
-import { runCapture, startChild } from "../util/child.js";
+import { runCapture } from "../util/child.js";
 import type { BuildResult, StoredBinary } from "./buildTypes.js";
 import { formatDiagnostic, parseBuildOutput } from "./diagnostics.js";
+import { type GoBuildPlan, OUTPUT, type StartedGoBuild, startGoBuild } from "./goBuildPlan.js";
 
 export interface GoBuilderOptions {
   /** Project root: go build's working directory. */
@@ -30,6 +31,8 @@ export interface GoBuilderOptions {
 export interface GoBuilder {
   /** The `go build` argv for an output path (exported for `--dry-run` style display and tests). */
   args(output: string): string[];
+  /** What every build of this builder runs. */
+  readonly plan: GoBuildPlan;
   /**
    * Resolves as soon as go build has linked a program (exit 0, an ELF file): it can start from
    * `program` at once while it is hashed and identified; `store(after)` moves it into the store
@@ -42,6 +45,8 @@ export interface GoBuilder {
       onLinked?: (linked: string) => void;
       /** A stored binary of an earlier build: when go build finds it up to date, it is the program. */
       seed?: string;
+      /** A build of this builder's plan already running (cli/earlyBuild.ts): this build is it. */
+      adopt?: StartedGoBuild;
     },
   ): Promise<BuildResult>;
 }
@@ -71,40 +76,34 @@ export function createGoBuilder(opts: GoBuilderOptions): GoBuilder {
     config.package,
   ];
 
+  const plan: GoBuildPlan = {
+    go: config.go,
+    args: args(OUTPUT),
+    cwd,
+    env: { ...config.env },
+    storeDir: resolve(storeDir),
+    programName,
+  };
+
   return {
     args,
+    plan,
     async build(changedFiles = [], hooks = {}) {
       const layout = ensureStore(storeDir);
       // Under the program's own name, in a directory of its own: it may start from here (dev),
       // and /proc/PID/comm, ps and pgrep show that name from the first moment.
-      const work = join(layout.tmp, `build-${process.pid}-${++seq}`);
-      await mkdir(work, { mode: 0o700 }).catch(() => {});
-      const tmp = join(work, programName);
-      const argv = args(tmp);
-      const started = performance.now();
-      // go build leaves an output that is up to date alone (same inode; it only touches its
-      // mtime) and skips the link: seeded with a hard link to the last stored binary, a build
-      // with nothing changed (a restarted `hotdump dev`, `r`) costs no link (bench/watch-idle.mjs).
-      const seed =
-        hooks.seed &&
-        (await link(hooks.seed, tmp).then(
-          () => hooks.seed,
-          () => undefined,
-        ));
-      const child = startChild(config.go, argv, {
-        cwd,
-        env: { ...process.env, ...config.env },
-        tailBytes: 256 * 1024,
-        ...(opts.onOutput
-          ? {
-              onStdout: (c: Buffer) => opts.onOutput?.(c.toString("utf8")),
-              onStderr: (c: Buffer) => opts.onOutput?.(c.toString("utf8")),
-            }
-          : {}),
-      });
+      const started =
+        hooks.adopt ??
+        (await startGoBuild(plan, join(layout.tmp, `build-${process.pid}-${++seq}`), {
+          ...(hooks.seed ? { seed: hooks.seed } : {}),
+          ...(opts.onOutput ? { onOutput: opts.onOutput } : {}),
+        }));
+      const { child, argv, seed } = started;
+      const tmp = started.program;
+      const work = dirname(tmp);
       const timer = setTimeout(() => void child.stop({ graceMs: 2000 }), opts.timeoutMs ?? 30 * 60_000);
       const end = await child.stopped.finally(() => clearTimeout(timer));
-      const durationMs = Math.round(performance.now() - started);
+      const durationMs = Math.round(performance.now() - started.started);
       if (end.error && child.pid === undefined) throw goNotFound(config.go, end.error);
       const output = child.stderrTail.toString() + child.stdoutTail.toString();
       const common = { args: argv, durationMs, output, changedFiles: [...changedFiles] };

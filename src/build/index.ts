@@ -11,4 +11,6 @@ export {
   type GoBuilder,
   type GoBuilderOptions,
 } from "./goBuilder.js";
+export { type GoBuildPlan, type StartedGoBuild, samePlan } from "./goBuildPlan.js";
+export { startPlanPath, writeStartPlan } from "./planCache.js";
 export { type BuildQueue, type BuildQueueOptions, createBuildQueue } from "./queue.js";

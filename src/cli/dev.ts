@@ -3,10 +3,18 @@
  * (sockets.ts), so requests made during a rebuild wait in the kernel's backlog and are served by
  * the new generation instead of failing.
  */
+
+import { resolve } from "node:path";
 import { createInterface } from "node:readline";
 import type { Command } from "commander";
-import { buildAhead, createGoBuilder, formatDiagnostic } from "../build/index.js";
-import { loadConfig } from "../config/index.js";
+import {
+  buildAhead,
+  createGoBuilder,
+  formatDiagnostic,
+  startPlanPath,
+  writeStartPlan,
+} from "../build/index.js";
+import { CONFIG_FILE, loadConfig } from "../config/index.js";
 import { HotdumpError } from "../errors.js";
 import { startFleetOutbox } from "../fleet/hook.js";
 import {
@@ -19,6 +27,7 @@ import type { UiServer } from "../ui/index.js";
 import { signalNumber } from "../util/child.js";
 import { redactingLogger, redactOptions, redactorFor } from "../util/redactor.js";
 import { type CommonOptions, loggerFor } from "./common.js";
+import { takeEarlyBuild } from "./earlyBuild.js";
 import { createGenerationFolds } from "./fold.js";
 import { crashSummaryLines } from "./summary.js";
 import { addSuperviseFlags, resolveSuperviseFlags, type SuperviseFlags } from "./superviseFlags.js";
@@ -82,10 +91,27 @@ export function registerDev(program: Command): void {
     // The first build starts now, seeded with the last stored binary (unchanged sources: no link);
     // the supervisor, the watcher and the capture and analysis modules (about half of what dev
     // loads) load while go build runs.
-    const builder = buildAhead(
-      createGoBuilder({ cwd: config.root, config: config.build, storeDir: layout.root }),
-      journal.generations().at(-1)?.binary || undefined,
-    );
+    // When the last session here wrote down the same first build, main.ts has started it already
+    // (earlyBuild.ts) and it is taken over; the next session's head start is written down now and
+    // again at the end, with the last stored binary as its seed.
+    const goBuilder = createGoBuilder({ cwd: config.root, config: config.build, storeDir: layout.root });
+    const planPath = startPlanPath(process.cwd(), process.argv.slice(2));
+    const planInputs = [
+      ...new Set(
+        [CONFIG_FILE, ".air.toml"].map((f) => resolve(process.cwd(), f)).concat(config.configFile ?? []),
+      ),
+    ];
+    const lastBinary = () => journal.generations().at(-1)?.binary || undefined;
+    const seed = lastBinary();
+    const early = takeEarlyBuild(goBuilder.plan);
+    if (early.status === "taken")
+      logger.debug("first build: go build was started before the config was read (the last session's plan)");
+    else if (early.status === "different")
+      logger.debug(
+        "first build: the last session's plan differs from this config: stopped it, building anew",
+      );
+    const builder = buildAhead(goBuilder, seed, early.status === "taken" ? early.build : undefined);
+    void writeStartPlan(planPath, goBuilder.plan, planInputs, seed);
     const [{ createDevSession }, { createSupervisor }] = await Promise.all([
       import("../supervise/devSession.js"),
       import("../supervise/supervisor.js"),
@@ -178,6 +204,7 @@ export function registerDev(program: Command): void {
     rl?.close();
     await session.stop();
     await ui?.close();
+    await writeStartPlan(planPath, goBuilder.plan, planInputs, lastBinary());
     journal.close();
     if (fatal) throw fatal;
     process.exitCode = 0;

@@ -1,7 +1,13 @@
 import { closeEarlyDelve, startEarlyDelve } from "./earlyDelve.js";
 
-// Before the command tree loads (see earlyDelve.ts); program.js and commander load meanwhile.
-await startEarlyDelve(process.argv.slice(2));
+const argv = process.argv.slice(2);
+// Before the command tree loads: dev's first go build (earlyBuild.ts) and analyze's dlv
+// (earlyDelve.ts) start while program.js and commander load.
+const earlyBuild =
+  argv.find((a) => !a.startsWith("-")) === "dev" ? await import("./earlyBuild.js") : undefined;
+await earlyBuild?.startEarlyBuild(argv);
+await startEarlyDelve(argv);
 const { run } = await import("./program.js");
-process.exitCode = await run(process.argv.slice(2));
+process.exitCode = await run(argv);
 await closeEarlyDelve();
+await earlyBuild?.closeEarlyBuild();
