@@ -178,6 +178,28 @@ describe("hotdump dev", () => {
     expect(isLive(servicePid)).toBe(false);
   }, 420_000);
 
+  it("a save while the last generation is still probed replaces it at once; each is told once", async () => {
+    const port = await freePort();
+    const dir = project(port);
+    // A long readiness wait makes the window certain: the third save lands inside the second's.
+    sup = startSupervised(["dev", "--json-events", "--verbose", "--probe", "alive:30s"], { cwd: dir });
+    await sup.waitFor((e) => e.event === "started" && e.generation === 1, 90_000, "generation 1 started");
+    await expectServes(port, "v1");
+    writeFileSync(join(dir, "main.go"), service(port, "v2"));
+    await sup.waitFor((e) => e.event === "started" && e.generation === 2, 60_000, "generation 2 started");
+    await expectServes(port, "v2");
+    writeFileSync(join(dir, "main.go"), service(port, "v3"));
+    await sup.waitFor((e) => e.event === "started" && e.generation === 3, 60_000, "generation 3");
+    await expectServes(port, "v3");
+    // Generation 2 was stopped for it, before its 30 s probe could answer: waiting for the verdict
+    // would have told it ready first.
+    expect(sup.events.some((e) => e.event === "stopped" && e.generation === 2)).toBe(true);
+    expect(sup.events.some((e) => e.event === "ready")).toBe(false);
+    expect(await sup.stop("SIGINT")).toBe(0);
+    // Nothing says a replaced generation is serving or failed; the last one is told as stopped.
+    expect(sup.output()).not.toMatch(/generation [12] (is serving|did not become ready)/);
+  });
+
   it("Ctrl-C does not wait out a generation's ready timeout, and stops it", async () => {
     const dir = project(await freePort());
     sup = startSupervised(["dev", "--json-events", "--probe", "tcp:127.0.0.1:1", "--ready-timeout", "60s"], {

@@ -74,11 +74,16 @@ export function createDevSession(o: DevSessionOptions): DevSession {
   let seed: string | undefined;
   /** The build last deployed: an identical rebuild of it is no new generation. */
   let deployed: { generation: number; sha256: string; binary: string } | null = null;
-  /** The deployed generation is up (not crashed, not stopped for a deploy). */
+  /** Deploys whose verdict has not come yet (the queue does not wait for it). */
+  const verdicts = new Set<Promise<void>>();
+  /**
+   * The deployed generation is up, ready or still probed (not crashed, not stopped for a deploy):
+   * an identical rebuild keeps it.
+   */
   const serving = () =>
     deployed !== null &&
     o.supervisor.current?.generation === deployed.generation &&
-    o.supervisor.current.state === "ready";
+    (o.supervisor.current.state === "ready" || o.supervisor.current.state === "starting");
   /**
    * Whether a freshly linked binary may be the one serving: same size and the same first 8 KiB,
    * which hold the ELF headers and the Go and GNU build IDs (.note.go.buildid at 0xf5c on
@@ -133,6 +138,8 @@ export function createDevSession(o: DevSessionOptions): DevSession {
       });
       let spawned: (() => void) | undefined;
       const exec = early ? Promise.resolve() : new Promise<void>((resolve) => (spawned = resolve));
+      let launched = () => {};
+      const started = new Promise<void>((resolve) => (launched = resolve));
       const build: Build = {
         generation: g.n,
         binary: program,
@@ -141,6 +148,7 @@ export function createDevSession(o: DevSessionOptions): DevSession {
         identity: early?.identity ?? null,
         // The first start only: a restart runs the stored copy.
         onSpawned: (pid) => {
+          launched();
           const done = spawned;
           spawned = undefined;
           if (done) void execd(pid, r.program).then(done);
@@ -155,11 +163,20 @@ export function createDevSession(o: DevSessionOptions): DevSession {
         recordStored(o, g.n, s, r.durationMs, changed);
       });
       o.supervisor.resetBackoff();
-      const d = await o.supervisor.deploy(build);
-      spawned?.(); // a deploy that never spawned (stopped, failed before) still stores the binary
-      await build.stored;
-      pruneReplaced(o, g.n);
-      if (!stopped) sayDeployed(o, g.n, d);
+      const verdict = o.supervisor.deploy(build).then(async (d) => {
+        spawned?.(); // a deploy that never spawned (stopped, failed before) still stores the binary
+        await build.stored;
+        pruneReplaced(o, g.n);
+        // A generation replaced before its verdict (by a newer build) gets the newer one's: that
+        // one's job tells it.
+        if (!stopped && d.generation === g.n) sayDeployed(o, g.n, d);
+      });
+      // The next build need not wait out this generation's readiness (`alive:1s` by default): the
+      // queue moves on once its process is spawned, and a newer build deployed while it is still
+      // probed replaces it (machine.ts). Its verdict is told when it comes.
+      verdicts.add(verdict);
+      void verdict.finally(() => verdicts.delete(verdict));
+      await Promise.race([started, verdict]);
     },
     onError: (e) => logger.error(`build failed to run: ${(e as Error).message}`),
   });
@@ -200,6 +217,7 @@ export function createDevSession(o: DevSessionOptions): DevSession {
       // job in the queue is waiting on.
       await o.supervisor.stop();
       await queue.idle();
+      await Promise.all(verdicts);
     },
   };
 }

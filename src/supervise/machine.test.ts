@@ -119,6 +119,54 @@ describe("machine: deploy and switch", () => {
     expect(n.s.phase).toMatchObject({ kind: "starting", cand: { run: 2 }, old: null });
   });
 
+  it("without sockets a build deployed while the last one is probed replaces it at once", () => {
+    // dev: gen 2 runs and waits out `alive:1s` when gen 3 arrives.
+    const probing2 = [
+      ...serving1,
+      { type: "deploy", build: build(2) },
+      { type: "ended", run: 1, expected: true, crash: false },
+      { type: "started", run: 2 },
+    ] as MachineEvent[];
+    const r = drive(DEV, [...probing2, { type: "deploy", build: build(3) }]);
+    expect(r.s.phase).toMatchObject({
+      kind: "replacing",
+      old: { run: 2 },
+      next: { generation: 3 },
+      waiting: [2, 3],
+    });
+    expect(r.last).toEqual([{ do: "stop", slot: { run: 2, build: build(2) } }]);
+    // Gen 2's probe may still answer: it changes nothing; its exit starts gen 3.
+    const stale = drive(DEV, [{ type: "ready", run: 2, ms: 1000 }], r.s);
+    expect(stale.last).toEqual([]);
+    const next = drive(DEV, [{ type: "exited", run: 2, expected: true, how: "died of SIGTERM" }], r.s);
+    expect(next.s.phase).toMatchObject({
+      kind: "starting",
+      cand: { run: 3, build: { generation: 3 } },
+      waiting: [2, 3],
+    });
+    // Both callers get gen 3's answer.
+    const ready = drive(
+      DEV,
+      [
+        { type: "started", run: 3 },
+        { type: "ready", run: 3, ms: 1000 },
+      ],
+      next.s,
+    );
+    expect(ready.did("settle")).toEqual([
+      expect.objectContaining({ ok: true, generation: 3, waiting: [2, 3] }),
+    ]);
+    // With sockets the old generation still serves: the candidate's verdict comes first.
+    const handoff = drive(RUN, [
+      ...serving1,
+      { type: "deploy", build: build(2) },
+      { type: "started", run: 2 },
+      { type: "deploy", build: build(3) },
+    ]);
+    expect(handoff.s.phase).toMatchObject({ kind: "probing", cand: { run: 2 }, next: { generation: 3 } });
+    expect(handoff.last).toEqual([]);
+  });
+
   it("linked (dev): the serving generation starts stopping before the deploy comes", () => {
     const r = drive(DEV, [...serving1, { type: "linked" }]);
     expect(r.s.phase).toMatchObject({ kind: "replacing", next: null });

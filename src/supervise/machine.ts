@@ -8,13 +8,14 @@
  *   idle         nothing runs (before the first deploy; dev    deploy
  *                after a clean exit)
  *   starting     a generation's process is being started       started, notReady, ended
- *   probing      it runs; readiness is awaited, the old one    ready, notReady, ended (old)
- *                (if any) still serves
+ *   probing      it runs; readiness is awaited, the old one    ready, notReady, ended (old),
+ *                (if any) still serves                         deploy (no sockets)
  *   serving      one generation takes the traffic              deploy, ended, hung, linked
  *   baking       the new one serves on probation; the last     bakeDone, ended, hung, deploy
  *                good build is known (and, held, still up)
  *   replacing    (no sockets to hand over) the serving one     ended
- *                stops before the next starts
+ *                (or the one still probed) stops before the
+ *                next starts
  *   backingOff   waiting to start again after a crash          backoffDone, deploy
  *   rollingBack  the last good build starts again after the    ready, notReady, ended
  *                new one failed its bake
@@ -230,6 +231,20 @@ class Transition {
     return { state: this.s, effects: this.fx };
   }
 
+  /**
+   * Without sockets: the candidate being probed stops, and `next` (the newest build) starts once
+   * it is gone; its waiters and the next one's wait for that.
+   */
+  supersede(p: Trial, next: Build, waiting: number[]): Step {
+    this.fx.push({ do: "stop", slot: p.cand });
+    return this.to({
+      kind: "replacing",
+      old: p.cand,
+      next,
+      waiting: [...p.waiting, ...p.nextWaiting, ...waiting],
+    });
+  }
+
   slotOf(build: Build): Slot {
     return { run: this.nextRun++, build };
   }
@@ -334,8 +349,13 @@ function onDeploy(t: Transition, e: Extract<MachineEvent, { type: "deploy" }>): 
       if (p.gone) return t.begin(b, null, [...p.waiting, ...w]);
       // Not started yet: the newest build replaces it, and its waiters wait for that one.
       return t.to({ ...p, next: b, waiting: [...p.waiting, ...w] });
-    case "starting":
     case "probing":
+      // Without sockets nothing else serves while the candidate is probed (dev's `alive:1s`): the
+      // newer build replaces it now instead of after its verdict, and every waiter gets the
+      // newest one's answer (a save right after the last one is built and served at once).
+      if (!t.c.handoff) return t.supersede(p, b, w);
+      return t.to({ ...p, next: b, nextWaiting: [...p.nextWaiting, ...w] });
+    case "starting":
     case "rollingBack":
       // Coalesce: whatever waited to go next is replaced by the newest build; all its waiters
       // get the newest one's result.
@@ -480,6 +500,8 @@ function onBackoffDone(t: Transition): Step {
 
 function onLinked(t: Transition): Step {
   const p = t.s.phase;
+  // A candidate still probed is replaced when the deploy comes (onDeploy): its waiters then have
+  // a build to wait for.
   if (t.c.handoff || p.kind !== "serving" || !p.ready) return t.same();
   t.fx.push({ do: "stop", slot: p.cur });
   return t.to({ kind: "replacing", old: p.cur, next: null, waiting: [] });
