@@ -1,5 +1,5 @@
 // Edit-to-first-response latency of `hotdump dev` against air and a build by hand, side by side.
-//   npx tsc -p tsconfig.json && node bench/dev-latency.mjs [EDITS]
+//   npx tsc -p tsconfig.json && node bench/dev-latency.mjs [EDITS] [RAPID]
 //
 // Six copies of one small net/http service (each on its own loopback port) are driven round-robin,
 // one edit at a time: the version constant in main.go is rewritten in place (as an editor saves)
@@ -14,6 +14,9 @@
 //                  zero values (runner/config.go, v1.67.4)
 //   go build -N-l  by hand: `go build -gcflags=all=-N -l`, SIGKILL the old process, start the new
 //   go build       the same without flags
+// Then RAPID saves per target, each 300 ms after the last one answered (a developer saving again
+// at once): inside hotdump's default readiness wait (`alive:1s`), which the next save once had to
+// wait out.
 // "Added latency" is hotdump's median minus the hand-driven median with the same flags. Targets
 // (issue 20): at most 15 ms added, and hotdump ahead of air at its minimum delay with the same
 // build flags. The idle cost of watching a big tree is bench/watch-idle.mjs.
@@ -38,6 +41,9 @@ import {
 import { AIR_DEFAULT, AIR_MIN, project, source } from "./lib/devsvc.mjs";
 
 const EDITS = Number(process.argv[2] ?? 20);
+/** Saves made 300 ms after the last one answered, per target (0: none). */
+const RAPID = Number(process.argv[3] ?? 5);
+const RAPID_GAP_MS = 300;
 function tail(child) {
   let out = "";
   const keep = (c) => {
@@ -159,6 +165,29 @@ async function handTarget(label, flags) {
   };
 }
 
+/** RAPID saves per target, each RAPID_GAP_MS after the previous one answered; one target at a time. */
+async function rapid(targets, after) {
+  const times = new Map(targets.map((t) => [t.label, []]));
+  let v = after;
+  for (const t of targets) {
+    await sleep(1500);
+    await t.edit(++v); // settled first, then saves in quick succession
+    for (let i = 0; i < RAPID; i++) {
+      await sleep(RAPID_GAP_MS);
+      const ms = await t.edit(++v);
+      if (ms !== null) times.get(t.label).push(ms);
+    }
+  }
+  console.log(
+    `\nsaves ${RAPID_GAP_MS} ms after the last answer, ${RAPID} per target\n| target | median | min | max |\n| --- | --- | --- | --- |`,
+  );
+  for (const [label, xs] of times)
+    console.log(
+      `| ${label} | ${fmtMs(median(xs))} | ${fmtMs(Math.min(...xs))} | ${fmtMs(Math.max(...xs))} |`,
+    );
+  return v;
+}
+
 async function latency() {
   console.log(`dev latency: ${EDITS} edits per target, round-robin, poll every 5 ms`);
   const targets = [
@@ -218,6 +247,7 @@ async function latency() {
     `defaults, air (delay 1000) / hotdump: ${(m["air (delay 1000)"] / hd).toFixed(2)}x, ${fmtMs(m["air (delay 1000)"] - hd)} sooner`,
   );
   for (const t of targets.filter((t) => t.events?.length)) console.log(`${t.label}: ${breakdown(t)}`);
+  if (RAPID > 0) await rapid(targets, EDITS);
   for (const t of targets.filter((t) => t.stalls))
     console.log(`${t.label}: ${t.stalls} stall(s), main.go written again after 20 s (not timed)`);
   for (const t of targets) await (t.close ? t.close() : stop(t.child, "SIGTERM", 10_000));
