@@ -1,5 +1,5 @@
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { ensureStore } from "../store/layout.js";
@@ -29,6 +29,7 @@ describe("the dev start plan", () => {
     const env = { XDG_CACHE_HOME: "/c" };
     const a = startPlanPath("/p", ["dev"], env);
     expect(a.startsWith("/c/hotdump/dev-start/")).toBe(true);
+    expect(startPlanPath("/p", ["dev"], { XDG_CACHE_HOME: "rel" }).startsWith(homedir())).toBe(true);
     expect(startPlanPath("/q", ["dev"], env)).not.toBe(a);
     expect(startPlanPath("/p", ["dev", "--redact"], env)).not.toBe(a);
     const stage2 = { ...env, HOTDUMP_LISTEN_FDS: "1", HOTDUMP_STAGE1_PID: "10" };

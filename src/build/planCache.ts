@@ -15,7 +15,7 @@ import { createHash } from "node:crypto";
 import { readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { homedir } from "node:os";
-import { join } from "node:path";
+import { isAbsolute, join } from "node:path";
 import { storeTrustProblem } from "../store/trust.js";
 import type { GoBuildPlan } from "./goBuildPlan.js";
 
@@ -33,7 +33,9 @@ export interface DevStartPlan {
 }
 
 function cacheDir(env: NodeJS.ProcessEnv): string {
-  return join(env.XDG_CACHE_HOME || join(homedir(), ".cache"), "hotdump", "dev-start");
+  // A relative XDG_CACHE_HOME is to be ignored (the XDG base directory spec).
+  const xdg = env.XDG_CACHE_HOME && isAbsolute(env.XDG_CACHE_HOME) ? env.XDG_CACHE_HOME : null;
+  return join(xdg ?? join(homedir(), ".cache"), "hotdump", "dev-start");
 }
 
 /**
