@@ -67,9 +67,13 @@ describe("the dev start plan", () => {
     expect(readStartPlan(p.path)).toBeNull();
   });
 
-  it.runIf(process.getuid?.() === 0)("is not used when its store belongs to another user", async () => {
+  it.runIf(process.getuid?.() === 0)("is not used when it or its store belongs to another user", async () => {
     const p = project();
     await writeStartPlan(p.path, p.build, p.inputs);
+    expect(readStartPlan(p.path)).not.toBeNull();
+    chownSync(p.path, 65534, 65534); // planted by nobody
+    expect(readStartPlan(p.path)).toBeNull();
+    chownSync(p.path, 0, 0);
     expect(readStartPlan(p.path)).not.toBeNull();
     chownSync(p.build.storeDir, 65534, 65534);
     expect(readStartPlan(p.path)).toBeNull();
