@@ -8,6 +8,9 @@
 // (Delve). The stored core.zst keeps the core file's mtime (zstd copies it), which splits the time
 // into the runtime and kernel's part (death → core on disk) and hotdump's (core → report.json).
 // The Delve share comes from report.json's `sources.delve.note` ("Delve 1.27.2, N ms").
+// A crash whose core takes the kernel a while gets a first report.json from the traceback while
+// the core is still written (capture/firstReport.ts); meta.json's firstReportAt says when, and the
+// final report.json (the mtime above) replaces it. Both are printed against the 2 s target.
 // Programs: "small" (a net/http server on loopback that has answered one request) and "big" (10,000 parked goroutines and 1 GiB of heap
 // written one byte per 4 KiB page, so a core over 1 GB), and "cgo" (bench/fixtures/cgocrash: C code
 // dereferences NULL; the report must show the C frame and name the Go caller; needs a C compiler). Each run in a fresh directory and store,
@@ -50,11 +53,16 @@ async function execOnce(bin, args, env = {}) {
         ? `${report.culprit.function} ${report.culprit.file}:${report.culprit.line}`
         : "?",
     };
+  // The first report (report.json from the traceback while the kernel still writes the core),
+  // when there was one: meta.json's firstReportAt (ms resolution).
+  const meta = JSON.parse(readFileSync(join(r.crash.dir, "meta.json"), "utf8"));
+  const first = meta.firstReportAt ? Date.parse(meta.firstReportAt) - diedMs : Number.NaN;
   const note = report.sources?.delve?.note ?? "";
   const delve = /Delve [\d.]+, (\d+) ms/.exec(note);
   return {
     ...common,
     stored: msAfterDeath(r.core.stored ?? "core.zst"),
+    first,
     delveMs: delve ? Number(delve[1]) : Number.NaN,
     delveNote: note,
     coreBytes: r.core.bytes,
@@ -140,6 +148,14 @@ function bareRace(bin, gorace) {
   });
 }
 
+/** The first report's median, or why there is none (a dump too short to need one). */
+const firstOf = (rs) => {
+  const xs = rs.map((r) => r.first).filter(Number.isFinite);
+  return xs.length === 0
+    ? "none (dump under 0.2 s)"
+    : `${fmtMs(median(xs))}${xs.length < rs.length ? ` (${xs.length} of ${rs.length} runs)` : ""}`;
+};
+
 async function series(label, bin, args, runs, target) {
   const rs = [];
   for (let i = 0; i < runs; i++) {
@@ -150,12 +166,13 @@ async function series(label, bin, args, runs, target) {
   const m = (k) => median(rs.map((r) => r[k]));
   const share = median(rs.map((r) => r.delveMs / r.report));
   console.log(
-    `| ${label} | ${(m("coreBytes") / 1e6).toFixed(0)} MB → ${(m("storedBytes") / 1e6).toFixed(1)} MB | ${rs[0].goroutines} | ${fmtMs(m("stored"))} | ${fmtMs(median(rs.map((r) => r.report - r.stored)))} | ${fmtMs(m("report"))} | ${fmtMs(m("delveMs"))} (${(share * 100).toFixed(0)} %) | ${fmtMs(m("exited"))} |`,
+    `| ${label} | ${(m("coreBytes") / 1e6).toFixed(0)} MB → ${(m("storedBytes") / 1e6).toFixed(1)} MB | ${rs[0].goroutines} | ${firstOf(rs)} | ${fmtMs(m("stored"))} | ${fmtMs(median(rs.map((r) => r.report - r.stored)))} | ${fmtMs(m("report"))} | ${fmtMs(m("delveMs"))} (${(share * 100).toFixed(0)} %) | ${fmtMs(m("exited"))} |`,
   );
   return {
     label,
     runs: rs,
     report: m("report"),
+    first: rs.every((r) => Number.isFinite(r.first)) ? median(rs.map((r) => r.first)) : null,
     target,
     culprit: rs[0].culprit + (rs[0].site ? `, happened in ${rs[0].site}` : ""),
     all: rs.map((r) => r.report.toFixed(0)).join(", "),
@@ -168,9 +185,9 @@ await runBench(async () => {
   const bins = tempDir("crash-bins");
   const bin = goBuild("./crasher", join(bins, "crasher"), ["-gcflags=all=-N -l"]);
   console.log(
-    "\n| program | core → stored | goroutines | death → core on disk (runtime + kernel) | core on disk → report.json (hotdump) | death → report.json | Delve (share of death → report) | death → hotdump exit |",
+    "\n| program | core → stored | goroutines | death → first report (traceback) | death → core on disk (runtime + kernel) | core on disk → report.json (hotdump) | death → full report.json | Delve (share of death → report) | death → hotdump exit |",
   );
-  console.log("| --- | --- | --- | --- | --- | --- | --- | --- |");
+  console.log("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
   const small = await series(
     `small HTTP service (median of ${SMALL_RUNS})`,
     bin,
@@ -204,7 +221,10 @@ await runBench(async () => {
         `\nwhere the big crash's time goes, the program alone (median of ${bare.length}): death → core file created ${fmtMs(bm("dumpStart"))} (the runtime printing 10,009 tracebacks), kernel writing ${(bm("bytes") / 1e6).toFixed(0)} MB ${fmtMs(bm("dumpWrite"))}, zstd -1 -T0 on it afterwards ${fmtMs(bm("zstdMs"))}`,
       );
       console.log(
-        `a core_pattern pipe streaming through zstd as the kernel writes would save at most the ${fmtMs(bm("zstdMs"))} of compression (hotdump now runs it beside the analysis, so less); death → report.json for the big crash ${fmtMs(big.report)} (≤ 2 s: ${big.report <= 2000 ? "target met" : "target MISSED"})`,
+        `a core_pattern pipe streaming through zstd as the kernel writes would save at most the ${fmtMs(bm("zstdMs"))} of compression (hotdump now runs it beside the analysis, so less)`,
+      );
+      console.log(
+        `big crash, death → first report.json (from the traceback, while the core is written): ${big.first === null ? "none" : fmtMs(big.first)} (≤ 2 s: ${big.first !== null && big.first <= 2000 ? "target met" : "target MISSED"}); death → full report.json (Delve's, once the core is in): ${fmtMs(big.report)} (≤ 2 s: ${big.report <= 2000 ? "target met" : "target MISSED"})`,
       );
     } else
       console.log("\nbare big runs: no core file in the working directory (core_pattern is not `core`?)");

@@ -28,6 +28,7 @@ import type { Mapping, Race, RecoveredBy, Report } from "../contracts/index.js";
 import { describeSignal, type Ended } from "../contracts/index.js";
 import type { BinaryIdentity } from "../elf/index.js";
 import { HotdumpError } from "../errors.js";
+import { renderJson } from "../report/json.js";
 import {
   type Bundle,
   type CoreInfo,
@@ -40,6 +41,7 @@ import {
   type Journal,
   openJournal,
   type StoreLayout,
+  saveMeta,
   writeBundleFile,
 } from "../store/index.js";
 import type { Logger } from "../util/log.js";
@@ -80,6 +82,22 @@ export interface CrashFacts {
    * the stack it printed, and there is no core to look for.
    */
   recovered?: { by: RecoveredBy; remoteAddr?: string };
+  /** The bundle opened with a first report while the core was still being written (firstReport.ts). */
+  early?: FirstReportBundle | null;
+}
+
+/** What is known of a process that is still dumping its core: all of CrashFacts but its end. */
+export type DumpingFacts = Pick<
+  CrashFacts,
+  "pid" | "startedAt" | "cmdline" | "cwd" | "envNames" | "binary" | "stdoutTail" | "stderrTail" | "generation"
+>;
+
+/** A bundle holding the first report: report.json from the traceback alone. */
+export interface FirstReportBundle {
+  bundle: Bundle;
+  report: Report;
+  /** When its report.json was written. */
+  at: Date;
 }
 
 export interface CaptureOptions {
@@ -173,7 +191,11 @@ export async function captureCrash(f: CrashFacts, o: CaptureOptions): Promise<Ca
   if (o.storeError) problem(o.storeError, "E_STORE_UNWRITABLE");
   // --redact: one policy for every file of the bundle but the core, and for the journal.
   const redactor = redactorFor(o.analyze);
-  const bundle = o.layout ? await openCrashBundle(f, o.layout, problem, redactor) : null;
+  const bundle = f.early
+    ? await adoptFirstReport(f, f.early, problem, redactor)
+    : o.layout
+      ? await openCrashBundle(f, o.layout, problem, redactor)
+      : null;
   const { core, search, compressing } = await storeCore(f, bundle, problem);
   const memoryMap = await proveCore(f, core, search, problem);
   let report = await reportOf(f, o, core, memoryMap, problems);
@@ -206,35 +228,111 @@ async function openCrashBundle(
 ): Promise<Bundle | null> {
   let bundle: Bundle | null = null;
   try {
-    bundle = await createBundle(layout, {
-      type: f.type ?? "crash",
-      outcome: f.ended.outcome,
-      pid: f.pid,
-      exitCode: f.ended.exitCode,
-      signal: f.ended.signal,
-      startedAt: f.startedAt.toISOString(),
-      endedAt: f.endedAt.toISOString(),
-      cmdline: redactor.deep(f.cmdline),
-      cwd: f.cwd,
-      envNames: f.envNames,
-      goVersion: f.binary?.identity?.goVersion ?? null,
-      binary: f.binary
-        ? {
-            path: f.binary.path,
-            ...(f.binary.sha256 ? { sha256: f.binary.sha256 } : {}),
-            goBuildId: f.binary.identity?.goBuildId ?? null,
-            gnuBuildId: f.binary.identity?.gnuBuildId ?? null,
-            goVersion: f.binary.identity?.goVersion ?? null,
-            hasDwarf: f.binary.identity?.hasDwarf ?? false,
-          }
-        : null,
-      core: { found: false, reason: "still capturing" },
-      generation: f.generation ?? null,
-    });
+    bundle = await createBundle(layout, metaOf(f, redactor));
     await writeBundleFile(bundle, "stdout.txt", redactor.text(f.stdoutTail));
     await writeBundleFile(bundle, "stderr.txt", redactor.text(f.stderrTail));
   } catch (e) {
     problem(e, "E_STORE_WRITE");
+  }
+  return bundle;
+}
+
+/** meta.json's facts of the process (the end as known: the first report's has none yet). */
+function metaOf(
+  f: DumpingFacts & Partial<Pick<CrashFacts, "ended" | "endedAt" | "type">>,
+  redactor: Redactor,
+) {
+  return {
+    type: f.type ?? "crash",
+    outcome: f.ended?.outcome ?? "crash",
+    pid: f.pid,
+    exitCode: f.ended?.exitCode ?? null,
+    signal: f.ended?.signal ?? null,
+    startedAt: f.startedAt.toISOString(),
+    ...(f.endedAt ? { endedAt: f.endedAt.toISOString() } : {}),
+    cmdline: redactor.deep(f.cmdline),
+    cwd: f.cwd,
+    envNames: f.envNames,
+    goVersion: f.binary?.identity?.goVersion ?? null,
+    binary: f.binary
+      ? {
+          path: f.binary.path,
+          ...(f.binary.sha256 ? { sha256: f.binary.sha256 } : {}),
+          goBuildId: f.binary.identity?.goBuildId ?? null,
+          gnuBuildId: f.binary.identity?.gnuBuildId ?? null,
+          goVersion: f.binary.identity?.goVersion ?? null,
+          hasDwarf: f.binary.identity?.hasDwarf ?? false,
+        }
+      : null,
+    core: { found: false, reason: "still capturing" },
+    generation: f.generation ?? null,
+  } satisfies Parameters<typeof createBundle>[1];
+}
+
+/**
+ * The first report: the bundle opened while the kernel still writes the core, with report.json
+ * from the traceback alone (culprit, panic value, goroutine groups). The capture that follows the
+ * exit adopts the bundle (captureCrash) and replaces the report with the full one. Null when
+ * there is no store or it cannot be written: the capture then goes the usual way.
+ */
+export async function openFirstReport(
+  f: DumpingFacts,
+  traceback: Traceback,
+  o: Pick<CaptureOptions, "layout" | "analyze">,
+): Promise<FirstReportBundle | null> {
+  if (!o.layout) return null;
+  const redactor = redactorFor(o.analyze);
+  let bundle: Bundle | null = null;
+  try {
+    bundle = await createBundle(o.layout, metaOf(f, redactor));
+    await writeBundleFile(bundle, "stdout.txt", redactor.text(f.stdoutTail));
+    await writeBundleFile(bundle, "stderr.txt", redactor.text(f.stderrTail));
+    const at = new Date();
+    let report = reportFromTracebackOnly(
+      traceback,
+      {
+        found: false,
+        reason: "the kernel is still writing the core: this report is from the traceback alone",
+      },
+      f.binary?.identity?.modulePath ?? null,
+    );
+    report.process = {
+      pid: f.pid,
+      generation: f.generation ?? null,
+      command: f.cmdline,
+      startedAt: f.startedAt.toISOString(),
+      time: at.toISOString(),
+    };
+    report.fingerprint = signatureOf(report).fingerprint;
+    if (redactor.active) report = redactReport(report, redactor);
+    await writeBundleFile(bundle, "report.json", renderJson(report));
+    return { bundle, report, at };
+  } catch {
+    if (bundle) await rm(bundle.dir, { recursive: true, force: true }).catch(() => {});
+    return null;
+  }
+}
+
+/** A first report nobody adopted (the process did not crash after all, another one did). */
+export async function discardFirstReport(e: FirstReportBundle): Promise<void> {
+  await rm(e.bundle.dir, { recursive: true, force: true }).catch(() => {});
+}
+
+/** The first report's bundle, now with the process's end and its final output. */
+async function adoptFirstReport(
+  f: CrashFacts,
+  e: FirstReportBundle,
+  problem: (e: unknown, code: string) => void,
+  redactor: Redactor,
+): Promise<Bundle> {
+  const { bundle } = e;
+  bundle.meta = { ...bundle.meta, ...metaOf(f, redactor), firstReportAt: e.at.toISOString() };
+  try {
+    await saveMeta(bundle.dir, bundle.meta);
+    await writeBundleFile(bundle, "stdout.txt", redactor.text(f.stdoutTail));
+    await writeBundleFile(bundle, "stderr.txt", redactor.text(f.stderrTail));
+  } catch (err) {
+    problem(err, "E_STORE_WRITE");
   }
   return bundle;
 }

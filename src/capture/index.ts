@@ -1,6 +1,14 @@
 /** The capture stage: where the kernel put a crashed child's core, or why there is none. */
 export { findApportOutputs } from "./apport.js";
-export { type Captured, type CrashFacts, captureCrash, claimCore } from "./capture.js";
+export {
+  type Captured,
+  type CrashFacts,
+  captureCrash,
+  claimCore,
+  type DumpingFacts,
+  discardFirstReport,
+  type FirstReportBundle,
+} from "./capture.js";
 export {
   applyCoreFix,
   type CoreFixResult,
@@ -48,6 +56,7 @@ export {
   findCore,
   type NoCore,
 } from "./findCore.js";
+export { type FirstReport, watchFirstReport } from "./firstReport.js";
 export {
   fileOrphanedCores,
   HANDLER_DIR,

@@ -73,6 +73,11 @@ export interface CrashMeta {
    */
   count?: number;
   lastSeen?: string;
+  /**
+   * When report.json was first written from the traceback alone, while the kernel was still
+   * writing the core (capture/firstReport.ts); the full report replaced it once the core was in.
+   */
+  firstReportAt?: string;
 }
 
 export interface Bundle {

@@ -21,6 +21,8 @@ export type EventName =
   | "stopped"
   | "exited"
   | "crash"
+  /** A crash's report from the traceback, written while the kernel still writes the core. */
+  | "first-report"
   | "switch"
   | "drained"
   | "rollback"

@@ -61,6 +61,7 @@ export const crashMetaSchema = z.looseObject({
   recoveredBy: reportSchema.shape.recovered.unwrap().shape.by.optional(),
   count: z.number().int().optional(),
   lastSeen: z.string().optional(),
+  firstReportAt: z.string().optional(),
 });
 
 // Both directions; the index signature of a loose object left out.

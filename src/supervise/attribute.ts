@@ -3,7 +3,12 @@
  * has ended: did something crash, which process, and which exact binary was it running?". As
  * Delve's one Process interface for a core and a live process: two ways of starting, one function.
  */
-import type { CrashFacts, ProcessSnapshot } from "../capture/index.js";
+import {
+  type CrashFacts,
+  discardFirstReport,
+  type FirstReport,
+  type ProcessSnapshot,
+} from "../capture/index.js";
 import type { Race } from "../contracts/index.js";
 import type { StoreLayout } from "../store/index.js";
 import type { Child, ChildEnd } from "../util/child.js";
@@ -29,6 +34,8 @@ export interface Started {
   generation?: number;
   /** /proc facts of the root taken after its exec (exec takes them; a generation's descendants carry theirs). */
   rootSnapshot?: Promise<ProcessSnapshot | undefined>;
+  /** The root's first report, written while its core was dumped (capture/firstReport.ts). */
+  firstReport?: FirstReport;
 }
 
 export interface CrashedSummary {
@@ -69,6 +76,26 @@ export async function attributeEnd(
   },
 ): Promise<Attributed> {
   const endedAt = new Date();
+  // The root's bundle opened before its exit, adopted by the capture of that very process only.
+  const early = (await s.firstReport?.settle()) ?? null;
+  const adopt = (facts: CrashFacts): CrashFacts => {
+    if (early && facts.pid === early.report.process?.pid) facts.early = early;
+    return facts;
+  };
+  const attributed = await attributeCrash(child, end, tracker, s, o, endedAt, adopt);
+  if (early && attributed.crash?.facts.early !== early) await discardFirstReport(early);
+  return attributed;
+}
+
+async function attributeCrash(
+  child: Pick<Child, "pid" | "stdoutTail" | "stderrTail">,
+  end: ChildEnd,
+  tracker: DescendantTracker | null,
+  s: Started,
+  o: Parameters<typeof attributeEnd>[4],
+  endedAt: Date,
+  adopt: (facts: CrashFacts) => CrashFacts,
+): Promise<Attributed> {
   const judged = judgeEnd(child, end, o.races);
   const { stderrTail, traceback, races } = judged;
   let ended = judged.ended;
@@ -88,7 +115,9 @@ export async function attributeEnd(
       ended,
       stderrTail,
       crash: {
-        facts: factsOf(s, child, { pid: child.pid ?? 0, ended, endedAt, stderrTail, traceback, races }),
+        facts: adopt(
+          factsOf(s, child, { pid: child.pid ?? 0, ended, endedAt, stderrTail, traceback, races }),
+        ),
         summary: {
           pid: child.pid ?? 0,
           argv: [...s.argv],
@@ -140,7 +169,7 @@ export async function attributeEnd(
   if (snapshot) facts.process = snapshot;
   const held = await o.held?.coreOf(p.pid);
   if (held) facts.claimed = held;
-  return { ended, stderrTail, crash: { facts, summary } };
+  return { ended, stderrTail, crash: { facts: adopt(facts), summary } };
 }
 
 function factsOf(

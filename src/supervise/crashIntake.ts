@@ -12,8 +12,12 @@ import {
   captureCrash,
   claimCore,
   createRecoveredRecorder,
+  type DumpingFacts,
+  type FirstReport,
+  type FirstReportBundle,
   fileOrphanedCores,
   type RecoveredRecorder,
+  watchFirstReport,
 } from "../capture/index.js";
 import { redactOptions } from "../util/redactor.js";
 import { createCaptureQueue, storeWriteReporter } from "./captureQueue.js";
@@ -29,6 +33,8 @@ export interface CrashIntake {
   storeWrite(what: string, err: Error | null): void;
   /** Settles once every crash and recovered panic seen so far is stored. */
   idle(): Promise<void>;
+  /** Watches a process for a core dump, to write its first report (capture/firstReport.ts). */
+  firstReport(facts: () => DumpingFacts, onWritten?: (e: FirstReportBundle) => void): FirstReport;
 }
 
 export function createCrashIntake(r: ResolvedSupervisor, pinned: () => string[]): CrashIntake {
@@ -61,6 +67,13 @@ export function createCrashIntake(r: ResolvedSupervisor, pinned: () => string[])
     fingerprint: (rep) => signatureOf(rep).fingerprint,
   });
   return {
+    firstReport: (facts, onWritten) =>
+      watchFirstReport({
+        layout: o.layout,
+        analyze: redactOptions(o.redact, o.env),
+        facts,
+        ...(onWritten ? { onWritten } : {}),
+      }),
     queue: captures.queue,
     claim: o.claim ?? claimCore,
     recorder,

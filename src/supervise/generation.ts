@@ -8,7 +8,15 @@ import { closeSync, openSync } from "node:fs";
 import { raceMessage } from "../analyze/race/index.js";
 import { signatureOf } from "../analyze/signature.js";
 import type { RecoveredPanic } from "../analyze/traceback/index.js";
-import type { Captured, CrashFacts, RecoveredRecorder, ResolvedCapture } from "../capture/index.js";
+import type {
+  Captured,
+  CrashFacts,
+  DumpingFacts,
+  FirstReport,
+  FirstReportBundle,
+  RecoveredRecorder,
+  ResolvedCapture,
+} from "../capture/index.js";
 import { prepareCapture } from "../capture/index.js";
 import type { BinaryIdentity } from "../elf/index.js";
 import { HotdumpError } from "../errors.js";
@@ -102,6 +110,8 @@ export interface GenerationContext {
   /** Set the crash's core aside before anything restarts (run). */
   claim: (facts: CrashFacts) => Promise<CrashFacts["claimed"]>;
   capture: (facts: CrashFacts, generation: number) => Promise<Captured>;
+  /** Watches a generation for a core dump, to write its first report before the core is in. */
+  firstReport?: (facts: () => DumpingFacts, onWritten?: (e: FirstReportBundle) => void) => FirstReport;
   /** How the core reaches hotdump (capture/mode.ts): the tracer's argv, the cores it holds. */
   captureMode?: ResolvedCapture;
   /** Records the panics it recovers (capture/recoveredRecorder.ts): a bundle each, a count for repeats. */
@@ -130,7 +140,23 @@ export async function startGeneration(build: Build, run: number, o: GenerationCo
       binary: { path: build.binary, archived: build.binary, sha256: build.sha256, identity: build.identity },
       stdoutTail: child.stdoutTail.toString(),
     });
-  const output = watchOutput(o, build, pid, onRecovered);
+  // A crash's report from the traceback while the kernel still writes the core (a big heap takes
+  // seconds): said in the terminal and the events at once, and completed by the capture.
+  const firstReport = o.firstReport?.(
+    () => ({
+      pid: child.pid ?? 0,
+      startedAt,
+      cmdline: argv,
+      cwd: o.cwd,
+      envNames: Object.keys(env).sort(),
+      binary: { path: build.binary, archived: build.binary, sha256: build.sha256, identity: build.identity },
+      stdoutTail: child.stdoutTail.toString(),
+      stderrTail: child.stderrTail.toString(),
+      generation: build.generation,
+    }),
+    (e) => sayFirstReport(o, build.generation, e),
+  );
+  const output = watchOutput(o, build, pid, onRecovered, (line) => firstReport?.line(line));
   // A wrapper (dev's [run] command) gets the binary where it says {bin}.
   const program = pinned?.path ?? build.binary;
   const argv = o.command?.length
@@ -187,11 +213,30 @@ export async function startGeneration(build: Build, run: number, o: GenerationCo
     pid: child.pid ?? null,
     ...(o.restart ? { restart: o.restart } : {}),
   });
-  const launched: Launched = { o, g, argv, env, cap, tracker, output, pinned };
+  const launched: Launched = { o, g, argv, env, cap, tracker, output, pinned, firstReport };
   const ending = child.stopped.then((end) => attributeGenerationEnd(launched, end));
   g.ended = ending.then(({ ended, expected }) => ({ ended, expected }));
   g.done = ending.then((e) => finishGeneration(launched, e));
   return g;
+}
+
+/** The first report is written: the crash is told now, its full report when the core is in. */
+function sayFirstReport(o: GenerationContext, generation: number, e: FirstReportBundle): void {
+  const { report } = e;
+  const message = report.message ?? report.kind;
+  const c = report.culprit;
+  o.emit({
+    event: "first-report",
+    generation,
+    pid: report.process?.pid ?? null,
+    crashId: e.bundle.id,
+    message,
+    culprit: c ?? null,
+  });
+  const where = c ? ` at ${c.function} ${c.file}:${c.line}` : "";
+  o.logger.warn(
+    `generation ${generation} crashed: ${message}${where} (crash ${e.bundle.id}, from the traceback; the core is still being written)`,
+  );
 }
 
 /**
@@ -255,6 +300,7 @@ function watchOutput(
   build: Build,
   pid: () => number | null,
   onRecovered: (p: RecoveredPanic, text: string) => void,
+  onErrLine: (line: string) => void,
 ): OutputWatch {
   const lines = new Set<(line: string) => void>();
   // echo logs through its logger on stdout, the others on stderr: one watcher per stream.
@@ -284,7 +330,10 @@ function watchOutput(
     new LineSplitter((line) => {
       o.onOutput?.(build.generation, stream, line);
       recovered[stream].line(line);
-      if (stream === "stderr") races.line(line);
+      if (stream === "stderr") {
+        races.line(line);
+        onErrLine(line);
+      }
       for (const l of lines) l(line);
     });
   const out = splitter("stdout");
@@ -329,6 +378,7 @@ interface Launched {
   output: OutputWatch;
   /** The stored binary held from its check to its start (pinStored), released at the end. */
   pinned: PinnedProgram | null;
+  firstReport: FirstReport | undefined;
 }
 
 interface AttributedEnd {
@@ -366,6 +416,7 @@ async function attributeGenerationEnd(l: Launched, end: ChildEnd): Promise<Attri
       binary: { path: build.binary, archived: build.binary, sha256: build.sha256, identity: build.identity },
       startedAt: g.startedAt,
       generation: build.generation,
+      ...(l.firstReport ? { firstReport: l.firstReport } : {}),
     },
     {
       expected,

@@ -93,6 +93,7 @@ export class GenerationLifecycle {
       storeWrite: this.intake.storeWrite,
       claim: this.intake.claim,
       capture: this.intake.queue,
+      firstReport: this.intake.firstReport,
       captureMode: r.captureMode,
       recorder: this.intake.recorder,
       ...(o.onOutput ? { onOutput: o.onOutput } : {}),

@@ -16,6 +16,7 @@ import {
   prepareCapture,
   type RecoveredContext,
   snapshotAfterExec,
+  watchFirstReport,
 } from "../capture/index.js";
 import type { CaptureModeRequest, ResolvedCapture } from "../capture/mode.js";
 import type { Report } from "../contracts/index.js";
@@ -129,9 +130,29 @@ async function runPinned(
   const recoveredOut = createRecoveredPanicWatcher(onRecovered);
   const recoveredErr = createRecoveredPanicWatcher(onRecovered);
   const stdoutLines = new LineSplitter((l) => recoveredOut.line(l));
+  // A crash's report from the traceback while the kernel still writes the core (capture/firstReport.ts).
+  const firstReport = watchFirstReport({
+    layout,
+    ...(o.analyze ? { analyze: o.analyze } : {}),
+    facts: () => ({
+      pid: child.pid ?? 0,
+      startedAt,
+      cmdline: [o.command, ...o.args],
+      cwd: o.cwd,
+      envNames: Object.keys(o.env).sort(),
+      binary: startedBinary,
+      stdoutTail: child.stdoutTail.toString(),
+      stderrTail: child.stderrTail.toString(),
+    }),
+    onWritten: (e) =>
+      o.logger.info(
+        `first report from the traceback (the core is still being written): ${e.bundle.dir}/report.json`,
+      ),
+  });
   const stderrLines = new LineSplitter((l) => {
     races.line(l);
     recoveredErr.line(l);
+    firstReport.line(l);
   });
   const host = o.host ?? systemHost;
   const child = host.launch({
@@ -192,6 +213,7 @@ async function runPinned(
       binary: startedBinary,
       startedAt,
       ...(snapshot ? { rootSnapshot: snapshot } : {}),
+      firstReport,
     },
     { races: races.races, layout, logger: o.logger, held: cap, wrapped: cap.wrap.length > 0 },
   );
