@@ -137,7 +137,13 @@ export async function startGeneration(build: Build, run: number, o: GenerationCo
       cmdline: argv,
       cwd: o.cwd,
       envNames: Object.keys(env).sort(),
-      binary: { path: build.binary, archived: build.binary, sha256: build.sha256, identity: build.identity },
+      // Hashed beside its start: a crash this early has no SHA-256 yet (the capture's has).
+      binary: {
+        path: build.binary,
+        archived: build.binary,
+        ...(build.sha256.startsWith("pending-") ? {} : { sha256: build.sha256 }),
+        identity: build.identity,
+      },
       stdoutTail: child.stdoutTail.toString(),
     });
   // A crash's report from the traceback while the kernel still writes the core (a big heap takes
@@ -149,7 +155,13 @@ export async function startGeneration(build: Build, run: number, o: GenerationCo
       cmdline: argv,
       cwd: o.cwd,
       envNames: Object.keys(env).sort(),
-      binary: { path: build.binary, archived: build.binary, sha256: build.sha256, identity: build.identity },
+      // Hashed beside its start: a crash this early has no SHA-256 yet (the capture's has).
+      binary: {
+        path: build.binary,
+        archived: build.binary,
+        ...(build.sha256.startsWith("pending-") ? {} : { sha256: build.sha256 }),
+        identity: build.identity,
+      },
       stdoutTail: child.stdoutTail.toString(),
       stderrTail: child.stderrTail.toString(),
       generation: build.generation,
