@@ -25,7 +25,7 @@ import {
 import { signatureOf } from "../analyze/signature.js";
 import type { Traceback } from "../analyze/traceback/index.js";
 import type { Mapping, Race, RecoveredBy, Report } from "../contracts/index.js";
-import { describeSignal, type Ended } from "../contracts/index.js";
+import { describeSignal, type Ended, headline } from "../contracts/index.js";
 import type { BinaryIdentity } from "../elf/index.js";
 import { HotdumpError } from "../errors.js";
 import { renderJson } from "../report/json.js";
@@ -306,6 +306,16 @@ export async function openFirstReport(
     report.fingerprint = signatureOf(report).fingerprint;
     if (redactor.active) report = redactReport(report, redactor);
     await writeBundleFile(bundle, "report.json", renderJson(report));
+    // `hotdump crashes` lists it (incomplete) with its culprit while the core is written.
+    bundle.meta = {
+      ...bundle.meta,
+      kind: report.kind,
+      message: headline(report),
+      culprit: report.culprit,
+      ...(report.fingerprint ? { fingerprint: report.fingerprint } : {}),
+      firstReportAt: at.toISOString(),
+    };
+    await saveMeta(bundle.dir, bundle.meta);
     return { bundle, report, at };
   } catch {
     if (bundle) await rm(bundle.dir, { recursive: true, force: true }).catch(() => {});
