@@ -129,43 +129,22 @@ export async function startGeneration(build: Build, run: number, o: GenerationCo
   const notify = o.notify
     ? openNotify(o, o.notify, build, `g${build.generation}.${run}.sock`, env, pid)
     : undefined;
-  const onRecovered = (p: RecoveredPanic, text: string) =>
-    o.recorder?.record(p, text, {
-      generation: build.generation,
-      pid: child.pid ?? 0,
-      startedAt,
-      cmdline: argv,
-      cwd: o.cwd,
-      envNames: Object.keys(env).sort(),
-      // Hashed beside its start: a crash this early has no SHA-256 yet (the capture's has).
-      binary: {
-        path: build.binary,
-        archived: build.binary,
-        ...(build.sha256.startsWith("pending-") ? {} : { sha256: build.sha256 }),
-        identity: build.identity,
-      },
-      stdoutTail: child.stdoutTail.toString(),
-    });
+  /** The process as it runs, for a record made before it ends. */
+  const running = () => ({
+    generation: build.generation,
+    pid: child.pid ?? 0,
+    startedAt,
+    cmdline: argv,
+    cwd: o.cwd,
+    envNames: Object.keys(env).sort(),
+    binary: binaryAsStarted(build),
+    stdoutTail: child.stdoutTail.toString(),
+  });
+  const onRecovered = (p: RecoveredPanic, text: string) => o.recorder?.record(p, text, running());
   // A crash's report from the traceback while the kernel still writes the core (a big heap takes
   // seconds): said in the terminal and the events at once, and completed by the capture.
   const firstReport = o.firstReport?.(
-    () => ({
-      pid: child.pid ?? 0,
-      startedAt,
-      cmdline: argv,
-      cwd: o.cwd,
-      envNames: Object.keys(env).sort(),
-      // Hashed beside its start: a crash this early has no SHA-256 yet (the capture's has).
-      binary: {
-        path: build.binary,
-        archived: build.binary,
-        ...(build.sha256.startsWith("pending-") ? {} : { sha256: build.sha256 }),
-        identity: build.identity,
-      },
-      stdoutTail: child.stdoutTail.toString(),
-      stderrTail: child.stderrTail.toString(),
-      generation: build.generation,
-    }),
+    () => ({ ...running(), stderrTail: child.stderrTail.toString() }),
     (e) => sayFirstReport(o, build.generation, e),
   );
   const output = watchOutput(o, build, pid, onRecovered, (line) => firstReport?.line(line));
@@ -230,6 +209,19 @@ export async function startGeneration(build: Build, run: number, o: GenerationCo
   g.ended = ending.then(({ ended, expected }) => ({ ended, expected }));
   g.done = ending.then((e) => finishGeneration(launched, e));
   return g;
+}
+
+/**
+ * The generation's binary as known while it runs. It is hashed beside its start (dev), so a panic
+ * this early has no SHA-256 yet: none is written rather than a placeholder (a capture waits for it).
+ */
+function binaryAsStarted(build: Build): NonNullable<CrashFacts["binary"]> {
+  return {
+    path: build.binary,
+    archived: build.binary,
+    ...(build.sha256.startsWith("pending-") ? {} : { sha256: build.sha256 }),
+    identity: build.identity,
+  };
 }
 
 /** The first report is written: the crash is told now, its full report when the core is in. */
