@@ -4,15 +4,13 @@
  * traceback; the capture after the exit completes that same bundle with Delve's report. Under
  * `exec` and under `dev` (its `first-report` event and terminal line).
  */
-import { spawn } from "node:child_process";
 import { copyFileSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { HOTDUMP } from "./helpers/cli.js";
+import { runCli } from "./helpers/cli.js";
 import { buildGoFixture, GO_FIXTURES } from "./helpers/go.js";
 import { type Supervised, startSupervised } from "./helpers/supervised.js";
-import { withinTest } from "./helpers/testLimit.js";
 
 /** 768 MiB of touched heap: the kernel needs most of a second or more to write the core. */
 const ARGS = ["-mb", "768", "-goroutines", "2000"];
@@ -46,22 +44,10 @@ describe("the first report", () => {
     const bin = buildGoFixture("bigheapcrash");
     const cwd = mkdtempSync(join(tmpdir(), "hotdump-first-"));
     const store = join(cwd, ".hotdump");
-    const p = spawn(process.execPath, [HOTDUMP, "exec", "--json", "--store", store, "--", bin, ...ARGS], {
+    const { stdout, stderr } = await runCli(["exec", "--json", "--store", store, "--", bin, ...ARGS], {
       cwd,
-      env: { ...process.env, NO_COLOR: "1" },
-      stdio: ["ignore", "pipe", "pipe"],
+      timeoutMs: 110_000,
     });
-    let stdout = "";
-    let stderr = "";
-    p.stdout.on("data", (c) => {
-      stdout += c;
-    });
-    p.stderr.on("data", (c) => {
-      stderr += c;
-    });
-    const kill = setTimeout(() => p.kill("SIGKILL"), withinTest(110_000));
-    await new Promise((r) => p.once("close", r));
-    clearTimeout(kill);
     const r = JSON.parse(stdout);
     expect(r.outcome).toBe("crash");
     expect(stderr).toMatch(/first report from the traceback \(the core is still being written\)/);

@@ -229,12 +229,21 @@ async function openCrashBundle(
   let bundle: Bundle | null = null;
   try {
     bundle = await createBundle(layout, metaOf(f, redactor));
-    await writeBundleFile(bundle, "stdout.txt", redactor.text(f.stdoutTail));
-    await writeBundleFile(bundle, "stderr.txt", redactor.text(f.stderrTail));
+    await writeOutput(bundle, f, redactor);
   } catch (e) {
     problem(e, "E_STORE_WRITE");
   }
   return bundle;
+}
+
+/** The output tails, as text files of the bundle (rewritten when a first report's bundle is adopted). */
+async function writeOutput(
+  bundle: Bundle,
+  f: Pick<CrashFacts, "stdoutTail" | "stderrTail">,
+  redactor: Redactor,
+): Promise<void> {
+  await writeBundleFile(bundle, "stdout.txt", redactor.text(f.stdoutTail));
+  await writeBundleFile(bundle, "stderr.txt", redactor.text(f.stderrTail));
 }
 
 /** meta.json's facts of the process (the end as known: the first report's has none yet). */
@@ -285,8 +294,7 @@ export async function openFirstReport(
   let bundle: Bundle | null = null;
   try {
     bundle = await createBundle(o.layout, metaOf(f, redactor));
-    await writeBundleFile(bundle, "stdout.txt", redactor.text(f.stdoutTail));
-    await writeBundleFile(bundle, "stderr.txt", redactor.text(f.stderrTail));
+    await writeOutput(bundle, f, redactor);
     const at = new Date();
     let report = reportFromTracebackOnly(
       traceback,
@@ -339,8 +347,7 @@ async function adoptFirstReport(
   bundle.meta = { ...bundle.meta, ...metaOf(f, redactor), firstReportAt: e.at.toISOString() };
   try {
     await saveMeta(bundle.dir, bundle.meta);
-    await writeBundleFile(bundle, "stdout.txt", redactor.text(f.stdoutTail));
-    await writeBundleFile(bundle, "stderr.txt", redactor.text(f.stderrTail));
+    await writeOutput(bundle, f, redactor);
   } catch (err) {
     problem(err, "E_STORE_WRITE");
   }

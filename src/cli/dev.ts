@@ -3,8 +3,6 @@
  * (sockets.ts), so requests made during a rebuild wait in the kernel's backlog and are served by
  * the new generation instead of failing.
  */
-
-import { resolve } from "node:path";
 import { createInterface } from "node:readline";
 import type { Command } from "commander";
 import {
@@ -14,7 +12,7 @@ import {
   startPlanPath,
   writeStartPlan,
 } from "../build/index.js";
-import { CONFIG_FILE, loadConfig } from "../config/index.js";
+import { configFiles, loadConfig } from "../config/index.js";
 import { HotdumpError } from "../errors.js";
 import { startFleetOutbox } from "../fleet/hook.js";
 import {
@@ -96,11 +94,10 @@ export function registerDev(program: Command): void {
     // again at the end, with the last stored binary as its seed.
     const goBuilder = createGoBuilder({ cwd: config.root, config: config.build, storeDir: layout.root });
     const planPath = startPlanPath(process.cwd(), process.argv.slice(2));
-    const planInputs = [
-      ...new Set(
-        [CONFIG_FILE, ".air.toml"].map((f) => resolve(process.cwd(), f)).concat(config.configFile ?? []),
-      ),
-    ];
+    const planInputs = configFiles({
+      cwd: process.cwd(),
+      ...(opts.config ? { configPath: opts.config } : {}),
+    });
     const lastBinary = () => journal.generations().at(-1)?.binary || undefined;
     const seed = lastBinary();
     const early = takeEarlyBuild(goBuilder.plan);

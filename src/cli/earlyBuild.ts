@@ -10,6 +10,7 @@ import { rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { type GoBuildPlan, type StartedGoBuild, samePlan, startGoBuild } from "../build/goBuildPlan.js";
 import { readStartPlan, startPlanPath } from "../build/planCache.js";
+import { storeLayout } from "../store/layout.js";
 
 let early: StartedGoBuild | undefined;
 
@@ -17,7 +18,7 @@ let early: StartedGoBuild | undefined;
 export async function startEarlyBuild(argv: readonly string[]): Promise<void> {
   const plan = readStartPlan(startPlanPath(process.cwd(), argv));
   if (!plan) return;
-  const tmp = join(plan.build.storeDir, "tmp");
+  const { tmp } = storeLayout(plan.build.storeDir);
   const work = join(tmp, `build-${process.pid}-early`);
   try {
     accessSync(tmp, constants.W_OK); // not ours to write (another user's store): no head start

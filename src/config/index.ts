@@ -2,7 +2,7 @@ export { type AirImport, importAirConfig } from "./air.js";
 export type * from "./configTypes.js";
 export { parseDuration, parseSize } from "./duration.js";
 export { ConfigError, type ConfigIssue } from "./errors.js";
-export { CONFIG_FILE, type LoadConfigOptions, loadConfig } from "./load.js";
+export { CONFIG_FILE, configFiles, type LoadConfigOptions, loadConfig } from "./load.js";
 export {
   type ProbeMode,
   type ProbeSpec,

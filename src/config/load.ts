@@ -25,6 +25,17 @@ export interface LoadConfigOptions {
   overrides?: RawConfig;
 }
 
+/**
+ * Every file loadConfig may read for these options, present or not: what a config read once
+ * depends on (dev's start plan, build/planCache.ts, is used only while they are unchanged).
+ */
+export function configFiles(opts: Pick<LoadConfigOptions, "cwd" | "configPath">): string[] {
+  const cwd = resolve(opts.cwd);
+  return opts.configPath
+    ? [resolve(cwd, opts.configPath)]
+    : [resolve(cwd, CONFIG_FILE), resolve(cwd, AIR_CONFIG_FILE)];
+}
+
 export function loadConfig(opts: LoadConfigOptions): ResolvedConfig {
   const cwd = resolve(opts.cwd);
   let file: string | null = null;
