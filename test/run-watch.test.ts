@@ -53,6 +53,41 @@ describe("hotdump run: reload triggers and config", () => {
     expect(await httpGet(port)).toMatch(/^v3 /);
   }, 170_000);
 
+  it("a binary replaced while the first generation starts is reloaded once that start is decided", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "hotdump-runwatch-early-"));
+    const svc = join(dir, "svc");
+    const variant = (v: string) => buildGoFixture("runsvc", { flags: [`-ldflags=-X main.version=${v}`] });
+    const deploy = (bin: string) => {
+      copyFileSync(bin, `${svc}.new`);
+      renameSync(`${svc}.new`, svc);
+    };
+    const [v1, v2] = [variant("1"), variant("2")];
+    deploy(v1);
+    const port = await freePort();
+    sup = startSupervised(
+      [
+        "run",
+        "--json-events",
+        "--watch-binary",
+        "--listen",
+        `127.0.0.1:${port}`,
+        "--probe",
+        "alive:2s",
+        "--",
+        svc,
+      ],
+      { cwd: dir },
+    );
+    // Replaced while generation 1 is still on its 2 s probe, before run could have started
+    // watching after the first start.
+    await sup.waitFor((e) => e.event === "started" && e.generation === 1, 30_000, "generation 1 started");
+    deploy(v2);
+    await sup.waitFor((e) => e.event === "ready" && e.generation === 1, 30_000, "generation 1 ready");
+    await sup.waitFor((e) => e.event === "switch" && e.generation === 2, 30_000, "switch to generation 2");
+    await sup.waitFor((e) => e.event === "stopped" && e.generation === 1, 30_000, "generation 1 stopped");
+    expect(await httpGet(port)).toMatch(/^v2 /);
+  }, 120_000);
+
   it("SIGUSR2 reloads, and --config supplies the sockets and the probe", async () => {
     const dir = mkdtempSync(join(tmpdir(), "hotdump-runcfg-"));
     const svc = join(dir, "svc");

@@ -130,7 +130,27 @@ export async function runService(o: RunServiceOptions): Promise<void> {
     process.once("SIGTERM", stop);
     process.once("SIGINT", stop);
   });
+  // --watch-binary watches from before the first start: a deploy that lands while it starts (a
+  // new file renamed over the path right after the first generation is ready) is not missed; it
+  // reloads once the first start is decided.
+  let started = false;
+  let changedMeanwhile = false;
+  let watcher: ReturnType<typeof watch> | undefined;
+  if (o.watchBinary) {
+    // The directory, not the file: a deploy renames a new file over the path, and a watch on the
+    // file would stay on the old inode after the first one. 300 ms lets a copy finish.
+    let t: NodeJS.Timeout | undefined;
+    watcher = watch(dirname(binaryPath), (_event, name) => {
+      if (name !== basename(binaryPath)) return;
+      clearTimeout(t);
+      t = setTimeout(() => {
+        if (started) onReloadSignal();
+        else changedMeanwhile = true;
+      }, 300);
+    });
+  }
   const close = async () => {
+    watcher?.close();
     await supervisor.stop();
     await ui?.close();
     control.close();
@@ -161,21 +181,11 @@ export async function runService(o: RunServiceOptions): Promise<void> {
   };
   process.on("SIGHUP", onReloadSignal);
   process.on("SIGUSR2", onReloadSignal);
-  let watcher: ReturnType<typeof watch> | undefined;
-  if (o.watchBinary) {
-    // The directory, not the file: a deploy renames a new file over the path, and a watch on the
-    // file would stay on the old inode after the first one. 300 ms lets a copy finish.
-    let t: NodeJS.Timeout | undefined;
-    watcher = watch(dirname(binaryPath), (_event, name) => {
-      if (name !== basename(binaryPath)) return;
-      clearTimeout(t);
-      t = setTimeout(onReloadSignal, 300);
-    });
-  }
+  started = true;
+  if (changedMeanwhile) onReloadSignal();
   await stopRequested;
   logger.info(`${stopSignal}: draining generation ${supervisor.current?.generation ?? "-"} and exiting`);
   tellManager("STOPPING=1");
-  watcher?.close();
   process.off("SIGHUP", onReloadSignal);
   process.off("SIGUSR2", onReloadSignal);
   await close();
